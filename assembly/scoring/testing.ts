@@ -1,0 +1,10 @@
+// Unit-test entry for assembly/scoring (built to build/units-scoring.wasm, loaded by
+// test/unit through test/unit/units.ts). Exports thin wrappers over the pure
+// functions of this folder; never imported by the filter.
+import { ByteWriter } from "../util/bytes";
+
+export function selfCheck(input: Uint8Array): Uint8Array {
+  const w = new ByteWriter();
+  w.bytes(input);
+  return w.toBytes();
+}

@@ -1,0 +1,90 @@
+// Growable byte buffer used to build renderings, JSON output and shared-data
+// values without going through UTF-16 strings.
+
+export class ByteWriter {
+  private buf: Uint8Array;
+  private len: i32 = 0;
+
+  constructor(initialCapacity: i32 = 256) {
+    this.buf = new Uint8Array(initialCapacity > 16 ? initialCapacity : 16);
+  }
+
+  get length(): i32 {
+    return this.len;
+  }
+
+  reset(): void {
+    this.len = 0;
+  }
+
+  private ensure(extra: i32): void {
+    const need = this.len + extra;
+    if (need <= this.buf.length) return;
+    let cap = this.buf.length << 1;
+    while (cap < need) cap <<= 1;
+    const next = new Uint8Array(cap);
+    memory.copy(next.dataStart, this.buf.dataStart, <usize>this.len);
+    this.buf = next;
+  }
+
+  byte(b: u8): void {
+    this.ensure(1);
+    unchecked((this.buf[this.len++] = b));
+  }
+
+  bytes(src: Uint8Array): void {
+    this.ensure(src.length);
+    memory.copy(this.buf.dataStart + <usize>this.len, src.dataStart, <usize>src.length);
+    this.len += src.length;
+  }
+
+  /** Appends `n` bytes starting at raw address `ptr`. */
+  raw(ptr: usize, n: i32): void {
+    this.ensure(n);
+    memory.copy(this.buf.dataStart + <usize>this.len, ptr, <usize>n);
+    this.len += n;
+  }
+
+  /** Appends an ASCII/UTF-8 string literal (small, constant strings only). */
+  str(s: string): void {
+    const b = String.UTF8.encode(s);
+    this.raw(changetype<usize>(b), b.byteLength);
+  }
+
+  u32le(v: u32): void {
+    this.ensure(4);
+    store<u32>(this.buf.dataStart + <usize>this.len, v);
+    this.len += 4;
+  }
+
+  u64le(v: u64): void {
+    this.ensure(8);
+    store<u64>(this.buf.dataStart + <usize>this.len, v);
+    this.len += 8;
+  }
+
+  /** A view of the written bytes (valid until the next write). */
+  view(): Uint8Array {
+    return this.buf.subarray(0, this.len);
+  }
+
+  /** A copy of the written bytes. */
+  toBytes(): Uint8Array {
+    return this.buf.slice(0, this.len);
+  }
+}
+
+/** Bytes of a string as UTF-8 (for small strings: names, keys, addresses). */
+export function utf8(s: string): Uint8Array {
+  return Uint8Array.wrap(String.UTF8.encode(s));
+}
+
+/** A UTF-8 byte view as a string (for small values only). */
+export function toStr(b: Uint8Array): string {
+  return String.UTF8.decodeUnsafe(b.dataStart, <usize>b.length);
+}
+
+export function bytesEqual(a: Uint8Array, b: Uint8Array): bool {
+  if (a.length != b.length) return false;
+  return memory.compare(a.dataStart, b.dataStart, <usize>a.length) == 0;
+}

@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    // Envoy-tier tests start real processes on free ports; files run in
+    // parallel but each file owns its processes.
+    pool: "forks",
+  },
+});
