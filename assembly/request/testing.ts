@@ -2,9 +2,100 @@
 // test/unit through test/unit/units.ts). Exports thin wrappers over the pure
 // functions of this folder; never imported by the filter.
 import { ByteWriter } from "../util/bytes";
+import { canonicalJson } from "./canonical";
+import { DEFAULT_MAX_DEPTH, JsonKind, JsonReader, JsonScanner, jsonKindName } from "./json";
 
 export function selfCheck(input: Uint8Array): Uint8Array {
   const w = new ByteWriter();
   w.bytes(input);
   return w.toBytes();
+}
+
+// ---- json.ts -------------------------------------------------------------
+
+/** Validates a document: "" when valid, else "<JsonError code>@<byte>". */
+export function jsonValidate(input: Uint8Array, maxDepth: i32 = DEFAULT_MAX_DEPTH): string {
+  const sc = new JsonScanner(input, maxDepth);
+  sc.skipValue();
+  sc.finish();
+  if (!sc.failed) return "";
+  return (<i32>sc.error).toString() + "@" + sc.errorPos.toString();
+}
+
+/** Decodes a top-level JSON string; null if the document is not exactly one valid string. */
+export function jsonDecodeString(input: Uint8Array): Uint8Array | null {
+  const sc = new JsonScanner(input);
+  if (sc.peek() != JsonKind.String) return null;
+  const s = sc.readString();
+  if (s == null || !sc.finish()) return null;
+  return s.slice(0);
+}
+
+/** Canonical form, or null if not valid JSON. */
+export function jsonCanonical(input: Uint8Array, maxDepth: i32 = DEFAULT_MAX_DEPTH): Uint8Array | null {
+  const w = new ByteWriter();
+  if (!canonicalJson(input, w, maxDepth)) return null;
+  return w.toBytes();
+}
+
+/**
+ * Walks any document with JsonReader and lists every scalar as
+ * "<path>=<kind>:<text>\n" (strings decoded, numbers as f64), or "ERR <error>".
+ * Exercises key/item iteration, typed reads and paths.
+ */
+export function jsonReaderWalk(input: Uint8Array): string {
+  const r = new JsonReader(input);
+  const out: Array<string> = [];
+  walk(r, out);
+  r.end();
+  if (!r.ok) return "ERR " + r.error;
+  return out.join("");
+}
+
+function walk(r: JsonReader, out: Array<string>): void {
+  const k = r.kind();
+  if (k == JsonKind.Object) {
+    if (!r.object()) return;
+    while (r.key() != null) walk(r, out);
+  } else if (k == JsonKind.Array) {
+    if (!r.array()) return;
+    while (r.item()) walk(r, out);
+  } else if (k == JsonKind.String) {
+    const s = r.string();
+    if (s != null) out.push(r.path() + "=string:" + s + "\n");
+  } else if (k == JsonKind.Number) {
+    const v = r.number();
+    if (r.ok) out.push(r.path() + "=number:" + v.toString() + "\n");
+  } else if (k == JsonKind.True || k == JsonKind.False) {
+    const b = r.bool();
+    if (r.ok) out.push(r.path() + "=bool:" + (b ? "true" : "false") + "\n");
+  } else if (k == JsonKind.Null) {
+    r.isNull();
+    out.push(r.path() + "=null\n");
+  }
+}
+
+/** JsonReader typed-read error: reads key `field` of a top-level object as `want` ("string"|"number"|"bool"|"int"). */
+export function jsonReaderExpect(input: Uint8Array, field: string, want: string): string {
+  const r = new JsonReader(input);
+  if (r.object()) {
+    let k: string | null;
+    while ((k = r.key()) != null) {
+      if (k != field) {
+        r.skip();
+        continue;
+      }
+      if (want == "string") r.string();
+      else if (want == "number") r.number();
+      else if (want == "bool") r.bool();
+      else if (want == "int") r.int(0, 100);
+      if (!r.ok) break;
+    }
+  }
+  r.end();
+  return r.ok ? "ok" : r.errorPath + "|" + r.error;
+}
+
+export function jsonKindNameOf(k: i32): string {
+  return jsonKindName(<JsonKind>k);
 }
