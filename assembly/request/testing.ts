@@ -2,6 +2,7 @@
 // test/unit through test/unit/units.ts). Exports thin wrappers over the pure
 // functions of this folder; never imported by the filter.
 import { ByteWriter } from "../util/bytes";
+import { detectApi } from "./api";
 import { canonicalJson } from "./canonical";
 import { DEFAULT_MAX_DEPTH, JsonKind, JsonReader, JsonScanner, jsonKindName } from "./json";
 
@@ -98,4 +99,10 @@ export function jsonReaderExpect(input: Uint8Array, field: string, want: string)
 
 export function jsonKindNameOf(k: i32): string {
   return jsonKindName(<JsonKind>k);
+}
+
+// ---- api.ts --------------------------------------------------------------
+
+export function apiOf(method: string, path: string): i32 {
+  return detectApi(method, path);
 }
