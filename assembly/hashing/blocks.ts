@@ -1,0 +1,151 @@
+// The chained block hashes of the prefix-cache scorer (issue 7 point 1;
+// ../shared/reference/seed-behaviour.md §2.3, §5.2 #1646 and #2823):
+//
+//   seed = XXH64(model ‖ cache_salt)            (one streaming digest)
+//   h_i  = XXH64(block_i ‖ LE64(h_{i-1}))       with h_{-1} = seed
+//
+// Blocks are `blockSize` bytes of the rendered request (render.ts); at most
+// `maxBlocks` hashes (the input is truncated to blockSize·maxBlocks bytes);
+// a trailing partial block is hashed when `hashTrailingBlock` (the later
+// algorithm, #2823: it stops short prompts from all landing on one server)
+// and dropped otherwise (the PR-commit algorithm). The seed is not emitted.
+//
+// `ChainHasher` is a sink: the renderer writes bytes into it as it produces
+// them, and each block is hashed as its bytes arrive, so the rendering never
+// needs to exist as one contiguous copy. Once `maxBlocks` hashes exist the
+// sink reports `done` and ignores further bytes, so a 1 MB body costs no more
+// than its first blockSize·maxBlocks rendered bytes.
+import { Xxh64 } from "./xxhash64";
+
+/** Configuration of the chain (`prefix.*` in the plugin configuration). */
+export class BlockConfig {
+  /** Bytes per block; must be > 0 (the config parser rejects ≤ 0). Default 64 = 16 tokens × 4 bytes. */
+  blockSize: i32 = 64;
+  /** Cap on the number of hashes (256 × 64 B ≈ 4K tokens). */
+  maxBlocks: i32 = 256;
+  /** Hash a trailing partial block (later seed algorithm, #2823). */
+  hashTrailingBlock: bool = true;
+
+  static of(blockSize: i32, maxBlocks: i32, hashTrailingBlock: bool): BlockConfig {
+    const c = new BlockConfig();
+    c.blockSize = blockSize;
+    c.maxBlocks = maxBlocks;
+    c.hashTrailingBlock = hashTrailingBlock;
+    return c;
+  }
+}
+
+/** Seed of the chain: XXH64(model ‖ cache_salt), salt absent = empty. */
+export function chainSeed(model: Uint8Array, salt: Uint8Array | null): u64 {
+  const s = new Xxh64(0);
+  s.updateBytes(model);
+  if (salt !== null) s.updateBytes(salt);
+  return s.digest();
+}
+
+export class ChainHasher {
+  private state: Xxh64 = new Xxh64(0);
+  private prev: u64 = 0;
+  private inBlock: i32 = 0;
+  private count: i32 = 0;
+  private blockSize: i32;
+  private maxBlocks: i32;
+  private trailing: bool;
+  private out: StaticArray<u64>;
+  /** Bytes accepted so far (rendered bytes up to the cap). */
+  accepted: i64 = 0;
+
+  constructor(config: BlockConfig) {
+    // A block size ≤ 0 is a configuration error (issue 7); guard anyway so a
+    // bad value can never loop forever as in the seed (§2.1).
+    const maxBlocks = config.maxBlocks > 0 ? config.maxBlocks : 0;
+    this.out = new StaticArray<u64>(maxBlocks);
+    this.blockSize = config.blockSize > 0 ? config.blockSize : 64;
+    this.maxBlocks = maxBlocks;
+    this.trailing = config.hashTrailingBlock;
+  }
+
+  /** Starts a chain for `model` and optional `salt`. */
+  begin(model: Uint8Array, salt: Uint8Array | null): void {
+    this.beginWithSeed(chainSeed(model, salt));
+  }
+
+  beginWithSeed(seed: u64): void {
+    this.prev = seed;
+    this.inBlock = 0;
+    this.count = 0;
+    this.accepted = 0;
+    this.state.reset(0);
+  }
+
+  /** True once `maxBlocks` hashes exist: further bytes are ignored. */
+  get done(): bool {
+    return this.count >= this.maxBlocks;
+  }
+
+  /** Feeds `len` bytes at `ptr`. */
+  write(ptr: usize, len: i32): void {
+    let p = ptr;
+    let left = len;
+    while (left > 0 && this.count < this.maxBlocks) {
+      const room = this.blockSize - this.inBlock;
+      const n = left < room ? left : room;
+      this.state.update(p, <usize>n);
+      this.inBlock += n;
+      this.accepted += n;
+      p += <usize>n;
+      left -= n;
+      if (this.inBlock == this.blockSize) this.closeBlock();
+    }
+  }
+
+  writeBytes(b: Uint8Array): void {
+    this.write(b.dataStart, b.length);
+  }
+
+  writeByte(v: u8): void {
+    const tmp = memory.data(1);
+    store<u8>(tmp, v);
+    this.write(tmp, 1);
+  }
+
+  writeU32(v: u32): void {
+    const tmp = memory.data(4);
+    store<u32>(tmp, v);
+    this.write(tmp, 4);
+  }
+
+  writeU64(v: u64): void {
+    const tmp = memory.data(8);
+    store<u64>(tmp, v);
+    this.write(tmp, 8);
+  }
+
+  private closeBlock(): void {
+    this.state.updateU64(this.prev);
+    const h = this.state.digest();
+    unchecked((this.out[this.count] = h));
+    this.count++;
+    this.prev = h;
+    this.inBlock = 0;
+    this.state.reset(0);
+  }
+
+  /** Ends the chain; returns the hashes (a fresh array of exactly the count). */
+  finish(): StaticArray<u64> {
+    if (this.trailing && this.inBlock > 0 && this.count < this.maxBlocks) this.closeBlock();
+    this.inBlock = 0;
+    const n = this.count;
+    const r = new StaticArray<u64>(n);
+    memory.copy(changetype<usize>(r), changetype<usize>(this.out), <usize>n << 3);
+    return r;
+  }
+}
+
+/** One-shot chain over a contiguous byte view (completions golden vectors, benchmarks). */
+export function chainHashes(model: Uint8Array, salt: Uint8Array | null, bytes: Uint8Array, config: BlockConfig): StaticArray<u64> {
+  const c = new ChainHasher(config);
+  c.begin(model, salt);
+  c.writeBytes(bytes);
+  return c.finish();
+}

@@ -1,0 +1,129 @@
+// XXH64 and the block chain through build/units-hashing.wasm
+// (assembly/hashing/testing.ts). Expected values: the seed's golden vectors
+// (../shared/reference/seed-behaviour.md §2.8) and the independent XXH64 of
+// the npm package xxhash-wasm.
+import fc from "fast-check";
+import xxhash from "xxhash-wasm";
+import { beforeAll, describe, expect, it } from "vitest";
+import { loadUnits } from "./units";
+
+let u: any;
+let ref: Awaited<ReturnType<typeof xxhash>>;
+const enc = new TextEncoder();
+const hex = (v: bigint) => v.toString(16).padStart(16, "0");
+
+beforeAll(async () => {
+  u = await loadUnits("hashing");
+  ref = await xxhash();
+});
+
+describe("xxh64", () => {
+  it.each([
+    ["", "ef46db3751d8e999"],
+    ["test-model1", "55b9ce9184dd8509"],
+  ])("XXH64(%j) = %s (seed-behaviour §2.8)", (input, expected) => {
+    expect(u.xxh64Hex(enc.encode(input), 0n)).toBe(expected);
+  });
+
+  it("matches xxhash-wasm on random inputs and seeds (one shot)", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }), (bytes, seed) => {
+        expect(u.xxh64Hex(bytes, seed)).toBe(hex(ref.h64Raw(bytes, seed)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("streaming in arbitrary chunks equals one shot and xxhash-wasm", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+        fc.array(fc.integer({ min: 0, max: 70 }), { maxLength: 12 }),
+        (bytes, seed, chunks) => {
+          expect(u.xxh64StreamHex(bytes, seed, Int32Array.from(chunks))).toBe(hex(ref.h64Raw(bytes, seed)));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe("block chain: seed golden vectors (§2.8)", () => {
+  // [model, salt | null, prompt, blockSize, hashTrailingBlock, expected]
+  const cases: Array<[string, string | null, string, number, boolean, string]> = [
+    ["test-model1", null, "aaaaaa", 4, false, "cc8952e70e1c4504"],
+    ["test-model1", null, "aaaabbbb", 4, false, "cc8952e70e1c4504 251707ac8b048154"],
+    ["test-model1", null, "aaaabbbbcccc", 4, false, "cc8952e70e1c4504 251707ac8b048154 a39267888ad6734a"],
+    ["test-model2", null, "bbbbbb", 4, false, "0e0b3b65f6e5c15d"],
+    ["test-model-new", null, "aaaabbbb", 4, false, "290aa1412c11a41e 069d47acc90dc82e"],
+    ["test-model1", "abc", "aaaabbbbcccc", 4, false, "c67050368526a7c4 60a683dc91e6e3d3 8652b5026acf9ffb"],
+    ["test-model1", null, "aaaabbbbcc", 4, true, "cc8952e70e1c4504 251707ac8b048154 58c20ecce59ab5af"],
+    [
+      "meta-llama/Llama-3.1-8B-Instruct",
+      null,
+      Array.from({ length: 200 }, (_, i) => String.fromCharCode(97 + (i % 26))).join(""),
+      64,
+      false,
+      "66089c0326be8b90 1b8af9f84f6f5c31 20e0a0ae56889bca",
+    ],
+  ];
+  it.each(cases)("%s salt=%s %j S=%i trailing=%s", (model, salt, prompt, S, trailing, expected) => {
+    expect(u.chainHex(model, salt ?? "", salt !== null, enc.encode(prompt), S, 256, trailing)).toBe(expected);
+  });
+
+  it("drops a short prompt without trailing hashing, keeps it with", () => {
+    expect(u.chainHex("m", "", false, enc.encode("abc"), 4, 256, false)).toBe("");
+    expect(u.chainHex("m", "", false, enc.encode("abc"), 4, 256, true)).not.toBe("");
+    expect(u.chainHex("m", "", false, new Uint8Array(0), 4, 256, true)).toBe("");
+  });
+
+  it("truncates to maxBlocks (the partial tail past the cap is not hashed)", () => {
+    const long = enc.encode("aaaabbbbccccdd");
+    expect(u.chainHex("test-model1", "", false, long, 4, 2, true)).toBe("cc8952e70e1c4504 251707ac8b048154");
+  });
+
+  it("an empty salt differs from no salt only through the bytes (both = XXH64(model))", () => {
+    const p = enc.encode("aaaabbbb");
+    expect(u.chainHex("test-model1", "", true, p, 4, 256, false)).toBe(u.chainHex("test-model1", "", false, p, 4, 256, false));
+  });
+
+  it("chunked writes give the same chain as one write (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 400 }),
+        fc.integer({ min: 1, max: 70 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.boolean(),
+        fc.array(fc.integer({ min: 0, max: 90 }), { maxLength: 10 }),
+        (bytes, S, N, trailing, chunks) => {
+          expect(u.chainChunkedHex("m", bytes, S, N, trailing, Int32Array.from(chunks))).toBe(
+            u.chainHex("m", "", false, bytes, S, N, trailing),
+          );
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("chain equals the definition computed with xxhash-wasm (property)", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.integer({ min: 1, max: 40 }), fc.boolean(), (bytes, S, trailing) => {
+        let prev = ref.h64Raw(enc.encode("model-x"), 0n);
+        const out: string[] = [];
+        const full = Math.floor(bytes.length / S);
+        const n = Math.min(8, trailing ? Math.ceil(bytes.length / S) : full);
+        for (let i = 0; i < n; i++) {
+          const block = bytes.subarray(i * S, Math.min(bytes.length, (i + 1) * S));
+          const buf = new Uint8Array(block.length + 8);
+          buf.set(block);
+          new DataView(buf.buffer).setBigUint64(block.length, prev, true);
+          prev = ref.h64Raw(buf, 0n);
+          out.push(hex(prev));
+        }
+        expect(u.chainHex("model-x", "", false, bytes, S, 8, trailing)).toBe(out.join(" "));
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
