@@ -1,10 +1,259 @@
-// Unit-test entry for assembly/scoring (built to build/units-scoring.wasm, loaded by
-// test/unit through test/unit/units.ts). Exports thin wrappers over the pure
-// functions of this folder; never imported by the filter.
+// Unit-test entry for assembly/scoring and assembly/metrics (built to
+// build/units-scoring.wasm, loaded by test/unit through test/unit/units.ts).
+// Exports thin wrappers over the pure functions of these folders; never
+// imported by the filter.
+import { writeJsonString, writeNumber } from "../metrics/jsonout";
+import { EndpointMetrics, parseVllmMetrics } from "../metrics/prometheus";
+import { readEndpointsSnapshot, writeEndpointsSnapshot } from "../metrics/snapshot";
+import { decodeState, decodeStates, encodeState, encodeStates, EndpointState } from "../metrics/state";
 import { ByteWriter } from "../util/bytes";
+import { ScoringConfig, ScoringRequest } from "./config";
+import { decide, pickMaxScore, writeDecisionFields } from "./decide";
+import { Pcg32 } from "./rng";
 
 export function selfCheck(input: Uint8Array): Uint8Array {
   const w = new ByteWriter();
   w.bytes(input);
   return w.toBytes();
+}
+
+function names(w: ByteWriter, list: Array<string>): void {
+  w.byte(0x5b);
+  for (let i = 0; i < list.length; i++) {
+    if (i > 0) w.byte(0x2c);
+    writeJsonString(w, list[i]);
+  }
+  w.byte(0x5d);
+}
+
+function field(w: ByteWriter, name: string, known: bool, value: f64): void {
+  w.str(',"' + name + '":');
+  if (known) writeNumber(w, value);
+  else w.str("null");
+}
+
+/** parseVllmMetrics as JSON: unknown fields are null. */
+export function parseMetrics(body: Uint8Array): string {
+  const m: EndpointMetrics = parseVllmMetrics(body);
+  const w = new ByteWriter();
+  w.str('{"samples":' + m.samples.toString() + ',"rejectedLines":' + m.rejectedLines.toString());
+  field(w, "waiting", m.hasWaiting, m.waiting);
+  field(w, "running", m.hasRunning, m.running);
+  field(w, "kvCacheUsage", m.hasKvCacheUsage, m.kvCacheUsage);
+  field(w, "maxLoras", m.hasMaxLoras, <f64>m.maxLoras);
+  field(w, "blockSize", m.hasBlockSize, <f64>m.blockSize);
+  field(w, "numGpuBlocks", m.hasNumGpuBlocks, <f64>m.numGpuBlocks);
+  w.str(',"runningLoras":');
+  if (m.hasLoras) names(w, m.runningLoras);
+  else w.str("null");
+  w.str(',"waitingLoras":');
+  if (m.hasLoras) names(w, m.waitingLoras);
+  else w.str("null");
+  w.byte(0x7d);
+  return String.UTF8.decodeUnsafe(w.view().dataStart, <usize>w.length);
+}
+
+/** Every field of a state, unknown ones null (round-trip tests). */
+function stateJson(w: ByteWriter, s: EndpointState): void {
+  w.str('{"address":');
+  writeJsonString(w, s.address);
+  field(w, "waiting", s.hasWaiting, s.waiting);
+  field(w, "running", s.hasRunning, s.running);
+  field(w, "kvCacheUsage", s.hasKvCacheUsage, s.kvCacheUsage);
+  field(w, "maxLoras", s.hasMaxLoras, <f64>s.maxLoras);
+  field(w, "inFlight", s.hasInFlight, <f64>s.inFlight);
+  field(w, "scrapedAtMs", s.hasScrapedAt, <f64>s.scrapedAtMs);
+  field(w, "blockSize", s.hasBlockSize, <f64>s.blockSize);
+  field(w, "numGpuBlocks", s.hasNumGpuBlocks, <f64>s.numGpuBlocks);
+  w.str(',"consecutiveFailures":' + s.consecutiveFailures.toString());
+  w.str(',"healthy":' + (s.hasHealthy ? (s.healthy ? "true" : "false") : "null"));
+  w.str(',"runningLoras":');
+  if (s.hasLoras) names(w, s.runningLoras);
+  else w.str("null");
+  w.str(',"waitingLoras":');
+  if (s.hasLoras) names(w, s.waitingLoras);
+  else w.str("null");
+  w.byte(0x7d);
+}
+
+function text(w: ByteWriter): string {
+  return String.UTF8.decodeUnsafe(w.view().dataStart, <usize>w.length);
+}
+
+function splitLines(s: string): Array<string> {
+  if (s.length == 0) return [];
+  return s.split("\n");
+}
+
+/**
+ * Builds a state from flat arguments (NaN = unknown) and encodes it.
+ * nums: [waiting, running, kvCacheUsage, maxLoras, inFlight, healthy(0/1),
+ * scrapedAtMs, consecutiveFailures, blockSize, numGpuBlocks]; loras: names
+ * joined by "\n", hasLoras separately.
+ */
+export function encodeStateFrom(address: string, nums: Float64Array, hasLoras: bool, running: string, waiting: string): Uint8Array {
+  const s = new EndpointState(address);
+  if (nums.length < 10) return new Uint8Array(0);
+  s.hasWaiting = !isNaN(nums[0]);
+  s.waiting = s.hasWaiting ? nums[0] : 0;
+  s.hasRunning = !isNaN(nums[1]);
+  s.running = s.hasRunning ? nums[1] : 0;
+  s.hasKvCacheUsage = !isNaN(nums[2]);
+  s.kvCacheUsage = s.hasKvCacheUsage ? nums[2] : 0;
+  s.hasMaxLoras = !isNaN(nums[3]);
+  s.maxLoras = s.hasMaxLoras ? <i32>nums[3] : 0;
+  s.hasInFlight = !isNaN(nums[4]);
+  s.inFlight = s.hasInFlight ? <i32>nums[4] : 0;
+  s.hasHealthy = !isNaN(nums[5]);
+  s.healthy = s.hasHealthy ? nums[5] != 0 : true;
+  s.hasScrapedAt = !isNaN(nums[6]);
+  s.scrapedAtMs = s.hasScrapedAt ? <i64>nums[6] : 0;
+  s.consecutiveFailures = isNaN(nums[7]) ? 0 : <i32>nums[7];
+  s.hasBlockSize = !isNaN(nums[8]);
+  s.blockSize = s.hasBlockSize ? <i32>nums[8] : 0;
+  s.hasNumGpuBlocks = !isNaN(nums[9]);
+  s.numGpuBlocks = s.hasNumGpuBlocks ? <i32>nums[9] : 0;
+  s.hasLoras = hasLoras;
+  if (hasLoras) {
+    s.runningLoras = splitLines(running);
+    s.waitingLoras = splitLines(waiting);
+  }
+  return encodeState(s);
+}
+
+/** decodeState as JSON ("null" when refused). */
+export function decodeStateJson(bytes: Uint8Array): string {
+  const s = decodeState(bytes);
+  if (s == null) return "null";
+  const w = new ByteWriter();
+  stateJson(w, s);
+  return text(w);
+}
+
+/** decodeStates as a JSON array ("null" when refused). */
+export function decodeStatesJson(bytes: Uint8Array): string {
+  const list = decodeStates(bytes);
+  if (list == null) return "null";
+  const w = new ByteWriter();
+  w.byte(0x5b);
+  for (let i = 0; i < list.length; i++) {
+    if (i > 0) w.byte(0x2c);
+    stateJson(w, list[i]);
+  }
+  w.byte(0x5d);
+  return text(w);
+}
+
+/** Reads an endpoints snapshot and encodes the pool (empty on error). */
+export function encodeSnapshot(json: Uint8Array): Uint8Array {
+  const r = readEndpointsSnapshot(json);
+  if (!r.ok) return new Uint8Array(0);
+  return encodeStates(r.states);
+}
+
+/** Reads an endpoints snapshot; returns {"error":...} or the snapshot written back. */
+export function snapshotRoundTrip(json: Uint8Array): string {
+  const r = readEndpointsSnapshot(json);
+  const w = new ByteWriter();
+  if (!r.ok) {
+    w.str('{"error":');
+    writeJsonString(w, r.error);
+    w.byte(0x7d);
+    return text(w);
+  }
+  writeEndpointsSnapshot(w, r.states);
+  return text(w);
+}
+
+/**
+ * Applies scrape pages in order ("\u0000"-separated list of pages; an empty
+ * page is a failed scrape) at times nowMs = 1000 × (i + 1), then refreshes
+ * health at `checkAtMs` and returns the state as JSON.
+ */
+export function scrapeSequence(pages: Uint8Array, checkAtMs: f64, staleAfterMs: f64, maxFailures: i32): string {
+  const s = new EndpointState("10.0.0.1:8000");
+  let start = 0;
+  let i = 0;
+  for (let p = 0; p <= pages.length; p++) {
+    if (p < pages.length && pages[p] != 0) continue;
+    const page = pages.subarray(start, p);
+    if (page.length == 0) s.recordFailure();
+    else s.applyScrape(parseVllmMetrics(page), <i64>(1000 * (i + 1)));
+    start = p + 1;
+    i++;
+  }
+  s.refreshHealth(<i64>checkAtMs, <i64>staleAfterMs, maxFailures);
+  const w = new ByteWriter();
+  stateJson(w, s);
+  return text(w);
+}
+
+/**
+ * Runs the decision over a snapshot. weights: [prefix, queue, kvCache,
+ * loraAffinity, inFlight]; guard: [enabled, abs, rel]; saturation:
+ * [queue, kv]; prefix: per-endpoint prefix scores, empty = no prefix scorer.
+ */
+export function decideSnapshot(
+  json: Uint8Array,
+  adapter: string,
+  priority: i32,
+  prefix: Float64Array,
+  seed: u32,
+  weights: Float64Array,
+  guard: Float64Array,
+  saturation: Float64Array,
+): string {
+  const r = readEndpointsSnapshot(json);
+  const w = new ByteWriter();
+  if (!r.ok) {
+    w.str('{"error":');
+    writeJsonString(w, r.error);
+    w.byte(0x7d);
+    return text(w);
+  }
+  const cfg = new ScoringConfig();
+  if (weights.length == 5) {
+    cfg.weights.prefix = weights[0];
+    cfg.weights.queue = weights[1];
+    cfg.weights.kvCache = weights[2];
+    cfg.weights.loraAffinity = weights[3];
+    cfg.weights.inFlight = weights[4];
+  }
+  if (guard.length == 3) {
+    cfg.guard.enabled = guard[0] != 0;
+    cfg.guard.absThreshold = guard[1];
+    cfg.guard.relThreshold = guard[2];
+  }
+  if (saturation.length == 2) {
+    cfg.saturation.queueThreshold = saturation[0];
+    cfg.saturation.kvCacheThreshold = saturation[1];
+  }
+  const req = new ScoringRequest();
+  req.adapter = adapter;
+  req.priority = priority;
+  if (prefix.length > 0) req.prefixScores = prefix;
+  const d = decide(r.states, req, cfg, new Pcg32(<u64>seed));
+  w.byte(0x7b);
+  writeDecisionFields(w, d, r.states);
+  w.byte(0x7d);
+  return text(w);
+}
+
+/** Runs the picker `draws` times with one PRNG; returns how often each index won. */
+export function pickCounts(totals: Float64Array, seed: u32, draws: i32): Int32Array {
+  const counts = new Int32Array(totals.length);
+  const rng = new Pcg32(<u64>seed);
+  for (let i = 0; i < draws; i++) {
+    const k = pickMaxScore(totals, rng);
+    if (k >= 0 && k < counts.length) counts[k]++;
+  }
+  return counts;
+}
+
+/** First `n` outputs of Pcg32(seed).below(bound). */
+export function rngBelow(seed: u32, bound: u32, n: i32): Uint32Array {
+  const out = new Uint32Array(n > 0 ? n : 0);
+  const rng = new Pcg32(<u64>seed);
+  for (let i = 0; i < out.length; i++) out[i] = rng.below(bound);
+  return out;
 }
