@@ -1,0 +1,112 @@
+/**
+ * Envoy-tier harness (issue 2 point 4): whether the tier can run, Envoy per
+ * file or per test with its log dumped when a test fails and a guaranteed
+ * stop, and small HTTP helpers.
+ *
+ * Skipping: outside CI, a machine without Envoy (or without the filter build,
+ * for the tests that need it) skips with a message. Under CI (env CI set and
+ * not "false"/"0") nothing skips: a missing Envoy or build fails the tests.
+ */
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { afterAll, beforeAll, beforeEach, onTestFailed, onTestFinished } from "vitest";
+import { DEFAULT_WASM } from "../../src/envoy/config.js";
+import { findEnvoy, PROJECT_ROOT } from "../../src/envoy/locate.js";
+import { startEnvoy, type EnvoyProcess, type StartEnvoyOptions } from "../../src/envoy/process.js";
+
+export const UNDER_CI = !!process.env.CI && process.env.CI !== "false" && process.env.CI !== "0";
+export const ENVOY_YAML = resolve(PROJECT_ROOT, "envoy/envoy.yaml");
+export const BASELINE_YAML = resolve(PROJECT_ROOT, "envoy/baseline.yaml");
+export const FILTER_WASM = resolve(PROJECT_ROOT, DEFAULT_WASM);
+
+function locate(): string | null {
+  try {
+    return findEnvoy();
+  } catch {
+    return null;
+  }
+}
+
+export const ENVOY_BIN = locate();
+/** Skip the Envoy tier only outside CI and only when no Envoy is installed. */
+export const SKIP_ENVOY = !UNDER_CI && ENVOY_BIN === null;
+/** Tests that load the real filter also need `npm run build` (never skipped under CI). */
+export const SKIP_FILTER = SKIP_ENVOY || (!UNDER_CI && !existsSync(FILTER_WASM));
+
+if (SKIP_ENVOY) console.warn("[envoy tier] skipped: no Envoy binary (run `npm run envoy:install` or set ENVOY_BIN)");
+else if (SKIP_FILTER) console.warn(`[envoy tier] filter tests skipped: ${FILTER_WASM} not built (run \`npm run build\`)`);
+
+const DUMP_LINES = 400;
+
+export function dumpEnvoyLog(envoy: EnvoyProcess | null, title: string): void {
+  if (!envoy) return;
+  const lines = envoy.logs().split("\n");
+  const tail = lines.slice(-DUMP_LINES).join("\n");
+  const cut = lines.length > DUMP_LINES ? ` (last ${DUMP_LINES} of ${lines.length} lines)` : "";
+  console.error(`\n===== Envoy log for failed test "${title}"${cut} =====\n${tail}\n===== end of Envoy log =====`);
+}
+
+/** Starts Envoy inside a test: its log is printed if the test fails, and it is stopped when the test ends. */
+export async function startEnvoyForTest(options: StartEnvoyOptions): Promise<EnvoyProcess> {
+  const envoy = await startEnvoy(options);
+  onTestFailed(({ task }) => dumpEnvoyLog(envoy, task.name));
+  onTestFinished(() => envoy.stop());
+  return envoy;
+}
+
+/**
+ * One Envoy for every test of the enclosing describe/file: started in
+ * beforeAll (options may depend on upstreams started earlier), stopped in
+ * afterAll, its log printed after each failed test. Returns a getter.
+ */
+export function useEnvoy(options: () => StartEnvoyOptions | Promise<StartEnvoyOptions>): () => EnvoyProcess {
+  let envoy: EnvoyProcess | null = null;
+  beforeAll(async () => {
+    envoy = await startEnvoy(await options());
+  });
+  afterAll(async () => {
+    await envoy?.stop();
+  });
+  beforeEach(({ task }) => {
+    onTestFailed(() => dumpEnvoyLog(envoy, task.name));
+  });
+  return () => {
+    if (!envoy) throw new Error("Envoy did not start (see beforeAll)");
+    return envoy;
+  };
+}
+
+export interface Reply {
+  status: number;
+  headers: Headers;
+  body: string;
+}
+
+/** One HTTP request through Envoy; the body is read fully. */
+export async function send(url: string, init: RequestInit = {}): Promise<Reply> {
+  const res = await fetch(url, { ...init, signal: init.signal ?? AbortSignal.timeout(15_000) });
+  return { status: res.status, headers: res.headers, body: await res.text() };
+}
+
+export function chatBody(content: string, model = "llama-3-8b"): string {
+  return JSON.stringify({ model, messages: [{ role: "user", content }] });
+}
+
+/** POST /v1/chat/completions with a JSON body and extra headers. */
+export function postChat(base: string, content: string, headers: Record<string, string> = {}): Promise<Reply> {
+  return send(`${base}/v1/chat/completions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: chatBody(content),
+  });
+}
+
+/** Polls `check` every 25 ms until it returns true or `timeoutMs` passes; returns the last result. */
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return check();
+}
