@@ -2,8 +2,11 @@
 // test/unit through test/unit/units.ts). Exports thin wrappers over the pure
 // functions of this folder; never imported by the filter.
 import { ByteWriter } from "../util/bytes";
-import { detectApi } from "./api";
+import { API_NOT_INFERENCE, detectApi } from "./api";
 import { canonicalJson } from "./canonical";
+import { errorObjectJson, requestJson } from "./output";
+import { bodyTooLargeError, parseBody, rewriteModel, toLLMRequest } from "./parse";
+import { Header } from "./types";
 import { DEFAULT_MAX_DEPTH, JsonKind, JsonReader, JsonScanner, jsonKindName } from "./json";
 
 export function selfCheck(input: Uint8Array): Uint8Array {
@@ -105,4 +108,75 @@ export function jsonKindNameOf(k: i32): string {
 
 export function apiOf(method: string, path: string): i32 {
   return detectApi(method, path);
+}
+
+// ---- parse.ts + output.ts --------------------------------------------------
+
+/** "k: v" lines → lower-case headers. */
+function headersOf(flat: string): Array<Header> {
+  const out: Array<Header> = [];
+  const lines = flat.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    const c = line.indexOf(":", 1); // from 1: pseudo-headers start with ':'
+    if (c < 0) continue;
+    out.push(new Header(line.substring(0, c).trim().toLowerCase(), line.substring(c + 1).trim()));
+  }
+  return out;
+}
+
+/**
+ * The CLI decision line for one request (issue 3 point 7), computed by the
+ * pure functions alone: pass / reject / route. `headers` is "name: value"
+ * lines; a missing x-request-id becomes "generated-id". `bodyLimit` > 0
+ * rejects larger bodies with 413 before parsing.
+ */
+export function decide(method: string, path: string, headers: string, body: Uint8Array, bodyLimit: i32): string {
+  const api = detectApi(method, path);
+  if (api == API_NOT_INFERENCE) return '{"decision":"pass"}';
+  const w = new ByteWriter();
+  if (bodyLimit > 0 && body.length > bodyLimit) {
+    const e = bodyTooLargeError(bodyLimit);
+    w.str('{"decision":"reject","status":' + e.status.toString() + ',"error":');
+    errorObjectJson(e, w);
+    w.byte(0x7d);
+    return String.UTF8.decodeUnsafe(w.view().dataStart, <usize>w.length);
+  }
+  const r = parseBody(body, api);
+  if (r.error != null) {
+    const e = r.error!;
+    w.str('{"decision":"reject","status":' + e.status.toString() + ',"error":');
+    errorObjectJson(e, w);
+    w.byte(0x7d);
+  } else {
+    const req = toLLMRequest(r.parsed!, headersOf(headers), "generated-id");
+    w.str('{"decision":"route","request":');
+    requestJson(req, w);
+    w.byte(0x7d);
+  }
+  return String.UTF8.decodeUnsafe(w.view().dataStart, <usize>w.length);
+}
+
+/** Body after a model rewrite, or null when the body does not parse. */
+export function rewrite(body: Uint8Array, api: i32, newModel: string): Uint8Array | null {
+  const r = parseBody(body, api);
+  if (r.parsed == null) return null;
+  return rewriteModel(body, r.parsed!.modelSpan, newModel);
+}
+
+/** Parses `body` `times` times (benchmark hook); returns the number of parses that succeeded. */
+export function parseRepeat(body: Uint8Array, api: i32, times: i32): i32 {
+  let ok = 0;
+  for (let i = 0; i < times; i++) {
+    if (parseBody(body, api).parsed != null) ok++;
+  }
+  return ok;
+}
+
+/** Parse outcome only: "" on success, else "<status> <code> <param>". */
+export function parseStatus(body: Uint8Array, api: i32): string {
+  const r = parseBody(body, api);
+  if (r.error == null) return "";
+  const e = r.error!;
+  return e.status.toString() + " " + e.code + " " + e.param;
 }
