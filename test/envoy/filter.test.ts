@@ -1,0 +1,85 @@
+/**
+ * Smoke tests of the real filter (build/llm_picker.wasm) in Envoy 1.40 with
+ * envoy/envoy.yaml (issue 2 point 4): the request reaches the upstream the
+ * filter chose, a client-sent routing header is not honoured, a GET without a
+ * body passes, the filter round-robins across two upstreams (for now), and a
+ * buffered body is bounded by the 8 MiB listener limit.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { ENVOY_YAML, FILTER_WASM, postChat, send, SKIP_FILTER, useEnvoy } from "./harness.js";
+import { startUpstreams, type FakeUpstream } from "./upstreams.js";
+
+const HEADER = "x-gateway-destination-endpoint";
+
+describe.skipIf(SKIP_FILTER)("llm_picker.wasm in Envoy", () => {
+  // a and b are the pool; outsider is a live server outside it.
+  let a: FakeUpstream, b: FakeUpstream, outsider: FakeUpstream;
+  beforeAll(async () => {
+    [a, b, outsider] = await startUpstreams(3);
+  });
+  afterAll(async () => {
+    await Promise.all([a, b, outsider].map((u) => u?.close()));
+  });
+  const envoy = useEnvoy(() => ({
+    config: ENVOY_YAML,
+    substitutions: { wasmPath: FILTER_WASM, endpoints: [a.address, b.address] },
+    componentLogLevel: "wasm:debug",
+  }));
+  const clearAll = () => [a, b, outsider].forEach((u) => u.clear());
+  const pool = () => [a, b];
+
+  test("POST /v1/chat/completions reaches the upstream the filter chose", async () => {
+    clearAll();
+    const reply = await postChat(envoy().listenerUrl, "hello");
+    expect(reply.status).toBe(200);
+    const receivers = pool().filter((u) => u.traffic().length > 0);
+    expect(receivers).toHaveLength(1);
+    const [received] = receivers[0].traffic();
+    // The filter's decision travelled with the request and names the server that got it.
+    expect(received.headers[HEADER]).toBe(receivers[0].address);
+    expect(reply.headers.get("x-upstream")).toBe(receivers[0].address);
+    expect(JSON.parse(received.body)).toEqual(JSON.parse(JSON.stringify({ model: "llama-3-8b", messages: [{ role: "user", content: "hello" }] })));
+  });
+
+  test("a client-sent x-gateway-destination-endpoint is not honoured", async () => {
+    clearAll();
+    for (let i = 0; i < 6; i++) {
+      // Pointing at a member: if honoured, all six would land on b.
+      expect((await postChat(envoy().listenerUrl, `m${i}`, { [HEADER]: b.address })).status).toBe(200);
+      // Pointing outside the pool.
+      expect((await postChat(envoy().listenerUrl, `o${i}`, { [HEADER]: outsider.address })).status).toBe(200);
+    }
+    expect(outsider.requests).toHaveLength(0);
+    expect(a.traffic().length).toBeGreaterThan(0);
+    for (const u of pool()) {
+      // Exactly one routing header, the filter's, naming the server that received it.
+      for (const r of u.traffic()) expect(r.headers[HEADER]).toBe(u.address);
+    }
+  });
+
+  test("a GET without a body passes (does not hang)", async () => {
+    clearAll();
+    const reply = await send(`${envoy().listenerUrl}/v1/models`, { signal: AbortSignal.timeout(5000) });
+    expect(reply.status).toBe(200);
+    expect(pool().reduce((n, u) => n + u.traffic().length, 0)).toBe(1);
+  });
+
+  test("round robin across the two upstreams", async () => {
+    clearAll();
+    const served: string[] = [];
+    for (let i = 0; i < 6; i++) served.push((await postChat(envoy().listenerUrl, `rr ${i}`)).headers.get("x-upstream")!);
+    expect(a.traffic()).toHaveLength(3);
+    expect(b.traffic()).toHaveLength(3);
+    for (let i = 1; i < served.length; i++) expect(served[i]).not.toBe(served[i - 1]);
+  });
+
+  test("a 5 MiB body is buffered and routed; past the 8 MiB listener limit Envoy answers 413", async () => {
+    clearAll();
+    const big = await postChat(envoy().listenerUrl, "x".repeat(5 * 1024 * 1024));
+    expect(big.status).toBe(200);
+    const tooBig = await postChat(envoy().listenerUrl, "x".repeat(9 * 1024 * 1024));
+    expect(tooBig.status).toBe(413);
+    const stats = await envoy().stats("downstream_rq_too_large");
+    expect(stats["http.llm_picker.downstream_rq_too_large"]).toBeGreaterThanOrEqual(1);
+  });
+});
