@@ -8,8 +8,12 @@ export function writeNumber(w: ByteWriter, x: f64): void {
     w.str("null");
     return;
   }
-  if (Math.abs(x) >= 1e15) {
-    w.str(x.toString());
+  if (x == Math.floor(x) && Math.abs(x) < 9007199254740992) {
+    w.str((<i64>x).toString()); // integers exactly (timestamps, counts)
+    return;
+  }
+  if (Math.abs(x) >= 1e9) {
+    w.str(x.toString()); // x * 1e6 below would lose precision
     return;
   }
   const r = Math.round(x * 1e6) / 1e6;

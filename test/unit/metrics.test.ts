@@ -1,0 +1,497 @@
+// assembly/metrics through build/units-scoring.wasm: the vLLM /metrics
+// parser (issue 4 point 2), the endpoint state encoding and the endpoints
+// snapshot reader (point 9).
+import fc from "fast-check";
+import { beforeAll, describe, expect, it } from "vitest";
+import { loadUnits } from "./units";
+
+let u: any;
+beforeAll(async () => {
+  u = await loadUnits("scoring");
+});
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const parse = (body: string | Uint8Array) => JSON.parse(u.parseMetrics(typeof body === "string" ? enc(body) : body));
+
+// A vLLM V1 /metrics page, written from vLLM's documented metric names and
+// labels (docs/design/metrics.md, vllm/v1/metrics/loggers.py): gauges with
+// engine + model_name labels, a histogram, counters, the LoRA info gauge
+// (one series per adapter-set change, value = time of the change) and the
+// cache-config info gauge (every CacheConfig field as a label).
+const MODEL = "meta-llama/Llama-3.1-8B-Instruct";
+const V1_PAGE = `# HELP python_gc_objects_collected_total Objects collected during gc
+# TYPE python_gc_objects_collected_total counter
+python_gc_objects_collected_total{generation="0"} 12345.0
+process_start_time_seconds 1.7216e+09
+# HELP vllm:num_requests_running Number of requests in model execution batches.
+# TYPE vllm:num_requests_running gauge
+vllm:num_requests_running{engine="0",model_name="${MODEL}"} 3.0
+# HELP vllm:num_requests_waiting Number of requests waiting to be processed.
+# TYPE vllm:num_requests_waiting gauge
+vllm:num_requests_waiting{engine="0",model_name="${MODEL}"} 2.0
+# HELP vllm:kv_cache_usage_perc KV-cache usage. 1 means 100 percent usage.
+# TYPE vllm:kv_cache_usage_perc gauge
+vllm:kv_cache_usage_perc{engine="0",model_name="${MODEL}"} 0.4375
+# HELP vllm:prefix_cache_queries_total Prefix cache queries, in terms of number of queried tokens.
+# TYPE vllm:prefix_cache_queries_total counter
+vllm:prefix_cache_queries_total{engine="0",model_name="${MODEL}"} 98304.0
+# HELP vllm:lora_requests_info Running stats on lora requests.
+# TYPE vllm:lora_requests_info gauge
+vllm:lora_requests_info{max_lora="4",running_lora_adapters="sql-lora,tweet-lora",waiting_lora_adapters=""} 1.7216801e+09
+vllm:lora_requests_info{max_lora="4",running_lora_adapters="",waiting_lora_adapters=""} 1.7216805e+09
+vllm:lora_requests_info{max_lora="4",running_lora_adapters="sql-lora",waiting_lora_adapters="chat-lora"} 1.7216803e+09
+# HELP vllm:cache_config_info Information of the LLMEngine CacheConfig
+# TYPE vllm:cache_config_info gauge
+vllm:cache_config_info{block_size="16",cache_dtype="auto",calculate_kv_scales="False",cpu_offload_gb="0",enable_prefix_caching="True",gpu_memory_utilization="0.9",is_attention_free="False",num_cpu_blocks="None",num_gpu_blocks="27394",num_gpu_blocks_override="None",prefix_caching_hash_algo="sha256",sliding_window="None",swap_space="4",swap_space_bytes="4294967296"} 1.0
+# HELP vllm:time_to_first_token_seconds Histogram of time to first token in seconds.
+# TYPE vllm:time_to_first_token_seconds histogram
+vllm:time_to_first_token_seconds_bucket{engine="0",le="0.001",model_name="${MODEL}"} 0.0
+vllm:time_to_first_token_seconds_bucket{engine="0",le="+Inf",model_name="${MODEL}"} 10.0
+vllm:time_to_first_token_seconds_count{engine="0",model_name="${MODEL}"} 10.0
+vllm:time_to_first_token_seconds_sum{engine="0",model_name="${MODEL}"} 1.25
+`;
+
+// vLLM V0 (before the rename to kv_cache_usage_perc), no engine label.
+const V0_PAGE = `# HELP vllm:num_requests_running Number of requests currently running on GPU.
+# TYPE vllm:num_requests_running gauge
+vllm:num_requests_running{model_name="${MODEL}"} 1.0
+# HELP vllm:num_requests_waiting Number of requests waiting to be processed.
+# TYPE vllm:num_requests_waiting gauge
+vllm:num_requests_waiting{model_name="${MODEL}"} 0.0
+# HELP vllm:gpu_cache_usage_perc GPU KV-cache usage. 1 means 100 percent usage.
+# TYPE vllm:gpu_cache_usage_perc gauge
+vllm:gpu_cache_usage_perc{model_name="${MODEL}"} 0.25
+`;
+
+const UNKNOWN = {
+  waiting: null,
+  running: null,
+  kvCacheUsage: null,
+  maxLoras: null,
+  blockSize: null,
+  numGpuBlocks: null,
+  runningLoras: null,
+  waitingLoras: null,
+};
+
+describe("vLLM /metrics parser: table", () => {
+  const cases: Array<[string, string, Record<string, unknown>]> = [
+    [
+      "vLLM V1 page",
+      V1_PAGE,
+      {
+        waiting: 2,
+        running: 3,
+        kvCacheUsage: 0.4375,
+        // largest value wins among series with an adapter; the empty-empty
+        // series (newest here) is ignored like the seed does (§3.7)
+        runningLoras: ["sql-lora"],
+        waitingLoras: ["chat-lora"],
+        maxLoras: 4,
+        blockSize: 16,
+        numGpuBlocks: 27394,
+        samples: 14,
+        rejectedLines: 0,
+      },
+    ],
+    ["vLLM V0 page: gpu_cache_usage_perc", V0_PAGE, { ...UNKNOWN, waiting: 0, running: 1, kvCacheUsage: 0.25, samples: 3 }],
+    [
+      "kv_cache_usage_perc wins over the older name even when smaller",
+      "vllm:gpu_cache_usage_perc 0.9\nvllm:kv_cache_usage_perc 0.1\n",
+      { ...UNKNOWN, kvCacheUsage: 0.1 },
+    ],
+    [
+      "several series: waiting/running summed, kv max",
+      'vllm:num_requests_waiting{engine="0"} 2\nvllm:num_requests_waiting{engine="1"} 5\nvllm:num_requests_running{engine="0"} 1\nvllm:num_requests_running{engine="1"} 1\nvllm:kv_cache_usage_perc{engine="0"} 0.3\nvllm:kv_cache_usage_perc{engine="1"} 0.7\nvllm:kv_cache_usage_perc{engine="2"} 0.5\n',
+      { ...UNKNOWN, waiting: 7, running: 2, kvCacheUsage: 0.7 },
+    ],
+    ["empty body", "", { ...UNKNOWN, samples: 0, rejectedLines: 0 }],
+    ["comments only", "# HELP x y\n# TYPE x gauge\n#\n# EOF\n", { ...UNKNOWN, samples: 0, rejectedLines: 0 }],
+    [
+      "NaN and Inf carry no information",
+      "vllm:num_requests_waiting NaN\nvllm:num_requests_running +Inf\nvllm:kv_cache_usage_perc -Inf\n",
+      { ...UNKNOWN, samples: 3, rejectedLines: 0 },
+    ],
+    ["a NaN series does not poison the sum", 'vllm:num_requests_waiting{a="1"} NaN\nvllm:num_requests_waiting{a="2"} 4\n', { ...UNKNOWN, waiting: 4 }],
+    ["negative gauge ignored", "vllm:num_requests_waiting -3\n", { ...UNKNOWN, samples: 1 }],
+    ["kv usage clamped to [0,1]", "vllm:kv_cache_usage_perc 1.5\n", { ...UNKNOWN, kvCacheUsage: 1 }],
+    ["exponent notation", "vllm:num_requests_waiting 1e1\nvllm:kv_cache_usage_perc 2.5E-1\n", { ...UNKNOWN, waiting: 10, kvCacheUsage: 0.25 }],
+    [
+      "timestamps and OpenMetrics exemplars are ignored",
+      'vllm:num_requests_waiting{model_name="m"} 7 1712345678000\nvllm:num_requests_running{model_name="m"} 2 # {trace_id="abc"} 1.0 1712345678.5\n',
+      { ...UNKNOWN, waiting: 7, running: 2, rejectedLines: 0 },
+    ],
+    [
+      "label values with }, commas and escapes do not end the labels",
+      'vllm:num_requests_waiting{model_name="x},y=\\"z\\"\\\\",engine="0",} 4\n',
+      { ...UNKNOWN, waiting: 4, rejectedLines: 0 },
+    ],
+    [
+      "escaped adapter names are decoded",
+      'vllm:lora_requests_info{max_lora="2",running_lora_adapters="a\\\\b, c\\"d ,",waiting_lora_adapters="x\\ny"} 1\n',
+      { ...UNKNOWN, runningLoras: ["a\\b", 'c"d'], waitingLoras: ["x\ny"], maxLoras: 2 },
+    ],
+    [
+      "malformed lines are skipped, the rest is kept",
+      'vllm:num_requests_waiting{model_name="x" 4\nvllm:num_requests_waiting 4abc\nvllm:num_requests_waiting\nvllm:num_requests_waiting 0x10\n{"a"} 1\nvllm:num_requests_running 6\n',
+      { ...UNKNOWN, running: 6, samples: 1, rejectedLines: 5 },
+    ],
+    ["CRLF line endings", "vllm:num_requests_waiting 3\r\nvllm:num_requests_running 4\r\n", { ...UNKNOWN, waiting: 3, running: 4, rejectedLines: 0 }],
+    [
+      "leading blanks and tabs between name and value",
+      "  vllm:num_requests_waiting\t\t8\n\tvllm:num_requests_running   9   \n",
+      { ...UNKNOWN, waiting: 8, running: 9 },
+    ],
+    [
+      "page truncated mid-line",
+      'vllm:num_requests_waiting{model_name="m"} 1\nvllm:num_requests_running{model_na',
+      { ...UNKNOWN, waiting: 1, samples: 1, rejectedLines: 1 },
+    ],
+    [
+      "histogram parts of a same-prefix name are not the gauge",
+      "vllm:num_requests_waiting_sum 100\nvllm:num_requests_waiting_bucket{le=\"+Inf\"} 3\n",
+      { ...UNKNOWN, samples: 2 },
+    ],
+    [
+      "only empty LoRA series: LoRA on, nothing loaded, max_lora kept",
+      'vllm:lora_requests_info{max_lora="3",running_lora_adapters="",waiting_lora_adapters=""} 5\nvllm:lora_requests_info{max_lora="2",running_lora_adapters="",waiting_lora_adapters=""} 9\n',
+      { ...UNKNOWN, runningLoras: [], waitingLoras: [], maxLoras: 2 },
+    ],
+    [
+      "LoRA: tie keeps the first, NaN never wins",
+      'vllm:lora_requests_info{max_lora="1",running_lora_adapters="first",waiting_lora_adapters=""} 7\nvllm:lora_requests_info{max_lora="1",running_lora_adapters="second",waiting_lora_adapters=""} 7\nvllm:lora_requests_info{max_lora="1",running_lora_adapters="nan",waiting_lora_adapters=""} NaN\n',
+      { ...UNKNOWN, runningLoras: ["first"], waitingLoras: [], maxLoras: 1 },
+    ],
+    [
+      "LoRA: +Inf is the largest value",
+      'vllm:lora_requests_info{running_lora_adapters="a",waiting_lora_adapters=""} 7\nvllm:lora_requests_info{running_lora_adapters="b",waiting_lora_adapters=""} +Inf\n',
+      { ...UNKNOWN, runningLoras: ["b"], waitingLoras: [] },
+    ],
+    [
+      "LoRA: bad max_lora is unknown, lists still read",
+      'vllm:lora_requests_info{max_lora="four",running_lora_adapters="a",waiting_lora_adapters="b"} 1\n',
+      { ...UNKNOWN, runningLoras: ["a"], waitingLoras: ["b"] },
+    ],
+    [
+      "cache_config_info: None is unknown",
+      'vllm:cache_config_info{block_size="32",num_gpu_blocks="None"} 1.0\n',
+      { ...UNKNOWN, blockSize: 32 },
+    ],
+    [
+      "cache_config_info: out-of-range integer is unknown",
+      'vllm:cache_config_info{block_size="99999999999",num_gpu_blocks="12"} 1.0\n',
+      { ...UNKNOWN, numGpuBlocks: 12 },
+    ],
+  ];
+  for (const [name, body, expected] of cases) {
+    it(name, () => {
+      expect(parse(body)).toMatchObject(expected);
+    });
+  }
+});
+
+const realPages = [V1_PAGE, V0_PAGE];
+
+function checkInvariants(m: any) {
+  for (const k of ["waiting", "running"]) if (m[k] !== null) expect(m[k]).toBeGreaterThanOrEqual(0);
+  if (m.kvCacheUsage !== null) {
+    expect(m.kvCacheUsage).toBeGreaterThanOrEqual(0);
+    expect(m.kvCacheUsage).toBeLessThanOrEqual(1);
+  }
+  if (m.runningLoras !== null) expect(m.runningLoras.length).toBeLessThanOrEqual(64);
+}
+
+describe("vLLM /metrics parser: never traps", () => {
+  it("random bytes", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 4096 }), (b) => {
+        checkInvariants(parse(b));
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it("mutated real pages (flips, inserts, deletes, truncation)", () => {
+    const mutation = fc.tuple(fc.nat(), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 255 }));
+    fc.assert(
+      fc.property(fc.constantFrom(...realPages), fc.array(mutation, { minLength: 1, maxLength: 20 }), (page, muts) => {
+        let b = Array.from(enc(page));
+        for (const [pos, op, byte] of muts) {
+          const p = b.length === 0 ? 0 : pos % b.length;
+          if (op === 0) b[p] = byte;
+          else if (op === 1) b.splice(p, 0, byte);
+          else if (op === 2) b.splice(p, 1);
+          else b = b.slice(0, p);
+        }
+        checkInvariants(parse(new Uint8Array(b)));
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it("lines of junk that name no vLLM metric change nothing", () => {
+    const base = parse(V1_PAGE);
+    const junkLine = fc.string({ maxLength: 200 }).filter((s) => !s.includes("\n") && !s.includes("vllm"));
+    fc.assert(
+      fc.property(fc.array(junkLine, { maxLength: 10 }), fc.nat(), (junk, at) => {
+        const lines = V1_PAGE.split("\n");
+        const i = at % lines.length;
+        lines.splice(i, 0, ...junk);
+        const m = parse(lines.join("\n"));
+        const { samples, rejectedLines, ...values } = m;
+        const { samples: s0, rejectedLines: r0, ...baseValues } = base;
+        expect(values).toEqual(baseValues);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it("1 MB lines: a huge adapter list, a huge value, a line without newline", () => {
+    const mb = 1 << 20;
+    const names = Array.from({ length: mb / 8 }, (_, i) => `a${i}`).join(",").slice(0, mb);
+    const huge = `vllm:lora_requests_info{max_lora="8",running_lora_adapters="${names}",waiting_lora_adapters=""} 1\nvllm:num_requests_waiting 2\n`;
+    const m = parse(huge);
+    expect(m.waiting).toBe(2);
+    expect(m.runningLoras.length).toBe(64); // bounded (MAX_ADAPTERS)
+    expect(m.runningLoras[0]).toBe("a0");
+
+    const longName = `vllm:lora_requests_info{running_lora_adapters="${"x".repeat(mb)},ok",waiting_lora_adapters=""} 1\n`;
+    expect(parse(longName).runningLoras).toEqual(["ok"]); // over-long names dropped
+
+    expect(parse(`vllm:num_requests_waiting ${"9".repeat(mb)}\nvllm:num_requests_running 1\n`)).toMatchObject({ waiting: null, running: 1 });
+    const noNewline = new Uint8Array(mb).fill(0x7b); // "{{{{..."
+    expect(parse(noNewline)).toMatchObject({ ...UNKNOWN, samples: 0, rejectedLines: 1 });
+    const unterminated = `vllm:num_requests_waiting{model_name="${"q".repeat(mb)}`;
+    expect(parse(unterminated)).toMatchObject({ waiting: null, rejectedLines: 1 });
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Endpoint state: binary encoding.
+
+const stateArb = fc.record({
+  address: fc.string({ maxLength: 40 }),
+  waiting: fc.option(fc.double({ min: 0, max: 1e6, noNaN: true }), { nil: null }),
+  running: fc.option(fc.double({ min: 0, max: 1e6, noNaN: true }), { nil: null }),
+  kvCacheUsage: fc.option(fc.double({ min: 0, max: 1, noNaN: true }), { nil: null }),
+  maxLoras: fc.option(fc.integer({ min: 0, max: 1000 }), { nil: null }),
+  inFlight: fc.option(fc.integer({ min: 0, max: 1 << 30 }), { nil: null }),
+  healthy: fc.option(fc.boolean(), { nil: null }),
+  scrapedAtMs: fc.option(fc.integer({ min: 0, max: 2 ** 50 }), { nil: null }),
+  consecutiveFailures: fc.integer({ min: 0, max: 1000 }),
+  blockSize: fc.option(fc.integer({ min: 0, max: 1 << 20 }), { nil: null }),
+  numGpuBlocks: fc.option(fc.integer({ min: 0, max: 2 ** 31 - 1 }), { nil: null }),
+  loras: fc.option(
+    fc.record({
+      running: fc.array(fc.string({ minLength: 1, maxLength: 30 }).filter((s) => !s.includes("\n")), { maxLength: 6 }),
+      waiting: fc.array(fc.string({ minLength: 1, maxLength: 30 }).filter((s) => !s.includes("\n")), { maxLength: 6 }),
+    }),
+    { nil: null },
+  ),
+});
+
+type StateArb = typeof stateArb extends fc.Arbitrary<infer T> ? T : never;
+
+function encodeFrom(s: StateArb): Uint8Array {
+  const n = (v: number | boolean | null) => (v === null ? NaN : Number(v));
+  const nums = new Float64Array([
+    n(s.waiting),
+    n(s.running),
+    n(s.kvCacheUsage),
+    n(s.maxLoras),
+    n(s.inFlight),
+    n(s.healthy),
+    n(s.scrapedAtMs),
+    s.consecutiveFailures,
+    n(s.blockSize),
+    n(s.numGpuBlocks),
+  ]);
+  return u.encodeStateFrom(s.address, nums, s.loras !== null, (s.loras?.running ?? []).join("\n"), (s.loras?.waiting ?? []).join("\n"));
+}
+
+const round6 = (x: number | null) => (x === null ? null : Math.round(x * 1e6) / 1e6);
+
+describe("endpoint state encoding", () => {
+  it("decode(encode(s)) == s", () => {
+    fc.assert(
+      fc.property(stateArb, (s) => {
+        const back = JSON.parse(u.decodeStateJson(encodeFrom(s)));
+        expect(back).toEqual({
+          address: s.address,
+          waiting: round6(s.waiting),
+          running: round6(s.running),
+          kvCacheUsage: round6(s.kvCacheUsage),
+          maxLoras: s.maxLoras,
+          inFlight: s.inFlight,
+          scrapedAtMs: s.scrapedAtMs,
+          blockSize: s.blockSize,
+          numGpuBlocks: s.numGpuBlocks,
+          consecutiveFailures: s.consecutiveFailures,
+          healthy: s.healthy,
+          runningLoras: s.loras === null ? null : s.loras.running,
+          waitingLoras: s.loras === null ? null : s.loras.waiting,
+        });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("a fixed encoding (version 1 layout is stable)", () => {
+    const b = encodeFrom({
+      address: "a:1",
+      waiting: 2,
+      running: null,
+      kvCacheUsage: 0.5,
+      maxLoras: null,
+      inFlight: 3,
+      healthy: true,
+      scrapedAtMs: null,
+      consecutiveFailures: 0,
+      blockSize: null,
+      numGpuBlocks: null,
+      loras: { running: ["x"], waiting: [] },
+    });
+    // version, flags = waiting|kv|loras|inFlight|healthy = 1+4+8+32+64 = 109
+    expect(Array.from(b.slice(0, 6))).toEqual([1, 109, 0, 3, 0, 0x61]);
+    expect(b.length).toBe(1 + 2 + 5 + 24 + 8 + 1 + 8 + 12 + (2 + 2 + 1) + 2);
+  });
+
+  it("every truncation of a valid encoding decodes to null", () => {
+    fc.assert(
+      fc.property(stateArb, (s) => {
+        const b = encodeFrom(s);
+        for (let n = 0; n < b.length; n++) expect(u.decodeStateJson(b.slice(0, n))).toBe("null");
+        const longer = new Uint8Array(b.length + 1);
+        longer.set(b);
+        expect(u.decodeStateJson(longer)).toBe("null"); // trailing bytes refused
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("garbage never traps (random bytes, flipped valid encodings, pools)", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (b) => {
+        const out = u.decodeStateJson(b);
+        expect(() => JSON.parse(out)).not.toThrow();
+        expect(() => JSON.parse(u.decodeStatesJson(b))).not.toThrow();
+      }),
+      { numRuns: 500 },
+    );
+    fc.assert(
+      fc.property(stateArb, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), (s, flips) => {
+        const b = encodeFrom(s);
+        for (const [p, v] of flips) b[p % b.length] = v;
+        const out = JSON.parse(u.decodeStateJson(b));
+        if (out !== null) {
+          for (const k of ["waiting", "running"]) if (out[k] !== null) expect(out[k]).toBeGreaterThanOrEqual(0);
+          if (out.kvCacheUsage !== null) expect(out.kvCacheUsage).toBeLessThanOrEqual(1);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("wrong version and unknown flags are refused", () => {
+    const b = encodeFrom({ address: "a", waiting: 1, running: 1, kvCacheUsage: 0, maxLoras: 1, inFlight: 0, healthy: true, scrapedAtMs: 5, consecutiveFailures: 0, blockSize: 16, numGpuBlocks: 10, loras: null });
+    expect(u.decodeStateJson(b)).not.toBe("null");
+    const v2 = b.slice();
+    v2[0] = 2;
+    expect(u.decodeStateJson(v2)).toBe("null");
+    const flags = b.slice();
+    flags[2] |= 0x80; // bit 15
+    expect(u.decodeStateJson(flags)).toBe("null");
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Endpoints snapshot (CLI --endpoints FILE) and pools.
+
+describe("endpoints snapshot", () => {
+  const full =
+    '{"10.0.0.1:8000": {"waiting": 3, "running": 2, "kvCacheUsage": 0.25, "runningLoras": ["a"], "waitingLoras": [], "maxLoras": 4, "inFlight": 1, "healthy": true},' +
+    ' "10.0.0.2:8000": {}, "10.0.0.3:8000": {"waiting": null, "healthy": false}}';
+
+  it("reads every key, missing and null mean unknown, order kept", () => {
+    expect(JSON.parse(u.snapshotRoundTrip(enc(full)))).toEqual({
+      "10.0.0.1:8000": { waiting: 3, running: 2, kvCacheUsage: 0.25, runningLoras: ["a"], waitingLoras: [], maxLoras: 4, inFlight: 1, healthy: true },
+      "10.0.0.2:8000": {},
+      "10.0.0.3:8000": { healthy: false },
+    });
+    expect(Object.keys(JSON.parse(u.snapshotRoundTrip(enc(full))))).toEqual(["10.0.0.1:8000", "10.0.0.2:8000", "10.0.0.3:8000"]);
+  });
+
+  it("pool encoding round-trips through decodeStates", () => {
+    const pool = JSON.parse(u.decodeStatesJson(u.encodeSnapshot(enc(full))));
+    expect(pool.map((s: any) => s.address)).toEqual(["10.0.0.1:8000", "10.0.0.2:8000", "10.0.0.3:8000"]);
+    expect(pool[0]).toMatchObject({ waiting: 3, running: 2, kvCacheUsage: 0.25, runningLoras: ["a"], waitingLoras: [], maxLoras: 4, inFlight: 1, healthy: true });
+    expect(pool[1]).toMatchObject({ waiting: null, healthy: null, runningLoras: null });
+    expect(JSON.parse(u.decodeStatesJson(u.encodeSnapshot(enc("{}"))))).toEqual([]);
+  });
+
+  const errors: Array<[string, string]> = [
+    ['{"a:1": {"waitng": 1}}', "a:1.waitng: unknown key"],
+    ['{"a:1": {"kvCacheUsage": 1.5}}', "a:1.kvCacheUsage: must be between 0 and 1"],
+    ['{"a:1": {"waiting": -1}}', "a:1.waiting: must be a non-negative number"],
+    ['{"a:1": {"maxLoras": 1.5}}', "a:1.maxLoras: expected an integer"],
+    ['{"a:1": {"inFlight": "3"}}', "a:1.inFlight: expected a number, got a string"],
+    ['{"a:1": {"healthy": 1}}', "a:1.healthy: expected a boolean, got a number"],
+    ['{"a:1": {"runningLoras": [1]}}', "a:1.runningLoras[0]: expected a string, got a number"],
+    ['{"a:1": {}, "a:1": {}}', "a:1: duplicate endpoint address"],
+    ['{"": {}}', "empty endpoint address"],
+    ['[{"a:1": {}}]', "expected an object, got an array"],
+    ['{"a:1": {}', "invalid JSON"],
+    ['{"a:1": {}} x', "invalid JSON"],
+  ];
+  for (const [json, message] of errors) {
+    it(`refuses ${json}`, () => {
+      expect(JSON.parse(u.snapshotRoundTrip(enc(json))).error).toContain(message);
+    });
+  }
+
+  it("never traps on random or mutated snapshots", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (b) => {
+        expect(() => JSON.parse(u.snapshotRoundTrip(b))).not.toThrow();
+      }),
+      { numRuns: 300 },
+    );
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 5 }), (flips) => {
+        const b = enc(full);
+        for (const [p, v] of flips) b[p % b.length] = v;
+        expect(() => JSON.parse(u.snapshotRoundTrip(b))).not.toThrow();
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Scrape results into state, and health.
+
+describe("scrapes and health", () => {
+  const seq = (pages: string[], checkAt: number, stale = 1000, maxFailures = 2) =>
+    JSON.parse(u.scrapeSequence(enc(pages.join("\u0000")), checkAt, stale, maxFailures));
+
+  it("a partial scrape updates only what it carried (seed §3.7)", () => {
+    const s = seq([V1_PAGE, "vllm:num_requests_waiting 9\n"], 2000);
+    expect(s).toMatchObject({ waiting: 9, running: 3, kvCacheUsage: 0.4375, runningLoras: ["sql-lora"], maxLoras: 4, blockSize: 16, scrapedAtMs: 2000, healthy: true });
+  });
+
+  const health: Array<[string, string[], number, number, number, boolean]> = [
+    ["fresh scrape", [V0_PAGE], 1500, 1000, 2, true],
+    ["stale after the threshold", [V0_PAGE], 2001, 1000, 2, false],
+    ["exactly at the threshold", [V0_PAGE], 2000, 1000, 2, true],
+    ["never scraped", [""], 0, 1000, 2, false],
+    ["one failure after a good scrape", [V0_PAGE, ""], 1100, 1000, 2, true],
+    ["two failures in a row", [V0_PAGE, "", ""], 1100, 1000, 2, false],
+    ["recovers on the next good scrape", [V0_PAGE, "", "", V0_PAGE], 4100, 1000, 2, true],
+    ["failure limit 0 disables the count", [V0_PAGE, "", "", ""], 1100, 1000, 0, true],
+  ];
+  for (const [name, pages, at, stale, maxF, healthy] of health) {
+    it(`health: ${name}`, () => {
+      expect(seq(pages, at, stale, maxF).healthy).toBe(healthy);
+    });
+  }
+});
