@@ -180,3 +180,10 @@ export function parseStatus(body: Uint8Array, api: i32): string {
   const e = r.error!;
   return e.status.toString() + " " + e.code + " " + e.param;
 }
+
+/** 1 when the body parses with stream: true, 0 when it parses otherwise, -1 on error. */
+export function streamOf(body: Uint8Array, api: i32): i32 {
+  const r = parseBody(body, api);
+  if (r.parsed == null) return -1;
+  return r.parsed!.stream ? 1 : 0;
+}
