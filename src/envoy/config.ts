@@ -72,6 +72,7 @@ function walkMaps(node: unknown, path: string[], visit: Visit): void {
   }
 }
 
+/** Relative paths in envoy/ files are relative to the repository root. */
 function resolveWasm(path: string): string {
   return isAbsolute(path) ? path : resolve(PROJECT_ROOT, path);
 }
@@ -110,6 +111,17 @@ function setModelServers(cluster: YAMLMap, doc: Document, endpoints: string[]): 
   );
 }
 
+/** ECDS file source: into `ecdsDir` when given, else the template's paths made absolute. */
+function setPathConfigSource(source: YAMLMap, ecdsDir: string | undefined): void {
+  const path = String(source.get("path") ?? "llm-picker.yaml");
+  const file = path.split("/").pop() ?? path;
+  source.set("path", ecdsDir ? join(ecdsDir, file) : resolveWasm(path));
+  if (source.has("watched_directory")) {
+    const dir = String(source.getIn(["watched_directory", "path"]) ?? ".");
+    source.setIn(["watched_directory", "path"], ecdsDir ?? resolveWasm(dir));
+  }
+}
+
 /** Renders one template (YAML text) with the substitutions; returns YAML text. */
 export function renderEnvoyConfig(template: string, subs: EnvoySubstitutions = {}): string {
   const doc = parseDocument(template);
@@ -128,12 +140,7 @@ export function renderEnvoyConfig(template: string, subs: EnvoySubstitutions = {
     if (isCluster && node.get("name") === MODEL_SERVERS_CLUSTER && subs.endpoints) {
       setModelServers(node, doc, subs.endpoints);
     }
-    if (subs.ecdsDir && node.has("path_config_source")) {
-      const source = node.get("path_config_source") as YAMLMap;
-      const file = String(source.get("path") ?? "ecds.yaml").split("/").pop() ?? "ecds.yaml";
-      source.set("path", join(subs.ecdsDir, file));
-      if (source.has("watched_directory")) source.setIn(["watched_directory", "path"], subs.ecdsDir);
-    }
+    if (node.has("path_config_source")) setPathConfigSource(node.get("path_config_source") as YAMLMap, subs.ecdsDir);
   });
   return doc.toString({ lineWidth: 0 });
 }

@@ -143,7 +143,9 @@ export async function startEnvoy(options: StartEnvoyOptions): Promise<EnvoyProce
   ];
   const log = new LogBuffer();
   log.append(`$ ${bin} ${args.join(" ")}\n`);
-  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"], cwd: workDir });
+  // The repository root as working directory: relative paths in envoy/ files
+  // (ECDS resources naming build/llm_picker.wasm) resolve as in the docs.
+  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"], cwd: PROJECT_ROOT });
   installExitHook();
   live.add(child);
   let exitInfo: string | null = null;

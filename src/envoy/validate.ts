@@ -3,17 +3,19 @@
  * in envoy/ (after template rendering, so relative wasm paths point into the
  * repository) and exits non-zero when any fails (style.md practice 10).
  * Validation loads the wasm module and runs its on_configure, so it needs
- * `npm run build` first. Files that are not Envoy bootstraps (the compose
- * file, ECDS resource files, Kubernetes manifests) are listed as skipped.
+ * `npm run build` first. ECDS resource files (envoy/ecds/) are validated
+ * inlined into envoy.yaml; other files (the compose file, Kubernetes
+ * manifests) are listed as skipped.
  *
  * Usage: tsx src/envoy/validate.ts [--wasm FILE] [FILE...]
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { isEnvoyBootstrap, renderEnvoyConfig, type EnvoySubstitutions } from "./config.js";
 import { findEnvoy, PROJECT_ROOT } from "./locate.js";
+import { isMap, isSeq, parseDocument } from "yaml";
 
 export const ENVOY_CONFIG_DIR = resolve(PROJECT_ROOT, "envoy");
 
@@ -25,19 +27,59 @@ export interface ValidationResult {
   detail: string;
 }
 
-/** The YAML files of envoy/, sorted. */
+const isYaml = (f: string) => f.endsWith(".yaml") || f.endsWith(".yml");
+
+/** The YAML files of envoy/ and envoy/ecds/ (ECDS resources), sorted. */
 export function envoyConfigFiles(dir = ENVOY_CONFIG_DIR): string[] {
-  return readdirSync(dir)
-    .filter((f) => f.endsWith(".yaml") || f.endsWith(".yml"))
-    .sort()
-    .map((f) => join(dir, f));
+  const top = readdirSync(dir).filter(isYaml).sort().map((f) => join(dir, f));
+  const ecdsDir = join(dir, "ecds");
+  const ecds = existsSync(ecdsDir) ? readdirSync(ecdsDir).filter(isYaml).sort().map((f) => join(ecdsDir, f)) : [];
+  return [...top, ...ecds];
+}
+
+/**
+ * `envoy --mode validate` does not read ECDS files, so an ECDS resource is
+ * checked inside envoy.yaml: the http filter of the same name gets the
+ * resource's typed_config (the module loads and configures as it would on a
+ * swap). Returns null when the text is not an ECDS resource file.
+ */
+export function ecdsResourceAsBootstrap(resourceText: string, bootstrapText: string): string | null {
+  const resource = parseDocument(resourceText).toJS() as {
+    resources?: Array<{ "@type"?: string; name?: string; typed_config?: unknown }>;
+  } | null;
+  const extension = resource?.resources?.find((r) => r["@type"]?.endsWith("envoy.config.core.v3.TypedExtensionConfig"));
+  if (!extension?.name || !extension.typed_config) return null;
+  const doc = parseDocument(bootstrapText);
+  let replaced = false;
+  const listeners = doc.getIn(["static_resources", "listeners"]);
+  for (const listener of isSeq(listeners) ? listeners.items : []) {
+    const chains = isMap(listener) ? listener.get("filter_chains") : null;
+    for (const chain of isSeq(chains) ? chains.items : []) {
+      const filters = isMap(chain) ? chain.get("filters") : null;
+      for (const filter of isSeq(filters) ? filters.items : []) {
+        const httpFilters = isMap(filter) ? filter.getIn(["typed_config", "http_filters"]) : null;
+        for (const http of isSeq(httpFilters) ? httpFilters.items : []) {
+          if (isMap(http) && http.get("name") === extension.name) {
+            http.set("typed_config", doc.createNode(extension.typed_config));
+            http.delete("config_discovery");
+            replaced = true;
+          }
+        }
+      }
+    }
+  }
+  return replaced ? doc.toString({ lineWidth: 0 }) : null;
 }
 
 /** Validates one config file (a template) with `envoy --mode validate`. */
 export function validateEnvoyConfig(file: string, substitutions: EnvoySubstitutions = {}, envoyBin?: string): ValidationResult {
-  const text = readFileSync(file, "utf8");
+  let text = readFileSync(file, "utf8");
   if (!isEnvoyBootstrap(text)) {
-    return { file, status: "skipped", detail: "not an Envoy bootstrap (no static_resources/dynamic_resources)" };
+    const inlined = ecdsResourceAsBootstrap(text, readFileSync(join(ENVOY_CONFIG_DIR, "envoy.yaml"), "utf8"));
+    if (inlined === null) {
+      return { file, status: "skipped", detail: "neither an Envoy bootstrap nor an ECDS resource for a filter of envoy.yaml" };
+    }
+    text = inlined;
   }
   const bin = envoyBin ?? findEnvoy();
   if (!bin) return { file, status: "failed", detail: "no Envoy binary: run `npm run envoy:install` or set ENVOY_BIN" };
