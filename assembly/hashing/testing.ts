@@ -3,6 +3,8 @@
 // Exports thin wrappers over the pure functions of these folders; never
 // imported by the filter.
 import { ByteWriter, utf8 } from "../util/bytes";
+import { KeyValueStore, MemoryStore, StoreValue } from "../util/store";
+import { PrefixIndex, PrefixIndexConfig } from "../index/prefix_index";
 import { BlockConfig, chainHashes, ChainHasher } from "./blocks";
 import { hex64, hexList } from "./hex";
 import { xxh64Bytes, Xxh64 } from "./xxhash64";
@@ -57,4 +59,254 @@ export function chainChunkedHex(model: string, bytes: Uint8Array, blockSize: i32
   }
   c.write(bytes.dataStart + <usize>off, bytes.length - off);
   return hexList(c.finish());
+}
+
+/** Chain hashes as little-endian u64 bytes (input for the index wrappers). */
+export function chainBytes(model: string, bytes: Uint8Array, blockSize: i32, maxBlocks: i32, trailing: bool): Uint8Array {
+  return hashesToBytes(chainHashes(utf8(model), null, bytes, BlockConfig.of(blockSize, maxBlocks, trailing)));
+}
+
+function hashesToBytes(h: StaticArray<u64>): Uint8Array {
+  const out = new Uint8Array(h.length * 8);
+  memory.copy(out.dataStart, changetype<usize>(h), <usize>h.length << 3);
+  return out;
+}
+
+function bytesToHashes(b: Uint8Array): StaticArray<u64> {
+  const n = b.length >> 3;
+  const h = new StaticArray<u64>(n);
+  memory.copy(changetype<usize>(h), b.dataStart, <usize>n << 3);
+  return h;
+}
+
+// ---- index (assembly/index) ----------------------------------------------
+// Stores and indexes live in module globals, addressed by small handles, so a
+// test can put several indexes (worker VMs) over one store.
+
+const stores: Array<ConflictStore> = [];
+const indexes: Array<PrefixIndex> = [];
+
+export function storeNew(): i32 {
+  stores.push(new ConflictStore(new MemoryStore()));
+  return stores.length - 1;
+}
+
+export function storeReads(s: i32): i32 {
+  return s < stores.length ? stores[s].inner.reads : -1;
+}
+
+export function storeWrites(s: i32): i32 {
+  return s < stores.length ? stores[s].inner.writes : -1;
+}
+
+export function storeTotalBytes(s: i32): i32 {
+  return s < stores.length ? stores[s].inner.totalBytes() : -1;
+}
+
+export function storeKeyCount(s: i32): i32 {
+  return s < stores.length ? stores[s].inner.keyCount() : -1;
+}
+
+export function storeGet(s: i32, key: string): Uint8Array {
+  if (s >= stores.length) return new Uint8Array(0);
+  return stores[s].inner.get(key).bytes;
+}
+
+export function storeSet(s: i32, key: string, value: Uint8Array): i32 {
+  if (s >= stores.length) return -1;
+  return stores[s].inner.set(key, value, 0);
+}
+
+export function indexNew(s: i32, blocksPerEndpoint: i32, maxEndpoints: i32, groupBlocks: i32, bucketEntries: i32, casRetries: i32): i32 {
+  if (s >= stores.length) return -1;
+  const c = new PrefixIndexConfig();
+  c.blocksPerEndpoint = blocksPerEndpoint;
+  c.maxEndpoints = maxEndpoints;
+  c.groupBlocks = groupBlocks;
+  c.bucketEntries = bucketEntries;
+  c.casRetries = casRetries;
+  indexes.push(new PrefixIndex(stores[s], c));
+  return indexes.length - 1;
+}
+
+export function indexInit(ix: i32): i32 {
+  return ix < indexes.length ? indexes[ix].init() : -1;
+}
+
+export function indexMaxBytes(ix: i32): f64 {
+  return ix < indexes.length ? <f64>indexes[ix].config.maxBytes() : -1;
+}
+
+export function indexNumBuckets(ix: i32): i32 {
+  return ix < indexes.length ? indexes[ix].config.numBuckets() : -1;
+}
+
+/** [reads, writes, casConflicts, failedWrites] of the index's own counters. */
+export function indexStats(ix: i32): Float64Array {
+  const r = new Float64Array(4);
+  if (ix >= indexes.length) return r;
+  const s = indexes[ix].stats;
+  r[0] = <f64>s.reads;
+  r[1] = <f64>s.writes;
+  r[2] = <f64>s.casConflicts;
+  r[3] = <f64>s.failedWrites;
+  return r;
+}
+
+function splitEndpoints(csv: string): Array<string> {
+  if (csv.length == 0) return [];
+  return csv.split(",");
+}
+
+export function indexScore(ix: i32, hashes: Uint8Array, endpointsCsv: string): Float64Array {
+  if (ix >= indexes.length) return new Float64Array(0);
+  return indexes[ix].score(bytesToHashes(hashes), splitEndpoints(endpointsCsv));
+}
+
+export function indexMatch(ix: i32, hashes: Uint8Array, endpointsCsv: string): Int32Array {
+  if (ix >= indexes.length) return new Int32Array(0);
+  return indexes[ix].match(bytesToHashes(hashes), splitEndpoints(endpointsCsv));
+}
+
+/** Score then record the same request on `endpoint` (the filter's flow: one hashes array). */
+export function indexScoreAndRecord(ix: i32, hashes: Uint8Array, endpointsCsv: string, endpoint: string, nowMs: f64): Float64Array {
+  if (ix >= indexes.length) return new Float64Array(0);
+  const h = bytesToHashes(hashes);
+  const s = indexes[ix].score(h, splitEndpoints(endpointsCsv));
+  indexes[ix].record(h, endpoint, <i64>nowMs);
+  return s;
+}
+
+export function indexRecord(ix: i32, hashes: Uint8Array, endpoint: string, nowMs: f64): bool {
+  if (ix >= indexes.length) return false;
+  return indexes[ix].record(bytesToHashes(hashes), endpoint, <i64>nowMs);
+}
+
+export function indexForget(ix: i32, hashes: Uint8Array, fromBlock: i32, endpoint: string): bool {
+  if (ix >= indexes.length) return false;
+  return indexes[ix].forget(bytesToHashes(hashes), fromBlock, endpoint);
+}
+
+export function indexHolds(ix: i32, hashes: Uint8Array, from: i32, to: i32, endpoint: string): bool {
+  if (ix >= indexes.length) return false;
+  return indexes[ix].holds(bytesToHashes(hashes), from, to, endpoint);
+}
+
+// ---- multi-writer interleaving --------------------------------------------
+
+class Job {
+  constructor(public writer: i32, public hashes: StaticArray<u64>, public endpoint: string) {}
+}
+
+/**
+ * A store that, between a writer's read and its write, lets *another*
+ * writer (another worker VM's index over the same shared data) run a whole
+ * pending update first, as the schedule says: byte i of `schedule` decides
+ * for the i-th outer write. The outer write then meets a CAS mismatch, as in
+ * Envoy when two workers update one key. `ignoreCas` simulates a store that
+ * does not enforce CAS, to show the test detects lost updates.
+ */
+class ConflictStore extends KeyValueStore {
+  schedule: Uint8Array = new Uint8Array(0);
+  step: i32 = 0;
+  pending: Array<Job> = [];
+  writers: Array<PrefixIndex> = [];
+  current: i32 = -1;
+  nested: bool = false;
+  ignoreCas: bool = false;
+  jobsFailed: i32 = 0;
+  injected: i32 = 0;
+
+  constructor(public inner: MemoryStore) {
+    super();
+  }
+
+  get(key: string): StoreValue {
+    return this.inner.get(key);
+  }
+
+  set(key: string, value: Uint8Array, cas: u32): i32 {
+    if (!this.nested && this.step < this.schedule.length) {
+      const inject = this.schedule[this.step++] != 0;
+      if (inject && this.runOtherWriter()) this.injected++;
+    }
+    return this.inner.set(key, value, this.ignoreCas ? 0 : cas);
+  }
+
+  private runOtherWriter(): bool {
+    for (let i = 0; i < this.pending.length; i++) {
+      const job = this.pending[i];
+      if (job.writer == this.current) continue;
+      this.pending.splice(i, 1);
+      this.nested = true;
+      if (!this.writers[job.writer].record(job.hashes, job.endpoint, 1000)) this.jobsFailed++;
+      this.nested = false;
+      return true;
+    }
+    return false;
+  }
+}
+
+function randomChain(state: StaticArray<u64>, n: i32): StaticArray<u64> {
+  const h = new StaticArray<u64>(n);
+  for (let i = 0; i < n; i++) {
+    // splitmix64
+    let z = (state[0] += 0x9e3779b97f4a7c15);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
+    h[i] = z ^ (z >> 31);
+  }
+  return h;
+}
+
+/**
+ * `writers` indexes over one store (one bucket, so every update collides),
+ * `jobsPerWriter` records of `blocksPerJob` random blocks each, endpoints
+ * "10.0.0.<writer>:8000". Returns [jobsFailed, casConflicts, lostJobs,
+ * storeReads, storeWrites, injected]; lostJobs counts jobs whose entries are not all
+ * in the store at the end (capacity is sized to hold everything).
+ */
+export function interleave(writers: i32, jobsPerWriter: i32, blocksPerJob: i32, groupBlocks: i32, schedule: Uint8Array, casRetries: i32, ignoreCas: bool, seed: u64): Int32Array {
+  const total = writers * jobsPerWriter * blocksPerJob;
+  const store = new ConflictStore(new MemoryStore());
+  store.ignoreCas = ignoreCas;
+  const c = new PrefixIndexConfig();
+  c.blocksPerEndpoint = total;
+  c.maxEndpoints = 1;
+  c.bucketEntries = total; // one bucket holding everything
+  c.groupBlocks = groupBlocks;
+  c.casRetries = casRetries;
+  for (let w = 0; w < writers; w++) store.writers.push(new PrefixIndex(store, c));
+  store.writers[0].init();
+  store.schedule = schedule; // after init: only record's writes meet injections
+  const rng = new StaticArray<u64>(1);
+  rng[0] = seed;
+  const all: Array<Job> = [];
+  for (let j = 0; j < jobsPerWriter; j++) {
+    for (let w = 0; w < writers; w++) {
+      const job = new Job(w, randomChain(rng, blocksPerJob), "10.0.0." + w.toString() + ":8000");
+      all.push(job);
+      store.pending.push(job);
+    }
+  }
+  while (store.pending.length > 0) {
+    const job = store.pending.shift();
+    store.current = job.writer;
+    if (!store.writers[job.writer].record(job.hashes, job.endpoint, 1000)) store.jobsFailed++;
+  }
+  let conflicts: i64 = 0;
+  for (let w = 0; w < writers; w++) conflicts += store.writers[w].stats.casConflicts;
+  let lost = 0;
+  for (let i = 0; i < all.length; i++) {
+    const job = all[i];
+    if (!store.writers[0].holds(job.hashes, 0, job.hashes.length, job.endpoint)) lost++;
+  }
+  const r = new Int32Array(6);
+  r[5] = store.injected;
+  r[0] = store.jobsFailed;
+  r[1] = <i32>conflicts;
+  r[2] = lost;
+  r[3] = store.inner.reads;
+  r[4] = store.inner.writes;
+  return r;
 }

@@ -1,0 +1,441 @@
+// The prefix index: which endpoint was sent which block hashes, kept in a
+// KeyValueStore that is proxy-wasm shared data in Envoy (one store per vm_id,
+// shared by every worker; get copies the value; set with compare-and-swap;
+// no delete, no listing, no expiry: ../shared/reference/envoy-proxy-wasm.md
+// §1.3). Design (issue 7 points 3, 4, 6; docs/hashing.md "Index"):
+//
+//  - Fixed key space: `numBuckets` keys "<prefix>b<n>" plus one meta key.
+//    Keys are never created per block hash (they could never be freed).
+//  - Blocks are stored in groups of `groupBlocks` consecutive blocks of a
+//    chain; group k of a chain lives in bucket (h[k·G] mod numBuckets), so
+//    one read returns the state of G blocks for every endpoint. A bucket holds
+//    at most `bucketEntries` 16-byte entries (hash, endpoint id, stamp) in
+//    recency order; a write puts its group first, in chain order, and drops
+//    from the tail. Total bytes ≤ numBuckets·(8 + 16·bucketEntries), set by
+//    blocksPerEndpoint × maxEndpoints (default the seed's 31,250 × 16).
+//  - Scoring assumes the prefix property (an endpoint that holds block i holds
+//    blocks < i, which eviction order preserves) and binary-searches each
+//    endpoint's matched length over the groups, sharing reads between
+//    endpoints: group 0 first (a miss costs one read), then the last group (a
+//    full hit costs two), then bisection. Score = matched / total (seed §2.5).
+//  - Updates are read-modify-write under CAS with bounded retries; the values
+//    read while scoring are reused by `record`, and groups an endpoint already
+//    holds with fresh stamps are not rewritten, so a request costs about one
+//    read per group (16 for 256 blocks of 64 B) and at most one write each.
+//  - Endpoints are 32-bit ids (XXH64 of "ip:port"); only the endpoints passed
+//    to `score` are counted, so entries of endpoints that left never score.
+import { KeyValueStore, STORE_CAS_MISMATCH, STORE_OK, StoreValue } from "../util/store";
+import { utf8 } from "../util/bytes";
+import { xxh64Bytes } from "../hashing/xxhash64";
+import {
+  BUCKET_HEADER,
+  bucketCount,
+  emptyBucket,
+  ENTRY_SIZE,
+  entryEndpoint,
+  entryHash,
+  entryStamp,
+  holdsAll,
+  LAYOUT_VERSION,
+  mergeInto,
+  removeFrom,
+} from "./bucket";
+
+export class PrefixIndexConfig {
+  /** Seed `lruCapacityPerServer` (§2.1): blocks remembered per endpoint. */
+  blocksPerEndpoint: i32 = 31250;
+  /** Endpoints the capacity is sized for; total entries = blocksPerEndpoint × maxEndpoints. */
+  maxEndpoints: i32 = 16;
+  /** Consecutive blocks stored together under one key (1..64). */
+  groupBlocks: i32 = 16;
+  /** Entries per bucket value (16 B each; 128 → 2 KB copied per read). */
+  bucketEntries: i32 = 128;
+  /** Compare-and-swap attempts per bucket write before giving up (fail open). */
+  casRetries: i32 = 8;
+  /** Groups an endpoint holds with stamps younger than this are not rewritten. */
+  refreshMs: i64 = 30000;
+  /** Key prefix in shared data. */
+  keyPrefix: string = "llm-picker/prefix/";
+
+  /** Number of bucket keys. */
+  numBuckets(): i32 {
+    const g = this.entriesPerBucket();
+    const total = <i64>max(1, this.blocksPerEndpoint) * <i64>max(1, this.maxEndpoints);
+    const n = (total + <i64>g - 1) / <i64>g;
+    return <i32>min<i64>(max<i64>(n, 1), 1 << 24);
+  }
+
+  entriesPerBucket(): i32 {
+    return min(max(this.bucketEntries, 1), 0xffff);
+  }
+
+  group(): i32 {
+    return min(max(this.groupBlocks, 1), 64);
+  }
+
+  /** Upper bound of the bytes of all values this index writes. */
+  maxBytes(): i64 {
+    return <i64>this.numBuckets() * <i64>(BUCKET_HEADER + ENTRY_SIZE * this.entriesPerBucket()) + <i64>META_SIZE;
+  }
+}
+
+const META_SIZE: i32 = 16;
+const META_MAGIC: u32 = 0x4d504c | (LAYOUT_VERSION << 24); // "LPM" + version
+
+/** Counters for stats and benchmarks. */
+export class PrefixIndexStats {
+  reads: i64 = 0;
+  writes: i64 = 0;
+  casConflicts: i64 = 0;
+  /** Bucket writes abandoned after `casRetries` conflicts or a host error. */
+  failedWrites: i64 = 0;
+}
+
+/** 32-bit endpoint id of an "ip:port" string. */
+export function endpointId(endpoint: string): u32 {
+  return <u32>xxh64Bytes(utf8(endpoint));
+}
+
+function stampOf(nowMs: i64): u32 {
+  return <u32>(nowMs / 1000);
+}
+
+export class PrefixIndex {
+  readonly config: PrefixIndexConfig;
+  readonly stats: PrefixIndexStats = new PrefixIndexStats();
+  private store: KeyValueStore;
+  private buckets: i32;
+  private group: i32;
+  private capacity: i32;
+  private keys: Map<i32, string> = new Map<i32, string>();
+
+  // What the last `match` learnt, reused by `record` for the same hashes.
+  private lastHashes: StaticArray<u64> | null = null;
+  private lastIds: StaticArray<u32> = new StaticArray<u32>(0);
+  private lastMatch: Int32Array = new Int32Array(0);
+  /** Per group: the value read (null = not read, or stale after our write). */
+  private probed: Array<StoreValue | null> = [];
+  /** Per group × endpoint: bit j set = the endpoint holds block k·G + j. */
+  private masks: StaticArray<u64> = new StaticArray<u64>(0);
+  /** Per group × endpoint: oldest stamp among the endpoint's entries of that group. */
+  private oldest: StaticArray<u32> = new StaticArray<u32>(0);
+
+  constructor(store: KeyValueStore, config: PrefixIndexConfig) {
+    this.store = store;
+    this.config = config;
+    this.buckets = config.numBuckets();
+    this.group = config.group();
+    this.capacity = config.entriesPerBucket();
+  }
+
+  // ---- keys ---------------------------------------------------------------
+
+  private bucketKey(b: i32): string {
+    if (this.keys.has(b)) return this.keys.get(b);
+    const k = this.config.keyPrefix + "b" + b.toString();
+    this.keys.set(b, k);
+    return k;
+  }
+
+  private metaKey(): string {
+    return this.config.keyPrefix + "meta";
+  }
+
+  private bucketOfGroup(hashes: StaticArray<u64>, k: i32): i32 {
+    const h = unchecked(hashes[k * this.group]);
+    return <i32>((h ^ (h >> 32)) % <u64>this.buckets);
+  }
+
+  private get(key: string): StoreValue {
+    this.stats.reads++;
+    return this.store.get(key);
+  }
+
+  private set(key: string, value: Uint8Array, cas: u32): i32 {
+    this.stats.writes++;
+    return this.store.set(key, value, cas);
+  }
+
+  // ---- startup ------------------------------------------------------------
+
+  /**
+   * Run once per VM start (cheap when nothing changed: one read). Creates
+   * every bucket key when the meta key is absent or names another geometry
+   * or layout, and blanks keys a larger earlier geometry left behind, so the
+   * byte bound holds across configuration changes (keys cannot be deleted).
+   * Creating keys up front matters because proxy-wasm cannot create a key
+   * conditionally: a first write to a missing key always succeeds, so two
+   * first writers could overwrite each other. Returns the number of keys written.
+   */
+  init(): i32 {
+    const meta = this.get(this.metaKey());
+    let oldBuckets: i32 = 0;
+    if (meta.found && meta.bytes.length == META_SIZE && load<u32>(meta.bytes.dataStart) == META_MAGIC) {
+      oldBuckets = load<i32>(meta.bytes.dataStart, 4);
+      const oldCap = load<i32>(meta.bytes.dataStart, 8);
+      if (oldBuckets == this.buckets && oldCap == this.capacity) return 0;
+    }
+    let written = 0;
+    const empty = emptyBucket();
+    for (let b = 0; b < this.buckets; b++) {
+      const v = this.get(this.bucketKey(b));
+      if (v.found && v.bytes.length >= BUCKET_HEADER) {
+        // Keep our own layout's entries; shrink a bucket that a larger
+        // bucketEntries left behind. Foreign layouts become empty.
+        const n = bucketCount(v.bytes);
+        if (n == 0 && v.bytes.length == BUCKET_HEADER && load<u32>(v.bytes.dataStart) == load<u32>(empty.dataStart)) continue;
+        if (n > 0 && n <= this.capacity) continue;
+        const next = n > this.capacity ? v.bytes.slice(0, BUCKET_HEADER + this.capacity * ENTRY_SIZE) : empty;
+        if (n > this.capacity) store<u16>(next.dataStart, <u16>this.capacity, 4);
+        if (this.set(this.bucketKey(b), next, v.cas) == STORE_OK) written++;
+        continue;
+      }
+      if (this.set(this.bucketKey(b), empty, 0) == STORE_OK) written++;
+    }
+    for (let b = this.buckets; b < oldBuckets; b++) {
+      // Leftover keys of a larger geometry: an empty value is the only "delete".
+      if (this.set(this.config.keyPrefix + "b" + b.toString(), new Uint8Array(0), 0) == STORE_OK) written++;
+    }
+    const m = new Uint8Array(META_SIZE);
+    store<u32>(m.dataStart, META_MAGIC);
+    store<i32>(m.dataStart, this.buckets, 4);
+    store<i32>(m.dataStart, this.capacity, 8);
+    store<i32>(m.dataStart, this.group, 12);
+    this.set(this.metaKey(), m, 0);
+    return written + 1;
+  }
+
+  // ---- scoring ------------------------------------------------------------
+
+  /**
+   * Matched blocks per endpoint (same order as `endpoints`): the length of
+   * the chain prefix each endpoint holds. Remembers what it read for `record`.
+   */
+  match(hashes: StaticArray<u64>, endpoints: Array<string>): Int32Array {
+    const n = hashes.length;
+    const E = endpoints.length;
+    const K = (n + this.group - 1) / this.group;
+    const ids = new StaticArray<u32>(E);
+    for (let e = 0; e < E; e++) unchecked((ids[e] = endpointId(unchecked(endpoints[e]))));
+    this.lastHashes = hashes;
+    this.lastIds = ids;
+    this.probed = new Array<StoreValue | null>(K);
+    this.masks = new StaticArray<u64>(K * E);
+    this.oldest = new StaticArray<u32>(K * E);
+    const result = new Int32Array(E);
+    this.lastMatch = result;
+    if (n == 0) return result;
+    for (let e = 0; e < E; e++) {
+      let lo = 0;
+      let hi = K;
+      let triedLast = false;
+      while (lo < hi) {
+        let mid: i32;
+        if (lo == 0) mid = 0;
+        else if (!triedLast && hi == K) {
+          mid = K - 1;
+          triedLast = true;
+        } else mid = (lo + hi) >>> 1;
+        if (this.groupFull(hashes, mid, e)) lo = mid + 1;
+        else hi = mid;
+      }
+      // lo = first group the endpoint does not fully hold; it was probed
+      // unless lo == K (everything held).
+      let m = lo * this.group;
+      if (lo < K) m += <i32>ctz<u64>(~this.maskOf(lo, e));
+      unchecked((result[e] = min(m, n)));
+    }
+    return result;
+  }
+
+  /** Per endpoint: matched blocks / total blocks, 0 without hashes (seed §2.5). */
+  score(hashes: StaticArray<u64>, endpoints: Array<string>): Float64Array {
+    const m = this.match(hashes, endpoints);
+    const out = new Float64Array(endpoints.length);
+    const n = hashes.length;
+    if (n == 0) return out;
+    for (let e = 0; e < m.length; e++) unchecked((out[e] = <f64>unchecked(m[e]) / <f64>n));
+    return out;
+  }
+
+  private groupLen(n: i32, k: i32): i32 {
+    return min(this.group, n - k * this.group);
+  }
+
+  private maskOf(k: i32, e: i32): u64 {
+    return unchecked(this.masks[k * this.lastIds.length + e]);
+  }
+
+  private groupFull(hashes: StaticArray<u64>, k: i32, e: i32): bool {
+    this.probe(hashes, k);
+    const len = this.groupLen(hashes.length, k);
+    const full: u64 = len == 64 ? <u64>-1 : ((<u64>1 << <u64>len) - 1);
+    return (this.maskOf(k, e) & full) == full;
+  }
+
+  /** Reads group k's bucket once and records, per endpoint, which of its blocks it holds. */
+  private probe(hashes: StaticArray<u64>, k: i32): void {
+    if (unchecked(this.probed[k]) !== null) return;
+    const v = this.get(this.bucketKey(this.bucketOfGroup(hashes, k)));
+    unchecked((this.probed[k] = v));
+    if (!v.found) return;
+    const E = this.lastIds.length;
+    const start = k * this.group;
+    const len = this.groupLen(hashes.length, k);
+    const count = bucketCount(v.bytes);
+    for (let i = 0; i < count; i++) {
+      const ep = entryEndpoint(v.bytes, i);
+      let e = 0;
+      while (e < E && unchecked(this.lastIds[e]) != ep) e++;
+      if (e == E) continue; // not in the pool: never scores
+      const h = entryHash(v.bytes, i);
+      for (let j = 0; j < len; j++) {
+        if (unchecked(hashes[start + j]) != h) continue;
+        const slot = k * E + e;
+        const before = unchecked(this.masks[slot]);
+        const stamp = entryStamp(v.bytes, i);
+        const prevOldest = unchecked(this.oldest[slot]);
+        unchecked((this.masks[slot] = before | (<u64>1 << <u64>j)));
+        if (before == 0 || <i32>(stamp - prevOldest) < 0) unchecked((this.oldest[slot] = stamp));
+        break;
+      }
+    }
+  }
+
+  // ---- updates ------------------------------------------------------------
+
+  /**
+   * Records that `hashes` were sent to `endpoint` (the seed's PreRequest).
+   * Returns false when a bucket write was abandoned (CAS retries exhausted or
+   * a host error): the index then misses those blocks, nothing else.
+   */
+  record(hashes: StaticArray<u64>, endpoint: string, nowMs: i64): bool {
+    const n = hashes.length;
+    if (n == 0) return true;
+    const K = (n + this.group - 1) / this.group;
+    const id = endpointId(endpoint);
+    const stamp = stampOf(nowMs);
+    const skipThrough = this.freshThrough(hashes, id, stamp);
+    let ok = true;
+    // Deepest group first, so that in any bucket (and across buckets of
+    // similar load) the early groups of a prefix are the most recent writes
+    // and are evicted last.
+    for (let k = K - 1; k > skipThrough; k--) {
+      const start = k * this.group;
+      const end = start + this.groupLen(n, k);
+      if (!this.writeGroup(hashes, k, start, end, id, stamp)) ok = false;
+    }
+    return ok;
+  }
+
+  /**
+   * Deepest group that `endpoint` held in full with stamps younger than
+   * refreshMs when `match` read it (same hashes only), or -1. Every group up
+   * to it was written by the same earlier `record`, so none needs a rewrite.
+   */
+  private freshThrough(hashes: StaticArray<u64>, id: u32, stamp: u32): i32 {
+    if (!this.sameAsLast(hashes)) return -1;
+    const E = this.lastIds.length;
+    let e = 0;
+    while (e < E && unchecked(this.lastIds[e]) != id) e++;
+    if (e == E) return -1;
+    const heldGroups = unchecked(this.lastMatch[e]) / this.group;
+    const refreshS = <u32>(this.config.refreshMs / 1000);
+    for (let k = min(heldGroups, this.probed.length) - 1; k >= 0; k--) {
+      if (unchecked(this.probed[k]) === null) continue;
+      if (!this.groupFull(hashes, k, e)) return -1;
+      const age = stamp - unchecked(this.oldest[k * E + e]);
+      return age < refreshS ? k : -1;
+    }
+    return -1;
+  }
+
+  /** True when `hashes` are the ones the last `match` read for (same content). */
+  private sameAsLast(hashes: StaticArray<u64>): bool {
+    const last = this.lastHashes;
+    if (last === null) return false;
+    if (last === hashes) return true;
+    const n = hashes.length;
+    if (last.length != n) return false;
+    return memory.compare(changetype<usize>(last), changetype<usize>(hashes), <usize>n << 3) == 0;
+  }
+
+  /** Read-modify-write of one group's bucket under CAS, bounded retries. */
+  private writeGroup(hashes: StaticArray<u64>, k: i32, from: i32, to: i32, id: u32, stamp: u32): bool {
+    const key = this.bucketKey(this.bucketOfGroup(hashes, k));
+    let current: StoreValue | null = null;
+    if (k < this.probed.length && this.sameAsLast(hashes)) {
+      current = unchecked(this.probed[k]);
+      unchecked((this.probed[k] = null)); // stale once we write
+    }
+    for (let attempt = 0; attempt < this.config.casRetries; attempt++) {
+      const v = current !== null ? current : this.get(key);
+      current = null;
+      if (!v.found) {
+        // Missing key (init() not run): create it empty, then merge under CAS.
+        this.set(key, emptyBucket(), 0);
+        continue;
+      }
+      const next = mergeInto(v.bytes, hashes, from, to, id, stamp, this.capacity);
+      const status = this.set(key, next, v.cas);
+      if (status == STORE_OK) return true;
+      if (status != STORE_CAS_MISMATCH) break;
+      this.stats.casConflicts++;
+    }
+    this.stats.failedWrites++;
+    return false;
+  }
+
+  /**
+   * Response correction (issue 7 point 4): removes `endpoint`'s entries for
+   * blocks [fromBlock, n), the blocks that request newly credited it with,
+   * after a 5xx or a reset. Returns false when a write was abandoned.
+   */
+  forget(hashes: StaticArray<u64>, fromBlock: i32, endpoint: string): bool {
+    const n = hashes.length;
+    const from = max(fromBlock, 0);
+    if (from >= n) return true;
+    const id = endpointId(endpoint);
+    let ok = true;
+    for (let k = from / this.group; k * this.group < n; k++) {
+      const start = max(k * this.group, from);
+      const end = k * this.group + this.groupLen(n, k);
+      const key = this.bucketKey(this.bucketOfGroup(hashes, k));
+      let done = false;
+      for (let attempt = 0; attempt < this.config.casRetries && !done; attempt++) {
+        const v = this.get(key);
+        if (!v.found) {
+          done = true;
+          break;
+        }
+        const next = removeFrom(v.bytes, hashes, start, end, id);
+        if (next === null) {
+          done = true;
+          break;
+        }
+        const status = this.set(key, next, v.cas);
+        if (status == STORE_OK) done = true;
+        else if (status == STORE_CAS_MISMATCH) this.stats.casConflicts++;
+        else break;
+      }
+      if (!done) {
+        this.stats.failedWrites++;
+        ok = false;
+      }
+    }
+    // Anything match() read is stale now.
+    this.lastHashes = null;
+    return ok;
+  }
+
+  /** True when the store holds (hash i, endpoint) for every i in [from, to) (tests). */
+  holds(hashes: StaticArray<u64>, from: i32, to: i32, endpoint: string): bool {
+    const id = endpointId(endpoint);
+    for (let i = from; i < to; i++) {
+      const k = i / this.group;
+      const v = this.store.get(this.bucketKey(this.bucketOfGroup(hashes, k)));
+      if (!v.found || !holdsAll(v.bytes, hashes, i, i + 1, id)) return false;
+    }
+    return true;
+  }
+}
