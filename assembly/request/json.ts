@@ -553,8 +553,8 @@ export class JsonScanner {
         if (p + 1 >= n) return this.fail(JsonError.UnexpectedEnd, p);
         const e = <u32>load<u8>(base + <usize>(p + 1));
         if (e == 0x75) {
-          if (p + 6 > n) return this.fail(JsonError.UnexpectedEnd, p);
           for (let i = 2; i < 6; i++) {
+            if (p + i >= n) return this.fail(JsonError.UnexpectedEnd, p);
             if (hexVal(<u32>load<u8>(base + <usize>(p + i))) < 0) return this.fail(JsonError.BadEscape, p);
           }
           p += 6;
