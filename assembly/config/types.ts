@@ -1,0 +1,85 @@
+// Plugin configuration with its defaults. Every key is documented in
+// README.md ("Configuration"); each default says what it trades off.
+
+export class EndpointConfig {
+  /** "ip:port" (IPv6 as "[::1]:8000"), the value Envoy's override_host/ORIGINAL_DST accepts. */
+  address: string = "";
+  /** Free-form labels (e.g. {"gpu":"a100"}), kept for scorers and stats. */
+  labelKeys: Array<string> = [];
+  labelValues: Array<string> = [];
+}
+
+export class PrefixConfig {
+  /** Bytes per block: 64 = 16 tokens × ~4 bytes, vLLM's default block (seed §2.1). */
+  blockSize: i32 = 64;
+  /** 256 blocks × 64 B ≈ 4K tokens matched at most; longer prompts share that prefix anyway. */
+  maxBlocks: i32 = 256;
+  /** Hash the trailing partial block too: without it short prompts with a shared prefix hot-spot (GIE #2823). */
+  hashTrailingBlock: bool = true;
+  /** Blocks remembered per endpoint: the seed's 31,250 ≈ 500K tokens of KV cache per server. */
+  capacityPerEndpoint: i32 = 31250;
+}
+
+export class WeightsConfig {
+  // The seed's later defaults (GIE #1827): prefix 3, queue 2, kv-cache 2.
+  prefix: f64 = 3;
+  queue: f64 = 2;
+  kvCache: f64 = 2;
+  loraAffinity: f64 = 1;
+  inFlight: f64 = 1;
+}
+
+export class MetricsConfig {
+  /** Envoy cluster the scrape callouts go through (must route by x-gateway-destination-endpoint). */
+  cluster: string = "model_servers";
+  path: string = "/metrics";
+  /** The seed's --refresh-metrics-interval. */
+  intervalMs: i32 = 50;
+  /** A scrape older than this makes the endpoint unhealthy. */
+  staleAfterMs: i32 = 1000;
+  timeoutMs: i32 = 1000;
+  /** Scraping off (e.g. for servers without /metrics): endpoints are then always healthy. */
+  enabled: bool = true;
+}
+
+export class AdmissionConfig {
+  /** Seed saturation defaults (§3.6): waiting queue > 5 or KV usage > 0.8. */
+  queueThreshold: i32 = 5;
+  kvCacheThreshold: f64 = 0.8;
+}
+
+export class HotSpotConfig {
+  /** SGLang's rule: load decides when max − min > 64 and max > 1.5 × min. */
+  absoluteThreshold: f64 = 64;
+  relativeThreshold: f64 = 1.5;
+}
+
+export class Config {
+  endpoints: Array<EndpointConfig> = [];
+  /** Largest request body read; larger gets 413. Must stay ≤ Envoy's buffer limit. */
+  maxBodyBytes: i32 = 8 * 1024 * 1024;
+  prefix: PrefixConfig = new PrefixConfig();
+  weights: WeightsConfig = new WeightsConfig();
+  metrics: MetricsConfig = new MetricsConfig();
+  admission: AdmissionConfig = new AdmissionConfig();
+  hotSpot: HotSpotConfig = new HotSpotConfig();
+  /** Adds x-llm-picker-scores to the upstream request (off: it reveals pool state). */
+  debugHeaders: bool = false;
+  /** Publishes the decision as filter state for `llm-picker inspect` (tests and CLI only). */
+  inspect: bool = false;
+  /** Tie-break PRNG seed; 0 = seeded from the clock. */
+  seed: u64 = 0;
+}
+
+/** A configuration error naming the field path and the offending value. */
+export class ConfigError {
+  constructor(public field: string, public message: string) {}
+  toString(): string {
+    return "invalid configuration: " + this.field + ": " + this.message;
+  }
+}
+
+export class ConfigResult {
+  config: Config | null = null;
+  error: ConfigError | null = null;
+}

@@ -1,0 +1,273 @@
+// Thin, non-throwing wrappers over the proxy-wasm host calls (ABI 0.2.1 as
+// Envoy implements it, ../shared/reference/envoy-proxy-wasm.md §1.2). The
+// SDK's own wrappers throw on unexpected statuses (§2.2 bug 4) and log through
+// WASI stdout (bug 3), so the glue calls the raw imports the SDK declares and
+// returns statuses as values. Only assembly/filter/ imports this file.
+import * as imports from "@gcoredev/proxy-wasm-sdk-as/assembly/imports";
+import { free } from "@gcoredev/proxy-wasm-sdk-as/assembly/malloc";
+import { KeyValueStore, StoreValue, STORE_NOT_FOUND } from "../util/store";
+import { ByteWriter } from "../util/bytes";
+
+export const OK: u32 = 0;
+export const NOT_FOUND: u32 = 1;
+
+export enum LogLevel {
+  Trace = 0,
+  Debug = 1,
+  Info = 2,
+  Warn = 3,
+  Error = 4,
+  Critical = 5,
+}
+
+export enum MapType {
+  RequestHeaders = 0,
+  RequestTrailers = 1,
+  ResponseHeaders = 2,
+  ResponseTrailers = 3,
+  HttpCallResponseHeaders = 6,
+}
+
+export enum BufferType {
+  RequestBody = 0,
+  ResponseBody = 1,
+  HttpCallResponseBody = 4,
+  VmConfiguration = 6,
+  PluginConfiguration = 7,
+}
+
+// Return slots the host writes pointers and sizes into.
+const RET_PTR: usize = memory.data(8);
+const RET_SIZE: usize = memory.data(8);
+const RET_U32: usize = memory.data(8);
+const RET_U64: usize = memory.data(8);
+
+/**
+ * Takes ownership of a buffer the host allocated through our `malloc` (the
+ * SDK's malloc pins an ArrayBuffer; `free` unpins it so the GC owns it).
+ */
+function takeReturned(): Uint8Array {
+  const ptr = load<usize>(RET_PTR);
+  const size = load<u32>(RET_SIZE);
+  if (ptr == 0 || size == 0) {
+    if (ptr != 0) free(ptr);
+    return new Uint8Array(0);
+  }
+  const buf = changetype<ArrayBuffer>(ptr);
+  free(ptr);
+  // The ArrayBuffer was allocated with exactly `size` bytes, so wrap is zero-copy.
+  return Uint8Array.wrap(buf, 0, <i32>size);
+}
+
+function clearReturn(): void {
+  store<usize>(RET_PTR, 0);
+  store<u32>(RET_SIZE, 0);
+}
+
+let currentLogLevel: i32 = LogLevel.Info;
+
+/** Envoy's log level for wasm, read once per configure (proxy_get_log_level). */
+export function refreshLogLevel(): void {
+  store<u32>(RET_U32, LogLevel.Info);
+  if (imports.proxy_get_log_level(RET_U32) == OK) currentLogLevel = <i32>load<u32>(RET_U32);
+}
+
+export function logEnabled(level: LogLevel): bool {
+  return <i32>level >= currentLogLevel;
+}
+
+export function log(level: LogLevel, message: string): void {
+  if (<i32>level < currentLogLevel) return;
+  const b = String.UTF8.encode(message);
+  imports.proxy_log(level, changetype<usize>(b), b.byteLength);
+}
+
+export function getBufferBytes(type: BufferType, start: u32, length: u32): Uint8Array | null {
+  clearReturn();
+  if (imports.proxy_get_buffer_bytes(type, start, length, RET_PTR, RET_SIZE) != OK) return null;
+  return takeReturned();
+}
+
+export function setBufferBytes(type: BufferType, start: u32, length: u32, value: Uint8Array): u32 {
+  return imports.proxy_set_buffer_bytes(type, start, length, value.dataStart, value.length);
+}
+
+function enc(s: string): ArrayBuffer {
+  return String.UTF8.encode(s);
+}
+
+/** First value of a header, or null when absent or the map is gone. */
+export function getHeader(map: MapType, name: string): string | null {
+  clearReturn();
+  const k = enc(name);
+  if (imports.proxy_get_header_map_value(map, changetype<usize>(k), k.byteLength, RET_PTR, RET_SIZE) != OK) return null;
+  const v = takeReturned();
+  return String.UTF8.decodeUnsafe(v.dataStart, <usize>v.length);
+}
+
+export function removeHeader(map: MapType, name: string): u32 {
+  const k = enc(name);
+  return imports.proxy_remove_header_map_value(map, changetype<usize>(k), k.byteLength);
+}
+
+/** Add-or-set (Envoy's replace is setCopy). */
+export function replaceHeader(map: MapType, name: string, value: string): u32 {
+  const k = enc(name);
+  const v = enc(value);
+  return imports.proxy_replace_header_map_value(map, changetype<usize>(k), k.byteLength, changetype<usize>(v), v.byteLength);
+}
+
+export class HeaderPair {
+  constructor(public name: string, public value: string) {}
+}
+
+/** Decodes the pairs serialisation (§1.2) defensively: a short buffer yields what was readable. */
+export function decodePairs(b: Uint8Array): Array<HeaderPair> {
+  const out = new Array<HeaderPair>();
+  if (b.length < 4) return out;
+  const count = <i32>load<u32>(b.dataStart);
+  if (count < 0 || count > 4096 || 4 + count * 8 > b.length) return out;
+  let p = 4 + count * 8;
+  for (let i = 0; i < count; i++) {
+    const kl = <i32>load<u32>(b.dataStart + 4 + i * 8);
+    const vl = <i32>load<u32>(b.dataStart + 8 + i * 8);
+    if (kl < 0 || vl < 0 || p + kl + 1 + vl + 1 > b.length) break;
+    const k = String.UTF8.decodeUnsafe(b.dataStart + p, kl);
+    p += kl + 1;
+    const v = String.UTF8.decodeUnsafe(b.dataStart + p, vl);
+    p += vl + 1;
+    out.push(new HeaderPair(k, v));
+  }
+  return out;
+}
+
+export function encodePairs(pairs: Array<HeaderPair>): Uint8Array {
+  const w = new ByteWriter(64);
+  w.u32le(pairs.length);
+  const keys = new Array<ArrayBuffer>(pairs.length);
+  const vals = new Array<ArrayBuffer>(pairs.length);
+  for (let i = 0; i < pairs.length; i++) {
+    keys[i] = enc(pairs[i].name);
+    vals[i] = enc(pairs[i].value);
+    w.u32le(keys[i].byteLength);
+    w.u32le(vals[i].byteLength);
+  }
+  for (let i = 0; i < pairs.length; i++) {
+    w.raw(changetype<usize>(keys[i]), keys[i].byteLength);
+    w.byte(0);
+    w.raw(changetype<usize>(vals[i]), vals[i].byteLength);
+    w.byte(0);
+  }
+  return w.toBytes();
+}
+
+export function getHeaders(map: MapType): Array<HeaderPair> {
+  clearReturn();
+  if (imports.proxy_get_header_map_pairs(map, RET_PTR, RET_SIZE) != OK) return new Array<HeaderPair>();
+  return decodePairs(takeReturned());
+}
+
+/** Sends a local reply; Envoy defers it until the callback returns (§1.8). */
+export function sendLocalResponse(status: u32, details: string, body: Uint8Array, headers: Array<HeaderPair>): u32 {
+  const d = enc(details);
+  const h = encodePairs(headers);
+  // grpc_status -1: no grpc-status header (§1.8).
+  return imports.proxy_send_local_response(status, changetype<usize>(d), d.byteLength, body.dataStart, body.length, h.dataStart, h.length, <u32>-1);
+}
+
+export function continueRequest(): u32 {
+  return imports.proxy_continue_stream(0);
+}
+
+export function setEffectiveContext(id: u32): u32 {
+  return imports.proxy_set_effective_context(id);
+}
+
+export function setTickPeriodMs(ms: u32): u32 {
+  return imports.proxy_set_tick_period_milliseconds(ms);
+}
+
+export function nowMs(): i64 {
+  store<u64>(RET_U64, 0);
+  imports.proxy_get_current_time_nanoseconds(RET_U64);
+  return <i64>(load<u64>(RET_U64) / 1_000_000);
+}
+
+export function nowNs(): u64 {
+  store<u64>(RET_U64, 0);
+  imports.proxy_get_current_time_nanoseconds(RET_U64);
+  return load<u64>(RET_U64);
+}
+
+/** A property by NUL-separated path segments (§1.7), or null. */
+export function getProperty(segments: Array<string>): Uint8Array | null {
+  const path = enc(segments.join("\0"));
+  clearReturn();
+  if (imports.proxy_get_property(changetype<usize>(path), path.byteLength, RET_PTR, RET_SIZE) != OK) return null;
+  return takeReturned();
+}
+
+export function setProperty(name: string, value: Uint8Array): u32 {
+  const p = enc(name);
+  return imports.proxy_set_property(changetype<usize>(p), p.byteLength, value.dataStart, value.length);
+}
+
+// ---- metrics (§3.4): one stat per name across all worker VMs ----
+
+export enum MetricType {
+  Counter = 0,
+  Gauge = 1,
+  Histogram = 2,
+}
+
+/** Defines a metric and returns its id, or 0xffffffff on failure. */
+export function defineMetric(type: MetricType, name: string): u32 {
+  const n = enc(name);
+  store<u32>(RET_U32, 0);
+  if (imports.proxy_define_metric(type, changetype<usize>(n), n.byteLength, RET_U32) != OK) return u32.MAX_VALUE;
+  return load<u32>(RET_U32);
+}
+
+export function incrementMetric(id: u32, delta: i64): void {
+  // Envoy rejects counter increments <= 0 with BAD_ARGUMENT (§2.2 bug 5).
+  if (id == u32.MAX_VALUE || delta == 0) return;
+  imports.proxy_increment_metric(id, delta);
+}
+
+export function recordMetric(id: u32, value: u64): void {
+  if (id == u32.MAX_VALUE) return;
+  imports.proxy_record_metric(id, value);
+}
+
+// ---- HTTP callouts (§1.6): always issued on, and answered to, the root context ----
+
+/** Dispatches an HTTP call; returns the token, or 0 when Envoy refused it. */
+export function httpCall(cluster: string, headers: Array<HeaderPair>, body: Uint8Array, timeoutMs: u32): u32 {
+  const c = enc(cluster);
+  const h = encodePairs(headers);
+  const empty = encodePairs(new Array<HeaderPair>());
+  store<u32>(RET_U32, 0);
+  const r = imports.proxy_http_call(changetype<usize>(c), c.byteLength, h.dataStart, h.length, body.dataStart, body.length, empty.dataStart, empty.length, timeoutMs, RET_U32);
+  if (r != OK) return 0;
+  return load<u32>(RET_U32);
+}
+
+// ---- shared data (§1.3) ----
+
+/** proxy-wasm shared data as a KeyValueStore (one store per vm_id across workers). */
+export class SharedDataStore extends KeyValueStore {
+  get(key: string): StoreValue {
+    const k = enc(key);
+    clearReturn();
+    store<u32>(RET_U32, 0);
+    const r = imports.proxy_get_shared_data(changetype<usize>(k), k.byteLength, RET_PTR, RET_SIZE, RET_U32);
+    if (r != OK) return new StoreValue(r == NOT_FOUND ? STORE_NOT_FOUND : <i32>r, new Uint8Array(0), 0);
+    const cas = load<u32>(RET_U32);
+    return new StoreValue(0, takeReturned(), cas);
+  }
+
+  set(key: string, value: Uint8Array, cas: u32): i32 {
+    const k = enc(key);
+    return <i32>imports.proxy_set_shared_data(changetype<usize>(k), k.byteLength, value.dataStart, value.length, cas);
+  }
+}
