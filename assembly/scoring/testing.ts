@@ -257,3 +257,17 @@ export function rngBelow(seed: u32, bound: u32, n: i32): Uint32Array {
   for (let i = 0; i < out.length; i++) out[i] = rng.below(bound);
   return out;
 }
+
+/** For timing decide() alone: reads the snapshot once, decides `n` times; returns Σ chosen. */
+export function decideRepeat(json: Uint8Array, adapter: string, prefix: Float64Array, n: i32): i32 {
+  const r = readEndpointsSnapshot(json);
+  if (!r.ok) return -1;
+  const cfg = new ScoringConfig();
+  const req = new ScoringRequest();
+  req.adapter = adapter;
+  if (prefix.length > 0) req.prefixScores = prefix;
+  const rng = new Pcg32(1);
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += decide(r.states, req, cfg, rng).chosen;
+  return sum;
+}

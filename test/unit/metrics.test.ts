@@ -90,7 +90,7 @@ describe("vLLM /metrics parser: table", () => {
         maxLoras: 4,
         blockSize: 16,
         numGpuBlocks: 27394,
-        samples: 14,
+        samples: 7, // other metrics are skipped unparsed
         rejectedLines: 0,
       },
     ],
@@ -150,7 +150,7 @@ describe("vLLM /metrics parser: table", () => {
     [
       "histogram parts of a same-prefix name are not the gauge",
       "vllm:num_requests_waiting_sum 100\nvllm:num_requests_waiting_bucket{le=\"+Inf\"} 3\n",
-      { ...UNKNOWN, samples: 2 },
+      { ...UNKNOWN, samples: 0 },
     ],
     [
       "only empty LoRA series: LoRA on, nothing loaded, max_lora kept",
