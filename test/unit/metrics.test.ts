@@ -246,6 +246,23 @@ describe("vLLM /metrics parser: never traps", () => {
     );
   });
 
+  it("finds line ends at every alignment (word-at-a-time scan)", () => {
+    for (let k = 0; k < 20; k++) {
+      const body = "#" + "x".repeat(k) + "\nvllm:num_requests_waiting 3\n" + "y".repeat(k % 9) + "\nvllm:num_requests_running " + k;
+      expect(parse(body)).toMatchObject({ waiting: 3, running: k });
+    }
+  });
+
+  it("every truncation of a real page parses to a subset of its values", () => {
+    const full = parse(V1_PAGE);
+    const b = enc(V1_PAGE);
+    for (let n = 0; n <= b.length; n += 7) {
+      const m = parse(b.slice(0, n));
+      checkInvariants(m);
+      for (const k of ["waiting", "running", "maxLoras", "blockSize"]) if (m[k] !== null) expect(m[k]).toBe(full[k]);
+    }
+  });
+
   it("1 MB lines: a huge adapter list, a huge value, a line without newline", () => {
     const mb = 1 << 20;
     const names = Array.from({ length: mb / 8 }, (_, i) => `a${i}`).join(",").slice(0, mb);
