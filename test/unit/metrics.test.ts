@@ -190,6 +190,35 @@ describe("vLLM /metrics parser: table", () => {
   }
 });
 
+describe("vLLM /metrics parser: Go float syntax of values", () => {
+  const values: Array<[string, number | null]> = [
+    ["3", 3],
+    ["3.0", 3],
+    [".5", 0.5],
+    ["5.", 5],
+    ["+.5e+3", 500],
+    ["-0", 0],
+    ["1e-99999999999", 0],
+    ["0".repeat(63) + "1", 1],
+    ["1e99999999999", null], // +Inf
+    ["Infinity", null],
+    ["INF", null],
+    ["nan", null],
+    ["NaN1", null],
+    ["1e", null],
+    ["1e+", null],
+    ["e5", null],
+    [".", null],
+    ["+", null],
+    ["1_000", null],
+    ["0x1p-2", null],
+    ["1".repeat(65), null], // longer than any float Prometheus writes
+  ];
+  for (const [text, want] of values) {
+    it(JSON.stringify(text), () => expect(parse(`vllm:num_requests_running ${text}\n`).running).toBe(want));
+  }
+});
+
 const realPages = [V1_PAGE, V0_PAGE];
 
 function checkInvariants(m: any) {
