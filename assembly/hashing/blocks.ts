@@ -43,7 +43,14 @@ export function chainSeed(model: Uint8Array, salt: Uint8Array | null): u64 {
   return s.digest();
 }
 
-export class ChainHasher {
+/** Where a rendering goes: the chain (hashing) or a buffer (tests, inspect). */
+export abstract class ByteSink {
+  abstract write(ptr: usize, len: i32): void;
+  /** True when further bytes would be ignored, so the renderer can stop. */
+  abstract get done(): bool;
+}
+
+export class ChainHasher extends ByteSink {
   private state: Xxh64 = new Xxh64(0);
   private prev: u64 = 0;
   private inBlock: i32 = 0;
@@ -56,6 +63,7 @@ export class ChainHasher {
   accepted: i64 = 0;
 
   constructor(config: BlockConfig) {
+    super();
     // A block size ≤ 0 is a configuration error (issue 7); guard anyway so a
     // bad value can never loop forever as in the seed (§2.1).
     const maxBlocks = config.maxBlocks > 0 ? config.maxBlocks : 0;

@@ -5,6 +5,8 @@
 import { ByteWriter, utf8 } from "../util/bytes";
 import { KeyValueStore, MemoryStore, StoreValue } from "../util/store";
 import { PrefixIndex, PrefixIndexConfig } from "../index/prefix_index";
+import { parseBody } from "../request/parse";
+import { hashBody, renderBody } from "./render";
 import { BlockConfig, chainHashes, ChainHasher } from "./blocks";
 import { hex64, hexList } from "./hex";
 import { xxh64Bytes, Xxh64 } from "./xxhash64";
@@ -309,4 +311,34 @@ export function interleave(writers: i32, jobsPerWriter: i32, blocksPerJob: i32, 
   r[3] = store.inner.reads;
   r[4] = store.inner.writes;
   return r;
+}
+
+// ---- render.ts (real bodies through request/parse.ts) ----------------------
+
+/** Rendering of a body parsed for `api` (0 completions, 1 chat, 2 responses); "!" + message on a parse error. */
+export function renderHex(body: Uint8Array, api: i32): string {
+  const r = parseBody(body, api);
+  const p = r.parsed;
+  if (p === null) return "!" + (r.error !== null ? r.error!.message : "");
+  const b = renderBody(p.body);
+  let s = "";
+  for (let i = 0; i < b.length; i++) s += (b[i] < 16 ? "0" : "") + b[i].toString(16);
+  return s;
+}
+
+/** Hashes of a body parsed for `api`, with `model` ("" = the body's model). "!" + message on a parse error. */
+export function hashBodyHex(body: Uint8Array, api: i32, model: string, blockSize: i32, maxBlocks: i32, trailing: bool): string {
+  const r = parseBody(body, api);
+  const p = r.parsed;
+  if (p === null) return "!" + (r.error !== null ? r.error!.message : "");
+  const m = model.length > 0 ? utf8(model) : p.model;
+  return hexList(hashBody(m, p.body, BlockConfig.of(blockSize, maxBlocks, trailing)));
+}
+
+/** Same as hashBodyHex, as LE bytes for the index wrappers (empty on a parse error). */
+export function hashBodyBytes(body: Uint8Array, api: i32, blockSize: i32, maxBlocks: i32, trailing: bool): Uint8Array {
+  const r = parseBody(body, api);
+  const p = r.parsed;
+  if (p === null) return new Uint8Array(0);
+  return hashesToBytes(hashBody(p.model, p.body, BlockConfig.of(blockSize, maxBlocks, trailing)));
 }

@@ -1,0 +1,151 @@
+/**
+ * Independent TypeScript reference of the request rendering and block chain
+ * specified in docs/hashing.md (the AssemblyScript implementation is
+ * assembly/hashing/render.ts + blocks.ts). Used only to generate and check
+ * the golden vectors in test/fixtures/golden/; the simulator never uses it.
+ * It shares no code with assembly/: JSON.parse instead of the byte scanner,
+ * xxhash-wasm instead of our XXH64.
+ */
+import xxhash from "xxhash-wasm";
+
+export type Api = "completions" | "chat" | "responses";
+
+export interface ChainConfig {
+  blockSize: number;
+  maxBlocks: number;
+  hashTrailingBlock: boolean;
+}
+
+const api = await xxhash();
+const enc = new TextEncoder();
+
+export function xxh64(bytes: Uint8Array, seed = 0n): bigint {
+  return api.h64Raw(bytes, seed);
+}
+
+/** Canonical JSON: keys sorted by UTF-8 bytes, no whitespace, JSON.stringify's string escaping. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return "[" + value.map(canonicalJson).join(",") + "]";
+  if (value !== null && typeof value === "object") {
+    const keys = Object.keys(value as object).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+    return "{" + keys.map((k) => JSON.stringify(k) + ":" + canonicalJson((value as any)[k])).join(",") + "}";
+  }
+  return JSON.stringify(value);
+}
+
+class Out {
+  parts: Uint8Array[] = [];
+  bytes(b: Uint8Array) {
+    this.parts.push(b);
+  }
+  byte(v: number) {
+    this.parts.push(Uint8Array.of(v));
+  }
+  u32(v: number) {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, v >>> 0, true);
+    this.parts.push(b);
+  }
+  u64(v: bigint) {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, v, true);
+    this.parts.push(b);
+  }
+  /** tag ‖ LE32(len) ‖ bytes */
+  field(tag: string, value: Uint8Array) {
+    this.byte(tag.charCodeAt(0));
+    this.u32(value.length);
+    this.bytes(value);
+  }
+  text(tag: string, value: unknown) {
+    if (typeof value === "string") this.field(tag, enc.encode(value));
+  }
+  json(tag: string, value: unknown) {
+    if (value !== undefined && value !== null) this.field(tag, enc.encode(canonicalJson(value)));
+  }
+  concat(): Uint8Array {
+    return Buffer.concat(this.parts);
+  }
+}
+
+function renderCompletions(body: any, out: Out) {
+  const p = body.prompt;
+  if (typeof p === "string") return out.bytes(enc.encode(p));
+  if (!Array.isArray(p) || p.length === 0) return;
+  if (typeof p[0] === "string") return out.bytes(enc.encode(p.join(" ")));
+  const lists: number[][] = typeof p[0] === "number" ? [p] : p;
+  lists.forEach((list, i) => {
+    if (i > 0) out.u32(0xffffffff);
+    for (const t of list) out.u32(t);
+  });
+}
+
+function renderChat(body: any, out: Out) {
+  out.json("T", body.tools);
+  out.json("D", body.documents);
+  out.text("C", body.chat_template);
+  out.json("K", body.chat_template_kwargs);
+  for (const m of body.messages ?? []) {
+    out.byte("M".charCodeAt(0));
+    out.text("r", m.role);
+    if (typeof m.content === "string") out.text("s", m.content);
+    else if (Array.isArray(m.content)) {
+      for (const part of m.content) {
+        if (part.type === "text") out.text("s", part.text ?? "");
+        else {
+          const name = enc.encode(String(part.type ?? ""));
+          out.byte("p".charCodeAt(0));
+          out.u32(name.length);
+          out.bytes(name);
+          out.u64(xxh64(enc.encode(canonicalJson(part))));
+        }
+      }
+    }
+    out.json("c", m.tool_calls);
+    out.text("i", m.tool_call_id);
+    out.text("n", m.name);
+  }
+}
+
+function renderResponses(body: any, out: Out) {
+  out.text("I", body.instructions);
+  out.json("T", body.tools);
+  if (typeof body.input === "string") return out.text("s", body.input);
+  for (const item of body.input ?? []) out.json("x", item);
+}
+
+/** The rendered bytes of a request body (already JSON.parse'd). */
+export function render(apiName: Api, body: any): Uint8Array {
+  const out = new Out();
+  if (apiName === "completions") renderCompletions(body, out);
+  else if (apiName === "chat") renderChat(body, out);
+  else renderResponses(body, out);
+  return out.concat();
+}
+
+/** seed = XXH64(model ‖ salt); h_i = XXH64(block_i ‖ LE64(h_{i-1})). */
+export function chain(model: string, salt: string | null, bytes: Uint8Array, cfg: ChainConfig): bigint[] {
+  let prev = xxh64(enc.encode(model + (salt ?? "")));
+  const S = cfg.blockSize;
+  const capped = bytes.subarray(0, Math.min(bytes.length, S * cfg.maxBlocks));
+  const count = cfg.hashTrailingBlock ? Math.ceil(capped.length / S) : Math.floor(capped.length / S);
+  const out: bigint[] = [];
+  for (let i = 0; i < count; i++) {
+    const block = capped.subarray(i * S, Math.min(capped.length, (i + 1) * S));
+    const buf = new Uint8Array(block.length + 8);
+    buf.set(block);
+    new DataView(buf.buffer).setBigUint64(block.length, prev, true);
+    prev = xxh64(buf);
+    out.push(prev);
+  }
+  return out;
+}
+
+export const hex = (v: bigint) => v.toString(16).padStart(16, "0");
+
+/** Hashes of a body text for `apiName`, model from the body. */
+export function hashBody(apiName: Api, bodyText: string, cfg: ChainConfig): string[] {
+  const body = JSON.parse(bodyText);
+  const salt = typeof body.cache_salt === "string" ? body.cache_salt : null;
+  return chain(body.model, salt, render(apiName, body), cfg).map(hex);
+}
