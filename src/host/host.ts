@@ -251,6 +251,8 @@ export class ProxyWasmHost implements HostInternals, StreamHost {
     if (vm.failed && this.failurePolicy === "FAIL_RELOAD") {
       const started = this.startVm(worker, this.pluginConfig);
       if (!("error" in started)) {
+        // Envoy also applies `reload_config.backoff` (default 1 s); not modelled: reload on the next request.
+        this.cancelCallsOf(vm);
         this.workerVms[worker] = started.vm;
         vm = started.vm;
       }

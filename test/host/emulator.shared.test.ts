@@ -312,3 +312,61 @@ describe("metrics", () => {
     expect(host.metric("h")).toMatchObject({ type: "histogram", values: [42n, 42n] });
   });
 });
+
+// ---------------------------------------------------------------------------- shared queues through VMs
+
+async function queueGuest() {
+  return guest({
+    imports: ["proxy_log", "proxy_register_shared_queue", "proxy_enqueue_shared_queue", "proxy_dequeue_shared_queue", "proxy_resolve_shared_queue"],
+    data: { 0x400: "q", 0x410: "item", 0x420: "llm_picker" },
+    funcs: `
+      (func (export "proxy_on_configure") (param i32 i32) (result i32)
+        (drop (call $proxy_register_shared_queue (i32.const 0x400) (i32.const 1) (i32.const 0x100))) (i32.const 1))
+      (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+        (drop (call $proxy_resolve_shared_queue (i32.const 0x420) (i32.const 10) (i32.const 0x400) (i32.const 1) (i32.const 0x104)))
+        (i32.store (i32.const 0x108) (call $proxy_enqueue_shared_queue (i32.load (i32.const 0x104)) (i32.const 0x410) (i32.const 4)))
+        (i32.const 0))
+      (func (export "proxy_on_queue_ready") (param $root i32) (param $token i32)
+        (i32.store (i32.const 0x10c) (local.get $root))
+        (if (i32.eqz (call $proxy_dequeue_shared_queue (local.get $token) (i32.const 0x200) (i32.const 0x204))) (then ${logReturned(0x200)}))
+        (i32.store (i32.const 0x110) (call $proxy_dequeue_shared_queue (local.get $token) (i32.const 0x200) (i32.const 0x204))))`,
+  });
+}
+
+describe("shared queues through VMs (§1.4)", () => {
+  it("the last registering root is the consumer: an enqueue on worker 0 wakes worker 1's root", async () => {
+    const host = await ProxyWasmHost.create({ wasm: await queueGuest(), workers: 2 });
+    host.newHttpStream({ worker: 0 }).sendRequestHeaders(REQ, true);
+    expect(u32(host, 0x108, 0)).toBe(WasmResult.Ok);
+    expect(host.logs().map((e) => [e.vm, e.message])).toEqual([[1, "item"]]);
+    expect(u32(host, 0x10c, 1)).toBe(1);
+    expect(u32(host, 0x110, 1)).toBe(WasmResult.Empty);
+  });
+});
+
+// ---------------------------------------------------------------------------- WASI
+
+async function wasiGuest() {
+  return guest({
+    imports: ["clock_time_get", "random_get", "environ_sizes_get"],
+    funcs: `
+      (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+        (i32.store (i32.const 0x100) (call $clock_time_get (i32.const 0) (i64.const 1) (i32.const 0x108)))
+        (i32.store (i32.const 0x110) (call $random_get (i32.const 0x1000) (i32.const 65537)))
+        (i32.store (i32.const 0x114) (call $random_get (i32.const 0x1000) (i32.const 65536)))
+        (i32.store (i32.const 0x118) (call $environ_sizes_get (i32.const 0x120) (i32.const 0x124)))
+        (i32.const 0))`,
+  });
+}
+
+describe("WASI subset", () => {
+  it("clock_time_get reads the fake clock; random_get caps at 64 KiB; environ comes from vm_config", async () => {
+    const host = await ProxyWasmHost.create({ wasm: await wasiGuest(), environment: { A: "1", BB: "22" } });
+    host.advance(1234);
+    host.newHttpStream().sendRequestHeaders(REQ, true);
+    expect(u32(host, 0x100)).toBe(0);
+    expect(u64(host, 0x108)).toBe(BigInt(DEFAULT_EPOCH_MS + 1234) * 1_000_000n);
+    expect([u32(host, 0x110), u32(host, 0x114)]).toEqual([28, 0]);
+    expect([u32(host, 0x118), u32(host, 0x120), u32(host, 0x124)]).toEqual([0, 2, "A=1\0BB=22\0".length]);
+  });
+});

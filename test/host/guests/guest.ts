@@ -49,6 +49,7 @@ const SIGNATURES: Record<string, [string, string, string]> = {
   clock_time_get: ["wasi_snapshot_preview1", "i32 i64 i32", "i32"],
   random_get: ["wasi_snapshot_preview1", "i32 i32", "i32"],
   fd_read: ["wasi_snapshot_preview1", "i32 i32 i32 i32", "i32"],
+  environ_sizes_get: ["wasi_snapshot_preview1", "i32 i32", "i32"],
 };
 
 export interface GuestSpec {
