@@ -44,7 +44,8 @@ export interface ParsedRequest {
   /** vLLM's cache_salt: requests with different salts never share cache. */
   cacheSalt: string | null;
   tokens: Uint32Array;
-  /** Digest of (path, body): seeds this request's random draws. */
+  /** Digest of the prompt tokens: seeds this request's random draws, so a conversation gets the
+   *  same reply whatever the API, the streaming flag or the JSON formatting of its body. */
   contentKey: string;
   /** Block hashes per (root, blockSize), computed on demand. */
   chains: Map<string, ChainResult>;
@@ -219,12 +220,13 @@ function promptTokens(api: Api, body: Record<string, unknown>): number[] {
   return completionTokens(body.prompt);
 }
 
-function parseBody(api: Api, body: Record<string, unknown>, contentKey: string): ParsedRequest {
+function parseBody(api: Api, body: Record<string, unknown>): ParsedRequest {
   const maxTokens =
     api === "responses"
       ? optionalInt(body, "max_output_tokens")
       : (optionalInt(body, "max_completion_tokens") ?? optionalInt(body, "max_tokens"));
   const streamOptions = body.stream_options;
+  const tokens = Uint32Array.from(promptTokens(api, body));
   return {
     api,
     model: typeof body.model === "string" ? body.model : null,
@@ -232,8 +234,8 @@ function parseBody(api: Api, body: Record<string, unknown>, contentKey: string):
     includeUsage: isObject(streamOptions) && streamOptions.include_usage === true,
     maxTokens,
     cacheSalt: typeof body.cache_salt === "string" ? body.cache_salt : null,
-    tokens: Uint32Array.from(promptTokens(api, body)),
-    contentKey,
+    tokens,
+    contentKey: createHash("sha1").update(new Uint8Array(tokens.buffer, tokens.byteOffset, tokens.byteLength)).digest("base64"),
     chains: new Map(),
   };
 }
@@ -284,7 +286,7 @@ export function parseRequest(api: Api, bodyText: string): ParsedRequest {
     throw new RequestError(400, "request body is not valid JSON");
   }
   if (!isObject(body)) throw new RequestError(400, "request body must be a JSON object");
-  const parsed = parseBody(api, body, key);
+  const parsed = parseBody(api, body);
   parsedMemo.set(key, parsed);
   return parsed;
 }
