@@ -211,3 +211,50 @@ describe("traps and failure_policy", () => {
     expect(s2.forwardedRequest()?.ended).toBe(true);
   });
 });
+
+describe("logging", () => {
+  it("proxy_get_log_level returns the configured level; lines below it are dropped", async () => {
+    const wasm = await guest({
+      imports: ["proxy_log", "proxy_get_log_level"],
+      data: { 0x400: "dbg", 0x410: "wrn" },
+      funcs: `
+        (func (export "proxy_on_configure") (param i32 i32) (result i32)
+          (drop (call $proxy_get_log_level (i32.const 0x100)))
+          (drop (call $proxy_log (i32.const 1) (i32.const 0x400) (i32.const 3)))
+          (drop (call $proxy_log (i32.const 3) (i32.const 0x410) (i32.const 3)))
+          (i32.const 1))`,
+    });
+    const warnHost = await ProxyWasmHost.create({ wasm, logLevel: "warn" });
+    expect(u32(warnHost, 0x100)).toBe(3);
+    expect(warnHost.logs().filter((e) => e.vm === 0).map((e) => e.message)).toEqual(["wrn"]);
+    const debugHost = await ProxyWasmHost.create({ wasm, logLevel: "debug" });
+    expect(u32(debugHost, 0x100)).toBe(1);
+    expect(debugHost.logMessages("debug")).toEqual(["dbg", "dbg"]); // canary + worker
+    expect(debugHost.logs("warn").map((e) => e.message)).toEqual(["wrn", "wrn"]);
+  });
+});
+
+describe("root on_done returning false", () => {
+  it("on_delete waits for proxy_done (called later, here from on_tick)", async () => {
+    const wasm = await guest({
+      imports: ["proxy_log", "proxy_done", "proxy_set_tick_period_milliseconds"],
+      data: { 0x400: "done", 0x410: "delete" },
+      funcs: `
+        (func (export "proxy_on_configure") (param i32 i32) (result i32)
+          (drop (call $proxy_set_tick_period_milliseconds (i32.const 10))) (i32.const 1))
+        (func (export "proxy_on_done") (param i32) (result i32) ${logConst(0x400, "done")} (i32.const 0))
+        (func (export "proxy_on_delete") (param i32) ${logConst(0x410, "delete")})
+        (func (export "proxy_on_tick") (param i32) (i32.store (i32.const 0x100) (call $proxy_done)))`,
+    });
+    const host = await ProxyWasmHost.create({ wasm });
+    const root = host.vms()[0].activeRoot!;
+    host.vms()[0].retireRoot(root);
+    expect(host.logMessages("info")).toEqual(["done"]);
+    expect(root.state).toBe("pending_done");
+    // A retired root no longer ticks, so drive proxy_done through the VM directly.
+    host.vms()[0].invokeRoot("proxy_on_tick", root, root.id);
+    expect(u32(host, 0x100)).toBe(0);
+    expect(host.logMessages("info")).toEqual(["done", "delete"]);
+    expect(root.state).toBe("deleted");
+  });
+});
