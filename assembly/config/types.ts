@@ -18,6 +18,8 @@ export class PrefixConfig {
   hashTrailingBlock: bool = true;
   /** Blocks remembered per endpoint: the seed's 31,250 ≈ 500K tokens of KV cache per server. */
   capacityPerEndpoint: i32 = 31250;
+  /** Endpoints the index is sized for (total entries = capacityPerEndpoint × maxEndpoints). A fixed size, so pool changes never reshape (and so never drop) the index. */
+  maxEndpoints: i32 = 16;
 }
 
 export class WeightsConfig {

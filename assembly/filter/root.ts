@@ -1,47 +1,143 @@
-// The root (plugin) context: owns the validated configuration of one plugin
-// instance on this VM. Envoy creates a new root context for each plugin
-// configuration (an ECDS config-only update reuses the VM with a new root),
-// so configuration lives here, never in VM globals.
-import { BufferType, getBufferBytes, log, LogLevel, refreshLogLevel } from "./host";
+// The root (plugin) context: owns one validated configuration, its Router
+// (prefix index handle, tie-break PRNG), its stats and the metrics scraper.
+// Envoy creates a new root context for each plugin configuration (an ECDS
+// config-only update reuses the VM with a new root), so all of this lives
+// here, never in VM globals; streams keep the root they started with, so an
+// in-flight request finishes under the configuration it began with.
+import {
+  BufferType,
+  getBufferBytes,
+  getHeader,
+  HeaderPair,
+  httpCall,
+  log,
+  LogLevel,
+  MapType,
+  nowMs,
+  refreshLogLevel,
+  setTickPeriodMs,
+  SharedDataStore,
+} from "./host";
 import { Config } from "../config/types";
 import { parseConfig } from "../config/parse";
+import { Router } from "../picker/route";
+import { Stats } from "./stats";
+import { acquireLease, prunePublished, pruneInFlight, publishScrape, readStates } from "../pool/shared_state";
+import { parseVllmMetrics } from "../metrics/prometheus";
+import { DESTINATION_HEADER } from "./stream";
+
+/** Endpoints that fail this many scrapes in a row are unhealthy (issue 4 point 10: "after two scrape intervals"). */
+const LEASE_INTERVALS: i64 = 3;
 
 export class RootContext {
   config: Config = new Config();
   configured: bool = false;
-  /** Round-robin cursor for requests that need no scoring. */
-  private rrCursor: i32 = 0;
+  router: Router | null = null;
+  stats: Stats | null = null;
+  readonly store: SharedDataStore = new SharedDataStore();
+  private addresses: Array<string> = [];
+  /** Scrape callouts in flight: token → endpoint address. */
+  private pendingScrapes: Map<u32, string> = new Map<u32, string>();
+  /** This root's identity for the scrape lease. */
+  private leaseOwner: u64 = 0;
 
   constructor(public id: u32) {}
 
   onConfigure(size: u32): bool {
     refreshLogLevel();
     const bytes = size > 0 ? getBufferBytes(BufferType.PluginConfiguration, 0, size) : new Uint8Array(0);
-    const result = parseConfig(bytes != null ? bytes : new Uint8Array(0));
+    const result = parseConfig(bytes != null ? bytes! : new Uint8Array(0));
     const err = result.error;
     if (err != null) {
-      // Returning false makes Envoy reject the configuration (NACK / startup failure);
-      // the previous configuration, if any, stays in force.
+      // Returning false makes Envoy reject the configuration (NACK, or a
+      // failed ECDS update that keeps the previous one in force).
       log(LogLevel.Critical, "llm_picker: " + err.toString());
       return false;
     }
-    this.config = result.config!;
+    const config = result.config!;
+    this.config = config;
+    this.addresses = new Array<string>();
+    for (let i = 0; i < config.endpoints.length; i++) this.addresses.push(unchecked(config.endpoints[i]).address);
+    const seed = config.seed != 0 ? config.seed : <u64>(Math.random() * 9007199254740991.0);
+    this.leaseOwner = (<u64>(Math.random() * 4294967295.0) << 32) | <u64>this.id;
+    const router = new Router(config, this.store, seed);
+    // Creates the index's fixed key space on first start; one read afterwards.
+    router.index.init();
+    this.router = router;
+    this.stats = new Stats(this.addresses);
+    prunePublished(this.store, this.addresses);
+    pruneInFlight(this.store, this.addresses);
+    if (config.metrics.enabled && this.addresses.length > 0) setTickPeriodMs(<u32>config.metrics.intervalMs);
+    else setTickPeriodMs(0);
     this.configured = true;
-    log(LogLevel.Info, "llm_picker: configured with " + this.config.endpoints.length.toString() + " endpoint(s)");
+    log(LogLevel.Info, "llm_picker: configured with " + this.addresses.length.toString() + " endpoint(s)");
     return true;
   }
 
-  /** The next endpoint in round-robin order, or "" when the pool is empty. */
-  nextRoundRobin(): string {
-    const eps = this.config.endpoints;
-    if (eps.length == 0) return "";
-    if (this.rrCursor >= eps.length) this.rrCursor = 0;
-    return eps[this.rrCursor++].address;
+  /** Scrapes every endpoint's /metrics, if this VM holds the lease (one scraper per Envoy). */
+  onTick(): void {
+    if (!this.configured) return;
+    const m = this.config.metrics;
+    const now = nowMs();
+    if (!acquireLease(this.store, this.leaseOwner, now, <i64>m.intervalMs * LEASE_INTERVALS)) return;
+    for (let i = 0; i < this.addresses.length; i++) {
+      const address = unchecked(this.addresses[i]);
+      if (this.isScraping(address)) continue;
+      const headers = new Array<HeaderPair>();
+      headers.push(new HeaderPair(":method", "GET"));
+      headers.push(new HeaderPair(":path", m.path));
+      headers.push(new HeaderPair(":authority", address));
+      // The scrape cluster routes on the same header as requests do, so the
+      // callout reaches exactly this member (envoy/envoy.yaml).
+      headers.push(new HeaderPair(DESTINATION_HEADER, address));
+      const token = httpCall(m.cluster, headers, new Uint8Array(0), <u32>m.timeoutMs);
+      if (token == 0) {
+        log(LogLevel.Warn, "llm_picker: scrape of " + address + " refused by Envoy (cluster \"" + m.cluster + "\")");
+        this.scrapeDone(address, false, null);
+        continue;
+      }
+      this.pendingScrapes.set(token, address);
+    }
   }
 
-  onTick(): void {}
+  private isScraping(address: string): bool {
+    const vals = this.pendingScrapes.values();
+    for (let i = 0; i < vals.length; i++) if (unchecked(vals[i]) == address) return true;
+    return false;
+  }
 
-  onHttpCallResponse(token: u32, numHeaders: u32, bodySize: u32): void {}
+  onHttpCallResponse(token: u32, numHeaders: u32, bodySize: u32): void {
+    if (!this.pendingScrapes.has(token)) return;
+    const address = this.pendingScrapes.get(token);
+    this.pendingScrapes.delete(token);
+    if (numHeaders == 0) {
+      this.scrapeDone(address, false, null);
+      return;
+    }
+    const status = getHeader(MapType.HttpCallResponseHeaders, ":status");
+    if (status == null || status! != "200") {
+      this.scrapeDone(address, false, null);
+      return;
+    }
+    const body = bodySize > 0 ? getBufferBytes(BufferType.HttpCallResponseBody, 0, bodySize) : new Uint8Array(0);
+    this.scrapeDone(address, true, body);
+  }
+
+  private scrapeDone(address: string, ok: bool, body: Uint8Array | null): void {
+    const now = nowMs();
+    const metrics = ok && body != null ? parseVllmMetrics(body!) : null;
+    publishScrape(this.store, address, metrics, now);
+    const stats = this.stats;
+    if (stats == null) return;
+    if (!ok) stats.scrapeFailed(address);
+    // Health as requests will see it (one read, on the scraping VM only).
+    const states = readStates(this.store);
+    for (let i = 0; i < states.length; i++) {
+      const s = unchecked(states[i]);
+      if (s.address != address) continue;
+      stats.setHealthy(address, s.refreshHealth(now, <i64>this.config.metrics.staleAfterMs));
+    }
+  }
 
   onDone(): void {}
 }

@@ -1,14 +1,40 @@
 // One HTTP stream: strips the client's routing header, holds the headers
-// while the body is buffered, then decides and sets the routing header.
-// Envoy semantics this relies on: envoy-proxy-wasm.md §0.1 (StopIteration
-// needs allow_on_headers_stop_iteration), §1.8 (body accumulates while
-// paused; read it once at end_of_stream), §3.1 (no-body requests continue at
-// headers or they hang).
-import { getHeader, log, LogLevel, MapType, removeHeader, replaceHeader, sendLocalResponse, HeaderPair } from "./host";
+// while the body is buffered, asks the Router, then sets the routing header
+// (or answers with an OpenAI-style error). Envoy semantics this relies on:
+// envoy-proxy-wasm.md §0.1 (StopIteration needs
+// allow_on_headers_stop_iteration), §1.8 (the body accumulates while paused;
+// read it once at end_of_stream; header maps are writable only while
+// paused), §3.1 (no-body requests continue at headers or they hang).
+import {
+  BufferType,
+  getBufferBytes,
+  getHeader,
+  getHeaders,
+  HeaderPair,
+  log,
+  LogLevel,
+  MapType,
+  nowNs,
+  removeHeader,
+  replaceHeader,
+  sendLocalResponse,
+  setBufferBytes,
+  setProperty,
+  nowMs,
+  logEnabled,
+} from "./host";
 import { RootContext } from "./root";
 import { ByteWriter } from "../util/bytes";
+import { Header, RequestError } from "../request/types";
+import { API_NOT_INFERENCE } from "../request/api";
+import { errorJson } from "../request/output";
+import { inspectLine, Outcome, RouteResult, Router } from "../picker/route";
+import { writeDecisionFields } from "../scoring/decide";
 
 export const DESTINATION_HEADER = "x-gateway-destination-endpoint";
+export const SCORES_HEADER = "x-llm-picker-scores";
+/** Filter state the CLI and tests read (Envoy stores it as wasm.llm_picker.decision). */
+export const INSPECT_PROPERTY = "llm_picker.decision";
 
 const CONTINUE: u32 = 0;
 const STOP_ITERATION: u32 = 1;
@@ -16,14 +42,29 @@ const STOP_AND_BUFFER: u32 = 1;
 
 export class StreamContext {
   private decided: bool = false;
+  private api: i32 = API_NOT_INFERENCE;
+  /** What finish() needs once the stream ends. */
+  private endpoint: string = "";
+  private hashes: StaticArray<u64> = new StaticArray<u64>(0);
+  private matchedBlocks: i32 = 0;
+  private responseStatus: i32 = 0;
 
   constructor(public id: u32, public root: RootContext) {}
 
   onRequestHeaders(endOfStream: bool): u32 {
-    // Never trust a client-sent routing header (issue 2, security rules).
+    // Never trust a client-sent routing header (issue 2; security rules).
     removeHeader(MapType.RequestHeaders, DESTINATION_HEADER);
-    if (endOfStream) {
-      this.decide();
+    const router = this.root.router;
+    if (!this.root.configured || router == null) {
+      this.decided = true;
+      return CONTINUE;
+    }
+    const method = getHeader(MapType.RequestHeaders, ":method");
+    const path = getHeader(MapType.RequestHeaders, ":path");
+    this.api = router.apiOf(method != null ? method! : "", path != null ? path! : "");
+    if (endOfStream || this.api == API_NOT_INFERENCE) {
+      this.decided = true;
+      this.apply(router.routePassThrough(nowMs()), router);
       return CONTINUE;
     }
     return STOP_ITERATION;
@@ -31,44 +72,128 @@ export class StreamContext {
 
   onRequestBody(bodySize: u32, endOfStream: bool): u32 {
     if (this.decided) return CONTINUE;
+    const router = this.root.router!;
+    if (<i64>bodySize > <i64>this.root.config.maxBodyBytes) {
+      // Refuse as soon as the limit is passed instead of buffering on (issue 3 point 4).
+      this.decided = true;
+      this.apply(router.routeBody(this.api, new Uint8Array(bodySize), [], "", 0), router);
+      return STOP_AND_BUFFER;
+    }
     if (!endOfStream) return STOP_AND_BUFFER;
-    this.decide();
-    return CONTINUE;
+    return this.decideBody(bodySize);
   }
 
   /** With trailers the body never reports end_of_stream: decide here. */
   onRequestTrailers(): u32 {
-    if (!this.decided) this.decide();
-    return CONTINUE;
+    if (this.decided) return CONTINUE;
+    return this.decideBody(u32.MAX_VALUE);
+  }
+
+  private decideBody(bodySize: u32): u32 {
+    this.decided = true;
+    const router = this.root.router!;
+    const started = nowNs();
+    const body = getBufferBytes(BufferType.RequestBody, 0, bodySize);
+    const headers = this.requestHeaders();
+    const r = router.routeBody(this.api, body != null ? body! : new Uint8Array(0), headers, this.generatedRequestId(headers), nowMs());
+    if (r.outcome == Outcome.Route && r.newBody != null && body != null) {
+      setBufferBytes(BufferType.RequestBody, 0, body!.length, r.newBody!);
+      replaceHeader(MapType.RequestHeaders, "content-length", r.newBody!.length.toString());
+    }
+    this.apply(r, router);
+    const stats = this.root.stats;
+    if (stats != null) stats.decisionTime((nowNs() - started) / 1000);
+    return r.outcome == Outcome.Reject ? STOP_AND_BUFFER : CONTINUE;
+  }
+
+  /** Request headers for the structured request (names are lower-case in Envoy). */
+  private requestHeaders(): Array<Header> {
+    const pairs = getHeaders(MapType.RequestHeaders);
+    const out = new Array<Header>(pairs.length);
+    for (let i = 0; i < pairs.length; i++) unchecked((out[i] = new Header(pairs[i].name, pairs[i].value)));
+    return out;
+  }
+
+  /** A request id when the client sent none (seed §4.2: generated and echoed upstream). */
+  private generatedRequestId(headers: Array<Header>): string {
+    for (let i = 0; i < headers.length; i++) if (unchecked(headers[i]).name == "x-request-id" && unchecked(headers[i]).value.length > 0) return "";
+    const id = uuid4();
+    replaceHeader(MapType.RequestHeaders, "x-request-id", id);
+    return id;
+  }
+
+  private apply(r: RouteResult, router: Router): void {
+    const stats = this.root.stats;
+    if (this.root.config.inspect) {
+      const w = new ByteWriter(1024);
+      inspectLine(r, router.blocks.blockSize, w);
+      setProperty(INSPECT_PROPERTY, w.view());
+    }
+    if (r.outcome == Outcome.Reject) {
+      if (stats != null) stats.rejected(r.status);
+      this.sendError(r.status, r.error!);
+      return;
+    }
+    replaceHeader(MapType.RequestHeaders, DESTINATION_HEADER, r.endpoint);
+    this.endpoint = r.endpoint;
+    this.hashes = r.hashes;
+    this.matchedBlocks = r.matchedBlocks;
+    if (this.root.config.debugHeaders && r.decision != null) {
+      const w = new ByteWriter(512);
+      w.byte(0x7b);
+      writeDecisionFields(w, r.decision!, r.states);
+      w.byte(0x7d);
+      replaceHeader(MapType.RequestHeaders, SCORES_HEADER, String.UTF8.decodeUnsafe(w.view().dataStart, w.length));
+    }
+    if (stats == null) return;
+    if (r.outcome == Outcome.Pass) stats.passedTo(r.endpoint);
+    else stats.routedTo(r.endpoint, r.matchedBlocks, r.hashes.length, r.decision != null && r.decision!.guardFired);
+    if (logEnabled(LogLevel.Debug)) log(LogLevel.Debug, "llm_picker: routed to " + r.endpoint + " (" + r.matchedBlocks.toString() + "/" + r.hashes.length.toString() + " prefix blocks held)");
+  }
+
+  private sendError(status: i32, err: RequestError): void {
+    const w = new ByteWriter(256);
+    errorJson(err, w);
+    const headers = new Array<HeaderPair>();
+    headers.push(new HeaderPair("content-type", "application/json"));
+    sendLocalResponse(<u32>status, "llm_picker_" + err.code, w.toBytes(), headers);
   }
 
   onResponseHeaders(endOfStream: bool): u32 {
+    const s = getHeader(MapType.ResponseHeaders, ":status");
+    if (s != null) this.responseStatus = I32.parseInt(s!);
     return CONTINUE;
   }
 
   onLog(): void {}
-  onDone(): void {}
+
+  /** Every way a stream ends comes here once (completion, resets, timeouts, local replies). */
+  onDone(): void {
+    const router = this.root.router;
+    if (router == null || this.endpoint.length == 0) return;
+    // 5xx, or no response at all (reset before headers): no credit for new blocks.
+    const failed = this.responseStatus == 0 || this.responseStatus >= 500;
+    router.finish(this.endpoint, this.hashes, this.matchedBlocks, failed);
+    this.endpoint = "";
+  }
+
   onDelete(): void {}
+}
 
-  private decide(): void {
-    this.decided = true;
-    const endpoint = this.root.nextRoundRobin();
-    if (endpoint.length == 0) {
-      this.reject(503, "no_endpoints", "no model server endpoints are configured");
-      return;
+const HEX = "0123456789abcdef";
+
+/** A random (version 4) UUID; Math.random is seeded from WASI random_get. */
+function uuid4(): string {
+  let s = "";
+  for (let i = 0; i < 36; i++) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) {
+      s += "-";
+      continue;
     }
-    replaceHeader(MapType.RequestHeaders, DESTINATION_HEADER, endpoint);
+    let v = <i32>(Math.random() * 16.0) & 15;
+    if (i == 14) v = 4;
+    else if (i == 19) v = (v & 3) | 8;
+    s += HEX.charAt(v);
   }
-
-  private reject(status: u32, code: string, message: string): void {
-    const w = new ByteWriter(128);
-    w.str('{"error":{"message":"');
-    w.str(message);
-    w.str('","type":"invalid_request_error","param":null,"code":"');
-    w.str(code);
-    w.str('"}}');
-    const headers = new Array<HeaderPair>();
-    headers.push(new HeaderPair("content-type", "application/json"));
-    sendLocalResponse(status, "llm_picker_" + code, w.toBytes(), headers);
-  }
+  return s;
 }

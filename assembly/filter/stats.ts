@@ -1,0 +1,82 @@
+// Envoy stats defined by the filter (issue 4 point 8). proxy_define_metric
+// creates `wasmcustom.<name>` in the base VM's scope, one stat per name
+// across all worker VMs (envoy-proxy-wasm.md §3.4): counters add up, so
+// everything shared is a counter; the per-endpoint health gauge is only
+// written by the VM holding the scrape lease. Prometheus output shows them
+// as e.g. `llm_picker_requests_routed` (sanitised, no envoy_ prefix).
+import { defineMetric, incrementMetric, MetricType, recordMetric } from "./host";
+
+function sanitize(address: string): string {
+  // "10.0.0.1:8000" → "10_0_0_1_8000": stat names keep to [a-zA-Z0-9_].
+  let s = "";
+  for (let i = 0; i < address.length; i++) {
+    const c = address.charCodeAt(i);
+    const ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
+    s += ok ? String.fromCharCode(c) : "_";
+  }
+  return s;
+}
+
+export class Stats {
+  routed: u32 = defineMetric(MetricType.Counter, "llm_picker.requests.routed");
+  passed: u32 = defineMetric(MetricType.Counter, "llm_picker.requests.passed");
+  rejected400: u32 = defineMetric(MetricType.Counter, "llm_picker.requests.rejected_400");
+  rejected413: u32 = defineMetric(MetricType.Counter, "llm_picker.requests.rejected_413");
+  rejected429: u32 = defineMetric(MetricType.Counter, "llm_picker.requests.rejected_429");
+  rejected503: u32 = defineMetric(MetricType.Counter, "llm_picker.requests.rejected_503");
+  /** Prefix match ratio = prefix_matched_blocks / prefix_total_blocks. */
+  prefixMatched: u32 = defineMetric(MetricType.Counter, "llm_picker.prefix.matched_blocks");
+  prefixTotal: u32 = defineMetric(MetricType.Counter, "llm_picker.prefix.total_blocks");
+  guardFired: u32 = defineMetric(MetricType.Counter, "llm_picker.hot_spot_guard");
+  decisionMicros: u32 = defineMetric(MetricType.Histogram, "llm_picker.decision_time_us");
+  private picks: Map<string, u32> = new Map<string, u32>();
+  private scrapeFailures: Map<string, u32> = new Map<string, u32>();
+  private healthy: Map<string, u32> = new Map<string, u32>();
+
+  constructor(endpoints: Array<string>) {
+    for (let i = 0; i < endpoints.length; i++) {
+      const a = unchecked(endpoints[i]);
+      const n = sanitize(a);
+      this.picks.set(a, defineMetric(MetricType.Counter, "llm_picker.endpoint.picks." + n));
+      this.scrapeFailures.set(a, defineMetric(MetricType.Counter, "llm_picker.endpoint.scrape_failures." + n));
+      this.healthy.set(a, defineMetric(MetricType.Gauge, "llm_picker.endpoint.healthy." + n));
+    }
+  }
+
+  rejected(status: i32): void {
+    if (status == 413) incrementMetric(this.rejected413, 1);
+    else if (status == 429) incrementMetric(this.rejected429, 1);
+    else if (status == 503) incrementMetric(this.rejected503, 1);
+    else incrementMetric(this.rejected400, 1);
+  }
+
+  private picked(endpoint: string): void {
+    if (this.picks.has(endpoint)) incrementMetric(this.picks.get(endpoint), 1);
+  }
+
+  passedTo(endpoint: string): void {
+    incrementMetric(this.passed, 1);
+    this.picked(endpoint);
+  }
+
+  routedTo(endpoint: string, matchedBlocks: i32, totalBlocks: i32, guardFired: bool): void {
+    incrementMetric(this.routed, 1);
+    this.picked(endpoint);
+    incrementMetric(this.prefixMatched, matchedBlocks);
+    incrementMetric(this.prefixTotal, totalBlocks);
+    if (guardFired) incrementMetric(this.guardFired, 1);
+  }
+
+  /** Histogram of the time from body to decision (Envoy flushes histograms every 5 s). */
+  decisionTime(micros: u64): void {
+    recordMetric(this.decisionMicros, micros);
+  }
+
+  scrapeFailed(endpoint: string): void {
+    if (this.scrapeFailures.has(endpoint)) incrementMetric(this.scrapeFailures.get(endpoint), 1);
+  }
+
+  setHealthy(endpoint: string, healthy: bool): void {
+    if (this.healthy.has(endpoint)) recordMetric(this.healthy.get(endpoint), healthy ? 1 : 0);
+  }
+}

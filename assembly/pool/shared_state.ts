@@ -1,0 +1,198 @@
+// Cross-worker pool state in shared data (issue 4 points 2 and 3):
+//  - "llm-picker/pool/v1/metrics": every endpoint's last scrape, encoded with
+//    metrics/state.ts encodeStates; written by whichever VM holds the scrape
+//    lease, read once per request by every worker.
+//  - "llm-picker/pool/v1/inflight": requests in flight per endpoint, a flat
+//    array of (u32 endpoint id, i32 count); incremented when a request is
+//    routed and decremented when its stream ends, on any worker.
+//  - "llm-picker/pool/v1/lease": which VM scrapes this interval, so Envoy
+//    scrapes once per interval rather than once per worker.
+// One key each keeps the key space fixed (shared data cannot delete keys,
+// envoy-proxy-wasm.md §1.3) and costs one read per request for each.
+// Updates are get → modify → set(cas) with bounded retries (CAS_RETRIES);
+// a write that keeps losing is dropped (fail open) and counted.
+import { KeyValueStore, STORE_CAS_MISMATCH, STORE_OK, StoreValue } from "../util/store";
+import { decodeStates, encodeStates, EndpointState } from "../metrics/state";
+import { EndpointMetrics } from "../metrics/prometheus";
+import { endpointId } from "../index/prefix_index";
+
+export const METRICS_KEY = "llm-picker/pool/v1/metrics";
+export const INFLIGHT_KEY = "llm-picker/pool/v1/inflight";
+export const LEASE_KEY = "llm-picker/pool/v1/lease";
+const CAS_RETRIES: i32 = 16;
+const INFLIGHT_ENTRY: i32 = 8;
+const LEASE_SIZE: i32 = 16;
+
+/** Reads the published endpoint states (empty when nothing was published). */
+export function readStates(store: KeyValueStore): Array<EndpointState> {
+  const v = store.get(METRICS_KEY);
+  if (!v.found || v.bytes.length == 0) return new Array<EndpointState>();
+  const decoded = decodeStates(v.bytes);
+  return decoded != null ? decoded! : new Array<EndpointState>();
+}
+
+function findState(states: Array<EndpointState>, address: string): i32 {
+  for (let i = 0; i < states.length; i++) if (unchecked(states[i]).address == address) return i;
+  return -1;
+}
+
+/**
+ * Applies one scrape result (metrics, or null for a failure) for `address`
+ * to the published states under CAS. Returns false when the write kept
+ * losing or the host refused it.
+ */
+export function publishScrape(store: KeyValueStore, address: string, metrics: EndpointMetrics | null, nowMs: i64): bool {
+  for (let attempt = 0; attempt < CAS_RETRIES; attempt++) {
+    const v = store.get(METRICS_KEY);
+    let states: Array<EndpointState> = new Array<EndpointState>();
+    if (v.found && v.bytes.length > 0) {
+      const decoded = decodeStates(v.bytes);
+      if (decoded != null) states = decoded!;
+    }
+    let i = findState(states, address);
+    if (i < 0) {
+      states.push(new EndpointState(address));
+      i = states.length - 1;
+    }
+    const s = unchecked(states[i]);
+    if (metrics != null) s.applyScrape(metrics!, nowMs);
+    else s.recordFailure();
+    const r = store.set(METRICS_KEY, encodeStates(states), v.found ? v.cas : 0);
+    if (r == STORE_OK) return true;
+    if (r != STORE_CAS_MISMATCH) return false;
+  }
+  return false;
+}
+
+/**
+ * Drops states of endpoints no longer configured (so the value stays bounded
+ * by the pool size). Called by the scraper after a configuration change.
+ */
+export function prunePublished(store: KeyValueStore, addresses: Array<string>): void {
+  for (let attempt = 0; attempt < CAS_RETRIES; attempt++) {
+    const v = store.get(METRICS_KEY);
+    if (!v.found || v.bytes.length == 0) return;
+    const decoded = decodeStates(v.bytes);
+    if (decoded == null) return;
+    const kept = new Array<EndpointState>();
+    for (let i = 0; i < decoded!.length; i++) {
+      const s = unchecked(decoded![i]);
+      if (addresses.includes(s.address)) kept.push(s);
+    }
+    if (kept.length == decoded!.length) return;
+    const r = store.set(METRICS_KEY, encodeStates(kept), v.cas);
+    if (r != STORE_CAS_MISMATCH) return;
+  }
+}
+
+// ---- in-flight counts -------------------------------------------------------
+
+/** In-flight count per endpoint id, from the shared value. */
+export class InFlight {
+  constructor(public value: StoreValue) {}
+
+  countOf(id: u32): i32 {
+    const b = this.value.bytes;
+    if (!this.value.found) return 0;
+    const n = b.length / INFLIGHT_ENTRY;
+    for (let i = 0; i < n; i++) {
+      if (load<u32>(b.dataStart + <usize>(i * INFLIGHT_ENTRY)) == id) return load<i32>(b.dataStart + <usize>(i * INFLIGHT_ENTRY + 4));
+    }
+    return 0;
+  }
+}
+
+export function readInFlight(store: KeyValueStore): InFlight {
+  return new InFlight(store.get(INFLIGHT_KEY));
+}
+
+function withDelta(old: Uint8Array, found: bool, id: u32, delta: i32): Uint8Array {
+  const n = found ? old.length / INFLIGHT_ENTRY : 0;
+  for (let i = 0; i < n; i++) {
+    const at = old.dataStart + <usize>(i * INFLIGHT_ENTRY);
+    if (load<u32>(at) != id) continue;
+    const next = old.slice(0, n * INFLIGHT_ENTRY);
+    const c = load<i32>(at + 4) + delta;
+    store<i32>(next.dataStart + <usize>(i * INFLIGHT_ENTRY + 4), c > 0 ? c : 0);
+    return next;
+  }
+  const next = new Uint8Array((n + 1) * INFLIGHT_ENTRY);
+  if (n > 0) memory.copy(next.dataStart, old.dataStart, <usize>(n * INFLIGHT_ENTRY));
+  store<u32>(next.dataStart + <usize>(n * INFLIGHT_ENTRY), id);
+  store<i32>(next.dataStart + <usize>(n * INFLIGHT_ENTRY + 4), delta > 0 ? delta : 0);
+  return next;
+}
+
+/**
+ * Adds `delta` to `address`'s in-flight count. `first` is a value already
+ * read (saves a read on the routing path), or null.
+ */
+export function addInFlight(store: KeyValueStore, address: string, delta: i32, first: StoreValue | null): bool {
+  const id = endpointId(address);
+  let v = first != null ? first! : store.get(INFLIGHT_KEY);
+  for (let attempt = 0; attempt < CAS_RETRIES; attempt++) {
+    const next = withDelta(v.bytes, v.found, id, delta);
+    const r = store.set(INFLIGHT_KEY, next, v.found ? v.cas : 0);
+    if (r == STORE_OK) return true;
+    if (r != STORE_CAS_MISMATCH) return false;
+    v = store.get(INFLIGHT_KEY);
+  }
+  return false;
+}
+
+/** Keeps only the ids of configured endpoints (bounded value after pool changes). */
+export function pruneInFlight(store: KeyValueStore, addresses: Array<string>): void {
+  const ids = new Array<u32>();
+  for (let i = 0; i < addresses.length; i++) ids.push(endpointId(unchecked(addresses[i])));
+  for (let attempt = 0; attempt < CAS_RETRIES; attempt++) {
+    const v = store.get(INFLIGHT_KEY);
+    if (!v.found) return;
+    const n = v.bytes.length / INFLIGHT_ENTRY;
+    const next = new Uint8Array(v.bytes.length);
+    let m = 0;
+    for (let i = 0; i < n; i++) {
+      const at = v.bytes.dataStart + <usize>(i * INFLIGHT_ENTRY);
+      if (!ids.includes(load<u32>(at))) continue;
+      memory.copy(next.dataStart + <usize>(m * INFLIGHT_ENTRY), at, <usize>INFLIGHT_ENTRY);
+      m++;
+    }
+    if (m == n) return;
+    if (store.set(INFLIGHT_KEY, next.slice(0, m * INFLIGHT_ENTRY), v.cas) != STORE_CAS_MISMATCH) return;
+  }
+}
+
+// ---- scrape lease -------------------------------------------------------------
+
+/**
+ * Tries to take (or keep) the scrape lease for `owner` until nowMs + ttlMs.
+ * The lease is held by one VM at a time; another VM takes over once it has
+ * expired (the holder's VM was replaced or its ticks stopped).
+ */
+export function acquireLease(kv: KeyValueStore, owner: u64, nowMs: i64, ttlMs: i64): bool {
+  const v = kv.get(LEASE_KEY);
+  if (v.found && v.bytes.length == LEASE_SIZE) {
+    const holder = load<u64>(v.bytes.dataStart);
+    const until = load<i64>(v.bytes.dataStart, 8);
+    if (holder != owner && until > nowMs) return false;
+  }
+  const next = new Uint8Array(LEASE_SIZE);
+  store<u64>(next.dataStart, owner);
+  store<i64>(next.dataStart, nowMs + ttlMs, 8);
+  return kv.set(LEASE_KEY, next, v.found ? v.cas : 0) == STORE_OK;
+}
+
+/** Endpoint states for the configured pool: published metrics (if any) plus in-flight counts. */
+export function poolStates(addresses: Array<string>, published: Array<EndpointState>, inflight: InFlight, nowMs: i64, staleAfterMs: i64, scraping: bool): Array<EndpointState> {
+  const out = new Array<EndpointState>(addresses.length);
+  for (let i = 0; i < addresses.length; i++) {
+    const a = unchecked(addresses[i]);
+    const j = findState(published, a);
+    const s = j >= 0 ? unchecked(published[j]) : new EndpointState(a);
+    // Health only means something when scraping is on; otherwise unknown (= healthy).
+    if (scraping) s.refreshHealth(nowMs, staleAfterMs);
+    s.inFlight = inflight.countOf(endpointId(a));
+    s.hasInFlight = true;
+    unchecked((out[i] = s));
+  }
+  return out;
+}
