@@ -15,6 +15,7 @@ import {
   WeightsConfig,
 } from "./types";
 import { isValidAddress } from "./address";
+import { readEndpointsSnapshot } from "../metrics/snapshot";
 
 /** Parses and validates plugin configuration bytes. Never traps. */
 export function parseConfig(bytes: Uint8Array): ConfigResult {
@@ -62,8 +63,32 @@ function readConfig(r: JsonReader, c: Config): void {
     else if (key == "hotSpot") readHotSpot(r, c.hotSpot);
     else if (key == "debugHeaders") c.debugHeaders = r.bool();
     else if (key == "inspect") c.inspect = r.bool();
+    else if (key == "snapshot") readSnapshot(r, c);
     else if (key == "seed") c.seed = <u64>r.int(0, 9007199254740991);
     else unknownKey(r, key);
+  }
+}
+
+function readSnapshot(r: JsonReader, c: Config): void {
+  if (r.kind() != JsonKind.Object) {
+    r.fail("expected an object mapping \"ip:port\" to endpoint state");
+    return;
+  }
+  const raw = r.raw();
+  if (raw == null) return;
+  const result = readEndpointsSnapshot(raw!);
+  if (!result.ok) {
+    r.fail(result.error);
+    return;
+  }
+  c.snapshot = raw!.slice(0);
+  // Without an explicit endpoint list, the snapshot's addresses are the pool.
+  if (c.endpoints.length == 0) {
+    for (let i = 0; i < result.states.length; i++) {
+      const ep = new EndpointConfig();
+      ep.address = unchecked(result.states[i]).address;
+      c.endpoints.push(ep);
+    }
   }
 }
 

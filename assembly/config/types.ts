@@ -69,6 +69,11 @@ export class Config {
   debugHeaders: bool = false;
   /** Publishes the decision as filter state for `llm-picker inspect` (tests and CLI only). */
   inspect: bool = false;
+  /**
+   * Endpoint states to publish at configure time instead of scraping, in the
+   * `llm-picker inspect --endpoints` format (raw JSON). For the CLI and tests.
+   */
+  snapshot: Uint8Array | null = null;
   /** Tie-break PRNG seed; 0 = seeded from the clock. */
   seed: u64 = 0;
 }

@@ -22,7 +22,8 @@ import { Config } from "../config/types";
 import { parseConfig } from "../config/parse";
 import { Router } from "../picker/route";
 import { Stats } from "./stats";
-import { acquireLease, prunePublished, pruneInFlight, publishScrape, readStates } from "../pool/shared_state";
+import { acquireLease, prunePublished, pruneInFlight, publishScrape, publishSnapshot, readStates } from "../pool/shared_state";
+import { readEndpointsSnapshot } from "../metrics/snapshot";
 import { parseVllmMetrics } from "../metrics/prometheus";
 import { DESTINATION_HEADER } from "./stream";
 
@@ -67,6 +68,12 @@ export class RootContext {
     this.stats = new Stats(this.addresses);
     prunePublished(this.store, this.addresses);
     pruneInFlight(this.store, this.addresses);
+    const snapshot = config.snapshot;
+    if (snapshot != null) {
+      const states = readEndpointsSnapshot(snapshot!).states;
+      publishSnapshot(this.store, states);
+      config.metrics.enabled = false; // the snapshot is the pool state: no scraping over it
+    }
     if (config.metrics.enabled && this.addresses.length > 0) setTickPeriodMs(<u32>config.metrics.intervalMs);
     else setTickPeriodMs(0);
     this.configured = true;

@@ -196,3 +196,19 @@ export function poolStates(addresses: Array<string>, published: Array<EndpointSt
   }
   return out;
 }
+
+/**
+ * Publishes fixed endpoint states (the `snapshot` configuration used by
+ * `llm-picker inspect --endpoints`): their metrics, health and in-flight
+ * counts replace whatever was published.
+ */
+export function publishSnapshot(kv: KeyValueStore, states: Array<EndpointState>): void {
+  kv.set(METRICS_KEY, encodeStates(states), 0);
+  const inflight = new Uint8Array(states.length * INFLIGHT_ENTRY);
+  for (let i = 0; i < states.length; i++) {
+    const s = unchecked(states[i]);
+    store<u32>(inflight.dataStart + <usize>(i * INFLIGHT_ENTRY), endpointId(s.address));
+    store<i32>(inflight.dataStart + <usize>(i * INFLIGHT_ENTRY + 4), s.hasInFlight ? s.inFlight : 0);
+  }
+  kv.set(INFLIGHT_KEY, inflight, 0);
+}
