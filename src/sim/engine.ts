@@ -325,11 +325,13 @@ export class SimEngine {
     if (this.config.serialPrefill) this.prefillBusyUntil = prefillStart + prefill;
     const firstTokenAt = prefillStart + prefill + this.config.overheadMs;
     job.events.onAdmitted?.(job);
-    job.cancelTimer = this.clock.schedule(() => this.firstToken(job), firstTokenAt - now);
+    job.cancelTimer = this.clock.schedule(() => this.firstToken(job, firstTokenAt), firstTokenAt - now);
   }
 
-  private firstToken(job: Job): void {
-    job.firstTokenMs = this.clock.now();
+  /** `plannedMs`: when the model says the token exists; recorded instead of the timer's firing time,
+   *  whose jitter (~1 ms real) would be magnified by 1/timeScale in model time. */
+  private firstToken(job: Job, plannedMs: number): void {
+    job.firstTokenMs = plannedMs;
     if (this.ttftSamples.length < MAX_SAMPLES) this.ttftSamples.push(job.ttftMs);
     observe(this.ttftHistogram, job.ttftMs / 1000);
     this.emit(job, 1);
