@@ -257,6 +257,25 @@ describe("load is visible in /metrics while requests run", () => {
   });
 });
 
+describe("client disconnects", () => {
+  it("an aborted stream is cancelled: slot and KV blocks freed, the next request runs", async () => {
+    const server = await startSimServer({ timeScale: 1, overheadMs: 0, prefillMsPerToken: 0, decodeMsPerToken: 20, maxNumSeqs: 1 });
+    try {
+      const res = await post(`${server.url}/v1/chat/completions`, { ...CHAT, max_tokens: 1000, stream: true });
+      const reader = res.body!.getReader();
+      await reader.read(); // first chunk arrived: the request is running
+      expect(server.stats().running).toBe(1);
+      await reader.cancel(); // closes the connection
+      for (let i = 0; i < 50 && server.stats().running > 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(server.stats()).toMatchObject({ running: 0, cancelled: 1, kvUsage: 0 });
+      const next = await postJson(`${server.url}/v1/chat/completions`, { ...CHAT, max_tokens: 2 });
+      expect(next.usage.completion_tokens).toBe(2);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe("determinism under a seed", () => {
   it("same seed → same replies on every server; another seed → other replies", async () => {
     const pool = await startSimPool(2, { ...FAST, seed: 1, outputTokensMode: "uniform", outputTokensMin: 5, outputTokensMax: 40 });
