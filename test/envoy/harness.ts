@@ -17,7 +17,8 @@ import { startEnvoy, type EnvoyProcess, type StartEnvoyOptions } from "../../src
 export const UNDER_CI = !!process.env.CI && process.env.CI !== "false" && process.env.CI !== "0";
 export const ENVOY_YAML = resolve(PROJECT_ROOT, "envoy/envoy.yaml");
 export const BASELINE_YAML = resolve(PROJECT_ROOT, "envoy/baseline.yaml");
-export const FILTER_WASM = resolve(PROJECT_ROOT, DEFAULT_WASM);
+/** The filter module under test: build/llm_picker.wasm, or LLM_PICKER_WASM (e.g. the debug build). */
+export const FILTER_WASM = resolve(PROJECT_ROOT, process.env.LLM_PICKER_WASM ?? DEFAULT_WASM);
 
 function locate(): string | null {
   try {
