@@ -30,7 +30,8 @@
 //   const sc = new JsonScanner(bytes);        // maxDepth = 128
 //   if (sc.beginObject()) {                   // consumes '{'
 //     while (sc.nextKey()) {                  // false at '}' or on error
-//       // sc.key: decoded key bytes; sc.keyStart/keyEnd: span of the key token
+//       // sc.keyIs("model"): compare without allocating; sc.key: decoded
+//       // bytes (allocates a view); sc.keyStart/keyEnd: span of the key token
 //       switch (sc.peek()) {                  // JsonKind of the next value
 //         case JsonKind.String: const s = sc.readString(); break; // decoded
 //         default: sc.skipValue();            // validates; span in valueStart/valueEnd
@@ -152,11 +153,12 @@ export class JsonScanner {
   /** Span of the last value read or skipped ([start, end), strings with quotes). */
   valueStart: i32 = 0;
   valueEnd: i32 = 0;
-  /** Decoded bytes of the key read by the last nextKey(). */
-  key: Uint8Array = EMPTY;
-  /** Span of the key token (quotes included). */
+  /** Span of the last key token read by nextKey() (quotes included). */
   keyStart: i32 = 0;
   keyEnd: i32 = 0;
+  // Whether the last key has escapes (keys are compared in place, without
+  // allocating, by keyIs(); `key` decodes on demand).
+  private keyEscaped: bool = false;
   // Last string token scanned: content span (without quotes), escapes seen.
   private strStart: i32 = 0;
   private strEnd: i32 = 0;
@@ -281,11 +283,39 @@ export class JsonScanner {
     this.keyStart = this.pos;
     if (!this.scanString()) return false;
     this.keyEnd = this.pos;
-    this.key = this.decodedString();
+    this.keyEscaped = this.strEscaped;
     this.skipWs();
     if (this.pos >= this.len) return this.fail(JsonError.UnexpectedEnd, this.pos);
     if (this.at(this.pos) != 0x3a) return this.fail(JsonError.ExpectedColon, this.pos);
     this.pos++;
+    return true;
+  }
+
+  /** Decoded bytes of the last key (a view unless it had escapes; allocates). */
+  get key(): Uint8Array {
+    if (!this.keyEscaped) return this.bytes.subarray(this.keyStart + 1, this.keyEnd - 1);
+    return unescapeJson(this.base, this.keyStart + 1, this.keyEnd - 1);
+  }
+
+  /** True when the last key has escapes (its raw bytes differ from the decoded ones). */
+  get keyHasEscapes(): bool {
+    return this.keyEscaped;
+  }
+
+  /** Length of the last key's raw content (escapes not decoded). */
+  get keyRawLength(): i32 {
+    return this.keyEnd - this.keyStart - 2;
+  }
+
+  /** True when the last key equals the ASCII literal `lit` (no allocation unless the key has escapes). */
+  keyIs(lit: string): bool {
+    if (this.keyEscaped) return asciiEquals(this.key, lit);
+    const n = this.keyEnd - this.keyStart - 2;
+    if (n != lit.length) return false;
+    const p = this.base + <usize>(this.keyStart + 1);
+    for (let i = 0; i < n; i++) {
+      if (<i32>load<u8>(p + <usize>i) != <i32>lit.charCodeAt(i)) return false;
+    }
     return true;
   }
 
@@ -655,22 +685,26 @@ function putUtf8(out: usize, o: i32, cp: u32): i32 {
   return o + 4;
 }
 
-/**
- * Decodes the content of an already validated string token [s, e).
- * The output is never longer than the input (each escape shrinks), so one
- * buffer of e - s bytes suffices.
- */
+// Scratch for decoding: the output is never longer than the input (each
+// escape shrinks), so decode into scratch, then copy into an exact-size buffer
+// (2 allocations per escaped string instead of 3 with a subarray).
+let scratch = new Uint8Array(256);
+
+/** Decodes the content of an already validated string token [s, e). */
 function unescapeJson(base: usize, s: i32, e: i32): Uint8Array {
-  const out = new Uint8Array(e - s);
-  const o0 = out.dataStart;
+  if (scratch.length < e - s) scratch = new Uint8Array(max(e - s, scratch.length << 1));
+  const o0 = scratch.dataStart;
   let o = 0;
   let p = s;
   while (p < e) {
     const c = <u32>load<u8>(base + <usize>p);
     if (c != 0x5c) {
-      store<u8>(o0 + <usize>o, <u8>c);
-      o++;
-      p++;
+      // Copy the run up to the next backslash in one go.
+      let q = p + 1;
+      while (q < e && load<u8>(base + <usize>q) != 0x5c) q++;
+      memory.copy(o0 + <usize>o, base + <usize>p, <usize>(q - p));
+      o += q - p;
+      p = q;
       continue;
     }
     const x = <u32>load<u8>(base + <usize>(p + 1));
@@ -702,7 +736,19 @@ function unescapeJson(base: usize, s: i32, e: i32): Uint8Array {
     store<u8>(o0 + <usize>o, <u8>b);
     o++;
   }
-  return out.subarray(0, o);
+  const out = new Uint8Array(o);
+  memory.copy(out.dataStart, o0, <usize>o);
+  return out;
+}
+
+/** True when `b` equals the ASCII literal `lit`. */
+export function asciiEquals(b: Uint8Array, lit: string): bool {
+  const n = b.length;
+  if (n != lit.length) return false;
+  for (let i = 0; i < n; i++) {
+    if (<i32>unchecked(b[i]) != <i32>lit.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 /** Validates a whole document: JsonError.None when `bytes` is one valid JSON value. */

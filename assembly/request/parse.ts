@@ -38,7 +38,7 @@
 import { ByteWriter, utf8 } from "../util/bytes";
 import { API_BY_SHAPE } from "./api";
 import { writeJsonString } from "./canonical";
-import { JsonKind, JsonScanner, jsonKindName, parseU32 } from "./json";
+import { asciiEquals, JsonKind, JsonScanner, jsonKindName, parseU32 } from "./json";
 import {
   Api,
   ChatCompletionsBody,
@@ -85,55 +85,55 @@ const RELEVANT_CHAT: u32 =
   (1 << F_KWARGS) | (1 << F_RATM) | (1 << F_CFM) | (1 << F_AGP);
 const RELEVANT_RESPONSES: u32 = COMMON | (1 << F_INPUT) | (1 << F_INSTRUCTIONS) | (1 << F_TOOLS) | (1 << F_PREV_ID);
 
-/** True when `key` equals the ASCII literal `lit`. */
-function keyIs(key: Uint8Array, lit: string): bool {
-  const n = key.length;
-  if (n != lit.length) return false;
-  for (let i = 0; i < n; i++) {
-    if (<i32>unchecked(key[i]) != lit.charCodeAt(i)) return false;
-  }
-  return true;
-}
-
-function fieldId(k: Uint8Array): i32 {
-  switch (k.length) {
+/** The field id of the scanner's current key, or -1 (compared in place, no allocation). */
+function fieldId(sc: JsonScanner): i32 {
+  switch (sc.keyRawLength) {
     case 5:
-      if (keyIs(k, "model")) return F_MODEL;
-      if (keyIs(k, "input")) return F_INPUT;
-      if (keyIs(k, "tools")) return F_TOOLS;
+      if (sc.keyIs("model")) return F_MODEL;
+      if (sc.keyIs("input")) return F_INPUT;
+      if (sc.keyIs("tools")) return F_TOOLS;
       break;
     case 6:
-      if (keyIs(k, "stream")) return F_STREAM;
-      if (keyIs(k, "prompt")) return F_PROMPT;
+      if (sc.keyIs("stream")) return F_STREAM;
+      if (sc.keyIs("prompt")) return F_PROMPT;
       break;
     case 8:
-      if (keyIs(k, "messages")) return F_MESSAGES;
+      if (sc.keyIs("messages")) return F_MESSAGES;
       break;
     case 9:
-      if (keyIs(k, "documents")) return F_DOCUMENTS;
+      if (sc.keyIs("documents")) return F_DOCUMENTS;
       break;
     case 10:
-      if (keyIs(k, "cache_salt")) return F_CACHE_SALT;
+      if (sc.keyIs("cache_salt")) return F_CACHE_SALT;
       break;
     case 12:
-      if (keyIs(k, "instructions")) return F_INSTRUCTIONS;
+      if (sc.keyIs("instructions")) return F_INSTRUCTIONS;
       break;
     case 13:
-      if (keyIs(k, "chat_template")) return F_CHAT_TEMPLATE;
+      if (sc.keyIs("chat_template")) return F_CHAT_TEMPLATE;
       break;
     case 20:
-      if (keyIs(k, "chat_template_kwargs")) return F_KWARGS;
-      if (keyIs(k, "previous_response_id")) return F_PREV_ID;
+      if (sc.keyIs("chat_template_kwargs")) return F_KWARGS;
+      if (sc.keyIs("previous_response_id")) return F_PREV_ID;
       break;
     case 21:
-      if (keyIs(k, "add_generation_prompt")) return F_AGP;
+      if (sc.keyIs("add_generation_prompt")) return F_AGP;
       break;
     case 22:
-      if (keyIs(k, "continue_final_message")) return F_CFM;
+      if (sc.keyIs("continue_final_message")) return F_CFM;
       break;
     case 28:
-      if (keyIs(k, "return_assistant_tokens_mask")) return F_RATM;
+      if (sc.keyIs("return_assistant_tokens_mask")) return F_RATM;
       break;
+  }
+  // A key with escapes (e.g. "\u006dodel") is longer raw: decode and compare.
+  if (sc.keyHasEscapes) return fieldIdDecoded(sc.key);
+  return -1;
+}
+
+function fieldIdDecoded(k: Uint8Array): i32 {
+  for (let id = 0; id < F_COUNT; id++) {
+    if (asciiEquals(k, fieldName(id))) return id;
   }
   return -1;
 }
@@ -160,11 +160,11 @@ function fieldName(id: i32): string {
 }
 
 function partTypeOf(name: Uint8Array): PartType {
-  if (keyIs(name, "text")) return PartType.Text;
-  if (keyIs(name, "image_url")) return PartType.ImageUrl;
-  if (keyIs(name, "input_audio")) return PartType.InputAudio;
-  if (keyIs(name, "video_url")) return PartType.VideoUrl;
-  if (keyIs(name, "file")) return PartType.File;
+  if (asciiEquals(name, "text")) return PartType.Text;
+  if (asciiEquals(name, "image_url")) return PartType.ImageUrl;
+  if (asciiEquals(name, "input_audio")) return PartType.InputAudio;
+  if (asciiEquals(name, "video_url")) return PartType.VideoUrl;
+  if (asciiEquals(name, "file")) return PartType.File;
   return PartType.Unknown;
 }
 
@@ -245,7 +245,7 @@ class BodyParser {
     const sc = this.sc;
     if (!sc.beginObject()) return false;
     while (sc.nextKey()) {
-      const id = fieldId(sc.key);
+      const id = fieldId(sc);
       if (id < 0) {
         if (!sc.skipValue()) return false;
         continue;
@@ -339,15 +339,15 @@ class BodyParser {
 
   // ---- scalar helpers ----
 
-  /** String or null → this.str. */
-  optString(path: string): bool {
+  /** String or null → this.str. `msg` >= 0: a field of messages[msg] (path built only on error). */
+  optString(name: string, msg: i32 = -1): bool {
     const sc = this.sc;
     const k = sc.peek();
     if (k == JsonKind.Null) {
       this.str = null;
       return sc.readNull();
     }
-    if (k != JsonKind.String) return this.fail(typeError(path, "a string", k));
+    if (k != JsonKind.String) return this.fail(typeError(fieldPath(name, msg), "a string", k));
     this.str = sc.readString();
     return this.str != null;
   }
@@ -367,14 +367,14 @@ class BodyParser {
   }
 
   /** `want` (array or object) kept as raw JSON, or null → this.raw. */
-  optRaw(path: string, want: JsonKind): bool {
+  optRaw(name: string, want: JsonKind, msg: i32 = -1): bool {
     const sc = this.sc;
     const k = sc.peek();
     if (k == JsonKind.Null) {
       this.raw = null;
       return sc.readNull();
     }
-    if (k != want) return this.fail(typeError(path, want == JsonKind.Array ? "an array" : "an object", k));
+    if (k != want) return this.fail(typeError(fieldPath(name, msg), want == JsonKind.Array ? "an array" : "an object", k));
     if (!sc.skipValue()) return false;
     this.raw = new RawJson(sc.valueBytes());
     return true;
@@ -440,11 +440,11 @@ class BodyParser {
   tokenId(i: i32, outer: i32): bool {
     const sc = this.sc;
     const k = sc.peek();
-    const path = outer < 0 ? "prompt[" + i.toString() + "]" : "prompt[" + outer.toString() + "][" + i.toString() + "]";
-    if (k != JsonKind.Number) return this.fail(typeError(path, "a token id (integer)", k));
+    if (k != JsonKind.Number) return this.fail(typeError(tokenPath(i, outer), "a token id (integer)", k));
     if (!sc.readNumber()) return false;
     const v = parseU32(sc.valueBytes());
     if (v < 0) {
+      const path = tokenPath(i, outer);
       return this.fail(
         new RequestError(400, "Invalid value for '" + path + "': a token id must be an integer between 0 and 4294967295.", path, "invalid_value"),
       );
@@ -499,20 +499,19 @@ class BodyParser {
     sc.beginObject();
     const m = new Message();
     while (sc.nextKey()) {
-      const key = sc.key;
-      if (keyIs(key, "role")) {
-        if (!this.optString(msgPath(i, "role"))) return false;
+      if (sc.keyIs("role")) {
+        if (!this.optString("role", i)) return false;
         m.role = this.str;
-      } else if (keyIs(key, "content")) {
+      } else if (sc.keyIs("content")) {
         if (!this.content(m, i)) return false;
-      } else if (keyIs(key, "name")) {
-        if (!this.optString(msgPath(i, "name"))) return false;
+      } else if (sc.keyIs("name")) {
+        if (!this.optString("name", i)) return false;
         m.name = this.str;
-      } else if (keyIs(key, "tool_calls")) {
-        if (!this.optRaw(msgPath(i, "tool_calls"), JsonKind.Array)) return false;
+      } else if (sc.keyIs("tool_calls")) {
+        if (!this.optRaw("tool_calls", JsonKind.Array, i)) return false;
         m.toolCalls = this.raw;
-      } else if (keyIs(key, "tool_call_id")) {
-        if (!this.optString(msgPath(i, "tool_call_id"))) return false;
+      } else if (sc.keyIs("tool_call_id")) {
+        if (!this.optString("tool_call_id", i)) return false;
         m.toolCallId = this.str;
       } else if (!sc.skipValue()) {
         return false;
@@ -526,7 +525,7 @@ class BodyParser {
   content(m: Message, i: i32): bool {
     const sc = this.sc;
     const k = sc.peek();
-    m.parts = [];
+    if (m.parts.length > 0) m.parts = []; // a duplicate "content" key: last wins
     m.text = null;
     if (k == JsonKind.String) {
       const s = sc.readString();
@@ -562,15 +561,14 @@ class BodyParser {
     let typeSeen = false;
     let textKind = JsonKind.Invalid; // kind of the `text` value, Invalid = absent
     while (sc.nextKey()) {
-      const key = sc.key;
-      if (keyIs(key, "type")) {
+      if (sc.keyIs("type")) {
         const tk = sc.peek();
         if (tk != JsonKind.String) return this.fail(typeError(partPath(i, j, "type"), "a string", tk));
         const s = sc.readString();
         if (s == null) return false;
         p.typeName = s;
         typeSeen = true;
-      } else if (keyIs(key, "text")) {
+      } else if (sc.keyIs("text")) {
         textKind = sc.peek();
         if (textKind == JsonKind.String) {
           p.text = sc.readString();
@@ -679,6 +677,14 @@ class BodyParser {
     }
     return ParseResult.ok(this.out);
   }
+}
+
+function tokenPath(i: i32, outer: i32): string {
+  return outer < 0 ? "prompt[" + i.toString() + "]" : "prompt[" + outer.toString() + "][" + i.toString() + "]";
+}
+
+function fieldPath(name: string, msg: i32): string {
+  return msg < 0 ? name : msgPath(msg, name);
 }
 
 function msgPath(i: i32, field: string): string {

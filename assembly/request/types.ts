@@ -24,6 +24,14 @@ export class RawJson {
   constructor(public bytes: Uint8Array) {}
 }
 
+/**
+ * Shared empty defaults for fields that are always overwritten by the parser
+ * (one allocation per module instead of several per content part; allocation
+ * dominates parse time under the incremental GC). Never mutate them.
+ */
+export const EMPTY_BYTES = new Uint8Array(0);
+export const EMPTY_RAW = new RawJson(EMPTY_BYTES);
+
 /** Tri-state for optional booleans: absent, false, true. */
 export enum OptBool {
   Absent = -1,
@@ -77,11 +85,11 @@ export enum PartType {
 export class ContentPart {
   type: PartType = PartType.Unknown;
   /** The `type` string as sent (decoded). */
-  typeName: Uint8Array = new Uint8Array(0);
+  typeName: Uint8Array = EMPTY_BYTES;
   /** For Text parts: the `text` value. */
   text: Uint8Array | null = null;
   /** The whole part object as sent (for non-text parts: url/data live in here). */
-  raw: RawJson = new RawJson(new Uint8Array(0));
+  raw: RawJson = EMPTY_RAW;
 }
 
 export class Message {
@@ -134,7 +142,7 @@ export class Span {
 /** Output of the body parser. */
 export class ParsedBody {
   /** The `model` value (decoded). */
-  model: Uint8Array = new Uint8Array(0);
+  model: Uint8Array = EMPTY_BYTES;
   /** Where the model's JSON string token (quotes included) sits in the body, for a rewrite. */
   modelSpan: Span = new Span(0, 0);
   /** `stream: true` was sent. */
