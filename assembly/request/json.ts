@@ -370,6 +370,35 @@ export class JsonScanner {
     return this.decodedString();
   }
 
+  /**
+   * Scans a string value without decoding or allocating (span in
+   * valueStart/valueEnd); then `stringIs(lit)` compares it in place and
+   * `lastString()` decodes it.
+   */
+  readStringRaw(): bool {
+    if (this.peek() != JsonKind.String) return this.fail(JsonError.ExpectedValue, this.pos);
+    this.valueStart = this.pos;
+    if (!this.scanString()) return false;
+    this.valueEnd = this.pos;
+    return true;
+  }
+
+  /** True when the string scanned last (readStringRaw/readString) equals the ASCII literal `lit`. */
+  stringIs(lit: string): bool {
+    const n = this.strEnd - this.strStart;
+    if (this.strEscaped || n != lit.length) return this.strEscaped ? asciiEquals(this.decodedString(), lit) : false;
+    const p = this.base + <usize>this.strStart;
+    for (let i = 0; i < n; i++) {
+      if (<i32>load<u8>(p + <usize>i) != <i32>lit.charCodeAt(i)) return false;
+    }
+    return true;
+  }
+
+  /** Decoded bytes of the string scanned last (a view when it had no escapes). */
+  lastString(): Uint8Array {
+    return this.decodedString();
+  }
+
   /** Validates a number; its text is bytes[valueStart, valueEnd). */
   readNumber(): bool {
     if (this.peek() != JsonKind.Number) return this.fail(JsonError.ExpectedValue, this.pos);

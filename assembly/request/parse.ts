@@ -500,8 +500,7 @@ class BodyParser {
     const m = new Message();
     while (sc.nextKey()) {
       if (sc.keyIs("role")) {
-        if (!this.optString("role", i)) return false;
-        m.role = this.str;
+        if (!this.role(m, i)) return false;
       } else if (sc.keyIs("content")) {
         if (!this.content(m, i)) return false;
       } else if (sc.keyIs("name")) {
@@ -522,10 +521,28 @@ class BodyParser {
     return true;
   }
 
+  /** The role; the common ones are shared constants (one allocation less per message). */
+  role(m: Message, i: i32): bool {
+    const sc = this.sc;
+    if (sc.peek() != JsonKind.String) {
+      if (!this.optString("role", i)) return false;
+      m.role = this.str;
+      return true;
+    }
+    if (!sc.readStringRaw()) return false;
+    if (sc.stringIs("user")) m.role = ROLE_USER;
+    else if (sc.stringIs("assistant")) m.role = ROLE_ASSISTANT;
+    else if (sc.stringIs("system")) m.role = ROLE_SYSTEM;
+    else if (sc.stringIs("tool")) m.role = ROLE_TOOL;
+    else if (sc.stringIs("developer")) m.role = ROLE_DEVELOPER;
+    else m.role = sc.lastString();
+    return true;
+  }
+
   content(m: Message, i: i32): bool {
     const sc = this.sc;
     const k = sc.peek();
-    if (m.parts.length > 0) m.parts = []; // a duplicate "content" key: last wins
+    if (m.parts.length > 0) m.parts = []; // a duplicate "content" key: last wins // a duplicate "content" key: last wins
     m.text = null;
     if (k == JsonKind.String) {
       const s = sc.readString();
@@ -682,6 +699,13 @@ class BodyParser {
 function tokenPath(i: i32, outer: i32): string {
   return outer < 0 ? "prompt[" + i.toString() + "]" : "prompt[" + outer.toString() + "][" + i.toString() + "]";
 }
+
+// Interned roles (decoded bytes, like any other text value; never mutate).
+const ROLE_USER = utf8("user");
+const ROLE_ASSISTANT = utf8("assistant");
+const ROLE_SYSTEM = utf8("system");
+const ROLE_TOOL = utf8("tool");
+const ROLE_DEVELOPER = utf8("developer");
 
 function fieldPath(name: string, msg: i32): string {
   return msg < 0 ? name : msgPath(msg, name);
