@@ -542,7 +542,7 @@ class BodyParser {
   content(m: Message, i: i32): bool {
     const sc = this.sc;
     const k = sc.peek();
-    if (m.parts.length > 0) m.parts = []; // a duplicate "content" key: last wins // a duplicate "content" key: last wins
+    if (m.parts.length > 0) m.parts = []; // a duplicate "content" key: last wins
     m.text = null;
     if (k == JsonKind.String) {
       const s = sc.readString();
