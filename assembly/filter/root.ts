@@ -87,6 +87,9 @@ export class RootContext {
     const m = this.config.metrics;
     const now = nowMs();
     if (!acquireLease(this.store, this.leaseOwner, now, <i64>m.intervalMs * LEASE_INTERVALS)) return;
+    // A hung scrape never reaches scrapeDone: refresh every endpoint's health
+    // gauge here too, so one that goes stale shows 0 (issue 4 point 8).
+    this.refreshHealthGauges(now);
     for (let i = 0; i < this.addresses.length; i++) {
       const address = unchecked(this.addresses[i]);
       if (this.isScraping(address)) continue;
@@ -104,6 +107,21 @@ export class RootContext {
         continue;
       }
       this.pendingScrapes.set(token, address);
+    }
+  }
+
+  private refreshHealthGauges(now: i64): void {
+    const stats = this.stats;
+    if (stats == null) return;
+    const states = readStates(this.store);
+    for (let i = 0; i < this.addresses.length; i++) {
+      const address = unchecked(this.addresses[i]);
+      let healthy = false; // never scraped: unhealthy, as requests see it
+      for (let j = 0; j < states.length; j++) {
+        const s = unchecked(states[j]);
+        if (s.address == address) healthy = s.refreshHealth(now, <i64>this.config.metrics.staleAfterMs);
+      }
+      stats.setHealthy(address, healthy);
     }
   }
 
