@@ -54,6 +54,8 @@ export class StreamContext {
   onRequestHeaders(endOfStream: bool): u32 {
     // Never trust a client-sent routing header (issue 2; security rules).
     removeHeader(MapType.RequestHeaders, DESTINATION_HEADER);
+    // Nor a client-made scores header: upstream it would pass for our decision.
+    removeHeader(MapType.RequestHeaders, SCORES_HEADER);
     const router = this.root.router;
     if (!this.root.configured || router == null) {
       this.decided = true;
