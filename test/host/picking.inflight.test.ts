@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { HttpStream, ProxyWasmHost } from "../../src/host/index.js";
-import { A, B, C, chatBody, ensureBuilt, inFlightOf, newPool, send, totalInFlight, uniquePrompt } from "./fixtures/vllm.js";
+import { A, B, C, chatBody, ensureBuilt, inFlightOf, newPool, poolConfig, send, totalInFlight, uniquePrompt } from "./fixtures/vllm.js";
 
 beforeAll(ensureBuilt);
 
@@ -100,6 +100,29 @@ describe("every way a stream ends decrements the count", () => {
     expect(inFlightOf(host, ep)).toBe(1);
     s.end("client_reset");
     expect(inFlightOf(host, ep)).toBe(0);
+    host.close();
+  });
+
+  it("a stream that started under the previous configuration is still decremented after host.reconfigure", async () => {
+    const host = await newPool({ workers: 2, extra: noScrape });
+    const kept = send(host, chatBody([uniquePrompt(5)]), { worker: 0 });
+    const other = send(host, chatBody([uniquePrompt(6)]), { worker: 1 });
+    expect(totalInFlight(host)).toBe(2);
+    // Same pool, new weights: both endpoints stay.
+    expect(host.reconfigure(poolConfig([A, B, C], { ...noScrape, weights: { queue: 1 } }))).toBe(true);
+    expect(inFlightOf(host, kept.endpoint!)).toBe(1);
+    kept.stream.end("complete");
+    expect(inFlightOf(host, kept.endpoint!)).toBe(0);
+    // Now drop the other stream's endpoint from the pool, then end it: no count left behind.
+    const remaining = [A, B, C].filter((e) => e !== other.endpoint);
+    expect(host.reconfigure(poolConfig(remaining, noScrape))).toBe(true);
+    other.stream.end("upstream_reset");
+    expect(totalInFlight(host)).toBe(0);
+    const next = send(host, chatBody([uniquePrompt(7)]));
+    expect(remaining).toContain(next.endpoint);
+    expect(totalInFlight(host)).toBe(1);
+    next.stream.end("complete");
+    expect(host.traps()).toEqual([]);
     host.close();
   });
 
