@@ -35,7 +35,8 @@ export interface EnvoySubstitutions {
   /** The filter module, absolute or relative to the repository root. */
   wasmPath?: string;
   /** Model servers as "ip:port": the members of `model_servers`, and (unless
-   *  pluginConfig is given) the filter's `{"endpoints":[{"address":…}]}`. */
+   *  pluginConfig is given) the `endpoints` of the filter's configuration
+   *  (the template's other settings are kept). */
   endpoints?: string[];
   /** The filter's plugin configuration: a JSON string passed verbatim, or an
    *  object serialised with JSON.stringify. */
@@ -55,6 +56,21 @@ export function splitAddress(address: string): [string, number] {
 
 export function defaultPluginConfig(endpoints: string[]): string {
   return JSON.stringify({ endpoints: endpoints.map((address) => ({ address })) });
+}
+
+/** The template's plugin configuration with only `endpoints` replaced (other settings kept). */
+function withEndpoints(current: unknown, endpoints: string[]): string {
+  if (typeof current === "string") {
+    try {
+      const parsed: unknown = JSON.parse(current);
+      if (parsed && typeof parsed === "object" && !Array.isArray(parsed)) {
+        return JSON.stringify({ ...parsed, endpoints: endpoints.map((address) => ({ address })) });
+      }
+    } catch {
+      // not JSON: replaced by the default below
+    }
+  }
+  return defaultPluginConfig(endpoints);
 }
 
 type Visit = (node: YAMLMap, path: string[]) => void;
@@ -86,7 +102,7 @@ function setPluginConfig(plugin: YAMLMap, doc: Document, subs: EnvoySubstitution
   if (subs.pluginConfig !== undefined) {
     config = typeof subs.pluginConfig === "string" ? subs.pluginConfig : JSON.stringify(subs.pluginConfig);
   } else if (subs.endpoints) {
-    config = defaultPluginConfig(subs.endpoints);
+    config = withEndpoints(plugin.getIn(["configuration", "value"]), subs.endpoints);
   }
   if (config !== undefined) {
     plugin.set(

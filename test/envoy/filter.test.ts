@@ -6,7 +6,7 @@
  * buffered body is bounded by the 8 MiB listener limit.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { ENVOY_YAML, FILTER_WASM, postChat, send, SKIP_FILTER, useEnvoy } from "./harness.js";
+import { ENVOY_YAML, FILTER_WASM, postChat, send, SKIP_FILTER, useEnvoy, waitFor } from "./harness.js";
 import { startUpstreams, type FakeUpstream } from "./upstreams.js";
 
 const HEADER = "x-gateway-destination-endpoint";
@@ -86,5 +86,15 @@ describe.skipIf(SKIP_FILTER)("llm_picker.wasm in Envoy", () => {
     expect(tooBig.status).toBe(413);
     const stats = await envoy().stats("downstream_rq_too_large");
     expect(stats["http.llm_picker.downstream_rq_too_large"]).toBeGreaterThanOrEqual(1);
+  });
+
+  test("the filter scrapes each pool server's /metrics through envoy.yaml's scrape cluster, each server only for itself", async () => {
+    clearAll();
+    const scraped = (u: FakeUpstream) => u.requests.filter((r) => r.path.startsWith("/metrics"));
+    expect(await waitFor(() => scraped(a).length > 0 && scraped(b).length > 0, 5000)).toBe(true);
+    for (const u of pool()) for (const r of scraped(u)) expect(r.headers[HEADER]).toBe(u.address);
+    expect(outsider.requests).toHaveLength(0);
+    const stats = await envoy().stats("cluster\\.model_servers_metrics\\.upstream_rq_total");
+    expect(stats["cluster.model_servers_metrics.upstream_rq_total"]).toBeGreaterThan(0);
   });
 });
