@@ -22,7 +22,7 @@ import { Config } from "../config/types";
 import { parseConfig } from "../config/parse";
 import { Router } from "../picker/route";
 import { Stats } from "./stats";
-import { acquireLease, prunePublished, pruneInFlight, publishScrape, publishSnapshot, readStates } from "../pool/shared_state";
+import { acquireLease, releaseLease, prunePublished, pruneInFlight, publishScrape, publishSnapshot, readStates } from "../pool/shared_state";
 import { readEndpointsSnapshot } from "../metrics/snapshot";
 import { parseVllmMetrics } from "../metrics/prometheus";
 import { DESTINATION_HEADER } from "./stream";
@@ -164,5 +164,8 @@ export class RootContext {
     }
   }
 
-  onDone(): void {}
+  /** The root is retired (configuration update or shutdown): hand the scrape lease on at once. */
+  onDone(): void {
+    if (this.configured) releaseLease(this.store, this.leaseOwner, nowMs());
+  }
 }

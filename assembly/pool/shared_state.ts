@@ -181,6 +181,21 @@ export function acquireLease(kv: KeyValueStore, owner: u64, nowMs: i64, ttlMs: i
   return kv.set(LEASE_KEY, next, v.found ? v.cas : 0) == STORE_OK;
 }
 
+/**
+ * Gives the lease up if `owner` holds it (its root context is being retired,
+ * e.g. by a configuration update), so the new root scrapes on its first tick
+ * instead of waiting for the lease to expire. One CAS attempt: if another VM
+ * changed it meanwhile, that VM holds it and there is nothing to release.
+ */
+export function releaseLease(kv: KeyValueStore, owner: u64, nowMs: i64): void {
+  const v = kv.get(LEASE_KEY);
+  if (!v.found || v.bytes.length != LEASE_SIZE || load<u64>(v.bytes.dataStart) != owner) return;
+  const next = new Uint8Array(LEASE_SIZE);
+  store<u64>(next.dataStart, owner);
+  store<i64>(next.dataStart, nowMs - 1, 8); // expired
+  kv.set(LEASE_KEY, next, v.cas);
+}
+
 /** Endpoint states for the configured pool: published metrics (if any) plus in-flight counts. */
 export function poolStates(addresses: Array<string>, published: Array<EndpointState>, inflight: InFlight, nowMs: i64, staleAfterMs: i64, scraping: bool): Array<EndpointState> {
   const out = new Array<EndpointState>(addresses.length);
