@@ -8,7 +8,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ProxyWasmHost } from "../../src/host/index.js";
 import {
-  A, B, C, answerScrapes, uniquePrompt, chatBody, ensureBuilt, newPool, scrapeRound, scrapeTarget, send, stat, tally, type ScrapeAnswer,
+  A, B, C, answerScrapes, uniquePrompt, chatBody, ensureBuilt, newPool, poolConfig, scrapeRound, scrapeTarget, send, stat, tally, type ScrapeAnswer,
 } from "./fixtures/vllm.js";
 
 const INTERVAL = 50;
@@ -74,6 +74,28 @@ describe("scraping: one scraper per Envoy, one callout per endpoint per interval
     // 150 ms lease: rounds at 100 and 150 ms have no scraper; 200, 250, 300 do.
     expect(later.length).toBe(9);
     expect(new Set(later.map((c) => c.worker))).toEqual(new Set([1]));
+    host.close();
+  });
+});
+
+describe("scraping across configuration updates", () => {
+  it("after host.reconfigure the new root scrapes on the very next interval (the retired root hands the lease on), still once per Envoy", async () => {
+    const host = await newPool({ workers: 3 });
+    for (let i = 0; i < 3; i++) scrapeRound(host, INTERVAL, { [A]: EQUAL, [B]: EQUAL, [C]: EQUAL });
+    host.advance(20);
+    expect(host.reconfigure(poolConfig([A, B, C], { weights: { queue: 1 } }))).toBe(true);
+    const perInterval: number[] = [];
+    const workers = new Set<string | number>();
+    for (let i = 0; i < 4; i++) {
+      const before = host.httpCalls().length;
+      scrapeRound(host, INTERVAL, { [A]: EQUAL, [B]: EQUAL, [C]: EQUAL });
+      const fresh = host.httpCalls().slice(before);
+      perInterval.push(fresh.length);
+      for (const c of fresh) workers.add(c.worker);
+    }
+    expect(perInterval).toEqual([3, 3, 3, 3]);
+    expect(workers.size).toBe(1);
+    expect(host.traps()).toEqual([]);
     host.close();
   });
 });
