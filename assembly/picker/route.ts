@@ -165,11 +165,13 @@ function priorityOf(headers: Array<Header>): i32 {
     if (h.name != HEADER_PRIORITY) continue;
     const v = h.value.trim();
     if (v.length < 2 || v.charCodeAt(0) != 0x2d) return 0;
+    let nonZero = false; // "-0" is zero, not negative: not sheddable
     for (let j = 1; j < v.length; j++) {
       const c = v.charCodeAt(j);
       if (c < 0x30 || c > 0x39) return 0;
+      if (c != 0x30) nonZero = true;
     }
-    return -1;
+    return nonZero ? -1 : 0;
   }
   return 0;
 }
