@@ -52,13 +52,19 @@ describe("admission", () => {
       expect(JSON.parse(local.bodyText).error.code).toBe("system_saturated");
       shed.stream.end("complete");
       // Priority 0 / absent / not a negative integer: not sheddable.
-      for (const h of [[], [["x-gateway-inference-priority", "0"]], [["x-gateway-inference-priority", "2"]], [["x-gateway-inference-priority", "-x"]]] as Array<Array<[string, string]>>) {
+      for (const h of [[], [["x-gateway-inference-priority", "0"]], [["x-gateway-inference-priority", "2"]], [["x-gateway-inference-priority", "-x"]], [["x-gateway-inference-priority", "-0"]], [["x-gateway-inference-priority", "-"]]] as Array<Array<[string, string]>>) {
         const s = send(host, chatBody([uniquePrompt(2)]), { headers: h });
         expect(s.status).toBeUndefined();
         expect(s.endpoint).toBeDefined();
         s.stream.end("complete");
       }
-      expect(stat(host, "llm_picker.requests.rejected_429")).toBe(1);
+      // Any negative integer is sheddable.
+      for (const v of ["-2", " -100 ", "-007"]) {
+        const s = send(host, chatBody([uniquePrompt(5)]), { headers: [["x-gateway-inference-priority", v]] });
+        expect(s.status).toBe(429);
+        s.stream.end("complete");
+      }
+      expect(stat(host, "llm_picker.requests.rejected_429")).toBe(4);
       host.close();
     });
   }
