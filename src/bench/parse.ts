@@ -1,0 +1,210 @@
+/**
+ * `npm run bench:parse` (issue 3 point 8): µs per request and MB/s for 2 KB,
+ * 100 KB and 1 MB chat-completions bodies through the release filter
+ * (build/llm_picker.wasm) in the emulated Envoy (src/host), next to V8's
+ * native JSON.parse on the same bodies as the ceiling, in the same run.
+ *
+ * One filter request = request headers, the body (copied across the ABI by
+ * proxy_get_buffer_bytes), the decision (parse, hash, prefix index, pool
+ * state, scoring, routing header), a 200 response's headers and the end of
+ * the stream. So the figure includes everything the filter does for a
+ * request plus the emulator's own JavaScript; it is an upper bound of the
+ * filter's cost. Host calls per request come from host.hostCallCounts().
+ *
+ * Options: --iterations-scale X (default 1) scales the iteration counts.
+ */
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { ProxyWasmHost, type HeaderPairs } from "../host/index.js";
+import { loadUnits } from "../../test/unit/units.js";
+
+const ROOT = resolve(import.meta.dirname, "..", "..");
+export const RELEASE_WASM = resolve(ROOT, "build", "llm_picker.wasm");
+export const KB = 1024;
+export const MB = 1024 * 1024;
+
+// ------------------------------------------------------------------ bodies
+
+/** Deterministic PRNG (LCG) so every run benchmarks the same bytes. */
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+const WORDS = [
+  "the", "model", "request", "prefix", "cache", "server", "token", "latency", "Envoy", "route", "block", "hash",
+  "quantum", "garden", "river", "compile", "function", "return", "value", "query", "café", "naïve", "日本語", "データ",
+  "emoji😀", "\"quoted\"", "back\\slash", "tab\there", "line\nbreak", "{braces}", "[brackets]", "a,b", "x:y", "100%",
+];
+
+function sentence(rand: () => number, words: number): string {
+  const out: string[] = [];
+  for (let i = 0; i < words; i++) out.push(WORDS[Math.floor(rand() * WORDS.length)]);
+  return out.join(" ") + ".";
+}
+
+/**
+ * A realistic multi-turn chat body of about `bytes` UTF-8 bytes: system
+ * prompt, tools, alternating user/assistant turns with escapes and
+ * non-ASCII text, sampling fields. Deterministic for a given size.
+ */
+export function chatBody(bytes: number, seed = 1): Uint8Array {
+  const rand = lcg(seed + bytes);
+  const body = {
+    model: "meta-llama/Llama-3.1-8B-Instruct",
+    messages: [{ role: "system", content: `You are a helpful assistant. ${sentence(rand, 30)}` }] as Array<{ role: string; content: string }>,
+    tools: [{ type: "function", function: { name: "get_weather", description: "Weather for a city", parameters: { type: "object", properties: { city: { type: "string" } } } } }],
+    temperature: 0.7,
+    max_tokens: 512,
+    stream: true,
+  };
+  const size = () => Buffer.byteLength(JSON.stringify(body));
+  let turn = 0;
+  while (size() < bytes) {
+    const remaining = bytes - size();
+    const words = Math.max(1, Math.min(200, Math.floor(remaining / 9)));
+    body.messages.push({ role: turn++ % 2 ? "assistant" : "user", content: sentence(rand, words) });
+  }
+  return new TextEncoder().encode(JSON.stringify(body));
+}
+
+// ------------------------------------------------------------------ running requests
+
+export const CHAT_HEADERS: HeaderPairs = [
+  [":method", "POST"],
+  [":path", "/v1/chat/completions"],
+  [":authority", "llm.local"],
+  [":scheme", "http"],
+  ["content-type", "application/json"],
+  ["x-request-id", "bench"],
+];
+
+/** One request through the filter, synchronously: headers, body, a 200 response, end. Returns the routed endpoint. */
+export function sendRequest(host: ProxyWasmHost, headers: HeaderPairs, body: Uint8Array): string | undefined {
+  const s = host.newHttpStream();
+  s.sendRequestHeaders(headers, false);
+  s.sendRequestBody(body, true);
+  // requestHeaders(), not forwardedRequest(): the latter decodes the whole body to text (emulator cost, not the filter's).
+  const routed = s.requestHeaders()?.find(([k]) => k === "x-gateway-destination-endpoint")?.[1];
+  s.sendResponseHeaders([[":status", "200"]], true);
+  s.end("complete");
+  return routed;
+}
+
+/** Host calls made while `fn` ran, by import name. */
+export function countCalls(host: ProxyWasmHost, fn: () => void): Map<string, number> {
+  const before = host.hostCallCounts();
+  fn();
+  const after = host.hostCallCounts();
+  const diff = new Map<string, number>();
+  for (const [name, n] of after) {
+    const d = n - (before.get(name) ?? 0);
+    if (d !== 0) diff.set(name, d);
+  }
+  return diff;
+}
+
+/**
+ * Mean ns per call of `fn` over `n` calls, after `warmup` calls; the best of
+ * `rounds` rounds (the machine is shared: the minimum is the least disturbed).
+ */
+export function timeNs(n: number, warmup: number, fn: (i: number) => void, rounds = 3): number {
+  for (let i = 0; i < warmup; i++) fn(i);
+  let best = Infinity;
+  for (let r = 0; r < rounds; r++) {
+    const start = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) fn(i);
+    best = Math.min(best, Number(process.hrtime.bigint() - start) / n);
+  }
+  return best;
+}
+
+export async function createHost(config: Record<string, unknown>, wasm = RELEASE_WASM): Promise<ProxyWasmHost> {
+  if (!existsSync(wasm)) execFileSync("npm", ["run", "asbuild:release"], { cwd: ROOT, stdio: "inherit" });
+  return ProxyWasmHost.create({ wasm, pluginConfig: JSON.stringify(config), bufferLimitBytes: 64 * MB, logLevel: "warn" });
+}
+
+export function machine(): string {
+  let model = "unknown CPU";
+  try {
+    const lscpu = execFileSync("lscpu", { encoding: "utf8" });
+    model = /Model name:\s*(.+)/.exec(lscpu)?.[1]?.trim() ?? model;
+  } catch {
+    // lscpu missing: keep "unknown CPU"
+  }
+  const cores = (() => {
+    try {
+      return execFileSync("nproc", { encoding: "utf8" }).trim();
+    } catch {
+      return "?";
+    }
+  })();
+  return `${model}, ${cores} cores, Node ${process.version}`;
+}
+
+export function fmt(n: number, digits = 1): string {
+  return n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+// ------------------------------------------------------------------ the benchmark
+
+const SIZES: Array<{ label: string; bytes: number; iterations: number }> = [
+  { label: "2 KB", bytes: 2 * KB, iterations: 3000 },
+  { label: "100 KB", bytes: 100 * KB, iterations: 400 },
+  { label: "1 MB", bytes: 1 * MB, iterations: 40 },
+];
+
+/** Requests over which host calls are counted. */
+const CALL_SAMPLE = 20;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { "iterations-scale": { type: "string" } } });
+  const scale = Number(values["iterations-scale"] ?? "1");
+  const config = { endpoints: [{ address: "10.0.0.1:8000" }], metrics: { enabled: false }, seed: 1 };
+  const host = await createHost(config);
+  console.log(`bench:parse on ${machine()}`);
+  console.log(`filter: ${RELEASE_WASM} in src/host; config ${JSON.stringify(config)}\n`);
+  if (!existsSync(resolve(ROOT, "build", "units-request.wasm"))) execFileSync("npm", ["run", "asbuild:units-request"], { cwd: ROOT, stdio: "inherit" });
+  const units = await loadUnits("request");
+  console.log("| body | filter µs/req | filter MB/s | JSON.parse µs | JSON.parse MB/s | filter / JSON.parse | parser alone MB/s | decode+JSON.parse MB/s | host calls/req |");
+  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+  const perCall = new Map<string, { calls: Map<string, number>; n: number }>();
+  for (const size of SIZES) {
+    const body = chatBody(size.bytes);
+    const text = new TextDecoder().decode(body);
+    const n = Math.max(3, Math.round(size.iterations * scale));
+    const warmup = Math.max(2, Math.round(n / 10));
+    if (sendRequest(host, CHAT_HEADERS, body) !== "10.0.0.1:8000") throw new Error(`the ${size.label} body was not routed`);
+    const filterNs = timeNs(n, warmup, () => sendRequest(host, CHAT_HEADERS, body));
+    const calls = countCalls(host, () => {
+      for (let i = 0; i < CALL_SAMPLE; i++) sendRequest(host, CHAT_HEADERS, body);
+    });
+    const parseNs = timeNs(n, warmup, () => JSON.parse(text));
+    const decodeParseNs = timeNs(n, warmup, () => JSON.parse(new TextDecoder().decode(body)));
+    // The same parser (assembly/request/parse.ts parseBody) in build/units-request.wasm, body copied in once per n.
+    const parserNs = timeNs(1, 1, () => {
+      if (units.parseRepeat(body, 1, n) !== n) throw new Error("parseRepeat failed");
+    }) / n;
+    const mbps = (ns: number) => body.length / MB / (ns / 1e9);
+    let totalCalls = 0;
+    for (const v of calls.values()) totalCalls += v;
+    console.log(
+      `| ${size.label} (${body.length} B) | ${fmt(filterNs / 1000)} | ${fmt(mbps(filterNs))} | ${fmt(parseNs / 1000)} | ${fmt(mbps(parseNs))} | ` +
+        `${fmt((100 * parseNs) / filterNs, 0)}% | ${fmt(mbps(parserNs))} | ${fmt(mbps(decodeParseNs))} | ${fmt(totalCalls / CALL_SAMPLE)} |`,
+    );
+    perCall.set(size.label, { calls, n: CALL_SAMPLE });
+  }
+  for (const [label, { calls, n }] of perCall) {
+    console.log(`\nhost calls per request (${label}):`);
+    for (const [name, v] of [...calls].sort()) console.log(`  ${name}: ${fmt(v / n, 2)}`);
+  }
+  if (host.traps().length > 0) throw new Error(`the filter trapped: ${JSON.stringify(host.traps())}`);
+  host.close();
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) await main();
