@@ -6,7 +6,6 @@
  * removed endpoints from scoring and keeps the index of those that remain.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import type { ProxyWasmHost } from "../../src/host/index.js";
 import { A, B, C, chatBody, ensureBuilt, newPool, poolConfig, scrapeRound, send, stat, uniquePrompt, type Sent } from "./fixtures/vllm.js";
 
 beforeAll(ensureBuilt);
@@ -195,5 +194,3 @@ describe("pool changes at runtime (host.reconfigure)", () => {
     host.close();
   });
 });
-
-export type { ProxyWasmHost };
