@@ -74,11 +74,12 @@ export class StreamContext {
 
   onRequestBody(bodySize: u32, endOfStream: bool): u32 {
     if (this.decided) return CONTINUE;
-    const router = this.root.router!;
+    const router = this.root.router;
+    if (router == null) return CONTINUE;
     if (<i64>bodySize > <i64>this.root.config.maxBodyBytes) {
       // Refuse as soon as the limit is passed instead of buffering on (issue 3 point 4).
       this.decided = true;
-      this.apply(router.routeBody(this.api, new Uint8Array(bodySize), [], "", 0), router);
+      this.apply(router.tooLarge(), router);
       return STOP_AND_BUFFER;
     }
     if (!endOfStream) return STOP_AND_BUFFER;
@@ -93,7 +94,8 @@ export class StreamContext {
 
   private decideBody(bodySize: u32): u32 {
     this.decided = true;
-    const router = this.root.router!;
+    const router = this.root.router;
+    if (router == null) return CONTINUE;
     const started = nowNs();
     const body = getBufferBytes(BufferType.RequestBody, 0, bodySize);
     const headers = this.requestHeaders();

@@ -90,16 +90,20 @@ export class Router {
     return r;
   }
 
+  /** The 413 for a body past maxBodyBytes, decided before the whole body is buffered. */
+  tooLarge(): RouteResult {
+    const r = new RouteResult();
+    const e = bodyTooLargeError(this.config.maxBodyBytes);
+    r.outcome = Outcome.Reject;
+    r.status = e.status;
+    r.error = e;
+    return r;
+  }
+
   /** A buffered inference request body. */
   routeBody(api: i32, body: Uint8Array, headers: Array<Header>, generatedId: string, nowMs: i64): RouteResult {
+    if (body.length > this.config.maxBodyBytes) return this.tooLarge();
     const r = new RouteResult();
-    if (body.length > this.config.maxBodyBytes) {
-      const e = bodyTooLargeError(this.config.maxBodyBytes);
-      r.outcome = Outcome.Reject;
-      r.status = e.status;
-      r.error = e;
-      return r;
-    }
     const parsed = parseBody(body, api);
     if (parsed.error != null) {
       r.outcome = Outcome.Reject;
