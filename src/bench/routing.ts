@@ -1,0 +1,491 @@
+/**
+ * Routing-quality benchmark (issue 5 point 3): `npm run bench:routing -- [options]`.
+ *
+ * Replays traces (built-in seeded generators or `--trace FILE`, JSON Lines, see
+ * traces/trace.ts) through a real Envoy to the same pool of simulated vLLM
+ * servers under each policy (routing-policies.ts), resetting the servers and
+ * restarting Envoy between policies. Per policy and trace it reports the
+ * token-level prefix-cache hit rate (from the simulators), time to first
+ * token at the client (streaming; p50/p90/p99), requests per second and
+ * errors; writes a Markdown table and SVG charts under bench/results/ and,
+ * with --json FILE, the figures as JSON. Exits 1 if any request failed.
+ *
+ * Times are model time: the trace's `t` and every latency are divided by the
+ * simulators' timeScale (real ms = model ms × timeScale), so a run at
+ * timeScale 0.5 reports what a run at 1 would, twice as fast.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { availableParallelism, cpus } from "node:os";
+import { basename, dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { findEnvoy, PROJECT_ROOT } from "../envoy/locate.js";
+import { startEnvoy, type EnvoyProcess } from "../envoy/process.js";
+import { ROUTING_HEADER } from "../envoy/config.js";
+import { loadSimConfigFile, type SimConfig } from "../sim/config.js";
+import { startSimPool, type SimPool } from "../sim/server.js";
+import { agent, postJson, streamRequest, type RequestOutcome } from "./routing-client.js";
+import { groupedBarChart } from "./routing-charts.js";
+import { isPolicyName, POLICY_NAMES, policyEnvoy, type PolicyName } from "./routing-policies.js";
+import { PreciseRouter } from "./routing-precise.js";
+import { DEFAULT_RATES, generateTrace, isTraceName, TRACE_NAMES } from "./traces/generators.js";
+import { readTrace, writeTrace, type TraceRequest } from "./traces/trace.js";
+
+export interface RoutingResult {
+  policy: PolicyName;
+  trace: string;
+  requests: number;
+  errors: number;
+  /** Prompt tokens served from the servers' prefix caches / all prompt tokens. */
+  hitRate: number;
+  ttftP50Ms: number;
+  ttftP90Ms: number;
+  ttftP99Ms: number;
+  /** Completed requests per model second. */
+  rps: number;
+}
+
+/** Extra figures for the Markdown report (not in --json). */
+export interface RoutingDetail {
+  /** Requests per server, highest / mean (1 = even). */
+  imbalance: number;
+  /** The first failures, for the report. */
+  errorSamples: string[];
+  /** The filter's own prefix match ratio (matched / total blocks), filter policies only. */
+  filterMatchRatio?: number;
+  /** Decisions where the hot-spot guard dropped affinity (filter policies only). */
+  guardFired?: number;
+}
+
+export interface TraceSpec {
+  name: string;
+  requests: TraceRequest[];
+}
+
+export interface RoutingBenchOptions {
+  traces: TraceSpec[];
+  policies: PolicyName[];
+  servers: number;
+  sim: Partial<SimConfig>;
+  /** Per-request timeout in real ms (default 120 s). */
+  timeoutMs?: number;
+  /** Filter module (default build/llm_picker.wasm). */
+  wasmPath?: string;
+  /** Progress bar on stderr (default: when stderr is a TTY; otherwise one line per run). */
+  progress?: boolean;
+  /** Log lines (default stderr). */
+  log?: (line: string) => void;
+}
+
+export interface RoutingRun {
+  result: RoutingResult;
+  detail: RoutingDetail;
+}
+
+/** Model-time options of the simulated servers used by default (README "Routing"). */
+export const DEFAULT_BENCH_SIM: Partial<SimConfig> = { numGpuBlocks: 2048, timeScale: 0.5 };
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.ceil((p / 100) * sorted.length) - 1;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank))];
+}
+
+function bar(done: number, total: number, width = 30): string {
+  const filled = Math.round((done / Math.max(1, total)) * width);
+  return "█".repeat(filled) + "░".repeat(width - filled);
+}
+
+/** Request body as sent: the trace's body asking for streaming (TTFT is measured on the stream). */
+export function streamingBody(body: Record<string, unknown>): string {
+  return JSON.stringify({ ...body, stream: true });
+}
+
+/** Tokenizes every prompt once (memoised in the simulators) so the first policy does not pay it during its run. */
+async function warmTokenizer(pool: SimPool, trace: TraceSpec, bodies: string[]): Promise<void> {
+  let next = 0;
+  const url = pool.urls[0];
+  const worker = async () => {
+    for (let i = next++; i < bodies.length; i = next++) {
+      await postJson(`${url}/sim/prefix?path=${encodeURIComponent(trace.requests[i].path)}`, bodies[i]);
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+}
+
+/** Waits until the filter reports every endpoint healthy (its scrapes have landed), at most `timeoutMs`. */
+async function waitFilterHealthy(envoy: EnvoyProcess, endpoints: number, timeoutMs = 10_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const stats = await envoy.stats("llm_picker\\.endpoint\\.healthy\\.");
+    const values = Object.values(stats);
+    if (values.length >= endpoints && values.every((v) => v === 1)) return true;
+    await sleep(50);
+  }
+  return false;
+}
+
+async function replay(
+  envoy: EnvoyProcess,
+  pool: SimPool,
+  trace: TraceSpec,
+  bodies: string[],
+  policy: PolicyName,
+  clientPicks: boolean,
+  options: RoutingBenchOptions,
+  onDone: (done: number, errors: number) => void,
+): Promise<{ outcomes: RequestOutcome[]; realSeconds: number }> {
+  const timeScale = pool.servers[0].config.timeScale;
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const addresses = pool.servers.map((s) => `127.0.0.1:${s.port}`);
+  const router = clientPicks ? new PreciseRouter(pool.servers) : null;
+  const outcomes: RequestOutcome[] = new Array(trace.requests.length);
+  let done = 0;
+  let errors = 0;
+  const running: Promise<void>[] = [];
+  const t0 = performance.now();
+
+  const send = async (i: number): Promise<void> => {
+    const r = trace.requests[i];
+    const startedAt = performance.now();
+    let outcome: RequestOutcome;
+    if (router) {
+      let chosen = -1;
+      try {
+        chosen = await router.pick(r.path, bodies[i]);
+      } catch (err) {
+        outcome = { ok: false, status: 0, ttftMs: NaN, totalMs: 0, error: `precise lookup: ${(err as Error).message}` };
+      }
+      if (chosen >= 0) {
+        router.inFlight[chosen]++;
+        outcome = await streamRequest(`${envoy.listenerUrl}${r.path}`, bodies[i], { [ROUTING_HEADER]: addresses[chosen] }, timeoutMs, startedAt);
+        router.inFlight[chosen]--;
+      }
+    } else {
+      outcome = await streamRequest(`${envoy.listenerUrl}${r.path}`, bodies[i], {}, timeoutMs, startedAt);
+    }
+    outcomes[i] = outcome!;
+    done++;
+    if (!outcome!.ok) errors++;
+    onDone(done, errors);
+  };
+
+  for (let i = 0; i < trace.requests.length; i++) {
+    const due = t0 + trace.requests[i].t * timeScale;
+    const wait = due - performance.now();
+    if (wait > 1) await sleep(wait);
+    running.push(send(i));
+  }
+  await Promise.all(running);
+  const realSeconds = (performance.now() - t0) / 1000;
+  return { outcomes, realSeconds };
+}
+
+/** Requests per server from the simulators' own counters. */
+function servedPerServer(pool: SimPool): number[] {
+  return pool.stats().map((s) => s.requests);
+}
+
+async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy: PolicyName, options: RoutingBenchOptions, label: string): Promise<RoutingRun> {
+  const log = options.log ?? ((line: string) => process.stderr.write(line + "\n"));
+  const endpoints = pool.servers.map((s) => `127.0.0.1:${s.port}`);
+  const setup = policyEnvoy(policy, endpoints, options.wasmPath);
+  pool.reset();
+  const envoy = await startEnvoy({ config: setup.config, substitutions: setup.substitutions, logLevel: "warning" });
+  try {
+    if (setup.filter && !(await waitFilterHealthy(envoy, endpoints.length))) {
+      const health = await envoy.stats("llm_picker\\.endpoint\\.(healthy|scrape_failures)\\.");
+      log(`[${label}] warning: the filter did not report every endpoint healthy within 10 s: ${JSON.stringify(health)}`);
+      log(envoy.logs().split("\n").filter((l) => /wasm|critical|error/.test(l)).slice(-20).join("\n"));
+    }
+    const tty = options.progress ?? process.stderr.isTTY;
+    const total = trace.requests.length;
+    let lastDraw = 0;
+    const { outcomes, realSeconds } = await replay(envoy, pool, trace, bodies, policy, setup.clientPicks, options, (done, errors) => {
+      const now = Date.now();
+      if (tty && (now - lastDraw > 100 || done === total)) {
+        lastDraw = now;
+        process.stderr.write(`\r${label.padEnd(34)} ${bar(done, total)} ${String(done).padStart(5)}/${total} errors ${errors}  `);
+      }
+    });
+    if (tty) process.stderr.write("\n");
+    const timeScale = pool.servers[0].config.timeScale;
+    const stats = pool.stats();
+    const prompt = stats.reduce((s, x) => s + x.promptTokens, 0);
+    const cached = stats.reduce((s, x) => s + x.cachedTokens, 0);
+    const ok = outcomes.filter((o) => o.ok);
+    const ttfts = ok.map((o) => o.ttftMs / timeScale).sort((a, b) => a - b);
+    const failed = outcomes.filter((o) => !o.ok);
+    const served = servedPerServer(pool);
+    const mean = served.reduce((a, b) => a + b, 0) / Math.max(1, served.length);
+    const detail: RoutingDetail = {
+      imbalance: mean > 0 ? Math.max(...served) / mean : 0,
+      errorSamples: failed.slice(0, 5).map((o) => o.error ?? `HTTP ${o.status}`),
+    };
+    if (setup.filter) {
+      const s = await envoy.stats("llm_picker\\.(prefix|hot_spot_guard)");
+      const find = (suffix: string) => Object.entries(s).find(([k]) => k.endsWith(suffix))?.[1] ?? 0;
+      const total = find("llm_picker.prefix.total_blocks");
+      detail.filterMatchRatio = total > 0 ? find("llm_picker.prefix.matched_blocks") / total : 0;
+      detail.guardFired = find("llm_picker.hot_spot_guard");
+    }
+    const round = (v: number, d = 1) => (Number.isFinite(v) ? Math.round(v * 10 ** d) / 10 ** d : NaN);
+    const result: RoutingResult = {
+      policy,
+      trace: trace.name,
+      requests: outcomes.length,
+      errors: failed.length,
+      hitRate: round(prompt > 0 ? cached / prompt : 0, 4),
+      ttftP50Ms: round(percentile(ttfts, 50)),
+      ttftP90Ms: round(percentile(ttfts, 90)),
+      ttftP99Ms: round(percentile(ttfts, 99)),
+      rps: round((ok.length * timeScale) / realSeconds, 2),
+    };
+    if (!tty) log(`${label}: ${result.requests} requests, ${result.errors} errors, hit ${(result.hitRate * 100).toFixed(1)}%, TTFT p50 ${result.ttftP50Ms} ms`);
+    return { result, detail };
+  } catch (err) {
+    log(`[${label}] failed; Envoy log tail:\n${envoy.logs().split("\n").slice(-40).join("\n")}`);
+    throw err;
+  } finally {
+    await envoy.stop();
+  }
+}
+
+/** Runs every policy on every trace; one simulated pool for the whole run. */
+export async function runRoutingBench(options: RoutingBenchOptions): Promise<RoutingRun[]> {
+  const pool = await startSimPool(options.servers, options.sim);
+  const runs: RoutingRun[] = [];
+  try {
+    for (const trace of options.traces) {
+      const bodies = trace.requests.map((r) => streamingBody(r.body));
+      await warmTokenizer(pool, trace, bodies);
+      for (const policy of options.policies) {
+        runs.push(await runOne(pool, trace, bodies, policy, options, `${trace.name} / ${policy}`));
+      }
+    }
+  } finally {
+    agent.destroy();
+    await pool.close();
+  }
+  return runs;
+}
+
+const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(v >= 100 ? 0 : 1) : "–");
+
+/** The Markdown table (one row per trace × policy). */
+export function markdownTable(runs: RoutingRun[]): string {
+  const lines = [
+    "| trace | policy | requests | errors | hit rate | TTFT p50 (ms) | p90 | p99 | req/s | max/mean load | filter match |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+  ];
+  for (const { result: r, detail: d } of runs) {
+    const match = d.filterMatchRatio === undefined ? "" : pct(d.filterMatchRatio);
+    lines.push(
+      `| ${r.trace} | ${r.policy} | ${r.requests} | ${r.errors} | ${pct(r.hitRate)} | ${ms(r.ttftP50Ms)} | ${ms(r.ttftP90Ms)} | ${ms(r.ttftP99Ms)} | ${r.rps.toFixed(1)} | ${d.imbalance.toFixed(2)} | ${match} |`,
+    );
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** Issue 5 point 4 goals, checked on the runs that exist. */
+export function goalLines(runs: RoutingRun[]): string[] {
+  const out: string[] = [];
+  const get = (trace: string, policy: string) => runs.find((r) => r.result.trace === trace && r.result.policy === policy)?.result;
+  const traces = [...new Set(runs.map((r) => r.result.trace))];
+  for (const trace of traces) {
+    const def = get(trace, "default");
+    if (!def) continue;
+    const precise = get(trace, "precise");
+    const rr = get(trace, "round-robin");
+    const seed = get(trace, "seed-like");
+    if (precise && precise.hitRate > 0) {
+      const share = def.hitRate / precise.hitRate;
+      out.push(`${trace}: default hit rate = ${pct(share)} of precise's (goal ≥ 90%) ${share >= 0.9 ? "✔" : "✘"}`);
+    }
+    if (rr && def.ttftP50Ms > 0) {
+      const speedup = rr.ttftP50Ms / def.ttftP50Ms;
+      out.push(`${trace}: round-robin median TTFT / default's = ${speedup.toFixed(2)}× (goal ≥ 3×) ${speedup >= 3 ? "✔" : "✘"}`);
+    }
+    if (seed) {
+      // "No worse" within run-to-run noise: 1 point of hit rate, 10% of median TTFT.
+      const hitOk = def.hitRate >= seed.hitRate - 0.01;
+      const ttftOk = def.ttftP50Ms <= seed.ttftP50Ms * 1.1;
+      out.push(
+        `${trace}: default vs seed-like: hit ${pct(def.hitRate)} vs ${pct(seed.hitRate)}, TTFT p50 ${ms(def.ttftP50Ms)} vs ${ms(seed.ttftP50Ms)} ms ${hitOk && ttftOk ? "✔" : "✘"}`,
+      );
+    }
+  }
+  return out;
+}
+
+export interface ReportContext {
+  command: string;
+  servers: number;
+  sim: Partial<SimConfig>;
+}
+
+export function machineLine(): string {
+  const cpu = cpus()[0]?.model ?? "unknown CPU";
+  return `${availableParallelism()} × ${cpu.trim()}, Node ${process.version}, ${process.platform}`;
+}
+
+/** Writes routing.md, routing.json and the SVG charts into `dir`. */
+export function writeReport(dir: string, runs: RoutingRun[], ctx: ReportContext): string[] {
+  mkdirSync(dir, { recursive: true });
+  const traces = [...new Set(runs.map((r) => r.result.trace))];
+  const policies = [...new Set(runs.map((r) => r.result.policy))];
+  const valueOf = (t: string, p: string, f: (r: RoutingResult) => number) => {
+    const run = runs.find((r) => r.result.trace === t && r.result.policy === p);
+    return run ? f(run.result) : NaN;
+  };
+  const matrix = (f: (r: RoutingResult) => number) => traces.map((t) => policies.map((p) => valueOf(t, p, f)));
+  const files: string[] = [];
+  const write = (name: string, text: string) => {
+    writeFileSync(join(dir, name), text);
+    files.push(join(dir, name));
+  };
+  write(
+    "routing-hit-rate.svg",
+    groupedBarChart({ title: "Prefix-cache hit rate (tokens)", unit: "%", groups: traces, series: policies, values: matrix((r) => r.hitRate * 100), format: (v) => v.toFixed(0) }),
+  );
+  write(
+    "routing-ttft-p50.svg",
+    groupedBarChart({ title: "Time to first token, median (model ms, log scale)", unit: "ms", groups: traces, series: policies, values: matrix((r) => r.ttftP50Ms), log: true, format: (v) => (v >= 10 ? v.toFixed(0) : v.toFixed(1)) }),
+  );
+  write(
+    "routing-ttft-p99.svg",
+    groupedBarChart({ title: "Time to first token, p99 (model ms, log scale)", unit: "ms", groups: traces, series: policies, values: matrix((r) => r.ttftP99Ms), log: true, format: (v) => (v >= 10 ? v.toFixed(0) : v.toFixed(1)) }),
+  );
+  write("routing.json", JSON.stringify(runs.map((r) => r.result), null, 2) + "\n");
+  const md = [
+    "# Routing benchmark",
+    "",
+    `Command: \`${ctx.command}\``,
+    "",
+    `Machine: ${machineLine()}; ${ctx.servers} simulated servers, sim config ${JSON.stringify(ctx.sim)}.`,
+    "",
+    markdownTable(runs),
+    ...goalLines(runs).map((l) => `- ${l}`),
+    "",
+    "![hit rate](routing-hit-rate.svg) ![TTFT p50](routing-ttft-p50.svg) ![TTFT p99](routing-ttft-p99.svg)",
+    "",
+    "Errors (first few per run):",
+    "",
+    ...runs.filter((r) => r.detail.errorSamples.length > 0).map((r) => `- ${r.result.trace} / ${r.result.policy}: ${r.detail.errorSamples.join(" · ")}`),
+    "",
+  ].join("\n");
+  write("routing.md", md);
+  return files;
+}
+
+const USAGE = `Usage: npm run bench:routing -- [options]
+  --traces a,b        built-in traces (${TRACE_NAMES.join(", ")}; default all)
+  --trace FILE        replay a JSON Lines trace instead (repeatable), keeping its timing
+  --policies a,b      subset of ${POLICY_NAMES.join(", ")} (default all)
+  --servers N         simulated servers (default 8)
+  --sim FILE          simulator config (JSON, src/sim/README.md); default ${JSON.stringify(DEFAULT_BENCH_SIM)}
+  --time-scale X      override the simulators' timeScale (real = model time × X)
+  --requests N        requests per built-in trace (default 400)
+  --duration S        keep only requests with t < S model seconds
+  --rate R            mean requests per model second for built-in traces (defaults ${JSON.stringify(DEFAULT_RATES)})
+  --seed N            generator seed (default 1)
+  --out DIR           report directory (default bench/results/latest)
+  --json FILE         also write the figures as JSON
+  --save-traces DIR   write the generated traces as JSON Lines
+  --timeout MS        per-request timeout, real ms (default 120000)`;
+
+export async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      traces: { type: "string" },
+      trace: { type: "string", multiple: true },
+      policies: { type: "string" },
+      servers: { type: "string", default: "8" },
+      sim: { type: "string" },
+      "time-scale": { type: "string" },
+      requests: { type: "string", default: "400" },
+      duration: { type: "string" },
+      rate: { type: "string" },
+      seed: { type: "string", default: "1" },
+      out: { type: "string", default: join(PROJECT_ROOT, "bench/results/latest") },
+      json: { type: "string" },
+      "save-traces": { type: "string" },
+      timeout: { type: "string", default: "120000" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const fail = (message: string): number => {
+    console.error(`bench:routing: ${message}\n\n${USAGE}`);
+    return 2;
+  };
+  const policies = (values.policies ?? POLICY_NAMES.join(",")).split(",").map((p) => p.trim()).filter(Boolean);
+  for (const p of policies) if (!isPolicyName(p)) return fail(`unknown policy "${p}"`);
+  const servers = Number(values.servers);
+  if (!Number.isInteger(servers) || servers < 1 || servers > 64) return fail("--servers must be an integer in 1..64");
+  const requests = Number(values.requests);
+  if (!Number.isInteger(requests) || requests < 1) return fail("--requests must be a positive integer");
+  const seed = Number(values.seed);
+  const rate = values.rate === undefined ? undefined : Number(values.rate);
+  if (rate !== undefined && !(rate > 0)) return fail("--rate must be > 0");
+
+  let sim: Partial<SimConfig> = { ...DEFAULT_BENCH_SIM };
+  if (values.sim) sim = loadSimConfigFile(values.sim);
+  if (values["time-scale"] !== undefined) sim = { ...sim, timeScale: Number(values["time-scale"]) };
+
+  let traces: TraceSpec[];
+  if (values.trace && values.trace.length > 0) {
+    traces = values.trace.map((file) => ({ name: basename(file).replace(/\.jsonl?$/, ""), requests: readTrace(file) }));
+  } else {
+    const names = (values.traces ?? TRACE_NAMES.join(",")).split(",").map((t) => t.trim()).filter(Boolean);
+    for (const n of names) if (!isTraceName(n)) return fail(`unknown trace "${n}"`);
+    traces = names.map((name) => ({ name, requests: generateTrace(name as (typeof TRACE_NAMES)[number], { seed, requests, rate }) }));
+  }
+  if (values.duration !== undefined) {
+    const limit = Number(values.duration) * 1000;
+    traces = traces.map((t) => ({ ...t, requests: t.requests.filter((r) => r.t < limit) })).filter((t) => t.requests.length > 0);
+  }
+  if (values["save-traces"]) {
+    mkdirSync(values["save-traces"], { recursive: true });
+    for (const t of traces) writeTrace(join(values["save-traces"], `${t.name}.jsonl`), t.requests);
+  }
+  if (!findEnvoy()) {
+    console.error("bench:routing: no Envoy binary found: run `npm run envoy:install` (or set ENVOY_BIN)");
+    return 2;
+  }
+
+  const command = `npm run bench:routing -- ${argv.join(" ")}`.trim();
+  const runs = await runRoutingBench({ traces, policies: policies as PolicyName[], servers, sim, timeoutMs: Number(values.timeout) });
+  process.stdout.write("\n" + markdownTable(runs) + "\n" + goalLines(runs).join("\n") + "\n");
+  const files = writeReport(resolve(values.out), runs, { command, servers, sim });
+  if (values.json) {
+    mkdirSync(dirname(resolve(values.json)), { recursive: true });
+    writeFileSync(values.json, JSON.stringify(runs.map((r) => r.result), null, 2) + "\n");
+    files.push(values.json);
+  }
+  console.error(`\nwrote ${files.join(", ")}`);
+  const errors = runs.reduce((s, r) => s + r.result.errors, 0);
+  if (errors > 0) {
+    console.error(`bench:routing: ${errors} request(s) failed`);
+    for (const r of runs) for (const e of r.detail.errorSamples) console.error(`  ${r.result.trace} / ${r.result.policy}: ${e}`);
+    return 1;
+  }
+  return 0;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err) => {
+      console.error(`bench:routing: ${(err as Error).stack ?? err}`);
+      process.exit(1);
+    },
+  );
+}
