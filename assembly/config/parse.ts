@@ -32,8 +32,24 @@ export function parseConfig(bytes: Uint8Array): ConfigResult {
     result.error = new ConfigError(r.errorPath.length > 0 ? r.errorPath : "(document)", stripPath(r.error, r.errorPath));
     return result;
   }
+  const crossFieldError = checkConsistency(config);
+  if (crossFieldError != null) {
+    result.error = crossFieldError;
+    return result;
+  }
   result.config = config;
   return result;
+}
+
+/** Rules that involve several fields (each named in the message). */
+function checkConsistency(c: Config): ConfigError | null {
+  const m = c.metrics;
+  // A staleness bound at or below the scrape interval marks endpoints
+  // unhealthy between two good scrapes: they would flap.
+  if (m.enabled && m.staleAfterMs <= m.intervalMs) {
+    return new ConfigError("metrics.staleAfterMs", "must be greater than metrics.intervalMs (" + m.intervalMs.toString() + "), got " + m.staleAfterMs.toString());
+  }
+  return null;
 }
 
 function isBlank(b: Uint8Array): bool {

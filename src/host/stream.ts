@@ -175,10 +175,10 @@ export class HttpStream {
       if (!responded && kind === "timeout") this.setLocal(504, [], toBytes("upstream request timeout"), "upstream_response_timeout");
       if (this.vm && this.created && !this.vm.failed) {
         this.inLogPhase = true;
-        this.call("proxy_on_log");
+        this.call("proxy_on_log", this.id);
         this.inLogPhase = false;
-        this.call("proxy_on_done");
-        this.call("proxy_on_delete");
+        this.call("proxy_on_done", this.id);
+        this.call("proxy_on_delete", this.id);
       }
       this.destroyed = true;
       if (this.vm && this.id) this.vm.contexts.delete(this.id);

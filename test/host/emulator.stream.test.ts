@@ -18,6 +18,7 @@ const BODY_EOS = 0x118;
 const BUFFER_READ = 0x120; // size get_buffer_bytes(0) returned in the body callback
 const ADD_RESULT = 0x124; // status of add_header_map_value(0) in the body callback
 const MAP_SIZE = 0x130; // get_header_map_size(0) in the headers callback
+const END_IDS = 0x140; // context ids received by on_log, on_done, on_delete
 
 async function streamGuest(): Promise<Uint8Array> {
   return guest({
@@ -50,9 +51,9 @@ async function streamGuest(): Promise<Uint8Array> {
         (i32.store (i32.const ${ADD_RESULT})
           (call $proxy_add_header_map_value (i32.const 0) (i32.const 0x420) (i32.const 7) (i32.const 0x430) (i32.const 1)))
         (if (result i32) (local.get $eos) (then (i32.load (i32.const ${BODY_EOS_RET}))) (else (i32.load (i32.const ${BODY_RET})))))
-      (func (export "proxy_on_log") (param i32) ${logConst(0x440, "on_log")})
-      (func (export "proxy_on_done") (param i32) (result i32) ${logConst(0x450, "on_done")} (i32.const 1))
-      (func (export "proxy_on_delete") (param i32) ${logConst(0x460, "on_delete")})`,
+      (func (export "proxy_on_log") (param $ctx i32) (i32.store (i32.const ${END_IDS}) (local.get $ctx)) ${logConst(0x440, "on_log")})
+      (func (export "proxy_on_done") (param $ctx i32) (result i32) (i32.store (i32.const ${END_IDS + 4}) (local.get $ctx)) ${logConst(0x450, "on_done")} (i32.const 1))
+      (func (export "proxy_on_delete") (param $ctx i32) (i32.store (i32.const ${END_IDS + 8}) (local.get $ctx)) ${logConst(0x460, "on_delete")})`,
   });
 }
 
@@ -185,6 +186,8 @@ describe("local replies and stream end", () => {
       const s = host.newHttpStream().sendRequestHeaders(POST, true).end(kind);
       expect(host.logMessages("info")).toEqual(["on_log", "on_done", "on_delete"]);
       expect(s.calls.slice(-3)).toEqual(["proxy_on_log", "proxy_on_done", "proxy_on_delete"]);
+      // Envoy passes the stream's own context id to each end callback.
+      expect([u32(host, END_IDS), u32(host, END_IDS + 4), u32(host, END_IDS + 8)]).toEqual([s.id, s.id, s.id]);
       expect(s.destroyed).toBe(true);
       if (kind === "upstream_reset") expect(s.localResponse()?.status).toBe(503);
       if (kind === "timeout") expect(s.localResponse()?.status).toBe(504);
