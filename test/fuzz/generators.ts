@@ -305,10 +305,38 @@ export function pathsOf(api: ApiName): string[] {
   return PATHS.filter(([, c]) => c === api).map(([p]) => p);
 }
 
-/** A request path with the class the filter must give it. Random paths are not inference calls. */
+/**
+ * The class of a POST path by the rule documented in assembly/request/api.ts
+ * (written again here from the documentation, not from the code): query and
+ * fragment ignored, one trailing slash ignored, "" or "/" → by shape, suffix
+ * match on segment boundaries of /v1/chat/completions, /v1/completions,
+ * /v1/responses; anything else is not an inference call.
+ */
+export function classifyPath(p: string): PathClass {
+  let end = p.length;
+  const q = p.indexOf("?");
+  if (q >= 0) end = q;
+  const h = p.indexOf("#");
+  if (h >= 0 && h < end) end = h;
+  let s = p.slice(0, end);
+  if (s.length > 1 && s.endsWith("/")) s = s.slice(0, -1);
+  if (s === "" || s === "/") return "by_shape";
+  if (s.endsWith("/v1/chat/completions")) return "chat_completions";
+  if (s.endsWith("/v1/completions")) return "completions";
+  if (s.endsWith("/v1/responses")) return "responses";
+  return "not_inference";
+}
+
+/** A request path with the class the filter must give it: the table above, or a random one classified by the rule. */
 export const path: fc.Arbitrary<{ path: string; cls: PathClass }> = fc.oneof(
   { weight: 9, arbitrary: fc.constantFrom(...PATHS).map(([p, cls]) => ({ path: p, cls })) },
-  { weight: 1, arbitrary: fc.stringMatching(/^\/[a-z0-9_.\-/]{0,20}$/).filter((p) => !/\/v1\/(chat\/)?completions\/?$|\/v1\/responses\/?$/.test(p) && p !== "/").map((p) => ({ path: p, cls: "not_inference" as PathClass })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.stringMatching(/^\/[a-zA-Z0-9_.\-/]{0,16}$/), fc.constantFrom("", "/v1/completions", "/v1/chat/completions", "/v1/responses", "/v1/responses/", "?a=/v1/completions", "#x"))
+      .map(([a, b]) => a + b)
+      .map((p) => ({ path: p, cls: classifyPath(p) })),
+  },
 );
 
 /** Methods: POST mostly; anything else is not an inference call. */
