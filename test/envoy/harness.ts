@@ -7,12 +7,15 @@
  * for the tests that need it) skips with a message. Under CI (env CI set and
  * not "false"/"0") nothing skips: a missing Envoy or build fails the tests.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { request as httpRequest, type ClientRequest } from "node:http";
 import { resolve } from "node:path";
 import { afterAll, beforeAll, beforeEach, onTestFailed, onTestFinished } from "vitest";
 import { DEFAULT_WASM } from "../../src/envoy/config.js";
 import { findEnvoy, PROJECT_ROOT } from "../../src/envoy/locate.js";
 import { startEnvoy, type EnvoyProcess, type StartEnvoyOptions } from "../../src/envoy/process.js";
+import { parseDocument } from "yaml";
+import type { FakeUpstream } from "./upstreams.js";
 
 export const UNDER_CI = !!process.env.CI && process.env.CI !== "false" && process.env.CI !== "0";
 export const ENVOY_YAML = resolve(PROJECT_ROOT, "envoy/envoy.yaml");
@@ -110,4 +113,72 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
     await new Promise((r) => setTimeout(r, 25));
   }
   return check();
+}
+
+/**
+ * envoy/envoy.yaml with the listener balancing connections exactly across
+ * workers (`exact_balance`, no SO_REUSEPORT): with --concurrency 2, new
+ * connections alternate between the workers, so a test can put requests on
+ * both worker VMs on purpose. `statsFlushInterval` (e.g. "1s") shortens
+ * Envoy's 5 s stats flush, after which histograms show on /stats/prometheus.
+ */
+export function balancedEnvoyYaml(options: { statsFlushInterval?: string } = {}): string {
+  const doc = parseDocument(readFileSync(ENVOY_YAML, "utf8"));
+  doc.setIn(["static_resources", "listeners", 0, "enable_reuse_port"], false);
+  doc.setIn(["static_resources", "listeners", 0, "connection_balance_config"], doc.createNode({ exact_balance: {} }));
+  if (options.statsFlushInterval) doc.set("stats_flush_interval", options.statsFlushInterval);
+  return doc.toString();
+}
+
+/** How many GET /metrics scrapes `u` has received. */
+export function scrapeCount(u: FakeUpstream): number {
+  return u.requests.filter((r) => r.path === "/metrics").length;
+}
+
+/**
+ * Waits until every upstream has received `more` further /metrics scrapes.
+ * The filter issues an endpoint's next scrape only after the previous one's
+ * response was handled, so after k + 2 arrivals the page served at k + 1
+ * (the first after a change) has been published in shared data.
+ */
+export async function scrapedAgain(upstreams: FakeUpstream[], more = 2, timeoutMs = 10_000): Promise<boolean> {
+  const base = upstreams.map(scrapeCount);
+  return waitFor(() => upstreams.every((u, i) => scrapeCount(u) >= base[i] + more), timeoutMs);
+}
+
+export interface HeldRequest {
+  /** Resolves when the response has been read fully, or with status 0 when the request failed (reset). */
+  done: Promise<Reply>;
+  /** Resets the client side (destroys the socket). */
+  reset(): void;
+}
+
+/**
+ * POST /v1/chat/completions on a connection of its own (no keep-alive
+ * agent), so each such request is a new downstream connection: with
+ * `balancedEnvoyYaml` they alternate between Envoy's workers.
+ */
+export function postChatOwnConnection(base: string, content: string, headers: Record<string, string> = {}): HeldRequest {
+  const url = new URL(`${base}/v1/chat/completions`);
+  const body = chatBody(content);
+  let req: ClientRequest;
+  const done = new Promise<Reply>((resolveDone) => {
+    req = httpRequest(
+      { host: url.hostname, port: url.port, path: url.pathname, method: "POST", agent: false,
+        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          const h = new Headers();
+          for (const [k, v] of Object.entries(res.headers)) if (typeof v === "string") h.set(k, v);
+          resolveDone({ status: res.statusCode ?? 0, headers: h, body: Buffer.concat(chunks).toString("utf8") });
+        });
+        res.on("error", () => resolveDone({ status: 0, headers: new Headers(), body: "" }));
+      },
+    );
+    req.on("error", () => resolveDone({ status: 0, headers: new Headers(), body: "" }));
+    req.end(body);
+  });
+  return { done, reset: () => req.destroy() };
 }

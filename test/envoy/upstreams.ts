@@ -62,6 +62,14 @@ function defaultReply(rec: RecordedRequest, res: ServerResponse, upstream: FakeU
 }
 
 export async function startUpstream(): Promise<FakeUpstream> {
+  return startUpstreamOnPort(0);
+}
+
+/**
+ * A fake upstream on a given port (0: any free port). Tests of a server that
+ * goes away and comes back close one and start another on its port.
+ */
+export async function startUpstreamOnPort(port: number): Promise<FakeUpstream> {
   let server: Server;
   const upstream: FakeUpstream = {
     address: "",
@@ -97,7 +105,7 @@ export async function startUpstream(): Promise<FakeUpstream> {
     if (upstream.handler) await upstream.handler(rec, res, upstream);
     else defaultReply(rec, res, upstream);
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
   upstream.port = (server.address() as AddressInfo).port;
   upstream.address = `127.0.0.1:${upstream.port}`;
   return upstream;
