@@ -1,0 +1,123 @@
+/**
+ * Requests in flight across Envoy's workers (issue 4 point 3) in a real Envoy
+ * with two workers. The listener balances connections exactly
+ * (`balancedEnvoyYaml`), and each request here has a connection of its own,
+ * so consecutive requests are handled by alternating worker VMs: a worker
+ * sees the requests the other one routed only through the shared in-flight
+ * counts.
+ *
+ * The three fake servers report identical metrics and hold every request
+ * open until the test answers it, so the in-flight scorer is what separates
+ * them: a new request goes to a server with the fewest requests in flight.
+ */
+import type { ServerResponse } from "node:http";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { balancedEnvoyYaml, FILTER_WASM, postChatOwnConnection, scrapedAgain, SKIP_FILTER, useEnvoy, waitFor, type HeldRequest } from "./harness.js";
+import { startUpstreams, type FakeUpstream } from "./upstreams.js";
+import { vllmPage } from "../host/fixtures/vllm.js";
+
+interface Held {
+  upstream: FakeUpstream;
+  res: ServerResponse;
+  client: HeldRequest;
+  /** The upstream side saw the connection close (Envoy reset it). */
+  closed: boolean;
+}
+
+describe.skipIf(SKIP_FILTER)("in-flight counts across workers in Envoy", () => {
+  let upstreams: FakeUpstream[] = [];
+  const held: Held[] = [];
+  /** Server-side responses not yet matched to a client request (set by the hold handler). */
+  const arrivals: Array<{ upstream: FakeUpstream; res: ServerResponse }> = [];
+
+  beforeAll(async () => {
+    upstreams = await startUpstreams(3);
+    for (const u of upstreams) {
+      u.metrics = vllmPage({ waiting: 0, running: 0, kv: 0 });
+      u.handler = (_rec, res, upstream) => {
+        arrivals.push({ upstream, res });
+      };
+    }
+  });
+  afterAll(async () => {
+    for (const h of held) if (!h.res.writableEnded) h.res.destroy();
+    await Promise.all(upstreams.map((u) => u.close()));
+  });
+  const envoy = useEnvoy(() => ({
+    config: balancedEnvoyYaml(),
+    concurrency: 2,
+    substitutions: {
+      wasmPath: FILTER_WASM,
+      endpoints: upstreams.map((u) => u.address),
+      pluginConfig: {
+        endpoints: upstreams.map((u) => ({ address: u.address })),
+        metrics: { cluster: "model_servers_metrics", intervalMs: 100 },
+      },
+    },
+  }));
+
+  let sent = 0;
+  /** Sends one request on a new connection and waits until a server holds it; returns that server. */
+  async function hold(): Promise<FakeUpstream> {
+    const client = postChatOwnConnection(envoy().listenerUrl, `${sent++} held request`);
+    expect(await waitFor(() => arrivals.length > 0, 5000)).toBe(true);
+    const { upstream, res } = arrivals.shift()!;
+    const h: Held = { upstream, res, client, closed: false };
+    res.on("close", () => (h.closed = true));
+    held.push(h);
+    return upstream;
+  }
+  const openAt = (u: FakeUpstream) => held.filter((h) => h.upstream === u && !h.closed && !h.res.writableEnded);
+  const name = (u: FakeUpstream) => `server ${upstreams.indexOf(u)}`;
+  /** Waits until Envoy has finished the streams it had (the filter's on_done ran on each). */
+  const streamsActive = async (n: number) =>
+    waitFor(async () => (await envoy().stats("^http\\.llm_picker\\.downstream_rq_active$"))["http.llm_picker.downstream_rq_active"] === n);
+
+  test("held requests spread over the servers whichever worker routes them; a reset, a completion and an upstream reset each free the server", async () => {
+    // Every server scraped (healthy, identical metrics) before the first request.
+    expect(await scrapedAgain(upstreams, 2)).toBe(true);
+
+    // Six held requests, one after the other: 2 per server.
+    const first: FakeUpstream[] = [];
+    for (let i = 0; i < 6; i++) first.push(await hold());
+    expect(upstreams.map((u) => openAt(u).length)).toEqual([2, 2, 2]);
+    // Consecutive ones differ: each pick saw the one before it, made on the other worker.
+    for (let i = 1; i < 3; i++) expect(first.slice(0, i)).not.toContain(first[i]);
+    const workers = await envoy().stats("worker_\\d+\\.downstream_cx_active$");
+    expect(Object.values(workers).sort()).toEqual([3, 3]);
+
+    const [x, y, z] = first;
+
+    // 1. Client resets: x's two requests are abandoned by their clients.
+    for (const h of openAt(x)) h.client.reset();
+    expect((await Promise.all(held.filter((h) => h.upstream === x).map((h) => h.client.done))).map((r) => r.status)).toEqual([0, 0]);
+    expect(await waitFor(() => openAt(x).length === 0)).toBe(true);
+    expect(await streamsActive(4)).toBe(true);
+    // x is free again (0 in flight against 2 and 2): it gets the next two.
+    expect(name(await hold())).toBe(name(x));
+    expect(name(await hold())).toBe(name(x));
+
+    // 2. Completion: y answers its two requests.
+    const yHeld = openAt(y);
+    for (const h of yHeld) {
+      h.res.writeHead(200, { "content-type": "application/json", "x-upstream": y.address });
+      h.res.end("{}");
+    }
+    expect((await Promise.all(yHeld.map((h) => h.client.done))).map((r) => r.status)).toEqual([200, 200]);
+    expect(await streamsActive(4)).toBe(true);
+    expect(name(await hold())).toBe(name(y));
+    expect(name(await hold())).toBe(name(y));
+
+    // 3. Upstream reset: z drops its two connections; Envoy answers 503.
+    const zHeld = openAt(z);
+    for (const h of zHeld) h.res.socket?.destroy();
+    expect((await Promise.all(zHeld.map((h) => h.client.done))).map((r) => r.status)).toEqual([503, 503]);
+    expect(await streamsActive(4)).toBe(true);
+    expect(name(await hold())).toBe(name(z));
+    expect(name(await hold())).toBe(name(z));
+
+    expect(upstreams.map((u) => openAt(u).length)).toEqual([2, 2, 2]);
+    for (const h of held) if (!h.res.writableEnded && !h.closed) h.res.end("{}");
+    await Promise.all(held.map((h) => h.client.done));
+  });
+});
