@@ -33,6 +33,8 @@ const hosts = new Hosts();
 const wellFormed = (s: string) => s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, "\ufffd");
 const runs = (numRuns: number) => ({ numRuns, seed: SEED, endOnFailure: false });
 /** Limit of a run: mostly the big one, sometimes the smallest the filter accepts (413 on ordinary bodies). */
+/** x-request-id as clients send it (absent, empty, UUIDs, any printable text incl. quotes, backslashes and non-ASCII). */
+const requestId = fc.oneof(fc.constant(null), fc.constant(""), fc.uuid(), fc.string({ unit: "grapheme", minLength: 1, maxLength: 40 }).filter((s) => !/[\u0000-\u001f\u007f]/.test(s) && s.trim() === s));
 const limitArb = fc.oneof({ weight: 4, arbitrary: fc.constant(BIG_LIMIT) }, { weight: 1, arbitrary: fc.constant(SMALL_LIMIT) });
 
 let sent = 0;
@@ -70,13 +72,18 @@ describe(`filter fuzz, generated and mutated bodies (FUZZ_RUNS=${TOTAL})`, () =>
 
   it(`well-formed bodies on any path and method, with either body limit (${N.anyPath})`, { timeout: TIMEOUT }, async () => {
     await fc.assert(
-      fc.asyncProperty(wellFormedBody, style, path, method, delivery, limitArb, async ({ api, value }, st, p, m, d, limit) => {
+      fc.asyncProperty(wellFormedBody, style, path, method, delivery, limitArb, requestId, async ({ api, value }, st, p, m, d, limit, id) => {
         const bytes = enc.encode(render(value, st));
-        const got = await send(limit, { method: m, path: p.path, cls: p.cls, chunks: chunksOf(bytes, d), trailers: d.trailers });
+        const headers: [string, string][] = id === null ? [] : [["x-request-id", id]];
+        const got = await send(limit, { method: m, path: p.path, cls: p.cls, chunks: chunksOf(bytes, d), trailers: d.trailers, headers });
         if (m !== "POST" || p.cls === "not_inference") expect(got.kind).toBe("pass");
         else if (bytes.length > limit) expect(got.code).toBe("body_too_large");
-        else if (p.cls === api || p.cls === "by_shape") expect(got.kind).toBe("route");
-        else {
+        else if (p.cls === api || p.cls === "by_shape") {
+          expect(got.kind).toBe("route");
+          // The client's id, or a generated one (seed §4.2).
+          if (id) expect(got.decision.request.requestId).toBe(id);
+          else expect(got.decision.request.requestId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+        } else {
           // Only the path's API counts: its required field is missing.
           expect([got.code, got.param]).toEqual(["missing_field", REQUIRED_FIELD[p.cls]]);
         }
