@@ -102,7 +102,23 @@ export interface PolicyEnvoy {
   clientPicks: boolean;
 }
 
-export function policyEnvoy(policy: PolicyName, endpoints: string[], wasmPath?: string): PolicyEnvoy {
+/** Deep merge of plain objects (arrays and scalars in `b` replace). */
+export function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const prev = out[k];
+    const bothObjects = typeof v === "object" && v !== null && !Array.isArray(v) && typeof prev === "object" && prev !== null && !Array.isArray(prev);
+    out[k] = bothObjects ? deepMerge(prev as Record<string, unknown>, v as Record<string, unknown>) : v;
+  }
+  return out;
+}
+
+/**
+ * @param filterOverride merged into the plugin configuration of the filter
+ *   policies (seed-like, default): to try other settings, e.g.
+ *   `{"prefix":{"capacityPerEndpoint":2048}}`.
+ */
+export function policyEnvoy(policy: PolicyName, endpoints: string[], wasmPath?: string, filterOverride?: Record<string, unknown>): PolicyEnvoy {
   switch (policy) {
     case "round-robin":
     case "least-request":
@@ -112,7 +128,11 @@ export function policyEnvoy(policy: PolicyName, endpoints: string[], wasmPath?: 
     case "default":
       return {
         config: ENVOY_YAML,
-        substitutions: { endpoints, pluginConfig: filterPluginConfig(policy, endpoints), ...(wasmPath ? { wasmPath } : {}) },
+        substitutions: {
+          endpoints,
+          pluginConfig: deepMerge(filterPluginConfig(policy, endpoints) as Record<string, unknown>, filterOverride ?? {}),
+          ...(wasmPath ? { wasmPath } : {}),
+        },
         filter: true,
         clientPicks: false,
       };

@@ -1,0 +1,160 @@
+/**
+ * The routing benchmark (issue 5 points 3 and 5): a small run through the real
+ * Envoy (round-robin vs the filter's defaults on the multi-turn trace), a
+ * replay of a hand-written trace in the documented format (all three APIs,
+ * the `precise` policy, --json output), and the pure parts (trace format,
+ * generators, the precise picker, SSE output detection).
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, test } from "vitest";
+import { isOutputEvent } from "../../src/bench/routing-client.js";
+import { pickPrecise, type PreciseCandidate } from "../../src/bench/routing-precise.js";
+import { main, percentile, runRoutingBench } from "../../src/bench/routing.js";
+import { baselineYaml, headerRoutedYaml } from "../../src/bench/routing-policies.js";
+import { generateTrace, TRACE_NAMES } from "../../src/bench/traces/generators.js";
+import { formatTrace, parseTrace } from "../../src/bench/traces/trace.js";
+import { SKIP_FILTER } from "./harness.js";
+
+describe("trace format and generators", () => {
+  test("parseTrace reads the documented format, sorts by t and names the bad line", () => {
+    const text = [
+      '{"t": 20, "session": "b", "path": "/v1/completions", "body": {"prompt": "x"}}',
+      "",
+      '{"t": 5, "session": "a", "path": "/v1/chat/completions", "body": {"messages": []}}',
+    ].join("\n");
+    expect(parseTrace(text).map((r) => r.session)).toEqual(["a", "b"]);
+    expect(() => parseTrace('{"t": 1, "session": "a", "path": "/v1/embeddings", "body": {}}')).toThrow(/:1: "path"/);
+    expect(() => parseTrace('{"t": -1, "session": "a", "path": "/v1/completions", "body": {}}')).toThrow(/"t"/);
+    expect(() => parseTrace('ok\n{"t":1}')).toThrow(/trace:1: not JSON/);
+    expect(() => parseTrace("\n\n")).toThrow(/no requests/);
+  });
+
+  test.each(TRACE_NAMES)("%s: deterministic per seed, sorted, chat bodies asking for nothing unusual", (name) => {
+    const a = generateTrace(name, { seed: 7, requests: 60 });
+    const b = generateTrace(name, { seed: 7, requests: 60 });
+    const c = generateTrace(name, { seed: 8, requests: 60 });
+    expect(formatTrace(a)).toBe(formatTrace(b));
+    expect(formatTrace(a)).not.toBe(formatTrace(c));
+    expect(a).toHaveLength(60);
+    for (let i = 1; i < a.length; i++) expect(a[i].t).toBeGreaterThanOrEqual(a[i - 1].t);
+    expect(a[0].t).toBeGreaterThanOrEqual(0);
+    expect(parseTrace(formatTrace(a))).toEqual(a);
+  });
+
+  test("multi-turn: a session's next request extends its previous one (growing conversation)", () => {
+    const trace = generateTrace("multi-turn", { requests: 200 });
+    const last = new Map<string, unknown[]>();
+    let extended = 0;
+    for (const r of trace) {
+      const messages = r.body.messages as unknown[];
+      const before = last.get(r.session);
+      if (before) {
+        expect(messages.slice(0, before.length)).toEqual(before);
+        expect(messages.length).toBe(before.length + 2);
+        extended++;
+      }
+      last.set(r.session, messages);
+    }
+    expect(extended).toBeGreaterThan(100);
+  });
+});
+
+describe("precise picker and SSE detection", () => {
+  const idle = (cachedTokens: number, waiting = 0): PreciseCandidate => ({ cachedTokens, promptTokens: 1000, waiting, running: 0, kvUsage: 0.1, inFlight: 0 });
+
+  test("longest cached prefix wins when load is equal; load wins when the caches are equal", () => {
+    expect(pickPrecise([idle(0), idle(900), idle(100)], 0)).toBe(1);
+    expect(pickPrecise([idle(500, 3), idle(500, 0), idle(500, 3)], 0)).toBe(1);
+    // Prefix weight 3 × 0.9 outweighs queue weight 2 × 1.0 (a short queue behind a warm cache).
+    expect(pickPrecise([idle(0, 0), idle(900, 4)], 0)).toBe(1);
+  });
+
+  test("the hot-spot guard drops affinity when load is badly imbalanced", () => {
+    const busy: PreciseCandidate = { cachedTokens: 1000, promptTokens: 1000, waiting: 70, running: 30, kvUsage: 0.5, inFlight: 0 };
+    expect(pickPrecise([busy, idle(0)], 0)).toBe(1);
+  });
+
+  test("ties rotate", () => {
+    const picks = new Set([0, 1, 2, 3].map((r) => pickPrecise([idle(0), idle(0), idle(0)], r)));
+    expect(picks).toEqual(new Set([0, 1, 2]));
+  });
+
+  test("isOutputEvent: chat/completions chunks count; responses' created/in_progress and [DONE] do not", () => {
+    expect(isOutputEvent('data: {"choices":[{"delta":{"role":"assistant","content":""}}]}')).toBe(true);
+    expect(isOutputEvent("data: [DONE]")).toBe(false);
+    expect(isOutputEvent('event: response.created\ndata: {"type":"response.created"}')).toBe(false);
+    expect(isOutputEvent('event: response.in_progress\ndata: {"type":"response.in_progress"}')).toBe(false);
+    expect(isOutputEvent('event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"x"}')).toBe(true);
+    expect(isOutputEvent(": comment")).toBe(false);
+  });
+
+  test("percentile: nearest rank", () => {
+    expect(percentile([1, 2, 3, 4], 50)).toBe(2);
+    expect(percentile([1, 2, 3, 4], 99)).toBe(4);
+    expect(Number.isNaN(percentile([], 50))).toBe(true);
+  });
+
+  test("policy configs: baseline variants swap the balancing policy; precise drops the filter only", () => {
+    expect(baselineYaml("least-request")).toContain("envoy.load_balancing_policies.least_request");
+    expect(baselineYaml("random")).toContain("envoy.load_balancing_policies.random");
+    expect(baselineYaml("random")).not.toContain("round_robin");
+    const precise = headerRoutedYaml();
+    expect(precise).not.toContain("llm_picker.wasm");
+    expect(precise).toContain("override_host");
+    expect(precise).toContain("envoy.filters.http.router");
+  });
+});
+
+describe.skipIf(SKIP_FILTER)("routing benchmark through the real Envoy", () => {
+  test("multi-turn, 4 servers: no errors, and the filter's defaults beat round robin's hit rate", async () => {
+    const trace = { name: "multi-turn", requests: generateTrace("multi-turn", { seed: 3, requests: 240, rate: 16 }) };
+    const runs = await runRoutingBench({
+      traces: [trace],
+      policies: ["round-robin", "default"],
+      servers: 4,
+      sim: { numGpuBlocks: 1024, timeScale: 0.25 },
+      progress: false,
+      log: () => {},
+    });
+    const [rr, def] = runs.map((r) => r.result);
+    expect(rr.policy).toBe("round-robin");
+    expect(def.policy).toBe("default");
+    for (const r of [rr, def]) {
+      expect(r.errors, runs.flatMap((x) => x.detail.errorSamples).join("\n")).toBe(0);
+      expect(r.requests).toBe(240);
+      expect(r.ttftP50Ms).toBeGreaterThan(0);
+      expect(r.rps).toBeGreaterThan(0);
+    }
+    expect(def.hitRate).toBeGreaterThan(rr.hitRate + 0.15);
+    expect(runs[1].detail.filterMatchRatio).toBeGreaterThan(0.3);
+  }, 180_000);
+
+  test("--trace FILE written by hand (chat, completions, responses) replays under `precise` with --json", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "routing-bench-"));
+    try {
+      const system = "You are a terse assistant. ".repeat(40);
+      const lines = [
+        { t: 0, session: "a", path: "/v1/chat/completions", body: { model: "m", messages: [{ role: "system", content: system }, { role: "user", content: "first" }], max_tokens: 4 } },
+        { t: 30, session: "b", path: "/v1/completions", body: { model: "m", prompt: system + "complete this", max_tokens: 4 } },
+        { t: 60, session: "c", path: "/v1/responses", body: { model: "m", instructions: system, input: "hello", max_output_tokens: 4 } },
+        { t: 200, session: "a", path: "/v1/chat/completions", body: { model: "m", messages: [{ role: "system", content: system }, { role: "user", content: "second" }], max_tokens: 4 } },
+      ];
+      const file = join(dir, "mine.jsonl");
+      writeFileSync(file, lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
+      const json = join(dir, "out.json");
+      const code = await main(["--trace", file, "--policies", "precise", "--servers", "2", "--out", join(dir, "report"), "--json", json]);
+      expect(code).toBe(0);
+      const results = JSON.parse(readFileSync(json, "utf8"));
+      expect(results).toHaveLength(1);
+      expect(Object.keys(results[0]).sort()).toEqual(["errors", "hitRate", "policy", "requests", "rps", "trace", "ttftP50Ms", "ttftP90Ms", "ttftP99Ms"].sort());
+      expect(results[0]).toMatchObject({ policy: "precise", trace: "mine", requests: 4, errors: 0 });
+      // The second chat turn shares the long system prompt with the first: precise finds it.
+      expect(results[0].hitRate).toBeGreaterThan(0.2);
+      for (const f of ["routing.md", "routing-hit-rate.svg", "routing-ttft-p50.svg"]) expect(existsSync(join(dir, "report", f))).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
