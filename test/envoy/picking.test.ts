@@ -28,6 +28,7 @@ import { startUpstreamOnPort, startUpstreams, type FakeUpstream } from "./upstre
 import { vllmPage, type VllmState } from "../host/fixtures/vllm.js";
 
 const INTERVAL_MS = 200;
+const SCRAPE_TIMEOUT_MS = 400;
 const SCORES_HEADER = "x-llm-picker-scores";
 const PRIORITY = "x-gateway-inference-priority";
 
@@ -37,7 +38,7 @@ const page = (waiting: number, extra: VllmState = {}) => vllmPage({ waiting, run
 function pluginConfig(addresses: string[]): object {
   return {
     endpoints: addresses.map((address) => ({ address })),
-    metrics: { cluster: "model_servers_metrics", intervalMs: INTERVAL_MS },
+    metrics: { cluster: "model_servers_metrics", intervalMs: INTERVAL_MS, timeoutMs: SCRAPE_TIMEOUT_MS },
     debugHeaders: true,
   };
 }
@@ -171,6 +172,43 @@ describe.skipIf(SKIP_FILTER)("endpoint picking in Envoy: 3 fake model servers, 2
     c.metrics = page(0);
     expect(await scrapedAgain([c], 2)).toBe(true);
     expect(await sendDistinct("c is back", 4)).toEqual(Array(4).fill(c.address));
+  });
+
+  test("a server whose /metrics hangs is unhealthy after two timed-out scrapes, and healthy again once it answers", async () => {
+    await setPages([page(3), page(3), page(0)]);
+    expect(await sendDistinct("before the hang", 3)).toEqual(Array(3).fill(c.address));
+    const failedBefore = await scrapeFailures(c);
+    c.metricsDelayMs = 5_000; // far past metrics.timeoutMs
+    // Each hung scrape fails at metrics.timeoutMs; the next one starts on a later tick.
+    expect(await waitFor(async () => (await scrapeFailures(c)) >= failedBefore + 2, 4 * (SCRAPE_TIMEOUT_MS + INTERVAL_MS))).toBe(true);
+    const served = await sendDistinct("c hangs", 8);
+    expect(new Set(served)).toEqual(new Set([a.address, b.address]));
+    expect(await healthGauge(c)).toBe(0);
+
+    c.metricsDelayMs = 0;
+    expect(await scrapedAgain([c], 2)).toBe(true);
+    expect(await sendDistinct("c answers again", 3)).toEqual(Array(3).fill(c.address));
+  });
+
+  test("every server's /metrics failing: traffic is still served, picked on load alone", async () => {
+    await setPages([page(1), page(2), page(3)]);
+    const failedBefore = await Promise.all(all().map(scrapeFailures));
+    for (const u of all()) u.metricsStatus = 500;
+    try {
+      expect(
+        await waitFor(async () => (await Promise.all(all().map(scrapeFailures))).every((n, i) => n >= failedBefore[i] + 2), 10 * INTERVAL_MS),
+      ).toBe(true);
+      all().forEach((u) => u.clear());
+      const served = await sendDistinct("all unhealthy", 6);
+      // Load-only on the last known queues (1, 2, 3): all to a.
+      expect(served).toEqual(Array(6).fill(a.address));
+      const decision = JSON.parse(String(a.traffic()[0].headers[SCORES_HEADER]));
+      expect(decision.allUnhealthy).toBe(true);
+      expect(decision.weights.prefix).toBe(0);
+    } finally {
+      for (const u of all()) u.metricsStatus = null;
+    }
+    expect(await scrapedAgain(all(), 2)).toBe(true);
   });
 
   test("a saturated pool: sheddable requests get 429 with an OpenAI-style error, the others go to the least-loaded server", async () => {

@@ -34,6 +34,8 @@ export interface FakeUpstream {
   metrics: string;
   /** When set, GET /metrics answers this status (e.g. 500) instead. */
   metricsStatus: number | null;
+  /** When > 0, GET /metrics answers only after this many ms (a hung or slow server; default 0). */
+  metricsDelayMs: number;
   /** Replaces the default reply for non-/metrics requests. */
   handler: UpstreamHandler | null;
   clear(): void;
@@ -78,6 +80,7 @@ export async function startUpstreamOnPort(port: number): Promise<FakeUpstream> {
     traffic: () => upstream.requests.filter((r) => r.path !== "/metrics"),
     metrics: "",
     metricsStatus: null,
+    metricsDelayMs: 0,
     handler: null,
     clear: () => {
       upstream.requests.length = 0;
@@ -98,6 +101,8 @@ export async function startUpstreamOnPort(port: number): Promise<FakeUpstream> {
     };
     upstream.requests.push(rec);
     if (rec.path === "/metrics" && rec.method === "GET") {
+      if (upstream.metricsDelayMs > 0) await new Promise((r) => setTimeout(r, upstream.metricsDelayMs));
+      if (res.destroyed) return; // the scraper gave up (timeout) and reset the stream
       res.writeHead(upstream.metricsStatus ?? 200, { "content-type": "text/plain; version=0.0.4" });
       res.end(upstream.metricsStatus === null ? upstream.metrics : "metrics unavailable\n");
       return;
