@@ -138,7 +138,7 @@ export function parseInspectArgs(argv: string[]): InspectOptions | "help" {
   if (values.seed !== undefined) options.seed = parseSeed(values.seed);
   const file = positionals[0];
   if (file !== undefined) options.body = file === "-" ? readStdin() : readBytes(file, "body FILE");
-  if (options.wasm !== undefined) readBytes(options.wasm, "--wasm"); // fail early with a clear message
+  if (values.wasm !== undefined) readBytes(values.wasm, "--wasm"); // fail early with a clear message
   return options;
 }
 
