@@ -427,4 +427,18 @@ describe("VM memory stays bounded", () => {
     expect(marks[3] - marks[0]).toBeLessThanOrEqual(1024 * 1024);
     expect(marks[3]).toBeLessThanOrEqual(16 * 1024 * 1024);
   });
+
+  it("worst amplification found: 300,000 empty messages (0.9 MB) — a regression guard, see the report", { timeout: TIMEOUT }, async () => {
+    // Each `{}` message costs the parser ~200 B of VM heap (Message objects, arrays); the
+    // incremental GC's high-water mark then doubles it. Measured: 68 MiB after one request,
+    // 136 MiB after a few; a 7.7 MB body of `{}` messages (under the default 8 MiB limit) → ~1 GiB.
+    const local = new Hosts();
+    const host = await local.get(BIG_LIMIT);
+    const bytes = enc.encode('{"model":"m","messages":[' + Array(300000).fill("{}").join(",") + "]}");
+    for (let i = 0; i < 4; i++) expect((await sendChecked(host, BIG_LIMIT, { path: "/v1/chat/completions", cls: "chat_completions", chunks: [bytes] })).kind).toBe("route");
+    const mib = host.vmMemoryBytes() / 1048576;
+    console.log(`[fuzz] VM memory after 4 × 300,000 empty messages (${(bytes.length / 1048576).toFixed(2)} MB each): ${mib.toFixed(0)} MiB`);
+    local.close();
+    expect(mib).toBeLessThanOrEqual(256);
+  });
 });
