@@ -32,6 +32,7 @@ export function parseConfig(bytes: Uint8Array): ConfigResult {
     result.error = new ConfigError(r.errorPath.length > 0 ? r.errorPath : "(document)", stripPath(r.error, r.errorPath));
     return result;
   }
+  endpointsFromSnapshot(config);
   const crossFieldError = checkConsistency(config);
   if (crossFieldError != null) {
     result.error = crossFieldError;
@@ -98,13 +99,20 @@ function readSnapshot(r: JsonReader, c: Config): void {
     return;
   }
   c.snapshot = raw!.slice(0);
-  // Without an explicit endpoint list, the snapshot's addresses are the pool.
-  if (c.endpoints.length == 0) {
-    for (let i = 0; i < result.states.length; i++) {
-      const ep = new EndpointConfig();
-      ep.address = unchecked(result.states[i]).address;
-      c.endpoints.push(ep);
-    }
+}
+
+/**
+ * Without an explicit endpoint list, the snapshot's addresses are the pool.
+ * Done after the whole document is read, so key order does not matter.
+ */
+function endpointsFromSnapshot(c: Config): void {
+  const snapshot = c.snapshot;
+  if (snapshot == null || c.endpoints.length > 0) return;
+  const states = readEndpointsSnapshot(snapshot!).states;
+  for (let i = 0; i < states.length; i++) {
+    const ep = new EndpointConfig();
+    ep.address = unchecked(states[i]).address;
+    c.endpoints.push(ep);
   }
 }
 
