@@ -1,0 +1,85 @@
+/**
+ * Plugin configuration through the built filter (issue 2 point 2; style.md
+ * practice 4): strict at load, errors naming the field path and the value,
+ * and never an abort. Each invalid row must make on_configure return false
+ * with exactly one critical log line; each valid row must configure.
+ */
+import { describe, expect, it } from "vitest";
+import { resolve } from "node:path";
+import { ProxyWasmHost, ProxyWasmHostError } from "../../src/host/index.js";
+
+const WASM = resolve(import.meta.dirname, "..", "..", "build", "debug.wasm");
+
+async function configure(config: string): Promise<{ ok: boolean; critical: string[]; traps: number }> {
+  try {
+    const host = await ProxyWasmHost.create({ wasm: WASM, pluginConfig: config });
+    const result = { ok: true, critical: host.logMessages("critical"), traps: host.traps().length };
+    host.close();
+    return result;
+  } catch (error) {
+    if (!(error instanceof ProxyWasmHostError)) throw error;
+    const critical = error.logs.filter((l) => l.level === 5).map((l) => l.message);
+    return { ok: false, critical, traps: 0 };
+  }
+}
+
+const INVALID: Array<[string, string, string]> = [
+  // [config, field named, what the message says]
+  ["[]", "(document)", "expected an object, got an array"],
+  ["{", "(document)", "invalid JSON"],
+  ['{"endpoints":{}}', "endpoints", "expected an array, got an object"],
+  ['{"endpoints":[{"address":"model-a:8000"}]}', "endpoints[0].address", '"model-a:8000" is not an ip:port address'],
+  ['{"endpoints":[{"address":"10.0.0.1"}]}', "endpoints[0].address", '"10.0.0.1" is not an ip:port address'],
+  ['{"endpoints":[{"address":"10.0.0.1:0"}]}', "endpoints[0].address", "is not an ip:port address"],
+  ['{"endpoints":[{"address":"10.0.0.1:8000"},{"address":"10.0.0.1:8000"}]}', "endpoints[1].address", "listed twice"],
+  ['{"endpoints":[{}]}', "endpoints[0]", 'an endpoint needs "address"'],
+  ['{"endpoints":[{"address":"10.0.0.1:8000","weight":2}]}', "endpoints[0]", 'unknown key "weight"'],
+  ['{"prefix":{"blockSize":0}}', "prefix.blockSize", "must be between 1 and"],
+  ['{"prefix":{"blockSize":-64}}', "prefix.blockSize", "must be between 1 and"],
+  ['{"prefix":{"blockSize":"64"}}', "prefix.blockSize", "expected a number, got a string"],
+  ['{"prefix":{"maxBlocks":1.5}}', "prefix.maxBlocks", "expected an integer"],
+  ['{"prefix":{"hashTrailingBlock":1}}', "prefix.hashTrailingBlock", "expected a boolean, got a number"],
+  ['{"weights":{"prefix":-1}}', "weights.prefix", "must be a number between 0 and 1000, got -1"],
+  ['{"weights":{"queue":1e999}}', "weights.queue", "must be a number between 0 and 1000"],
+  ['{"weights":{"latency":1}}', "weights", 'unknown key "latency"'],
+  ['{"metrics":{"path":"metrics"}}', "metrics.path", '"metrics" must start with /'],
+  ['{"metrics":{"intervalMs":5}}', "metrics.intervalMs", "must be between 10 and 60000"],
+  ['{"metrics":{"intervalMs":1000,"staleAfterMs":500}}', "metrics.staleAfterMs", "must be greater than metrics.intervalMs (1000), got 500"],
+  ['{"admission":{"kvCacheThreshold":1.5}}', "admission.kvCacheThreshold", "must be in (0, 1], got 1.5"],
+  ['{"hotSpot":{"relativeThreshold":0.5}}', "hotSpot.relativeThreshold", "must be a finite number >= 1"],
+  ['{"maxBodyBytes":10}', "maxBodyBytes", "must be between 1024 and"],
+  ['{"snapshot":[]}', "snapshot", "expected an object"],
+  ['{"blocksize":64}', "(document)", 'unknown key "blocksize"'],
+];
+
+describe("invalid plugin configuration is refused, naming the field", () => {
+  it.each(INVALID)("%s → %s: %s", async (config, field, what) => {
+    const r = await configure(config);
+    expect(r.ok).toBe(false);
+    expect(r.critical).toHaveLength(1);
+    const line = r.critical[0];
+    const named = field === "(document)" ? line.includes("invalid configuration: (document): ") || line.includes("invalid configuration: ") : line.includes(`invalid configuration: ${field}`);
+    expect(named, line).toBe(true);
+    expect(line).toContain(what);
+  });
+});
+
+const VALID: string[] = [
+  "",
+  "   ",
+  "{}",
+  '{"endpoints":[{"address":"127.0.0.1:8001","labels":{"gpu":"a100"}},{"address":"[::1]:8002"}]}',
+  '{"prefix":{"blockSize":4,"maxBlocks":3,"hashTrailingBlock":false,"capacityPerEndpoint":100,"maxEndpoints":4}}',
+  '{"weights":{"prefix":1,"queue":1,"kvCache":1,"loraAffinity":0,"inFlight":0},"seed":7}',
+  '{"metrics":{"enabled":false,"intervalMs":50,"staleAfterMs":20}}',
+  '{"snapshot":{"127.0.0.1:8001":{"waiting":1}},"endpoints":[{"address":"127.0.0.1:8001"}]}',
+];
+
+describe("valid plugin configuration configures", () => {
+  it.each(VALID)("%j", async (config) => {
+    const r = await configure(config);
+    expect(r.ok).toBe(true);
+    expect(r.critical).toEqual([]);
+    expect(r.traps).toBe(0);
+  });
+});
