@@ -333,7 +333,7 @@ async function rollout(dir: string, settings: Settings, o: DeployOptions, report
 
   // ---- 4. Envoy's verdict
   const verdict = await waitForEcdsVerdict(admin, before, (o.timeoutS ?? DEFAULT_TIMEOUT_S) * 1000);
-  return judge(verdict, dir, settings, envoyLogStart, report, base, () => {
+  return judge(verdict, admin, dir, settings, envoyLogStart, report, base, () => {
     // Refused: put the previous resource back so that a restart loads what runs now.
     if (currentText !== null && kept !== null) {
       publishEcdsResource(dir, currentText);
@@ -380,7 +380,7 @@ async function rollback(dir: string, settings: Settings, o: DeployOptions, repor
   report.info(`rolled back to version ${previous.versionInfo} (from ${current?.versionInfo ?? "nothing"})`);
   if (before === null) return { exitCode: EXIT.OK, status: "published", ...base, reason: [] };
   const verdict = await waitForEcdsVerdict(admin, before, (o.timeoutS ?? DEFAULT_TIMEOUT_S) * 1000);
-  return judge(verdict, dir, settings, envoyLogStart, report, base, () => {
+  return judge(verdict, admin, dir, settings, envoyLogStart, report, base, () => {
     if (currentText !== null) publishEcdsResource(dir, currentText);
     writeFileSync(previousPath, previousText);
     return current?.versionInfo;
@@ -388,15 +388,16 @@ async function rollback(dir: string, settings: Settings, o: DeployOptions, repor
 }
 
 /** Turns Envoy's verdict into a result; `restore` undoes the publication after a refusal. */
-function judge(
+async function judge(
   verdict: EcdsVerdict,
+  admin: string,
   dir: string,
   settings: Settings,
   envoyLogStart: number | null,
   report: Report,
   base: { version?: string; previousVersion?: string; module?: string },
   restore: () => string | undefined,
-): DeployResult {
+): Promise<DeployResult> {
   const moved = (v: EcdsVerdict) =>
     v.after ? `config_reload ${v.before.reload} → ${v.after.reload}, config_fail ${v.before.fail} → ${v.after.fail}` : "no counters read";
   switch (verdict.kind) {
@@ -408,8 +409,14 @@ function judge(
       report.info(`Envoy read version ${base.version} but skipped it: its typed_config equals the running one (${moved(verdict)})`);
       return { exitCode: EXIT.OK, status: "unchanged", verdict, ...base, reason: [] };
     case "refused": {
+      const reason = await awaitEnvoyLogLines(settings.envoyLog, envoyLogStart);
       const restored = restore();
-      const reason = envoyLogLines(settings.envoyLog, envoyLogStart);
+      if (restored !== undefined && verdict.after) {
+        // Envoy remembers the refused file's hash, so it re-reads the restored
+        // one and applies it again (config_reload moves once more, harmlessly).
+        // Wait for that, so that the next deploy's baseline is settled.
+        await waitForEcdsVerdict(admin, verdict.after, 5000);
+      }
       report.error(
         `Envoy refused version ${base.version} (${moved(verdict)}); the running filter keeps serving` +
           (restored !== undefined ? `; ${join(dir, ECDS_FILE)} restored to version ${restored}` : ""),
@@ -488,6 +495,27 @@ function logSize(file: string | undefined): number | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * Envoy may write (and flush) its log a moment after the counters move: wait
+ * for the first lines, then up to 300 ms more for the "config update
+ * rejected" line (Envoy's file log is flushed at once for critical lines only,
+ * so that warning can stay buffered), 2 s at most.
+ */
+async function awaitEnvoyLogLines(file: string | undefined, from: number | null): Promise<string[]> {
+  if (!file) return [];
+  const start = Date.now();
+  let firstSeen: number | null = null;
+  let lines = envoyLogLines(file, from);
+  while (!lines.some((l) => /rejected/i.test(l))) {
+    const now = Date.now();
+    if (lines.length > 0) firstSeen ??= now;
+    if (now - start > 2000 || (firstSeen !== null && now - firstSeen > 300)) break;
+    await new Promise((r) => setTimeout(r, 50));
+    lines = envoyLogLines(file, from);
+  }
+  return lines;
 }
 
 /** Envoy's log lines written since `from` about the refused update (wasm/config warnings and worse). */
