@@ -12,9 +12,32 @@
  */
 import type { ServerResponse } from "node:http";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { parseDocument, type YAMLSeq } from "yaml";
 import { balancedEnvoyYaml, FILTER_WASM, postChatOwnConnection, scrapedAgain, SKIP_FILTER, useEnvoy, waitFor, type HeldRequest } from "./harness.js";
 import { startUpstreams, type FakeUpstream } from "./upstreams.js";
 import { vllmPage } from "../host/fixtures/vllm.js";
+
+/** Requests with this header take a route with a 300 ms timeout (the upstream-timeout ending). */
+const SHORT_TIMEOUT = { "x-test-route": "short-timeout" };
+
+/**
+ * Adds, before envoy.yaml's route, the same route with a 300 ms timeout for
+ * requests carrying SHORT_TIMEOUT. (Envoy strips x-envoy-upstream-rq-timeout-ms
+ * from clients it does not consider internal, so a header alone cannot do it.)
+ */
+function withShortTimeoutRoute(yaml: string): string {
+  const doc = parseDocument(yaml);
+  const path = ["static_resources", "listeners", 0, "filter_chains", 0, "filters", 0, "typed_config", "route_config", "virtual_hosts", 0, "routes"];
+  const routes = doc.getIn(path) as YAMLSeq;
+  const [name, value] = Object.entries(SHORT_TIMEOUT)[0];
+  routes.items.unshift(
+    doc.createNode({
+      match: { prefix: "/", headers: [{ name, string_match: { exact: value } }] },
+      route: { cluster: "model_servers", timeout: "0.3s" },
+    }),
+  );
+  return doc.toString();
+}
 
 interface Held {
   upstream: FakeUpstream;
@@ -44,7 +67,7 @@ describe.skipIf(SKIP_FILTER)("in-flight counts across workers in Envoy", () => {
     await Promise.all(upstreams.map((u) => u.close()));
   });
   const envoy = useEnvoy(() => ({
-    config: balancedEnvoyYaml(),
+    config: withShortTimeoutRoute(balancedEnvoyYaml()),
     concurrency: 2,
     substitutions: {
       wasmPath: FILTER_WASM,
@@ -58,8 +81,8 @@ describe.skipIf(SKIP_FILTER)("in-flight counts across workers in Envoy", () => {
 
   let sent = 0;
   /** Sends one request on a new connection and waits until a server holds it; returns that server. */
-  async function hold(): Promise<FakeUpstream> {
-    const client = postChatOwnConnection(envoy().listenerUrl, `${sent++} held request`);
+  async function hold(headers: Record<string, string> = {}): Promise<FakeUpstream> {
+    const client = postChatOwnConnection(envoy().listenerUrl, `${sent++} held request`, headers);
     expect(await waitFor(() => arrivals.length > 0, 5000)).toBe(true);
     const { upstream, res } = arrivals.shift()!;
     const h: Held = { upstream, res, client, closed: false };
@@ -73,7 +96,7 @@ describe.skipIf(SKIP_FILTER)("in-flight counts across workers in Envoy", () => {
   const streamsActive = async (n: number) =>
     waitFor(async () => (await envoy().stats("^http\\.llm_picker\\.downstream_rq_active$"))["http.llm_picker.downstream_rq_active"] === n);
 
-  test("held requests spread over the servers whichever worker routes them; a reset, a completion and an upstream reset each free the server", async () => {
+  test("held requests spread over the servers whichever worker routes them; a client reset, a completion, an upstream reset and a timeout each free the server", async () => {
     // Every server scraped (healthy, identical metrics) before the first request.
     expect(await scrapedAgain(upstreams, 2)).toBe(true);
 
@@ -115,6 +138,20 @@ describe.skipIf(SKIP_FILTER)("in-flight counts across workers in Envoy", () => {
     expect(await streamsActive(4)).toBe(true);
     expect(name(await hold())).toBe(name(z));
     expect(name(await hold())).toBe(name(z));
+
+    // 4. Upstream timeout: Envoy gives up after the route timeout (300 ms)
+    // and answers 504. x answers its two first, so both go to x.
+    const xHeld = openAt(x);
+    for (const h of xHeld) h.res.end("{}");
+    expect((await Promise.all(xHeld.map((h) => h.client.done))).map((r) => r.status)).toEqual([200, 200]);
+    expect(await streamsActive(4)).toBe(true);
+    expect([name(await hold(SHORT_TIMEOUT)), name(await hold(SHORT_TIMEOUT))]).toEqual([name(x), name(x)]);
+    const timedOut = held.slice(-2);
+    expect((await Promise.all(timedOut.map((h) => h.client.done))).map((r) => r.status)).toEqual([504, 504]);
+    expect(await streamsActive(4)).toBe(true);
+    // Had the timeouts not been counted down, x would still count 2 and tie with y and z.
+    expect(name(await hold())).toBe(name(x));
+    expect(name(await hold())).toBe(name(x));
 
     expect(upstreams.map((u) => openAt(u).length)).toEqual([2, 2, 2]);
     for (const h of held) if (!h.res.writableEnded && !h.closed) h.res.end("{}");

@@ -169,6 +169,9 @@ describe.skipIf(SKIP_FILTER)("the filter's stats and scrape rate in Envoy (2 wor
     expect(picks(a)).toBe(a.traffic().length);
     expect(picks(b)).toBe(b.traffic().length);
 
+    // debugHeaders is off by default: no scores travel upstream.
+    for (const u of [a, b]) for (const r of u.traffic()) expect(r.headers["x-llm-picker-scores"]).toBeUndefined();
+
     // Scrape failures and health per endpoint.
     expect(v[`llm_picker_endpoint_scrape_failures_${statName(a)}{}`]).toBe(0);
     expect(v[`llm_picker_endpoint_scrape_failures_${statName(b)}{}`]).toBe(0);
