@@ -157,4 +157,8 @@ describe.skipIf(SKIP_FILTER)("in-flight counts across workers in Envoy", () => {
     for (const h of held) if (!h.res.writableEnded && !h.closed) h.res.end("{}");
     await Promise.all(held.map((h) => h.client.done));
   });
+
+  test("the filter logged no trap and no critical line meanwhile", () => {
+    expect(envoy().logs()).not.toMatch(/\[critical\]|Wasm VM failed|Uncaught|\[error\]\[wasm\]/);
+  });
 });

@@ -236,6 +236,10 @@ describe.skipIf(SKIP_FILTER)("endpoint picking in Envoy: 3 fake model servers, 2
       expect(await sendDistinct(`priority ${priority}`, 2, { [PRIORITY]: priority })).toEqual(Array(2).fill(a.address));
     }
   });
+
+  test("the filter logged no trap and no critical line meanwhile", () => {
+    expect(envoy().logs()).not.toMatch(/\[critical\]|Wasm VM failed|Uncaught|\[error\]\[wasm\]/);
+  });
 });
 
 describe.skipIf(SKIP_FILTER)("an empty pool in Envoy", () => {

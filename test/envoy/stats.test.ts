@@ -201,4 +201,8 @@ describe.skipIf(SKIP_FILTER)("the filter's stats and scrape rate in Envoy (2 wor
       llm_picker_decision_time_us: "histogram",
     });
   });
+
+  test("the filter logged no trap and no critical line meanwhile", () => {
+    expect(envoy().logs()).not.toMatch(/\[critical\]|Wasm VM failed|Uncaught|\[error\]\[wasm\]/);
+  });
 });
