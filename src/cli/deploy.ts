@@ -409,7 +409,8 @@ async function judge(
       report.info(`Envoy read version ${base.version} but skipped it: its typed_config equals the running one (${moved(verdict)})`);
       return { exitCode: EXIT.OK, status: "unchanged", verdict, ...base, reason: [] };
     case "refused": {
-      const reason = await awaitEnvoyLogLines(settings.envoyLog, envoyLogStart);
+      // Lines stamped before the publication (minus clock rounding) belong to an earlier update.
+      const reason = await awaitEnvoyLogLines(settings.envoyLog, envoyLogStart, Date.now() - verdict.ms - 100);
       const restored = restore();
       if (restored !== undefined && verdict.after) {
         // Envoy remembers the refused file's hash, so it re-reads the restored
@@ -503,23 +504,29 @@ function logSize(file: string | undefined): number | null {
  * rejected" line (Envoy's file log is flushed at once for critical lines only,
  * so that warning can stay buffered), 2 s at most.
  */
-async function awaitEnvoyLogLines(file: string | undefined, from: number | null): Promise<string[]> {
+async function awaitEnvoyLogLines(file: string | undefined, from: number | null, since: number): Promise<string[]> {
   if (!file) return [];
   const start = Date.now();
   let firstSeen: number | null = null;
-  let lines = envoyLogLines(file, from);
+  let lines = envoyLogLines(file, from, since);
   while (!lines.some((l) => /rejected/i.test(l))) {
     const now = Date.now();
     if (lines.length > 0) firstSeen ??= now;
     if (now - start > 2000 || (firstSeen !== null && now - firstSeen > 300)) break;
     await new Promise((r) => setTimeout(r, 50));
-    lines = envoyLogLines(file, from);
+    lines = envoyLogLines(file, from, since);
   }
   return lines;
 }
 
-/** Envoy's log lines written since `from` about the refused update (wasm/config warnings and worse). */
-export function envoyLogLines(file: string | undefined, from: number | null): string[] {
+/**
+ * Envoy's log lines about the refused update (wasm/config warnings and worse)
+ * written after byte `from`, dropping lines stamped before `sinceMs` (a line
+ * of an earlier update can be flushed late). Envoy stamps local time; a line
+ * is dropped only when it is older under both the local and the UTC reading
+ * (a container's time zone may differ from ours).
+ */
+export function envoyLogLines(file: string | undefined, from: number | null, sinceMs = 0): string[] {
   if (!file) return [];
   let text: string;
   try {
@@ -539,10 +546,20 @@ export function envoyLogLines(file: string | undefined, from: number | null): st
   const out: string[] = [];
   for (const line of text.split("\n")) {
     // [2026-01-01 00:00:00.000][123][critical][wasm] [source/...:626] Plugin llm-picker failed to load
-    const m = /^\[[^\]]*\]\[\d+\]\[(warning|error|critical)\]\[(wasm|config)\] \[[^\]]*\] (.*)$/.exec(line);
-    if (m) out.push(`[${m[1]}][${m[2]}] ${m[3]}`);
+    const m = /^\[([^\]]*)\]\[\d+\]\[(warning|error|critical)\]\[(wasm|config)\] \[[^\]]*\] (.*)$/.exec(line);
+    if (m && !stampedBefore(m[1], sinceMs)) out.push(`[${m[2]}][${m[3]}] ${m[4]}`);
   }
   return [...new Set(out)];
+}
+
+/** "2026-01-01 00:00:00.000" is before `ms` whether read as local time or as UTC. */
+function stampedBefore(stamp: string, ms: number): boolean {
+  const m = /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)\.(\d{3})/.exec(stamp);
+  if (!m) return false;
+  const [y, mo, d, h, mi, sec, milli] = m.slice(1).map(Number);
+  const local = new Date(y, mo - 1, d, h, mi, sec, milli).getTime();
+  const utc = Date.UTC(y, mo - 1, d, h, mi, sec, milli);
+  return local < ms && utc < ms;
 }
 
 // ------------------------------------------------------------------ the directory

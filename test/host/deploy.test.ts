@@ -257,13 +257,22 @@ describe("Envoy's verdict", () => {
   it("refused: config_fail moved (config_reload moves too) → exit 1, Envoy's log lines reported, DIR restored", async () => {
     const { dir, input, admin } = await deployed((_, config) => (config.includes('"kvCache":-1') ? "refused" : "live"));
     const log = join(tempDir("log"), "envoy.log");
-    writeFileSync(log, "[2026-01-01 00:00:00.000][1][info][main] [source/server/server.cc:1] old line\n");
+    // Envoy stamps its lines with local time.
+    const stamp = (ms: number) => {
+      const d = new Date(ms);
+      const p = (n: number, w = 2) => String(n).padStart(w, "0");
+      return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+    };
+    const oldLine = `[${stamp(Date.now() - 60_000)}][1][info][main] [source/server/server.cc:1] old line`;
+    const lateLine = `[${stamp(Date.now() - 60_000)}][1][warning][config] [source/x.cc:1] a late flushed line of an earlier update`;
+    writeFileSync(log, oldLine + "\n");
     const before = readFileSync(join(dir, ECDS_FILE), "utf8");
     // Envoy writes its log lines when it refuses the file.
     admin.onRefuse = () => writeFileSync(log, [
-      "[2026-01-01 00:00:01.000][1][info][main] [source/server/server.cc:1] old line",
-      "[2026-01-01 00:00:02.000][7][critical][wasm] [source/extensions/common/wasm/context.cc:1160] wasm log llm_picker llm_picker: llm_picker: invalid configuration: weights.kvCache: must be >= 0",
-      "[2026-01-01 00:00:02.000][7][warning][config] [source/extensions/config_subscription/filesystem/filesystem_subscription_impl.cc:81] Filesystem config update rejected: Unable to create Wasm plugin llm-picker",
+      oldLine,
+      lateLine,
+      `[${stamp(Date.now())}][7][critical][wasm] [source/extensions/common/wasm/context.cc:1160] wasm log llm_picker llm_picker: llm_picker: invalid configuration: weights.kvCache: must be >= 0`,
+      `[${stamp(Date.now())}][7][warning][config] [source/extensions/config_subscription/filesystem/filesystem_subscription_impl.cc:81] Filesystem config update rejected: Unable to create Wasm plugin llm-picker`,
       "",
     ].join("\n"));
     const { err, o } = sinks();
@@ -275,6 +284,7 @@ describe("Envoy's verdict", () => {
     expect(text).toContain("[warning][config] Filesystem config update rejected: Unable to create Wasm plugin llm-picker");
     expect(text).toContain("[critical][wasm] wasm log llm_picker llm_picker: llm_picker: invalid configuration: weights.kvCache: must be >= 0");
     expect(text).not.toContain("old line");
+    expect(text).not.toContain("a late flushed line");
     expect(readFileSync(join(dir, ECDS_FILE), "utf8")).toBe(before);
     expect(historyEntries(dir)).toEqual([]);
   });
