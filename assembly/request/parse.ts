@@ -211,7 +211,27 @@ class FieldError {
 }
 
 /** One parse. Field parsers return false with `pending` set on a type error. */
+/**
+ * Most messages, content parts, input items and prompt entries one body may
+ * carry, in total. Each costs a few hundred bytes of VM memory (objects and
+ * arrays), so without a bound a few MB of `[{},{},...]` grow the VM by
+ * hundreds of MB, and Envoy's VM memory cap (1 GiB) turns that into an abort.
+ * Real requests stay far below: long agent sessions reach a few thousand.
+ */
+export const MAX_ELEMENTS: i32 = 65536;
+
+function tooManyError(path: string): RequestError {
+  return new RequestError(
+    400,
+    "Invalid '" + path + "': a request may carry at most " + MAX_ELEMENTS.toString() + " messages, content parts, input items and prompt entries in total.",
+    path,
+    "too_many_elements",
+  );
+}
+
 class BodyParser {
+  /** Structured elements allocated so far (bounded by MAX_ELEMENTS). */
+  elements: i32 = 0;
   sc: JsonScanner;
   pending: RequestError | null = null;
   seen: StaticArray<bool> = new StaticArray<bool>(F_COUNT);
@@ -416,6 +436,7 @@ class BodyParser {
         else return this.fail(typeError("prompt[0]", "a string, a token id or an array of token ids", ik));
       }
       const path = "prompt";
+      if (c.promptKind != PromptKind.Tokens && ++this.elements > MAX_ELEMENTS) return this.fail(tooManyError(path + "[" + i.toString() + "]"));
       if (c.promptKind == PromptKind.Texts) {
         if (ik != JsonKind.String) return this.fail(typeError(path + "[" + i.toString() + "]", "a string", ik));
         const s = sc.readString();
@@ -484,6 +505,7 @@ class BodyParser {
     sc.beginArray();
     let i = 0;
     while (sc.nextItem()) {
+      if (++this.elements > MAX_ELEMENTS) return this.fail(tooManyError("messages[" + i.toString() + "]"));
       if (!this.message(i)) return false;
       i++;
     }
@@ -562,6 +584,7 @@ class BodyParser {
     sc.beginArray();
     let j = 0;
     while (sc.nextItem()) {
+      if (++this.elements > MAX_ELEMENTS) return this.fail(tooManyError(partPath(i, j, "")));
       if (!this.part(m, i, j)) return false;
       j++;
     }
@@ -638,6 +661,7 @@ class BodyParser {
     while (sc.nextItem()) {
       const ik = sc.peek();
       if (ik != JsonKind.Object) return this.fail(typeError("input[" + i.toString() + "]", "an input item object", ik));
+      if (++this.elements > MAX_ELEMENTS) return this.fail(tooManyError("input[" + i.toString() + "]"));
       if (!sc.skipValue()) return false;
       this.resp.inputItems.push(new RawJson(sc.valueBytes()));
       i++;

@@ -34,7 +34,7 @@ export const DESTINATION = "x-gateway-destination-endpoint";
 export const BIG_LIMIT = 16 * 1024 * 1024;
 /** The smallest limit the filter accepts (assembly/config): exercises 413 with ordinary bodies. */
 export const SMALL_LIMIT = 1024;
-const ERROR_CODES = new Set(["invalid_json", "invalid_type", "missing_field", "empty_field", "invalid_value", "body_too_large"]);
+const ERROR_CODES = new Set(["invalid_json", "invalid_type", "missing_field", "empty_field", "invalid_value", "too_many_elements", "body_too_large"]);
 
 /** Builds the release .wasm when it is missing (npm test builds it first). */
 export function ensureBuilt(): void {

@@ -346,14 +346,15 @@ const HOSTILE: [string, string, () => Uint8Array, string][] = [
   ["duplicate messages: a wrong one, then a good one", "/v1/chat/completions", () => enc.encode('{"model":"m","messages":5,"messages":[{"role":"user","content":"x"}]}'), "route"],
   ["duplicate messages: a good one, then a wrong one", "/v1/chat/completions", () => enc.encode('{"model":"m","messages":[{"role":"user","content":"x"}],"messages":{}}'), "invalid_type"],
   ["duplicate content in one message", "/v1/chat/completions", () => enc.encode('{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a"}],"content":"b","content":7}]}'), "invalid_type"],
-  ["100,000 messages", "/v1/chat/completions", () => enc.encode('{"model":"m","messages":[' + Array(100000).fill('{"role":"user","content":"hi"}').join(",") + "]}"), "route"],
-  ["100,000 messages, the last one wrong", "/v1/chat/completions", () => enc.encode('{"model":"m","messages":[' + Array(100000).fill('{"role":"user","content":"hi"}').join(",") + ",7]}"), "invalid_type"],
-  ["300,000 empty-ish messages", "/v1/chat/completions", () => enc.encode('{"model":"m","messages":[' + Array(300000).fill("{}").join(",") + "]}"), "route"],
-  ["100,000 content parts", "/v1/chat/completions", () => enc.encode(chatWith("[" + Array(100000).fill('{"type":"text","text":"t"}').join(",") + "]")), "route"],
+  ["65,536 messages (the element bound)", "/v1/chat/completions", () => enc.encode('{"model":"m","messages":[' + Array(65536).fill('{"role":"user","content":"hi"}').join(",") + "]}"), "route"],
+  ["100,000 messages (past the element bound)", "/v1/chat/completions", () => enc.encode('{"model":"m","messages":[' + Array(100000).fill('{"role":"user","content":"hi"}').join(",") + "]}"), "too_many_elements"],
+  ["60,000 messages, the last one wrong", "/v1/chat/completions", () => enc.encode('{"model":"m","messages":[' + Array(60000).fill('{"role":"user","content":"hi"}').join(",") + ",7]}"), "invalid_type"],
+  ["300,000 empty-ish messages", "/v1/chat/completions", () => enc.encode('{"model":"m","messages":[' + Array(300000).fill("{}").join(",") + "]}"), "too_many_elements"],
+  ["100,000 content parts", "/v1/chat/completions", () => enc.encode(chatWith("[" + Array(100000).fill('{"type":"text","text":"t"}').join(",") + "]")), "too_many_elements"],
   ["100,000 token ids", "/v1/completions", () => enc.encode('{"model":"m","prompt":[' + Array(100000).fill("4294967295").join(",") + "]}"), "route"],
-  ["100,000 token-id lists", "/v1/completions", () => enc.encode('{"model":"m","prompt":[' + Array(100000).fill("[1]").join(",") + "]}"), "route"],
-  ["100,000 prompt strings", "/v1/completions", () => enc.encode('{"model":"m","prompt":[' + Array(100000).fill('"p"').join(",") + "]}"), "route"],
-  ["100,000 input items", "/v1/responses", () => enc.encode('{"model":"m","input":[' + Array(100000).fill('{"role":"user","content":"c"}').join(",") + "]}"), "route"],
+  ["100,000 token-id lists", "/v1/completions", () => enc.encode('{"model":"m","prompt":[' + Array(100000).fill("[1]").join(",") + "]}"), "too_many_elements"],
+  ["100,000 prompt strings", "/v1/completions", () => enc.encode('{"model":"m","prompt":[' + Array(100000).fill('"p"').join(",") + "]}"), "too_many_elements"],
+  ["100,000 input items", "/v1/responses", () => enc.encode('{"model":"m","input":[' + Array(100000).fill('{"role":"user","content":"c"}').join(",") + "]}"), "too_many_elements"],
   ["100,000 tools", "/v1/chat/completions", () => enc.encode('{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[' + Array(100000).fill('{"type":"function"}').join(",") + "]}"), "route"],
   ["100,000 empty keys", "/v1/completions", () => enc.encode("{" + '"":0,'.repeat(100000) + '"model":"m","prompt":"p"}'), "route"],
   ["empty body", "/v1/chat/completions", () => new Uint8Array(0), "invalid_json"],
@@ -428,17 +429,22 @@ describe("VM memory stays bounded", () => {
     expect(marks[3]).toBeLessThanOrEqual(16 * 1024 * 1024);
   });
 
-  it("worst amplification found: 300,000 empty messages (0.9 MB) — a regression guard, see the report", { timeout: TIMEOUT }, async () => {
-    // Each `{}` message costs the parser ~200 B of VM heap (Message objects, arrays); the
-    // incremental GC's high-water mark then doubles it. Measured: 68 MiB after one request,
-    // 136 MiB after a few; a 7.7 MB body of `{}` messages (under the default 8 MiB limit) → ~1 GiB.
+  it("element bound caps the worst amplification: 7.7 MB of empty messages is refused, 65,536 route", { timeout: TIMEOUT }, async () => {
+    // Each `{}` message costs the parser ~200 B of VM heap (Message objects, arrays), doubled
+    // by the incremental GC's high-water mark. Before MAX_ELEMENTS (assembly/request/parse.ts)
+    // a 7.7 MB body of `{}` messages grew the VM to ~1 GiB, Envoy's per-VM cap.
     const local = new Hosts();
     const host = await local.get(BIG_LIMIT);
-    const bytes = enc.encode('{"model":"m","messages":[' + Array(300000).fill("{}").join(",") + "]}");
-    for (let i = 0; i < 4; i++) expect((await sendChecked(host, BIG_LIMIT, { path: "/v1/chat/completions", cls: "chat_completions", chunks: [bytes] })).kind).toBe("route");
+    const huge = enc.encode('{"model":"m","messages":[' + Array(2_500_000).fill("{}").join(",") + "]}");
+    const atBound = enc.encode('{"model":"m","messages":[' + Array(65536).fill("{}").join(",") + "]}");
+    for (let i = 0; i < 3; i++) {
+      const refused = await sendChecked(host, BIG_LIMIT, { path: "/v1/chat/completions", cls: "chat_completions", chunks: [huge] });
+      expect(refused.kind).toBe("reject");
+      expect((await sendChecked(host, BIG_LIMIT, { path: "/v1/chat/completions", cls: "chat_completions", chunks: [atBound] })).kind).toBe("route");
+    }
     const mib = host.vmMemoryBytes() / 1048576;
-    console.log(`[fuzz] VM memory after 4 × 300,000 empty messages (${(bytes.length / 1048576).toFixed(2)} MB each): ${mib.toFixed(0)} MiB`);
+    console.log(`[fuzz] VM memory after 3 × (${(huge.length / 1048576).toFixed(1)} MB refused + 65,536 empty messages routed): ${mib.toFixed(0)} MiB`);
     local.close();
-    expect(mib).toBeLessThanOrEqual(256);
+    expect(mib).toBeLessThanOrEqual(96);
   });
 });
