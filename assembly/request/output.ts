@@ -222,7 +222,7 @@ function responsesJson(r: ResponsesBody, out: ByteWriter): void {
 /**
  * The OpenAI error body:
  * {"error":{"message":...,"type":"invalid_request_error","param":...,"code":...}}
- * (param null when empty).
+ * (param null when empty; type per errorTypeOf).
  */
 export function errorJson(err: RequestError, out: ByteWriter): void {
   out.str('{"error":');
@@ -230,11 +230,22 @@ export function errorJson(err: RequestError, out: ByteWriter): void {
   out.byte(0x7d);
 }
 
+/**
+ * OpenAI's error `type` for a status: client mistakes (400, 413) are
+ * invalid_request_error; shedding under load (429) is a rate-limit error and
+ * an empty pool (503) a server error, so clients retry those and not the first.
+ */
+function errorTypeOf(status: i32): string {
+  if (status == 429) return '"rate_limit_error"';
+  if (status >= 500) return '"server_error"';
+  return '"invalid_request_error"';
+}
+
 /** The inner {"message":...,"type":...,"param":...,"code":...} object. */
 export function errorObjectJson(err: RequestError, out: ByteWriter): void {
   const o = new ObjectWriter(out);
   writeJsonString(utf8(err.message), o.key("message"));
-  o.key("type").str('"invalid_request_error"');
+  o.key("type").str(errorTypeOf(err.status));
   if (err.param.length > 0) writeJsonString(utf8(err.param), o.key("param"));
   else o.key("param").str("null");
   writeJsonString(utf8(err.code), o.key("code"));

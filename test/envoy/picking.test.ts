@@ -222,7 +222,7 @@ describe.skipIf(SKIP_FILTER)("endpoint picking in Envoy: 3 fake model servers, 2
       expect(JSON.parse(reply.body)).toEqual({
         error: {
           message: "all endpoints saturated and the request is sheddable",
-          type: "invalid_request_error",
+          type: "rate_limit_error",
           param: null,
           code: "system_saturated",
         },
@@ -249,7 +249,7 @@ describe.skipIf(SKIP_FILTER)("an empty pool in Envoy", () => {
       substitutions: { wasmPath: FILTER_WASM, endpoints: [], pluginConfig: pluginConfig([]) },
     });
     const expected = {
-      error: { message: "no endpoints in the pool", type: "invalid_request_error", param: null, code: "no_endpoints" },
+      error: { message: "no endpoints in the pool", type: "server_error", param: null, code: "no_endpoints" },
     };
     const chat = await postChat(envoy.listenerUrl, "anyone there?");
     expect(chat.status).toBe(503);
