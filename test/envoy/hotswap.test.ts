@@ -26,8 +26,8 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { ServerResponse } from "node:http";
+import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, onTestFailed, test } from "vitest";
 import { EXIT, runDeploy } from "../../src/cli/deploy.js";
 import { ECDS_BOOTSTRAP, ECDS_FILE, readEcdsCounters, readEcdsResource } from "../../src/envoy/ecds.js";
@@ -35,7 +35,6 @@ import { startEnvoy, type EnvoyProcess } from "../../src/envoy/process.js";
 import { vllmPage } from "../host/fixtures/vllm.js";
 import { FILTER_WASM, SKIP_FILTER } from "./harness.js";
 import { startUpstreams, type FakeUpstream, type RecordedRequest } from "./upstreams.js";
-import { resolve } from "node:path";
 import { PROJECT_ROOT } from "../../src/envoy/locate.js";
 
 const DEBUG_WASM = resolve(PROJECT_ROOT, "build/debug.wasm");
@@ -193,7 +192,7 @@ describe.skipIf(SKIP_FILTER)("hot swap under load through Envoy (issue 6 point 4
       const text = existsSync(envoyLog) ? readFileSync(envoyLog, "utf8").split("\n") : [];
       console.error(`===== Envoy log (last 200 of ${text.length} lines) =====\n${text.slice(-200).join("\n")}\n===== end =====`);
     });
-    const [a, b, c] = upstreams;
+    const c = upstreams[2];
     const addresses = upstreams.map((u) => u.address);
 
     // First resource before Envoy starts (nothing to wait for yet).
@@ -337,9 +336,6 @@ describe.skipIf(SKIP_FILTER)("hot swap under load through Envoy (issue 6 point 4
       const rec = upstreams.find((u) => u.address === served)!.traffic().at(-1)!;
       expect(scoresOf(rec)!.scores.prefix[served]).toBeGreaterThan(0.8);
     }
-    expect(new Set(home.values()).size).toBeGreaterThan(0);
-    void a;
-    void b;
 
     // ---- no filter abort in Envoy's log across all of it
     expect(readFileSync(envoyLog, "utf8")).not.toMatch(/llm_picker abort/);

@@ -12,7 +12,7 @@
  *   values either when swapped back.
  */
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -71,7 +71,9 @@ function buildOtherLayout(): string {
   const bucket = readFileSync(join(ROOT, "assembly/index/bucket.ts"), "utf8");
   const m = /export const LAYOUT_VERSION: u32 = (\d+);/.exec(bucket);
   if (!m) throw new Error("assembly/index/bucket.ts no longer declares `export const LAYOUT_VERSION: u32 = N;`: update this test");
-  const sources = execFileSync("git", ["ls-files", "-s", "assembly"], { cwd: ROOT, encoding: "utf8" }) + bucket;
+  // Keyed by the sources as they are on disk (committed or not).
+  const files = (readdirSync(join(ROOT, "assembly"), { recursive: true }) as string[]).filter((f) => f.endsWith(".ts")).sort();
+  const sources = files.map((f) => `${f}\n${readFileSync(join(ROOT, "assembly", f), "utf8")}`).join("\n") + readFileSync(join(ROOT, "asconfig.json"), "utf8");
   const out = join(tmpdir(), `llm-picker-layout${Number(m[1]) + 1}-${sha256Hex(sources).slice(0, 12)}.wasm`);
   if (existsSync(out)) return out;
   const work = mkdtempSync(join(tmpdir(), "llm-picker-layout-"));
