@@ -10,6 +10,17 @@ import { CliError, type Command } from "./command.js";
 /** Subcommands, loaded on demand so one command's imports never slow another. */
 const COMMANDS: Record<string, () => Promise<Command>> = {
   inspect: async () => (await import("./inspect.js")).inspectCommand,
+  deploy: async () => (await import("./deploy.js")).deployCommand,
+  start: async () => {
+    const { runStart } = await import("./start.js");
+    return {
+      summary: "start Envoy with the filter in front of simulated (or --upstream) model servers, replay a demo, show a live table",
+      run: async (argv: string[]) => {
+        await runStart(argv);
+        return 0;
+      },
+    };
+  },
 };
 
 function usage(): string {
