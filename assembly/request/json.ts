@@ -312,11 +312,7 @@ export class JsonScanner {
     if (this.keyEscaped) return asciiEquals(this.key, lit);
     const n = this.keyEnd - this.keyStart - 2;
     if (n != lit.length) return false;
-    const p = this.base + <usize>(this.keyStart + 1);
-    for (let i = 0; i < n; i++) {
-      if (<i32>load<u8>(p + <usize>i) != <i32>lit.charCodeAt(i)) return false;
-    }
-    return true;
+    return rawEqualsLiteral(this.base + <usize>(this.keyStart + 1), n, lit);
   }
 
   /**
@@ -387,16 +383,27 @@ export class JsonScanner {
   stringIs(lit: string): bool {
     const n = this.strEnd - this.strStart;
     if (this.strEscaped || n != lit.length) return this.strEscaped ? asciiEquals(this.decodedString(), lit) : false;
-    const p = this.base + <usize>this.strStart;
-    for (let i = 0; i < n; i++) {
-      if (<i32>load<u8>(p + <usize>i) != <i32>lit.charCodeAt(i)) return false;
-    }
-    return true;
+    return rawEqualsLiteral(this.base + <usize>this.strStart, n, lit);
   }
 
   /** Decoded bytes of the string scanned last (a view when it had no escapes). */
   lastString(): Uint8Array {
     return this.decodedString();
+  }
+
+  /**
+   * The string scanned last as its raw content (quotes excluded, escapes not
+   * decoded): a view, no copy. With `lastStringHasEscapes`, this lets a
+   * caller defer decoding to `decodeJsonString` until the text is read
+   * (types.ts: message text beyond what the hash reads is never decoded).
+   */
+  lastStringContent(): Uint8Array {
+    return this.bytes.subarray(this.strStart, this.strEnd);
+  }
+
+  /** True when the string scanned last has escapes (lastStringContent differs from the decoded bytes). */
+  get lastStringHasEscapes(): bool {
+    return this.strEscaped;
   }
 
   /** Validates a number; its text is bytes[valueStart, valueEnd). */
@@ -629,6 +636,23 @@ export class JsonScanner {
         p++;
         continue;
       }
+      // Common 2- and 3-byte sequences checked inline (one 4-byte load, which
+      // must stay inside the input); anything else, including every invalid
+      // or truncated sequence, goes through utf8SeqLen.
+      if (p + 4 <= n) {
+        const w4 = load<u32>(base + <usize>p);
+        if ((w4 & 0xc0e0) == 0x80c0 && c >= 0xc2) {
+          p += 2; // C2..DF 80..BF
+          continue;
+        }
+        if ((w4 & 0xc0c0f0) == 0x8080e0) {
+          const d1 = (w4 >> 8) & 0xff;
+          if ((c != 0xe0 || d1 >= 0xa0) && (c != 0xed || d1 < 0xa0)) {
+            p += 3; // E0..EF + 2 continuation bytes, no overlong, no surrogate
+            continue;
+          }
+        }
+      }
       const w = utf8SeqLen(base, p, n);
       if (w <= 0) return this.fail(w == 0 ? JsonError.BadUtf8 : JsonError.UnexpectedEnd, p);
       p += w;
@@ -714,27 +738,52 @@ function putUtf8(out: usize, o: i32, cp: u32): i32 {
   return o + 4;
 }
 
-// Scratch for decoding: the output is never longer than the input (each
-// escape shrinks), so decode into scratch, then copy into an exact-size buffer
-// (2 allocations per escaped string instead of 3 with a subarray).
-let scratch = new Uint8Array(256);
+/**
+ * Decodes the raw content of a JSON string token (quotes excluded) that the
+ * scanner has validated, e.g. JsonScanner.lastStringContent(). Returns
+ * `content` itself when it has no backslash. Never reads outside `content`,
+ * whatever the bytes (a malformed escape, impossible after validation, is
+ * dropped rather than read past the end).
+ */
+export function decodeJsonString(content: Uint8Array): Uint8Array {
+  return unescapeJson(content.dataStart, 0, content.length, content);
+}
 
-/** Decodes the content of an already validated string token [s, e). */
-function unescapeJson(base: usize, s: i32, e: i32): Uint8Array {
-  if (scratch.length < e - s) scratch = new Uint8Array(max(e - s, scratch.length << 1));
-  const o0 = scratch.dataStart;
-  let o = 0;
-  let p = s;
+/**
+ * Index of the first '\\' in [p, e), or e. Eight bytes at a time; loads stay
+ * inside [p, e) (the tail is read byte by byte).
+ */
+function nextBackslash(base: usize, p: i32, e: i32): i32 {
+  while (p + 8 <= e) {
+    const b = load<u64>(base + <usize>p) ^ (ONES * 0x5c);
+    // The lowest flagged byte is exact (borrows only propagate upwards).
+    const t = (b - ONES) & ~b & HIGHS;
+    if (t != 0) return p + <i32>(ctz(t) >> 3);
+    p += 8;
+  }
+  while (p < e && load<u8>(base + <usize>p) != 0x5c) p++;
+  return p;
+}
+
+/**
+ * Decodes the content [s, e) of a string token. The output is never longer
+ * than the input (every escape shrinks), so it is written straight into one
+ * buffer of the input's length and viewed at its decoded length: no scratch
+ * copy. `whole`, when given, is returned as is if there is no escape.
+ */
+function unescapeJson(base: usize, s: i32, e: i32, whole: Uint8Array | null = null): Uint8Array {
+  let p = nextBackslash(base, s, e);
+  if (p >= e && whole !== null) return whole;
+  const buf = new ArrayBuffer(e - s);
+  const o0 = changetype<usize>(buf);
+  let o = p - s;
+  memory.copy(o0, base + <usize>s, <usize>o);
   while (p < e) {
-    const c = <u32>load<u8>(base + <usize>p);
-    if (c != 0x5c) {
-      // Copy the run up to the next backslash in one go.
-      let q = p + 1;
-      while (q < e && load<u8>(base + <usize>q) != 0x5c) q++;
-      memory.copy(o0 + <usize>o, base + <usize>p, <usize>(q - p));
-      o += q - p;
-      p = q;
-      continue;
+    // Here bytes[p] is a backslash.
+    if (p + 1 >= e) {
+      store<u8>(o0 + <usize>o, 0x5c);
+      o++;
+      break;
     }
     const x = <u32>load<u8>(base + <usize>(p + 1));
     p += 2;
@@ -744,7 +793,7 @@ function unescapeJson(base: usize, s: i32, e: i32): Uint8Array {
     else if (x == 0x6e) b = 0x0a;
     else if (x == 0x72) b = 0x0d;
     else if (x == 0x74) b = 0x09;
-    else if (x == 0x75) {
+    else if (x == 0x75 && p + 4 <= e) {
       let cp = hex4(base, p);
       p += 4;
       if (cp >= 0xd800 && cp <= 0xdbff) {
@@ -760,14 +809,29 @@ function unescapeJson(base: usize, s: i32, e: i32): Uint8Array {
         cp = 0xfffd; // lone low surrogate
       }
       o = putUtf8(o0, o, cp);
-      continue;
     }
-    store<u8>(o0 + <usize>o, <u8>b);
-    o++;
+    if (x != 0x75) {
+      store<u8>(o0 + <usize>o, <u8>b);
+      o++;
+    }
+    // Copy the run up to the next backslash in one go.
+    const q = nextBackslash(base, p, e);
+    memory.copy(o0 + <usize>o, base + <usize>p, <usize>(q - p));
+    o += q - p;
+    p = q;
   }
-  const out = new Uint8Array(o);
-  memory.copy(out.dataStart, o0, <usize>o);
-  return out;
+  return Uint8Array.wrap(buf, 0, o);
+}
+
+/** True when the `n` bytes at `p` equal the ASCII literal `lit` (lit.length == n checked by the caller). */
+// @ts-ignore: decorator
+@inline function rawEqualsLiteral(p: usize, n: i32, lit: string): bool {
+  // UTF-16 code units read directly: no bounds-checked charCodeAt per byte.
+  const l = changetype<usize>(lit);
+  for (let i = 0; i < n; i++) {
+    if (<u32>load<u8>(p + <usize>i) != <u32>load<u16>(l + (<usize>i << 1))) return false;
+  }
+  return true;
 }
 
 /** True when `b` equals the ASCII literal `lit`. */

@@ -48,6 +48,7 @@ import {
   Header,
   LLMRequest,
   Message,
+  NO_PARTS,
   OptBool,
   ParsedBody,
   ParseResult,
@@ -564,13 +565,13 @@ class BodyParser {
   content(m: Message, i: i32): bool {
     const sc = this.sc;
     const k = sc.peek();
-    if (m.parts.length > 0) m.parts = []; // a duplicate "content" key: last wins
+    m.parts = NO_PARTS; // a duplicate "content" key: last wins
     m.text = null;
     if (k == JsonKind.String) {
-      const s = sc.readString();
-      if (s == null) return false;
+      // Validated now, decoded only if read (Message.text).
+      if (!sc.readStringRaw()) return false;
       m.contentKind = ContentKind.Text;
-      m.text = s;
+      m.setJsonText(sc.lastStringContent(), sc.lastStringHasEscapes);
       return true;
     }
     if (k == JsonKind.Null) {
@@ -581,6 +582,7 @@ class BodyParser {
       return this.fail(typeError(msgPath(i, "content"), "a string, an array of content parts or null", k));
     }
     m.contentKind = ContentKind.Parts;
+    m.parts = new Array<ContentPart>();
     sc.beginArray();
     let j = 0;
     while (sc.nextItem()) {
@@ -611,8 +613,8 @@ class BodyParser {
       } else if (sc.keyIs("text")) {
         textKind = sc.peek();
         if (textKind == JsonKind.String) {
-          p.text = sc.readString();
-          if (p.text == null) return false;
+          if (!sc.readStringRaw()) return false;
+          p.setJsonText(sc.lastStringContent(), sc.lastStringHasEscapes);
         } else {
           p.text = null;
           if (!sc.skipValue()) return false;

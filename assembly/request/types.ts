@@ -8,9 +8,12 @@
 // Representation rule ("bytes on the hot path"): every text value is a
 // Uint8Array of decoded UTF-8. When the JSON string had no escapes it is a
 // zero-copy view (`subarray`) into the body buffer; otherwise a fresh buffer
-// holding the unescaped bytes. Fields the parser does not interpret (tools,
+// holding the unescaped bytes (for message and content-part texts, made on
+// the first read: Message.text). Fields the parser does not interpret (tools,
 // documents, kwargs, tool_calls, unknown content parts, responses items) are
 // kept as `RawJson`: a view of the value's exact bytes as the client sent them.
+
+import { decodeJsonString } from "./json";
 
 /** Which OpenAI API a request belongs to. */
 export enum Api {
@@ -82,26 +85,84 @@ export enum PartType {
   Unknown = 5,
 }
 
+/**
+ * Shared empty `Message.parts` for messages without content parts (most of
+ * them): one array per module instead of two allocations per message. Never
+ * push to it: assign a fresh array first (the parser does).
+ */
+export const NO_PARTS: Array<ContentPart> = [];
+
 export class ContentPart {
   type: PartType = PartType.Unknown;
   /** The `type` string as sent (decoded). */
   typeName: Uint8Array = EMPTY_BYTES;
-  /** For Text parts: the `text` value. */
-  text: Uint8Array | null = null;
   /** The whole part object as sent (for non-text parts: url/data live in here). */
   raw: RawJson = EMPTY_RAW;
+  // Backing of `text`: the decoded text, or (textEscaped) the raw content of
+  // a validated JSON string still to be decoded. See Message.text.
+  private textBytes: Uint8Array | null = null;
+  private textEscaped: bool = false;
+
+  /** For Text parts: the `text` value (decoded; see Message.text for when). */
+  get text(): Uint8Array | null {
+    const t = this.textBytes;
+    if (this.textEscaped && t !== null) {
+      this.textBytes = decodeJsonString(t);
+      this.textEscaped = false;
+    }
+    return this.textBytes;
+  }
+
+  set text(v: Uint8Array | null) {
+    this.textBytes = v;
+    this.textEscaped = false;
+  }
+
+  /** Sets `text` from the raw content of a JSON string the scanner validated (decoded on first read). */
+  setJsonText(content: Uint8Array, hasEscapes: bool): void {
+    this.textBytes = content;
+    this.textEscaped = hasEscapes;
+  }
 }
 
 export class Message {
   role: Uint8Array | null = null;
   contentKind: ContentKind = ContentKind.Absent;
-  /** ContentKind.Text: the text. */
-  text: Uint8Array | null = null;
-  /** ContentKind.Parts: the parts in order. */
-  parts: Array<ContentPart> = [];
+  /** ContentKind.Parts: the parts in order (NO_PARTS, shared, when none). */
+  parts: Array<ContentPart> = NO_PARTS;
   name: Uint8Array | null = null;
   toolCalls: RawJson | null = null;
   toolCallId: Uint8Array | null = null;
+  // Backing of `text` (see there).
+  private textBytes: Uint8Array | null = null;
+  private textEscaped: bool = false;
+
+  /**
+   * ContentKind.Text: the text, decoded UTF-8 like every text value. A text
+   * with escapes is decoded on its first read and kept: only the messages
+   * the prefix hash renders (the first blockSize × maxBlocks bytes) are ever
+   * decoded, so the other messages of a long body cost a validated scan and
+   * a view, not a copy (issue 3 point 8). Readers see no difference.
+   */
+  get text(): Uint8Array | null {
+    const t = this.textBytes;
+    if (this.textEscaped && t !== null) {
+      this.textBytes = decodeJsonString(t);
+      this.textEscaped = false;
+    }
+    return this.textBytes;
+  }
+
+  set text(v: Uint8Array | null) {
+    this.textBytes = v;
+    this.textEscaped = false;
+  }
+
+  /** Sets `text` from the raw content of a JSON string the scanner validated (decoded on first read). */
+  setJsonText(content: Uint8Array, hasEscapes: bool): void {
+    this.textBytes = content;
+    this.textEscaped = hasEscapes;
+  }
 }
 
 export class ChatCompletionsBody {
