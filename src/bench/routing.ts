@@ -391,7 +391,7 @@ const USAGE = `Usage: npm run bench:routing -- [options]
   --servers N         simulated servers (default 8)
   --sim FILE          simulator config (JSON, src/sim/README.md); default ${JSON.stringify(DEFAULT_BENCH_SIM)}
   --time-scale X      override the simulators' timeScale (real = model time × X)
-  --requests N        requests per built-in trace (default 400)
+  --requests N        requests per built-in trace (default 300)
   --duration S        keep only requests with t < S model seconds
   --rate R            mean requests per model second for built-in traces (defaults ${JSON.stringify(DEFAULT_RATES)})
   --seed N            generator seed (default 1)
@@ -413,7 +413,7 @@ export async function main(argv: string[]): Promise<number> {
       servers: { type: "string", default: "8" },
       sim: { type: "string" },
       "time-scale": { type: "string" },
-      requests: { type: "string", default: "400" },
+      requests: { type: "string", default: "300" },
       duration: { type: "string" },
       rate: { type: "string" },
       seed: { type: "string", default: "1" },

@@ -120,7 +120,7 @@ function chatBody(o: Required<GeneratorOptions>, messages: Message[], extra: Rec
 function resolve(name: TraceName, options: GeneratorOptions): Required<GeneratorOptions> {
   return {
     seed: options.seed ?? 1,
-    requests: options.requests ?? 400,
+    requests: options.requests ?? 300,
     rate: options.rate ?? DEFAULT_RATES[name],
     model: options.model ?? DEFAULT_MODEL,
     maxTokens: options.maxTokens ?? 24,
@@ -173,7 +173,8 @@ function fromSessions(o: Required<GeneratorOptions>, rng: Rng, meanTurns: number
 
 function multiTurn(o: Required<GeneratorOptions>): TraceRequest[] {
   const rng = new Rng(o.seed);
-  const systems = Array.from({ length: 4 }, (_, i) => `You are assistant number ${i}. ${words(rng, 250)}`);
+  // Production assistants carry system prompts of several hundred tokens.
+  const systems = Array.from({ length: 4 }, (_, i) => `You are assistant number ${i}. ${words(rng, 600)}`);
   return fromSessions(o, rng, 8, 8 * 3000, (id, start) => {
     const turns = rng.int(4, 12);
     const messages: Message[] = [{ role: "system", content: rng.pick(systems) }];
@@ -184,8 +185,8 @@ function multiTurn(o: Required<GeneratorOptions>): TraceRequest[] {
       gap: () => 1500 + rng.exp(1500),
       next: () => {
         if (k >= turns) return null;
-        if (k > 0) messages.push({ role: "assistant", content: words(rng, rng.int(150, 400)) });
-        messages.push({ role: "user", content: words(rng, rng.int(50, 200)) });
+        if (k > 0) messages.push({ role: "assistant", content: words(rng, rng.int(100, 250)) });
+        messages.push({ role: "user", content: words(rng, rng.int(30, 150)) });
         k++;
         return chatBody(o, messages, { stream: true });
       },
