@@ -8,13 +8,19 @@
 //    string array joined with one space (the later seed's PromptText()); token
 //    ids as 4-byte little-endian (a 64-byte block is 16 tokens), several token
 //    lists separated by the 4 bytes FF FF FF FF.
-//  - chat and responses: a sequence of framed fields `tag ‖ LE32(length) ‖
-//    bytes`, in the order the model sees them: the request-level context first
-//    (chat: tools, documents, chat_template, chat_template_kwargs; responses:
-//    instructions, tools), then one record per message / input item. Nothing
-//    follows the last message, so the rendering of N messages is a byte prefix
-//    of the rendering of N+k messages: a longer conversation keeps every full
-//    block of the shorter one. Per-request trailing switches
+//  - chat and responses: a sequence of fields in the order the model sees
+//    them: the request-level context first (chat: tools, documents,
+//    chat_template, chat_template_kwargs; responses: instructions, tools),
+//    then one record per message / input item. Every variable-length field is
+//    `tag ‖ escaped(bytes) ‖ 00 00`, where the escape writes a 0x00 byte of
+//    the value as 00 FF (render version 2, docs/hashing.md §2 "Framing"). No
+//    length precedes a value, so a text that starts like another renders
+//    like it up to that point (a document followed by a different question
+//    shares the document's blocks); and since 00 00 never occurs inside an
+//    escaped value, no text can forge a field or message boundary.
+//    Nothing follows the last message, so the rendering of N messages is a
+//    byte prefix of the rendering of N+k messages: a longer conversation
+//    keeps every full block of the shorter one. Per-request trailing switches
 //    (add_generation_prompt, continue_final_message,
 //    return_assistant_tokens_mask) are left out: they only change the end of
 //    the model's prompt, and rendering them anywhere would break that prefix
@@ -22,9 +28,10 @@
 //  - every RawJson value is rendered as canonical JSON (request/canonical.ts),
 //    so key order, whitespace and escape spelling never change a hash.
 //  - a non-text content part (image, audio, video, file, unknown) is a fixed
-//    size placeholder: its type name and XXH64 of its canonical JSON (URL or
-//    inline data included), so a 5 MB base64 image costs a few bytes of the
-//    block budget yet two different images never share a block.
+//    size placeholder: its type name (a field as above) and XXH64 of its
+//    canonical JSON (URL or inline data included), so a 5 MB base64 image
+//    costs a few bytes of the block budget yet two different images never
+//    share a block.
 import { ByteWriter } from "../util/bytes";
 import { canonicalJson } from "../request/canonical";
 import {
@@ -45,7 +52,7 @@ import { BlockConfig, ByteSink, ChainHasher } from "./blocks";
 import { xxh64Bytes } from "./xxhash64";
 
 /** Version of this rendering; bump when any byte below changes (and regenerate the golden vectors). */
-export const RENDER_VERSION: i32 = 1;
+export const RENDER_VERSION: i32 = 2;
 
 // Field tags (ASCII so a hex dump reads). Request context:
 export const TAG_TOOLS: u8 = 0x54; // 'T'
@@ -54,14 +61,29 @@ export const TAG_CHAT_TEMPLATE: u8 = 0x43; // 'C'
 export const TAG_KWARGS: u8 = 0x4b; // 'K'
 export const TAG_INSTRUCTIONS: u8 = 0x49; // 'I'
 // One message / input item:
-export const TAG_MESSAGE: u8 = 0x4d; // 'M' (no length: starts a message)
+export const TAG_MESSAGE: u8 = 0x4d; // 'M' (no value: starts a message)
 export const TAG_ROLE: u8 = 0x72; // 'r'
 export const TAG_TEXT: u8 = 0x73; // 's'
-export const TAG_PART: u8 = 0x70; // 'p' (type name, then 8-byte XXH64)
+export const TAG_PART: u8 = 0x70; // 'p' (escaped type name ‖ 00 00, then 8-byte XXH64)
 export const TAG_TOOL_CALLS: u8 = 0x63; // 'c'
 export const TAG_TOOL_CALL_ID: u8 = 0x69; // 'i'
 export const TAG_NAME: u8 = 0x6e; // 'n'
 export const TAG_ITEM: u8 = 0x78; // 'x' (a responses input item, canonical JSON)
+/**
+ * The reserved byte of a field value and the two-byte sequences built on it
+ * (read little-endian as u16): inside a value 0x00 is written as 00 FF, and
+ * 00 00 ends the value. 0x00 is almost never in text (JSON needs `\u0000`)
+ * and canonical JSON never contains it raw, so escaping costs a scan, not
+ * bytes; 0xFF never occurs in UTF-8, so an escape stands out in a hex dump.
+ */
+const ESCAPED_ZERO: u16 = 0xff00; // bytes 00 FF
+const FIELD_END: u16 = 0x0000; // bytes 00 00
+/**
+ * A value is scanned for 0x00 in pieces of this many bytes, checking between
+ * pieces whether the sink still takes bytes: a 1 MB text past `maxBlocks`
+ * costs at most one more piece of scanning.
+ */
+const SCAN_PIECE: usize = 1024;
 /** Between token-id lists of one completions prompt. */
 export const TOKEN_LIST_SEPARATOR: u32 = 0xffffffff;
 
@@ -156,8 +178,7 @@ export class Renderer {
       return;
     }
     this.byte(TAG_PART);
-    this.u32(<u32>p.typeName.length);
-    this.bytes(p.typeName);
+    this.escaped(p.typeName);
     this.u64(xxh64Bytes(this.canonical(p.raw)));
   }
 
@@ -176,17 +197,38 @@ export class Renderer {
 
   // ---- framing ----
 
-  /** tag ‖ LE32(len) ‖ bytes, only when the value is present. */
+  /** tag ‖ escaped(v) ‖ 00 00, only when the value is present. */
   private text(tag: u8, v: Uint8Array | null): void {
     if (v === null || this.sink.done) return;
     this.byte(tag);
-    this.u32(<u32>v.length);
-    this.bytes(v);
+    this.escaped(v);
   }
 
   private json(tag: u8, v: RawJson | null): void {
     if (v === null || this.sink.done) return;
     this.text(tag, this.canonical(v));
+  }
+
+  /**
+   * escaped(v) ‖ 00 00, streamed: the runs between 0x00 bytes go to the sink
+   * straight from `v` (no copy), each 0x00 as 00 FF. Stops scanning once the
+   * sink is done (then the rest would be ignored anyway).
+   */
+  private escaped(v: Uint8Array): void {
+    let at = v.dataStart;
+    const end = at + <usize>v.length;
+    while (at < end && !this.sink.done) {
+      const pieceEnd = end - at > SCAN_PIECE ? at + SCAN_PIECE : end;
+      const zero = findZero(at, pieceEnd);
+      if (zero > at) this.sink.write(at, <i32>(zero - at));
+      if (zero < pieceEnd) {
+        this.u16(ESCAPED_ZERO);
+        at = zero + 1;
+      } else {
+        at = pieceEnd;
+      }
+    }
+    this.u16(FIELD_END);
   }
 
   /** Canonical form of a raw value (a view of the scratch buffer). */
@@ -218,6 +260,12 @@ export class Renderer {
     this.sink.write(tmp, 1);
   }
 
+  private u16(v: u16): void {
+    const tmp = memory.data(2);
+    store<u16>(tmp, v);
+    this.sink.write(tmp, 2);
+  }
+
   private u32(v: u32): void {
     const tmp = memory.data(4);
     store<u32>(tmp, v);
@@ -229,6 +277,23 @@ export class Renderer {
     store<u64>(tmp, v);
     this.sink.write(tmp, 8);
   }
+}
+
+/**
+ * Address of the first 0x00 byte in [at, end), or `end`. Eight bytes at a
+ * time: `(x - 0x01…01) & ~x & 0x80…80` is non-zero exactly when some byte of
+ * x is zero (the classic SWAR zero-byte test), then byte by byte within
+ * those eight.
+ */
+function findZero(at: usize, end: usize): usize {
+  let p = at;
+  while (end - p >= 8) {
+    const x = load<u64>(p);
+    if (((x - 0x0101010101010101) & ~x & 0x8080808080808080) != 0) break;
+    p += 8;
+  }
+  while (p < end && load<u8>(p) != 0) p++;
+  return p;
 }
 
 /** The cache_salt of whichever body is set, or null. */

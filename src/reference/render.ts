@@ -33,6 +33,20 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/**
+ * Render version 2 field value: every 0x00 byte of the value followed by an
+ * 0xFF, then the two bytes 00 00 (docs/hashing.md §2 "Framing").
+ */
+export function escapeAndEnd(value: Uint8Array): Uint8Array {
+  const out: number[] = [];
+  value.forEach((b) => {
+    out.push(b);
+    if (b === 0x00) out.push(0xff);
+  });
+  out.push(0x00, 0x00);
+  return Uint8Array.from(out);
+}
+
 class Out {
   parts: Uint8Array[] = [];
   bytes(b: Uint8Array) {
@@ -51,11 +65,10 @@ class Out {
     new DataView(b.buffer).setBigUint64(0, v, true);
     this.parts.push(b);
   }
-  /** tag ‖ LE32(len) ‖ bytes */
+  /** tag ‖ escaped(bytes) ‖ 00 00 */
   field(tag: string, value: Uint8Array) {
     this.byte(tag.charCodeAt(0));
-    this.u32(value.length);
-    this.bytes(value);
+    this.bytes(escapeAndEnd(value));
   }
   text(tag: string, value: unknown) {
     if (typeof value === "string") this.field(tag, enc.encode(value));
@@ -93,10 +106,8 @@ function renderChat(body: any, out: Out) {
       for (const part of m.content) {
         if (part.type === "text") out.text("s", part.text ?? "");
         else {
-          const name = enc.encode(String(part.type ?? ""));
-          out.byte("p".charCodeAt(0));
-          out.u32(name.length);
-          out.bytes(name);
+          // 'p' ‖ escaped(type) ‖ 00 00 ‖ LE64(XXH64(canonical JSON of the part))
+          out.field("p", enc.encode(String(part.type ?? "")));
           out.u64(xxh64(enc.encode(canonicalJson(part))));
         }
       }

@@ -42,4 +42,25 @@ describe("golden cross-checks", () => {
     expect(chat[2].rendered).toBe(chat[1].rendered);
     expect(chat[2].hashes).toEqual(chat[1].hashes);
   });
+  const chatCase = (name: string) => loadGolden("chat").find((c) => c.name.startsWith(name))!;
+  it("render version 2: the same document with two questions shares the document's blocks", () => {
+    // 'M' 'r' "user" 00 00 's' = 9 bytes, then the 156-byte document: 165 shared bytes = 10 blocks of 16.
+    const a = chatCase("doc-qa: a document");
+    const b = chatCase("doc-qa: the same document");
+    expect(a.hashes.slice(0, 10)).toEqual(b.hashes.slice(0, 10));
+    expect(a.hashes[10]).not.toBe(b.hashes[10]);
+  });
+  it("render version 2: reserved bytes are escaped (00 → 00 FF) and a field ends with 00 00", () => {
+    // "a\0b\0\0c\u00ff" then a second message "d".
+    expect(chatCase("reserved bytes").rendered).toBe(
+      "4d" + "72" + "75736572" + "0000" + "73" + "6100ff6200ff00ff63c3bf" + "0000" + "4d" + "72" + "75736572" + "0000" + "73" + "64" + "0000",
+    );
+  });
+  it("render version 2: a message boundary is not the same as the text it splits", () => {
+    const one = chatCase("boundaries: one message");
+    const two = chatCase("boundaries: two messages");
+    expect(one.rendered).toBe("4d" + "72" + "75736572" + "0000" + "73" + "6162" + "0000");
+    expect(two.rendered.startsWith("4d72757365720000736100004d")).toBe(true);
+    expect(two.hashes[1]).not.toBe(one.hashes[1]);
+  });
 });
