@@ -15,6 +15,8 @@ export interface RequestOutcome {
   /** Real milliseconds from send to the end of the response. */
   totalMs: number;
   error?: string;
+  /** The generated text, when asked for (`collectText`): what a chat client would keep as the reply. */
+  text?: string;
 }
 
 export const agent = new Agent({ keepAlive: true, maxSockets: Infinity });
@@ -36,18 +38,53 @@ export function isOutputEvent(event: string): boolean {
 }
 
 /**
+ * The output text one SSE event carries: chat `choices[0].delta.content`,
+ * completions `choices[0].text`, responses `response.output_text.delta`'s
+ * `delta`; "" for anything else (role chunk, usage, [DONE], other events).
+ */
+export function outputTextOf(event: string): string {
+  let data = "";
+  for (const line of event.split("\n")) if (line.startsWith("data:")) data += line.slice(5).trim();
+  if (data === "" || data === "[DONE]") return "";
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(data);
+  } catch {
+    return "";
+  }
+  if (typeof parsed !== "object" || parsed === null) return "";
+  const o = parsed as { type?: unknown; delta?: unknown; choices?: { delta?: { content?: unknown }; text?: unknown }[] };
+  if (o.type === "response.output_text.delta") return typeof o.delta === "string" ? o.delta : "";
+  const choice = Array.isArray(o.choices) ? o.choices[0] : undefined;
+  if (choice === undefined || choice === null) return "";
+  if (typeof choice.delta?.content === "string") return choice.delta.content;
+  if (typeof choice.text === "string") return choice.text;
+  return "";
+}
+
+/**
  * POSTs `body` (a JSON text that asks for streaming) to `url` and times it.
  * `startedAt` (performance.now()) lets the caller include its own routing work.
  */
-export function streamRequest(url: string, body: string, headers: Record<string, string>, timeoutMs: number, startedAt = performance.now()): Promise<RequestOutcome> {
+export function streamRequest(
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+  startedAt = performance.now(),
+  collectText = false,
+): Promise<RequestOutcome> {
   return new Promise((resolve) => {
     let ttft = NaN;
     let settled = false;
+    let output = "";
     const finish = (outcome: Omit<RequestOutcome, "ttftMs" | "totalMs">) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      resolve({ ...outcome, ttftMs: ttft, totalMs: performance.now() - startedAt });
+      const result: RequestOutcome = { ...outcome, ttftMs: ttft, totalMs: performance.now() - startedAt };
+      if (collectText && outcome.ok) result.text = output;
+      resolve(result);
     };
     const req = request(
       url,
@@ -62,17 +99,20 @@ export function streamRequest(url: string, body: string, headers: Record<string,
             if (text.length < 2000) text += chunk;
             return;
           }
-          if (!Number.isNaN(ttft)) return;
+          if (!collectText && !Number.isNaN(ttft)) return;
           pending += chunk.replace(/\r\n/g, "\n");
           let cut: number;
           while ((cut = pending.indexOf("\n\n")) >= 0) {
             const event = pending.slice(0, cut);
             pending = pending.slice(cut + 2);
-            if (isOutputEvent(event)) {
+            if (Number.isNaN(ttft) && isOutputEvent(event)) {
               ttft = performance.now() - startedAt;
-              pending = "";
-              break;
+              if (!collectText) {
+                pending = "";
+                break;
+              }
             }
+            if (collectText) output += outputTextOf(event);
           }
         });
         res.on("end", () => {

@@ -28,6 +28,7 @@ import { agent, postJson, streamRequest, type RequestOutcome } from "./routing-c
 import { groupedBarChart } from "./routing-charts.js";
 import { isPolicyName, POLICY_NAMES, policyEnvoy, type PolicyName } from "./routing-policies.js";
 import { PreciseRouter } from "./routing-precise.js";
+import { closedLoopBody, planSessions } from "./routing-sessions.js";
 import { DEFAULT_RATES, generateTrace, isTraceName, TRACE_NAMES } from "./traces/generators.js";
 import { readTrace, writeTrace, type TraceRequest } from "./traces/trace.js";
 
@@ -55,6 +56,19 @@ export interface RoutingDetail {
   filterMatchRatio?: number;
   /** Decisions where the hot-spot guard dropped affinity (filter policies only). */
   guardFired?: number;
+  /** What the closed loop did (routing-sessions.ts). */
+  loop: LoopFigures;
+}
+
+/** Closed-loop replay figures of one run. */
+export interface LoopFigures {
+  closedLoop: boolean;
+  /** Assistant messages whose content was replaced by the reply the server streamed. */
+  substituted: number;
+  /** Turns sent after their trace time because the session's previous turn had not finished. */
+  delayed: number;
+  /** Sum of those delays, model ms. */
+  delayModelMs: number;
 }
 
 export interface TraceSpec {
@@ -73,6 +87,11 @@ export interface RoutingBenchOptions {
   wasmPath?: string;
   /** Merged into the filter policies' plugin configuration (--filter-config). */
   filterOverride?: Record<string, unknown>;
+  /**
+   * Replay assistant messages as the trace wrote them (default false: closed
+   * loop, they carry the replies the servers streamed; routing-sessions.ts).
+   */
+  openLoop?: boolean;
   /** Progress bar on stderr (default: when stderr is a TTY; otherwise one line per run). */
   progress?: boolean;
   /** Log lines (default stderr). */
@@ -138,24 +157,35 @@ async function replay(
   clientPicks: boolean,
   options: RoutingBenchOptions,
   onDone: (done: number, errors: number) => void,
-): Promise<{ outcomes: RequestOutcome[]; realSeconds: number }> {
+): Promise<{ outcomes: RequestOutcome[]; realSeconds: number; loop: LoopFigures }> {
   const timeScale = pool.servers[0].config.timeScale;
   const timeoutMs = options.timeoutMs ?? 120_000;
   const addresses = pool.servers.map((s) => `127.0.0.1:${s.port}`);
   const router = clientPicks ? new PreciseRouter(pool.servers) : null;
+  const closedLoop = !options.openLoop;
+  const plan = closedLoop ? planSessions(trace.requests) : null;
+  const replies: (string | undefined)[] = new Array(trace.requests.length);
+  const finished: Promise<void>[] = new Array(trace.requests.length);
   const outcomes: RequestOutcome[] = new Array(trace.requests.length);
+  const loop: LoopFigures = { closedLoop, substituted: 0, delayed: 0, delayModelMs: 0 };
   let done = 0;
   let errors = 0;
-  const running: Promise<void>[] = [];
   const t0 = performance.now();
+
+  const bodyOf = (i: number): string => {
+    if (plan === null || plan.substitutions[i].length === 0) return bodies[i];
+    for (const s of plan.substitutions[i]) if (replies[s.source] !== undefined) loop.substituted++;
+    return JSON.stringify(closedLoopBody(trace.requests[i], plan.substitutions[i], replies));
+  };
 
   const send = async (i: number): Promise<void> => {
     const r = trace.requests[i];
+    const body = bodyOf(i);
     let outcome: RequestOutcome;
     if (router) {
       let chosen = -1;
       try {
-        chosen = await router.pick(r.path, bodies[i]);
+        chosen = await router.pick(r.path, body);
       } catch (err) {
         outcome = { ok: false, status: 0, ttftMs: NaN, totalMs: 0, error: `precise lookup: ${(err as Error).message}` };
       }
@@ -163,13 +193,14 @@ async function replay(
         router.inFlight[chosen]++;
         // TTFT starts after the lookup: a router fed by KV-cache events holds
         // this knowledge locally; the 8 HTTP lookups are a benchmark artefact.
-        outcome = await streamRequest(`${envoy.listenerUrl}${r.path}`, bodies[i], { [ROUTING_HEADER]: addresses[chosen] }, timeoutMs);
+        outcome = await streamRequest(`${envoy.listenerUrl}${r.path}`, body, { [ROUTING_HEADER]: addresses[chosen] }, timeoutMs, performance.now(), closedLoop);
         router.inFlight[chosen]--;
       }
     } else {
-      outcome = await streamRequest(`${envoy.listenerUrl}${r.path}`, bodies[i], {}, timeoutMs);
+      outcome = await streamRequest(`${envoy.listenerUrl}${r.path}`, body, {}, timeoutMs, performance.now(), closedLoop);
     }
     outcomes[i] = outcome!;
+    replies[i] = outcome!.text;
     done++;
     if (!outcome!.ok) errors++;
     onDone(done, errors);
@@ -179,11 +210,24 @@ async function replay(
     const due = t0 + trace.requests[i].t * timeScale;
     const wait = due - performance.now();
     if (wait > 1) await sleep(wait);
-    running.push(send(i));
+    const previous = plan === null ? -1 : plan.previous[i];
+    if (previous < 0) {
+      finished[i] = send(i);
+    } else {
+      // A turn needs its session's previous reply: sent at max(t, previous completion).
+      finished[i] = finished[previous].then(() => {
+        const late = performance.now() - due;
+        if (late > 1) {
+          loop.delayed++;
+          loop.delayModelMs += late / timeScale;
+        }
+        return send(i);
+      });
+    }
   }
-  await Promise.all(running);
+  await Promise.all(finished);
   const realSeconds = (performance.now() - t0) / 1000;
-  return { outcomes, realSeconds };
+  return { outcomes, realSeconds, loop };
 }
 
 /** Requests per server from the simulators' own counters. */
@@ -206,7 +250,7 @@ async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy:
     const tty = options.progress ?? process.stderr.isTTY;
     const total = trace.requests.length;
     let lastDraw = 0;
-    const { outcomes, realSeconds } = await replay(envoy, pool, trace, bodies, policy, setup.clientPicks, options, (done, errors) => {
+    const { outcomes, realSeconds, loop } = await replay(envoy, pool, trace, bodies, policy, setup.clientPicks, options, (done, errors) => {
       const now = Date.now();
       if (tty && (now - lastDraw > 100 || done === total)) {
         lastDraw = now;
@@ -226,6 +270,7 @@ async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy:
     const detail: RoutingDetail = {
       imbalance: mean > 0 ? Math.max(...served) / mean : 0,
       errorSamples: failed.slice(0, 5).map((o) => o.error ?? `HTTP ${o.status}`),
+      loop,
     };
     if (setup.filter) {
       const s = await envoy.stats("llm_picker\\.(prefix|hot_spot_guard)");
@@ -246,7 +291,10 @@ async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy:
       ttftP99Ms: round(percentile(ttfts, 99)),
       rps: round((ok.length * timeScale) / realSeconds, 2),
     };
-    if (!tty) log(`${label}: ${result.requests} requests, ${result.errors} errors, hit ${(result.hitRate * 100).toFixed(1)}%, TTFT p50 ${result.ttftP50Ms} ms`);
+    if (!tty) {
+      const fed = loop.closedLoop ? `, ${loop.substituted} replies fed back, ${loop.delayed} turns delayed` : ", open loop";
+      log(`${label}: ${result.requests} requests, ${result.errors} errors, hit ${(result.hitRate * 100).toFixed(1)}%, TTFT p50 ${result.ttftP50Ms} ms${fed}`);
+    }
     return { result, detail };
   } catch (err) {
     log(`[${label}] failed; Envoy log tail:\n${envoy.logs().split("\n").slice(-40).join("\n")}`);
@@ -293,6 +341,16 @@ export function markdownTable(runs: RoutingRun[]): string {
   return lines.join("\n") + "\n";
 }
 
+/** Closed-loop figures per run: replies fed back, turns delayed by the previous turn, mean delay. */
+export function loopTable(runs: RoutingRun[]): string {
+  const lines = ["| trace | policy | replies fed back | turns delayed | mean delay (model ms) |", "|---|---|---:|---:|---:|"];
+  for (const { result: r, detail: d } of runs) {
+    const mean = d.loop.delayed > 0 ? d.loop.delayModelMs / d.loop.delayed : 0;
+    lines.push(`| ${r.trace} | ${r.policy} | ${d.loop.substituted} | ${d.loop.delayed} | ${mean.toFixed(0)} |`);
+  }
+  return lines.join("\n") + "\n";
+}
+
 /** Issue 5 point 4 goals, checked on the runs that exist. */
 export function goalLines(runs: RoutingRun[]): string[] {
   const out: string[] = [];
@@ -326,6 +384,8 @@ export function goalLines(runs: RoutingRun[]): string[] {
 
 export interface ReportContext {
   command: string;
+  /** Assistant text as the trace wrote it (--open-loop) instead of the servers' replies. */
+  openLoop?: boolean;
   servers: number;
   sim: Partial<SimConfig>;
 }
@@ -370,7 +430,12 @@ export function writeReport(dir: string, runs: RoutingRun[], ctx: ReportContext)
     "",
     `Machine: ${machineLine()}; ${ctx.servers} simulated servers, sim config ${JSON.stringify(ctx.sim)}.`,
     "",
+    ctx.openLoop
+      ? "Replay: open loop (--open-loop): assistant messages as the trace wrote them; every turn at its trace time."
+      : "Replay: closed loop: assistant messages that answer an earlier turn of the same session carry the text the server streamed for it; a turn is sent at max(t, its session's previous turn's completion).",
+    "",
     markdownTable(runs),
+    ...(ctx.openLoop ? [] : ["", loopTable(runs)]),
     ...goalLines(runs).map((l) => `- ${l}`),
     "",
     "![hit rate](routing-hit-rate.svg) ![TTFT p50](routing-ttft-p50.svg) ![TTFT p99](routing-ttft-p99.svg)",
@@ -387,6 +452,13 @@ export function writeReport(dir: string, runs: RoutingRun[], ctx: ReportContext)
 const USAGE = `Usage: npm run bench:routing -- [options]
   --traces a,b        built-in traces (${TRACE_NAMES.join(", ")}; default all)
   --trace FILE        replay a JSON Lines trace instead (repeatable), keeping its timing
+                      (closed loop: a turn waits for its session's previous turn, see below)
+  --open-loop         send assistant messages as the trace wrote them, every request at its t.
+                      Default (closed loop, as chat clients do): in a request with a "session", an
+                      assistant message whose preceding messages are exactly an earlier turn's
+                      messages carries the text the server streamed for that turn (tool-call
+                      messages and turns not in the trace keep the trace's text), and a turn is
+                      sent at max(t, completion of its session's previous turn)
   --policies a,b      subset of ${POLICY_NAMES.join(", ")} (default all)
   --servers N         simulated servers (default 8)
   --sim FILE          simulator config (JSON, src/sim/README.md); default ${JSON.stringify(DEFAULT_BENCH_SIM)}
@@ -423,6 +495,7 @@ export async function main(argv: string[]): Promise<number> {
       timeout: { type: "string", default: "120000" },
       "filter-config": { type: "string" },
       wasm: { type: "string" },
+      "open-loop": { type: "boolean", default: false },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -486,9 +559,10 @@ export async function main(argv: string[]): Promise<number> {
     timeoutMs: Number(values.timeout),
     filterOverride,
     wasmPath: values.wasm ? resolve(values.wasm) : undefined,
+    openLoop: values["open-loop"],
   });
   process.stdout.write("\n" + markdownTable(runs) + "\n" + goalLines(runs).join("\n") + "\n");
-  const files = writeReport(resolve(values.out), runs, { command, servers, sim });
+  const files = writeReport(resolve(values.out), runs, { command, servers, sim, openLoop: values["open-loop"] });
   if (values.json) {
     mkdirSync(dirname(resolve(values.json)), { recursive: true });
     writeFileSync(values.json, JSON.stringify(runs.map((r) => r.result), null, 2) + "\n");

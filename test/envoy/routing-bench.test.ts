@@ -9,7 +9,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, test } from "vitest";
-import { isOutputEvent } from "../../src/bench/routing-client.js";
+import { isOutputEvent, outputTextOf } from "../../src/bench/routing-client.js";
+import { closedLoopBody, planSessions } from "../../src/bench/routing-sessions.js";
 import { pickPrecise, type PreciseCandidate } from "../../src/bench/routing-precise.js";
 import { main, percentile, runRoutingBench } from "../../src/bench/routing.js";
 import { baselineYaml, headerRoutedYaml } from "../../src/bench/routing-policies.js";
@@ -58,6 +59,93 @@ describe("trace format and generators", () => {
       last.set(r.session, messages);
     }
     expect(extended).toBeGreaterThan(100);
+  });
+});
+
+describe("closed-loop replay of sessions", () => {
+  const sys = { role: "system", content: "S" };
+  const u1 = { role: "user", content: "one" };
+  const a1 = { role: "assistant", content: "trace reply one" };
+  const u2 = { role: "user", content: "two" };
+  const a2 = { role: "assistant", content: "trace reply two" };
+  const u3 = { role: "user", content: "three" };
+  const chat = (t: number, session: string, messages: unknown[]) => ({ t, session, path: "/v1/chat/completions", body: { model: "m", messages, max_tokens: 5 } });
+
+  test("planSessions: each assistant message maps to the earlier turn whose messages precede it; previous turn per session", () => {
+    const trace = [
+      chat(0, "a", [sys, u1]),
+      chat(5, "b", [sys, u1]), // same messages, other session: never a source for "a"
+      chat(10, "a", [sys, u1, a1, u2]),
+      chat(20, "a", [sys, u1, a1, u2, a2, u3]),
+      chat(30, "b", [sys, u1, { ...a1, content: "edited" }, u2]), // b's turn 0 is its source whatever the text
+      chat(40, "c", [sys, u1, a1, u2]), // history from before the trace: no source
+    ];
+    const plan = planSessions(trace);
+    expect(plan.previous).toEqual([-1, -1, 0, 2, 1, -1]);
+    expect(plan.substitutions).toEqual([
+      [],
+      [],
+      [{ message: 2, source: 0 }],
+      [
+        { message: 2, source: 0 },
+        { message: 4, source: 2 },
+      ],
+      [{ message: 2, source: 1 }],
+      [],
+    ]);
+  });
+
+  test("planSessions: a diverging history is not a reply to that turn; tool-call messages are never replaced", () => {
+    const call = { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "f", arguments: "{}" } }] };
+    const trace = [
+      chat(0, "a", [sys, u1]),
+      chat(10, "a", [sys, { role: "user", content: "other" }, a1, u2]),
+      chat(20, "t", [sys, u1]),
+      chat(30, "t", [sys, u1, call, { role: "tool", tool_call_id: "c1", content: "r" }]),
+    ];
+    expect(planSessions(trace).substitutions).toEqual([[], [], [], []]);
+  });
+
+  test("closedLoopBody: replaces the planned contents with the replies received, keeps the trace's text otherwise, asks for streaming", () => {
+    const request = chat(20, "a", [sys, u1, a1, u2, a2, u3]);
+    const subs = [
+      { message: 2, source: 0 },
+      { message: 4, source: 2 },
+    ];
+    const body = closedLoopBody(request, subs, ["served one", undefined, undefined]);
+    expect(body.stream).toBe(true);
+    expect(body.messages).toEqual([sys, u1, { role: "assistant", content: "served one" }, u2, a2, u3]);
+    expect(request.body.messages[2]).toEqual(a1); // the trace is not mutated
+    const responses = { t: 0, session: "r", path: "/v1/responses", body: { input: [u1, a1, u2] } };
+    expect(closedLoopBody(responses, [{ message: 1, source: 0 }], ["x"]).input).toEqual([u1, { role: "assistant", content: "x" }, u2]);
+  });
+
+  test("outputTextOf: the text of chat, completions and responses events; nothing from role, usage or [DONE]", () => {
+    expect(outputTextOf('data: {"choices":[{"delta":{"role":"assistant","content":""}}]}')).toBe("");
+    expect(outputTextOf('data: {"choices":[{"delta":{"content":" the"}}]}')).toBe(" the");
+    expect(outputTextOf('data: {"choices":[{"text":"The"}]}')).toBe("The");
+    expect(outputTextOf('event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":" of"}')).toBe(" of");
+    expect(outputTextOf('data: {"choices":[],"usage":{"prompt_tokens":3}}')).toBe("");
+    expect(outputTextOf("data: [DONE]")).toBe("");
+    expect(outputTextOf("data: {not json")).toBe("");
+  });
+
+  test("multi-turn generator: each turn asks for as many tokens as the reply the trace writes for it", () => {
+    const trace = generateTrace("multi-turn", { requests: 200 });
+    const asked = new Map<string, number>();
+    let checked = 0;
+    for (const r of trace) {
+      const messages = r.body.messages as { role: string; content: string }[];
+      const before = asked.get(r.session);
+      if (before !== undefined) {
+        expect(messages[messages.length - 2].content.split(" ")).toHaveLength(before);
+        checked++;
+      }
+      expect(r.body.max_tokens).toBeGreaterThanOrEqual(100);
+      expect(r.body.max_tokens).toBeLessThanOrEqual(250);
+      asked.set(r.session, r.body.max_tokens as number);
+    }
+    expect(checked).toBeGreaterThan(100);
   });
 });
 

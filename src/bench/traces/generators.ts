@@ -23,7 +23,12 @@ export interface GeneratorOptions {
   rate?: number;
   /** Model name in the bodies. */
   model?: string;
-  /** max_tokens of every request (output length; TTFT does not depend on it). */
+  /**
+   * max_tokens of requests whose reply the trace does not write out (agent
+   * steps, which answer with a tool call). Chat turns ask for as many tokens
+   * as the reply the trace writes for them (about one token per word), so a
+   * closed-loop replay (routing-sessions.ts) gets replies of the trace's length.
+   */
   maxTokens?: number;
 }
 
@@ -179,16 +184,18 @@ function multiTurn(o: Required<GeneratorOptions>): TraceRequest[] {
     const turns = rng.int(4, 12);
     const messages: Message[] = [{ role: "system", content: rng.pick(systems) }];
     let k = 0;
+    let reply = 0;
     return {
       id,
       start,
       gap: () => 1500 + rng.exp(1500),
       next: () => {
         if (k >= turns) return null;
-        if (k > 0) messages.push({ role: "assistant", content: words(rng, rng.int(100, 250)) });
+        if (k > 0) messages.push({ role: "assistant", content: words(rng, reply) });
         messages.push({ role: "user", content: words(rng, rng.int(30, 150)) });
         k++;
-        return chatBody(o, messages, { stream: true });
+        reply = rng.int(100, 250);
+        return chatBody(o, messages, { stream: true, max_tokens: reply });
       },
     };
   });
@@ -202,16 +209,18 @@ function systemPrompts(o: Required<GeneratorOptions>): TraceRequest[] {
     const turns = rng.next() < 0.5 ? 1 : 2;
     const messages: Message[] = [{ role: "system", content: system }];
     let k = 0;
+    let reply = 0;
     return {
       id,
       start,
       gap: () => 2000 + rng.exp(2000),
       next: () => {
         if (k >= turns) return null;
-        if (k > 0) messages.push({ role: "assistant", content: words(rng, rng.int(40, 120)) });
+        if (k > 0) messages.push({ role: "assistant", content: words(rng, reply) });
         messages.push({ role: "user", content: words(rng, rng.int(20, 80)) });
         k++;
-        return chatBody(o, messages, { stream: true });
+        reply = rng.int(40, 120);
+        return chatBody(o, messages, { stream: true, max_tokens: reply });
       },
     };
   });
@@ -225,6 +234,7 @@ function docQa(o: Required<GeneratorOptions>): TraceRequest[] {
     const turns = rng.next() < 0.5 ? 1 : 2;
     const messages: Message[] = [{ role: "system", content: "Answer questions about the document the user gives. Quote it when you can." }];
     let k = 0;
+    let reply = 0;
     return {
       id,
       start,
@@ -233,11 +243,12 @@ function docQa(o: Required<GeneratorOptions>): TraceRequest[] {
         if (k >= turns) return null;
         if (k === 0) messages.push({ role: "user", content: `${doc}\n\nQuestion: ${words(rng, rng.int(10, 40))}?` });
         else {
-          messages.push({ role: "assistant", content: words(rng, rng.int(40, 120)) });
+          messages.push({ role: "assistant", content: words(rng, reply) });
           messages.push({ role: "user", content: `Follow-up: ${words(rng, rng.int(10, 40))}?` });
         }
         k++;
-        return chatBody(o, messages, { stream: true });
+        reply = rng.int(40, 120);
+        return chatBody(o, messages, { stream: true, max_tokens: reply });
       },
     };
   });
