@@ -4,11 +4,66 @@
  * `wasmcustom.*` stats registry (Envoy `Context::defineMetric`, §3.4).
  */
 import { MetricType, WasmResult } from "./abi.js";
+import type { VmLabel } from "./vm.js";
 
 /** One shared-data entry: the bytes and the CAS assigned at the last write. */
 export interface SharedEntry {
   value: Uint8Array;
   cas: number;
+}
+
+/**
+ * What a VM's `proxy_get_shared_data` just returned: the argument of
+ * `SharedDataHooks.afterGet`.
+ */
+export interface SharedDataGetEvent {
+  vmId: string;
+  key: string;
+  /** The VM that read: its worker index, or "canary". */
+  vm: VmLabel;
+  /** The CAS the VM received; undefined for NOT_FOUND. */
+  cas: number | undefined;
+  /** A copy of the value the VM received; undefined for NOT_FOUND. */
+  value: Uint8Array | undefined;
+  /** 0 for a VM driven by the test; n for a VM driven from inside a hook n levels deep. */
+  depth: number;
+}
+
+/** What a VM's `proxy_set_shared_data` asked for and got: the argument of `SharedDataHooks.afterSet`. */
+export interface SharedDataSetEvent {
+  vmId: string;
+  key: string;
+  vm: VmLabel;
+  /** The CAS the VM passed (0 = unconditional). */
+  cas: number;
+  /** The WasmResult returned to the VM (Ok or CasMismatch). */
+  result: number;
+  /** Hook depth, as for gets. */
+  depth: number;
+}
+
+/**
+ * Test hooks on the shared-data calls of VMs (not on the inspector `get`/`set`).
+ * In Envoy every worker VM runs on its own thread, so another worker can write
+ * a key between one VM's get and its set(cas); in this host every VM call is
+ * synchronous and that never happens by itself. `afterGet` runs right after a
+ * VM's get has handed it the value and CAS, before the VM resumes: a test can
+ * write the key there, or drive a whole request on ANOTHER worker VM (its
+ * streams are plain synchronous driver calls), modelling that other thread.
+ *
+ * Re-entrancy: while `afterGet` runs, the VM that did the get is busy —
+ * calling into it throws an Error (a wasm instance cannot be re-entered; real
+ * Envoy would run that worker's requests after the current one). Gets made by
+ * the VMs a hook drives do not fire `afterGet` again unless `nested` is true.
+ * `afterSet` is an observer: it fires for every VM set at every depth and must
+ * not drive VMs. An exception thrown by a hook propagates to the test's driver
+ * call through the reading VM's frames (that host is then unusable).
+ */
+export interface SharedDataHooks {
+  afterGet?(event: SharedDataGetEvent): void;
+  afterSet?(event: SharedDataSetEvent): void;
+  /** Also fire `afterGet` for gets made while a hook runs (depth > 0). Default false. */
+  nested?: boolean;
 }
 
 interface QueueConsumer {
@@ -36,6 +91,48 @@ export class SharedDataStore {
   /** One global CAS counter from 1, skipping 0 on wrap (`SharedData::nextCas`). */
   private casCounter = 0;
   private nextQueueToken = 1;
+  private hooks: SharedDataHooks | null = null;
+  private hookDepth = 0;
+
+  /**
+   * Install test hooks on VM shared-data calls (see `SharedDataHooks`),
+   * replacing any installed ones. Returns a function that removes them.
+   */
+  intercept(hooks: SharedDataHooks): () => void {
+    this.hooks = hooks;
+    return () => {
+      if (this.hooks === hooks) this.hooks = null;
+    };
+  }
+
+  /** How deep inside `afterGet` hooks the current call is (0 = not in a hook). */
+  get interceptDepth(): number {
+    return this.hookDepth;
+  }
+
+  /** @internal Would a VM get now fire `afterGet`? (so the VM can skip the copy and the busy mark otherwise) */
+  wantsAfterGet(): boolean {
+    const h = this.hooks;
+    return h !== null && h.afterGet !== undefined && (this.hookDepth === 0 || h.nested === true);
+  }
+
+  /** @internal Called by a VM after its get handed over the value (`vm.ts` get_shared_data). */
+  vmDidGet(event: Omit<SharedDataGetEvent, "depth">): void {
+    const hook = this.hooks?.afterGet;
+    if (!hook || !this.wantsAfterGet()) return;
+    const depth = this.hookDepth;
+    this.hookDepth++;
+    try {
+      hook({ ...event, depth });
+    } finally {
+      this.hookDepth--;
+    }
+  }
+
+  /** @internal Called by a VM after its set (`vm.ts` set_shared_data). */
+  vmDidSet(event: Omit<SharedDataSetEvent, "depth">): void {
+    this.hooks?.afterSet?.({ ...event, depth: this.hookDepth });
+  }
 
   private namespace(vmId: string): Map<string, SharedEntry> {
     let ns = this.data.get(vmId);

@@ -98,6 +98,8 @@ export class Vm {
   /** Name of the callback currently running (for trap records). */
   currentCallback = "";
   private restricted = false;
+  /** True while a shared-data test hook runs for a get of this VM (re-entry guard). */
+  private inSharedDataHook = false;
   private nextContextId = 1;
   private currentContextId = 0;
   private effectiveContextId = 0;
@@ -131,6 +133,11 @@ export class Vm {
    * (`runAfterCallActions`), so stream drivers can apply the status first.
    */
   invoke(name: string, contextId: number, ...args: Array<number | bigint>): number | undefined {
+    if (this.inSharedDataHook) {
+      // A test hook (SharedDataHooks.afterGet) tried to drive the VM whose get it
+      // interrupts: a wasm instance cannot be re-entered. Drive another worker.
+      throw new Error(`re-entrant call ${name} into VM ${this.label} from its own shared-data hook`);
+    }
     if (this.failed) return undefined;
     const fn = this.exports[name];
     if (typeof fn !== "function") return 0;
@@ -149,6 +156,21 @@ export class Vm {
       this.currentContextId = savedCurrent;
       this.currentCallback = savedCallback;
       if (savedCurrent === 0) this.effectiveContextId = 0;
+    }
+  }
+
+  /**
+   * Run the store's `afterGet` test hook (if any) for a get this VM just made;
+   * the VM is marked busy meanwhile so the hook cannot re-enter it.
+   */
+  private afterSharedDataGet(key: string, entry: { value: Uint8Array; cas: number } | undefined): void {
+    const store = this.host.shared;
+    if (!store.wantsAfterGet()) return;
+    this.inSharedDataHook = true;
+    try {
+      store.vmDidGet({ vmId: this.host.options.vmId, key, vm: this.label, cas: entry?.cas, value: entry?.value });
+    } finally {
+      this.inSharedDataHook = false;
     }
   }
 
@@ -670,16 +692,23 @@ export class Vm {
         const key = this.readString(u32(kPtr), u32(kSize));
         if (key === null) return WasmResult.InvalidMemoryAccess;
         const entry = this.host.shared.get(this.host.options.vmId, key);
-        if (!entry) return WasmResult.NotFound;
-        const result = this.copyOut(entry.value, u32(vPtrPtr), u32(vSizePtr));
-        if (result !== WasmResult.Ok) return result;
-        return this.writeU32(u32(casPtr), entry.cas) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
+        let result: number = WasmResult.NotFound;
+        if (entry) {
+          result = this.copyOut(entry.value, u32(vPtrPtr), u32(vSizePtr));
+          if (result !== WasmResult.Ok) return result;
+          if (!this.writeU32(u32(casPtr), entry.cas)) return WasmResult.InvalidMemoryAccess;
+        }
+        this.afterSharedDataGet(key, entry);
+        return result;
       },
       set_shared_data: (kPtr: number, kSize: number, vPtr: number, vSize: number, cas: number) => {
         const key = this.readString(u32(kPtr), u32(kSize));
         const value = this.read(u32(vPtr), u32(vSize));
         if (key === null || !value) return WasmResult.InvalidMemoryAccess;
-        return this.host.shared.set(this.host.options.vmId, key, value, u32(cas));
+        const vmId = this.host.options.vmId;
+        const result = this.host.shared.set(vmId, key, value, u32(cas));
+        this.host.shared.vmDidSet({ vmId, key, vm: this.label, cas: u32(cas), result });
+        return result;
       },
       register_shared_queue: (nPtr: number, nSize: number, tokenPtr: number) => {
         const name = this.readString(u32(nPtr), u32(nSize));

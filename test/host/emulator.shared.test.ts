@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { DEFAULT_EPOCH_MS, ProxyWasmHost, SharedDataStore, WasmResult, toText } from "../../src/host/index.js";
+import type { SharedDataGetEvent, SharedDataSetEvent } from "../../src/host/shared.js";
 import { guest, logReturned, setBytes, setU32, u32, u64 } from "./guests/guest.js";
 
 const REQ: Array<[string, string]> = [[":method", "GET"], [":path", "/v1/x?y=1"], [":authority", "llm"], ["x-foo", "bar"]];
@@ -72,6 +73,126 @@ describe("shared data: one store per vm_id across VMs, Envoy's CAS rules", () =>
     expect(store.set("b", "k", new Uint8Array([2]))).toBe(WasmResult.Ok);
     expect([store.get("a", "k")?.cas, store.get("b", "k")?.cas]).toEqual([1, 2]);
     expect(store.get("a", "missing")).toBeUndefined();
+  });
+});
+
+// ---------------------------------------------------------------------------- shared-data test hooks
+
+/** Slots of the counter guest. NAIVE = 1: set with cas 0 instead of the CAS from the get. */
+const RMW = { KEY: 0x400, KEY_LEN: 0x110, NAIVE: 0x118, ATTEMPTS: 0x11c, CONFLICTS: 0x120, SET_RESULT: 0x124, GOT_CAS: 0x10c, VAL: 0x600 };
+const RMW_KEY = "counter";
+
+/**
+ * on_request_headers: a u32 counter in shared data, incremented by get → +1 →
+ * set(cas from the get), retried on CAS_MISMATCH up to 8 attempts (a guest
+ * doing what the filter's index and in-flight updates do).
+ */
+async function counterGuest() {
+  return guest({
+    imports: ["proxy_get_shared_data", "proxy_set_shared_data"],
+    data: { [RMW.KEY]: RMW_KEY, [RMW.KEY_LEN]: String.fromCharCode(RMW_KEY.length, 0, 0, 0) },
+    funcs: `
+      (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+        (local $r i32) (local $n i32)
+        (i32.store (i32.const ${RMW.ATTEMPTS}) (i32.const 0))
+        (block $done
+          (loop $retry
+            (i32.store (i32.const ${RMW.ATTEMPTS}) (i32.add (i32.load (i32.const ${RMW.ATTEMPTS})) (i32.const 1)))
+            (local.set $r (call $proxy_get_shared_data
+              (i32.const ${RMW.KEY}) (i32.load (i32.const ${RMW.KEY_LEN})) (i32.const 0x200) (i32.const 0x204) (i32.const ${RMW.GOT_CAS})))
+            (local.set $n (i32.const 0))
+            (if (i32.eqz (local.get $r)) (then (local.set $n (i32.load (i32.load (i32.const 0x200))))))
+            (i32.store (i32.const ${RMW.VAL}) (i32.add (local.get $n) (i32.const 1)))
+            (local.set $r (call $proxy_set_shared_data
+              (i32.const ${RMW.KEY}) (i32.load (i32.const ${RMW.KEY_LEN})) (i32.const ${RMW.VAL}) (i32.const 4)
+              (if (result i32) (i32.load (i32.const ${RMW.NAIVE})) (then (i32.const 0)) (else (i32.load (i32.const ${RMW.GOT_CAS}))))))
+            (br_if $done (i32.ne (local.get $r) (i32.const ${WasmResult.CasMismatch})))
+            (i32.store (i32.const ${RMW.CONFLICTS}) (i32.add (i32.load (i32.const ${RMW.CONFLICTS})) (i32.const 1)))
+            (br_if $retry (i32.lt_u (i32.load (i32.const ${RMW.ATTEMPTS})) (i32.const 8)))))
+        (i32.store (i32.const ${RMW.SET_RESULT}) (local.get $r))
+        (i32.const 0))`,
+  });
+}
+
+const counterValue = (host: ProxyWasmHost) => new DataView(host.sharedData.get(RMW_KEY)!.value.buffer).getUint32(0, true);
+const increment = (host: ProxyWasmHost, worker: number) => host.newHttpStream({ worker }).sendRequestHeaders(REQ, true).end();
+
+describe("shared-data test hooks: another worker between a VM's get and its set", () => {
+  it("afterGet runs a whole request on another VM between worker 0's get and set: CAS_MISMATCH, retry, no lost update", async () => {
+    const host = await ProxyWasmHost.create({ wasm: await counterGuest(), workers: 2 });
+    host.sharedData.set(RMW_KEY, new Uint8Array(4));
+    const gets: SharedDataGetEvent[] = [];
+    const sets: SharedDataSetEvent[] = [];
+    let injected = 0;
+    const remove = host.shared.intercept({
+      afterGet: (e) => {
+        gets.push(e);
+        if (e.vm === 0 && injected++ === 0) increment(host, 1); // worker 1's whole request, once
+      },
+      afterSet: (e) => sets.push(e),
+    });
+    increment(host, 0);
+    remove();
+    expect(counterValue(host)).toBe(2);
+    expect(u32(host, RMW.CONFLICTS, 0)).toBe(1);
+    expect(u32(host, RMW.ATTEMPTS, 0)).toBe(2);
+    expect(u32(host, RMW.CONFLICTS, 1)).toBe(0);
+    // Worker 1's get ran inside the hook: not reported (nested off); both of worker 0's gets were.
+    expect(gets.map((e) => [e.vm, e.key, e.depth])).toEqual([[0, RMW_KEY, 0], [0, RMW_KEY, 0]]);
+    expect(gets[0].cas).toBeGreaterThan(0);
+    expect(gets[1].cas).toBeGreaterThan(gets[0].cas!);
+    // Every VM set is observed, nested ones with their depth, in the order they happened.
+    expect(sets.map((e) => [e.vm, e.result, e.depth])).toEqual([
+      [1, WasmResult.Ok, 1],
+      [0, WasmResult.CasMismatch, 0],
+      [0, WasmResult.Ok, 0],
+    ]);
+    expect(sets[1].cas).toBe(gets[0].cas);
+    // Removed: nothing fires any more.
+    increment(host, 1);
+    expect(gets).toHaveLength(2);
+    expect(counterValue(host)).toBe(3);
+  });
+
+  it("control: the same interleaving against set(cas = 0) loses worker 1's update", async () => {
+    const host = await ProxyWasmHost.create({ wasm: await counterGuest(), workers: 2 });
+    host.sharedData.set(RMW_KEY, new Uint8Array(4));
+    setU32(host, RMW.NAIVE, 1, 0);
+    let injected = 0;
+    host.shared.intercept({ afterGet: (e) => void (e.vm === 0 && injected++ === 0 && increment(host, 1)) });
+    increment(host, 0);
+    expect(counterValue(host)).toBe(1); // two increments, one survives
+    expect(u32(host, RMW.CONFLICTS, 0)).toBe(0);
+  });
+
+  it("nested: true reports the gets of VMs driven from a hook, with their depth", async () => {
+    const host = await ProxyWasmHost.create({ wasm: await counterGuest(), workers: 3 });
+    host.sharedData.set(RMW_KEY, new Uint8Array(4)); // a missing key is written whatever the CAS
+    const seen: Array<[unknown, number]> = [];
+    host.shared.intercept({
+      nested: true,
+      afterGet: (e) => {
+        seen.push([e.vm, e.depth]);
+        expect(host.shared.interceptDepth).toBe(e.depth + 1);
+        if (e.vm === 0 && e.depth === 0 && seen.length === 1) increment(host, 1);
+        else if (e.vm === 1 && e.depth === 1 && seen.length === 2) increment(host, 2);
+      },
+    });
+    increment(host, 0);
+    expect(host.shared.interceptDepth).toBe(0);
+    // 0 reads; 1 reads inside (2 runs inside 1: no conflict for 2, a conflict for 1); 0 conflicts and re-reads.
+    expect(seen).toEqual([[0, 0], [1, 1], [2, 2], [1, 1], [0, 0]]);
+    expect(counterValue(host)).toBe(3);
+  });
+
+  it("a hook cannot re-enter the VM whose get it interrupts; the hook is not fired without a hook installed", async () => {
+    const host = await ProxyWasmHost.create({ wasm: await counterGuest(), workers: 2 });
+    host.shared.intercept({ afterGet: (e) => void (e.vm === 0 && increment(host, 0)) });
+    expect(() => increment(host, 0)).toThrow(/re-entrant call proxy_on_context_create into VM 0/);
+    // Worker 1 is untouched and works (its gets fire the hook, which does nothing for vm 1).
+    const fresh = await ProxyWasmHost.create({ wasm: await counterGuest(), workers: 1 });
+    increment(fresh, 0);
+    expect(counterValue(fresh)).toBe(1);
   });
 });
 
