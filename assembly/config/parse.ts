@@ -4,18 +4,16 @@
 // previous configuration (on_configure returns false). Empty = defaults.
 import { JsonReader, JsonKind } from "../request/json";
 import {
-  AdmissionConfig,
   Config,
   ConfigError,
   ConfigResult,
   EndpointConfig,
-  HotSpotConfig,
   MetricsConfig,
   PrefixConfig,
-  WeightsConfig,
 } from "./types";
 import { isValidAddress } from "./address";
 import { readEndpointsSnapshot } from "../metrics/snapshot";
+import { GuardConfig, SaturationConfig, Weights } from "../scoring/config";
 
 /** Parses and validates plugin configuration bytes. Never traps. */
 export function parseConfig(bytes: Uint8Array): ConfigResult {
@@ -74,10 +72,10 @@ function readConfig(r: JsonReader, c: Config): void {
     if (key == "endpoints") readEndpoints(r, c);
     else if (key == "maxBodyBytes") c.maxBodyBytes = <i32>r.int(1024, 1 << 30);
     else if (key == "prefix") readPrefix(r, c.prefix);
-    else if (key == "weights") readWeights(r, c.weights);
+    else if (key == "weights") readWeights(r, c.scoring.weights);
     else if (key == "metrics") readMetrics(r, c.metrics);
-    else if (key == "admission") readAdmission(r, c.admission);
-    else if (key == "hotSpot") readHotSpot(r, c.hotSpot);
+    else if (key == "admission") readAdmission(r, c.scoring.saturation);
+    else if (key == "hotSpot") readHotSpot(r, c.scoring.guard);
     else if (key == "debugHeaders") c.debugHeaders = r.bool();
     else if (key == "inspect") c.inspect = r.bool();
     else if (key == "snapshot") readSnapshot(r, c);
@@ -191,7 +189,7 @@ function weight(r: JsonReader): f64 {
   return v;
 }
 
-function readWeights(r: JsonReader, w: WeightsConfig): void {
+function readWeights(r: JsonReader, w: Weights): void {
   if (!r.object()) return;
   let k: string | null;
   while ((k = r.key()) != null) {
@@ -230,12 +228,12 @@ function readMetrics(r: JsonReader, m: MetricsConfig): void {
   }
 }
 
-function readAdmission(r: JsonReader, a: AdmissionConfig): void {
+function readAdmission(r: JsonReader, a: SaturationConfig): void {
   if (!r.object()) return;
   let k: string | null;
   while ((k = r.key()) != null) {
     const key = k!;
-    if (key == "queueThreshold") a.queueThreshold = <i32>r.int(0, 1 << 20);
+    if (key == "queueThreshold") a.queueThreshold = <f64>r.int(0, 1 << 20);
     else if (key == "kvCacheThreshold") {
       const v = r.number();
       if (r.ok && !(v > 0 && v <= 1)) r.fail("must be in (0, 1], got " + v.toString());
@@ -244,19 +242,20 @@ function readAdmission(r: JsonReader, a: AdmissionConfig): void {
   }
 }
 
-function readHotSpot(r: JsonReader, h: HotSpotConfig): void {
+function readHotSpot(r: JsonReader, h: GuardConfig): void {
   if (!r.object()) return;
   let k: string | null;
   while ((k = r.key()) != null) {
     const key = k!;
-    if (key == "absoluteThreshold") {
+    if (key == "enabled") h.enabled = r.bool();
+    else if (key == "absoluteThreshold") {
       const v = r.number();
       if (r.ok && !(v >= 0 && isFinite(v))) r.fail("must be a finite number >= 0");
-      else h.absoluteThreshold = v;
+      else h.absThreshold = v;
     } else if (key == "relativeThreshold") {
       const v = r.number();
       if (r.ok && !(v >= 1 && isFinite(v))) r.fail("must be a finite number >= 1");
-      else h.relativeThreshold = v;
+      else h.relThreshold = v;
     } else unknownKey(r, key);
   }
 }

@@ -1,3 +1,5 @@
+import { ScoringConfig } from "../scoring/config";
+
 // Plugin configuration with its defaults. Every key is documented in
 // README.md ("Configuration"); each default says what it trades off.
 
@@ -22,15 +24,6 @@ export class PrefixConfig {
   maxEndpoints: i32 = 16;
 }
 
-export class WeightsConfig {
-  // The seed's later defaults (GIE #1827): prefix 3, queue 2, kv-cache 2.
-  prefix: f64 = 3;
-  queue: f64 = 2;
-  kvCache: f64 = 2;
-  loraAffinity: f64 = 1;
-  inFlight: f64 = 1;
-}
-
 export class MetricsConfig {
   /** Envoy cluster the scrape callouts go through (must route by x-gateway-destination-endpoint). */
   cluster: string = "model_servers";
@@ -44,27 +37,18 @@ export class MetricsConfig {
   enabled: bool = true;
 }
 
-export class AdmissionConfig {
-  /** Seed saturation defaults (§3.6): waiting queue > 5 or KV usage > 0.8. */
-  queueThreshold: i32 = 5;
-  kvCacheThreshold: f64 = 0.8;
-}
-
-export class HotSpotConfig {
-  /** SGLang's rule: load decides when max − min > 64 and max > 1.5 × min. */
-  absoluteThreshold: f64 = 64;
-  relativeThreshold: f64 = 1.5;
-}
-
 export class Config {
   endpoints: Array<EndpointConfig> = [];
   /** Largest request body read; larger gets 413. Must stay ≤ Envoy's buffer limit. */
   maxBodyBytes: i32 = 8 * 1024 * 1024;
   prefix: PrefixConfig = new PrefixConfig();
-  weights: WeightsConfig = new WeightsConfig();
+  /**
+   * Scoring knobs, kept in the scoring core's own types (assembly/scoring/config.ts,
+   * where each default is explained): `weights`, `hotSpot` (the guard) and
+   * `admission` (saturation thresholds) in the JSON document.
+   */
+  scoring: ScoringConfig = new ScoringConfig();
   metrics: MetricsConfig = new MetricsConfig();
-  admission: AdmissionConfig = new AdmissionConfig();
-  hotSpot: HotSpotConfig = new HotSpotConfig();
   /** Adds x-llm-picker-scores to the upstream request (off: it reveals pool state). */
   debugHeaders: bool = false;
   /** Publishes the decision as filter state for `llm-picker inspect` (tests and CLI only). */

@@ -66,7 +66,7 @@ export class Router {
     ic.blocksPerEndpoint = config.prefix.capacityPerEndpoint;
     ic.maxEndpoints = config.prefix.maxEndpoints;
     this.index = new PrefixIndex(store, ic);
-    this.scoring = scoringConfigOf(config);
+    this.scoring = config.scoring;
     this.rng = new Pcg32(seed);
     for (let i = 0; i < config.endpoints.length; i++) this.addresses.push(unchecked(config.endpoints[i]).address);
   }
@@ -204,19 +204,6 @@ function forwardedBody(body: Uint8Array, p: ParsedBody, headers: Array<Header>, 
   return null;
 }
 
-function scoringConfigOf(c: Config): ScoringConfig {
-  const s = new ScoringConfig();
-  s.weights.prefix = c.weights.prefix;
-  s.weights.queue = c.weights.queue;
-  s.weights.kvCache = c.weights.kvCache;
-  s.weights.loraAffinity = c.weights.loraAffinity;
-  s.weights.inFlight = c.weights.inFlight;
-  s.guard.absThreshold = c.hotSpot.absoluteThreshold;
-  s.guard.relThreshold = c.hotSpot.relativeThreshold;
-  s.saturation.queueThreshold = <f64>c.admission.queueThreshold;
-  s.saturation.kvCacheThreshold = c.admission.kvCacheThreshold;
-  return s;
-}
 
 /** The `inspect` line (issue 3 point 7, issue 4 point 9, issue 7 point 7). */
 export function inspectLine(r: RouteResult, blockSize: i32, out: ByteWriter): void {
