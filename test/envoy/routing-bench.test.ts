@@ -202,7 +202,8 @@ describe.skipIf(SKIP_FILTER)("routing benchmark through the real Envoy", () => {
       traces: [trace],
       policies: ["round-robin", "default"],
       servers: 4,
-      sim: { numGpuBlocks: 1024, timeScale: 0.25 },
+      // Closed loop: replies of 100–250 tokens stay in KV while they decode, so 2048 blocks (as the bench).
+      sim: { numGpuBlocks: 2048, timeScale: 0.25 },
       progress: false,
       log: () => {},
     });
@@ -217,6 +218,9 @@ describe.skipIf(SKIP_FILTER)("routing benchmark through the real Envoy", () => {
     }
     expect(def.hitRate).toBeGreaterThan(rr.hitRate + 0.15);
     expect(runs[1].detail.filterMatchRatio).toBeGreaterThan(0.3);
+    // Closed loop (default): later turns carried the replies streamed for earlier ones.
+    for (const r of runs) expect(r.detail.loop).toMatchObject({ closedLoop: true });
+    for (const r of runs) expect(r.detail.loop.substituted).toBeGreaterThan(100);
   }, 180_000);
 
   test("--trace FILE written by hand (chat, completions, responses) replays under `precise` with --json", async () => {
