@@ -166,6 +166,9 @@ export class JsonScanner {
   private base: usize;
   private len: i32;
   private stack: Uint8Array;
+  // stack.dataStart: raw loads/stores (a typed-array accessor is an
+  // out-of-line call under the shadow stack).
+  private stackBase: usize = 0;
 
   constructor(bytes: Uint8Array, maxDepth: i32 = DEFAULT_MAX_DEPTH) {
     this.bytes = bytes;
@@ -175,8 +178,11 @@ export class JsonScanner {
     this.len = bytes.length;
     // Grown on demand up to maxDepth: a large limit costs nothing until used.
     this.stack = new Uint8Array(min(limit, 32));
+    this.stackBase = this.stack.dataStart;
   }
 
+  // @ts-ignore: decorator
+  @inline
   get failed(): bool {
     return this.error != JsonError.None;
   }
@@ -207,14 +213,22 @@ export class JsonScanner {
     return <u32>load<u8>(this.base + <usize>i);
   }
 
+  // @ts-ignore: decorator
+  @inline
   private skipWs(): void {
+    // Inlined everywhere (as are the other small per-token helpers marked
+    // @inline): a call costs a shadow-stack prologue under the incremental
+    // runtime, more than the work itself for the common single-byte case.
+    const base = this.base;
     let p = this.pos;
     const n = this.len;
-    while (p < n && isWs(this.at(p))) p++;
+    while (p < n && isWs(<u32>load<u8>(base + <usize>p))) p++;
     this.pos = p;
   }
 
   /** Kind of the next value (skips whitespace). Sets an error for Invalid. */
+  // @ts-ignore: decorator
+  @inline
   peek(): JsonKind {
     if (this.failed) return JsonKind.Invalid;
     this.skipWs();
@@ -240,15 +254,16 @@ export class JsonScanner {
       const bigger = new Uint8Array(min(this.maxDepth, this.stack.length << 1));
       memory.copy(bigger.dataStart, this.stack.dataStart, <usize>this.stack.length);
       this.stack = bigger;
+      this.stackBase = bigger.dataStart;
     }
-    unchecked((this.stack[this.depth] = kind));
+    store<u8>(this.stackBase + <usize>this.depth, kind); // depth < stack.length (checked above)
     this.depth++;
     return true;
   }
 
   // @ts-ignore: decorator
   @inline private top(): u8 {
-    return unchecked(this.stack[this.depth - 1]);
+    return load<u8>(this.stackBase + <usize>(this.depth - 1)); // callers check depth > 0
   }
 
   /** Consumes '{' and opens an object. False (error set) if the next value is not an object. */
@@ -298,16 +313,22 @@ export class JsonScanner {
   }
 
   /** True when the last key has escapes (its raw bytes differ from the decoded ones). */
+  // @ts-ignore: decorator
+  @inline
   get keyHasEscapes(): bool {
     return this.keyEscaped;
   }
 
   /** Length of the last key's raw content (escapes not decoded). */
+  // @ts-ignore: decorator
+  @inline
   get keyRawLength(): i32 {
     return this.keyEnd - this.keyStart - 2;
   }
 
   /** True when the last key equals the ASCII literal `lit` (no allocation unless the key has escapes). */
+  // @ts-ignore: decorator
+  @inline
   keyIs(lit: string): bool {
     if (this.keyEscaped) return asciiEquals(this.key, lit);
     const n = this.keyEnd - this.keyStart - 2;
@@ -330,12 +351,14 @@ export class JsonScanner {
   // Shared by nextKey/nextItem: handles the closing bracket and the ','
   // separator. Returns false when the container closed (or on error); the
   // caller tells the two apart with `failed`.
+  // @ts-ignore: decorator
+  @inline
   private afterMember(close: u32, isObject: bool): bool {
     this.skipWs();
     if (this.pos >= this.len) return this.fail(JsonError.UnexpectedEnd, this.pos);
     const c = this.at(this.pos);
     const idx = this.depth - 1;
-    const state = unchecked(this.stack[idx]);
+    const state = load<u8>(this.stackBase + <usize>idx); // idx = depth - 1 >= 0 (callers check)
     if (c == close) {
       this.pos++;
       this.depth--;
@@ -349,7 +372,7 @@ export class JsonScanner {
       // A closing bracket right after ',' is a trailing comma: rejected by
       // the key check (objects) or by the value read (arrays).
     } else {
-      unchecked((this.stack[idx] = state | C_HAS_MEMBERS));
+      store<u8>(this.stackBase + <usize>idx, state | C_HAS_MEMBERS);
     }
     return true;
   }
@@ -380,6 +403,8 @@ export class JsonScanner {
   }
 
   /** True when the string scanned last (readStringRaw/readString) equals the ASCII literal `lit`. */
+  // @ts-ignore: decorator
+  @inline
   stringIs(lit: string): bool {
     const n = this.strEnd - this.strStart;
     if (this.strEscaped || n != lit.length) return this.strEscaped ? asciiEquals(this.decodedString(), lit) : false;
@@ -397,11 +422,15 @@ export class JsonScanner {
    * caller defer decoding to `decodeJsonString` until the text is read
    * (types.ts: message text beyond what the hash reads is never decoded).
    */
+  // @ts-ignore: decorator
+  @inline
   lastStringContent(): Uint8Array {
     return this.bytes.subarray(this.strStart, this.strEnd);
   }
 
   /** True when the string scanned last has escapes (lastStringContent differs from the decoded bytes). */
+  // @ts-ignore: decorator
+  @inline
   get lastStringHasEscapes(): bool {
     return this.strEscaped;
   }
