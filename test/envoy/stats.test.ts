@@ -37,14 +37,14 @@ const statName = (u: FakeUpstream) => u.address.replace(/[.:]/g, "_");
 /**
  * A two-turn conversation sized so the rendering (docs/hashing.md §2) is
  * exactly 640 bytes (10 blocks of 64) for turn 1 and 768 (12) for turn 2:
- * turn 2 holds turn 1's 10 blocks. Framing per message: 'M', 'r' LE32 role,
- * 's' LE32 content = 11 + role + content bytes.
+ * turn 2 holds turn 1's 10 blocks. Framing per message (render version 2):
+ * 'M', 'r' role 00 00, 's' content 00 00 = 7 + role + content bytes.
  */
 function conversation(k: number): { turn1: object; turn2: object } {
-  const system = `conversation ${k}: `.padEnd(500, "s"); // 11 + 6 + 500 = 517
-  const user1 = `question ${k}`.padEnd(108, "q"); // 11 + 4 + 108 = 123 → 640
-  const assistant = "answer".padEnd(44, "a"); // 11 + 9 + 44 = 64
-  const user2 = "follow-up".padEnd(49, "f"); // 11 + 4 + 49 = 64 → 768
+  const system = `conversation ${k}: `.padEnd(504, "s"); // 7 + 6 + 504 = 517
+  const user1 = `question ${k}`.padEnd(112, "q"); // 7 + 4 + 112 = 123 → 640
+  const assistant = "answer".padEnd(48, "a"); // 7 + 9 + 48 = 64
+  const user2 = "follow-up".padEnd(53, "f"); // 7 + 4 + 53 = 64 → 768
   const turn1 = [
     { role: "system", content: system },
     { role: "user", content: user1 },

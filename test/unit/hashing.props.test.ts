@@ -4,21 +4,32 @@
 //      shorter one as a prefix of the longer one's blocks;
 //  (b) a change in an earlier message, in tools, in the model or in the salt
 //      changes every hash from that point on (and none before);
-//  (c) key order and whitespace in the JSON change no hash.
+//  (c) key order and whitespace in the JSON change no hash;
+//  (d) two requests whose last message texts share a start P share every
+//      block up to the end of P in the rendering (render version 2: no length
+//      before a text), also for responses string input and tools;
+//  (e) the rendering is injective: it decodes back to the request's fields
+//      (so two requests with different fields never render the same), and
+//      moved message boundaries or text holding the reserved byte / the
+//      terminator never render like another request.
 // Plus the seed's growing-conversation test through the index (§2.7).
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
+import { canonicalJson } from "../../src/reference/render.ts";
 import { loadUnits } from "./units";
 
 let u: any;
 const enc = new TextEncoder();
 const CHAT = 1;
+const RESPONSES = 2;
 
 beforeAll(async () => {
   u = await loadUnits("hashing");
 });
 
-const text = fc.string({ unit: "grapheme", maxLength: 40 });
+/** Text, sometimes built from the reserved byte 0x00, 0xFF (ÿ), tag letters and terminator-like runs. */
+const tricky = fc.string({ unit: fc.constantFrom("\u0000", "\u00ff", "M", "s", "r", "a", "\u0000\u0000", " ", "\u0000\u0000Mruser\u0000\u0000s"), maxLength: 12 });
+const text = fc.oneof(fc.string({ unit: "grapheme", maxLength: 40 }), tricky);
 const part = fc.oneof(
   fc.record({ type: fc.constant("text"), text }),
   fc.record({ type: fc.constant("image_url"), image_url: fc.record({ url: fc.webUrl() }) }),
@@ -43,16 +54,17 @@ function chatBody(model: string, msgs: unknown[], t?: unknown, salt?: string) {
   if (salt !== undefined) b.cache_salt = salt;
   return JSON.stringify(b);
 }
-const hashes = (body: string, S: number, trailing: boolean): string[] => {
-  const r: string = u.hashBodyHex(enc.encode(body), CHAT, "", S, 100000, trailing);
+const hashes = (body: string, S: number, trailing: boolean, api = CHAT): string[] => {
+  const r: string = u.hashBodyHex(enc.encode(body), api, "", S, 100000, trailing);
   if (r.startsWith("!")) throw new Error(r);
   return r === "" ? [] : r.split(" ");
 };
-const renderLen = (body: string) => {
-  const r: string = u.renderHex(enc.encode(body), CHAT);
+const renderHex = (body: string, api = CHAT): string => {
+  const r: string = u.renderHex(enc.encode(body), api);
   if (r.startsWith("!")) throw new Error(r);
-  return r.length / 2;
+  return r;
 };
+const renderLen = (body: string, api = CHAT) => renderHex(body, api).length / 2;
 /** Bytes before the first message (tools etc.); a chat body needs ≥ 1 message, so by difference. */
 const headerLen = (t: unknown) => {
   const x = [{ role: "user", content: "x" }];
@@ -156,6 +168,211 @@ describe("(c) key order and whitespace change no hash", () => {
         let x = seed;
         const rnd = () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
         expect(hashes(scramble(body, rnd), S, trailing)).toEqual(hashes(JSON.stringify(body), S, trailing));
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
+
+/** Number of equal leading entries. */
+function sharedLead(a: string[], b: string[]): number {
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  return i;
+}
+const utf8Len = (t: string) => enc.encode(t).length;
+/** A shared start P of at least `minBytes` UTF-8 bytes (graphemes and reserved bytes mixed). */
+const sharedStart = (minBytes: number) =>
+  fc.array(fc.oneof(fc.string({ unit: "grapheme", minLength: 1, maxLength: 30 }), tricky), { minLength: 1, maxLength: 20 })
+    .map((xs) => xs.join(""))
+    .filter((p) => utf8Len(p) >= minBytes);
+/** Two different continuations (either may be empty; neither a prefix of the other is not required). */
+const twoEnds = fc.tuple(text, text).filter(([a, b]) => a !== b);
+
+describe("(d) texts sharing a start share the blocks of that start", () => {
+  const k = 2; // P covers at least k blocks' worth of bytes
+  it("chat: last user message P ‖ S1 vs P ‖ S2, after random messages and tools, string or text-part content", () => {
+    fc.assert(
+      fc.property(
+        fc.array(message, { maxLength: 3 }),
+        tools,
+        cfg,
+        fc.boolean(),
+        fc.integer({ min: 1, max: 24 }).chain((S) => fc.tuple(fc.constant(S), sharedStart(k * S))),
+        twoEnds,
+        (before, t, { trailing }, asPart, [S, P], [s1, s2]) => {
+          const last = (x: string) => ({ role: "user", content: asPart ? [{ type: "text", text: x }] : x });
+          const a = chatBody("m", [...before, last(P + s1)], t);
+          const b = chatBody("m", [...before, last(P + s2)], t);
+          // Offset of P in the rendering: the same request with an empty last text, minus its 2-byte terminator.
+          const offset = renderLen(chatBody("m", [...before, last("")], t)) - 2;
+          const sharedBytes = offset + utf8Len(P);
+          // Byte level: the renderings agree through the end of P (escaping only lengthens P's bytes).
+          expect(firstDiff(renderHex(a), renderHex(b))).toBeGreaterThanOrEqual(sharedBytes);
+          // Block level: every block ending by then is shared, so at least k of P's own blocks are.
+          const shared = sharedLead(hashes(a, S, trailing), hashes(b, S, trailing));
+          expect(shared).toBeGreaterThanOrEqual(Math.floor(sharedBytes / S));
+          expect(shared).toBeGreaterThanOrEqual(Math.floor(offset / S) + k - 1);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it("responses: string input and instructions sharing a start", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 24 }).chain((S) => fc.tuple(fc.constant(S), sharedStart(k * S))),
+        twoEnds,
+        fc.boolean(),
+        ([S, P], [s1, s2], inInstructions) => {
+          const body = (x: string) => JSON.stringify(inInstructions ? { model: "m", instructions: x, input: "q" } : { model: "m", instructions: "Be brief.", input: x });
+          // Instructions come first ('I' then the text); a string input is last (an empty one is invalid: measure with "x").
+          const offset = inInstructions ? 1 : renderLen(body("x"), RESPONSES) - 1 - 2;
+          const sharedBytes = offset + utf8Len(P);
+          expect(firstDiff(renderHex(body(P + s1), RESPONSES), renderHex(body(P + s2), RESPONSES))).toBeGreaterThanOrEqual(sharedBytes);
+          const shared = sharedLead(hashes(body(P + s1), S, true, RESPONSES), hashes(body(P + s2), S, true, RESPONSES));
+          expect(shared).toBeGreaterThanOrEqual(Math.floor(sharedBytes / S));
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it("tools: the same tools plus one more share the blocks of the common tools' JSON", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ type: fc.constant("function"), function: fc.record({ name: fc.string({ maxLength: 10 }), description: text }) }), { minLength: 1, maxLength: 4 }),
+        fc.record({ type: fc.constant("function"), function: fc.record({ name: fc.string({ maxLength: 10 }) }) }),
+        fc.array(message, { minLength: 1, maxLength: 2 }),
+        cfg,
+        (common, extra, msgs, { S, trailing }) => {
+          const a = chatBody("m", msgs, common);
+          const b = chatBody("m", msgs, [...common, extra]);
+          // 'T' then the canonical JSON of `common` without its closing ']'.
+          const sharedBytes = 1 + utf8Len(canonicalJson(common)) - 1;
+          expect(firstDiff(renderHex(a), renderHex(b))).toBeGreaterThanOrEqual(sharedBytes);
+          expect(sharedLead(hashes(a, S, trailing), hashes(b, S, trailing))).toBeGreaterThanOrEqual(Math.floor(sharedBytes / S));
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+});
+
+// ---- (e) injectivity -------------------------------------------------------
+
+type Field = [tag: string, value: string];
+
+/** Reads a rendering back into fields: the grammar of docs/hashing.md §2 (render version 2). */
+function decode(hex: string): Field[] {
+  const b = Buffer.from(hex, "hex");
+  const out: Field[] = [];
+  let i = 0;
+  const value = (): Buffer => {
+    const v: number[] = [];
+    for (;;) {
+      if (i >= b.length) throw new Error(`unterminated value at ${i}`);
+      const x = b[i++];
+      if (x !== 0) {
+        v.push(x);
+        continue;
+      }
+      if (i >= b.length) throw new Error(`lone 00 at the end`);
+      const y = b[i++];
+      if (y === 0x00) return Buffer.from(v);
+      if (y !== 0xff) throw new Error(`00 ${y.toString(16)} is neither an escape nor an end`);
+      v.push(0);
+    }
+  };
+  while (i < b.length) {
+    const tag = String.fromCharCode(b[i++]);
+    if (tag === "M") out.push(["M", ""]);
+    else if (tag === "p") {
+      const type = value().toString("utf8");
+      if (i + 8 > b.length) throw new Error("short placeholder");
+      out.push(["p", type + "#" + b.subarray(i, i + 8).toString("hex")]);
+      i += 8;
+    } else if ("TDCKIrscinx".includes(tag)) out.push([tag, value().toString("utf8")]);
+    else throw new Error(`unknown tag ${b[i - 1]} at ${i - 1}`);
+  }
+  return out;
+}
+
+/** The fields a chat request should render to, from its structure (placeholders: type only, the hash is checked apart). */
+function chatFields(body: any): Field[] {
+  const f: Field[] = [];
+  const json = (tag: string, v: unknown) => v !== undefined && v !== null && f.push([tag, canonicalJson(v)]);
+  const str = (tag: string, v: unknown) => typeof v === "string" && f.push([tag, v]);
+  json("T", body.tools);
+  json("D", body.documents);
+  str("C", body.chat_template);
+  json("K", body.chat_template_kwargs);
+  for (const m of body.messages) {
+    f.push(["M", ""]);
+    str("r", m.role);
+    if (typeof m.content === "string") str("s", m.content);
+    else if (Array.isArray(m.content)) for (const p of m.content) f.push(p.type === "text" ? ["s", p.text] : ["p", p.type]);
+    json("c", m.tool_calls);
+    str("i", m.tool_call_id);
+    str("n", m.name);
+  }
+  return f;
+}
+const dropHashes = (fs: Field[]): Field[] => fs.map(([t, v]) => (t === "p" ? [t, v.slice(0, v.lastIndexOf("#"))] : [t, v]));
+
+const smallMessage = fc.record(
+  { role: fc.constantFrom("user", "assistant", "M"), content: tricky, name: tricky },
+  { requiredKeys: ["role", "content"] },
+);
+
+describe("(e) different requests never render the same", () => {
+  it("every rendering decodes back to exactly the request's fields (a left inverse: injective)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(message, smallMessage), { minLength: 1, maxLength: 5 }),
+        tools,
+        fc.option(tricky, { nil: undefined }),
+        (msgs, t, template) => {
+          const body: any = { model: "m", messages: msgs };
+          if (t !== undefined) body.tools = t;
+          if (template !== undefined) body.chat_template = template;
+          expect(dropHashes(decode(renderHex(JSON.stringify(body))))).toEqual(chatFields(body));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("two random small requests render the same only if they have the same fields", () => {
+    const req = fc.array(smallMessage, { minLength: 1, maxLength: 3 });
+    fc.assert(
+      fc.property(req, req, (x, y) => {
+        const a = { model: "m", messages: x };
+        const b = { model: "m", messages: y };
+        const same = JSON.stringify(chatFields(a)) === JSON.stringify(chatFields(b));
+        expect(renderHex(JSON.stringify(a)) === renderHex(JSON.stringify(b))).toBe(same);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("moving a message boundary or forging one in text changes the rendering and the last hash", () => {
+    fc.assert(
+      fc.property(fc.array(smallMessage, { maxLength: 2 }), tricky, tricky, fc.constantFrom("user", "assistant"), fc.integer({ min: 1, max: 24 }), (before, x, y, role, S) => {
+        // [role: x‖y] vs [role: x, role: y] vs a text that spells the second message's framing inside the first.
+        const forged = x + "\u0000\u0000Mr" + role + "\u0000\u0000s" + y;
+        const forms = [
+          [{ role, content: x + y }],
+          [{ role, content: x }, { role, content: y }],
+          [{ role, content: forged }],
+          [{ role, content: x + "\u0000" }, { role, content: y }],
+        ].map((tail) => chatBody("m", [...before, ...tail]));
+        const rendered = forms.map((b) => renderHex(b));
+        expect(new Set(rendered).size).toBe(forms.length);
+        // With the trailing block hashed, the last hash covers the whole rendering.
+        const lasts = forms.map((b) => hashes(b, S, true).at(-1) ?? "");
+        expect(new Set(lasts).size).toBe(forms.length);
       }),
       { numRuns: 150 },
     );
