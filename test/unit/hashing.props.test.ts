@@ -11,11 +11,13 @@
 //  (e) the rendering is injective: it decodes back to the request's fields
 //      (so two requests with different fields never render the same), and
 //      moved message boundaries or text holding the reserved byte / the
-//      terminator never render like another request.
+//      terminator never render like another request;
+// and the build's rendering and hashes equal the independent reference's on
+// random bodies with long texts (00 bytes across the 1 KiB scan pieces).
 // Plus the seed's growing-conversation test through the index (§2.7).
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { canonicalJson } from "../../src/reference/render.ts";
+import { canonicalJson, hashBody as referenceHashes, render as referenceRender } from "../../src/reference/render.ts";
 import { loadUnits } from "./units";
 
 let u: any;
@@ -373,6 +375,31 @@ describe("(e) different requests never render the same", () => {
         // With the trailing block hashed, the last hash covers the whole rendering.
         const lasts = forms.map((b) => hashes(b, S, true).at(-1) ?? "");
         expect(new Set(lasts).size).toBe(forms.length);
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe("the build renders and hashes like the independent reference", () => {
+  // Long texts with 00 bytes around the renderer's 1 KiB scan pieces, and a
+  // maxBlocks cap that stops the chain mid-text.
+  const longText = fc
+    .tuple(fc.integer({ min: 0, max: 3000 }), fc.array(fc.integer({ min: 0, max: 3000 }), { maxLength: 6 }), fc.constantFrom("x", "é", "😀"))
+    .map(([n, zeros, c]) => {
+      const chars = Array.from({ length: n }, () => c);
+      for (const z of [...zeros, 1023, 1024, 1025]) if (z < n) chars[z] = "\u0000";
+      return chars.join("");
+    });
+  it("random chat bodies with long texts: same rendering, same hashes (with and without a maxBlocks cap)", () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(message, fc.record({ role: fc.constant("user"), content: longText })), { minLength: 1, maxLength: 4 }), tools, fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1, max: 40 }), (msgs, t, S, maxBlocks) => {
+        const body = chatBody("m", msgs, t);
+        expect(renderHex(body)).toBe(Buffer.from(referenceRender("chat", JSON.parse(body))).toString("hex"));
+        for (const cap of [100000, maxBlocks]) {
+          const got: string = u.hashBodyHex(enc.encode(body), CHAT, "", S, cap, true);
+          expect(got).toBe(referenceHashes("chat", body, { blockSize: S, maxBlocks: cap, hashTrailingBlock: true }).join(" "));
+        }
       }),
       { numRuns: 150 },
     );
