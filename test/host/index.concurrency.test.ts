@@ -161,7 +161,7 @@ class Interleaver {
   private left = 0;
   private readonly remove: () => void;
 
-  constructor(readonly host: ProxyWasmHost, private readonly budget = 2) {
+  constructor(readonly host: ProxyWasmHost, private readonly budget = 3) {
     const hooks: SharedDataHooks = { afterGet: (e) => this.onGet(e), afterSet: this.counter.observe };
     this.remove = host.shared.intercept(hooks);
   }
@@ -309,7 +309,8 @@ describe("CAS under interleaved updates from 4 worker VMs (built filter)", () =>
 
     // Conflicts really happened, on bucket keys and on the in-flight key.
     expect(run.injected.bucket).toBeGreaterThan(0);
-    expect(run.counter.mismatches.bucket).toBeGreaterThan(0);
+    // Each request run at a bucket read wrote that bucket, so the reader's set(cas) failed exactly once for it.
+    expect(run.counter.mismatches.bucket).toBe(run.injected.bucket);
     expect(run.counter.mismatches.inflight).toBeGreaterThan(0);
     // No lost in-flight increment: 24 open streams, counted where they went.
     const expectedOpen: Record<string, number> = Object.fromEntries(POOL.map((e) => [e, 0]));
@@ -484,6 +485,33 @@ describe("CAS under interleaved updates from 4 worker VMs (built filter)", () =>
     expect(injected).toBe(true);
     expect(counter.mismatchByKey.get(key)).toBe(1);
     checkScores(host, [p, y], "control");
+    host.close();
+  });
+
+  // Known race (filter, assembly/pool/shared_state.ts): the in-flight key is
+  // created by the first addInFlight with set(cas = 0), and proxy-wasm writes a
+  // missing key whatever the CAS (envoy-proxy-wasm.md §1.3). Two workers routing
+  // their first requests at the same time (fresh Envoy, fresh vm_id) can both
+  // see it missing, and the later write drops the earlier increment. The index
+  // avoids this by creating its keys in init() at configure time; creating the
+  // in-flight key at configure time too would close it. `it.fails`: this test
+  // passes while the update is lost, and starts failing once it is fixed —
+  // then make it a plain `it`.
+  it.fails("known race: two workers' first writes to the missing in-flight key keep both increments", async () => {
+    const host = await newHost();
+    expect(host.sharedData.get(INFLIGHT_KEY)).toBeUndefined();
+    let injected: HttpStream | null = null;
+    host.shared.intercept({
+      afterGet: (e) => {
+        if (e.key !== INFLIGHT_KEY || e.vm !== 0 || injected) return;
+        injected = send(host, chatBody(["the other worker's first request"]), { worker: 1 }).stream;
+      },
+    });
+    const mine = send(host, chatBody(["worker 0's first request"]), { worker: 0 });
+    host.shared.intercept({});
+    expect(injected).not.toBeNull();
+    expect(totalInFlight(host)).toBe(2); // today: 1
+    mine.stream.end("complete");
     host.close();
   });
 
