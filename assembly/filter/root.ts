@@ -22,7 +22,7 @@ import { Config } from "../config/types";
 import { parseConfig } from "../config/parse";
 import { Router } from "../picker/route";
 import { Stats } from "./stats";
-import { acquireLease, releaseLease, prunePublished, pruneInFlight, publishScrape, publishSnapshot, readStates } from "../pool/shared_state";
+import { acquireLease, ensurePoolKeys, releaseLease, prunePublished, pruneInFlight, publishScrape, publishSnapshot, readStates } from "../pool/shared_state";
 import { readEndpointsSnapshot } from "../metrics/snapshot";
 import { parseVllmMetrics } from "../metrics/prometheus";
 import { DESTINATION_HEADER } from "./stream";
@@ -66,6 +66,7 @@ export class RootContext {
     router.index.init();
     this.router = router;
     this.stats = new Stats(this.addresses);
+    ensurePoolKeys(this.store);
     prunePublished(this.store, this.addresses);
     pruneInFlight(this.store, this.addresses);
     const snapshot = config.snapshot;

@@ -23,6 +23,19 @@ const CAS_RETRIES: i32 = 16;
 const INFLIGHT_ENTRY: i32 = 8;
 const LEASE_SIZE: i32 = 16;
 
+/**
+ * Creates the pool keys (empty) when they are missing. Proxy-wasm cannot
+ * create a key conditionally: a set on a missing key succeeds whatever the
+ * CAS, so two workers making their first update at the same moment would
+ * overwrite each other (an in-flight increment lost). Creating the keys at
+ * configure time leaves every later update a CAS on an existing key; two VMs
+ * creating them at once both write the same empty value, so nothing is lost.
+ */
+export function ensurePoolKeys(kv: KeyValueStore): void {
+  if (!kv.get(INFLIGHT_KEY).found) kv.set(INFLIGHT_KEY, new Uint8Array(0), 0);
+  if (!kv.get(METRICS_KEY).found) kv.set(METRICS_KEY, new Uint8Array(0), 0);
+}
+
 /** Reads the published endpoint states (empty when nothing was published). */
 export function readStates(store: KeyValueStore): Array<EndpointState> {
   const v = store.get(METRICS_KEY);

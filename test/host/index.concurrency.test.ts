@@ -395,6 +395,9 @@ describe("CAS under interleaved updates from 4 worker VMs (built filter)", () =>
     const host = await newHost();
     const counter = new SetCounter();
     let conflictingWrites = 0;
+    // One request in flight before the conflicts start.
+    const first = send(host, new Conversation(200).firstBody(), { worker: 1 });
+    expect(totalInFlight(host)).toBe(1);
     host.shared.intercept({
       afterGet: (e) => {
         if (e.key !== INFLIGHT_KEY || !e.value) return;
@@ -403,9 +406,6 @@ describe("CAS under interleaved updates from 4 worker VMs (built filter)", () =>
       },
       afterSet: counter.observe,
     });
-    // The first request creates the key (a missing key is written whatever the CAS).
-    const first = send(host, new Conversation(200).firstBody(), { worker: 1 });
-    expect(totalInFlight(host)).toBe(1);
     const stuck = send(host, new Conversation(201).firstBody(), { worker: 3 });
     expect(stuck.endpoint).toBeDefined();
     expect(counter.mismatches.inflight).toBe(INFLIGHT_CAS_ATTEMPTS);
@@ -488,18 +488,15 @@ describe("CAS under interleaved updates from 4 worker VMs (built filter)", () =>
     host.close();
   });
 
-  // Known race (filter, assembly/pool/shared_state.ts): the in-flight key is
-  // created by the first addInFlight with set(cas = 0), and proxy-wasm writes a
-  // missing key whatever the CAS (envoy-proxy-wasm.md §1.3). Two workers routing
-  // their first requests at the same time (fresh Envoy, fresh vm_id) can both
-  // see it missing, and the later write drops the earlier increment. The index
-  // avoids this by creating its keys in init() at configure time; creating the
-  // in-flight key at configure time too would close it. `it.fails`: this test
-  // passes while the update is lost, and starts failing once it is fixed —
-  // then make it a plain `it`.
-  it.fails("known race: two workers' first writes to the missing in-flight key keep both increments", async () => {
+  // Regression (found by this suite): the in-flight key used to be created by
+  // the first addInFlight with set(cas = 0), and proxy-wasm writes a missing
+  // key whatever the CAS (envoy-proxy-wasm.md §1.3), so two workers routing
+  // their first requests at once lost an increment. The filter now creates the
+  // pool keys (empty) at configure time (ensurePoolKeys), so every update is a
+  // CAS on an existing key.
+  it("two workers' first writes to the in-flight key keep both increments (the key exists from configure time)", async () => {
     const host = await newHost();
-    expect(host.sharedData.get(INFLIGHT_KEY)).toBeUndefined();
+    expect(host.sharedData.get(INFLIGHT_KEY)?.value.length).toBe(0);
     let injected: HttpStream | null = null;
     host.shared.intercept({
       afterGet: (e) => {
@@ -510,7 +507,7 @@ describe("CAS under interleaved updates from 4 worker VMs (built filter)", () =>
     const mine = send(host, chatBody(["worker 0's first request"]), { worker: 0 });
     host.shared.intercept({});
     expect(injected).not.toBeNull();
-    expect(totalInFlight(host)).toBe(2); // today: 1
+    expect(totalInFlight(host)).toBe(2);
     mine.stream.end("complete");
     host.close();
   });
