@@ -10,7 +10,10 @@ export {
   HttpStream, type StreamEndKind, type StreamMode, type FailurePolicy, type LocalResponse, type ForwardedMessage,
   type PhaseState,
 } from "./stream.js";
-export { SharedDataStore, MetricsRegistry, type Metric, type SharedEntry } from "./shared.js";
+export {
+  SharedDataStore, MetricsRegistry, type Metric, type SharedEntry,
+  type SharedDataHooks, type SharedDataGetEvent, type SharedDataSetEvent,
+} from "./shared.js";
 export { Vm, HostTrap, type VmLabel, type RootContext } from "./vm.js";
 export type { TrapRecord, HttpCallRequest } from "./internals.js";
 export { checkModuleLinks, envoyImportNames, allowedDuringStart } from "./imports.js";
