@@ -626,22 +626,50 @@ export class JsonScanner {
     this.strStart = p;
     let escaped = false;
     while (true) {
-      // Fast path: 8 bytes with no '"', '\\', control byte or non-ASCII byte.
-      while (p + 8 <= n) {
-        const v = load<u64>(base + <usize>p);
-        const q = v ^ (ONES * 0x22);
-        const b = v ^ (ONES * 0x5c);
-        const t = (((q - ONES) & ~q) | ((b - ONES) & ~b) | (v - ONES * 0x20) | v) & HIGHS;
-        if (t == 0) {
-          p += 8;
+      // Fast path: runs with no '"', '\\', control byte or non-ASCII byte,
+      // 16 then 8 bytes at a time (loads stay inside the input).
+      let stopped = false;
+      while (p + 16 <= n) {
+        const a = specialBytes(load<u64>(base + <usize>p));
+        const b = specialBytes(load<u64>(base + <usize>p, 8));
+        if ((a | b) == 0) {
+          p += 16;
           continue;
         }
-        // The lowest flagged byte is exact (borrows only propagate upwards).
-        p += <i32>(ctz(t) >> 3);
+        // The lowest flagged byte of a word is exact (borrows only propagate upwards).
+        p += a != 0 ? <i32>(ctz(a) >> 3) : 8 + <i32>(ctz(b) >> 3);
+        stopped = true;
         break;
       }
+      if (!stopped) {
+        while (p + 8 <= n) {
+          const t = specialBytes(load<u64>(base + <usize>p));
+          if (t == 0) {
+            p += 8;
+            continue;
+          }
+          p += <i32>(ctz(t) >> 3);
+          break;
+        }
+      }
       if (p >= n) return this.fail(JsonError.UnexpectedEnd, p);
-      const c = <u32>load<u8>(base + <usize>p);
+      let c = <u32>load<u8>(base + <usize>p);
+      if (c >= 0x80) {
+        // A run of multi-byte sequences (CJK text, emoji) is walked here
+        // without going back to the ASCII fast path between characters.
+        while (true) {
+          let w = utf8Common(base, p, n, c);
+          if (w == 0) {
+            w = utf8SeqLen(base, p, n);
+            if (w <= 0) return this.fail(w == 0 ? JsonError.BadUtf8 : JsonError.UnexpectedEnd, p);
+          }
+          p += w;
+          if (p >= n) break;
+          c = <u32>load<u8>(base + <usize>p);
+          if (c < 0x80) break;
+        }
+        continue;
+      }
       if (c == 0x22) break;
       if (c == 0x5c) {
         escaped = true;
@@ -661,30 +689,7 @@ export class JsonScanner {
         continue;
       }
       if (c < 0x20) return this.fail(JsonError.ControlCharInString, p);
-      if (c < 0x80) {
-        p++;
-        continue;
-      }
-      // Common 2- and 3-byte sequences checked inline (one 4-byte load, which
-      // must stay inside the input); anything else, including every invalid
-      // or truncated sequence, goes through utf8SeqLen.
-      if (p + 4 <= n) {
-        const w4 = load<u32>(base + <usize>p);
-        if ((w4 & 0xc0e0) == 0x80c0 && c >= 0xc2) {
-          p += 2; // C2..DF 80..BF
-          continue;
-        }
-        if ((w4 & 0xc0c0f0) == 0x8080e0) {
-          const d1 = (w4 >> 8) & 0xff;
-          if ((c != 0xe0 || d1 >= 0xa0) && (c != 0xed || d1 < 0xa0)) {
-            p += 3; // E0..EF + 2 continuation bytes, no overlong, no surrogate
-            continue;
-          }
-        }
-      }
-      const w = utf8SeqLen(base, p, n);
-      if (w <= 0) return this.fail(w == 0 ? JsonError.BadUtf8 : JsonError.UnexpectedEnd, p);
-      p += w;
+      p++; // plain ASCII in the last < 8 bytes
     }
     this.strEnd = p;
     this.strEscaped = escaped;
@@ -697,6 +702,34 @@ export class JsonScanner {
     if (!this.strEscaped) return this.bytes.subarray(this.strStart, this.strEnd);
     return unescapeJson(this.base, this.strStart, this.strEnd);
   }
+}
+
+/** Flags (0x80 in its byte) every byte of `v` that is '"', '\\', < 0x20 or >= 0x80; the lowest flag is exact. */
+// @ts-ignore: decorator
+@inline function specialBytes(v: u64): u64 {
+  const q = v ^ (ONES * 0x22);
+  const b = v ^ (ONES * 0x5c);
+  return (((q - ONES) & ~q) | ((b - ONES) & ~b) | (v - ONES * 0x20) | v) & HIGHS;
+}
+
+/**
+ * Length (2, 3 or 4) of a valid UTF-8 sequence at base+p whose lead byte is
+ * `c` (>= 0x80), checked with one 4-byte load when 4 bytes remain; 0 when it
+ * is not valid or too close to the end — then utf8SeqLen decides (and names
+ * the error). Accepts exactly what utf8SeqLen accepts (Unicode Table 3-7).
+ */
+// @ts-ignore: decorator
+@inline function utf8Common(base: usize, p: i32, n: i32, c: u32): i32 {
+  if (p + 4 > n) return 0;
+  const w4 = load<u32>(base + <usize>p);
+  const d1 = (w4 >> 8) & 0xff;
+  // C2..DF 80..BF
+  if ((w4 & 0xc0e0) == 0x80c0) return c >= 0xc2 ? 2 : 0;
+  // E0..EF 80..BF 80..BF; E0 needs A0..BF (no overlong), ED 80..9F (no surrogate)
+  if ((w4 & 0xc0c0f0) == 0x8080e0) return (c != 0xe0 || d1 >= 0xa0) && (c != 0xed || d1 < 0xa0) ? 3 : 0;
+  // F0..F4 + 3 continuation bytes; F0 needs 90..BF, F4 80..8F (nothing past U+10FFFF)
+  if ((w4 & 0xc0c0c0f8) == 0x808080f0) return c <= 0xf4 && (c != 0xf0 || d1 >= 0x90) && (c != 0xf4 || d1 < 0x90) ? 4 : 0;
+  return 0;
 }
 
 /**
