@@ -329,13 +329,14 @@ const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(v >= 100 ? 0 : 1) : "â
 /** The Markdown table (one row per trace Ã— policy). */
 export function markdownTable(runs: RoutingRun[]): string {
   const lines = [
-    "| trace | policy | requests | errors | hit rate | TTFT p50 (ms) | p90 | p99 | req/s | max/mean load | filter match |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| trace | policy | requests | errors | hit rate | TTFT p50 (ms) | p90 | p99 | req/s | max/mean load | filter match | guard fired |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const { result: r, detail: d } of runs) {
     const match = d.filterMatchRatio === undefined ? "" : pct(d.filterMatchRatio);
+    const guard = d.guardFired === undefined ? "" : String(d.guardFired);
     lines.push(
-      `| ${r.trace} | ${r.policy} | ${r.requests} | ${r.errors} | ${pct(r.hitRate)} | ${ms(r.ttftP50Ms)} | ${ms(r.ttftP90Ms)} | ${ms(r.ttftP99Ms)} | ${r.rps.toFixed(1)} | ${d.imbalance.toFixed(2)} | ${match} |`,
+      `| ${r.trace} | ${r.policy} | ${r.requests} | ${r.errors} | ${pct(r.hitRate)} | ${ms(r.ttftP50Ms)} | ${ms(r.ttftP90Ms)} | ${ms(r.ttftP99Ms)} | ${r.rps.toFixed(1)} | ${d.imbalance.toFixed(2)} | ${match} | ${guard} |`,
     );
   }
   return lines.join("\n") + "\n";
