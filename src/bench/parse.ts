@@ -11,7 +11,13 @@
  * request plus the emulator's own JavaScript; it is an upper bound of the
  * filter's cost. Host calls per request come from host.hostCallCounts().
  *
- * Options: --iterations-scale X (default 1) scales the iteration counts.
+ * Timing: the filter, JSON.parse, decode+JSON.parse and the parser alone run
+ * in interleaved rounds (ROUNDS); each figure is its best round, and the
+ * "same-round ratio" column is filter / JSON.parse throughput per round
+ * (median, min–max), steadier on a shared machine than a ratio of bests.
+ *
+ * Options: --iterations-scale X (default 1) scales the iteration counts;
+ * --wasm PATH times another build of the filter instead of build/llm_picker.wasm.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -130,16 +136,31 @@ export function timeNs(n: number, warmup: number, fn: (i: number) => void, round
  * hits all of them alike; the best round of each.
  */
 export function timeInterleaved(n: number, warmup: number, fns: Array<(i: number) => void>, rounds = 5): number[] {
+  return timeInterleavedRounds(n, warmup, fns, rounds).map((perRound) => Math.min(...perRound));
+}
+
+/**
+ * The rounds behind timeInterleaved: [fn][round] = mean ns per call in that
+ * round. Functions timed side by side in one round saw about the same load,
+ * so a ratio per round (then its median) is steadier than a ratio of bests.
+ */
+export function timeInterleavedRounds(n: number, warmup: number, fns: Array<(i: number) => void>, rounds = 5): number[][] {
   for (const fn of fns) for (let i = 0; i < warmup; i++) fn(i);
-  const best = fns.map(() => Infinity);
+  const all = fns.map(() => [] as number[]);
   for (let r = 0; r < rounds; r++) {
     fns.forEach((fn, k) => {
       const start = process.hrtime.bigint();
       for (let i = 0; i < n; i++) fn(i);
-      best[k] = Math.min(best[k], Number(process.hrtime.bigint() - start) / n);
+      all[k].push(Number(process.hrtime.bigint() - start) / n);
     });
   }
-  return best;
+  return all;
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 export async function createHost(config: Record<string, unknown>, wasm = RELEASE_WASM): Promise<ProxyWasmHost> {
@@ -179,18 +200,24 @@ const SIZES: Array<{ label: string; bytes: number; iterations: number }> = [
 
 /** Requests over which host calls are counted. */
 const CALL_SAMPLE = 20;
+/** Interleaved timing rounds per body (the table keeps the best round of each, plus the per-round ratios). */
+const ROUNDS = 7;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { "iterations-scale": { type: "string" } } });
+  const { values } = parseArgs({ options: { "iterations-scale": { type: "string" }, wasm: { type: "string" } } });
   const scale = Number(values["iterations-scale"] ?? "1");
+  // --wasm: another build of the filter (e.g. an older commit's, for a before/after in the same conditions).
+  const wasm = values.wasm ? resolve(values.wasm) : RELEASE_WASM;
   const config = { endpoints: [{ address: "10.0.0.1:8000" }], metrics: { enabled: false }, seed: 1 };
-  const host = await createHost(config);
+  const host = await createHost(config, wasm);
   console.log(`bench:parse on ${machine()}`);
-  console.log(`filter: ${RELEASE_WASM} in src/host; config ${JSON.stringify(config)}\n`);
+  console.log(`filter: ${wasm} in src/host; config ${JSON.stringify(config)}\n`);
   if (!existsSync(resolve(ROOT, "build", "units-request.wasm"))) execFileSync("npm", ["run", "asbuild:units-request"], { cwd: ROOT, stdio: "inherit" });
   const units = await loadUnits("request");
-  console.log("| body | filter µs/req | filter MB/s | JSON.parse µs | JSON.parse MB/s | filter / JSON.parse | parser alone MB/s | decode+JSON.parse MB/s | host calls/req |");
-  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+  console.log(
+    "| body | filter µs/req | filter MB/s | JSON.parse µs | JSON.parse MB/s | filter / JSON.parse | same-round ratio, median (min–max) | parser alone MB/s | decode+JSON.parse MB/s | host calls/req |",
+  );
+  console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   const perCall = new Map<string, { calls: Map<string, number>; n: number }>();
   for (const size of SIZES) {
     const body = chatBody(size.bytes);
@@ -202,12 +229,15 @@ async function main(): Promise<void> {
     const parseRepeat = () => {
       if (units.parseRepeat(body, 1, n) !== n) throw new Error("parseRepeat failed");
     };
-    const [filterNs, parseNs, decodeParseNs, parserBatchNs] = timeInterleaved(n, warmup, [
+    const rounds = timeInterleavedRounds(n, warmup, [
       () => sendRequest(host, CHAT_HEADERS, body),
       () => JSON.parse(text),
       () => JSON.parse(new TextDecoder().decode(body)),
       (i) => i === 0 && parseRepeat(),
-    ]);
+    ], ROUNDS);
+    const [filterNs, parseNs, decodeParseNs, parserBatchNs] = rounds.map((r) => Math.min(...r));
+    // Throughput ratio filter / JSON.parse within each round (both timed back to back).
+    const roundRatios = rounds[0].map((f, r) => (100 * rounds[1][r]) / f);
     const parserNs = parserBatchNs; // a round is one batch of n parses, timed over n calls
     const calls = countCalls(host, () => {
       for (let i = 0; i < CALL_SAMPLE; i++) sendRequest(host, CHAT_HEADERS, body);
@@ -217,7 +247,8 @@ async function main(): Promise<void> {
     for (const v of calls.values()) totalCalls += v;
     console.log(
       `| ${size.label} (${body.length} B) | ${fmt(filterNs / 1000)} | ${fmt(mbps(filterNs))} | ${fmt(parseNs / 1000)} | ${fmt(mbps(parseNs))} | ` +
-        `${fmt((100 * parseNs) / filterNs, 0)}% | ${fmt(mbps(parserNs))} | ${fmt(mbps(decodeParseNs))} | ${fmt(totalCalls / CALL_SAMPLE)} |`,
+        `${fmt((100 * parseNs) / filterNs, 0)}% | ${fmt(median(roundRatios), 0)}% (${fmt(Math.min(...roundRatios), 0)}–${fmt(Math.max(...roundRatios), 0)}%) | ` +
+        `${fmt(mbps(parserNs))} | ${fmt(mbps(decodeParseNs))} | ${fmt(totalCalls / CALL_SAMPLE)} |`,
     );
     perCall.set(size.label, { calls, n: CALL_SAMPLE });
   }
