@@ -387,7 +387,7 @@ describe("the build renders and hashes like the independent reference", () => {
   const longText = fc
     .tuple(fc.integer({ min: 0, max: 3000 }), fc.array(fc.integer({ min: 0, max: 3000 }), { maxLength: 6 }), fc.constantFrom("x", "é", "😀"))
     .map(([n, zeros, c]) => {
-      const chars = Array.from({ length: n }, () => c);
+      const chars: string[] = Array.from({ length: n }, () => c);
       for (const z of [...zeros, 1023, 1024, 1025]) if (z < n) chars[z] = "\u0000";
       return chars.join("");
     });
