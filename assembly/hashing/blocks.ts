@@ -88,7 +88,12 @@ export class ChainHasher extends ByteSink {
 
   /** Starts a chain for `model` and optional `salt`. */
   begin(model: Uint8Array, salt: Uint8Array | null): void {
-    this.beginWithSeed(chainSeed(model, salt));
+    // chainSeed's digest, on this chain's own state (no Xxh64 per request).
+    const s = this.state;
+    s.reset(0);
+    s.updateBytes(model);
+    if (salt !== null) s.updateBytes(salt);
+    this.beginWithSeed(s.digest());
   }
 
   beginWithSeed(seed: u64): void {
@@ -160,7 +165,7 @@ export class ChainHasher extends ByteSink {
     this.count++;
     this.prev = h;
     this.inBlock = 0;
-    this.state.reset(0);
+    if (blk === null) this.state.reset(0); // the buffered path never touches the streaming state
   }
 
   /** Ends the chain; returns the hashes (a fresh array of exactly the count). */
