@@ -4,7 +4,10 @@
  *   {"t": <ms from the start of the trace>, "session": "<id>", "path": "/v1/chat/completions", "body": {...}}
  * `t` is in model milliseconds: the replayer sends each request at t × the
  * simulated servers' timeScale (so with timeScale 1 the trace's own timing is
- * kept exactly). `session` is informational (the routers never see it).
+ * kept exactly). The routers never see `session`; the replayer uses it for the
+ * closed loop (routing-sessions.ts): a turn carries the replies the servers
+ * streamed for its session's earlier turns and is sent at max(t, completion
+ * of the session's previous request), unless --open-loop.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 
