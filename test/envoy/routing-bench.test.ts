@@ -146,6 +146,8 @@ describe("closed-loop replay of sessions", () => {
       asked.set(r.session, r.body.max_tokens as number);
     }
     expect(checked).toBeGreaterThan(100);
+    // An explicit maxTokens (the `npm start` demo) applies to every request.
+    for (const r of generateTrace("multi-turn", { requests: 50, maxTokens: 32 })) expect(r.body.max_tokens).toBe(32);
   });
 });
 

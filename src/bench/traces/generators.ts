@@ -24,10 +24,10 @@ export interface GeneratorOptions {
   /** Model name in the bodies. */
   model?: string;
   /**
-   * max_tokens of requests whose reply the trace does not write out (agent
-   * steps, which answer with a tool call). Chat turns ask for as many tokens
-   * as the reply the trace writes for them (about one token per word), so a
-   * closed-loop replay (routing-sessions.ts) gets replies of the trace's length.
+   * max_tokens of every request when given. When not given, chat turns ask
+   * for as many tokens as the reply the trace writes for them (about one token
+   * per word), so a closed-loop replay (routing-sessions.ts) gets replies of
+   * the trace's length; agent steps (answered with a tool call) ask for 24.
    */
   maxTokens?: number;
 }
@@ -118,12 +118,20 @@ interface Message {
   tool_call_id?: string;
 }
 
-function chatBody(o: Required<GeneratorOptions>, messages: Message[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+type Resolved = Required<GeneratorOptions> & { explicitMaxTokens: boolean };
+
+/** max_tokens of a chat turn whose reply the trace writes with `replyWords` words. */
+function turnMaxTokens(o: Resolved, replyWords: number): number {
+  return o.explicitMaxTokens ? o.maxTokens : replyWords;
+}
+
+function chatBody(o: Resolved, messages: Message[], extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { model: o.model, messages: messages.map((m) => ({ ...m })), max_tokens: o.maxTokens, ...extra };
 }
 
-function resolve(name: TraceName, options: GeneratorOptions): Required<GeneratorOptions> {
+function resolve(name: TraceName, options: GeneratorOptions): Resolved {
   return {
+    explicitMaxTokens: options.maxTokens !== undefined,
     seed: options.seed ?? 1,
     requests: options.requests ?? 300,
     rate: options.rate ?? DEFAULT_RATES[name],
@@ -149,7 +157,7 @@ interface Session {
  * already under way, as when a router restarts) instead of ramping up; the
  * first `requests` requests are kept.
  */
-function fromSessions(o: Required<GeneratorOptions>, rng: Rng, meanTurns: number, warmupMs: number, makeSession: (id: string, start: number) => Session): TraceRequest[] {
+function fromSessions(o: Resolved, rng: Rng, meanTurns: number, warmupMs: number, makeSession: (id: string, start: number) => Session): TraceRequest[] {
   const sessionGapMs = (1000 * meanTurns) / o.rate;
   const out: TraceRequest[] = [];
   let start = -warmupMs;
@@ -176,7 +184,7 @@ function fromSessions(o: Required<GeneratorOptions>, rng: Rng, meanTurns: number
     .map((x) => ({ ...x.r, t: Math.round(x.r.t * 1000) / 1000 }));
 }
 
-function multiTurn(o: Required<GeneratorOptions>): TraceRequest[] {
+function multiTurn(o: Resolved): TraceRequest[] {
   const rng = new Rng(o.seed);
   // Production assistants carry system prompts of several hundred tokens.
   const systems = Array.from({ length: 4 }, (_, i) => `You are assistant number ${i}. ${words(rng, 600)}`);
@@ -195,13 +203,13 @@ function multiTurn(o: Required<GeneratorOptions>): TraceRequest[] {
         messages.push({ role: "user", content: words(rng, rng.int(30, 150)) });
         k++;
         reply = rng.int(100, 250);
-        return chatBody(o, messages, { stream: true, max_tokens: reply });
+        return chatBody(o, messages, { stream: true, max_tokens: turnMaxTokens(o, reply) });
       },
     };
   });
 }
 
-function systemPrompts(o: Required<GeneratorOptions>): TraceRequest[] {
+function systemPrompts(o: Resolved): TraceRequest[] {
   const rng = new Rng(o.seed);
   const systems = Array.from({ length: 16 }, (_, i) => `You are the support assistant of product ${i}. ${words(rng, 1800)}`);
   return fromSessions(o, rng, 1.5, 4000, (id, start) => {
@@ -220,13 +228,13 @@ function systemPrompts(o: Required<GeneratorOptions>): TraceRequest[] {
         messages.push({ role: "user", content: words(rng, rng.int(20, 80)) });
         k++;
         reply = rng.int(40, 120);
-        return chatBody(o, messages, { stream: true, max_tokens: reply });
+        return chatBody(o, messages, { stream: true, max_tokens: turnMaxTokens(o, reply) });
       },
     };
   });
 }
 
-function docQa(o: Required<GeneratorOptions>): TraceRequest[] {
+function docQa(o: Resolved): TraceRequest[] {
   const rng = new Rng(o.seed);
   const docs = Array.from({ length: 16 }, (_, i) => `Document ${i}.\n\n${words(rng, rng.int(2500, 4500))}`);
   return fromSessions(o, rng, 1.5, 4000, (id, start) => {
@@ -248,7 +256,7 @@ function docQa(o: Required<GeneratorOptions>): TraceRequest[] {
         }
         k++;
         reply = rng.int(40, 120);
-        return chatBody(o, messages, { stream: true, max_tokens: reply });
+        return chatBody(o, messages, { stream: true, max_tokens: turnMaxTokens(o, reply) });
       },
     };
   });
@@ -270,7 +278,7 @@ function toolSchema(rng: Rng, agent: number, i: number): Record<string, unknown>
   };
 }
 
-function agents(o: Required<GeneratorOptions>): TraceRequest[] {
+function agents(o: Resolved): TraceRequest[] {
   const rng = new Rng(o.seed);
   const kinds = Array.from({ length: 6 }, (_, a) => ({
     system: `You are agent ${a}. Use the tools to complete the task. ${words(rng, 100)}`,
