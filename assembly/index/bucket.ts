@@ -10,8 +10,14 @@
 // count, is read as an empty bucket: a newer module never misreads an older
 // layout (issue 7 point 3); the first write replaces it in place, so the
 // byte bound holds across versions.
+//
+// Versions: 1 = every group in the bucket of its first block; 2 = a group in
+// the bucket of its last block, a chain's last group in the bucket of its
+// first block (docs/hashing.md "Placement"). The entry bytes did not change,
+// but a version-1 value sits under another key than version 2 looks in, so
+// the version is bumped and a module swap starts the index afresh.
 
-export const LAYOUT_VERSION: u32 = 1;
+export const LAYOUT_VERSION: u32 = 2;
 export const BUCKET_MAGIC: u32 = 0x58504c | (LAYOUT_VERSION << 24); // "LPX" + version
 export const BUCKET_HEADER: i32 = 8;
 export const ENTRY_SIZE: i32 = 16;

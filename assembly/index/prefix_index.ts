@@ -7,17 +7,34 @@
 //  - Fixed key space: `numBuckets` keys "<prefix>b<n>" plus one meta key.
 //    Keys are never created per block hash (they could never be freed).
 //  - Blocks are stored in groups of `groupBlocks` consecutive blocks of a
-//    chain; group k of a chain lives in bucket (h[k·G] mod numBuckets), so
-//    one read returns the state of G blocks for every endpoint. A bucket holds
-//    at most `bucketEntries` 16-byte entries (hash, endpoint id, stamp) in
-//    recency order; a write puts its group first, in chain order, and drops
-//    from the tail. Total bytes ≤ numBuckets·(8 + 16·bucketEntries), set by
-//    blocksPerEndpoint × maxEndpoints (default the seed's 31,250 × 16).
+//    chain, so one read returns the state of G blocks for every endpoint. A
+//    group has two possible homes (layout version 2):
+//      inner home  bucket(h[k·G + G − 1]), its LAST block: where a group is
+//                  written when it is not the chain's last group;
+//      tail home   bucket(h[k·G]), its FIRST block: where the chain's last
+//                  group (usually partial) is written.
+//    Keying inner groups by their last block removes the hot bucket of
+//    version 1 (every group keyed by its first block): chains that share a
+//    group's first block but diverge inside it (one system prompt, then
+//    different documents) no longer pile into one bucket; two chains meet in
+//    an inner home only if they share the whole group, i.e. write the same
+//    entries. The tail home is the only key a longer prompt extending this
+//    one can compute without knowing where this one ended (docs/hashing.md
+//    "Placement").
+//  - A bucket holds at most `bucketEntries` 16-byte entries (hash, endpoint
+//    id, stamp) in recency order; a write puts its group first, in chain
+//    order, and drops from the tail. Total bytes ≤ numBuckets·(8 +
+//    16·bucketEntries), set by blocksPerEndpoint × maxEndpoints (default the
+//    seed's 31,250 × 16).
 //  - Scoring assumes the prefix property (an endpoint that holds block i holds
 //    blocks < i, which eviction order preserves) and binary-searches each
-//    endpoint's matched length over the groups, sharing reads between
-//    endpoints: group 0 first (a miss costs one read), then the last group (a
-//    full hit costs two), then bisection. Score = matched / total (seed §2.5).
+//    endpoint's matched length over the groups, each probed in the home its
+//    role in THIS chain gives it, sharing reads between endpoints: group 0
+//    first, then the last group (a full hit costs two), then bisection. At
+//    each endpoint's boundary group (the first it does not fully hold) one
+//    more read of the group's other home finds a shorter earlier prompt's
+//    last group (the previous turn), shared between endpoints with the same
+//    boundary. Score = matched / total (seed §2.5).
 //  - Updates are read-modify-write under CAS with bounded retries; the values
 //    read while scoring are reused by `record`, and groups an endpoint already
 //    holds with fresh stamps are not rewritten, so a request costs about one
@@ -115,6 +132,8 @@ export class PrefixIndex {
   private lastMatch: Int32Array = new Int32Array(0);
   /** Per group: the value read (null = not read, or stale after our write). */
   private probed: Array<StoreValue | null> = [];
+  /** Per group: its other home was read too (boundary groups only). */
+  private probedOther: StaticArray<bool> = new StaticArray<bool>(0);
   /** Per group × endpoint: bit j set = the endpoint holds block k·G + j. */
   private masks: StaticArray<u64> = new StaticArray<u64>(0);
   /** Per group × endpoint: oldest stamp among the endpoint's entries of that group. */
@@ -141,9 +160,39 @@ export class PrefixIndex {
     return this.config.keyPrefix + "meta";
   }
 
-  private bucketOfGroup(hashes: StaticArray<u64>, k: i32): i32 {
-    const h = unchecked(hashes[k * this.group]);
+  private bucketOfHash(h: u64): i32 {
     return <i32>((h ^ (h >> 32)) % <u64>this.buckets);
+  }
+
+  /** True when group k is the last group of a chain of n blocks (written to its tail home). */
+  private isLastGroup(n: i32, k: i32): bool {
+    return (k + 1) * this.group >= n;
+  }
+
+  /** Tail home of group k: bucket of its first block (docs/hashing.md "Placement"). */
+  private tailBucket(hashes: StaticArray<u64>, k: i32): i32 {
+    return this.bucketOfHash(unchecked(hashes[k * this.group]));
+  }
+
+  /** Inner home of group k: bucket of its last block; -1 when the chain does not reach it. */
+  private innerBucket(hashes: StaticArray<u64>, k: i32): i32 {
+    const last = k * this.group + this.group - 1;
+    if (last >= hashes.length) return -1;
+    return this.bucketOfHash(unchecked(hashes[last]));
+  }
+
+  /** Where this chain writes (and first looks for) group k: tail home for its last group, inner home otherwise. */
+  private bucketOfGroup(hashes: StaticArray<u64>, k: i32): i32 {
+    return this.isLastGroup(hashes.length, k) ? this.tailBucket(hashes, k) : this.innerBucket(hashes, k);
+  }
+
+  /**
+   * The other home of group k (where a chain of another length would have
+   * written it), or -1 when there is none or it is the same key.
+   */
+  private otherBucketOfGroup(hashes: StaticArray<u64>, k: i32): i32 {
+    const other = this.isLastGroup(hashes.length, k) ? this.innerBucket(hashes, k) : this.tailBucket(hashes, k);
+    return other == this.bucketOfGroup(hashes, k) ? -1 : other;
   }
 
   private get(key: string): StoreValue {
@@ -220,6 +269,7 @@ export class PrefixIndex {
     this.lastHashes = hashes;
     this.lastIds = ids;
     this.probed = new Array<StoreValue | null>(K);
+    this.probedOther = new StaticArray<bool>(K);
     this.masks = new StaticArray<u64>(K * E);
     this.oldest = new StaticArray<u32>(K * E);
     const result = new Int32Array(E);
@@ -240,7 +290,9 @@ export class PrefixIndex {
         else hi = mid;
       }
       // lo = first group the endpoint does not fully hold; it was probed
-      // unless lo == K (everything held).
+      // unless lo == K (everything held). Its other home may hold a shorter
+      // prompt's last group (the previous turn ended inside group lo).
+      if (lo < K) this.probeOther(hashes, lo);
       let m = lo * this.group;
       if (lo < K) m += <i32>ctz<u64>(~this.maskOf(lo, e));
       unchecked((result[e] = min(m, n)));
@@ -278,6 +330,23 @@ export class PrefixIndex {
     if (unchecked(this.probed[k]) !== null) return;
     const v = this.get(this.bucketKey(this.bucketOfGroup(hashes, k)));
     unchecked((this.probed[k] = v));
+    this.addMasks(hashes, k, v);
+  }
+
+  /**
+   * Reads group k's other home once and adds what it holds to the masks. Any
+   * entry whose hash equals h[i] of this chain is evidence that the endpoint
+   * was sent block i (hashes are chained), whichever bucket it sits in.
+   */
+  private probeOther(hashes: StaticArray<u64>, k: i32): void {
+    if (unchecked(this.probedOther[k])) return;
+    unchecked((this.probedOther[k] = true));
+    const b = this.otherBucketOfGroup(hashes, k);
+    if (b < 0) return;
+    this.addMasks(hashes, k, this.get(this.bucketKey(b)));
+  }
+
+  private addMasks(hashes: StaticArray<u64>, k: i32, v: StoreValue): void {
     if (!v.found) return;
     const E = this.lastIds.length;
     const start = k * this.group;
@@ -428,7 +497,7 @@ export class PrefixIndex {
     return ok;
   }
 
-  /** True when the store holds (hash i, endpoint) for every i in [from, to) (tests). */
+  /** True when the store holds (hash i, endpoint) for every i in [from, to) where this chain writes it (tests). */
   holds(hashes: StaticArray<u64>, from: i32, to: i32, endpoint: string): bool {
     const id = endpointId(endpoint);
     for (let i = from; i < to; i++) {

@@ -85,20 +85,32 @@ describe("scoring", () => {
     expect(u.storeReads(s) - before).toBe(0);
   });
 
-  it("a 256-block miss costs 1 read, a full hit 2 reads, a half hit ≤ 6 (binary search)", () => {
+  it("a 256-block miss costs 2 reads, a full hit 2 (+1 for the endpoints that miss), a half hit 8 (binary search + one read per boundary group)", () => {
     const { s, ix } = newIndex();
     const h = randomHashes(256, 7);
     let r = u.storeReads(s);
     expect(Array.from(u.indexScore(ix, h, POOL))).toEqual([0, 0]);
-    expect(u.storeReads(s) - r).toBe(1);
+    // Group 0 in its inner home (bucket of h[15]), then its tail home (bucket
+    // of h[0]) where a shorter earlier prompt would have left it.
+    expect(u.storeReads(s) - r).toBe(2);
     expect(u.indexRecord(ix, h, P1, 1_000)).toBe(true);
     r = u.storeReads(s);
     expect(Array.from(u.indexScore(ix, h, POOL))).toEqual([1, 0]);
+    // Groups 0 and 15 (P1 holds everything: no boundary), then group 0's tail
+    // home for P2, whose boundary is group 0.
+    expect(u.storeReads(s) - r).toBe(3);
+    r = u.storeReads(s);
+    expect(Array.from(u.indexScore(ix, h, P1))).toEqual([1]);
     expect(u.storeReads(s) - r).toBe(2);
     const half = concat(h.subarray(0, 130 * 8), randomHashes(126, 8));
     r = u.storeReads(s);
-    expect(Array.from(u.indexMatch(ix, half, POOL))).toEqual([130, 0]);
-    expect(u.storeReads(s) - r).toBeLessThanOrEqual(6);
+    // A sibling that diverges inside group 8 (block 130) finds groups 0..7;
+    // group 8 of h lives under the bucket of h[143], which `half` does not
+    // have (docs/hashing.md "Placement": the price of no hot bucket).
+    expect(Array.from(u.indexMatch(ix, half, POOL))).toEqual([128, 0]);
+    // Groups 0, 15, 8, 4, 6, 7 (bisection to P1's boundary 8), then the other
+    // home of group 8 (P1's boundary) and of group 0 (P2's boundary).
+    expect(u.storeReads(s) - r).toBe(8);
   });
 
   it("per-endpoint matched lengths: each endpoint gets its own prefix length", () => {
@@ -140,6 +152,127 @@ describe("scoring", () => {
     w = u.storeWrites(s);
     u.indexScoreAndRecord(ix, h, POOL, P1, 100_000);
     expect(u.storeWrites(s) - w).toBe(16);
+  });
+});
+
+describe("placement: inner groups by their last block, a chain's last group by its first (docs/hashing.md \"Placement\")", () => {
+  /** `count` chains of `shared` common blocks then 64 blocks of their own, recorded alternately on P1 and P2. */
+  function siblings(ix: number, shared: number, count: number): Uint8Array[] {
+    const common = randomHashes(shared, 4242);
+    const chains: Uint8Array[] = [];
+    for (let i = 0; i < count; i++) {
+      const c = concat(common, randomHashes(64, 7000 + i));
+      u.indexRecord(ix, c, i % 2 === 0 ? P1 : P2, 1_000 + i * 1_000);
+      chains.push(c);
+    }
+    return chains;
+  }
+
+  // The doc-qa hot bucket: every prompt starts with the same short system
+  // prompt and continues with its own document, so version 1 (group k in
+  // the bucket of h[16k]) put every chain's divergence group into ONE bucket
+  // of 128 entries and evicted a chain's group after ~8 others; matching
+  // stopped there. Capacity is ample here (3,907 buckets, 48 × ≤ 164 blocks).
+  it.each([
+    // [shared blocks, what the other endpoint matches: the shared blocks down to a group boundary]
+    [1, 0],
+    [5, 0],
+    [21, 16],
+    [100, 96],
+  ])("48 chains sharing %i first block(s), diverging inside a group: the first still scores its full prefix after 47 others", (shared, onOther) => {
+    const { ix } = newIndex();
+    const chains = siblings(ix, shared, 48);
+    chains.forEach((c, i) => {
+      const [mine, other] = Array.from(u.indexMatch(ix, c, i % 2 === 0 ? `${P1},${P2}` : `${P2},${P1}`) as Int32Array);
+      expect(mine, `chain ${i}`).toBe(shared + 64);
+      // Every entry is still where the chain keeps it (a full hit reads only
+      // groups 0 and the last, so this also covers groups in between).
+      expect(u.indexHolds(ix, c, 0, shared + 64, i % 2 === 0 ? P1 : P2), `chain ${i} entries`).toBe(true);
+      // The other endpoint really holds the shared blocks; the index finds at
+      // least those before the divergence group, and more only when a bucket
+      // collision happens to put its entries where this chain looks.
+      expect(other, `chain ${i} on the other endpoint`).toBeGreaterThanOrEqual(onOther);
+      expect(other, `chain ${i} on the other endpoint`).toBeLessThanOrEqual(shared);
+    });
+  });
+
+  it("the same workload in version 1's placement would lose the early chains (the hot bucket the test guards against)", () => {
+    // All 48 divergence groups share one first block: 48 × 16 entries into one
+    // 128-entry bucket. Version 2 spreads them: no bucket holds more than the
+    // shared group's copies (one per endpoint) plus chance collisions.
+    const { s, ix } = newIndex();
+    siblings(ix, 5, 48);
+    const counts: number[] = [];
+    for (let b = 0; b < u.indexNumBuckets(ix); b++) {
+      const v = u.storeGet(s, `llm-picker/prefix/b${b}`) as Uint8Array;
+      counts.push(v.length >= 8 ? v[4] | (v[5] << 8) : 0);
+    }
+    expect(Math.max(...counts)).toBeLessThanOrEqual(64);
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(48 * 69); // every entry kept: nothing evicted
+  });
+
+  it.each([
+    // [blocks of turn 1, blocks of turn 2 extending it]: turn 2 matches all of turn 1, partial last group included
+    [38, 60],
+    [5, 40],
+    [16, 40],
+    [17, 18],
+    [47, 48],
+    [250, 256],
+  ])("a next turn matches the previous turn's %i blocks exactly (turn 2: %i blocks)", (n1, n2) => {
+    const { s, ix } = newIndex();
+    const turn2 = randomHashes(n2, 77);
+    const turn1 = turn2.subarray(0, n1 * 8);
+    u.indexRecord(ix, turn1, P1, 1_000);
+    const r = u.storeReads(s);
+    expect(Array.from(u.indexMatch(ix, turn2, POOL))).toEqual([n1, 0]);
+    expect(u.storeReads(s) - r).toBeLessThanOrEqual(2 + Math.ceil(Math.log2(Math.ceil(n2 / 16))) + 2);
+  });
+
+  it("with the trailing block hashed, a turn of exactly 48 blocks still gives its 47 full blocks to the next turn", () => {
+    // Block size 4: 47 full blocks + a 2-byte trailing block. The next turn
+    // completes block 47, so its hash differs; group 2 is found through
+    // its first block (version 1 did the same; keying it by block 47 would lose 32..46).
+    const { ix } = newIndex();
+    const text = "abcdefghijklmnopqrstuvwxyz".repeat(10).slice(0, 47 * 4 + 2);
+    const t1 = u.chainBytes("m", enc.encode(text), 4, 256, true);
+    const t2 = u.chainBytes("m", enc.encode(text + "ZZ and the next user message"), 4, 256, true);
+    expect([t1.length / 8, t2.length / 8]).toEqual([48, 55]);
+    u.indexRecord(ix, t1, P1, 1_000);
+    expect(u.indexMatch(ix, t2, P1)[0]).toBe(47);
+  });
+
+  it("property: a next turn matches the previous turn exactly, with up to 6 sibling conversations sharing its start on another endpoint", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 250 }),
+        fc.integer({ min: 1, max: 60 }),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 20 })), { maxLength: 6 }),
+        fc.integer({ min: 1, max: 1 << 30 }),
+        (n1, extra, others, seed) => {
+          const { ix } = newIndex();
+          const turn2 = randomHashes(Math.min(256, n1 + extra), seed);
+          const turn1 = turn2.subarray(0, n1 * 8);
+          u.indexRecord(ix, turn1, P1, 1_000);
+          others.forEach(([at, tail], i) => {
+            const keep = 1 + (at % n1);
+            u.indexRecord(ix, concat(turn1.subarray(0, keep * 8), randomHashes(tail, seed + 1 + i)), P2, 2_000 + i);
+          });
+          expect(u.indexMatch(ix, turn2, P1)[0]).toBe(n1);
+        },
+      ),
+      { numRuns: 80 },
+    );
+  });
+
+  it("known cost: a prompt that stops (or diverges) inside a group another prompt wrote whole matches down to the group boundary", () => {
+    const { ix } = newIndex();
+    const a = randomHashes(60, 55); // groups 0..2 in their inner homes, group 3 (48..59) in its tail home
+    u.indexRecord(ix, a, P1, 1_000);
+    expect(u.indexMatch(ix, a.subarray(0, 48 * 8), P1)[0]).toBe(48); // ends on a boundary: its last group's inner home is read
+    expect(u.indexMatch(ix, a.subarray(0, 40 * 8), P1)[0]).toBe(32); // ends inside group 2: 32..39 are under h[47], which it lacks
+    expect(u.indexMatch(ix, concat(a.subarray(0, 40 * 8), randomHashes(20, 56)), P1)[0]).toBe(32); // a sibling diverging inside group 2
+    expect(u.indexMatch(ix, concat(a.subarray(0, 52 * 8), randomHashes(20, 57)), P1)[0]).toBe(52); // diverging inside the tail group: exact
   });
 });
 
@@ -229,19 +362,42 @@ describe("layout version", () => {
     const h = randomHashes(4, 31);
     u.indexRecord(ix, h, P1, 1_000);
     const key = "llm-picker/prefix/b0";
-    const v1 = u.storeGet(s, key) as Uint8Array;
-    expect(Array.from(v1.subarray(0, 4))).toEqual([0x4c, 0x50, 0x58, 1]); // "LPX" v1
-    // A future layout v2 with the same entry bytes must not be read by v1.
-    const v2 = v1.slice();
-    v2[3] = 2;
-    u.storeSet(s, key, v2);
-    expect(u.indexMatch(ix, h, P1)[0]).toBe(0);
-    u.indexRecord(ix, h, P1, 2_000);
-    expect(Array.from((u.storeGet(s, key) as Uint8Array).subarray(0, 4))).toEqual([0x4c, 0x50, 0x58, 1]);
-    expect(u.indexMatch(ix, h, P1)[0]).toBe(4);
+    const v2 = u.storeGet(s, key) as Uint8Array;
+    // "LPX" v2: version 2 moved groups to other buckets (docs/hashing.md "Placement").
+    expect(Array.from(v2.subarray(0, 4))).toEqual([0x4c, 0x50, 0x58, 2]);
+    // The same entry bytes under the previous layout (v1) or a future one (v3) must not be read by v2.
+    for (const other of [1, 3]) {
+      const foreign = v2.slice();
+      foreign[3] = other;
+      u.storeSet(s, key, foreign);
+      expect(u.indexMatch(ix, h, P1)[0]).toBe(0);
+      u.indexRecord(ix, h, P1, 2_000);
+      expect(Array.from((u.storeGet(s, key) as Uint8Array).subarray(0, 4))).toEqual([0x4c, 0x50, 0x58, 2]);
+      expect(u.indexMatch(ix, h, P1)[0]).toBe(4);
+    }
     // Truncated garbage is empty too, never a trap.
-    u.storeSet(s, key, new Uint8Array([0x4c, 0x50, 0x58, 1, 200, 0, 0, 0, 1, 2]));
+    u.storeSet(s, key, new Uint8Array([0x4c, 0x50, 0x58, 2, 200, 0, 0, 0, 1, 2]));
     expect(u.indexMatch(ix, h, P1)[0]).toBe(0);
+  });
+
+  it("init over a version-1 index (same geometry) rewrites every bucket and the meta key", () => {
+    const { s, ix } = newIndex({ bpe: 64, eps: 1, group: 4, entries: 16 }); // 4 buckets
+    const meta = u.storeGet(s, "llm-picker/prefix/meta") as Uint8Array;
+    expect(Array.from(meta.subarray(0, 4))).toEqual([0x4c, 0x50, 0x4d, 2]); // "LPM" v2
+    u.indexRecord(ix, randomHashes(16, 3), P1, 1_000);
+    // Make the store look like a version-1 module wrote it.
+    const v1meta = meta.slice();
+    v1meta[3] = 1;
+    u.storeSet(s, "llm-picker/prefix/meta", v1meta);
+    for (let b = 0; b < 4; b++) {
+      const v = (u.storeGet(s, `llm-picker/prefix/b${b}`) as Uint8Array).slice();
+      v[3] = 1;
+      u.storeSet(s, `llm-picker/prefix/b${b}`, v);
+    }
+    const again = u.indexNew(s, 64, 1, 4, 16, 8);
+    expect(u.indexInit(again)).toBe(5); // 4 buckets blanked + meta
+    for (let b = 0; b < 4; b++) expect(Array.from(u.storeGet(s, `llm-picker/prefix/b${b}`))).toEqual([0x4c, 0x50, 0x58, 2, 0, 0, 0, 0]);
+    expect(u.indexInit(again)).toBe(0); // one read when nothing changed
   });
 });
 
