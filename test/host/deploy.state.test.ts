@@ -67,10 +67,18 @@ function firstTurns(host: ProxyWasmHost, convs: Conversation[]): string[] {
  * Builds assembly/ with the prefix index LAYOUT_VERSION + 1 (a copy of the
  * sources in a temp directory; the debug target, ~10 s). Cached by source hash.
  */
-function buildOtherLayout(): string {
+function layoutVersionSource(): { bucket: string; m: RegExpExecArray } {
   const bucket = readFileSync(join(ROOT, "assembly/index/bucket.ts"), "utf8");
   const m = /export const LAYOUT_VERSION: u32 = (\d+);/.exec(bucket);
   if (!m) throw new Error("assembly/index/bucket.ts no longer declares `export const LAYOUT_VERSION: u32 = N;`: update this test");
+  return { bucket, m };
+}
+
+/** The index layout version the current sources write. */
+const LAYOUT_VERSION = Number(layoutVersionSource().m[1]);
+
+function buildOtherLayout(): string {
+  const { bucket, m } = layoutVersionSource();
   // Keyed by the sources as they are on disk (committed or not).
   const files = (readdirSync(join(ROOT, "assembly"), { recursive: true }) as string[]).filter((f) => f.endsWith(".ts")).sort();
   const sources = files.map((f) => `${f}\n${readFileSync(join(ROOT, "assembly", f), "utf8")}`).join("\n") + readFileSync(join(ROOT, "asconfig.json"), "utf8");
@@ -118,7 +126,7 @@ describe("state across swaps (same vm_id)", () => {
     const keys = host.sharedData.keys().filter((k) => k.startsWith(PREFIX_KEY));
     expect(keys).toContain(`${PREFIX_KEY}meta`);
     const layout = new Set(keys.map((k) => host.sharedData.get(k)!.value).filter((v) => v.length >= 4).map((v) => v[3]));
-    expect(layout).toEqual(new Set([1]));
+    expect(layout).toEqual(new Set([LAYOUT_VERSION]));
     host.close();
   });
 
@@ -144,7 +152,7 @@ describe("state across swaps (same vm_id)", () => {
       }
       // It rebuilt the index in its own layout, and it does work for itself.
       const values = v2.sharedData.keys().filter((k) => k.startsWith(PREFIX_KEY)).map((k) => v2.sharedData.get(k)!.value).filter((v) => v.length >= 4);
-      expect(new Set(values.map((v) => v[3]))).toEqual(new Set([2]));
+      expect(new Set(values.map((v) => v[3]))).toEqual(new Set([LAYOUT_VERSION + 1]));
       const homes2 = convs.map((c, i) => {
         c.advance(2);
         const s = send(v2, c.body(), { worker: i % 2 });
