@@ -92,18 +92,20 @@ export enum PartType {
  */
 export const NO_PARTS: Array<ContentPart> = [];
 
-export class ContentPart {
-  type: PartType = PartType.Unknown;
-  /** The `type` string as sent (decoded). */
-  typeName: Uint8Array = EMPTY_BYTES;
-  /** The whole part object as sent (for non-text parts: url/data live in here). */
-  raw: RawJson = EMPTY_RAW;
-  // Backing of `text`: the decoded text, or (textEscaped) the raw content of
-  // a validated JSON string still to be decoded. See Message.text.
+/**
+ * A text value (message content, text part) that may still be the raw
+ * content of a validated JSON string: decoded on its first read and kept.
+ * Only the messages the prefix hash renders (the first blockSize × maxBlocks
+ * bytes) are ever decoded, so the other messages of a long body cost a
+ * validated scan and a view, not a copy (issue 3 point 8). Readers see no
+ * difference. A base class rather than a field so no object is allocated
+ * per message.
+ */
+export class LazyText {
   private textBytes: Uint8Array | null = null;
   private textEscaped: bool = false;
 
-  /** For Text parts: the `text` value (decoded; see Message.text for when). */
+  /** The text, decoded UTF-8 like every text value (null when absent). */
   get text(): Uint8Array | null {
     const t = this.textBytes;
     if (this.textEscaped && t !== null) {
@@ -125,7 +127,17 @@ export class ContentPart {
   }
 }
 
-export class Message {
+/** A content part; `text` (LazyText) is set for Text parts only. */
+export class ContentPart extends LazyText {
+  type: PartType = PartType.Unknown;
+  /** The `type` string as sent (decoded). */
+  typeName: Uint8Array = EMPTY_BYTES;
+  /** The whole part object as sent (for non-text parts: url/data live in here). */
+  raw: RawJson = EMPTY_RAW;
+}
+
+/** A chat message; `text` (LazyText) is the content when contentKind is Text. */
+export class Message extends LazyText {
   role: Uint8Array | null = null;
   contentKind: ContentKind = ContentKind.Absent;
   /** ContentKind.Parts: the parts in order (NO_PARTS, shared, when none). */
@@ -133,36 +145,6 @@ export class Message {
   name: Uint8Array | null = null;
   toolCalls: RawJson | null = null;
   toolCallId: Uint8Array | null = null;
-  // Backing of `text` (see there).
-  private textBytes: Uint8Array | null = null;
-  private textEscaped: bool = false;
-
-  /**
-   * ContentKind.Text: the text, decoded UTF-8 like every text value. A text
-   * with escapes is decoded on its first read and kept: only the messages
-   * the prefix hash renders (the first blockSize × maxBlocks bytes) are ever
-   * decoded, so the other messages of a long body cost a validated scan and
-   * a view, not a copy (issue 3 point 8). Readers see no difference.
-   */
-  get text(): Uint8Array | null {
-    const t = this.textBytes;
-    if (this.textEscaped && t !== null) {
-      this.textBytes = decodeJsonString(t);
-      this.textEscaped = false;
-    }
-    return this.textBytes;
-  }
-
-  set text(v: Uint8Array | null) {
-    this.textBytes = v;
-    this.textEscaped = false;
-  }
-
-  /** Sets `text` from the raw content of a JSON string the scanner validated (decoded on first read). */
-  setJsonText(content: Uint8Array, hasEscapes: bool): void {
-    this.textBytes = content;
-    this.textEscaped = hasEscapes;
-  }
 }
 
 export class ChatCompletionsBody {
