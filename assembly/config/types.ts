@@ -12,6 +12,8 @@ export class EndpointConfig {
 }
 
 export class PrefixConfig {
+  /** Prefix affinity on (hash, look up, record). Off: load-only picking, no index traffic. */
+  enabled: bool = true;
   /** Bytes per block: 64 = 16 tokens × ~4 bytes, vLLM's default block (seed §2.1). */
   blockSize: i32 = 64;
   /** 256 blocks × 64 B ≈ 4K tokens matched at most; longer prompts share that prefix anyway. */

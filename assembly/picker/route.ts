@@ -115,15 +115,16 @@ export class Router {
     const req = toLLMRequest(p, headers, generatedId);
     r.request = req;
     r.newBody = forwardedBody(body, p, headers, req);
-    r.hashes = hashRequest(req, this.blocks);
+    const prefixOn = this.config.prefix.enabled;
+    if (prefixOn) r.hashes = hashRequest(req, this.blocks);
 
     const inflight = readInFlight(this.store);
     r.states = poolStates(this.addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled);
-    const matched = this.index.match(r.hashes, this.addresses);
+    const matched = prefixOn ? this.index.match(r.hashes, this.addresses) : new Int32Array(this.addresses.length);
     const sreq = new ScoringRequest();
     sreq.priority = priorityOf(headers);
     sreq.adapter = adapterOf(req.targetModel, r.states);
-    sreq.prefixScores = fractions(matched, r.hashes.length);
+    if (prefixOn) sreq.prefixScores = fractions(matched, r.hashes.length);
     const d = decide(r.states, sreq, this.scoring, this.rng);
     r.decision = d;
     if (d.status != STATUS_ROUTE || d.chosen < 0) return reject(r, d.status, d.reason);

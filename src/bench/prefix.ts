@@ -131,8 +131,8 @@ async function timing(): Promise<void> {
     { label: "1 MB", bytes: 1 * MB, n: 40 },
   ];
   const withPrefix = await createHost(pool());
-  // Blocks of 1 MiB with the trailing block dropped: no hashes for these bodies, so no index lookup or update.
-  const noHashes = await createHost(pool({ prefix: { blockSize: 1 << 20, hashTrailingBlock: false } }));
+  // Prefix affinity off: no rendering, hashing, index lookup or update (the same-run baseline).
+  const noHashes = await createHost(pool({ prefix: { enabled: false } }));
   const requestUnits = await loadUnits("request");
   const hashingUnits = await loadUnits("hashing");
   const store = hashingUnits.storeNew();

@@ -39,6 +39,7 @@ const INVALID: Array<[string, string, string]> = [
   ['{"prefix":{"blockSize":"64"}}', "prefix.blockSize", "expected a number, got a string"],
   ['{"prefix":{"maxBlocks":1.5}}', "prefix.maxBlocks", "expected an integer"],
   ['{"prefix":{"hashTrailingBlock":1}}', "prefix.hashTrailingBlock", "expected a boolean, got a number"],
+  ['{"prefix":{"enabled":"no"}}', "prefix.enabled", "expected a boolean, got a string"],
   ['{"weights":{"prefix":-1}}', "weights.prefix", "must be a number between 0 and 1000, got -1"],
   ['{"weights":{"queue":1e999}}', "weights.queue", "must be a number between 0 and 1000"],
   ['{"weights":{"latency":1}}', "weights", 'unknown key "latency"'],
@@ -72,6 +73,7 @@ const VALID: string[] = [
   '{"prefix":{"blockSize":4,"maxBlocks":3,"hashTrailingBlock":false,"capacityPerEndpoint":100,"maxEndpoints":4}}',
   '{"weights":{"prefix":1,"queue":1,"kvCache":1,"loraAffinity":0,"inFlight":0},"seed":7}',
   '{"metrics":{"enabled":false,"intervalMs":50,"staleAfterMs":20}}',
+  '{"prefix":{"enabled":false}}',
   '{"snapshot":{"127.0.0.1:8001":{"waiting":1}},"endpoints":[{"address":"127.0.0.1:8001"}]}',
 ];
 
@@ -81,5 +83,28 @@ describe("valid plugin configuration configures", () => {
     expect(r.ok).toBe(true);
     expect(r.critical).toEqual([]);
     expect(r.traps).toBe(0);
+  });
+});
+
+describe("prefix.enabled: false", () => {
+  it("routes on load only: no prefix scorer, no hashes, no index writes", async () => {
+    const config = { endpoints: [{ address: "127.0.0.1:8001" }, { address: "127.0.0.1:8002" }], prefix: { enabled: false }, metrics: { enabled: false }, inspect: true, seed: 3 };
+    const host = await ProxyWasmHost.create({ wasm: WASM, pluginConfig: JSON.stringify(config) });
+    const body = JSON.stringify({ model: "m", messages: [{ role: "user", content: "a message long enough for a few 64-byte blocks ".repeat(8) }] });
+    const before = host.sharedData.keys().filter((k) => k.startsWith("llm-picker/prefix/")).map((k) => host.sharedData.get(k)!.cas);
+    const s = host.newHttpStream();
+    s.sendRequestHeaders([[":method", "POST"], [":path", "/v1/chat/completions"], [":authority", "x"]], false);
+    s.sendRequestBody(body, true);
+    const line = JSON.parse(Buffer.from(s.filterState("llm_picker.decision")!).toString());
+    expect(line.decision).toBe("route");
+    expect(line.prefix.hashes).toEqual([]);
+    expect(Object.keys(line.scores)).toEqual(["queue", "kv-cache", "in-flight"]);
+    expect(s.forwardedRequest()!.headers.find(([k]) => k === "x-gateway-destination-endpoint")?.[1]).toMatch(/^127\.0\.0\.1:800[12]$/);
+    s.end("complete");
+    // The index keys were created at configure time and never written by the request.
+    const after = host.sharedData.keys().filter((k) => k.startsWith("llm-picker/prefix/")).map((k) => host.sharedData.get(k)!.cas);
+    expect(after).toEqual(before);
+    expect(host.traps()).toEqual([]);
+    host.close();
   });
 });
