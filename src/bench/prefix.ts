@@ -9,7 +9,7 @@
  *     and in-flight counts). Goal: ≤ 16 index reads on average.
  *  2. Time per request for hash + lookup + update at 2 KB, 100 KB and 1 MB
  *     chat bodies: through the filter (a request with the default prefix
- *     configuration minus the same request with no hashes), and split into
+ *     configuration minus the same request with prefix.enabled false), and split into
  *     its parts with the pure modules (build/units-request.wasm,
  *     build/units-hashing.wasm: parse alone, parse + render + hash, index
  *     lookup + update over an in-memory store).
@@ -142,7 +142,7 @@ async function timing(): Promise<void> {
 
   console.log("## Time per request, chat bodies\n");
   console.log("Through the filter (µs per request, whole request in the emulator) and the prefix part alone (pure modules, µs):\n");
-  console.log("| body | filter, new prefix | filter, repeated | filter, no hashes | hash+lookup+update in the filter (new / repeated) | parse | parse+render+hash | hash (difference) | index lookup+update, new / repeated |");
+  console.log("| body | filter, new prefix | filter, repeated | filter, prefix off | hash+lookup+update in the filter (new / repeated) | parse | parse+render+hash | hash (difference) | index lookup+update, new / repeated |");
   console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const size of sizes) {
     const body = chatBody(size.bytes);
