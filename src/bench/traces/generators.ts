@@ -184,28 +184,47 @@ function fromSessions(o: Resolved, rng: Rng, meanTurns: number, warmupMs: number
     .map((x) => ({ ...x.r, t: Math.round(x.r.t * 1000) / 1000 }));
 }
 
+/**
+ * A chat session that grows by one user turn per request (after the reply
+ * to the previous one): `turns` requests, `gapMs + exp(gapMs)` apart, user
+ * turns of `userWords` words, replies of `replyTokens` tokens.
+ */
+function growingChat(
+  o: Resolved,
+  rng: Rng,
+  id: string,
+  start: number,
+  system: string,
+  turns: number,
+  gapMs: number,
+  userWords: [number, number],
+  replyTokens: [number, number],
+): Session {
+  const messages: Message[] = [{ role: "system", content: system }];
+  let k = 0;
+  let reply = 0;
+  return {
+    id,
+    start,
+    gap: () => gapMs + rng.exp(gapMs),
+    next: () => {
+      if (k >= turns) return null;
+      if (k > 0) messages.push({ role: "assistant", content: words(rng, reply) });
+      messages.push({ role: "user", content: words(rng, rng.int(userWords[0], userWords[1])) });
+      k++;
+      reply = rng.int(replyTokens[0], replyTokens[1]);
+      return chatBody(o, messages, { stream: true, max_tokens: turnMaxTokens(o, reply) });
+    },
+  };
+}
+
 function multiTurn(o: Resolved): TraceRequest[] {
   const rng = new Rng(o.seed);
   // Production assistants carry system prompts of several hundred tokens.
   const systems = Array.from({ length: 4 }, (_, i) => `You are assistant number ${i}. ${words(rng, 600)}`);
   return fromSessions(o, rng, 8, 8 * 3000, (id, start) => {
     const turns = rng.int(4, 12);
-    const messages: Message[] = [{ role: "system", content: rng.pick(systems) }];
-    let k = 0;
-    let reply = 0;
-    return {
-      id,
-      start,
-      gap: () => 1500 + rng.exp(1500),
-      next: () => {
-        if (k >= turns) return null;
-        if (k > 0) messages.push({ role: "assistant", content: words(rng, reply) });
-        messages.push({ role: "user", content: words(rng, rng.int(30, 150)) });
-        k++;
-        reply = rng.int(100, 250);
-        return chatBody(o, messages, { stream: true, max_tokens: turnMaxTokens(o, reply) });
-      },
-    };
+    return growingChat(o, rng, id, start, rng.pick(systems), turns, 1500, [30, 150], [100, 250]);
   });
 }
 
@@ -215,22 +234,7 @@ function systemPrompts(o: Resolved): TraceRequest[] {
   return fromSessions(o, rng, 1.5, 4000, (id, start) => {
     const system = systems[rng.zipf(systems.length)];
     const turns = rng.next() < 0.5 ? 1 : 2;
-    const messages: Message[] = [{ role: "system", content: system }];
-    let k = 0;
-    let reply = 0;
-    return {
-      id,
-      start,
-      gap: () => 2000 + rng.exp(2000),
-      next: () => {
-        if (k >= turns) return null;
-        if (k > 0) messages.push({ role: "assistant", content: words(rng, reply) });
-        messages.push({ role: "user", content: words(rng, rng.int(20, 80)) });
-        k++;
-        reply = rng.int(40, 120);
-        return chatBody(o, messages, { stream: true, max_tokens: turnMaxTokens(o, reply) });
-      },
-    };
+    return growingChat(o, rng, id, start, system, turns, 2000, [20, 80], [40, 120]);
   });
 }
 
