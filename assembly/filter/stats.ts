@@ -29,6 +29,9 @@ export class Stats {
   prefixTotal: u32 = defineMetric(MetricType.Counter, "llm_picker.prefix.total_blocks");
   guardFired: u32 = defineMetric(MetricType.Counter, "llm_picker.hot_spot_guard");
   decisionMicros: u32 = defineMetric(MetricType.Histogram, "llm_picker.decision_time_us");
+  /** Index bucket writes given up after the bounded CAS retries (fail open: the request still routes). */
+  indexWritesAbandoned: u32 = defineMetric(MetricType.Counter, "llm_picker.prefix.writes_abandoned");
+  private indexWritesAbandonedSeen: i64 = 0;
   private picks: Map<string, u32> = new Map<string, u32>();
   private scrapeFailures: Map<string, u32> = new Map<string, u32>();
   private healthy: Map<string, u32> = new Map<string, u32>();
@@ -65,6 +68,14 @@ export class Stats {
     incrementMetric(this.prefixMatched, matchedBlocks);
     incrementMetric(this.prefixTotal, totalBlocks);
     if (guardFired) incrementMetric(this.guardFired, 1);
+  }
+
+  /** Reports new abandoned index writes (`total` is the index's running count on this VM). */
+  syncIndexWritesAbandoned(total: i64): void {
+    const delta = total - this.indexWritesAbandonedSeen;
+    if (delta <= 0) return;
+    this.indexWritesAbandonedSeen = total;
+    incrementMetric(this.indexWritesAbandoned, delta);
   }
 
   /** Histogram of the time from body to decision (Envoy flushes histograms every 5 s). */

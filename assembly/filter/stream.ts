@@ -106,7 +106,10 @@ export class StreamContext {
     }
     this.apply(r, router);
     const stats = this.root.stats;
-    if (stats != null) stats.decisionTime((nowNs() - started) / 1000);
+    if (stats != null) {
+      stats.decisionTime((nowNs() - started) / 1000);
+      stats.syncIndexWritesAbandoned(router.index.stats.failedWrites);
+    }
     return r.outcome == Outcome.Reject ? STOP_AND_BUFFER : CONTINUE;
   }
 
@@ -178,6 +181,8 @@ export class StreamContext {
     // 5xx, or no response at all (reset before headers): no credit for new blocks.
     const failed = this.responseStatus == 0 || this.responseStatus >= 500;
     router.finish(this.endpoint, this.hashes, this.matchedBlocks, failed);
+    const stats = this.root.stats;
+    if (stats != null) stats.syncIndexWritesAbandoned(router.index.stats.failedWrites);
     this.endpoint = "";
   }
 

@@ -368,6 +368,8 @@ describe("CAS under interleaved updates from 4 worker VMs (built filter)", () =>
     expect(counter.okByKey.get(target)).toBeUndefined();
     expect(conflictingWrites).toBe(INDEX_CAS_ATTEMPTS); // the probe read + 7 re-reads
     expect(host.vmFailed(2)).toBe(false);
+    // The give-up is visible to operators as a stat.
+    expect(host.metric("llm_picker.prefix.writes_abandoned")?.value).toBe(1n);
     s.stream.sendResponseHeaders([[":status", "200"]], true);
     s.stream.end("complete");
     host.shared.intercept({}); // the other worker stops
@@ -386,6 +388,7 @@ describe("CAS under interleaved updates from 4 worker VMs (built filter)", () =>
       t3.stream.end("complete");
     }
     expect(totalInFlight(host)).toBe(0);
+    expect(host.metric("llm_picker.prefix.writes_abandoned")?.value).toBe(1n); // nothing else was given up
     expect(host.traps()).toEqual([]);
     expect(host.logs("critical")).toEqual([]);
     host.close();
