@@ -31,8 +31,13 @@ export const MAX_ADAPTER_NAME_BYTES: i32 = 256;
 /** Longest value token we accept (Go's float syntax never needs more). */
 const MAX_NUMBER_BYTES: i32 = 64;
 
-/** What a scrape told us about one server. Fields with has* = false are unknown. */
-export class EndpointMetrics {
+/**
+ * The load and cache signals a model server reports, each with a presence
+ * flag (has* = false: unknown, never zero by default). Shared by a scrape's
+ * result (EndpointMetrics) and the scheduler's view of an endpoint
+ * (metrics/state.ts EndpointState).
+ */
+export class ServerSignals {
   waiting: f64 = 0;
   hasWaiting: bool = false;
   running: f64 = 0;
@@ -50,6 +55,10 @@ export class EndpointMetrics {
   hasBlockSize: bool = false;
   numGpuBlocks: i32 = 0;
   hasNumGpuBlocks: bool = false;
+}
+
+/** What a scrape told us about one server. */
+export class EndpointMetrics extends ServerSignals {
   /** Sample lines of the metrics above that were accepted (other metrics are skipped unparsed). */
   samples: i32 = 0;
   /** Lines that did not parse and were skipped (lines without a metric name, or of the metrics above). */

@@ -5,7 +5,7 @@
 // VM can read it; decoding never traps and returns null on anything it does
 // not recognise (short, garbled or future-version bytes).
 import { ByteWriter } from "../util/bytes";
-import { EndpointMetrics, MAX_ADAPTERS, MAX_ADAPTER_NAME_BYTES } from "./prometheus";
+import { EndpointMetrics, MAX_ADAPTERS, MAX_ADAPTER_NAME_BYTES, ServerSignals } from "./prometheus";
 
 /** Default staleness after which an endpoint is unhealthy (issue 4 point 2). */
 export const DEFAULT_STALE_AFTER_MS: i64 = 1000;
@@ -16,20 +16,9 @@ export const DEFAULT_STALE_AFTER_MS: i64 = 1000;
  */
 export const DEFAULT_MAX_CONSECUTIVE_FAILURES: i32 = 2;
 
-export class EndpointState {
+export class EndpointState extends ServerSignals {
   /** "ip:port", as in the plugin configuration. */
   address: string = "";
-  waiting: f64 = 0;
-  hasWaiting: bool = false;
-  running: f64 = 0;
-  hasRunning: bool = false;
-  kvCacheUsage: f64 = 0;
-  hasKvCacheUsage: bool = false;
-  runningLoras: Array<string> = [];
-  waitingLoras: Array<string> = [];
-  hasLoras: bool = false;
-  maxLoras: i32 = 0;
-  hasMaxLoras: bool = false;
   /** Requests this Envoy routed there that have not finished (all workers). */
   inFlight: i32 = 0;
   hasInFlight: bool = false;
@@ -40,12 +29,9 @@ export class EndpointState {
   scrapedAtMs: i64 = 0;
   hasScrapedAt: bool = false;
   consecutiveFailures: i32 = 0;
-  blockSize: i32 = 0;
-  hasBlockSize: bool = false;
-  numGpuBlocks: i32 = 0;
-  hasNumGpuBlocks: bool = false;
 
   constructor(address: string = "") {
+    super();
     this.address = address;
   }
 
