@@ -1,6 +1,5 @@
 /**
- * The routing policies compared by `npm run bench:routing` (issue 5 point 3)
- * and the Envoy configuration each one runs. Every policy uses the same
+ * The routing policies compared by `npm run bench:routing` and the Envoy configuration each one runs. Every policy uses the same
  * topology (listener → router → cluster `model_servers` with the same
  * members); only the balancing differs:
  *
@@ -9,9 +8,10 @@
  * | `round-robin`   | envoy/baseline.yaml                             | Envoy round robin                          |
  * | `least-request` | baseline, LEAST_REQUEST policy                  | Envoy least request (power of two choices) |
  * | `random`        | baseline, RANDOM policy                         | Envoy random                               |
- * | `seed-like`     | envoy/envoy.yaml, filter configured like the seed | the filter (hashTrailingBlock false, weights prefix/queue/kvCache 1:1:1) |
+ * | `seed-like`     | envoy/envoy.yaml, filter configured like the seed | the filter, `"profile": "seed"` (weighted scorers), hashTrailingBlock false, weights prefix/queue/kvCache 1:1:1 |
  * | `default`       | envoy/envoy.yaml, filter defaults               | the filter                                 |
- * | `precise`       | envoy/envoy.yaml without the filter (override_host kept) | the benchmark client: longest prefix actually cached (each simulator's /sim/prefix) + the filter's load scorers, sent as x-gateway-destination-endpoint |
+ * | `precise`       | envoy/envoy.yaml without the filter (override_host kept) | the benchmark client: longest prefix actually cached (each simulator's /sim/prefix) + the seed profile's load scorers, sent as x-gateway-destination-endpoint |
+ * | `oracle`        | as `precise`                                    | the benchmark client: lowest TTFT predicted by the simulators' own latency model from their exact cache and queue (routing-oracle.ts) |
  *
  * The configs are derived from the committed files through the YAML document
  * model, so they follow any change made there.
@@ -23,7 +23,9 @@ import { MODEL_SERVERS_CLUSTER } from "../envoy/config.js";
 import { PROJECT_ROOT } from "../envoy/locate.js";
 import type { EnvoySubstitutions } from "../envoy/config.js";
 
-export const POLICY_NAMES = ["round-robin", "least-request", "random", "seed-like", "default", "precise"] as const;
+export const POLICY_NAMES = ["round-robin", "least-request", "random", "seed-like", "default", "precise", "oracle"] as const;
+/** Policies run when --policies is not given (random is kept for comparison with older reports). */
+export const DEFAULT_POLICIES: PolicyName[] = ["round-robin", "least-request", "seed-like", "default", "precise", "oracle"];
 export type PolicyName = (typeof POLICY_NAMES)[number];
 
 export function isPolicyName(name: string): name is PolicyName {
@@ -83,8 +85,8 @@ export function headerRoutedYaml(): string {
 export function filterPluginConfig(policy: "seed-like" | "default", endpoints: string[]): object {
   const base = { endpoints: endpoints.map((address) => ({ address })) };
   if (policy === "default") return base;
-  // The seed's scheduler: prefix, queue and KV-cache scorers weighted 1:1:1,
-  // only full blocks hashed (issue 5 point 3).
+  // The seed's scheduler: its weighted scorers (the "seed" profile), prefix,
+  // queue and KV-cache weighted 1:1:1, only full blocks hashed.
   return {
     ...base,
     prefix: { hashTrailingBlock: false },
@@ -137,6 +139,7 @@ export function policyEnvoy(policy: PolicyName, endpoints: string[], wasmPath?: 
         clientPicks: false,
       };
     case "precise":
+    case "oracle":
       return { config: headerRoutedYaml(), substitutions: { endpoints }, filter: false, clientPicks: true };
   }
 }

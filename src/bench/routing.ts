@@ -1,5 +1,5 @@
 /**
- * Routing-quality benchmark (issue 5 point 3): `npm run bench:routing -- [options]`.
+ * Routing-quality benchmark: `npm run bench:routing -- [options]`.
  *
  * Replays traces (built-in seeded generators or `--trace FILE`, JSON Lines, see
  * traces/trace.ts) through a real Envoy to the same pool of simulated vLLM
@@ -26,10 +26,11 @@ import { loadSimConfigFile, type SimConfig } from "../sim/config.js";
 import { startSimPool, type SimPool } from "../sim/server.js";
 import { agent, postJson, streamRequest, type RequestOutcome } from "./routing-client.js";
 import { groupedBarChart } from "./routing-charts.js";
-import { isPolicyName, POLICY_NAMES, policyEnvoy, type PolicyName } from "./routing-policies.js";
+import { DEFAULT_POLICIES, isPolicyName, POLICY_NAMES, policyEnvoy, type PolicyName } from "./routing-policies.js";
 import { PreciseRouter } from "./routing-precise.js";
+import { OracleRouter } from "./routing-oracle.js";
 import { closedLoopBody, planSessions } from "./routing-sessions.js";
-import { DEFAULT_RATES, generateTrace, isTraceName, TRACE_NAMES } from "./traces/generators.js";
+import { ALL_TRACE_NAMES, DEFAULT_RATES, defaultRequests, generateTrace, HELD_OUT_NAMES, isTraceName, type TraceName } from "./traces/generators.js";
 import { readTrace, writeTrace, type TraceRequest } from "./traces/trace.js";
 
 export interface RoutingResult {
@@ -44,6 +45,22 @@ export interface RoutingResult {
   ttftP99Ms: number;
   /** Completed requests per model second. */
   rps: number;
+  /** Requests per server, busiest / mean (1 = even). */
+  maxMeanLoad?: number;
+  /** Filter policies: decisions where load overrode prefix affinity (bounded-load rule or hot-spot guard), from Envoy's /stats. */
+  activations?: number;
+  /** Prefill work / (servers × model duration): how busy the servers' serial prefill was. */
+  busy?: number;
+  /** Time-weighted KV-cache usage, mean over the servers (the other resource a request waits for). */
+  kvUsage?: number;
+  /**
+   * TTFT by the simulators' own clocks (model ms from a request's arrival at
+   * the server to its first token): what the routing decides, without the
+   * client, Envoy and event-loop delays of a shared machine.
+   */
+  serverTtftP50Ms?: number;
+  serverTtftP90Ms?: number;
+  serverTtftP99Ms?: number;
 }
 
 /** Extra figures for the Markdown report (not in --json). */
@@ -161,7 +178,7 @@ async function replay(
   const timeScale = pool.servers[0].config.timeScale;
   const timeoutMs = options.timeoutMs ?? 120_000;
   const addresses = pool.servers.map((s) => `127.0.0.1:${s.port}`);
-  const router = clientPicks ? new PreciseRouter(pool.servers) : null;
+  const router = !clientPicks ? null : policy === "oracle" ? new OracleRouter(pool.servers) : new PreciseRouter(pool.servers);
   const closedLoop = !options.openLoop;
   const plan = closedLoop ? planSessions(trace.requests) : null;
   const replies: (string | undefined)[] = new Array(trace.requests.length);
@@ -187,7 +204,7 @@ async function replay(
       try {
         chosen = await router.pick(r.path, body);
       } catch (err) {
-        outcome = { ok: false, status: 0, ttftMs: NaN, totalMs: 0, error: `precise lookup: ${(err as Error).message}` };
+        outcome = { ok: false, status: 0, ttftMs: NaN, totalMs: 0, error: `${policy} lookup: ${(err as Error).message}` };
       }
       if (chosen >= 0) {
         router.inFlight[chosen]++;
@@ -273,12 +290,16 @@ async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy:
       loop,
     };
     if (setup.filter) {
-      const s = await envoy.stats("llm_picker\\.(prefix|hot_spot_guard)");
+      const s = await envoy.stats("llm_picker\\.(prefix|hot_spot_guard|route)");
       const find = (suffix: string) => Object.entries(s).find(([k]) => k.endsWith(suffix))?.[1] ?? 0;
       const total = find("llm_picker.prefix.total_blocks");
       detail.filterMatchRatio = total > 0 ? find("llm_picker.prefix.matched_blocks") / total : 0;
-      detail.guardFired = find("llm_picker.hot_spot_guard");
+      detail.guardFired = find("llm_picker.hot_spot_guard") + find("llm_picker.route.load_overrode_affinity");
     }
+    const modelSeconds = realSeconds / timeScale;
+    const prefillBusy = stats.reduce((sum, x) => sum + x.prefillMs, 0) / 1000 / Math.max(1e-9, modelSeconds * stats.length);
+    const kvUsage = stats.reduce((sum, x) => sum + x.meanKvUsage, 0) / Math.max(1, stats.length);
+    const serverTtfts = pool.servers.flatMap((s) => s.engine.ttftSamples).sort((a, b) => a - b);
     const round = (v: number, d = 1) => (Number.isFinite(v) ? Math.round(v * 10 ** d) / 10 ** d : NaN);
     const result: RoutingResult = {
       policy,
@@ -290,6 +311,13 @@ async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy:
       ttftP90Ms: round(percentile(ttfts, 90)),
       ttftP99Ms: round(percentile(ttfts, 99)),
       rps: round((ok.length * timeScale) / realSeconds, 2),
+      maxMeanLoad: round(detail.imbalance, 2),
+      ...(detail.guardFired !== undefined ? { activations: detail.guardFired } : {}),
+      busy: round(prefillBusy, 3),
+      kvUsage: round(kvUsage, 3),
+      serverTtftP50Ms: round(percentile(serverTtfts, 50)),
+      serverTtftP90Ms: round(percentile(serverTtfts, 90)),
+      serverTtftP99Ms: round(percentile(serverTtfts, 99)),
     };
     if (!tty) {
       const fed = loop.closedLoop ? `, ${loop.substituted} replies fed back, ${loop.delayed} turns delayed` : ", open loop";
@@ -323,20 +351,22 @@ export async function runRoutingBench(options: RoutingBenchOptions): Promise<Rou
   return runs;
 }
 
-const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
-const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(v >= 100 ? 0 : 1) : "–");
+export const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+export const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(v >= 100 ? 0 : 1) : "–");
 
 /** The Markdown table (one row per trace × policy). */
 export function markdownTable(runs: RoutingRun[]): string {
   const lines = [
-    "| trace | policy | requests | errors | hit rate | TTFT p50 (ms) | p90 | p99 | req/s | max/mean load | filter match | guard fired |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| trace | policy | requests | errors | hit rate | TTFT p50 (ms) | p90 | p99 | server TTFT p50 | p90 | p99 | req/s | prefill busy | KV used | max/mean load | filter match | load overrode affinity |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const { result: r, detail: d } of runs) {
     const match = d.filterMatchRatio === undefined ? "" : pct(d.filterMatchRatio);
     const guard = d.guardFired === undefined ? "" : String(d.guardFired);
+    const busy = r.busy === undefined ? "" : pct(r.busy);
+    const kv = r.kvUsage === undefined ? "" : pct(r.kvUsage);
     lines.push(
-      `| ${r.trace} | ${r.policy} | ${r.requests} | ${r.errors} | ${pct(r.hitRate)} | ${ms(r.ttftP50Ms)} | ${ms(r.ttftP90Ms)} | ${ms(r.ttftP99Ms)} | ${r.rps.toFixed(1)} | ${d.imbalance.toFixed(2)} | ${match} | ${guard} |`,
+      `| ${r.trace} | ${r.policy} | ${r.requests} | ${r.errors} | ${pct(r.hitRate)} | ${ms(r.ttftP50Ms)} | ${ms(r.ttftP90Ms)} | ${ms(r.ttftP99Ms)} | ${ms(r.serverTtftP50Ms ?? NaN)} | ${ms(r.serverTtftP90Ms ?? NaN)} | ${ms(r.serverTtftP99Ms ?? NaN)} | ${r.rps.toFixed(1)} | ${busy} | ${kv} | ${d.imbalance.toFixed(2)} | ${match} | ${guard} |`,
     );
   }
   return lines.join("\n") + "\n";
@@ -352,35 +382,57 @@ export function loopTable(runs: RoutingRun[]): string {
   return lines.join("\n") + "\n";
 }
 
-/** Issue 5 point 4 goals, checked on the runs that exist. */
-export function goalLines(runs: RoutingRun[]): string[] {
-  const out: string[] = [];
-  const get = (trace: string, policy: string) => runs.find((r) => r.result.trace === trace && r.result.policy === policy)?.result;
-  const traces = [...new Set(runs.map((r) => r.result.trace))];
+/** Traces where default must beat round robin's median TTFT by 3× (prefix reuse within sessions or popular prompts). */
+export const SPEEDUP_TRACES = ["multi-turn", "pareto-prompts", "held-out-pareto"];
+/** Traces where default's median TTFT must be no worse than round robin's (one prompt shared by all). */
+export const NO_WORSE_P50_TRACES = ["shared-prompt", "held-out-shared"];
+
+/** One goal check: the figure, the goal and whether it is met. */
+export interface GoalCheck {
+  trace: string;
+  goal: string;
+  value: string;
+  met: boolean;
+}
+
+/** The routing goals, checked on the runs that exist (results only: works on --json files too). */
+export function goalChecks(results: RoutingResult[]): GoalCheck[] {
+  const out: GoalCheck[] = [];
+  const get = (trace: string, policy: string) => results.find((r) => r.trace === trace && r.policy === policy);
+  const traces = [...new Set(results.map((r) => r.trace))];
   for (const trace of traces) {
     const def = get(trace, "default");
     if (!def) continue;
-    const precise = get(trace, "precise");
+    const add = (goal: string, value: string, met: boolean) => out.push({ trace, goal, value, met });
+    add("0 failed requests", String(def.errors), def.errors === 0);
     const rr = get(trace, "round-robin");
-    const seed = get(trace, "seed-like");
+    if (rr) {
+      add("p90 ≤ round robin", `${ms(def.ttftP90Ms)} vs ${ms(rr.ttftP90Ms)} ms`, def.ttftP90Ms <= rr.ttftP90Ms);
+      add("p99 ≤ round robin", `${ms(def.ttftP99Ms)} vs ${ms(rr.ttftP99Ms)} ms`, def.ttftP99Ms <= rr.ttftP99Ms);
+      if (SPEEDUP_TRACES.includes(trace)) {
+        const speedup = rr.ttftP50Ms / def.ttftP50Ms;
+        add("p50 ≥ 3× lower than round robin", `${speedup.toFixed(2)}×`, speedup >= 3);
+      }
+      if (NO_WORSE_P50_TRACES.includes(trace)) add("p50 ≤ round robin", `${ms(def.ttftP50Ms)} vs ${ms(rr.ttftP50Ms)} ms`, def.ttftP50Ms <= rr.ttftP50Ms);
+    }
+    const precise = get(trace, "precise");
     if (precise && precise.hitRate > 0) {
       const share = def.hitRate / precise.hitRate;
-      out.push(`${trace}: default hit rate = ${pct(share)} of precise's (goal ≥ 90%) ${share >= 0.9 ? "✔" : "✘"}`);
+      add("hit rate ≥ 90% of precise", pct(share), share >= 0.9);
     }
-    if (rr && def.ttftP50Ms > 0) {
-      const speedup = rr.ttftP50Ms / def.ttftP50Ms;
-      out.push(`${trace}: round-robin median TTFT / default's = ${speedup.toFixed(2)}× (goal ≥ 3×) ${speedup >= 3 ? "✔" : "✘"}`);
-    }
-    if (seed) {
-      // "No worse" within run-to-run noise: 1 point of hit rate, 10% of median TTFT.
-      const hitOk = def.hitRate >= seed.hitRate - 0.01;
-      const ttftOk = def.ttftP50Ms <= seed.ttftP50Ms * 1.1;
-      out.push(
-        `${trace}: default vs seed-like: hit ${pct(def.hitRate)} vs ${pct(seed.hitRate)}, TTFT p50 ${ms(def.ttftP50Ms)} vs ${ms(seed.ttftP50Ms)} ms ${hitOk && ttftOk ? "✔" : "✘"}`,
-      );
+    const oracle = get(trace, "oracle");
+    if (oracle) {
+      const r50 = def.ttftP50Ms / oracle.ttftP50Ms;
+      const r99 = def.ttftP99Ms / oracle.ttftP99Ms;
+      add("p50 ≤ 1.25× oracle", `${r50.toFixed(2)}×`, r50 <= 1.25);
+      add("p99 ≤ 1.25× oracle", `${r99.toFixed(2)}×`, r99 <= 1.25);
     }
   }
   return out;
+}
+
+export function goalLines(runs: RoutingRun[]): string[] {
+  return goalChecks(runs.map((r) => r.result)).map((g) => `${g.trace}: ${g.goal}: ${g.value} ${g.met ? "✔" : "✘"}`);
 }
 
 export interface ReportContext {
@@ -451,7 +503,8 @@ export function writeReport(dir: string, runs: RoutingRun[], ctx: ReportContext)
 }
 
 const USAGE = `Usage: npm run bench:routing -- [options]
-  --traces a,b        built-in traces (${TRACE_NAMES.join(", ")}; default all)
+  --traces a,b        built-in traces (${ALL_TRACE_NAMES.join(", ")}; default all;
+                      ${HELD_OUT_NAMES.join(", ")} are held out: other seeds and parameters of the same classes)
   --trace FILE        replay a JSON Lines trace instead (repeatable), keeping its timing
                       (closed loop: a turn waits for its session's previous turn, see below)
   --open-loop         send assistant messages as the trace wrote them, every request at its t.
@@ -460,11 +513,18 @@ const USAGE = `Usage: npm run bench:routing -- [options]
                       messages carries the text the server streamed for that turn (tool-call
                       messages and turns not in the trace keep the trace's text), and a turn is
                       sent at max(t, completion of its session's previous turn)
-  --policies a,b      subset of ${POLICY_NAMES.join(", ")} (default all)
+  --policies a,b      any of ${POLICY_NAMES.join(", ")}
+                      (default ${DEFAULT_POLICIES.join(",")}):
+                        round-robin, least-request, random  Envoy's own balancers, no filter
+                        seed-like   the filter with "profile": "seed" (the seed's weighted scorers)
+                        default     the filter's defaults (load-bounded affinity on predicted TTFT)
+                        precise     the client scores exact cache contents like the seed profile
+                        oracle      the client picks the lowest TTFT the simulators' latency model
+                                    predicts from their exact caches and queues (the bound)
   --servers N         simulated servers (default 8)
   --sim FILE          simulator config (JSON, src/sim/README.md); default ${JSON.stringify(DEFAULT_BENCH_SIM)}
   --time-scale X      override the simulators' timeScale (real = model time × X)
-  --requests N        requests per built-in trace (default 300)
+  --requests N        requests per built-in trace (default 300; long-context 120)
   --duration S        keep only requests with t < S model seconds
   --rate R            mean requests per model second for built-in traces (defaults ${JSON.stringify(DEFAULT_RATES)})
   --seed N            generator seed (default 1)
@@ -486,7 +546,7 @@ export async function main(argv: string[]): Promise<number> {
       servers: { type: "string", default: "8" },
       sim: { type: "string" },
       "time-scale": { type: "string" },
-      requests: { type: "string", default: "300" },
+      requests: { type: "string" },
       duration: { type: "string" },
       rate: { type: "string" },
       seed: { type: "string", default: "1" },
@@ -508,12 +568,12 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`bench:routing: ${message}\n\n${USAGE}`);
     return 2;
   };
-  const policies = (values.policies ?? POLICY_NAMES.join(",")).split(",").map((p) => p.trim()).filter(Boolean);
+  const policies = (values.policies ?? DEFAULT_POLICIES.join(",")).split(",").map((p) => p.trim()).filter(Boolean);
   for (const p of policies) if (!isPolicyName(p)) return fail(`unknown policy "${p}"`);
   const servers = Number(values.servers);
   if (!Number.isInteger(servers) || servers < 1 || servers > 64) return fail("--servers must be an integer in 1..64");
-  const requests = Number(values.requests);
-  if (!Number.isInteger(requests) || requests < 1) return fail("--requests must be a positive integer");
+  const requests = values.requests === undefined ? undefined : Number(values.requests);
+  if (requests !== undefined && (!Number.isInteger(requests) || requests < 1)) return fail("--requests must be a positive integer");
   const seed = Number(values.seed);
   const rate = values.rate === undefined ? undefined : Number(values.rate);
   if (rate !== undefined && !(rate > 0)) return fail("--rate must be > 0");
@@ -534,9 +594,9 @@ export async function main(argv: string[]): Promise<number> {
   if (values.trace && values.trace.length > 0) {
     traces = values.trace.map((file) => ({ name: basename(file).replace(/\.jsonl?$/, ""), requests: readTrace(file) }));
   } else {
-    const names = (values.traces ?? TRACE_NAMES.join(",")).split(",").map((t) => t.trim()).filter(Boolean);
+    const names = (values.traces ?? ALL_TRACE_NAMES.join(",")).split(",").map((t) => t.trim()).filter(Boolean);
     for (const n of names) if (!isTraceName(n)) return fail(`unknown trace "${n}"`);
-    traces = names.map((name) => ({ name, requests: generateTrace(name as (typeof TRACE_NAMES)[number], { seed, requests, rate }) }));
+    traces = names.map((name) => ({ name, requests: generateTrace(name as TraceName, { seed, requests: requests ?? defaultRequests(name as TraceName), rate }) }));
   }
   if (values.duration !== undefined) {
     const limit = Number(values.duration) * 1000;

@@ -139,6 +139,12 @@ export interface EngineCounters {
   generationTokens: number;
   finishedLength: number;
   finishedStop: number;
+  /** Model ms of prefill work admitted (busy time of a serial-prefill server). */
+  prefillMs: number;
+  /** ∫ KV blocks in use dt (block·model ms), for the mean KV-cache usage. */
+  kvBlockMs: number;
+  /** Model ms since the counters were reset (the span kvBlockMs covers). */
+  spanMs: number;
 }
 
 function zeroCounters(): EngineCounters {
@@ -151,6 +157,9 @@ function zeroCounters(): EngineCounters {
     generationTokens: 0,
     finishedLength: 0,
     finishedStop: 0,
+    prefillMs: 0,
+    kvBlockMs: 0,
+    spanMs: 0,
   };
 }
 
@@ -216,6 +225,9 @@ export class SimEngine {
   private waitingQueue: Job[] = [];
   private runningJobs = new Set<Job>();
   private prefillBusyUntil = 0;
+  /** Requests ever submitted (not reset): lets a router tell which of its picks have arrived. */
+  submitted = 0;
+  private accountedAt = 0;
 
   constructor(
     readonly config: SimConfig,
@@ -247,7 +259,9 @@ export class SimEngine {
   }
 
   submit(spec: JobSpec, events: JobEvents = {}): Job {
+    this.account();
     const job = new Job(spec, events, this.clock.now());
+    this.submitted++;
     this.waitingQueue.push(job);
     this.admit();
     return job;
@@ -255,6 +269,7 @@ export class SimEngine {
 
   /** Client went away: drop from the queue, or stop and free its blocks. */
   cancel(job: Job): void {
+    this.account();
     if (job.state === "waiting") {
       this.waitingQueue = this.waitingQueue.filter((j) => j !== job);
       job.cancelTimer = null;
@@ -270,6 +285,55 @@ export class SimEngine {
     this.admit();
   }
 
+  /**
+   * TTFT this server would give a request arriving now, by this engine's own
+   * latency model: the wait until it can be admitted (a running slot, and
+   * the KV blocks it and the requests waiting ahead of it need: until enough
+   * running requests end), the prefill work queued ahead of it (serial
+   * prefill: the prefill in progress plus every waiting request's uncached
+   * tokens), the overhead and its own prefill. `extraQueuedMs` is prefill
+   * work already routed here that has not arrived yet. An estimate: running
+   * requests are assumed to free all their blocks when they end.
+   */
+  predictTtftMs(req: { promptTokens: number; cachedTokens: number; outputTokens: number }, extraQueuedMs = 0): number {
+    const now = this.clock.now();
+    const c = this.config;
+    let queued = extraQueuedMs;
+    let blocksNeeded = this.cache.blocksFor(req.promptTokens + req.outputTokens) - Math.floor(req.cachedTokens / c.blockSize);
+    for (const job of this.waitingQueue) {
+      const hit = this.cache.hitBlocks(job.spec.hashes, job.spec.promptTokens);
+      queued += prefillMs(c, job.spec.promptTokens - hit * c.blockSize);
+      blocksNeeded += this.cache.blocksFor(job.spec.promptTokens + job.spec.outputTokens) - hit;
+    }
+    const slotsNeeded = this.waitingQueue.length + 1;
+    let admitWait = 0;
+    const slotsFree = c.maxNumSeqs - this.runningJobs.size;
+    if (slotsNeeded > slotsFree || blocksNeeded > this.cache.freeBlocks) {
+      // Running requests by predicted end; admit once enough of them have ended.
+      const step = decodeStepMs(c, this.runningJobs.size);
+      const ends: { at: number; blocks: number }[] = [];
+      for (const job of this.runningJobs) {
+        const first = Number.isNaN(job.firstTokenMs) ? now + prefillMs(c, job.spec.promptTokens - job.cachedTokens) : job.firstTokenMs;
+        ends.push({ at: Math.max(now, first) + Math.max(0, job.spec.outputTokens - Math.max(1, job.emitted)) * step, blocks: job.allocation?.blocks.length ?? 0 });
+      }
+      ends.sort((a, b) => a.at - b.at);
+      let slots = slotsFree;
+      let blocks = this.cache.freeBlocks;
+      admitWait = Infinity;
+      for (const e of ends) {
+        slots++;
+        blocks += e.blocks;
+        if (slots >= slotsNeeded && blocks >= blocksNeeded) {
+          admitWait = e.at - now;
+          break;
+        }
+      }
+      if (admitWait === Infinity) admitWait = ends.length > 0 ? ends[ends.length - 1].at - now : 0;
+    }
+    const prefillWait = c.serialPrefill ? Math.max(now, this.prefillBusyUntil) - now + queued : 0;
+    return Math.max(admitWait, prefillWait) + c.overheadMs + prefillMs(c, req.promptTokens - req.cachedTokens);
+  }
+
   /** Cancels every waiting and running request (server shutdown). */
   cancelAll(): void {
     const jobs = [...this.waitingQueue, ...this.runningJobs];
@@ -277,8 +341,26 @@ export class SimEngine {
     for (const job of jobs) this.cancel(job);
   }
 
+  /** Adds the KV blocks in use since the last call to the usage integral (called before every change). */
+  private account(): void {
+    const now = this.clock.now();
+    const dt = now - this.accountedAt;
+    if (dt > 0) {
+      this.counters.kvBlockMs += this.cache.usedBlocks * dt;
+      this.counters.spanMs += dt;
+    }
+    this.accountedAt = now;
+  }
+
+  /** Time-weighted mean KV-cache usage (0..1) since the counters were reset. */
+  get meanKvUsage(): number {
+    this.account();
+    return this.counters.spanMs > 0 ? this.counters.kvBlockMs / (this.counters.spanMs * this.config.numGpuBlocks) : 0;
+  }
+
   /** Empties the prefix cache and zeroes counters and samples (running requests keep running). */
   reset(): void {
+    this.accountedAt = this.clock.now();
     this.cache.reset();
     this.counters = zeroCounters();
     this.ttftSamples = [];
@@ -321,6 +403,7 @@ export class SimEngine {
     this.counters.cachedTokens += job.cachedTokens;
 
     const prefill = prefillMs(this.config, job.spec.promptTokens - job.cachedTokens);
+    this.counters.prefillMs += prefill;
     const prefillStart = this.config.serialPrefill ? Math.max(now, this.prefillBusyUntil) : now;
     if (this.config.serialPrefill) this.prefillBusyUntil = prefillStart + prefill;
     const firstTokenAt = prefillStart + prefill + this.config.overheadMs;
@@ -360,6 +443,7 @@ export class SimEngine {
   }
 
   private finish(job: Job): void {
+    this.account();
     job.state = "done";
     job.doneMs = this.clock.now();
     job.cancelTimer = null;

@@ -47,6 +47,10 @@ export interface SimStats {
   /** cachedTokens / promptTokens (0 when no requests). */
   hitRate: number;
   generationTokens: number;
+  /** Model ms of prefill work admitted (a serial-prefill server's busy time). */
+  prefillMs: number;
+  /** Time-weighted mean KV-cache usage since the last reset (0..1). */
+  meanKvUsage: number;
   /** Time to first token in model milliseconds (real ms / timeScale), measured by the engine. */
   ttftMs: Summary;
   running: number;
@@ -541,6 +545,8 @@ class SimHttpServer {
       cachedTokens: c.cachedTokens,
       hitRate: c.promptTokens === 0 ? 0 : c.cachedTokens / c.promptTokens,
       generationTokens: c.generationTokens,
+      prefillMs: c.prefillMs,
+      meanKvUsage: this.engine.meanKvUsage,
       ttftMs: summarize(this.engine.ttftSamples),
       running: this.engine.running,
       waiting: this.engine.waiting,

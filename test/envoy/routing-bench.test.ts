@@ -14,7 +14,9 @@ import { closedLoopBody, planSessions } from "../../src/bench/routing-sessions.j
 import { pickPrecise, type PreciseCandidate } from "../../src/bench/routing-precise.js";
 import { main, percentile, runRoutingBench } from "../../src/bench/routing.js";
 import { baselineYaml, headerRoutedYaml } from "../../src/bench/routing-policies.js";
-import { generateTrace, TRACE_NAMES } from "../../src/bench/traces/generators.js";
+import { ALL_TRACE_NAMES, generateTrace } from "../../src/bench/traces/generators.js";
+import { onOff } from "../../src/bench/traces/workloads.js";
+import { pickOracle } from "../../src/bench/routing-oracle.js";
 import { formatTrace, parseTrace } from "../../src/bench/traces/trace.js";
 import { SKIP_FILTER } from "./harness.js";
 
@@ -32,7 +34,7 @@ describe("trace format and generators", () => {
     expect(() => parseTrace("\n\n")).toThrow(/no requests/);
   });
 
-  test.each(TRACE_NAMES)("%s: deterministic per seed, sorted, chat bodies asking for nothing unusual", (name) => {
+  test.each(ALL_TRACE_NAMES)("%s: deterministic per seed, sorted, chat bodies asking for nothing unusual", (name) => {
     const a = generateTrace(name, { seed: 7, requests: 60 });
     const b = generateTrace(name, { seed: 7, requests: 60 });
     const c = generateTrace(name, { seed: 8, requests: 60 });
@@ -151,6 +153,48 @@ describe("closed-loop replay of sessions", () => {
   });
 });
 
+describe("workload classes", () => {
+  const systemOf = (r: { body: Record<string, unknown> }) => ((r.body.messages as Array<{ role: string; content: string }>)[0] ?? { content: "" }).content;
+
+  test("shared-prompt: every session starts with the one system prompt; about 30% add a tenant suffix", () => {
+    const trace = generateTrace("shared-prompt", { requests: 400 });
+    const systems = trace.map(systemOf);
+    const base = systems.reduce((a, b) => (a.length <= b.length ? a : b));
+    expect(systems.every((s) => s.startsWith(base))).toBe(true);
+    const firstTurns = new Map<string, string>();
+    for (const r of trace) if (!firstTurns.has(r.session)) firstTurns.set(r.session, systemOf(r));
+    const suffixed = [...firstTurns.values()].filter((s) => s !== base).length / firstTurns.size;
+    expect(suffixed).toBeGreaterThan(0.15);
+    expect(suffixed).toBeLessThan(0.45);
+  });
+
+  test("pareto-prompts: heavy-tailed popularity, the most popular prompt in most sessions", () => {
+    const trace = generateTrace("pareto-prompts", { requests: 400 });
+    const counts = new Map<string, number>();
+    for (const r of trace) counts.set(systemOf(r), (counts.get(systemOf(r)) ?? 0) + 1);
+    const sorted = [...counts.values()].sort((a, b) => b - a);
+    expect(sorted.length).toBeGreaterThanOrEqual(4);
+    expect(sorted[0]).toBeGreaterThan(2 * sorted[2]);
+  });
+
+  test("long-context: document prompts between 8k and 32k tokens (words + punctuation ≈ tokens)", () => {
+    const words = generateTrace("long-context", { requests: 60 }).map((r) => JSON.stringify(r.body.messages).split(" ").length);
+    expect(Math.max(...words)).toBeGreaterThan(8000);
+    expect(Math.max(...words)).toBeLessThan(30000);
+  });
+
+  test("bursts: the on/off factor keeps the mean rate and switches at the period", () => {
+    const f = onOff({ onMs: 3000, offMs: 3000, onFactor: 1.8 });
+    expect([f(0), f(2999), f(3000), f(5999), f(6000)].map((v) => Math.round(v * 100) / 100)).toEqual([1.8, 1.8, 0.2, 0.2, 1.8]);
+  });
+
+  test("oracle picks the lowest predicted TTFT, then the fewest running, then rotates", () => {
+    expect(pickOracle([{ predictedTtftMs: 50, running: 0 }, { predictedTtftMs: 20, running: 9 }], 0)).toBe(1);
+    expect(pickOracle([{ predictedTtftMs: 20, running: 3 }, { predictedTtftMs: 20, running: 1 }], 0)).toBe(1);
+    expect(new Set([0, 1, 2].map((r) => pickOracle([{ predictedTtftMs: 5, running: 0 }, { predictedTtftMs: 5, running: 0 }], r)))).toEqual(new Set([0, 1]));
+  });
+});
+
 describe("precise picker and SSE detection", () => {
   const idle = (cachedTokens: number, waiting = 0): PreciseCandidate => ({ cachedTokens, promptTokens: 1000, waiting, running: 0, kvUsage: 0.1, inFlight: 0 });
 
@@ -242,7 +286,10 @@ describe.skipIf(SKIP_FILTER)("routing benchmark through the real Envoy", () => {
       expect(code).toBe(0);
       const results = JSON.parse(readFileSync(json, "utf8"));
       expect(results).toHaveLength(1);
-      expect(Object.keys(results[0]).sort()).toEqual(["errors", "hitRate", "policy", "requests", "rps", "trace", "ttftP50Ms", "ttftP90Ms", "ttftP99Ms"].sort());
+      // The --json contract: these keys always, extra figures only ever added after them.
+      const contract = ["policy", "trace", "requests", "errors", "hitRate", "ttftP50Ms", "ttftP90Ms", "ttftP99Ms", "rps"];
+      expect(Object.keys(results[0]).slice(0, contract.length)).toEqual(contract);
+      expect(Object.keys(results[0]).slice(contract.length)).toEqual(["maxMeanLoad", "busy", "kvUsage", "serverTtftP50Ms", "serverTtftP90Ms", "serverTtftP99Ms"]);
       expect(results[0]).toMatchObject({ policy: "precise", trace: "mine", requests: 4, errors: 0 });
       // The second chat turn shares the long system prompt with the first: precise finds it.
       expect(results[0].hitRate).toBeGreaterThan(0.2);

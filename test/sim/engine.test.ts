@@ -165,3 +165,53 @@ describe("latency model", () => {
     expect(s).toMatchObject({ count: 100, p50: 50, p90: 90, p99: 99, max: 100, mean: 50.5 });
   });
 });
+
+describe("predicted TTFT (the oracle's model)", () => {
+  // Serial prefill, 0.5 ms/token, overhead 10; the prediction must equal what the engine then does.
+  const serial = { serialPrefill: true };
+
+  it("idle server: overhead + prefill of the uncached tokens; the prediction comes true", () => {
+    const { engine: e, clock } = engine(serial);
+    expect(e.predictTtftMs({ promptTokens: 100, cachedTokens: 0, outputTokens: 5 })).toBe(60);
+    expect(e.predictTtftMs({ promptTokens: 100, cachedTokens: 64, outputTokens: 5 })).toBe(28); // 10 + 36 × 0.5
+    const job = e.submit(spec(100, 5));
+    clock.runAll();
+    expect(job.ttftMs).toBe(60);
+  });
+
+  it("serial prefill: the prefill in progress and the extra queued work are waited for", () => {
+    const { engine: e, clock } = engine(serial);
+    e.submit(spec(100, 50)); // prefill 0..50 ms
+    clock.advance(20);
+    // 30 ms of prefill left, + 10 + 20 × 0.5; with 7 ms in transit: + 7.
+    expect(e.predictTtftMs({ promptTokens: 20, cachedTokens: 0, outputTokens: 5 })).toBe(50);
+    expect(e.predictTtftMs({ promptTokens: 20, cachedTokens: 0, outputTokens: 5 }, 7)).toBe(57);
+    const next = e.submit(spec(20, 5, 1000));
+    clock.runAll();
+    expect(next.ttftMs).toBe(50);
+  });
+
+  it("full batch: waits for the first running request to end", () => {
+    const { engine: e, clock } = engine({ ...serial, maxNumSeqs: 1 });
+    e.submit(spec(16, 11)); // TTFT 18, then 10 decode steps of 4 ms: ends at 58
+    clock.advance(18);
+    // admitted at 58 (40 ms from now); its prefill 10 ms + overhead 10 → 60
+    expect(e.predictTtftMs({ promptTokens: 20, cachedTokens: 0, outputTokens: 5 })).toBe(60);
+    const next = e.submit(spec(20, 5, 500));
+    clock.runAll();
+    expect(next.ttftMs).toBe(60);
+  });
+
+  it("KV blocks short: waits until enough running requests have ended", () => {
+    // 100 blocks; a running request holds 90 (1,400 prompt + 40 output tokens).
+    const { engine: e, clock } = engine({ ...serial, maxNumSeqs: 8, prefillMsPerToken: 0.01 });
+    e.submit(spec(1400, 40)); // TTFT 10 + 14 = 24; ends at 24 + 39 × 4 = 180
+    clock.advance(24);
+    expect(e.cache.freeBlocks).toBe(10);
+    // 320 tokens need 20 blocks: only after the first ends (156 ms from now); prefill 3 + overhead 10.
+    expect(e.predictTtftMs({ promptTokens: 300, cachedTokens: 0, outputTokens: 20 })).toBeCloseTo(169, 6);
+    const next = e.submit(spec(300, 20, 5000));
+    clock.runAll();
+    expect(next.ttftMs).toBeCloseTo(169, 6);
+  });
+});
