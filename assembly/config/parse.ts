@@ -13,7 +13,7 @@ import {
 } from "./types";
 import { isValidAddress } from "./address";
 import { readEndpointsSnapshot } from "../metrics/snapshot";
-import { GuardConfig, SaturationConfig, Weights } from "../scoring/config";
+import { BoundConfig, GuardConfig, PROFILE_DEFAULT, PROFILE_SEED, SaturationConfig, Weights } from "../scoring/config";
 
 /** Parses and validates plugin configuration bytes. Never traps. */
 export function parseConfig(bytes: Uint8Array): ConfigResult {
@@ -72,6 +72,8 @@ function readConfig(r: JsonReader, c: Config): void {
     if (key == "endpoints") readEndpoints(r, c);
     else if (key == "maxBodyBytes") c.maxBodyBytes = <i32>r.int(1024, 1 << 30);
     else if (key == "prefix") readPrefix(r, c.prefix);
+    else if (key == "profile") readProfile(r, c);
+    else if (key == "bound") readBound(r, c.scoring.bound);
     else if (key == "weights") readWeights(r, c.scoring.weights);
     else if (key == "metrics") readMetrics(r, c.metrics);
     else if (key == "admission") readAdmission(r, c.scoring.saturation);
@@ -239,6 +241,28 @@ function readAdmission(r: JsonReader, a: SaturationConfig): void {
       const v = r.number();
       if (r.ok && !(v > 0 && v <= 1)) r.fail("must be in (0, 1], got " + v.toString());
       else a.kvCacheThreshold = v;
+    } else unknownKey(r, key);
+  }
+}
+
+function readProfile(r: JsonReader, c: Config): void {
+  const s = r.string();
+  if (s == null) return;
+  if (s! == "default") c.scoring.profile = PROFILE_DEFAULT;
+  else if (s! == "seed") c.scoring.profile = PROFILE_SEED;
+  else r.fail("\"" + s! + "\" is not a profile (expected \"default\" or \"seed\")");
+}
+
+function readBound(r: JsonReader, b: BoundConfig): void {
+  if (!r.object()) return;
+  let k: string | null;
+  while ((k = r.key()) != null) {
+    const key = k!;
+    if (key == "loadFactor") {
+      const v = r.number();
+      // Below 1 the pool's capacity is smaller than its load: someone is always over.
+      if (r.ok && !(v >= 1 && v <= 1000)) r.fail("must be a number between 1 and 1000, got " + v.toString());
+      else b.loadFactor = v;
     } else unknownKey(r, key);
   }
 }

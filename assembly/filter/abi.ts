@@ -66,6 +66,11 @@ export function proxy_on_response_headers(id: u32, numHeaders: u32, endOfStream:
   return streams.get(id).onResponseHeaders(endOfStream != 0);
 }
 
+export function proxy_on_response_body(id: u32, bodySize: u32, endOfStream: u32): u32 {
+  if (!streams.has(id)) return CONTINUE;
+  return streams.get(id).onResponseBody(bodySize, endOfStream != 0);
+}
+
 export function proxy_on_log(id: u32): void {
   if (streams.has(id)) streams.get(id).onLog();
 }

@@ -28,6 +28,8 @@ export class Stats {
   prefixMatched: u32 = defineMetric(MetricType.Counter, "llm_picker.prefix.matched_blocks");
   prefixTotal: u32 = defineMetric(MetricType.Counter, "llm_picker.prefix.total_blocks");
   guardFired: u32 = defineMetric(MetricType.Counter, "llm_picker.hot_spot_guard");
+  /** Decisions where the chosen endpoint holds fewer leading blocks than the best-matching one (default profile: load bound or queued prefill). */
+  loadOverrodeAffinity: u32 = defineMetric(MetricType.Counter, "llm_picker.route.load_overrode_affinity");
   decisionMicros: u32 = defineMetric(MetricType.Histogram, "llm_picker.decision_time_us");
   /** Index bucket writes given up after the bounded CAS retries (fail open: the request still routes). */
   indexWritesAbandoned: u32 = defineMetric(MetricType.Counter, "llm_picker.prefix.writes_abandoned");
@@ -62,12 +64,13 @@ export class Stats {
     this.picked(endpoint);
   }
 
-  routedTo(endpoint: string, matchedBlocks: i32, totalBlocks: i32, guardFired: bool): void {
+  routedTo(endpoint: string, matchedBlocks: i32, totalBlocks: i32, guardFired: bool, loadOverrodeAffinity: bool): void {
     incrementMetric(this.routed, 1);
     this.picked(endpoint);
     incrementMetric(this.prefixMatched, matchedBlocks);
     incrementMetric(this.prefixTotal, totalBlocks);
     if (guardFired) incrementMetric(this.guardFired, 1);
+    if (guardFired || loadOverrodeAffinity) incrementMetric(this.loadOverrodeAffinity, 1);
   }
 
   /** Reports new abandoned index writes (`total` is the index's running count on this VM). */

@@ -47,6 +47,8 @@ export class StreamContext {
   private endpoint: string = "";
   private hashes: StaticArray<u64> = new StaticArray<u64>(0);
   private matchedBlocks: i32 = 0;
+  /** Prompt blocks counted as queued prefill at the endpoint until the first response byte. */
+  private pendingBlocks: i32 = 0;
   private responseStatus: i32 = 0;
 
   constructor(public id: u32, public root: RootContext) {}
@@ -145,6 +147,7 @@ export class StreamContext {
     this.endpoint = r.endpoint;
     this.hashes = r.hashes;
     this.matchedBlocks = r.matchedBlocks;
+    this.pendingBlocks = r.pendingBlocks;
     if (this.root.config.debugHeaders && r.decision != null) {
       const w = new ByteWriter(512);
       w.byte(0x7b);
@@ -154,7 +157,10 @@ export class StreamContext {
     }
     if (stats == null) return;
     if (r.outcome == Outcome.Pass) stats.passedTo(r.endpoint);
-    else stats.routedTo(r.endpoint, r.matchedBlocks, r.hashes.length, r.decision != null && r.decision!.guardFired);
+    else {
+      const d = r.decision;
+      stats.routedTo(r.endpoint, r.matchedBlocks, r.hashes.length, d != null && d.guardFired, d != null && d.loadOverrodeAffinity);
+    }
     if (logEnabled(LogLevel.Debug)) log(LogLevel.Debug, "llm_picker: routed to " + r.endpoint + " (" + r.matchedBlocks.toString() + "/" + r.hashes.length.toString() + " prefix blocks held)");
   }
 
@@ -172,6 +178,20 @@ export class StreamContext {
     return CONTINUE;
   }
 
+  /**
+   * The first response byte means the server has finished this request's
+   * prefill (a stream's first event carries the first token); a body-less or
+   * non-streamed response gets there at its end instead (onDone).
+   */
+  onResponseBody(bodySize: u32, endOfStream: bool): u32 {
+    if (bodySize > 0 && this.pendingBlocks > 0) {
+      const router = this.root.router;
+      if (router != null) router.prefillDone(this.endpoint, this.pendingBlocks);
+      this.pendingBlocks = 0;
+    }
+    return CONTINUE;
+  }
+
   onLog(): void {}
 
   /** Every way a stream ends comes here once (completion, resets, timeouts, local replies). */
@@ -180,7 +200,8 @@ export class StreamContext {
     if (router == null || this.endpoint.length == 0) return;
     // 5xx, or no response at all (reset before headers): no credit for new blocks.
     const failed = this.responseStatus == 0 || this.responseStatus >= 500;
-    router.finish(this.endpoint, this.hashes, this.matchedBlocks, failed);
+    router.finish(this.endpoint, this.hashes, this.matchedBlocks, failed, this.pendingBlocks);
+    this.pendingBlocks = 0;
     const stats = this.root.stats;
     if (stats != null) stats.syncIndexWritesAbandoned(router.index.stats.failedWrites);
     this.endpoint = "";

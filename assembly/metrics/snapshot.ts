@@ -2,7 +2,9 @@
 // point 9), exactly:
 //   {"<ip:port>": {"waiting": n, "running": n, "kvCacheUsage": 0..1,
 //                  "runningLoras": [..], "waitingLoras": [..], "maxLoras": n,
-//                  "inFlight": n, "healthy": true}}
+//                  "inFlight": n, "pendingBlocks": n, "healthy": true}}
+// (pendingBlocks: prompt blocks routed there whose first response byte has
+// not come back yet, the prefill queued ahead of a new request.)
 // A missing key (or null) means unknown. Anything else is refused with an
 // error naming the JSON path, so a typo in a hand-written file is not
 // silently read as "unknown". The file order is the pool order.
@@ -88,11 +90,13 @@ function readEndpoint(r: JsonReader, s: EndpointState): bool {
     } else if (key == "inFlight") {
       s.inFlight = <i32>r.int(0, i32.MAX_VALUE);
       s.hasInFlight = true;
+    } else if (key == "pendingBlocks") {
+      s.pendingBlocks = <i32>r.int(0, i32.MAX_VALUE);
     } else if (key == "healthy") {
       s.healthy = r.bool();
       s.hasHealthy = true;
     } else {
-      r.fail("unknown key (expected waiting, running, kvCacheUsage, runningLoras, waitingLoras, maxLoras, inFlight, healthy)");
+      r.fail("unknown key (expected waiting, running, kvCacheUsage, runningLoras, waitingLoras, maxLoras, inFlight, pendingBlocks, healthy)");
     }
     if (!r.ok) return false;
   }
@@ -173,6 +177,11 @@ export function writeEndpointsSnapshot(w: ByteWriter, states: Array<EndpointStat
       first = sep(w, first);
       w.str('"inFlight":');
       w.str(s.inFlight.toString());
+    }
+    if (s.pendingBlocks > 0) {
+      first = sep(w, first);
+      w.str('"pendingBlocks":');
+      w.str(s.pendingBlocks.toString());
     }
     if (s.hasHealthy) {
       first = sep(w, first);

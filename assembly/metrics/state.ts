@@ -22,6 +22,12 @@ export class EndpointState extends ServerSignals {
   /** Requests this Envoy routed there that have not finished (all workers). */
   inFlight: i32 = 0;
   hasInFlight: bool = false;
+  /**
+   * Prompt blocks this Envoy routed there whose first response byte has not
+   * come back (all workers): the prefill queued ahead of a new request, in
+   * the prefix index's blocks. Kept with the in-flight counts, not encoded.
+   */
+  pendingBlocks: i32 = 0;
   /** Unknown health (hasHealthy = false) is treated as healthy. */
   healthy: bool = true;
   hasHealthy: bool = false;
@@ -38,6 +44,19 @@ export class EndpointState extends ServerSignals {
   /** Health as the filters use it: unknown counts as healthy. */
   get isHealthy(): bool {
     return !this.hasHealthy || this.healthy;
+  }
+
+  /**
+   * Requests on the server as best known: this Envoy's in flight, or what
+   * the server reports (waiting + running) when that is more (other routers'
+   * traffic). Not their sum: ours are part of what the server reports.
+   */
+  get occupancy(): f64 {
+    let reported: f64 = 0;
+    if (this.hasWaiting) reported += this.waiting;
+    if (this.hasRunning) reported += this.running;
+    const ours: f64 = this.hasInFlight ? <f64>this.inFlight : 0;
+    return reported > ours ? reported : ours;
   }
 
   /** waiting + running + inFlight, unknown parts counted as 0 (hot-spot guard, least-loaded). */

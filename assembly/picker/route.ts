@@ -20,6 +20,7 @@ import { PrefixIndex, PrefixIndexConfig } from "../index/prefix_index";
 import { EndpointState } from "../metrics/state";
 import { Decision, decide, STATUS_ROUTE, writeDecisionFields } from "../scoring/decide";
 import { ScoringConfig, ScoringRequest } from "../scoring/config";
+import { uncachedBlocks } from "../scoring/ttft";
 import { Pcg32 } from "../scoring/rng";
 import { addInFlight, poolStates, readInFlight, readStates } from "../pool/shared_state";
 
@@ -48,6 +49,8 @@ export class RouteResult {
   hashes: StaticArray<u64> = new StaticArray<u64>(0);
   /** Blocks of this request the chosen endpoint already held (prefix stats). */
   matchedBlocks: i32 = 0;
+  /** Prompt blocks the chosen endpoint has to prefill (queued there until the first response byte). */
+  pendingBlocks: i32 = 0;
   decision: Decision | null = null;
   states: Array<EndpointState> = [];
 }
@@ -124,17 +127,32 @@ export class Router {
     const sreq = new ScoringRequest();
     sreq.priority = priorityOf(headers);
     sreq.adapter = adapterOf(req.targetModel, r.states);
-    if (prefixOn) sreq.prefixScores = fractions(matched, r.hashes.length);
+    if (prefixOn) {
+      sreq.prefixScores = fractions(matched, r.hashes.length);
+      sreq.matchedBlocks = matched;
+    }
+    sreq.hashedBlocks = r.hashes.length;
+    sreq.promptBlocks = promptBlocksOf(body.length, this.blocks.blockSize, r.hashes.length);
     const d = decide(r.states, sreq, this.scoring, this.rng);
     r.decision = d;
     if (d.status != STATUS_ROUTE || d.chosen < 0) return reject(r, d.status, d.reason);
     r.outcome = Outcome.Route;
     r.endpoint = unchecked(r.states[d.chosen]).address;
     r.matchedBlocks = unchecked(matched[d.chosen]);
-    // The seed indexes at pick time (PreRequest, §2.6); the response corrects it (forget).
+    r.pendingBlocks = <i32>uncachedBlocks(r.matchedBlocks, sreq.hashedBlocks, sreq.promptBlocks);
+    // Indexed at pick time (like the seed's PreRequest); a failed response corrects it (forget).
     if (r.hashes.length > 0) this.index.record(r.hashes, r.endpoint, nowMs);
-    addInFlight(this.store, r.endpoint, 1, inflight.value);
+    addInFlight(this.store, r.endpoint, 1, inflight.value, r.pendingBlocks);
     return r;
+  }
+
+  /**
+   * The first response byte came back from `endpoint`: the request's prefill
+   * is done there, so its blocks no longer queue ahead of new requests.
+   */
+  prefillDone(endpoint: string, pendingBlocks: i32): void {
+    if (endpoint.length == 0 || pendingBlocks <= 0) return;
+    addInFlight(this.store, endpoint, 0, null, -pendingBlocks);
   }
 
   /**
@@ -142,9 +160,9 @@ export class Router {
    * reset before a response; it then keeps no credit for the blocks this
    * request added (issue 7 point 4).
    */
-  finish(endpoint: string, hashes: StaticArray<u64>, matchedBlocks: i32, failed: bool): void {
+  finish(endpoint: string, hashes: StaticArray<u64>, matchedBlocks: i32, failed: bool, pendingBlocks: i32 = 0): void {
     if (endpoint.length == 0) return;
-    addInFlight(this.store, endpoint, -1, null);
+    addInFlight(this.store, endpoint, -1, null, pendingBlocks > 0 ? -pendingBlocks : 0);
     if (failed && hashes.length > matchedBlocks) this.index.forget(hashes, matchedBlocks, endpoint);
   }
 }
@@ -154,6 +172,17 @@ function reject(r: RouteResult, status: i32, reason: string): RouteResult {
   r.status = status;
   r.error = new RequestError(status, reason, "", status == 429 ? "system_saturated" : "no_endpoints");
   return r;
+}
+
+/**
+ * Blocks of the whole prompt, estimated from the body size (hashing stops
+ * at prefix.maxBlocks, so the hashes alone undercount long prompts; the JSON
+ * body is within a few percent of the rendered prompt for text-heavy bodies).
+ */
+function promptBlocksOf(bodyBytes: i32, blockSize: i32, hashed: i32): i32 {
+  const size = blockSize > 0 ? blockSize : 64;
+  const fromBody = (bodyBytes + size - 1) / size;
+  return fromBody > hashed ? fromBody : hashed;
 }
 
 function fractions(matched: Int32Array, total: i32): Float64Array {

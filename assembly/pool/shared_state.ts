@@ -2,9 +2,13 @@
 //  - "llm-picker/pool/v1/metrics": every endpoint's last scrape, encoded with
 //    metrics/state.ts encodeStates; written by whichever VM holds the scrape
 //    lease, read once per request by every worker.
-//  - "llm-picker/pool/v1/inflight": requests in flight per endpoint, a flat
-//    array of (u32 endpoint id, i32 count); incremented when a request is
-//    routed and decremented when its stream ends, on any worker.
+//  - "llm-picker/pool/v2/inflight": requests in flight per endpoint, a flat
+//    array of (u32 endpoint id, i32 count, i32 pending prompt blocks);
+//    the count goes up when a request is routed and down when its stream
+//    ends, on any worker; the pending blocks (the prefill the request needs
+//    there, docs/routing.md) go up when it is routed and down at its first
+//    response byte or, failing that, at its end. (v1 held 8-byte entries
+//    without the blocks; a new key, so a hot swap never misreads the old.)
 //  - "llm-picker/pool/v1/lease": which VM scrapes this interval, so Envoy
 //    scrapes once per interval rather than once per worker.
 // One key each keeps the key space fixed (shared data cannot delete keys,
@@ -17,10 +21,10 @@ import { EndpointMetrics } from "../metrics/prometheus";
 import { endpointId } from "../index/prefix_index";
 
 export const METRICS_KEY = "llm-picker/pool/v1/metrics";
-export const INFLIGHT_KEY = "llm-picker/pool/v1/inflight";
+export const INFLIGHT_KEY = "llm-picker/pool/v2/inflight";
 export const LEASE_KEY = "llm-picker/pool/v1/lease";
 const CAS_RETRIES: i32 = 16;
-const INFLIGHT_ENTRY: i32 = 8;
+const INFLIGHT_ENTRY: i32 = 12;
 const LEASE_SIZE: i32 = 16;
 
 /**
@@ -100,18 +104,26 @@ export function prunePublished(store: KeyValueStore, addresses: Array<string>): 
 
 // ---- in-flight counts -------------------------------------------------------
 
-/** In-flight count per endpoint id, from the shared value. */
+/** In-flight count and pending blocks per endpoint id, from the shared value. */
 export class InFlight {
   constructor(public value: StoreValue) {}
 
-  countOf(id: u32): i32 {
+  private field(id: u32, offset: i32): i32 {
     const b = this.value.bytes;
     if (!this.value.found) return 0;
     const n = b.length / INFLIGHT_ENTRY;
     for (let i = 0; i < n; i++) {
-      if (load<u32>(b.dataStart + <usize>(i * INFLIGHT_ENTRY)) == id) return load<i32>(b.dataStart + <usize>(i * INFLIGHT_ENTRY + 4));
+      if (load<u32>(b.dataStart + <usize>(i * INFLIGHT_ENTRY)) == id) return load<i32>(b.dataStart + <usize>(i * INFLIGHT_ENTRY + offset));
     }
     return 0;
+  }
+
+  countOf(id: u32): i32 {
+    return this.field(id, 4);
+  }
+
+  pendingBlocksOf(id: u32): i32 {
+    return this.field(id, 8);
   }
 }
 
@@ -119,32 +131,42 @@ export function readInFlight(store: KeyValueStore): InFlight {
   return new InFlight(store.get(INFLIGHT_KEY));
 }
 
-function withDelta(old: Uint8Array, found: bool, id: u32, delta: i32): Uint8Array {
+/** a + b clamped to [0, i32.MAX_VALUE] (a lost increment must not leave a count below 0). */
+function clampedAdd(a: i32, b: i32): i32 {
+  const c = <i64>a + <i64>b;
+  return c <= 0 ? 0 : c >= <i64>i32.MAX_VALUE ? i32.MAX_VALUE : <i32>c;
+}
+
+function withDelta(old: Uint8Array, found: bool, id: u32, delta: i32, blocksDelta: i32): Uint8Array {
   const n = found ? old.length / INFLIGHT_ENTRY : 0;
   for (let i = 0; i < n; i++) {
     const at = old.dataStart + <usize>(i * INFLIGHT_ENTRY);
     if (load<u32>(at) != id) continue;
     const next = old.slice(0, n * INFLIGHT_ENTRY);
-    const c = load<i32>(at + 4) + delta;
-    store<i32>(next.dataStart + <usize>(i * INFLIGHT_ENTRY + 4), c > 0 ? c : 0);
+    const to = next.dataStart + <usize>(i * INFLIGHT_ENTRY);
+    store<i32>(to + 4, clampedAdd(load<i32>(at + 4), delta));
+    store<i32>(to + 8, clampedAdd(load<i32>(at + 8), blocksDelta));
     return next;
   }
   const next = new Uint8Array((n + 1) * INFLIGHT_ENTRY);
   if (n > 0) memory.copy(next.dataStart, old.dataStart, <usize>(n * INFLIGHT_ENTRY));
-  store<u32>(next.dataStart + <usize>(n * INFLIGHT_ENTRY), id);
-  store<i32>(next.dataStart + <usize>(n * INFLIGHT_ENTRY + 4), delta > 0 ? delta : 0);
+  const to = next.dataStart + <usize>(n * INFLIGHT_ENTRY);
+  store<u32>(to, id);
+  store<i32>(to + 4, clampedAdd(0, delta));
+  store<i32>(to + 8, clampedAdd(0, blocksDelta));
   return next;
 }
 
 /**
- * Adds `delta` to `address`'s in-flight count. `first` is a value already
- * read (saves a read on the routing path), or null.
+ * Adds `delta` to `address`'s in-flight count and `blocksDelta` to its
+ * pending prompt blocks. `first` is a value already read (saves a read on
+ * the routing path), or null.
  */
-export function addInFlight(store: KeyValueStore, address: string, delta: i32, first: StoreValue | null): bool {
+export function addInFlight(store: KeyValueStore, address: string, delta: i32, first: StoreValue | null, blocksDelta: i32 = 0): bool {
   const id = endpointId(address);
   let v = first != null ? first! : store.get(INFLIGHT_KEY);
   for (let attempt = 0; attempt < CAS_RETRIES; attempt++) {
-    const next = withDelta(v.bytes, v.found, id, delta);
+    const next = withDelta(v.bytes, v.found, id, delta, blocksDelta);
     const r = store.set(INFLIGHT_KEY, next, v.found ? v.cas : 0);
     if (r == STORE_OK) return true;
     if (r != STORE_CAS_MISMATCH) return false;
@@ -218,8 +240,10 @@ export function poolStates(addresses: Array<string>, published: Array<EndpointSt
     const s = j >= 0 ? unchecked(published[j]) : new EndpointState(a);
     // Health only means something when scraping is on; otherwise unknown (= healthy).
     if (scraping) s.refreshHealth(nowMs, staleAfterMs);
-    s.inFlight = inflight.countOf(endpointId(a));
+    const id = endpointId(a);
+    s.inFlight = inflight.countOf(id);
     s.hasInFlight = true;
+    s.pendingBlocks = inflight.pendingBlocksOf(id);
     unchecked((out[i] = s));
   }
   return out;
@@ -237,6 +261,7 @@ export function publishSnapshot(kv: KeyValueStore, states: Array<EndpointState>)
     const s = unchecked(states[i]);
     store<u32>(inflight.dataStart + <usize>(i * INFLIGHT_ENTRY), endpointId(s.address));
     store<i32>(inflight.dataStart + <usize>(i * INFLIGHT_ENTRY + 4), s.hasInFlight ? s.inFlight : 0);
+    store<i32>(inflight.dataStart + <usize>(i * INFLIGHT_ENTRY + 8), s.pendingBlocks);
   }
   kv.set(INFLIGHT_KEY, inflight, 0);
 }

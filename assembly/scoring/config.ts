@@ -56,7 +56,26 @@ export class SaturationConfig {
   kvCacheThreshold: f64 = 0.8;
 }
 
+/** The seed's scheduler: weighted scorers summed, max-score picker, hot-spot guard (`"profile": "seed"`). */
+export const PROFILE_SEED: i32 = 0;
+/** Load-bounded affinity on predicted time to first token (ttft.ts; docs/routing.md). */
+export const PROFILE_DEFAULT: i32 = 1;
+
+/**
+ * The default profile's load bound (consistent hashing with bounded loads):
+ * an endpoint may take a request only while its load, counting this
+ * request, stays at or below ceil(loadFactor × the pool's mean load counting
+ * this request). A ratio to what is measured, never an absolute count, so it
+ * means the same on a pool of 2 servers at 3 requests each or of 64 at 200.
+ * docs/routing.md has the measurements behind the default.
+ */
+export class BoundConfig {
+  loadFactor: f64 = 1.5;
+}
+
 export class ScoringConfig {
+  profile: i32 = PROFILE_DEFAULT;
+  bound: BoundConfig = new BoundConfig();
   weights: Weights = new Weights();
   guard: GuardConfig = new GuardConfig();
   saturation: SaturationConfig = new SaturationConfig();
@@ -78,4 +97,14 @@ export class ScoringRequest {
    * Missing entries count as 0.
    */
   prefixScores: Float64Array | null = null;
+  /**
+   * Leading blocks of this request each endpoint holds (same order as the
+   * endpoints array; missing entries count as 0), for the default profile's
+   * cost; null when the request was not hashed.
+   */
+  matchedBlocks: Int32Array | null = null;
+  /** Blocks hashed (the index can only answer for these). */
+  hashedBlocks: i32 = 0;
+  /** Estimated blocks of the whole prompt (≥ hashedBlocks: hashing stops at prefix.maxBlocks). */
+  promptBlocks: i32 = 0;
 }

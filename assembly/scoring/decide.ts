@@ -1,11 +1,15 @@
-// The scheduling decision (issue 4 points 4 and 6; seed §3.1, §3.4, §3.6):
+// The scheduling decision:
 //   1. admission: empty pool → 503;
 //   2. filter: unhealthy endpoints out; all unhealthy → all of them, load-only;
 //   3. saturation: every endpoint saturated → sheddable requests (priority
-//      < 0) get 429, others are routed on load (prefix weight dropped);
-//   4. hot-spot guard: load imbalanced past the threshold → prefix weight dropped;
-//   5. scorers, weighted sum of clamped scores;
-//   6. max-score picker with a uniformly random tie-break (seeded PRNG).
+//      < 0) get 429, others are routed on load (prefix affinity dropped);
+// then, by profile:
+//   default (ttft.ts): LoRA filter (best adapter score), load bound, lowest
+//      predicted prefill work (uncached + queued blocks), ties on occupancy
+//      then at random;
+//   seed: 4. hot-spot guard: load imbalanced past the threshold → prefix
+//      weight dropped; 5. scorers, weighted sum of clamped scores; 6.
+//      max-score picker with a uniformly random tie-break (seeded PRNG).
 import { EndpointState } from "../metrics/state";
 import { writeJsonString, writeNumber } from "../metrics/jsonout";
 import { ByteWriter } from "../util/bytes";
@@ -17,11 +21,13 @@ import {
   SCORER_LORA_AFFINITY,
   SCORER_PREFIX,
   SCORER_QUEUE,
+  PROFILE_DEFAULT,
   ScoringConfig,
   ScoringRequest,
 } from "./config";
 import { Pcg32 } from "./rng";
-import { clampScore, inFlightScores, kvCacheScores, loraAffinityScores, prefixScoresFor, queueScores } from "./scorers";
+import { pickByCost, SCORE_OCCUPANCY, SCORE_QUEUED, SCORE_UNCACHED } from "./ttft";
+import { clampScore, inFlightScores, kvCacheScores, loraAffinityScore, loraAffinityScores, prefixScoresFor, queueScores } from "./scorers";
 
 export const STATUS_ROUTE: i32 = 200;
 export const STATUS_SHED: i32 = 429;
@@ -52,8 +58,12 @@ export class Decision {
   scores: Array<ScorerScores> = [];
   /** Weighted sum per candidate. */
   totals: Float64Array = new Float64Array(0);
-  /** The hot-spot guard fired (prefix weight dropped). */
+  /** The hot-spot guard fired (prefix weight dropped; seed profile). */
   guardFired: bool = false;
+  /** Default profile: candidates left out by the load bound. */
+  overBound: i32 = 0;
+  /** The chosen endpoint holds fewer leading blocks of the request than the best-matching candidate. */
+  loadOverrodeAffinity: bool = false;
   /** Every endpoint was unhealthy: all were scored, load only. */
   allUnhealthy: bool = false;
   /** Every endpoint was saturated. */
@@ -170,6 +180,7 @@ export function decide(endpoints: Array<EndpointState>, req: ScoringRequest, cfg
     d.reason = "all endpoints saturated and the request is sheddable";
     return d;
   }
+  if (cfg.profile == PROFILE_DEFAULT) return decideByCost(d, cands, idx, req, cfg, rng);
   d.guardFired = hotSpot(cands, cfg.guard);
 
   // Prefix affinity yields to load when load is badly spread (guard), when
@@ -194,6 +205,68 @@ export function decide(endpoints: Array<EndpointState>, req: ScoringRequest, cfg
   d.status = STATUS_ROUTE;
   d.reason = d.guardFired ? "routed on load (hot-spot guard)" : d.allUnhealthy ? "routed on load (all endpoints unhealthy)" : d.saturated ? "routed on load (all endpoints saturated)" : "routed";
   return d;
+}
+
+/** Keeps the candidates with the best lora-affinity score (adapter requests only). */
+function loraFiltered(cands: Array<EndpointState>, adapter: string): Array<i32> {
+  let best: f64 = -1;
+  for (let i = 0; i < cands.length; i++) {
+    const v = loraAffinityScore(unchecked(cands[i]), adapter);
+    if (v > best) best = v;
+  }
+  const keep = new Array<i32>();
+  for (let i = 0; i < cands.length; i++) if (loraAffinityScore(unchecked(cands[i]), adapter) == best) keep.push(i);
+  return keep;
+}
+
+/** The default profile (ttft.ts), after health and saturation. */
+function decideByCost(d: Decision, all: Array<EndpointState>, allIdx: Array<i32>, req: ScoringRequest, cfg: ScoringConfig, rng: Pcg32): Decision {
+  let cands = all;
+  let idx = allIdx;
+  if (req.adapter.length > 0) {
+    const keep = loraFiltered(all, req.adapter);
+    if (keep.length < all.length) {
+      cands = new Array<EndpointState>(keep.length);
+      idx = new Array<i32>(keep.length);
+      for (let i = 0; i < keep.length; i++) {
+        unchecked((cands[i] = all[unchecked(keep[i])]));
+        unchecked((idx[i] = allIdx[unchecked(keep[i])]));
+      }
+    }
+  }
+  d.candidates = idx;
+  // Without health data or with every server saturated, affinity is dropped:
+  // the same prompt size everywhere leaves queued work and occupancy to decide.
+  const loadOnly = d.allUnhealthy || d.saturated;
+  const r = loadOnly ? promptOnly(req) : req;
+  const p = pickByCost(cands, idx, r, cfg.bound, rng);
+  d.scores.push(new ScorerScores(SCORE_UNCACHED, 1, p.uncached));
+  d.scores.push(new ScorerScores(SCORE_QUEUED, 1, p.queued));
+  d.scores.push(new ScorerScores(SCORE_OCCUPANCY, 0, p.occupancy));
+  // Totals for the decision line: 1 / (1 + cost), 0 over the bound (higher is better, as in the seed profile).
+  const totals = new Float64Array(p.cost.length);
+  for (let i = 0; i < totals.length; i++) {
+    const c = unchecked(p.cost[i]);
+    unchecked((totals[i] = c == Infinity ? 0 : 1.0 / (1.0 + c)));
+  }
+  d.totals = totals;
+  d.tied = p.tied;
+  d.overBound = p.overBound;
+  d.loadOverrodeAffinity = p.loadOverrodeAffinity;
+  d.chosen = p.chosen >= 0 && p.chosen < idx.length ? unchecked(idx[p.chosen]) : -1;
+  d.status = STATUS_ROUTE;
+  d.reason = d.allUnhealthy ? "routed on load (all endpoints unhealthy)" : d.saturated ? "routed on load (all endpoints saturated)" : p.loadOverrodeAffinity ? "routed on load (affinity bounded)" : "routed";
+  return d;
+}
+
+/** The request with no prefix knowledge (every endpoint prefills the whole prompt). */
+function promptOnly(req: ScoringRequest): ScoringRequest {
+  const r = new ScoringRequest();
+  r.adapter = req.adapter;
+  r.priority = req.priority;
+  r.hashedBlocks = req.hashedBlocks;
+  r.promptBlocks = req.promptBlocks;
+  return r;
 }
 
 function weightedTotals(scores: Array<ScorerScores>, n: i32): Float64Array {
@@ -264,6 +337,10 @@ export function writeDecisionFields(w: ByteWriter, d: Decision, endpoints: Array
   writeByAddress(w, d, endpoints, d.totals);
   w.str(',"guard":');
   w.str(d.guardFired ? "true" : "false");
+  w.str(',"overBound":');
+  w.str(d.overBound.toString());
+  w.str(',"loadOverrodeAffinity":');
+  w.str(d.loadOverrodeAffinity ? "true" : "false");
   w.str(',"allUnhealthy":');
   w.str(d.allUnhealthy ? "true" : "false");
   w.str(',"saturated":');

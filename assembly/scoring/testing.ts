@@ -7,7 +7,7 @@ import { EndpointMetrics, parseVllmMetrics } from "../metrics/prometheus";
 import { readEndpointsSnapshot, writeEndpointsSnapshot } from "../metrics/snapshot";
 import { decodeState, decodeStates, encodeState, encodeStates, EndpointState } from "../metrics/state";
 import { ByteWriter } from "../util/bytes";
-import { ScoringConfig, ScoringRequest } from "./config";
+import { PROFILE_DEFAULT, PROFILE_SEED, ScoringConfig, ScoringRequest } from "./config";
 import { decide, pickMaxScore, writeDecisionFields } from "./decide";
 import { Pcg32 } from "./rng";
 
@@ -189,9 +189,10 @@ export function scrapeSequence(pages: Uint8Array, checkAtMs: f64, staleAfterMs: 
 }
 
 /**
- * Runs the decision over a snapshot. weights: [prefix, queue, kvCache,
- * loraAffinity, inFlight]; guard: [enabled, abs, rel]; saturation:
- * [queue, kv]; prefix: per-endpoint prefix scores, empty = no prefix scorer.
+ * Runs the seed profile's decision (weighted scorers) over a snapshot.
+ * weights: [prefix, queue, kvCache, loraAffinity, inFlight]; guard:
+ * [enabled, abs, rel]; saturation: [queue, kv]; prefix: per-endpoint prefix
+ * scores, empty = no prefix scorer.
  */
 export function decideSnapshot(
   json: Uint8Array,
@@ -212,6 +213,7 @@ export function decideSnapshot(
     return text(w);
   }
   const cfg = new ScoringConfig();
+  cfg.profile = PROFILE_SEED;
   if (weights.length == 5) {
     cfg.weights.prefix = weights[0];
     cfg.weights.queue = weights[1];
@@ -232,6 +234,46 @@ export function decideSnapshot(
   req.adapter = adapter;
   req.priority = priority;
   if (prefix.length > 0) req.prefixScores = prefix;
+  const d = decide(r.states, req, cfg, new Pcg32(<u64>seed));
+  w.byte(0x7b);
+  writeDecisionFields(w, d, r.states);
+  w.byte(0x7d);
+  return text(w);
+}
+
+/**
+ * Runs the default profile's decision over a snapshot (pendingBlocks in the
+ * snapshot are the queued prefill): `matched` leading blocks held per
+ * endpoint (empty = request not hashed), `hashed` blocks hashed, `prompt`
+ * blocks estimated for the whole prompt, `loadFactor` the bound (0: default).
+ */
+export function decideDefault(
+  json: Uint8Array,
+  adapter: string,
+  priority: i32,
+  matched: Int32Array,
+  hashed: i32,
+  prompt: i32,
+  loadFactor: f64,
+  seed: u32,
+): string {
+  const r = readEndpointsSnapshot(json);
+  const w = new ByteWriter();
+  if (!r.ok) {
+    w.str('{"error":');
+    writeJsonString(w, r.error);
+    w.byte(0x7d);
+    return text(w);
+  }
+  const cfg = new ScoringConfig();
+  cfg.profile = PROFILE_DEFAULT;
+  if (loadFactor > 0) cfg.bound.loadFactor = loadFactor;
+  const req = new ScoringRequest();
+  req.adapter = adapter;
+  req.priority = priority;
+  if (matched.length > 0) req.matchedBlocks = matched;
+  req.hashedBlocks = hashed;
+  req.promptBlocks = prompt;
   const d = decide(r.states, req, cfg, new Pcg32(<u64>seed));
   w.byte(0x7b);
   writeDecisionFields(w, d, r.states);

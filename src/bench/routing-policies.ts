@@ -89,6 +89,7 @@ export function filterPluginConfig(policy: "seed-like" | "default", endpoints: s
   // queue and KV-cache weighted 1:1:1, only full blocks hashed.
   return {
     ...base,
+    profile: "seed",
     prefix: { hashTrailingBlock: false },
     weights: { prefix: 1, queue: 1, kvCache: 1, loraAffinity: 0, inFlight: 0 },
   };

@@ -159,8 +159,12 @@ export interface HeldRequest {
  * `balancedEnvoyYaml` they alternate between Envoy's workers.
  */
 export function postChatOwnConnection(base: string, content: string, headers: Record<string, string> = {}): HeldRequest {
+  return postBodyOwnConnection(base, chatBody(content), headers);
+}
+
+/** As postChatOwnConnection, with the JSON body given whole. */
+export function postBodyOwnConnection(base: string, body: string, headers: Record<string, string> = {}): HeldRequest {
   const url = new URL(`${base}/v1/chat/completions`);
-  const body = chatBody(content);
   let req: ClientRequest;
   const done = new Promise<Reply>((resolveDone) => {
     req = httpRequest(

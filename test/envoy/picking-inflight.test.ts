@@ -73,6 +73,8 @@ describe.skipIf(SKIP_FILTER)("in-flight counts across workers in Envoy", () => {
       wasmPath: FILTER_WASM,
       endpoints: upstreams.map((u) => u.address),
       pluginConfig: {
+        // The seed profile's in-flight scorer is what these tests check.
+        profile: "seed",
         endpoints: upstreams.map((u) => ({ address: u.address })),
         metrics: { cluster: "model_servers_metrics", intervalMs: 100 },
       },

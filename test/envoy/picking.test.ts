@@ -35,8 +35,10 @@ const PRIORITY = "x-gateway-inference-priority";
 /** A vLLM page: `waiting` requests queued, nothing running, KV cache empty. */
 const page = (waiting: number, extra: VllmState = {}) => vllmPage({ waiting, running: 0, kv: 0, ...extra });
 
+/** The seed profile: these tests check its weighted scorers (the default profile: routing-default.test.ts). */
 function pluginConfig(addresses: string[]): object {
   return {
+    profile: "seed",
     endpoints: addresses.map((address) => ({ address })),
     metrics: { cluster: "model_servers_metrics", intervalMs: INTERVAL_MS, timeoutMs: SCRAPE_TIMEOUT_MS },
     debugHeaders: true,

@@ -150,6 +150,7 @@ describe.skipIf(SKIP_FILTER)("the filter's stats and scrape rate in Envoy (2 wor
       matchedBlocks: v["llm_picker_prefix_matched_blocks{}"],
       totalBlocks: v["llm_picker_prefix_total_blocks{}"],
       hotSpotGuard: v["llm_picker_hot_spot_guard{}"],
+      loadOverrodeAffinity: v["llm_picker_route_load_overrode_affinity{}"],
     }).toEqual({
       routed: 6,
       passed: 1,
@@ -160,6 +161,8 @@ describe.skipIf(SKIP_FILTER)("the filter's stats and scrape rate in Envoy (2 wor
       matchedBlocks: 2 * 10,
       totalBlocks: 2 * (10 + 12) + 2 * 1,
       hotSpotGuard: 0,
+      // One request at a time: nothing queued anywhere, so affinity always had its way.
+      loadOverrodeAffinity: 0,
     });
 
     // Picks per endpoint: the 6 routed and the 1 passed, none on unhealthy c.
@@ -195,6 +198,7 @@ describe.skipIf(SKIP_FILTER)("the filter's stats and scrape rate in Envoy (2 wor
       llm_picker_prefix_matched_blocks: "counter",
       llm_picker_prefix_total_blocks: "counter",
       llm_picker_hot_spot_guard: "counter",
+      llm_picker_route_load_overrode_affinity: "counter",
       [`llm_picker_endpoint_picks_${statName(a)}`]: "counter",
       [`llm_picker_endpoint_scrape_failures_${statName(c)}`]: "counter",
       [`llm_picker_endpoint_healthy_${statName(a)}`]: "gauge",

@@ -48,6 +48,11 @@ const INVALID: Array<[string, string, string]> = [
   ['{"metrics":{"intervalMs":1000,"staleAfterMs":500}}', "metrics.staleAfterMs", "must be greater than metrics.intervalMs (1000), got 500"],
   ['{"admission":{"kvCacheThreshold":1.5}}', "admission.kvCacheThreshold", "must be in (0, 1], got 1.5"],
   ['{"hotSpot":{"relativeThreshold":0.5}}', "hotSpot.relativeThreshold", "must be a finite number >= 1"],
+  ['{"profile":"fast"}', "profile", '"fast" is not a profile (expected "default" or "seed")'],
+  ['{"profile":1}', "profile", "expected a string"],
+  ['{"bound":{"loadFactor":0.9}}', "bound.loadFactor", "must be a number between 1 and 1000, got 0.9"],
+  ['{"bound":{"loadFactor":"2"}}', "bound.loadFactor", "expected a number"],
+  ['{"bound":{"factor":2}}', "bound", 'unknown key "factor"'],
   ['{"maxBodyBytes":10}', "maxBodyBytes", "must be between 1024 and"],
   ['{"snapshot":[]}', "snapshot", "expected an object"],
   ['{"blocksize":64}', "(document)", 'unknown key "blocksize"'],
@@ -74,6 +79,8 @@ const VALID: string[] = [
   '{"weights":{"prefix":1,"queue":1,"kvCache":1,"loraAffinity":0,"inFlight":0},"seed":7}',
   '{"metrics":{"enabled":false,"intervalMs":50,"staleAfterMs":20}}',
   '{"prefix":{"enabled":false}}',
+  '{"profile":"seed","hotSpot":{"absoluteThreshold":4}}',
+  '{"profile":"default","bound":{"loadFactor":1}}',
   '{"snapshot":{"127.0.0.1:8001":{"waiting":1}},"endpoints":[{"address":"127.0.0.1:8001"}]}',
 ];
 
@@ -98,7 +105,10 @@ describe("prefix.enabled: false", () => {
     const line = JSON.parse(Buffer.from(s.filterState("llm_picker.decision")!).toString());
     expect(line.decision).toBe("route");
     expect(line.prefix.hashes).toEqual([]);
-    expect(Object.keys(line.scores)).toEqual(["queue", "kv-cache", "in-flight"]);
+    // Default profile without prefix knowledge: every endpoint has the whole prompt to prefill.
+    expect(Object.keys(line.scores)).toEqual(["uncached-blocks", "queued-blocks", "occupancy"]);
+    const blocks = Math.ceil(body.length / 64);
+    expect(line.scores["uncached-blocks"]).toEqual({ "127.0.0.1:8001": blocks, "127.0.0.1:8002": blocks });
     expect(s.forwardedRequest()!.headers.find(([k]) => k === "x-gateway-destination-endpoint")?.[1]).toMatch(/^127\.0\.0\.1:800[12]$/);
     s.end("complete");
     // The index keys were created at configure time and never written by the request.

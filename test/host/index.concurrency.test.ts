@@ -25,11 +25,11 @@ import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ProxyWasmHost, WasmResult, type HttpStream } from "../../src/host/index.js";
 import type { SharedDataGetEvent, SharedDataHooks, SharedDataSetEvent } from "../../src/host/shared.js";
-import { A, B, C, WASM, chatBody, ensureBuilt, inFlightOf, poolConfig, send, totalInFlight } from "./fixtures/vllm.js";
+import { A, B, C, INFLIGHT_KEY, WASM, chatBody, ensureBuilt, inFlightOf, poolConfig, send, totalInFlight } from "./fixtures/vllm.js";
 
 const WORKERS = 4;
 const BUCKET_PREFIX = "llm-picker/prefix/b";
-const INFLIGHT_KEY = "llm-picker/pool/v1/inflight";
+
 /** PrefixIndexConfig.casRetries and pool/shared_state.ts CAS_RETRIES: attempts before a write is given up. */
 const INDEX_CAS_ATTEMPTS = 8;
 const INFLIGHT_CAS_ATTEMPTS = 16;

@@ -63,8 +63,9 @@ describe("inspect: one line per decision kind", () => {
     expect(got.prefix.hashes).toHaveLength(1);
     expect(got.prefix.hashes[0]).toMatch(/^[0-9a-f]{16}$/);
     expect(got.endpoint).toBe("127.0.0.1:8001");
-    expect(got.scores.prefix).toEqual({ "127.0.0.1:8001": 0 });
-    expect(Object.keys(got.total)).toEqual(["127.0.0.1:8001"]);
+    // The default profile: prompt blocks to prefill (one block, none cached), queued prefill, occupancy.
+    expect(got.scores).toEqual({ "uncached-blocks": { "127.0.0.1:8001": 1 }, "queued-blocks": { "127.0.0.1:8001": 0 }, occupancy: { "127.0.0.1:8001": 0 } });
+    expect(got.total).toEqual({ "127.0.0.1:8001": 0.5 });
   });
 
   it("route from stdin (-), completions by body shape with the default path", () => {
@@ -126,7 +127,7 @@ describe("inspect: one line per decision kind", () => {
 // kv/queue/prefix/lora 1, pods 192.168.1.(i+1):8000, MaxActiveModels 0,
 // 5-character prompts (prefix 0). In-flight is not a seed scorer: weight 0.
 describe("inspect --endpoints: the seed's hermetic scheduling cases through the full filter", () => {
-  const HERMETIC = { weights: { prefix: 1, queue: 1, kvCache: 1, loraAffinity: 1, inFlight: 0 } };
+  const HERMETIC = { profile: "seed", weights: { prefix: 1, queue: 1, kvCache: 1, loraAffinity: 1, inFlight: 0 } };
   const TARGET = "sql-lora-1fdg2";
   type Pod = [waiting: number, kv: number, active?: boolean];
   const cases: Array<{ name: string; pods: Pod[]; want: string; totals: number[] }> = [
@@ -162,7 +163,7 @@ describe("inspect --endpoints: the seed's hermetic scheduling cases through the 
 // --state and inspects the next prompt; hashes are the §2.8 golden vectors.
 // Scores are written with 6 decimals (assembly/metrics/jsonout.ts): 2/3 → 0.666667.
 describe("inspect --state: the seed's completion table", () => {
-  const CONFIG = { prefix: { blockSize: 4, hashTrailingBlock: false } };
+  const CONFIG = { profile: "seed", prefix: { blockSize: 4, hashTrailingBlock: false } };
   const POD1 = "127.0.0.1:8001";
   const POD2 = "127.0.0.1:8002";
   const s1 = { model: "test-model1", prompt: "aaaaaa" };
@@ -203,7 +204,7 @@ describe("inspect --state: the seed's completion table", () => {
       Array.from({ length: n }, (_, i) => ({ role: i % 2 ? "assistant" : "user", content: `turn ${i}: ${"lorem ipsum dolor sit amet ".repeat(3)}` }));
     const chat = (n: number) => ({ model: "m", messages: turn(n) });
     const got = line([
-      "--config", file("prefix8.json", { prefix: { blockSize: 8 } }),
+      "--config", file("prefix8.json", { profile: "seed", prefix: { blockSize: 8 } }),
       "--state", file("state-chat.json", { [POD1]: [chat(2), chat(4)], [POD2]: [] }),
       "--path", "/v1/chat/completions", "--seed", "1", file("chat6.json", chat(6)),
     ]);

@@ -1,5 +1,6 @@
-// assembly/scoring through build/units-scoring.wasm: scorers, weighted sum,
-// hot-spot guard, health filter, admission and the max-score picker
+// assembly/scoring through build/units-scoring.wasm: the seed profile's
+// scorers, weighted sum, hot-spot guard, health filter, admission and the
+// max-score picker (the default profile: scoring.ttft.test.ts)
 // (issue 4 points 4 and 6; seed-behaviour.md §3).
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -342,6 +343,8 @@ describe("decision JSON", () => {
       weights: { prefix: 3, queue: 2, "kv-cache": 2, "in-flight": 1 },
       total: { [addr(0)]: 4.5, [addr(1)]: 2.5 },
       guard: false,
+      overBound: 0,
+      loadOverrodeAffinity: false,
       allUnhealthy: false,
       saturated: false,
       tied: 1,

@@ -1,0 +1,109 @@
+/**
+ * The default profile in a real Envoy (release filter, envoy/envoy.yaml, two
+ * workers with exactly balanced connections): on a hot prefix, load
+ * overrides affinity. Three fake model servers report identical, idle
+ * metrics and hold every request until the test answers it, so what this
+ * Envoy has in flight and queued is all the load there is.
+ *
+ * One request with a 6 KB shared system prompt is answered, so one server
+ * holds the prompt. Then requests with the same prompt and new questions
+ * are held there before their first token: each adds queued prefill and a
+ * request in flight where it goes, until the bound or the queued work sends
+ * requests to servers without the prompt; each of those is counted in
+ * llm_picker.route.load_overrode_affinity. Once everything is answered, a
+ * new request follows the prompt again.
+ */
+import type { ServerResponse } from "node:http";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { balancedEnvoyYaml, FILTER_WASM, postBodyOwnConnection, scrapedAgain, SKIP_FILTER, useEnvoy, waitFor, type HeldRequest } from "./harness.js";
+import { startUpstreams, type FakeUpstream } from "./upstreams.js";
+import { vllmPage } from "../host/fixtures/vllm.js";
+
+const SHARED = "You are the assistant of one product, used by all of its customers. " + "Answer briefly and cite the manual. ".repeat(170);
+const hotBody = (question: string) =>
+  JSON.stringify({ model: "m", stream: true, max_tokens: 8, messages: [{ role: "system", content: SHARED }, { role: "user", content: question }] });
+
+describe.skipIf(SKIP_FILTER)("default profile in Envoy: load overrides affinity on a hot prefix", () => {
+  let upstreams: FakeUpstream[] = [];
+  const arrivals: Array<{ upstream: FakeUpstream; res: ServerResponse }> = [];
+  beforeAll(async () => {
+    upstreams = await startUpstreams(3);
+    for (const u of upstreams) {
+      u.metrics = vllmPage({ waiting: 0, running: 0, kv: 0 });
+      u.handler = (_rec, res, upstream) => {
+        arrivals.push({ upstream, res });
+      };
+    }
+  });
+  afterAll(async () => {
+    for (const a of arrivals) if (!a.res.writableEnded) a.res.destroy();
+    await Promise.all(upstreams.map((u) => u.close()));
+  });
+  const envoy = useEnvoy(() => ({
+    config: balancedEnvoyYaml(),
+    concurrency: 2,
+    substitutions: {
+      wasmPath: FILTER_WASM,
+      endpoints: upstreams.map((u) => u.address),
+      pluginConfig: { endpoints: upstreams.map((u) => ({ address: u.address })), metrics: { cluster: "model_servers_metrics", intervalMs: 100 } },
+    },
+  }));
+
+  /** Sends one request and waits until a server holds it; returns that server and its response. */
+  async function hold(body: string): Promise<{ upstream: FakeUpstream; res: ServerResponse; client: HeldRequest }> {
+    const client = postBodyOwnConnection(envoy().listenerUrl, body);
+    expect(await waitFor(() => arrivals.length > 0, 5000)).toBe(true);
+    const { upstream, res } = arrivals.shift()!;
+    return { upstream, res, client };
+  }
+  /** The first token: headers and one SSE event (the filter's signal that the prefill is done). */
+  const firstToken = (res: ServerResponse, upstream: FakeUpstream) => {
+    res.writeHead(200, { "content-type": "text/event-stream", "x-upstream": upstream.address });
+    res.write('data: {"choices":[{"delta":{"content":"x"}}]}\n\n');
+  };
+  const finish = (res: ServerResponse) => res.end("data: [DONE]\n\n");
+  const overrides = async () => (await envoy().stats("llm_picker\\.route\\.load_overrode_affinity"))["wasmcustom.llm_picker.route.load_overrode_affinity"] ?? 0;
+
+  test("held requests on the hot prompt spread once load outweighs the prefix; every spill is counted; answered, the prompt attracts again", async () => {
+    expect(await scrapedAgain(upstreams, 2)).toBe(true);
+    const warm = await hold(hotBody("first question"));
+    firstToken(warm.res, warm.upstream);
+    finish(warm.res);
+    expect((await warm.client.done).status).toBe(200);
+    const holders = new Set([warm.upstream]);
+
+    const held: Array<{ upstream: FakeUpstream; res: ServerResponse; client: HeldRequest }> = [];
+    let spills = 0;
+    for (let i = 0; i < 9; i++) {
+      const h = await hold(hotBody(`question ${i}: ${"why ".repeat(i)}`));
+      if (!holders.has(h.upstream)) spills++;
+      holders.add(h.upstream);
+      held.push(h);
+    }
+    // The first one follows the prompt; then load sends requests to every server.
+    expect(held[0].upstream).toBe(warm.upstream);
+    expect(holders.size).toBe(3);
+    expect(spills).toBe(2);
+    expect(await overrides()).toBe(spills);
+    // None has more than ⌈1.5 × 9 / 3⌉ = 5 of the nine.
+    for (const u of upstreams) expect(held.filter((h) => h.upstream === u).length).toBeLessThanOrEqual(5);
+
+    for (const h of held) {
+      firstToken(h.res, h.upstream);
+      finish(h.res);
+    }
+    expect((await Promise.all(held.map((h) => h.client.done))).every((r) => r.status === 200)).toBe(true);
+    expect(await waitFor(async () => (await envoy().stats("^http\\.llm_picker\\.downstream_rq_active$"))["http.llm_picker.downstream_rq_active"] === 0)).toBe(true);
+    // Nothing queued or in flight any more: the prompt, held everywhere now, attracts
+    // the next request without an override.
+    const next = await hold(hotBody("a last question"));
+    firstToken(next.res, next.upstream);
+    finish(next.res);
+    expect((await next.client.done).status).toBe(200);
+    expect(await overrides()).toBe(spills);
+  });
+
+  test("the filter logged no trap and no critical line", () => {
+    expect(envoy().logs()).not.toMatch(/\[critical\]|Wasm VM failed|Uncaught|\[error\]\[wasm\]/);
+  });
+});

@@ -1,0 +1,237 @@
+// The default profile (assembly/scoring/ttft.ts) through
+// build/units-scoring.wasm: the load bound, the predicted-prefill cost
+// (uncached + queued blocks), tie-breaks, and the stat flag for decisions
+// where load overrode affinity. Expected values are worked out by hand in
+// each row (docs/routing.md has the rule).
+import { beforeAll, describe, expect, it } from "vitest";
+import { loadUnits } from "./units";
+
+let u: any;
+beforeAll(async () => {
+  u = await loadUnits("scoring");
+});
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const addr = (i: number) => `10.0.0.${i + 1}:8000`;
+
+interface Ep {
+  inFlight?: number;
+  pendingBlocks?: number;
+  waiting?: number;
+  running?: number;
+  healthy?: boolean;
+  kvCacheUsage?: number;
+  runningLoras?: string[];
+  waitingLoras?: string[];
+  maxLoras?: number;
+}
+
+interface Req {
+  matched?: number[];
+  hashed?: number;
+  prompt?: number;
+  loadFactor?: number;
+  seed?: number;
+  adapter?: string;
+  priority?: number;
+}
+
+function decide(eps: Ep[], r: Req = {}): any {
+  const snapshot = Object.fromEntries(eps.map((e, i) => [addr(i), { inFlight: 0, ...e }]));
+  const hashed = r.hashed ?? 0;
+  return JSON.parse(
+    u.decideDefault(enc(JSON.stringify(snapshot)), r.adapter ?? "", r.priority ?? 0, new Int32Array(r.matched ?? []), hashed, r.prompt ?? hashed, r.loadFactor ?? 0, r.seed ?? 1),
+  );
+}
+
+const byAddr = (values: number[]) => Object.fromEntries(values.map((v, i) => [addr(i), v]));
+
+describe("default profile: cost = uncached + queued blocks, within the load bound", () => {
+  // Each row: endpoints, request, expected endpoint index, expected uncached
+  // and queued blocks per endpoint, endpoints over the bound, load overrode affinity.
+  const rows: Array<[string, Ep[], Req, number, number[], number[], number, boolean]> = [
+    [
+      "the endpoint holding the prefix wins when nothing is queued",
+      [{}, {}, {}],
+      { matched: [0, 40, 10], hashed: 50 },
+      1,
+      [50, 10, 40],
+      [0, 0, 0],
+      0,
+      false,
+    ],
+    [
+      "queued prefill ahead outweighs the prefix: 10 + 45 > 50 + 0",
+      [{ inFlight: 1 }, { inFlight: 1, pendingBlocks: 45 }, { inFlight: 1, pendingBlocks: 20 }],
+      { matched: [0, 40, 10], hashed: 50 },
+      0,
+      [50, 10, 40],
+      [0, 45, 20],
+      0,
+      true,
+    ],
+    [
+      "a partial match with a short queue beats a cold idle endpoint: 30 + 5 < 50",
+      [{ inFlight: 1 }, { inFlight: 1, pendingBlocks: 45 }, { inFlight: 1, pendingBlocks: 5 }],
+      { matched: [0, 40, 20], hashed: 50 },
+      2,
+      [50, 10, 30],
+      [0, 45, 5],
+      0,
+      true,
+    ],
+    [
+      // occupancy 6+1+2 = 9: capacity ceil(1.5 × 10 / 3) = 5; 6 + 1 > 5. Then equal cost 50: occupancy 1 < 2.
+      "the bound: the endpoint with the whole prefix but 6 of 9 requests is left out",
+      [{ inFlight: 6 }, { inFlight: 1 }, { inFlight: 2 }],
+      { matched: [50, 0, 0], hashed: 50 },
+      1,
+      [0, 50, 50],
+      [0, 0, 0],
+      1,
+      true,
+    ],
+    [
+      "... and at 4 of 7 it is still over: capacity ceil(1.5 × (7 + 1) / 3) = 4, 4 + 1 > 4",
+      [{ inFlight: 4 }, { inFlight: 1 }, { inFlight: 2 }],
+      { matched: [50, 0, 0], hashed: 50 },
+      1,
+      [0, 50, 50],
+      [0, 0, 0],
+      1,
+      true,
+    ],
+    [
+      "at 2 of 4 it fits: capacity ceil(1.5 × (4 + 1) / 3) = 3, 2 + 1 ≤ 3",
+      [{ inFlight: 2 }, { inFlight: 1 }, { inFlight: 1 }],
+      { matched: [50, 0, 0], hashed: 50 },
+      0,
+      [0, 50, 50],
+      [0, 0, 0],
+      0,
+      false,
+    ],
+    [
+      // occupancy = max(in flight, waiting + running): 9 there although this Envoy has 1; total 12,
+      // capacity ceil(1.5 × 13 / 3) = 7, 9 + 1 > 7.
+      "occupancy counts what the server reports (other routers' requests)",
+      [{ inFlight: 1, waiting: 2, running: 7 }, { inFlight: 1 }, { inFlight: 2 }],
+      { matched: [50, 0, 0], hashed: 50 },
+      1,
+      [0, 50, 50],
+      [0, 0, 0],
+      1,
+      true,
+    ],
+    [
+      // hashing stopped at 256 blocks of a 1,000-block prompt: a full match is taken to hold the rest.
+      "long prompt: full match of the hashed part = the rest is cached too; a partial one prefills the rest",
+      [{}, {}, {}],
+      { matched: [256, 255, 0], hashed: 256, prompt: 1000 },
+      0,
+      [0, 745, 1000],
+      [0, 0, 0],
+      0,
+      false,
+    ],
+    [
+      "no prefix anywhere: least queued prefill wins",
+      [{ inFlight: 1, pendingBlocks: 30 }, { inFlight: 1, pendingBlocks: 10 }, { inFlight: 1, pendingBlocks: 20 }],
+      { matched: [0, 0, 0], hashed: 8 },
+      1,
+      [8, 8, 8],
+      [30, 10, 20],
+      0,
+      false,
+    ],
+    [
+      "request not hashed (matched empty): prompt size everywhere, queued work decides",
+      [{ pendingBlocks: 3 }, { pendingBlocks: 0 }],
+      { hashed: 0, prompt: 12 },
+      1,
+      [12, 12],
+      [3, 0],
+      0,
+      false,
+    ],
+  ];
+  for (const [name, eps, req, chosen, uncached, queued, overBound, overrode] of rows) {
+    it(name, () => {
+      for (const seed of [1, 2, 3]) {
+        const d = decide(eps, { ...req, seed });
+        expect(d.status).toBe(200);
+        expect(d.endpoint).toBe(addr(chosen));
+        expect(d.scores["uncached-blocks"]).toEqual(byAddr(uncached));
+        expect(d.scores["queued-blocks"]).toEqual(byAddr(queued));
+        expect(d.overBound).toBe(overBound);
+        expect(d.loadOverrodeAffinity).toBe(overrode);
+        expect(d.tied).toBe(1);
+      }
+    });
+  }
+});
+
+describe("default profile: ties, bound factor, health, saturation, LoRA", () => {
+  it("equal cost: the less occupied endpoint wins; equal occupancy: each of the tied at random", () => {
+    const d = decide([{ inFlight: 3 }, { inFlight: 1 }, { inFlight: 2 }], { matched: [50, 50, 50], hashed: 50, loadFactor: 3 });
+    expect(d.endpoint).toBe(addr(1));
+    expect(d.tied).toBe(1);
+    const seen = new Set<string>();
+    for (let seed = 1; seed <= 40; seed++) {
+      const e = decide([{ inFlight: 2 }, { inFlight: 2 }, { inFlight: 5 }], { matched: [50, 50, 50], hashed: 50, loadFactor: 3, seed });
+      expect(e.tied).toBe(2);
+      seen.add(e.endpoint);
+    }
+    expect([...seen].sort()).toEqual([addr(0), addr(1)]);
+  });
+
+  it("a larger loadFactor keeps affinity longer: 6 of 8 fits with factor 3 (capacity ceil(3 × 9 / 3) = 9)", () => {
+    const d = decide([{ inFlight: 6 }, { inFlight: 1 }, { inFlight: 1 }], { matched: [50, 0, 0], hashed: 50, loadFactor: 3 });
+    expect(d.endpoint).toBe(addr(0));
+    expect(d.overBound).toBe(0);
+    expect(d.loadOverrodeAffinity).toBe(false);
+  });
+
+  it("the bound never empties the pool: an idle pool of one takes everything", () => {
+    const d = decide([{ inFlight: 0 }], { matched: [5], hashed: 5, loadFactor: 1 });
+    expect(d.endpoint).toBe(addr(0));
+    expect(d.overBound).toBe(0);
+  });
+
+  it("totals: 1 / (1 + cost) for eligible endpoints, 0 over the bound", () => {
+    const d = decide([{ inFlight: 6 }, { inFlight: 1 }, { inFlight: 1, pendingBlocks: 1 }], { matched: [50, 0, 48], hashed: 50 });
+    // occupancy 6+1+1 = 8, capacity ceil(1.5 × 9 / 3) = 5: the first is over. Costs: 50 + 0, 2 + 1.
+    const expected = [0, 1 / 51, 1 / 4];
+    expect(Object.keys(d.total)).toEqual([addr(0), addr(1), addr(2)]);
+    Object.values(d.total).forEach((v, i) => expect(v).toBeCloseTo(expected[i], 6));
+    expect(d.endpoint).toBe(addr(2));
+  });
+
+  it("unhealthy endpoints are out; all unhealthy: prefix ignored, queued work and occupancy decide", () => {
+    const some = decide([{ healthy: false }, {}, {}], { matched: [50, 10, 0], hashed: 50 });
+    expect(some.endpoint).toBe(addr(1));
+    expect(Object.keys(some.scores["uncached-blocks"])).toEqual([addr(1), addr(2)]);
+    const all = decide([{ healthy: false, pendingBlocks: 9 }, { healthy: false, pendingBlocks: 2 }], { matched: [50, 0], hashed: 50 });
+    expect(all.allUnhealthy).toBe(true);
+    expect(all.scores["uncached-blocks"]).toEqual(byAddr([50, 50]));
+    expect(all.endpoint).toBe(addr(1));
+  });
+
+  it("every endpoint saturated: sheddable gets 429, others go by load", () => {
+    const eps = [{ waiting: 9, pendingBlocks: 4 }, { waiting: 6, pendingBlocks: 1 }];
+    expect(decide(eps, { matched: [50, 0], hashed: 50, priority: -1 }).status).toBe(429);
+    const d = decide(eps, { matched: [50, 0], hashed: 50, loadFactor: 10 });
+    expect(d.saturated).toBe(true);
+    expect(d.endpoint).toBe(addr(1));
+  });
+
+  it("LoRA: only the endpoints with the best adapter score compete", () => {
+    const eps = [
+      { runningLoras: ["other"], waitingLoras: [], maxLoras: 1 },
+      { runningLoras: ["ad"], waitingLoras: [], maxLoras: 1, pendingBlocks: 30 },
+    ];
+    const d = decide(eps, { matched: [50, 0], hashed: 50, adapter: "ad" });
+    expect(d.endpoint).toBe(addr(1));
+    expect(Object.keys(d.scores["uncached-blocks"])).toEqual([addr(1)]);
+  });
+});
