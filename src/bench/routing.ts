@@ -524,7 +524,7 @@ const USAGE = `Usage: npm run bench:routing -- [options]
   --servers N         simulated servers (default 8)
   --sim FILE          simulator config (JSON, src/sim/README.md); default ${JSON.stringify(DEFAULT_BENCH_SIM)}
   --time-scale X      override the simulators' timeScale (real = model time × X)
-  --requests N        requests per built-in trace (default 300; long-context 120)
+  --requests N        requests per built-in trace (default 300; the workload classes 400, long-context 80)
   --duration S        keep only requests with t < S model seconds
   --rate R            mean requests per model second for built-in traces (defaults ${JSON.stringify(DEFAULT_RATES)})
   --seed N            generator seed (default 1)

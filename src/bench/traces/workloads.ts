@@ -195,7 +195,7 @@ export const WORKLOADS = {
   "shared-prompt": { rate: 20, requests: 400, generate: (o: Resolved) => sharedPrompt(o, SHARED, 0) },
   bursty: { rate: 20, requests: 400, generate: (o: Resolved) => paretoChat(o, BURSTY_CHAT, 0, BURSTS) },
   rag: { rate: 12, requests: 400, generate: (o: Resolved) => rag(o, RAG, 0) },
-  "long-context": { rate: 1.5, requests: 120, generate: (o: Resolved) => longContext(o, LONG, 0) },
+  "long-context": { rate: 1.5, requests: 80, generate: (o: Resolved) => longContext(o, LONG, 0) },
   "held-out-pareto": {
     rate: 14,
     requests: 400,
