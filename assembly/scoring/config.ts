@@ -63,10 +63,10 @@ export const PROFILE_DEFAULT: i32 = 1;
 
 /**
  * The default profile's load bound (consistent hashing with bounded loads):
- * an endpoint may take a request only while its load, counting this
- * request, stays at or below ceil(loadFactor × the pool's mean load counting
- * this request). A ratio to what is measured, never an absolute count, so it
- * means the same on a pool of 2 servers at 3 requests each or of 64 at 200.
+ * an endpoint may take a request only while its load before it is at or
+ * below ceil(loadFactor × the pool's mean load counting this request). A
+ * ratio to what is measured, never an absolute count, so it means the same
+ * on a pool of 2 servers at 3 requests each or of 64 at 200.
  * docs/routing.md has the measurements behind the default.
  */
 export class BoundConfig {

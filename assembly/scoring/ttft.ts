@@ -2,10 +2,12 @@
 // time to first token (docs/routing.md explains the shape and the
 // measurements behind it).
 //
-//   1. bound: an endpoint is eligible only while its occupancy, counting
-//      this request, stays ≤ ceil(loadFactor × (the candidates' total
-//      occupancy + 1) / candidates) — consistent hashing with bounded loads;
-//      the least occupied endpoint always fits, so the set is never empty;
+//   1. bound: an endpoint is eligible only while its occupancy (requests
+//      there before this one) is ≤ ceil(loadFactor × (the candidates' total
+//      occupancy + 1) / candidates) — consistent hashing with bounded loads,
+//      with one request of slack so that at light load a second concurrent
+//      request on a prefix is not sent to re-prefill it elsewhere; the least
+//      occupied endpoint always fits, so the set is never empty;
 //   2. cost: among eligible endpoints, the lowest predicted TTFT in prompt
 //      blocks = blocks of this prompt not cached there (prefill to do) +
 //      blocks routed there whose first token has not come back (prefill
@@ -63,7 +65,8 @@ export function uncachedBlocks(matched: i32, hashed: i32, prompt: i32): f64 {
 
 /**
  * Capacity of one endpoint under the bound: ceil(factor × (total + 1) / n),
- * at least 1. `total` is the candidates' summed occupancy before this request.
+ * at least 1. `total` is the candidates' summed occupancy before this
+ * request; an endpoint with occupancy ≤ capacity may take it.
  */
 export function boundCapacity(total: f64, n: i32, factor: f64): f64 {
   if (n <= 0) return 1;
@@ -95,7 +98,7 @@ export function pickByCost(cands: Array<EndpointState>, idx: Array<i32>, req: Sc
   }
   const cap = boundCapacity(total, n, bound.loadFactor);
   for (let i = 0; i < n; i++) {
-    const over = unchecked(p.occupancy[i]) + 1 > cap;
+    const over = unchecked(p.occupancy[i]) > cap;
     if (over) p.overBound++;
     unchecked((p.cost[i] = over ? Infinity : unchecked(p.uncached[i]) + unchecked(p.queued[i])));
   }

@@ -81,7 +81,7 @@ describe("default profile: cost = uncached + queued blocks, within the load boun
       true,
     ],
     [
-      // occupancy 6+1+2 = 9: capacity ceil(1.5 × 10 / 3) = 5; 6 + 1 > 5. Then equal cost 50: occupancy 1 < 2.
+      // occupancy 6+1+2 = 9: capacity ceil(1.5 × 10 / 3) = 5; 6 > 5. Then equal cost 50: occupancy 1 < 2.
       "the bound: the endpoint with the whole prefix but 6 of 9 requests is left out",
       [{ inFlight: 6 }, { inFlight: 1 }, { inFlight: 2 }],
       { matched: [50, 0, 0], hashed: 50 },
@@ -92,17 +92,27 @@ describe("default profile: cost = uncached + queued blocks, within the load boun
       true,
     ],
     [
-      "... and at 4 of 7 it is still over: capacity ceil(1.5 × (7 + 1) / 3) = 4, 4 + 1 > 4",
-      [{ inFlight: 4 }, { inFlight: 1 }, { inFlight: 2 }],
+      "5 of 8 is at the bound and fits: capacity ceil(1.5 × (8 + 1) / 3) = 5, 5 ≤ 5",
+      [{ inFlight: 5 }, { inFlight: 1 }, { inFlight: 2 }],
       { matched: [50, 0, 0], hashed: 50 },
-      1,
+      0,
       [0, 50, 50],
       [0, 0, 0],
-      1,
-      true,
+      0,
+      false,
     ],
     [
-      "at 2 of 4 it fits: capacity ceil(1.5 × (4 + 1) / 3) = 3, 2 + 1 ≤ 3",
+      "light load: 1 of 1 fits (capacity ceil(1.5 × 2 / 3) = 1): a second request on a prefix is not sent to re-prefill it",
+      [{ inFlight: 1 }, { inFlight: 0 }, { inFlight: 0 }],
+      { matched: [50, 0, 0], hashed: 50 },
+      0,
+      [0, 50, 50],
+      [0, 0, 0],
+      0,
+      false,
+    ],
+    [
+      "at 2 of 4 it fits: capacity ceil(1.5 × (4 + 1) / 3) = 3, 2 ≤ 3",
       [{ inFlight: 2 }, { inFlight: 1 }, { inFlight: 1 }],
       { matched: [50, 0, 0], hashed: 50 },
       0,
@@ -113,7 +123,7 @@ describe("default profile: cost = uncached + queued blocks, within the load boun
     ],
     [
       // occupancy = max(in flight, waiting + running): 9 there although this Envoy has 1; total 12,
-      // capacity ceil(1.5 × 13 / 3) = 7, 9 + 1 > 7.
+      // capacity ceil(1.5 × 13 / 3) = 7, 9 > 7.
       "occupancy counts what the server reports (other routers' requests)",
       [{ inFlight: 1, waiting: 2, running: 7 }, { inFlight: 1 }, { inFlight: 2 }],
       { matched: [50, 0, 0], hashed: 50 },
@@ -190,6 +200,13 @@ describe("default profile: ties, bound factor, health, saturation, LoRA", () => 
     expect(d.endpoint).toBe(addr(0));
     expect(d.overBound).toBe(0);
     expect(d.loadOverrodeAffinity).toBe(false);
+  });
+
+  it("the bound: 4 of 7 against capacity ceil(1.5 × 8 / 3) = 4 fits; one more (5 of 8, capacity ceil(1.5 × 9 / 3) = 5) fits; 6 of 9 (capacity 5) does not", () => {
+    const at = (k: number, others: number[]) => decide([{ inFlight: k }, ...others.map((n) => ({ inFlight: n }))], { matched: [50, 0, 0], hashed: 50 });
+    expect(at(4, [1, 2]).endpoint).toBe(addr(0));
+    expect(at(5, [1, 2]).endpoint).toBe(addr(0));
+    expect(at(6, [1, 2]).overBound).toBe(1);
   });
 
   it("the bound never empties the pool: an idle pool of one takes everything", () => {
