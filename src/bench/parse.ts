@@ -17,7 +17,9 @@
  * (median, min–max), steadier on a shared machine than a ratio of bests.
  *
  * Options: --iterations-scale X (default 1) scales the iteration counts;
- * --wasm PATH times another build of the filter instead of build/llm_picker.wasm.
+ * --wasm PATH times another build of the filter instead of build/llm_picker.wasm;
+ * --baseline-wasm PATH also times that build in the same rounds (before/after
+ * in the same conditions: a second table with the per-round ratio).
  */
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -204,12 +206,14 @@ const CALL_SAMPLE = 20;
 const ROUNDS = 7;
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { "iterations-scale": { type: "string" }, wasm: { type: "string" } } });
+  const { values } = parseArgs({ options: { "iterations-scale": { type: "string" }, wasm: { type: "string" }, "baseline-wasm": { type: "string" } } });
   const scale = Number(values["iterations-scale"] ?? "1");
   // --wasm: another build of the filter (e.g. an older commit's, for a before/after in the same conditions).
   const wasm = values.wasm ? resolve(values.wasm) : RELEASE_WASM;
   const config = { endpoints: [{ address: "10.0.0.1:8000" }], metrics: { enabled: false }, seed: 1 };
   const host = await createHost(config, wasm);
+  const baseline = values["baseline-wasm"] ? await createHost(config, resolve(values["baseline-wasm"])) : null;
+  const versus: string[] = [];
   console.log(`bench:parse on ${machine()}`);
   console.log(`filter: ${wasm} in src/host; config ${JSON.stringify(config)}\n`);
   if (!existsSync(resolve(ROOT, "build", "units-request.wasm"))) execFileSync("npm", ["run", "asbuild:units-request"], { cwd: ROOT, stdio: "inherit" });
@@ -234,7 +238,13 @@ async function main(): Promise<void> {
       () => JSON.parse(text),
       () => JSON.parse(new TextDecoder().decode(body)),
       (i) => i === 0 && parseRepeat(),
+      ...(baseline ? [() => sendRequest(baseline, CHAT_HEADERS, body)] : []),
     ], ROUNDS);
+    if (baseline) {
+      const baseNs = Math.min(...rounds[4]);
+      const perRound = rounds[0].map((f, r) => (100 * f) / rounds[4][r]);
+      versus.push(`| ${size.label} | ${fmt(Math.min(...rounds[0]) / 1000)} | ${fmt(baseNs / 1000)} | ${fmt((100 * Math.min(...rounds[0])) / baseNs, 0)}% | ${fmt(median(perRound), 0)}% (${fmt(Math.min(...perRound), 0)}–${fmt(Math.max(...perRound), 0)}%) |`);
+    }
     const [filterNs, parseNs, decodeParseNs, parserBatchNs] = rounds.map((r) => Math.min(...r));
     // Throughput ratio filter / JSON.parse within each round (both timed back to back).
     const roundRatios = rounds[0].map((f, r) => (100 * rounds[1][r]) / f);
@@ -251,6 +261,13 @@ async function main(): Promise<void> {
         `${fmt(mbps(parserNs))} | ${fmt(mbps(decodeParseNs))} | ${fmt(totalCalls / CALL_SAMPLE)} |`,
     );
     perCall.set(size.label, { calls, n: CALL_SAMPLE });
+  }
+  if (baseline) {
+    console.log(`\nthis build against ${values["baseline-wasm"]}, timed in the same rounds (time per request; 100% = equal):`);
+    console.log("| body | filter µs/req (best round) | baseline µs/req (best round) | filter / baseline, best rounds | same-round ratio, median (min–max) |");
+    console.log("|---|---:|---:|---:|---:|");
+    for (const line of versus) console.log(line);
+    baseline.close();
   }
   for (const [label, { calls, n }] of perCall) {
     console.log(`\nhost calls per request (${label}):`);

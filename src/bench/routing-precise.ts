@@ -1,14 +1,16 @@
 /**
- * The `precise` reference policy (issue 5 point 3): a router fed with the
- * servers' actual cache contents, as routers driven by KV-cache events are.
- * For each request it asks every simulator how many prompt tokens it holds
- * (POST /sim/prefix, which looks the prompt up without serving it) and scores
- * the servers like the filter's defaults: prefix (cached share of the prompt,
+ * The `precise` reference policy: a router fed with the servers' actual
+ * cache contents, as routers driven by KV-cache events are. For each request
+ * it asks every simulator how many prompt tokens it holds (POST /sim/prefix,
+ * which looks the prompt up without serving it) and scores the servers like
+ * the filter's seed profile with its default weights: prefix (cached share of the prompt,
  * weight 3), queue (waiting, min-max, 2), KV cache (1 − usage, 2), in flight
  * (requests this client has open there, min-max, 1), with the filter's
  * hot-spot guard (load = waiting + running + in flight; max − min > 64 and
  * max > 1.5 × min drops the prefix weight). Load is read live from the
- * simulators (no scrape delay): this is the upper reference.
+ * simulators (no scrape delay). It shares that profile's flaw on skewed
+ * popularity (affinity piles onto prefix holders), so it bounds the hit rate,
+ * not the latency; `oracle` (routing-oracle.ts) is the latency reference.
  * Ties go to the lowest load, then rotate.
  */
 import type { SimServer } from "../sim/server.js";
