@@ -7,6 +7,9 @@
 // paused), §3.1 (no-body requests continue at headers or they hang).
 import {
   BufferType,
+  CONTINUE,
+  STOP_AND_BUFFER,
+  STOP_ITERATION,
   getBufferBytes,
   getHeader,
   getHeaders,
@@ -25,6 +28,7 @@ import {
 } from "./host";
 import { RootContext } from "./root";
 import { ByteWriter } from "../util/bytes";
+import { HEX_DIGITS } from "../util/hex";
 import { Header, RequestError } from "../request/types";
 import { API_NOT_INFERENCE } from "../request/api";
 import { errorJson } from "../request/output";
@@ -35,10 +39,6 @@ export const DESTINATION_HEADER = "x-gateway-destination-endpoint";
 export const SCORES_HEADER = "x-llm-picker-scores";
 /** Filter state the CLI and tests read (Envoy stores it as wasm.llm_picker.decision). */
 export const INSPECT_PROPERTY = "llm_picker.decision";
-
-const CONTINUE: u32 = 0;
-const STOP_ITERATION: u32 = 1;
-const STOP_AND_BUFFER: u32 = 1;
 
 export class StreamContext {
   private decided: bool = false;
@@ -189,8 +189,6 @@ export class StreamContext {
   onDelete(): void {}
 }
 
-const HEX = "0123456789abcdef";
-
 /** A random (version 4) UUID; Math.random is seeded from WASI random_get. */
 function uuid4(): string {
   let s = "";
@@ -202,7 +200,7 @@ function uuid4(): string {
     let v = <i32>(Math.random() * 16.0) & 15;
     if (i == 14) v = 4;
     else if (i == 19) v = (v & 3) | 8;
-    s += HEX.charAt(v);
+    s += HEX_DIGITS.charAt(v);
   }
   return s;
 }

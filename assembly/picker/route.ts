@@ -15,7 +15,7 @@ import { bodyTooLargeError, parseBody, rewriteModel, toLLMRequest, HEADER_MODEL_
 import { errorJson, requestJson } from "../request/output";
 import { BlockConfig } from "../hashing/blocks";
 import { hashRequest } from "../hashing/render";
-import { hex64 } from "../hashing/hex";
+import { hex64 } from "../util/hex";
 import { PrefixIndex, PrefixIndexConfig } from "../index/prefix_index";
 import { EndpointState } from "../metrics/state";
 import { Decision, decide, STATUS_ROUTE, writeDecisionFields } from "../scoring/decide";

@@ -37,8 +37,11 @@
 //   body_too_large 413, built by bodyTooLargeError() (checked by the caller)
 import { ByteWriter, utf8 } from "../util/bytes";
 import { API_BY_SHAPE } from "./api";
-import { writeJsonString } from "./canonical";
-import { asciiEquals, JsonKind, JsonScanner, jsonKindName, parseU32 } from "./json";
+import { JsonKind, jsonKindName } from "../json/kinds";
+import { JsonScanner } from "../json/scanner";
+import { asciiEquals } from "../json/strings";
+import { parseU32 } from "../json/tokens";
+import { writeJsonString } from "../json/writer";
 import {
   Api,
   ChatCompletionsBody,
@@ -786,7 +789,7 @@ export function rewriteModel(body: Uint8Array, modelSpan: Span, newModel: string
   if (start < 0 || end > body.length || start > end) return body.slice(0);
   const w = new ByteWriter(body.length + newModel.length + 16);
   w.raw(body.dataStart, start);
-  writeJsonString(utf8(newModel), w);
+  writeJsonString(w, utf8(newModel));
   w.raw(body.dataStart + <usize>end, body.length - end);
   return w.toBytes();
 }
