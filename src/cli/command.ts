@@ -12,7 +12,10 @@ export interface Command {
  * by the filter), 1 for a failure of the filter itself (trap, no decision).
  */
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode = 2) {
+  constructor(
+    message: string,
+    readonly exitCode = 2,
+  ) {
     super(message);
     this.name = "CliError";
   }

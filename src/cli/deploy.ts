@@ -327,7 +327,9 @@ async function rollout(dir: string, settings: Settings, o: DeployOptions, report
   const kept = currentText !== null ? pushHistory(dir, currentText) : null;
   const envoyLogStart = logSize(settings.envoyLog);
   publishEcdsResource(dir, text);
-  report.info(`published version ${version} (module ${module}) to ${join(dir, ECDS_FILE)}${kept ? `; previous version ${current!.versionInfo} kept as ${kept}` : ""}`);
+  report.info(
+    `published version ${version} (module ${module}) to ${join(dir, ECDS_FILE)}${kept ? `; previous version ${current!.versionInfo} kept as ${kept}` : ""}`,
+  );
   const base = { version, previousVersion: current?.versionInfo, module };
   if (before === null) return { exitCode: EXIT.OK, status: "published", ...base, reason: [] };
 
