@@ -1,7 +1,5 @@
 /** What every `llm-picker` subcommand implements (see main.ts). */
 export interface Command {
-  /** One line for the command list. */
-  summary: string;
   /** Runs with the arguments after the command name; resolves to the exit code. */
   run(argv: string[]): Promise<number>;
 }

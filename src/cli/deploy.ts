@@ -147,7 +147,6 @@ exit status:
 // ------------------------------------------------------------------ command
 
 export const deployCommand: Command = {
-  summary: "roll a filter build or configuration into a running Envoy (ECDS), or --rollback",
   run: runDeploy,
 };
 

@@ -84,7 +84,6 @@ arguments or input (the filter's own message for a refused configuration),
 1 when the filter produced no decision.`;
 
 export const inspectCommand: Command = {
-  summary: "print the filter's decision for one request body",
   async run(argv: string[]): Promise<number> {
     const parsed = parseInspectArgs(argv);
     if (parsed === "help") {
