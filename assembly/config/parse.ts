@@ -13,7 +13,7 @@ import {
   PrefixConfig,
 } from "./types";
 import { isValidAddress } from "./address";
-import { readEndpointsSnapshot } from "../metrics/snapshot";
+import { readEndpointsSnapshot } from "../pool/snapshot";
 import { GuardConfig, Profile, SaturationConfig } from "../scoring/config";
 
 /** Parses and validates plugin configuration bytes. Never traps. */

@@ -4,7 +4,7 @@
 // imported by the filter.
 import { ByteWriter, utf8 } from "../util/bytes";
 import { KeyValueStore, MemoryStore, StoreValue } from "../util/store";
-import { PrefixIndex, PrefixIndexConfig } from "../index/prefix_index";
+import { PrefixIndex, PrefixIndexConfig } from "../prefix/prefix_index";
 import { parseBody } from "../request/parse";
 import { hashBody, renderBody } from "./render";
 import { BlockConfig, chainHashes, ChainHasher } from "./blocks";

@@ -2,6 +2,7 @@
 // scores, and the body rewrite the model-rewrite header asks for.
 import { writeJsonString } from "../json/writer";
 import { ByteWriter, utf8 } from "../util/bytes";
+import { CONTROL_HEADERS, HEADER_MODEL_REWRITE, HEADER_REQUEST_ID } from "./headers";
 import { Header, LLMRequest, ParsedBody, Span } from "./types";
 
 /**
@@ -20,15 +21,6 @@ export function rewriteModel(body: Uint8Array, modelSpan: Span, newModel: string
   w.raw(body.dataStart + <usize>end, body.length - end);
   return w.toBytes();
 }
-
-/** Control headers the picker consumes; they are not part of the LLMRequest's headers. */
-export const HEADER_REQUEST_ID = "x-request-id";
-export const HEADER_MODEL_REWRITE = "x-gateway-model-name-rewrite";
-const CONTROL_HEADERS: Array<string> = [
-  "x-gateway-inference-fairness-id",
-  "x-gateway-inference-objective",
-  "x-gateway-model-name-rewrite",
-];
 
 /**
  * Builds the LLMRequest handed to scorers: requestId from `x-request-id`

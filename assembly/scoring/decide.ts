@@ -7,7 +7,7 @@
 //   5. the profile's scorers, weighted sum of clamped scores;
 //   6. the profile's picker (max score, uniformly random tie-break).
 // Scorers and pickers are plugins: assembly/scoring/README.md.
-import { EndpointState } from "../metrics/state";
+import { EndpointState } from "../pool/endpoint_state";
 import { writeJsonText, writeNumber } from "../json/writer";
 import { ByteWriter } from "../util/bytes";
 import { GuardConfig, SaturationConfig, ScoringConfig } from "./config";

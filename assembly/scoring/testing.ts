@@ -4,8 +4,8 @@
 // imported by the filter.
 import { writeJsonText, writeNumber } from "../json/writer";
 import { EndpointMetrics, parseVllmMetrics } from "../metrics/prometheus";
-import { readEndpointsSnapshot, writeEndpointsSnapshot } from "../metrics/snapshot";
-import { decodeState, decodeStates, encodeState, encodeStates, EndpointState } from "../metrics/state";
+import { readEndpointsSnapshot, writeEndpointsSnapshot } from "../pool/snapshot";
+import { decodeState, decodeStates, encodeState, encodeStates, EndpointState } from "../pool/endpoint_state";
 import { ByteWriter } from "../util/bytes";
 import { ScoringConfig } from "./config";
 import { decide, writeDecisionFields } from "./decide";

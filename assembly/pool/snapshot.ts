@@ -9,8 +9,8 @@
 import { JsonReader } from "../json/reader";
 import { ByteWriter } from "../util/bytes";
 import { writeJsonText, writeNumber } from "../json/writer";
-import { MAX_ADAPTERS, MAX_ADAPTER_NAME_BYTES } from "./prometheus";
-import { EndpointState, MAX_POOL_SIZE } from "./state";
+import { MAX_ADAPTERS, MAX_ADAPTER_NAME_BYTES } from "../metrics/prometheus";
+import { EndpointState, MAX_POOL_SIZE } from "./endpoint_state";
 
 export class SnapshotResult {
   states: Array<EndpointState> = [];
