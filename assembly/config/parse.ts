@@ -2,7 +2,8 @@
 // (style.md practice 4). Any problem rejects the whole configuration with an
 // error naming the field path and the offending value; Envoy then keeps the
 // previous configuration (on_configure returns false). Empty = defaults.
-import { JsonReader, JsonKind } from "../request/json";
+import { JsonKind } from "../json/kinds";
+import { JsonReader } from "../json/reader";
 import {
   Config,
   ConfigError,
@@ -12,8 +13,17 @@ import {
   PrefixConfig,
 } from "./types";
 import { isValidAddress } from "./address";
-import { readEndpointsSnapshot } from "../metrics/snapshot";
-import { BoundConfig, GuardConfig, PROFILE_DEFAULT, PROFILE_SEED, SaturationConfig, Weights } from "../scoring/config";
+import { readEndpointsSnapshot } from "../pool/snapshot";
+import { BoundConfig, GuardConfig, SaturationConfig, ScoringConfig } from "../scoring/config";
+import { registeredScorers } from "../scoring/registry";
+
+/** `weights.<key>` entries, applied once the whole document (and so the profile) is known. */
+class WeightSetting {
+  constructor(
+    public key: string,
+    public value: f64,
+  ) {}
+}
 
 /** Parses and validates plugin configuration bytes. Never traps. */
 export function parseConfig(bytes: Uint8Array): ConfigResult {
@@ -24,10 +34,16 @@ export function parseConfig(bytes: Uint8Array): ConfigResult {
     return result;
   }
   const r = new JsonReader(bytes, 32);
-  readConfig(r, config);
+  const weights = new Array<WeightSetting>();
+  readConfig(r, config, weights);
   r.end();
   if (!r.ok) {
     result.error = new ConfigError(r.errorPath.length > 0 ? r.errorPath : "(document)", stripPath(r.error, r.errorPath));
+    return result;
+  }
+  const weightError = applyWeights(config.scoring, weights);
+  if (weightError != null) {
+    result.error = weightError;
     return result;
   }
   endpointsFromSnapshot(config);
@@ -64,7 +80,7 @@ function stripPath(error: string, path: string): string {
   return error;
 }
 
-function readConfig(r: JsonReader, c: Config): void {
+function readConfig(r: JsonReader, c: Config, weights: Array<WeightSetting>): void {
   if (!r.object()) return;
   let k: string | null;
   while ((k = r.key()) != null) {
@@ -72,9 +88,9 @@ function readConfig(r: JsonReader, c: Config): void {
     if (key == "endpoints") readEndpoints(r, c);
     else if (key == "maxBodyBytes") c.maxBodyBytes = <i32>r.int(1024, 1 << 30);
     else if (key == "prefix") readPrefix(r, c.prefix);
-    else if (key == "profile") readProfile(r, c);
+    else if (key == "profile") readProfile(r, c.scoring);
     else if (key == "bound") readBound(r, c.scoring.bound);
-    else if (key == "weights") readWeights(r, c.scoring.weights);
+    else if (key == "weights") readWeights(r, weights);
     else if (key == "metrics") readMetrics(r, c.metrics);
     else if (key == "admission") readAdmission(r, c.scoring.saturation);
     else if (key == "hotSpot") readHotSpot(r, c.scoring.guard);
@@ -192,17 +208,52 @@ function weight(r: JsonReader): f64 {
   return v;
 }
 
-function readWeights(r: JsonReader, w: Weights): void {
+/** `weights.<key>`: one weight per scorer, named by the scorer's weightKey (any registered scorer's key). */
+function readWeights(r: JsonReader, out: Array<WeightSetting>): void {
+  if (!r.object()) return;
+  const scorers = registeredScorers();
+  let k: string | null;
+  while ((k = r.key()) != null) {
+    const key = k!;
+    let known = false;
+    for (let i = 0; i < scorers.length; i++) if (unchecked(scorers[i]).weightKey == key) known = true;
+    if (!known) unknownKey(r, key);
+    else {
+      const v = weight(r);
+      if (r.ok) out.push(new WeightSetting(key, v));
+    }
+  }
+}
+
+/** Applies `weights` to the selected profile; a weight for a scorer the profile does not run is an error. */
+function applyWeights(scoring: ScoringConfig, weights: Array<WeightSetting>): ConfigError | null {
+  const p = scoring.profile;
+  for (let i = 0; i < weights.length; i++) {
+    const w = unchecked(weights[i]);
+    const entry = p.byWeightKey(w.key);
+    if (entry == null) return new ConfigError("weights." + w.key, "the \"" + p.name + "\" profile has no such scorer (set \"profile\" to use it)");
+    entry.weight = w.value;
+  }
+  return null;
+}
+
+function readProfile(r: JsonReader, scoring: ScoringConfig): void {
+  const s = r.string();
+  if (s == null) return;
+  if (!scoring.selectProfile(s!)) r.fail("\"" + s! + "\" is not a profile (expected \"default\" or \"seed\")");
+}
+
+function readBound(r: JsonReader, b: BoundConfig): void {
   if (!r.object()) return;
   let k: string | null;
   while ((k = r.key()) != null) {
     const key = k!;
-    if (key == "prefix") w.prefix = weight(r);
-    else if (key == "queue") w.queue = weight(r);
-    else if (key == "kvCache") w.kvCache = weight(r);
-    else if (key == "loraAffinity") w.loraAffinity = weight(r);
-    else if (key == "inFlight") w.inFlight = weight(r);
-    else unknownKey(r, key);
+    if (key == "loadFactor") {
+      const v = r.number();
+      // Below 1 the pool's capacity is smaller than its load: someone is always over.
+      if (r.ok && !(v >= 1 && v <= 1000)) r.fail("must be a number between 1 and 1000, got " + v.toString());
+      else b.loadFactor = v;
+    } else unknownKey(r, key);
   }
 }
 
@@ -241,28 +292,6 @@ function readAdmission(r: JsonReader, a: SaturationConfig): void {
       const v = r.number();
       if (r.ok && !(v > 0 && v <= 1)) r.fail("must be in (0, 1], got " + v.toString());
       else a.kvCacheThreshold = v;
-    } else unknownKey(r, key);
-  }
-}
-
-function readProfile(r: JsonReader, c: Config): void {
-  const s = r.string();
-  if (s == null) return;
-  if (s! == "default") c.scoring.profile = PROFILE_DEFAULT;
-  else if (s! == "seed") c.scoring.profile = PROFILE_SEED;
-  else r.fail("\"" + s! + "\" is not a profile (expected \"default\" or \"seed\")");
-}
-
-function readBound(r: JsonReader, b: BoundConfig): void {
-  if (!r.object()) return;
-  let k: string | null;
-  while ((k = r.key()) != null) {
-    const key = k!;
-    if (key == "loadFactor") {
-      const v = r.number();
-      // Below 1 the pool's capacity is smaller than its load: someone is always over.
-      if (r.ok && !(v >= 1 && v <= 1000)) r.fail("must be a number between 1 and 1000, got " + v.toString());
-      else b.loadFactor = v;
     } else unknownKey(r, key);
   }
 }

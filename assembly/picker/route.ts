@@ -11,20 +11,22 @@ import { KeyValueStore, StoreValue } from "../util/store";
 import { ByteWriter } from "../util/bytes";
 import { Api, Header, LLMRequest, ParsedBody, RequestError } from "../request/types";
 import { API_NOT_INFERENCE, detectApi } from "../request/api";
-import { bodyTooLargeError, parseBody, rewriteModel, toLLMRequest, HEADER_MODEL_REWRITE } from "../request/parse";
+import { bodyTooLargeError } from "../request/errors";
+import { HEADER_MODEL_REWRITE, HEADER_PRIORITY } from "../request/headers";
+import { rewriteModel, toLLMRequest } from "../request/llm_request";
+import { parseBody } from "../request/parse";
 import { errorJson, requestJson } from "../request/output";
 import { BlockConfig } from "../hashing/blocks";
 import { hashRequest } from "../hashing/render";
-import { hex64 } from "../hashing/hex";
-import { PrefixIndex, PrefixIndexConfig } from "../index/prefix_index";
-import { EndpointState } from "../metrics/state";
+import { hex64 } from "../util/hex";
+import { PrefixIndex, PrefixIndexConfig } from "../prefix/prefix_index";
+import { EndpointState } from "../pool/endpoint_state";
 import { Decision, decide, STATUS_ROUTE, writeDecisionFields } from "../scoring/decide";
-import { ScoringConfig, ScoringRequest } from "../scoring/config";
-import { uncachedBlocks } from "../scoring/ttft";
+import { ScoringConfig } from "../scoring/config";
+import { ScoringRequest } from "../scoring/scorer";
+import { uncachedBlocks } from "../scoring/scorers/predicted_prefill";
 import { Pcg32 } from "../scoring/rng";
 import { addInFlight, poolStates, readInFlight, readStates } from "../pool/shared_state";
-
-export const HEADER_PRIORITY = "x-gateway-inference-priority";
 
 export enum Outcome {
   /** Not an inference call: forwarded to an endpoint picked on load only. */
@@ -139,7 +141,7 @@ export class Router {
     r.outcome = Outcome.Route;
     r.endpoint = unchecked(r.states[d.chosen]).address;
     r.matchedBlocks = unchecked(matched[d.chosen]);
-    r.pendingBlocks = <i32>uncachedBlocks(r.matchedBlocks, sreq.hashedBlocks, sreq.promptBlocks);
+    r.pendingBlocks = uncachedBlocks(r.matchedBlocks, sreq.hashedBlocks, sreq.promptBlocks);
     // Indexed at pick time (like the seed's PreRequest); a failed response corrects it (forget).
     if (r.hashes.length > 0) this.index.record(r.hashes, r.endpoint, nowMs);
     addInFlight(this.store, r.endpoint, 1, inflight.value, r.pendingBlocks);
@@ -167,13 +169,6 @@ export class Router {
   }
 }
 
-function reject(r: RouteResult, status: i32, reason: string): RouteResult {
-  r.outcome = Outcome.Reject;
-  r.status = status;
-  r.error = new RequestError(status, reason, "", status == 429 ? "system_saturated" : "no_endpoints");
-  return r;
-}
-
 /**
  * Blocks of the whole prompt, estimated from the body size (hashing stops
  * at prefix.maxBlocks, so the hashes alone undercount long prompts; the JSON
@@ -185,6 +180,13 @@ function promptBlocksOf(bodyBytes: i32, blockSize: i32, hashed: i32): i32 {
   return fromBody > hashed ? fromBody : hashed;
 }
 
+function reject(r: RouteResult, status: i32, reason: string): RouteResult {
+  r.outcome = Outcome.Reject;
+  r.status = status;
+  r.error = new RequestError(status, reason, "", status == 429 ? "system_saturated" : "no_endpoints");
+  return r;
+}
+
 function fractions(matched: Int32Array, total: i32): Float64Array {
   const out = new Float64Array(matched.length);
   if (total == 0) return out;
@@ -192,7 +194,7 @@ function fractions(matched: Int32Array, total: i32): Float64Array {
   return out;
 }
 
-/** Sheddable when x-gateway-inference-priority is a negative integer (seed §3.6). */
+/** Sheddable when x-gateway-inference-priority is a negative integer. */
 function priorityOf(headers: Array<Header>): i32 {
   for (let i = 0; i < headers.length; i++) {
     const h = unchecked(headers[i]);

@@ -1,44 +1,96 @@
-// Scheduling knobs (issue 4 points 4 and 6) with their defaults. The lead's
-// configuration parser (assembly/config) fills these from the plugin
-// configuration; everything here is plain data.
+// Scheduling knobs with their defaults. The configuration parser
+// (assembly/config) fills these from the plugin configuration.
+import { BoundConfig, BoundedLoadPicker } from "./bounded_load";
+import { MaxScorePicker, Picker } from "./picker";
+import { registeredScorers } from "./registry";
+import { Scorer } from "./scorer";
 
-/** Scorer names, as printed by the CLI (`"scores":{"<scorer>":...}`). */
-export const SCORER_PREFIX = "prefix";
-export const SCORER_QUEUE = "queue";
-export const SCORER_KV_CACHE = "kv-cache";
-export const SCORER_LORA_AFFINITY = "lora-affinity";
-export const SCORER_IN_FLIGHT = "in-flight";
+export { BoundConfig } from "./bounded_load";
+
+/** A scorer and the weight its (clamped) scores are multiplied by. */
+export class WeightedScorer {
+  constructor(
+    public scorer: Scorer,
+    public weight: f64,
+  ) {}
+}
+
+/** The scorers of the seed profile, in output order (registry names). */
+const SEED_SCORERS = ["prefix", "queue", "kv-cache", "lora-affinity", "in-flight"];
+/**
+ * The scorers of the default profile. lora-affinity (weight 1, only for
+ * requests naming an adapter) puts an adapter already running on a par with
+ * the whole prompt being cached (predicted-prefill's range is (0, 1] too).
+ */
+const DEFAULT_SCORERS = ["predicted-prefill", "lora-affinity"];
 
 /**
- * Score given to an endpoint for a signal we do not know (never scraped, a
- * server that does not export the metric, a snapshot without the key).
- * 0.5 is the middle of [0,1]: an unknown endpoint neither wins nor loses on
- * that signal against known ones by more than half a weight, and when every
- * candidate is unknown the scorer adds the same amount to all (no effect).
+ * What a decision runs: scorers with their weights, the picker, and whether
+ * the hot-spot guard applies. The total is Σ weight × clamp(score, 0, 1),
+ * not normalised by the weight sum; `weights.<key>` overrides a scorer's
+ * default weight.
+ *
+ * - "default" (docs/routing.md): the predicted-prefill scorer (and
+ *   lora-affinity for adapter requests) with the bounded-load picker; the
+ *   bound replaces the hot-spot guard.
+ * - "seed": the seed's weighted scorers with the max-score picker and the
+ *   hot-spot guard. Default weights: prefix 3, queue 2, kv-cache 2 (llm-d's
+ *   recommended profile) so a full prefix hit (3) outweighs one fully
+ *   loaded signal (2) but not both load signals at their worst (4);
+ *   lora-affinity 1 and in-flight 1: in-flight duplicates part of
+ *   waiting+running, so it mostly breaks near-ties.
  */
-export const NEUTRAL_SCORE: f64 = 0.5;
+export class Profile {
+  name: string = "default";
+  scorers: Array<WeightedScorer> = [];
+  picker: Picker = new MaxScorePicker();
+  usesGuard: bool = false;
 
-/**
- * Weights of the weighted sum total = Σ weight × clamp(score, 0, 1)
- * (seed §3.1: no normalisation by the weight sum). Defaults: prefix 3,
- * queue 2, kv-cache 2 are the seed's later defaults (llm-d's recommended
- * profile; issue 4 point 4) so a full prefix hit (3) outweighs one fully
- * loaded signal (2) but not both load signals at their worst (4).
- * lora-affinity 1 and in-flight 1 ("others 1 where the request needs them"):
- * in-flight duplicates part of waiting+running, so it only breaks near-ties.
- */
-export class Weights {
-  prefix: f64 = 3;
-  queue: f64 = 2;
-  kvCache: f64 = 2;
-  loraAffinity: f64 = 1;
-  inFlight: f64 = 1;
+  static seed(): Profile {
+    const p = new Profile();
+    p.name = "seed";
+    p.scorers = scorersNamed(SEED_SCORERS);
+    p.picker = new MaxScorePicker();
+    p.usesGuard = true;
+    return p;
+  }
+
+  static byDefault(bound: BoundConfig): Profile {
+    const p = new Profile();
+    p.name = "default";
+    p.scorers = scorersNamed(DEFAULT_SCORERS);
+    p.picker = new BoundedLoadPicker(bound);
+    p.usesGuard = false;
+    return p;
+  }
+
+  /** The entry whose scorer is configured under `weights.<key>`, or null. */
+  byWeightKey(key: string): WeightedScorer | null {
+    for (let i = 0; i < this.scorers.length; i++) {
+      const ws = unchecked(this.scorers[i]);
+      if (ws.scorer.weightKey == key) return ws;
+    }
+    return null;
+  }
+}
+
+/** The registered scorers with these names, in this order, at their default weights. */
+function scorersNamed(names: Array<string>): Array<WeightedScorer> {
+  const all = registeredScorers();
+  const out = new Array<WeightedScorer>();
+  for (let k = 0; k < names.length; k++) {
+    for (let i = 0; i < all.length; i++) {
+      const s = unchecked(all[i]);
+      if (s.name == unchecked(names[k])) out.push(new WeightedScorer(s, s.defaultWeight));
+    }
+  }
+  return out;
 }
 
 /**
- * Hot-spot guard: when load (waiting + running + inFlight) across the
- * candidates is imbalanced, the prefix weight is dropped so load decides.
- * Default rule is SGLang's cache_aware one (peers.md §2.3): imbalanced when
+ * Hot-spot guard (seed profile): when load (waiting + running + inFlight) across the
+ * candidates is imbalanced, affinity weights are dropped so load decides.
+ * The rule is SGLang's cache-aware router's: imbalanced when
  * max − min > absThreshold AND max > relThreshold × min.
  */
 export class GuardConfig {
@@ -48,7 +100,7 @@ export class GuardConfig {
 }
 
 /**
- * Saturation (seed §3.6): an endpoint is saturated when its waiting queue is
+ * Saturation, as the upstream endpoint picker defines it: an endpoint is saturated when its waiting queue is
  * above queueThreshold or its KV-cache usage above kvCacheThreshold.
  */
 export class SaturationConfig {
@@ -56,55 +108,23 @@ export class SaturationConfig {
   kvCacheThreshold: f64 = 0.8;
 }
 
-/** The seed's scheduler: weighted scorers summed, max-score picker, hot-spot guard (`"profile": "seed"`). */
-export const PROFILE_SEED: i32 = 0;
-/** Load-bounded affinity on predicted time to first token (ttft.ts; docs/routing.md). */
-export const PROFILE_DEFAULT: i32 = 1;
-
-/**
- * The default profile's load bound (consistent hashing with bounded loads):
- * an endpoint may take a request only while its load before it is at or
- * below ceil(loadFactor × the pool's mean load counting this request). A
- * ratio to what is measured, never an absolute count, so it means the same
- * on a pool of 2 servers at 3 requests each or of 64 at 200.
- * docs/routing.md has the measurements behind the default.
- */
-export class BoundConfig {
-  loadFactor: f64 = 1.5;
-}
-
 export class ScoringConfig {
-  profile: i32 = PROFILE_DEFAULT;
-  bound: BoundConfig = new BoundConfig();
-  weights: Weights = new Weights();
+  bound: BoundConfig;
+  profile: Profile;
   guard: GuardConfig = new GuardConfig();
   saturation: SaturationConfig = new SaturationConfig();
-}
 
-/** What the scheduler needs to know about the request. */
-export class ScoringRequest {
-  /**
-   * The LoRA adapter the request names (the request's model when it is an
-   * adapter), or "" when it names none: the lora-affinity scorer only runs
-   * when this is set.
-   */
-  adapter: string = "";
-  /** From x-gateway-inference-priority; < 0 means sheddable (seed §3.6). */
-  priority: i32 = 0;
-  /**
-   * Prefix scores in [0,1] per endpoint (same order as the endpoints array),
-   * from the prefix index; null when there is no prefix scorer for this request.
-   * Missing entries count as 0.
-   */
-  prefixScores: Float64Array | null = null;
-  /**
-   * Leading blocks of this request each endpoint holds (same order as the
-   * endpoints array; missing entries count as 0), for the default profile's
-   * cost; null when the request was not hashed.
-   */
-  matchedBlocks: Int32Array | null = null;
-  /** Blocks hashed (the index can only answer for these). */
-  hashedBlocks: i32 = 0;
-  /** Estimated blocks of the whole prompt (≥ hashedBlocks: hashing stops at prefix.maxBlocks). */
-  promptBlocks: i32 = 0;
+  constructor() {
+    const bound = new BoundConfig();
+    this.bound = bound;
+    this.profile = Profile.byDefault(bound);
+  }
+
+  /** Selects a profile by name ("default" or "seed"); false for another name. */
+  selectProfile(name: string): bool {
+    if (name == "default") this.profile = Profile.byDefault(this.bound);
+    else if (name == "seed") this.profile = Profile.seed();
+    else return false;
+    return true;
+  }
 }

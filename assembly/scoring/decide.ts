@@ -1,40 +1,27 @@
-// The scheduling decision:
+// The scheduling decision, in order:
 //   1. admission: empty pool → 503;
 //   2. filter: unhealthy endpoints out; all unhealthy → all of them, load-only;
 //   3. saturation: every endpoint saturated → sheddable requests (priority
-//      < 0) get 429, others are routed on load (prefix affinity dropped);
-// then, by profile:
-//   default (ttft.ts): LoRA filter (best adapter score), load bound, lowest
-//      predicted prefill work (uncached + queued blocks), ties on occupancy
-//      then at random;
-//   seed: 4. hot-spot guard: load imbalanced past the threshold → prefix
-//      weight dropped; 5. scorers, weighted sum of clamped scores; 6.
-//      max-score picker with a uniformly random tie-break (seeded PRNG).
-import { EndpointState } from "../metrics/state";
-import { writeJsonString, writeNumber } from "../metrics/jsonout";
+//      < 0) get 429, others are routed on load (affinity weights dropped);
+//   4. hot-spot guard (profiles that use it: seed): load imbalanced past the
+//      threshold → affinity weights dropped;
+//   5. the profile's scorers, weighted sum of clamped scores;
+//   6. the profile's picker (seed: max score, uniformly random tie-break;
+//      default: the same within a load bound, ties on occupancy first).
+// Then: did load override affinity (the chosen endpoint holds fewer of the
+// request's leading blocks than another candidate)?
+// Scorers and pickers are plugins: assembly/scoring/README.md.
+import { EndpointState } from "../pool/endpoint_state";
+import { writeJsonText, writeNumber } from "../json/writer";
 import { ByteWriter } from "../util/bytes";
-import {
-  GuardConfig,
-  SaturationConfig,
-  SCORER_IN_FLIGHT,
-  SCORER_KV_CACHE,
-  SCORER_LORA_AFFINITY,
-  SCORER_PREFIX,
-  SCORER_QUEUE,
-  PROFILE_DEFAULT,
-  ScoringConfig,
-  ScoringRequest,
-} from "./config";
+import { GuardConfig, SaturationConfig, ScoringConfig } from "./config";
+import { countTied } from "./picker";
 import { Pcg32 } from "./rng";
-import { pickByCost, SCORE_OCCUPANCY, SCORE_QUEUED, SCORE_UNCACHED } from "./ttft";
-import { clampScore, inFlightScores, kvCacheScores, loraAffinityScore, loraAffinityScores, prefixScoresFor, queueScores } from "./scorers";
+import { Candidates, clampScore, ScoringRequest } from "./scorer";
 
 export const STATUS_ROUTE: i32 = 200;
 export const STATUS_SHED: i32 = 429;
 export const STATUS_NO_ENDPOINTS: i32 = 503;
-
-/** Totals closer than this are a tie (sums of a few doubles carry rounding noise). */
-export const TIE_EPSILON: f64 = 1e-9;
 
 /** One scorer's contribution: raw scores (before clamping) per candidate. */
 export class ScorerScores {
@@ -58,11 +45,11 @@ export class Decision {
   scores: Array<ScorerScores> = [];
   /** Weighted sum per candidate. */
   totals: Float64Array = new Float64Array(0);
-  /** The hot-spot guard fired (prefix weight dropped; seed profile). */
+  /** The hot-spot guard fired (prefix weight dropped). */
   guardFired: bool = false;
-  /** Default profile: candidates left out by the load bound. */
+  /** Candidates the picker left out before comparing totals (the default profile's load bound). */
   overBound: i32 = 0;
-  /** The chosen endpoint holds fewer leading blocks of the request than the best-matching candidate. */
+  /** The chosen endpoint holds fewer of the request's leading blocks than another candidate. */
   loadOverrodeAffinity: bool = false;
   /** Every endpoint was unhealthy: all were scored, load only. */
   allUnhealthy: bool = false;
@@ -73,9 +60,9 @@ export class Decision {
 }
 
 /**
- * Saturated per seed §3.6 (waiting > queueThreshold or KV usage >
- * kvCacheThreshold). Unknown metrics do not count against an endpoint: a
- * server that exports neither is not shed (the seed skips nil-metric pods,
+ * Saturated: waiting > queueThreshold or KV usage > kvCacheThreshold.
+ * Unknown metrics do not count against an endpoint: a server that exports
+ * neither is not shed (the upstream picker skips endpoints without metrics,
  * which sheds everything before the first scrape). Health is handled by the
  * caller: saturation is judged over the candidates left by the health filter.
  */
@@ -106,35 +93,6 @@ export function hotSpot(candidates: Array<EndpointState>, cfg: GuardConfig): boo
     if (l > max) max = l;
   }
   return max - min > cfg.absThreshold && max > cfg.relThreshold * min;
-}
-
-/**
- * Max-score picker: the index of the best total; among totals within
- * TIE_EPSILON of the best, one chosen uniformly at random. -1 when empty.
- */
-export function pickMaxScore(totals: Float64Array, rng: Pcg32): i32 {
-  const n = totals.length;
-  if (n == 0) return -1;
-  let best = -Infinity;
-  for (let i = 0; i < n; i++) if (unchecked(totals[i]) > best) best = unchecked(totals[i]);
-  let tied = 0;
-  for (let i = 0; i < n; i++) if (best - unchecked(totals[i]) <= TIE_EPSILON) tied++;
-  let k = <i32>rng.below(<u32>tied);
-  for (let i = 0; i < n; i++) {
-    if (best - unchecked(totals[i]) <= TIE_EPSILON) {
-      if (k == 0) return i;
-      k--;
-    }
-  }
-  return 0; // not reached: k < tied
-}
-
-function countTied(totals: Float64Array): i32 {
-  let best = -Infinity;
-  for (let i = 0; i < totals.length; i++) if (unchecked(totals[i]) > best) best = unchecked(totals[i]);
-  let tied = 0;
-  for (let i = 0; i < totals.length; i++) if (best - unchecked(totals[i]) <= TIE_EPSILON) tied++;
-  return tied;
 }
 
 function healthyIndices(endpoints: Array<EndpointState>): Array<i32> {
@@ -168,105 +126,60 @@ export function decide(endpoints: Array<EndpointState>, req: ScoringRequest, cfg
   }
   let idx = healthyIndices(endpoints);
   if (idx.length == 0) {
-    // Issue 4 point 2: fall back to load-only picking rather than refusing traffic.
+    // Without health data, picking on load beats refusing all traffic.
     idx = allIndices(endpoints.length);
     d.allUnhealthy = true;
   }
   d.candidates = idx;
-  const cands = select(endpoints, idx);
-  d.saturated = poolSaturated(cands, cfg.saturation);
+  const c = new Candidates(endpoints, idx, select(endpoints, idx));
+  d.saturated = poolSaturated(c.states, cfg.saturation);
   if (d.saturated && req.priority < 0) {
     d.status = STATUS_SHED;
     d.reason = "all endpoints saturated and the request is sheddable";
     return d;
   }
-  if (cfg.profile == PROFILE_DEFAULT) return decideByCost(d, cands, idx, req, cfg, rng);
-  d.guardFired = hotSpot(cands, cfg.guard);
+  const profile = cfg.profile;
+  d.guardFired = profile.usesGuard && hotSpot(c.states, cfg.guard);
 
-  // Prefix affinity yields to load when load is badly spread (guard), when
-  // the health data is gone (all unhealthy: "load-only picking", issue 4
-  // point 2) and when every server is saturated (issue 4 point 6: the
-  // request goes to the least-loaded endpoint).
-  const w = cfg.weights;
-  const prefixWeight = d.guardFired || d.allUnhealthy || d.saturated ? 0.0 : w.prefix;
-  const prefix = req.prefixScores;
-  if (prefix != null) d.scores.push(new ScorerScores(SCORER_PREFIX, prefixWeight, prefixScoresFor(idx, prefix)));
-  d.scores.push(new ScorerScores(SCORER_QUEUE, w.queue, queueScores(cands)));
-  d.scores.push(new ScorerScores(SCORER_KV_CACHE, w.kvCache, kvCacheScores(cands)));
-  if (req.adapter.length > 0) {
-    d.scores.push(new ScorerScores(SCORER_LORA_AFFINITY, w.loraAffinity, loraAffinityScores(cands, req.adapter)));
+  // Affinity yields to load when load is badly spread (guard), when the
+  // health data is gone (all unhealthy) and when every server is saturated
+  // (the request should go to the least-loaded endpoint).
+  const loadOnly = d.guardFired || d.allUnhealthy || d.saturated;
+  for (let k = 0; k < profile.scorers.length; k++) {
+    const ws = unchecked(profile.scorers[k]);
+    const s = ws.scorer;
+    if (!s.appliesTo(req)) continue;
+    const weight = loadOnly && s.yieldsToLoad() ? 0.0 : ws.weight;
+    d.scores.push(new ScorerScores(s.name, weight, s.score(c, req)));
   }
-  d.scores.push(new ScorerScores(SCORER_IN_FLIGHT, w.inFlight, inFlightScores(cands)));
 
-  d.totals = weightedTotals(d.scores, cands.length);
+  d.totals = weightedTotals(d.scores, c.length);
   d.tied = countTied(d.totals);
-  const pick = pickMaxScore(d.totals, rng);
+  const pick = profile.picker.pick(d.totals, c, rng);
+  d.overBound = profile.picker.excluded;
   d.chosen = pick >= 0 && pick < idx.length ? unchecked(idx[pick]) : -1;
+  d.loadOverrodeAffinity = d.chosen >= 0 && req.matchedAt(d.chosen) < bestMatch(req, idx);
   d.status = STATUS_ROUTE;
-  d.reason = d.guardFired ? "routed on load (hot-spot guard)" : d.allUnhealthy ? "routed on load (all endpoints unhealthy)" : d.saturated ? "routed on load (all endpoints saturated)" : "routed";
+  d.reason = d.guardFired
+    ? "routed on load (hot-spot guard)"
+    : d.allUnhealthy
+      ? "routed on load (all endpoints unhealthy)"
+      : d.saturated
+        ? "routed on load (all endpoints saturated)"
+        : d.loadOverrodeAffinity
+          ? "routed on load (affinity bounded)"
+          : "routed";
   return d;
 }
 
-/** Keeps the candidates with the best lora-affinity score (adapter requests only). */
-function loraFiltered(cands: Array<EndpointState>, adapter: string): Array<i32> {
-  let best: f64 = -1;
-  for (let i = 0; i < cands.length; i++) {
-    const v = loraAffinityScore(unchecked(cands[i]), adapter);
-    if (v > best) best = v;
+/** The most leading blocks any candidate holds (0 when the request was not hashed). */
+function bestMatch(req: ScoringRequest, idx: Array<i32>): i32 {
+  let best = 0;
+  for (let i = 0; i < idx.length; i++) {
+    const m = req.matchedAt(unchecked(idx[i]));
+    if (m > best) best = m;
   }
-  const keep = new Array<i32>();
-  for (let i = 0; i < cands.length; i++) if (loraAffinityScore(unchecked(cands[i]), adapter) == best) keep.push(i);
-  return keep;
-}
-
-/** The default profile (ttft.ts), after health and saturation. */
-function decideByCost(d: Decision, all: Array<EndpointState>, allIdx: Array<i32>, req: ScoringRequest, cfg: ScoringConfig, rng: Pcg32): Decision {
-  let cands = all;
-  let idx = allIdx;
-  if (req.adapter.length > 0) {
-    const keep = loraFiltered(all, req.adapter);
-    if (keep.length < all.length) {
-      cands = new Array<EndpointState>(keep.length);
-      idx = new Array<i32>(keep.length);
-      for (let i = 0; i < keep.length; i++) {
-        unchecked((cands[i] = all[unchecked(keep[i])]));
-        unchecked((idx[i] = allIdx[unchecked(keep[i])]));
-      }
-    }
-  }
-  d.candidates = idx;
-  // Without health data or with every server saturated, affinity is dropped:
-  // the same prompt size everywhere leaves queued work and occupancy to decide.
-  const loadOnly = d.allUnhealthy || d.saturated;
-  const r = loadOnly ? promptOnly(req) : req;
-  const p = pickByCost(cands, idx, r, cfg.bound, rng);
-  d.scores.push(new ScorerScores(SCORE_UNCACHED, 1, p.uncached));
-  d.scores.push(new ScorerScores(SCORE_QUEUED, 1, p.queued));
-  d.scores.push(new ScorerScores(SCORE_OCCUPANCY, 0, p.occupancy));
-  // Totals for the decision line: 1 / (1 + cost), 0 over the bound (higher is better, as in the seed profile).
-  const totals = new Float64Array(p.cost.length);
-  for (let i = 0; i < totals.length; i++) {
-    const c = unchecked(p.cost[i]);
-    unchecked((totals[i] = c == Infinity ? 0 : 1.0 / (1.0 + c)));
-  }
-  d.totals = totals;
-  d.tied = p.tied;
-  d.overBound = p.overBound;
-  d.loadOverrodeAffinity = p.loadOverrodeAffinity;
-  d.chosen = p.chosen >= 0 && p.chosen < idx.length ? unchecked(idx[p.chosen]) : -1;
-  d.status = STATUS_ROUTE;
-  d.reason = d.allUnhealthy ? "routed on load (all endpoints unhealthy)" : d.saturated ? "routed on load (all endpoints saturated)" : p.loadOverrodeAffinity ? "routed on load (affinity bounded)" : "routed";
-  return d;
-}
-
-/** The request with no prefix knowledge (every endpoint prefills the whole prompt). */
-function promptOnly(req: ScoringRequest): ScoringRequest {
-  const r = new ScoringRequest();
-  r.adapter = req.adapter;
-  r.priority = req.priority;
-  r.hashedBlocks = req.hashedBlocks;
-  r.promptBlocks = req.promptBlocks;
-  return r;
+  return best;
 }
 
 function weightedTotals(scores: Array<ScorerScores>, n: i32): Float64Array {
@@ -282,7 +195,7 @@ function weightedTotals(scores: Array<ScorerScores>, n: i32): Float64Array {
 }
 
 // ---------------------------------------------------------------------------
-// JSON rendering for the CLI line (issue 4 point 9) and debug headers.
+// JSON rendering for the inspect line and the debug header.
 
 function writeByAddress(w: ByteWriter, d: Decision, endpoints: Array<EndpointState>, values: Float64Array): void {
   w.byte(0x7b);
@@ -290,7 +203,7 @@ function writeByAddress(w: ByteWriter, d: Decision, endpoints: Array<EndpointSta
     const e = unchecked(d.candidates[i]);
     if (e < 0 || e >= endpoints.length) continue;
     if (i > 0) w.byte(0x2c);
-    writeJsonString(w, unchecked(endpoints[e]).address);
+    writeJsonText(w, unchecked(endpoints[e]).address);
     w.byte(0x3a);
     writeNumber(w, unchecked(values[i]));
   }
@@ -302,7 +215,8 @@ function writeByAddress(w: ByteWriter, d: Decision, endpoints: Array<EndpointSta
  * can splice them into its line:
  *   "status":200,"endpoint":"ip:port","scores":{"<scorer>":{"<address>":n}},
  *   "weights":{"<scorer>":n},"total":{"<address>":n},"guard":false,
- *   "allUnhealthy":false,"saturated":false,"tied":1
+ *   "overBound":0,"loadOverrodeAffinity":false,"allUnhealthy":false,
+ *   "saturated":false,"tied":1
  * or, for a reject, "status":429|503,"reason":"...".
  * Scores are the raw scorer outputs; totals use the clamped scores.
  */
@@ -311,17 +225,17 @@ export function writeDecisionFields(w: ByteWriter, d: Decision, endpoints: Array
   w.str(d.status.toString());
   if (d.status != STATUS_ROUTE) {
     w.str(',"reason":');
-    writeJsonString(w, d.reason);
+    writeJsonText(w, d.reason);
     return;
   }
   w.str(',"endpoint":');
-  if (d.chosen >= 0 && d.chosen < endpoints.length) writeJsonString(w, unchecked(endpoints[d.chosen]).address);
+  if (d.chosen >= 0 && d.chosen < endpoints.length) writeJsonText(w, unchecked(endpoints[d.chosen]).address);
   else w.str("null");
   w.str(',"scores":{');
   for (let k = 0; k < d.scores.length; k++) {
     const s = unchecked(d.scores[k]);
     if (k > 0) w.byte(0x2c);
-    writeJsonString(w, s.name);
+    writeJsonText(w, s.name);
     w.byte(0x3a);
     writeByAddress(w, d, endpoints, s.values);
   }
@@ -329,7 +243,7 @@ export function writeDecisionFields(w: ByteWriter, d: Decision, endpoints: Array
   for (let k = 0; k < d.scores.length; k++) {
     const s = unchecked(d.scores[k]);
     if (k > 0) w.byte(0x2c);
-    writeJsonString(w, s.name);
+    writeJsonText(w, s.name);
     w.byte(0x3a);
     writeNumber(w, s.weight);
   }

@@ -2,14 +2,16 @@
 // build/units-scoring.wasm, loaded by test/unit through test/unit/units.ts).
 // Exports thin wrappers over the pure functions of these folders; never
 // imported by the filter.
-import { writeJsonString, writeNumber } from "../metrics/jsonout";
+import { writeJsonText, writeNumber } from "../json/writer";
 import { EndpointMetrics, parseVllmMetrics } from "../metrics/prometheus";
-import { readEndpointsSnapshot, writeEndpointsSnapshot } from "../metrics/snapshot";
-import { decodeState, decodeStates, encodeState, encodeStates, EndpointState } from "../metrics/state";
+import { readEndpointsSnapshot, writeEndpointsSnapshot } from "../pool/snapshot";
+import { decodeState, decodeStates, encodeState, encodeStates, EndpointState } from "../pool/endpoint_state";
 import { ByteWriter } from "../util/bytes";
-import { PROFILE_DEFAULT, PROFILE_SEED, ScoringConfig, ScoringRequest } from "./config";
-import { decide, pickMaxScore, writeDecisionFields } from "./decide";
+import { ScoringConfig } from "./config";
+import { decide, writeDecisionFields } from "./decide";
+import { pickMaxScore } from "./picker";
 import { Pcg32 } from "./rng";
+import { ScoringRequest } from "./scorer";
 
 export function selfCheck(input: Uint8Array): Uint8Array {
   const w = new ByteWriter();
@@ -21,7 +23,7 @@ function names(w: ByteWriter, list: Array<string>): void {
   w.byte(0x5b);
   for (let i = 0; i < list.length; i++) {
     if (i > 0) w.byte(0x2c);
-    writeJsonString(w, list[i]);
+    writeJsonText(w, list[i]);
   }
   w.byte(0x5d);
 }
@@ -56,7 +58,7 @@ export function parseMetrics(body: Uint8Array): string {
 /** Every field of a state, unknown ones null (round-trip tests). */
 function stateJson(w: ByteWriter, s: EndpointState): void {
   w.str('{"address":');
-  writeJsonString(w, s.address);
+  writeJsonText(w, s.address);
   field(w, "waiting", s.hasWaiting, s.waiting);
   field(w, "running", s.hasRunning, s.running);
   field(w, "kvCacheUsage", s.hasKvCacheUsage, s.kvCacheUsage);
@@ -157,7 +159,7 @@ export function snapshotRoundTrip(json: Uint8Array): string {
   const w = new ByteWriter();
   if (!r.ok) {
     w.str('{"error":');
-    writeJsonString(w, r.error);
+    writeJsonText(w, r.error);
     w.byte(0x7d);
     return text(w);
   }
@@ -189,10 +191,9 @@ export function scrapeSequence(pages: Uint8Array, checkAtMs: f64, staleAfterMs: 
 }
 
 /**
- * Runs the seed profile's decision (weighted scorers) over a snapshot.
- * weights: [prefix, queue, kvCache, loraAffinity, inFlight]; guard:
- * [enabled, abs, rel]; saturation: [queue, kv]; prefix: per-endpoint prefix
- * scores, empty = no prefix scorer.
+ * Runs the decision over a snapshot. weights: one per registered scorer in
+ * registry order ([prefix, queue, kvCache, loraAffinity, inFlight]); guard: [enabled, abs, rel]; saturation:
+ * [queue, kv]; prefix: per-endpoint prefix scores, empty = no prefix scorer.
  */
 export function decideSnapshot(
   json: Uint8Array,
@@ -208,18 +209,15 @@ export function decideSnapshot(
   const w = new ByteWriter();
   if (!r.ok) {
     w.str('{"error":');
-    writeJsonString(w, r.error);
+    writeJsonText(w, r.error);
     w.byte(0x7d);
     return text(w);
   }
   const cfg = new ScoringConfig();
-  cfg.profile = PROFILE_SEED;
-  if (weights.length == 5) {
-    cfg.weights.prefix = weights[0];
-    cfg.weights.queue = weights[1];
-    cfg.weights.kvCache = weights[2];
-    cfg.weights.loraAffinity = weights[3];
-    cfg.weights.inFlight = weights[4];
+  cfg.selectProfile("seed");
+  const scorers = cfg.profile.scorers;
+  if (weights.length == scorers.length) {
+    for (let i = 0; i < scorers.length; i++) scorers[i].weight = weights[i];
   }
   if (guard.length == 3) {
     cfg.guard.enabled = guard[0] != 0;
@@ -261,12 +259,11 @@ export function decideDefault(
   const w = new ByteWriter();
   if (!r.ok) {
     w.str('{"error":');
-    writeJsonString(w, r.error);
+    writeJsonText(w, r.error);
     w.byte(0x7d);
     return text(w);
   }
   const cfg = new ScoringConfig();
-  cfg.profile = PROFILE_DEFAULT;
   if (loadFactor > 0) cfg.bound.loadFactor = loadFactor;
   const req = new ScoringRequest();
   req.adapter = adapter;

@@ -26,7 +26,37 @@ export function summaryTable(runs: RoutingResult[][]): string {
     const rs = runs.map((run) => run.find((r) => r.trace === trace && r.policy === policy));
     const f = (pick: (r: RoutingResult) => number | undefined) => rs.map((r) => (r ? pick(r) : undefined));
     lines.push(
-      `| ${trace} | ${policy} | ${cell(f((r) => r.hitRate), pct)} | ${cell(f((r) => r.ttftP50Ms), ms)} | ${cell(f((r) => r.ttftP90Ms), ms)} | ${cell(f((r) => r.ttftP99Ms), ms)} | ${cell(f((r) => r.serverTtftP50Ms), ms)} | ${cell(f((r) => r.serverTtftP90Ms), ms)} | ${cell(f((r) => r.serverTtftP99Ms), ms)} | ${cell(f((r) => r.maxMeanLoad), (v) => v.toFixed(2))} | ${cell(f((r) => r.activations), String)} | ${cell(f((r) => r.errors), String)} |`,
+      `| ${trace} | ${policy} | ${cell(
+        f((r) => r.hitRate),
+        pct,
+      )} | ${cell(
+        f((r) => r.ttftP50Ms),
+        ms,
+      )} | ${cell(
+        f((r) => r.ttftP90Ms),
+        ms,
+      )} | ${cell(
+        f((r) => r.ttftP99Ms),
+        ms,
+      )} | ${cell(
+        f((r) => r.serverTtftP50Ms),
+        ms,
+      )} | ${cell(
+        f((r) => r.serverTtftP90Ms),
+        ms,
+      )} | ${cell(
+        f((r) => r.serverTtftP99Ms),
+        ms,
+      )} | ${cell(
+        f((r) => r.maxMeanLoad),
+        (v) => v.toFixed(2),
+      )} | ${cell(
+        f((r) => r.activations),
+        String,
+      )} | ${cell(
+        f((r) => r.errors),
+        String,
+      )} |`,
     );
   }
   return lines.join("\n") + "\n";
@@ -60,7 +90,9 @@ export function goalTable(runs: RoutingResult[][]): string {
   const lines = ["| trace | goal | client TTFT (runs) | met | server TTFT (runs) | met |", "|---|---|---|---:|---|---:|"];
   for (const r of rows.values()) {
     const timed = /p50|p90|p99/.test(r.goal);
-    lines.push(`| ${r.trace} | ${r.goal} | ${r.client.join(" · ")} | ${r.clientMet}/${runs.length} | ${timed ? r.server.join(" · ") : ""} | ${timed ? `${r.serverMet}/${runs.length}` : ""} |`);
+    lines.push(
+      `| ${r.trace} | ${r.goal} | ${r.client.join(" · ")} | ${r.clientMet}/${runs.length} | ${timed ? r.server.join(" · ") : ""} | ${timed ? `${r.serverMet}/${runs.length}` : ""} |`,
+    );
   }
   return lines.join("\n") + "\n";
 }

@@ -71,7 +71,12 @@ describe("closed-loop replay of sessions", () => {
   const u2 = { role: "user", content: "two" };
   const a2 = { role: "assistant", content: "trace reply two" };
   const u3 = { role: "user", content: "three" };
-  const chat = (t: number, session: string, messages: unknown[]) => ({ t, session, path: "/v1/chat/completions", body: { model: "m", messages, max_tokens: 5 } });
+  const chat = (t: number, session: string, messages: unknown[]) => ({
+    t,
+    session,
+    path: "/v1/chat/completions",
+    body: { model: "m", messages, max_tokens: 5 },
+  });
 
   test("planSessions: each assistant message maps to the earlier turn whose messages precede it; previous turn per session", () => {
     const trace = [
@@ -189,9 +194,37 @@ describe("workload classes", () => {
   });
 
   test("oracle picks the lowest predicted TTFT, then the fewest running, then rotates", () => {
-    expect(pickOracle([{ predictedTtftMs: 50, running: 0 }, { predictedTtftMs: 20, running: 9 }], 0)).toBe(1);
-    expect(pickOracle([{ predictedTtftMs: 20, running: 3 }, { predictedTtftMs: 20, running: 1 }], 0)).toBe(1);
-    expect(new Set([0, 1, 2].map((r) => pickOracle([{ predictedTtftMs: 5, running: 0 }, { predictedTtftMs: 5, running: 0 }], r)))).toEqual(new Set([0, 1]));
+    expect(
+      pickOracle(
+        [
+          { predictedTtftMs: 50, running: 0 },
+          { predictedTtftMs: 20, running: 9 },
+        ],
+        0,
+      ),
+    ).toBe(1);
+    expect(
+      pickOracle(
+        [
+          { predictedTtftMs: 20, running: 3 },
+          { predictedTtftMs: 20, running: 1 },
+        ],
+        0,
+      ),
+    ).toBe(1);
+    expect(
+      new Set(
+        [0, 1, 2].map((r) =>
+          pickOracle(
+            [
+              { predictedTtftMs: 5, running: 0 },
+              { predictedTtftMs: 5, running: 0 },
+            ],
+            r,
+          ),
+        ),
+      ),
+    ).toEqual(new Set([0, 1]));
   });
 });
 
@@ -274,10 +307,34 @@ describe.skipIf(SKIP_FILTER)("routing benchmark through the real Envoy", () => {
     try {
       const system = "You are a terse assistant. ".repeat(40);
       const lines = [
-        { t: 0, session: "a", path: "/v1/chat/completions", body: { model: "m", messages: [{ role: "system", content: system }, { role: "user", content: "first" }], max_tokens: 4 } },
+        {
+          t: 0,
+          session: "a",
+          path: "/v1/chat/completions",
+          body: {
+            model: "m",
+            messages: [
+              { role: "system", content: system },
+              { role: "user", content: "first" },
+            ],
+            max_tokens: 4,
+          },
+        },
         { t: 30, session: "b", path: "/v1/completions", body: { model: "m", prompt: system + "complete this", max_tokens: 4 } },
         { t: 60, session: "c", path: "/v1/responses", body: { model: "m", instructions: system, input: "hello", max_output_tokens: 4 } },
-        { t: 200, session: "a", path: "/v1/chat/completions", body: { model: "m", messages: [{ role: "system", content: system }, { role: "user", content: "second" }], max_tokens: 4 } },
+        {
+          t: 200,
+          session: "a",
+          path: "/v1/chat/completions",
+          body: {
+            model: "m",
+            messages: [
+              { role: "system", content: system },
+              { role: "user", content: "second" },
+            ],
+            max_tokens: 4,
+          },
+        },
       ];
       const file = join(dir, "mine.jsonl");
       writeFileSync(file, lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
@@ -289,7 +346,14 @@ describe.skipIf(SKIP_FILTER)("routing benchmark through the real Envoy", () => {
       // The --json contract: these keys always, extra figures only ever added after them.
       const contract = ["policy", "trace", "requests", "errors", "hitRate", "ttftP50Ms", "ttftP90Ms", "ttftP99Ms", "rps"];
       expect(Object.keys(results[0]).slice(0, contract.length)).toEqual(contract);
-      expect(Object.keys(results[0]).slice(contract.length)).toEqual(["maxMeanLoad", "busy", "kvUsage", "serverTtftP50Ms", "serverTtftP90Ms", "serverTtftP99Ms"]);
+      expect(Object.keys(results[0]).slice(contract.length)).toEqual([
+        "maxMeanLoad",
+        "busy",
+        "kvUsage",
+        "serverTtftP50Ms",
+        "serverTtftP90Ms",
+        "serverTtftP99Ms",
+      ]);
       expect(results[0]).toMatchObject({ policy: "precise", trace: "mine", requests: 4, errors: 0 });
       // The second chat turn shares the long system prompt with the first: precise finds it.
       expect(results[0].hitRate).toBeGreaterThan(0.2);

@@ -21,7 +21,15 @@ import { vllmPage } from "../host/fixtures/vllm.js";
 
 const SHARED = "You are the assistant of one product, used by all of its customers. " + "Answer briefly and cite the manual. ".repeat(170);
 const hotBody = (question: string) =>
-  JSON.stringify({ model: "m", stream: true, max_tokens: 8, messages: [{ role: "system", content: SHARED }, { role: "user", content: question }] });
+  JSON.stringify({
+    model: "m",
+    stream: true,
+    max_tokens: 8,
+    messages: [
+      { role: "system", content: SHARED },
+      { role: "user", content: question },
+    ],
+  });
 
 describe.skipIf(SKIP_FILTER)("default profile in Envoy: load overrides affinity on a hot prefix", () => {
   let upstreams: FakeUpstream[] = [];
@@ -93,7 +101,9 @@ describe.skipIf(SKIP_FILTER)("default profile in Envoy: load overrides affinity 
       finish(h.res);
     }
     expect((await Promise.all(held.map((h) => h.client.done))).every((r) => r.status === 200)).toBe(true);
-    expect(await waitFor(async () => (await envoy().stats("^http\\.llm_picker\\.downstream_rq_active$"))["http.llm_picker.downstream_rq_active"] === 0)).toBe(true);
+    expect(await waitFor(async () => (await envoy().stats("^http\\.llm_picker\\.downstream_rq_active$"))["http.llm_picker.downstream_rq_active"] === 0)).toBe(
+      true,
+    );
     // Nothing queued or in flight any more: the prompt, held everywhere now, attracts
     // the next request without an override.
     const next = await hold(hotBody("a last question"));

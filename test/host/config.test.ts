@@ -4,11 +4,11 @@
  * and never an abort. Each invalid row must make on_configure return false
  * with exactly one critical log line; each valid row must configure.
  */
-import { describe, expect, it } from "vitest";
-import { resolve } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
 import { ProxyWasmHost, ProxyWasmHostError } from "../../src/host/index.js";
+import { DEBUG_WASM as WASM, ensureBuilt } from "../support";
 
-const WASM = resolve(import.meta.dirname, "..", "..", "build", "debug.wasm");
+beforeAll(() => ensureBuilt("debug"));
 
 async function configure(config: string): Promise<{ ok: boolean; critical: string[]; traps: number }> {
   try {
@@ -48,6 +48,8 @@ const INVALID: Array<[string, string, string]> = [
   ['{"metrics":{"intervalMs":1000,"staleAfterMs":500}}', "metrics.staleAfterMs", "must be greater than metrics.intervalMs (1000), got 500"],
   ['{"admission":{"kvCacheThreshold":1.5}}', "admission.kvCacheThreshold", "must be in (0, 1], got 1.5"],
   ['{"hotSpot":{"relativeThreshold":0.5}}', "hotSpot.relativeThreshold", "must be a finite number >= 1"],
+  ['{"weights":{"prefix":1}}', "weights.prefix", 'the "default" profile has no such scorer (set "profile" to use it)'],
+  ['{"weights":{"queue":1},"profile":"default"}', "weights.queue", 'the "default" profile has no such scorer'],
   ['{"profile":"fast"}', "profile", '"fast" is not a profile (expected "default" or "seed")'],
   ['{"profile":1}', "profile", "expected a string"],
   ['{"bound":{"loadFactor":0.9}}', "bound.loadFactor", "must be a number between 1 and 1000, got 0.9"],
@@ -64,7 +66,10 @@ describe("invalid plugin configuration is refused, naming the field", () => {
     expect(r.ok).toBe(false);
     expect(r.critical).toHaveLength(1);
     const line = r.critical[0];
-    const named = field === "(document)" ? line.includes("invalid configuration: (document): ") || line.includes("invalid configuration: ") : line.includes(`invalid configuration: ${field}`);
+    const named =
+      field === "(document)"
+        ? line.includes("invalid configuration: (document): ") || line.includes("invalid configuration: ")
+        : line.includes(`invalid configuration: ${field}`);
     expect(named, line).toBe(true);
     expect(line).toContain(what);
   });
@@ -76,7 +81,8 @@ const VALID: string[] = [
   "{}",
   '{"endpoints":[{"address":"127.0.0.1:8001","labels":{"gpu":"a100"}},{"address":"[::1]:8002"}]}',
   '{"prefix":{"blockSize":4,"maxBlocks":3,"hashTrailingBlock":false,"capacityPerEndpoint":100,"maxEndpoints":4}}',
-  '{"weights":{"prefix":1,"queue":1,"kvCache":1,"loraAffinity":0,"inFlight":0},"seed":7}',
+  '{"weights":{"prefix":1,"queue":1,"kvCache":1,"loraAffinity":0,"inFlight":0},"profile":"seed","seed":7}',
+  '{"weights":{"predictedPrefill":2,"loraAffinity":0.5}}',
   '{"metrics":{"enabled":false,"intervalMs":50,"staleAfterMs":20}}',
   '{"prefix":{"enabled":false}}',
   '{"profile":"seed","hotSpot":{"absoluteThreshold":4}}',
@@ -95,24 +101,43 @@ describe("valid plugin configuration configures", () => {
 
 describe("prefix.enabled: false", () => {
   it("routes on load only: no prefix scorer, no hashes, no index writes", async () => {
-    const config = { endpoints: [{ address: "127.0.0.1:8001" }, { address: "127.0.0.1:8002" }], prefix: { enabled: false }, metrics: { enabled: false }, inspect: true, seed: 3 };
+    const config = {
+      endpoints: [{ address: "127.0.0.1:8001" }, { address: "127.0.0.1:8002" }],
+      prefix: { enabled: false },
+      metrics: { enabled: false },
+      inspect: true,
+      seed: 3,
+    };
     const host = await ProxyWasmHost.create({ wasm: WASM, pluginConfig: JSON.stringify(config) });
     const body = JSON.stringify({ model: "m", messages: [{ role: "user", content: "a message long enough for a few 64-byte blocks ".repeat(8) }] });
-    const before = host.sharedData.keys().filter((k) => k.startsWith("llm-picker/prefix/")).map((k) => host.sharedData.get(k)!.cas);
+    const before = host.sharedData
+      .keys()
+      .filter((k) => k.startsWith("llm-picker/prefix/"))
+      .map((k) => host.sharedData.get(k)!.cas);
     const s = host.newHttpStream();
-    s.sendRequestHeaders([[":method", "POST"], [":path", "/v1/chat/completions"], [":authority", "x"]], false);
+    s.sendRequestHeaders(
+      [
+        [":method", "POST"],
+        [":path", "/v1/chat/completions"],
+        [":authority", "x"],
+      ],
+      false,
+    );
     s.sendRequestBody(body, true);
     const line = JSON.parse(Buffer.from(s.filterState("llm_picker.decision")!).toString());
     expect(line.decision).toBe("route");
     expect(line.prefix.hashes).toEqual([]);
-    // Default profile without prefix knowledge: every endpoint has the whole prompt to prefill.
-    expect(Object.keys(line.scores)).toEqual(["uncached-blocks", "queued-blocks", "occupancy"]);
-    const blocks = Math.ceil(body.length / 64);
-    expect(line.scores["uncached-blocks"]).toEqual({ "127.0.0.1:8001": blocks, "127.0.0.1:8002": blocks });
+    // Default profile without prefix knowledge: every endpoint has the whole prompt
+    // (P blocks) to prefill and nothing queued, so every score is P / (P + P).
+    expect(Object.keys(line.scores)).toEqual(["predicted-prefill"]);
+    expect(line.scores["predicted-prefill"]).toEqual({ "127.0.0.1:8001": 0.5, "127.0.0.1:8002": 0.5 });
     expect(s.forwardedRequest()!.headers.find(([k]) => k === "x-gateway-destination-endpoint")?.[1]).toMatch(/^127\.0\.0\.1:800[12]$/);
     s.end("complete");
     // The index keys were created at configure time and never written by the request.
-    const after = host.sharedData.keys().filter((k) => k.startsWith("llm-picker/prefix/")).map((k) => host.sharedData.get(k)!.cas);
+    const after = host.sharedData
+      .keys()
+      .filter((k) => k.startsWith("llm-picker/prefix/"))
+      .map((k) => host.sharedData.get(k)!.cas);
     expect(after).toEqual(before);
     expect(host.traps()).toEqual([]);
     host.close();

@@ -25,7 +25,8 @@ import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ProxyWasmHost, WasmResult, type HttpStream } from "../../src/host/index.js";
 import type { SharedDataGetEvent, SharedDataHooks, SharedDataSetEvent } from "../../src/host/shared.js";
-import { A, B, C, INFLIGHT_KEY, WASM, chatBody, ensureBuilt, inFlightOf, poolConfig, send, totalInFlight } from "./fixtures/vllm.js";
+import { A, B, C, INFLIGHT_KEY, inFlightOf, poolConfig, send, totalInFlight } from "./fixtures/vllm.js";
+import { chatBody, DEBUG_WASM, ensureBuilt } from "../support";
 
 const WORKERS = 4;
 const BUCKET_PREFIX = "llm-picker/prefix/b";
@@ -46,8 +47,8 @@ const POOL = [A, B, C];
 
 let wasm: Uint8Array;
 beforeAll(() => {
-  ensureBuilt();
-  wasm = new Uint8Array(readFileSync(WASM)); // one copy: other builds may rewrite the file meanwhile
+  ensureBuilt("debug");
+  wasm = new Uint8Array(readFileSync(DEBUG_WASM)); // one copy: other builds may rewrite the file meanwhile
 });
 
 const newHost = (extra: Record<string, unknown> = {}) =>
@@ -83,8 +84,7 @@ interface Decision {
   scores: { prefix: Record<string, number> };
 }
 
-const decisionOf = (stream: HttpStream): Decision =>
-  JSON.parse(new TextDecoder().decode(stream.filterState("llm_picker.decision")));
+const decisionOf = (stream: HttpStream): Decision => JSON.parse(new TextDecoder().decode(stream.filterState("llm_picker.decision")));
 
 /** Length of the common prefix of two hash chains. */
 function commonPrefix(a: string[], b: string[]): number {
@@ -161,7 +161,10 @@ class Interleaver {
   private left = 0;
   private readonly remove: () => void;
 
-  constructor(readonly host: ProxyWasmHost, private readonly budget = 3) {
+  constructor(
+    readonly host: ProxyWasmHost,
+    private readonly budget = 3,
+  ) {
     const hooks: SharedDataHooks = { afterGet: (e) => this.onGet(e), afterSet: this.counter.observe };
     this.remove = host.shared.intercept(hooks);
   }

@@ -8,22 +8,38 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { HttpStream, ProxyWasmHost } from "../../src/host/index.js";
-import { A, B, C, ensureBuilt, inFlightOf, newPool, pendingBlocksOf, send, stat, totalInFlight, uniquePrompt } from "./fixtures/vllm.js";
+import { A, B, C, inFlightOf, newPool, pendingBlocksOf, send, stat, totalInFlight, uniquePrompt } from "./fixtures/vllm.js";
+import { ensureBuilt } from "../support";
 
-beforeAll(ensureBuilt);
+beforeAll(() => ensureBuilt("debug"));
 
 /** Default profile, scraping off: endpoints healthy with unknown load, so this Envoy's own counts are the signal. */
 const DEFAULT = { profile: "default", metrics: { enabled: false } };
 
 /** A 6 KB system prompt shared by every request (about 94 blocks of 64 bytes), then a unique question. */
 const SHARED = "You are the assistant of one product, used by all of its customers. " + "Answer briefly and cite the manual. ".repeat(170);
-const hotBody = (i: number) => JSON.stringify({ model: "m", messages: [{ role: "system", content: SHARED }, { role: "user", content: uniquePrompt(i) }], max_tokens: 16, stream: true });
+const hotBody = (i: number) =>
+  JSON.stringify({
+    model: "m",
+    messages: [
+      { role: "system", content: SHARED },
+      { role: "user", content: uniquePrompt(i) },
+    ],
+    max_tokens: 16,
+    stream: true,
+  });
 const blocksOf = (body: string) => Math.ceil(Buffer.byteLength(body) / 64);
 
 const pending = (host: ProxyWasmHost) => ({ [A]: pendingBlocksOf(host, A), [B]: pendingBlocksOf(host, B), [C]: pendingBlocksOf(host, C) });
 
 function firstToken(s: HttpStream): void {
-  s.sendResponseHeaders([[":status", "200"], ["content-type", "text/event-stream"]], false);
+  s.sendResponseHeaders(
+    [
+      [":status", "200"],
+      ["content-type", "text/event-stream"],
+    ],
+    false,
+  );
   s.sendResponseBody('data: {"choices":[{"delta":{"content":"x"}}]}\n\n', false);
 }
 
@@ -98,7 +114,14 @@ describe("default profile: queued prefill and the load bound", () => {
   it("a conversation returns to the endpoint holding its earlier turns when load is even", async () => {
     const host = await newPool({ extra: DEFAULT });
     const turns = [uniquePrompt(300) + " ".repeat(200), "an answer of some length ".repeat(10)];
-    const body = (n: number) => JSON.stringify({ model: "m", messages: turns.slice(0, n).map((content, i) => ({ role: i % 2 ? "assistant" : "user", content })).concat(n % 2 === 0 ? [{ role: "user", content: `follow-up ${n}` }] : []) });
+    const body = (n: number) =>
+      JSON.stringify({
+        model: "m",
+        messages: turns
+          .slice(0, n)
+          .map((content, i) => ({ role: i % 2 ? "assistant" : "user", content }))
+          .concat(n % 2 === 0 ? [{ role: "user", content: `follow-up ${n}` }] : []),
+      });
     const s1 = send(host, body(1));
     firstToken(s1.stream);
     s1.stream.end("complete");

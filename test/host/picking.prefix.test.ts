@@ -6,9 +6,10 @@
  * removed endpoints from scoring and keeps the index of those that remain.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { A, B, C, chatBody, ensureBuilt, newPool, poolConfig, scrapeRound, send, stat, uniquePrompt, type Sent } from "./fixtures/vllm.js";
+import { A, B, C, newPool, poolConfig, scrapeRound, send, stat, uniquePrompt, type Sent } from "./fixtures/vllm.js";
+import { chatBody, ensureBuilt } from "../support";
 
-beforeAll(ensureBuilt);
+beforeAll(() => ensureBuilt("debug"));
 
 const INTERVAL = 50;
 const noScrape = { metrics: { enabled: false } };
@@ -187,7 +188,10 @@ describe("pool changes at runtime (host.reconfigure)", () => {
     // Scraping follows the new pool: no callouts to A any more.
     const before = host.httpCalls().length;
     for (let i = 0; i < 4; i++) scrapeRound(host, INTERVAL, { [B]: equal, [C]: equal });
-    const after = host.httpCalls().slice(before).map((c) => c.headers.find(([k]) => k === ":authority")![1]);
+    const after = host
+      .httpCalls()
+      .slice(before)
+      .map((c) => c.headers.find(([k]) => k === ":authority")![1]);
     expect(after.filter((a) => a === A)).toEqual([]);
     expect(after.filter((a) => a === B).length).toBeGreaterThanOrEqual(1);
     expect(host.traps()).toEqual([]);

@@ -5,9 +5,9 @@
 import fc from "fast-check";
 import xxhash from "xxhash-wasm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadUnits } from "./units";
+import { loadUnits, type Units } from "../support";
 
-let u: any;
+let u: Units<"hashing">;
 let ref: Awaited<ReturnType<typeof xxhash>>;
 const enc = new TextEncoder();
 const hex = (v: bigint) => v.toString(16).padStart(16, "0");
@@ -97,9 +97,7 @@ describe("block chain: seed golden vectors (§2.8)", () => {
         fc.boolean(),
         fc.array(fc.integer({ min: 0, max: 90 }), { maxLength: 10 }),
         (bytes, S, N, trailing, chunks) => {
-          expect(u.chainChunkedHex("m", bytes, S, N, trailing, Int32Array.from(chunks))).toBe(
-            u.chainHex("m", "", false, bytes, S, N, trailing),
-          );
+          expect(u.chainChunkedHex("m", bytes, S, N, trailing, Int32Array.from(chunks))).toBe(u.chainHex("m", "", false, bytes, S, N, trailing));
         },
       ),
       { numRuns: 200 },

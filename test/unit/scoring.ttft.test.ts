@@ -1,12 +1,13 @@
-// The default profile (assembly/scoring/ttft.ts) through
-// build/units-scoring.wasm: the load bound, the predicted-prefill cost
-// (uncached + queued blocks), tie-breaks, and the stat flag for decisions
-// where load overrode affinity. Expected values are worked out by hand in
-// each row (docs/routing.md has the rule).
+// The default profile through build/units-scoring.wasm: the
+// predicted-prefill scorer (scorers/predicted_prefill.ts: uncached + queued
+// blocks, score P / (P + cost)), the bounded-load picker (bounded_load.ts),
+// tie-breaks, and the flag for decisions where load overrode affinity.
+// Each row writes out the uncached and queued blocks it expects per
+// endpoint (docs/routing.md has the rule).
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadUnits } from "./units";
+import { loadUnits, type Units } from "../support";
 
-let u: any;
+let u: Units<"scoring">;
 beforeAll(async () => {
   u = await loadUnits("scoring");
 });
@@ -40,26 +41,26 @@ function decide(eps: Ep[], r: Req = {}): any {
   const snapshot = Object.fromEntries(eps.map((e, i) => [addr(i), { inFlight: 0, ...e }]));
   const hashed = r.hashed ?? 0;
   return JSON.parse(
-    u.decideDefault(enc(JSON.stringify(snapshot)), r.adapter ?? "", r.priority ?? 0, new Int32Array(r.matched ?? []), hashed, r.prompt ?? hashed, r.loadFactor ?? 0, r.seed ?? 1),
+    u.decideDefault(
+      enc(JSON.stringify(snapshot)),
+      r.adapter ?? "",
+      r.priority ?? 0,
+      new Int32Array(r.matched ?? []),
+      hashed,
+      r.prompt ?? hashed,
+      r.loadFactor ?? 0,
+      r.seed ?? 1,
+    ),
   );
 }
 
 const byAddr = (values: number[]) => Object.fromEntries(values.map((v, i) => [addr(i), v]));
 
-describe("default profile: cost = uncached + queued blocks, within the load bound", () => {
+describe("default profile: predicted prefill = uncached + queued blocks, within the load bound", () => {
   // Each row: endpoints, request, expected endpoint index, expected uncached
   // and queued blocks per endpoint, endpoints over the bound, load overrode affinity.
   const rows: Array<[string, Ep[], Req, number, number[], number[], number, boolean]> = [
-    [
-      "the endpoint holding the prefix wins when nothing is queued",
-      [{}, {}, {}],
-      { matched: [0, 40, 10], hashed: 50 },
-      1,
-      [50, 10, 40],
-      [0, 0, 0],
-      0,
-      false,
-    ],
+    ["the endpoint holding the prefix wins when nothing is queued", [{}, {}, {}], { matched: [0, 40, 10], hashed: 50 }, 1, [50, 10, 40], [0, 0, 0], 0, false],
     [
       "queued prefill ahead outweighs the prefix: 10 + 45 > 50 + 0",
       [{ inFlight: 1 }, { inFlight: 1, pendingBlocks: 45 }, { inFlight: 1, pendingBlocks: 20 }],
@@ -146,7 +147,11 @@ describe("default profile: cost = uncached + queued blocks, within the load boun
     ],
     [
       "no prefix anywhere: least queued prefill wins",
-      [{ inFlight: 1, pendingBlocks: 30 }, { inFlight: 1, pendingBlocks: 10 }, { inFlight: 1, pendingBlocks: 20 }],
+      [
+        { inFlight: 1, pendingBlocks: 30 },
+        { inFlight: 1, pendingBlocks: 10 },
+        { inFlight: 1, pendingBlocks: 20 },
+      ],
       { matched: [0, 0, 0], hashed: 8 },
       1,
       [8, 8, 8],
@@ -171,8 +176,13 @@ describe("default profile: cost = uncached + queued blocks, within the load boun
         const d = decide(eps, { ...req, seed });
         expect(d.status).toBe(200);
         expect(d.endpoint).toBe(addr(chosen));
-        expect(d.scores["uncached-blocks"]).toEqual(byAddr(uncached));
-        expect(d.scores["queued-blocks"]).toEqual(byAddr(queued));
+        const p = req.prompt ?? req.hashed ?? 0;
+        const want = uncached.map((x, i) => p / (p + x + queued[i]));
+        expect(Object.keys(d.scores)).toEqual(["predicted-prefill"]);
+        expect(Object.keys(d.scores["predicted-prefill"])).toEqual(eps.map((_, i) => addr(i)));
+        want.forEach((v, i) => {
+          expect(d.scores["predicted-prefill"][addr(i)]).toBeCloseTo(v, 6);
+        });
         expect(d.overBound).toBe(overBound);
         expect(d.loadOverrodeAffinity).toBe(overrode);
         expect(d.tied).toBe(1);
@@ -185,11 +195,11 @@ describe("default profile: ties, bound factor, health, saturation, LoRA", () => 
   it("equal cost: the less occupied endpoint wins; equal occupancy: each of the tied at random", () => {
     const d = decide([{ inFlight: 3 }, { inFlight: 1 }, { inFlight: 2 }], { matched: [50, 50, 50], hashed: 50, loadFactor: 3 });
     expect(d.endpoint).toBe(addr(1));
-    expect(d.tied).toBe(1);
+    expect(d.tied).toBe(3); // "tied" counts equal totals; the picker then looks at occupancy
     const seen = new Set<string>();
     for (let seed = 1; seed <= 40; seed++) {
       const e = decide([{ inFlight: 2 }, { inFlight: 2 }, { inFlight: 5 }], { matched: [50, 50, 50], hashed: 50, loadFactor: 3, seed });
-      expect(e.tied).toBe(2);
+      expect(e.tied).toBe(3);
       seen.add(e.endpoint);
     }
     expect([...seen].sort()).toEqual([addr(0), addr(1)]);
@@ -215,40 +225,60 @@ describe("default profile: ties, bound factor, health, saturation, LoRA", () => 
     expect(d.overBound).toBe(0);
   });
 
-  it("totals: 1 / (1 + cost) for eligible endpoints, 0 over the bound", () => {
+  it("totals are the scores (weight 1); the endpoint over the bound keeps its total but is not picked", () => {
     const d = decide([{ inFlight: 6 }, { inFlight: 1 }, { inFlight: 1, pendingBlocks: 1 }], { matched: [50, 0, 48], hashed: 50 });
-    // occupancy 6+1+1 = 8, capacity ceil(1.5 × 9 / 3) = 5: the first is over. Costs: 50 + 0, 2 + 1.
-    const expected = [0, 1 / 51, 1 / 4];
+    // occupancy 6+1+1 = 8, capacity ceil(1.5 × 9 / 3) = 5: the first is over. Costs: 0, 50 + 0, 2 + 1.
+    const expected = [1, 50 / 100, 50 / 53];
+    expect(d.weights).toEqual({ "predicted-prefill": 1 });
     expect(Object.keys(d.total)).toEqual([addr(0), addr(1), addr(2)]);
-    Object.values(d.total).forEach((v, i) => expect(v).toBeCloseTo(expected[i], 6));
+    Object.values(d.total).forEach((v, i) => {
+      expect(v).toBeCloseTo(expected[i], 6);
+    });
+    expect(d.overBound).toBe(1);
     expect(d.endpoint).toBe(addr(2));
+    expect(d.loadOverrodeAffinity).toBe(true);
   });
 
-  it("unhealthy endpoints are out; all unhealthy: prefix ignored, queued work and occupancy decide", () => {
+  it("unhealthy endpoints are out; all unhealthy: the prefill scorer yields (weight 0) and occupancy decides", () => {
     const some = decide([{ healthy: false }, {}, {}], { matched: [50, 10, 0], hashed: 50 });
     expect(some.endpoint).toBe(addr(1));
-    expect(Object.keys(some.scores["uncached-blocks"])).toEqual([addr(1), addr(2)]);
-    const all = decide([{ healthy: false, pendingBlocks: 9 }, { healthy: false, pendingBlocks: 2 }], { matched: [50, 0], hashed: 50 });
+    expect(Object.keys(some.scores["predicted-prefill"])).toEqual([addr(1), addr(2)]);
+    const all = decide(
+      [
+        { healthy: false, inFlight: 3 },
+        { healthy: false, inFlight: 1 },
+      ],
+      { matched: [50, 0], hashed: 50 },
+    );
     expect(all.allUnhealthy).toBe(true);
-    expect(all.scores["uncached-blocks"]).toEqual(byAddr([50, 50]));
+    expect(all.weights).toEqual({ "predicted-prefill": 0 });
     expect(all.endpoint).toBe(addr(1));
+    expect(all.loadOverrodeAffinity).toBe(true);
   });
 
   it("every endpoint saturated: sheddable gets 429, others go by load", () => {
-    const eps = [{ waiting: 9, pendingBlocks: 4 }, { waiting: 6, pendingBlocks: 1 }];
+    const eps = [
+      { waiting: 9, pendingBlocks: 4 },
+      { waiting: 6, pendingBlocks: 1 },
+    ];
     expect(decide(eps, { matched: [50, 0], hashed: 50, priority: -1 }).status).toBe(429);
     const d = decide(eps, { matched: [50, 0], hashed: 50, loadFactor: 10 });
     expect(d.saturated).toBe(true);
     expect(d.endpoint).toBe(addr(1));
   });
 
-  it("LoRA: only the endpoints with the best adapter score compete", () => {
+  it("LoRA: the adapter already running counts like the whole prompt cached (lora-affinity, weight 1)", () => {
     const eps = [
       { runningLoras: ["other"], waitingLoras: [], maxLoras: 1 },
       { runningLoras: ["ad"], waitingLoras: [], maxLoras: 1, pendingBlocks: 30 },
     ];
+    // totals: 1 (prompt cached) + 0 (no slot) against 50 / (50 + 50 + 30) + 1 (adapter running).
     const d = decide(eps, { matched: [50, 0], hashed: 50, adapter: "ad" });
+    expect(d.scores["lora-affinity"]).toEqual(byAddr([0, 1]));
+    expect(d.total[addr(0)]).toBeCloseTo(1, 6);
+    expect(d.total[addr(1)]).toBeCloseTo(50 / 130 + 1, 6);
     expect(d.endpoint).toBe(addr(1));
-    expect(Object.keys(d.scores["uncached-blocks"])).toEqual([addr(1)]);
+    // Without an adapter, lora-affinity does not run.
+    expect(Object.keys(decide(eps, { matched: [50, 0], hashed: 50 }).scores)).toEqual(["predicted-prefill"]);
   });
 });

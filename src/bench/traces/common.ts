@@ -4,6 +4,7 @@
  * bodies, and sessions arriving as a Poisson process.
  */
 import type { TraceRequest } from "./trace.js";
+import { chatRequest, DEFAULT_MODEL } from "../../requests/bodies.js";
 
 export interface GeneratorOptions {
   seed?: number;
@@ -21,8 +22,6 @@ export interface GeneratorOptions {
    */
   maxTokens?: number;
 }
-
-const DEFAULT_MODEL = "meta-llama/Llama-3.1-8B-Instruct";
 
 /** Small seeded PRNG (SplitMix32-style mixing); independent of the simulator's. */
 export class Rng {
@@ -107,8 +106,8 @@ export function turnMaxTokens(o: Resolved, replyWords: number): number {
   return o.explicitMaxTokens ? o.maxTokens : replyWords;
 }
 
-export function chatBody(o: Resolved, messages: Message[], extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { model: o.model, messages: messages.map((m) => ({ ...m })), max_tokens: o.maxTokens, ...extra };
+export function chatTurn(o: Resolved, messages: Message[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return chatRequest(messages, { model: o.model, max_tokens: o.maxTokens, ...extra });
 }
 
 /** Options with their defaults filled in (`rate` and `requests` defaults are per trace). */
@@ -204,8 +203,7 @@ export function growingChat(
       messages.push({ role: "user", content: words(rng, rng.int(userWords[0], userWords[1])) });
       k++;
       reply = rng.int(replyTokens[0], replyTokens[1]);
-      return chatBody(o, messages, { stream: true, max_tokens: turnMaxTokens(o, reply) });
+      return chatTurn(o, messages, { stream: true, max_tokens: turnMaxTokens(o, reply) });
     },
   };
 }
-

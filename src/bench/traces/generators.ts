@@ -13,7 +13,19 @@
  *   parameters, never used to choose the router's defaults)
  */
 import type { TraceRequest } from "./trace.js";
-import { chatBody, fromSessions, growingChat, resolveOptions, Rng, turnMaxTokens, words, WORDS, type GeneratorOptions, type Message, type Resolved } from "./common.js";
+import {
+  chatTurn,
+  fromSessions,
+  growingChat,
+  resolveOptions,
+  Rng,
+  turnMaxTokens,
+  words,
+  WORDS,
+  type GeneratorOptions,
+  type Message,
+  type Resolved,
+} from "./common.js";
 import { WORKLOADS, type WorkloadName } from "./workloads.js";
 
 export { Rng, type GeneratorOptions } from "./common.js";
@@ -92,7 +104,7 @@ function docQa(o: Resolved): TraceRequest[] {
         }
         k++;
         reply = rng.int(40, 120);
-        return chatBody(o, messages, { stream: true, max_tokens: turnMaxTokens(o, reply) });
+        return chatTurn(o, messages, { stream: true, max_tokens: turnMaxTokens(o, reply) });
       },
     };
   });
@@ -140,12 +152,14 @@ function agents(o: Resolved): TraceRequest[] {
           messages.push({
             role: "assistant",
             content: null,
-            tool_calls: [{ id: callId, type: "function", function: { name: tool.function.name, arguments: JSON.stringify({ query: words(rng, rng.int(3, 10)) }) } }],
+            tool_calls: [
+              { id: callId, type: "function", function: { name: tool.function.name, arguments: JSON.stringify({ query: words(rng, rng.int(3, 10)) }) } },
+            ],
           });
           messages.push({ role: "tool", tool_call_id: callId, content: words(rng, rng.int(80, 300)) });
         }
         k++;
-        return chatBody(o, messages, { tools: kind.tools, stream: true });
+        return chatTurn(o, messages, { tools: kind.tools, stream: true });
       },
     };
   });

@@ -17,7 +17,7 @@
  *   and follow-ups, and short chats.
  */
 import type { TraceRequest } from "./trace.js";
-import { chatBody, fromSessions, growingChat, Rng, turnMaxTokens, words, type Message, type Resolved, type Session } from "./common.js";
+import { chatTurn, fromSessions, growingChat, Rng, turnMaxTokens, words, type Message, type Resolved, type Session } from "./common.js";
 
 export interface ChatParams {
   /** Distinct system prompts and their length in words. */
@@ -70,7 +70,7 @@ export function onOff(b: BurstParams): (t: number) => number {
   const period = b.onMs + b.offMs;
   const offFactor = Math.max(0, (period - b.onFactor * b.onMs) / b.offMs);
   return (t: number) => {
-    const phase = (((t % period) + period) % period);
+    const phase = ((t % period) + period) % period;
     return phase < b.onMs ? b.onFactor : Math.max(0.05, offFactor);
   };
 }
@@ -79,13 +79,17 @@ const meanOf = (r: [number, number]) => (r[0] + r[1]) / 2;
 
 function paretoChat(o: Resolved, p: ChatParams, seedSalt: number, burst?: BurstParams): TraceRequest[] {
   const rng = new Rng(o.seed + seedSalt);
-  const systems = Array.from({ length: p.prompts }, (_, i) => `You are the assistant of service ${i}. ${words(rng, rng.int(p.promptWords[0], p.promptWords[1]))}`);
+  const systems = Array.from(
+    { length: p.prompts },
+    (_, i) => `You are the assistant of service ${i}. ${words(rng, rng.int(p.promptWords[0], p.promptWords[1]))}`,
+  );
   return fromSessions(
     o,
     rng,
     meanOf(p.turns),
     meanOf(p.turns) * 2 * p.gapMs,
-    (id, start) => growingChat(o, rng, id, start, systems[rng.zipf(systems.length, p.alpha)], rng.int(p.turns[0], p.turns[1]), p.gapMs, p.userWords, p.replyTokens),
+    (id, start) =>
+      growingChat(o, rng, id, start, systems[rng.zipf(systems.length, p.alpha)], rng.int(p.turns[0], p.turns[1]), p.gapMs, p.userWords, p.replyTokens),
     burst ? onOff(burst) : undefined,
   );
 }
@@ -134,7 +138,7 @@ function rag(o: Resolved, p: RagParams, seedSalt: number, burst?: BurstParams): 
           }
           n++;
           reply = rng.int(40, 120);
-          return chatBody(o, messages, { stream: true, max_tokens: turnMaxTokens(o, reply) });
+          return chatTurn(o, messages, { stream: true, max_tokens: turnMaxTokens(o, reply) });
         },
       };
     },
@@ -166,7 +170,7 @@ function longContext(o: Resolved, p: LongParams, seedSalt: number): TraceRequest
         }
         n++;
         reply = rng.int(40, 120);
-        return chatBody(o, messages, { stream: true, max_tokens: turnMaxTokens(o, reply) });
+        return chatTurn(o, messages, { stream: true, max_tokens: turnMaxTokens(o, reply) });
       },
     };
   });
@@ -200,7 +204,11 @@ export const WORKLOADS = {
     rate: 14,
     requests: 400,
     generate: (o: Resolved) =>
-      paretoChat(o, { prompts: 10, promptWords: [350, 800], alpha: 1.0, turns: [1, 8], userWords: [10, 120], replyTokens: [40, 240], gapMs: 2000 }, HELD_OUT_SALT),
+      paretoChat(
+        o,
+        { prompts: 10, promptWords: [350, 800], alpha: 1.0, turns: [1, 8], userWords: [10, 120], replyTokens: [40, 240], gapMs: 2000 },
+        HELD_OUT_SALT,
+      ),
   },
   "held-out-shared": {
     rate: 22,
@@ -210,7 +218,8 @@ export const WORKLOADS = {
   "held-out-rag-bursty": {
     rate: 10,
     requests: 400,
-    generate: (o: Resolved) => rag(o, { docs: 120, docWords: [200, 450], alpha: 0.9, perRequest: [2, 6], turns: [1, 3] }, HELD_OUT_SALT, { onMs: 2000, offMs: 4000, onFactor: 2.2 }),
+    generate: (o: Resolved) =>
+      rag(o, { docs: 120, docWords: [200, 450], alpha: 0.9, perRequest: [2, 6], turns: [1, 3] }, HELD_OUT_SALT, { onMs: 2000, offMs: 4000, onFactor: 2.2 }),
   },
 } satisfies Record<string, Workload>;
 

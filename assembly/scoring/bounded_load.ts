@@ -1,0 +1,86 @@
+// The default profile's picker: the best total among the endpoints within a
+// load bound (consistent hashing with bounded loads; docs/routing.md).
+//
+// An endpoint's occupancy is the requests on it as best known (this Envoy's
+// in flight, or waiting + running as it reports when that is more). With n
+// candidates and total occupancy T, an endpoint whose occupancy before this
+// request is above ⌈loadFactor × (T + 1) / n⌉ is left out. Comparing the
+// occupancy before the request leaves one request of slack, so at light
+// load a second concurrent request on a prefix is not sent to re-prefill it
+// elsewhere. The least occupied endpoint always fits, so the set is never
+// empty. Among the rest: the best total, then the lower occupancy, then
+// uniformly at random.
+import { Picker, TIE_EPSILON } from "./picker";
+import { Pcg32 } from "./rng";
+import { Candidates } from "./scorer";
+
+/**
+ * The bound's one parameter: a ratio to the pool's measured mean occupancy,
+ * never an absolute count, so it means the same on 2 servers at 3 requests
+ * each and on 64 at 200. docs/routing.md has the measurements behind 1.5.
+ */
+export class BoundConfig {
+  loadFactor: f64 = 1.5;
+}
+
+/** Capacity of one endpoint: ⌈factor × (total + 1) / n⌉, at least 1. */
+export function boundCapacity(total: f64, n: i32, factor: f64): f64 {
+  if (n <= 0) return 1;
+  const cap = Math.ceil((factor * (total + 1)) / <f64>n);
+  return cap >= 1 ? cap : 1;
+}
+
+export class BoundedLoadPicker extends Picker {
+  constructor(
+    /** Shared with the configuration, so `bound.loadFactor` applies whatever the key order. */
+    public bound: BoundConfig,
+  ) {
+    super("bounded-load");
+  }
+
+  pick(totals: Float64Array, c: Candidates, rng: Pcg32): i32 {
+    const n = c.length < totals.length ? c.length : totals.length;
+    this.excluded = 0;
+    if (n == 0) return -1;
+    const occ = new Float64Array(n);
+    let total: f64 = 0;
+    for (let i = 0; i < n; i++) {
+      const o = unchecked(c.states[i]).occupancy;
+      unchecked((occ[i] = o));
+      total += o;
+    }
+    const cap = boundCapacity(total, n, this.bound.loadFactor);
+    const eligible = new StaticArray<bool>(n);
+    for (let i = 0; i < n; i++) {
+      const ok = unchecked(occ[i]) <= cap;
+      unchecked((eligible[i] = ok));
+      if (!ok) this.excluded++;
+    }
+    if (this.excluded == n) {
+      // Not reached with factor ≥ 1 (the least occupied fits); kept so that no
+      // configuration can leave a request without an endpoint.
+      for (let i = 0; i < n; i++) unchecked((eligible[i] = true));
+      this.excluded = 0;
+    }
+    let best = -Infinity;
+    for (let i = 0; i < n; i++) if (unchecked(eligible[i]) && unchecked(totals[i]) > best) best = unchecked(totals[i]);
+    let bestOcc = Infinity;
+    for (let i = 0; i < n; i++) {
+      if (unchecked(eligible[i]) && best - unchecked(totals[i]) <= TIE_EPSILON && unchecked(occ[i]) < bestOcc) bestOcc = unchecked(occ[i]);
+    }
+    let tied = 0;
+    for (let i = 0; i < n; i++) if (this.isBest(eligible, totals, occ, best, bestOcc, i)) tied++;
+    if (tied == 0) return 0; // every total NaN: cannot happen with the scorers' finite outputs
+    let k = <i32>rng.below(<u32>tied);
+    for (let i = 0; i < n; i++) {
+      if (!this.isBest(eligible, totals, occ, best, bestOcc, i)) continue;
+      if (k == 0) return i;
+      k--;
+    }
+    return 0;
+  }
+
+  private isBest(eligible: StaticArray<bool>, totals: Float64Array, occ: Float64Array, best: f64, bestOcc: f64, i: i32): bool {
+    return unchecked(eligible[i]) && best - unchecked(totals[i]) <= TIE_EPSILON && unchecked(occ[i]) == bestOcc;
+  }
+}
