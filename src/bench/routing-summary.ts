@@ -4,10 +4,13 @@
  * Every trace × policy on one row with each run's figures side by side
  * ("a / b"), then the routing goals checked on each run (routing.ts
  * goalChecks), first on the client's TTFT, then on the servers' own.
+ * `--charts` also writes, next to each JSON file, charts of the servers' own
+ * TTFT (routing-server-ttft-p50.svg, routing-server-ttft-p99.svg).
  */
-import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { groupedBarChart } from "./routing-charts.js";
 import { goalChecks, ms, pct, type RoutingResult } from "./routing.js";
 
 function cell(values: Array<number | undefined>, format: (v: number) => string): string {
@@ -97,13 +100,30 @@ export function goalTable(runs: RoutingResult[][]): string {
   return lines.join("\n") + "\n";
 }
 
-function main(argv: string[]): number {
-  if (argv.length === 0 || argv.includes("--help") || argv.includes("-h")) {
-    console.log("Usage: npm run bench:routing:summary -- RUN.json [RUN.json ...]   (files written by bench:routing --json)");
-    return argv.length === 0 ? 2 : 0;
+/** Server-TTFT charts of one run, written next to its JSON file. */
+function writeServerCharts(file: string, run: RoutingResult[]): void {
+  const traces = [...new Set(run.map((r) => r.trace))];
+  const policies = [...new Set(run.map((r) => r.policy))];
+  const values = (f: (r: RoutingResult) => number | undefined) =>
+    traces.map((t) => policies.map((p) => f(run.find((r) => r.trace === t && r.policy === p) ?? ({} as RoutingResult)) ?? Number.NaN));
+  const format = (v: number) => (v >= 10 ? v.toFixed(0) : v.toFixed(1));
+  for (const [name, title, pick] of [
+    ["routing-server-ttft-p50.svg", "Server TTFT, median (model ms, log scale)", (r: RoutingResult) => r.serverTtftP50Ms],
+    ["routing-server-ttft-p99.svg", "Server TTFT, p99 (model ms, log scale)", (r: RoutingResult) => r.serverTtftP99Ms],
+  ] as const) {
+    writeFileSync(join(dirname(file), name), groupedBarChart({ title, unit: "ms", groups: traces, series: policies, values: values(pick), log: true, format }));
   }
-  const runs = argv.map((f) => JSON.parse(readFileSync(f, "utf8")) as RoutingResult[]);
-  process.stdout.write(`Runs: ${argv.join(", ")}\n\n${summaryTable(runs)}\n${goalTable(runs)}`);
+}
+
+function main(argv: string[]): number {
+  const files = argv.filter((a) => !a.startsWith("--"));
+  if (files.length === 0 || argv.includes("--help") || argv.includes("-h")) {
+    console.log("Usage: npm run bench:routing:summary -- [--charts] RUN.json [RUN.json ...]   (files written by bench:routing --json)");
+    return files.length === 0 && !argv.includes("--help") && !argv.includes("-h") ? 2 : 0;
+  }
+  const runs = files.map((f) => JSON.parse(readFileSync(f, "utf8")) as RoutingResult[]);
+  if (argv.includes("--charts")) files.forEach((f, i) => writeServerCharts(f, runs[i]));
+  process.stdout.write(`Runs: ${files.join(", ")}\n\n${summaryTable(runs)}\n${goalTable(runs)}`);
   return 0;
 }
 
