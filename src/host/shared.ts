@@ -4,7 +4,7 @@
  * `wasmcustom.*` stats registry (Envoy `Context::defineMetric`, §3.4).
  */
 import { MetricType, WasmResult } from "./abi.js";
-import type { VmLabel } from "./vm.js";
+import type { VmLabel } from "./contexts.js";
 
 /** One shared-data entry: the bytes and the CAS assigned at the last write. */
 export interface SharedEntry {
