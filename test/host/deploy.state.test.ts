@@ -68,9 +68,9 @@ function firstTurns(host: ProxyWasmHost, convs: Conversation[]): string[] {
  * sources in a temp directory; the debug target, ~10 s). Cached by source hash.
  */
 function layoutVersionSource(): { bucket: string; m: RegExpExecArray } {
-  const bucket = readFileSync(join(ROOT, "assembly/index/bucket.ts"), "utf8");
+  const bucket = readFileSync(join(ROOT, "assembly/prefix/bucket.ts"), "utf8");
   const m = /export const LAYOUT_VERSION: u32 = (\d+);/.exec(bucket);
-  if (!m) throw new Error("assembly/index/bucket.ts no longer declares `export const LAYOUT_VERSION: u32 = N;`: update this test");
+  if (!m) throw new Error("assembly/prefix/bucket.ts no longer declares `export const LAYOUT_VERSION: u32 = N;`: update this test");
   return { bucket, m };
 }
 
@@ -86,7 +86,7 @@ function buildOtherLayout(): string {
   if (existsSync(out)) return out;
   const work = mkdtempSync(join(tmpdir(), "llm-picker-layout-"));
   cpSync(join(ROOT, "assembly"), join(work, "assembly"), { recursive: true });
-  writeFileSync(join(work, "assembly/index/bucket.ts"), bucket.replace(m[0], `export const LAYOUT_VERSION: u32 = ${Number(m[1]) + 1};`));
+  writeFileSync(join(work, "assembly/prefix/bucket.ts"), bucket.replace(m[0], `export const LAYOUT_VERSION: u32 = ${Number(m[1]) + 1};`));
   execFileSync(
     "npx",
     ["asc", join(work, "assembly/index.ts"), "--config", "asconfig.json", "--target", "debug", "-o", out, "-t", join(work, "out.wat"), "--sourceMap", "false"],

@@ -85,7 +85,7 @@ describe(`filter fuzz, generated and mutated bodies (FUZZ_RUNS=${TOTAL})`, () =>
         const got = await send(BIG_LIMIT, { path: p, cls: p === "/" ? "by_shape" : api, chunks: chunksOf(bytes, d), trailers: d.trailers });
         if (got.kind !== "route") throw new Error(`not routed: ${JSON.stringify(got.decision)}`);
         expect(Object.keys(got.decision.request.body)).toEqual([api]);
-        // Lone surrogate escapes decode to U+FFFD (assembly/request/json.ts, documented).
+        // Lone surrogate escapes decode to U+FFFD (assembly/json/, documented).
         expect(got.decision.request.targetModel).toBe(wellFormed(value.model as string));
       }),
       runs(N.ownPath),

@@ -202,7 +202,7 @@ describe("inspect --endpoints: the seed's hermetic scheduling cases through the 
 // seed-behaviour.md §2.7 TestPrefixPluginCompletion (S = 4, trailing block
 // dropped as in the seed's PR): each step replays the earlier picks with
 // --state and inspects the next prompt; hashes are the §2.8 golden vectors.
-// Scores are written with 6 decimals (assembly/metrics/jsonout.ts): 2/3 → 0.666667.
+// Scores are written with 6 decimals (assembly/json/writer.ts): 2/3 → 0.666667.
 describe("inspect --state: the seed's completion table", () => {
   const CONFIG = { prefix: { blockSize: 4, hashTrailingBlock: false } };
   const POD1 = "127.0.0.1:8001";

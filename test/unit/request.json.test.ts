@@ -1,5 +1,5 @@
-// The strict JSON scanner (assembly/request/json.ts), JsonReader and
-// canonicalJson (assembly/request/canonical.ts): tables with written-out
+// The strict JSON scanner (assembly/json/), JsonReader and
+// canonicalJson (assembly/json/canonical.ts): tables with written-out
 // expectations. Property tests are in request.props.test.ts.
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadUnits, type Units } from "../support";
