@@ -1,6 +1,6 @@
 /**
  * `llm-picker deploy`: rolls a new filter build and/or plugin configuration
- * into a running Envoy without a restart (issue 6 point 2), through the ECDS
+ * into a running Envoy without a restart, through the ECDS
  * resource of envoy/envoy-ecds.yaml in a watched directory.
  *
  *   1. validate: the configuration must be a JSON object, and the module must
@@ -8,7 +8,7 @@
  *      a refusal prints the filter's own error lines and publishes nothing;
  *   2. write the module into DIR under a content-addressed name
  *      (`llm_picker-<sha256 prefix>.wasm`), so each build is a new file and
- *      Envoy never skips it as unchanged (envoy-proxy-wasm.md §3.3);
+ *      Envoy never skips it as unchanged (docs/reference/envoy-proxy-wasm.md#hot-swap-through-ecds);
  *   3. keep the current resource in DIR/.history/ (for --rollback), then
  *      publish the new one atomically (temp file + rename over
  *      DIR/llm-picker.yaml; Envoy reacts to the move);
@@ -17,7 +17,7 @@
  *      and DIR is restored so that a restart does not load the refused file).
  *
  * The vm_id is never changed, so shared data (the prefix index, endpoint
- * metrics) survives every swap (envoy-proxy-wasm.md §1.3).
+ * metrics) survives every swap (docs/reference/envoy-proxy-wasm.md#shared-data).
  *
  * Modules are written in place, not renamed into DIR: a rename in the watched
  * directory makes Envoy re-read llm-picker.yaml, which would be counted as a

@@ -95,7 +95,7 @@ class EmulatedEnvoy implements HostEmulator, HostInternals, StreamHost {
   }
 
   /**
-   * Compile, link-check, run the configuration canary (§3.6), then start one VM per
+   * Compile, link-check, run the configuration canary, then start one VM per
    * worker (`_start` in restricted mode, on_context_create, on_vm_start,
    * on_configure). Throws `ProxyWasmHostError` (with the logs) on any failure.
    */

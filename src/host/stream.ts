@@ -1,6 +1,6 @@
 /**
  * One HTTP stream through Envoy's filter manager with the Wasm filter followed by
- * the router (reference §1.8, §4 "HttpStream"). Drivers (`sendRequestHeaders`, …)
+ * the router (docs/reference/envoy-proxy-wasm.md#the-http-filter). Drivers (`sendRequestHeaders`, …)
  * feed the stream like a downstream client and an upstream server; inspectors
  * (`forwardedRequest`, `localResponse`, …) show what the router and the client see.
  */

@@ -2,7 +2,7 @@
  * Fake model servers for the Envoy tier: small HTTP servers on 127.0.0.1 that
  * record every request they receive (method, path, headers, body) and answer
  * with an OpenAI-shaped JSON naming themselves. `/metrics` serves whatever
- * Prometheus text the test set (issue 4 point 10), or fails on demand.
+ * Prometheus text the test set, or fails on demand.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";

@@ -1,6 +1,5 @@
 /**
- * Fuzz of the BUILT filter (release .wasm) in the emulated Envoy, issue 3
- * point 5: generated and mutated OpenAI bodies and hostile inputs, delivered
+ * Fuzz of the BUILT filter (release .wasm) in the emulated Envoy: generated and mutated OpenAI bodies and hostile inputs, delivered
  * in several chunkings on several paths, with a large and a small
  * `maxBodyBytes`. Invariants per request: test/fuzz/filter.ts (`sendChecked`).
  *
@@ -103,7 +102,7 @@ describe(`filter fuzz, generated and mutated bodies (FUZZ_RUNS=${TOTAL})`, () =>
         else if (bytes.length > limit) expect(got.code).toBe("body_too_large");
         else if (p.cls === api || p.cls === "by_shape") {
           expect(got.kind).toBe("route");
-          // The client's id, or a generated one (seed §4.2).
+          // The client's id, or a generated one (docs/reference/seed.md#the-gateway-contract).
           if (id) expect(got.decision.request.requestId).toBe(id);
           else expect(got.decision.request.requestId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
         } else {
