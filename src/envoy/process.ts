@@ -37,11 +37,6 @@ export interface StartEnvoyOptions {
   keepWorkDir?: boolean;
 }
 
-export interface EnvoyStatsOptions {
-  /** Regular expression on the stat name (Envoy's `filter=`). */
-  filter?: string;
-}
-
 export interface EnvoyProcess {
   pid: number;
   /** http://127.0.0.1:<admin port> */

@@ -115,8 +115,3 @@ export async function startUpstreamOnPort(port: number): Promise<FakeUpstream> {
 export async function startUpstreams(n: number): Promise<FakeUpstream[]> {
   return Promise.all(Array.from({ length: n }, () => startUpstream()));
 }
-
-/** The one upstream that received `req` for `path` after `since`, by arrival; or null. */
-export function whoReceived(upstreams: FakeUpstream[], predicate: (r: RecordedRequest) => boolean): FakeUpstream[] {
-  return upstreams.filter((u) => u.requests.some(predicate));
-}
