@@ -182,14 +182,6 @@ export function sendLocalResponse(status: u32, details: string, body: Uint8Array
   return imports.proxy_send_local_response(status, changetype<usize>(d), d.byteLength, body.dataStart, body.length, h.dataStart, h.length, <u32>-1);
 }
 
-export function continueRequest(): u32 {
-  return imports.proxy_continue_stream(0);
-}
-
-export function setEffectiveContext(id: u32): u32 {
-  return imports.proxy_set_effective_context(id);
-}
-
 export function setTickPeriodMs(ms: u32): u32 {
   return imports.proxy_set_tick_period_milliseconds(ms);
 }
@@ -204,14 +196,6 @@ export function nowNs(): u64 {
   store<u64>(RET_U64, 0);
   imports.proxy_get_current_time_nanoseconds(RET_U64);
   return load<u64>(RET_U64);
-}
-
-/** A property by NUL-separated path segments (§1.7), or null. */
-export function getProperty(segments: Array<string>): Uint8Array | null {
-  const path = enc(segments.join("\0"));
-  clearReturn();
-  if (imports.proxy_get_property(changetype<usize>(path), path.byteLength, RET_PTR, RET_SIZE) != OK) return null;
-  return takeReturned();
 }
 
 export function setProperty(name: string, value: Uint8Array): u32 {

@@ -7,10 +7,10 @@
 //   → pool states (published metrics + in-flight) → scorers/picker
 //   → index record + in-flight increment → routing header.
 import { Config } from "../config/types";
-import { KeyValueStore, StoreValue } from "../util/store";
+import { KeyValueStore } from "../util/store";
 import { ByteWriter } from "../util/bytes";
-import { Api, Header, LLMRequest, ParsedBody, RequestError } from "../request/types";
-import { API_NOT_INFERENCE, detectApi } from "../request/api";
+import { Header, LLMRequest, ParsedBody, RequestError } from "../request/types";
+import { detectApi } from "../request/api";
 import { bodyTooLargeError } from "../request/errors";
 import { HEADER_MODEL_REWRITE, HEADER_PRIORITY } from "../request/headers";
 import { rewriteModel, toLLMRequest } from "../request/llm_request";

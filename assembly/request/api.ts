@@ -61,11 +61,3 @@ function endsWithSegments(path: string, end: i32, suffix: string): bool {
   return true;
 }
 
-/** Name of a detectApi result, for logs and the CLI. */
-export function apiName(api: i32): string {
-  if (api == Api.Completions) return "completions";
-  if (api == Api.ChatCompletions) return "chat_completions";
-  if (api == Api.Responses) return "responses";
-  if (api == API_BY_SHAPE) return "by_shape";
-  return "not_inference";
-}
