@@ -117,7 +117,7 @@ export class RootContext {
     const states = readStates(this.store);
     for (let i = 0; i < this.addresses.length; i++) {
       const address = unchecked(this.addresses[i]);
-      let healthy = false; // never scraped: unhealthy, as requests see it
+      let healthy: bool = false; // never scraped: unhealthy, as requests see it
       for (let j = 0; j < states.length; j++) {
         const s = unchecked(states[j]);
         if (s.address == address) healthy = s.refreshHealth(now, <i64>this.config.metrics.staleAfterMs);

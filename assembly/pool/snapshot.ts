@@ -141,7 +141,7 @@ export function writeEndpointsSnapshot(w: ByteWriter, states: Array<EndpointStat
     if (i > 0) w.byte(0x2c);
     writeJsonText(w, s.address);
     w.str(":{");
-    let first = true;
+    let first: bool = true;
     if (s.hasWaiting) {
       first = sep(w, first);
       w.str('"waiting":');
