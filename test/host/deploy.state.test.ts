@@ -18,9 +18,9 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ProxyWasmHost, SharedDataStore } from "../../src/host/index.js";
 import { sha256Hex } from "../../src/envoy/ecds.js";
-import { A, B, C, chatBody, ensureBuilt, poolConfig, ROOT, send, uniquePrompt, WASM as DEBUG_WASM, type Sent } from "./fixtures/vllm.js";
+import { A, B, C, poolConfig, send, uniquePrompt, type Sent } from "./fixtures/vllm.js";
+import { chatBody, DEBUG_WASM, ensureBuilt, RELEASE_WASM, ROOT } from "../support";
 
-const RELEASE_WASM = join(ROOT, "build", "llm_picker.wasm");
 const PREFIX_KEY = "llm-picker/prefix/";
 
 /** A conversation with a long first turn, so earlier turns are most of each request. */
@@ -98,7 +98,7 @@ function buildOtherLayout(): string {
   return out;
 }
 
-beforeAll(ensureBuilt);
+beforeAll(() => ensureBuilt("debug", "release"));
 
 describe("state across swaps (same vm_id)", () => {
   it("a code swap (release → debug build) keeps the prefix index: conversations return to their servers", async () => {

@@ -16,7 +16,8 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { referenceValid } from "../fixtures/requests/reference";
-import { BIG_LIMIT, ensureBuilt, Hosts, sendChecked, SMALL_LIMIT, type FuzzRequest, type Outcome } from "../fuzz/filter";
+import { mutate, mutation } from "../support";
+import { BIG_LIMIT, ensureFilterBuilt, Hosts, sendChecked, SMALL_LIMIT, type FuzzRequest, type Outcome } from "../fuzz/filter";
 import {
   chunksOf,
   classifyPath,
@@ -25,8 +26,6 @@ import {
   fixedChunks,
   KIND_LITERALS,
   method,
-  mutate,
-  mutation,
   path,
   pathsOf,
   randomBytes,
@@ -66,7 +65,7 @@ async function send(limit: number, req: FuzzRequest): Promise<Outcome> {
   return sendChecked(await hosts.get(limit), limit, req);
 }
 
-beforeAll(() => ensureBuilt());
+beforeAll(ensureFilterBuilt);
 
 afterAll(() => {
   const memory = hosts.all().map((h) => (h.vmMemoryBytes() / 1048576).toFixed(1) + " MiB");

@@ -3,19 +3,18 @@
  * the real CLI (`node bin/llm-picker.js inspect ...`) on build/debug.wasm,
  * one spawned process per case, its single stdout line parsed and checked.
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { ensureBuilt, ROOT } from "../support";
 
-const ROOT = resolve(import.meta.dirname, "..", "..");
 const BIN = resolve(ROOT, "bin", "llm-picker.js");
-const WASM = resolve(ROOT, "build", "debug.wasm");
 let dir = "";
 
 beforeAll(() => {
-  if (!existsSync(WASM)) execFileSync("npm", ["run", "asbuild:debug"], { cwd: ROOT, stdio: "inherit" });
+  ensureBuilt("debug");
   dir = mkdtempSync(join(tmpdir(), "llm-picker-inspect-"));
 });
 
