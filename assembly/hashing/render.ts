@@ -51,7 +51,12 @@ import {
 import { BlockConfig, ByteSink, ChainHasher } from "./blocks";
 import { xxh64Bytes } from "./xxhash64";
 
-/** Version of this rendering; bump when any byte below changes (and regenerate the golden vectors). */
+/**
+ * Version of this rendering; bump when any byte below changes (and
+ * regenerate the golden vectors). The prefix index stores it with every
+ * bucket (prefix/bucket.ts), so a build with another rendering drops the
+ * entries hashed the old way instead of keeping them.
+ */
 export const RENDER_VERSION: i32 = 2;
 
 // Field tags (ASCII so a hex dump reads). Request context:

@@ -43,6 +43,7 @@
 //    to `score` are counted, so entries of endpoints that left never score.
 import { KeyValueStore, STORE_CAS_MISMATCH, STORE_OK, StoreValue } from "../util/store";
 import { utf8 } from "../util/bytes";
+import { RENDER_VERSION } from "../hashing/render";
 import { xxh64Bytes } from "../hashing/xxhash64";
 import {
   BUCKET_HEADER,
@@ -97,7 +98,10 @@ export class PrefixIndexConfig {
 }
 
 const META_SIZE: i32 = 16;
-const META_MAGIC: u32 = 0x4d504c | (LAYOUT_VERSION << 24); // "LPM" + version
+// "LP", 'K' + RENDER_VERSION ("LPM" for render version 2), LAYOUT_VERSION:
+// like BUCKET_MAGIC, so a build with another rendering or layout rewrites
+// every bucket at init().
+const META_MAGIC: u32 = 0x504c | (((0x4b + <u32>RENDER_VERSION) & 0xff) << 16) | (LAYOUT_VERSION << 24);
 
 /** Counters for stats and benchmarks. */
 export class PrefixIndexStats {
