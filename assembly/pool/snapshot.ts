@@ -1,5 +1,5 @@
-// The endpoints snapshot of `llm-picker inspect --endpoints FILE` (issue 4
-// point 9), exactly:
+// The endpoints snapshot of `llm-picker inspect --endpoints FILE` and of the
+// `snapshot` configuration key, exactly:
 //   {"<ip:port>": {"waiting": n, "running": n, "kvCacheUsage": 0..1,
 //                  "runningLoras": [..], "waitingLoras": [..], "maxLoras": n,
 //                  "inFlight": n, "healthy": true}}

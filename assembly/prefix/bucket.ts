@@ -71,7 +71,8 @@ function contains(hashes: StaticArray<u64>, from: i32, to: i32, h: u64): bool {
  * chain order, then the old entries minus duplicates of those, truncated to
  * `capacity`. Putting a group's blocks in chain order at the front means that
  * truncation drops the deepest block of the oldest write first, so early
- * blocks of a prefix outlive its later blocks (issue 7 point 3).
+ * blocks of a prefix outlive its later blocks (the prefix property scoring
+ * relies on: prefix_index.ts).
  */
 export function mergeInto(old: Uint8Array, hashes: StaticArray<u64>, from: i32, to: i32, endpoint: u32, stamp: u32, capacity: i32): Uint8Array {
   const oldCount = bucketCount(old);
