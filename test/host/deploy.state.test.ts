@@ -1,7 +1,7 @@
 /**
- * Issue 6 point 3, host tier: state across swaps. Envoy keeps shared data for
+ * Host tier: state across swaps. Envoy keeps shared data for
  * a vm_id while any VM of it lives, and a swap builds the new VM before it
- * releases the old one (envoy-proxy-wasm.md §1.3, §3.3); the emulator models
+ * releases the old one (docs/reference/envoy-proxy-wasm.md#shared-data); the emulator models
  * that with one SharedDataStore shared by successive hosts.
  *
  * - A code swap (release build → debug build, same vm_id) keeps the prefix
