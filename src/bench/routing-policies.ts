@@ -1,5 +1,6 @@
 /**
- * The routing policies compared by `npm run bench:routing` and the Envoy configuration each one runs. Every policy uses the same
+ * The routing policies compared by `npm run bench:routing`
+ * and the Envoy configuration each one runs. Every policy uses the same
  * topology (listener → router → cluster `model_servers` with the same
  * members); only the balancing differs:
  *
@@ -92,7 +93,8 @@ export function filterPluginConfig(policy: "seed-like" | "default", endpoints: s
   const base = { endpoints: endpoints.map((address) => ({ address })) };
   if (policy === "default") return base;
   // The seed's scheduler: its weighted scorers (the "seed" profile), prefix,
-  // queue and KV-cache weighted 1:1:1, only full blocks hashed.
+  // queue and KV-cache weighted 1:1:1, only full blocks hashed
+  // (docs/reference/seed.md#prefix-hashing).
   return {
     ...base,
     profile: "seed",

@@ -11,7 +11,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { groupedBarChart } from "./routing-charts.js";
-import { goalChecks, ms, pct, type RoutingResult } from "./routing.js";
+import { goalChecks, ms, pct } from "./routing-goals.js";
+import type { RoutingResult } from "./routing.js";
 
 function cell(values: Array<number | undefined>, format: (v: number) => string): string {
   return values.map((v) => (v === undefined || !Number.isFinite(v) ? "–" : format(v))).join(" / ");
@@ -122,7 +123,7 @@ function main(argv: string[]): number {
     return files.length === 0 && !argv.includes("--help") && !argv.includes("-h") ? 2 : 0;
   }
   const runs = files.map((f) => JSON.parse(readFileSync(f, "utf8")) as RoutingResult[]);
-  if (argv.includes("--charts")) files.forEach((f, i) => writeServerCharts(f, runs[i]));
+  if (argv.includes("--charts")) for (const [i, f] of files.entries()) writeServerCharts(f, runs[i]);
   process.stdout.write(`Runs: ${files.join(", ")}\n\n${summaryTable(runs)}\n${goalTable(runs)}`);
   return 0;
 }

@@ -24,7 +24,7 @@ import { startEnvoy, type EnvoyProcess } from "../envoy/process.js";
 import { ROUTING_HEADER } from "../envoy/config.js";
 import { loadSimConfigFile, type SimConfig } from "../sim/config.js";
 import { startSimPool, type SimPool } from "../sim/server.js";
-import { agent, postJson, streamRequest, type RequestOutcome } from "./routing-client.js";
+import { agent, streamRequest, type RequestOutcome } from "./routing-client.js";
 import { groupedBarChart } from "./routing-charts.js";
 import { DEFAULT_POLICIES, isPolicyName, POLICY_NAMES, policyEnvoy, type PolicyName } from "./routing-policies.js";
 import { PreciseRouter } from "./routing-precise.js";
@@ -32,6 +32,10 @@ import { OracleRouter } from "./routing-oracle.js";
 import { closedLoopBody, planSessions } from "./routing-sessions.js";
 import { ALL_TRACE_NAMES, DEFAULT_RATES, defaultRequests, generateTrace, HELD_OUT_NAMES, isTraceName, type TraceName } from "./traces/generators.js";
 import { readTrace, writeTrace, type TraceRequest } from "./traces/trace.js";
+import { bar, percentile, sleep, streamingBody, waitFilterHealthy, warmTokenizer } from "./routing-run.js";
+
+export { percentile } from "./routing-run.js";
+import { goalLines, ms, pct } from "./routing-goals.js";
 
 export interface RoutingResult {
   policy: PolicyName;
@@ -122,48 +126,6 @@ export interface RoutingRun {
 
 /** Model-time options of the simulated servers used by default (README "Routing"). */
 export const DEFAULT_BENCH_SIM: Partial<SimConfig> = { numGpuBlocks: 2048, timeScale: 0.5 };
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-export function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.ceil((p / 100) * sorted.length) - 1;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank))];
-}
-
-function bar(done: number, total: number, width = 30): string {
-  const filled = Math.round((done / Math.max(1, total)) * width);
-  return "█".repeat(filled) + "░".repeat(width - filled);
-}
-
-/** Request body as sent: the trace's body asking for streaming (TTFT is measured on the stream). */
-export function streamingBody(body: Record<string, unknown>): string {
-  return JSON.stringify({ ...body, stream: true });
-}
-
-/** Tokenizes every prompt once (memoised in the simulators) so the first policy does not pay it during its run. */
-async function warmTokenizer(pool: SimPool, trace: TraceSpec, bodies: string[]): Promise<void> {
-  let next = 0;
-  const url = pool.urls[0];
-  const worker = async () => {
-    for (let i = next++; i < bodies.length; i = next++) {
-      await postJson(`${url}/sim/prefix?path=${encodeURIComponent(trace.requests[i].path)}`, bodies[i]);
-    }
-  };
-  await Promise.all([worker(), worker(), worker(), worker()]);
-}
-
-/** Waits until the filter reports every endpoint healthy (its scrapes have landed), at most `timeoutMs`. */
-async function waitFilterHealthy(envoy: EnvoyProcess, endpoints: number, timeoutMs = 10_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const stats = await envoy.stats("llm_picker\\.endpoint\\.healthy\\.");
-    const values = Object.values(stats);
-    if (values.length >= endpoints && values.every((v) => v === 1)) return true;
-    await sleep(50);
-  }
-  return false;
-}
 
 async function replay(
   envoy: EnvoyProcess,
@@ -358,9 +320,6 @@ export async function runRoutingBench(options: RoutingBenchOptions): Promise<Rou
   return runs;
 }
 
-export const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
-export const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(v >= 100 ? 0 : 1) : "–");
-
 /** The Markdown table (one row per trace × policy). */
 export function markdownTable(runs: RoutingRun[]): string {
   const lines = [
@@ -387,59 +346,6 @@ export function loopTable(runs: RoutingRun[]): string {
     lines.push(`| ${r.trace} | ${r.policy} | ${d.loop.substituted} | ${d.loop.delayed} | ${mean.toFixed(0)} |`);
   }
   return lines.join("\n") + "\n";
-}
-
-/** Traces where default must beat round robin's median TTFT by 3× (prefix reuse within sessions or popular prompts). */
-export const SPEEDUP_TRACES = ["multi-turn", "pareto-prompts", "held-out-pareto"];
-/** Traces where default's median TTFT must be no worse than round robin's (one prompt shared by all). */
-export const NO_WORSE_P50_TRACES = ["shared-prompt", "held-out-shared"];
-
-/** One goal check: the figure, the goal and whether it is met. */
-export interface GoalCheck {
-  trace: string;
-  goal: string;
-  value: string;
-  met: boolean;
-}
-
-/** The routing goals, checked on the runs that exist (results only: works on --json files too). */
-export function goalChecks(results: RoutingResult[]): GoalCheck[] {
-  const out: GoalCheck[] = [];
-  const get = (trace: string, policy: string) => results.find((r) => r.trace === trace && r.policy === policy);
-  const traces = [...new Set(results.map((r) => r.trace))];
-  for (const trace of traces) {
-    const def = get(trace, "default");
-    if (!def) continue;
-    const add = (goal: string, value: string, met: boolean) => out.push({ trace, goal, value, met });
-    add("0 failed requests", String(def.errors), def.errors === 0);
-    const rr = get(trace, "round-robin");
-    if (rr) {
-      add("p90 ≤ round robin", `${ms(def.ttftP90Ms)} vs ${ms(rr.ttftP90Ms)} ms`, def.ttftP90Ms <= rr.ttftP90Ms);
-      add("p99 ≤ round robin", `${ms(def.ttftP99Ms)} vs ${ms(rr.ttftP99Ms)} ms`, def.ttftP99Ms <= rr.ttftP99Ms);
-      if (SPEEDUP_TRACES.includes(trace)) {
-        const speedup = rr.ttftP50Ms / def.ttftP50Ms;
-        add("p50 ≥ 3× lower than round robin", `${speedup.toFixed(2)}×`, speedup >= 3);
-      }
-      if (NO_WORSE_P50_TRACES.includes(trace)) add("p50 ≤ round robin", `${ms(def.ttftP50Ms)} vs ${ms(rr.ttftP50Ms)} ms`, def.ttftP50Ms <= rr.ttftP50Ms);
-    }
-    const precise = get(trace, "precise");
-    if (precise && precise.hitRate > 0) {
-      const share = def.hitRate / precise.hitRate;
-      add("hit rate ≥ 90% of precise", pct(share), share >= 0.9);
-    }
-    const oracle = get(trace, "oracle");
-    if (oracle) {
-      const r50 = def.ttftP50Ms / oracle.ttftP50Ms;
-      const r99 = def.ttftP99Ms / oracle.ttftP99Ms;
-      add("p50 ≤ 1.25× oracle", `${r50.toFixed(2)}×`, r50 <= 1.25);
-      add("p99 ≤ 1.25× oracle", `${r99.toFixed(2)}×`, r99 <= 1.25);
-    }
-  }
-  return out;
-}
-
-export function goalLines(runs: RoutingRun[]): string[] {
-  return goalChecks(runs.map((r) => r.result)).map((g) => `${g.trace}: ${g.goal}: ${g.value} ${g.met ? "✔" : "✘"}`);
 }
 
 export interface ReportContext {
@@ -526,7 +432,7 @@ export function writeReport(dir: string, runs: RoutingRun[], ctx: ReportContext)
     "",
     markdownTable(runs),
     ...(ctx.openLoop ? [] : ["", loopTable(runs)]),
-    ...goalLines(runs).map((l) => `- ${l}`),
+    ...goalLines(runs.map((r) => r.result)).map((l) => `- ${l}`),
     "",
     "![hit rate](routing-hit-rate.svg) ![TTFT p50](routing-ttft-p50.svg) ![TTFT p99](routing-ttft-p99.svg)",
     "",
@@ -668,7 +574,7 @@ export async function main(argv: string[]): Promise<number> {
     wasmPath: values.wasm ? resolve(values.wasm) : undefined,
     openLoop: values["open-loop"],
   });
-  process.stdout.write("\n" + markdownTable(runs) + "\n" + goalLines(runs).join("\n") + "\n");
+  process.stdout.write("\n" + markdownTable(runs) + "\n" + goalLines(runs.map((r) => r.result)).join("\n") + "\n");
   const files = writeReport(resolve(values.out), runs, { command, servers, sim, openLoop: values["open-loop"] });
   if (values.json) {
     mkdirSync(dirname(resolve(values.json)), { recursive: true });
