@@ -14,6 +14,9 @@
  * scrape would publish), so the request path reads and decodes them as it
  * does in Envoy, without scrape callouts.
  *
+ * `--count N` sends 64 + N requests of the first size and nothing else (for
+ * instruction counts: see --count below).
+ *
  * `--scrape PAGE` (default test/fixtures/metrics/vllm-v1.txt, a 40 KB page
  * shaped like a vLLM V1 server's, as bench:overhead's upstream serves it)
  * times one scrape in the filter instead: a tick's callouts answered with
@@ -26,15 +29,13 @@ import { parseArgs } from "node:util";
 import { PROJECT_ROOT } from "../envoy/locate.js";
 import { loadUnits } from "../../test/unit/units.js";
 import { ProxyWasmHost } from "../host/index.js";
-import { chatBodies } from "./overhead-setup.js";
+import { chatBodies, poolSnapshot } from "./overhead-setup.js";
 import { CHAT_HEADERS, countCalls, RELEASE_WASM, sendRequest, timeInterleaved } from "./parse.js";
 
 export const PROFILE_ENDPOINTS = ["127.0.0.1:8001", "127.0.0.1:8002", "127.0.0.1:8003", "127.0.0.1:8004"];
 
 export function profileConfig(extra: Record<string, unknown> = {}): Record<string, unknown> {
-  const snapshot: Record<string, unknown> = {};
-  PROFILE_ENDPOINTS.forEach((a, i) => (snapshot[a] = { waiting: 0, running: i, kvCacheUsage: 0.1 + i / 100, runningLoras: [], waitingLoras: [], maxLoras: 4, healthy: true }));
-  return { endpoints: PROFILE_ENDPOINTS.map((address) => ({ address })), snapshot, ...extra };
+  return { endpoints: PROFILE_ENDPOINTS.map((address) => ({ address })), snapshot: poolSnapshot(PROFILE_ENDPOINTS), ...extra };
 }
 
 async function main(): Promise<void> {
@@ -46,22 +47,39 @@ async function main(): Promise<void> {
       loop: { type: "string", default: "0" },
       "filter-config": { type: "string" },
       scrape: { type: "string" },
+      count: { type: "string" },
     },
   });
   if (values.scrape !== undefined) return scrape(values.wasm!, values.scrape || DEFAULT_PAGE, Number(values.requests));
   const extra = values["filter-config"] ? (JSON.parse(values["filter-config"]) as Record<string, unknown>) : {};
-  const host = await ProxyWasmHost.create({ wasm: values.wasm!, pluginConfig: JSON.stringify(profileConfig(extra)), bufferLimitBytes: 64 << 20, logLevel: "warn" });
+  const host = await ProxyWasmHost.create({
+    wasm: values.wasm!,
+    pluginConfig: JSON.stringify(profileConfig(extra)),
+    bufferLimitBytes: 64 << 20,
+    logLevel: "warn",
+  });
   const n = Number(values.requests);
   const sizes = values.sizes!.split(",").map(Number);
   const headers = CHAT_HEADERS.filter(([k]) => k !== "x-request-id"); // as vegeta sends them: Envoy adds the id
   const sets = sizes.map((kb) => chatBodies(kb * 1024).map((b) => new Uint8Array(b)));
   const fns = sets.map((bodies) => (i: number) => void sendRequest(host, headers, bodies[i % bodies.length]));
+  if (values.count !== undefined) {
+    // Exactly 64 warm-up requests then `count` more of the first size, nothing else:
+    // run twice under valgrind --tool=callgrind with two counts, and the
+    // difference of the totals over the difference of the counts is the
+    // instructions per request (startup cancels out).
+    for (let i = 0; i < 64 + Number(values.count); i++) fns[0](i);
+    return;
+  }
   const times = timeInterleaved(Math.max(1, Math.floor(n / 4)), n, fns, 5);
   sizes.forEach((kb, k) => {
     const calls = countCalls(host, () => {
       for (let i = 0; i < 64; i++) fns[k](i);
     });
-    const per = [...calls].sort().map(([name, c]) => `${name.replace(/^proxy_/, "")} ${(c / 64).toFixed(2)}`).join(", ");
+    const per = [...calls]
+      .sort()
+      .map(([name, c]) => `${name.replace(/^proxy_/, "")} ${(c / 64).toFixed(2)}`)
+      .join(", ");
     console.log(`${kb} KB: ${(times[k] / 1000).toFixed(1)} µs/request (emulator, best of 5 interleaved rounds); host calls/request: ${per}`);
   });
   const loopS = Number(values.loop);
@@ -104,7 +122,9 @@ async function scrape(wasm: string, pagePath: string, n: number): Promise<void> 
     for (let i = 0; i < n; i++) units.parseMetrics(page);
     parser = Math.min(parser, Number(process.hrtime.bigint() - start) / 1000 / n);
   }
-  console.log(`scrape of a ${page.length} B page: ${best.toFixed(1)} µs per scrape in the filter (emulator: tick, callout answer, parse, publish, health); parser alone (units-scoring, -O2): ${parser.toFixed(1)} µs`);
+  console.log(
+    `scrape of a ${page.length} B page: ${best.toFixed(1)} µs per scrape in the filter (emulator: tick, callout answer, parse, publish, health); parser alone (units-scoring, -O2): ${parser.toFixed(1)} µs`,
+  );
   console.log(`parsed: ${units.parseMetrics(page)}`);
 }
 

@@ -41,7 +41,10 @@ export function ensureTools(log: (s: string) => void): { upstream: string; extpr
   const upstream = join(TOOLS_BIN, "overhead-upstream");
   const extproc = join(TOOLS_BIN, "overhead-extproc");
   const vegeta = join(TOOLS_BIN, "vegeta");
-  for (const [bin, pkg] of [[upstream, "./upstream"], [extproc, "./extproc"]] as const) {
+  for (const [bin, pkg] of [
+    [upstream, "./upstream"],
+    [extproc, "./extproc"],
+  ] as const) {
     log(`go build ${pkg} -> ${bin}`);
     run("go", ["build", "-o", bin, pkg], GO_SOURCES); // incremental: fast when nothing changed
   }
@@ -84,7 +87,7 @@ const WORDS = (
   "the model server cache prefix token request latency budget gateway route decode prefill batch " +
   "queue adapter weight tensor kernel memory block hash score endpoint pool metric scrape window " +
   "schedule summary report question answer context document paragraph section table figure value " +
-  "über naïve café 東京 données 🚀 \"quoted\" back\\slash tab\tnewline\n"
+  'über naïve café 東京 données 🚀 "quoted" back\\slash tab\tnewline\n'
 ).split(" ");
 
 function sentence(rand: () => number, bytes: number): string {
@@ -109,13 +112,16 @@ export function chatBodies(bytes: number, sessions = 8, variants = 8): Buffer[] 
   const lastBytes = Math.min(400, Math.floor(bytes / 8));
   const bases = Array.from({ length: sessions }, (_, s) => {
     const rand = lcg(1000 + s * 7919 + bytes);
-    const messages: Array<{ role: string; content: string }> = [
-      { role: "system", content: `You are assistant number ${s}. ${sentence(rand, 300)}` },
-    ];
+    const messages: Array<{ role: string; content: string }> = [{ role: "system", content: `You are assistant number ${s}. ${sentence(rand, 300)}` }];
     const body = {
       model: "meta-llama/Llama-3.1-8B-Instruct",
       messages,
-      tools: [{ type: "function", function: { name: "lookup", description: "Look a document up", parameters: { type: "object", properties: { id: { type: "string" } } } } }],
+      tools: [
+        {
+          type: "function",
+          function: { name: "lookup", description: "Look a document up", parameters: { type: "object", properties: { id: { type: "string" } } } },
+        },
+      ],
       temperature: 0.2,
       max_tokens: 256,
       stream: false,
@@ -201,21 +207,25 @@ function extProcCluster(port: number): object {
         explicit_http_config: { http2_protocol_options: {} },
       },
     },
-    load_assignment: { cluster_name: "ext_proc", endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: port } } } }] }] },
+    load_assignment: {
+      cluster_name: "ext_proc",
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: "127.0.0.1", port_value: port } } } }] }],
+    },
   };
 }
 
 /**
  * envoy/envoy.yaml with the filter chain of `config`; the endpoint list and
  * the filter's plugin configuration are filled in by startEnvoy's substitutions.
+ * `filterWasm` replaces build/llm_picker.wasm (to compare builds).
  */
-export function envoyConfigFor(config: ConfigName, extProcPorts: { bufferedPort: number; fullDuplexPort: number } | null): string {
+export function envoyConfigFor(config: ConfigName, extProcPorts: { bufferedPort: number; fullDuplexPort: number } | null, filterWasm = FILTER_WASM): string {
   const doc = parseDocument(readFileSync(resolve(PROJECT_ROOT, "envoy", "envoy.yaml"), "utf8"));
   doc.set("stats_flush_on_admin", true);
   const filtersPath = ["static_resources", "listeners", 0, "filter_chains", 0, "filters", 0, "typed_config", "http_filters"];
   const chain: object[] = [];
   if (config === "wasm-noop") chain.push(wasmFilter("noop", "noop", "noop", NOOP_WASM));
-  if (config === "filter" || config === "filter-noprefix") chain.push(wasmFilter("llm-picker", "llm_picker", "llm_picker", FILTER_WASM));
+  if (config === "filter" || config === "filter-noprefix") chain.push(wasmFilter("llm-picker", "llm_picker", "llm_picker", filterWasm));
   if (config.startsWith("ext_proc")) {
     if (!extProcPorts) throw new Error(`${config} needs the ext_proc server`);
     const duplex = config === "ext_proc-full-duplex";
@@ -234,6 +244,20 @@ export function pluginConfigFor(config: ConfigName, endpoints: string[], extra: 
   const base: Record<string, unknown> = { endpoints: endpoints.map((address) => ({ address })), metrics: { cluster: "model_servers_metrics" }, ...extra };
   if (config === "filter-noprefix") base.prefix = { ...((extra.prefix as object) ?? {}), enabled: false };
   return base;
+}
+
+/**
+ * A fixed pool state for the filter's `snapshot` setting: four healthy
+ * endpoints with a little load, as a scrape would publish them. Used where a
+ * measurement wants the request path (which reads and decodes the published
+ * states) without scrapes.
+ */
+export function poolSnapshot(endpoints: string[]): Record<string, unknown> {
+  const snapshot: Record<string, unknown> = {};
+  for (const [i, a] of endpoints.entries()) {
+    snapshot[a] = { waiting: 0, running: i, kvCacheUsage: 0.1 + i / 100, runningLoras: [], waitingLoras: [], maxLoras: 4, healthy: true };
+  }
+  return snapshot;
 }
 
 // ------------------------------------------------------------------ /proc

@@ -55,6 +55,7 @@ const HELP = `usage: npm run bench:overhead -- [options]
   --rounds N          interleaved rounds (default 3)
   --idle S            seconds of the idle (scrape) window per round (default 3; 0 = none)
   --filter-config J   JSON merged into the filter's plugin configuration
+  --wasm FILE         the filter module (default build/llm_picker.wasm), e.g. an earlier commit's build
   --json FILE         write [{config,bodyBytes,rps,p50Ms,p99Ms,envoyCpuUsPerReq,extprocCpuUsPerReq,decisionP50Us,non200}], medians over rounds`;
 
 interface VegetaReport {
@@ -110,10 +111,19 @@ function vegeta(bin: string, targets: string, args: string[]): Promise<VegetaRep
   });
 }
 
-/** Quantiles of one Envoy histogram since the previous admin read (stats_flush_on_admin). */
+/**
+ * Quantiles of one Envoy histogram over the phase that just ended. With
+ * stats_flush_on_admin every admin read starts a merge of the workers'
+ * histograms, which completes after the reply: a first read closes the
+ * phase's interval, the next one (once the merge is done) reports it.
+ */
 async function histogramInterval(envoy: EnvoyProcess, name: string): Promise<{ p50: number; p99: number } | null> {
+  await startInterval(envoy, name);
+  await sleep(300);
   const res = await envoy.admin(`/stats?format=json&filter=${encodeURIComponent(name)}`);
-  const body = (await res.json()) as { stats?: Array<{ histograms?: { supported_quantiles: number[]; computed_quantiles: Array<{ name: string; values: Array<{ interval: number | null }> }> } }> };
+  const body = (await res.json()) as {
+    stats?: Array<{ histograms?: { supported_quantiles: number[]; computed_quantiles: Array<{ name: string; values: Array<{ interval: number | null }> }> } }>;
+  };
   for (const s of body.stats ?? []) {
     const h = s.histograms;
     if (!h) continue;
@@ -126,6 +136,11 @@ async function histogramInterval(envoy: EnvoyProcess, name: string): Promise<{ p
     return { p50, p99 };
   }
   return null;
+}
+
+/** Starts a new histogram interval (see histogramInterval). */
+async function startInterval(envoy: EnvoyProcess, name: string): Promise<void> {
+  await (await envoy.admin(`/stats?format=json&filter=${encodeURIComponent(name)}`)).text();
 }
 
 async function upstreamCounts(adminPort: number): Promise<Record<string, { requests: number; scrapes: number; badBodies: number }>> {
@@ -158,6 +173,7 @@ async function main(): Promise<void> {
       rounds: { type: "string", default: "3" },
       idle: { type: "string", default: "3" },
       "filter-config": { type: "string" },
+      wasm: { type: "string" },
       json: { type: "string" },
       help: { type: "boolean", default: false },
     },
@@ -198,7 +214,7 @@ async function main(): Promise<void> {
       let extproc: Helper<{ bufferedPort: number; fullDuplexPort: number }> | null = null;
       if (name.startsWith("ext_proc")) extproc = await startHelper(tools.extproc, ["-endpoints", endpoints.join(",")]);
       const envoy = await startEnvoy({
-        config: envoyConfigFor(name, extproc ? extproc.info : null),
+        config: envoyConfigFor(name, extproc ? extproc.info : null, values.wasm),
         substitutions: { endpoints, pluginConfig: pluginConfigFor(name, endpoints, filterExtra) },
         concurrency: 1,
         logLevel: "warn",
@@ -219,7 +235,9 @@ async function main(): Promise<void> {
     log(`machine: ${machine()}; metrics page ${upstream.info.metricsBytes} B; ${names.length} configs × ${sizesKb.length} sizes × ${rounds} rounds`);
 
     // Warm-up: V8 tiers the filter up, connections open, and each filter's index learns the sessions.
-    for (const kb of sizesKb) for (const r of running) await vegeta(tools.vegeta, targets.get(`${r.name}/${kb}`)!, ["-rate=0", `-max-workers=${concurrency}`, `-workers=${concurrency}`, "-duration=1s"]);
+    for (const kb of sizesKb)
+      for (const r of running)
+        await vegeta(tools.vegeta, targets.get(`${r.name}/${kb}`)!, ["-rate=0", `-max-workers=${concurrency}`, `-workers=${concurrency}`, "-duration=1s"]);
 
     const cells = new Map<string, Cell>();
     const idleCpu = new Map<ConfigName, number[]>();
@@ -231,7 +249,9 @@ async function main(): Promise<void> {
           const cell = cells.get(key) ?? newCell(r.name, bodyBytes.get(kb)!);
           cells.set(key, cell);
           await measureCell(r, cell, tools.vegeta, targets.get(key)!, benchPort, { rate, latencyDuration, concurrency, duration });
-          log(`round ${round + 1}/${rounds} ${kb} KB ${r.name}: ${cell.rps.at(-1)!.toFixed(0)} req/s, p50 ${cell.p50Ms.at(-1)!.toFixed(2)} ms, Envoy ${cell.envoyCpuUsPerReq.at(-1)!.toFixed(0)} µs/req`);
+          log(
+            `round ${round + 1}/${rounds} ${kb} KB ${r.name}: ${cell.rps.at(-1)!.toFixed(0)} req/s, p50 ${cell.p50Ms.at(-1)!.toFixed(2)} ms, Envoy ${cell.envoyCpuUsPerReq.at(-1)!.toFixed(0)} µs/req`,
+          );
         }
       }
       if (idle > 0) await measureIdle(running, benchPort, idle, idleCpu, scrapeCpu);
@@ -263,7 +283,22 @@ async function main(): Promise<void> {
 }
 
 function newCell(config: ConfigName, bodyBytes: number): Cell {
-  return { config, bodyBytes, rps: [], p50Ms: [], p99Ms: [], envoyCpuUsPerReq: [], extprocCpuUsPerReq: [], decisionP50Us: [], decisionP50AtRateUs: [], decisionP99Us: [], non200: {}, spreadMin: [], spreadMax: [], badBodies: 0 };
+  return {
+    config,
+    bodyBytes,
+    rps: [],
+    p50Ms: [],
+    p99Ms: [],
+    envoyCpuUsPerReq: [],
+    extprocCpuUsPerReq: [],
+    decisionP50Us: [],
+    decisionP50AtRateUs: [],
+    decisionP99Us: [],
+    non200: {},
+    spreadMin: [],
+    spreadMax: [],
+    badBodies: 0,
+  };
 }
 
 interface PhaseOptions {
@@ -279,7 +314,7 @@ const isFilter = (c: ConfigName) => c === "filter" || c === "filter-noprefix";
 async function measureCell(r: Running, cell: Cell, vegetaBin: string, targets: string, benchPort: number, o: PhaseOptions): Promise<void> {
   await fetch(`http://127.0.0.1:${benchPort}/_bench/reset`, { method: "POST" });
   // Latency at a fixed rate (open loop).
-  if (isFilter(r.name)) await histogramInterval(r.envoy, DECISION);
+  if (isFilter(r.name)) await startInterval(r.envoy, DECISION);
   const lat = await vegeta(vegetaBin, targets, [`-rate=${o.rate}/1s`, `-duration=${o.latencyDuration}s`]);
   cell.p50Ms.push(lat.latencies["50th"] / 1e6);
   cell.p99Ms.push(lat.latencies["99th"] / 1e6);
@@ -289,6 +324,7 @@ async function measureCell(r: Running, cell: Cell, vegetaBin: string, targets: s
     if (h) cell.decisionP50AtRateUs.push(h.p50);
   }
   // Throughput and CPU per request (closed loop).
+  if (isFilter(r.name)) await startInterval(r.envoy, DECISION);
   const envoyBefore = cpuMicros(r.envoy.pid);
   const extBefore = r.extproc ? cpuMicros(r.extproc.child.pid!) : 0;
   const tput = await vegeta(vegetaBin, targets, ["-rate=0", `-max-workers=${o.concurrency}`, `-workers=${o.concurrency}`, `-duration=${o.duration}s`]);
@@ -315,7 +351,13 @@ async function measureCell(r: Running, cell: Cell, vegetaBin: string, targets: s
 }
 
 /** No traffic for `seconds`: each Envoy's CPU, and per scrape for the filters (minus plain Envoy's idle CPU). */
-async function measureIdle(running: Running[], benchPort: number, seconds: number, idleCpu: Map<ConfigName, number[]>, scrapeCpu: Map<ConfigName, number[]>): Promise<void> {
+async function measureIdle(
+  running: Running[],
+  benchPort: number,
+  seconds: number,
+  idleCpu: Map<ConfigName, number[]>,
+  scrapeCpu: Map<ConfigName, number[]>,
+): Promise<void> {
   await fetch(`http://127.0.0.1:${benchPort}/_bench/reset`, { method: "POST" });
   const before = running.map((r) => cpuMicros(r.envoy.pid));
   await sleep(seconds * 1000);
@@ -331,16 +373,26 @@ async function measureIdle(running: Running[], benchPort: number, seconds: numbe
   });
 }
 
-function report(cells: Cell[], idleCpu: Map<ConfigName, number[]>, scrapeCpu: Map<ConfigName, number[]>, o: { concurrency: number; duration: number; rate: number; latencyDuration: number; rounds: number; metricsBytes: number }): void {
+function report(
+  cells: Cell[],
+  idleCpu: Map<ConfigName, number[]>,
+  scrapeCpu: Map<ConfigName, number[]>,
+  o: { concurrency: number; duration: number; rate: number; latencyDuration: number; rounds: number; metricsBytes: number },
+): void {
   const out: string[] = [];
   out.push(`machine: ${machine()}; Envoy --concurrency 1; ${o.rounds} interleaved rounds; median (min–max) over rounds`);
   out.push(`latency: vegeta ${o.rate} req/s for ${o.latencyDuration} s; throughput and CPU: vegeta closed loop, ${o.concurrency} connections, ${o.duration} s`);
   out.push("");
-  out.push("| config | body | req/s | p50 ms | p99 ms | Envoy CPU µs/req | ext_proc CPU µs/req | decision p50 µs (load) | decision p50 µs (at rate) | decision p99 µs (load) | upstream spread min/max of mean | non-200 |");
+  out.push(
+    "| config | body | req/s | p50 ms | p99 ms | Envoy CPU µs/req | ext_proc CPU µs/req | decision p50 µs (load) | decision p50 µs (at rate) | decision p99 µs (load) | upstream spread min/max of mean | non-200 |",
+  );
   out.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
   const sorted = [...cells].sort((a, b) => a.bodyBytes - b.bodyBytes || CONFIG_NAMES.indexOf(a.config) - CONFIG_NAMES.indexOf(b.config));
   for (const c of sorted) {
-    const non200 = Object.entries(c.non200).map(([k, v]) => `${k === "0" ? "error" : k}: ${v}`).join(", ") || "0";
+    const non200 =
+      Object.entries(c.non200)
+        .map(([k, v]) => `${k === "0" ? "error" : k}: ${v}`)
+        .join(", ") || "0";
     const bad = c.badBodies > 0 ? ` (${c.badBodies} corrupted bodies)` : "";
     out.push(
       `| ${c.config} | ${(c.bodyBytes / 1024).toFixed(1)} KB | ${range(c.rps, 0)} | ${range(c.p50Ms, 2)} | ${range(c.p99Ms, 2)} | ${range(c.envoyCpuUsPerReq, 0)} | ${range(c.extprocCpuUsPerReq, 0)} | ${range(c.decisionP50Us, 0)} | ${range(c.decisionP50AtRateUs, 0)} | ${range(c.decisionP99Us, 0)} | ${median(c.spreadMin).toFixed(2)}/${median(c.spreadMax).toFixed(2)} | ${non200}${bad} |`,
@@ -362,7 +414,9 @@ function report(cells: Cell[], idleCpu: Map<ConfigName, number[]>, scrapeCpu: Ma
       const cpu = median(c.envoyCpuUsPerReq) - median(base.envoyCpuUsPerReq);
       const total = cpu + (c.extprocCpuUsPerReq.length ? median(c.extprocCpuUsPerReq) : 0);
       const vsExt = c.config.startsWith("ext_proc") || !Number.isFinite(bestExt) ? "–" : `${(median(c.rps) / bestExt).toFixed(2)}×`;
-      out.push(`| ${(bytes / 1024).toFixed(1)} KB | ${c.config} | ${cpu.toFixed(0)} | ${total.toFixed(0)} | ${(median(c.p50Ms) - median(base.p50Ms)).toFixed(2)} | ${(median(c.p99Ms) - median(base.p99Ms)).toFixed(2)} | ${vsExt} |`);
+      out.push(
+        `| ${(bytes / 1024).toFixed(1)} KB | ${c.config} | ${cpu.toFixed(0)} | ${total.toFixed(0)} | ${(median(c.p50Ms) - median(base.p50Ms)).toFixed(2)} | ${(median(c.p99Ms) - median(base.p99Ms)).toFixed(2)} | ${vsExt} |`,
+      );
     }
   }
   out.push("");
