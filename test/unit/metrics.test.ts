@@ -198,7 +198,7 @@ describe("vLLM /metrics parser: table", () => {
     ],
     [
       "a line that starts with no name is rejected, whatever follows",
-      "9vllm:num_requests_running 1\n{a=\"b\"} 1\n",
+      '9vllm:num_requests_running 1\n{a="b"} 1\n',
       { ...UNKNOWN, samples: 0, rejectedLines: 2 },
     ],
     [
@@ -206,7 +206,18 @@ describe("vLLM /metrics parser: table", () => {
       // 13 histograms, counters and process metrics, 39,682 bytes.
       "real-size vLLM V1 page (40 KB, histograms)",
       readFileSync(resolve(import.meta.dirname, "..", "fixtures", "metrics", "vllm-v1.txt"), "utf8"),
-      { waiting: 0, running: 0, kvCacheUsage: 0.13, runningLoras: [], waitingLoras: [], maxLoras: 4, blockSize: 16, numGpuBlocks: 27000, samples: 5, rejectedLines: 0 },
+      {
+        waiting: 0,
+        running: 0,
+        kvCacheUsage: 0.13,
+        runningLoras: [],
+        waitingLoras: [],
+        maxLoras: 4,
+        blockSize: 16,
+        numGpuBlocks: 27000,
+        samples: 5,
+        rejectedLines: 0,
+      },
     ],
   ];
   for (const [name, body, expected] of cases) {
