@@ -12,7 +12,7 @@ import {
   STOP_ITERATION,
   getBufferBytes,
   getHeader,
-  getHeaders,
+  getHeadersAs,
   HeaderPair,
   log,
   LogLevel,
@@ -20,6 +20,7 @@ import {
   nowNs,
   removeHeader,
   replaceHeader,
+  replaceHeaderName,
   sendLocalResponse,
   setBufferBytes,
   setProperty,
@@ -113,10 +114,7 @@ export class StreamContext {
 
   /** Request headers for the structured request (names are lower-case in Envoy). */
   private requestHeaders(): Array<Header> {
-    const pairs = getHeaders(MapType.RequestHeaders);
-    const out = new Array<Header>(pairs.length);
-    for (let i = 0; i < pairs.length; i++) unchecked((out[i] = new Header(pairs[i].name, pairs[i].value)));
-    return out;
+    return getHeadersAs<Header>(MapType.RequestHeaders);
   }
 
   /** A request id when the client sent none (seed §4.2: generated and echoed upstream). */
@@ -139,7 +137,7 @@ export class StreamContext {
       this.sendError(r.status, r.error!);
       return;
     }
-    replaceHeader(MapType.RequestHeaders, DESTINATION_HEADER, r.endpoint);
+    replaceHeaderName(MapType.RequestHeaders, DESTINATION_HEADER, r.endpoint);
     this.endpoint = r.endpoint;
     this.hashes = r.hashes;
     this.matchedBlocks = r.matchedBlocks;
@@ -187,18 +185,19 @@ export class StreamContext {
   onDelete(): void {}
 }
 
-/** A random (version 4) UUID; Math.random is seeded from WASI random_get. */
+const UUID_BYTES = memory.data(36);
+
+/** A random (version 4) UUID; Math.random is seeded from WASI random_get. Built in place: one string per id. */
 function uuid4(): string {
-  let s = "";
   for (let i = 0; i < 36; i++) {
     if (i == 8 || i == 13 || i == 18 || i == 23) {
-      s += "-";
+      store<u8>(UUID_BYTES + <usize>i, 0x2d);
       continue;
     }
     let v = <i32>(Math.random() * 16.0) & 15;
     if (i == 14) v = 4;
     else if (i == 19) v = (v & 3) | 8;
-    s += HEX_DIGITS.charAt(v);
+    store<u8>(UUID_BYTES + <usize>i, <u8>HEX_DIGITS.charCodeAt(v));
   }
-  return s;
+  return String.UTF8.decodeUnsafe(UUID_BYTES, 36);
 }
