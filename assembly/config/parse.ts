@@ -49,6 +49,16 @@ function checkConsistency(c: Config): ConfigError | null {
   if (m.enabled && m.staleAfterMs <= m.intervalMs) {
     return new ConfigError("metrics.staleAfterMs", "must be greater than metrics.intervalMs (" + m.intervalMs.toString() + "), got " + m.staleAfterMs.toString());
   }
+  // An idle endpoint is scraped less often, but never so rarely that it
+  // would go stale (and unhealthy) between two scrapes, with room for one late one.
+  if (m.enabled && m.idleIntervalMs > 0) {
+    if (m.idleIntervalMs < m.intervalMs) {
+      return new ConfigError("metrics.idleIntervalMs", "must be at least metrics.intervalMs (" + m.intervalMs.toString() + "), got " + m.idleIntervalMs.toString());
+    }
+    if (m.idleIntervalMs > m.staleAfterMs / 2) {
+      return new ConfigError("metrics.idleIntervalMs", "must be at most half of metrics.staleAfterMs (" + m.staleAfterMs.toString() + "), got " + m.idleIntervalMs.toString());
+    }
+  }
   return null;
 }
 
@@ -221,6 +231,7 @@ function readMetrics(r: JsonReader, m: MetricsConfig): void {
         else m.path = s!;
       }
     } else if (key == "intervalMs") m.intervalMs = <i32>r.int(10, 60000);
+    else if (key == "idleIntervalMs") m.idleIntervalMs = <i32>r.int(10, 300000);
     else if (key == "staleAfterMs") m.staleAfterMs = <i32>r.int(10, 600000);
     else if (key == "timeoutMs") m.timeoutMs = <i32>r.int(1, 60000);
     else if (key == "enabled") m.enabled = r.bool();

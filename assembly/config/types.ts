@@ -26,15 +26,31 @@ export class PrefixConfig {
   maxEndpoints: i32 = 16;
 }
 
+/** Default scrape interval of an idle endpoint (see MetricsConfig.idleIntervalMs). */
+export const DEFAULT_IDLE_INTERVAL_MS: i32 = 500;
+
 export class MetricsConfig {
   /** Envoy cluster the scrape callouts go through (must route by x-gateway-destination-endpoint). */
   cluster: string = "model_servers";
   path: string = "/metrics";
-  /** The seed's --refresh-metrics-interval. */
+  /** The seed's --refresh-metrics-interval: how often a busy endpoint is scraped. */
   intervalMs: i32 = 50;
+  /**
+   * How often an idle endpoint is scraped (nothing in flight from this Envoy,
+   * nothing running or waiting at its last scrape). 0 = the default,
+   * min(DEFAULT_IDLE_INTERVAL_MS, staleAfterMs / 2) but never below
+   * intervalMs: half the staleness bound leaves room for one late scrape
+   * before an idle endpoint would turn unhealthy.
+   */
+  idleIntervalMs: i32 = 0;
   /** A scrape older than this makes the endpoint unhealthy. */
   staleAfterMs: i32 = 1000;
   timeoutMs: i32 = 1000;
+  /** The idle interval in force: idleIntervalMs, or its default. */
+  idleInterval(): i32 {
+    if (this.idleIntervalMs > 0) return this.idleIntervalMs;
+    return max(this.intervalMs, min(DEFAULT_IDLE_INTERVAL_MS, this.staleAfterMs / 2));
+  }
   /** Scraping off (e.g. for servers without /metrics): endpoints are then always healthy. */
   enabled: bool = true;
 }

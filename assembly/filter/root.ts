@@ -22,7 +22,19 @@ import { Config } from "../config/types";
 import { parseConfig } from "../config/parse";
 import { Router } from "../picker/route";
 import { Stats } from "./stats";
-import { acquireLease, ensurePoolKeys, releaseLease, prunePublished, pruneInFlight, publishScrape, publishSnapshot, readStates } from "../pool/shared_state";
+import {
+  acquireLease,
+  ensurePoolKeys,
+  readInFlight,
+  releaseLease,
+  prunePublished,
+  pruneInFlight,
+  publishScrape,
+  publishSnapshot,
+  readStates,
+} from "../pool/shared_state";
+import { EndpointState } from "../pool/endpoint_state";
+import { endpointId } from "../prefix/prefix_index";
 import { readEndpointsSnapshot } from "../pool/snapshot";
 import { parseVllmMetrics } from "../metrics/prometheus";
 import { DESTINATION_HEADER } from "./headers";
@@ -37,6 +49,9 @@ export class RootContext {
   stats: Stats | null = null;
   readonly store: SharedDataStore = new SharedDataStore();
   private addresses: Array<string> = [];
+  /** When this root last started a scrape round (ms), and the VM's routed-request count then. */
+  private lastRoundMs: i64 = i64.MIN_VALUE;
+  private routedAtLastRound: i64 = 0;
   /** Scrape callouts in flight: token → endpoint address. */
   private pendingScrapes: Map<u32, string> = new Map<u32, string>();
   /** This root's identity for the scrape lease. */
@@ -88,9 +103,13 @@ export class RootContext {
     const m = this.config.metrics;
     const now = nowMs();
     if (!acquireLease(this.store, this.leaseOwner, now, <i64>m.intervalMs * LEASE_INTERVALS)) return;
+    const states = readStates(this.store);
     // A hung scrape never reaches scrapeDone: refresh every endpoint's health
     // gauge here too, so one that goes stale shows 0 (issue 4 point 8).
-    this.refreshHealthGauges(now);
+    this.refreshHealthGauges(states, now);
+    if (!this.scrapeDue(states, now)) return;
+    this.lastRoundMs = now;
+    this.routedAtLastRound = this.routedCount();
     for (let i = 0; i < this.addresses.length; i++) {
       const address = unchecked(this.addresses[i]);
       if (this.isScraping(address)) continue;
@@ -111,10 +130,44 @@ export class RootContext {
     }
   }
 
-  private refreshHealthGauges(now: i64): void {
+  private routedCount(): i64 {
+    const router = this.router;
+    return router != null ? router.routedCount : 0;
+  }
+
+  /**
+   * Scraping is proportional to need (docs/benchmarks.md "Overhead"): the
+   * pool is scraped every intervalMs while it is busy, every
+   * idleInterval() (at most half of staleAfterMs) while it is idle. Busy:
+   * some endpoint has requests in flight from this Envoy, reported requests
+   * running or waiting at its last scrape, was never scraped or is
+   * unhealthy, or this VM routed a request since the last scrape round.
+   */
+  private scrapeDue(states: Array<EndpointState>, now: i64): bool {
+    const m = this.config.metrics;
+    if (this.lastRoundMs == i64.MIN_VALUE) return true;
+    const idle = m.idleInterval();
+    // Ticks come every intervalMs: half a tick of slack keeps a tick that
+    // fires a little early from pushing a round a whole tick later.
+    const elapsed = now - this.lastRoundMs + <i64>(m.intervalMs / 2);
+    if (elapsed >= <i64>idle) return true;
+    if (elapsed < <i64>m.intervalMs) return false;
+    return this.poolBusy(states);
+  }
+
+  private poolBusy(states: Array<EndpointState>): bool {
+    if (this.routedCount() != this.routedAtLastRound) return true;
+    const inflight = readInFlight(this.store);
+    for (let i = 0; i < this.addresses.length; i++) {
+      const address = unchecked(this.addresses[i]);
+      if (inflight.countOf(endpointId(address)) > 0 || serverBusy(states, address)) return true;
+    }
+    return false;
+  }
+
+  private refreshHealthGauges(states: Array<EndpointState>, now: i64): void {
     const stats = this.stats;
     if (stats == null) return;
-    const states = readStates(this.store);
     for (let i = 0; i < this.addresses.length; i++) {
       const address = unchecked(this.addresses[i]);
       let healthy = false; // never scraped: unhealthy, as requests see it
@@ -169,4 +222,15 @@ export class RootContext {
   onDone(): void {
     if (this.configured) releaseLease(this.store, this.leaseOwner, nowMs());
   }
+}
+
+/** Requests running or waiting at the endpoint's last scrape; true when it was never scraped or is unhealthy. */
+function serverBusy(states: Array<EndpointState>, address: string): bool {
+  for (let i = 0; i < states.length; i++) {
+    const s = unchecked(states[i]);
+    if (s.address != address) continue;
+    if (!s.hasScrapedAt || !s.isHealthy) return true;
+    return (s.hasRunning && s.running > 0) || (s.hasWaiting && s.waiting > 0);
+  }
+  return true;
 }

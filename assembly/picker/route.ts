@@ -60,6 +60,8 @@ export class Router {
   readonly blocks: BlockConfig;
   readonly scoring: ScoringConfig;
   private rng: Pcg32;
+  /** Requests this VM has sent to an endpoint (the scraper's "traffic since the last scrape"). */
+  routedCount: i64 = 0;
   private addresses: Array<string> = [];
 
   constructor(public config: Config, public store: KeyValueStore, seed: u64) {
@@ -89,6 +91,7 @@ export class Router {
     if (d.status != STATUS_ROUTE || d.chosen < 0) return reject(r, d.status, d.reason);
     r.endpoint = unchecked(r.states[d.chosen]).address;
     addInFlight(this.store, r.endpoint, 1, inflight.value);
+    this.routedCount++;
     return r;
   }
 
@@ -136,6 +139,7 @@ export class Router {
     // The seed indexes at pick time (PreRequest, §2.6); the response corrects it (forget).
     if (r.hashes.length > 0) this.index.record(r.hashes, r.endpoint, nowMs);
     addInFlight(this.store, r.endpoint, 1, inflight.value);
+    this.routedCount++;
     return r;
   }
 

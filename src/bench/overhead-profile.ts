@@ -27,7 +27,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { PROJECT_ROOT } from "../envoy/locate.js";
-import { loadUnits } from "../../test/unit/units.js";
+import { loadUnits } from "../wasm/units.js";
 import { ProxyWasmHost } from "../host/index.js";
 import { chatBodies, poolSnapshot } from "./overhead-setup.js";
 import { CHAT_HEADERS, countCalls, RELEASE_WASM, sendRequest, timeInterleaved } from "./parse.js";
@@ -115,7 +115,7 @@ async function scrape(wasm: string, pagePath: string, n: number): Promise<void> 
     for (let i = 0; i < n; i++) round();
     best = Math.min(best, Number(process.hrtime.bigint() - start) / 1000 / (scrapes - before));
   }
-  const units = await loadUnits<{ parseMetrics(b: Uint8Array): string }>("scoring");
+  const units = await loadUnits("scoring");
   let parser = Infinity;
   for (let r = 0; r < 5; r++) {
     const start = process.hrtime.bigint();
