@@ -10,7 +10,7 @@
  * phase gives that phase's own decision-time quantiles ("interval").
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { parseDocument } from "yaml";
@@ -262,8 +262,27 @@ export function poolSnapshot(endpoints: string[]): Record<string, unknown> {
 
 // ------------------------------------------------------------------ /proc
 
-/** User + system CPU of a process (all threads), in microseconds. */
+/**
+ * CPU time of a process (all its threads), in microseconds: the run time
+ * the scheduler accounts in /proc/<pid>/task/<tid>/schedstat (nanoseconds),
+ * summed over the threads; /proc/<pid>/stat's utime+stime (clock ticks, 10 ms)
+ * when schedstat is not available. Threads that exited are not counted, so
+ * take both readings of a measurement while the same threads run (Envoy's
+ * and the Go servers' threads live as long as the process).
+ */
 export function cpuMicros(pid: number): number {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+    }
+    return ns / 1000;
+  } catch {
+    return statMicros(pid);
+  }
+}
+
+function statMicros(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   // Fields after the command name (which may contain spaces) start at ") ".
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");

@@ -18,8 +18,8 @@
  * Rounds are interleaved (round → size → config), and each figure is
  * reported as the median and range over the rounds. Per config and size:
  * latency p50/p99 at --rate, closed-loop req/s, Envoy CPU per request and
- * the ext_proc server's (utime+stime from /proc/<pid>/stat over the closed
- * loop), the filter's decision_time_us p50 (its Envoy histogram over the
+ * the ext_proc server's (scheduler run time of all threads from /proc over
+ * the closed loop), the filter's decision_time_us p50 (its Envoy histogram over the
  * phase), every non-200 status, and the spread over the upstreams. Per
  * round also an idle window: the Envoy CPU each configuration spends with no
  * traffic, and per scrape for the filter configs.
