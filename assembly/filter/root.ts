@@ -39,7 +39,7 @@ import { readEndpointsSnapshot } from "../pool/snapshot";
 import { parseVllmMetrics } from "../metrics/prometheus";
 import { DESTINATION_HEADER } from "./headers";
 
-/** Endpoints that fail this many scrapes in a row are unhealthy (issue 4 point 10: "after two scrape intervals"). */
+/** The scrape lease lasts this many intervals, so a VM that stops scraping is replaced soon. */
 const LEASE_INTERVALS: i64 = 3;
 
 export class RootContext {
@@ -105,7 +105,7 @@ export class RootContext {
     if (!acquireLease(this.store, this.leaseOwner, now, <i64>m.intervalMs * LEASE_INTERVALS)) return;
     const states = readStates(this.store);
     // A hung scrape never reaches scrapeDone: refresh every endpoint's health
-    // gauge here too, so one that goes stale shows 0 (issue 4 point 8).
+    // gauge here too, so one that goes stale shows 0.
     this.refreshHealthGauges(states, now);
     if (!this.scrapeDue(states, now)) return;
     this.lastRoundMs = now;
@@ -170,7 +170,7 @@ export class RootContext {
     if (stats == null) return;
     for (let i = 0; i < this.addresses.length; i++) {
       const address = unchecked(this.addresses[i]);
-      let healthy = false; // never scraped: unhealthy, as requests see it
+      let healthy: bool = false; // never scraped: unhealthy, as requests see it
       for (let j = 0; j < states.length; j++) {
         const s = unchecked(states[j]);
         if (s.address == address) healthy = s.refreshHealth(now, <i64>this.config.metrics.staleAfterMs);

@@ -2,7 +2,7 @@
  * Fake model servers for the Envoy tier: small HTTP servers on 127.0.0.1 that
  * record every request they receive (method, path, headers, body) and answer
  * with an OpenAI-shaped JSON naming themselves. `/metrics` serves whatever
- * Prometheus text the test set (issue 4 point 10), or fails on demand.
+ * Prometheus text the test set, or fails on demand.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -106,6 +106,10 @@ export async function startUpstreamOnPort(port: number): Promise<FakeUpstream> {
     if (upstream.handler) await upstream.handler(rec, res, upstream);
     else defaultReply(res, upstream);
   });
+  // Envoy keeps upstream connections open; Node closing an idle keep-alive
+  // connection after its default 5 s races with Envoy reusing it (503
+  // "upstream connect error ... connection termination"), as for src/sim.
+  server.keepAliveTimeout = 0;
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
   upstream.port = (server.address() as AddressInfo).port;
   upstream.address = `127.0.0.1:${upstream.port}`;
@@ -114,9 +118,4 @@ export async function startUpstreamOnPort(port: number): Promise<FakeUpstream> {
 
 export async function startUpstreams(n: number): Promise<FakeUpstream[]> {
   return Promise.all(Array.from({ length: n }, () => startUpstream()));
-}
-
-/** The one upstream that received `req` for `path` after `since`, by arrival; or null. */
-export function whoReceived(upstreams: FakeUpstream[], predicate: (r: RecordedRequest) => boolean): FakeUpstream[] {
-  return upstreams.filter((u) => u.requests.some(predicate));
 }
