@@ -9,6 +9,7 @@ import {
   ConfigResult,
   EndpointConfig,
   MetricsConfig,
+  PoolConfig,
   PrefixConfig,
 } from "./types";
 import { isValidAddress } from "./address";
@@ -42,6 +43,14 @@ export function parseConfig(bytes: Uint8Array): ConfigResult {
 
 /** Rules that involve several fields (each named in the message). */
 function checkConsistency(c: Config): ConfigError | null {
+  const pool = c.pool.cluster;
+  if (pool.length > 0 && c.snapshot != null) {
+    return new ConfigError("pool.cluster", "\"" + pool + "\" cannot be combined with snapshot (fixed endpoint states)");
+  }
+  if (pool.length > 0 && c.endpoints.length > 0) {
+    // One source of truth: a static list beside the cluster would disagree with it.
+    return new ConfigError("pool.cluster", "\"" + pool + "\" cannot be combined with a static endpoints list (the pool is the cluster's membership): remove endpoints or pool.cluster");
+  }
   const m = c.metrics;
   // A staleness bound at or below the scrape interval marks endpoints
   // unhealthy between two good scrapes: they would flap.
@@ -74,6 +83,7 @@ function readConfig(r: JsonReader, c: Config): void {
     else if (key == "prefix") readPrefix(r, c.prefix);
     else if (key == "weights") readWeights(r, c.scoring.weights);
     else if (key == "metrics") readMetrics(r, c.metrics);
+    else if (key == "pool") readPool(r, c.pool);
     else if (key == "admission") readAdmission(r, c.scoring.saturation);
     else if (key == "hotSpot") readHotSpot(r, c.scoring.guard);
     else if (key == "debugHeaders") c.debugHeaders = r.bool();
@@ -200,6 +210,38 @@ function readWeights(r: JsonReader, w: Weights): void {
     else if (key == "kvCache") w.kvCache = weight(r);
     else if (key == "loraAffinity") w.loraAffinity = weight(r);
     else if (key == "inFlight") w.inFlight = weight(r);
+    else unknownKey(r, key);
+  }
+}
+
+function nonEmptyName(r: JsonReader): string | null {
+  const s = r.string();
+  if (s == null) return null;
+  if (s!.length == 0) {
+    r.fail("must not be empty");
+    return null;
+  }
+  if (s!.length > 256) {
+    r.fail("must be at most 256 characters");
+    return null;
+  }
+  return s;
+}
+
+function readPool(r: JsonReader, p: PoolConfig): void {
+  if (!r.object()) return;
+  let k: string | null;
+  while ((k = r.key()) != null) {
+    const key = k!;
+    if (key == "cluster") {
+      const s = nonEmptyName(r);
+      if (s != null) p.cluster = s!;
+    } else if (key == "adminCluster") {
+      const s = nonEmptyName(r);
+      if (s != null) p.adminCluster = s!;
+    } else if (key == "intervalMs") p.intervalMs = <i32>r.int(10, 3600000);
+    else if (key == "timeoutMs") p.timeoutMs = <i32>r.int(1, 60000);
+    else if (key == "maxResponseBytes") p.maxResponseBytes = <i32>r.int(1024, 64 * 1024 * 1024);
     else unknownKey(r, key);
   }
 }

@@ -26,6 +26,7 @@ import { acquireLease, ensurePoolKeys, releaseLease, prunePublished, pruneInFlig
 import { readEndpointsSnapshot } from "../metrics/snapshot";
 import { parseVllmMetrics } from "../metrics/prometheus";
 import { DESTINATION_HEADER } from "./stream";
+import { MembershipPoller } from "./membership";
 
 /** Endpoints that fail this many scrapes in a row are unhealthy (issue 4 point 10: "after two scrape intervals"). */
 const LEASE_INTERVALS: i64 = 3;
@@ -36,7 +37,10 @@ export class RootContext {
   router: Router | null = null;
   stats: Stats | null = null;
   readonly store: SharedDataStore = new SharedDataStore();
-  private addresses: Array<string> = [];
+  /** Reads the Envoy cluster's membership (pool.cluster set), on the lease holder. */
+  private membership: MembershipPoller | null = null;
+  /** Tick period: the scrape interval, or the membership poll's when that is shorter or scraping is off. */
+  private tickMs: i32 = 0;
   /** Scrape callouts in flight: token → endpoint address. */
   private pendingScrapes: Map<u32, string> = new Map<u32, string>();
   /** This root's identity for the scrape lease. */
@@ -57,28 +61,38 @@ export class RootContext {
     }
     const config = result.config!;
     this.config = config;
-    this.addresses = new Array<string>();
-    for (let i = 0; i < config.endpoints.length; i++) this.addresses.push(unchecked(config.endpoints[i]).address);
+    const addresses = new Array<string>();
+    for (let i = 0; i < config.endpoints.length; i++) addresses.push(unchecked(config.endpoints[i]).address);
     const seed = config.seed != 0 ? config.seed : <u64>(Math.random() * 9007199254740991.0);
     this.leaseOwner = (<u64>(Math.random() * 4294967295.0) << 32) | <u64>this.id;
     const router = new Router(config, this.store, seed);
     // Creates the index's fixed key space on first start; one read afterwards.
     router.index.init();
     this.router = router;
-    this.stats = new Stats(this.addresses);
+    this.stats = new Stats(addresses);
     ensurePoolKeys(this.store);
-    prunePublished(this.store, this.addresses);
-    pruneInFlight(this.store, this.addresses);
+    const follows = router.pool.followsCluster;
+    // A static list prunes state of endpoints no longer configured; a cluster
+    // pool prunes when the membership changes (MembershipPoller).
+    if (!follows) {
+      prunePublished(this.store, addresses);
+      pruneInFlight(this.store, addresses);
+    }
+    this.membership = follows ? new MembershipPoller(config, this.store, router.index.config) : null;
     const snapshot = config.snapshot;
     if (snapshot != null) {
       const states = readEndpointsSnapshot(snapshot!).states;
       publishSnapshot(this.store, states);
       config.metrics.enabled = false; // the snapshot is the pool state: no scraping over it
     }
-    if (config.metrics.enabled && this.addresses.length > 0) setTickPeriodMs(<u32>config.metrics.intervalMs);
-    else setTickPeriodMs(0);
+    let tick: i32 = 0;
+    if (config.metrics.enabled && (follows || addresses.length > 0)) tick = config.metrics.intervalMs;
+    if (follows && (tick == 0 || config.pool.intervalMs < tick)) tick = config.pool.intervalMs;
+    this.tickMs = tick;
+    setTickPeriodMs(<u32>tick);
     this.configured = true;
-    log(LogLevel.Info, "llm_picker: configured with " + this.addresses.length.toString() + " endpoint(s)");
+    if (follows) log(LogLevel.Info, "llm_picker: configured, pool follows cluster \"" + config.pool.cluster + "\"");
+    else log(LogLevel.Info, "llm_picker: configured with " + addresses.length.toString() + " endpoint(s)");
     return true;
   }
 
@@ -87,12 +101,21 @@ export class RootContext {
     if (!this.configured) return;
     const m = this.config.metrics;
     const now = nowMs();
-    if (!acquireLease(this.store, this.leaseOwner, now, <i64>m.intervalMs * LEASE_INTERVALS)) return;
+    if (!acquireLease(this.store, this.leaseOwner, now, <i64>this.tickMs * LEASE_INTERVALS)) return;
+    const membership = this.membership;
+    if (membership != null) membership.tick(now, this.stats);
+    if (m.enabled) this.scrapeAll(now);
+  }
+
+  /** One /metrics callout per pool member not already being scraped. */
+  private scrapeAll(now: i64): void {
+    const m = this.config.metrics;
+    const addresses = this.poolAddresses();
     // A hung scrape never reaches scrapeDone: refresh every endpoint's health
     // gauge here too, so one that goes stale shows 0 (issue 4 point 8).
-    this.refreshHealthGauges(now);
-    for (let i = 0; i < this.addresses.length; i++) {
-      const address = unchecked(this.addresses[i]);
+    this.refreshHealthGauges(now, addresses);
+    for (let i = 0; i < addresses.length; i++) {
+      const address = unchecked(addresses[i]);
       if (this.isScraping(address)) continue;
       const headers = new Array<HeaderPair>();
       headers.push(new HeaderPair(":method", "GET"));
@@ -111,12 +134,18 @@ export class RootContext {
     }
   }
 
-  private refreshHealthGauges(now: i64): void {
+  /** The pool's addresses now (the static list, or the published cluster membership). */
+  private poolAddresses(): Array<string> {
+    const router = this.router;
+    return router != null ? router.pool.current().addresses : new Array<string>();
+  }
+
+  private refreshHealthGauges(now: i64, addresses: Array<string>): void {
     const stats = this.stats;
     if (stats == null) return;
     const states = readStates(this.store);
-    for (let i = 0; i < this.addresses.length; i++) {
-      const address = unchecked(this.addresses[i]);
+    for (let i = 0; i < addresses.length; i++) {
+      const address = unchecked(addresses[i]);
       let healthy = false; // never scraped: unhealthy, as requests see it
       for (let j = 0; j < states.length; j++) {
         const s = unchecked(states[j]);
@@ -133,6 +162,14 @@ export class RootContext {
   }
 
   onHttpCallResponse(token: u32, numHeaders: u32, bodySize: u32): void {
+    const membership = this.membership;
+    if (membership != null && membership.onResponse(token, numHeaders, bodySize, this.stats)) {
+      // Newcomers are scraped at once: until its first scrape a member counts
+      // as unhealthy, so this is what lets it take traffic within one interval.
+      if (membership.joined && this.config.metrics.enabled) this.scrapeAll(nowMs());
+      membership.joined = false;
+      return;
+    }
     if (!this.pendingScrapes.has(token)) return;
     const address = this.pendingScrapes.get(token);
     this.pendingScrapes.delete(token);

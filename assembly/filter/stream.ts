@@ -100,7 +100,7 @@ export class StreamContext {
     const body = getBufferBytes(BufferType.RequestBody, 0, bodySize);
     const headers = this.requestHeaders();
     const r = router.routeBody(this.api, body != null ? body! : new Uint8Array(0), headers, this.generatedRequestId(headers), nowMs());
-    if (r.outcome == Outcome.Route && r.newBody != null && body != null) {
+    if (r.outcome != Outcome.Reject && r.newBody != null && body != null) {
       setBufferBytes(BufferType.RequestBody, 0, body!.length, r.newBody!);
       replaceHeader(MapType.RequestHeaders, "content-length", r.newBody!.length.toString());
     }
@@ -139,6 +139,11 @@ export class StreamContext {
     if (r.outcome == Outcome.Reject) {
       if (stats != null) stats.rejected(r.status);
       this.sendError(r.status, r.error!);
+      return;
+    }
+    if (r.endpoint.length == 0) {
+      // No decision (pool membership not known yet): Envoy's fallback balancing routes it.
+      if (stats != null) stats.passedTo("");
       return;
     }
     replaceHeader(MapType.RequestHeaders, DESTINATION_HEADER, r.endpoint);

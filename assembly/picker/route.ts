@@ -22,6 +22,7 @@ import { Decision, decide, STATUS_ROUTE, writeDecisionFields } from "../scoring/
 import { ScoringConfig, ScoringRequest } from "../scoring/config";
 import { Pcg32 } from "../scoring/rng";
 import { addInFlight, poolStates, readInFlight, readStates } from "../pool/shared_state";
+import { Pool } from "../pool/members";
 
 export const HEADER_PRIORITY = "x-gateway-inference-priority";
 
@@ -57,8 +58,9 @@ export class Router {
   readonly index: PrefixIndex;
   readonly blocks: BlockConfig;
   readonly scoring: ScoringConfig;
+  /** The static endpoint list, or the Envoy cluster's published membership. */
+  readonly pool: Pool;
   private rng: Pcg32;
-  private addresses: Array<string> = [];
 
   constructor(public config: Config, public store: KeyValueStore, seed: u64) {
     this.blocks = BlockConfig.of(config.prefix.blockSize, config.prefix.maxBlocks, config.prefix.hashTrailingBlock);
@@ -68,7 +70,9 @@ export class Router {
     this.index = new PrefixIndex(store, ic);
     this.scoring = config.scoring;
     this.rng = new Pcg32(seed);
-    for (let i = 0; i < config.endpoints.length; i++) this.addresses.push(unchecked(config.endpoints[i]).address);
+    const addresses = new Array<string>();
+    for (let i = 0; i < config.endpoints.length; i++) addresses.push(unchecked(config.endpoints[i]).address);
+    this.pool = new Pool(store, addresses, config.pool.cluster.length > 0);
   }
 
   /** Which API a request is for (or API_NOT_INFERENCE / API_BY_SHAPE). */
@@ -81,7 +85,11 @@ export class Router {
     const r = new RouteResult();
     r.outcome = Outcome.Pass;
     const inflight = readInFlight(this.store);
-    r.states = poolStates(this.addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled);
+    const pool = this.pool.current();
+    // Membership not read yet (the first poll after start): no routing
+    // header, so Envoy balances over the cluster it already knows.
+    if (pool.addresses.length == 0 && !this.pool.known()) return r;
+    r.states = poolStates(pool.addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled, pool.usable);
     const d = decide(r.states, new ScoringRequest(), this.scoring, this.rng);
     r.decision = d;
     if (d.status != STATUS_ROUTE || d.chosen < 0) return reject(r, d.status, d.reason);
@@ -119,8 +127,14 @@ export class Router {
     if (prefixOn) r.hashes = hashRequest(req, this.blocks);
 
     const inflight = readInFlight(this.store);
-    r.states = poolStates(this.addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled);
-    const matched = prefixOn ? this.index.match(r.hashes, this.addresses) : new Int32Array(this.addresses.length);
+    const pool = this.pool.current();
+    const addresses = pool.addresses;
+    if (addresses.length == 0 && !this.pool.known()) {
+      r.outcome = Outcome.Pass; // as above: Envoy balances until the first membership read
+      return r;
+    }
+    r.states = poolStates(addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled, pool.usable);
+    const matched = prefixOn ? this.index.match(r.hashes, addresses) : new Int32Array(addresses.length);
     const sreq = new ScoringRequest();
     sreq.priority = priorityOf(headers);
     sreq.adapter = adapterOf(req.targetModel, r.states);

@@ -51,6 +51,15 @@ const INVALID: Array<[string, string, string]> = [
   ['{"maxBodyBytes":10}', "maxBodyBytes", "must be between 1024 and"],
   ['{"snapshot":[]}', "snapshot", "expected an object"],
   ['{"blocksize":64}', "(document)", 'unknown key "blocksize"'],
+  ['{"pool":{"cluster":"model_servers"},"endpoints":[{"address":"10.0.0.1:8000"}]}', "pool.cluster", '"model_servers" cannot be combined with a static endpoints list'],
+  ['{"pool":{"cluster":"model_servers"},"snapshot":{"10.0.0.1:8000":{}}}', "pool.cluster", "cannot be combined with snapshot"],
+  ['{"pool":{"cluster":""}}', "pool.cluster", "must not be empty"],
+  ['{"pool":{"cluster":5}}', "pool.cluster", "expected a string, got a number"],
+  ['{"pool":{"adminCluster":""}}', "pool.adminCluster", "must not be empty"],
+  ['{"pool":{"intervalMs":0}}', "pool.intervalMs", "must be between 10 and 3600000"],
+  ['{"pool":{"timeoutMs":-1}}', "pool.timeoutMs", "must be between 1 and 60000"],
+  ['{"pool":{"maxResponseBytes":10}}', "pool.maxResponseBytes", "must be between 1024 and"],
+  ['{"pool":{"members":[]}}', "pool", 'unknown key "members"'],
 ];
 
 describe("invalid plugin configuration is refused, naming the field", () => {
@@ -74,6 +83,7 @@ const VALID: string[] = [
   '{"weights":{"prefix":1,"queue":1,"kvCache":1,"loraAffinity":0,"inFlight":0},"seed":7}',
   '{"metrics":{"enabled":false,"intervalMs":50,"staleAfterMs":20}}',
   '{"prefix":{"enabled":false}}',
+  '{"pool":{"cluster":"outbound|8000||vllm.default.svc.cluster.local","adminCluster":"prometheus_stats","intervalMs":500,"timeoutMs":200,"maxResponseBytes":65536}}',
   '{"snapshot":{"127.0.0.1:8001":{"waiting":1}},"endpoints":[{"address":"127.0.0.1:8001"}]}',
 ];
 
