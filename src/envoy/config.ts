@@ -18,7 +18,7 @@
  * rendered config works from any working directory.
  */
 import { isAbsolute, join, resolve } from "node:path";
-import { isMap, isSeq, parseDocument, type Document, YAMLMap } from "yaml";
+import { isMap, isSeq, parseDocument, type Document, type YAMLMap } from "yaml";
 import { PROJECT_ROOT } from "./locate.js";
 
 export const MODEL_SERVERS_CLUSTER = "model_servers";
@@ -90,7 +90,9 @@ function walkMaps(node: unknown, path: string[], visit: Visit): void {
       walkMaps(pair.value, [...path, key], visit);
     }
   } else if (isSeq(node)) {
-    node.items.forEach((item, i) => walkMaps(item, [...path, String(i)], visit));
+    node.items.forEach((item, i) => {
+      walkMaps(item, [...path, String(i)], visit);
+    });
   }
 }
 
@@ -111,10 +113,7 @@ function setPluginConfig(plugin: YAMLMap, doc: Document, subs: EnvoySubstitution
     config = withEndpoints(plugin.getIn(["configuration", "value"]), subs.endpoints);
   }
   if (config !== undefined) {
-    plugin.set(
-      "configuration",
-      doc.createNode({ "@type": "type.googleapis.com/google.protobuf.StringValue", value: config }),
-    );
+    plugin.set("configuration", doc.createNode({ "@type": "type.googleapis.com/google.protobuf.StringValue", value: config }));
   }
   if (subs.failurePolicy) plugin.set("failure_policy", subs.failurePolicy);
 }
@@ -127,10 +126,7 @@ function lbEndpoints(endpoints: string[]): object[] {
 }
 
 function setModelServers(cluster: YAMLMap, doc: Document, endpoints: string[]): void {
-  cluster.set(
-    "load_assignment",
-    doc.createNode({ cluster_name: MODEL_SERVERS_CLUSTER, endpoints: [{ lb_endpoints: lbEndpoints(endpoints) }] }),
-  );
+  cluster.set("load_assignment", doc.createNode({ cluster_name: MODEL_SERVERS_CLUSTER, endpoints: [{ lb_endpoints: lbEndpoints(endpoints) }] }));
 }
 
 /** A file config source: into `dir` when given, else the template's paths made absolute. */

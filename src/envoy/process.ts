@@ -152,11 +152,15 @@ export async function startEnvoy(options: StartEnvoyOptions): Promise<EnvoyProce
   writeFileSync(configPath, renderEnvoyConfig(template, substitutions));
 
   const args = [
-    "-c", configPath,
-    "--admin-address-path", adminPath,
+    "-c",
+    configPath,
+    "--admin-address-path",
+    adminPath,
     "--use-dynamic-base-id",
-    "--concurrency", String(options.concurrency ?? 1),
-    "-l", options.logLevel ?? "info",
+    "--concurrency",
+    String(options.concurrency ?? 1),
+    "-l",
+    options.logLevel ?? "info",
     ...(options.componentLogLevel ? ["--component-log-level", options.componentLogLevel] : []),
     ...(options.extraArgs ?? []),
   ];
