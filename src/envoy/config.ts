@@ -141,10 +141,7 @@ function setPathConfigSource(source: YAMLMap, ecdsDir: string | undefined): void
 }
 
 function setAdminClusterPort(cluster: YAMLMap, doc: Document, port: number): void {
-  cluster.set(
-    "load_assignment",
-    doc.createNode({ cluster_name: ADMIN_CLUSTER, endpoints: [{ lb_endpoints: lbEndpoints([`127.0.0.1:${port}`]) }] }),
-  );
+  cluster.set("load_assignment", doc.createNode({ cluster_name: ADMIN_CLUSTER, endpoints: [{ lb_endpoints: lbEndpoints([`127.0.0.1:${port}`]) }] }));
 }
 
 /** True when the template has the admin loopback cluster (it then needs a known admin port, not 0). */

@@ -36,7 +36,10 @@ interface Outcome {
 /** Envoy's view of model_servers: address → eds health. */
 async function envoyMembers(envoy: EnvoyProcess): Promise<Map<string, string>> {
   const page = (await (await envoy.admin("/clusters?format=json&filter=%5Emodel_servers%24")).json()) as {
-    cluster_statuses?: Array<{ name: string; host_statuses?: Array<{ address: { socket_address: { address: string; port_value: number } }; health_status: { eds_health_status: string } }> }>;
+    cluster_statuses?: Array<{
+      name: string;
+      host_statuses?: Array<{ address: { socket_address: { address: string; port_value: number } }; health_status: { eds_health_status: string } }>;
+    }>;
   };
   const out = new Map<string, string>();
   for (const h of page.cluster_statuses?.[0]?.host_statuses ?? []) {
@@ -69,7 +72,11 @@ describe.skipIf(SKIP_FILTER)("pool.cluster in Envoy: the pool follows a file-bas
   test("scale 2 → 6 → 3 with a drain, a removal and a replacement: 0 failed requests", async () => {
     const [s0, s1, s2, s3, s4, s5, s6] = servers;
     const eds = (list: Array<FakeUpstream | [FakeUpstream, EdsEndpoint["health"]]>) =>
-      writeEds(edsDir, "model_servers", list.map((e) => (Array.isArray(e) ? { address: e[0].address, health: e[1] } : e.address)));
+      writeEds(
+        edsDir,
+        "model_servers",
+        list.map((e) => (Array.isArray(e) ? { address: e[0].address, health: e[1] } : e.address)),
+      );
     eds([s0, s1]);
     const envoy = await startEnvoyForTest({
       config: join(PROJECT_ROOT, "envoy/envoy-cluster.yaml"),
@@ -136,7 +143,21 @@ describe.skipIf(SKIP_FILTER)("pool.cluster in Envoy: the pool follows a file-bas
 
       // 6 → 3, s2 replaced by s6 at a new address: s6 joins, s2..s5 drain.
       eds([s0, s1, [s2, "DRAINING"], [s3, "DRAINING"], [s4, "DRAINING"], [s5, "DRAINING"], s6]);
-      expect(await waitFor(() => sameMembers([[s0, "HEALTHY"], [s1, "HEALTHY"], [s2, "DRAINING"], [s3, "DRAINING"], [s4, "DRAINING"], [s5, "DRAINING"], [s6, "HEALTHY"]]), 5000)).toBe(true);
+      expect(
+        await waitFor(
+          () =>
+            sameMembers([
+              [s0, "HEALTHY"],
+              [s1, "HEALTHY"],
+              [s2, "DRAINING"],
+              [s3, "DRAINING"],
+              [s4, "DRAINING"],
+              [s5, "DRAINING"],
+              [s6, "HEALTHY"],
+            ]),
+          5000,
+        ),
+      ).toBe(true);
       const drained = Date.now();
       await new Promise((r) => setTimeout(r, POLL_MS + JOIN_SLACK_MS));
       const quiet = Date.now();
@@ -146,10 +167,22 @@ describe.skipIf(SKIP_FILTER)("pool.cluster in Envoy: the pool follows a file-bas
       // Then removed; their in-flight requests have long finished.
       const droppedBefore = (await envoy.stats("llm_picker"))["wasmcustom.llm_picker.prefix.entries_dropped"] ?? 0;
       eds([s0, s1, s6]);
-      expect(await waitFor(() => sameMembers([[s0, "HEALTHY"], [s1, "HEALTHY"], [s6, "HEALTHY"]]), 5000)).toBe(true);
+      expect(
+        await waitFor(
+          () =>
+            sameMembers([
+              [s0, "HEALTHY"],
+              [s1, "HEALTHY"],
+              [s6, "HEALTHY"],
+            ]),
+          5000,
+        ),
+      ).toBe(true);
       const removedAt = Date.now();
       // The sweep: every departed server's entries go (the counter stops growing once done).
-      expect(await waitFor(async () => ((await envoy.stats("llm_picker"))["wasmcustom.llm_picker.prefix.entries_dropped"] ?? 0) > droppedBefore, 5000)).toBe(true);
+      expect(await waitFor(async () => ((await envoy.stats("llm_picker"))["wasmcustom.llm_picker.prefix.entries_dropped"] ?? 0) > droppedBefore, 5000)).toBe(
+        true,
+      );
       await new Promise((r) => setTimeout(r, 800));
       stop = true;
       await load;
@@ -163,7 +196,9 @@ describe.skipIf(SKIP_FILTER)("pool.cluster in Envoy: the pool follows a file-bas
       // Servers that stayed kept their index: later turns on s0/s1 still earn prefix credit.
       const later = outcomes.filter((o) => o.sentAt > removedAt && (o.upstream === s0.address || o.upstream === s1.address));
       expect(later.filter((o) => (o.prefixScore ?? 0) > 0).length).toBeGreaterThan(0);
-      console.log(`[pool.cluster] ${outcomes.length} requests, 0 failed; newcomers first served ${[s2, s3, s4, s5].map((u) => firstAt(u, known)! - known).join("/")} ms after Envoy knew them`);
+      console.log(
+        `[pool.cluster] ${outcomes.length} requests, 0 failed; newcomers first served ${[s2, s3, s4, s5].map((u) => firstAt(u, known)! - known).join("/")} ms after Envoy knew them`,
+      );
     } finally {
       stop = true;
       await load;

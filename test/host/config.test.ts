@@ -51,7 +51,11 @@ const INVALID: Array<[string, string, string]> = [
   ['{"maxBodyBytes":10}', "maxBodyBytes", "must be between 1024 and"],
   ['{"snapshot":[]}', "snapshot", "expected an object"],
   ['{"blocksize":64}', "(document)", 'unknown key "blocksize"'],
-  ['{"pool":{"cluster":"model_servers"},"endpoints":[{"address":"10.0.0.1:8000"}]}', "pool.cluster", '"model_servers" cannot be combined with a static endpoints list'],
+  [
+    '{"pool":{"cluster":"model_servers"},"endpoints":[{"address":"10.0.0.1:8000"}]}',
+    "pool.cluster",
+    '"model_servers" cannot be combined with a static endpoints list',
+  ],
   ['{"pool":{"cluster":"model_servers"},"snapshot":{"10.0.0.1:8000":{}}}', "pool.cluster", "cannot be combined with snapshot"],
   ['{"pool":{"cluster":""}}', "pool.cluster", "must not be empty"],
   ['{"pool":{"cluster":5}}', "pool.cluster", "expected a string, got a number"],

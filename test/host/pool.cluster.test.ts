@@ -120,7 +120,15 @@ describe("pool.cluster: the pool is the cluster's live membership", () => {
     expect(Object.keys(spread(host, 30)).sort()).toEqual([A, B]);
     poll(host, members(A, B, C));
     expect(Object.keys(spread(host, 30)).sort()).toEqual([A, B, C]);
-    poll(host, members({ address: A, eds: "DRAINING" }, B, { address: C, flags: { failed_active_health_check: true } }, { address: "10.0.0.4:8000", flags: { failed_outlier_check: true } }));
+    poll(
+      host,
+      members(
+        { address: A, eds: "DRAINING" },
+        B,
+        { address: C, flags: { failed_active_health_check: true } },
+        { address: "10.0.0.4:8000", flags: { failed_outlier_check: true } },
+      ),
+    );
     expect(spread(host, 30)).toEqual({ [B]: 30 });
     poll(host, members({ address: A, eds: "DEGRADED" }, B, { address: C, eds: "UNHEALTHY" }));
     expect(Object.keys(spread(host, 30)).sort()).toEqual([A, B]);
@@ -203,7 +211,9 @@ describe("pool.cluster: the pool is the cluster's live membership", () => {
 
 describe("pool.cluster: hostile admin pages never trap", () => {
   const valid = members(A, { address: B, eds: "DRAINING" }, "[::1]:8000");
-  const mutate = fc.tuple(fc.nat(valid.length), fc.nat(40), fc.string({ maxLength: 12 })).map(([at, cut, insert]) => valid.slice(0, at) + insert + valid.slice(Math.min(valid.length, at + cut)));
+  const mutate = fc
+    .tuple(fc.nat(valid.length), fc.nat(40), fc.string({ maxLength: 12 }))
+    .map(([at, cut, insert]) => valid.slice(0, at) + insert + valid.slice(Math.min(valid.length, at + cut)));
   const json = fc.jsonValue({ maxDepth: 6 }).map((v) => JSON.stringify({ cluster_statuses: [{ name: "model_servers", host_statuses: v }] }));
   const deep = fc.nat(5000).map((n) => "[".repeat(n) + "]".repeat(n));
   const bytes = fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b).toString("latin1"));
