@@ -5,7 +5,9 @@
  * with exactly one critical log line; each valid row must configure.
  */
 import { describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import { parseAllDocuments } from "yaml";
 import { ProxyWasmHost, ProxyWasmHostError } from "../../src/host/index.js";
 
 const WASM = resolve(import.meta.dirname, "..", "..", "build", "debug.wasm");
@@ -142,5 +144,32 @@ describe("prefix.enabled: false", () => {
     expect(after).toEqual(before);
     expect(host.traps()).toEqual([]);
     host.close();
+  });
+});
+
+/** The plugin configuration each Kubernetes example in envoy/k8s/ passes to the filter. */
+function manifestConfigs(): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const file of ["envoy-gateway.yaml", "istio-wasmplugin.yaml"]) {
+    const text = readFileSync(resolve(import.meta.dirname, "..", "..", "envoy", "k8s", file), "utf8");
+    for (const doc of parseAllDocuments(text)) {
+      const spec = (doc.toJS() as { spec?: { pluginConfig?: unknown; wasm?: Array<{ config?: unknown }> } }).spec;
+      if (spec?.pluginConfig) out.push([file, JSON.stringify(spec.pluginConfig)]);
+      for (const w of spec?.wasm ?? []) if (w.config) out.push([file, JSON.stringify(w.config)]);
+    }
+  }
+  return out;
+}
+
+describe("the Kubernetes examples configure the filter (pool.cluster, no static list)", () => {
+  const configs = manifestConfigs();
+  it("finds one configuration per example", () => {
+    expect(configs.map(([file]) => file)).toEqual(["envoy-gateway.yaml", "istio-wasmplugin.yaml"]);
+  });
+  it.each(configs)("%s", async (_file, config) => {
+    expect(JSON.parse(config).pool.cluster).toBeTruthy();
+    const r = await configure(config);
+    expect(r.critical).toEqual([]);
+    expect(r.ok).toBe(true);
   });
 });
