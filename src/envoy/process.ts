@@ -147,7 +147,8 @@ export async function startEnvoy(options: StartEnvoyOptions): Promise<EnvoyProce
   // The filter reaches the admin through a static cluster, which must name
   // the real port: pick a free one instead of 0 (a short race with other
   // processes binding it; Envoy then fails to start and says so).
-  const adminPort = options.substitutions?.adminPort ?? (hasAdminCluster(template) ? await freePort() : 0);
+  const requested = options.substitutions?.adminPort;
+  const adminPort = requested || (hasAdminCluster(template) ? await freePort() : 0);
   const substitutions: EnvoySubstitutions = { listenerPort: 0, listenerAddress: "127.0.0.1", ...options.substitutions, adminPort };
   writeFileSync(configPath, renderEnvoyConfig(template, substitutions));
 
