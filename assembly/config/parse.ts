@@ -8,6 +8,7 @@ import {
   ConfigError,
   ConfigResult,
   EndpointConfig,
+  FleetConfig,
   MetricsConfig,
   PoolConfig,
   PrefixConfig,
@@ -51,6 +52,12 @@ function checkConsistency(c: Config): ConfigError | null {
     // One source of truth: a static list beside the cluster would disagree with it.
     return new ConfigError("pool.cluster", "\"" + pool + "\" cannot be combined with a static endpoints list (the pool is the cluster's membership): remove endpoints or pool.cluster");
   }
+  if (c.fleet.cluster.length > 0 && c.fleet.secret.length == 0) {
+    return new ConfigError("fleet.secret", "is required with fleet.cluster (replicas recognise forwarded requests by it)");
+  }
+  if (c.fleet.secret.length > 0 && c.fleet.cluster.length == 0) {
+    return new ConfigError("fleet.cluster", "is required with fleet.secret");
+  }
   const m = c.metrics;
   // A staleness bound at or below the scrape interval marks endpoints
   // unhealthy between two good scrapes: they would flap.
@@ -84,6 +91,7 @@ function readConfig(r: JsonReader, c: Config): void {
     else if (key == "weights") readWeights(r, c.scoring.profile);
     else if (key == "metrics") readMetrics(r, c.metrics);
     else if (key == "pool") readPool(r, c.pool);
+    else if (key == "fleet") readFleet(r, c.fleet);
     else if (key == "admission") readAdmission(r, c.scoring.saturation);
     else if (key == "hotSpot") readHotSpot(r, c.scoring.guard);
     else if (key == "debugHeaders") c.debugHeaders = r.bool();
@@ -224,6 +232,32 @@ function nonEmptyName(r: JsonReader): string | null {
     return null;
   }
   return s;
+}
+
+function readFleet(r: JsonReader, f: FleetConfig): void {
+  if (!r.object()) return;
+  let k: string | null;
+  while ((k = r.key()) != null) {
+    const key = k!;
+    if (key == "cluster") {
+      const s = nonEmptyName(r);
+      if (s != null) f.cluster = s!;
+    } else if (key == "secret") {
+      const s = r.string();
+      if (s == null) continue;
+      if (s!.length < 16 || s!.length > 256 || !isHeaderToken(s!)) r.fail("must be 16 to 256 characters from [A-Za-z0-9._~-] (it travels in a header)");
+      else f.secret = s!;
+    } else unknownKey(r, key);
+  }
+}
+
+function isHeaderToken(s: string): bool {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2e || c == 0x5f || c == 0x7e || c == 0x2d;
+    if (!ok) return false;
+  }
+  return true;
 }
 
 function readPool(r: JsonReader, p: PoolConfig): void {

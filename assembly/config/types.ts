@@ -58,9 +58,24 @@ export class PoolConfig {
   maxResponseBytes: i32 = 4 * 1024 * 1024;
 }
 
+/**
+ * Several Envoy replicas acting as one router (docs/fleet.md "Sharding"):
+ * each request's session key picks, through Envoy's Maglev over `cluster`
+ * (the replicas), the replica that owns the session; a replica that does not
+ * own it forwards it there, marked with `secret` so the owner knows it
+ * already hopped. Off when `cluster` is empty.
+ */
+export class FleetConfig {
+  /** Envoy cluster of the replicas (Maglev, hash_policy on x-llm-picker-session). */
+  cluster: string = "";
+  /** Shared by the replicas; a request carrying it in x-llm-picker-hop was forwarded by one (16+ characters). */
+  secret: string = "";
+}
+
 export class Config {
   endpoints: Array<EndpointConfig> = [];
   pool: PoolConfig = new PoolConfig();
+  fleet: FleetConfig = new FleetConfig();
   /** Largest request body read; larger gets 413. Must stay ≤ Envoy's buffer limit. */
   maxBodyBytes: i32 = 8 * 1024 * 1024;
   prefix: PrefixConfig = new PrefixConfig();

@@ -1,8 +1,9 @@
-// Glue for `pool.cluster`: the VM holding the scrape lease reads Envoy's
-// admin `/clusters?format=json` for that one cluster every pool.intervalMs
-// (an http_call to pool.adminCluster, a loopback cluster pointing at the
-// admin listener), publishes the membership for every worker, and sweeps
-// departed endpoints out of the prefix index (docs/fleet.md "Pool").
+// Glue for `pool.cluster` and `fleet.cluster`: the VM holding the scrape
+// lease reads Envoy's admin `/clusters?format=json` for those clusters every
+// pool.intervalMs (an http_call to pool.adminCluster, a loopback cluster
+// pointing at the admin listener), publishes each membership for every
+// worker, and sweeps departed model servers out of the prefix index
+// (docs/fleet.md "Pool").
 //
 // Why the admin page: proxy-wasm 0.2.1 in Envoy 1.40 has no property or
 // foreign function that lists a cluster's hosts (properties describe the
@@ -11,7 +12,7 @@
 import { BufferType, getBufferBytes, getHeader, HeaderPair, httpCall, log, LogLevel, MapType } from "./host";
 import { Config } from "../config/types";
 import { readClusterMembers } from "../pool/cluster_status";
-import { publishMembers } from "../pool/members";
+import { FLEET_MEMBERS_KEY, Member, publishMembers } from "../pool/members";
 import { prunePublished, pruneInFlight } from "../pool/shared_state";
 import { endpointId, PrefixIndexConfig } from "../index/prefix_index";
 import { enqueuePurge, purgeStep } from "../index/purge";
@@ -30,7 +31,12 @@ export class MembershipPoller {
   private readonly path: string;
 
   constructor(private config: Config, private kv: KeyValueStore, private index: PrefixIndexConfig) {
-    this.path = "/clusters?format=json&filter=" + percentEncode("^" + regexEscape(config.pool.cluster) + "$");
+    const pool = config.pool.cluster;
+    const fleet = config.fleet.cluster;
+    let names = "";
+    if (pool.length > 0) names = regexEscape(pool);
+    if (fleet.length > 0) names += (names.length > 0 ? "|" : "") + regexEscape(fleet);
+    this.path = "/clusters?format=json&filter=" + percentEncode("^(" + names + ")$");
   }
 
   /** Called on every tick of the lease holder: polls when due, and advances the purge sweep. */
@@ -62,15 +68,40 @@ export class MembershipPoller {
       return this.failed("admin page of " + bodySize.toString() + " bytes exceeds pool.maxResponseBytes", stats);
     }
     const body = bodySize > 0 ? getBufferBytes(BufferType.HttpCallResponseBody, 0, bodySize) : new Uint8Array(0);
-    const result = readClusterMembers(body != null ? body! : new Uint8Array(0), this.config.pool.cluster, this.config.pool.maxResponseBytes);
-    if (result.error.length > 0) return this.failed(result.error, stats);
-    if (this.failing) log(LogLevel.Info, "llm_picker: pool.cluster \"" + this.config.pool.cluster + "\" readable again");
+    const page = body != null ? body! : new Uint8Array(0);
+    const max = this.config.pool.maxResponseBytes;
+    let pool: Array<Member> | null = null;
+    let replicas: Array<Member> | null = null;
+    if (this.config.pool.cluster.length > 0) {
+      const r = readClusterMembers(page, this.config.pool.cluster, max);
+      if (r.error.length > 0) return this.failed(r.error, stats);
+      pool = r.members;
+    }
+    if (this.config.fleet.cluster.length > 0) {
+      const r = readClusterMembers(page, this.config.fleet.cluster, max);
+      if (r.error.length > 0) return this.failed(r.error, stats);
+      replicas = r.members;
+    }
+    if (this.failing) log(LogLevel.Info, "llm_picker: admin page readable again");
     this.failing = false;
-    const change = publishMembers(this.kv, result.members);
-    if (stats != null) stats.poolSize(result.members.length);
-    if (!change.written) return true;
-    const addresses = new Array<string>(result.members.length);
-    for (let i = 0; i < addresses.length; i++) unchecked((addresses[i] = unchecked(result.members[i]).address));
+    if (replicas != null) this.publishReplicas(replicas!);
+    if (pool != null) this.publishPool(pool!, stats);
+    return true;
+  }
+
+  private publishReplicas(members: Array<Member>): void {
+    const change = publishMembers(this.kv, members, FLEET_MEMBERS_KEY);
+    if (!change.written) return;
+    log(LogLevel.Info, "llm_picker: fleet \"" + this.config.fleet.cluster + "\": " + members.length.toString() + " replica(s), "
+      + change.added.length.toString() + " joined, " + change.removed.length.toString() + " left");
+  }
+
+  private publishPool(members: Array<Member>, stats: Stats | null): void {
+    const change = publishMembers(this.kv, members);
+    if (stats != null) stats.poolSize(members.length);
+    if (!change.written) return;
+    const addresses = new Array<string>(members.length);
+    for (let i = 0; i < addresses.length; i++) unchecked((addresses[i] = unchecked(members[i]).address));
     prunePublished(this.kv, addresses);
     pruneInFlight(this.kv, addresses);
     const gone = new Array<u32>(change.removed.length);
@@ -78,15 +109,14 @@ export class MembershipPoller {
     enqueuePurge(this.kv, this.index, gone);
     if (stats != null) stats.poolChanged(change.added.length, change.removed.length);
     this.joined = change.added.length > 0;
-    log(LogLevel.Info, "llm_picker: pool \"" + this.config.pool.cluster + "\": " + result.members.length.toString() + " member(s), "
+    log(LogLevel.Info, "llm_picker: pool \"" + this.config.pool.cluster + "\": " + members.length.toString() + " member(s), "
       + change.added.length.toString() + " joined, " + change.removed.length.toString() + " left");
-    return true;
   }
 
   private failed(why: string, stats: Stats | null): bool {
     if (stats != null) stats.poolRefreshFailed();
     // Once per failure streak: a missing admin cluster would otherwise log every interval.
-    if (!this.failing) log(LogLevel.Warn, "llm_picker: pool.cluster \"" + this.config.pool.cluster + "\" not refreshed, keeping the last membership: " + why);
+    if (!this.failing) log(LogLevel.Warn, "llm_picker: cluster membership not refreshed, keeping the last one: " + why);
     this.failing = true;
     return true;
   }

@@ -78,7 +78,8 @@ export class RootContext {
       prunePublished(this.store, addresses);
       pruneInFlight(this.store, addresses);
     }
-    this.membership = follows ? new MembershipPoller(config, this.store, router.index.config) : null;
+    const polls = follows || router.replicas != null;
+    this.membership = polls ? new MembershipPoller(config, this.store, router.index.config) : null;
     const snapshot = config.snapshot;
     if (snapshot != null) {
       const states = readEndpointsSnapshot(snapshot!).states;
@@ -87,7 +88,7 @@ export class RootContext {
     }
     let tick: i32 = 0;
     if (config.metrics.enabled && (follows || addresses.length > 0)) tick = config.metrics.intervalMs;
-    if (follows && (tick == 0 || config.pool.intervalMs < tick)) tick = config.pool.intervalMs;
+    if (polls && (tick == 0 || config.pool.intervalMs < tick)) tick = config.pool.intervalMs;
     this.tickMs = tick;
     setTickPeriodMs(<u32>tick);
     this.configured = true;

@@ -37,6 +37,8 @@ export class Stats {
   poolMembers: u32 = defineMetric(MetricType.Gauge, "llm_picker.pool.members");
   poolJoined: u32 = defineMetric(MetricType.Counter, "llm_picker.pool.joined");
   poolLeft: u32 = defineMetric(MetricType.Counter, "llm_picker.pool.left");
+  /** Fleet: requests sent on to the replica that owns their session. */
+  fleetForwarded: u32 = defineMetric(MetricType.Counter, "llm_picker.fleet.forwarded");
   /** Prefix-index entries of departed endpoints removed by the purge sweep. */
   prefixEntriesDropped: u32 = defineMetric(MetricType.Counter, "llm_picker.prefix.entries_dropped");
   private picks: Map<string, u32> = new Map<string, u32>();
@@ -97,6 +99,10 @@ export class Stats {
   /** Histogram of the time from body to decision (Envoy flushes histograms every 5 s). */
   decisionTime(micros: u64): void {
     recordMetric(this.decisionMicros, micros);
+  }
+
+  forwarded(): void {
+    incrementMetric(this.fleetForwarded, 1);
   }
 
   poolRefreshFailed(): void {

@@ -10,6 +10,7 @@ import {
   getBufferBytes,
   getHeader,
   getHeaders,
+  getProperty,
   HeaderPair,
   log,
   LogLevel,
@@ -32,6 +33,12 @@ import { inspectLine, Outcome, RouteResult, Router } from "../picker/route";
 import { writeDecisionFields } from "../scoring/decide";
 
 export const DESTINATION_HEADER = "x-gateway-destination-endpoint";
+/** Fleet (docs/fleet.md): the session key the replicas' Maglev hashes. */
+export const SESSION_HEADER = "x-llm-picker-session";
+/** Fleet: fleet.secret on a request one replica forwarded to another. */
+export const HOP_HEADER = "x-llm-picker-hop";
+/** Fleet: set to "fleet" when forwarding; the route config sends such requests to the replicas cluster. */
+export const ROUTE_HEADER = "x-llm-picker-route";
 export const SCORES_HEADER = "x-llm-picker-scores";
 /** Filter state the CLI and tests read (Envoy stores it as wasm.llm_picker.decision). */
 export const INSPECT_PROPERTY = "llm_picker.decision";
@@ -48,6 +55,8 @@ export class StreamContext {
   private hashes: StaticArray<u64> = new StaticArray<u64>(0);
   private matchedBlocks: i32 = 0;
   private responseStatus: i32 = 0;
+  /** Fleet: a replica forwarded this request here (it carried fleet.secret): decide, never forward again. */
+  private hopped: bool = false;
 
   constructor(public id: u32, public root: RootContext) {}
 
@@ -61,6 +70,7 @@ export class StreamContext {
       this.decided = true;
       return CONTINUE;
     }
+    if (router.replicas != null) this.readHop();
     const method = getHeader(MapType.RequestHeaders, ":method");
     const path = getHeader(MapType.RequestHeaders, ":path");
     this.api = router.apiOf(method != null ? method! : "", path != null ? path! : "");
@@ -86,6 +96,25 @@ export class StreamContext {
     return this.decideBody(bodySize);
   }
 
+  /**
+   * Fleet headers: a forwarded request carries fleet.secret in the hop
+   * header; any client copy of the fleet headers is removed (a client can
+   * neither pose as a replica nor pick the replicas route).
+   */
+  private readHop(): void {
+    const hop = getHeader(MapType.RequestHeaders, HOP_HEADER);
+    this.hopped = hop != null && hop! == this.root.config.fleet.secret;
+    if (hop != null) removeHeader(MapType.RequestHeaders, HOP_HEADER);
+    removeHeader(MapType.RequestHeaders, ROUTE_HEADER);
+    if (!this.hopped) removeHeader(MapType.RequestHeaders, SESSION_HEADER);
+  }
+
+  /** This replica's address as its peers know it: the address the request came in on. */
+  private selfAddress(): string {
+    const v = getProperty(["destination", "address"]);
+    return v != null ? String.UTF8.decodeUnsafe(v!.dataStart, v!.length) : "";
+  }
+
   /** With trailers the body never reports end_of_stream: decide here. */
   onRequestTrailers(): u32 {
     if (this.decided) return CONTINUE;
@@ -99,7 +128,8 @@ export class StreamContext {
     const started = nowNs();
     const body = getBufferBytes(BufferType.RequestBody, 0, bodySize);
     const headers = this.requestHeaders();
-    const r = router.routeBody(this.api, body != null ? body! : new Uint8Array(0), headers, this.generatedRequestId(headers), nowMs());
+    const self = router.replicas != null && !this.hopped ? this.selfAddress() : "";
+    const r = router.routeBody(this.api, body != null ? body! : new Uint8Array(0), headers, this.generatedRequestId(headers), nowMs(), self);
     if (r.outcome != Outcome.Reject && r.newBody != null && body != null) {
       setBufferBytes(BufferType.RequestBody, 0, body!.length, r.newBody!);
       replaceHeader(MapType.RequestHeaders, "content-length", r.newBody!.length.toString());
@@ -139,6 +169,14 @@ export class StreamContext {
     if (r.outcome == Outcome.Reject) {
       if (stats != null) stats.rejected(r.status);
       this.sendError(r.status, r.error!);
+      return;
+    }
+    if (r.outcome == Outcome.Forward) {
+      // To the owning replica through the replicas route (Maglev on the session header).
+      replaceHeader(MapType.RequestHeaders, SESSION_HEADER, r.sessionKey);
+      replaceHeader(MapType.RequestHeaders, HOP_HEADER, this.root.config.fleet.secret);
+      replaceHeader(MapType.RequestHeaders, ROUTE_HEADER, "fleet");
+      if (stats != null) stats.forwarded();
       return;
     }
     if (r.endpoint.length == 0) {

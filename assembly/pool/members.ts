@@ -10,6 +10,8 @@
 import { KeyValueStore, STORE_CAS_MISMATCH, STORE_OK } from "../util/store";
 
 export const MEMBERS_KEY = "llm-picker/pool/v1/members";
+/** The replicas of a fleet (fleet.cluster), same encoding. */
+export const FLEET_MEMBERS_KEY = "llm-picker/fleet/v1/members";
 const MEMBERS_MAGIC: u32 = 0x424d504c; // "LPMB"
 const HEADER: i32 = 8;
 const CAS_RETRIES: i32 = 16;
@@ -88,15 +90,15 @@ function addressesOf(members: Array<Member>): Array<string> {
   return out;
 }
 
-/** Replaces the published membership (under CAS) and says who joined and who left. */
-export function publishMembers(kv: KeyValueStore, members: Array<Member>): MembershipChange {
+/** Replaces the published membership under `key` (under CAS) and says who joined and who left. */
+export function publishMembers(kv: KeyValueStore, members: Array<Member>, key: string = MEMBERS_KEY): MembershipChange {
   const change = new MembershipChange();
   for (let attempt = 0; attempt < CAS_RETRIES; attempt++) {
-    const v = kv.get(MEMBERS_KEY);
+    const v = kv.get(key);
     const old = v.found ? decodeMembers(v.bytes) : null;
     const before = old != null ? old! : new Array<Member>();
     if (old != null && sameMembers(before, members)) return change;
-    const r = kv.set(MEMBERS_KEY, encodeMembers(members), v.found ? v.cas : 0);
+    const r = kv.set(key, encodeMembers(members), v.found ? v.cas : 0);
     if (r == STORE_CAS_MISMATCH) continue;
     if (r != STORE_OK) return change;
     change.written = true;
@@ -128,7 +130,12 @@ export class Pool {
   private cas: u32 = 0;
   private seen: bool = false;
 
-  constructor(private kv: KeyValueStore, staticAddresses: Array<string>, public readonly followsCluster: bool) {
+  constructor(
+    private kv: KeyValueStore,
+    staticAddresses: Array<string>,
+    public readonly followsCluster: bool,
+    private key: string = MEMBERS_KEY,
+  ) {
     const usable = new Array<bool>(staticAddresses.length);
     for (let i = 0; i < usable.length; i++) unchecked((usable[i] = true));
     this.view = new PoolView(staticAddresses, usable);
@@ -137,12 +144,12 @@ export class Pool {
   /** False while a cluster-following pool has no published membership yet (the first poll is pending). */
   known(): bool {
     if (!this.followsCluster) return true;
-    return this.kv.get(MEMBERS_KEY).found;
+    return this.kv.get(this.key).found;
   }
 
   current(): PoolView {
     if (!this.followsCluster) return this.view;
-    const v = this.kv.get(MEMBERS_KEY);
+    const v = this.kv.get(this.key);
     if (!v.found) return this.emptyView();
     if (this.seen && v.cas == this.cas) return this.view;
     const members = decodeMembers(v.bytes);

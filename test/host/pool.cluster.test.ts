@@ -96,7 +96,7 @@ describe("pool.cluster: the pool is the cluster's live membership", () => {
     expect(calls).toHaveLength(1);
     expect(calls[0].headers).toEqual([
       [":method", "GET"],
-      [":path", "/clusters?format=json&filter=%5Emodel_servers%24"],
+      [":path", "/clusters?format=json&filter=%5E%28model_servers%29%24"],
       [":authority", "envoy-admin"],
     ]);
     expect(calls[0].timeoutMs).toBe(1000);
