@@ -84,7 +84,10 @@ export class MembershipPoller {
     }
     if (this.failing) log(LogLevel.Info, "llm_picker: admin page readable again");
     this.failing = false;
-    if (replicas != null) this.publishReplicas(replicas!);
+    if (replicas != null) {
+      this.publishReplicas(replicas!);
+      if (stats != null) stats.fleetSize(usableCount(replicas!));
+    }
     if (pool != null) this.publishPool(pool!, stats);
     return true;
   }
@@ -146,4 +149,10 @@ function percentEncode(s: string): string {
     else out += "%" + HEX.charAt(c >> 4) + HEX.charAt(c & 15);
   }
   return out;
+}
+
+function usableCount(members: Array<Member>): i32 {
+  let n = 0;
+  for (let i = 0; i < members.length; i++) if (unchecked(members[i]).usable) n++;
+  return n;
 }

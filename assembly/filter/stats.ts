@@ -39,6 +39,8 @@ export class Stats {
   poolLeft: u32 = defineMetric(MetricType.Counter, "llm_picker.pool.left");
   /** Fleet: requests sent on to the replica that owns their session. */
   fleetForwarded: u32 = defineMetric(MetricType.Counter, "llm_picker.fleet.forwarded");
+  /** Fleet: usable replicas in fleet.cluster at the last read (those Maglev balances over). */
+  fleetReplicas: u32 = defineMetric(MetricType.Gauge, "llm_picker.fleet.replicas");
   /** Prefix-index entries of departed endpoints removed by the purge sweep. */
   prefixEntriesDropped: u32 = defineMetric(MetricType.Counter, "llm_picker.prefix.entries_dropped");
   private picks: Map<string, u32> = new Map<string, u32>();
@@ -99,6 +101,10 @@ export class Stats {
   /** Histogram of the time from body to decision (Envoy flushes histograms every 5 s). */
   decisionTime(micros: u64): void {
     recordMetric(this.decisionMicros, micros);
+  }
+
+  fleetSize(n: i32): void {
+    recordMetric(this.fleetReplicas, <u64>n);
   }
 
   forwarded(): void {
