@@ -125,7 +125,7 @@ export function streamingBody(body: Record<string, unknown>): string {
 }
 
 /** Tokenizes every prompt once (memoised in the simulators) so the first policy does not pay it during its run. */
-async function warmTokenizer(pool: SimPool, trace: TraceSpec, bodies: string[]): Promise<void> {
+export async function warmTokenizer(pool: SimPool, trace: TraceSpec, bodies: string[]): Promise<void> {
   let next = 0;
   const url = pool.urls[0];
   const worker = async () => {
