@@ -11,14 +11,17 @@
 //  - completions: no turns to go by: the first SESSION_COMPLETION_BYTES bytes
 //    of the prompt (a later turn that extends the prompt keeps them once the
 //    first prompt is that long).
-// The rendering is bounded (SESSION_PREFIX_LIMIT), so a huge first turn costs
-// a bounded hash.
+// The rendering is bounded (SESSION_PREFIX_LIMIT, 1 MiB): far above a
+// shared system prompt plus a question (the bound must never cut a first
+// turn before the part that tells sessions apart, or every session behind
+// one long system prompt would share a key and one replica), and a
+// pathological first turn still costs a bounded copy and hash.
 import { ByteWriter } from "../util/bytes";
 import { Api, ChatCompletionsBody, LLMRequest, RawJson, RequestBody, ResponsesBody } from "../request/types";
 import { BufferSink, Renderer } from "../hashing/render";
 import { xxh64 } from "../hashing/xxhash64";
 
-export const SESSION_PREFIX_LIMIT: i32 = 16384;
+export const SESSION_PREFIX_LIMIT: i32 = 1 << 20;
 export const SESSION_COMPLETION_BYTES: i32 = 256;
 
 /** The part of a request body that is the same for every turn of its conversation. */

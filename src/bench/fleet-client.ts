@@ -20,11 +20,17 @@ export interface FleetOutcome {
   error?: string;
   /** The connection was refused (the replica is gone): nothing was sent. */
   refused: boolean;
+  /**
+   * A kept-alive connection turned out dead when the request was written
+   * (reset before any response byte): Node's documented case for sending the
+   * request again on a new connection.
+   */
+  staleConnection: boolean;
 }
 
 function usageOf(event: string): { prompt: number; cached: number } | null {
   const data = event.split("\n").find((l) => l.startsWith("data:"));
-  if (!data || !data.includes('"usage"')) return null;
+  if (!data?.includes('"usage"')) return null;
   try {
     const chunk = JSON.parse(data.slice(5)) as {
       usage?: {
@@ -53,7 +59,7 @@ export function fleetRequest(url: string, body: string, timeoutMs: number): Prom
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      resolve({ ttftMs: ttft, promptTokens: usage.prompt, cachedTokens: usage.cached, text, refused: false, ...o });
+      resolve({ ttftMs: ttft, promptTokens: usage.prompt, cachedTokens: usage.cached, text, refused: false, staleConnection: false, ...o });
     };
     const req = request(url, { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
       const status = res.statusCode ?? 0;
@@ -83,7 +89,19 @@ export function fleetRequest(url: string, body: string, timeoutMs: number): Prom
       res.on("error", (err) => finish({ ok: false, status, error: err.message }));
     });
     const timer = setTimeout(() => req.destroy(new Error(`timeout after ${timeoutMs} ms`)), timeoutMs);
-    req.on("error", (err: NodeJS.ErrnoException) => finish({ ok: false, status: 0, error: err.message, refused: err.code === "ECONNREFUSED" }));
+    let responded = false;
+    req.on("response", () => {
+      responded = true;
+    });
+    req.on("error", (err: NodeJS.ErrnoException) =>
+      finish({
+        ok: false,
+        status: 0,
+        error: err.message,
+        refused: err.code === "ECONNREFUSED",
+        staleConnection: !responded && req.reusedSocket && err.code === "ECONNRESET",
+      }),
+    );
     req.end(body);
   });
 }

@@ -12,7 +12,9 @@
  * Clients reach the replicas through a random L4 spread (each request goes
  * to a replica drawn at random, as a connection-level balancer would); a
  * connection refused by a replica that died is retried on another one, as
- * an L4 balancer with health checks would. Halfway through a run one
+ * an L4 balancer with health checks would, and so is a request whose
+ * kept-alive connection was reset before any response byte (Node's
+ * documented retry case: the request never reached a live server). Halfway through a run one
  * replica is killed (SIGKILL); the report says how many requests were in
  * flight on it, how many failed, and when the hit rate recovered.
  *
@@ -222,9 +224,10 @@ async function runOne(pool: SimPool, trace: TraceRequest[], traceName: string, s
     let outcome: FleetOutcome;
     for (let attempt = 0; ; attempt++) {
       outcome = await fleetRequest(`${replicas[pick].url}${trace[i].path}`, body, 120_000);
-      if (!outcome.refused || attempt >= replicas.length) break;
-      // An L4 balancer stops sending to a replica that refuses connections.
-      replicas[pick].dead = true;
+      if (!(outcome.refused || outcome.staleConnection) || attempt >= replicas.length) break;
+      // An L4 balancer stops sending to a replica that refuses connections;
+      // a request that met a dead kept-alive connection is sent again.
+      if (outcome.refused) replicas[pick].dead = true;
       reconnected++;
       const alive = replicas.map((_, j) => j).filter((j) => !replicas[j].dead);
       if (alive.length === 0) break;

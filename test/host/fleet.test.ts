@@ -49,8 +49,8 @@ function replicasAre(host: ProxyWasmHost, hosts: Array<string | AdminHost>): str
   return paths;
 }
 
-function conversation(id: number, turns: number): string {
-  const messages: Array<{ role: string; content: string }> = [{ role: "system", content: "You are a helpful assistant. ".repeat(20) }];
+function conversation(id: number, turns: number, system = "You are a helpful assistant. ".repeat(20)): string {
+  const messages: Array<{ role: string; content: string }> = [{ role: "system", content: system }];
   for (let t = 0; t < turns; t++) {
     messages.push({ role: "user", content: `conversation ${id}, question ${t}` });
     if (t < turns - 1) messages.push({ role: "assistant", content: `answer ${t} to conversation ${id}` });
@@ -98,6 +98,25 @@ describe("fleet: each session is decided by exactly one replica", () => {
       expect(h.traps()).toEqual([]);
       h.close();
     }
+  });
+
+  it("sessions behind one long (20 KB) system prompt still get their own keys and spread", async () => {
+    const h = await replica(REPLICAS[0]);
+    replicasAre(h, REPLICAS);
+    const system = "You are the support assistant of a product with a long manual. ".repeat(320);
+    const keys = new Set<string>();
+    let kept = 0;
+    for (let id = 0; id < 60; id++) {
+      const s = send(h, conversation(id, 1, system));
+      const k = header(s.headers, "x-llm-picker-session");
+      if (k) keys.add(k);
+      else kept++;
+      s.stream.end("complete");
+    }
+    expect(keys.size).toBe(60 - kept);
+    expect(kept).toBeGreaterThan(5);
+    expect(kept).toBeLessThan(40);
+    h.close();
   });
 
   it("a request forwarded by a replica (fleet.secret) is decided here; a client's copy of the fleet headers is not trusted", async () => {
