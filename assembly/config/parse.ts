@@ -2,7 +2,8 @@
 // (style.md practice 4). Any problem rejects the whole configuration with an
 // error naming the field path and the offending value; Envoy then keeps the
 // previous configuration (on_configure returns false). Empty = defaults.
-import { JsonReader, JsonKind } from "../request/json";
+import { JsonKind } from "../json/kinds";
+import { JsonReader } from "../json/reader";
 import {
   Config,
   ConfigError,
@@ -14,7 +15,7 @@ import {
   PrefixConfig,
 } from "./types";
 import { isValidAddress } from "./address";
-import { readEndpointsSnapshot } from "../metrics/snapshot";
+import { readEndpointsSnapshot } from "../pool/snapshot";
 import { GuardConfig, Profile, SaturationConfig } from "../scoring/config";
 
 /** Parses and validates plugin configuration bytes. Never traps. */

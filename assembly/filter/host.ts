@@ -11,6 +11,13 @@ import { ByteWriter } from "../util/bytes";
 export const OK: u32 = 0;
 export const NOT_FOUND: u32 = 1;
 
+// What a header or body callback returns to the host.
+export const CONTINUE: u32 = 0;
+/** Headers: hold the request here (Envoy needs allow_on_headers_stop_iteration). */
+export const STOP_ITERATION: u32 = 1;
+/** Body: keep buffering until end of stream. */
+export const STOP_AND_BUFFER: u32 = 1;
+
 export enum LogLevel {
   Trace = 0,
   Debug = 1,

@@ -14,8 +14,8 @@ import { Config } from "../config/types";
 import { readClusterMembers } from "../pool/cluster_status";
 import { FLEET_MEMBERS_KEY, Member, publishMembers } from "../pool/members";
 import { prunePublished, pruneInFlight } from "../pool/shared_state";
-import { endpointId, PrefixIndexConfig } from "../index/prefix_index";
-import { enqueuePurge, purgeStep } from "../index/purge";
+import { endpointId, PrefixIndexConfig } from "../prefix/prefix_index";
+import { enqueuePurge, purgeStep } from "../prefix/purge";
 import { KeyValueStore } from "../util/store";
 import { Stats } from "./stats";
 

@@ -23,9 +23,9 @@ import { parseConfig } from "../config/parse";
 import { Router } from "../picker/route";
 import { Stats } from "./stats";
 import { acquireLease, ensurePoolKeys, releaseLease, prunePublished, pruneInFlight, publishScrape, publishSnapshot, readStates } from "../pool/shared_state";
-import { readEndpointsSnapshot } from "../metrics/snapshot";
+import { readEndpointsSnapshot } from "../pool/snapshot";
 import { parseVllmMetrics } from "../metrics/prometheus";
-import { DESTINATION_HEADER } from "./stream";
+import { DESTINATION_HEADER } from "./headers";
 import { MembershipPoller } from "./membership";
 
 /** Endpoints that fail this many scrapes in a row are unhealthy (issue 4 point 10: "after two scrape intervals"). */

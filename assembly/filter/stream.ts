@@ -7,6 +7,9 @@
 // paused), §3.1 (no-body requests continue at headers or they hang).
 import {
   BufferType,
+  CONTINUE,
+  STOP_AND_BUFFER,
+  STOP_ITERATION,
   getBufferBytes,
   getHeader,
   getHeaders,
@@ -24,28 +27,17 @@ import {
   nowMs,
   logEnabled,
 } from "./host";
+import { DESTINATION_HEADER, HOP_HEADER, INSPECT_PROPERTY, ROUTE_HEADER, SCORES_HEADER, SESSION_HEADER } from "./headers";
 import { RootContext } from "./root";
 import { ByteWriter } from "../util/bytes";
+import { HEX_DIGITS } from "../util/hex";
 import { Header, RequestError } from "../request/types";
 import { API_NOT_INFERENCE } from "../request/api";
+import { HEADER_REQUEST_ID } from "../request/headers";
 import { errorJson } from "../request/output";
 import { inspectLine, Outcome, RouteResult, Router } from "../picker/route";
 import { writeDecisionFields } from "../scoring/decide";
 
-export const DESTINATION_HEADER = "x-gateway-destination-endpoint";
-/** Fleet (docs/fleet.md): the session key the replicas' Maglev hashes. */
-export const SESSION_HEADER = "x-llm-picker-session";
-/** Fleet: fleet.secret on a request one replica forwarded to another. */
-export const HOP_HEADER = "x-llm-picker-hop";
-/** Fleet: set to "fleet" when forwarding; the route config sends such requests to the replicas cluster. */
-export const ROUTE_HEADER = "x-llm-picker-route";
-export const SCORES_HEADER = "x-llm-picker-scores";
-/** Filter state the CLI and tests read (Envoy stores it as wasm.llm_picker.decision). */
-export const INSPECT_PROPERTY = "llm_picker.decision";
-
-const CONTINUE: u32 = 0;
-const STOP_ITERATION: u32 = 1;
-const STOP_AND_BUFFER: u32 = 1;
 
 export class StreamContext {
   private decided: bool = false;
@@ -153,9 +145,9 @@ export class StreamContext {
 
   /** A request id when the client sent none (seed §4.2: generated and echoed upstream). */
   private generatedRequestId(headers: Array<Header>): string {
-    for (let i = 0; i < headers.length; i++) if (unchecked(headers[i]).name == "x-request-id" && unchecked(headers[i]).value.length > 0) return "";
+    for (let i = 0; i < headers.length; i++) if (unchecked(headers[i]).name == HEADER_REQUEST_ID && unchecked(headers[i]).value.length > 0) return "";
     const id = uuid4();
-    replaceHeader(MapType.RequestHeaders, "x-request-id", id);
+    replaceHeader(MapType.RequestHeaders, HEADER_REQUEST_ID, id);
     return id;
   }
 
@@ -232,8 +224,6 @@ export class StreamContext {
   onDelete(): void {}
 }
 
-const HEX = "0123456789abcdef";
-
 /** A random (version 4) UUID; Math.random is seeded from WASI random_get. */
 function uuid4(): string {
   let s = "";
@@ -245,7 +235,7 @@ function uuid4(): string {
     let v = <i32>(Math.random() * 16.0) & 15;
     if (i == 14) v = 4;
     else if (i == 19) v = (v & 3) | 8;
-    s += HEX.charAt(v);
+    s += HEX_DIGITS.charAt(v);
   }
   return s;
 }

@@ -33,7 +33,7 @@
 //    costs a few bytes of the block budget yet two different images never
 //    share a block.
 import { ByteWriter } from "../util/bytes";
-import { canonicalJson } from "../request/canonical";
+import { canonicalJson } from "../json/canonical";
 import {
   Api,
   ChatCompletionsBody,

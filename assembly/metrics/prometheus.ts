@@ -35,7 +35,7 @@ const MAX_NUMBER_BYTES: i32 = 64;
  * The load and cache signals a model server reports, each with a presence
  * flag (has* = false: unknown, never zero by default). Shared by a scrape's
  * result (EndpointMetrics) and the scheduler's view of an endpoint
- * (metrics/state.ts EndpointState).
+ * (pool/endpoint_state.ts EndpointState).
  */
 export class ServerSignals {
   waiting: f64 = 0;

@@ -11,13 +11,16 @@ import { KeyValueStore, StoreValue } from "../util/store";
 import { ByteWriter } from "../util/bytes";
 import { Api, Header, LLMRequest, ParsedBody, RequestError } from "../request/types";
 import { API_NOT_INFERENCE, detectApi } from "../request/api";
-import { bodyTooLargeError, parseBody, rewriteModel, toLLMRequest, HEADER_MODEL_REWRITE } from "../request/parse";
+import { bodyTooLargeError } from "../request/errors";
+import { HEADER_MODEL_REWRITE, HEADER_PRIORITY } from "../request/headers";
+import { rewriteModel, toLLMRequest } from "../request/llm_request";
+import { parseBody } from "../request/parse";
 import { errorJson, requestJson } from "../request/output";
 import { BlockConfig } from "../hashing/blocks";
 import { hashRequest } from "../hashing/render";
-import { hex64 } from "../hashing/hex";
-import { PrefixIndex, PrefixIndexConfig } from "../index/prefix_index";
-import { EndpointState } from "../metrics/state";
+import { hex64 } from "../util/hex";
+import { PrefixIndex, PrefixIndexConfig } from "../prefix/prefix_index";
+import { EndpointState } from "../pool/endpoint_state";
 import { Decision, decide, STATUS_ROUTE, writeDecisionFields } from "../scoring/decide";
 import { ScoringConfig } from "../scoring/config";
 import { ScoringRequest } from "../scoring/scorer";
@@ -26,8 +29,6 @@ import { addInFlight, poolStates, readInFlight, readStates } from "../pool/share
 import { FLEET_MEMBERS_KEY, Pool, PoolView } from "../pool/members";
 import { MaglevTable } from "../fleet/maglev";
 import { sessionKey } from "../fleet/session";
-
-export const HEADER_PRIORITY = "x-gateway-inference-priority";
 
 export enum Outcome {
   /** Not an inference call: forwarded to an endpoint picked on load only. */
@@ -224,7 +225,7 @@ function fractions(matched: Int32Array, total: i32): Float64Array {
   return out;
 }
 
-/** Sheddable when x-gateway-inference-priority is a negative integer (seed §3.6). */
+/** Sheddable when x-gateway-inference-priority is a negative integer. */
 function priorityOf(headers: Array<Header>): i32 {
   for (let i = 0; i < headers.length; i++) {
     const h = unchecked(headers[i]);

@@ -7,7 +7,8 @@
 //   {"cluster_statuses":[{"name":"model_servers","host_statuses":[
 //     {"address":{"socket_address":{"address":"10.0.0.5","port_value":8000}},
 //      "health_status":{"eds_health_status":"HEALTHY","failed_active_health_check":true,...}}]}]}
-import { JsonKind, JsonReader } from "../request/json";
+import { JsonKind } from "../json/kinds";
+import { JsonReader } from "../json/reader";
 import { isValidAddress } from "../config/address";
 import { Member } from "./members";
 

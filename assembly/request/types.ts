@@ -13,7 +13,7 @@
 // documents, kwargs, tool_calls, unknown content parts, responses items) are
 // kept as `RawJson`: a view of the value's exact bytes as the client sent them.
 
-import { decodeJsonString } from "./json";
+import { decodeJsonString } from "../json/strings";
 
 /** Which OpenAI API a request belongs to. */
 export enum Api {

@@ -4,13 +4,14 @@
  * and never an abort. Each invalid row must make on_configure return false
  * with exactly one critical log line; each valid row must configure.
  */
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseAllDocuments } from "yaml";
 import { ProxyWasmHost, ProxyWasmHostError } from "../../src/host/index.js";
+import { DEBUG_WASM as WASM, ensureBuilt } from "../support";
 
-const WASM = resolve(import.meta.dirname, "..", "..", "build", "debug.wasm");
+beforeAll(() => ensureBuilt("debug"));
 
 async function configure(config: string): Promise<{ ok: boolean; critical: string[]; traps: number }> {
   try {

@@ -18,9 +18,9 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ProxyWasmHost, SharedDataStore } from "../../src/host/index.js";
 import { sha256Hex } from "../../src/envoy/ecds.js";
-import { A, B, C, chatBody, ensureBuilt, poolConfig, ROOT, send, uniquePrompt, WASM as DEBUG_WASM, type Sent } from "./fixtures/vllm.js";
+import { A, B, C, poolConfig, send, uniquePrompt, type Sent } from "./fixtures/vllm.js";
+import { chatBody, DEBUG_WASM, ensureBuilt, RELEASE_WASM, ROOT } from "../support";
 
-const RELEASE_WASM = join(ROOT, "build", "llm_picker.wasm");
 const PREFIX_KEY = "llm-picker/prefix/";
 
 /** A conversation with a long first turn, so earlier turns are most of each request. */
@@ -68,9 +68,9 @@ function firstTurns(host: ProxyWasmHost, convs: Conversation[]): string[] {
  * sources in a temp directory; the debug target, ~10 s). Cached by source hash.
  */
 function layoutVersionSource(): { bucket: string; m: RegExpExecArray } {
-  const bucket = readFileSync(join(ROOT, "assembly/index/bucket.ts"), "utf8");
+  const bucket = readFileSync(join(ROOT, "assembly/prefix/bucket.ts"), "utf8");
   const m = /export const LAYOUT_VERSION: u32 = (\d+);/.exec(bucket);
-  if (!m) throw new Error("assembly/index/bucket.ts no longer declares `export const LAYOUT_VERSION: u32 = N;`: update this test");
+  if (!m) throw new Error("assembly/prefix/bucket.ts no longer declares `export const LAYOUT_VERSION: u32 = N;`: update this test");
   return { bucket, m };
 }
 
@@ -86,7 +86,7 @@ function buildOtherLayout(): string {
   if (existsSync(out)) return out;
   const work = mkdtempSync(join(tmpdir(), "llm-picker-layout-"));
   cpSync(join(ROOT, "assembly"), join(work, "assembly"), { recursive: true });
-  writeFileSync(join(work, "assembly/index/bucket.ts"), bucket.replace(m[0], `export const LAYOUT_VERSION: u32 = ${Number(m[1]) + 1};`));
+  writeFileSync(join(work, "assembly/prefix/bucket.ts"), bucket.replace(m[0], `export const LAYOUT_VERSION: u32 = ${Number(m[1]) + 1};`));
   execFileSync(
     "npx",
     ["asc", join(work, "assembly/index.ts"), "--config", "asconfig.json", "--target", "debug", "-o", out, "-t", join(work, "out.wat"), "--sourceMap", "false"],
@@ -98,7 +98,7 @@ function buildOtherLayout(): string {
   return out;
 }
 
-beforeAll(ensureBuilt);
+beforeAll(() => ensureBuilt("debug", "release"));
 
 describe("state across swaps (same vm_id)", () => {
   it("a code swap (release → debug build) keeps the prefix index: conversations return to their servers", async () => {

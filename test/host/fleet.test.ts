@@ -9,14 +9,15 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { ProxyWasmHost } from "../../src/host/index.js";
-import { A, B, WASM, answerScrapes, ensureBuilt, send } from "./fixtures/vllm.js";
+import { DEBUG_WASM as WASM, ensureBuilt } from "../support";
+import { A, B, answerScrapes, send } from "./fixtures/vllm.js";
 import { clustersPage, type AdminHost } from "./fixtures/envoy-admin.js";
 
 const SECRET = "fleet-secret-0123456789";
 const REPLICAS = ["10.1.0.1:10000", "10.1.0.2:10000", "10.1.0.3:10000"];
 const TICK = 50;
 
-beforeAll(ensureBuilt);
+beforeAll(() => ensureBuilt("debug"));
 
 async function replica(self: string): Promise<ProxyWasmHost> {
   return ProxyWasmHost.create({

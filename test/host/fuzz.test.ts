@@ -16,7 +16,8 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { referenceValid } from "../fixtures/requests/reference";
-import { BIG_LIMIT, ensureBuilt, Hosts, sendChecked, SMALL_LIMIT, type FuzzRequest, type Outcome } from "../fuzz/filter";
+import { mutate, mutation } from "../support";
+import { BIG_LIMIT, ensureFilterBuilt, Hosts, sendChecked, SMALL_LIMIT, type FuzzRequest, type Outcome } from "../fuzz/filter";
 import {
   chunksOf,
   classifyPath,
@@ -25,8 +26,6 @@ import {
   fixedChunks,
   KIND_LITERALS,
   method,
-  mutate,
-  mutation,
   path,
   pathsOf,
   randomBytes,
@@ -66,7 +65,7 @@ async function send(limit: number, req: FuzzRequest): Promise<Outcome> {
   return sendChecked(await hosts.get(limit), limit, req);
 }
 
-beforeAll(() => ensureBuilt());
+beforeAll(ensureFilterBuilt);
 
 afterAll(() => {
   const memory = hosts.all().map((h) => (h.vmMemoryBytes() / 1048576).toFixed(1) + " MiB");
@@ -86,7 +85,7 @@ describe(`filter fuzz, generated and mutated bodies (FUZZ_RUNS=${TOTAL})`, () =>
         const got = await send(BIG_LIMIT, { path: p, cls: p === "/" ? "by_shape" : api, chunks: chunksOf(bytes, d), trailers: d.trailers });
         if (got.kind !== "route") throw new Error(`not routed: ${JSON.stringify(got.decision)}`);
         expect(Object.keys(got.decision.request.body)).toEqual([api]);
-        // Lone surrogate escapes decode to U+FFFD (assembly/request/json.ts, documented).
+        // Lone surrogate escapes decode to U+FFFD (assembly/json/, documented).
         expect(got.decision.request.targetModel).toBe(wellFormed(value.model as string));
       }),
       runs(N.ownPath),

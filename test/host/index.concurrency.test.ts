@@ -25,7 +25,8 @@ import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ProxyWasmHost, WasmResult, type HttpStream } from "../../src/host/index.js";
 import type { SharedDataGetEvent, SharedDataHooks, SharedDataSetEvent } from "../../src/host/shared.js";
-import { A, B, C, WASM, chatBody, ensureBuilt, inFlightOf, poolConfig, send, totalInFlight } from "./fixtures/vllm.js";
+import { A, B, C, inFlightOf, poolConfig, send, totalInFlight } from "./fixtures/vllm.js";
+import { chatBody, DEBUG_WASM, ensureBuilt } from "../support";
 
 const WORKERS = 4;
 const BUCKET_PREFIX = "llm-picker/prefix/b";
@@ -46,8 +47,8 @@ const POOL = [A, B, C];
 
 let wasm: Uint8Array;
 beforeAll(() => {
-  ensureBuilt();
-  wasm = new Uint8Array(readFileSync(WASM)); // one copy: other builds may rewrite the file meanwhile
+  ensureBuilt("debug");
+  wasm = new Uint8Array(readFileSync(DEBUG_WASM)); // one copy: other builds may rewrite the file meanwhile
 });
 
 const newHost = (extra: Record<string, unknown> = {}) =>

@@ -3,19 +3,18 @@
  * the real CLI (`node bin/llm-picker.js inspect ...`) on build/debug.wasm,
  * one spawned process per case, its single stdout line parsed and checked.
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { ensureBuilt, ROOT } from "../support";
 
-const ROOT = resolve(import.meta.dirname, "..", "..");
 const BIN = resolve(ROOT, "bin", "llm-picker.js");
-const WASM = resolve(ROOT, "build", "debug.wasm");
 let dir = "";
 
 beforeAll(() => {
-  if (!existsSync(WASM)) execFileSync("npm", ["run", "asbuild:debug"], { cwd: ROOT, stdio: "inherit" });
+  ensureBuilt("debug");
   dir = mkdtempSync(join(tmpdir(), "llm-picker-inspect-"));
 });
 
@@ -203,7 +202,7 @@ describe("inspect --endpoints: the seed's hermetic scheduling cases through the 
 // seed-behaviour.md §2.7 TestPrefixPluginCompletion (S = 4, trailing block
 // dropped as in the seed's PR): each step replays the earlier picks with
 // --state and inspects the next prompt; hashes are the §2.8 golden vectors.
-// Scores are written with 6 decimals (assembly/metrics/jsonout.ts): 2/3 → 0.666667.
+// Scores are written with 6 decimals (assembly/json/writer.ts): 2/3 → 0.666667.
 describe("inspect --state: the seed's completion table", () => {
   const CONFIG = { prefix: { blockSize: 4, hashTrailingBlock: false } };
   const POD1 = "127.0.0.1:8001";

@@ -6,25 +6,10 @@
  */
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  A,
-  B,
-  C,
-  answerScrapes,
-  chatBody,
-  ensureBuilt,
-  newPool,
-  poolConfig,
-  route,
-  scrapeRound,
-  send,
-  stat,
-  totalInFlight,
-  uniquePrompt,
-  vllmPage,
-} from "./fixtures/vllm.js";
+import { A, B, C, answerScrapes, newPool, poolConfig, route, scrapeRound, send, stat, totalInFlight, uniquePrompt, vllmPage } from "./fixtures/vllm.js";
+import { chatBody, ensureBuilt } from "../support";
 
-beforeAll(ensureBuilt);
+beforeAll(() => ensureBuilt("debug"));
 
 const INTERVAL = 50;
 const distinct = (host: Parameters<typeof route>[0], n: number) => {

@@ -6,9 +6,10 @@
  * removed endpoints from scoring and keeps the index of those that remain.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { A, B, C, chatBody, ensureBuilt, newPool, poolConfig, scrapeRound, send, stat, uniquePrompt, type Sent } from "./fixtures/vllm.js";
+import { A, B, C, newPool, poolConfig, scrapeRound, send, stat, uniquePrompt, type Sent } from "./fixtures/vllm.js";
+import { chatBody, ensureBuilt } from "../support";
 
-beforeAll(ensureBuilt);
+beforeAll(() => ensureBuilt("debug"));
 
 const INTERVAL = 50;
 const noScrape = { metrics: { enabled: false } };

@@ -9,7 +9,8 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ProxyWasmHost, type HttpCallRecord } from "../../src/host/index.js";
-import { A, B, C, WASM, answerScrapes, chatBody, ensureBuilt, route, send, stat, uniquePrompt } from "./fixtures/vllm.js";
+import { chatBody, DEBUG_WASM as WASM, ensureBuilt } from "../support";
+import { A, B, C, answerScrapes, route, send, stat, uniquePrompt } from "./fixtures/vllm.js";
 import { clustersPage, type AdminHost } from "./fixtures/envoy-admin.js";
 import xxhash from "xxhash-wasm";
 
@@ -21,7 +22,7 @@ const POLL = 200;
 const ADMIN = "llm_picker_admin";
 const EQUAL = { waiting: 0, running: 0, kv: 0.1 };
 
-beforeAll(ensureBuilt);
+beforeAll(() => ensureBuilt("debug"));
 
 async function clusterPool(workers = 1, pool: Record<string, unknown> = {}): Promise<ProxyWasmHost> {
   return ProxyWasmHost.create({

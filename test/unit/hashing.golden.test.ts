@@ -4,9 +4,9 @@
 // independent TypeScript reference against the committed files; never writes.
 import { beforeAll, describe, expect, it } from "vitest";
 import { compute, INPUTS, loadGolden } from "../../src/reference/golden.ts";
-import { loadUnits } from "./units";
+import { loadUnits, type Units } from "../support";
 
-let u: any;
+let u: Units<"hashing">;
 const enc = new TextEncoder();
 const API = { completions: 0, chat: 1, responses: 2 } as const;
 

@@ -5,9 +5,9 @@
 import fc from "fast-check";
 import xxhash from "xxhash-wasm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadUnits } from "./units";
+import { loadUnits, type Units } from "../support";
 
-let u: any;
+let u: Units<"hashing">;
 let ref: Awaited<ReturnType<typeof xxhash>>;
 const enc = new TextEncoder();
 const hex = (v: bigint) => v.toString(16).padStart(16, "0");

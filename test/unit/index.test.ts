@@ -4,9 +4,9 @@
 // design in docs/hashing.md, and no-lost-update / byte-bound invariants.
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadUnits } from "./units";
+import { loadUnits, type Units } from "../support";
 
-let u: any;
+let u: Units<"hashing">;
 const enc = new TextEncoder();
 const P1 = "10.0.0.1:8000";
 const P2 = "10.0.0.2:8000";

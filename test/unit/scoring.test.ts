@@ -3,9 +3,9 @@
 // (issue 4 points 4 and 6; seed-behaviour.md §3).
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadUnits } from "./units";
+import { loadUnits, type Units } from "../support";
 
-let u: any;
+let u: Units<"scoring">;
 beforeAll(async () => {
   u = await loadUnits("scoring");
 });

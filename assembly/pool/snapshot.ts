@@ -6,11 +6,11 @@
 // A missing key (or null) means unknown. Anything else is refused with an
 // error naming the JSON path, so a typo in a hand-written file is not
 // silently read as "unknown". The file order is the pool order.
-import { JsonReader } from "../request/json";
+import { JsonReader } from "../json/reader";
 import { ByteWriter } from "../util/bytes";
-import { writeJsonString, writeNumber } from "./jsonout";
-import { MAX_ADAPTERS, MAX_ADAPTER_NAME_BYTES } from "./prometheus";
-import { EndpointState, MAX_POOL_SIZE } from "./state";
+import { writeJsonText, writeNumber } from "../json/writer";
+import { MAX_ADAPTERS, MAX_ADAPTER_NAME_BYTES } from "../metrics/prometheus";
+import { EndpointState, MAX_POOL_SIZE } from "./endpoint_state";
 
 export class SnapshotResult {
   states: Array<EndpointState> = [];
@@ -128,7 +128,7 @@ function writeNames(w: ByteWriter, names: Array<string>): void {
   w.byte(0x5b);
   for (let i = 0; i < names.length; i++) {
     if (i > 0) w.byte(0x2c);
-    writeJsonString(w, unchecked(names[i]));
+    writeJsonText(w, unchecked(names[i]));
   }
   w.byte(0x5d);
 }
@@ -139,7 +139,7 @@ export function writeEndpointsSnapshot(w: ByteWriter, states: Array<EndpointStat
   for (let i = 0; i < states.length; i++) {
     const s = unchecked(states[i]);
     if (i > 0) w.byte(0x2c);
-    writeJsonString(w, s.address);
+    writeJsonText(w, s.address);
     w.str(":{");
     let first = true;
     if (s.hasWaiting) {

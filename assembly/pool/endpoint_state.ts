@@ -5,7 +5,7 @@
 // VM can read it; decoding never traps and returns null on anything it does
 // not recognise (short, garbled or future-version bytes).
 import { ByteWriter } from "../util/bytes";
-import { EndpointMetrics, MAX_ADAPTERS, MAX_ADAPTER_NAME_BYTES, ServerSignals } from "./prometheus";
+import { EndpointMetrics, MAX_ADAPTERS, MAX_ADAPTER_NAME_BYTES, ServerSignals } from "../metrics/prometheus";
 
 /** Default staleness after which an endpoint is unhealthy (issue 4 point 2). */
 export const DEFAULT_STALE_AFTER_MS: i64 = 1000;
