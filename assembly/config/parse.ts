@@ -188,7 +188,7 @@ function readPrefix(r: JsonReader, p: PrefixConfig): void {
   let k: string | null;
   while ((k = r.key()) != null) {
     const key = k!;
-    // A block size of 0 loops forever in the seed (seed-behaviour.md §2.1): reject <= 0.
+    // A block size of 0 loops forever in the upstream picker: reject <= 0.
     if (key == "enabled") p.enabled = r.bool();
     else if (key == "blockSize") p.blockSize = <i32>r.int(1, 1 << 20);
     else if (key == "maxBlocks") p.maxBlocks = <i32>r.int(1, 1 << 16);

@@ -28,7 +28,7 @@ import { parseVllmMetrics } from "../metrics/prometheus";
 import { DESTINATION_HEADER } from "./headers";
 import { MembershipPoller } from "./membership";
 
-/** Endpoints that fail this many scrapes in a row are unhealthy (issue 4 point 10: "after two scrape intervals"). */
+/** The scrape lease lasts this many intervals, so a VM that stops scraping is replaced soon. */
 const LEASE_INTERVALS: i64 = 3;
 
 export class RootContext {
@@ -113,7 +113,7 @@ export class RootContext {
     const m = this.config.metrics;
     const addresses = this.poolAddresses();
     // A hung scrape never reaches scrapeDone: refresh every endpoint's health
-    // gauge here too, so one that goes stale shows 0 (issue 4 point 8).
+    // gauge here too, so one that goes stale shows 0.
     this.refreshHealthGauges(now, addresses);
     for (let i = 0; i < addresses.length; i++) {
       const address = unchecked(addresses[i]);
@@ -147,7 +147,7 @@ export class RootContext {
     const states = readStates(this.store);
     for (let i = 0; i < addresses.length; i++) {
       const address = unchecked(addresses[i]);
-      let healthy = false; // never scraped: unhealthy, as requests see it
+      let healthy: bool = false; // never scraped: unhealthy, as requests see it
       for (let j = 0; j < states.length; j++) {
         const s = unchecked(states[j]);
         if (s.address == address) healthy = s.refreshHealth(now, <i64>this.config.metrics.staleAfterMs);

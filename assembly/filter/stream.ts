@@ -1,10 +1,10 @@
 // One HTTP stream: strips the client's routing header, holds the headers
 // while the body is buffered, asks the Router, then sets the routing header
 // (or answers with an OpenAI-style error). Envoy semantics this relies on:
-// envoy-proxy-wasm.md §0.1 (StopIteration needs
-// allow_on_headers_stop_iteration), §1.8 (the body accumulates while paused;
-// read it once at end_of_stream; header maps are writable only while
-// paused), §3.1 (no-body requests continue at headers or they hang).
+// StopIteration at headers needs allow_on_headers_stop_iteration; the body
+// accumulates while paused and is read once at end_of_stream; header maps
+// are writable only while paused; requests without a body must continue at
+// headers or they hang.
 import {
   BufferType,
   CONTINUE,
@@ -53,7 +53,7 @@ export class StreamContext {
   constructor(public id: u32, public root: RootContext) {}
 
   onRequestHeaders(endOfStream: bool): u32 {
-    // Never trust a client-sent routing header (issue 2; security rules).
+    // Never trust a client-sent routing header: it would choose the server.
     removeHeader(MapType.RequestHeaders, DESTINATION_HEADER);
     // Nor a client-made scores header: upstream it would pass for our decision.
     removeHeader(MapType.RequestHeaders, SCORES_HEADER);
@@ -79,7 +79,7 @@ export class StreamContext {
     const router = this.root.router;
     if (router == null) return CONTINUE;
     if (<i64>bodySize > <i64>this.root.config.maxBodyBytes) {
-      // Refuse as soon as the limit is passed instead of buffering on (issue 3 point 4).
+      // Refuse as soon as the limit is passed instead of buffering on.
       this.decided = true;
       this.apply(router.tooLarge(), router);
       return STOP_AND_BUFFER;
@@ -143,7 +143,7 @@ export class StreamContext {
     return out;
   }
 
-  /** A request id when the client sent none (seed §4.2: generated and echoed upstream). */
+  /** A request id when the client sent none (generated and set upstream, as the upstream picker does). */
   private generatedRequestId(headers: Array<Header>): string {
     for (let i = 0; i < headers.length; i++) if (unchecked(headers[i]).name == HEADER_REQUEST_ID && unchecked(headers[i]).value.length > 0) return "";
     const id = uuid4();

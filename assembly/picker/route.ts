@@ -2,15 +2,15 @@
 // the configuration and the shared state (a KeyValueStore). The glue
 // (assembly/filter/stream.ts) only moves bytes between Envoy and this.
 //
-// Flow (issue 3, 4 and 7):
+// Flow:
 //   body → parseBody → LLMRequest → block hashes → prefix index match
 //   → pool states (published metrics + in-flight) → scorers/picker
 //   → index record + in-flight increment → routing header.
 import { Config } from "../config/types";
-import { KeyValueStore, StoreValue } from "../util/store";
+import { KeyValueStore } from "../util/store";
 import { ByteWriter } from "../util/bytes";
-import { Api, Header, LLMRequest, ParsedBody, RequestError } from "../request/types";
-import { API_NOT_INFERENCE, detectApi } from "../request/api";
+import { Header, LLMRequest, ParsedBody, RequestError } from "../request/types";
+import { detectApi } from "../request/api";
 import { bodyTooLargeError } from "../request/errors";
 import { HEADER_MODEL_REWRITE, HEADER_PRIORITY } from "../request/headers";
 import { rewriteModel, toLLMRequest } from "../request/llm_request";
@@ -193,7 +193,7 @@ export class Router {
     r.outcome = Outcome.Route;
     r.endpoint = unchecked(r.states[d.chosen]).address;
     r.matchedBlocks = unchecked(matched[d.chosen]);
-    // The seed indexes at pick time (PreRequest, §2.6); the response corrects it (forget).
+    // Indexed at pick time, as upstream (PreRequest); the response corrects it (forget).
     if (r.hashes.length > 0) this.index.record(r.hashes, r.endpoint, nowMs);
     addInFlight(this.store, r.endpoint, 1, inflight.value);
     return r;
@@ -202,7 +202,7 @@ export class Router {
   /**
    * The stream ended. `failed`: the endpoint answered 5xx or the stream was
    * reset before a response; it then keeps no credit for the blocks this
-   * request added (issue 7 point 4).
+   * request added: a server that failed did not cache them.
    */
   finish(endpoint: string, hashes: StaticArray<u64>, matchedBlocks: i32, failed: bool): void {
     if (endpoint.length == 0) return;
@@ -268,7 +268,7 @@ function forwardedBody(body: Uint8Array, p: ParsedBody, headers: Array<Header>, 
 }
 
 
-/** The `inspect` line (issue 3 point 7, issue 4 point 9, issue 7 point 7). */
+/** The `inspect` line (README "Inspect a decision"). */
 export function inspectLine(r: RouteResult, blockSize: i32, out: ByteWriter): void {
   if (r.outcome == Outcome.Reject) {
     out.str('{"decision":"reject","status":');

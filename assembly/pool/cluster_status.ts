@@ -97,7 +97,7 @@ function readCluster(r: JsonReader, cluster: string, out: ClusterStatusResult): 
 function readHost(r: JsonReader): Member | null {
   if (!r.object()) return null;
   let address = "";
-  let usable = true;
+  let usable: bool = true;
   let k: string | null;
   while ((k = r.key()) != null) {
     const key = k!;
@@ -139,7 +139,7 @@ function readAddress(r: JsonReader): string {
 
 function readHealth(r: JsonReader): bool {
   if (!r.object()) return false;
-  let usable = true;
+  let usable: bool = true;
   let k: string | null;
   while ((k = r.key()) != null) {
     const key = k!;

@@ -1,4 +1,4 @@
-// Cross-worker pool state in shared data (issue 4 points 2 and 3):
+// Cross-worker pool state in shared data:
 //  - "llm-picker/pool/v1/metrics": every endpoint's last scrape, encoded with
 //    endpoint_state.ts encodeStates; written by whichever VM holds the scrape
 //    lease, read once per request by every worker.
@@ -7,8 +7,8 @@
 //    routed and decremented when its stream ends, on any worker.
 //  - "llm-picker/pool/v1/lease": which VM scrapes this interval, so Envoy
 //    scrapes once per interval rather than once per worker.
-// One key each keeps the key space fixed (shared data cannot delete keys,
-// envoy-proxy-wasm.md §1.3) and costs one read per request for each.
+// One key each keeps the key space fixed (shared data cannot delete keys:
+// util/store.ts) and costs one read per request for each.
 // Updates are get → modify → set(cas) with bounded retries (CAS_RETRIES);
 // a write that keeps losing is dropped (fail open) and counted.
 import { KeyValueStore, STORE_CAS_MISMATCH, STORE_OK, StoreValue } from "../util/store";

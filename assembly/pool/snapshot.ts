@@ -1,5 +1,5 @@
-// The endpoints snapshot of `llm-picker inspect --endpoints FILE` (issue 4
-// point 9), exactly:
+// The endpoints snapshot of `llm-picker inspect --endpoints FILE` and of the
+// `snapshot` configuration key, exactly:
 //   {"<ip:port>": {"waiting": n, "running": n, "kvCacheUsage": 0..1,
 //                  "runningLoras": [..], "waitingLoras": [..], "maxLoras": n,
 //                  "inFlight": n, "healthy": true}}
@@ -141,7 +141,7 @@ export function writeEndpointsSnapshot(w: ByteWriter, states: Array<EndpointStat
     if (i > 0) w.byte(0x2c);
     writeJsonText(w, s.address);
     w.str(":{");
-    let first = true;
+    let first: bool = true;
     if (s.hasWaiting) {
       first = sep(w, first);
       w.str('"waiting":');

@@ -8,6 +8,9 @@ import { FieldError, fieldPath, typeError } from "./errors";
 import { F_COUNT } from "./fields";
 import { ChatCompletionsBody, CompletionsBody, OptBool, ParsedBody, RawJson, RequestError, ResponsesBody } from "./types";
 
+/** optBool's result when the value is neither a boolean nor null (error set). */
+export const OPT_BOOL_ERROR: OptBool = <OptBool>-2;
+
 export class BodyParser {
   /** Structured elements allocated so far (bounded by MAX_ELEMENTS). */
   elements: i32 = 0;
@@ -56,13 +59,13 @@ export class BodyParser {
   optBool(path: string): OptBool {
     const sc = this.sc;
     const k = sc.peek();
-    if (k == JsonKind.Null) return sc.readNull() ? OptBool.Absent : <OptBool>-2;
+    if (k == JsonKind.Null) return sc.readNull() ? OptBool.Absent : OPT_BOOL_ERROR;
     if (k != JsonKind.True && k != JsonKind.False) {
       this.fail(typeError(path, "a boolean", k));
-      return <OptBool>-2;
+      return OPT_BOOL_ERROR;
     }
     const b = sc.readBool();
-    if (b < 0) return <OptBool>-2;
+    if (b < 0) return OPT_BOOL_ERROR;
     return b == 1 ? OptBool.True : OptBool.False;
   }
 

@@ -1,12 +1,12 @@
 // JSON output of the structured request and of request errors: the CLI
-// contract of issue 3 point 7 (`inspect` prints
+// contract of README "Inspect a decision" (`inspect` prints
 // {"decision":"route","request":<requestJson>} or
 // {"decision":"reject","status":N,"error":<errorJson's inner object>}).
 //
 // ## requestJson shape
 //   {"requestId":"...","targetModel":"...","body":{"<api key>":{...}}}
 // with <api key> one of "completions", "chat_completions", "responses" and the
-// fields named as in issue 3 point 1 (snake_case), in this order:
+// fields named as in the OpenAI request bodies (snake_case), in this order:
 //   completions:      prompt, cache_salt
 //   chat_completions: messages, tools, documents, chat_template,
 //                     chat_template_kwargs, return_assistant_tokens_mask,

@@ -38,7 +38,7 @@
 //   body_too_large 413, built by bodyTooLargeError() (checked by the caller)
 import { JsonKind, jsonKindName } from "../json/kinds";
 import { API_BY_SHAPE } from "./api";
-import { BodyParser } from "./body_parser";
+import { BodyParser, OPT_BOOL_ERROR } from "./body_parser";
 import { readMessages } from "./chat";
 import { readPrompt } from "./completions";
 import { emptyError, FieldError, invalidJsonError, missingError, resultOf, typeError } from "./errors";
@@ -91,7 +91,7 @@ function readField(bp: BodyParser, id: i32): bool {
     case F_STREAM: {
       const b = bp.optBool("stream");
       bp.out.stream = b == OptBool.True;
-      return b != -2;
+      return b != OPT_BOOL_ERROR;
     }
     case F_PROMPT: return readPrompt(bp);
     case F_MESSAGES: return readMessages(bp);
@@ -114,17 +114,17 @@ function readField(bp: BodyParser, id: i32): bool {
     case F_RATM: {
       const b = bp.optBool("return_assistant_tokens_mask");
       bp.chat.returnAssistantTokensMask = b;
-      return b != -2;
+      return b != OPT_BOOL_ERROR;
     }
     case F_CFM: {
       const b = bp.optBool("continue_final_message");
       bp.chat.continueFinalMessage = b;
-      return b != -2;
+      return b != OPT_BOOL_ERROR;
     }
     case F_AGP: {
       const b = bp.optBool("add_generation_prompt");
       bp.chat.addGenerationPrompt = b;
-      return b != -2;
+      return b != OPT_BOOL_ERROR;
     }
     case F_CACHE_SALT:
       if (!bp.optString("cache_salt")) return false;

@@ -130,7 +130,7 @@ function headersOf(flat: string): Array<Header> {
 }
 
 /**
- * The CLI decision line for one request (issue 3 point 7), computed by the
+ * The CLI decision line for one request (README "Inspect a decision"), computed by the
  * pure functions alone: pass / reject / route. `headers` is "name: value"
  * lines; a missing x-request-id becomes "generated-id". `bodyLimit` > 0
  * rejects larger bodies with 413 before parsing.

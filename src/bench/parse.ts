@@ -1,5 +1,5 @@
 /**
- * `npm run bench:parse` (issue 3 point 8): µs per request and MB/s for 2 KB,
+ * `npm run bench:parse`: µs per request and MB/s for 2 KB,
  * 100 KB and 1 MB chat-completions bodies through the release filter
  * (build/llm_picker.wasm) in the emulated Envoy (src/host), next to V8's
  * native JSON.parse on the same bodies as the ceiling, in the same run.

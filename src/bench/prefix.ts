@@ -1,5 +1,5 @@
 /**
- * `npm run bench:prefix` (issue 7 point 6): the cost of prefix affinity.
+ * `npm run bench:prefix`: the cost of prefix affinity (docs/benchmarks.md "Prefix").
  *
  *  1. Shared-data reads and writes per request for a 256-block prompt
  *     (proxy_get_shared_data / proxy_set_shared_data from

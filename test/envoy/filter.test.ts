@@ -1,6 +1,6 @@
 /**
  * Smoke tests of the real filter (build/llm_picker.wasm) in Envoy 1.40 with
- * envoy/envoy.yaml (issue 2 point 4): the request reaches the upstream the
+ * envoy/envoy.yaml: the request reaches the upstream the
  * filter chose, a client-sent routing header is not honoured, a GET without a
  * body passes, distinct conversations spread over both upstreams, and a
  * buffered body is bounded by the 8 MiB listener limit.
@@ -67,7 +67,7 @@ describe.skipIf(SKIP_FILTER)("llm_picker.wasm in Envoy", () => {
   });
 
   test("distinct conversations are spread across both upstreams", async () => {
-    // Issue 2 asked for round robin "until the picking issue"; the filter now
+    // Before endpoint picking, routing was round robin; the filter now
     // picks by score with a random tie-break, so with no load and no shared
     // prefix, 24 distinct first turns land on both servers (a one-sided split
     // has probability 2^-23).

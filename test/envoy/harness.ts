@@ -1,5 +1,5 @@
 /**
- * Envoy-tier harness (issue 2 point 4): whether the tier can run, Envoy per
+ * Envoy-tier harness: whether the tier can run, Envoy per
  * file or per test with its log dumped when a test fails and a guaranteed
  * stop, and small HTTP helpers.
  *

@@ -1,5 +1,5 @@
 /**
- * Issue 6 point 4: hot swap under load through a real Envoy 1.40
+ * Hot swap under load through a real Envoy 1.40
  * (envoy/envoy-ecds.yaml, 2 workers). 50 client loops keep 50 requests in
  * flight through Envoy to three fake model servers (100 ms per answer) while
  * `llm-picker deploy` (runDeploy, the command end to end) performs 10 swaps,
@@ -149,7 +149,7 @@ function scoresOf(r: RecordedRequest): Scores | null {
   return typeof v === "string" ? (JSON.parse(v) as Scores) : null;
 }
 
-describe.skipIf(SKIP_FILTER)("hot swap under load through Envoy (issue 6 point 4)", () => {
+describe.skipIf(SKIP_FILTER)("hot swap under load through Envoy", () => {
   let upstreams: FakeUpstream[] = [];
   let envoy: EnvoyProcess | null = null;
   let dir = "";

@@ -7,7 +7,7 @@
  *   AssemblyScript abort does, so the configured failure_policy is exercised;
  * - `calloutOnTick`: on every tick issues proxy_http_call to a cluster with
  *   fixed headers: checks whether a callout can target one cluster member
- *   (the /metrics scraping question of issue 4).
+ *   (what the filter's /metrics scraping needs).
  * They import only what Envoy provides for ABI 0.2.1.
  */
 import { mkdtempSync, writeFileSync } from "node:fs";

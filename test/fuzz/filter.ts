@@ -1,6 +1,6 @@
 /**
  * Sends one request through the built filter in the emulated Envoy and checks
- * the invariants of issue 3 points 4–6 (used by test/host/fuzz*.test.ts):
+ * the invariants below (used by test/host/fuzz*.test.ts):
  *
  *  - no trap, the worker VM has not failed;
  *  - the request ends as exactly one of

@@ -1,6 +1,5 @@
 /**
- * Plugin configuration through the built filter (issue 2 point 2; style.md
- * practice 4): strict at load, errors naming the field path and the value,
+ * Plugin configuration through the built filter: strict at load, errors naming the field path and the value,
  * and never an abort. Each invalid row must make on_configure return false
  * with exactly one critical log line; each valid row must configure.
  */

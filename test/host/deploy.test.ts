@@ -1,5 +1,5 @@
 /**
- * `llm-picker deploy` (issue 6 point 2) without a real Envoy: the validation
+ * `llm-picker deploy` without a real Envoy: the validation
  * in the emulated host, the directory it manages (content-addressed modules,
  * history, atomic resource, settings) and its reading of Envoy's verdict,
  * against a fake admin that applies Envoy 1.40's counter rules (measured in

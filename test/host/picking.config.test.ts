@@ -1,5 +1,5 @@
 /**
- * Issue 4 points 1, 2 and 4, host tier: configuration changes at runtime
+ * Host tier: configuration changes at runtime
  * (refused when invalid, the previous one keeps routing; weights take
  * effect), and the whole filter never traps on garbage /metrics pages and
  * garbage request bodies.

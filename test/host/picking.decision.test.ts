@@ -1,5 +1,5 @@
 /**
- * Issue 4 points 5, 6 and 8, host tier: admission (503 empty pool, 429 for
+ * Host tier: admission (503 empty pool, 429 for
  * sheddable requests on a saturated pool), the routing decision headers
  * (client routing header ignored, x-request-id, model rewrite, debug scores
  * header) and the Envoy stats the filter defines.

@@ -1,5 +1,5 @@
 /**
- * Issue 4 point 3, host tier: requests in flight are counted per endpoint
+ * Host tier: requests in flight are counted per endpoint
  * across all worker VMs (shared data), decremented on every way a stream
  * ends, and the in-flight scorer prefers the endpoint with fewer of them.
  */

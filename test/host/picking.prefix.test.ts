@@ -1,5 +1,5 @@
 /**
- * Issue 4 points 1 and 4 with the prefix index of issue 3/7, host tier:
+ * Host tier, prefix affinity with the shared-data prefix index:
  * a conversation returns to the server that served its earlier turns; the
  * hot-spot guard lets load decide when one server is far more loaded; a
  * failed request leaves no credit for its new blocks; a pool change drops

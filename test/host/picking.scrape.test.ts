@@ -1,5 +1,5 @@
 /**
- * Issue 4 points 2 and 4, host tier: the real filter (build/debug.wasm)
+ * Host tier: the real filter (build/debug.wasm)
  * scrapes each endpoint's /metrics once per interval for the whole Envoy
  * (lease in shared data), and the scraped vLLM metrics drive the decision:
  * shortest queue, KV-cache, LoRA affinity, health (failed and stale scrapes),

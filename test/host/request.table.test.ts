@@ -1,8 +1,8 @@
 /**
- * The request behaviour table (test/scenarios/requests.ts, issue 3 point 3)
+ * The request behaviour table (test/scenarios/requests.ts)
  * through the built filter (build/debug.wasm) in the emulated Envoy: every
  * row's decision, status, error code/param, structured request, and what
- * reaches the router or the client (issue 3 point 6: the forwarded body is
+ * reaches the router or the client (the forwarded body is
  * byte-identical unless the model is rewritten).
  *
  * Host-tier adaptations of the rows (the data is shared with the unit tier):

@@ -8,7 +8,7 @@ import fc from "fast-check";
 const enc = new TextEncoder();
 
 /** Byte sequences that stress a scanner: bad UTF-8, NUL, huge numbers, stray structure, duplicate keys, BOM. */
-export const HOSTILE_FRAGMENTS: Uint8Array[] = [
+const HOSTILE_FRAGMENTS: Uint8Array[] = [
   ',"model":"dup"',
   ',"model":5',
   ',"messages":null',

@@ -1,5 +1,5 @@
 // Properties of the rendering + chain over real bodies (parsed by
-// request/parse.ts inside build/units-hashing.wasm), issue 7 point 2:
+// request/parse.ts inside build/units-hashing.wasm):
 //  (a) a conversation extended by more turns keeps every full block of the
 //      shorter one as a prefix of the longer one's blocks;
 //  (b) a change in an earlier message, in tools, in the model or in the salt
@@ -14,7 +14,8 @@
 //      terminator never render like another request;
 // and the build's rendering and hashes equal the independent reference's on
 // random bodies with long texts (00 bytes across the 1 KiB scan pieces).
-// Plus the seed's growing-conversation test through the index (§2.7).
+// Plus the seed's growing-conversation test through the index
+// (docs/reference/seed.md#pinned-prefix-tests).
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { canonicalJson, hashBody as referenceHashes, render as referenceRender } from "../../src/reference/render.ts";

@@ -1,6 +1,6 @@
 // assembly/metrics through build/units-scoring.wasm: the vLLM /metrics
-// parser (issue 4 point 2), the endpoint state encoding and the endpoints
-// snapshot reader (point 9).
+// parser, the endpoint state encoding and the endpoints snapshot reader
+// (`inspect --endpoints` and the `snapshot` configuration key).
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadUnits, mutate, mutation, type Units } from "../support";
@@ -84,7 +84,8 @@ describe("vLLM /metrics parser: table", () => {
         running: 3,
         kvCacheUsage: 0.4375,
         // largest value wins among series with an adapter; the empty-empty
-        // series (newest here) is ignored like the seed does (§3.7)
+        // series (newest here) is ignored like the seed does
+        // (docs/reference/seed.md#metrics-scraped-from-model-servers)
         runningLoras: ["sql-lora"],
         waitingLoras: ["chat-lora"],
         maxLoras: 4,
@@ -537,7 +538,7 @@ describe("scrapes and health", () => {
   const seq = (pages: string[], checkAt: number, stale = 1000, maxFailures = 2) =>
     JSON.parse(u.scrapeSequence(enc(pages.join("\u0000")), checkAt, stale, maxFailures));
 
-  it("a partial scrape updates only what it carried (seed §3.7)", () => {
+  it("a partial scrape updates only what it carried, as in the seed", () => {
     const s = seq([V1_PAGE, "vllm:num_requests_waiting 9\n"], 2000);
     expect(s).toMatchObject({
       waiting: 9,

@@ -1,5 +1,5 @@
 // Fuzz: generated and mutated request bodies through the parser and output in
-// build/units-request.wasm (issue 3 point 5). Zero traps; every body ends as a
+// build/units-request.wasm. Zero traps; every body ends as a
 // routed structured request or a 400 (413 past the limit), and the outcome
 // agrees with V8 on whether the bytes are JSON at all.
 //

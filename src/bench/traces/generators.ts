@@ -1,5 +1,5 @@
 /**
- * Seeded trace generators for the routing benchmark (issue 5 point 3). Each
+ * Seeded trace generators for the routing benchmark. Each
  * returns a trace in model time (see trace.ts); the same seed and options give
  * the same trace byte for byte. Text is drawn from a vocabulary of common
  * English words (about one Llama 3 token each), so token counts are close to
