@@ -40,7 +40,8 @@ import { fleetRequest, type FleetOutcome } from "./fleet-client.js";
 import { agent } from "./routing-client.js";
 import { ENVOY_YAML, filterPluginConfig } from "./routing-policies.js";
 import { closedLoopBody, planSessions } from "./routing-sessions.js";
-import { DEFAULT_BENCH_SIM, machineLine, percentile, streamingBody, warmTokenizer } from "./routing.js";
+import { DEFAULT_BENCH_SIM, machineLine } from "./routing.js";
+import { percentile, streamingBody, warmTokenizer } from "./routing-run.js";
 import { generateTrace, isTraceName, Rng } from "./traces/generators.js";
 import type { TraceRequest } from "./traces/trace.js";
 
@@ -339,7 +340,7 @@ export async function runFleetBench(o: FleetOptions): Promise<FleetResult[]> {
       // Every prompt tokenized once up front, so the first setup does not pay it during its run.
       await warmTokenizer(
         pool,
-        { name, requests: trace },
+        { requests: trace },
         trace.map((r) => streamingBody(r.body)),
       );
       for (const setup of o.setups) {
