@@ -241,6 +241,14 @@ export function nowNs(): u64 {
   return load<u64>(RET_U64);
 }
 
+/** A property by NUL-separated path segments (Envoy splits the path on NUL), or null. */
+export function getProperty(segments: Array<string>): Uint8Array | null {
+  const path = enc(segments.join("\0"));
+  clearReturn();
+  if (imports.proxy_get_property(changetype<usize>(path), path.byteLength, RET_PTR, RET_SIZE) != OK) return null;
+  return takeReturned();
+}
+
 export function setProperty(name: string, value: Uint8Array): u32 {
   const p = enc(name);
   return imports.proxy_set_property(changetype<usize>(p), p.byteLength, value.dataStart, value.length);

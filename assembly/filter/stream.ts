@@ -13,6 +13,7 @@ import {
   getBufferBytes,
   getHeader,
   getHeadersAs,
+  getProperty,
   HeaderPair,
   log,
   LogLevel,
@@ -27,7 +28,7 @@ import {
   nowMs,
   logEnabled,
 } from "./host";
-import { DESTINATION_HEADER, INSPECT_PROPERTY, SCORES_HEADER } from "./headers";
+import { DESTINATION_HEADER, HOP_HEADER, INSPECT_PROPERTY, ROUTE_HEADER, SCORES_HEADER, SESSION_HEADER } from "./headers";
 import { RootContext } from "./root";
 import { ByteWriter } from "../util/bytes";
 import { HEX_DIGITS } from "../util/hex";
@@ -47,6 +48,8 @@ export class StreamContext {
   private hashes: StaticArray<u64> = new StaticArray<u64>(0);
   private matchedBlocks: i32 = 0;
   private responseStatus: i32 = 0;
+  /** Fleet: a replica forwarded this request here (it carried fleet.secret): decide, never forward again. */
+  private hopped: bool = false;
 
   constructor(public id: u32, public root: RootContext) {}
 
@@ -60,6 +63,7 @@ export class StreamContext {
       this.decided = true;
       return CONTINUE;
     }
+    if (router.replicas != null) this.readHop();
     const method = getHeader(MapType.RequestHeaders, ":method");
     const path = getHeader(MapType.RequestHeaders, ":path");
     this.api = router.apiOf(method != null ? method! : "", path != null ? path! : "");
@@ -85,6 +89,25 @@ export class StreamContext {
     return this.decideBody(bodySize);
   }
 
+  /**
+   * Fleet headers: a forwarded request carries fleet.secret in the hop
+   * header; any client copy of the fleet headers is removed (a client can
+   * neither pose as a replica nor pick the replicas route).
+   */
+  private readHop(): void {
+    const hop = getHeader(MapType.RequestHeaders, HOP_HEADER);
+    this.hopped = hop != null && hop! == this.root.config.fleet.secret;
+    if (hop != null) removeHeader(MapType.RequestHeaders, HOP_HEADER);
+    removeHeader(MapType.RequestHeaders, ROUTE_HEADER);
+    if (!this.hopped) removeHeader(MapType.RequestHeaders, SESSION_HEADER);
+  }
+
+  /** This replica's address as its peers know it: the address the request came in on. */
+  private selfAddress(): string {
+    const v = getProperty(["destination", "address"]);
+    return v != null ? String.UTF8.decodeUnsafe(v!.dataStart, v!.length) : "";
+  }
+
   /** With trailers the body never reports end_of_stream: decide here. */
   onRequestTrailers(): u32 {
     if (this.decided) return CONTINUE;
@@ -98,8 +121,9 @@ export class StreamContext {
     const started = nowNs();
     const body = getBufferBytes(BufferType.RequestBody, 0, bodySize);
     const headers = this.requestHeaders();
-    const r = router.routeBody(this.api, body != null ? body! : new Uint8Array(0), headers, this.generatedRequestId(headers), nowMs());
-    if (r.outcome == Outcome.Route && r.newBody != null && body != null) {
+    const self = router.replicas != null && !this.hopped ? this.selfAddress() : "";
+    const r = router.routeBody(this.api, body != null ? body! : new Uint8Array(0), headers, this.generatedRequestId(headers), nowMs(), self);
+    if (r.outcome != Outcome.Reject && r.newBody != null && body != null) {
       setBufferBytes(BufferType.RequestBody, 0, body!.length, r.newBody!);
       replaceHeader(MapType.RequestHeaders, "content-length", r.newBody!.length.toString());
     }
@@ -135,6 +159,19 @@ export class StreamContext {
     if (r.outcome == Outcome.Reject) {
       if (stats != null) stats.rejected(r.status);
       this.sendError(r.status, r.error!);
+      return;
+    }
+    if (r.outcome == Outcome.Forward) {
+      // To the owning replica through the replicas route (Maglev on the session header).
+      replaceHeaderName(MapType.RequestHeaders, SESSION_HEADER, r.sessionKey);
+      replaceHeaderName(MapType.RequestHeaders, HOP_HEADER, this.root.config.fleet.secret);
+      replaceHeaderName(MapType.RequestHeaders, ROUTE_HEADER, "fleet");
+      if (stats != null) stats.forwarded();
+      return;
+    }
+    if (r.endpoint.length == 0) {
+      // No decision (pool membership not known yet): Envoy's fallback balancing routes it.
+      if (stats != null) stats.passedTo("");
       return;
     }
     replaceHeaderName(MapType.RequestHeaders, DESTINATION_HEADER, r.endpoint);

@@ -247,7 +247,7 @@ export function releaseLease(kv: KeyValueStore, owner: u64, nowMs: i64): void {
 }
 
 /** Endpoint states for the configured pool: published metrics (if any) plus in-flight counts. */
-export function poolStates(addresses: Array<string>, published: Array<EndpointState>, inflight: InFlight, nowMs: i64, staleAfterMs: i64, scraping: bool): Array<EndpointState> {
+export function poolStates(addresses: Array<string>, published: Array<EndpointState>, inflight: InFlight, nowMs: i64, staleAfterMs: i64, scraping: bool, usable: Array<bool> | null = null): Array<EndpointState> {
   const out = new Array<EndpointState>(addresses.length);
   for (let i = 0; i < addresses.length; i++) {
     const a = unchecked(addresses[i]);
@@ -255,6 +255,11 @@ export function poolStates(addresses: Array<string>, published: Array<EndpointSt
     const s = j >= 0 ? unchecked(published[j]) : new EndpointState(a);
     // Health only means something when scraping is on; otherwise unknown (= healthy).
     if (scraping) s.refreshHealth(nowMs, staleAfterMs);
+    if (usable != null && i < usable.length && !unchecked(usable[i])) {
+      // Envoy would not route to it (draining, failed health check, ejected).
+      s.hasHealthy = true;
+      s.healthy = false;
+    }
     s.inFlight = inflight.countOf(endpointId(a));
     s.hasInFlight = true;
     unchecked((out[i] = s));
