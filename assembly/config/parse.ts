@@ -9,7 +9,9 @@ import {
   ConfigError,
   ConfigResult,
   EndpointConfig,
+  FleetConfig,
   MetricsConfig,
+  PoolConfig,
   PrefixConfig,
 } from "./types";
 import { isValidAddress } from "./address";
@@ -58,11 +60,35 @@ export function parseConfig(bytes: Uint8Array): ConfigResult {
 
 /** Rules that involve several fields (each named in the message). */
 function checkConsistency(c: Config): ConfigError | null {
+  const pool = c.pool.cluster;
+  if (pool.length > 0 && c.snapshot != null) {
+    return new ConfigError("pool.cluster", "\"" + pool + "\" cannot be combined with snapshot (fixed endpoint states)");
+  }
+  if (pool.length > 0 && c.endpoints.length > 0) {
+    // One source of truth: a static list beside the cluster would disagree with it.
+    return new ConfigError("pool.cluster", "\"" + pool + "\" cannot be combined with a static endpoints list (the pool is the cluster's membership): remove endpoints or pool.cluster");
+  }
+  if (c.fleet.cluster.length > 0 && c.fleet.secret.length == 0) {
+    return new ConfigError("fleet.secret", "is required with fleet.cluster (replicas recognise forwarded requests by it)");
+  }
+  if (c.fleet.secret.length > 0 && c.fleet.cluster.length == 0) {
+    return new ConfigError("fleet.cluster", "is required with fleet.secret");
+  }
   const m = c.metrics;
   // A staleness bound at or below the scrape interval marks endpoints
   // unhealthy between two good scrapes: they would flap.
   if (m.enabled && m.staleAfterMs <= m.intervalMs) {
     return new ConfigError("metrics.staleAfterMs", "must be greater than metrics.intervalMs (" + m.intervalMs.toString() + "), got " + m.staleAfterMs.toString());
+  }
+  // An idle endpoint is scraped less often, but never so rarely that it
+  // would go stale (and unhealthy) between two scrapes, with room for one late one.
+  if (m.enabled && m.idleIntervalMs > 0) {
+    if (m.idleIntervalMs < m.intervalMs) {
+      return new ConfigError("metrics.idleIntervalMs", "must be at least metrics.intervalMs (" + m.intervalMs.toString() + "), got " + m.idleIntervalMs.toString());
+    }
+    if (m.idleIntervalMs > m.staleAfterMs / 2) {
+      return new ConfigError("metrics.idleIntervalMs", "must be at most half of metrics.staleAfterMs (" + m.staleAfterMs.toString() + "), got " + m.idleIntervalMs.toString());
+    }
   }
   return null;
 }
@@ -92,6 +118,8 @@ function readConfig(r: JsonReader, c: Config, weights: Array<WeightSetting>): vo
     else if (key == "bound") readBound(r, c.scoring.bound);
     else if (key == "weights") readWeights(r, weights);
     else if (key == "metrics") readMetrics(r, c.metrics);
+    else if (key == "pool") readPool(r, c.pool);
+    else if (key == "fleet") readFleet(r, c.fleet);
     else if (key == "admission") readAdmission(r, c.scoring.saturation);
     else if (key == "hotSpot") readHotSpot(r, c.scoring.guard);
     else if (key == "debugHeaders") c.debugHeaders = r.bool();
@@ -257,6 +285,64 @@ function readBound(r: JsonReader, b: BoundConfig): void {
   }
 }
 
+function nonEmptyName(r: JsonReader): string | null {
+  const s = r.string();
+  if (s == null) return null;
+  if (s!.length == 0) {
+    r.fail("must not be empty");
+    return null;
+  }
+  if (s!.length > 256) {
+    r.fail("must be at most 256 characters");
+    return null;
+  }
+  return s;
+}
+
+function readFleet(r: JsonReader, f: FleetConfig): void {
+  if (!r.object()) return;
+  let k: string | null;
+  while ((k = r.key()) != null) {
+    const key = k!;
+    if (key == "cluster") {
+      const s = nonEmptyName(r);
+      if (s != null) f.cluster = s!;
+    } else if (key == "secret") {
+      const s = r.string();
+      if (s == null) continue;
+      if (s!.length < 16 || s!.length > 256 || !isHeaderToken(s!)) r.fail("must be 16 to 256 characters from [A-Za-z0-9._~-] (it travels in a header)");
+      else f.secret = s!;
+    } else unknownKey(r, key);
+  }
+}
+
+function isHeaderToken(s: string): bool {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2e || c == 0x5f || c == 0x7e || c == 0x2d;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+function readPool(r: JsonReader, p: PoolConfig): void {
+  if (!r.object()) return;
+  let k: string | null;
+  while ((k = r.key()) != null) {
+    const key = k!;
+    if (key == "cluster") {
+      const s = nonEmptyName(r);
+      if (s != null) p.cluster = s!;
+    } else if (key == "adminCluster") {
+      const s = nonEmptyName(r);
+      if (s != null) p.adminCluster = s!;
+    } else if (key == "intervalMs") p.intervalMs = <i32>r.int(10, 3600000);
+    else if (key == "timeoutMs") p.timeoutMs = <i32>r.int(1, 60000);
+    else if (key == "maxResponseBytes") p.maxResponseBytes = <i32>r.int(1024, 64 * 1024 * 1024);
+    else unknownKey(r, key);
+  }
+}
+
 function readMetrics(r: JsonReader, m: MetricsConfig): void {
   if (!r.object()) return;
   let k: string | null;
@@ -275,6 +361,7 @@ function readMetrics(r: JsonReader, m: MetricsConfig): void {
         else m.path = s!;
       }
     } else if (key == "intervalMs") m.intervalMs = <i32>r.int(10, 60000);
+    else if (key == "idleIntervalMs") m.idleIntervalMs = <i32>r.int(10, 300000);
     else if (key == "staleAfterMs") m.staleAfterMs = <i32>r.int(10, 600000);
     else if (key == "timeoutMs") m.timeoutMs = <i32>r.int(1, 60000);
     else if (key == "enabled") m.enabled = r.bool();

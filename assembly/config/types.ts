@@ -26,21 +26,72 @@ export class PrefixConfig {
   maxEndpoints: i32 = 16;
 }
 
+/** Default scrape interval of an idle endpoint (see MetricsConfig.idleIntervalMs). */
+export const DEFAULT_IDLE_INTERVAL_MS: i32 = 500;
+
 export class MetricsConfig {
   /** Envoy cluster the scrape callouts go through (must route by x-gateway-destination-endpoint). */
   cluster: string = "model_servers";
   path: string = "/metrics";
-  /** Scrape interval (upstream's --refresh-metrics-interval). */
+  /** Scrape interval while the pool is busy (upstream's --refresh-metrics-interval). */
   intervalMs: i32 = 50;
+  /**
+   * How often an idle endpoint is scraped (nothing in flight from this Envoy,
+   * nothing running or waiting at its last scrape). 0 = the default,
+   * min(DEFAULT_IDLE_INTERVAL_MS, staleAfterMs / 2) but never below
+   * intervalMs: half the staleness bound leaves room for one late scrape
+   * before an idle endpoint would turn unhealthy.
+   */
+  idleIntervalMs: i32 = 0;
   /** A scrape older than this makes the endpoint unhealthy. */
   staleAfterMs: i32 = 1000;
   timeoutMs: i32 = 1000;
+  /** The idle interval in force: idleIntervalMs, or its default. */
+  idleInterval(): i32 {
+    if (this.idleIntervalMs > 0) return this.idleIntervalMs;
+    return max(this.intervalMs, min(DEFAULT_IDLE_INTERVAL_MS, this.staleAfterMs / 2));
+  }
   /** Scraping off (e.g. for servers without /metrics): endpoints are then always healthy. */
   enabled: bool = true;
 }
 
+/**
+ * The pool as an Envoy cluster's live membership (docs/fleet.md "Pool"):
+ * with `cluster` set, the filter reads Envoy's admin `/clusters` through
+ * `adminCluster` every `intervalMs` (one VM per Envoy, under the scrape
+ * lease) and routes over the members Envoy would route to. Mutually
+ * exclusive with a static `endpoints` list and with `snapshot`.
+ */
+export class PoolConfig {
+  /** Envoy cluster whose members are the pool ("" = the static `endpoints` list). */
+  cluster: string = "";
+  /** Cluster that reaches Envoy's own admin listener on loopback (Istio and Envoy Gateway ship one as prometheus_stats). */
+  adminCluster: string = "llm_picker_admin";
+  /** Membership poll period: a new member takes traffic within about one interval. */
+  intervalMs: i32 = 1000;
+  timeoutMs: i32 = 1000;
+  /** Largest admin response read (the filtered /clusters page is ~1 KB per host). */
+  maxResponseBytes: i32 = 4 * 1024 * 1024;
+}
+
+/**
+ * Several Envoy replicas acting as one router (docs/fleet.md "Sharding"):
+ * each request's session key picks, through Envoy's Maglev over `cluster`
+ * (the replicas), the replica that owns the session; a replica that does not
+ * own it forwards it there, marked with `secret` so the owner knows it
+ * already hopped. Off when `cluster` is empty.
+ */
+export class FleetConfig {
+  /** Envoy cluster of the replicas (Maglev, hash_policy on x-llm-picker-session). */
+  cluster: string = "";
+  /** Shared by the replicas; a request carrying it in x-llm-picker-hop was forwarded by one (16+ characters). */
+  secret: string = "";
+}
+
 export class Config {
   endpoints: Array<EndpointConfig> = [];
+  pool: PoolConfig = new PoolConfig();
+  fleet: FleetConfig = new FleetConfig();
   /** Largest request body read; larger gets 413. Must stay ≤ Envoy's buffer limit. */
   maxBodyBytes: i32 = 8 * 1024 * 1024;
   prefix: PrefixConfig = new PrefixConfig();

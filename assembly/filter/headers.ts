@@ -7,3 +7,9 @@ export const DESTINATION_HEADER = "x-gateway-destination-endpoint";
 export const SCORES_HEADER = "x-llm-picker-scores";
 /** Filter state the CLI and tests read (Envoy stores it as wasm.llm_picker.decision). */
 export const INSPECT_PROPERTY = "llm_picker.decision";
+/** Fleet (docs/fleet.md): the session key the replicas' Maglev hashes. */
+export const SESSION_HEADER = "x-llm-picker-session";
+/** Fleet: fleet.secret on a request one replica forwarded to another; a client's copy is removed. */
+export const HOP_HEADER = "x-llm-picker-hop";
+/** Fleet: "fleet" when forwarding; the route config sends such requests to the replicas cluster. A client's copy is removed. */
+export const ROUTE_HEADER = "x-llm-picker-route";

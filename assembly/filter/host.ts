@@ -102,24 +102,58 @@ function enc(s: string): ArrayBuffer {
   return String.UTF8.encode(s);
 }
 
+/**
+ * UTF-8 of names that recur on every request (header names, shared-data
+ * keys, endpoint addresses), encoded once per VM: each host call used to
+ * allocate its name's bytes, and those short-lived buffers were a large part
+ * of the filter's allocator and GC work. The set of such names is bounded by
+ * the configuration (the prefix index has a fixed key space); past NAME_CACHE_MAX
+ * entries names are encoded per call as before.
+ */
+const NAME_CACHE_MAX: i32 = 16384;
+const names = new Map<string, ArrayBuffer>();
+
+function encName(s: string): ArrayBuffer {
+  if (names.has(s)) return names.get(s);
+  const b = String.UTF8.encode(s);
+  if (names.size < NAME_CACHE_MAX) names.set(s, b);
+  return b;
+}
+
+/** The returned value as a string, without wrapping it in a view first. */
+function takeReturnedString(): string {
+  const ptr = load<usize>(RET_PTR);
+  const size = load<u32>(RET_SIZE);
+  if (ptr == 0) return "";
+  const s = size > 0 ? String.UTF8.decodeUnsafe(ptr, <usize>size) : "";
+  free(ptr);
+  return s;
+}
+
 /** First value of a header, or null when absent or the map is gone. */
 export function getHeader(map: MapType, name: string): string | null {
   clearReturn();
-  const k = enc(name);
+  const k = encName(name);
   if (imports.proxy_get_header_map_value(map, changetype<usize>(k), k.byteLength, RET_PTR, RET_SIZE) != OK) return null;
-  const v = takeReturned();
-  return String.UTF8.decodeUnsafe(v.dataStart, <usize>v.length);
+  return takeReturnedString();
 }
 
 export function removeHeader(map: MapType, name: string): u32 {
-  const k = enc(name);
+  const k = encName(name);
   return imports.proxy_remove_header_map_value(map, changetype<usize>(k), k.byteLength);
 }
 
 /** Add-or-set (Envoy's replace is setCopy). */
 export function replaceHeader(map: MapType, name: string, value: string): u32 {
-  const k = enc(name);
+  const k = encName(name);
   const v = enc(value);
+  return imports.proxy_replace_header_map_value(map, changetype<usize>(k), k.byteLength, changetype<usize>(v), v.byteLength);
+}
+
+/** Add-or-set with a value from a bounded set (an endpoint address): its bytes are cached like names. */
+export function replaceHeaderName(map: MapType, name: string, value: string): u32 {
+  const k = encName(name);
+  const v = encName(value);
   return imports.proxy_replace_header_map_value(map, changetype<usize>(k), k.byteLength, changetype<usize>(v), v.byteLength);
 }
 
@@ -129,7 +163,12 @@ export class HeaderPair {
 
 /** Decodes the header-pairs serialisation (count, sizes, NUL-terminated bytes) defensively: a short buffer yields what was readable. */
 export function decodePairs(b: Uint8Array): Array<HeaderPair> {
-  const out = new Array<HeaderPair>();
+  return decodePairsAs<HeaderPair>(b);
+}
+
+/** decodePairs into any class constructed as (name, value), e.g. the request model's Header. */
+export function decodePairsAs<T>(b: Uint8Array): Array<T> {
+  const out = new Array<T>();
   if (b.length < 4) return out;
   const count = <i32>load<u32>(b.dataStart);
   if (count < 0 || count > 4096 || 4 + count * 8 > b.length) return out;
@@ -142,7 +181,7 @@ export function decodePairs(b: Uint8Array): Array<HeaderPair> {
     p += kl + 1;
     const v = String.UTF8.decodeUnsafe(b.dataStart + p, vl);
     p += vl + 1;
-    out.push(new HeaderPair(k, v));
+    out.push(instantiate<T>(k, v));
   }
   return out;
 }
@@ -168,9 +207,14 @@ export function encodePairs(pairs: Array<HeaderPair>): Uint8Array {
 }
 
 export function getHeaders(map: MapType): Array<HeaderPair> {
+  return getHeadersAs<HeaderPair>(map);
+}
+
+/** Every header of a map as T(name, value), in one host call. */
+export function getHeadersAs<T>(map: MapType): Array<T> {
   clearReturn();
-  if (imports.proxy_get_header_map_pairs(map, RET_PTR, RET_SIZE) != OK) return new Array<HeaderPair>();
-  return decodePairs(takeReturned());
+  if (imports.proxy_get_header_map_pairs(map, RET_PTR, RET_SIZE) != OK) return new Array<T>();
+  return decodePairsAs<T>(takeReturned());
 }
 
 /** Sends a local reply; Envoy defers it until the callback returns. */
@@ -195,6 +239,14 @@ export function nowNs(): u64 {
   store<u64>(RET_U64, 0);
   imports.proxy_get_current_time_nanoseconds(RET_U64);
   return load<u64>(RET_U64);
+}
+
+/** A property by NUL-separated path segments (Envoy splits the path on NUL), or null. */
+export function getProperty(segments: Array<string>): Uint8Array | null {
+  const path = enc(segments.join("\0"));
+  clearReturn();
+  if (imports.proxy_get_property(changetype<usize>(path), path.byteLength, RET_PTR, RET_SIZE) != OK) return null;
+  return takeReturned();
 }
 
 export function setProperty(name: string, value: Uint8Array): u32 {
@@ -247,7 +299,7 @@ export function httpCall(cluster: string, headers: Array<HeaderPair>, body: Uint
 /** proxy-wasm shared data as a KeyValueStore (one store per vm_id across workers). */
 export class SharedDataStore extends KeyValueStore {
   get(key: string): StoreValue {
-    const k = enc(key);
+    const k = encName(key);
     clearReturn();
     store<u32>(RET_U32, 0);
     const r = imports.proxy_get_shared_data(changetype<usize>(k), k.byteLength, RET_PTR, RET_SIZE, RET_U32);
@@ -257,7 +309,7 @@ export class SharedDataStore extends KeyValueStore {
   }
 
   set(key: string, value: Uint8Array, cas: u32): i32 {
-    const k = enc(key);
+    const k = encName(key);
     return <i32>imports.proxy_set_shared_data(changetype<usize>(k), k.byteLength, value.dataStart, value.length, cas);
   }
 }

@@ -22,10 +22,23 @@ import { Config } from "../config/types";
 import { parseConfig } from "../config/parse";
 import { Router } from "../picker/route";
 import { Stats } from "./stats";
-import { acquireLease, ensurePoolKeys, releaseLease, prunePublished, pruneInFlight, publishScrape, publishSnapshot, readStates } from "../pool/shared_state";
+import {
+  acquireLease,
+  ensurePoolKeys,
+  readInFlight,
+  releaseLease,
+  prunePublished,
+  pruneInFlight,
+  publishScrape,
+  publishSnapshot,
+  readStates,
+} from "../pool/shared_state";
+import { EndpointState } from "../pool/endpoint_state";
+import { endpointId } from "../prefix/prefix_index";
 import { readEndpointsSnapshot } from "../pool/snapshot";
 import { parseVllmMetrics } from "../metrics/prometheus";
 import { DESTINATION_HEADER } from "./headers";
+import { MembershipPoller } from "./membership";
 
 /** The scrape lease lasts this many intervals, so a VM that stops scraping is replaced soon. */
 const LEASE_INTERVALS: i64 = 3;
@@ -36,7 +49,13 @@ export class RootContext {
   router: Router | null = null;
   stats: Stats | null = null;
   readonly store: SharedDataStore = new SharedDataStore();
-  private addresses: Array<string> = [];
+  /** When this root last started a scrape round (ms), and the VM's routed-request count then. */
+  private lastRoundMs: i64 = i64.MIN_VALUE;
+  private routedAtLastRound: i64 = 0;
+  /** Reads the Envoy cluster's membership (pool.cluster set), on the lease holder. */
+  private membership: MembershipPoller | null = null;
+  /** Tick period: the scrape interval, or the membership poll's when that is shorter or scraping is off. */
+  private tickMs: i32 = 0;
   /** Scrape callouts in flight: token → endpoint address. */
   private pendingScrapes: Map<u32, string> = new Map<u32, string>();
   /** This root's identity for the scrape lease. */
@@ -57,28 +76,39 @@ export class RootContext {
     }
     const config = result.config!;
     this.config = config;
-    this.addresses = new Array<string>();
-    for (let i = 0; i < config.endpoints.length; i++) this.addresses.push(unchecked(config.endpoints[i]).address);
+    const addresses = new Array<string>();
+    for (let i = 0; i < config.endpoints.length; i++) addresses.push(unchecked(config.endpoints[i]).address);
     const seed = config.seed != 0 ? config.seed : <u64>(Math.random() * 9007199254740991.0);
     this.leaseOwner = (<u64>(Math.random() * 4294967295.0) << 32) | <u64>this.id;
     const router = new Router(config, this.store, seed);
     // Creates the index's fixed key space on first start; one read afterwards.
     router.index.init();
     this.router = router;
-    this.stats = new Stats(this.addresses);
+    this.stats = new Stats(addresses);
     ensurePoolKeys(this.store);
-    prunePublished(this.store, this.addresses);
-    pruneInFlight(this.store, this.addresses);
+    const follows = router.pool.followsCluster;
+    // A static list prunes state of endpoints no longer configured; a cluster
+    // pool prunes when the membership changes (MembershipPoller).
+    if (!follows) {
+      prunePublished(this.store, addresses);
+      pruneInFlight(this.store, addresses);
+    }
+    const polls = follows || router.replicas != null;
+    this.membership = polls ? new MembershipPoller(config, this.store, router.index.config) : null;
     const snapshot = config.snapshot;
     if (snapshot != null) {
       const states = readEndpointsSnapshot(snapshot!).states;
       publishSnapshot(this.store, states);
       config.metrics.enabled = false; // the snapshot is the pool state: no scraping over it
     }
-    if (config.metrics.enabled && this.addresses.length > 0) setTickPeriodMs(<u32>config.metrics.intervalMs);
-    else setTickPeriodMs(0);
+    let tick: i32 = 0;
+    if (config.metrics.enabled && (follows || addresses.length > 0)) tick = config.metrics.intervalMs;
+    if (polls && (tick == 0 || config.pool.intervalMs < tick)) tick = config.pool.intervalMs;
+    this.tickMs = tick;
+    setTickPeriodMs(<u32>tick);
     this.configured = true;
-    log(LogLevel.Info, "llm_picker: configured with " + this.addresses.length.toString() + " endpoint(s)");
+    if (follows) log(LogLevel.Info, "llm_picker: configured, pool follows cluster \"" + config.pool.cluster + "\"");
+    else log(LogLevel.Info, "llm_picker: configured with " + addresses.length.toString() + " endpoint(s)");
     return true;
   }
 
@@ -87,12 +117,26 @@ export class RootContext {
     if (!this.configured) return;
     const m = this.config.metrics;
     const now = nowMs();
-    if (!acquireLease(this.store, this.leaseOwner, now, <i64>m.intervalMs * LEASE_INTERVALS)) return;
+    if (!acquireLease(this.store, this.leaseOwner, now, <i64>this.tickMs * LEASE_INTERVALS)) return;
+    const membership = this.membership;
+    if (membership != null) membership.tick(now, this.stats);
+    if (!m.enabled) return;
+    const addresses = this.poolAddresses();
+    const states = readStates(this.store);
     // A hung scrape never reaches scrapeDone: refresh every endpoint's health
     // gauge here too, so one that goes stale shows 0.
-    this.refreshHealthGauges(now);
-    for (let i = 0; i < this.addresses.length; i++) {
-      const address = unchecked(this.addresses[i]);
+    this.refreshHealthGauges(states, now, addresses);
+    if (!this.scrapeDue(states, now, addresses)) return;
+    this.lastRoundMs = now;
+    this.routedAtLastRound = this.routedCount();
+    this.scrapeAll(addresses);
+  }
+
+  /** One /metrics callout per pool member not already being scraped. */
+  private scrapeAll(addresses: Array<string>): void {
+    const m = this.config.metrics;
+    for (let i = 0; i < addresses.length; i++) {
+      const address = unchecked(addresses[i]);
       if (this.isScraping(address)) continue;
       const headers = new Array<HeaderPair>();
       headers.push(new HeaderPair(":method", "GET"));
@@ -111,12 +155,52 @@ export class RootContext {
     }
   }
 
-  private refreshHealthGauges(now: i64): void {
+  private routedCount(): i64 {
+    const router = this.router;
+    return router != null ? router.routedCount : 0;
+  }
+
+  /**
+   * Scraping is proportional to need (docs/benchmarks.md "Overhead"): the
+   * pool is scraped every intervalMs while it is busy, every
+   * idleInterval() (at most half of staleAfterMs) while it is idle. Busy:
+   * some endpoint has requests in flight from this Envoy, reported requests
+   * running or waiting at its last scrape, was never scraped or is
+   * unhealthy, or this VM routed a request since the last scrape round.
+   */
+  private scrapeDue(states: Array<EndpointState>, now: i64, addresses: Array<string>): bool {
+    const m = this.config.metrics;
+    if (this.lastRoundMs == i64.MIN_VALUE) return true;
+    const idle = m.idleInterval();
+    // Ticks come every intervalMs: half a tick of slack keeps a tick that
+    // fires a little early from pushing a round a whole tick later.
+    const elapsed = now - this.lastRoundMs + <i64>(m.intervalMs / 2);
+    if (elapsed >= <i64>idle) return true;
+    if (elapsed < <i64>m.intervalMs) return false;
+    return this.poolBusy(states, addresses);
+  }
+
+  private poolBusy(states: Array<EndpointState>, addresses: Array<string>): bool {
+    if (this.routedCount() != this.routedAtLastRound) return true;
+    const inflight = readInFlight(this.store);
+    for (let i = 0; i < addresses.length; i++) {
+      const address = unchecked(addresses[i]);
+      if (inflight.countOf(endpointId(address)) > 0 || serverBusy(states, address)) return true;
+    }
+    return false;
+  }
+
+  /** The pool's addresses now (the static list, or the published cluster membership). */
+  private poolAddresses(): Array<string> {
+    const router = this.router;
+    return router != null ? router.pool.current().addresses : new Array<string>();
+  }
+
+  private refreshHealthGauges(states: Array<EndpointState>, now: i64, addresses: Array<string>): void {
     const stats = this.stats;
     if (stats == null) return;
-    const states = readStates(this.store);
-    for (let i = 0; i < this.addresses.length; i++) {
-      const address = unchecked(this.addresses[i]);
+    for (let i = 0; i < addresses.length; i++) {
+      const address = unchecked(addresses[i]);
       let healthy: bool = false; // never scraped: unhealthy, as requests see it
       for (let j = 0; j < states.length; j++) {
         const s = unchecked(states[j]);
@@ -133,6 +217,14 @@ export class RootContext {
   }
 
   onHttpCallResponse(token: u32, numHeaders: u32, bodySize: u32): void {
+    const membership = this.membership;
+    if (membership != null && membership.onResponse(token, numHeaders, bodySize, this.stats)) {
+      // Newcomers are scraped at once: until its first scrape a member counts
+      // as unhealthy, so this is what lets it take traffic within one interval.
+      if (membership.joined && this.config.metrics.enabled) this.scrapeAll(this.poolAddresses());
+      membership.joined = false;
+      return;
+    }
     if (!this.pendingScrapes.has(token)) return;
     const address = this.pendingScrapes.get(token);
     this.pendingScrapes.delete(token);
@@ -169,4 +261,15 @@ export class RootContext {
   onDone(): void {
     if (this.configured) releaseLease(this.store, this.leaseOwner, nowMs());
   }
+}
+
+/** Requests running or waiting at the endpoint's last scrape; true when it was never scraped or is unhealthy. */
+function serverBusy(states: Array<EndpointState>, address: string): bool {
+  for (let i = 0; i < states.length; i++) {
+    const s = unchecked(states[i]);
+    if (s.address != address) continue;
+    if (!s.hasScrapedAt || !s.isHealthy) return true;
+    return (s.hasRunning && s.running > 0) || (s.hasWaiting && s.waiting > 0);
+  }
+  return true;
 }

@@ -34,18 +34,36 @@ export class Stats {
   /** Index bucket writes given up after the bounded CAS retries (fail open: the request still routes). */
   indexWritesAbandoned: u32 = defineMetric(MetricType.Counter, "llm_picker.prefix.writes_abandoned");
   private indexWritesAbandonedSeen: i64 = 0;
+  /** pool.cluster: failed membership reads, members now, joins and departures seen. */
+  poolRefreshFailures: u32 = defineMetric(MetricType.Counter, "llm_picker.pool.refresh_failures");
+  poolMembers: u32 = defineMetric(MetricType.Gauge, "llm_picker.pool.members");
+  poolJoined: u32 = defineMetric(MetricType.Counter, "llm_picker.pool.joined");
+  poolLeft: u32 = defineMetric(MetricType.Counter, "llm_picker.pool.left");
+  /** Fleet: requests sent on to the replica that owns their session. */
+  fleetForwarded: u32 = defineMetric(MetricType.Counter, "llm_picker.fleet.forwarded");
+  /** Fleet: usable replicas in fleet.cluster at the last read (those Maglev balances over). */
+  fleetReplicas: u32 = defineMetric(MetricType.Gauge, "llm_picker.fleet.replicas");
+  /** Prefix-index entries of departed endpoints removed by the purge sweep. */
+  prefixEntriesDropped: u32 = defineMetric(MetricType.Counter, "llm_picker.prefix.entries_dropped");
   private picks: Map<string, u32> = new Map<string, u32>();
   private scrapeFailures: Map<string, u32> = new Map<string, u32>();
   private healthy: Map<string, u32> = new Map<string, u32>();
 
   constructor(endpoints: Array<string>) {
-    for (let i = 0; i < endpoints.length; i++) {
-      const a = unchecked(endpoints[i]);
-      const n = sanitize(a);
-      this.picks.set(a, defineMetric(MetricType.Counter, "llm_picker.endpoint.picks." + n));
-      this.scrapeFailures.set(a, defineMetric(MetricType.Counter, "llm_picker.endpoint.scrape_failures." + n));
-      this.healthy.set(a, defineMetric(MetricType.Gauge, "llm_picker.endpoint.healthy." + n));
-    }
+    for (let i = 0; i < endpoints.length; i++) this.track(unchecked(endpoints[i]));
+  }
+
+  /**
+   * Defines an endpoint's stats (idempotent: Envoy returns the same id for a
+   * name). Endpoints of a cluster-following pool are tracked as they join;
+   * the set is bounded by the pool's membership over the VM's life.
+   */
+  track(a: string): void {
+    if (this.picks.has(a)) return;
+    const n = sanitize(a);
+    this.picks.set(a, defineMetric(MetricType.Counter, "llm_picker.endpoint.picks." + n));
+    this.scrapeFailures.set(a, defineMetric(MetricType.Counter, "llm_picker.endpoint.scrape_failures." + n));
+    this.healthy.set(a, defineMetric(MetricType.Gauge, "llm_picker.endpoint.healthy." + n));
   }
 
   rejected(status: i32): void {
@@ -56,6 +74,8 @@ export class Stats {
   }
 
   private picked(endpoint: string): void {
+    if (endpoint.length == 0) return;
+    this.track(endpoint);
     if (this.picks.has(endpoint)) incrementMetric(this.picks.get(endpoint), 1);
   }
 
@@ -86,11 +106,39 @@ export class Stats {
     recordMetric(this.decisionMicros, micros);
   }
 
+  fleetSize(n: i32): void {
+    recordMetric(this.fleetReplicas, <u64>n);
+  }
+
+  forwarded(): void {
+    incrementMetric(this.fleetForwarded, 1);
+  }
+
+  poolRefreshFailed(): void {
+    incrementMetric(this.poolRefreshFailures, 1);
+  }
+
+  /** Recorded by the lease holder only (gauges are last-writer-wins across workers). */
+  poolSize(members: i32): void {
+    recordMetric(this.poolMembers, <u64>members);
+  }
+
+  poolChanged(joined: i32, left: i32): void {
+    if (joined > 0) incrementMetric(this.poolJoined, joined);
+    if (left > 0) incrementMetric(this.poolLeft, left);
+  }
+
+  dropEntries(n: i32): void {
+    incrementMetric(this.prefixEntriesDropped, n);
+  }
+
   scrapeFailed(endpoint: string): void {
+    this.track(endpoint);
     if (this.scrapeFailures.has(endpoint)) incrementMetric(this.scrapeFailures.get(endpoint), 1);
   }
 
   setHealthy(endpoint: string, healthy: bool): void {
+    this.track(endpoint);
     if (this.healthy.has(endpoint)) recordMetric(this.healthy.get(endpoint), healthy ? 1 : 0);
   }
 }

@@ -12,7 +12,8 @@ import {
   STOP_ITERATION,
   getBufferBytes,
   getHeader,
-  getHeaders,
+  getHeadersAs,
+  getProperty,
   HeaderPair,
   log,
   LogLevel,
@@ -20,13 +21,14 @@ import {
   nowNs,
   removeHeader,
   replaceHeader,
+  replaceHeaderName,
   sendLocalResponse,
   setBufferBytes,
   setProperty,
   nowMs,
   logEnabled,
 } from "./host";
-import { DESTINATION_HEADER, INSPECT_PROPERTY, SCORES_HEADER } from "./headers";
+import { DESTINATION_HEADER, HOP_HEADER, INSPECT_PROPERTY, ROUTE_HEADER, SCORES_HEADER, SESSION_HEADER } from "./headers";
 import { RootContext } from "./root";
 import { ByteWriter } from "../util/bytes";
 import { HEX_DIGITS } from "../util/hex";
@@ -48,6 +50,8 @@ export class StreamContext {
   /** Prompt blocks counted as queued prefill at the endpoint until the first response byte. */
   private pendingBlocks: i32 = 0;
   private responseStatus: i32 = 0;
+  /** Fleet: a replica forwarded this request here (it carried fleet.secret): decide, never forward again. */
+  private hopped: bool = false;
 
   constructor(public id: u32, public root: RootContext) {}
 
@@ -61,6 +65,7 @@ export class StreamContext {
       this.decided = true;
       return CONTINUE;
     }
+    if (router.replicas != null) this.readHop();
     const method = getHeader(MapType.RequestHeaders, ":method");
     const path = getHeader(MapType.RequestHeaders, ":path");
     this.api = router.apiOf(method != null ? method! : "", path != null ? path! : "");
@@ -86,6 +91,25 @@ export class StreamContext {
     return this.decideBody(bodySize);
   }
 
+  /**
+   * Fleet headers: a forwarded request carries fleet.secret in the hop
+   * header; any client copy of the fleet headers is removed (a client can
+   * neither pose as a replica nor pick the replicas route).
+   */
+  private readHop(): void {
+    const hop = getHeader(MapType.RequestHeaders, HOP_HEADER);
+    this.hopped = hop != null && hop! == this.root.config.fleet.secret;
+    if (hop != null) removeHeader(MapType.RequestHeaders, HOP_HEADER);
+    removeHeader(MapType.RequestHeaders, ROUTE_HEADER);
+    if (!this.hopped) removeHeader(MapType.RequestHeaders, SESSION_HEADER);
+  }
+
+  /** This replica's address as its peers know it: the address the request came in on. */
+  private selfAddress(): string {
+    const v = getProperty(["destination", "address"]);
+    return v != null ? String.UTF8.decodeUnsafe(v!.dataStart, v!.length) : "";
+  }
+
   /** With trailers the body never reports end_of_stream: decide here. */
   onRequestTrailers(): u32 {
     if (this.decided) return CONTINUE;
@@ -99,8 +123,9 @@ export class StreamContext {
     const started = nowNs();
     const body = getBufferBytes(BufferType.RequestBody, 0, bodySize);
     const headers = this.requestHeaders();
-    const r = router.routeBody(this.api, body != null ? body! : new Uint8Array(0), headers, this.generatedRequestId(headers), nowMs());
-    if (r.outcome == Outcome.Route && r.newBody != null && body != null) {
+    const self = router.replicas != null && !this.hopped ? this.selfAddress() : "";
+    const r = router.routeBody(this.api, body != null ? body! : new Uint8Array(0), headers, this.generatedRequestId(headers), nowMs(), self);
+    if (r.outcome != Outcome.Reject && r.newBody != null && body != null) {
       setBufferBytes(BufferType.RequestBody, 0, body!.length, r.newBody!);
       replaceHeader(MapType.RequestHeaders, "content-length", r.newBody!.length.toString());
     }
@@ -115,10 +140,7 @@ export class StreamContext {
 
   /** Request headers for the structured request (names are lower-case in Envoy). */
   private requestHeaders(): Array<Header> {
-    const pairs = getHeaders(MapType.RequestHeaders);
-    const out = new Array<Header>(pairs.length);
-    for (let i = 0; i < pairs.length; i++) unchecked((out[i] = new Header(pairs[i].name, pairs[i].value)));
-    return out;
+    return getHeadersAs<Header>(MapType.RequestHeaders);
   }
 
   /** A request id when the client sent none (generated and set upstream, as the upstream picker does). */
@@ -141,7 +163,20 @@ export class StreamContext {
       this.sendError(r.status, r.error!);
       return;
     }
-    replaceHeader(MapType.RequestHeaders, DESTINATION_HEADER, r.endpoint);
+    if (r.outcome == Outcome.Forward) {
+      // To the owning replica through the replicas route (Maglev on the session header).
+      replaceHeaderName(MapType.RequestHeaders, SESSION_HEADER, r.sessionKey);
+      replaceHeaderName(MapType.RequestHeaders, HOP_HEADER, this.root.config.fleet.secret);
+      replaceHeaderName(MapType.RequestHeaders, ROUTE_HEADER, "fleet");
+      if (stats != null) stats.forwarded();
+      return;
+    }
+    if (r.endpoint.length == 0) {
+      // No decision (pool membership not known yet): Envoy's fallback balancing routes it.
+      if (stats != null) stats.passedTo("");
+      return;
+    }
+    replaceHeaderName(MapType.RequestHeaders, DESTINATION_HEADER, r.endpoint);
     this.endpoint = r.endpoint;
     this.hashes = r.hashes;
     this.matchedBlocks = r.matchedBlocks;
@@ -208,18 +243,19 @@ export class StreamContext {
   onDelete(): void {}
 }
 
-/** A random (version 4) UUID; Math.random is seeded from WASI random_get. */
+const UUID_BYTES = memory.data(36);
+
+/** A random (version 4) UUID; Math.random is seeded from WASI random_get. Built in place: one string per id. */
 function uuid4(): string {
-  let s = "";
   for (let i = 0; i < 36; i++) {
     if (i == 8 || i == 13 || i == 18 || i == 23) {
-      s += "-";
+      store<u8>(UUID_BYTES + <usize>i, 0x2d);
       continue;
     }
     let v = <i32>(Math.random() * 16.0) & 15;
     if (i == 14) v = 4;
     else if (i == 19) v = (v & 3) | 8;
-    s += HEX_DIGITS.charAt(v);
+    store<u8>(UUID_BYTES + <usize>i, <u8>HEX_DIGITS.charCodeAt(v));
   }
-  return s;
+  return String.UTF8.decodeUnsafe(UUID_BYTES, 36);
 }

@@ -33,6 +33,7 @@
 //    costs a few bytes of the block budget yet two different images never
 //    share a block.
 import { ByteWriter } from "../util/bytes";
+import { DecodeScratch } from "../json/strings";
 import { canonicalJson } from "../json/canonical";
 import {
   Api,
@@ -112,6 +113,8 @@ const SCRATCH_KEEP_BYTES: i32 = 64 * 1024;
 /** Renders requests into a sink; reuse one Renderer (its scratch buffer is kept). */
 export class Renderer {
   private scratch: ByteWriter = new ByteWriter(1024);
+  /** Message texts with escapes are decoded here, streamed into the sink and forgotten. */
+  private decoded: DecodeScratch = new DecodeScratch();
   /** Largest canonical value rendered since the last `trimScratch`. */
   private scratchPeak: i32 = 0;
   private sink: ByteSink;
@@ -166,7 +169,7 @@ export class Renderer {
     this.byte(TAG_MESSAGE);
     this.text(TAG_ROLE, m.role);
     if (m.contentKind == ContentKind.Text) {
-      this.text(TAG_TEXT, m.text);
+      this.text(TAG_TEXT, m.textVia(this.decoded));
     } else if (m.contentKind == ContentKind.Parts) {
       for (let i = 0; i < m.parts.length && !this.sink.done; i++) this.part(unchecked(m.parts[i]));
     }
@@ -178,7 +181,7 @@ export class Renderer {
   private part(p: ContentPart): void {
     if (p.type == PartType.Text) {
       // A text part renders exactly as string content would.
-      const t = p.text;
+      const t = p.textVia(this.decoded);
       this.text(TAG_TEXT, t !== null ? t : new Uint8Array(0));
       return;
     }
@@ -253,6 +256,7 @@ export class Renderer {
   trimScratch(): void {
     if (this.scratchPeak > SCRATCH_KEEP_BYTES) this.scratch = new ByteWriter(1024);
     this.scratchPeak = 0;
+    this.decoded.trim(SCRATCH_KEEP_BYTES);
   }
 
   private bytes(b: Uint8Array): void {

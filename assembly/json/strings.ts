@@ -35,10 +35,40 @@ export function decodeJsonString(content: Uint8Array): Uint8Array {
  * copy. `whole`, when given, is returned as is if there is no escape.
  */
 export function unescapeJson(base: usize, s: i32, e: i32, whole: Uint8Array | null = null): Uint8Array {
-  let p = nextBackslash(base, s, e);
+  const p = nextBackslash(base, s, e);
   if (p >= e && whole !== null) return whole;
   const buf = new ArrayBuffer(e - s);
-  const o0 = changetype<usize>(buf);
+  return Uint8Array.wrap(buf, 0, unescapeTo(base, s, e, p, changetype<usize>(buf)));
+}
+
+/**
+ * A reusable buffer for decoded string content that is consumed at once
+ * (the hash renderer streams it into the block chain): decoding there
+ * allocates nothing once the buffer has grown to the longest text.
+ */
+export class DecodeScratch {
+  private buf: ArrayBuffer = new ArrayBuffer(256);
+
+  /** Decodes raw string content (as decodeJsonString); the view is valid until the next decode. */
+  decode(content: Uint8Array): Uint8Array {
+    const n = content.length;
+    const p = nextBackslash(content.dataStart, 0, n);
+    if (p >= n) return content;
+    if (this.buf.byteLength < n) this.buf = new ArrayBuffer(max(n, this.buf.byteLength * 2));
+    return Uint8Array.wrap(this.buf, 0, unescapeTo(content.dataStart, 0, n, p, changetype<usize>(this.buf)));
+  }
+
+  /** Drops a buffer that one large text grew past `keep` bytes. */
+  trim(keep: i32): void {
+    if (this.buf.byteLength > keep) this.buf = new ArrayBuffer(256);
+  }
+}
+
+/**
+ * The decode itself: [s, e) into `o0` (room for e − s bytes, enough since
+ * every escape shrinks), `p` the first backslash. Returns the decoded length.
+ */
+function unescapeTo(base: usize, s: i32, e: i32, p: i32, o0: usize): i32 {
   let o = p - s;
   memory.copy(o0, base + <usize>s, <usize>o);
   while (p < e) {
@@ -83,7 +113,7 @@ export function unescapeJson(base: usize, s: i32, e: i32, whole: Uint8Array | nu
     o += q - p;
     p = q;
   }
-  return Uint8Array.wrap(buf, 0, o);
+  return o;
 }
 
 /** True when the `n` bytes at `p` equal the ASCII literal `lit` (lit.length == n checked by the caller). */

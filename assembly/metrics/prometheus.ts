@@ -95,6 +95,10 @@ const LNAME_MAX_LORA = bytesOf("max_lora");
 const LNAME_BLOCK_SIZE = bytesOf("block_size");
 const LNAME_NUM_GPU_BLOCKS = bytesOf("num_gpu_blocks");
 
+// Every name above starts with "vllm:" ("vllm" as a little-endian u32, then ":").
+const VLLM_PREFIX_LEN: i32 = 5;
+const VLLM_PREFIX_WORD: u32 = 0x6d6c6c76;
+
 function bytesOf(s: string): Uint8Array {
   return Uint8Array.wrap(String.UTF8.encode(s));
 }
@@ -257,19 +261,44 @@ class LineParser {
     this.apply(kind, value.value, acc);
   }
 
-  /** Reads the metric name; returns its kind, or -1 when there is none. */
+  /**
+   * Reads the metric name; returns its kind, or -1 when there is none. Most
+   * of a vLLM page is families we do not read (histogram buckets, counters,
+   * process and GC metrics), so their names are never scanned: every name we
+   * read starts with "vllm:", a line that does not is KIND_OTHER once its
+   * first byte shows it has a name, and a "vllm:" line is compared with each
+   * wanted name directly (a wanted name followed by a byte that cannot
+   * continue a name is exactly a full-name match). Only the position after a
+   * wanted name matters; other lines are skipped whole by the caller.
+   */
   private parseName(): i32 {
     const start = this.pos;
-    while (this.pos < this.end && isNameByte(unchecked(this.body[this.pos]), this.pos == start)) this.pos++;
-    if (this.pos == start) return -1;
-    const len = this.pos - start;
-    if (this.matches(start, len, NAME_WAITING)) return KIND_WAITING;
-    if (this.matches(start, len, NAME_RUNNING)) return KIND_RUNNING;
-    if (this.matches(start, len, NAME_KV)) return KIND_KV;
-    if (this.matches(start, len, NAME_GPU_KV)) return KIND_GPU_KV;
-    if (this.matches(start, len, NAME_LORA)) return KIND_LORA;
-    if (this.matches(start, len, NAME_CACHE_CONFIG)) return KIND_CACHE_CONFIG;
+    if (start >= this.end || !isNameByte(unchecked(this.body[start]), true)) return -1;
+    if (this.end - start <= VLLM_PREFIX_LEN || load<u32>(this.body.dataStart + <usize>start) != VLLM_PREFIX_WORD || unchecked(this.body[start + 4]) != 0x3a) return KIND_OTHER;
+    const c = unchecked(this.body[start + VLLM_PREFIX_LEN]);
+    if (c == 0x6e /* n */) {
+      if (this.startsWithName(start, NAME_WAITING)) return KIND_WAITING;
+      if (this.startsWithName(start, NAME_RUNNING)) return KIND_RUNNING;
+    } else if (c == 0x6b /* k */) {
+      if (this.startsWithName(start, NAME_KV)) return KIND_KV;
+    } else if (c == 0x67 /* g */) {
+      if (this.startsWithName(start, NAME_GPU_KV)) return KIND_GPU_KV;
+    } else if (c == 0x6c /* l */) {
+      if (this.startsWithName(start, NAME_LORA)) return KIND_LORA;
+    } else if (c == 0x63 /* c */) {
+      if (this.startsWithName(start, NAME_CACHE_CONFIG)) return KIND_CACHE_CONFIG;
+    }
     return KIND_OTHER;
+  }
+
+  /** The line's name at `start` is exactly `name`; on success the position moves past it. */
+  private startsWithName(start: i32, name: Uint8Array): bool {
+    const len = name.length;
+    if (this.end - start < len) return false;
+    if (memory.compare(this.body.dataStart + <usize>start, name.dataStart, <usize>len) != 0) return false;
+    if (start + len < this.end && isNameByte(unchecked(this.body[start + len]), false)) return false;
+    this.pos = start + len;
+    return true;
   }
 
   private matches(start: i32, len: i32, name: Uint8Array): bool {

@@ -27,6 +27,9 @@ import { ScoringRequest } from "../scoring/scorer";
 import { uncachedBlocks } from "../scoring/scorers/predicted_prefill";
 import { Pcg32 } from "../scoring/rng";
 import { addInFlight, poolStates, readInFlight, readStates } from "../pool/shared_state";
+import { FLEET_MEMBERS_KEY, Pool, PoolView } from "../pool/members";
+import { MaglevTable } from "../fleet/maglev";
+import { sessionKey } from "../fleet/session";
 
 export enum Outcome {
   /** Not an inference call: forwarded to an endpoint picked on load only. */
@@ -35,6 +38,8 @@ export enum Outcome {
   Route = 1,
   /** Refused with an OpenAI-style error (400, 413, 429, 503). */
   Reject = 2,
+  /** Another replica of the fleet owns the session: sent there (fleet.cluster). */
+  Forward = 3,
 }
 
 export class RouteResult {
@@ -55,6 +60,9 @@ export class RouteResult {
   pendingBlocks: i32 = 0;
   decision: Decision | null = null;
   states: Array<EndpointState> = [];
+  /** Forward: the session key (16 hex digits, the value Maglev hashes) and the replica expected to own it. */
+  sessionKey: string = "";
+  replica: string = "";
 }
 
 /** Per-VM router: owns the prefix index handle and the tie-break PRNG. */
@@ -62,8 +70,15 @@ export class Router {
   readonly index: PrefixIndex;
   readonly blocks: BlockConfig;
   readonly scoring: ScoringConfig;
+  /** The static endpoint list, or the Envoy cluster's published membership. */
+  readonly pool: Pool;
+  /** The fleet's replicas (fleet.cluster), or null without a fleet. */
+  readonly replicas: Pool | null;
+  private maglev: MaglevTable | null = null;
+  private maglevOf: PoolView | null = null;
   private rng: Pcg32;
-  private addresses: Array<string> = [];
+  /** Requests this VM has sent to an endpoint (the scraper's "traffic since the last scrape"). */
+  routedCount: i64 = 0;
 
   constructor(public config: Config, public store: KeyValueStore, seed: u64) {
     this.blocks = BlockConfig.of(config.prefix.blockSize, config.prefix.maxBlocks, config.prefix.hashTrailingBlock);
@@ -73,7 +88,10 @@ export class Router {
     this.index = new PrefixIndex(store, ic);
     this.scoring = config.scoring;
     this.rng = new Pcg32(seed);
-    for (let i = 0; i < config.endpoints.length; i++) this.addresses.push(unchecked(config.endpoints[i]).address);
+    const addresses = new Array<string>();
+    for (let i = 0; i < config.endpoints.length; i++) addresses.push(unchecked(config.endpoints[i]).address);
+    this.pool = new Pool(store, addresses, config.pool.cluster.length > 0);
+    this.replicas = config.fleet.cluster.length > 0 ? new Pool(store, [], true, FLEET_MEMBERS_KEY) : null;
   }
 
   /** Which API a request is for (or API_NOT_INFERENCE / API_BY_SHAPE). */
@@ -86,12 +104,17 @@ export class Router {
     const r = new RouteResult();
     r.outcome = Outcome.Pass;
     const inflight = readInFlight(this.store);
-    r.states = poolStates(this.addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled);
+    const pool = this.pool.current();
+    // Membership not read yet (the first poll after start): no routing
+    // header, so Envoy balances over the cluster it already knows.
+    if (pool.addresses.length == 0 && !this.pool.known()) return r;
+    r.states = poolStates(pool.addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled, pool.usable);
     const d = decide(r.states, new ScoringRequest(), this.scoring, this.rng);
     r.decision = d;
     if (d.status != STATUS_ROUTE || d.chosen < 0) return reject(r, d.status, d.reason);
     r.endpoint = unchecked(r.states[d.chosen]).address;
     addInFlight(this.store, r.endpoint, 1, inflight.value);
+    this.routedCount++;
     return r;
   }
 
@@ -105,8 +128,31 @@ export class Router {
     return r;
   }
 
-  /** A buffered inference request body. */
-  routeBody(api: i32, body: Uint8Array, headers: Array<Header>, generatedId: string, nowMs: i64): RouteResult {
+  /**
+   * The replica that owns a session key as Envoy's Maglev over the usable
+   * replicas sees it ("" while the replicas are unknown). The table is
+   * rebuilt only when the published membership changes.
+   */
+  ownerOf(key: string): string {
+    const replicas = this.replicas;
+    if (replicas == null) return "";
+    const view = replicas.current();
+    if (view !== this.maglevOf) {
+      const usable = new Array<string>();
+      for (let i = 0; i < view.addresses.length; i++) if (unchecked(view.usable[i])) usable.push(unchecked(view.addresses[i]));
+      this.maglev = new MaglevTable(usable);
+      this.maglevOf = view;
+    }
+    const table = this.maglev;
+    return table != null ? table.ownerOf(key) : "";
+  }
+
+  /**
+   * A buffered inference request body. `self` is this replica's address as
+   * the fleet's replicas cluster lists it, when the request may be forwarded
+   * (a fleet is configured and the request has not hopped yet); "" otherwise.
+   */
+  routeBody(api: i32, body: Uint8Array, headers: Array<Header>, generatedId: string, nowMs: i64, self: string = ""): RouteResult {
     if (body.length > this.config.maxBodyBytes) return this.tooLarge();
     const r = new RouteResult();
     const parsed = parseBody(body, api);
@@ -120,12 +166,29 @@ export class Router {
     const req = toLLMRequest(p, headers, generatedId);
     r.request = req;
     r.newBody = forwardedBody(body, p, headers, req);
+    if (self.length > 0 && this.replicas != null) {
+      const key = hex64(sessionKey(req));
+      const owner = this.ownerOf(key);
+      // Owned here, or no replica known yet: decided here (no hop).
+      if (owner.length > 0 && owner != self) {
+        r.outcome = Outcome.Forward;
+        r.sessionKey = key;
+        r.replica = owner;
+        return r;
+      }
+    }
     const prefixOn = this.config.prefix.enabled;
     if (prefixOn) r.hashes = hashRequest(req, this.blocks);
 
     const inflight = readInFlight(this.store);
-    r.states = poolStates(this.addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled);
-    const matched = prefixOn ? this.index.match(r.hashes, this.addresses) : new Int32Array(this.addresses.length);
+    const pool = this.pool.current();
+    const addresses = pool.addresses;
+    if (addresses.length == 0 && !this.pool.known()) {
+      r.outcome = Outcome.Pass; // as above: Envoy balances until the first membership read
+      return r;
+    }
+    r.states = poolStates(addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled, pool.usable);
+    const matched = prefixOn ? this.index.match(r.hashes, addresses) : new Int32Array(addresses.length);
     const sreq = new ScoringRequest();
     sreq.priority = priorityOf(headers);
     sreq.adapter = adapterOf(req.targetModel, r.states);
@@ -145,6 +208,7 @@ export class Router {
     // Indexed at pick time, as upstream (PreRequest); the response corrects it (forget).
     if (r.hashes.length > 0) this.index.record(r.hashes, r.endpoint, nowMs);
     addInFlight(this.store, r.endpoint, 1, inflight.value, r.pendingBlocks);
+    this.routedCount++;
     return r;
   }
 
@@ -252,6 +316,14 @@ export function inspectLine(r: RouteResult, blockSize: i32, out: ByteWriter): vo
     if (b.length > prefixLen + 1) out.raw(b.dataStart + prefixLen, b.length - prefixLen - 1);
     else out.str("null");
     out.byte(0x7d);
+    return;
+  }
+  if (r.outcome == Outcome.Forward) {
+    out.str('{"decision":"forward","session":"');
+    out.str(r.sessionKey);
+    out.str('","replica":"');
+    out.str(r.replica);
+    out.str('"}');
     return;
   }
   if (r.outcome == Outcome.Pass) {

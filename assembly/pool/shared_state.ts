@@ -40,12 +40,49 @@ export function ensurePoolKeys(kv: KeyValueStore): void {
   if (!kv.get(METRICS_KEY).found) kv.set(METRICS_KEY, new Uint8Array(0), 0);
 }
 
+// The last published value this VM decoded, and what it decoded to. The
+// value changes once per scrape, requests read it far more often: reusing
+// the decoded states while the bytes are the same saves a decode (and its
+// allocations) per request. Readers change only health (refreshHealth) and
+// the in-flight count (poolStates); a reuse puts back the decoded values of
+// those, so every read sees exactly what a fresh decode would give.
+let lastStatesBytes: Uint8Array = new Uint8Array(0);
+let lastStates: Array<EndpointState> = new Array<EndpointState>();
+let lastDecoded: Array<EndpointState> = new Array<EndpointState>();
+
 /** Reads the published endpoint states (empty when nothing was published). */
 export function readStates(store: KeyValueStore): Array<EndpointState> {
   const v = store.get(METRICS_KEY);
   if (!v.found || v.bytes.length == 0) return new Array<EndpointState>();
-  const decoded = decodeStates(v.bytes);
-  return decoded != null ? decoded! : new Array<EndpointState>();
+  const b = v.bytes;
+  if (b.length == lastStatesBytes.length && memory.compare(b.dataStart, lastStatesBytes.dataStart, <usize>b.length) == 0) {
+    for (let i = 0; i < lastStates.length; i++) {
+      const s = unchecked(lastStates[i]);
+      const d = unchecked(lastDecoded[i]);
+      s.healthy = d.healthy;
+      s.hasHealthy = d.hasHealthy;
+      s.inFlight = d.inFlight;
+      s.hasInFlight = d.hasInFlight;
+    }
+    return lastStates;
+  }
+  const decoded = decodeStates(b);
+  if (decoded == null) return new Array<EndpointState>();
+  // Readers get `lastStates`; `lastDecoded` keeps the decoded health and in-flight values.
+  const kept = new Array<EndpointState>(decoded!.length);
+  for (let i = 0; i < decoded!.length; i++) {
+    const d = unchecked(decoded![i]);
+    const k = new EndpointState(d.address);
+    k.healthy = d.healthy;
+    k.hasHealthy = d.hasHealthy;
+    k.inFlight = d.inFlight;
+    k.hasInFlight = d.hasInFlight;
+    unchecked((kept[i] = k));
+  }
+  lastStatesBytes = b;
+  lastStates = decoded!;
+  lastDecoded = kept;
+  return lastStates;
 }
 
 function findState(states: Array<EndpointState>, address: string): i32 {
@@ -232,7 +269,7 @@ export function releaseLease(kv: KeyValueStore, owner: u64, nowMs: i64): void {
 }
 
 /** Endpoint states for the configured pool: published metrics (if any) plus in-flight counts. */
-export function poolStates(addresses: Array<string>, published: Array<EndpointState>, inflight: InFlight, nowMs: i64, staleAfterMs: i64, scraping: bool): Array<EndpointState> {
+export function poolStates(addresses: Array<string>, published: Array<EndpointState>, inflight: InFlight, nowMs: i64, staleAfterMs: i64, scraping: bool, usable: Array<bool> | null = null): Array<EndpointState> {
   const out = new Array<EndpointState>(addresses.length);
   for (let i = 0; i < addresses.length; i++) {
     const a = unchecked(addresses[i]);
@@ -240,6 +277,11 @@ export function poolStates(addresses: Array<string>, published: Array<EndpointSt
     const s = j >= 0 ? unchecked(published[j]) : new EndpointState(a);
     // Health only means something when scraping is on; otherwise unknown (= healthy).
     if (scraping) s.refreshHealth(nowMs, staleAfterMs);
+    if (usable != null && i < usable.length && !unchecked(usable[i])) {
+      // Envoy would not route to it (draining, failed health check, ejected).
+      s.hasHealthy = true;
+      s.healthy = false;
+    }
     const id = endpointId(a);
     s.inFlight = inflight.countOf(id);
     s.hasInFlight = true;

@@ -112,9 +112,21 @@ export class PrefixIndexStats {
   failedWrites: i64 = 0;
 }
 
+/**
+ * Ids computed so far: a request asks for each endpoint's id several times
+ * (pool states, in-flight counts at start and end, index match and record),
+ * and each computation encoded the address anew. Addresses come from the
+ * configuration, so the memo stays small; it stops growing at ID_MEMO_MAX.
+ */
+const ID_MEMO_MAX: i32 = 4096;
+const idMemo = new Map<string, u32>();
+
 /** 32-bit endpoint id of an "ip:port" string. */
 export function endpointId(endpoint: string): u32 {
-  return <u32>xxh64Bytes(utf8(endpoint));
+  if (idMemo.has(endpoint)) return idMemo.get(endpoint);
+  const id = <u32>xxh64Bytes(utf8(endpoint));
+  if (idMemo.size < ID_MEMO_MAX) idMemo.set(endpoint, id);
+  return id;
 }
 
 function stampOf(nowMs: i64): u32 {
@@ -412,7 +424,11 @@ export class PrefixIndex {
     let e = 0;
     while (e < E && unchecked(this.lastIds[e]) != id) e++;
     if (e == E) return -1;
-    const heldGroups = unchecked(this.lastMatch[e]) / this.group;
+    // Groups the endpoint holds in full: a whole chain held counts its last,
+    // partial group too (a full hit reads only groups 0 and K−1; rounding
+    // down would skip to group 0 and rewrite every group in between).
+    const held = unchecked(this.lastMatch[e]);
+    const heldGroups = held >= hashes.length ? this.probed.length : held / this.group;
     const refreshS = <u32>(this.config.refreshMs / 1000);
     for (let k = min(heldGroups, this.probed.length) - 1; k >= 0; k--) {
       if (unchecked(this.probed[k]) === null) continue;

@@ -19,9 +19,10 @@ export class BodyParser {
   seen: StaticArray<bool> = new StaticArray<bool>(F_COUNT);
   errs: StaticArray<FieldError | null> = new StaticArray<FieldError | null>(F_COUNT);
   out: ParsedBody = new ParsedBody();
-  comp: CompletionsBody = new CompletionsBody();
-  chat: ChatCompletionsBody = new ChatCompletionsBody();
-  resp: ResponsesBody = new ResponsesBody();
+  // The three API bodies are created on first use: a request fills one of them.
+  private compBody: CompletionsBody | null = null;
+  private chatBody: ChatCompletionsBody | null = null;
+  private respBody: ResponsesBody | null = null;
   modelSeen: bool = false;
   promptEmpty: bool = false;
   messagesEmpty: bool = false;
@@ -35,6 +36,29 @@ export class BodyParser {
 
   constructor(body: Uint8Array) {
     this.sc = new JsonScanner(body);
+  }
+
+  get comp(): CompletionsBody {
+    let b = this.compBody;
+    if (b === null) this.compBody = b = new CompletionsBody();
+    return b;
+  }
+
+  get chat(): ChatCompletionsBody {
+    let b = this.chatBody;
+    if (b === null) this.chatBody = b = new ChatCompletionsBody();
+    return b;
+  }
+
+  /** A fresh completions body (a repeated `prompt` replaces the earlier one). */
+  set comp(c: CompletionsBody) {
+    this.compBody = c;
+  }
+
+  get resp(): ResponsesBody {
+    let b = this.respBody;
+    if (b === null) this.respBody = b = new ResponsesBody();
+    return b;
   }
 
   fail(e: RequestError): bool {

@@ -13,7 +13,7 @@
 // documents, kwargs, tool_calls, unknown content parts, responses items) are
 // kept as `RawJson`: a view of the value's exact bytes as the client sent them.
 
-import { decodeJsonString } from "../json/strings";
+import { DecodeScratch, decodeJsonString } from "../json/strings";
 
 /** Which OpenAI API a request belongs to. */
 export enum Api {
@@ -119,6 +119,17 @@ export class LazyText {
   set text(v: Uint8Array | null) {
     this.textBytes = v;
     this.textEscaped = false;
+  }
+
+  /**
+   * The text for a reader that consumes it at once: decoded into `scratch`
+   * when it still has escapes (nothing allocated, nothing cached), else the
+   * bytes `text` would return. Same bytes as `text`.
+   */
+  textVia(scratch: DecodeScratch): Uint8Array | null {
+    const t = this.textBytes;
+    if (this.textEscaped && t !== null) return scratch.decode(t);
+    return t;
   }
 
   /** Sets `text` from the raw content of a JSON string the scanner validated (decoded on first read). */

@@ -7,24 +7,34 @@
  *
  *   npx tsx src/cli/start.ts [--port 10000] [--admin-port 9901] [--servers 4]
  *                            [--upstream http://10.0.0.5:8000,...] [--no-demo] [--rate 3]
+ *
+ * With simulated servers the pool is an EDS cluster (envoy/envoy-cluster.yaml,
+ * `pool.cluster`): `+` / `-` in the live table start a server or drain and
+ * remove one while the demo runs, as a Kubernetes scale-up or -down would.
  */
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { lookup } from "node:dns/promises";
 import { createServer } from "node:net";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { DEFAULT_WASM } from "../envoy/config.js";
+import { DEFAULT_WASM, MODEL_SERVERS_CLUSTER } from "../envoy/config.js";
+import { writeEds } from "../envoy/eds.js";
 import { findEnvoy, PROJECT_ROOT } from "../envoy/locate.js";
 import { startEnvoy, type EnvoyProcess } from "../envoy/process.js";
 import { loadSimConfigFile, type SimConfig } from "../sim/config.js";
-import { startSimPool, type SimPool } from "../sim/server.js";
+import { startSimPool, startSimServer, type SimPool, type SimServer } from "../sim/server.js";
 import { agent, streamRequest } from "../bench/routing-client.js";
 import { generateTrace } from "../bench/traces/generators.js";
 import { endpointView } from "../demo/metrics.js";
 import { renderTable, type EndpointRow } from "../demo/table.js";
 
 export const ENVOY_YAML = resolve(PROJECT_ROOT, "envoy/envoy.yaml");
+export const ENVOY_CLUSTER_YAML = resolve(PROJECT_ROOT, "envoy/envoy-cluster.yaml");
+/** How often the demo's filter reads the pool's membership. */
+const POOL_INTERVAL_MS = 1000;
 
 export interface DemoOptions {
   /** Envoy listener port (default 10000; 0 = any free port). */
@@ -54,6 +64,10 @@ export interface Demo {
   /** The table as text. */
   render(): Promise<string>;
   counts(): { sent: number; ok: number; errors: number };
+  /** Simulated pools only: starts one more server and adds it to the EDS cluster; returns its address. */
+  addServer(): Promise<string | null>;
+  /** Simulated pools only: drains the newest server (EDS DRAINING), then removes and stops it; returns its address. */
+  removeServer(): Promise<string | null>;
   stop(): Promise<void>;
 }
 
@@ -134,17 +148,43 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     endpoints = pool.servers.map((s) => `127.0.0.1:${s.port}`);
     bases = pool.urls;
   }
+  // Simulated servers join and leave through EDS from a watched file.
+  const edsDir = pool ? mkdtempSync(join(tmpdir(), "llm-picker-demo-eds-")) : null;
+  const extra: SimServer[] = [];
+  const draining = new Set<string>();
+  const publish = () => {
+    if (edsDir)
+      writeEds(
+        edsDir,
+        MODEL_SERVERS_CLUSTER,
+        endpoints.map((address) => ({ address, health: draining.has(address) ? "DRAINING" : "HEALTHY" })),
+      );
+  };
+  publish();
 
   let envoy: EnvoyProcess;
   try {
     envoy = await startEnvoy({
-      config: ENVOY_YAML,
+      config: edsDir ? ENVOY_CLUSTER_YAML : ENVOY_YAML,
       envoyBin,
       logLevel: "warning",
-      substitutions: { listenerPort: port, adminPort, listenerAddress: host, endpoints, wasmPath },
+      substitutions: edsDir
+        ? {
+            listenerPort: port,
+            adminPort,
+            listenerAddress: host,
+            wasmPath,
+            edsDir,
+            pluginConfig: {
+              pool: { cluster: MODEL_SERVERS_CLUSTER, intervalMs: POOL_INTERVAL_MS },
+              metrics: { cluster: "model_servers_metrics" },
+            },
+          }
+        : { listenerPort: port, adminPort, listenerAddress: host, endpoints, wasmPath },
     });
   } catch (err) {
     await pool?.close();
+    if (edsDir) rmSync(edsDir, { recursive: true, force: true });
     throw new StartError(
       `Envoy did not start: ${(err as Error).message.split("\n").slice(0, 1).join("")}\n${(err as Error).message.split("\n").slice(-15).join("\n")}`,
     );
@@ -201,9 +241,52 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
           view = null;
         }
         const healthy = stat("healthy", address);
-        return { address, view, picks: stat("picks", address) ?? 0, healthy: healthy === undefined ? null : healthy === 1 };
+        return {
+          address,
+          view,
+          picks: stat("picks", address) ?? 0,
+          healthy: healthy === undefined ? null : healthy === 1,
+          state: draining.has(address) ? "draining" : undefined,
+        };
       }),
     );
+  };
+
+  const addServer = async (): Promise<string | null> => {
+    if (!pool || stopping) return null;
+    const server = await startSimServer(options.sim ?? {});
+    extra.push(server);
+    const address = `127.0.0.1:${server.port}`;
+    endpoints.push(address);
+    bases.push(server.url);
+    publish();
+    return address;
+  };
+
+  const removeServer = async (): Promise<string | null> => {
+    if (!pool || stopping) return null;
+    const candidates = endpoints.filter((a) => !draining.has(a));
+    if (candidates.length <= 1) return null; // keep one server
+    const address = candidates[candidates.length - 1];
+    const i = endpoints.indexOf(address);
+    const server = [...pool.servers, ...extra].find((s) => `127.0.0.1:${s.port}` === address);
+    // Drain: no new requests once the filter's next membership read sees it;
+    // requests already running finish (up to 30 s), then it leaves the cluster.
+    draining.add(address);
+    publish();
+    await sleep(2 * POOL_INTERVAL_MS);
+    const deadline = Date.now() + 30_000;
+    while (server && Date.now() < deadline && server.stats().running + server.stats().waiting > 0) await sleep(250);
+    draining.delete(address);
+    const j = endpoints.indexOf(address);
+    if (j >= 0) {
+      endpoints.splice(j, 1);
+      bases.splice(j, 1);
+    }
+    publish();
+    await sleep(POOL_INTERVAL_MS);
+    await server?.close();
+    return i >= 0 ? address : null;
   };
 
   return {
@@ -219,14 +302,19 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
         errors,
         ttftP50Ms: sorted.length ? sorted[Math.floor((sorted.length - 1) / 2)] : NaN,
         lastError,
+        poolLine: edsDir ? `pool: ${endpoints.length} servers (EDS cluster model_servers); press + to add one, - to drain and remove one` : undefined,
       });
     },
     counts: () => ({ sent, ok, errors }),
+    addServer,
+    removeServer,
     async stop() {
       if (stopping) return;
       stopping = true;
       await envoy.stop();
       await pool?.close();
+      await Promise.all(extra.map((s) => s.close()));
+      if (edsDir) rmSync(edsDir, { recursive: true, force: true });
       await Promise.race([Promise.all([trafficDone, ...inflight]), sleep(2000)]);
       agent.destroy();
     },
@@ -335,7 +423,22 @@ export async function runStart(argv: string[]): Promise<void> {
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
+    // Live keys: + adds a simulated server, - drains and removes one.
+    if (tty && process.stdin.isTTY) {
+      process.stdin.setRawMode(true);
+      process.stdin.resume();
+      process.stdin.on("data", (key: Buffer) => {
+        const k = key.toString("utf8");
+        if (k === "\u0003" || k === "q") stop();
+        else if (k === "+") void demo.addServer().then(() => draw());
+        else if (k === "-") void demo.removeServer().then(() => draw());
+      });
+    }
   });
+  if (tty && process.stdin.isTTY) {
+    process.stdin.setRawMode(false);
+    process.stdin.pause();
+  }
   clearInterval(timer);
   console.log("\nstopping Envoy and the servers…");
   await demo.stop();

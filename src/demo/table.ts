@@ -8,6 +8,8 @@ export interface EndpointRow {
   /** Requests the filter sent there (Envoy stat llm_picker.endpoint.picks.*). */
   picks: number;
   healthy: boolean | null;
+  /** Pool state when the pool follows an EDS cluster: "draining" while it leaves. */
+  state?: string;
 }
 
 export interface DemoSummary {
@@ -18,6 +20,8 @@ export interface DemoSummary {
   /** Median TTFT of the last requests, ms (NaN when none). */
   ttftP50Ms: number;
   lastError?: string;
+  /** A line about the pool (e.g. how to add or remove servers). */
+  poolLine?: string;
 }
 
 function cell(v: number, format: (v: number) => string): string {
@@ -27,7 +31,7 @@ function cell(v: number, format: (v: number) => string): string {
 export function renderTable(rows: EndpointRow[], summary: DemoSummary): string {
   const header = ["endpoint", "healthy", "queue", "running", "KV use", "cache hit", "picks"];
   const body = rows.map((r) => [
-    r.address,
+    r.state ? `${r.address} (${r.state})` : r.address,
     r.healthy === null ? "?" : r.healthy ? "yes" : "NO",
     r.view ? cell(r.view.waiting, (v) => v.toFixed(0)) : "unreachable",
     r.view ? cell(r.view.running, (v) => v.toFixed(0)) : "",
@@ -47,6 +51,7 @@ export function renderTable(rows: EndpointRow[], summary: DemoSummary): string {
     "",
     `demo requests: ${summary.sent} sent, ${summary.ok} ok, ${summary.errors} errors; TTFT p50 (last 50) ${cell(summary.ttftP50Ms, (v) => `${v.toFixed(0)} ms`)}; picks total ${totalPicks}`,
   ];
+  if (summary.poolLine) out.push(summary.poolLine);
   if (summary.lastError) out.push(`last error: ${summary.lastError}`);
   return out.join("\n") + "\n";
 }

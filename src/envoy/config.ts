@@ -12,6 +12,8 @@
  *   (found anywhere, so it also works on ECDS resource files)
  * - the `load_assignment` of the cluster `model_servers` ← endpoints
  * - ECDS `path_config_source` paths                       ← ecdsDir
+ * - EDS `path_config_source` paths (under `eds_config`)   ← edsDir
+ * - the `load_assignment` port of the cluster `llm_picker_admin` ← adminPort
  * Relative wasm paths are resolved against the repository root, so the
  * rendered config works from any working directory.
  */
@@ -20,6 +22,8 @@ import { isMap, isSeq, parseDocument, type Document, type YAMLMap } from "yaml";
 import { PROJECT_ROOT } from "./locate.js";
 
 export const MODEL_SERVERS_CLUSTER = "model_servers";
+/** The loopback cluster through which the filter reads the admin page (pool.cluster). */
+export const ADMIN_CLUSTER = "llm_picker_admin";
 export const ROUTING_HEADER = "x-gateway-destination-endpoint";
 export const DEFAULT_WASM = "build/llm_picker.wasm";
 
@@ -45,6 +49,8 @@ export interface EnvoySubstitutions {
   failurePolicy?: FailurePolicy;
   /** ECDS variant: the directory watched for the filter's resource file. */
   ecdsDir?: string;
+  /** EDS from files (envoy-cluster.yaml): the directory watched for the cluster's endpoint file. */
+  edsDir?: string;
 }
 
 /** "ip:port" → [ip, port]; throws on anything else (a test or CLI bug, not request data). */
@@ -123,7 +129,7 @@ function setModelServers(cluster: YAMLMap, doc: Document, endpoints: string[]): 
   cluster.set("load_assignment", doc.createNode({ cluster_name: MODEL_SERVERS_CLUSTER, endpoints: [{ lb_endpoints: lbEndpoints(endpoints) }] }));
 }
 
-/** ECDS file source: into `ecdsDir` when given, else the template's paths made absolute. */
+/** A file config source: into `dir` when given, else the template's paths made absolute. */
 function setPathConfigSource(source: YAMLMap, ecdsDir: string | undefined): void {
   const path = String(source.get("path") ?? "llm-picker.yaml");
   const file = path.split("/").pop() ?? path;
@@ -132,6 +138,15 @@ function setPathConfigSource(source: YAMLMap, ecdsDir: string | undefined): void
     const dir = String(source.getIn(["watched_directory", "path"]) ?? ".");
     source.setIn(["watched_directory", "path"], ecdsDir ?? resolveWasm(dir));
   }
+}
+
+function setAdminClusterPort(cluster: YAMLMap, doc: Document, port: number): void {
+  cluster.set("load_assignment", doc.createNode({ cluster_name: ADMIN_CLUSTER, endpoints: [{ lb_endpoints: lbEndpoints([`127.0.0.1:${port}`]) }] }));
+}
+
+/** True when the template has the admin loopback cluster (it then needs a known admin port, not 0). */
+export function hasAdminCluster(template: string): boolean {
+  return template.includes(`name: ${ADMIN_CLUSTER}`);
 }
 
 /** Renders one template (YAML text) with the substitutions; returns YAML text. */
@@ -149,10 +164,14 @@ export function renderEnvoyConfig(template: string, subs: EnvoySubstitutions = {
     }
     if (node.has("vm_config")) setPluginConfig(node, doc, subs);
     const isCluster = path.length === 3 && path[0] === "static_resources" && path[1] === "clusters";
-    if (isCluster && node.get("name") === MODEL_SERVERS_CLUSTER && subs.endpoints) {
+    if (isCluster && node.get("name") === MODEL_SERVERS_CLUSTER && subs.endpoints && node.has("load_assignment")) {
       setModelServers(node, doc, subs.endpoints);
     }
-    if (node.has("path_config_source")) setPathConfigSource(node.get("path_config_source") as YAMLMap, subs.ecdsDir);
+    if (isCluster && node.get("name") === ADMIN_CLUSTER && subs.adminPort) setAdminClusterPort(node, doc, subs.adminPort);
+    if (node.has("path_config_source")) {
+      const isEds = path[path.length - 1] === "eds_config";
+      setPathConfigSource(node.get("path_config_source") as YAMLMap, isEds ? subs.edsDir : subs.ecdsDir);
+    }
   });
   return doc.toString({ lineWidth: 0 });
 }

@@ -14,7 +14,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
-import { renderEnvoyConfig, type EnvoySubstitutions } from "./config.js";
+import { createServer } from "node:net";
+import { hasAdminCluster, renderEnvoyConfig, type EnvoySubstitutions } from "./config.js";
 import { findEnvoy, PROJECT_ROOT } from "./locate.js";
 
 export interface StartEnvoyOptions {
@@ -117,6 +118,19 @@ async function fetchText(url: string, init?: RequestInit): Promise<string> {
   return body;
 }
 
+/** A TCP port free on 127.0.0.1 right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
 /** Starts Envoy and resolves once it is ready; rejects (with Envoy's log in the message) otherwise. */
 export async function startEnvoy(options: StartEnvoyOptions): Promise<EnvoyProcess> {
   const bin = options.envoyBin ?? findEnvoy();
@@ -124,8 +138,14 @@ export async function startEnvoy(options: StartEnvoyOptions): Promise<EnvoyProce
   const workDir = mkdtempSync(join(tmpdir(), "llm-picker-envoy-"));
   const configPath = join(workDir, "envoy.yaml");
   const adminPath = join(workDir, "admin-address");
-  const substitutions: EnvoySubstitutions = { listenerPort: 0, adminPort: 0, listenerAddress: "127.0.0.1", ...options.substitutions };
-  writeFileSync(configPath, renderEnvoyConfig(readTemplate(options.config), substitutions));
+  const template = readTemplate(options.config);
+  // The filter reaches the admin through a static cluster, which must name
+  // the real port: pick a free one instead of 0 (a short race with other
+  // processes binding it; Envoy then fails to start and says so).
+  const requested = options.substitutions?.adminPort;
+  const adminPort = requested || (hasAdminCluster(template) ? await freePort() : 0);
+  const substitutions: EnvoySubstitutions = { listenerPort: 0, listenerAddress: "127.0.0.1", ...options.substitutions, adminPort };
+  writeFileSync(configPath, renderEnvoyConfig(template, substitutions));
 
   const args = [
     "-c",

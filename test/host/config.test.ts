@@ -4,6 +4,9 @@
  * with exactly one critical log line; each valid row must configure.
  */
 import { beforeAll, describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parseAllDocuments } from "yaml";
 import { ProxyWasmHost, ProxyWasmHostError } from "../../src/host/index.js";
 import { DEBUG_WASM as WASM, ensureBuilt } from "../support";
 
@@ -45,6 +48,10 @@ const INVALID: Array<[string, string, string]> = [
   ['{"metrics":{"path":"metrics"}}', "metrics.path", '"metrics" must start with /'],
   ['{"metrics":{"intervalMs":5}}', "metrics.intervalMs", "must be between 10 and 60000"],
   ['{"metrics":{"intervalMs":1000,"staleAfterMs":500}}', "metrics.staleAfterMs", "must be greater than metrics.intervalMs (1000), got 500"],
+  ['{"metrics":{"intervalMs":100,"idleIntervalMs":50}}', "metrics.idleIntervalMs", "must be at least metrics.intervalMs (100), got 50"],
+  ['{"metrics":{"staleAfterMs":1000,"idleIntervalMs":501}}', "metrics.idleIntervalMs", "must be at most half of metrics.staleAfterMs (1000), got 501"],
+  ['{"metrics":{"idleIntervalMs":5}}', "metrics.idleIntervalMs", "must be between 10 and 300000"],
+  ['{"metrics":{"idleIntervalMs":"500"}}', "metrics.idleIntervalMs", "expected"],
   ['{"admission":{"kvCacheThreshold":1.5}}', "admission.kvCacheThreshold", "must be in (0, 1], got 1.5"],
   ['{"hotSpot":{"relativeThreshold":0.5}}', "hotSpot.relativeThreshold", "must be a finite number >= 1"],
   ['{"weights":{"prefix":1}}', "weights.prefix", 'the "default" profile has no such scorer (set "profile" to use it)'],
@@ -57,6 +64,19 @@ const INVALID: Array<[string, string, string]> = [
   ['{"maxBodyBytes":10}', "maxBodyBytes", "must be between 1024 and"],
   ['{"snapshot":[]}', "snapshot", "expected an object"],
   ['{"blocksize":64}', "(document)", 'unknown key "blocksize"'],
+  [
+    '{"pool":{"cluster":"model_servers"},"endpoints":[{"address":"10.0.0.1:8000"}]}',
+    "pool.cluster",
+    '"model_servers" cannot be combined with a static endpoints list',
+  ],
+  ['{"pool":{"cluster":"model_servers"},"snapshot":{"10.0.0.1:8000":{}}}', "pool.cluster", "cannot be combined with snapshot"],
+  ['{"pool":{"cluster":""}}', "pool.cluster", "must not be empty"],
+  ['{"pool":{"cluster":5}}', "pool.cluster", "expected a string, got a number"],
+  ['{"pool":{"adminCluster":""}}', "pool.adminCluster", "must not be empty"],
+  ['{"pool":{"intervalMs":0}}', "pool.intervalMs", "must be between 10 and 3600000"],
+  ['{"pool":{"timeoutMs":-1}}', "pool.timeoutMs", "must be between 1 and 60000"],
+  ['{"pool":{"maxResponseBytes":10}}', "pool.maxResponseBytes", "must be between 1024 and"],
+  ['{"pool":{"members":[]}}', "pool", 'unknown key "members"'],
 ];
 
 describe("invalid plugin configuration is refused, naming the field", () => {
@@ -83,9 +103,13 @@ const VALID: string[] = [
   '{"weights":{"prefix":1,"queue":1,"kvCache":1,"loraAffinity":0,"inFlight":0},"profile":"seed","seed":7}',
   '{"weights":{"predictedPrefill":2,"loraAffinity":0.5}}',
   '{"metrics":{"enabled":false,"intervalMs":50,"staleAfterMs":20}}',
+  '{"metrics":{"intervalMs":50,"idleIntervalMs":500,"staleAfterMs":1000}}',
+  '{"metrics":{"intervalMs":50,"idleIntervalMs":50,"staleAfterMs":100}}',
+  '{"metrics":{"intervalMs":200,"staleAfterMs":300}}',
   '{"prefix":{"enabled":false}}',
   '{"profile":"seed","hotSpot":{"absoluteThreshold":4}}',
   '{"profile":"default","bound":{"loadFactor":1}}',
+  '{"pool":{"cluster":"outbound|8000||vllm.default.svc.cluster.local","adminCluster":"prometheus_stats","intervalMs":500,"timeoutMs":200,"maxResponseBytes":65536}}',
   '{"snapshot":{"127.0.0.1:8001":{"waiting":1}},"endpoints":[{"address":"127.0.0.1:8001"}]}',
 ];
 
@@ -140,5 +164,32 @@ describe("prefix.enabled: false", () => {
     expect(after).toEqual(before);
     expect(host.traps()).toEqual([]);
     host.close();
+  });
+});
+
+/** The plugin configuration each Kubernetes example in envoy/k8s/ passes to the filter. */
+function manifestConfigs(): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const file of ["envoy-gateway.yaml", "istio-wasmplugin.yaml"]) {
+    const text = readFileSync(resolve(import.meta.dirname, "..", "..", "envoy", "k8s", file), "utf8");
+    for (const doc of parseAllDocuments(text)) {
+      const spec = (doc.toJS() as { spec?: { pluginConfig?: unknown; wasm?: Array<{ config?: unknown }> } }).spec;
+      if (spec?.pluginConfig) out.push([file, JSON.stringify(spec.pluginConfig)]);
+      for (const w of spec?.wasm ?? []) if (w.config) out.push([file, JSON.stringify(w.config)]);
+    }
+  }
+  return out;
+}
+
+describe("the Kubernetes examples configure the filter (pool.cluster, no static list)", () => {
+  const configs = manifestConfigs();
+  it("finds one configuration per example", () => {
+    expect(configs.map(([file]) => file)).toEqual(["envoy-gateway.yaml", "istio-wasmplugin.yaml"]);
+  });
+  it.each(configs)("%s", async (_file, config) => {
+    expect(JSON.parse(config).pool.cluster).toBeTruthy();
+    const r = await configure(config);
+    expect(r.critical).toEqual([]);
+    expect(r.ok).toBe(true);
   });
 });

@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { HttpStream, ProxyWasmHost } from "../../src/host/index.js";
-import { A, B, C, inFlightOf, newPool, poolConfig, send, totalInFlight, uniquePrompt } from "./fixtures/vllm.js";
+import { INFLIGHT_KEY, A, B, C, inFlightOf, newPool, poolConfig, send, totalInFlight, uniquePrompt } from "./fixtures/vllm.js";
 import { chatBody, ensureBuilt } from "../support";
 
 beforeAll(() => ensureBuilt("debug"));
@@ -175,7 +175,7 @@ describe("every way a stream ends decrements the count", () => {
   it("the count never goes negative when ends outnumber starts (e.g. after a restart of shared data)", async () => {
     const host = await newPool({ extra: noScrape });
     const s = send(host, chatBody([uniquePrompt(3)]));
-    host.sharedData.set("llm-picker/pool/v1/inflight", new Uint8Array(0));
+    host.sharedData.set(INFLIGHT_KEY, new Uint8Array(0));
     s.stream.end("complete");
     expect(inFlightOf(host, s.endpoint!)).toBe(0);
     const next = send(host, chatBody([uniquePrompt(4)]));

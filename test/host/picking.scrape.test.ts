@@ -19,6 +19,51 @@ beforeAll(() => ensureBuilt("debug"));
 const distinct = (host: ProxyWasmHost, n: number, o: { headers?: Array<[string, string]>; model?: string } = {}) =>
   tally(host, n, (i) => chatBody([uniquePrompt(i)], o.model === undefined ? {} : { model: o.model }), { headers: o.headers });
 
+describe("scraping is proportional: every intervalMs while the pool is busy, every idleIntervalMs while it is idle", () => {
+  const IDLE = { waiting: 0, running: 0, kv: 0.1 };
+  const idlePool = { [A]: IDLE, [B]: IDLE, [C]: IDLE };
+  /** Callouts issued on each of `ticks` ticks (answered with `answers`). */
+  const perTick = (host: ProxyWasmHost, ticks: number, answers: Record<string, ScrapeAnswer>) =>
+    Array.from({ length: ticks }, () => scrapeRound(host, INTERVAL, answers).length);
+
+  it("an idle pool is scraped every idleIntervalMs (200 ms: every 4th tick), all endpoints together", async () => {
+    const host = await newPool({ extra: { metrics: { intervalMs: INTERVAL, idleIntervalMs: 200 } } });
+    expect(perTick(host, 9, idlePool)).toEqual([3, 0, 0, 0, 3, 0, 0, 0, 3]);
+    host.close();
+  });
+
+  it("the default idle interval is min(500 ms, staleAfterMs / 2): every 10th tick, and idle endpoints stay healthy", async () => {
+    const host = await newPool({});
+    expect(perTick(host, 21, idlePool)).toEqual([3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 3]);
+    for (const ep of ["10_0_0_1_8000", "10_0_0_2_8000", "10_0_0_3_8000"]) expect(stat(host, `llm_picker.endpoint.healthy.${ep}`)).toBe(1);
+    const short = await newPool({ extra: { metrics: { intervalMs: INTERVAL, staleAfterMs: 300 } } });
+    // staleAfterMs 300: idle interval 150 ms, every 3rd tick.
+    expect(perTick(short, 7, idlePool)).toEqual([3, 0, 0, 3, 0, 0, 3]);
+    host.close();
+    short.close();
+  });
+
+  it("a request routed since the last round, one still in flight, or a server reporting queued work makes the pool busy", async () => {
+    const host = await newPool({ extra: { metrics: { intervalMs: INTERVAL, idleIntervalMs: 200 } } });
+    expect(perTick(host, 2, idlePool)).toEqual([3, 0]);
+    // A request that completed between two ticks: the next tick scrapes.
+    distinct(host, 1);
+    expect(perTick(host, 4, idlePool)).toEqual([3, 0, 0, 0]);
+    // A request in flight: every tick until it ends, then idle again.
+    const open = send(host, chatBody(["still streaming"]));
+    expect(perTick(host, 3, idlePool)).toEqual([3, 3, 3]);
+    // Ended, nothing new routed: the next round comes 200 ms after the last one.
+    open.stream.end("complete");
+    expect(perTick(host, 5, idlePool)).toEqual([0, 0, 0, 3, 0]);
+    // One server reports a queue at the next (idle) round: from then on the
+    // whole pool at the fast interval.
+    const queued = { ...idlePool, [B]: { waiting: 2, running: 1, kv: 0.1 } };
+    expect(perTick(host, 3, queued)).toEqual([0, 0, 3]);
+    expect(perTick(host, 3, queued)).toEqual([3, 3, 3]);
+    host.close();
+  });
+});
+
 describe("scraping: one scraper per Envoy, one callout per endpoint per interval", () => {
   it("with 4 worker VMs exactly one VM issues the callouts, to the configured cluster with the routing headers", async () => {
     const host = await newPool({ workers: 4, extra: { metrics: { cluster: "llm_metrics", intervalMs: INTERVAL } }, host: { clusters: ["llm_metrics"] } });

@@ -148,16 +148,23 @@ describe("scoring", () => {
     expect(u.indexMatch(ix, h, P1)[0]).toBe(5);
   });
 
-  it("record after a fresh full hit writes nothing; a stale one refreshes", () => {
+  // [blocks, groups]: whole groups, and a chain whose last group is partial
+  // (a full hit reads groups 0 and K−1 only; the partial last group counts as held).
+  it.each([
+    [256, 16],
+    [124, 8],
+    [17, 2],
+    [5, 1],
+  ])("record after a fresh full hit of %i blocks writes nothing; a stale one refreshes all %i groups", (blocks, groups) => {
     const { s, ix } = newIndex();
-    const h = randomHashes(256, 9);
+    const h = randomHashes(blocks, 9);
     u.indexScoreAndRecord(ix, h, POOL, P1, 1_000);
     let w = u.storeWrites(s);
     u.indexScoreAndRecord(ix, h, POOL, P1, 5_000);
     expect(u.storeWrites(s) - w).toBe(0);
     w = u.storeWrites(s);
     u.indexScoreAndRecord(ix, h, POOL, P1, 100_000);
-    expect(u.storeWrites(s) - w).toBe(16);
+    expect(u.storeWrites(s) - w).toBe(groups);
   });
 });
 

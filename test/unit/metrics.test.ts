@@ -1,6 +1,8 @@
 // assembly/metrics through build/units-scoring.wasm: the vLLM /metrics
 // parser, the endpoint state encoding and the endpoints snapshot reader
 // (`inspect --endpoints` and the `snapshot` configuration key).
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadUnits, mutate, mutation, type Units } from "../support";
@@ -178,6 +180,45 @@ describe("vLLM /metrics parser: table", () => {
       "cache_config_info: out-of-range integer is unknown",
       'vllm:cache_config_info{block_size="99999999999",num_gpu_blocks="12"} 1.0\n',
       { ...UNKNOWN, numGpuBlocks: 12 },
+    ],
+    // Names are matched whole: a wanted name followed by more name bytes is another metric.
+    [
+      "names that extend or cut a wanted name are other metrics",
+      "vllm:num_requests_waiting_total 9\nvllm:num_requests_waitin 9\nvllm:kv_cache_usage_perc2 0.9\nvllm:num_requests_running:x 9\nvllm:gpu_cache_usage_perc_ 0.9\nvllm:lora_requests_info_created 9\nvllm:cache_config_info0 1\nxvllm:num_requests_running 9\nVLLM:num_requests_running 9\nvllm: 9\nvllm 9\nvllm:num_requests_running 4\n",
+      { ...UNKNOWN, running: 4, samples: 1, rejectedLines: 0 },
+    ],
+    [
+      "a wanted name right before labels, a tab, or a carriage return",
+      'vllm:num_requests_waiting{engine="0"} 2\nvllm:num_requests_running\t3\r\n  vllm:kv_cache_usage_perc 0.5\n',
+      { ...UNKNOWN, waiting: 2, running: 3, kvCacheUsage: 0.5, samples: 3, rejectedLines: 0 },
+    ],
+    [
+      "a wanted name with nothing after it, or at the very end of the body, is a rejected line",
+      "vllm:num_requests_running\nvllm:num_requests_waiting",
+      { ...UNKNOWN, samples: 0, rejectedLines: 2 },
+    ],
+    [
+      "a line that starts with no name is rejected, whatever follows",
+      '9vllm:num_requests_running 1\n{a="b"} 1\n',
+      { ...UNKNOWN, samples: 0, rejectedLines: 2 },
+    ],
+    [
+      // bench:overhead's upstream page (test/fixtures/metrics): the gauges among
+      // 13 histograms, counters and process metrics, 39,682 bytes.
+      "real-size vLLM V1 page (40 KB, histograms)",
+      readFileSync(resolve(import.meta.dirname, "..", "fixtures", "metrics", "vllm-v1.txt"), "utf8"),
+      {
+        waiting: 0,
+        running: 0,
+        kvCacheUsage: 0.13,
+        runningLoras: [],
+        waitingLoras: [],
+        maxLoras: 4,
+        blockSize: 16,
+        numGpuBlocks: 27000,
+        samples: 5,
+        rejectedLines: 0,
+      },
     ],
   ];
   for (const [name, body, expected] of cases) {

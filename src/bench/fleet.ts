@@ -1,0 +1,445 @@
+/**
+ * Fleet benchmark: `npm run bench:fleet -- [options]` (docs/fleet.md,
+ * docs/benchmarks.md "Fleet").
+ *
+ * The routing benchmark's closed-loop replay (routing-sessions.ts, simulated
+ * vLLM servers in model time) through several Envoy processes
+ * (`--concurrency 1` each) in front of one pool of simulated servers:
+ *   single     one Envoy with the filter;
+ *   naive-3    3 Envoys, each with its own filter and prefix index;
+ *   sharded-3  3 Envoys of one fleet (envoy/envoy-fleet.yaml): each session
+ *              is decided by the replica that owns it.
+ * Clients reach the replicas through a random L4 spread (each request goes
+ * to a replica drawn at random, as a connection-level balancer would); a
+ * connection refused by a replica that died is retried on another one, as
+ * an L4 balancer with health checks would, and so is a request whose
+ * kept-alive connection was reset before any response byte (Node's
+ * documented retry case: the request never reached a live server). Halfway through a run one
+ * replica is killed (SIGKILL); the report says how many requests were in
+ * flight on it, how many failed, and when the hit rate recovered.
+ *
+ *   --traces a,b      built-in traces (default multi-turn,system-prompts)
+ *   --setups a,b      single,naive-3,sharded-3 (default all)
+ *   --requests N      requests per trace (default 1200)
+ *   --servers N       simulated servers (default 8); --replicas N (default 3)
+ *   --no-kill         no replica is killed
+ *   --seed N          trace and spread seed (default 1)
+ *   --json FILE       [{setup, trace, requests, errors, inFlightAtKill, hitRate,
+ *                       ttftP50Ms, ttftP99Ms, ...}] (extra fields: see FleetResult)
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { writeEds } from "../envoy/eds.js";
+import { PROJECT_ROOT } from "../envoy/locate.js";
+import { freePort, startEnvoy, type EnvoyProcess } from "../envoy/process.js";
+import { startSimPool, type SimPool } from "../sim/server.js";
+import { fleetRequest, type FleetOutcome } from "./fleet-client.js";
+import { agent } from "./routing-client.js";
+import { ENVOY_YAML, filterPluginConfig } from "./routing-policies.js";
+import { closedLoopBody, planSessions } from "./routing-sessions.js";
+import { DEFAULT_BENCH_SIM, machineLine } from "./routing.js";
+import { percentile, streamingBody, warmTokenizer } from "./routing-run.js";
+import { generateTrace, isTraceName, Rng } from "./traces/generators.js";
+import type { TraceRequest } from "./traces/trace.js";
+
+export const SETUPS = ["single", "naive-3", "sharded-3"] as const;
+export type Setup = (typeof SETUPS)[number];
+const FLEET_YAML = resolve(PROJECT_ROOT, "envoy/envoy-fleet.yaml");
+const REPLICAS_CLUSTER = "llm_picker_replicas";
+/** Model seconds per hit-rate window when following the recovery. */
+const WINDOW_S = 5;
+
+export interface FleetResult {
+  setup: Setup;
+  trace: string;
+  requests: number;
+  errors: number;
+  /** Requests in flight on the killed replica when it died (0 without a kill). */
+  inFlightAtKill: number;
+  hitRate: number;
+  ttftP50Ms: number;
+  ttftP99Ms: number;
+  ttftP90Ms: number;
+  /** Requests retried on another replica after a refused connection (the L4 balancer's part). */
+  reconnected: number;
+  /** Model seconds from the kill until the hit rate stays within 97% of the reference (null: never; undefined: no kill). */
+  recoveryS?: number | null;
+  /** Over the requests before the kill point (the same requests in every setup): the fair comparison. */
+  hitRateBeforeKill: number;
+  ttftP50MsBeforeKill: number;
+  /** Failed requests among those sent after the kill (goal 0: only requests in flight on the dead replica may fail). */
+  failedAfterKill: number;
+  /** Hit rate per WINDOW_S model seconds, from the start of the run. */
+  windows: number[];
+  /** Model second of the kill. */
+  killAtS?: number;
+  /** sharded-3: share of requests a replica forwarded to the owner of their session. */
+  forwardedShare?: number;
+  /** sharded-3: real ms a forwarded request takes beyond one decided where it arrived (median of each, idle pool). */
+  hopCostMs?: number;
+}
+
+export interface FleetOptions {
+  traces: string[];
+  setups: Setup[];
+  requests: number;
+  servers: number;
+  replicas: number;
+  kill: boolean;
+  seed: number;
+  log?: (line: string) => void;
+}
+
+interface Replica {
+  envoy: EnvoyProcess;
+  url: string;
+  dead: boolean;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+async function statOf(envoy: EnvoyProcess, name: string): Promise<number> {
+  const stats = await envoy.stats(name.replace(/\./g, "\\."));
+  return Object.entries(stats).find(([k]) => k.endsWith(name))?.[1] ?? 0;
+}
+
+/** Waits until the filter of `envoy` reports every endpoint healthy (and, in a fleet, sees every replica). */
+async function waitReady(envoy: EnvoyProcess, endpoints: number, replicas: number): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const healthy = Object.values(await envoy.stats("llm_picker\\.endpoint\\.healthy\\."));
+    const fleet = replicas > 0 ? await statOf(envoy, "llm_picker.fleet.replicas") : 0;
+    if (healthy.length >= endpoints && healthy.every((v) => v === 1) && fleet === replicas) return;
+    await sleep(100);
+  }
+  throw new Error(`${envoy.listenerUrl}: the filter did not see every endpoint${replicas ? " and replica" : ""} healthy within 20 s`);
+}
+
+async function startReplicas(setup: Setup, endpoints: string[], count: number, edsDir: string): Promise<Replica[]> {
+  const n = setup === "single" ? 1 : count;
+  const base = filterPluginConfig("default", endpoints) as Record<string, unknown>;
+  const envoys: EnvoyProcess[] = [];
+  if (setup === "sharded-3") {
+    const ports: number[] = [];
+    for (let i = 0; i < n; i++) ports.push(await freePort());
+    writeEds(
+      edsDir,
+      REPLICAS_CLUSTER,
+      ports.map((p) => `127.0.0.1:${p}`),
+    );
+    const secret = `bench-${process.pid}-${Date.now()}-fleet`;
+    const pluginConfig = { ...base, pool: { intervalMs: 250 }, fleet: { cluster: REPLICAS_CLUSTER, secret } };
+    for (const port of ports) {
+      envoys.push(await startEnvoy({ config: FLEET_YAML, logLevel: "warning", substitutions: { listenerPort: port, edsDir, endpoints, pluginConfig } }));
+    }
+  } else {
+    for (let i = 0; i < n; i++) envoys.push(await startEnvoy({ config: ENVOY_YAML, logLevel: "warning", substitutions: { endpoints, pluginConfig: base } }));
+  }
+  for (const e of envoys) await waitReady(e, endpoints.length, setup === "sharded-3" ? n : 0);
+  // Replicas that just saw each other healthy: one more membership read each.
+  if (setup === "sharded-3") await sleep(750);
+  return envoys.map((envoy) => ({ envoy, url: envoy.listenerUrl, dead: false }));
+}
+
+interface Sent {
+  atS: number;
+  outcome: FleetOutcome;
+  replica: number;
+}
+
+/**
+ * The hop's cost, on an idle pool: small one-token requests, each sent to
+ * every live replica; a request the replica forwarded (its
+ * llm_picker.fleet.forwarded counter moved) against one it decided itself.
+ * Real milliseconds, difference of the medians.
+ */
+async function measureHop(replicas: Replica[], path: string, model: string): Promise<number> {
+  const local: number[] = [];
+  const hopped: number[] = [];
+  for (let i = 0; i < 60; i++) {
+    const body = JSON.stringify({ model, messages: [{ role: "user", content: `hop probe ${i}: say one word` }], max_tokens: 1 });
+    for (const r of replicas) {
+      if (r.dead) continue;
+      const before = await statOf(r.envoy, "llm_picker.fleet.forwarded");
+      const t = performance.now();
+      const res = await fetch(`${r.url}${path}`, { method: "POST", headers: { "content-type": "application/json" }, body });
+      await res.text();
+      const ms = performance.now() - t;
+      if (!res.ok) continue;
+      ((await statOf(r.envoy, "llm_picker.fleet.forwarded")) > before ? hopped : local).push(ms);
+    }
+  }
+  const median = (xs: number[]) =>
+    percentile(
+      [...xs].sort((a, b) => a - b),
+      50,
+    );
+  return median(hopped) - median(local);
+}
+
+/** Kills one replica: SIGKILL, after reading how many requests it had in flight. */
+async function killReplica(r: Replica, edsDir: string, all: Replica[], setup: Setup): Promise<number> {
+  const inFlight = await statOf(r.envoy, "http.llm_picker.downstream_rq_active").catch(() => 0);
+  process.kill(r.envoy.pid, "SIGKILL");
+  if (setup === "sharded-3") {
+    // What a control plane does a little later: the replica leaves the EDS cluster.
+    setTimeout(() => {
+      const alive = all.filter((x) => x !== r).map((x) => x.url.replace("http://", ""));
+      writeEds(edsDir, REPLICAS_CLUSTER, alive);
+    }, 2000);
+  }
+  return inFlight;
+}
+
+async function runOne(pool: SimPool, trace: TraceRequest[], traceName: string, setup: Setup, o: FleetOptions): Promise<FleetResult> {
+  const endpoints = pool.servers.map((s) => `127.0.0.1:${s.port}`);
+  const timeScale = pool.servers[0].config.timeScale;
+  const edsDir = mkdtempSync(join(tmpdir(), "llm-picker-bench-fleet-"));
+  pool.reset();
+  const replicas = await startReplicas(setup, endpoints, o.replicas, edsDir);
+  const rng = new Rng(o.seed * 7919 + 17);
+  const plan = planSessions(trace);
+  const replies: (string | undefined)[] = new Array(trace.length);
+  const finished: Promise<void>[] = new Array(trace.length);
+  const sent: Sent[] = new Array(trace.length);
+  const killAt = o.kill && replicas.length > 1 ? Math.floor(trace.length / 2) : -1;
+  let inFlightAtKill = 0;
+  let reconnected = 0;
+  let killAtS: number | undefined;
+  const fleetFigures: { forwardedShare?: number; hopCostMs?: number } = {};
+  const t0 = performance.now();
+  const nowS = () => (performance.now() - t0) / timeScale / 1000;
+
+  /** Requests started and not yet answered, and the replica each first went to. */
+  const pending: number[] = [];
+  const sentTo: number[] = new Array(trace.length);
+  const send = async (i: number): Promise<void> => {
+    const body = JSON.stringify({ ...closedLoopBody(trace[i], plan.substitutions[i], replies), stream_options: { include_usage: true } });
+    const atS = nowS();
+    let pick = Math.floor(rng.next() * replicas.length);
+    sentTo[i] = pick;
+    pending.push(i);
+    let outcome: FleetOutcome;
+    for (let attempt = 0; ; attempt++) {
+      outcome = await fleetRequest(`${replicas[pick].url}${trace[i].path}`, body, 120_000);
+      if (!(outcome.refused || outcome.staleConnection) || attempt >= replicas.length) break;
+      // An L4 balancer stops sending to a replica that refuses connections;
+      // a request that met a dead kept-alive connection is sent again.
+      if (outcome.refused) replicas[pick].dead = true;
+      reconnected++;
+      const alive = replicas.map((_, j) => j).filter((j) => !replicas[j].dead);
+      if (alive.length === 0) break;
+      pick = alive[Math.floor(rng.next() * alive.length)];
+    }
+    sent[i] = { atS, outcome, replica: pick };
+    pending.splice(pending.indexOf(i), 1);
+    replies[i] = outcome.ok ? outcome.text : undefined;
+  };
+
+  try {
+    for (let i = 0; i < trace.length; i++) {
+      const due = t0 + trace[i].t * timeScale;
+      const wait = due - performance.now();
+      if (wait > 1) await sleep(wait);
+      if (i === killAt) {
+        killAtS = nowS();
+        const victim = replicas.length - 1;
+        const clientSide = pending.filter((j) => sent[j] === undefined && sentTo[j] === victim).length;
+        inFlightAtKill = Math.max(clientSide, await killReplica(replicas[victim], edsDir, replicas, setup));
+      }
+      const previous = plan.previous[i];
+      finished[i] = previous < 0 ? send(i) : finished[previous].then(() => send(i));
+    }
+    await Promise.all(finished);
+    if (setup === "sharded-3") {
+      let forwarded = 0;
+      for (const r of replicas) if (!r.dead) forwarded += await statOf(r.envoy, "llm_picker.fleet.forwarded");
+      fleetFigures.forwardedShare = forwarded / trace.length;
+      fleetFigures.hopCostMs = await measureHop(replicas, "/v1/chat/completions", String(trace[0].body.model ?? "m"));
+    }
+  } finally {
+    await Promise.all(replicas.map((r) => r.envoy.stop(2000)));
+    rmSync(edsDir, { recursive: true, force: true });
+  }
+
+  const ok = sent.filter((s) => s.outcome.ok);
+  const ttfts = ok.map((s) => s.outcome.ttftMs / timeScale).sort((a, b) => a - b);
+  const prompt = ok.reduce((n, s) => n + s.outcome.promptTokens, 0);
+  const cached = ok.reduce((n, s) => n + s.outcome.cachedTokens, 0);
+  const windows: number[] = [];
+  for (const s of ok) {
+    const w = Math.floor(s.atS / WINDOW_S);
+    while (windows.length <= w) windows.push(NaN);
+  }
+  const sums = windows.map(() => [0, 0]);
+  for (const s of ok) {
+    const w = Math.floor(s.atS / WINDOW_S);
+    sums[w][0] += s.outcome.cachedTokens;
+    sums[w][1] += s.outcome.promptTokens;
+  }
+  const round = (v: number, d = 1) => (Number.isFinite(v) ? Math.round(v * 10 ** d) / 10 ** d : NaN);
+  const cut = Math.floor(trace.length / 2);
+  const early = sent.slice(0, cut).filter((s) => s.outcome.ok);
+  const earlyPrompt = early.reduce((n, s) => n + s.outcome.promptTokens, 0);
+  const earlyCached = early.reduce((n, s) => n + s.outcome.cachedTokens, 0);
+  const earlyTtfts = early.map((s) => s.outcome.ttftMs / timeScale).sort((a, b) => a - b);
+  const failedAfterKill = killAtS === undefined ? 0 : sent.filter((s) => !s.outcome.ok && s.atS > killAtS!).length;
+  return {
+    setup,
+    trace: traceName,
+    requests: sent.length,
+    errors: sent.length - ok.length,
+    inFlightAtKill,
+    hitRate: round(prompt > 0 ? cached / prompt : 0, 4),
+    ttftP50Ms: round(percentile(ttfts, 50)),
+    ttftP90Ms: round(percentile(ttfts, 90)),
+    ttftP99Ms: round(percentile(ttfts, 99)),
+    reconnected,
+    hitRateBeforeKill: round(earlyPrompt > 0 ? earlyCached / earlyPrompt : 0, 4),
+    ttftP50MsBeforeKill: round(percentile(earlyTtfts, 50)),
+    failedAfterKill,
+    windows: sums.map(([c, p]) => round(p > 0 ? c / p : NaN, 4)),
+    ...(killAtS !== undefined ? { killAtS: round(killAtS) } : {}),
+    ...(fleetFigures.forwardedShare !== undefined ? { forwardedShare: round(fleetFigures.forwardedShare, 3) } : {}),
+    ...(fleetFigures.hopCostMs !== undefined ? { hopCostMs: round(fleetFigures.hopCostMs, 2) } : {}),
+  };
+}
+
+/**
+ * Model seconds from the kill until every later window's hit rate is at
+ * least 97% of the reference's in the same window (the single Envoy's run of
+ * the same trace, which had no kill), ignoring the last, partial window.
+ */
+export function recoveryAfterKill(run: FleetResult, reference: FleetResult | undefined): number | null | undefined {
+  if (run.killAtS === undefined) return undefined;
+  const first = Math.floor(run.killAtS / WINDOW_S);
+  const last = Math.min(run.windows.length, reference?.windows.length ?? run.windows.length) - 1;
+  const before = run.windows.slice(Math.max(0, first - 2), first).filter(Number.isFinite);
+  const fallback = before.length > 0 ? before.reduce((a, b) => a + b) / before.length : NaN;
+  let recovered: number | null = null;
+  for (let w = last - 1; w >= first; w--) {
+    const want = 0.97 * (reference ? reference.windows[w] : fallback);
+    if (!(run.windows[w] >= want)) break;
+    recovered = w;
+  }
+  if (recovered === null) return null;
+  return Math.max(0, Math.round(((recovered + 1) * WINDOW_S - run.killAtS) * 10) / 10);
+}
+
+export async function runFleetBench(o: FleetOptions): Promise<FleetResult[]> {
+  const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const pool = await startSimPool(o.servers, DEFAULT_BENCH_SIM);
+  const results: FleetResult[] = [];
+  try {
+    for (const name of o.traces) {
+      if (!isTraceName(name)) throw new Error(`unknown trace "${name}"`);
+      const trace = generateTrace(name, { seed: o.seed, requests: o.requests });
+      // Every prompt tokenized once up front, so the first setup does not pay it during its run.
+      await warmTokenizer(
+        pool,
+        { requests: trace },
+        trace.map((r) => streamingBody(r.body)),
+      );
+      for (const setup of o.setups) {
+        const r = await runOne(pool, trace, name, setup, o);
+        results.push(r);
+        const reference = results.find((x) => x.trace === name && x.setup === "single");
+        if (r.killAtS !== undefined) r.recoveryS = recoveryAfterKill(r, reference);
+        log(
+          `${name} / ${setup}: ${r.requests} requests, ${r.errors} errors, in flight at kill ${r.inFlightAtKill}, hit ${(r.hitRate * 100).toFixed(1)}%, ` +
+            `TTFT p50 ${r.ttftP50Ms} p99 ${r.ttftP99Ms} ms${r.killAtS !== undefined ? `, recovered ${r.recoveryS ?? "never"} s after the kill` : ""}`,
+        );
+      }
+    }
+  } finally {
+    agent.destroy();
+    await pool.close();
+  }
+  return results;
+}
+
+/** The goals of docs/fleet.md, checked on one run's results. */
+export function goalLines(results: FleetResult[]): string[] {
+  const lines: string[] = [];
+  for (const trace of new Set(results.map((r) => r.trace))) {
+    const single = results.find((r) => r.trace === trace && r.setup === "single");
+    const sharded = results.find((r) => r.trace === trace && r.setup === "sharded-3");
+    const naive = results.find((r) => r.trace === trace && r.setup === "naive-3");
+    // Compared before the kill: the same requests in every setup (the kill's cost is reported on its own below).
+    const versus = (r: FleetResult, s: FleetResult) => ({
+      hit: r.hitRateBeforeKill / s.hitRateBeforeKill,
+      ttft: r.ttftP50MsBeforeKill / s.ttftP50MsBeforeKill,
+    });
+    if (single && sharded) {
+      const { hit, ttft } = versus(sharded, single);
+      lines.push(
+        `${trace}: sharded-3 hit rate ${(hit * 100).toFixed(1)}% of single (goal ≥ 97%: ${hit >= 0.97 ? "met" : "missed"}), ` +
+          `TTFT p50 ×${ttft.toFixed(2)} (goal ≤ ×1.10: ${ttft <= 1.1 ? "met" : "missed"}), before the kill`,
+      );
+    }
+    if (single && naive) {
+      const { hit, ttft } = versus(naive, single);
+      lines.push(`${trace}: naive-3 hit rate ${(hit * 100).toFixed(1)}% of single, TTFT p50 ×${ttft.toFixed(2)}, before the kill`);
+    }
+    for (const r of [naive, sharded]) {
+      if (!r || r.killAtS === undefined) continue;
+      lines.push(
+        `${trace} / ${r.setup} kill: ${r.errors} failed vs ${r.inFlightAtKill} in flight on the killed replica (goal ≤: ${r.errors <= r.inFlightAtKill ? "met" : "missed"}; ${r.failedAfterKill} of the failed were sent after the kill), ` +
+          `hit rate back within 97% of single ${r.recoveryS ?? "never"} s after (goal ≤ 30 s: ${r.recoveryS != null && r.recoveryS <= 30 ? "met" : "missed"})`,
+      );
+    }
+  }
+  return lines;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      traces: { type: "string", default: "multi-turn,system-prompts" },
+      setups: { type: "string", default: SETUPS.join(",") },
+      requests: { type: "string", default: "1200" },
+      servers: { type: "string", default: "8" },
+      replicas: { type: "string", default: "3" },
+      "no-kill": { type: "boolean", default: false },
+      seed: { type: "string", default: "1" },
+      json: { type: "string" },
+    },
+  });
+  const setups = values.setups.split(",").map((s) => s.trim());
+  for (const s of setups) if (!(SETUPS as readonly string[]).includes(s)) throw new Error(`--setups: unknown setup "${s}" (${SETUPS.join(", ")})`);
+  const options: FleetOptions = {
+    traces: values.traces
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+    setups: setups as Setup[],
+    requests: Number(values.requests),
+    servers: Number(values.servers),
+    replicas: Number(values.replicas),
+    kill: !values["no-kill"],
+    seed: Number(values.seed),
+  };
+  const started = Date.now();
+  const results = await runFleetBench(options);
+  for (const line of goalLines(results)) process.stderr.write(`${line}\n`);
+  process.stderr.write(`${machineLine()}; ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+  if (values.json) {
+    mkdirSync(dirname(resolve(values.json)), { recursive: true });
+    writeFileSync(values.json, `${JSON.stringify(results, null, 1)}\n`);
+  }
+  return 0;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err) => {
+      console.error(err);
+      process.exit(2);
+    },
+  );
+}

@@ -1,0 +1,173 @@
+/**
+ * Instructions Envoy executes per request, per filter chain: the noise-free
+ * companion of bench:overhead's CPU figures on a shared machine.
+ * `npm run bench:overhead:instructions -- [--configs LIST] [--sizes LIST] [--requests N]`
+ *
+ * Each configuration (the same Envoy configs as bench:overhead) runs under
+ * valgrind's callgrind with instrumentation off; after a warm-up (V8 tiers
+ * the filter up, the index learns the sessions) instrumentation is switched
+ * on for exactly N requests sent one at a time, then the totals are dumped:
+ * instructions (Ir) per request, the whole Envoy process (workers, main
+ * thread, V8). The filter runs with a fixed snapshot of the pool (the same
+ * per-request work as with scraping, no scrapes inside the window); a last
+ * window with scraping on and no traffic gives instructions per scrape of
+ * the upstream's 40 KB vLLM page. `--wasm FILE` measures another build of the
+ * filter (e.g. an earlier commit's). Needs valgrind (Debian `valgrind`).
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { findEnvoy } from "../envoy/locate.js";
+import { startEnvoy, type EnvoyProcess } from "../envoy/process.js";
+import {
+  chatBodies,
+  CONFIG_NAMES,
+  ensureTools,
+  envoyConfigFor,
+  isConfigName,
+  pluginConfigFor,
+  poolSnapshot,
+  startHelper,
+  writeTargets,
+  type ConfigName,
+} from "./overhead-setup.js";
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function vegetaCount(bin: string, targets: string, requests: number, rate: number): Promise<Record<string, number>> {
+  // One request at a time at a fixed rate: exactly `requests` requests.
+  return new Promise((ok, fail) => {
+    const seconds = requests / rate;
+    const attack = spawn(bin, ["attack", "-format=json", `-targets=${targets}`, `-rate=${rate}/1s`, `-duration=${seconds}s`, "-timeout=60s"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const report = spawn(bin, ["report", "-type=json"], { stdio: ["pipe", "pipe", "inherit"] });
+    attack.stdout!.pipe(report.stdin!);
+    let out = "";
+    report.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
+    report.on("exit", (code) =>
+      code === 0 ? ok((JSON.parse(out) as { status_codes: Record<string, number> }).status_codes) : fail(new Error(`vegeta report exited ${code}`)),
+    );
+  });
+}
+
+function callgrind(pid: number, ...args: string[]): void {
+  execFileSync("callgrind_control", [...args, String(pid)], { stdio: "ignore" });
+}
+
+/** Total Ir of the last dump written for `prefix` (callgrind writes <prefix>.<n> per dump). */
+function lastDumpIr(dir: string, prefix: string): number {
+  const files = readdirSync(dir)
+    .filter((f) => f.startsWith(prefix + "."))
+    .sort((a, b) => Number(a.split(".").pop()) - Number(b.split(".").pop()));
+  const text = readFileSync(join(dir, files[files.length - 1]), "utf8");
+  const m = /^totals:\s+(\d+)/m.exec(text);
+  if (!m) throw new Error(`no totals in ${files[files.length - 1]}`);
+  return Number(m[1]);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      configs: { type: "string", default: "baseline,wasm-noop,filter-noprefix,filter" },
+      sizes: { type: "string", default: "2,8,100,220" },
+      requests: { type: "string", default: "200" },
+      "scrape-seconds": { type: "string", default: "5" },
+      "filter-config": { type: "string" },
+      wasm: { type: "string" },
+    },
+  });
+  const names = values.configs!.split(",");
+  for (const c of names)
+    if (!isConfigName(c) || c.startsWith("ext_proc")) throw new Error(`--configs: "${c}" is not one of ${CONFIG_NAMES.slice(0, 4).join(", ")}`);
+  const sizes = values.sizes!.split(",").map(Number);
+  const n = Number(values.requests);
+  const extra = values["filter-config"] ? (JSON.parse(values["filter-config"]) as Record<string, unknown>) : {};
+  const log = (s: string) => process.stderr.write(`[instructions] ${s}\n`);
+  const tools = ensureTools(log);
+  const envoyBin = findEnvoy();
+  if (!envoyBin) throw new Error("no Envoy binary: run `npm run envoy:install` or set ENVOY_BIN");
+  const work = mkdtempSync(join(tmpdir(), "llm-picker-instr-"));
+  const upstream = await startHelper<{ ports: number[] }>(tools.upstream, ["-n", "5"]);
+  const endpoints = upstream.info.ports.slice(1).map((p) => `127.0.0.1:${p}`);
+  const rows: string[] = [];
+  const irPerReq = new Map<string, number>();
+  try {
+    for (const name of [...names, "scrape"] as Array<ConfigName | "scrape">) {
+      const config: ConfigName = name === "scrape" ? "filter" : name;
+      const prefix = `callgrind.${name}`;
+      const wrapper = join(work, `valgrind-${name}.sh`);
+      writeFileSync(wrapper, `#!/bin/sh\nexec valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=${join(work, prefix)}.%p "${envoyBin}" "$@"\n`);
+      chmodSync(wrapper, 0o755);
+      let plugin = pluginConfigFor(config, endpoints, extra) as Record<string, unknown> | undefined;
+      if (plugin && name !== "scrape") {
+        // Fixed pool state instead of scraping: the request path reads and decodes it as usual.
+        plugin = { ...plugin, snapshot: poolSnapshot(endpoints) };
+      }
+      let envoy: EnvoyProcess | null = null;
+      try {
+        envoy = await startEnvoy({
+          config: envoyConfigFor(config, null, values.wasm),
+          substitutions: { endpoints, pluginConfig: plugin },
+          envoyBin: wrapper,
+          logLevel: "warn",
+          readyTimeoutMs: 600_000,
+        });
+        const pid = envoy.pid;
+        if (name === "scrape") {
+          await fetch(`http://127.0.0.1:${upstream.info.ports[0]}/_bench/reset`, { method: "POST" });
+          await sleep(2000);
+          await fetch(`http://127.0.0.1:${upstream.info.ports[0]}/_bench/reset`, { method: "POST" });
+          callgrind(pid, "-i", "on");
+          await sleep(Number(values["scrape-seconds"]) * 1000);
+          callgrind(pid, "-i", "off");
+          const counts = (await (await fetch(`http://127.0.0.1:${upstream.info.ports[0]}/_bench/counts`)).json()) as Record<string, { scrapes: number }>;
+          callgrind(pid, "-d");
+          const scrapes = Object.values(counts).reduce((a, c) => a + c.scrapes, 0);
+          const ir = lastDumpIr(work, `${prefix}.${pid}`);
+          rows.push(`| scrape (filter, idle) | 40 KB page | ${scrapes} scrapes | ${(ir / Math.max(1, scrapes) / 1000).toFixed(0)} k Ir per scrape | |`);
+          log(`scrape: ${scrapes} scrapes, ${(ir / Math.max(1, scrapes) / 1000).toFixed(0)} k Ir each`);
+          continue;
+        }
+        for (const kb of sizes) {
+          const targets = join(work, `t-${name}-${kb}.json`);
+          writeTargets(targets, envoy.listenerUrl, chatBodies(kb * 1024));
+          await vegetaCount(tools.vegeta, targets, Math.max(64, n), 20); // warm-up
+          callgrind(pid, "-i", "on");
+          const codes = await vegetaCount(tools.vegeta, targets, n, 20);
+          callgrind(pid, "-i", "off");
+          callgrind(pid, "-d");
+          const ir = lastDumpIr(work, `${prefix}.${pid}`);
+          callgrind(pid, "-z");
+          const per = ir / n;
+          irPerReq.set(`${name}/${kb}`, per);
+          const base = irPerReq.get(`baseline/${kb}`);
+          const added = base !== undefined && name !== "baseline" ? `${((per - base) / 1000).toFixed(0)} k` : "";
+          const non200 =
+            Object.entries(codes)
+              .filter(([c]) => c !== "200")
+              .map(([c, k]) => `${c}: ${k}`)
+              .join(", ") || "0";
+          rows.push(`| ${name} | ${kb} KB | ${n} | ${(per / 1000).toFixed(0)} k | ${added} | ${non200} |`);
+          log(`${name} ${kb} KB: ${(per / 1000).toFixed(0)} k Ir/request`);
+        }
+      } finally {
+        await envoy?.stop(30_000);
+      }
+    }
+  } finally {
+    upstream.stop();
+    if (!process.env.KEEP_CALLGRIND) rmSync(work, { recursive: true, force: true });
+    else log(`callgrind files kept in ${work}`);
+  }
+  console.log(`Envoy 1.40 --concurrency 1 under callgrind; instructions of the whole process per request, requests one at a time at 20/s after a warm-up`);
+  console.log("| config | body | requests | Ir per request | added over baseline | non-200 |\n|---|---:|---:|---:|---:|---|");
+  console.log(rows.join("\n"));
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.stack : e);
+  process.exit(1);
+});

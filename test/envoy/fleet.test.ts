@@ -1,0 +1,107 @@
+/**
+ * Fleet sharding in real Envoys (envoy/envoy-fleet.yaml): three replicas
+ * share one EDS replicas cluster. Sent to any replica, every request of a
+ * session is decided by one and the same replica: the one the filter's
+ * Maglev mirror names keeps it, and Envoy's own Maglev sends the others
+ * there, so the mirror agrees with Envoy. A client cannot pose as a replica.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { writeEds } from "../../src/envoy/eds.js";
+import { PROJECT_ROOT } from "../../src/envoy/locate.js";
+import { freePort, type EnvoyProcess } from "../../src/envoy/process.js";
+import { SKIP_FILTER, send, startEnvoyForTest, waitFor } from "./harness.js";
+import { startUpstreams, type FakeUpstream } from "./upstreams.js";
+
+const SECRET = "test-fleet-secret-0123456789";
+
+function session(id: number): string {
+  return JSON.stringify({
+    model: "m",
+    messages: [
+      { role: "system", content: "You are a terse assistant. ".repeat(10) },
+      { role: "user", content: `session ${id}: what is the capital of country number ${id}?` },
+    ],
+  });
+}
+
+describe.skipIf(SKIP_FILTER)("fleet in Envoy: 3 replicas, Maglev on the session key", () => {
+  let servers: FakeUpstream[] = [];
+  let edsDir = "";
+  beforeAll(async () => {
+    servers = await startUpstreams(2);
+    edsDir = mkdtempSync(join(tmpdir(), "llm-picker-fleet-"));
+  });
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+    if (edsDir) rmSync(edsDir, { recursive: true, force: true });
+  });
+
+  test("each session is decided by exactly one replica whichever replica it reaches; the filter's Maglev agrees with Envoy's", async () => {
+    const ports = [await freePort(), await freePort(), await freePort()];
+    const replicas = ports.map((p) => `127.0.0.1:${p}`);
+    writeEds(edsDir, "llm_picker_replicas", replicas);
+    const endpoints = servers.map((s) => s.address);
+    const envoys: EnvoyProcess[] = [];
+    for (const port of ports) {
+      envoys.push(
+        await startEnvoyForTest({
+          config: join(PROJECT_ROOT, "envoy/envoy-fleet.yaml"),
+          substitutions: {
+            listenerPort: port,
+            edsDir,
+            endpoints,
+            pluginConfig: {
+              endpoints: endpoints.map((address) => ({ address })),
+              metrics: { cluster: "model_servers_metrics", intervalMs: 100 },
+              pool: { intervalMs: 200 },
+              fleet: { cluster: "llm_picker_replicas", secret: SECRET },
+            },
+          },
+        }),
+      );
+    }
+    const stat = async (e: EnvoyProcess, name: string) => (await e.stats("llm_picker"))[`wasmcustom.llm_picker.${name}`] ?? 0;
+    // Every replica sees the three healthy (health checks, then one membership read each).
+    for (const e of envoys) expect(await waitFor(async () => (await stat(e, "fleet.replicas")) === 3, 10_000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 3 * 200));
+
+    const keptBy = [0, 0, 0];
+    for (let id = 0; id < 30; id++) {
+      const before = await Promise.all(envoys.map((e) => stat(e, "requests.routed")));
+      for (const e of envoys) {
+        const r = await send(`${e.listenerUrl}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: session(id) });
+        expect(r.status).toBe(200);
+      }
+      const after = await Promise.all(envoys.map((e) => stat(e, "requests.routed")));
+      const delta = after.map((a, i) => a - before[i]);
+      expect(delta.sort()).toEqual([0, 0, 3]);
+      keptBy[after.findIndex((a, i) => a - before[i] === 3)]++;
+    }
+    for (const n of keptBy) expect(n).toBeGreaterThan(1); // 30 sessions over 3 owners (binomial: below 2 is ~1e-4)
+    const forwarded = await Promise.all(envoys.map((e) => stat(e, "fleet.forwarded")));
+    expect(forwarded.reduce((a, b) => a + b)).toBe(60);
+    // The secret and the fleet headers never reach a model server.
+    for (const s of servers) {
+      for (const r of s.traffic()) {
+        expect(r.headers["x-llm-picker-hop"]).toBeUndefined();
+        expect(r.headers["x-llm-picker-route"]).toBeUndefined();
+      }
+    }
+    // A client posing as a replica (a wrong secret) is treated as a first hop.
+    const before = await Promise.all(envoys.map((e) => stat(e, "requests.routed")));
+    for (const e of envoys) {
+      const r = await send(`${e.listenerUrl}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "x-llm-picker-hop": "not-the-secret", "x-llm-picker-route": "fleet" },
+        body: session(1000),
+      });
+      expect(r.status).toBe(200);
+    }
+    const after = await Promise.all(envoys.map((e) => stat(e, "requests.routed")));
+    expect(after.map((a, i) => a - before[i]).sort()).toEqual([0, 0, 3]);
+    console.log(`[fleet] sessions kept per replica: ${keptBy.join("/")}`);
+  }, 60_000);
+});

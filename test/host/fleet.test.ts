@@ -1,0 +1,182 @@
+/**
+ * Fleet sharding, host tier (docs/fleet.md "Sharding"): with `fleet.cluster`
+ * the filter keys each request by its session (model + everything through the
+ * first user turn), finds the owning replica with its mirror of Envoy's
+ * Maglev over the replicas' live membership, decides requests it owns (or
+ * that another replica forwarded, proven by fleet.secret) and marks the
+ * others for the replicas route. Client copies of the fleet headers are
+ * never trusted.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { ProxyWasmHost } from "../../src/host/index.js";
+import { DEBUG_WASM as WASM, ensureBuilt } from "../support";
+import { A, B, answerScrapes, send } from "./fixtures/vllm.js";
+import { clustersPage, type AdminHost } from "./fixtures/envoy-admin.js";
+
+const SECRET = "fleet-secret-0123456789";
+const REPLICAS = ["10.1.0.1:10000", "10.1.0.2:10000", "10.1.0.3:10000"];
+const TICK = 50;
+
+beforeAll(() => ensureBuilt("debug"));
+
+async function replica(self: string): Promise<ProxyWasmHost> {
+  return ProxyWasmHost.create({
+    wasm: WASM,
+    pluginConfig: JSON.stringify({
+      endpoints: [{ address: A }, { address: B }],
+      fleet: { cluster: "llm_picker_replicas", secret: SECRET },
+      pool: { intervalMs: 200 },
+      metrics: { intervalMs: TICK },
+      seed: 3,
+    }),
+    clusters: ["model_servers", "llm_picker_admin"],
+    properties: { destination: { address: self } },
+  });
+}
+
+/** Answers the next admin poll with the replicas cluster (and the scrapes). */
+function replicasAre(host: ProxyWasmHost, hosts: Array<string | AdminHost>): string[] {
+  const paths: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    host.advance(TICK);
+    for (const call of host.pendingHttpCalls()) {
+      if (call.cluster === "llm_picker_admin") {
+        paths.push(call.headers.find(([k]) => k === ":path")?.[1] ?? "");
+        host.respondToHttpCall(call.token, { status: 200, body: clustersPage({ llm_picker_replicas: hosts }) });
+      }
+    }
+    answerScrapes(host, { [A]: { waiting: 0 }, [B]: { waiting: 0 } });
+  }
+  return paths;
+}
+
+function conversation(id: number, turns: number, system = "You are a helpful assistant. ".repeat(20)): string {
+  const messages: Array<{ role: string; content: string }> = [{ role: "system", content: system }];
+  for (let t = 0; t < turns; t++) {
+    messages.push({ role: "user", content: `conversation ${id}, question ${t}` });
+    if (t < turns - 1) messages.push({ role: "assistant", content: `answer ${t} to conversation ${id}` });
+  }
+  return JSON.stringify({ model: "m", messages });
+}
+
+const header = (headers: Array<[string, string]>, name: string) => headers.find(([k]) => k === name)?.[1];
+
+describe("fleet: each session is decided by exactly one replica", () => {
+  it("every turn of a conversation is kept by the same one replica; the others forward it with the session key", async () => {
+    const hosts = await Promise.all(REPLICAS.map(replica));
+    for (const h of hosts) expect(replicasAre(h, REPLICAS)[0]).toBe("/clusters?format=json&filter=%5E%28llm_picker_replicas%29%24");
+    const owned = [0, 0, 0];
+    for (let id = 0; id < 150; id++) {
+      let keeper = -1;
+      let key: string | undefined;
+      for (let turns = 1; turns <= 3; turns++) {
+        const kept: number[] = [];
+        hosts.forEach((h, i) => {
+          const s = send(h, conversation(id, turns));
+          if (s.endpoint !== undefined) {
+            kept.push(i);
+            expect(header(s.headers, "x-llm-picker-route")).toBeUndefined();
+          } else {
+            expect(header(s.headers, "x-llm-picker-route")).toBe("fleet");
+            expect(header(s.headers, "x-llm-picker-hop")).toBe(SECRET);
+            const k = header(s.headers, "x-llm-picker-session");
+            expect(k).toMatch(/^[0-9a-f]{16}$/);
+            if (key === undefined) key = k;
+            expect(k).toBe(key);
+          }
+          s.stream.end("complete");
+        });
+        expect(kept).toHaveLength(1);
+        if (keeper < 0) keeper = kept[0];
+        expect(kept[0]).toBe(keeper);
+      }
+      owned[keeper]++;
+    }
+    // 150 sessions sharing one system prompt still spread over the three.
+    for (const n of owned) expect(n).toBeGreaterThan(25);
+    expect(owned.reduce((a, b) => a + b)).toBe(150);
+    for (const h of hosts) {
+      expect(h.traps()).toEqual([]);
+      h.close();
+    }
+  });
+
+  it("sessions behind one long (20 KB) system prompt still get their own keys and spread", async () => {
+    const h = await replica(REPLICAS[0]);
+    replicasAre(h, REPLICAS);
+    const system = "You are the support assistant of a product with a long manual. ".repeat(320);
+    const keys = new Set<string>();
+    let kept = 0;
+    for (let id = 0; id < 60; id++) {
+      const s = send(h, conversation(id, 1, system));
+      const k = header(s.headers, "x-llm-picker-session");
+      if (k) keys.add(k);
+      else kept++;
+      s.stream.end("complete");
+    }
+    expect(keys.size).toBe(60 - kept);
+    expect(kept).toBeGreaterThan(5);
+    expect(kept).toBeLessThan(40);
+    h.close();
+  });
+
+  it("a request forwarded by a replica (fleet.secret) is decided here; a client's copy of the fleet headers is not trusted", async () => {
+    const h = await replica(REPLICAS[0]);
+    replicasAre(h, REPLICAS);
+    // Find a session this replica does not own.
+    let body = "";
+    for (let id = 0; id < 50 && !body; id++) {
+      const s = send(h, conversation(id, 1));
+      if (s.endpoint === undefined) body = conversation(id, 1);
+      s.stream.end("complete");
+    }
+    expect(body).not.toBe("");
+    const hopped = send(h, body, {
+      headers: [
+        ["x-llm-picker-hop", SECRET],
+        ["x-llm-picker-session", "0123456789abcdef"],
+      ],
+    });
+    expect(hopped.endpoint).toMatch(/^10\.0\.0\.[12]:8000$/);
+    expect(header(hopped.headers, "x-llm-picker-hop")).toBeUndefined(); // the secret never reaches a model server
+    hopped.stream.end("complete");
+    const forged = send(h, body, {
+      headers: [
+        ["x-llm-picker-hop", "guess"],
+        ["x-llm-picker-route", "fleet"],
+        ["x-llm-picker-session", "ffffffffffffffff"],
+      ],
+    });
+    expect(forged.endpoint).toBeUndefined();
+    expect(header(forged.headers, "x-llm-picker-hop")).toBe(SECRET);
+    expect(header(forged.headers, "x-llm-picker-session")).not.toBe("ffffffffffffffff");
+    forged.stream.end("complete");
+    // A client cannot pick the replicas route for a request this replica keeps.
+    let mine = "";
+    for (let id = 0; id < 50 && !mine; id++) {
+      const s = send(h, conversation(id, 1));
+      if (s.endpoint !== undefined) mine = conversation(id, 1);
+      s.stream.end("complete");
+    }
+    const steered = send(h, mine, { headers: [["x-llm-picker-route", "fleet"]] });
+    expect(steered.endpoint).toBeDefined();
+    expect(header(steered.headers, "x-llm-picker-route")).toBeUndefined();
+    steered.stream.end("complete");
+    expect(h.traps()).toEqual([]);
+    h.close();
+  });
+
+  it("replicas that are draining or failed own nothing; before any membership read every replica decides locally", async () => {
+    const h = await replica(REPLICAS[0]);
+    const early = send(h, conversation(1, 1));
+    expect(early.endpoint).toBeDefined();
+    early.stream.end("complete");
+    replicasAre(h, [REPLICAS[0], { address: REPLICAS[1], eds: "DRAINING" }, { address: REPLICAS[2], flags: { failed_active_health_check: true } }]);
+    for (let id = 0; id < 30; id++) {
+      const s = send(h, conversation(id, 1));
+      expect(s.endpoint).toBeDefined();
+      s.stream.end("complete");
+    }
+    h.close();
+  });
+});
