@@ -65,8 +65,15 @@ describe.skipIf(SKIP_FILTER)("fleet in Envoy: 3 replicas, Maglev on the session 
     }
     const stat = async (e: EnvoyProcess, name: string) => (await e.stats("llm_picker"))[`wasmcustom.llm_picker.${name}`] ?? 0;
     // Every replica sees the three healthy (health checks, then one membership read each).
-    for (const e of envoys) expect(await waitFor(async () => (await stat(e, "fleet.replicas")) === 3, 10_000)).toBe(true);
-    await new Promise((r) => setTimeout(r, 3 * 200));
+    // Stable: all three still see all three healthy three membership reads later.
+    const allSeeAll = async () => (await Promise.all(envoys.map((e) => stat(e, "fleet.replicas")))).every((n) => n === 3);
+    expect(
+      await waitFor(async () => {
+        if (!(await allSeeAll())) return false;
+        await new Promise((r) => setTimeout(r, 3 * 200));
+        return allSeeAll();
+      }, 15_000),
+    ).toBe(true);
 
     const keptBy = [0, 0, 0];
     for (let id = 0; id < 30; id++) {
@@ -77,6 +84,10 @@ describe.skipIf(SKIP_FILTER)("fleet in Envoy: 3 replicas, Maglev on the session 
       }
       const after = await Promise.all(envoys.map((e) => stat(e, "requests.routed")));
       const delta = after.map((a, i) => a - before[i]);
+      if ([...delta].sort().join() !== "0,0,3") {
+        for (const e of envoys)
+          console.log(`[fleet] session ${id}: ${e.listenerUrl} sees ${JSON.stringify(await (await e.admin("/clusters?format=json&filter=replicas")).json())}`);
+      }
       expect(delta.sort()).toEqual([0, 0, 3]);
       keptBy[after.findIndex((a, i) => a - before[i] === 3)]++;
     }
