@@ -26,6 +26,7 @@ import { acquireLease, ensurePoolKeys, releaseLease, prunePublished, pruneInFlig
 import { readEndpointsSnapshot } from "../metrics/snapshot";
 import { parseVllmMetrics } from "../metrics/prometheus";
 import { DESTINATION_HEADER } from "./stream";
+import { reportHeap, rootConfigured, rootRetired } from "./heap";
 
 /** Endpoints that fail this many scrapes in a row are unhealthy (issue 4 point 10: "after two scrape intervals"). */
 const LEASE_INTERVALS: i64 = 3;
@@ -77,6 +78,7 @@ export class RootContext {
     }
     if (config.metrics.enabled && this.addresses.length > 0) setTickPeriodMs(<u32>config.metrics.intervalMs);
     else setTickPeriodMs(0);
+    if (!this.configured) rootConfigured();
     this.configured = true;
     log(LogLevel.Info, "llm_picker: configured with " + this.addresses.length.toString() + " endpoint(s)");
     return true;
@@ -85,6 +87,7 @@ export class RootContext {
   /** Scrapes every endpoint's /metrics, if this VM holds the lease (one scraper per Envoy). */
   onTick(): void {
     if (!this.configured) return;
+    reportHeap();
     const m = this.config.metrics;
     const now = nowMs();
     if (!acquireLease(this.store, this.leaseOwner, now, <i64>m.intervalMs * LEASE_INTERVALS)) return;
@@ -117,7 +120,7 @@ export class RootContext {
     const states = readStates(this.store);
     for (let i = 0; i < this.addresses.length; i++) {
       const address = unchecked(this.addresses[i]);
-      let healthy = false; // never scraped: unhealthy, as requests see it
+      let healthy = true; // never scraped, nothing failed yet: unknown, which requests treat as healthy
       for (let j = 0; j < states.length; j++) {
         const s = unchecked(states[j]);
         if (s.address == address) healthy = s.refreshHealth(now, <i64>this.config.metrics.staleAfterMs);
@@ -167,6 +170,8 @@ export class RootContext {
 
   /** The root is retired (configuration update or shutdown): hand the scrape lease on at once. */
   onDone(): void {
-    if (this.configured) releaseLease(this.store, this.leaseOwner, nowMs());
+    if (!this.configured) return;
+    releaseLease(this.store, this.leaseOwner, nowMs());
+    rootRetired();
   }
 }

@@ -30,6 +30,8 @@ import { API_NOT_INFERENCE } from "../request/api";
 import { errorJson } from "../request/output";
 import { inspectLine, Outcome, RouteResult, Router } from "../picker/route";
 import { writeDecisionFields } from "../scoring/decide";
+import { Pcg32 } from "../scoring/rng";
+import { reportHeap } from "./heap";
 
 export const DESTINATION_HEADER = "x-gateway-destination-endpoint";
 export const SCORES_HEADER = "x-llm-picker-scores";
@@ -39,6 +41,23 @@ export const INSPECT_PROPERTY = "llm_picker.decision";
 const CONTINUE: u32 = 0;
 const STOP_ITERATION: u32 = 1;
 const STOP_AND_BUFFER: u32 = 1;
+/**
+ * After a local reply: Envoy must not buffer the chunk at hand. With
+ * StopIterationAndBuffer it would add it to the buffered body first, and a
+ * chunk that takes the body past the listener's buffer limit would get
+ * Envoy's own plain-text 413 instead of ours (the reply is sent only after
+ * this callback returns).
+ */
+const STOP_NO_BUFFER: u32 = 3;
+export const REQUEST_ID_HEADER = "x-request-id";
+/**
+ * Set on the request just before the filter answers it itself, so that
+ * Envoy's local_reply_config (envoy/envoy.yaml) can tell the filter's
+ * replies, already OpenAI errors, from Envoy's own, which it rewrites.
+ */
+export const LOCAL_REPLY_MARKER = "x-llm-picker-local-reply";
+/** Seconds a client should wait before retrying a 429 or 503 (about a scrape cycle and a recovery). */
+const RETRY_AFTER_SECONDS = "1";
 
 export class StreamContext {
   private decided: bool = false;
@@ -48,6 +67,8 @@ export class StreamContext {
   private hashes: StaticArray<u64> = new StaticArray<u64>(0);
   private matchedBlocks: i32 = 0;
   private responseStatus: i32 = 0;
+  /** The request's x-request-id (the client's, or generated here); echoed in the response. */
+  private requestId: string = "";
 
   constructor(public id: u32, public root: RootContext) {}
 
@@ -56,6 +77,9 @@ export class StreamContext {
     removeHeader(MapType.RequestHeaders, DESTINATION_HEADER);
     // Nor a client-made scores header: upstream it would pass for our decision.
     removeHeader(MapType.RequestHeaders, SCORES_HEADER);
+    // Nor its claim that a reply is the filter's own (Envoy would then leave its plain-text errors unconverted).
+    removeHeader(MapType.RequestHeaders, LOCAL_REPLY_MARKER);
+    this.ensureRequestId();
     const router = this.root.router;
     if (!this.root.configured || router == null) {
       this.decided = true;
@@ -80,7 +104,7 @@ export class StreamContext {
       // Refuse as soon as the limit is passed instead of buffering on (issue 3 point 4).
       this.decided = true;
       this.apply(router.tooLarge(), router);
-      return STOP_AND_BUFFER;
+      return STOP_NO_BUFFER;
     }
     if (!endOfStream) return STOP_AND_BUFFER;
     return this.decideBody(bodySize);
@@ -99,7 +123,7 @@ export class StreamContext {
     const started = nowNs();
     const body = getBufferBytes(BufferType.RequestBody, 0, bodySize);
     const headers = this.requestHeaders();
-    const r = router.routeBody(this.api, body != null ? body! : new Uint8Array(0), headers, this.generatedRequestId(headers), nowMs());
+    const r = router.routeBody(this.api, body != null ? body! : new Uint8Array(0), headers, this.requestId, nowMs());
     if (r.outcome == Outcome.Route && r.newBody != null && body != null) {
       setBufferBytes(BufferType.RequestBody, 0, body!.length, r.newBody!);
       replaceHeader(MapType.RequestHeaders, "content-length", r.newBody!.length.toString());
@@ -110,7 +134,7 @@ export class StreamContext {
       stats.decisionTime((nowNs() - started) / 1000);
       stats.syncIndexWritesAbandoned(router.index.stats.failedWrites);
     }
-    return r.outcome == Outcome.Reject ? STOP_AND_BUFFER : CONTINUE;
+    return r.outcome == Outcome.Reject ? STOP_NO_BUFFER : CONTINUE;
   }
 
   /** Request headers for the structured request (names are lower-case in Envoy). */
@@ -121,12 +145,20 @@ export class StreamContext {
     return out;
   }
 
-  /** A request id when the client sent none (seed §4.2: generated and echoed upstream). */
-  private generatedRequestId(headers: Array<Header>): string {
-    for (let i = 0; i < headers.length; i++) if (unchecked(headers[i]).name == "x-request-id" && unchecked(headers[i]).value.length > 0) return "";
-    const id = uuid4();
-    replaceHeader(MapType.RequestHeaders, "x-request-id", id);
-    return id;
+  /**
+   * The client's x-request-id, or a generated one set on the request (so the
+   * server sees it) and returned with the response. Envoy's connection
+   * manager usually generates one first (generate_request_id); this covers
+   * deployments where it does not.
+   */
+  private ensureRequestId(): void {
+    const sent = getHeader(MapType.RequestHeaders, REQUEST_ID_HEADER);
+    if (sent != null && sent!.length > 0) {
+      this.requestId = sent!;
+      return;
+    }
+    this.requestId = requestIds.next();
+    replaceHeader(MapType.RequestHeaders, REQUEST_ID_HEADER, this.requestId);
   }
 
   private apply(r: RouteResult, router: Router): void {
@@ -163,12 +195,19 @@ export class StreamContext {
     errorJson(err, w);
     const headers = new Array<HeaderPair>();
     headers.push(new HeaderPair("content-type", "application/json"));
+    if (this.requestId.length > 0) headers.push(new HeaderPair(REQUEST_ID_HEADER, this.requestId));
+    if (status == 429 || status == 503) headers.push(new HeaderPair("retry-after", RETRY_AFTER_SECONDS));
+    replaceHeader(MapType.RequestHeaders, LOCAL_REPLY_MARKER, "1");
     sendLocalResponse(<u32>status, "llm_picker_" + err.code, w.toBytes(), headers);
   }
 
   onResponseHeaders(endOfStream: bool): u32 {
     const s = getHeader(MapType.ResponseHeaders, ":status");
     if (s != null) this.responseStatus = I32.parseInt(s!);
+    // Return the request's id to the client unless the server already did.
+    if (this.requestId.length > 0 && getHeader(MapType.ResponseHeaders, REQUEST_ID_HEADER) == null) {
+      replaceHeader(MapType.ResponseHeaders, REQUEST_ID_HEADER, this.requestId);
+    }
     return CONTINUE;
   }
 
@@ -176,6 +215,7 @@ export class StreamContext {
 
   /** Every way a stream ends comes here once (completion, resets, timeouts, local replies). */
   onDone(): void {
+    reportHeap();
     const router = this.root.router;
     if (router == null || this.endpoint.length == 0) return;
     // 5xx, or no response at all (reset before headers): no credit for new blocks.
@@ -189,20 +229,38 @@ export class StreamContext {
   onDelete(): void {}
 }
 
-const HEX = "0123456789abcdef";
+/**
+ * Request ids in the UUID version 4 format, from a per-VM PRNG seeded once
+ * from the host's randomness: one 128-bit draw and 36 byte writes per id,
+ * instead of 32 Math.random calls and string concatenations. Unique enough
+ * to correlate logs; not a secret.
+ */
+class RequestIds {
+  private rng: Pcg32 | null = null;
+  private readonly text: Uint8Array = new Uint8Array(36);
 
-/** A random (version 4) UUID; Math.random is seeded from WASI random_get. */
-function uuid4(): string {
-  let s = "";
-  for (let i = 0; i < 36; i++) {
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      s += "-";
-      continue;
+  next(): string {
+    let rng = this.rng;
+    if (rng == null) {
+      rng = new Pcg32(<u64>(Math.random() * 9007199254740991.0), <u64>(Math.random() * 9007199254740991.0));
+      this.rng = rng;
     }
-    let v = <i32>(Math.random() * 16.0) & 15;
-    if (i == 14) v = 4;
-    else if (i == 19) v = (v & 3) | 8;
-    s += HEX.charAt(v);
+    const hi = (<u64>rng.nextU32() << 32) | <u64>rng.nextU32();
+    const lo = (<u64>rng.nextU32() << 32) | <u64>rng.nextU32();
+    // Version 4 in nibble 12, variant 10xx in nibble 16.
+    const a = (hi & 0xffffffffffff0fff) | 0x0000000000004000;
+    const b = (lo & 0x3fffffffffffffff) | 0x8000000000000000;
+    const t = this.text;
+    let at = 0;
+    for (let i = 0; i < 16; i++) {
+      if (i == 4 || i == 6 || i == 8 || i == 10) unchecked((t[at++] = 0x2d));
+      const byte = <u32>(i < 8 ? (a >> (<u64>(56 - i * 8))) & 0xff : (b >> (<u64>(56 - (i - 8) * 8))) & 0xff);
+      unchecked((t[at++] = <u8>HEX_DIGITS.charCodeAt(byte >> 4)));
+      unchecked((t[at++] = <u8>HEX_DIGITS.charCodeAt(byte & 15)));
+    }
+    return String.UTF8.decodeUnsafe(t.dataStart, 36);
   }
-  return s;
 }
+
+const HEX_DIGITS = "0123456789abcdef";
+const requestIds = new RequestIds();

@@ -42,6 +42,7 @@ import {
   type EcdsVerdict,
 } from "../envoy/ecds.js";
 import { ProxyWasmHost, ProxyWasmHostError, type LogEntry } from "../host/index.js";
+import { bodyLimitProblem, listenersFromConfigDump, listenersWithFilter, maxBodyBytesOf } from "../envoy/limits.js";
 import type { Command } from "./command.js";
 
 /** Exit codes (also in --help and docs/hot-swap.md). */
@@ -322,6 +323,10 @@ async function rollout(dir: string, settings: Settings, o: DeployOptions, report
       report.info(`${probe}; first resource in ${dir}: publishing it for Envoy's next start`);
     } else before = probe;
   }
+  if (before !== null) {
+    const problems = await bodyLimitProblems(admin, pluginConfig);
+    if (problems.length > 0) return fail("invalid", EXIT.INVALID, "refused before publishing: Envoy's buffer limit is not above the filter's maxBodyBytes", problems);
+  }
 
   writeModule(dir, module, wasm);
   const kept = currentText !== null ? pushHistory(dir, currentText) : null;
@@ -425,6 +430,7 @@ async function judge(
       if (reason.length > 0) {
         report.error("Envoy's log:");
         for (const line of reason) report.error(`  ${line}`);
+        for (const note of notesOn(reason)) report.error(note);
       } else if (!settings.envoyLog) {
         report.error("(Envoy's admin does not say why; pass --envoy-log FILE, or see Envoy's log for \"config update rejected\")");
       }
@@ -478,6 +484,46 @@ function filterLines(logs: LogEntry[], level: "critical" | "error"): string[] {
 }
 
 // ------------------------------------------------------------------ Envoy
+
+/**
+ * Envoy lines that read as something they are not. "Plugin configured to
+ * fail closed failed to load" is logged by Envoy 1.40 for every module that
+ * does not load, whatever `failure_policy` says: it tests the deprecated
+ * `fail_open` flag, which FAIL_OPEN does not set. On an update the policy
+ * does not come into play: the module never served, Envoy refuses the
+ * update and the running filter keeps serving.
+ */
+export function notesOn(lines: string[]): string[] {
+  if (!lines.some((l) => l.includes("fail closed failed to load"))) return [];
+  return [
+    "note: \"Plugin configured to fail closed failed to load\" is Envoy's wording for any module that does not load; " +
+      "it reads the deprecated fail_open flag, not failure_policy (FAIL_OPEN here). Nothing failed closed: " +
+      "the update was refused before the module served a request, and the running filter keeps serving.",
+  ];
+}
+
+/**
+ * The running Envoy's listeners that carry the filter must buffer more than
+ * the new configuration's maxBodyBytes (src/envoy/limits.ts). An admin whose
+ * config dump cannot be read is not a refusal (the verdict step reports it).
+ */
+async function bodyLimitProblems(admin: string, pluginConfig: string): Promise<string[]> {
+  let dump: unknown;
+  try {
+    const res = await fetch(`${admin}/config_dump`, { signal: AbortSignal.timeout(5000) });
+    if (!res.ok) return [];
+    dump = await res.json();
+  } catch {
+    return [];
+  }
+  const maxBody = maxBodyBytesOf(pluginConfig);
+  const problems: string[] = [];
+  for (const l of listenersWithFilter(listenersFromConfigDump(dump))) {
+    const p = bodyLimitProblem(l.name, l.bufferLimit, maxBody);
+    if (p) problems.push(p);
+  }
+  return problems;
+}
 
 async function probeAdmin(admin: string): Promise<EcdsCounters | string> {
   try {

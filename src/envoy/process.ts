@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import { isAbsolute, join, resolve } from "node:path";
 import { renderEnvoyConfig, type EnvoySubstitutions } from "./config.js";
 import { findEnvoy, PROJECT_ROOT } from "./locate.js";
+import { bootstrapBodyLimitProblems } from "./limits.js";
 
 export interface StartEnvoyOptions {
   /** A path to an Envoy YAML config (template) or the YAML text itself. */
@@ -130,7 +131,13 @@ export async function startEnvoy(options: StartEnvoyOptions): Promise<EnvoyProce
   const configPath = join(workDir, "envoy.yaml");
   const adminPath = join(workDir, "admin-address");
   const substitutions: EnvoySubstitutions = { listenerPort: 0, adminPort: 0, listenerAddress: "127.0.0.1", ...options.substitutions };
-  writeFileSync(configPath, renderEnvoyConfig(readTemplate(options.config), substitutions));
+  const rendered = renderEnvoyConfig(readTemplate(options.config), substitutions);
+  const problems = bootstrapBodyLimitProblems(rendered);
+  if (problems.length > 0) {
+    rmSync(workDir, { recursive: true, force: true });
+    throw new Error(`refusing to start Envoy: ${problems.join("; ")}`);
+  }
+  writeFileSync(configPath, rendered);
 
   const args = [
     "-c", configPath,

@@ -1,0 +1,11 @@
+import { startEnvoy } from "/work/wt/reliability/src/envoy/process.ts";
+import { startUpstreams } from "/work/wt/reliability/test/envoy/upstreams.ts";
+import { exec } from "node:child_process";
+const ups = await startUpstreams(2);
+const envoy = await startEnvoy({ config: "envoy/envoy.yaml", substitutions: { wasmPath: "build/llm_picker.wasm", endpoints: ups.map(u => u.address) } });
+const u = envoy.listenerUrl;
+console.log(u, envoy.adminUrl);
+const sh = (c: string) => new Promise<string>((r) => exec(c, { maxBuffer: 1e8 }, (e, so, se) => r(so + se)));
+console.log(await sh(`curl -sv -H 'content-type: application/json' -d '{"model":5}' ${u}/v1/chat/completions ${u}/v1/models 2>&1 | grep -E '^[<>*]|error'`));
+console.log(await sh(`head -c 8500000 /dev/zero | tr '\\0' a > /tmp/rel/big.txt; python3 -c "import json;print(json.dumps({'model':'m','messages':[{'role':'user','content':open('/tmp/rel/big.txt').read()}]}))" > /tmp/rel/big.json; curl -sv -H 'content-type: application/json' --data-binary @/tmp/rel/big.json ${u}/v1/chat/completions 2>&1 | grep -E '^[<]|error|too' | head`));
+await envoy.stop(); for (const x of ups) await x.close();
