@@ -18,7 +18,7 @@ import { DEFAULT_WASM } from "../envoy/config.js";
 import { findEnvoy, PROJECT_ROOT } from "../envoy/locate.js";
 import { startEnvoy, type EnvoyProcess } from "../envoy/process.js";
 import { loadSimConfigFile, type SimConfig } from "../sim/config.js";
-import { startSimPool, type SimPool } from "../sim/server.js";
+import { startIsolatedSimPool, type IsolatedSimPool } from "../sim/isolated.js";
 import { agent, streamRequest } from "../bench/routing-client.js";
 import { generateTrace } from "../bench/traces/generators.js";
 import { endpointView } from "../demo/metrics.js";
@@ -119,7 +119,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   if (!(await portFree(port, host))) throw new StartError(`port ${port} (Envoy listener) on ${host} is already in use: stop what uses it, or pass --port N (0 = any free port)`);
   if (!(await portFree(adminPort, "127.0.0.1"))) throw new StartError(`port ${adminPort} (Envoy admin) is already in use: stop what uses it, or pass --admin-port N (0 = any free port)`);
 
-  let pool: SimPool | null = null;
+  let pool: IsolatedSimPool | null = null;
   let endpoints: string[];
   let bases: string[];
   if (options.upstreams && options.upstreams.length > 0) {
@@ -127,7 +127,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     endpoints = resolved.map((r) => r.address);
     bases = resolved.map((r) => r.base);
   } else {
-    pool = await startSimPool(options.servers ?? 4, options.sim ?? {});
+    // One worker thread per server: a long prompt on one cannot stall the others' /metrics.
+    pool = await startIsolatedSimPool(options.servers ?? 4, options.sim ?? {});
     endpoints = pool.servers.map((s) => `127.0.0.1:${s.port}`);
     bases = pool.urls;
   }
