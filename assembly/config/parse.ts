@@ -13,7 +13,7 @@ import {
 } from "./types";
 import { isValidAddress } from "./address";
 import { readEndpointsSnapshot } from "../metrics/snapshot";
-import { GuardConfig, SaturationConfig, Weights } from "../scoring/config";
+import { GuardConfig, Profile, SaturationConfig } from "../scoring/config";
 
 /** Parses and validates plugin configuration bytes. Never traps. */
 export function parseConfig(bytes: Uint8Array): ConfigResult {
@@ -72,7 +72,7 @@ function readConfig(r: JsonReader, c: Config): void {
     if (key == "endpoints") readEndpoints(r, c);
     else if (key == "maxBodyBytes") c.maxBodyBytes = <i32>r.int(1024, 1 << 30);
     else if (key == "prefix") readPrefix(r, c.prefix);
-    else if (key == "weights") readWeights(r, c.scoring.weights);
+    else if (key == "weights") readWeights(r, c.scoring.profile);
     else if (key == "metrics") readMetrics(r, c.metrics);
     else if (key == "admission") readAdmission(r, c.scoring.saturation);
     else if (key == "hotSpot") readHotSpot(r, c.scoring.guard);
@@ -190,17 +190,15 @@ function weight(r: JsonReader): f64 {
   return v;
 }
 
-function readWeights(r: JsonReader, w: Weights): void {
+/** `weights.<key>`: one weight per scorer, named by the scorer's weightKey. */
+function readWeights(r: JsonReader, p: Profile): void {
   if (!r.object()) return;
   let k: string | null;
   while ((k = r.key()) != null) {
     const key = k!;
-    if (key == "prefix") w.prefix = weight(r);
-    else if (key == "queue") w.queue = weight(r);
-    else if (key == "kvCache") w.kvCache = weight(r);
-    else if (key == "loraAffinity") w.loraAffinity = weight(r);
-    else if (key == "inFlight") w.inFlight = weight(r);
-    else unknownKey(r, key);
+    const entry = p.byWeightKey(key);
+    if (entry == null) unknownKey(r, key);
+    else entry.weight = weight(r);
   }
 }
 

@@ -19,7 +19,8 @@ import { hex64 } from "../hashing/hex";
 import { PrefixIndex, PrefixIndexConfig } from "../index/prefix_index";
 import { EndpointState } from "../metrics/state";
 import { Decision, decide, STATUS_ROUTE, writeDecisionFields } from "../scoring/decide";
-import { ScoringConfig, ScoringRequest } from "../scoring/config";
+import { ScoringConfig } from "../scoring/config";
+import { ScoringRequest } from "../scoring/scorer";
 import { Pcg32 } from "../scoring/rng";
 import { addInFlight, poolStates, readInFlight, readStates } from "../pool/shared_state";
 

@@ -1,44 +1,56 @@
-// Scheduling knobs (issue 4 points 4 and 6) with their defaults. The lead's
-// configuration parser (assembly/config) fills these from the plugin
-// configuration; everything here is plain data.
+// Scheduling knobs with their defaults. The configuration parser
+// (assembly/config) fills these from the plugin configuration.
+import { MaxScorePicker, Picker } from "./picker";
+import { registeredScorers } from "./registry";
+import { Scorer } from "./scorer";
 
-/** Scorer names, as printed by the CLI (`"scores":{"<scorer>":...}`). */
-export const SCORER_PREFIX = "prefix";
-export const SCORER_QUEUE = "queue";
-export const SCORER_KV_CACHE = "kv-cache";
-export const SCORER_LORA_AFFINITY = "lora-affinity";
-export const SCORER_IN_FLIGHT = "in-flight";
-
-/**
- * Score given to an endpoint for a signal we do not know (never scraped, a
- * server that does not export the metric, a snapshot without the key).
- * 0.5 is the middle of [0,1]: an unknown endpoint neither wins nor loses on
- * that signal against known ones by more than half a weight, and when every
- * candidate is unknown the scorer adds the same amount to all (no effect).
- */
-export const NEUTRAL_SCORE: f64 = 0.5;
+/** A scorer and the weight its (clamped) scores are multiplied by. */
+export class WeightedScorer {
+  constructor(
+    public scorer: Scorer,
+    public weight: f64,
+  ) {}
+}
 
 /**
- * Weights of the weighted sum total = Σ weight × clamp(score, 0, 1)
- * (seed §3.1: no normalisation by the weight sum). Defaults: prefix 3,
- * queue 2, kv-cache 2 are the seed's later defaults (llm-d's recommended
- * profile; issue 4 point 4) so a full prefix hit (3) outweighs one fully
- * loaded signal (2) but not both load signals at their worst (4).
- * lora-affinity 1 and in-flight 1 ("others 1 where the request needs them"):
- * in-flight duplicates part of waiting+running, so it only breaks near-ties.
+ * What a decision runs: scorers with their weights, and the picker. The
+ * total is Σ weight × clamp(score, 0, 1), not normalised by the weight sum.
+ * There is one profile today, "default": every registered scorer in registry
+ * order, at its default weight unless `weights.<key>` sets another. Default
+ * weights: prefix 3, queue 2, kv-cache 2 (llm-d's recommended profile) so a
+ * full prefix hit (3) outweighs one fully loaded signal (2) but not both
+ * load signals at their worst (4); lora-affinity 1 and in-flight 1: in-flight
+ * duplicates part of waiting+running, so it mostly breaks near-ties.
  */
-export class Weights {
-  prefix: f64 = 3;
-  queue: f64 = 2;
-  kvCache: f64 = 2;
-  loraAffinity: f64 = 1;
-  inFlight: f64 = 1;
+export class Profile {
+  name: string = "default";
+  scorers: Array<WeightedScorer> = defaultScorers();
+  picker: Picker = new MaxScorePicker();
+
+  /** The entry whose scorer is configured under `weights.<key>`, or null. */
+  byWeightKey(key: string): WeightedScorer | null {
+    for (let i = 0; i < this.scorers.length; i++) {
+      const ws = unchecked(this.scorers[i]);
+      if (ws.scorer.weightKey == key) return ws;
+    }
+    return null;
+  }
+}
+
+function defaultScorers(): Array<WeightedScorer> {
+  const all = registeredScorers();
+  const out = new Array<WeightedScorer>(all.length);
+  for (let i = 0; i < all.length; i++) {
+    const s = unchecked(all[i]);
+    unchecked((out[i] = new WeightedScorer(s, s.defaultWeight)));
+  }
+  return out;
 }
 
 /**
  * Hot-spot guard: when load (waiting + running + inFlight) across the
- * candidates is imbalanced, the prefix weight is dropped so load decides.
- * Default rule is SGLang's cache_aware one (peers.md §2.3): imbalanced when
+ * candidates is imbalanced, affinity weights are dropped so load decides.
+ * The rule is SGLang's cache-aware router's: imbalanced when
  * max − min > absThreshold AND max > relThreshold × min.
  */
 export class GuardConfig {
@@ -48,7 +60,7 @@ export class GuardConfig {
 }
 
 /**
- * Saturation (seed §3.6): an endpoint is saturated when its waiting queue is
+ * Saturation, as the upstream endpoint picker defines it: an endpoint is saturated when its waiting queue is
  * above queueThreshold or its KV-cache usage above kvCacheThreshold.
  */
 export class SaturationConfig {
@@ -57,25 +69,7 @@ export class SaturationConfig {
 }
 
 export class ScoringConfig {
-  weights: Weights = new Weights();
+  profile: Profile = new Profile();
   guard: GuardConfig = new GuardConfig();
   saturation: SaturationConfig = new SaturationConfig();
-}
-
-/** What the scheduler needs to know about the request. */
-export class ScoringRequest {
-  /**
-   * The LoRA adapter the request names (the request's model when it is an
-   * adapter), or "" when it names none: the lora-affinity scorer only runs
-   * when this is set.
-   */
-  adapter: string = "";
-  /** From x-gateway-inference-priority; < 0 means sheddable (seed §3.6). */
-  priority: i32 = 0;
-  /**
-   * Prefix scores in [0,1] per endpoint (same order as the endpoints array),
-   * from the prefix index; null when there is no prefix scorer for this request.
-   * Missing entries count as 0.
-   */
-  prefixScores: Float64Array | null = null;
 }

@@ -1,34 +1,23 @@
-// The scheduling decision (issue 4 points 4 and 6; seed §3.1, §3.4, §3.6):
+// The scheduling decision, in order:
 //   1. admission: empty pool → 503;
 //   2. filter: unhealthy endpoints out; all unhealthy → all of them, load-only;
 //   3. saturation: every endpoint saturated → sheddable requests (priority
-//      < 0) get 429, others are routed on load (prefix weight dropped);
-//   4. hot-spot guard: load imbalanced past the threshold → prefix weight dropped;
-//   5. scorers, weighted sum of clamped scores;
-//   6. max-score picker with a uniformly random tie-break (seeded PRNG).
+//      < 0) get 429, others are routed on load (affinity weights dropped);
+//   4. hot-spot guard: load imbalanced past the threshold → affinity weights dropped;
+//   5. the profile's scorers, weighted sum of clamped scores;
+//   6. the profile's picker (max score, uniformly random tie-break).
+// Scorers and pickers are plugins: assembly/scoring/README.md.
 import { EndpointState } from "../metrics/state";
 import { writeJsonString, writeNumber } from "../metrics/jsonout";
 import { ByteWriter } from "../util/bytes";
-import {
-  GuardConfig,
-  SaturationConfig,
-  SCORER_IN_FLIGHT,
-  SCORER_KV_CACHE,
-  SCORER_LORA_AFFINITY,
-  SCORER_PREFIX,
-  SCORER_QUEUE,
-  ScoringConfig,
-  ScoringRequest,
-} from "./config";
+import { GuardConfig, SaturationConfig, ScoringConfig } from "./config";
+import { countTied } from "./picker";
 import { Pcg32 } from "./rng";
-import { clampScore, inFlightScores, kvCacheScores, loraAffinityScores, prefixScoresFor, queueScores } from "./scorers";
+import { Candidates, clampScore, ScoringRequest } from "./scorer";
 
 export const STATUS_ROUTE: i32 = 200;
 export const STATUS_SHED: i32 = 429;
 export const STATUS_NO_ENDPOINTS: i32 = 503;
-
-/** Totals closer than this are a tie (sums of a few doubles carry rounding noise). */
-export const TIE_EPSILON: f64 = 1e-9;
 
 /** One scorer's contribution: raw scores (before clamping) per candidate. */
 export class ScorerScores {
@@ -63,9 +52,9 @@ export class Decision {
 }
 
 /**
- * Saturated per seed §3.6 (waiting > queueThreshold or KV usage >
- * kvCacheThreshold). Unknown metrics do not count against an endpoint: a
- * server that exports neither is not shed (the seed skips nil-metric pods,
+ * Saturated: waiting > queueThreshold or KV usage > kvCacheThreshold.
+ * Unknown metrics do not count against an endpoint: a server that exports
+ * neither is not shed (the upstream picker skips endpoints without metrics,
  * which sheds everything before the first scrape). Health is handled by the
  * caller: saturation is judged over the candidates left by the health filter.
  */
@@ -96,35 +85,6 @@ export function hotSpot(candidates: Array<EndpointState>, cfg: GuardConfig): boo
     if (l > max) max = l;
   }
   return max - min > cfg.absThreshold && max > cfg.relThreshold * min;
-}
-
-/**
- * Max-score picker: the index of the best total; among totals within
- * TIE_EPSILON of the best, one chosen uniformly at random. -1 when empty.
- */
-export function pickMaxScore(totals: Float64Array, rng: Pcg32): i32 {
-  const n = totals.length;
-  if (n == 0) return -1;
-  let best = -Infinity;
-  for (let i = 0; i < n; i++) if (unchecked(totals[i]) > best) best = unchecked(totals[i]);
-  let tied = 0;
-  for (let i = 0; i < n; i++) if (best - unchecked(totals[i]) <= TIE_EPSILON) tied++;
-  let k = <i32>rng.below(<u32>tied);
-  for (let i = 0; i < n; i++) {
-    if (best - unchecked(totals[i]) <= TIE_EPSILON) {
-      if (k == 0) return i;
-      k--;
-    }
-  }
-  return 0; // not reached: k < tied
-}
-
-function countTied(totals: Float64Array): i32 {
-  let best = -Infinity;
-  for (let i = 0; i < totals.length; i++) if (unchecked(totals[i]) > best) best = unchecked(totals[i]);
-  let tied = 0;
-  for (let i = 0; i < totals.length; i++) if (best - unchecked(totals[i]) <= TIE_EPSILON) tied++;
-  return tied;
 }
 
 function healthyIndices(endpoints: Array<EndpointState>): Array<i32> {
@@ -158,38 +118,36 @@ export function decide(endpoints: Array<EndpointState>, req: ScoringRequest, cfg
   }
   let idx = healthyIndices(endpoints);
   if (idx.length == 0) {
-    // Issue 4 point 2: fall back to load-only picking rather than refusing traffic.
+    // Without health data, picking on load beats refusing all traffic.
     idx = allIndices(endpoints.length);
     d.allUnhealthy = true;
   }
   d.candidates = idx;
-  const cands = select(endpoints, idx);
-  d.saturated = poolSaturated(cands, cfg.saturation);
+  const c = new Candidates(endpoints, idx, select(endpoints, idx));
+  d.saturated = poolSaturated(c.states, cfg.saturation);
   if (d.saturated && req.priority < 0) {
     d.status = STATUS_SHED;
     d.reason = "all endpoints saturated and the request is sheddable";
     return d;
   }
-  d.guardFired = hotSpot(cands, cfg.guard);
+  d.guardFired = hotSpot(c.states, cfg.guard);
 
-  // Prefix affinity yields to load when load is badly spread (guard), when
-  // the health data is gone (all unhealthy: "load-only picking", issue 4
-  // point 2) and when every server is saturated (issue 4 point 6: the
-  // request goes to the least-loaded endpoint).
-  const w = cfg.weights;
-  const prefixWeight = d.guardFired || d.allUnhealthy || d.saturated ? 0.0 : w.prefix;
-  const prefix = req.prefixScores;
-  if (prefix != null) d.scores.push(new ScorerScores(SCORER_PREFIX, prefixWeight, prefixScoresFor(idx, prefix)));
-  d.scores.push(new ScorerScores(SCORER_QUEUE, w.queue, queueScores(cands)));
-  d.scores.push(new ScorerScores(SCORER_KV_CACHE, w.kvCache, kvCacheScores(cands)));
-  if (req.adapter.length > 0) {
-    d.scores.push(new ScorerScores(SCORER_LORA_AFFINITY, w.loraAffinity, loraAffinityScores(cands, req.adapter)));
+  // Affinity yields to load when load is badly spread (guard), when the
+  // health data is gone (all unhealthy) and when every server is saturated
+  // (the request should go to the least-loaded endpoint).
+  const loadOnly = d.guardFired || d.allUnhealthy || d.saturated;
+  const profile = cfg.profile;
+  for (let k = 0; k < profile.scorers.length; k++) {
+    const ws = unchecked(profile.scorers[k]);
+    const s = ws.scorer;
+    if (!s.appliesTo(req)) continue;
+    const weight = loadOnly && s.yieldsToLoad() ? 0.0 : ws.weight;
+    d.scores.push(new ScorerScores(s.name, weight, s.score(c, req)));
   }
-  d.scores.push(new ScorerScores(SCORER_IN_FLIGHT, w.inFlight, inFlightScores(cands)));
 
-  d.totals = weightedTotals(d.scores, cands.length);
+  d.totals = weightedTotals(d.scores, c.length);
   d.tied = countTied(d.totals);
-  const pick = pickMaxScore(d.totals, rng);
+  const pick = profile.picker.pick(d.totals, c, rng);
   d.chosen = pick >= 0 && pick < idx.length ? unchecked(idx[pick]) : -1;
   d.status = STATUS_ROUTE;
   d.reason = d.guardFired ? "routed on load (hot-spot guard)" : d.allUnhealthy ? "routed on load (all endpoints unhealthy)" : d.saturated ? "routed on load (all endpoints saturated)" : "routed";
@@ -209,7 +167,7 @@ function weightedTotals(scores: Array<ScorerScores>, n: i32): Float64Array {
 }
 
 // ---------------------------------------------------------------------------
-// JSON rendering for the CLI line (issue 4 point 9) and debug headers.
+// JSON rendering for the inspect line and the debug header.
 
 function writeByAddress(w: ByteWriter, d: Decision, endpoints: Array<EndpointState>, values: Float64Array): void {
   w.byte(0x7b);

@@ -7,9 +7,11 @@ import { EndpointMetrics, parseVllmMetrics } from "../metrics/prometheus";
 import { readEndpointsSnapshot, writeEndpointsSnapshot } from "../metrics/snapshot";
 import { decodeState, decodeStates, encodeState, encodeStates, EndpointState } from "../metrics/state";
 import { ByteWriter } from "../util/bytes";
-import { ScoringConfig, ScoringRequest } from "./config";
-import { decide, pickMaxScore, writeDecisionFields } from "./decide";
+import { ScoringConfig } from "./config";
+import { decide, writeDecisionFields } from "./decide";
+import { pickMaxScore } from "./picker";
 import { Pcg32 } from "./rng";
+import { ScoringRequest } from "./scorer";
 
 export function selfCheck(input: Uint8Array): Uint8Array {
   const w = new ByteWriter();
@@ -189,8 +191,8 @@ export function scrapeSequence(pages: Uint8Array, checkAtMs: f64, staleAfterMs: 
 }
 
 /**
- * Runs the decision over a snapshot. weights: [prefix, queue, kvCache,
- * loraAffinity, inFlight]; guard: [enabled, abs, rel]; saturation:
+ * Runs the decision over a snapshot. weights: one per registered scorer in
+ * registry order ([prefix, queue, kvCache, loraAffinity, inFlight]); guard: [enabled, abs, rel]; saturation:
  * [queue, kv]; prefix: per-endpoint prefix scores, empty = no prefix scorer.
  */
 export function decideSnapshot(
@@ -212,12 +214,9 @@ export function decideSnapshot(
     return text(w);
   }
   const cfg = new ScoringConfig();
-  if (weights.length == 5) {
-    cfg.weights.prefix = weights[0];
-    cfg.weights.queue = weights[1];
-    cfg.weights.kvCache = weights[2];
-    cfg.weights.loraAffinity = weights[3];
-    cfg.weights.inFlight = weights[4];
+  const scorers = cfg.profile.scorers;
+  if (weights.length == scorers.length) {
+    for (let i = 0; i < scorers.length; i++) scorers[i].weight = weights[i];
   }
   if (guard.length == 3) {
     cfg.guard.enabled = guard[0] != 0;

@@ -43,9 +43,40 @@ function lcg(seed: number): () => number {
 }
 
 const WORDS = [
-  "the", "model", "request", "prefix", "cache", "server", "token", "latency", "Envoy", "route", "block", "hash",
-  "quantum", "garden", "river", "compile", "function", "return", "value", "query", "café", "naïve", "日本語", "データ",
-  "emoji😀", "\"quoted\"", "back\\slash", "tab\there", "line\nbreak", "{braces}", "[brackets]", "a,b", "x:y", "100%",
+  "the",
+  "model",
+  "request",
+  "prefix",
+  "cache",
+  "server",
+  "token",
+  "latency",
+  "Envoy",
+  "route",
+  "block",
+  "hash",
+  "quantum",
+  "garden",
+  "river",
+  "compile",
+  "function",
+  "return",
+  "value",
+  "query",
+  "café",
+  "naïve",
+  "日本語",
+  "データ",
+  "emoji😀",
+  '"quoted"',
+  "back\\slash",
+  "tab\there",
+  "line\nbreak",
+  "{braces}",
+  "[brackets]",
+  "a,b",
+  "x:y",
+  "100%",
 ];
 
 function sentence(rand: () => number, words: number): string {
@@ -64,7 +95,12 @@ export function chatBody(bytes: number, seed = 1): Uint8Array {
   const body = {
     model: "meta-llama/Llama-3.1-8B-Instruct",
     messages: [{ role: "system", content: `You are a helpful assistant. ${sentence(rand, 30)}` }] as Array<{ role: string; content: string }>,
-    tools: [{ type: "function", function: { name: "get_weather", description: "Weather for a city", parameters: { type: "object", properties: { city: { type: "string" } } } } }],
+    tools: [
+      {
+        type: "function",
+        function: { name: "get_weather", description: "Weather for a city", parameters: { type: "object", properties: { city: { type: "string" } } } },
+      },
+    ],
     temperature: 0.7,
     max_tokens: 512,
     stream: true,
@@ -229,12 +265,12 @@ async function main(): Promise<void> {
     const parseRepeat = () => {
       if (units.parseRepeat(body, 1, n) !== n) throw new Error("parseRepeat failed");
     };
-    const rounds = timeInterleavedRounds(n, warmup, [
-      () => sendRequest(host, CHAT_HEADERS, body),
-      () => JSON.parse(text),
-      () => JSON.parse(new TextDecoder().decode(body)),
-      (i) => i === 0 && parseRepeat(),
-    ], ROUNDS);
+    const rounds = timeInterleavedRounds(
+      n,
+      warmup,
+      [() => sendRequest(host, CHAT_HEADERS, body), () => JSON.parse(text), () => JSON.parse(new TextDecoder().decode(body)), (i) => i === 0 && parseRepeat()],
+      ROUNDS,
+    );
     const [filterNs, parseNs, decodeParseNs, parserBatchNs] = rounds.map((r) => Math.min(...r));
     // Throughput ratio filter / JSON.parse within each round (both timed back to back).
     const roundRatios = rounds[0].map((f, r) => (100 * rounds[1][r]) / f);

@@ -90,18 +90,50 @@ async function readsAndWrites(): Promise<void> {
   };
 
   const baseline = await createHost(pool({ prefix: { hashTrailingBlock: false } }));
-  const none = sharedCalls(baseline, Array.from({ length: N }, () => completion("short")), COMPLETIONS);
+  const none = sharedCalls(
+    baseline,
+    Array.from({ length: N }, () => completion("short")),
+    COMPLETIONS,
+  );
   baseline.close();
 
   const host = await createHost(pool());
   const rows: Array<[string, Calls]> = [];
-  rows.push(["new prompt each time (index miss, then recorded)", sharedCalls(host, Array.from({ length: N }, (_, i) => completion(prompt(i + 1))), COMPLETIONS)]);
+  rows.push([
+    "new prompt each time (index miss, then recorded)",
+    sharedCalls(
+      host,
+      Array.from({ length: N }, (_, i) => completion(prompt(i + 1))),
+      COMPLETIONS,
+    ),
+  ]);
   const same = completion(prompt(1));
-  rows.push(["the same prompt again (full hit, nothing to rewrite)", sharedCalls(host, Array.from({ length: N }, () => same), COMPLETIONS)]);
+  rows.push([
+    "the same prompt again (full hit, nothing to rewrite)",
+    sharedCalls(
+      host,
+      Array.from({ length: N }, () => same),
+      COMPLETIONS,
+    ),
+  ]);
   for (const d of docs) sendRequest(host, COMPLETIONS, completion(d)); // the documents are known
-  rows.push(["shared prefix of 1..255 blocks, new tail (bisection)", sharedCalls(host, Array.from({ length: N }, (_, i) => completion(partial(i))), COMPLETIONS)]);
+  rows.push([
+    "shared prefix of 1..255 blocks, new tail (bisection)",
+    sharedCalls(
+      host,
+      Array.from({ length: N }, (_, i) => completion(partial(i))),
+      COMPLETIONS,
+    ),
+  ]);
   const chat = chatBody(24 * KB, 7);
-  rows.push(["24 KB chat body (256 blocks of its rendering), repeated", sharedCalls(host, Array.from({ length: 50 }, () => chat), CHAT_HEADERS)]);
+  rows.push([
+    "24 KB chat body (256 blocks of its rendering), repeated",
+    sharedCalls(
+      host,
+      Array.from({ length: 50 }, () => chat),
+      CHAT_HEADERS,
+    ),
+  ]);
   if (host.traps().length > 0) throw new Error(`the filter trapped: ${JSON.stringify(host.traps())}`);
   host.close();
 
@@ -142,26 +174,38 @@ async function timing(): Promise<void> {
 
   console.log("## Time per request, chat bodies\n");
   console.log("Through the filter (µs per request, whole request in the emulator) and the prefix part alone (pure modules, µs):\n");
-  console.log("| body | filter, new prefix | filter, repeated | filter, prefix off | hash+lookup+update in the filter (new / repeated) | parse | parse+render+hash | hash (difference) | index lookup+update, new / repeated |");
+  console.log(
+    "| body | filter, new prefix | filter, repeated | filter, prefix off | hash+lookup+update in the filter (new / repeated) | parse | parse+render+hash | hash (difference) | index lookup+update, new / repeated |",
+  );
   console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const size of sizes) {
     const body = chatBody(size.bytes);
-    const at = new TextDecoder().decode(body).indexOf("You are a helpful") ;
+    const at = new TextDecoder().decode(body).indexOf("You are a helpful");
     const variants = Array.from({ length: 64 }, (_, i) => variant(body, at, i + 1));
     let k = 1000;
     const fresh = () => variant(body, at, k++); // a new first block: the index misses and records 256 blocks
     const warm = Math.max(2, Math.round(size.n / 10));
     const t = (n: number, w: number, fn: (i: number) => void) => timeNs(n, w, fn, ROUNDS);
-    const [newNs, repeatNs, noneNs, copyNs] = timeInterleaved(size.n, warm, [
-      () => sendRequest(withPrefix, CHAT_HEADERS, fresh()),
-      (i) => sendRequest(withPrefix, CHAT_HEADERS, variants[i % variants.length]),
-      (i) => sendRequest(noHashes, CHAT_HEADERS, variants[i % variants.length]),
-      () => fresh(), // variant() itself costs a copy of the body: subtracted from the "new" column
-    ], ROUNDS);
-    const [parseNs, hashNs] = timeInterleaved(size.n, warm, [
-      (i) => i === 0 && requestUnits.parseRepeat(body, 1, size.n), // a round is one batch of n parses
-      () => hashingUnits.hashBodyBytes(body, 1, BLOCK, BLOCKS, true),
-    ], ROUNDS);
+    const [newNs, repeatNs, noneNs, copyNs] = timeInterleaved(
+      size.n,
+      warm,
+      [
+        () => sendRequest(withPrefix, CHAT_HEADERS, fresh()),
+        (i) => sendRequest(withPrefix, CHAT_HEADERS, variants[i % variants.length]),
+        (i) => sendRequest(noHashes, CHAT_HEADERS, variants[i % variants.length]),
+        () => fresh(), // variant() itself costs a copy of the body: subtracted from the "new" column
+      ],
+      ROUNDS,
+    );
+    const [parseNs, hashNs] = timeInterleaved(
+      size.n,
+      warm,
+      [
+        (i) => i === 0 && requestUnits.parseRepeat(body, 1, size.n), // a round is one batch of n parses
+        () => hashingUnits.hashBodyBytes(body, 1, BLOCK, BLOCKS, true),
+      ],
+      ROUNDS,
+    );
     const hashes: Uint8Array = hashingUnits.hashBodyBytes(body, 1, BLOCK, BLOCKS, true);
     let j = 0;
     const freshHashes = () => {

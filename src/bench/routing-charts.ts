@@ -44,7 +44,9 @@ export function groupedBarChart(c: GroupedBars): string {
   const finite = c.values.flat().filter((v) => Number.isFinite(v) && (!c.log || v > 0));
   const maxValue = Math.max(1e-9, ...finite);
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
+  );
   out.push(`<rect width="${width}" height="${height}" fill="white"/>`);
   out.push(`<text x="${width / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${escapeXml(c.title)}</text>`);
 
@@ -78,7 +80,9 @@ export function groupedBarChart(c: GroupedBars): string {
       const x = x0 + s * barW;
       const yTop = y(v);
       const h = top + plotH - yTop;
-      out.push(`<rect x="${x.toFixed(1)}" y="${yTop.toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${Math.max(0, h).toFixed(1)}" fill="${COLORS[s % COLORS.length]}"/>`);
+      out.push(
+        `<rect x="${x.toFixed(1)}" y="${yTop.toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${Math.max(0, h).toFixed(1)}" fill="${COLORS[s % COLORS.length]}"/>`,
+      );
       out.push(`<text x="${(x + barW / 2 - 1).toFixed(1)}" y="${(yTop - 3).toFixed(1)}" text-anchor="middle" font-size="8">${escapeXml(fmt(v))}</text>`);
     });
     out.push(`<text x="${(left + g * groupW + groupW / 2).toFixed(1)}" y="${top + plotH + 18}" text-anchor="middle">${escapeXml(group)}</text>`);

@@ -101,8 +101,7 @@ export function streamRequest(
           }
           if (!collectText && !Number.isNaN(ttft)) return;
           pending += chunk.replace(/\r\n/g, "\n");
-          let cut: number;
-          while ((cut = pending.indexOf("\n\n")) >= 0) {
+          for (let cut = pending.indexOf("\n\n"); cut >= 0; cut = pending.indexOf("\n\n")) {
             const event = pending.slice(0, cut);
             pending = pending.slice(cut + 2);
             if (Number.isNaN(ttft) && isOutputEvent(event)) {

@@ -34,8 +34,14 @@ export const ENVOY_YAML = resolve(PROJECT_ROOT, "envoy/envoy.yaml");
 export const BASELINE_YAML = resolve(PROJECT_ROOT, "envoy/baseline.yaml");
 
 const LB_POLICIES: Record<string, { name: string; type: string }> = {
-  "round-robin": { name: "envoy.load_balancing_policies.round_robin", type: "type.googleapis.com/envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin" },
-  "least-request": { name: "envoy.load_balancing_policies.least_request", type: "type.googleapis.com/envoy.extensions.load_balancing_policies.least_request.v3.LeastRequest" },
+  "round-robin": {
+    name: "envoy.load_balancing_policies.round_robin",
+    type: "type.googleapis.com/envoy.extensions.load_balancing_policies.round_robin.v3.RoundRobin",
+  },
+  "least-request": {
+    name: "envoy.load_balancing_policies.least_request",
+    type: "type.googleapis.com/envoy.extensions.load_balancing_policies.least_request.v3.LeastRequest",
+  },
   random: { name: "envoy.load_balancing_policies.random", type: "type.googleapis.com/envoy.extensions.load_balancing_policies.random.v3.Random" },
 };
 

@@ -45,7 +45,10 @@ function prefixDigests(messages: unknown[]): string[] {
   const out: string[] = [""];
   let last = Buffer.alloc(0);
   for (const message of messages) {
-    last = createHash("sha1").update(last).update(JSON.stringify(message) ?? "null").digest();
+    last = createHash("sha1")
+      .update(last)
+      .update(JSON.stringify(message) ?? "null")
+      .digest();
     out.push(last.toString("base64"));
   }
   return out;
@@ -102,7 +105,11 @@ export function planSessions(requests: readonly TraceRequest[]): SessionPlan {
  * content replaced by the replies received (`replies[source]`; undefined =
  * not received, keep the trace's text), asking for streaming.
  */
-export function closedLoopBody(request: TraceRequest, substitutions: readonly Substitution[], replies: readonly (string | undefined)[]): Record<string, unknown> {
+export function closedLoopBody(
+  request: TraceRequest,
+  substitutions: readonly Substitution[],
+  replies: readonly (string | undefined)[],
+): Record<string, unknown> {
   const body: Record<string, unknown> = { ...request.body, stream: true };
   const history = historyOf(request.path, request.body);
   if (history === null || substitutions.length === 0) return body;

@@ -153,7 +153,6 @@ async function replay(
   pool: SimPool,
   trace: TraceSpec,
   bodies: string[],
-  policy: PolicyName,
   clientPicks: boolean,
   options: RoutingBenchOptions,
   onDone: (done: number, errors: number) => void,
@@ -245,12 +244,19 @@ async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy:
     if (setup.filter && !(await waitFilterHealthy(envoy, endpoints.length))) {
       const health = await envoy.stats("llm_picker\\.endpoint\\.(healthy|scrape_failures)\\.");
       log(`[${label}] warning: the filter did not report every endpoint healthy within 10 s: ${JSON.stringify(health)}`);
-      log(envoy.logs().split("\n").filter((l) => /wasm|critical|error/.test(l)).slice(-20).join("\n"));
+      log(
+        envoy
+          .logs()
+          .split("\n")
+          .filter((l) => /wasm|critical|error/.test(l))
+          .slice(-20)
+          .join("\n"),
+      );
     }
     const tty = options.progress ?? process.stderr.isTTY;
     const total = trace.requests.length;
     let lastDraw = 0;
-    const { outcomes, realSeconds, loop } = await replay(envoy, pool, trace, bodies, policy, setup.clientPicks, options, (done, errors) => {
+    const { outcomes, realSeconds, loop } = await replay(envoy, pool, trace, bodies, setup.clientPicks, options, (done, errors) => {
       const now = Date.now();
       if (tty && (now - lastDraw > 100 || done === total)) {
         lastDraw = now;
@@ -401,11 +407,11 @@ export function writeReport(dir: string, runs: RoutingRun[], ctx: ReportContext)
   mkdirSync(dir, { recursive: true });
   const traces = [...new Set(runs.map((r) => r.result.trace))];
   const policies = [...new Set(runs.map((r) => r.result.policy))];
-  const valueOf = (t: string, p: string, f: (r: RoutingResult) => number) => {
+  const cell = (t: string, p: string, f: (r: RoutingResult) => number) => {
     const run = runs.find((r) => r.result.trace === t && r.result.policy === p);
     return run ? f(run.result) : NaN;
   };
-  const matrix = (f: (r: RoutingResult) => number) => traces.map((t) => policies.map((p) => valueOf(t, p, f)));
+  const matrix = (f: (r: RoutingResult) => number) => traces.map((t) => policies.map((p) => cell(t, p, f)));
   const files: string[] = [];
   const write = (name: string, text: string) => {
     writeFileSync(join(dir, name), text);
@@ -413,17 +419,47 @@ export function writeReport(dir: string, runs: RoutingRun[], ctx: ReportContext)
   };
   write(
     "routing-hit-rate.svg",
-    groupedBarChart({ title: "Prefix-cache hit rate (tokens)", unit: "%", groups: traces, series: policies, values: matrix((r) => r.hitRate * 100), format: (v) => v.toFixed(0) }),
+    groupedBarChart({
+      title: "Prefix-cache hit rate (tokens)",
+      unit: "%",
+      groups: traces,
+      series: policies,
+      values: matrix((r) => r.hitRate * 100),
+      format: (v) => v.toFixed(0),
+    }),
   );
   write(
     "routing-ttft-p50.svg",
-    groupedBarChart({ title: "Time to first token, median (model ms, log scale)", unit: "ms", groups: traces, series: policies, values: matrix((r) => r.ttftP50Ms), log: true, format: (v) => (v >= 10 ? v.toFixed(0) : v.toFixed(1)) }),
+    groupedBarChart({
+      title: "Time to first token, median (model ms, log scale)",
+      unit: "ms",
+      groups: traces,
+      series: policies,
+      values: matrix((r) => r.ttftP50Ms),
+      log: true,
+      format: (v) => (v >= 10 ? v.toFixed(0) : v.toFixed(1)),
+    }),
   );
   write(
     "routing-ttft-p99.svg",
-    groupedBarChart({ title: "Time to first token, p99 (model ms, log scale)", unit: "ms", groups: traces, series: policies, values: matrix((r) => r.ttftP99Ms), log: true, format: (v) => (v >= 10 ? v.toFixed(0) : v.toFixed(1)) }),
+    groupedBarChart({
+      title: "Time to first token, p99 (model ms, log scale)",
+      unit: "ms",
+      groups: traces,
+      series: policies,
+      values: matrix((r) => r.ttftP99Ms),
+      log: true,
+      format: (v) => (v >= 10 ? v.toFixed(0) : v.toFixed(1)),
+    }),
   );
-  write("routing.json", JSON.stringify(runs.map((r) => r.result), null, 2) + "\n");
+  write(
+    "routing.json",
+    JSON.stringify(
+      runs.map((r) => r.result),
+      null,
+      2,
+    ) + "\n",
+  );
   const md = [
     "# Routing benchmark",
     "",
@@ -508,7 +544,10 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`bench:routing: ${message}\n\n${USAGE}`);
     return 2;
   };
-  const policies = (values.policies ?? POLICY_NAMES.join(",")).split(",").map((p) => p.trim()).filter(Boolean);
+  const policies = (values.policies ?? POLICY_NAMES.join(","))
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean);
   for (const p of policies) if (!isPolicyName(p)) return fail(`unknown policy "${p}"`);
   const servers = Number(values.servers);
   if (!Number.isInteger(servers) || servers < 1 || servers > 64) return fail("--servers must be an integer in 1..64");
@@ -534,7 +573,10 @@ export async function main(argv: string[]): Promise<number> {
   if (values.trace && values.trace.length > 0) {
     traces = values.trace.map((file) => ({ name: basename(file).replace(/\.jsonl?$/, ""), requests: readTrace(file) }));
   } else {
-    const names = (values.traces ?? TRACE_NAMES.join(",")).split(",").map((t) => t.trim()).filter(Boolean);
+    const names = (values.traces ?? TRACE_NAMES.join(","))
+      .split(",")
+      .map((t) => t.trim())
+      .filter(Boolean);
     for (const n of names) if (!isTraceName(n)) return fail(`unknown trace "${n}"`);
     traces = names.map((name) => ({ name, requests: generateTrace(name as (typeof TRACE_NAMES)[number], { seed, requests, rate }) }));
   }
@@ -566,7 +608,14 @@ export async function main(argv: string[]): Promise<number> {
   const files = writeReport(resolve(values.out), runs, { command, servers, sim, openLoop: values["open-loop"] });
   if (values.json) {
     mkdirSync(dirname(resolve(values.json)), { recursive: true });
-    writeFileSync(values.json, JSON.stringify(runs.map((r) => r.result), null, 2) + "\n");
+    writeFileSync(
+      values.json,
+      JSON.stringify(
+        runs.map((r) => r.result),
+        null,
+        2,
+      ) + "\n",
+    );
     files.push(values.json);
   }
   console.error(`\nwrote ${files.join(", ")}`);

@@ -1,7 +1,5 @@
 /** What every `llm-picker` subcommand implements (see main.ts). */
 export interface Command {
-  /** One line for the command list. */
-  summary: string;
   /** Runs with the arguments after the command name; resolves to the exit code. */
   run(argv: string[]): Promise<number>;
 }
@@ -12,7 +10,10 @@ export interface Command {
  * by the filter), 1 for a failure of the filter itself (trap, no decision).
  */
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode = 2) {
+  constructor(
+    message: string,
+    readonly exitCode = 2,
+  ) {
     super(message);
     this.name = "CliError";
   }

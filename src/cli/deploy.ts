@@ -148,7 +148,6 @@ exit status:
 // ------------------------------------------------------------------ command
 
 export const deployCommand: Command = {
-  summary: "roll a filter build or configuration into a running Envoy (ECDS), or --rollback",
   run: runDeploy,
 };
 
@@ -332,7 +331,9 @@ async function rollout(dir: string, settings: Settings, o: DeployOptions, report
   const kept = currentText !== null ? pushHistory(dir, currentText) : null;
   const envoyLogStart = logSize(settings.envoyLog);
   publishEcdsResource(dir, text);
-  report.info(`published version ${version} (module ${module}) to ${join(dir, ECDS_FILE)}${kept ? `; previous version ${current!.versionInfo} kept as ${kept}` : ""}`);
+  report.info(
+    `published version ${version} (module ${module}) to ${join(dir, ECDS_FILE)}${kept ? `; previous version ${current!.versionInfo} kept as ${kept}` : ""}`,
+  );
   const base = { version, previousVersion: current?.versionInfo, module };
   if (before === null) return { exitCode: EXIT.OK, status: "published", ...base, reason: [] };
 

@@ -84,7 +84,6 @@ arguments or input (the filter's own message for a refused configuration),
 1 when the filter produced no decision.`;
 
 export const inspectCommand: Command = {
-  summary: "print the filter's decision for one request body",
   async run(argv: string[]): Promise<number> {
     const parsed = parseInspectArgs(argv);
     if (parsed === "help") {
@@ -261,7 +260,7 @@ function replayConfig(config: JsonObject, address: string): JsonObject {
 /** Runs the filter on one request and returns its decision line. Throws `CliError`. */
 export async function inspect(options: InspectOptions): Promise<InspectResult> {
   const config = buildConfig(options);
-  const configText = config === null ? options.configText ?? "" : JSON.stringify(config);
+  const configText = config === null ? (options.configText ?? "") : JSON.stringify(config);
   const host = await createHost(options, configText);
   try {
     if (options.state) await replayState(host, config!, options);
@@ -276,8 +275,12 @@ export async function inspect(options: InspectOptions): Promise<InspectResult> {
     });
     const state = stream.filterState(DECISION_PROPERTY);
     if (state === undefined) {
-      const why = host.traps().map((t) => `trap in ${t.callback}: ${t.message}`).join("; ")
-        || (localResponse ? `a ${localResponse.status} reply (${localResponse.details}) came before the filter decided` : "no filter state was written");
+      const why =
+        host
+          .traps()
+          .map((t) => `trap in ${t.callback}: ${t.message}`)
+          .join("; ") ||
+        (localResponse ? `a ${localResponse.status} reply (${localResponse.details}) came before the filter decided` : "no filter state was written");
       throw new CliError(`the filter produced no decision: ${why}`, 1);
     }
     const line = new TextDecoder().decode(state);
@@ -357,7 +360,10 @@ async function replayState(host: ProxyWasmHost, config: JsonObject, options: Ins
       const routed = forwarded?.headers.find(([k]) => k === "x-gateway-destination-endpoint")?.[1];
       stream.sendResponseHeaders([[":status", "200"]], true);
       stream.end("complete");
-      if (routed !== address) throw new CliError(`--state: body ${i} of "${address}" was routed to ${routed ?? "nowhere"} (is it an inference request for --path ${options.path ?? "/"}?)`);
+      if (routed !== address)
+        throw new CliError(
+          `--state: body ${i} of "${address}" was routed to ${routed ?? "nowhere"} (is it an inference request for --path ${options.path ?? "/"}?)`,
+        );
     }
   }
 }

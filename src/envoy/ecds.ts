@@ -117,13 +117,7 @@ export function classifyEcdsUpdate(before: EcdsCounters, after: EcdsCounters): "
  * unrelated move in the watched directory also makes Envoy re-read (and skip)
  * the unchanged file.
  */
-export async function waitForEcdsVerdict(
-  adminUrl: string,
-  before: EcdsCounters,
-  timeoutMs: number,
-  pollMs = 50,
-  settleMs = 500,
-): Promise<EcdsVerdict> {
+export async function waitForEcdsVerdict(adminUrl: string, before: EcdsCounters, timeoutMs: number, pollMs = 50, settleMs = 500): Promise<EcdsVerdict> {
   const start = Date.now();
   let last: EcdsCounters | null = null;
   let skippedSince: number | null = null;

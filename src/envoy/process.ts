@@ -140,11 +140,15 @@ export async function startEnvoy(options: StartEnvoyOptions): Promise<EnvoyProce
   writeFileSync(configPath, rendered);
 
   const args = [
-    "-c", configPath,
-    "--admin-address-path", adminPath,
+    "-c",
+    configPath,
+    "--admin-address-path",
+    adminPath,
     "--use-dynamic-base-id",
-    "--concurrency", String(options.concurrency ?? 1),
-    "-l", options.logLevel ?? "info",
+    "--concurrency",
+    String(options.concurrency ?? 1),
+    "-l",
+    options.logLevel ?? "info",
     ...(options.componentLogLevel ? ["--component-log-level", options.componentLogLevel] : []),
     ...(options.extraArgs ?? []),
   ];

@@ -32,9 +32,17 @@ const isYaml = (f: string) => f.endsWith(".yaml") || f.endsWith(".yml");
 
 /** The YAML files of envoy/ and envoy/ecds/ (ECDS resources), sorted. */
 export function envoyConfigFiles(dir = ENVOY_CONFIG_DIR): string[] {
-  const top = readdirSync(dir).filter(isYaml).sort().map((f) => join(dir, f));
+  const top = readdirSync(dir)
+    .filter(isYaml)
+    .sort()
+    .map((f) => join(dir, f));
   const ecdsDir = join(dir, "ecds");
-  const ecds = existsSync(ecdsDir) ? readdirSync(ecdsDir).filter(isYaml).sort().map((f) => join(ecdsDir, f)) : [];
+  const ecds = existsSync(ecdsDir)
+    ? readdirSync(ecdsDir)
+        .filter(isYaml)
+        .sort()
+        .map((f) => join(ecdsDir, f))
+    : [];
   return [...top, ...ecds];
 }
 

@@ -17,9 +17,7 @@
  * ```
  */
 import { readFile } from "node:fs/promises";
-import {
-  LOG_LEVEL_NAMES, LogLevel, WasmResult, toBytes, toText, type HeaderPairs, type LogLevelName,
-} from "./abi.js";
+import { LOG_LEVEL_NAMES, LogLevel, WasmResult, toBytes, toText, type HeaderPairs, type LogLevelName } from "./abi.js";
 import { checkModuleLinks } from "./imports.js";
 import type { HostInternals, HttpCallRequest, ResolvedOptions, TrapRecord } from "./internals.js";
 import { mergeTrees, type PropertyTree } from "./properties.js";
@@ -107,7 +105,10 @@ export interface HttpCallResponse {
 
 /** Thrown by `create` when the module does not link, start or configure; carries the VM logs. */
 export class ProxyWasmHostError extends Error {
-  constructor(message: string, readonly logs: LogEntry[]) {
+  constructor(
+    message: string,
+    readonly logs: LogEntry[],
+  ) {
     super(logs.length ? `${message}\n--- VM logs ---\n${logs.map(formatLog).join("\n")}` : message);
     this.name = "ProxyWasmHostError";
   }
@@ -408,8 +409,15 @@ export class ProxyWasmHost implements HostInternals, StreamHost {
     if (this.opts.clusters && !this.opts.clusters.includes(request.cluster)) return WasmResult.BadArgument;
     const token = this.nextCallToken++;
     const record: HttpCallRecord = {
-      token, worker: vm.label, rootContextId: root.id, cluster: request.cluster, headers: request.headers,
-      body: request.body, bodyText: toText(request.body), trailers: request.trailers, timeoutMs: request.timeoutMs,
+      token,
+      worker: vm.label,
+      rootContextId: root.id,
+      cluster: request.cluster,
+      headers: request.headers,
+      body: request.body,
+      bodyText: toText(request.body),
+      trailers: request.trailers,
+      timeoutMs: request.timeoutMs,
       state: "pending",
     };
     this.calls.set(token, { record, vm, root });
@@ -451,7 +459,7 @@ export class ProxyWasmHost implements HostInternals, StreamHost {
    */
   respondToHttpCall(token: number, response: HttpCallResponse = {}): boolean {
     const call = this.calls.get(token);
-    if (!call || call.record.state !== "pending") return false;
+    if (call?.record.state !== "pending") return false;
     call.record.state = "answered";
     const headers: HeaderPairs = (response.headers ?? []).map(([k, v]) => [k.toLowerCase(), v]);
     if (!headers.some(([k]) => k === ":status")) headers.unshift([":status", String(response.status ?? 200)]);
@@ -463,12 +471,16 @@ export class ProxyWasmHost implements HostInternals, StreamHost {
   /** Fail a callout: the root gets num_headers = 0 and `proxy_get_status` → (BrokenConnection, "reset"). */
   failHttpCall(token: number): boolean {
     const call = this.calls.get(token);
-    if (!call || call.record.state !== "pending") return false;
+    if (call?.record.state !== "pending") return false;
     call.record.state = "failed";
     return this.deliverCallResponse(call, { headers: [], body: new Uint8Array(0), trailers: [] }, { code: WasmResult.BrokenConnection, message: "reset" });
   }
 
-  private deliverCallResponse(call: Call, data: { headers: HeaderPairs; body: Uint8Array; trailers: HeaderPairs }, status: { code: number; message: string }): boolean {
+  private deliverCallResponse(
+    call: Call,
+    data: { headers: HeaderPairs; body: Uint8Array; trailers: HeaderPairs },
+    status: { code: number; message: string },
+  ): boolean {
     const { vm, root } = call;
     if (vm.failed || root.state !== "active" || !this.workerVms.includes(vm)) return false;
     vm.callResponse = status.code === WasmResult.Ok ? data : null;
@@ -638,7 +650,10 @@ export interface RunRequestOptions {
  * body), the body chunks, optional trailers; waits for `httpCallHandler` answers;
  * then ends the stream unless `keepOpen`.
  */
-export async function runRequest(host: ProxyWasmHost, request: RunRequestOptions): Promise<{
+export async function runRequest(
+  host: ProxyWasmHost,
+  request: RunRequestOptions,
+): Promise<{
   forwarded: ReturnType<HttpStream["forwardedRequest"]>;
   localResponse: ReturnType<HttpStream["localResponse"]>;
   stream: HttpStream;
@@ -654,7 +669,9 @@ export async function runRequest(host: ProxyWasmHost, request: RunRequestOptions
   ];
   const hasTrailers = request.trailers !== undefined;
   stream.sendRequestHeaders(headers, chunks.length === 0 && !hasTrailers);
-  chunks.forEach((chunk, i) => stream.sendRequestBody(chunk, i === chunks.length - 1 && !hasTrailers));
+  chunks.forEach((chunk, i) => {
+    stream.sendRequestBody(chunk, i === chunks.length - 1 && !hasTrailers);
+  });
   if (hasTrailers) stream.sendRequestTrailers(request.trailers!);
   await host.settle();
   const result = { forwarded: stream.forwardedRequest(), localResponse: stream.localResponse(), stream };

@@ -7,14 +7,7 @@
 import { encodePairs, toBytes, type HeaderPairs } from "./abi.js";
 
 /** A property value: a leaf or a nested tree. */
-export type PropertyValue =
-  | string
-  | number
-  | bigint
-  | boolean
-  | Uint8Array
-  | HeaderPairs
-  | PropertyTree;
+export type PropertyValue = string | number | bigint | boolean | Uint8Array | HeaderPairs | PropertyTree;
 
 /** A nested property tree: `{request: {method: "POST"}}`. */
 export interface PropertyTree {

@@ -4,10 +4,7 @@
  * feed the stream like a downstream client and an upstream server; inspectors
  * (`forwardedRequest`, `localResponse`, …) show what the router and the client see.
  */
-import {
-  DataStatus, HeadersStatus, MapType, TrailersStatus, concatBytes, headerByteSize, toBytes, toText,
-  type HeaderPairs,
-} from "./abi.js";
+import { DataStatus, HeadersStatus, MapType, TrailersStatus, concatBytes, headerByteSize, toBytes, toText, type HeaderPairs } from "./abi.js";
 import { assign, mergeTrees, splitPath, type PropertyTree, type PropertyValue } from "./properties.js";
 import type { BufferRef, HeaderMapRef, RootContext, Vm } from "./vm.js";
 
@@ -73,7 +70,10 @@ class Direction {
   trailersHeld = false;
   callback: "headers" | "body" | "trailers" | null = null;
   forwarded: { headers: HeaderPairs | null; chunks: Uint8Array[]; trailers: HeaderPairs | null; ended: boolean } = {
-    headers: null, chunks: [], trailers: null, ended: false,
+    headers: null,
+    chunks: [],
+    trailers: null,
+    ended: false,
   };
   heldBytes(): number {
     return this.held.reduce((n, c) => n + c.length, 0);
@@ -171,7 +171,8 @@ export class HttpStream {
       if (this.endKind) return;
       this.endKind = kind;
       const responded = this.local !== null || this.response.forwarded.headers !== null;
-      if (!responded && kind === "upstream_reset") this.setLocal(503, [], toBytes("upstream connect error or disconnect/reset before headers"), "upstream_reset_before_response_started");
+      if (!responded && kind === "upstream_reset")
+        this.setLocal(503, [], toBytes("upstream connect error or disconnect/reset before headers"), "upstream_reset_before_response_started");
       if (!responded && kind === "timeout") this.setLocal(504, [], toBytes("upstream request timeout"), "upstream_response_timeout");
       if (this.vm && this.created && !this.vm.failed) {
         this.inLogPhase = true;
@@ -225,8 +226,13 @@ export class HttpStream {
 
   /** Where the stream stands. */
   state(): {
-    mode: StreamMode; request: PhaseState; response: PhaseState; buffering: boolean; bufferedBytes: number;
-    localReply: boolean; ended: StreamEndKind | null;
+    mode: StreamMode;
+    request: PhaseState;
+    response: PhaseState;
+    buffering: boolean;
+    bufferedBytes: number;
+    localReply: boolean;
+    ended: StreamEndKind | null;
   } {
     return {
       mode: this.mode,
@@ -428,7 +434,10 @@ export class HttpStream {
     dir.endSeen = eos;
     if (this.mode === "filter") this.ensureCreated();
     const gate = this.filterBypassed();
-    if (gate === "open") return this.forwardHeaders(dir, eos);
+    if (gate === "open") {
+      this.forwardHeaders(dir, eos);
+      return;
+    }
     if (gate === "closed") return;
     dir.callback = "headers";
     const cb = name === "request" ? "proxy_on_request_headers" : "proxy_on_response_headers";
@@ -475,7 +484,10 @@ export class HttpStream {
   private deliverBody(name: DirName, chunk: Uint8Array, eos: boolean): void {
     const dir = this.dir(name);
     const gate = this.filterBypassed();
-    if (gate === "open") return this.passBody(dir, chunk, eos);
+    if (gate === "open") {
+      this.passBody(dir, chunk, eos);
+      return;
+    }
     if (gate === "closed") return;
     if (dir.buffering) {
       dir.held.push(chunk);
@@ -557,7 +569,10 @@ export class HttpStream {
       dir.forwarded.ended = true;
     };
     const gate = this.filterBypassed();
-    if (gate === "open") return pass();
+    if (gate === "open") {
+      pass();
+      return;
+    }
     if (gate === "closed") return;
     dir.callback = "trailers";
     const cb = name === "request" ? "proxy_on_request_trailers" : "proxy_on_response_trailers";

@@ -4,16 +4,26 @@
  * Envoy 1.40 semantics (cpp-host `src/exports.cc`, Envoy `context.cc`).
  */
 import {
-  BufferType, HeaderPairs, LOG_LEVEL_NAMES, MapType, PAIRS_MAX_BYTES, RANDOM_GET_MAX_BYTES, WasmResult,
-  decodePairs, encodePairs, headerByteSize, toBytes, toText,
+  BufferType,
+  type HeaderPairs,
+  LOG_LEVEL_NAMES,
+  MapType,
+  PAIRS_MAX_BYTES,
+  RANDOM_GET_MAX_BYTES,
+  WasmResult,
+  decodePairs,
+  encodePairs,
+  headerByteSize,
+  toBytes,
+  toText,
 } from "./abi.js";
-import {
-  ENV_EXTRA_FUNCTIONS, PROXY_HOST_FUNCTIONS, PROXY_HOST_FUNCTIONS_0_2_1, WASI_FUNCTIONS, WASI_MODULES,
-  allowedDuringStart,
-} from "./imports.js";
+import { ENV_EXTRA_FUNCTIONS, PROXY_HOST_FUNCTIONS, PROXY_HOST_FUNCTIONS_0_2_1, WASI_FUNCTIONS, WASI_MODULES, allowedDuringStart } from "./imports.js";
 import { encodeProperty, lookup, splitPath, type PropertyTree } from "./properties.js";
 import type { HostInternals } from "./internals.js";
 import type { HttpStream } from "./stream.js";
+
+/** A host function as the guest imports it: wasm numbers in, a number (or nothing) out. */
+type HostFunction = (...args: any[]) => unknown;
 
 /** Thrown from a host function to trap the guest (like cpp-host's `trap()`). */
 export class HostTrap extends Error {}
@@ -60,16 +70,42 @@ const WASI_ERRNO = { SUCCESS: 0, BADF: 8, EFAULT: 21, INVAL: 28, NOENT: 44, NOSY
 
 /** Return codes of the WASI functions Envoy stubs out (cpp-host `exports.cc`). */
 const WASI_STUB_RESULTS: Record<string, number> = {
-  fd_read: WASI_ERRNO.NOSYS, fd_seek: 0, fd_close: 0, fd_fdstat_set_flags: WASI_ERRNO.NOSYS,
-  fd_fdstat_set_rights: 0, fd_advise: 0, fd_allocate: 0, fd_datasync: 0, fd_filestat_set_size: 0,
-  fd_filestat_set_times: 0, fd_pread: WASI_ERRNO.NOSYS, fd_pwrite: 0, fd_readdir: 20, fd_renumber: WASI_ERRNO.NOTSUP,
-  fd_sync: 0, fd_tell: 0, path_create_directory: WASI_ERRNO.NOTSUP, path_filestat_set_times: WASI_ERRNO.NOTSUP,
-  path_link: WASI_ERRNO.NOTSUP, path_readlink: WASI_ERRNO.NOTSUP, path_remove_directory: WASI_ERRNO.NOTSUP,
-  path_rename: WASI_ERRNO.NOTSUP, path_symlink: WASI_ERRNO.NOTSUP, path_unlink_file: WASI_ERRNO.NOTSUP,
-  sock_accept: WASI_ERRNO.NOTSUP, sock_recv: WASI_ERRNO.NOTSUP, sock_send: WASI_ERRNO.NOTSUP,
-  sock_shutdown: WASI_ERRNO.NOTSUP, sched_yield: 0, path_open: WASI_ERRNO.NOENT,
-  fd_prestat_get: WASI_ERRNO.BADF, fd_prestat_dir_name: WASI_ERRNO.NOSYS, path_filestat_get: WASI_ERRNO.NOTSUP,
-  fd_filestat_get: WASI_ERRNO.BADF, clock_res_get: 0, poll_oneoff: 0,
+  fd_read: WASI_ERRNO.NOSYS,
+  fd_seek: 0,
+  fd_close: 0,
+  fd_fdstat_set_flags: WASI_ERRNO.NOSYS,
+  fd_fdstat_set_rights: 0,
+  fd_advise: 0,
+  fd_allocate: 0,
+  fd_datasync: 0,
+  fd_filestat_set_size: 0,
+  fd_filestat_set_times: 0,
+  fd_pread: WASI_ERRNO.NOSYS,
+  fd_pwrite: 0,
+  fd_readdir: 20,
+  fd_renumber: WASI_ERRNO.NOTSUP,
+  fd_sync: 0,
+  fd_tell: 0,
+  path_create_directory: WASI_ERRNO.NOTSUP,
+  path_filestat_set_times: WASI_ERRNO.NOTSUP,
+  path_link: WASI_ERRNO.NOTSUP,
+  path_readlink: WASI_ERRNO.NOTSUP,
+  path_remove_directory: WASI_ERRNO.NOTSUP,
+  path_rename: WASI_ERRNO.NOTSUP,
+  path_symlink: WASI_ERRNO.NOTSUP,
+  path_unlink_file: WASI_ERRNO.NOTSUP,
+  sock_accept: WASI_ERRNO.NOTSUP,
+  sock_recv: WASI_ERRNO.NOTSUP,
+  sock_send: WASI_ERRNO.NOTSUP,
+  sock_shutdown: WASI_ERRNO.NOTSUP,
+  sched_yield: 0,
+  path_open: WASI_ERRNO.NOENT,
+  fd_prestat_get: WASI_ERRNO.BADF,
+  fd_prestat_dir_name: WASI_ERRNO.NOSYS,
+  path_filestat_get: WASI_ERRNO.NOTSUP,
+  fd_filestat_get: WASI_ERRNO.BADF,
+  clock_res_get: 0,
+  poll_oneoff: 0,
 };
 
 const u32 = (v: number) => v >>> 0;
@@ -340,7 +376,7 @@ export class Vm {
   // ---------------------------------------------------------------- imports
 
   private buildImports(): WebAssembly.Imports {
-    const env: Record<string, Function> = {};
+    const env: Record<string, HostFunction> = {};
     const impl = this.proxyFunctions();
     for (const name of [...PROXY_HOST_FUNCTIONS, ...PROXY_HOST_FUNCTIONS_0_2_1]) {
       env[`proxy_${name}`] = this.guard("env", `proxy_${name}`, impl[name] ?? (() => WasmResult.Unimplemented));
@@ -351,7 +387,7 @@ export class Vm {
     const imports: WebAssembly.Imports = { env: env as any };
     const wasi = this.wasiFunctions();
     for (const module of WASI_MODULES) {
-      const fns: Record<string, Function> = {};
+      const fns: Record<string, HostFunction> = {};
       for (const name of WASI_FUNCTIONS) {
         const stub = () => WASI_STUB_RESULTS[name] ?? WASI_ERRNO.NOTSUP;
         fns[name] = this.guard(module, name, wasi[name] ?? stub);
@@ -362,7 +398,7 @@ export class Vm {
   }
 
   /** Wrap a host function: trap when called during `_start` unless allowed (§2.4). */
-  private guard(module: string, name: string, fn: Function): Function {
+  private guard(module: string, name: string, fn: HostFunction): HostFunction {
     return (...args: unknown[]) => {
       if (this.restricted && !allowedDuringStart(module, name)) {
         this.host.log(this.label, 4, `Attempted call to restricted capability during _start: ${module}.${name}`);
@@ -373,7 +409,7 @@ export class Vm {
     };
   }
 
-  private wasiFunctions(): Record<string, Function> {
+  private wasiFunctions(): Record<string, HostFunction> {
     return {
       fd_write: (fd: number, iovs: number, iovsLen: number, nwrittenPtr: number) => {
         if (fd !== 1 && fd !== 2) return WASI_ERRNO.BADF;
@@ -417,8 +453,7 @@ export class Vm {
         }
         return 0;
       },
-      args_sizes_get: (argcPtr: number, sizePtr: number) =>
-        this.writeU32(u32(argcPtr), 0) && this.writeU32(u32(sizePtr), 0) ? 0 : WASI_ERRNO.EFAULT,
+      args_sizes_get: (argcPtr: number, sizePtr: number) => (this.writeU32(u32(argcPtr), 0) && this.writeU32(u32(sizePtr), 0) ? 0 : WASI_ERRNO.EFAULT),
       args_get: () => 0,
       clock_time_get: (clockId: number, _precision: bigint, resultPtr: number) => {
         if (clockId !== 0 && clockId !== 1) return WASI_ERRNO.NOTSUP;
@@ -436,8 +471,7 @@ export class Vm {
         crypto.getRandomValues(bytes);
         return this.writeBytes(u32(ptr), bytes) ? 0 : WASI_ERRNO.EFAULT;
       },
-      poll_oneoff: (_in: number, _out: number, _n: number, neventsPtr: number) =>
-        this.writeU32(u32(neventsPtr), 0) ? 0 : WASI_ERRNO.EFAULT,
+      poll_oneoff: (_in: number, _out: number, _n: number, neventsPtr: number) => (this.writeU32(u32(neventsPtr), 0) ? 0 : WASI_ERRNO.EFAULT),
       proc_exit: (code: number) => {
         // Envoy only logs it; the module then runs on to its own `unreachable`.
         this.host.recordProcExit(this.label, code);
@@ -473,8 +507,7 @@ export class Vm {
   private buffer(type: number): BufferRef | null {
     const ctx = this.context();
     const root = this.rootOf(ctx);
-    const fixed = (bytes: Uint8Array | null): BufferRef | null =>
-      bytes === null ? null : { bytes: () => bytes, replace: () => undefined };
+    const fixed = (bytes: Uint8Array | null): BufferRef | null => (bytes === null ? null : { bytes: () => bytes, replace: () => undefined });
     switch (type) {
       case BufferType.VmConfiguration:
         return fixed(this.host.options.vmConfig);
@@ -494,7 +527,7 @@ export class Vm {
     }
   }
 
-  private proxyFunctions(): Record<string, Function> {
+  private proxyFunctions(): Record<string, HostFunction> {
     return {
       log: (level: number, ptr: number, len: number) => {
         const msg = this.readString(u32(ptr), u32(len));
@@ -503,15 +536,14 @@ export class Vm {
         this.host.log(this.label, level, msg);
         return WasmResult.Ok;
       },
-      get_log_level: (retPtr: number) =>
-        this.writeU32(u32(retPtr), this.host.logLevel()) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess,
+      get_log_level: (retPtr: number) => (this.writeU32(u32(retPtr), this.host.logLevel()) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess),
       get_status: (codePtr: number, msgPtrPtr: number, msgSizePtr: number) => {
         if (!this.writeU32(u32(codePtr), this.status.code)) return WasmResult.InvalidMemoryAccess;
         return this.copyOut(toBytes(this.status.message), u32(msgPtrPtr), u32(msgSizePtr));
       },
       done: () => {
         const root = this.rootOf(this.context());
-        if (!root || root.state !== "pending_done") return WasmResult.NotFound;
+        if (root?.state !== "pending_done") return WasmResult.NotFound;
         // Deferred so on_delete does not run inside the proxy_done call.
         this.afterCallActions.push(() => this.deleteRoot(root));
         return WasmResult.Ok;
@@ -522,8 +554,7 @@ export class Vm {
         this.effectiveContextId = u32(id);
         return WasmResult.Ok;
       },
-      get_current_time_nanoseconds: (retPtr: number) =>
-        this.writeU64(u32(retPtr), this.host.nowNs()) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess,
+      get_current_time_nanoseconds: (retPtr: number) => (this.writeU64(u32(retPtr), this.host.nowNs()) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess),
       set_tick_period_milliseconds: (ms: number) => {
         const root = this.rootOf(this.context());
         if (!root) return WasmResult.BadArgument;
@@ -535,8 +566,7 @@ export class Vm {
         if (type > BufferType.CallData) return WasmResult.BadArgument;
         const buf = this.buffer(type);
         if (!buf) return WasmResult.NotFound;
-        return this.writeU32(u32(lenPtr), buf.bytes().length) && this.writeU32(u32(flagsPtr), 0)
-          ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
+        return this.writeU32(u32(lenPtr), buf.bytes().length) && this.writeU32(u32(flagsPtr), 0) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
       },
       get_buffer_bytes: (type: number, start: number, length: number, ptrPtr: number, sizePtr: number) => {
         if (type > BufferType.CallData) return WasmResult.BadArgument;
@@ -579,7 +609,7 @@ export class Vm {
       },
       set_header_map_pairs: (type: number, ptr: number, size: number) => {
         const map = this.headerMap(type);
-        if (!map || !map.writable) return WasmResult.BadArgument;
+        if (!map?.writable) return WasmResult.BadArgument;
         const bytes = this.read(u32(ptr), u32(size));
         if (!bytes) return WasmResult.InvalidMemoryAccess;
         const pairs = decodePairs(bytes) ?? [];
@@ -602,7 +632,7 @@ export class Vm {
         const value = this.readString(u32(vPtr), u32(vSize));
         if (key === null || value === null) return WasmResult.InvalidMemoryAccess;
         const map = this.headerMap(type);
-        if (!map || !map.writable) return WasmResult.BadArgument;
+        if (!map?.writable) return WasmResult.BadArgument;
         map.pairs.push([key.toLowerCase(), value]);
         this.host.countHeaderMutation(this.context(), type);
         return WasmResult.Ok;
@@ -612,7 +642,7 @@ export class Vm {
         const value = this.readString(u32(vPtr), u32(vSize));
         if (key === null || value === null) return WasmResult.InvalidMemoryAccess;
         const map = this.headerMap(type);
-        if (!map || !map.writable) return WasmResult.BadArgument;
+        if (!map?.writable) return WasmResult.BadArgument;
         // setCopy: replace the first occurrence, drop the rest, add when missing.
         const lower = key.toLowerCase();
         const first = map.pairs.findIndex(([k]) => k === lower);
@@ -628,7 +658,7 @@ export class Vm {
         const key = this.readString(u32(kPtr), u32(kSize));
         if (key === null) return WasmResult.InvalidMemoryAccess;
         const map = this.headerMap(type);
-        if (!map || !map.writable) return WasmResult.BadArgument;
+        if (!map?.writable) return WasmResult.BadArgument;
         const lower = key.toLowerCase();
         for (let i = map.pairs.length - 1; i >= 0; i--) if (map.pairs[i][0] === lower) map.pairs.splice(i, 1);
         this.host.countHeaderMutation(this.context(), type);
@@ -649,8 +679,14 @@ export class Vm {
         return WasmResult.Ok;
       },
       send_local_response: (
-        status: number, detailsPtr: number, detailsSize: number, bodyPtr: number, bodySize: number,
-        headersPtr: number, headersSize: number, grpcStatus: number,
+        status: number,
+        detailsPtr: number,
+        detailsSize: number,
+        bodyPtr: number,
+        bodySize: number,
+        headersPtr: number,
+        headersSize: number,
+        grpcStatus: number,
       ) => {
         const details = this.readString(u32(detailsPtr), u32(detailsSize));
         const body = this.read(u32(bodyPtr), u32(bodySize));
@@ -665,8 +701,16 @@ export class Vm {
         return WasmResult.Ok;
       },
       http_call: (
-        upPtr: number, upSize: number, hPtr: number, hSize: number, bPtr: number, bSize: number,
-        tPtr: number, tSize: number, timeoutMs: number, tokenPtr: number,
+        upPtr: number,
+        upSize: number,
+        hPtr: number,
+        hSize: number,
+        bPtr: number,
+        bSize: number,
+        tPtr: number,
+        tSize: number,
+        timeoutMs: number,
+        tokenPtr: number,
       ) => {
         const cluster = this.readString(u32(upPtr), u32(upSize));
         const headerBytes = this.read(u32(hPtr), u32(hSize));
@@ -716,9 +760,10 @@ export class Vm {
         const root = this.rootOf(this.context());
         if (!root) return WasmResult.BadArgument;
         const token = this.host.shared.registerQueue(this.host.options.vmId, name, {
-          notify: (t) => this.host.post(() => {
-            if (root.state === "active") this.invokeRoot("proxy_on_queue_ready", root, root.id, t);
-          }),
+          notify: (t) =>
+            this.host.post(() => {
+              if (root.state === "active") this.invokeRoot("proxy_on_queue_ready", root, root.id, t);
+            }),
         });
         return this.writeU32(u32(tokenPtr), token) ? WasmResult.Ok : WasmResult.InvalidMemoryAccess;
       },
@@ -805,11 +850,7 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 
 /** Errors that mean "the VM trapped" (as opposed to a bug in this host). */
 export function isTrap(error: unknown): boolean {
-  return (
-    error instanceof WebAssembly.RuntimeError ||
-    error instanceof HostTrap ||
-    (error instanceof RangeError && /call stack/i.test(error.message))
-  );
+  return error instanceof WebAssembly.RuntimeError || error instanceof HostTrap || (error instanceof RangeError && /call stack/i.test(error.message));
 }
 
 export { LOG_LEVEL_NAMES };

@@ -36,11 +36,26 @@ export const INPUTS: Record<Api, CaseInput[]> = {
     { name: "seed: aaaabbbbcccc, S=4, PR algorithm", api: "completions", body: '{"model":"test-model1","prompt":"aaaabbbbcccc"}', ...cfg(4, false) },
     { name: "seed: cache_salt abc", api: "completions", body: '{"model":"test-model1","prompt":"aaaabbbbcccc","cache_salt":"abc"}', ...cfg(4, false) },
     { name: "seed: trailing block hashed", api: "completions", body: '{"model":"test-model1","prompt":"aaaabbbbcc"}', ...cfg(4, true) },
-    { name: "seed: Llama 200 chars, S=64", api: "completions", body: JSON.stringify({ model: "meta-llama/Llama-3.1-8B-Instruct", prompt: alphabet200 }), ...cfg(64, false) },
+    {
+      name: "seed: Llama 200 chars, S=64",
+      api: "completions",
+      body: JSON.stringify({ model: "meta-llama/Llama-3.1-8B-Instruct", prompt: alphabet200 }),
+      ...cfg(64, false),
+    },
     { name: "string array joined with one space", api: "completions", body: '{"model":"m","prompt":["Hello there","general Kenobi"]}', ...cfg(8) },
-    { name: "token ids, 4-byte LE, 16 per 64-byte block", api: "completions", body: JSON.stringify({ model: "m", prompt: Array.from({ length: 40 }, (_, i) => i * 1000 + 1) }), ...cfg(64) },
+    {
+      name: "token ids, 4-byte LE, 16 per 64-byte block",
+      api: "completions",
+      body: JSON.stringify({ model: "m", prompt: Array.from({ length: 40 }, (_, i) => i * 1000 + 1) }),
+      ...cfg(64),
+    },
     { name: "token-id lists separated by FFFFFFFF", api: "completions", body: '{"model":"m","prompt":[[1,2,3],[4,5]]}', ...cfg(8) },
-    { name: "unicode prompt, maxBlocks cap", api: "completions", body: '{"model":"m","prompt":"h\\u00e9llo w\\u00f6rld, \\u4f60\\u597d \\ud83d\\ude00 and more text"}', ...cfg(8, true, 3) },
+    {
+      name: "unicode prompt, maxBlocks cap",
+      api: "completions",
+      body: '{"model":"m","prompt":"h\\u00e9llo w\\u00f6rld, \\u4f60\\u597d \\ud83d\\ude00 and more text"}',
+      ...cfg(8, true, 3),
+    },
   ],
   chat: [
     {
@@ -101,7 +116,11 @@ export const INPUTS: Record<Api, CaseInput[]> = {
         model: "m",
         messages: [
           { role: "user", content: "Weather?", name: "alice" },
-          { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }] },
+          {
+            role: "assistant",
+            content: null,
+            tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Paris"}' } }],
+          },
           { role: "tool", tool_call_id: "call_1", content: "18C" },
         ],
       }),

@@ -186,8 +186,7 @@ const MAX_SAMPLES = 1_000_000;
 
 /** vLLM's TTFT histogram buckets (seconds), for vllm:time_to_first_token_seconds. */
 export const TTFT_BUCKETS_SECONDS = [
-  0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0,
-  2560.0,
+  0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0,
 ];
 
 export interface Histogram {

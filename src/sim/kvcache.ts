@@ -46,13 +46,7 @@ export interface ChainResult {
  * Chained hashes of the full blocks of tokens[start, end), continuing from `parent`.
  * `end - start` need not be a multiple of blockSize; the partial tail is ignored.
  */
-export function chainHashes(
-  tokens: ArrayLike<number>,
-  start: number,
-  end: number,
-  blockSize: number,
-  parent: Buffer,
-): ChainResult {
+export function chainHashes(tokens: ArrayLike<number>, start: number, end: number, blockSize: number, parent: Buffer): ChainResult {
   const hashes: string[] = [];
   const block = Buffer.allocUnsafe(blockSize * 4);
   let last = parent;

@@ -27,7 +27,10 @@ const servers = Number(values.servers);
 const total = Number(values.requests);
 const concurrency = Number(values.concurrency);
 
-const WORDS = "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu river mountain forest ocean cloud stone garden window paper light".split(" ");
+const WORDS =
+  "alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu river mountain forest ocean cloud stone garden window paper light".split(
+    " ",
+  );
 const random = new SeededRandom(1);
 function text(words: number): string {
   const out: string[] = [];
@@ -47,7 +50,9 @@ function post(url: string, path: string, body: string): Promise<string> {
     const req = request(`${url}${path}`, { method: "POST", agent, headers: { "content-type": "application/json" } }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks).toString()) : reject(new Error(`${res.statusCode} ${Buffer.concat(chunks)}`))));
+      res.on("end", () =>
+        res.statusCode === 200 ? resolve(Buffer.concat(chunks).toString()) : reject(new Error(`${res.statusCode} ${Buffer.concat(chunks)}`)),
+      );
     });
     req.on("error", reject);
     req.end(body);
@@ -81,7 +86,12 @@ async function main(): Promise<void> {
   const cpu = process.cpuUsage(cpu0);
   const cpuMs = (cpu.user + cpu.system) / 1000;
   const stats = pool.stats();
-  const hit = stats.reduce((s, x) => s + x.cachedTokens, 0) / Math.max(1, stats.reduce((s, x) => s + x.promptTokens, 0));
+  const hit =
+    stats.reduce((s, x) => s + x.cachedTokens, 0) /
+    Math.max(
+      1,
+      stats.reduce((s, x) => s + x.promptTokens, 0),
+    );
   console.log(
     JSON.stringify({
       servers,

@@ -222,9 +222,7 @@ function promptTokens(api: Api, body: Record<string, unknown>): number[] {
 
 function parseBody(api: Api, body: Record<string, unknown>): ParsedRequest {
   const maxTokens =
-    api === "responses"
-      ? optionalInt(body, "max_output_tokens")
-      : (optionalInt(body, "max_completion_tokens") ?? optionalInt(body, "max_tokens"));
+    api === "responses" ? optionalInt(body, "max_output_tokens") : (optionalInt(body, "max_completion_tokens") ?? optionalInt(body, "max_tokens"));
   const streamOptions = body.stream_options;
   const tokens = Uint32Array.from(promptTokens(api, body));
   return {
@@ -235,7 +233,9 @@ function parseBody(api: Api, body: Record<string, unknown>): ParsedRequest {
     maxTokens,
     cacheSalt: typeof body.cache_salt === "string" ? body.cache_salt : null,
     tokens,
-    contentKey: createHash("sha1").update(new Uint8Array(tokens.buffer, tokens.byteOffset, tokens.byteLength)).digest("base64"),
+    contentKey: createHash("sha1")
+      .update(new Uint8Array(tokens.buffer, tokens.byteOffset, tokens.byteLength))
+      .digest("base64"),
     chains: new Map(),
   };
 }

@@ -339,7 +339,7 @@ class SimHttpServer {
         finishReason: gen.finishReason,
       },
       {
-        onTokens: (j, emitted) => {
+        onTokens: (_job, emitted) => {
           if (!parsed.stream) return;
           for (; sent < emitted; sent++) this.streamToken(res, gen, sent);
         },
@@ -490,8 +490,16 @@ class SimHttpServer {
       const itemId = `msg_${gen.id}`;
       let seq = 2 + 2 + gen.pieces.length;
       const part = { type: "output_text", text, annotations: [] };
-      sse(res, { type: "response.output_text.done", sequence_number: seq++, item_id: itemId, output_index: 0, content_index: 0, text }, "response.output_text.done");
-      sse(res, { type: "response.content_part.done", sequence_number: seq++, item_id: itemId, output_index: 0, content_index: 0, part }, "response.content_part.done");
+      sse(
+        res,
+        { type: "response.output_text.done", sequence_number: seq++, item_id: itemId, output_index: 0, content_index: 0, text },
+        "response.output_text.done",
+      );
+      sse(
+        res,
+        { type: "response.content_part.done", sequence_number: seq++, item_id: itemId, output_index: 0, content_index: 0, part },
+        "response.content_part.done",
+      );
       const final = this.responseObject(gen, job, text);
       sse(res, { type: "response.output_item.done", sequence_number: seq++, output_index: 0, item: final.output[0] }, "response.output_item.done");
       sse(res, { type: "response.completed", sequence_number: seq++, response: final }, "response.completed");
@@ -635,7 +643,9 @@ export async function startSimPool(n: number, config: Partial<SimConfig> = {}, b
     close: async () => {
       await Promise.all(servers.map((s) => s.close()));
     },
-    reset: () => servers.forEach((s) => s.reset()),
+    reset: () => {
+      for (const s of servers) s.reset();
+    },
     stats: () => servers.map((s) => s.stats()),
   };
 }

@@ -6,14 +6,7 @@
  */
 import { writeFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import {
-  ECDS_BOOTSTRAP,
-  ECDS_FAIL_STAT,
-  ECDS_RELOAD_STAT,
-  prepareEcdsDir,
-  publishEcdsResource,
-  renderEcdsResource,
-} from "../../src/envoy/ecds.js";
+import { ECDS_BOOTSTRAP, ECDS_FAIL_STAT, ECDS_RELOAD_STAT, prepareEcdsDir, publishEcdsResource, renderEcdsResource } from "../../src/envoy/ecds.js";
 import { postChat, SKIP_ENVOY, useEnvoy, waitFor } from "./harness.js";
 import { buildWat, calloutOnTickWat, PASS_THROUGH_WAT } from "./modules.js";
 import { startUpstreams, type FakeUpstream } from "./upstreams.js";
@@ -55,7 +48,16 @@ describe.skipIf(SKIP_ENVOY)("envoy-ecds.yaml: the filter through ECDS from a wat
     target.clear();
     // The new module's observable effect: it scrapes `target` through model_servers_metrics.
     const scraper = await buildWat(
-      calloutOnTickWat("model_servers_metrics", [[":method", "GET"], [":path", "/metrics"], [":authority", "x"], ["x-gateway-destination-endpoint", target.address]], 50),
+      calloutOnTickWat(
+        "model_servers_metrics",
+        [
+          [":method", "GET"],
+          [":path", "/metrics"],
+          [":authority", "x"],
+          ["x-gateway-destination-endpoint", target.address],
+        ],
+        50,
+      ),
       "scraper",
     );
     publishEcdsResource(ecdsDir, renderEcdsResource({ wasmPath: scraper, versionInfo: "v2" }));

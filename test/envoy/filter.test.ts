@@ -25,7 +25,9 @@ describe.skipIf(SKIP_FILTER)("llm_picker.wasm in Envoy", () => {
     substitutions: { wasmPath: FILTER_WASM, endpoints: [a.address, b.address] },
     componentLogLevel: "wasm:debug",
   }));
-  const clearAll = () => [a, b, outsider].forEach((u) => u.clear());
+  const clearAll = () => {
+    for (const u of [a, b, outsider]) u.clear();
+  };
   const pool = () => [a, b];
 
   test("POST /v1/chat/completions reaches the upstream the filter chose", async () => {

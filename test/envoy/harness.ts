@@ -164,8 +164,14 @@ export function postChatOwnConnection(base: string, content: string, headers: Re
   let req: ClientRequest;
   const done = new Promise<Reply>((resolveDone) => {
     req = httpRequest(
-      { host: url.hostname, port: url.port, path: url.pathname, method: "POST", agent: false,
-        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...headers } },
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: "POST",
+        agent: false,
+        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body), ...headers },
+      },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));

@@ -69,8 +69,8 @@ async function deployCli(argv: string[]): Promise<{ code: number; out: string; e
   const err: string[] = [];
   const stdout = process.stdout.write.bind(process.stdout);
   const stderr = process.stderr.write.bind(process.stderr);
-  process.stdout.write = ((chunk: string | Uint8Array) => (out.push(String(chunk)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => (err.push(String(chunk)), true)) as typeof process.stderr.write;
+  process.stdout.write = ((chunk: string | Uint8Array) => out.push(String(chunk)) > 0) as typeof process.stdout.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => err.push(String(chunk)) > 0) as typeof process.stderr.write;
   let code: number;
   try {
     code = await runDeploy(argv);
@@ -129,7 +129,12 @@ class Traffic {
 
 /** A conversation with a long first turn (~2 KB), so earlier turns are most of each request. */
 function conversationBody(seed: number, turns: number): string {
-  const messages = [{ role: "user", content: `conversation ${seed} ${createHash("sha256").update(String(seed)).digest("hex")} ${"Here is the document to discuss. ".repeat(60)}` }];
+  const messages = [
+    {
+      role: "user",
+      content: `conversation ${seed} ${createHash("sha256").update(String(seed)).digest("hex")} ${"Here is the document to discuss. ".repeat(60)}`,
+    },
+  ];
   for (let i = 1; i < turns; i++) messages.push({ role: "assistant", content: `answer ${i}: it depends.` }, { role: "user", content: `follow-up ${i}?` });
   return JSON.stringify({ model: "llama-3-8b", messages });
 }
@@ -213,7 +218,11 @@ describe.skipIf(SKIP_FILTER)("hot swap under load through Envoy (issue 6 point 4
     const conversations = [0, 1, 2, 3, 4, 5];
     const home = new Map<number, string>();
     for (const seed of conversations) {
-      const res = await fetch(`${envoy.listenerUrl}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: conversationBody(seed, 1) });
+      const res = await fetch(`${envoy.listenerUrl}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: conversationBody(seed, 1),
+      });
       expect(res.status).toBe(200);
       home.set(seed, res.headers.get("x-upstream")!);
       await res.text();
@@ -297,7 +306,10 @@ describe.skipIf(SKIP_FILTER)("hot swap under load through Envoy (issue 6 point 4
     // ---- zero failed requests, 50 in flight at every swap
     expect(traffic.failures, JSON.stringify(traffic.failures.slice(0, 5))).toEqual([]);
     expect(traffic.ok).toBeGreaterThan(1000);
-    expect(inFlightAtSwap.every((n) => n === CONCURRENCY), String(inFlightAtSwap)).toBe(true);
+    expect(
+      inFlightAtSwap.every((n) => n === CONCURRENCY),
+      String(inFlightAtSwap),
+    ).toBe(true);
     const final = await counters();
     expect(final.fail).toBe(2);
     // The first load, 10 swaps, and the 2 restores after the refusals (Envoy
@@ -314,7 +326,9 @@ describe.skipIf(SKIP_FILTER)("hot swap under load through Envoy (issue 6 point 4
     const kv10 = share(10);
     const kv0 = share(0);
     const kv2 = share(2);
-    process.stdout.write(`decisions: kv-cache weight 10: n=${kv10.n} C=${kv10.toC.toFixed(3)}; 0: n=${kv0.n} C=${kv0.toC.toFixed(3)}; 2: n=${kv2.n} C=${kv2.toC.toFixed(3)}; ok=${traffic.ok}\n`);
+    process.stdout.write(
+      `decisions: kv-cache weight 10: n=${kv10.n} C=${kv10.toC.toFixed(3)}; 0: n=${kv0.n} C=${kv0.toC.toFixed(3)}; 2: n=${kv2.n} C=${kv2.toC.toFixed(3)}; ok=${traffic.ok}\n`,
+    );
     expect(kv10.n).toBeGreaterThan(200);
     expect(kv0.n).toBeGreaterThan(200);
     expect(kv10.toC).toBeLessThan(0.02);
@@ -328,12 +342,19 @@ describe.skipIf(SKIP_FILTER)("hot swap under load through Envoy (issue 6 point 4
     // ---- the index survived: each conversation's next turn returns to its server, with prefix credit there
     for (const u of upstreams) u.clear();
     for (const seed of conversations) {
-      const res = await fetch(`${envoy.listenerUrl}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: conversationBody(seed, 2) });
+      const res = await fetch(`${envoy.listenerUrl}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: conversationBody(seed, 2),
+      });
       expect(res.status).toBe(200);
       await res.text();
       const served = res.headers.get("x-upstream")!;
       expect(served, `conversation ${seed}`).toBe(home.get(seed));
-      const rec = upstreams.find((u) => u.address === served)!.traffic().at(-1)!;
+      const rec = upstreams
+        .find((u) => u.address === served)!
+        .traffic()
+        .at(-1)!;
       expect(scoresOf(rec)!.scores.prefix[served]).toBeGreaterThan(0.8);
     }
 

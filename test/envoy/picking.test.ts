@@ -64,7 +64,9 @@ describe.skipIf(SKIP_FILTER)("endpoint picking in Envoy: 3 fake model servers, 2
 
   /** Serves these pages and waits until the filter has them. */
   async function setPages(pages: [string, string, string]): Promise<void> {
-    all().forEach((u, i) => (u.metrics = pages[i]));
+    all().forEach((u, i) => {
+      u.metrics = pages[i];
+    });
     expect(await scrapedAgain(all(), 2)).toBe(true);
   }
 
@@ -87,7 +89,7 @@ describe.skipIf(SKIP_FILTER)("endpoint picking in Envoy: 3 fake model servers, 2
 
   test("no shared prefix: every request goes to the shortest queue, and follows the queues when they change", async () => {
     await setPages([page(0), page(5), page(10)]);
-    all().forEach((u) => u.clear());
+    for (const u of all()) u.clear();
     expect(await sendDistinct("shortest queue", 12)).toEqual(Array(12).fill(a.address));
     // The decision the filter made, as it made it (debugHeaders): queue scores (max − q)/(max − min).
     const scores = JSON.parse(String(a.traffic()[0].headers[SCORES_HEADER]));
@@ -195,10 +197,8 @@ describe.skipIf(SKIP_FILTER)("endpoint picking in Envoy: 3 fake model servers, 2
     const failedBefore = await Promise.all(all().map(scrapeFailures));
     for (const u of all()) u.metricsStatus = 500;
     try {
-      expect(
-        await waitFor(async () => (await Promise.all(all().map(scrapeFailures))).every((n, i) => n >= failedBefore[i] + 2), 10 * INTERVAL_MS),
-      ).toBe(true);
-      all().forEach((u) => u.clear());
+      expect(await waitFor(async () => (await Promise.all(all().map(scrapeFailures))).every((n, i) => n >= failedBefore[i] + 2), 10 * INTERVAL_MS)).toBe(true);
+      for (const u of all()) u.clear();
       const served = await sendDistinct("all unhealthy", 6);
       // Load-only on the last known queues (1, 2, 3): all to a.
       expect(served).toEqual(Array(6).fill(a.address));
@@ -214,7 +214,7 @@ describe.skipIf(SKIP_FILTER)("endpoint picking in Envoy: 3 fake model servers, 2
   test("a saturated pool: sheddable requests get 429 with an OpenAI-style error, the others go to the least-loaded server", async () => {
     // Every server waiting > 5 (admission.queueThreshold).
     await setPages([page(6), page(7), page(8)]);
-    all().forEach((u) => u.clear());
+    for (const u of all()) u.clear();
     for (const priority of ["-1", "-5"]) {
       const reply = await postChat(envoy().listenerUrl, `shed me ${priority}`, { [PRIORITY]: priority });
       expect(reply.status).toBe(429);

@@ -69,7 +69,12 @@ describe("closed-loop replay of sessions", () => {
   const u2 = { role: "user", content: "two" };
   const a2 = { role: "assistant", content: "trace reply two" };
   const u3 = { role: "user", content: "three" };
-  const chat = (t: number, session: string, messages: unknown[]) => ({ t, session, path: "/v1/chat/completions", body: { model: "m", messages, max_tokens: 5 } });
+  const chat = (t: number, session: string, messages: unknown[]) => ({
+    t,
+    session,
+    path: "/v1/chat/completions",
+    body: { model: "m", messages, max_tokens: 5 },
+  });
 
   test("planSessions: each assistant message maps to the earlier turn whose messages precede it; previous turn per session", () => {
     const trace = [
@@ -230,10 +235,34 @@ describe.skipIf(SKIP_FILTER)("routing benchmark through the real Envoy", () => {
     try {
       const system = "You are a terse assistant. ".repeat(40);
       const lines = [
-        { t: 0, session: "a", path: "/v1/chat/completions", body: { model: "m", messages: [{ role: "system", content: system }, { role: "user", content: "first" }], max_tokens: 4 } },
+        {
+          t: 0,
+          session: "a",
+          path: "/v1/chat/completions",
+          body: {
+            model: "m",
+            messages: [
+              { role: "system", content: system },
+              { role: "user", content: "first" },
+            ],
+            max_tokens: 4,
+          },
+        },
         { t: 30, session: "b", path: "/v1/completions", body: { model: "m", prompt: system + "complete this", max_tokens: 4 } },
         { t: 60, session: "c", path: "/v1/responses", body: { model: "m", instructions: system, input: "hello", max_output_tokens: 4 } },
-        { t: 200, session: "a", path: "/v1/chat/completions", body: { model: "m", messages: [{ role: "system", content: system }, { role: "user", content: "second" }], max_tokens: 4 } },
+        {
+          t: 200,
+          session: "a",
+          path: "/v1/chat/completions",
+          body: {
+            model: "m",
+            messages: [
+              { role: "system", content: system },
+              { role: "user", content: "second" },
+            ],
+            max_tokens: 4,
+          },
+        },
       ];
       const file = join(dir, "mine.jsonl");
       writeFileSync(file, lines.map((l) => JSON.stringify(l)).join("\n") + "\n");

@@ -30,7 +30,9 @@ describe.skipIf(SKIP_ENVOY)("envoy.yaml routing (override_host), pass-through mo
     config: ENVOY_YAML,
     substitutions: { wasmPath: passThrough, endpoints: [a.address, b.address] },
   }));
-  const clearAll = () => [a, b, outsider].forEach((u) => u.clear());
+  const clearAll = () => {
+    for (const u of [a, b, outsider]) u.clear();
+  };
 
   test("the header selects that member, every time", async () => {
     clearAll();
@@ -91,9 +93,18 @@ describe.skipIf(SKIP_ENVOY)("callouts from the root context can target one serve
   });
 
   async function scrapeFor(cluster: string, target: string, ms = 800): Promise<void> {
-    [a, b, outsider].forEach((u) => u.clear());
+    for (const u of [a, b, outsider]) u.clear();
     const wasm = await buildWat(
-      calloutOnTickWat(cluster, [[":method", "GET"], [":path", "/metrics"], [":authority", "llm-picker"], [HEADER, target]], 50),
+      calloutOnTickWat(
+        cluster,
+        [
+          [":method", "GET"],
+          [":path", "/metrics"],
+          [":authority", "llm-picker"],
+          [HEADER, target],
+        ],
+        50,
+      ),
       "callout",
     );
     const envoy = await startEnvoyForTest({

@@ -16,11 +16,7 @@ export interface RecordedRequest {
   at: number;
 }
 
-export type UpstreamHandler = (
-  req: RecordedRequest,
-  res: ServerResponse,
-  upstream: FakeUpstream,
-) => void | Promise<void>;
+export type UpstreamHandler = (req: RecordedRequest, res: ServerResponse, upstream: FakeUpstream) => void | Promise<void>;
 
 export interface FakeUpstream {
   /** "127.0.0.1:port": the member address Envoy knows it by. */
@@ -51,7 +47,7 @@ function readBody(req: IncomingMessage): Promise<string> {
   });
 }
 
-function defaultReply(rec: RecordedRequest, res: ServerResponse, upstream: FakeUpstream): void {
+function defaultReply(res: ServerResponse, upstream: FakeUpstream): void {
   const body = JSON.stringify({
     id: "chatcmpl-fake",
     object: "chat.completion",
@@ -108,7 +104,7 @@ export async function startUpstreamOnPort(port: number): Promise<FakeUpstream> {
       return;
     }
     if (upstream.handler) await upstream.handler(rec, res, upstream);
-    else defaultReply(rec, res, upstream);
+    else defaultReply(res, upstream);
   });
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
   upstream.port = (server.address() as AddressInfo).port;

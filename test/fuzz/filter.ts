@@ -49,7 +49,7 @@ export class Hosts {
 
   async get(limit: number): Promise<ProxyWasmHost> {
     let host = this.hosts.get(limit);
-    if (host && host.vmFailed()) {
+    if (host?.vmFailed()) {
       this.retiredTraps.push(...host.traps());
       host.close();
       host = undefined;
@@ -191,5 +191,9 @@ function checkLimitAndJson(body: Uint8Array, limit: number, code: string): void 
   const over = body.length > limit;
   must(over === (code === "body_too_large"), "413 ⇔ over the limit", { length: body.length, limit, code });
   if (over) return;
-  must((code === "invalid_json") === !referenceValid(body), code === "invalid_json" ? "invalid_json for bytes V8 accepts" : "bytes V8 rejects not reported as invalid_json", code);
+  must(
+    (code === "invalid_json") === !referenceValid(body),
+    code === "invalid_json" ? "invalid_json for bytes V8 accepts" : "bytes V8 rejects not reported as invalid_json",
+    code,
+  );
 }

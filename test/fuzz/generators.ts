@@ -25,7 +25,7 @@ export const text = fc.oneof(
   { weight: 4, arbitrary: fc.string({ maxLength: 24 }) },
   { weight: 2, arbitrary: fc.string({ unit: "grapheme", maxLength: 12 }) },
   { weight: 1, arbitrary: fc.string({ unit: "binary", maxLength: 12 }) },
-  { weight: 1, arbitrary: fc.constantFrom("", "\u0000", "a\u0000b", "\ud83d\ude00", "é\n\t\"\\/", "日本語", "\ud800", "\u2028\u2029", "\u007f\u0080") },
+  { weight: 1, arbitrary: fc.constantFrom("", "\u0000", "a\u0000b", "\ud83d\ude00", 'é\n\t"\\/', "日本語", "\ud800", "\u2028\u2029", "\u007f\u0080") },
 );
 const nonEmptyText = text.filter((s) => s.length > 0);
 const modelName = fc.oneof(
@@ -76,8 +76,14 @@ export const completionsBody = body(
 // ---- chat completions ---------------------------------------------------------
 
 const textPart = fc.record({ type: fc.constant("text"), text });
-const imagePart = fc.record({ type: fc.constant("image_url"), image_url: fc.record({ url: fc.webUrl(), detail: fc.constantFrom("auto", "low", "high") }, { requiredKeys: ["url"] }) });
-const audioPart = fc.record({ type: fc.constant("input_audio"), input_audio: fc.record({ data: fc.base64String({ maxLength: 40 }), format: fc.constantFrom("wav", "mp3") }) });
+const imagePart = fc.record({
+  type: fc.constant("image_url"),
+  image_url: fc.record({ url: fc.webUrl(), detail: fc.constantFrom("auto", "low", "high") }, { requiredKeys: ["url"] }),
+});
+const audioPart = fc.record({
+  type: fc.constant("input_audio"),
+  input_audio: fc.record({ data: fc.base64String({ maxLength: 40 }), format: fc.constantFrom("wav", "mp3") }),
+});
 const videoPart = fc.record({ type: fc.constant("video_url"), video_url: fc.record({ url: fc.webUrl() }) });
 const filePart = fc.record({
   type: fc.constant("file"),
@@ -92,10 +98,19 @@ const toolCall = fc.record({
   function: fc.record({ name: text, arguments: anyJson.map((v) => JSON.stringify(v)) }),
 });
 const message = fc.oneof(
-  fc.record({ role: fc.constantFrom("system", "developer"), content: fc.oneof(text, fc.array(textPart, { maxLength: 2 })), name: text }, { requiredKeys: ["role", "content"] }),
+  fc.record(
+    { role: fc.constantFrom("system", "developer"), content: fc.oneof(text, fc.array(textPart, { maxLength: 2 })), name: text },
+    { requiredKeys: ["role", "content"] },
+  ),
   fc.record({ role: fc.constant("user"), content: fc.oneof(text, fc.array(part, { maxLength: 4 })), name: text }, { requiredKeys: ["role", "content"] }),
   fc.record(
-    { role: fc.constant("assistant"), content: fc.oneof(text, fc.constant(null)), tool_calls: fc.array(toolCall, { maxLength: 2 }), name: text, reasoning_content: text },
+    {
+      role: fc.constant("assistant"),
+      content: fc.oneof(text, fc.constant(null)),
+      tool_calls: fc.array(toolCall, { maxLength: 2 }),
+      name: text,
+      reasoning_content: text,
+    },
     { requiredKeys: ["role"] },
   ),
   fc.record({ role: fc.constant("tool"), tool_call_id: text, content: fc.oneof(text, fc.array(textPart, { maxLength: 2 })) }),
@@ -103,7 +118,10 @@ const message = fc.oneof(
 );
 const tool = fc.record({
   type: fc.constant("function"),
-  function: fc.record({ name: text, description: text, parameters: fc.oneof(anyJson, fc.constant({ type: "object", properties: { q: { type: "string" } }, required: ["q"] })) }, { requiredKeys: ["name"] }),
+  function: fc.record(
+    { name: text, description: text, parameters: fc.oneof(anyJson, fc.constant({ type: "object", properties: { q: { type: "string" } }, required: ["q"] })) },
+    { requiredKeys: ["name"] },
+  ),
 });
 
 export const chatBody = body(
@@ -128,10 +146,7 @@ export const chatBody = body(
 
 // ---- responses ------------------------------------------------------------------
 
-const inputContent = fc.oneof(
-  fc.record({ type: fc.constant("input_text"), text }),
-  fc.record({ type: fc.constant("input_image"), image_url: fc.webUrl() }),
-);
+const inputContent = fc.oneof(fc.record({ type: fc.constant("input_text"), text }), fc.record({ type: fc.constant("input_image"), image_url: fc.webUrl() }));
 const inputItem = fc.oneof(
   fc.record({ role: fc.constantFrom("user", "system", "developer", "assistant"), content: fc.oneof(text, fc.array(inputContent, { maxLength: 3 })) }),
   fc.record({ type: fc.constant("function_call"), call_id: text, name: text, arguments: anyJson.map((v) => JSON.stringify(v)) }),
@@ -215,7 +230,10 @@ export function render(v: unknown, st: Style, depth = 0, seed = 0): string {
     if (entries.length === 0) return "{}";
     const items: string[] = [];
     entries.forEach(([k, x], i) => {
-      const key = st.escapeKeys && k.length > 0 ? '"\\u' + k.charCodeAt(0).toString(16).padStart(4, "0") + stringLiteral(k.slice(1), st.escapeText).slice(1) : stringLiteral(k, st.escapeText);
+      const key =
+        st.escapeKeys && k.length > 0
+          ? '"\\u' + k.charCodeAt(0).toString(16).padStart(4, "0") + stringLiteral(k.slice(1), st.escapeText).slice(1)
+          : stringLiteral(k, st.escapeText);
       if (st.decoys && depth === 0) items.push(nl + key + sep + DECOYS[(seed + i) % DECOYS.length]);
       items.push(nl + key + sep + render(x, st, depth + 1, seed));
     });
@@ -234,14 +252,52 @@ export type Kind = keyof typeof KIND_LITERALS;
 
 /** Byte sequences that stress a scanner: bad UTF-8, NUL, huge numbers, stray structure, duplicate keys, BOM. */
 export const HOSTILE_FRAGMENTS: Uint8Array[] = [
-  ',"model":"dup"', ',"model":5', ',"messages":null', '"a":1e999', "1e999", "-1e-999", "-0", "1E+400", "\u0000", "\\u0000", '"\\ud800"', '"\\uZZZZ"',
-  "[", "]", "{", "}", '"', "\\", ",", ":", "null", "tru", "[".repeat(200), "{\"a\":".repeat(200), "\ufeff", " \t\r\n",
-].map((s) => enc.encode(s)).concat([
-  Uint8Array.of(0xff), Uint8Array.of(0xc3, 0x28), Uint8Array.of(0xc0, 0x80), Uint8Array.of(0xed, 0xa0, 0x80), Uint8Array.of(0xf4, 0x90, 0x80, 0x80),
-  Uint8Array.of(0x80), Uint8Array.of(0xe2, 0x82), Uint8Array.of(0xf0, 0x9f, 0x98), Uint8Array.of(0x00),
-]);
+  ',"model":"dup"',
+  ',"model":5',
+  ',"messages":null',
+  '"a":1e999',
+  "1e999",
+  "-1e-999",
+  "-0",
+  "1E+400",
+  "\u0000",
+  "\\u0000",
+  '"\\ud800"',
+  '"\\uZZZZ"',
+  "[",
+  "]",
+  "{",
+  "}",
+  '"',
+  "\\",
+  ",",
+  ":",
+  "null",
+  "tru",
+  "[".repeat(200),
+  '{"a":'.repeat(200),
+  "\ufeff",
+  " \t\r\n",
+]
+  .map((s) => enc.encode(s))
+  .concat([
+    Uint8Array.of(0xff),
+    Uint8Array.of(0xc3, 0x28),
+    Uint8Array.of(0xc0, 0x80),
+    Uint8Array.of(0xed, 0xa0, 0x80),
+    Uint8Array.of(0xf4, 0x90, 0x80, 0x80),
+    Uint8Array.of(0x80),
+    Uint8Array.of(0xe2, 0x82),
+    Uint8Array.of(0xf0, 0x9f, 0x98),
+    Uint8Array.of(0x00),
+  ]);
 
-export interface Mutation { kind: number; at: number; byte: number; len: number }
+export interface Mutation {
+  kind: number;
+  at: number;
+  byte: number;
+  len: number;
+}
 export const mutation: fc.Arbitrary<Mutation> = fc.record({
   kind: fc.integer({ min: 0, max: 7 }),
   at: fc.nat(),
@@ -255,13 +311,26 @@ export function mutate(src: Uint8Array, muts: Mutation[]): Uint8Array {
   for (const m of muts) {
     const i = b.length ? m.at % (b.length + 1) : 0;
     switch (m.kind) {
-      case 0: b = b.slice(0, i); break;
-      case 1: b.splice(i, m.len); break;
-      case 2: b.splice(i, 0, m.byte); break;
-      case 3: if (i < b.length) b[i] = m.byte; break;
-      case 4: b.splice(i, 0, ...b.slice(i, i + m.len)); break; // duplicate a run: duplicate keys, doubled brackets
-      case 5: b.splice(i, 0, ...HOSTILE_FRAGMENTS[(m.byte + m.len) % HOSTILE_FRAGMENTS.length]); break;
-      case 6: { // swap two runs
+      case 0:
+        b = b.slice(0, i);
+        break;
+      case 1:
+        b.splice(i, m.len);
+        break;
+      case 2:
+        b.splice(i, 0, m.byte);
+        break;
+      case 3:
+        if (i < b.length) b[i] = m.byte;
+        break;
+      case 4:
+        b.splice(i, 0, ...b.slice(i, i + m.len));
+        break; // duplicate a run: duplicate keys, doubled brackets
+      case 5:
+        b.splice(i, 0, ...HOSTILE_FRAGMENTS[(m.byte + m.len) % HOSTILE_FRAGMENTS.length]);
+        break;
+      case 6: {
+        // swap two runs
         const j = b.length ? (m.at * 31 + m.byte) % (b.length + 1) : 0;
         const [lo, hi] = i < j ? [i, j] : [j, i];
         const a = b.slice(lo, lo + m.len);
@@ -269,7 +338,9 @@ export function mutate(src: Uint8Array, muts: Mutation[]): Uint8Array {
         if (lo + m.len <= hi) b = [...b.slice(0, lo), ...c, ...b.slice(lo + a.length, hi), ...a, ...b.slice(hi + c.length)];
         break;
       }
-      case 7: if (i < b.length) b[i] ^= 1 << (m.byte & 7); break;
+      case 7:
+        if (i < b.length) b[i] ^= 1 << (m.byte & 7);
+        break;
     }
   }
   return Uint8Array.from(b);
@@ -333,21 +404,35 @@ export const path: fc.Arbitrary<{ path: string; cls: PathClass }> = fc.oneof(
   {
     weight: 1,
     arbitrary: fc
-      .tuple(fc.stringMatching(/^\/[a-zA-Z0-9_.\-/]{0,16}$/), fc.constantFrom("", "/v1/completions", "/v1/chat/completions", "/v1/responses", "/v1/responses/", "?a=/v1/completions", "#x"))
+      .tuple(
+        fc.stringMatching(/^\/[a-zA-Z0-9_.\-/]{0,16}$/),
+        fc.constantFrom("", "/v1/completions", "/v1/chat/completions", "/v1/responses", "/v1/responses/", "?a=/v1/completions", "#x"),
+      )
       .map(([a, b]) => a + b)
       .map((p) => ({ path: p, cls: classifyPath(p) })),
   },
 );
 
 /** Methods: POST mostly; anything else is not an inference call. */
-export const method = fc.oneof({ weight: 12, arbitrary: fc.constant("POST") }, { weight: 1, arbitrary: fc.constantFrom("GET", "PUT", "PATCH", "OPTIONS", "post") });
+export const method = fc.oneof(
+  { weight: 12, arbitrary: fc.constant("POST") },
+  { weight: 1, arbitrary: fc.constantFrom("GET", "PUT", "PATCH", "OPTIONS", "post") },
+);
 
 // ---- chunking -------------------------------------------------------------------------
 
 /** How the body reaches the filter: cut points (fractions of the length), and whether trailers end the stream. */
-export interface Delivery { kind: "single" | "split" | "bytes"; cuts: number[]; trailers: boolean }
+export interface Delivery {
+  kind: "single" | "split" | "bytes";
+  cuts: number[];
+  trailers: boolean;
+}
 export const delivery: fc.Arbitrary<Delivery> = fc.record({
-  kind: fc.oneof({ weight: 5, arbitrary: fc.constant("single" as const) }, { weight: 4, arbitrary: fc.constant("split" as const) }, { weight: 1, arbitrary: fc.constant("bytes" as const) }),
+  kind: fc.oneof(
+    { weight: 5, arbitrary: fc.constant("single" as const) },
+    { weight: 4, arbitrary: fc.constant("split" as const) },
+    { weight: 1, arbitrary: fc.constant("bytes" as const) },
+  ),
   cuts: fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 6 }),
   trailers: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
 });

@@ -59,7 +59,10 @@ describe("invalid plugin configuration is refused, naming the field", () => {
     expect(r.ok).toBe(false);
     expect(r.critical).toHaveLength(1);
     const line = r.critical[0];
-    const named = field === "(document)" ? line.includes("invalid configuration: (document): ") || line.includes("invalid configuration: ") : line.includes(`invalid configuration: ${field}`);
+    const named =
+      field === "(document)"
+        ? line.includes("invalid configuration: (document): ") || line.includes("invalid configuration: ")
+        : line.includes(`invalid configuration: ${field}`);
     expect(named, line).toBe(true);
     expect(line).toContain(what);
   });
@@ -88,12 +91,28 @@ describe("valid plugin configuration configures", () => {
 
 describe("prefix.enabled: false", () => {
   it("routes on load only: no prefix scorer, no hashes, no index writes", async () => {
-    const config = { endpoints: [{ address: "127.0.0.1:8001" }, { address: "127.0.0.1:8002" }], prefix: { enabled: false }, metrics: { enabled: false }, inspect: true, seed: 3 };
+    const config = {
+      endpoints: [{ address: "127.0.0.1:8001" }, { address: "127.0.0.1:8002" }],
+      prefix: { enabled: false },
+      metrics: { enabled: false },
+      inspect: true,
+      seed: 3,
+    };
     const host = await ProxyWasmHost.create({ wasm: WASM, pluginConfig: JSON.stringify(config) });
     const body = JSON.stringify({ model: "m", messages: [{ role: "user", content: "a message long enough for a few 64-byte blocks ".repeat(8) }] });
-    const before = host.sharedData.keys().filter((k) => k.startsWith("llm-picker/prefix/")).map((k) => host.sharedData.get(k)!.cas);
+    const before = host.sharedData
+      .keys()
+      .filter((k) => k.startsWith("llm-picker/prefix/"))
+      .map((k) => host.sharedData.get(k)!.cas);
     const s = host.newHttpStream();
-    s.sendRequestHeaders([[":method", "POST"], [":path", "/v1/chat/completions"], [":authority", "x"]], false);
+    s.sendRequestHeaders(
+      [
+        [":method", "POST"],
+        [":path", "/v1/chat/completions"],
+        [":authority", "x"],
+      ],
+      false,
+    );
     s.sendRequestBody(body, true);
     const line = JSON.parse(Buffer.from(s.filterState("llm_picker.decision")!).toString());
     expect(line.decision).toBe("route");
@@ -102,7 +121,10 @@ describe("prefix.enabled: false", () => {
     expect(s.forwardedRequest()!.headers.find(([k]) => k === "x-gateway-destination-endpoint")?.[1]).toMatch(/^127\.0\.0\.1:800[12]$/);
     s.end("complete");
     // The index keys were created at configure time and never written by the request.
-    const after = host.sharedData.keys().filter((k) => k.startsWith("llm-picker/prefix/")).map((k) => host.sharedData.get(k)!.cas);
+    const after = host.sharedData
+      .keys()
+      .filter((k) => k.startsWith("llm-picker/prefix/"))
+      .map((k) => host.sharedData.get(k)!.cas);
     expect(after).toEqual(before);
     expect(host.traps()).toEqual([]);
     host.close();

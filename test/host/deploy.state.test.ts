@@ -87,10 +87,14 @@ function buildOtherLayout(): string {
   const work = mkdtempSync(join(tmpdir(), "llm-picker-layout-"));
   cpSync(join(ROOT, "assembly"), join(work, "assembly"), { recursive: true });
   writeFileSync(join(work, "assembly/index/bucket.ts"), bucket.replace(m[0], `export const LAYOUT_VERSION: u32 = ${Number(m[1]) + 1};`));
-  execFileSync("npx", ["asc", join(work, "assembly/index.ts"), "--config", "asconfig.json", "--target", "debug", "-o", out, "-t", join(work, "out.wat"), "--sourceMap", "false"], {
-    cwd: ROOT,
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  execFileSync(
+    "npx",
+    ["asc", join(work, "assembly/index.ts"), "--config", "asconfig.json", "--target", "debug", "-o", out, "-t", join(work, "out.wat"), "--sourceMap", "false"],
+    {
+      cwd: ROOT,
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   return out;
 }
 
@@ -125,7 +129,12 @@ describe("state across swaps (same vm_id)", () => {
     firstTurns(host, [new Conversation(1)]);
     const keys = host.sharedData.keys().filter((k) => k.startsWith(PREFIX_KEY));
     expect(keys).toContain(`${PREFIX_KEY}meta`);
-    const layout = new Set(keys.map((k) => host.sharedData.get(k)!.value).filter((v) => v.length >= 4).map((v) => v[3]));
+    const layout = new Set(
+      keys
+        .map((k) => host.sharedData.get(k)!.value)
+        .filter((v) => v.length >= 4)
+        .map((v) => v[3]),
+    );
     expect(layout).toEqual(new Set([LAYOUT_VERSION]));
     host.close();
   });
@@ -151,7 +160,11 @@ describe("state across swaps (same vm_id)", () => {
         complete(s);
       }
       // It rebuilt the index in its own layout, and it does work for itself.
-      const values = v2.sharedData.keys().filter((k) => k.startsWith(PREFIX_KEY)).map((k) => v2.sharedData.get(k)!.value).filter((v) => v.length >= 4);
+      const values = v2.sharedData
+        .keys()
+        .filter((k) => k.startsWith(PREFIX_KEY))
+        .map((k) => v2.sharedData.get(k)!.value)
+        .filter((v) => v.length >= 4);
       expect(new Set(values.map((v) => v[3]))).toEqual(new Set([LAYOUT_VERSION + 1]));
       const homes2 = convs.map((c, i) => {
         c.advance(2);

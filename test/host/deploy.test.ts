@@ -55,7 +55,10 @@ class FakeAdmin {
   onRefuse: () => void = () => {};
   private server!: Server;
   url = "";
-  constructor(private dir: string, public decide: (wasmFile: string, config: string) => Decision) {}
+  constructor(
+    private dir: string,
+    public decide: (wasmFile: string, config: string) => Decision,
+  ) {}
 
   async start(): Promise<this> {
     this.server = createServer((req, res) => {
@@ -63,7 +66,10 @@ class FakeAdmin {
       const c = this.counters;
       const prefix = "extension_config_discovery.http_filter.llm-picker.";
       const stats = [
-        ["config_reload", c.reload], ["config_fail", c.fail], ["update_success", c.success], ["update_rejected", c.rejected],
+        ["config_reload", c.reload],
+        ["config_fail", c.fail],
+        ["update_success", c.success],
+        ["update_rejected", c.rejected],
       ].map(([name, value]) => ({ name: prefix + name, value }));
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify({ stats: req.url?.startsWith("/stats") ? stats : [] }));
@@ -129,8 +135,36 @@ describe("arguments", () => {
   });
 
   it("parses every option", () => {
-    expect(parseDeployArgs(["--dir", "d", "--wasm", "m.wasm", "--config", "c.json", "--admin", "http://a:1", "--timeout", "2.5", "--envoy-dir", "/e", "--envoy-log", "l", "--no-validate", "--no-wait"])).toEqual({
-      dir: "d", wasm: "m.wasm", config: "c.json", admin: "http://a:1", timeoutS: 2.5, rollback: false, validate: false, wait: false, envoyDir: "/e", envoyLog: "l",
+    expect(
+      parseDeployArgs([
+        "--dir",
+        "d",
+        "--wasm",
+        "m.wasm",
+        "--config",
+        "c.json",
+        "--admin",
+        "http://a:1",
+        "--timeout",
+        "2.5",
+        "--envoy-dir",
+        "/e",
+        "--envoy-log",
+        "l",
+        "--no-validate",
+        "--no-wait",
+      ]),
+    ).toEqual({
+      dir: "d",
+      wasm: "m.wasm",
+      config: "c.json",
+      admin: "http://a:1",
+      timeoutS: 2.5,
+      rollback: false,
+      validate: false,
+      wait: false,
+      envoyDir: "/e",
+      envoyLog: "l",
     });
   });
 
@@ -144,9 +178,21 @@ describe("validation before publishing (nothing is written when it refuses)", ()
   const cases: Array<[string, (dir: string) => Partial<DeployOptions>, RegExp]> = [
     ["configuration that is not JSON", (d) => ({ wasm: RELEASE_WASM, config: writeJson(d, "c.json", "{endpoints: [") }), /not valid JSON/],
     ["configuration that is not an object", (d) => ({ wasm: RELEASE_WASM, config: writeJson(d, "c.json", "[1]") }), /must be a JSON object/],
-    ["configuration the filter refuses (its own message)", (d) => ({ wasm: RELEASE_WASM, config: writeJson(d, "c.json", { endpoints: 5 }) }), /invalid configuration: endpoints: expected an array, got a number/],
-    ["weights the filter refuses", (d) => ({ wasm: RELEASE_WASM, config: writeJson(d, "c.json", { ...CONFIG, weights: { prefix: "heavy" } }) }), /invalid configuration: weights\.prefix/],
-    ["a file that is not a wasm module", (d) => ({ wasm: writeJson(d, "bad.wasm", "not wasm"), config: writeJson(d, "c.json", CONFIG) }), /not a valid WebAssembly module|does not load/],
+    [
+      "configuration the filter refuses (its own message)",
+      (d) => ({ wasm: RELEASE_WASM, config: writeJson(d, "c.json", { endpoints: 5 }) }),
+      /invalid configuration: endpoints: expected an array, got a number/,
+    ],
+    [
+      "weights the filter refuses",
+      (d) => ({ wasm: RELEASE_WASM, config: writeJson(d, "c.json", { ...CONFIG, weights: { prefix: "heavy" } }) }),
+      /invalid configuration: weights\.prefix/,
+    ],
+    [
+      "a file that is not a wasm module",
+      (d) => ({ wasm: writeJson(d, "bad.wasm", "not wasm"), config: writeJson(d, "c.json", CONFIG) }),
+      /not a valid WebAssembly module|does not load/,
+    ],
     ["a missing module", (d) => ({ wasm: join(d, "missing.wasm"), config: writeJson(d, "c.json", CONFIG) }), /cannot read the module/],
     ["a first deploy without configuration", () => ({ wasm: RELEASE_WASM }), /--config FILE is required for the first deploy/],
   ];
@@ -185,7 +231,10 @@ describe("the watched directory", () => {
     expect(JSON.parse(info.pluginConfig)).toEqual(CONFIG);
     expect(info.versionInfo).toBe(result.version);
     expect(info.versionInfo.startsWith(name.replace(".wasm", ""))).toBe(true);
-    expect(JSON.parse(readFileSync(join(dir, ".llm-picker-deploy.json"), "utf8"))).toEqual({ admin: "http://127.0.0.1:1", envoyDir: "/etc/llm-picker/envoy/ecds" });
+    expect(JSON.parse(readFileSync(join(dir, ".llm-picker-deploy.json"), "utf8"))).toEqual({
+      admin: "http://127.0.0.1:1",
+      envoyDir: "/etc/llm-picker/envoy/ecds",
+    });
     expect(historyEntries(dir)).toEqual([]);
     expect(out.join("\n")).toContain(`published version ${result.version}`);
   });
@@ -268,15 +317,26 @@ describe("Envoy's verdict", () => {
     writeFileSync(log, oldLine + "\n");
     const before = readFileSync(join(dir, ECDS_FILE), "utf8");
     // Envoy writes its log lines when it refuses the file.
-    admin.onRefuse = () => writeFileSync(log, [
-      oldLine,
-      lateLine,
-      `[${stamp(Date.now())}][7][critical][wasm] [source/extensions/common/wasm/context.cc:1160] wasm log llm_picker llm_picker: llm_picker: invalid configuration: weights.kvCache: must be >= 0`,
-      `[${stamp(Date.now())}][7][warning][config] [source/extensions/config_subscription/filesystem/filesystem_subscription_impl.cc:81] Filesystem config update rejected: Unable to create Wasm plugin llm-picker`,
-      "",
-    ].join("\n"));
+    admin.onRefuse = () =>
+      writeFileSync(
+        log,
+        [
+          oldLine,
+          lateLine,
+          `[${stamp(Date.now())}][7][critical][wasm] [source/extensions/common/wasm/context.cc:1160] wasm log llm_picker llm_picker: llm_picker: invalid configuration: weights.kvCache: must be >= 0`,
+          `[${stamp(Date.now())}][7][warning][config] [source/extensions/config_subscription/filesystem/filesystem_subscription_impl.cc:81] Filesystem config update rejected: Unable to create Wasm plugin llm-picker`,
+          "",
+        ].join("\n"),
+      );
     const { err, o } = sinks();
-    const r = await deploy({ dir, wasm: RELEASE_WASM, config: writeJson(input, "b.json", { ...CONFIG, weights: { kvCache: -1 } }), validate: false, envoyLog: log, ...o });
+    const r = await deploy({
+      dir,
+      wasm: RELEASE_WASM,
+      config: writeJson(input, "b.json", { ...CONFIG, weights: { kvCache: -1 } }),
+      validate: false,
+      envoyLog: log,
+      ...o,
+    });
     expect(r).toMatchObject({ exitCode: EXIT.REFUSED, status: "refused" });
     expect(r.verdict?.after).toMatchObject({ reload: 2, fail: 1 });
     const text = err.join("\n");
@@ -341,10 +401,17 @@ describe("Envoy's verdict", () => {
   it("old modules are removed once no kept resource names them", async () => {
     const { dir, input } = await deployed(() => "live");
     for (let i = 0; i < 13; i++) {
-      await deploy({ dir, wasm: i % 2 ? DEBUG_WASM : RELEASE_WASM, config: writeJson(input, `w${i}.json`, { ...CONFIG, weights: { prefix: i } }), ...sinks().o });
+      await deploy({
+        dir,
+        wasm: i % 2 ? DEBUG_WASM : RELEASE_WASM,
+        config: writeJson(input, `w${i}.json`, { ...CONFIG, weights: { prefix: i } }),
+        ...sinks().o,
+      });
     }
     expect(historyEntries(dir)).toHaveLength(10);
-    const modules = readdirSync(dir).filter((f) => f.endsWith(".wasm")).sort();
+    const modules = readdirSync(dir)
+      .filter((f) => f.endsWith(".wasm"))
+      .sort();
     expect(modules).toEqual([moduleFileName(new Uint8Array(readFileSync(DEBUG_WASM))), moduleFileName(new Uint8Array(readFileSync(RELEASE_WASM)))].sort());
   });
 });

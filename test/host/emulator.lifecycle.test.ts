@@ -6,7 +6,11 @@ import { describe, expect, it } from "vitest";
 import { ProxyWasmHost, ProxyWasmHostError } from "../../src/host/index.js";
 import { guest, logConst, logReturned, setU32, u32 } from "./guests/guest.js";
 
-const REQ: Array<[string, string]> = [[":method", "GET"], [":path", "/"], [":authority", "x"]];
+const REQ: Array<[string, string]> = [
+  [":method", "GET"],
+  [":path", "/"],
+  [":authority", "x"],
+];
 
 describe("linking: exactly Envoy's import set", () => {
   it.each([
@@ -21,7 +25,17 @@ describe("linking: exactly Envoy's import set", () => {
 
   it("a module using Envoy's imports (proxy_*, WASI) links", async () => {
     const wasm = await guest({
-      imports: ["proxy_log", "proxy_get_buffer_bytes", "proxy_set_shared_data", "proxy_http_call", "fd_write", "proc_exit", "clock_time_get", "random_get", "fd_read"],
+      imports: [
+        "proxy_log",
+        "proxy_get_buffer_bytes",
+        "proxy_set_shared_data",
+        "proxy_http_call",
+        "fd_write",
+        "proc_exit",
+        "clock_time_get",
+        "random_get",
+        "fd_read",
+      ],
       funcs: "",
     });
     const host = await ProxyWasmHost.create({ wasm });
@@ -57,8 +71,15 @@ describe("_start runs in restricted mode (§2.4)", () => {
         (drop (call $fd_write (i32.const 2) (i32.const 0x310) (i32.const 1) (i32.const 0x320))))`,
     });
     const host = await ProxyWasmHost.create({ wasm });
-    const worker = host.logs().filter((e) => e.vm === 0).map((e) => [e.levelName, e.message]);
-    expect(worker).toEqual([["info", "logged"], ["info", "hello"], ["error", "oops"]]);
+    const worker = host
+      .logs()
+      .filter((e) => e.vm === 0)
+      .map((e) => [e.levelName, e.message]);
+    expect(worker).toEqual([
+      ["info", "logged"],
+      ["info", "hello"],
+      ["error", "oops"],
+    ]);
   });
 
   it("proc_exit is not allowed during _start", async () => {
@@ -117,7 +138,12 @@ describe("lifecycle: canary, then one VM per worker", () => {
   it("close() runs on_done then on_delete for the roots", async () => {
     const host = await ProxyWasmHost.create({ wasm: await lifecycleGuest(), pluginConfig: "x" });
     host.close();
-    expect(host.logs().slice(-2).map((e) => e.message)).toEqual(["done", "delete"]);
+    expect(
+      host
+        .logs()
+        .slice(-2)
+        .map((e) => e.message),
+    ).toEqual(["done", "delete"]);
   });
 });
 
@@ -126,7 +152,11 @@ describe("reconfigure: a config-only update keeps the VMs and swaps the root con
     const host = await ProxyWasmHost.create({ wasm: await lifecycleGuest(), pluginConfig: "v1" });
     const before = host.logs().length;
     expect(host.reconfigure("v2")).toBe(true);
-    const worker = host.logs().slice(before).filter((e) => e.vm === 0).map((e) => e.message);
+    const worker = host
+      .logs()
+      .slice(before)
+      .filter((e) => e.vm === 0)
+      .map((e) => e.message);
     expect(worker).toEqual(["create", "vm_start", "configure", "v2", "done", "delete"]);
     expect(u32(host, 0x110)).toBe(2); // new root id
     expect(u32(host, 0x114)).toBe(1); // on_done(old root)
@@ -226,7 +256,12 @@ describe("logging", () => {
     });
     const warnHost = await ProxyWasmHost.create({ wasm, logLevel: "warn" });
     expect(u32(warnHost, 0x100)).toBe(3);
-    expect(warnHost.logs().filter((e) => e.vm === 0).map((e) => e.message)).toEqual(["wrn"]);
+    expect(
+      warnHost
+        .logs()
+        .filter((e) => e.vm === 0)
+        .map((e) => e.message),
+    ).toEqual(["wrn"]);
     const debugHost = await ProxyWasmHost.create({ wasm, logLevel: "debug" });
     expect(u32(debugHost, 0x100)).toBe(1);
     expect(debugHost.logMessages("debug")).toEqual(["dbg", "dbg"]); // canary + worker

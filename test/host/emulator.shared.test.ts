@@ -7,7 +7,12 @@ import { DEFAULT_EPOCH_MS, ProxyWasmHost, SharedDataStore, WasmResult, toText } 
 import type { SharedDataGetEvent, SharedDataSetEvent } from "../../src/host/shared.js";
 import { guest, logReturned, setBytes, setU32, u32, u64 } from "./guests/guest.js";
 
-const REQ: Array<[string, string]> = [[":method", "GET"], [":path", "/v1/x?y=1"], [":authority", "llm"], ["x-foo", "bar"]];
+const REQ: Array<[string, string]> = [
+  [":method", "GET"],
+  [":path", "/v1/x?y=1"],
+  [":authority", "llm"],
+  ["x-foo", "bar"],
+];
 
 // ---------------------------------------------------------------------------- shared data
 
@@ -138,7 +143,10 @@ describe("shared-data test hooks: another worker between a VM's get and its set"
     expect(u32(host, RMW.ATTEMPTS, 0)).toBe(2);
     expect(u32(host, RMW.CONFLICTS, 1)).toBe(0);
     // Worker 1's get ran inside the hook: not reported (nested off); both of worker 0's gets were.
-    expect(gets.map((e) => [e.vm, e.key, e.depth])).toEqual([[0, RMW_KEY, 0], [0, RMW_KEY, 0]]);
+    expect(gets.map((e) => [e.vm, e.key, e.depth])).toEqual([
+      [0, RMW_KEY, 0],
+      [0, RMW_KEY, 0],
+    ]);
     expect(gets[0].cas).toBeGreaterThan(0);
     expect(gets[1].cas).toBeGreaterThan(gets[0].cas!);
     // Every VM set is observed, nested ones with their depth, in the order they happened.
@@ -181,7 +189,13 @@ describe("shared-data test hooks: another worker between a VM's get and its set"
     increment(host, 0);
     expect(host.shared.interceptDepth).toBe(0);
     // 0 reads; 1 reads inside (2 runs inside 1: no conflict for 2, a conflict for 1); 0 conflicts and re-reads.
-    expect(seen).toEqual([[0, 0], [1, 1], [2, 2], [1, 1], [0, 0]]);
+    expect(seen).toEqual([
+      [0, 0],
+      [1, 1],
+      [2, 2],
+      [1, 1],
+      [0, 0],
+    ]);
     expect(counterValue(host)).toBe(3);
   });
 
@@ -242,19 +256,49 @@ describe("ticks: per root context per VM, on the fake clock", () => {
 
 // ---------------------------------------------------------------------------- HTTP callouts
 
-const HC = { STREAM: 0x100, TOKEN: 0x104, CALL_RESULT: 0x108, USE_BAD_HEADERS: 0x10c, ROOT: 0x110, GOT_TOKEN: 0x114, NUM_HEADERS: 0x118, BODY_SIZE: 0x11c, STATUS: 0x120, SET_EFFECTIVE: 0x124, BODY_CALLS: 0x128 };
+const HC = {
+  STREAM: 0x100,
+  TOKEN: 0x104,
+  CALL_RESULT: 0x108,
+  USE_BAD_HEADERS: 0x10c,
+  ROOT: 0x110,
+  GOT_TOKEN: 0x114,
+  NUM_HEADERS: 0x118,
+  BODY_SIZE: 0x11c,
+  STATUS: 0x120,
+  SET_EFFECTIVE: 0x124,
+  BODY_CALLS: 0x128,
+};
 const pairs = (list: Array<[string, string]>) => {
   const head = Buffer.alloc(4 + list.length * 8);
   head.writeUInt32LE(list.length, 0);
-  list.forEach(([k, v], i) => { head.writeUInt32LE(Buffer.byteLength(k), 4 + i * 8); head.writeUInt32LE(Buffer.byteLength(v), 8 + i * 8); });
+  list.forEach(([k, v], i) => {
+    head.writeUInt32LE(Buffer.byteLength(k), 4 + i * 8);
+    head.writeUInt32LE(Buffer.byteLength(v), 8 + i * 8);
+  });
   return Buffer.concat([head, ...list.map(([k, v]) => Buffer.from(`${k}\0${v}\0`))]).toString("latin1");
 };
-const GOOD = pairs([[":method", "GET"], [":path", "/metrics"], [":authority", "vllm-1"]]);
-const BAD = pairs([[":method", "GET"], [":path", "/metrics"]]);
+const GOOD = pairs([
+  [":method", "GET"],
+  [":path", "/metrics"],
+  [":authority", "vllm-1"],
+]);
+const BAD = pairs([
+  [":method", "GET"],
+  [":path", "/metrics"],
+]);
 
 async function callGuest() {
   return guest({
-    imports: ["proxy_log", "proxy_http_call", "proxy_get_buffer_bytes", "proxy_get_header_map_value", "proxy_get_status", "proxy_set_effective_context", "proxy_continue_stream"],
+    imports: [
+      "proxy_log",
+      "proxy_http_call",
+      "proxy_get_buffer_bytes",
+      "proxy_get_header_map_value",
+      "proxy_get_status",
+      "proxy_set_effective_context",
+      "proxy_continue_stream",
+    ],
     data: { 0x400: "cluster_a", 0x500: GOOD, 0x600: BAD, 0x700: "ping", 0x710: ":status" },
     funcs: `
       (func (export "proxy_on_request_headers") (param $ctx i32) (param i32 i32) (result i32)
@@ -307,7 +351,7 @@ describe("HTTP callouts", () => {
     expect(host.pendingHttpCalls()).toEqual([]);
   });
 
-  it("failure: num_headers = 0 and get_status → BrokenConnection \"reset\"", async () => {
+  it('failure: num_headers = 0 and get_status → BrokenConnection "reset"', async () => {
     const host = await ProxyWasmHost.create({ wasm: await callGuest() });
     host.newHttpStream().sendRequestHeaders(REQ, true);
     host.failHttpCall(host.pendingHttpCalls()[0].token);
@@ -389,7 +433,19 @@ describe("properties: NUL-separated paths, Envoy encodings", () => {
 
 // ---------------------------------------------------------------------------- metrics
 
-const M = { C: 0x100, G: 0x104, H: 0x108, INC1: 0x110, INC0: 0x114, INCNEG: 0x118, GAUGE_INC: 0x11c, GET_C: 0x120, GET_H: 0x128, BAD_TYPE: 0x12c, GET_G: 0x130 };
+const M = {
+  C: 0x100,
+  G: 0x104,
+  H: 0x108,
+  INC1: 0x110,
+  INC0: 0x114,
+  INCNEG: 0x118,
+  GAUGE_INC: 0x11c,
+  GET_C: 0x120,
+  GET_H: 0x128,
+  BAD_TYPE: 0x12c,
+  GET_G: 0x130,
+};
 
 async function metricsGuest() {
   return guest({
@@ -423,8 +479,12 @@ describe("metrics", () => {
     expect(u32(host, M.BAD_TYPE)).toBe(WasmResult.BadArgument);
     host.newHttpStream({ worker: 0 }).sendRequestHeaders(REQ, true);
     host.newHttpStream({ worker: 1 }).sendRequestHeaders(REQ, true);
-    expect([u32(host, M.INC1, 1), u32(host, M.INC0, 1), u32(host, M.INCNEG, 1), u32(host, M.GAUGE_INC, 1)])
-      .toEqual([WasmResult.Ok, WasmResult.BadArgument, WasmResult.BadArgument, WasmResult.Ok]);
+    expect([u32(host, M.INC1, 1), u32(host, M.INC0, 1), u32(host, M.INCNEG, 1), u32(host, M.GAUGE_INC, 1)]).toEqual([
+      WasmResult.Ok,
+      WasmResult.BadArgument,
+      WasmResult.BadArgument,
+      WasmResult.Ok,
+    ]);
     expect(u64(host, M.GET_C, 1)).toBe(2n);
     expect(u64(host, M.GET_G, 1)).toBe(6n);
     expect(u32(host, M.GET_H, 1)).toBe(WasmResult.BadArgument);

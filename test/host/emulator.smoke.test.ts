@@ -29,14 +29,15 @@ describe("the real filter in the emulated Envoy", () => {
     const host = await ProxyWasmHost.create({ wasm: WASM, pluginConfig: CONFIG });
     const { forwarded, localResponse } = await runRequest(host, {
       path: "/v1/chat/completions",
-      headers: [["content-type", "application/json"], ["x-gateway-destination-endpoint", "10.9.9.9:1"]],
+      headers: [
+        ["content-type", "application/json"],
+        ["x-gateway-destination-endpoint", "10.9.9.9:1"],
+      ],
       chunks: ['{"model":"m","messages":[{"role":"user",', '"content":"hi"}]}'],
     });
     expect(localResponse).toBeNull();
     expect(forwarded?.ended).toBe(true);
-    expect(forwarded?.headers.filter(([k]) => k === "x-gateway-destination-endpoint")).toEqual([
-      ["x-gateway-destination-endpoint", "127.0.0.1:8001"],
-    ]);
+    expect(forwarded?.headers.filter(([k]) => k === "x-gateway-destination-endpoint")).toEqual([["x-gateway-destination-endpoint", "127.0.0.1:8001"]]);
     expect(host.traps()).toEqual([]);
   });
 });

@@ -23,12 +23,25 @@ const END_IDS = 0x140; // context ids received by on_log, on_done, on_delete
 async function streamGuest(): Promise<Uint8Array> {
   return guest({
     imports: [
-      "proxy_log", "proxy_get_buffer_bytes", "proxy_get_header_map_value", "proxy_add_header_map_value",
-      "proxy_replace_header_map_value", "proxy_get_header_map_size", "proxy_send_local_response",
+      "proxy_log",
+      "proxy_get_buffer_bytes",
+      "proxy_get_header_map_value",
+      "proxy_add_header_map_value",
+      "proxy_replace_header_map_value",
+      "proxy_get_header_map_size",
+      "proxy_send_local_response",
     ],
     data: {
-      0x400: "X-Dup", 0x410: "x-one", 0x418: "new", 0x420: "x-added", 0x430: "1",
-      0x440: "on_log", 0x450: "on_done", 0x460: "on_delete", 0x470: "denied", 0x480: "no",
+      0x400: "X-Dup",
+      0x410: "x-one",
+      0x418: "new",
+      0x420: "x-added",
+      0x430: "1",
+      0x440: "on_log",
+      0x450: "on_done",
+      0x460: "on_delete",
+      0x470: "denied",
+      0x480: "no",
     },
     funcs: `
       (func (export "proxy_on_request_headers") (param $ctx i32) (param $n i32) (param $eos i32) (result i32)
@@ -57,7 +70,11 @@ async function streamGuest(): Promise<Uint8Array> {
   });
 }
 
-const POST: Array<[string, string]> = [[":method", "POST"], [":path", "/v1/chat/completions"], [":authority", "llm"]];
+const POST: Array<[string, string]> = [
+  [":method", "POST"],
+  [":path", "/v1/chat/completions"],
+  [":authority", "llm"],
+];
 
 async function streamHost(options: Partial<ProxyWasmHostOptions> = {}, slots: Record<number, number> = {}) {
   const host = await ProxyWasmHost.create({ wasm: await streamGuest(), ...options });
@@ -107,7 +124,11 @@ describe("request body buffering", () => {
     const host = await streamHost({}, { [HEADERS_RET]: 1, [BODY_RET]: 1, [BODY_EOS_RET]: 1 });
     const s = host.newHttpStream().sendRequestHeaders(POST, false);
     const sizes: number[] = [];
-    for (const [chunk, eos] of [["12345", false], ["678", false], ["90", true]] as const) {
+    for (const [chunk, eos] of [
+      ["12345", false],
+      ["678", false],
+      ["90", true],
+    ] as const) {
       s.sendRequestBody(chunk, eos);
       sizes.push(u32(host, BODY_SIZE), u32(host, BUFFER_READ));
     }
@@ -158,7 +179,10 @@ describe("header maps", () => {
     expect(host.logMessages("info")).toEqual(["first"]);
     const fwd = s.forwardedRequest()!.headers;
     expect(fwd.filter(([k]) => k === "x-one")).toEqual([["x-one", "new"]]);
-    expect(fwd.filter(([k]) => k === "x-dup")).toEqual([["x-dup", "first"], ["x-dup", "second"]]);
+    expect(fwd.filter(([k]) => k === "x-dup")).toEqual([
+      ["x-dup", "first"],
+      ["x-dup", "second"],
+    ]);
     expect(u32(host, MAP_SIZE)).toBe(headerByteSize(fwd));
   });
 
@@ -179,18 +203,15 @@ describe("local replies and stream end", () => {
     expect(u32(host, BODY_CALLS)).toBe(0);
   });
 
-  it.each(["complete", "client_reset", "upstream_reset", "timeout"] as const)(
-    "end(%s): on_log → on_done → on_delete",
-    async (kind) => {
-      const host = await streamHost({}, { [HEADERS_RET]: 0 });
-      const s = host.newHttpStream().sendRequestHeaders(POST, true).end(kind);
-      expect(host.logMessages("info")).toEqual(["on_log", "on_done", "on_delete"]);
-      expect(s.calls.slice(-3)).toEqual(["proxy_on_log", "proxy_on_done", "proxy_on_delete"]);
-      // Envoy passes the stream's own context id to each end callback.
-      expect([u32(host, END_IDS), u32(host, END_IDS + 4), u32(host, END_IDS + 8)]).toEqual([s.id, s.id, s.id]);
-      expect(s.destroyed).toBe(true);
-      if (kind === "upstream_reset") expect(s.localResponse()?.status).toBe(503);
-      if (kind === "timeout") expect(s.localResponse()?.status).toBe(504);
-    },
-  );
+  it.each(["complete", "client_reset", "upstream_reset", "timeout"] as const)("end(%s): on_log → on_done → on_delete", async (kind) => {
+    const host = await streamHost({}, { [HEADERS_RET]: 0 });
+    const s = host.newHttpStream().sendRequestHeaders(POST, true).end(kind);
+    expect(host.logMessages("info")).toEqual(["on_log", "on_done", "on_delete"]);
+    expect(s.calls.slice(-3)).toEqual(["proxy_on_log", "proxy_on_done", "proxy_on_delete"]);
+    // Envoy passes the stream's own context id to each end callback.
+    expect([u32(host, END_IDS), u32(host, END_IDS + 4), u32(host, END_IDS + 8)]).toEqual([s.id, s.id, s.id]);
+    expect(s.destroyed).toBe(true);
+    if (kind === "upstream_reset") expect(s.localResponse()?.status).toBe(503);
+    if (kind === "timeout") expect(s.localResponse()?.status).toBe(504);
+  });
 });

@@ -18,8 +18,24 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { referenceValid } from "../fixtures/requests/reference";
 import { BIG_LIMIT, ensureBuilt, Hosts, sendChecked, SMALL_LIMIT, type FuzzRequest, type Outcome } from "../fuzz/filter";
 import {
-  chunksOf, classifyPath, COMPACT, delivery, fixedChunks, KIND_LITERALS, method, mutate, mutation, path, pathsOf, randomBytes, render, REQUIRED_FIELD,
-  style, wellFormedBody, type ApiName, type Kind,
+  chunksOf,
+  classifyPath,
+  COMPACT,
+  delivery,
+  fixedChunks,
+  KIND_LITERALS,
+  method,
+  mutate,
+  mutation,
+  path,
+  pathsOf,
+  randomBytes,
+  render,
+  REQUIRED_FIELD,
+  style,
+  wellFormedBody,
+  type ApiName,
+  type Kind,
 } from "../fuzz/generators";
 
 const TOTAL = Number(process.env.FUZZ_RUNS ?? 6000);
@@ -34,7 +50,14 @@ const wellFormed = (s: string) => s.replace(/[\ud800-\udbff](?![\udc00-\udfff])|
 const runs = (numRuns: number) => ({ numRuns, seed: SEED, endOnFailure: false });
 /** Limit of a run: mostly the big one, sometimes the smallest the filter accepts (413 on ordinary bodies). */
 /** x-request-id as clients send it (absent, empty, UUIDs, any printable text incl. quotes, backslashes and non-ASCII). */
-const requestId = fc.oneof(fc.constant(null), fc.constant(""), fc.uuid(), fc.string({ unit: "grapheme", minLength: 1, maxLength: 40 }).filter((s) => !/[\u0000-\u001f\u007f]/.test(s) && s.trim() === s));
+const requestId = fc.oneof(
+  fc.constant(null),
+  fc.constant(""),
+  fc.uuid(),
+  fc
+    .string({ unit: "grapheme", minLength: 1, maxLength: 40 })
+    .filter((s) => ![...s].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f) && s.trim() === s),
+);
 const limitArb = fc.oneof({ weight: 4, arbitrary: fc.constant(BIG_LIMIT) }, { weight: 1, arbitrary: fc.constant(SMALL_LIMIT) });
 
 let sent = 0;
@@ -94,10 +117,18 @@ describe(`filter fuzz, generated and mutated bodies (FUZZ_RUNS=${TOTAL})`, () =>
 
   it(`mutated bodies (${N.mutated})`, { timeout: TIMEOUT }, async () => {
     await fc.assert(
-      fc.asyncProperty(wellFormedBody, style, fc.array(mutation, { minLength: 1, maxLength: 5 }), path, delivery, limitArb, async ({ value }, st, muts, p, d, limit) => {
-        const bytes = mutate(enc.encode(render(value, st)), muts);
-        await send(limit, { path: p.path, cls: p.cls, chunks: chunksOf(bytes, d), trailers: d.trailers });
-      }),
+      fc.asyncProperty(
+        wellFormedBody,
+        style,
+        fc.array(mutation, { minLength: 1, maxLength: 5 }),
+        path,
+        delivery,
+        limitArb,
+        async ({ value }, st, muts, p, d, limit) => {
+          const bytes = mutate(enc.encode(render(value, st)), muts);
+          await send(limit, { path: p.path, cls: p.cls, chunks: chunksOf(bytes, d), trailers: d.trailers });
+        },
+      ),
       runs(N.mutated),
     );
   });
@@ -145,7 +176,13 @@ const CHAT = JSON.stringify({
   model: "meta-llama/Llama-3.1-8B-Instruct",
   messages: [
     { role: "system", content: "You are terse. Café ☕ \u0000 \ud83d\ude00" },
-    { role: "user", content: [{ type: "text", text: "What is in this image?" }, { type: "image_url", image_url: { url: "https://x.test/a.png", detail: "low" } }] },
+    {
+      role: "user",
+      content: [
+        { type: "text", text: "What is in this image?" },
+        { type: "image_url", image_url: { url: "https://x.test/a.png", detail: "low" } },
+      ],
+    },
     { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "lookup", arguments: '{"q":"cats"}' } }] },
     { role: "tool", tool_call_id: "call_1", content: "[1,2,3]" },
   ],
@@ -158,16 +195,29 @@ const CHAT = JSON.stringify({
 const COMPLETIONS = JSON.stringify({ model: "m", prompt: [[1, 2, 3], [4294967295]], max_tokens: 16, temperature: 1e-7, cache_salt: "s", top_k: 5 });
 const RESPONSES = JSON.stringify({
   model: "gpt-4o",
-  input: [{ role: "user", content: [{ type: "input_text", text: "hi" }] }, { type: "function_call_output", call_id: "c", output: "42" }],
+  input: [
+    { role: "user", content: [{ type: "input_text", text: "hi" }] },
+    { type: "function_call_output", call_id: "c", output: "42" },
+  ],
   instructions: "be brief",
   previous_response_id: "resp_1",
 });
-const VALID: [ApiName, string][] = [["chat_completions", CHAT], ["completions", COMPLETIONS], ["responses", RESPONSES]];
+const VALID: [ApiName, string][] = [
+  ["chat_completions", CHAT],
+  ["completions", COMPLETIONS],
+  ["responses", RESPONSES],
+];
 
 describe("path rule", () => {
   it("the fixed path table agrees with the documented rule", () => {
     for (const api of ["completions", "chat_completions", "responses"] as const) for (const p of pathsOf(api)) expect(classifyPath(p)).toBe(api);
-    expect(["//", "/?a", "/#", "/v1/models/", "/x/v1/completions/"].map(classifyPath)).toEqual(["by_shape", "by_shape", "by_shape", "not_inference", "completions"]);
+    expect(["//", "/?a", "/#", "/v1/models/", "/x/v1/completions/"].map(classifyPath)).toEqual([
+      "by_shape",
+      "by_shape",
+      "by_shape",
+      "not_inference",
+      "completions",
+    ]);
   });
 });
 
@@ -190,7 +240,13 @@ describe("every prefix and every split of valid bodies", () => {
   }
 });
 
-interface WrongTypeCase { api: ApiName; field: string; kind: Kind; body: string; param: string }
+interface WrongTypeCase {
+  api: ApiName;
+  field: string;
+  kind: Kind;
+  body: string;
+  param: string;
+}
 
 /**
  * Every interpreted field of a template body of each API, given each JSON kind
@@ -205,7 +261,13 @@ function wrongTypeCases(): WrongTypeCase[] {
     model: "m",
     messages: [
       { role: "system", content: "s" },
-      { role: "user", content: [{ type: "text", text: "hi" }, { type: "image_url", image_url: { url: "u" } }] },
+      {
+        role: "user",
+        content: [
+          { type: "text", text: "hi" },
+          { type: "image_url", image_url: { url: "u" } },
+        ],
+      },
       { role: "assistant", content: null, tool_calls: [] as unknown[] },
       { role: "tool", tool_call_id: "c", name: "n", content: "r" },
     ] as any[],
@@ -220,7 +282,15 @@ function wrongTypeCases(): WrongTypeCase[] {
     stream: true as unknown,
   });
   const completions = (): any => ({ model: "m", prompt: "p", stream: false, cache_salt: "s" });
-  const responses = (): any => ({ model: "m", input: [{ role: "user", content: "x" }], instructions: "i", tools: [], previous_response_id: "r", cache_salt: "s", stream: false });
+  const responses = (): any => ({
+    model: "m",
+    input: [{ role: "user", content: "x" }],
+    instructions: "i",
+    tools: [],
+    previous_response_id: "r",
+    cache_salt: "s",
+    stream: false,
+  });
   // [api, param, kinds that are wrong there, put W at that place]
   const spots: [ApiName, string, Kind[], (b: any) => void][] = [
     ["completions", "model", except("string"), (b) => (b.model = W)],
@@ -294,7 +364,10 @@ const chatWith = (content: string) => `{"model":"m","messages":[{"role":"user","
 function pseudoRandom(n: number): Uint8Array {
   const out = new Uint8Array(n);
   let x = 0x9e3779b9;
-  for (let i = 0; i < n; i++) out[i] = (x = (Math.imul(x, 1103515245) + 12345) >>> 0) >>> 24;
+  for (let i = 0; i < n; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    out[i] = x >>> 24;
+  }
   return out;
 }
 const bytesOf = (...parts: (string | number[])[]) => Uint8Array.from(parts.flatMap((p) => (typeof p === "string" ? Array.from(enc.encode(p)) : p)));
@@ -303,23 +376,76 @@ const bytesOf = (...parts: (string | number[])[]) => Uint8Array.from(parts.flatM
 const HOSTILE: [string, string, () => Uint8Array, string][] = [
   ["100,000 nested arrays", "/v1/chat/completions", () => enc.encode("[".repeat(100000) + "]".repeat(100000)), "invalid_json"],
   ["100,000 nested arrays, unclosed, as messages", "/v1/chat/completions", () => enc.encode('{"model":"m","messages":' + "[".repeat(100000)), "invalid_json"],
-  ["100,000 nested objects in an ignored field", "/v1/chat/completions", () => enc.encode('{"model":"m","x":' + '{"a":'.repeat(100000) + "1" + "}".repeat(100000) + "}"), "invalid_json"],
+  [
+    "100,000 nested objects in an ignored field",
+    "/v1/chat/completions",
+    () => enc.encode('{"model":"m","x":' + '{"a":'.repeat(100000) + "1" + "}".repeat(100000) + "}"),
+    "invalid_json",
+  ],
   ["100,000 nested arrays as content", "/v1/chat/completions", () => enc.encode(chatWith("[".repeat(100000) + "]".repeat(100000))), "invalid_json"],
-  ["100,000 nested arrays as tools", "/v1/chat/completions", () => enc.encode('{"model":"m","messages":[{"role":"user","content":"x"}],"tools":' + "[".repeat(100000) + "]".repeat(100000) + "}"), "invalid_json"],
-  ["100,000 nested arrays as prompt", "/v1/completions", () => enc.encode('{"model":"m","prompt":' + "[".repeat(100000) + "]".repeat(100000) + "}"), "invalid_json"],
-  ["100,000 nested objects as input", "/v1/responses", () => enc.encode('{"model":"m","input":[' + '{"a":'.repeat(100000) + "1" + "}".repeat(100000) + "]}"), "invalid_json"],
-  ["128 nested arrays in an ignored field (at the limit)", "/v1/chat/completions", () => enc.encode('{"model":"m","messages":[{"role":"user","content":"x"}],"x":' + "[".repeat(127) + "]".repeat(127) + "}"), "route"],
+  [
+    "100,000 nested arrays as tools",
+    "/v1/chat/completions",
+    () => enc.encode('{"model":"m","messages":[{"role":"user","content":"x"}],"tools":' + "[".repeat(100000) + "]".repeat(100000) + "}"),
+    "invalid_json",
+  ],
+  [
+    "100,000 nested arrays as prompt",
+    "/v1/completions",
+    () => enc.encode('{"model":"m","prompt":' + "[".repeat(100000) + "]".repeat(100000) + "}"),
+    "invalid_json",
+  ],
+  [
+    "100,000 nested objects as input",
+    "/v1/responses",
+    () => enc.encode('{"model":"m","input":[' + '{"a":'.repeat(100000) + "1" + "}".repeat(100000) + "]}"),
+    "invalid_json",
+  ],
+  [
+    "128 nested arrays in an ignored field (at the limit)",
+    "/v1/chat/completions",
+    () => enc.encode('{"model":"m","messages":[{"role":"user","content":"x"}],"x":' + "[".repeat(127) + "]".repeat(127) + "}"),
+    "route",
+  ],
   ["10 MB content string", "/v1/chat/completions", () => enc.encode(chatWith(JSON.stringify("x".repeat(MB10)))), "route"],
   ["10 MB model string", "/v1/completions", () => enc.encode(`{"model":${JSON.stringify("m".repeat(MB10))},"prompt":"p"}`), "route"],
   ["10 MB string of escapes", "/v1/chat/completions", () => enc.encode(chatWith('"' + "\\n\\u00e9\\ud83d\\ude00".repeat(MB10 / 20) + '"')), "route"],
   ["10 MB of multi-byte UTF-8", "/v1/responses", () => enc.encode(`{"model":"m","input":${JSON.stringify("日本語😀".repeat(MB10 / 13))}}`), "route"],
   ["10 MB unterminated string", "/v1/chat/completions", () => enc.encode(chatWith('"' + "y".repeat(MB10))), "invalid_json"],
-  ["10 MB key", "/v1/chat/completions", () => enc.encode(`{${JSON.stringify("k".repeat(MB10))}:1,"model":"m","messages":[{"role":"user","content":"x"}]}`), "route"],
-  ["10 MB tool-call arguments", "/v1/chat/completions", () => enc.encode(`{"model":"m","messages":[{"role":"assistant","content":null,"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":${JSON.stringify(JSON.stringify({ a: "z".repeat(MB10) }))}}}]}]}`), "route"],
-  ["10 MB of whitespace around the body", "/v1/completions", () => enc.encode(" ".repeat(MB10 / 2) + '{"model":"m","prompt":"p"}' + "\n".repeat(MB10 / 2)), "route"],
-  ["10 MB number", "/v1/chat/completions", () => enc.encode(`{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":${"9".repeat(MB10)}}`), "route"],
+  [
+    "10 MB key",
+    "/v1/chat/completions",
+    () => enc.encode(`{${JSON.stringify("k".repeat(MB10))}:1,"model":"m","messages":[{"role":"user","content":"x"}]}`),
+    "route",
+  ],
+  [
+    "10 MB tool-call arguments",
+    "/v1/chat/completions",
+    () =>
+      enc.encode(
+        `{"model":"m","messages":[{"role":"assistant","content":null,"tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":${JSON.stringify(JSON.stringify({ a: "z".repeat(MB10) }))}}}]}]}`,
+      ),
+    "route",
+  ],
+  [
+    "10 MB of whitespace around the body",
+    "/v1/completions",
+    () => enc.encode(" ".repeat(MB10 / 2) + '{"model":"m","prompt":"p"}' + "\n".repeat(MB10 / 2)),
+    "route",
+  ],
+  [
+    "10 MB number",
+    "/v1/chat/completions",
+    () => enc.encode(`{"model":"m","messages":[{"role":"user","content":"x"}],"temperature":${"9".repeat(MB10)}}`),
+    "route",
+  ],
   ["10 MB random bytes", "/v1/chat/completions", () => pseudoRandom(MB10), "invalid_json"],
-  ["invalid UTF-8 in content", "/v1/chat/completions", () => bytesOf('{"model":"m","messages":[{"role":"user","content":"a', [0xc3, 0x28], '"}]}'), "invalid_json"],
+  [
+    "invalid UTF-8 in content",
+    "/v1/chat/completions",
+    () => bytesOf('{"model":"m","messages":[{"role":"user","content":"a', [0xc3, 0x28], '"}]}'),
+    "invalid_json",
+  ],
   ["invalid UTF-8 in the model", "/v1/completions", () => bytesOf('{"model":"', [0xff], '","prompt":"p"}'), "invalid_json"],
   ["invalid UTF-8 in a key", "/v1/completions", () => bytesOf('{"', [0xfe], '":1,"model":"m","prompt":"p"}'), "invalid_json"],
   ["invalid UTF-8 in an ignored field", "/v1/completions", () => bytesOf('{"model":"m","prompt":"p","user":"', [0x80], '"}'), "invalid_json"],
@@ -329,7 +455,12 @@ const HOSTILE: [string, string, () => Uint8Array, string][] = [
   ["sequence cut by the closing quote (E2 82)", "/v1/completions", () => bytesOf('{"model":"m","prompt":"', [0xe2, 0x82], '"}'), "invalid_json"],
   ["invalid UTF-8 after the object", "/v1/completions", () => bytesOf('{"model":"m","prompt":"p"}', [0xff]), "invalid_json"],
   ["UTF-8 BOM before the object", "/v1/completions", () => bytesOf([0xef, 0xbb, 0xbf], '{"model":"m","prompt":"p"}'), "invalid_json"],
-  ["1e999 where it is not interpreted", "/v1/chat/completions", () => enc.encode('{"model":"m","temperature":1e999,"top_p":-1e-999,"messages":[{"role":"user","content":"x","w":1e999}]}'), "route"],
+  [
+    "1e999 where it is not interpreted",
+    "/v1/chat/completions",
+    () => enc.encode('{"model":"m","temperature":1e999,"top_p":-1e-999,"messages":[{"role":"user","content":"x","w":1e999}]}'),
+    "route",
+  ],
   ["1e999 as a token id", "/v1/completions", () => enc.encode('{"model":"m","prompt":[1e999]}'), "invalid_value"],
   ["1e999 in a nested token list", "/v1/completions", () => enc.encode('{"model":"m","prompt":[[1,1e999]]}'), "invalid_value"],
   ["4294967296 as a token id", "/v1/completions", () => enc.encode('{"model":"m","prompt":[4294967296]}'), "invalid_value"],
@@ -341,21 +472,76 @@ const HOSTILE: [string, string, () => Uint8Array, string][] = [
   ["raw NUL byte between tokens", "/v1/completions", () => enc.encode('{"model":"m",\u0000"prompt":"p"}'), "invalid_json"],
   ["raw NUL byte after the object", "/v1/completions", () => enc.encode('{"model":"m","prompt":"p"}\u0000'), "invalid_json"],
   ["a single NUL byte", "/v1/completions", () => Uint8Array.of(0), "invalid_json"],
-  ["escaped NUL in every string", "/v1/chat/completions", () => enc.encode('{"model":"\\u0000","messages":[{"role":"\\u0000","content":"\\u0000","name":"\\u0000"}],"\\u0000":"\\u0000"}'), "route"],
+  [
+    "escaped NUL in every string",
+    "/v1/chat/completions",
+    () => enc.encode('{"model":"\\u0000","messages":[{"role":"\\u0000","content":"\\u0000","name":"\\u0000"}],"\\u0000":"\\u0000"}'),
+    "route",
+  ],
   ["10,000 duplicate model keys", "/v1/completions", () => enc.encode("{" + '"model":"a",'.repeat(10000) + '"model":"last","prompt":"p"}'), "route"],
-  ["duplicate messages: a wrong one, then a good one", "/v1/chat/completions", () => enc.encode('{"model":"m","messages":5,"messages":[{"role":"user","content":"x"}]}'), "route"],
-  ["duplicate messages: a good one, then a wrong one", "/v1/chat/completions", () => enc.encode('{"model":"m","messages":[{"role":"user","content":"x"}],"messages":{}}'), "invalid_type"],
-  ["duplicate content in one message", "/v1/chat/completions", () => enc.encode('{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a"}],"content":"b","content":7}]}'), "invalid_type"],
-  ["65,536 messages (the element bound)", "/v1/chat/completions", () => enc.encode('{"model":"m","messages":[' + Array(65536).fill('{"role":"user","content":"hi"}').join(",") + "]}"), "route"],
-  ["100,000 messages (past the element bound)", "/v1/chat/completions", () => enc.encode('{"model":"m","messages":[' + Array(100000).fill('{"role":"user","content":"hi"}').join(",") + "]}"), "too_many_elements"],
-  ["60,000 messages, the last one wrong", "/v1/chat/completions", () => enc.encode('{"model":"m","messages":[' + Array(60000).fill('{"role":"user","content":"hi"}').join(",") + ",7]}"), "invalid_type"],
-  ["300,000 empty-ish messages", "/v1/chat/completions", () => enc.encode('{"model":"m","messages":[' + Array(300000).fill("{}").join(",") + "]}"), "too_many_elements"],
-  ["100,000 content parts", "/v1/chat/completions", () => enc.encode(chatWith("[" + Array(100000).fill('{"type":"text","text":"t"}').join(",") + "]")), "too_many_elements"],
+  [
+    "duplicate messages: a wrong one, then a good one",
+    "/v1/chat/completions",
+    () => enc.encode('{"model":"m","messages":5,"messages":[{"role":"user","content":"x"}]}'),
+    "route",
+  ],
+  [
+    "duplicate messages: a good one, then a wrong one",
+    "/v1/chat/completions",
+    () => enc.encode('{"model":"m","messages":[{"role":"user","content":"x"}],"messages":{}}'),
+    "invalid_type",
+  ],
+  [
+    "duplicate content in one message",
+    "/v1/chat/completions",
+    () => enc.encode('{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a"}],"content":"b","content":7}]}'),
+    "invalid_type",
+  ],
+  [
+    "65,536 messages (the element bound)",
+    "/v1/chat/completions",
+    () => enc.encode('{"model":"m","messages":[' + Array(65536).fill('{"role":"user","content":"hi"}').join(",") + "]}"),
+    "route",
+  ],
+  [
+    "100,000 messages (past the element bound)",
+    "/v1/chat/completions",
+    () => enc.encode('{"model":"m","messages":[' + Array(100000).fill('{"role":"user","content":"hi"}').join(",") + "]}"),
+    "too_many_elements",
+  ],
+  [
+    "60,000 messages, the last one wrong",
+    "/v1/chat/completions",
+    () => enc.encode('{"model":"m","messages":[' + Array(60000).fill('{"role":"user","content":"hi"}').join(",") + ",7]}"),
+    "invalid_type",
+  ],
+  [
+    "300,000 empty-ish messages",
+    "/v1/chat/completions",
+    () => enc.encode('{"model":"m","messages":[' + Array(300000).fill("{}").join(",") + "]}"),
+    "too_many_elements",
+  ],
+  [
+    "100,000 content parts",
+    "/v1/chat/completions",
+    () => enc.encode(chatWith("[" + Array(100000).fill('{"type":"text","text":"t"}').join(",") + "]")),
+    "too_many_elements",
+  ],
   ["100,000 token ids", "/v1/completions", () => enc.encode('{"model":"m","prompt":[' + Array(100000).fill("4294967295").join(",") + "]}"), "route"],
   ["100,000 token-id lists", "/v1/completions", () => enc.encode('{"model":"m","prompt":[' + Array(100000).fill("[1]").join(",") + "]}"), "too_many_elements"],
   ["100,000 prompt strings", "/v1/completions", () => enc.encode('{"model":"m","prompt":[' + Array(100000).fill('"p"').join(",") + "]}"), "too_many_elements"],
-  ["100,000 input items", "/v1/responses", () => enc.encode('{"model":"m","input":[' + Array(100000).fill('{"role":"user","content":"c"}').join(",") + "]}"), "too_many_elements"],
-  ["100,000 tools", "/v1/chat/completions", () => enc.encode('{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[' + Array(100000).fill('{"type":"function"}').join(",") + "]}"), "route"],
+  [
+    "100,000 input items",
+    "/v1/responses",
+    () => enc.encode('{"model":"m","input":[' + Array(100000).fill('{"role":"user","content":"c"}').join(",") + "]}"),
+    "too_many_elements",
+  ],
+  [
+    "100,000 tools",
+    "/v1/chat/completions",
+    () => enc.encode('{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[' + Array(100000).fill('{"type":"function"}').join(",") + "]}"),
+    "route",
+  ],
   ["100,000 empty keys", "/v1/completions", () => enc.encode("{" + '"":0,'.repeat(100000) + '"model":"m","prompt":"p"}'), "route"],
   ["empty body", "/v1/chat/completions", () => new Uint8Array(0), "invalid_json"],
   ["only whitespace", "/v1/chat/completions", () => enc.encode(" \n\t\r "), "invalid_json"],
@@ -374,8 +560,15 @@ describe("hostile bodies through the filter", () => {
       // One chunk, Envoy-sized slices, and slices ended by trailers (multi-MB bodies: 1 MiB slices, to keep the run short).
       const big = bytes.length > 1024 * 1024;
       const deliveries: [Uint8Array[], boolean][] = big
-        ? [[[bytes], false], [fixedChunks(bytes, 1024 * 1024 + 7), true]]
-        : [[[bytes], false], [fixedChunks(bytes, 64 * 1024), false], [fixedChunks(bytes, 16 * 1024 + 7), true]];
+        ? [
+            [[bytes], false],
+            [fixedChunks(bytes, 1024 * 1024 + 7), true],
+          ]
+        : [
+            [[bytes], false],
+            [fixedChunks(bytes, 64 * 1024), false],
+            [fixedChunks(bytes, 16 * 1024 + 7), true],
+          ];
       for (const [chunks, trailers] of deliveries) {
         const got = await send(BIG_LIMIT, { path: p, cls: api, chunks, trailers });
         expect(got.kind === "route" ? "route" : got.code, `${chunks.length} chunks${trailers ? " + trailers" : ""}`).toBe(want);
@@ -402,8 +595,13 @@ describe("hostile bodies through the filter", () => {
 
   it("a client-sent destination header is replaced, never forwarded", async () => {
     const got = await send(BIG_LIMIT, {
-      path: "/v1/completions", cls: "completions", chunks: [enc.encode('{"model":"m","prompt":"p"}')],
-      headers: [["x-gateway-destination-endpoint", "6.6.6.6:1"], ["x-gateway-destination-endpoint", "10.0.0.1:8000"]],
+      path: "/v1/completions",
+      cls: "completions",
+      chunks: [enc.encode('{"model":"m","prompt":"p"}')],
+      headers: [
+        ["x-gateway-destination-endpoint", "6.6.6.6:1"],
+        ["x-gateway-destination-endpoint", "10.0.0.1:8000"],
+      ],
     });
     expect(got.kind).toBe("route");
   });
@@ -419,7 +617,8 @@ describe("VM memory stays bounded", () => {
     const bodies = sample.map(([{ value }, muts, p]) => ({ p, bytes: mutate(enc.encode(render(value, COMPACT)), muts) }));
     const marks: number[] = [];
     for (let round = 0; round < 4; round++) {
-      for (const { p, bytes } of bodies.slice(round * 1000, (round + 1) * 1000)) await sendChecked(host, BIG_LIMIT, { path: p.path, cls: p.cls, chunks: [bytes] });
+      for (const { p, bytes } of bodies.slice(round * 1000, (round + 1) * 1000))
+        await sendChecked(host, BIG_LIMIT, { path: p.path, cls: p.cls, chunks: [bytes] });
       marks.push(host.vmMemoryBytes());
     }
     console.log(`[fuzz] VM memory after each 1,000 requests: ${marks.map((m) => (m / 1048576).toFixed(2) + " MiB").join(", ")}`);

@@ -83,8 +83,7 @@ interface Decision {
   scores: { prefix: Record<string, number> };
 }
 
-const decisionOf = (stream: HttpStream): Decision =>
-  JSON.parse(new TextDecoder().decode(stream.filterState("llm_picker.decision")));
+const decisionOf = (stream: HttpStream): Decision => JSON.parse(new TextDecoder().decode(stream.filterState("llm_picker.decision")));
 
 /** Length of the common prefix of two hash chains. */
 function commonPrefix(a: string[], b: string[]): number {
@@ -161,7 +160,10 @@ class Interleaver {
   private left = 0;
   private readonly remove: () => void;
 
-  constructor(readonly host: ProxyWasmHost, private readonly budget = 3) {
+  constructor(
+    readonly host: ProxyWasmHost,
+    private readonly budget = 3,
+  ) {
     const hooks: SharedDataHooks = { afterGet: (e) => this.onGet(e), afterSet: this.counter.observe };
     this.remove = host.shared.intercept(hooks);
   }

@@ -130,10 +130,46 @@ describe("inspect --endpoints: the seed's hermetic scheduling cases through the 
   const TARGET = "sql-lora-1fdg2";
   type Pod = [waiting: number, kv: number, active?: boolean];
   const cases: Array<{ name: string; pods: Pod[]; want: string; totals: number[] }> = [
-    { name: "select lower queue and kv cache", pods: [[3, 0.2], [0, 0.1], [10, 0.2]], want: "192.168.1.2:8000", totals: [1.5, 1.9, 0.8] },
-    { name: "select active lora, low queue", pods: [[0, 0.2], [0, 0.1, true], [10, 0.2]], want: "192.168.1.2:8000", totals: [1.8, 2.9, 0.8] },
-    { name: "select lora despite higher kv", pods: [[10, 0.2], [10, 0.4, true], [10, 0.3]], want: "192.168.1.2:8000", totals: [1.8, 2.6, 1.7] },
-    { name: "don't shed by default", pods: [[6, 0.2, true], [0, 0.85], [10, 0.9]], want: "192.168.1.1:8000", totals: [2.2, 1.15, 0.1] },
+    {
+      name: "select lower queue and kv cache",
+      pods: [
+        [3, 0.2],
+        [0, 0.1],
+        [10, 0.2],
+      ],
+      want: "192.168.1.2:8000",
+      totals: [1.5, 1.9, 0.8],
+    },
+    {
+      name: "select active lora, low queue",
+      pods: [
+        [0, 0.2],
+        [0, 0.1, true],
+        [10, 0.2],
+      ],
+      want: "192.168.1.2:8000",
+      totals: [1.8, 2.9, 0.8],
+    },
+    {
+      name: "select lora despite higher kv",
+      pods: [
+        [10, 0.2],
+        [10, 0.4, true],
+        [10, 0.3],
+      ],
+      want: "192.168.1.2:8000",
+      totals: [1.8, 2.6, 1.7],
+    },
+    {
+      name: "don't shed by default",
+      pods: [
+        [6, 0.2, true],
+        [0, 0.85],
+        [10, 0.9],
+      ],
+      want: "192.168.1.1:8000",
+      totals: [2.2, 1.15, 0.1],
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -142,16 +178,23 @@ describe("inspect --endpoints: the seed's hermetic scheduling cases through the 
         snapshot[`192.168.1.${i + 1}:8000`] = { waiting, kvCacheUsage: kv, runningLoras: active ? [TARGET] : [], waitingLoras: [], maxLoras: 0, healthy: true };
       });
       const got = line([
-        "--config", file("hermetic.json", HERMETIC),
-        "--endpoints", file(`eps-${c.name}.json`, snapshot),
-        "--seed", "1", "--path", "/v1/completions",
+        "--config",
+        file("hermetic.json", HERMETIC),
+        "--endpoints",
+        file(`eps-${c.name}.json`, snapshot),
+        "--seed",
+        "1",
+        "--path",
+        "/v1/completions",
         file("hermetic-body.json", { model: TARGET, prompt: "test2", max_tokens: 100, temperature: 0 }),
       ]);
       expect(got.decision).toBe("route");
       expect(got.endpoint).toBe(c.want);
       const addresses = Object.keys(snapshot);
       expect(Object.keys(got.total)).toEqual(addresses);
-      addresses.forEach((a, i) => expect(got.total[a]).toBeCloseTo(c.totals[i], 9));
+      addresses.forEach((a, i) => {
+        expect(got.total[a]).toBeCloseTo(c.totals[i], 9);
+      });
       for (const a of addresses) expect(got.scores.prefix[a]).toBe(0);
     });
   }
@@ -175,13 +218,27 @@ describe("inspect --state: the seed's completion table", () => {
     { step: 2, state: { [POD1]: [s1], [POD2]: [] }, body: s2, hashes: ["0e0b3b65f6e5c15d"], pod1: 0, pod2: 0 },
     { step: 3, state: { [POD1]: [s1], [POD2]: [s2] }, body: s3, hashes: ["cc8952e70e1c4504", "251707ac8b048154"], pod1: 0.5, pod2: 0 },
     { step: 4, state: { [POD1]: [s1, s3], [POD2]: [s2] }, body: s4, hashes: ["290aa1412c11a41e", "069d47acc90dc82e"], pod1: 0, pod2: 0 },
-    { step: 5, state: { [POD1]: [s1, s3, s4], [POD2]: [s2] }, body: s5, hashes: ["cc8952e70e1c4504", "251707ac8b048154", "a39267888ad6734a"], pod1: 0.666667, pod2: 0 },
+    {
+      step: 5,
+      state: { [POD1]: [s1, s3, s4], [POD2]: [s2] },
+      body: s5,
+      hashes: ["cc8952e70e1c4504", "251707ac8b048154", "a39267888ad6734a"],
+      pod1: 0.666667,
+      pod2: 0,
+    },
   ];
   for (const s of steps) {
     it(`step ${s.step}: prefix scores ${s.pod1} / ${s.pod2}`, () => {
       const got = line([
-        "--config", file("prefix4.json", CONFIG), "--state", file(`state-${s.step}.json`, s.state),
-        "--path", "/v1/completions", "--seed", "1", file(`step-${s.step}.json`, s.body),
+        "--config",
+        file("prefix4.json", CONFIG),
+        "--state",
+        file(`state-${s.step}.json`, s.state),
+        "--path",
+        "/v1/completions",
+        "--seed",
+        "1",
+        file(`step-${s.step}.json`, s.body),
       ]);
       expect(got.prefix).toEqual({ blockSize: 4, hashes: s.hashes });
       expect(got.scores.prefix).toEqual({ [POD1]: s.pod1, [POD2]: s.pod2 });
@@ -191,8 +248,13 @@ describe("inspect --state: the seed's completion table", () => {
 
   it("the state's addresses join a configured pool's union only when the configuration lists none", () => {
     const got = line([
-      "--config", file("prefix4-pool.json", { ...CONFIG, endpoints: [{ address: POD2 }] }),
-      "--state", file("state-pool.json", { [POD1]: [s1] }), "--path", "/v1/completions", file("s3.json", s3),
+      "--config",
+      file("prefix4-pool.json", { ...CONFIG, endpoints: [{ address: POD2 }] }),
+      "--state",
+      file("state-pool.json", { [POD1]: [s1] }),
+      "--path",
+      "/v1/completions",
+      file("s3.json", s3),
     ]);
     expect(got.scores.prefix).toEqual({ [POD2]: 0 }); // POD1 is not in the configured pool: its entries never score
     expect(got.endpoint).toBe(POD2);
@@ -203,9 +265,15 @@ describe("inspect --state: the seed's completion table", () => {
       Array.from({ length: n }, (_, i) => ({ role: i % 2 ? "assistant" : "user", content: `turn ${i}: ${"lorem ipsum dolor sit amet ".repeat(3)}` }));
     const chat = (n: number) => ({ model: "m", messages: turn(n) });
     const got = line([
-      "--config", file("prefix8.json", { prefix: { blockSize: 8 } }),
-      "--state", file("state-chat.json", { [POD1]: [chat(2), chat(4)], [POD2]: [] }),
-      "--path", "/v1/chat/completions", "--seed", "1", file("chat6.json", chat(6)),
+      "--config",
+      file("prefix8.json", { prefix: { blockSize: 8 } }),
+      "--state",
+      file("state-chat.json", { [POD1]: [chat(2), chat(4)], [POD2]: [] }),
+      "--path",
+      "/v1/chat/completions",
+      "--seed",
+      "1",
+      file("chat6.json", chat(6)),
     ]);
     expect(got.scores.prefix[POD1]).toBeGreaterThan(0.5);
     expect(got.scores.prefix[POD1]).toBeLessThan(1);
@@ -229,7 +297,11 @@ describe("inspect --seed: deterministic tie-breaks", () => {
 describe("inspect: errors exit 2 with a clear message", () => {
   const cases: Array<{ name: string; args: () => string[]; stderr: RegExp }> = [
     { name: "missing body file", args: () => [join(dir, "absent.json")], stderr: /body FILE .*absent\.json: cannot read \(no such file\)/ },
-    { name: "missing config file", args: () => ["--config", join(dir, "absent.json"), file("chat.json", CHAT)], stderr: /--config .*absent\.json: cannot read/ },
+    {
+      name: "missing config file",
+      args: () => ["--config", join(dir, "absent.json"), file("chat.json", CHAT)],
+      stderr: /--config .*absent\.json: cannot read/,
+    },
     {
       name: "configuration refused by the filter (its critical line names the field)",
       args: () => ["--config", file("bad-block.json", { prefix: { blockSize: 0 } }), file("chat.json", CHAT)],
@@ -240,14 +312,26 @@ describe("inspect: errors exit 2 with a clear message", () => {
       args: () => ["--config", file("broken.json", '{"weights":{"queue":'), file("chat.json", CHAT)],
       stderr: /llm_picker: invalid configuration: weights\.queue: .*JSON/,
     },
-    { name: "unknown configuration key", args: () => ["--config", file("typo.json", { weigths: {} }), file("chat.json", CHAT)], stderr: /unknown key "weigths"/ },
-    { name: "--endpoints not JSON", args: () => ["--endpoints", file("eps-broken.json", "{"), file("chat.json", CHAT)], stderr: /--endpoints .*: invalid JSON/ },
+    {
+      name: "unknown configuration key",
+      args: () => ["--config", file("typo.json", { weigths: {} }), file("chat.json", CHAT)],
+      stderr: /unknown key "weigths"/,
+    },
+    {
+      name: "--endpoints not JSON",
+      args: () => ["--endpoints", file("eps-broken.json", "{"), file("chat.json", CHAT)],
+      stderr: /--endpoints .*: invalid JSON/,
+    },
     {
       name: "--endpoints with a wrong type (the filter's message)",
       args: () => ["--endpoints", file("eps-wrong.json", { "10.0.0.1:80": { waiting: "x" } }), file("chat.json", CHAT)],
       stderr: /invalid configuration: snapshot/,
     },
-    { name: "--state not an object of arrays", args: () => ["--state", file("state-bad.json", { "10.0.0.1:80": {} }), file("chat.json", CHAT)], stderr: /must map to an array/ },
+    {
+      name: "--state not an object of arrays",
+      args: () => ["--state", file("state-bad.json", { "10.0.0.1:80": {} }), file("chat.json", CHAT)],
+      stderr: /must map to an array/,
+    },
     {
       name: "--state body the filter refuses",
       args: () => ["--state", file("state-400.json", { "10.0.0.1:80": [{ model: 1 }] }), "--path", "/v1/completions", file("chat.json", CHAT)],

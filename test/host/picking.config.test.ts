@@ -6,7 +6,23 @@
  */
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { A, B, C, answerScrapes, chatBody, ensureBuilt, newPool, poolConfig, route, scrapeRound, send, stat, totalInFlight, uniquePrompt, vllmPage } from "./fixtures/vllm.js";
+import {
+  A,
+  B,
+  C,
+  answerScrapes,
+  chatBody,
+  ensureBuilt,
+  newPool,
+  poolConfig,
+  route,
+  scrapeRound,
+  send,
+  stat,
+  totalInFlight,
+  uniquePrompt,
+  vllmPage,
+} from "./fixtures/vllm.js";
 
 beforeAll(ensureBuilt);
 
@@ -36,7 +52,10 @@ describe("configuration at runtime", () => {
       expect(route(host, chatBody(["before"]))).toBe(B);
       const criticalBefore = host.logs("critical").length;
       expect(host.reconfigure(config)).toBe(false);
-      const critical = host.logs("critical").slice(criticalBefore).map((l) => l.message);
+      const critical = host
+        .logs("critical")
+        .slice(criticalBefore)
+        .map((l) => l.message);
       expect(critical.length).toBeGreaterThanOrEqual(1);
       expect(critical.some((m) => m.includes("invalid configuration") && m.includes(field))).toBe(true);
       for (const w of [0, 1]) expect(route(host, chatBody([`after ${w}`]), { worker: w })).toBe(B);
@@ -70,16 +89,19 @@ describe("never trap", () => {
     fc.string({ maxLength: 400 }),
     fc.uint8Array({ maxLength: 600 }).map((b) => Buffer.from(b).toString("latin1")),
     fc.nat({ max: realPage.length }).map((n) => realPage.slice(0, n)),
-    fc.tuple(fc.nat({ max: realPage.length - 1 }), fc.string({ minLength: 1, maxLength: 20 })).map(([i, s]) => realPage.slice(0, i) + s + realPage.slice(i + 1)),
-    fc.constantFrom("NaN", "+Inf", "-Inf", "-1", "1e308", "1e309", "0x10", "", "--1", "1.0.0", "9".repeat(400)).map((v) =>
-      `vllm:num_requests_waiting{model_name="m"} ${v}\nvllm:kv_cache_usage_perc ${v}\nvllm:num_requests_running ${v}\n`),
+    fc
+      .tuple(fc.nat({ max: realPage.length - 1 }), fc.string({ minLength: 1, maxLength: 20 }))
+      .map(([i, s]) => realPage.slice(0, i) + s + realPage.slice(i + 1)),
+    fc
+      .constantFrom("NaN", "+Inf", "-Inf", "-1", "1e308", "1e309", "0x10", "", "--1", "1.0.0", "9".repeat(400))
+      .map((v) => `vllm:num_requests_waiting{model_name="m"} ${v}\nvllm:kv_cache_usage_perc ${v}\nvllm:num_requests_running ${v}\n`),
     fc.constantFrom(
       `vllm:lora_requests_info{max_lora="${"9".repeat(30)}",running_lora_adapters="${"x,".repeat(5000)}",waiting_lora_adapters=""} 1\n`,
       `vllm:lora_requests_info{running_lora_adapters="${"y".repeat(100_000)}"} 1\n`,
       `vllm:cache_config_info{block_size="-5",num_gpu_blocks="abc"} 1\n`,
       `vllm:lora_requests_info{running_lora_adapters="a\\"b\\\\c\\n",max_lora="2"} 1\n`,
       `vllm:num_requests_waiting{model_name="unterminated} 3\n`,
-      `vllm:num_requests_waiting{${"a=\"b\",".repeat(2000)}} 3\n`,
+      `vllm:num_requests_waiting{${'a="b",'.repeat(2000)}} 3\n`,
       "\n".repeat(10_000),
       "#".repeat(50_000),
     ),
@@ -116,7 +138,10 @@ describe("never trap", () => {
   it("garbage /metrics pages and garbage requests through the whole filter: zero traps, still routing", async () => {
     const host = await newPool({ workers: 2, extra: { debugHeaders: true, inspect: true } });
     const pages = fc.sample(garbagePage, { numRuns: 150, seed: 4 });
-    const requests = fc.sample(fc.tuple(garbageBody, path, extraHeaders, fc.constantFrom("complete", "client_reset", "upstream_reset", "timeout")), { numRuns: 300, seed: 4 });
+    const requests = fc.sample(fc.tuple(garbageBody, path, extraHeaders, fc.constantFrom("complete", "client_reset", "upstream_reset", "timeout")), {
+      numRuns: 300,
+      seed: 4,
+    });
     let r = 0;
     for (let i = 0; i < pages.length; i++) {
       host.advance(INTERVAL);

@@ -30,7 +30,14 @@ describe("admission", () => {
     s.stream.end("complete");
     // Not-inference requests too: nowhere to send them.
     const g = host.newHttpStream();
-    g.sendRequestHeaders([[":method", "GET"], [":path", "/v1/models"], [":authority", "gw"]], true);
+    g.sendRequestHeaders(
+      [
+        [":method", "GET"],
+        [":path", "/v1/models"],
+        [":authority", "gw"],
+      ],
+      true,
+    );
     expect(g.localResponse()?.status).toBe(503);
     g.end("complete");
     expect(stat(host, "llm_picker.requests.rejected_503")).toBe(2);
@@ -52,7 +59,14 @@ describe("admission", () => {
       expect(JSON.parse(local.bodyText).error.code).toBe("system_saturated");
       shed.stream.end("complete");
       // Priority 0 / absent / not a negative integer: not sheddable.
-      for (const h of [[], [["x-gateway-inference-priority", "0"]], [["x-gateway-inference-priority", "2"]], [["x-gateway-inference-priority", "-x"]], [["x-gateway-inference-priority", "-0"]], [["x-gateway-inference-priority", "-"]]] as Array<Array<[string, string]>>) {
+      for (const h of [
+        [],
+        [["x-gateway-inference-priority", "0"]],
+        [["x-gateway-inference-priority", "2"]],
+        [["x-gateway-inference-priority", "-x"]],
+        [["x-gateway-inference-priority", "-0"]],
+        [["x-gateway-inference-priority", "-"]],
+      ] as Array<Array<[string, string]>>) {
         const s = send(host, chatBody([uniquePrompt(2)]), { headers: h });
         expect(s.status).toBeUndefined();
         expect(s.endpoint).toBeDefined();
@@ -91,11 +105,24 @@ describe("admission", () => {
 describe("the decision on the forwarded request", () => {
   it("the client-sent x-gateway-destination-endpoint is never honoured (inference and pass-through)", async () => {
     const host = await newPool({ endpoints: [A], extra: { metrics: { enabled: false } } });
-    const s = send(host, chatBody(["hi"]), { headers: [["x-gateway-destination-endpoint", "10.9.9.9:1"], ["x-gateway-destination-endpoint", B]] });
+    const s = send(host, chatBody(["hi"]), {
+      headers: [
+        ["x-gateway-destination-endpoint", "10.9.9.9:1"],
+        ["x-gateway-destination-endpoint", B],
+      ],
+    });
     expect(header(s.headers, "x-gateway-destination-endpoint")).toEqual([A]);
     s.stream.end("complete");
     const g = host.newHttpStream();
-    g.sendRequestHeaders([[":method", "GET"], [":path", "/v1/models"], [":authority", "gw"], ["x-gateway-destination-endpoint", "10.9.9.9:1"]], true);
+    g.sendRequestHeaders(
+      [
+        [":method", "GET"],
+        [":path", "/v1/models"],
+        [":authority", "gw"],
+        ["x-gateway-destination-endpoint", "10.9.9.9:1"],
+      ],
+      true,
+    );
     expect(header(g.forwardedRequest()!.headers as Array<[string, string]>, "x-gateway-destination-endpoint")).toEqual([A]);
     g.end("complete");
     // Refused request: the client's value does not survive either (nothing forwarded).
@@ -132,7 +159,12 @@ describe("the decision on the forwarded request", () => {
   it("x-gateway-model-name-rewrite changes only the forwarded body's model (every other byte identical) and content-length", async () => {
     const host = await newPool({ extra: { metrics: { enabled: false } } });
     const body = '{ "stream":false,\n  "model" : "base-model", "messages":[{"role":"user","content":"h\\u00e9llo \\"model\\": x"}],"n":1}';
-    const s = send(host, body, { headers: [["x-gateway-model-name-rewrite", "meta-llama/Llama-3.1-70B-Instruct"], ["content-length", String(body.length)]] });
+    const s = send(host, body, {
+      headers: [
+        ["x-gateway-model-name-rewrite", "meta-llama/Llama-3.1-70B-Instruct"],
+        ["content-length", String(body.length)],
+      ],
+    });
     const expected = body.replace('"base-model"', '"meta-llama/Llama-3.1-70B-Instruct"');
     expect(s.body).toBe(expected);
     expect(header(s.headers, "content-length")).toEqual([String(Buffer.byteLength(expected))]);
@@ -183,7 +215,14 @@ describe("stats", () => {
     again.stream.end("complete");
     // 1 passed (not inference).
     const g = host.newHttpStream();
-    g.sendRequestHeaders([[":method", "GET"], [":path", "/v1/models"], [":authority", "gw"]], true);
+    g.sendRequestHeaders(
+      [
+        [":method", "GET"],
+        [":path", "/v1/models"],
+        [":authority", "gw"],
+      ],
+      true,
+    );
     g.end("complete");
     // Rejections: 400 (bad JSON), 413 (over maxBodyBytes).
     send(host, "{oops").stream.end("complete");

@@ -50,31 +50,59 @@ describe("in-flight counts across worker VMs", () => {
 
 describe("every way a stream ends decrements the count", () => {
   const endings: Array<[string, (s: HttpStream) => void]> = [
-    ["completion (200 response)", (s) => {
-      s.sendResponseHeaders([[":status", "200"], ["content-type", "application/json"]], false);
-      s.sendResponseBody('{"choices":[]}', true);
-      s.end("complete");
-    }],
+    [
+      "completion (200 response)",
+      (s) => {
+        s.sendResponseHeaders(
+          [
+            [":status", "200"],
+            ["content-type", "application/json"],
+          ],
+          false,
+        );
+        s.sendResponseBody('{"choices":[]}', true);
+        s.end("complete");
+      },
+    ],
     ["client reset before the response", (s) => s.end("client_reset")],
-    ["client reset mid-response (streaming)", (s) => {
-      s.sendResponseHeaders([[":status", "200"], ["content-type", "text/event-stream"]], false);
-      s.sendResponseBody("data: {}\n\n", false);
-      s.end("client_reset");
-    }],
+    [
+      "client reset mid-response (streaming)",
+      (s) => {
+        s.sendResponseHeaders(
+          [
+            [":status", "200"],
+            ["content-type", "text/event-stream"],
+          ],
+          false,
+        );
+        s.sendResponseBody("data: {}\n\n", false);
+        s.end("client_reset");
+      },
+    ],
     ["upstream reset (Envoy answers 503 itself)", (s) => s.end("upstream_reset")],
     ["timeout (Envoy answers 504 itself)", (s) => s.end("timeout")],
-    ["a local reply after routing (Envoy's router answers instead of the upstream)", (s) => {
-      // Envoy's router replies locally after our filter routed (e.g. no healthy
-      // upstream / overflow): the emulator's internal hook for a local reply.
-      (s as unknown as { sendLocalReply: (r: object) => void }).sendLocalReply({
-        status: 503, headers: [], body: new TextEncoder().encode("no healthy upstream"), details: "no_healthy_upstream", grpcStatus: -1,
-      });
-      s.end("complete");
-    }],
-    ["a 5xx from the upstream", (s) => {
-      s.sendResponseHeaders([[":status", "500"]], true);
-      s.end("complete");
-    }],
+    [
+      "a local reply after routing (Envoy's router answers instead of the upstream)",
+      (s) => {
+        // Envoy's router replies locally after our filter routed (e.g. no healthy
+        // upstream / overflow): the emulator's internal hook for a local reply.
+        (s as unknown as { sendLocalReply: (r: object) => void }).sendLocalReply({
+          status: 503,
+          headers: [],
+          body: new TextEncoder().encode("no healthy upstream"),
+          details: "no_healthy_upstream",
+          grpcStatus: -1,
+        });
+        s.end("complete");
+      },
+    ],
+    [
+      "a 5xx from the upstream",
+      (s) => {
+        s.sendResponseHeaders([[":status", "500"]], true);
+        s.end("complete");
+      },
+    ],
   ];
   for (const [name, finish] of endings) {
     it(name, async () => {
@@ -95,7 +123,14 @@ describe("every way a stream ends decrements the count", () => {
   it("a pass-through request (not inference, routed at the headers) is counted and decremented too", async () => {
     const host = await newPool({ extra: noScrape });
     const s = host.newHttpStream();
-    s.sendRequestHeaders([[":method", "GET"], [":path", "/v1/models"], [":authority", "gw"]], true);
+    s.sendRequestHeaders(
+      [
+        [":method", "GET"],
+        [":path", "/v1/models"],
+        [":authority", "gw"],
+      ],
+      true,
+    );
     const ep = s.forwardedRequest()!.headers.find(([k]) => k === "x-gateway-destination-endpoint")![1];
     expect(inFlightOf(host, ep)).toBe(1);
     s.end("client_reset");

@@ -187,7 +187,10 @@ describe("pool changes at runtime (host.reconfigure)", () => {
     // Scraping follows the new pool: no callouts to A any more.
     const before = host.httpCalls().length;
     for (let i = 0; i < 4; i++) scrapeRound(host, INTERVAL, { [B]: equal, [C]: equal });
-    const after = host.httpCalls().slice(before).map((c) => c.headers.find(([k]) => k === ":authority")![1]);
+    const after = host
+      .httpCalls()
+      .slice(before)
+      .map((c) => c.headers.find(([k]) => k === ":authority")![1]);
     expect(after.filter((a) => a === A)).toEqual([]);
     expect(after.filter((a) => a === B).length).toBeGreaterThanOrEqual(1);
     expect(host.traps()).toEqual([]);

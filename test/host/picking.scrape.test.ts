@@ -8,7 +8,21 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ProxyWasmHost } from "../../src/host/index.js";
 import {
-  A, B, C, answerScrapes, uniquePrompt, chatBody, ensureBuilt, newPool, poolConfig, scrapeRound, scrapeTarget, send, stat, tally, type ScrapeAnswer,
+  A,
+  B,
+  C,
+  answerScrapes,
+  uniquePrompt,
+  chatBody,
+  ensureBuilt,
+  newPool,
+  poolConfig,
+  scrapeRound,
+  scrapeTarget,
+  send,
+  stat,
+  tally,
+  type ScrapeAnswer,
 } from "./fixtures/vllm.js";
 
 const INTERVAL = 50;
@@ -103,9 +117,17 @@ describe("scraping across configuration updates", () => {
 describe("scraped metrics change decisions", () => {
   it("shortest queue wins when there is no prefix in common", async () => {
     const host = await newPool({ workers: 2 });
-    scrapeRound(host, INTERVAL, { [A]: { waiting: 3, running: 1, kv: 0.2 }, [B]: { waiting: 0, running: 1, kv: 0.2 }, [C]: { waiting: 5, running: 1, kv: 0.2 } });
+    scrapeRound(host, INTERVAL, {
+      [A]: { waiting: 3, running: 1, kv: 0.2 },
+      [B]: { waiting: 0, running: 1, kv: 0.2 },
+      [C]: { waiting: 5, running: 1, kv: 0.2 },
+    });
     expect(distinct(host, 12)).toEqual({ [B]: 12 });
-    scrapeRound(host, INTERVAL, { [A]: { waiting: 0, running: 1, kv: 0.2 }, [B]: { waiting: 4, running: 1, kv: 0.2 }, [C]: { waiting: 5, running: 1, kv: 0.2 } });
+    scrapeRound(host, INTERVAL, {
+      [A]: { waiting: 0, running: 1, kv: 0.2 },
+      [B]: { waiting: 4, running: 1, kv: 0.2 },
+      [C]: { waiting: 5, running: 1, kv: 0.2 },
+    });
     expect(distinct(host, 12)).toEqual({ [A]: 12 });
     expect(host.traps()).toEqual([]);
     host.close();
@@ -115,7 +137,11 @@ describe("scraped metrics change decisions", () => {
     const host = await newPool();
     scrapeRound(host, INTERVAL, { [A]: { waiting: 2, kv: 0.7 }, [B]: { waiting: 2, kv: 0.1 }, [C]: { waiting: 2, kv: 0.4 } });
     expect(distinct(host, 10)).toEqual({ [B]: 10 });
-    scrapeRound(host, INTERVAL, { [A]: { waiting: 2, kv: 0.7, legacyKvName: true }, [B]: { waiting: 2, kv: 0.5, legacyKvName: true }, [C]: { waiting: 2, kv: 0.05, legacyKvName: true } });
+    scrapeRound(host, INTERVAL, {
+      [A]: { waiting: 2, kv: 0.7, legacyKvName: true },
+      [B]: { waiting: 2, kv: 0.5, legacyKvName: true },
+      [C]: { waiting: 2, kv: 0.05, legacyKvName: true },
+    });
     expect(distinct(host, 10)).toEqual({ [C]: 10 });
     host.close();
   });

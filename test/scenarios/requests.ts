@@ -55,14 +55,7 @@ function reject(param: string | null, code: string, status = 400): Expect {
 }
 const PASS: Expect = { decision: "pass" };
 
-function row(
-  name: string,
-  source: string,
-  path: string,
-  body: unknown,
-  expect: Expect,
-  extra: Partial<RequestRow> = {},
-): RequestRow {
+function row(name: string, source: string, path: string, body: unknown, expect: Expect, extra: Partial<RequestRow> = {}): RequestRow {
   return {
     name,
     source,
@@ -82,6 +75,7 @@ const E2 = "seed: 400 'invalid request format'";
 // ---------------------------------------------------------------------------
 // The seed's 17 cases (body_test.go TestExtractRequestData), by body shape.
 
+// biome-ignore format: a table, one case per row as laid out by hand
 const seedCases: RequestRow[] = [
   row("seed 1: completions request body", "seed #1", SHAPE, { model: "test", prompt: "test prompt" },
     route("test", { completions: { prompt: "test prompt" } })),
@@ -147,6 +141,7 @@ const seedCases: RequestRow[] = [
 // ---------------------------------------------------------------------------
 // The seed's further edge cases (§1.4) and director checks (§1.3, §3.8).
 
+// biome-ignore format: a table, one case per row as laid out by hand
 const seedEdges: RequestRow[] = [
   row("prompt wins over messages", "seed edge", SHAPE, { model: "m", prompt: "p", messages: [user("hi")] },
     route("m", { completions: { prompt: "p" } })),
@@ -196,6 +191,7 @@ const seedEdges: RequestRow[] = [
 // ---------------------------------------------------------------------------
 // Path detection, prompt forms, responses, errors.
 
+// biome-ignore format: a table, one case per row as laid out by hand
 const project: RequestRow[] = [
   row("path says chat although prompt is present", "project", CHAT, { model: "m", prompt: "p", messages: [user("hi")] },
     route("m", { chat_completions: { messages: [user("hi")] } }),
@@ -309,6 +305,7 @@ const toolCallMessages = [
   { role: "tool", tool_call_id: "call_1", content: '{"temp_c":21}' },
 ];
 
+// biome-ignore format: a table, one case per row as laid out by hand
 const clients: RequestRow[] = [
   row("streaming with stream_options", "client", CHAT,
     { model: "gpt-4o", messages: [user("hi")], stream: true, stream_options: { include_usage: true } },

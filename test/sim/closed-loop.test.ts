@@ -12,7 +12,12 @@ import { startSimServer, type SimServer } from "../../src/sim/server.js";
 
 const BLOCK = 16;
 
-async function chat(server: SimServer, messages: unknown[], maxTokens: number, stream: boolean): Promise<{ text: string; promptTokens: number; completionTokens: number; cachedTokens: number }> {
+async function chat(
+  server: SimServer,
+  messages: unknown[],
+  maxTokens: number,
+  stream: boolean,
+): Promise<{ text: string; promptTokens: number; completionTokens: number; cachedTokens: number }> {
   const res = await fetch(`${server.url}/v1/chat/completions`, {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -23,7 +28,12 @@ async function chat(server: SimServer, messages: unknown[], maxTokens: number, s
   if (!stream) {
     const body = JSON.parse(raw);
     const u = body.usage;
-    return { text: body.choices[0].message.content, promptTokens: u.prompt_tokens, completionTokens: u.completion_tokens, cachedTokens: u.prompt_tokens_details.cached_tokens };
+    return {
+      text: body.choices[0].message.content,
+      promptTokens: u.prompt_tokens,
+      completionTokens: u.completion_tokens,
+      cachedTokens: u.prompt_tokens_details.cached_tokens,
+    };
   }
   let text = "";
   let usage: any = null;

@@ -187,8 +187,16 @@ describe("simulated server over HTTP", () => {
     const c = await postJson(`${server.url}/v1/completions`, { prompt: "Once upon a time", max_tokens: 4 });
     expect(c.object).toBe("text_completion");
     expect(c.usage.prompt_tokens).toBe(5); // BOS + Once upon a time
-    const cs = sseEvents(await (await post(`${server.url}/v1/completions`, { prompt: "Once upon a time", max_tokens: 4, stream: true, stream_options: { include_usage: true } })).text());
-    const streamedText = cs.slice(0, -1).map((e) => JSON.parse(e.data)).map((x) => x.choices[0]?.text ?? "").join("");
+    const cs = sseEvents(
+      await (
+        await post(`${server.url}/v1/completions`, { prompt: "Once upon a time", max_tokens: 4, stream: true, stream_options: { include_usage: true } })
+      ).text(),
+    );
+    const streamedText = cs
+      .slice(0, -1)
+      .map((e) => JSON.parse(e.data))
+      .map((x) => x.choices[0]?.text ?? "")
+      .join("");
     expect(streamedText).toBe(c.choices[0].text);
 
     const r = await postJson(`${server.url}/v1/responses`, { input: "Tell me about foxes.", max_output_tokens: 6 });
@@ -237,7 +245,14 @@ describe("simulated server over HTTP", () => {
 describe("load is visible in /metrics while requests run", () => {
   it("running, waiting, KV usage and LoRA adapters", async () => {
     // Real time: overhead 400 ms, one running request at a time.
-    const server = await startSimServer({ timeScale: 1, overheadMs: 400, prefillMsPerToken: 0, decodeMsPerToken: 1, maxNumSeqs: 1, loraAdapters: ["sql-lora"] });
+    const server = await startSimServer({
+      timeScale: 1,
+      overheadMs: 400,
+      prefillMsPerToken: 0,
+      decodeMsPerToken: 1,
+      maxNumSeqs: 1,
+      loraAdapters: ["sql-lora"],
+    });
     try {
       const a = postJson(`${server.url}/v1/chat/completions`, { ...CHAT, model: "sql-lora", max_tokens: 2 });
       const b = postJson(`${server.url}/v1/chat/completions`, { ...CHAT, max_tokens: 2 });

@@ -77,7 +77,14 @@ describe("Llama 3.1 chat template", () => {
   });
 
   it("rejects more than one tool call per message, as the template raises", () => {
-    const two = { role: "assistant", content: "", toolCalls: [{ name: "a", arguments: {} }, { name: "b", arguments: {} }] };
+    const two = {
+      role: "assistant",
+      content: "",
+      toolCalls: [
+        { name: "a", arguments: {} },
+        { name: "b", arguments: {} },
+      ],
+    };
     expect(() => renderLlama31([{ role: "user", content: "x" }, two])).toThrow(/single tool-calls/);
   });
 
@@ -97,7 +104,7 @@ describe("tokenization", () => {
   });
 
   it("memoised per-section tokenization equals tokenizing the whole rendered text", () => {
-    const fragment = fc.constantFrom("Hello", " world", "\n", "\n\n", "  ", "é", "日本語", "12345", "<|eot_id|>", "{\"a\": 1}", "don't", "\t", "🙂", "x");
+    const fragment = fc.constantFrom("Hello", " world", "\n", "\n\n", "  ", "é", "日本語", "12345", "<|eot_id|>", '{"a": 1}', "don't", "\t", "🙂", "x");
     const content = fc.array(fragment, { maxLength: 12 }).map((parts) => parts.join(""));
     const message = fc.record({ role: fc.constantFrom("system", "user", "assistant", "tool"), content });
     fc.assert(
@@ -117,7 +124,12 @@ describe("tokenization", () => {
   it("a chat request and a responses request with the same conversation have the same prompt", () => {
     const chat = parseRequest(
       "chat",
-      JSON.stringify({ messages: [{ role: "system", content: "Be brief." }, { role: "user", content: [{ type: "text", text: "Hi" }] }] }),
+      JSON.stringify({
+        messages: [
+          { role: "system", content: "Be brief." },
+          { role: "user", content: [{ type: "text", text: "Hi" }] },
+        ],
+      }),
     );
     const responses = parseRequest(
       "responses",
@@ -127,7 +139,20 @@ describe("tokenization", () => {
   });
 
   it("list content parts are joined with a newline (vLLM's string content format)", () => {
-    const parts = parseRequest("chat", JSON.stringify({ messages: [{ role: "user", content: [{ type: "text", text: "a" }, { type: "text", text: "b" }] }] }));
+    const parts = parseRequest(
+      "chat",
+      JSON.stringify({
+        messages: [
+          {
+            role: "user",
+            content: [
+              { type: "text", text: "a" },
+              { type: "text", text: "b" },
+            ],
+          },
+        ],
+      }),
+    );
     const plain = parseRequest("chat", JSON.stringify({ messages: [{ role: "user", content: "a\nb" }] }));
     expect([...parts.tokens]).toEqual([...plain.tokens]);
   });

@@ -30,7 +30,10 @@ beforeAll(async () => {
 });
 
 /** Text, sometimes built from the reserved byte 0x00, 0xFF (ÿ), tag letters and terminator-like runs. */
-const tricky = fc.string({ unit: fc.constantFrom("\u0000", "\u00ff", "M", "s", "r", "a", "\u0000\u0000", " ", "\u0000\u0000Mruser\u0000\u0000s"), maxLength: 12 });
+const tricky = fc.string({
+  unit: fc.constantFrom("\u0000", "\u00ff", "M", "s", "r", "a", "\u0000\u0000", " ", "\u0000\u0000Mruser\u0000\u0000s"),
+  maxLength: 12,
+});
 const text = fc.oneof(fc.string({ unit: "grapheme", maxLength: 40 }), tricky);
 const part = fc.oneof(
   fc.record({ type: fc.constant("text"), text }),
@@ -43,11 +46,24 @@ const message = fc.oneof(
   fc.record({
     role: fc.constant("assistant"),
     content: fc.constant(null),
-    tool_calls: fc.array(fc.record({ id: fc.string({ maxLength: 8 }), type: fc.constant("function"), function: fc.record({ name: fc.string({ maxLength: 8 }), arguments: fc.json() }) }), { minLength: 1, maxLength: 2 }),
+    tool_calls: fc.array(
+      fc.record({
+        id: fc.string({ maxLength: 8 }),
+        type: fc.constant("function"),
+        function: fc.record({ name: fc.string({ maxLength: 8 }), arguments: fc.json() }),
+      }),
+      { minLength: 1, maxLength: 2 },
+    ),
   }),
   fc.record({ role: fc.constant("tool"), tool_call_id: fc.string({ maxLength: 8 }), content: text }),
 );
-const tools = fc.option(fc.array(fc.record({ type: fc.constant("function"), function: fc.record({ name: fc.string({ maxLength: 10 }), description: text }) }), { minLength: 1, maxLength: 2 }), { nil: undefined });
+const tools = fc.option(
+  fc.array(fc.record({ type: fc.constant("function"), function: fc.record({ name: fc.string({ maxLength: 10 }), description: text }) }), {
+    minLength: 1,
+    maxLength: 2,
+  }),
+  { nil: undefined },
+);
 const cfg = fc.record({ S: fc.integer({ min: 1, max: 24 }), trailing: fc.boolean() });
 
 function chatBody(model: string, msgs: unknown[], t?: unknown, salt?: string) {
@@ -78,14 +94,20 @@ const messageOffset = (msgs: unknown[], j: number, t: unknown) => (j === 0 ? hea
 describe("(a) extending a conversation keeps every full block", () => {
   it("holds for random conversations, tools and block sizes", () => {
     fc.assert(
-      fc.property(fc.array(message, { minLength: 1, maxLength: 5 }), fc.array(message, { minLength: 1, maxLength: 4 }), tools, cfg, (short, more, t, { S, trailing }) => {
-        const a = chatBody("m", short, t);
-        const b = chatBody("m", [...short, ...more], t);
-        const ra: string = u.renderHex(enc.encode(a), CHAT);
-        expect((u.renderHex(enc.encode(b), CHAT) as string).startsWith(ra)).toBe(true);
-        const full = Math.floor(ra.length / 2 / S);
-        expect(hashes(b, S, trailing).slice(0, full)).toEqual(hashes(a, S, trailing).slice(0, full));
-      }),
+      fc.property(
+        fc.array(message, { minLength: 1, maxLength: 5 }),
+        fc.array(message, { minLength: 1, maxLength: 4 }),
+        tools,
+        cfg,
+        (short, more, t, { S, trailing }) => {
+          const a = chatBody("m", short, t);
+          const b = chatBody("m", [...short, ...more], t);
+          const ra: string = u.renderHex(enc.encode(a), CHAT);
+          expect((u.renderHex(enc.encode(b), CHAT) as string).startsWith(ra)).toBe(true);
+          const full = Math.floor(ra.length / 2 / S);
+          expect(hashes(b, S, trailing).slice(0, full)).toEqual(hashes(a, S, trailing).slice(0, full));
+        },
+      ),
       { numRuns: 150 },
     );
   });
@@ -168,7 +190,10 @@ describe("(c) key order and whitespace change no hash", () => {
         const body: any = { model: "m", messages: msgs, chat_template_kwargs: { a: 1, b: [true, null, "x"] } };
         if (t !== undefined) body.tools = t;
         let x = seed;
-        const rnd = () => ((x = (x * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+        const rnd = () => {
+          x = (x * 1103515245 + 12345) % 2 ** 31;
+          return x / 2 ** 31;
+        };
         expect(hashes(scramble(body, rnd), S, trailing)).toEqual(hashes(JSON.stringify(body), S, trailing));
       }),
       { numRuns: 150 },
@@ -185,7 +210,8 @@ function sharedLead(a: string[], b: string[]): number {
 const utf8Len = (t: string) => enc.encode(t).length;
 /** A shared start P of at least `minBytes` UTF-8 bytes (graphemes and reserved bytes mixed). */
 const sharedStart = (minBytes: number) =>
-  fc.array(fc.oneof(fc.string({ unit: "grapheme", minLength: 1, maxLength: 30 }), tricky), { minLength: 1, maxLength: 20 })
+  fc
+    .array(fc.oneof(fc.string({ unit: "grapheme", minLength: 1, maxLength: 30 }), tricky), { minLength: 1, maxLength: 20 })
     .map((xs) => xs.join(""))
     .filter((p) => utf8Len(p) >= minBytes);
 /** Two different continuations (either may be empty; neither a prefix of the other is not required). */
@@ -228,7 +254,8 @@ describe("(d) texts sharing a start share the blocks of that start", () => {
         twoEnds,
         fc.boolean(),
         ([S, P], [s1, s2], inInstructions) => {
-          const body = (x: string) => JSON.stringify(inInstructions ? { model: "m", instructions: x, input: "q" } : { model: "m", instructions: "Be brief.", input: x });
+          const body = (x: string) =>
+            JSON.stringify(inInstructions ? { model: "m", instructions: x, input: "q" } : { model: "m", instructions: "Be brief.", input: x });
           // Instructions come first ('I' then the text); a string input is last (an empty one is invalid: measure with "x").
           const offset = inInstructions ? 1 : renderLen(body("x"), RESPONSES) - 1 - 2;
           const sharedBytes = offset + utf8Len(P);
@@ -244,7 +271,10 @@ describe("(d) texts sharing a start share the blocks of that start", () => {
   it("tools: the same tools plus one more share the blocks of the common tools' JSON", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ type: fc.constant("function"), function: fc.record({ name: fc.string({ maxLength: 10 }), description: text }) }), { minLength: 1, maxLength: 4 }),
+        fc.array(fc.record({ type: fc.constant("function"), function: fc.record({ name: fc.string({ maxLength: 10 }), description: text }) }), {
+          minLength: 1,
+          maxLength: 4,
+        }),
         fc.record({ type: fc.constant("function"), function: fc.record({ name: fc.string({ maxLength: 10 }) }) }),
         fc.array(message, { minLength: 1, maxLength: 2 }),
         cfg,
@@ -323,10 +353,7 @@ function chatFields(body: any): Field[] {
 }
 const dropHashes = (fs: Field[]): Field[] => fs.map(([t, v]) => (t === "p" ? [t, v.slice(0, v.lastIndexOf("#"))] : [t, v]));
 
-const smallMessage = fc.record(
-  { role: fc.constantFrom("user", "assistant", "M"), content: tricky, name: tricky },
-  { requiredKeys: ["role", "content"] },
-);
+const smallMessage = fc.record({ role: fc.constantFrom("user", "assistant", "M"), content: tricky, name: tricky }, { requiredKeys: ["role", "content"] });
 
 describe("(e) different requests never render the same", () => {
   it("every rendering decodes back to exactly the request's fields (a left inverse: injective)", () => {
@@ -361,21 +388,34 @@ describe("(e) different requests never render the same", () => {
 
   it("moving a message boundary or forging one in text changes the rendering and the last hash", () => {
     fc.assert(
-      fc.property(fc.array(smallMessage, { maxLength: 2 }), tricky, tricky, fc.constantFrom("user", "assistant"), fc.integer({ min: 1, max: 24 }), (before, x, y, role, S) => {
-        // [role: x‖y] vs [role: x, role: y] vs a text that spells the second message's framing inside the first.
-        const forged = x + "\u0000\u0000Mr" + role + "\u0000\u0000s" + y;
-        const forms = [
-          [{ role, content: x + y }],
-          [{ role, content: x }, { role, content: y }],
-          [{ role, content: forged }],
-          [{ role, content: x + "\u0000" }, { role, content: y }],
-        ].map((tail) => chatBody("m", [...before, ...tail]));
-        const rendered = forms.map((b) => renderHex(b));
-        expect(new Set(rendered).size).toBe(forms.length);
-        // With the trailing block hashed, the last hash covers the whole rendering.
-        const lasts = forms.map((b) => hashes(b, S, true).at(-1) ?? "");
-        expect(new Set(lasts).size).toBe(forms.length);
-      }),
+      fc.property(
+        fc.array(smallMessage, { maxLength: 2 }),
+        tricky,
+        tricky,
+        fc.constantFrom("user", "assistant"),
+        fc.integer({ min: 1, max: 24 }),
+        (before, x, y, role, S) => {
+          // [role: x‖y] vs [role: x, role: y] vs a text that spells the second message's framing inside the first.
+          const forged = x + "\u0000\u0000Mr" + role + "\u0000\u0000s" + y;
+          const forms = [
+            [{ role, content: x + y }],
+            [
+              { role, content: x },
+              { role, content: y },
+            ],
+            [{ role, content: forged }],
+            [
+              { role, content: x + "\u0000" },
+              { role, content: y },
+            ],
+          ].map((tail) => chatBody("m", [...before, ...tail]));
+          const rendered = forms.map((b) => renderHex(b));
+          expect(new Set(rendered).size).toBe(forms.length);
+          // With the trailing block hashed, the last hash covers the whole rendering.
+          const lasts = forms.map((b) => hashes(b, S, true).at(-1) ?? "");
+          expect(new Set(lasts).size).toBe(forms.length);
+        },
+      ),
       { numRuns: 150 },
     );
   });
@@ -393,14 +433,20 @@ describe("the build renders and hashes like the independent reference", () => {
     });
   it("random chat bodies with long texts: same rendering, same hashes (with and without a maxBlocks cap)", () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(message, fc.record({ role: fc.constant("user"), content: longText })), { minLength: 1, maxLength: 4 }), tools, fc.integer({ min: 1, max: 64 }), fc.integer({ min: 1, max: 40 }), (msgs, t, S, maxBlocks) => {
-        const body = chatBody("m", msgs, t);
-        expect(renderHex(body)).toBe(Buffer.from(referenceRender("chat", JSON.parse(body))).toString("hex"));
-        for (const cap of [100000, maxBlocks]) {
-          const got: string = u.hashBodyHex(enc.encode(body), CHAT, "", S, cap, true);
-          expect(got).toBe(referenceHashes("chat", body, { blockSize: S, maxBlocks: cap, hashTrailingBlock: true }).join(" "));
-        }
-      }),
+      fc.property(
+        fc.array(fc.oneof(message, fc.record({ role: fc.constant("user"), content: longText })), { minLength: 1, maxLength: 4 }),
+        tools,
+        fc.integer({ min: 1, max: 64 }),
+        fc.integer({ min: 1, max: 40 }),
+        (msgs, t, S, maxBlocks) => {
+          const body = chatBody("m", msgs, t);
+          expect(renderHex(body)).toBe(Buffer.from(referenceRender("chat", JSON.parse(body))).toString("hex"));
+          for (const cap of [100000, maxBlocks]) {
+            const got: string = u.hashBodyHex(enc.encode(body), CHAT, "", S, cap, true);
+            expect(got).toBe(referenceHashes("chat", body, { blockSize: S, maxBlocks: cap, hashTrailingBlock: true }).join(" "));
+          }
+        },
+      ),
       { numRuns: 150 },
     );
   });

@@ -97,9 +97,7 @@ describe("block chain: seed golden vectors (§2.8)", () => {
         fc.boolean(),
         fc.array(fc.integer({ min: 0, max: 90 }), { maxLength: 10 }),
         (bytes, S, N, trailing, chunks) => {
-          expect(u.chainChunkedHex("m", bytes, S, N, trailing, Int32Array.from(chunks))).toBe(
-            u.chainHex("m", "", false, bytes, S, N, trailing),
-          );
+          expect(u.chainChunkedHex("m", bytes, S, N, trailing, Int32Array.from(chunks))).toBe(u.chainHex("m", "", false, bytes, S, N, trailing));
         },
       ),
       { numRuns: 200 },

@@ -61,7 +61,13 @@ describe("seed TestPrefixPluginCompletion (S=4, PR-commit chain)", () => {
 
   it("the same table with the trailing block hashed gives the same scores", () => {
     const { ix } = newIndex();
-    const expected = [[0, 0], [0, 0], [0.5, 0], [0, 0], [2 / 3, 0]];
+    const expected = [
+      [0, 0],
+      [0, 0],
+      [0.5, 0],
+      [0, 0],
+      [2 / 3, 0],
+    ];
     const steps: Array<[string, string, string]> = [
       ["test-model1", "aaaaaa", P1],
       ["test-model2", "bbbbbb", P2],
@@ -155,7 +161,7 @@ describe("scoring", () => {
   });
 });
 
-describe("placement: inner groups by their last block, a chain's last group by its first (docs/hashing.md \"Placement\")", () => {
+describe('placement: inner groups by their last block, a chain\'s last group by its first (docs/hashing.md "Placement")', () => {
   /** `count` chains of `shared` common blocks then 64 blocks of their own, recorded alternately on P1 and P2. */
   function siblings(ix: number, shared: number, count: number): Uint8Array[] {
     const common = randomHashes(shared, 4242);

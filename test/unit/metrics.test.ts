@@ -149,7 +149,7 @@ describe("vLLM /metrics parser: table", () => {
     ],
     [
       "histogram parts of a same-prefix name are not the gauge",
-      "vllm:num_requests_waiting_sum 100\nvllm:num_requests_waiting_bucket{le=\"+Inf\"} 3\n",
+      'vllm:num_requests_waiting_sum 100\nvllm:num_requests_waiting_bucket{le="+Inf"} 3\n',
       { ...UNKNOWN, samples: 0 },
     ],
     [
@@ -172,11 +172,7 @@ describe("vLLM /metrics parser: table", () => {
       'vllm:lora_requests_info{max_lora="four",running_lora_adapters="a",waiting_lora_adapters="b"} 1\n',
       { ...UNKNOWN, runningLoras: ["a"], waitingLoras: ["b"] },
     ],
-    [
-      "cache_config_info: None is unknown",
-      'vllm:cache_config_info{block_size="32",num_gpu_blocks="None"} 1.0\n',
-      { ...UNKNOWN, blockSize: 32 },
-    ],
+    ["cache_config_info: None is unknown", 'vllm:cache_config_info{block_size="32",num_gpu_blocks="None"} 1.0\n', { ...UNKNOWN, blockSize: 32 }],
     [
       "cache_config_info: out-of-range integer is unknown",
       'vllm:cache_config_info{block_size="99999999999",num_gpu_blocks="12"} 1.0\n',
@@ -294,7 +290,9 @@ describe("vLLM /metrics parser: never traps", () => {
 
   it("1 MB lines: a huge adapter list, a huge value, a line without newline", () => {
     const mb = 1 << 20;
-    const names = Array.from({ length: mb / 8 }, (_, i) => `a${i}`).join(",").slice(0, mb);
+    const names = Array.from({ length: mb / 8 }, (_, i) => `a${i}`)
+      .join(",")
+      .slice(0, mb);
     const huge = `vllm:lora_requests_info{max_lora="8",running_lora_adapters="${names}",waiting_lora_adapters=""} 1\nvllm:num_requests_waiting 2\n`;
     const m = parse(huge);
     expect(m.waiting).toBe(2);
@@ -329,8 +327,14 @@ const stateArb = fc.record({
   numGpuBlocks: fc.option(fc.integer({ min: 0, max: 2 ** 31 - 1 }), { nil: null }),
   loras: fc.option(
     fc.record({
-      running: fc.array(fc.string({ minLength: 1, maxLength: 30 }).filter((s) => !s.includes("\n")), { maxLength: 6 }),
-      waiting: fc.array(fc.string({ minLength: 1, maxLength: 30 }).filter((s) => !s.includes("\n")), { maxLength: 6 }),
+      running: fc.array(
+        fc.string({ minLength: 1, maxLength: 30 }).filter((s) => !s.includes("\n")),
+        { maxLength: 6 },
+      ),
+      waiting: fc.array(
+        fc.string({ minLength: 1, maxLength: 30 }).filter((s) => !s.includes("\n")),
+        { maxLength: 6 },
+      ),
     }),
     { nil: null },
   ),
@@ -439,7 +443,20 @@ describe("endpoint state encoding", () => {
   });
 
   it("wrong version and unknown flags are refused", () => {
-    const b = encodeFrom({ address: "a", waiting: 1, running: 1, kvCacheUsage: 0, maxLoras: 1, inFlight: 0, healthy: true, scrapedAtMs: 5, consecutiveFailures: 0, blockSize: 16, numGpuBlocks: 10, loras: null });
+    const b = encodeFrom({
+      address: "a",
+      waiting: 1,
+      running: 1,
+      kvCacheUsage: 0,
+      maxLoras: 1,
+      inFlight: 0,
+      healthy: true,
+      scrapedAtMs: 5,
+      consecutiveFailures: 0,
+      blockSize: 16,
+      numGpuBlocks: 10,
+      loras: null,
+    });
     expect(u.decodeStateJson(b)).not.toBe("null");
     const v2 = b.slice();
     v2[0] = 2;
@@ -470,7 +487,16 @@ describe("endpoints snapshot", () => {
   it("pool encoding round-trips through decodeStates", () => {
     const pool = JSON.parse(u.decodeStatesJson(u.encodeSnapshot(enc(full))));
     expect(pool.map((s: any) => s.address)).toEqual(["10.0.0.1:8000", "10.0.0.2:8000", "10.0.0.3:8000"]);
-    expect(pool[0]).toMatchObject({ waiting: 3, running: 2, kvCacheUsage: 0.25, runningLoras: ["a"], waitingLoras: [], maxLoras: 4, inFlight: 1, healthy: true });
+    expect(pool[0]).toMatchObject({
+      waiting: 3,
+      running: 2,
+      kvCacheUsage: 0.25,
+      runningLoras: ["a"],
+      waitingLoras: [],
+      maxLoras: 4,
+      inFlight: 1,
+      healthy: true,
+    });
     expect(pool[1]).toMatchObject({ waiting: null, healthy: null, runningLoras: null });
     expect(JSON.parse(u.decodeStatesJson(u.encodeSnapshot(enc("{}"))))).toEqual([]);
   });
@@ -522,7 +548,16 @@ describe("scrapes and health", () => {
 
   it("a partial scrape updates only what it carried (seed §3.7)", () => {
     const s = seq([V1_PAGE, "vllm:num_requests_waiting 9\n"], 2000);
-    expect(s).toMatchObject({ waiting: 9, running: 3, kvCacheUsage: 0.4375, runningLoras: ["sql-lora"], maxLoras: 4, blockSize: 16, scrapedAtMs: 2000, healthy: true });
+    expect(s).toMatchObject({
+      waiting: 9,
+      running: 3,
+      kvCacheUsage: 0.4375,
+      runningLoras: ["sql-lora"],
+      maxLoras: 4,
+      blockSize: 16,
+      scrapedAtMs: 2000,
+      healthy: true,
+    });
   });
 
   const health: Array<[string, string[], number, number, number, boolean | null]> = [

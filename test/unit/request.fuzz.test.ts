@@ -53,7 +53,7 @@ function check(path: string, bytes: Uint8Array, limit = 0): any {
 // ---- generators -----------------------------------------------------------
 
 const anyJson = fc.jsonValue({ maxDepth: 3 });
-const text = fc.oneof(fc.string({ maxLength: 20 }), fc.string({ unit: "binary", maxLength: 20 }), fc.constantFrom("", "\u0000", "\ud83d\ude00", "é\n\"\\"));
+const text = fc.oneof(fc.string({ maxLength: 20 }), fc.string({ unit: "binary", maxLength: 20 }), fc.constantFrom("", "\u0000", "\ud83d\ude00", 'é\n"\\'));
 const maybe = <T>(a: fc.Arbitrary<T>) => fc.oneof({ weight: 4, arbitrary: a }, { weight: 1, arbitrary: anyJson });
 
 const part = fc.oneof(
@@ -93,19 +93,36 @@ const requestBody = fc.record(
 const bodyText = requestBody.map((b) => JSON.stringify(b));
 
 type Mutation = { kind: number; at: number; byte: number; len: number };
-const mutation = fc.record({ kind: fc.integer({ min: 0, max: 5 }), at: fc.nat(), byte: fc.integer({ min: 0, max: 255 }), len: fc.integer({ min: 1, max: 16 }) });
+const mutation = fc.record({
+  kind: fc.integer({ min: 0, max: 5 }),
+  at: fc.nat(),
+  byte: fc.integer({ min: 0, max: 255 }),
+  len: fc.integer({ min: 1, max: 16 }),
+});
 
 function mutate(src: Uint8Array, muts: Mutation[]): Uint8Array {
   let b = Array.from(src);
   for (const m of muts) {
     const i = b.length ? m.at % (b.length + 1) : 0;
     switch (m.kind) {
-      case 0: b = b.slice(0, i); break; // truncate
-      case 1: b.splice(i, m.len); break; // delete
-      case 2: b.splice(i, 0, m.byte); break; // insert a byte
-      case 3: if (i < b.length) b[i] = m.byte; break; // replace a byte
-      case 4: b.splice(i, 0, ...b.slice(i, i + m.len)); break; // duplicate a run (duplicate keys, doubled brackets)
-      case 5: b.splice(i, 0, ...enc.encode([',"model":"dup"', '"a":1e999', "\u0000", '\\u0000', "[", "}"][m.len % 6])); break;
+      case 0:
+        b = b.slice(0, i);
+        break; // truncate
+      case 1:
+        b.splice(i, m.len);
+        break; // delete
+      case 2:
+        b.splice(i, 0, m.byte);
+        break; // insert a byte
+      case 3:
+        if (i < b.length) b[i] = m.byte;
+        break; // replace a byte
+      case 4:
+        b.splice(i, 0, ...b.slice(i, i + m.len));
+        break; // duplicate a run (duplicate keys, doubled brackets)
+      case 5:
+        b.splice(i, 0, ...enc.encode([',"model":"dup"', '"a":1e999', "\u0000", "\\u0000", "[", "}"][m.len % 6]));
+        break;
     }
   }
   return Uint8Array.from(b);
@@ -115,13 +132,19 @@ const N = { generated: Math.ceil(TOTAL * 0.45), mutated: Math.ceil(TOTAL * 0.45)
 
 describe(`request fuzz (FUZZ_RUNS=${TOTAL})`, () => {
   it(`generated request bodies (${N.generated})`, () => {
-    fc.assert(fc.property(fc.constantFrom(...PATHS), bodyText, (p, s) => void check(p, enc.encode(s))), { numRuns: N.generated });
+    fc.assert(
+      fc.property(fc.constantFrom(...PATHS), bodyText, (p, s) => void check(p, enc.encode(s))),
+      { numRuns: N.generated },
+    );
   });
 
   it(`mutated request bodies (${N.mutated})`, () => {
     fc.assert(
-      fc.property(fc.constantFrom(...PATHS), bodyText, fc.array(mutation, { minLength: 1, maxLength: 4 }), (p, s, m) =>
-        void check(p, mutate(enc.encode(s), m)),
+      fc.property(
+        fc.constantFrom(...PATHS),
+        bodyText,
+        fc.array(mutation, { minLength: 1, maxLength: 4 }),
+        (p, s, m) => void check(p, mutate(enc.encode(s), m)),
       ),
       { numRuns: N.mutated },
     );
@@ -129,7 +152,14 @@ describe(`request fuzz (FUZZ_RUNS=${TOTAL})`, () => {
 
   it(`random bytes and near-JSON (${N.bytes})`, () => {
     fc.assert(
-      fc.property(fc.constantFrom(...PATHS), fc.oneof(fc.uint8Array({ maxLength: 64 }), fc.json().map((s) => enc.encode(s))), (p, b) => void check(p, b)),
+      fc.property(
+        fc.constantFrom(...PATHS),
+        fc.oneof(
+          fc.uint8Array({ maxLength: 64 }),
+          fc.json().map((s) => enc.encode(s)),
+        ),
+        (p, b) => void check(p, b),
+      ),
       { numRuns: N.bytes },
     );
   });
@@ -152,7 +182,11 @@ describe("hostile bodies", () => {
   const cases: [string, () => Uint8Array, string][] = [
     ["100,000 nested arrays", () => enc.encode("[".repeat(100000) + "]".repeat(100000)), "invalid_json"],
     ["100,000 nested arrays, unclosed, inside messages", () => enc.encode('{"model":"m","messages":' + "[".repeat(100000)), "invalid_json"],
-    ["100,000 nested objects in an ignored field", () => enc.encode('{"model":"m","x":' + '{"a":'.repeat(100000) + "1" + "}".repeat(100000) + "}"), "invalid_json"],
+    [
+      "100,000 nested objects in an ignored field",
+      () => enc.encode('{"model":"m","x":' + '{"a":'.repeat(100000) + "1" + "}".repeat(100000) + "}"),
+      "invalid_json",
+    ],
     ["100,000 nested arrays as content", () => enc.encode(chat("[".repeat(100000) + "]".repeat(100000))), "invalid_json"],
     ["10 MB string", () => enc.encode(chat(JSON.stringify("x".repeat(10 * 1024 * 1024)))), "route"],
     ["10 MB string of escapes", () => enc.encode(chat('"' + "\\n\\u00e9".repeat(1024 * 1024) + '"')), "route"],
@@ -160,14 +194,26 @@ describe("hostile bodies", () => {
     ["invalid UTF-8 in content", () => Uint8Array.from([...enc.encode(chat('"a')).slice(0, -4), 0xc3, 0x28, ...enc.encode('"}]}')]), "invalid_json"],
     ["invalid UTF-8 in the model", () => Uint8Array.from([...enc.encode('{"model":"'), 0xff, ...enc.encode('","prompt":"p"}')]), "invalid_json"],
     ["UTF-8 encoded surrogate", () => Uint8Array.from([...enc.encode('{"model":"m","prompt":"'), 0xed, 0xa0, 0x80, ...enc.encode('"}')]), "invalid_json"],
-    ["1e999 everywhere it is not interpreted", () => enc.encode('{"model":"m","temperature":1e999,"top_p":-1e-999,"messages":[{"role":"user","content":"x","w":1e999}]}'), "route"],
+    [
+      "1e999 everywhere it is not interpreted",
+      () => enc.encode('{"model":"m","temperature":1e999,"top_p":-1e-999,"messages":[{"role":"user","content":"x","w":1e999}]}'),
+      "route",
+    ],
     ["1e999 as a token id", () => enc.encode('{"model":"m","prompt":[1e999]}'), "invalid_value"],
     ["raw NUL byte in a string", () => enc.encode(chat('"a\u0000b"')), "invalid_json"],
     ["raw NUL byte between tokens", () => enc.encode('{"model":"m",\u0000"prompt":"p"}'), "invalid_json"],
     ["escaped NUL", () => enc.encode(chat('"a\\u0000b"')), "route"],
     ["10,000 duplicate model keys", () => enc.encode("{" + '"model":"a",'.repeat(10000) + '"model":"last","prompt":"p"}'), "route"],
-    ["65,536 messages (the element bound)", () => enc.encode('{"model":"m","messages":[' + Array(65536).fill('{"role":"user","content":"hi"}').join(",") + "]}"), "route"],
-    ["100,000 messages (past the element bound)", () => enc.encode('{"model":"m","messages":[' + Array(100000).fill('{"role":"user","content":"hi"}').join(",") + "]}"), "too_many_elements"],
+    [
+      "65,536 messages (the element bound)",
+      () => enc.encode('{"model":"m","messages":[' + Array(65536).fill('{"role":"user","content":"hi"}').join(",") + "]}"),
+      "route",
+    ],
+    [
+      "100,000 messages (past the element bound)",
+      () => enc.encode('{"model":"m","messages":[' + Array(100000).fill('{"role":"user","content":"hi"}').join(",") + "]}"),
+      "too_many_elements",
+    ],
     ["100,000 token ids", () => enc.encode('{"model":"m","prompt":[' + Array(100000).fill("4294967295").join(",") + "]}"), "route"],
   ];
   for (const [name, make, want] of cases) {

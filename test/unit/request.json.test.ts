@@ -13,15 +13,53 @@ beforeAll(async () => {
 
 // JsonError codes (json.ts)
 const E = {
-  UnexpectedEnd: 1, ExpectedValue: 2, ExpectedColon: 3, ExpectedCommaOrEnd: 4, ExpectedKey: 5, TrailingData: 6,
-  TooDeep: 7, BadNumber: 8, BadEscape: 9, ControlChar: 10, BadUtf8: 11, BadLiteral: 12,
+  UnexpectedEnd: 1,
+  ExpectedValue: 2,
+  ExpectedColon: 3,
+  ExpectedCommaOrEnd: 4,
+  ExpectedKey: 5,
+  TrailingData: 6,
+  TooDeep: 7,
+  BadNumber: 8,
+  BadEscape: 9,
+  ControlChar: 10,
+  BadUtf8: 11,
+  BadLiteral: 12,
 };
 
 describe("JsonScanner accepts valid JSON (RFC 8259)", () => {
   const valid = [
-    "0", "-0", "1", "-12", "1.5", "1e5", "1E+5", "1e-5", "-0.0e0", "1e999", "-1e-999", "123456789012345678901234567890",
-    "true", "false", "null", '""', '"a"', '"\\"\\\\\\/\\b\\f\\n\\r\\t"', '"\\u0000"', '"\\uD83D\\uDE00"', '"\\ud800"', '"\\udc00x"',
-    "[]", "{}", " [ 1 , 2 ] ", '{"a":1,"a":2}', '{"":{}}', "\t\n\r 1 \t\n\r", '"日本語 é 😀"', '"\u2028\u2029"', '"\x7f"',
+    "0",
+    "-0",
+    "1",
+    "-12",
+    "1.5",
+    "1e5",
+    "1E+5",
+    "1e-5",
+    "-0.0e0",
+    "1e999",
+    "-1e-999",
+    "123456789012345678901234567890",
+    "true",
+    "false",
+    "null",
+    '""',
+    '"a"',
+    '"\\"\\\\\\/\\b\\f\\n\\r\\t"',
+    '"\\u0000"',
+    '"\\uD83D\\uDE00"',
+    '"\\ud800"',
+    '"\\udc00x"',
+    "[]",
+    "{}",
+    " [ 1 , 2 ] ",
+    '{"a":1,"a":2}',
+    '{"":{}}',
+    "\t\n\r 1 \t\n\r",
+    '"日本語 é 😀"',
+    '"\u2028\u2029"',
+    '"\x7f"',
     "[".repeat(128) + "]".repeat(128),
   ];
   for (const s of valid) it(JSON.stringify(s.slice(0, 40)), () => expect(u.jsonValidate(enc.encode(s))).toBe(""));
@@ -129,11 +167,13 @@ describe("JsonReader (configuration documents)", () => {
     const doc = '{"scorers":[{"type":"queue","weight":2},{"type":"prefix","enabled":true,"w":1.5e0}],"n":null,"s":"a\\"b"}';
     expect(u.jsonReaderWalk(enc.encode(doc))).toBe(
       "scorers[0].type=string:queue\nscorers[0].weight=number:2.0\nscorers[1].type=string:prefix\n" +
-        "scorers[1].enabled=bool:true\nscorers[1].w=number:1.5\nn=null\ns=string:a\"b\n",
+        'scorers[1].enabled=bool:true\nscorers[1].w=number:1.5\nn=null\ns=string:a"b\n',
     );
   });
-  it("nested arrays get [i][j]", () => expect(u.jsonReaderWalk(enc.encode('{"a":[[1],[2,3]]}'))).toBe("a[0][0]=number:1.0\na[1][0]=number:2.0\na[1][1]=number:3.0\n"));
-  it("reports a syntax error with the path", () => expect(u.jsonReaderWalk(enc.encode('{"a":{"b":[1,]}}'))).toBe("ERR a.b[1]: invalid JSON: expected a JSON value at byte 13"));
+  it("nested arrays get [i][j]", () =>
+    expect(u.jsonReaderWalk(enc.encode('{"a":[[1],[2,3]]}'))).toBe("a[0][0]=number:1.0\na[1][0]=number:2.0\na[1][1]=number:3.0\n"));
+  it("reports a syntax error with the path", () =>
+    expect(u.jsonReaderWalk(enc.encode('{"a":{"b":[1,]}}'))).toBe("ERR a.b[1]: invalid JSON: expected a JSON value at byte 13"));
   it("reports trailing data", () => expect(u.jsonReaderWalk(enc.encode('{"a":1} x'))).toBe("ERR invalid JSON: unexpected data after the JSON value at byte 8"));
   const typed: [string, string, string, string][] = [
     ['{"w":"x"}', "w", "number", "w|w: expected a number, got a string"],

@@ -45,7 +45,14 @@ function scramble(v: unknown, rnd: () => number): string {
 
 /** A JSON string token with every UTF-16 unit written as a \\uXXXX escape. */
 function escapeAll(s: string): string {
-  return '"' + s.split("").map((c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0")).join("") + '"';
+  return (
+    '"' +
+    s
+      .split("")
+      .map((c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"))
+      .join("") +
+    '"'
+  );
 }
 
 function rng(seed: number) {
@@ -61,14 +68,12 @@ function rng(seed: number) {
 const jsonText = fc.oneof(
   fc.json({ maxDepth: 4 }),
   fc.string({ unit: "binary", maxLength: 20 }),
-  fc.string({ unit: fc.constantFrom(..."{}[],:\"\\0123456789.eE+-tfnrulas \n\tu"), maxLength: 30 }),
+  fc.string({ unit: fc.constantFrom(...'{}[],:"\\0123456789.eE+-tfnrulas \n\tu'), maxLength: 30 }),
   // valid JSON with one character deleted, inserted or replaced
-  fc.tuple(fc.json({ maxDepth: 3 }), fc.nat(), fc.constantFrom("", ",", "]", "}", '"', "\\", "0", " ", "\u0000", "x")).map(
-    ([s, i, c]) => {
-      const k = s.length ? i % s.length : 0;
-      return s.slice(0, k) + c + s.slice(k + (i % 2));
-    },
-  ),
+  fc.tuple(fc.json({ maxDepth: 3 }), fc.nat(), fc.constantFrom("", ",", "]", "}", '"', "\\", "0", " ", "\u0000", "x")).map(([s, i, c]) => {
+    const k = s.length ? i % s.length : 0;
+    return s.slice(0, k) + c + s.slice(k + (i % 2));
+  }),
 );
 
 describe("scanner validity agrees with JSON.parse", () => {

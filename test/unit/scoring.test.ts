@@ -146,11 +146,18 @@ describe("scorers", () => {
     fc.assert(
       fc.property(
         fc.array(
-          fc.record({ waiting: fc.integer({ min: 0, max: 50 }), kvCacheUsage: fc.double({ min: 0, max: 1, noNaN: true }), inFlight: fc.integer({ min: 0, max: 20 }) }),
+          fc.record({
+            waiting: fc.integer({ min: 0, max: 50 }),
+            kvCacheUsage: fc.double({ min: 0, max: 1, noNaN: true }),
+            inFlight: fc.integer({ min: 0, max: 20 }),
+          }),
           { minLength: 1, maxLength: 6 },
         ),
         fc.array(fc.double({ min: -1, max: 2, noNaN: true }), { minLength: 6, maxLength: 6 }),
-        fc.array(fc.integer({ min: 0, max: 20 }).map((x) => x / 4), { minLength: 5, maxLength: 5 }),
+        fc.array(
+          fc.integer({ min: 0, max: 20 }).map((x) => x / 4),
+          { minLength: 5, maxLength: 5 },
+        ),
         (eps, prefix, weights) => {
           const d = decide(pool(...eps), { prefix, weights, guard: [0, 64, 1.5] });
           const w: Record<string, number> = d.weights;
@@ -329,7 +336,10 @@ describe("max-score picker", () => {
 
 describe("decision JSON", () => {
   it("shape for the CLI line", () => {
-    const d = decide(pool({ waiting: 1, kvCacheUsage: 0.5, inFlight: 2, healthy: true }, { waiting: 3, kvCacheUsage: 0.25, inFlight: 0 }), { prefix: [0.5, 0], seed: 4 });
+    const d = decide(pool({ waiting: 1, kvCacheUsage: 0.5, inFlight: 2, healthy: true }, { waiting: 3, kvCacheUsage: 0.25, inFlight: 0 }), {
+      prefix: [0.5, 0],
+      seed: 4,
+    });
     expect(d).toEqual({
       status: 200,
       endpoint: addr(0),

@@ -17,8 +17,7 @@ export async function loadUnits<T = any>(name: "request" | "hashing" | "scoring"
   const module = new WebAssembly.Module(readFileSync(wasm));
   let memory: WebAssembly.Memory | undefined;
   let lastLog = "";
-  const text = (ptr: number, len: number) =>
-    memory ? Buffer.from(new Uint8Array(memory.buffer, ptr, len)).toString("utf8") : "";
+  const text = (ptr: number, len: number) => (memory ? Buffer.from(new Uint8Array(memory.buffer, ptr, len)).toString("utf8") : "");
   const imports = {
     env: {
       proxy_log(_level: number, ptr: number, len: number) {

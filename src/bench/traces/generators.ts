@@ -308,7 +308,9 @@ function agents(o: Resolved): TraceRequest[] {
           messages.push({
             role: "assistant",
             content: null,
-            tool_calls: [{ id: callId, type: "function", function: { name: tool.function.name, arguments: JSON.stringify({ query: words(rng, rng.int(3, 10)) }) } }],
+            tool_calls: [
+              { id: callId, type: "function", function: { name: tool.function.name, arguments: JSON.stringify({ query: words(rng, rng.int(3, 10)) }) } },
+            ],
           });
           messages.push({ role: "tool", tool_call_id: callId, content: words(rng, rng.int(80, 300)) });
         }

@@ -50,7 +50,10 @@ export function parseTrace(text: string, source = "trace"): TraceRequest[] {
     out.push({ t: e.t, session: String(e.session), path: e.path, body: e.body });
   }
   if (out.length === 0) throw new Error(`${source}: no requests`);
-  return out.map((r, i) => ({ r, i })).sort((a, b) => a.r.t - b.r.t || a.i - b.i).map((x) => x.r);
+  return out
+    .map((r, i) => ({ r, i }))
+    .sort((a, b) => a.r.t - b.r.t || a.i - b.i)
+    .map((x) => x.r);
 }
 
 export function readTrace(path: string): TraceRequest[] {

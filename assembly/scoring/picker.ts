@@ -1,0 +1,65 @@
+// Pickers turn the weighted totals into one candidate. A picker sees the
+// candidates too, so one that also weighs load (a bounded-load picker, say)
+// needs no other input.
+import { Pcg32 } from "./rng";
+import { Candidates } from "./scorer";
+
+/** Totals closer than this are a tie (sums of a few doubles carry rounding noise). */
+export const TIE_EPSILON: f64 = 1e-9;
+
+export abstract class Picker {
+  constructor(
+    /** Name for logs and the configuration. */
+    public readonly name: string,
+  ) {}
+
+  /**
+   * Index into the candidates (and `totals`, same order) of the chosen one;
+   * -1 only when there are no candidates. `rng` breaks ties.
+   */
+  abstract pick(totals: Float64Array, c: Candidates, rng: Pcg32): i32;
+}
+
+/** The best total; ties broken uniformly at random. */
+export class MaxScorePicker extends Picker {
+  constructor() {
+    super("max-score");
+  }
+
+  pick(totals: Float64Array, c: Candidates, rng: Pcg32): i32 {
+    return pickMaxScore(totals, rng);
+  }
+}
+
+/**
+ * Max-score picker: the index of the best total; among totals within
+ * TIE_EPSILON of the best, one chosen uniformly at random. -1 when empty.
+ */
+export function pickMaxScore(totals: Float64Array, rng: Pcg32): i32 {
+  const n = totals.length;
+  if (n == 0) return -1;
+  const best = maxOf(totals);
+  const tied = countTied(totals);
+  let k = <i32>rng.below(<u32>tied);
+  for (let i = 0; i < n; i++) {
+    if (best - unchecked(totals[i]) <= TIE_EPSILON) {
+      if (k == 0) return i;
+      k--;
+    }
+  }
+  return 0; // not reached: k < tied
+}
+
+function maxOf(totals: Float64Array): f64 {
+  let best = -Infinity;
+  for (let i = 0; i < totals.length; i++) if (unchecked(totals[i]) > best) best = unchecked(totals[i]);
+  return best;
+}
+
+/** How many totals are within TIE_EPSILON of the best (0 when empty). */
+export function countTied(totals: Float64Array): i32 {
+  const best = maxOf(totals);
+  let tied = 0;
+  for (let i = 0; i < totals.length; i++) if (best - unchecked(totals[i]) <= TIE_EPSILON) tied++;
+  return tied;
+}

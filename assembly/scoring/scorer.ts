@@ -1,0 +1,124 @@
+// What a scorer is, and what it is given. Scorers are pure: they read the
+// candidates' states and the request, and return one score per candidate.
+// How to add one: assembly/scoring/README.md.
+import { EndpointState } from "../metrics/state";
+
+/**
+ * Score given to an endpoint for a signal we do not know (never scraped, a
+ * server that does not export the metric, a snapshot without the key).
+ * 0.5 is the middle of [0,1]: an unknown endpoint neither wins nor loses on
+ * that signal against known ones by more than half a weight, and when every
+ * candidate is unknown the scorer adds the same amount to all (no effect).
+ */
+export const NEUTRAL_SCORE: f64 = 0.5;
+
+/** What the scheduler needs to know about the request. */
+export class ScoringRequest {
+  /**
+   * The LoRA adapter the request names (the request's model when it is an
+   * adapter), or "" when it names none: the lora-affinity scorer only runs
+   * when this is set.
+   */
+  adapter: string = "";
+  /** From x-gateway-inference-priority; < 0 means sheddable (may get 429). */
+  priority: i32 = 0;
+  /**
+   * Prefix scores in [0,1] per endpoint (same order as the endpoints array),
+   * from the prefix index; null when there is no prefix scorer for this request.
+   * Missing entries count as 0.
+   */
+  prefixScores: Float64Array | null = null;
+}
+
+/**
+ * The endpoints being scored. Scorers see every candidate at once, and the
+ * whole pool they were drawn from, so a score may be relative (min-max over
+ * the candidates, load against the pool's mean) rather than per endpoint.
+ */
+export class Candidates {
+  constructor(
+    /** The whole pool; `poolIndex` and the decision's indices refer to it. */
+    public pool: Array<EndpointState>,
+    /** Index into `pool` of each candidate. */
+    public poolIndex: Array<i32>,
+    /** The candidates' states, in the same order as `poolIndex`. */
+    public states: Array<EndpointState>,
+  ) {}
+
+  get length(): i32 {
+    return this.states.length;
+  }
+}
+
+/**
+ * One scoring signal. Subclasses set the three names in their constructor
+ * and implement `score`; `appliesTo` and `yieldsToLoad` have defaults.
+ */
+export abstract class Scorer {
+  constructor(
+    /** Name in the decision (`"scores":{"<name>":…}`, inspect, debug header). */
+    public readonly name: string,
+    /** Key under `weights` in the plugin configuration. */
+    public readonly weightKey: string,
+    /** Weight when the configuration does not set one. */
+    public readonly defaultWeight: f64,
+  ) {}
+
+  /**
+   * One score per candidate, in the candidates' order, meant to lie in
+   * [0,1]. The engine clamps (NaN counts as 0) and multiplies by the weight.
+   * Must not trap on any state (unknown metrics are normal).
+   */
+  abstract score(c: Candidates, req: ScoringRequest): Float64Array;
+
+  /**
+   * Whether this scorer has anything to say about this request. A scorer
+   * that does not apply is left out of the decision and its output.
+   */
+  appliesTo(req: ScoringRequest): bool {
+    return true;
+  }
+
+  /**
+   * True for affinity scorers: their weight is dropped when load must decide
+   * (the hot-spot guard fired, every endpoint is unhealthy, or every
+   * endpoint is saturated).
+   */
+  yieldsToLoad(): bool {
+    return false;
+  }
+}
+
+/** The engine's clamp into [0,1]; NaN counts as 0. */
+export function clampScore(x: f64): f64 {
+  if (!(x > 0)) return 0;
+  return x > 1 ? 1 : x;
+}
+
+/**
+ * Lower is better, min-max normalised over the candidates whose value is
+ * known: (max − v)/(max − min), 1.0 for all when max == min. Unknown values
+ * get NEUTRAL_SCORE.
+ */
+export function minMaxLowerIsBetter(values: Float64Array, known: StaticArray<bool>): Float64Array {
+  const n = values.length;
+  const out = new Float64Array(n);
+  let min = Infinity;
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) {
+    if (!unchecked(known[i])) continue;
+    const v = unchecked(values[i]);
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  for (let i = 0; i < n; i++) {
+    if (!unchecked(known[i])) {
+      unchecked((out[i] = NEUTRAL_SCORE));
+    } else if (max == min) {
+      unchecked((out[i] = 1.0));
+    } else {
+      unchecked((out[i] = (max - unchecked(values[i])) / (max - min)));
+    }
+  }
+  return out;
+}
