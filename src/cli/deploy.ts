@@ -324,7 +324,8 @@ async function rollout(dir: string, settings: Settings, o: DeployOptions, report
   }
   if (before !== null) {
     const problems = await bodyLimitProblems(admin, pluginConfig);
-    if (problems.length > 0) return fail("invalid", EXIT.INVALID, "refused before publishing: Envoy's buffer limit is not above the filter's maxBodyBytes", problems);
+    if (problems.length > 0)
+      return fail("invalid", EXIT.INVALID, "refused before publishing: Envoy's buffer limit is not above the filter's maxBodyBytes", problems);
   }
 
   writeModule(dir, module, wasm);
@@ -497,7 +498,7 @@ function filterLines(logs: LogEntry[], level: "critical" | "error"): string[] {
 export function notesOn(lines: string[]): string[] {
   if (!lines.some((l) => l.includes("fail closed failed to load"))) return [];
   return [
-    "note: \"Plugin configured to fail closed failed to load\" is Envoy's wording for any module that does not load; " +
+    'note: "Plugin configured to fail closed failed to load" is Envoy\'s wording for any module that does not load; ' +
       "it reads the deprecated fail_open flag, not failure_policy (FAIL_OPEN here). Nothing failed closed: " +
       "the update was refused before the module served a request, and the running filter keeps serving.",
   ];

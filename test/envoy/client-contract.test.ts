@@ -120,7 +120,9 @@ describe.skipIf(SKIP_FILTER)("the client contract of envoy.yaml with the filter"
     substitutions: { wasmPath: FILTER_WASM, endpoints: [a.address, b.address] },
   }));
   const received = () => [...a.traffic(), ...b.traffic()];
-  const clear = () => [a, b].forEach((u) => u.clear());
+  const clear = () => {
+    for (const u of [a, b]) u.clear();
+  };
 
   test("a body just past maxBodyBytes gets the filter's JSON 413, not Envoy's plain text", async () => {
     const reply = await send(`${envoy().listenerUrl}/v1/chat/completions`, {
@@ -138,13 +140,23 @@ describe.skipIf(SKIP_FILTER)("the client contract of envoy.yaml with the filter"
   // the same OpenAI error: either way the client parses it.
   test("a 20 MB body (one read may pass both limits) and a chunked one get a JSON 413 too", async () => {
     const huge = "a".repeat(20 * 1024 * 1024);
-    const withLength = await send(`${envoy().listenerUrl}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: huge });
+    const withLength = await send(`${envoy().listenerUrl}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: huge,
+    });
     expectOpenAiError(withLength, 413, "invalid_request_error", "body_too_large");
     const chunks = [Buffer.from(huge.slice(0, 1 << 20)), Buffer.from(huge.slice(1 << 20))];
     const chunked = await send(`${envoy().listenerUrl}/v1/chat/completions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: new ReadableStream({ pull(c) { const next = chunks.shift(); if (next) c.enqueue(next); else c.close(); } }),
+      body: new ReadableStream({
+        pull(c) {
+          const next = chunks.shift();
+          if (next) c.enqueue(next);
+          else c.close();
+        },
+      }),
       duplex: "half",
     } as RequestInit);
     expectOpenAiError(chunked, 413, "invalid_request_error", "body_too_large");
@@ -174,12 +186,20 @@ describe.skipIf(SKIP_FILTER)("the client contract of envoy.yaml with the filter"
 
   test("x-request-id: the client's is forwarded and returned; a missing one is generated, forwarded and returned", async () => {
     clear();
-    const mine = await send(`${envoy().listenerUrl}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json", "x-request-id": "client-id-1" }, body: chat("with id") });
+    const mine = await send(`${envoy().listenerUrl}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-request-id": "client-id-1" },
+      body: chat("with id"),
+    });
     expect(mine.status).toBe(200);
     expect(mine.headers.get("x-request-id")).toBe("client-id-1");
     expect(received()[0].headers["x-request-id"]).toBe("client-id-1");
     clear();
-    const none = await send(`${envoy().listenerUrl}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: chat("without id") });
+    const none = await send(`${envoy().listenerUrl}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: chat("without id"),
+    });
     expect(none.status).toBe(200);
     const id = none.headers.get("x-request-id");
     expect(id).toMatch(UUID);
@@ -197,7 +217,11 @@ describe.skipIf(SKIP_FILTER)("the client contract of envoy.yaml with the filter"
     await dead.close();
     const lone = await startEnvoyForTest({ config: ENVOY_YAML, substitutions: { wasmPath: FILTER_WASM, endpoints: [address] } });
     const t0 = Date.now();
-    const reply = await send(`${lone.listenerUrl}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: chat("anyone?") });
+    const reply = await send(`${lone.listenerUrl}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: chat("anyone?"),
+    });
     expect(Date.now() - t0).toBeLessThan(3000);
     expectOpenAiError(reply, 503, "server_error");
     expect(reply.headers.get("x-request-id")).toMatch(UUID);
@@ -217,7 +241,11 @@ describe.skipIf(SKIP_FILTER)("filter local replies 429 and 503, and request ids 
     s.metrics = vllmPage({ waiting: 50, running: 8, kv: 0.95 });
     const envoy = await startEnvoyForTest({
       config: ENVOY_YAML,
-      substitutions: { wasmPath: FILTER_WASM, endpoints: [s.address], pluginConfig: { endpoints: [{ address: s.address }], metrics: { cluster: "model_servers_metrics" } } },
+      substitutions: {
+        wasmPath: FILTER_WASM,
+        endpoints: [s.address],
+        pluginConfig: { endpoints: [{ address: s.address }], metrics: { cluster: "model_servers_metrics" } },
+      },
     });
     expect(await scrapedAgain([s], 3)).toBe(true);
     const reply = await send(`${envoy.listenerUrl}/v1/chat/completions`, {
@@ -236,7 +264,11 @@ describe.skipIf(SKIP_FILTER)("filter local replies 429 and 503, and request ids 
       config: doc.toString(),
       substitutions: { wasmPath: FILTER_WASM, endpoints: [s.address], pluginConfig: { endpoints: [] } },
     });
-    const reply = await send(`${envoy.listenerUrl}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: chat("nobody") });
+    const reply = await send(`${envoy.listenerUrl}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: chat("nobody"),
+    });
     expectOpenAiError(reply, 503, "server_error", "no_endpoints");
     expect(reply.headers.get("x-request-id")).toMatch(UUID);
     // Routed requests: the generated id reaches the server and comes back.
@@ -245,7 +277,11 @@ describe.skipIf(SKIP_FILTER)("filter local replies 429 and 503, and request ids 
       substitutions: { wasmPath: FILTER_WASM, endpoints: [s.address] },
     });
     s.clear();
-    const ok = await send(`${routed.listenerUrl}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: chat("generated") });
+    const ok = await send(`${routed.listenerUrl}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: chat("generated"),
+    });
     expect(ok.status).toBe(200);
     const id = ok.headers.get("x-request-id");
     expect(id).toMatch(UUID);
@@ -274,7 +310,11 @@ describe.skipIf(SKIP_FILTER)("cold start: endpoints not scraped yet are unknown,
       substitutions: {
         wasmPath: FILTER_WASM,
         endpoints: ups.map((u) => u.address),
-        pluginConfig: { endpoints: ups.map((u) => ({ address: u.address })), metrics: { cluster: "model_servers_metrics", timeoutMs: 60_000 }, debugHeaders: true },
+        pluginConfig: {
+          endpoints: ups.map((u) => ({ address: u.address })),
+          metrics: { cluster: "model_servers_metrics", timeoutMs: 60_000 },
+          debugHeaders: true,
+        },
       },
     });
     // 8 conversations, two turns each: the second turn shares the first's
@@ -282,12 +322,23 @@ describe.skipIf(SKIP_FILTER)("cold start: endpoints not scraped yet are unknown,
     for (let i = 0; i < 8; i++) {
       const doc = `${createHash("sha256").update(String(i)).digest("hex")} ${"A long shared document. ".repeat(40)}`;
       const first = JSON.stringify({ model: "m", messages: [{ role: "user", content: doc }] });
-      const second = JSON.stringify({ model: "m", messages: [{ role: "user", content: doc }, { role: "assistant", content: "ok" }, { role: "user", content: "more?" }] });
+      const second = JSON.stringify({
+        model: "m",
+        messages: [
+          { role: "user", content: doc },
+          { role: "assistant", content: "ok" },
+          { role: "user", content: "more?" },
+        ],
+      });
       for (const u of ups) u.clear();
-      expect((await send(`${envoy.listenerUrl}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: first })).status).toBe(200);
+      expect(
+        (await send(`${envoy.listenerUrl}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: first })).status,
+      ).toBe(200);
       const firstServer = ups.find((u) => u.traffic().length === 1)!;
       expect(firstServer).toBeDefined();
-      expect((await send(`${envoy.listenerUrl}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: second })).status).toBe(200);
+      expect(
+        (await send(`${envoy.listenerUrl}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: second })).status,
+      ).toBe(200);
       expect(firstServer.traffic()).toHaveLength(2);
       const scores = JSON.parse(String(firstServer.traffic()[1].headers["x-llm-picker-scores"]));
       expect(scores.allUnhealthy).toBe(false);
@@ -295,7 +346,10 @@ describe.skipIf(SKIP_FILTER)("cold start: endpoints not scraped yet are unknown,
     }
     // Still no scrape answered nor failed; the health gauge reads unknown as healthy (1).
     const stats = await envoy.stats("llm_picker\\.endpoint\\.(healthy|scrape_failures)");
-    const of = (kind: string) => Object.entries(stats).filter(([k]) => k.includes(`llm_picker.endpoint.${kind}`)).map(([, v]) => v);
+    const of = (kind: string) =>
+      Object.entries(stats)
+        .filter(([k]) => k.includes(`llm_picker.endpoint.${kind}`))
+        .map(([, v]) => v);
     expect(of("healthy")).toEqual([1, 1]);
     expect(of("scrape_failures")).toEqual([0, 0]);
   });

@@ -96,7 +96,7 @@ describe.skipIf(SKIP_FILTER)("llm-picker deploy against a real Envoy", () => {
     const r = await run({ wasm: broken, validate: false });
     expect(r.exitCode).toBe(EXIT.REFUSED);
     expect(r.text).toContain("Plugin configured to fail closed failed to load");
-    expect(r.text).toContain("note: \"Plugin configured to fail closed failed to load\" is Envoy's wording for any module that does not load");
+    expect(r.text).toContain('note: "Plugin configured to fail closed failed to load" is Envoy\'s wording for any module that does not load');
     expect((await postChat(envoy().listenerUrl, "after the refusal")).status).toBe(200);
   });
 });

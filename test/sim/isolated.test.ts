@@ -109,7 +109,11 @@ describe("prompts past the context are refused before full tokenization", () => 
       const init =
         api === "chat"
           ? chat(content)
-          : { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "meta-llama/Llama-3.1-8B-Instruct", prompt: content, max_tokens: 4 }) };
+          : {
+              method: "POST",
+              headers: { "content-type": "application/json" },
+              body: JSON.stringify({ model: "meta-llama/Llama-3.1-8B-Instruct", prompt: content, max_tokens: 4 }),
+            };
       const res = await fetch(`${pool.urls[0]}/v1/${api === "chat" ? "chat/completions" : "completions"}`, init);
       const body = await res.json();
       expect(res.status).toBe(400);
