@@ -22,7 +22,8 @@ import { Config } from "../config/types";
 import { parseConfig } from "../config/parse";
 import { Router } from "../picker/route";
 import { Stats } from "./stats";
-import { acquireLease, ensurePoolKeys, releaseLease, prunePublished, pruneInFlight, publishScrape, publishSnapshot, readStates } from "../pool/shared_state";
+import { acquireLease, ensurePoolKeys, releaseLease, prunePublished, pruneInFlight, publishScrape, publishSnapshot, readInFlight, readStates } from "../pool/shared_state";
+import { endpointId } from "../index/prefix_index";
 import { readEndpointsSnapshot } from "../metrics/snapshot";
 import { parseVllmMetrics } from "../metrics/prometheus";
 import { DESTINATION_HEADER } from "./stream";
@@ -67,6 +68,7 @@ export class RootContext {
     router.index.init();
     this.router = router;
     this.stats = new Stats(this.addresses);
+    this.stats!.syncIndexBytes(router.index.stats.valueBytes);
     ensurePoolKeys(this.store);
     prunePublished(this.store, this.addresses);
     pruneInFlight(this.store, this.addresses);
@@ -118,8 +120,10 @@ export class RootContext {
     const stats = this.stats;
     if (stats == null) return;
     const states = readStates(this.store);
+    const inflight = readInFlight(this.store);
     for (let i = 0; i < this.addresses.length; i++) {
       const address = unchecked(this.addresses[i]);
+      stats.setInFlight(address, inflight.countOf(endpointId(address)));
       let healthy = true; // never scraped, nothing failed yet: unknown, which requests treat as healthy
       for (let j = 0; j < states.length; j++) {
         const s = unchecked(states[j]);

@@ -133,6 +133,7 @@ export class StreamContext {
     if (stats != null) {
       stats.decisionTime((nowNs() - started) / 1000);
       stats.syncIndexWritesAbandoned(router.index.stats.failedWrites);
+      stats.syncIndexBytes(router.index.stats.valueBytes);
     }
     return r.outcome == Outcome.Reject ? STOP_NO_BUFFER : CONTINUE;
   }
@@ -222,7 +223,10 @@ export class StreamContext {
     const failed = this.responseStatus == 0 || this.responseStatus >= 500;
     router.finish(this.endpoint, this.hashes, this.matchedBlocks, failed);
     const stats = this.root.stats;
-    if (stats != null) stats.syncIndexWritesAbandoned(router.index.stats.failedWrites);
+    if (stats != null) {
+      stats.syncIndexWritesAbandoned(router.index.stats.failedWrites);
+      stats.syncIndexBytes(router.index.stats.valueBytes);
+    }
     this.endpoint = "";
   }
 
