@@ -57,7 +57,7 @@ describe.skipIf(SKIP_FILTER)(`soak: ${REQUESTS} mixed requests at ${RATE}/s`, ()
       },
     });
     const samples: Sample[] = [];
-    let current: LoadResult | null = null;
+    const progress: { current: LoadResult | null } = { current: null };
     let sampling = true;
     const sampler = (async () => {
       const t0 = Date.now();
@@ -65,7 +65,7 @@ describe.skipIf(SKIP_FILTER)(`soak: ${REQUESTS} mixed requests at ${RATE}/s`, ()
         try {
           samples.push({
             t: Math.round((Date.now() - t0) / 1000),
-            sent: current?.sent ?? 0,
+            sent: progress.current?.sent ?? 0,
             heap: await stat(envoy, "wasmcustom.llm_picker.vm.heap_bytes"),
             index: await stat(envoy, "wasmcustom.llm_picker.prefix.index_bytes"),
           });
@@ -75,7 +75,7 @@ describe.skipIf(SKIP_FILTER)(`soak: ${REQUESTS} mixed requests at ${RATE}/s`, ()
         const last = samples[samples.length - 1];
         if (FULL && last)
           console.log(
-            `[soak] t=${last.t}s sent=${last.sent} ok=${current?.ok ?? 0} errors=${JSON.stringify(current?.errors ?? {})} heap=${last.heap} index=${last.index}`,
+            `[soak] t=${last.t}s sent=${last.sent} ok=${progress.current?.ok ?? 0} errors=${JSON.stringify(progress.current?.errors ?? {})} heap=${last.heap} index=${last.index}`,
           );
         await sleep(SAMPLE_MS);
       }
@@ -88,10 +88,10 @@ describe.skipIf(SKIP_FILTER)(`soak: ${REQUESTS} mixed requests at ${RATE}/s`, ()
         mix: new Mix(SEED),
         connections: 64,
         onProgress: (r) => {
-          current = r;
+          progress.current = r;
         },
       });
-      current = result;
+      progress.current = result;
       // Drain: in-flight gauges are refreshed by the scraping VM each tick.
       await sleep(1500);
       sampling = false;
