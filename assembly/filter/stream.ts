@@ -10,6 +10,7 @@ import {
   getBufferBytes,
   getHeader,
   getHeaders,
+  getProperty,
   HeaderPair,
   log,
   LogLevel,
@@ -205,11 +206,27 @@ export class StreamContext {
   onResponseHeaders(endOfStream: bool): u32 {
     const s = getHeader(MapType.ResponseHeaders, ":status");
     if (s != null) this.responseStatus = I32.parseInt(s!);
+    this.noteFailedPick();
     // Return the request's id to the client unless the server already did.
     if (this.requestId.length > 0 && getHeader(MapType.ResponseHeaders, REQUEST_ID_HEADER) == null) {
       replaceHeader(MapType.ResponseHeaders, REQUEST_ID_HEADER, this.requestId);
     }
     return CONTINUE;
+  }
+
+  /**
+   * Passive health: the endpoint we picked failed this request when Envoy
+   * served it from another member, i.e. retried it after a refused
+   * connection or a 5xx from our pick (envoy/envoy.yaml retry_policy). A
+   * 5xx or reset with no retry is left to the scrapes (the server may just
+   * have dropped one request). Only for routed requests.
+   */
+  private noteFailedPick(): void {
+    const router = this.root.router;
+    if (router == null || this.endpoint.length == 0) return;
+    const served = getProperty(UPSTREAM_ADDRESS);
+    if (served == null || served!.length == 0) return;
+    if (String.UTF8.decodeUnsafe(served!.dataStart, served!.length) != this.endpoint) router.requestFailed(this.endpoint, nowMs());
   }
 
   onLog(): void {}
@@ -267,4 +284,6 @@ class RequestIds {
 }
 
 const HEX_DIGITS = "0123456789abcdef";
+/** The member Envoy actually sent the request to (after any retries). */
+const UPSTREAM_ADDRESS: Array<string> = ["upstream", "address"];
 const requestIds = new RequestIds();

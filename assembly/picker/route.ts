@@ -22,7 +22,7 @@ import { Decision, decide, STATUS_ROUTE, writeDecisionFields } from "../scoring/
 import { ScoringConfig } from "../scoring/config";
 import { ScoringRequest } from "../scoring/scorer";
 import { Pcg32 } from "../scoring/rng";
-import { addInFlight, poolStates, readInFlight, readStates } from "../pool/shared_state";
+import { addInFlight, penalize, poolStates, readInFlight, readPenalties, readStates } from "../pool/shared_state";
 
 export const HEADER_PRIORITY = "x-gateway-inference-priority";
 
@@ -82,7 +82,7 @@ export class Router {
     const r = new RouteResult();
     r.outcome = Outcome.Pass;
     const inflight = readInFlight(this.store);
-    r.states = poolStates(this.addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled);
+    r.states = poolStates(this.addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled, readPenalties(this.store));
     const d = decide(r.states, new ScoringRequest(), this.scoring, this.rng);
     r.decision = d;
     if (d.status != STATUS_ROUTE || d.chosen < 0) return reject(r, d.status, d.reason);
@@ -120,7 +120,7 @@ export class Router {
     if (prefixOn) r.hashes = hashRequest(req, this.blocks);
 
     const inflight = readInFlight(this.store);
-    r.states = poolStates(this.addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled);
+    r.states = poolStates(this.addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled, readPenalties(this.store));
     const matched = prefixOn ? this.index.match(r.hashes, this.addresses) : new Int32Array(this.addresses.length);
     const sreq = new ScoringRequest();
     sreq.priority = priorityOf(headers);
@@ -147,6 +147,17 @@ export class Router {
     if (endpoint.length == 0) return;
     addInFlight(this.store, endpoint, -1, null);
     if (failed && hashes.length > matchedBlocks) this.index.forget(hashes, matchedBlocks, endpoint);
+  }
+
+  /**
+   * A request sent to `endpoint` failed there: it answered 5xx, or Envoy had
+   * to retry the request on another member. The endpoint is left out of
+   * decisions for staleAfterMs (as long as a stale scrape would), whatever
+   * its scrapes say.
+   */
+  requestFailed(endpoint: string, nowMs: i64): void {
+    if (endpoint.length == 0) return;
+    penalize(this.store, endpoint, nowMs + this.config.metrics.staleAfterMs, nowMs);
   }
 }
 

@@ -216,6 +216,8 @@ export interface LoadOptions {
   onOutcome?: (o: Outcome, p: Planned) => void;
   /** Stop early when this returns true. */
   stop?: () => boolean;
+  /** Client timeout per request (default 60 s). */
+  timeoutMs?: number;
 }
 
 /** Sends `total` requests at `rate` per second and checks every answer. */
@@ -238,7 +240,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
       if (p.stream) r.streams++;
       inFlight++;
       r.maxInFlight = Math.max(r.maxInFlight, inFlight);
-      const job = sendChecked(agent, base, p).then((out) => {
+      const job = sendChecked(agent, base, p, o.timeoutMs).then((out) => {
         inFlight--;
         if (lat.length < 2_000_000) lat.push(out.ms);
         if (out.ok) {
@@ -271,6 +273,8 @@ export interface LoadServer {
   address: string;
   port: number;
   served: number;
+  /** Arrival times (Date.now()) of inference requests, faults included. */
+  arrivals: number[];
   /** Prometheus text on /metrics; a function is called per scrape. */
   metrics: () => string;
   /** Replaces the answer to inference requests (faults); return true when handled. */
@@ -313,6 +317,7 @@ export async function startLoadServer(port = 0): Promise<LoadServer> {
     address: "",
     port: 0,
     served: 0,
+    arrivals: [],
     metrics: () => vllmMetrics(0, 1, 0.2),
     fault: null,
     metricsFault: null,
@@ -335,6 +340,7 @@ export async function startLoadServer(port = 0): Promise<LoadServer> {
         return;
       }
       const body = Buffer.concat(chunks);
+      s.arrivals.push(Date.now());
       if (s.fault?.(req, res, body)) return;
       s.served++;
       // Streams are recognised without parsing the body: the mix writes "stream":true last-level.
