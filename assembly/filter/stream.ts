@@ -42,14 +42,6 @@ export const INSPECT_PROPERTY = "llm_picker.decision";
 const CONTINUE: u32 = 0;
 const STOP_ITERATION: u32 = 1;
 const STOP_AND_BUFFER: u32 = 1;
-/**
- * After a local reply: Envoy must not buffer the chunk at hand. With
- * StopIterationAndBuffer it would add it to the buffered body first, and a
- * chunk that takes the body past the listener's buffer limit would get
- * Envoy's own plain-text 413 instead of ours (the reply is sent only after
- * this callback returns).
- */
-const STOP_NO_BUFFER: u32 = 3;
 export const REQUEST_ID_HEADER = "x-request-id";
 /**
  * Set on the request just before the filter answers it itself, so that
@@ -105,7 +97,7 @@ export class StreamContext {
       // Refuse as soon as the limit is passed instead of buffering on (issue 3 point 4).
       this.decided = true;
       this.apply(router.tooLarge(), router);
-      return STOP_NO_BUFFER;
+      return STOP_AND_BUFFER;
     }
     if (!endOfStream) return STOP_AND_BUFFER;
     return this.decideBody(bodySize);
@@ -136,7 +128,7 @@ export class StreamContext {
       stats.syncIndexWritesAbandoned(router.index.stats.failedWrites);
       stats.syncIndexBytes(router.index.stats.valueBytes);
     }
-    return r.outcome == Outcome.Reject ? STOP_NO_BUFFER : CONTINUE;
+    return r.outcome == Outcome.Reject ? STOP_AND_BUFFER : CONTINUE;
   }
 
   /** Request headers for the structured request (names are lower-case in Envoy). */

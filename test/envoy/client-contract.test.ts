@@ -2,9 +2,9 @@
  * What an OpenAI client sees from Envoy with the filter (envoy/envoy.yaml),
  * one regression test per defect found with the official SDKs:
  *
- * - a body past maxBodyBytes gets the filter's JSON 413, also when it arrives
- *   in chunks that pass Envoy's buffer limit at once (Envoy's buffer limit sits
- *   above maxBodyBytes; the filter does not let Envoy buffer the last chunk);
+ * - a body past maxBodyBytes gets a JSON 413: the filter's (Envoy's buffer
+ *   limit sits above maxBodyBytes), or Envoy's own rewritten by
+ *   local_reply_config when one read crosses both limits at once;
  * - every local reply (400, 413, 429, 503, and Envoy's own 503 when no server
  *   answers) is an OpenAI error object with `content-type: application/json`,
  *   429 and 503 with `retry-after`;
@@ -134,10 +134,11 @@ describe.skipIf(SKIP_FILTER)("the client contract of envoy.yaml with the filter"
     expect(reply.headers.get("x-request-id")).toMatch(UUID);
   });
 
-  // Envoy reports a buffered body to the filter without the chunk at hand, so
-  // a read that carries a body from below maxBodyBytes past Envoy's buffer
-  // limit at once gets Envoy's 413, which local_reply_config rewrites into
-  // the same OpenAI error: either way the client parses it.
+  // Envoy adds each chunk read to the buffered body and checks its limit
+  // before the filter sees it, so a read that carries a body from below
+  // maxBodyBytes past Envoy's buffer limit at once gets Envoy's 413, which
+  // local_reply_config rewrites into the same OpenAI error: either way the
+  // client parses it.
   test("a 20 MB body (one read may pass both limits) and a chunked one get a JSON 413 too", async () => {
     const huge = "a".repeat(20 * 1024 * 1024);
     const withLength = await send(`${envoy().listenerUrl}/v1/chat/completions`, {

@@ -176,10 +176,16 @@ describe.skipIf(SKIP_FILTER)("server faults under load", () => {
       const big = `# padding\n${"# HELP vllm:padding filler line to make the page large\n".repeat(190_000)}${vllmMetrics(0, 1, 0.2)}`;
       const garbage = Buffer.from(Array.from({ length: 65536 }, (_, i) => (i * 7919) % 256));
       let flip = 0;
+      const page = (status: number, body: string | Buffer) => (_req: unknown, res: ServerResponse) => {
+        res.writeHead(status, { "content-type": "text/plain" });
+        res.end(body);
+        return true;
+      };
+      const flaps = (req: unknown, res: ServerResponse) => flip++ % 2 === 0 && page(500, "down")(req, res);
       for (const [name, metricsFault] of [
-        ["/metrics is 10 MB", (_req: unknown, res: ServerResponse) => (res.writeHead(200, { "content-type": "text/plain" }), res.end(big), true)],
-        ["/metrics is garbage", (_req: unknown, res: ServerResponse) => (res.writeHead(200, { "content-type": "text/plain" }), res.end(garbage), true)],
-        ["/metrics flaps", (_req: unknown, res: ServerResponse) => (flip++ % 2 === 0 ? (res.writeHead(500), res.end("down"), true) : false)],
+        ["/metrics is 10 MB", page(200, big)],
+        ["/metrics is garbage", page(200, garbage)],
+        ["/metrics flaps", flaps],
       ] as const) {
         const p = await phase(
           name,
