@@ -2,7 +2,8 @@
 // (style.md practice 4). Any problem rejects the whole configuration with an
 // error naming the field path and the offending value; Envoy then keeps the
 // previous configuration (on_configure returns false). Empty = defaults.
-import { JsonReader, JsonKind } from "../request/json";
+import { JsonKind } from "../json/kinds";
+import { JsonReader } from "../json/reader";
 import {
   Config,
   ConfigError,
@@ -12,7 +13,7 @@ import {
   PrefixConfig,
 } from "./types";
 import { isValidAddress } from "./address";
-import { readEndpointsSnapshot } from "../metrics/snapshot";
+import { readEndpointsSnapshot } from "../pool/snapshot";
 import { GuardConfig, Profile, SaturationConfig } from "../scoring/config";
 
 /** Parses and validates plugin configuration bytes. Never traps. */
@@ -169,7 +170,7 @@ function readPrefix(r: JsonReader, p: PrefixConfig): void {
   let k: string | null;
   while ((k = r.key()) != null) {
     const key = k!;
-    // A block size of 0 loops forever in the seed (seed-behaviour.md §2.1): reject <= 0.
+    // A block size of 0 loops forever in the upstream picker: reject <= 0.
     if (key == "enabled") p.enabled = r.bool();
     else if (key == "blockSize") p.blockSize = <i32>r.int(1, 1 << 20);
     else if (key == "maxBlocks") p.maxBlocks = <i32>r.int(1, 1 << 16);

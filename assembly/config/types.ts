@@ -14,13 +14,13 @@ export class EndpointConfig {
 export class PrefixConfig {
   /** Prefix affinity on (hash, look up, record). Off: load-only picking, no index traffic. */
   enabled: bool = true;
-  /** Bytes per block: 64 = 16 tokens × ~4 bytes, vLLM's default block (seed §2.1). */
+  /** Bytes per block: 64 = 16 tokens × ~4 bytes, vLLM's default block (as upstream). */
   blockSize: i32 = 64;
   /** 256 blocks × 64 B ≈ 4K tokens matched at most; longer prompts share that prefix anyway. */
   maxBlocks: i32 = 256;
   /** Hash the trailing partial block too: without it short prompts with a shared prefix hot-spot (GIE #2823). */
   hashTrailingBlock: bool = true;
-  /** Blocks remembered per endpoint: the seed's 31,250 ≈ 500K tokens of KV cache per server. */
+  /** Blocks remembered per endpoint: upstream's 31,250 ≈ 500K tokens of KV cache per server. */
   capacityPerEndpoint: i32 = 31250;
   /** Endpoints the index is sized for (total entries = capacityPerEndpoint × maxEndpoints). A fixed size, so pool changes never reshape (and so never drop) the index. */
   maxEndpoints: i32 = 16;
@@ -30,7 +30,7 @@ export class MetricsConfig {
   /** Envoy cluster the scrape callouts go through (must route by x-gateway-destination-endpoint). */
   cluster: string = "model_servers";
   path: string = "/metrics";
-  /** The seed's --refresh-metrics-interval. */
+  /** Scrape interval (upstream's --refresh-metrics-interval). */
   intervalMs: i32 = 50;
   /** A scrape older than this makes the endpoint unhealthy. */
   staleAfterMs: i32 = 1000;

@@ -3,14 +3,11 @@
 // because the SDK's dispatch traps: `getBaseContext` does `Map.get` on a map
 // of stream contexts only, so Envoy's `proxy_on_done`/`proxy_on_delete` for a
 // root context (sent whenever a plugin config is retired, e.g. by an ECDS
-// update) aborts the VM (envoy-proxy-wasm.md §2.2 bug 1), and it keeps a
-// single root context per VM (bug 2). Here every lookup is checked and an
+// update) aborts the VM, and it keeps a single root context per VM. Here every lookup is checked and an
 // unknown context id is ignored.
+import { CONTINUE } from "./host";
 import { RootContext } from "./root";
 import { StreamContext } from "./stream";
-
-// Header and data actions (envoy-proxy-wasm.md §1.1).
-const CONTINUE: u32 = 0;
 
 const roots = new Map<u32, RootContext>();
 const streams = new Map<u32, StreamContext>();

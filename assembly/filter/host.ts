@@ -1,7 +1,6 @@
 // Thin, non-throwing wrappers over the proxy-wasm host calls (ABI 0.2.1 as
-// Envoy implements it, ../shared/reference/envoy-proxy-wasm.md §1.2). The
-// SDK's own wrappers throw on unexpected statuses (§2.2 bug 4) and log through
-// WASI stdout (bug 3), so the glue calls the raw imports the SDK declares and
+// Envoy implements it). The SDK's own wrappers throw on unexpected statuses
+// and log through WASI stdout, so the glue calls the raw imports the SDK declares and
 // returns statuses as values. Only assembly/filter/ imports this file.
 import * as imports from "@gcoredev/proxy-wasm-sdk-as/assembly/imports";
 import { free } from "@gcoredev/proxy-wasm-sdk-as/assembly/malloc";
@@ -10,6 +9,13 @@ import { ByteWriter } from "../util/bytes";
 
 export const OK: u32 = 0;
 export const NOT_FOUND: u32 = 1;
+
+// What a header or body callback returns to the host.
+export const CONTINUE: u32 = 0;
+/** Headers: hold the request here (Envoy needs allow_on_headers_stop_iteration). */
+export const STOP_ITERATION: u32 = 1;
+/** Body: keep buffering until end of stream. */
+export const STOP_AND_BUFFER: u32 = 1;
 
 export enum LogLevel {
   Trace = 0,
@@ -121,7 +127,7 @@ export class HeaderPair {
   constructor(public name: string, public value: string) {}
 }
 
-/** Decodes the pairs serialisation (§1.2) defensively: a short buffer yields what was readable. */
+/** Decodes the header-pairs serialisation (count, sizes, NUL-terminated bytes) defensively: a short buffer yields what was readable. */
 export function decodePairs(b: Uint8Array): Array<HeaderPair> {
   const out = new Array<HeaderPair>();
   if (b.length < 4) return out;
@@ -167,20 +173,12 @@ export function getHeaders(map: MapType): Array<HeaderPair> {
   return decodePairs(takeReturned());
 }
 
-/** Sends a local reply; Envoy defers it until the callback returns (§1.8). */
+/** Sends a local reply; Envoy defers it until the callback returns. */
 export function sendLocalResponse(status: u32, details: string, body: Uint8Array, headers: Array<HeaderPair>): u32 {
   const d = enc(details);
   const h = encodePairs(headers);
-  // grpc_status -1: no grpc-status header (§1.8).
+  // grpc_status -1: no grpc-status header.
   return imports.proxy_send_local_response(status, changetype<usize>(d), d.byteLength, body.dataStart, body.length, h.dataStart, h.length, <u32>-1);
-}
-
-export function continueRequest(): u32 {
-  return imports.proxy_continue_stream(0);
-}
-
-export function setEffectiveContext(id: u32): u32 {
-  return imports.proxy_set_effective_context(id);
 }
 
 export function setTickPeriodMs(ms: u32): u32 {
@@ -199,7 +197,7 @@ export function nowNs(): u64 {
   return load<u64>(RET_U64);
 }
 
-/** A property by NUL-separated path segments (§1.7), or null. */
+/** A property by path segments (joined with NUL, as Envoy expects), or null. */
 export function getProperty(segments: Array<string>): Uint8Array | null {
   const path = enc(segments.join("\0"));
   clearReturn();
@@ -212,7 +210,7 @@ export function setProperty(name: string, value: Uint8Array): u32 {
   return imports.proxy_set_property(changetype<usize>(p), p.byteLength, value.dataStart, value.length);
 }
 
-// ---- metrics (§3.4): one stat per name across all worker VMs ----
+// ---- metrics: one stat per name across all worker VMs ----
 
 export enum MetricType {
   Counter = 0,
@@ -229,7 +227,7 @@ export function defineMetric(type: MetricType, name: string): u32 {
 }
 
 export function incrementMetric(id: u32, delta: i64): void {
-  // Envoy rejects counter increments <= 0 with BAD_ARGUMENT (§2.2 bug 5).
+  // Envoy rejects counter increments <= 0 with BAD_ARGUMENT.
   if (id == u32.MAX_VALUE || delta == 0) return;
   imports.proxy_increment_metric(id, delta);
 }
@@ -239,7 +237,7 @@ export function recordMetric(id: u32, value: u64): void {
   imports.proxy_record_metric(id, value);
 }
 
-// ---- HTTP callouts (§1.6): always issued on, and answered to, the root context ----
+// ---- HTTP callouts: always issued on, and answered to, the root context ----
 
 /** Dispatches an HTTP call; returns the token, or 0 when Envoy refused it. */
 export function httpCall(cluster: string, headers: Array<HeaderPair>, body: Uint8Array, timeoutMs: u32): u32 {
@@ -252,7 +250,7 @@ export function httpCall(cluster: string, headers: Array<HeaderPair>, body: Uint
   return load<u32>(RET_U32);
 }
 
-// ---- shared data (§1.3) ----
+// ---- shared data (rules: util/store.ts) ----
 
 /** proxy-wasm shared data as a KeyValueStore (one store per vm_id across workers). */
 export class SharedDataStore extends KeyValueStore {

@@ -23,13 +23,13 @@ import { parseConfig } from "../config/parse";
 import { Router } from "../picker/route";
 import { Stats } from "./stats";
 import { acquireLease, ensurePoolKeys, releaseLease, prunePublished, pruneInFlight, publishScrape, publishSnapshot, readInFlight, readStates } from "../pool/shared_state";
-import { endpointId } from "../index/prefix_index";
-import { readEndpointsSnapshot } from "../metrics/snapshot";
+import { endpointId } from "../prefix/prefix_index";
+import { readEndpointsSnapshot } from "../pool/snapshot";
 import { parseVllmMetrics } from "../metrics/prometheus";
-import { DESTINATION_HEADER } from "./stream";
+import { DESTINATION_HEADER } from "./headers";
 import { reportHeap, rootConfigured, rootRetired } from "./heap";
 
-/** Endpoints that fail this many scrapes in a row are unhealthy (issue 4 point 10: "after two scrape intervals"). */
+/** The scrape lease lasts this many intervals, so a VM that stops scraping is replaced soon. */
 const LEASE_INTERVALS: i64 = 3;
 
 export class RootContext {
@@ -94,7 +94,7 @@ export class RootContext {
     const now = nowMs();
     if (!acquireLease(this.store, this.leaseOwner, now, <i64>m.intervalMs * LEASE_INTERVALS)) return;
     // A hung scrape never reaches scrapeDone: refresh every endpoint's health
-    // gauge here too, so one that goes stale shows 0 (issue 4 point 8).
+    // gauge here too, so one that goes stale shows 0.
     this.refreshHealthGauges(now);
     for (let i = 0; i < this.addresses.length; i++) {
       const address = unchecked(this.addresses[i]);
@@ -124,7 +124,7 @@ export class RootContext {
     for (let i = 0; i < this.addresses.length; i++) {
       const address = unchecked(this.addresses[i]);
       stats.setInFlight(address, inflight.countOf(endpointId(address)));
-      let healthy = true; // never scraped, nothing failed yet: unknown, which requests treat as healthy
+      let healthy: bool = true; // never scraped, nothing failed yet: unknown, which requests treat as healthy
       for (let j = 0; j < states.length; j++) {
         const s = unchecked(states[j]);
         if (s.address == address) healthy = s.refreshHealth(now, <i64>this.config.metrics.staleAfterMs);

@@ -1,6 +1,6 @@
-// Envoy stats defined by the filter (issue 4 point 8). proxy_define_metric
-// creates `wasmcustom.<name>` in the base VM's scope, one stat per name
-// across all worker VMs (envoy-proxy-wasm.md §3.4): counters add up, so
+// Envoy stats defined by the filter. proxy_define_metric creates
+// `wasmcustom.<name>` in the base VM's scope, one stat per name across all
+// worker VMs: counters add up, so
 // everything shared is a counter; the per-endpoint health gauge is only
 // written by the VM holding the scrape lease. Prometheus output shows them
 // as e.g. `llm_picker_requests_routed` (sanitised, no envoy_ prefix).

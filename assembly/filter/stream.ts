@@ -1,12 +1,15 @@
 // One HTTP stream: strips the client's routing header, holds the headers
 // while the body is buffered, asks the Router, then sets the routing header
 // (or answers with an OpenAI-style error). Envoy semantics this relies on:
-// envoy-proxy-wasm.md §0.1 (StopIteration needs
-// allow_on_headers_stop_iteration), §1.8 (the body accumulates while paused;
-// read it once at end_of_stream; header maps are writable only while
-// paused), §3.1 (no-body requests continue at headers or they hang).
+// StopIteration at headers needs allow_on_headers_stop_iteration; the body
+// accumulates while paused and is read once at end_of_stream; header maps
+// are writable only while paused; requests without a body must continue at
+// headers or they hang.
 import {
   BufferType,
+  CONTINUE,
+  STOP_AND_BUFFER,
+  STOP_ITERATION,
   getBufferBytes,
   getHeader,
   getHeaders,
@@ -24,31 +27,19 @@ import {
   nowMs,
   logEnabled,
 } from "./host";
+import { DESTINATION_HEADER, INSPECT_PROPERTY, LOCAL_REPLY_MARKER, SCORES_HEADER } from "./headers";
 import { RootContext } from "./root";
 import { ByteWriter } from "../util/bytes";
+import { hexDigit } from "../util/hex";
 import { Header, RequestError } from "../request/types";
 import { API_NOT_INFERENCE } from "../request/api";
+import { HEADER_REQUEST_ID } from "../request/headers";
 import { errorJson } from "../request/output";
 import { inspectLine, Outcome, RouteResult, Router } from "../picker/route";
 import { writeDecisionFields } from "../scoring/decide";
 import { Pcg32 } from "../scoring/rng";
 import { reportHeap } from "./heap";
 
-export const DESTINATION_HEADER = "x-gateway-destination-endpoint";
-export const SCORES_HEADER = "x-llm-picker-scores";
-/** Filter state the CLI and tests read (Envoy stores it as wasm.llm_picker.decision). */
-export const INSPECT_PROPERTY = "llm_picker.decision";
-
-const CONTINUE: u32 = 0;
-const STOP_ITERATION: u32 = 1;
-const STOP_AND_BUFFER: u32 = 1;
-export const REQUEST_ID_HEADER = "x-request-id";
-/**
- * Set on the request just before the filter answers it itself, so that
- * Envoy's local_reply_config (envoy/envoy.yaml) can tell the filter's
- * replies, already OpenAI errors, from Envoy's own, which it rewrites.
- */
-export const LOCAL_REPLY_MARKER = "x-llm-picker-local-reply";
 /** Seconds a client should wait before retrying a 429 or 503 (about a scrape cycle and a recovery). */
 const RETRY_AFTER_SECONDS = "1";
 
@@ -66,7 +57,7 @@ export class StreamContext {
   constructor(public id: u32, public root: RootContext) {}
 
   onRequestHeaders(endOfStream: bool): u32 {
-    // Never trust a client-sent routing header (issue 2; security rules).
+    // Never trust a client-sent routing header: it would choose the server.
     removeHeader(MapType.RequestHeaders, DESTINATION_HEADER);
     // Nor a client-made scores header: upstream it would pass for our decision.
     removeHeader(MapType.RequestHeaders, SCORES_HEADER);
@@ -94,7 +85,7 @@ export class StreamContext {
     const router = this.root.router;
     if (router == null) return CONTINUE;
     if (<i64>bodySize > <i64>this.root.config.maxBodyBytes) {
-      // Refuse as soon as the limit is passed instead of buffering on (issue 3 point 4).
+      // Refuse as soon as the limit is passed instead of buffering on.
       this.decided = true;
       this.apply(router.tooLarge(), router);
       return STOP_AND_BUFFER;
@@ -146,13 +137,13 @@ export class StreamContext {
    * deployments where it does not.
    */
   private ensureRequestId(): void {
-    const sent = getHeader(MapType.RequestHeaders, REQUEST_ID_HEADER);
+    const sent = getHeader(MapType.RequestHeaders, HEADER_REQUEST_ID);
     if (sent != null && sent!.length > 0) {
       this.requestId = sent!;
       return;
     }
     this.requestId = requestIds.next();
-    replaceHeader(MapType.RequestHeaders, REQUEST_ID_HEADER, this.requestId);
+    replaceHeader(MapType.RequestHeaders, HEADER_REQUEST_ID, this.requestId);
   }
 
   private apply(r: RouteResult, router: Router): void {
@@ -189,7 +180,7 @@ export class StreamContext {
     errorJson(err, w);
     const headers = new Array<HeaderPair>();
     headers.push(new HeaderPair("content-type", "application/json"));
-    if (this.requestId.length > 0) headers.push(new HeaderPair(REQUEST_ID_HEADER, this.requestId));
+    if (this.requestId.length > 0) headers.push(new HeaderPair(HEADER_REQUEST_ID, this.requestId));
     if (status == 429 || status == 503) headers.push(new HeaderPair("retry-after", RETRY_AFTER_SECONDS));
     replaceHeader(MapType.RequestHeaders, LOCAL_REPLY_MARKER, "1");
     sendLocalResponse(<u32>status, "llm_picker_" + err.code, w.toBytes(), headers);
@@ -200,8 +191,8 @@ export class StreamContext {
     if (s != null) this.responseStatus = I32.parseInt(s!);
     this.noteFailedPick();
     // Return the request's id to the client unless the server already did.
-    if (this.requestId.length > 0 && getHeader(MapType.ResponseHeaders, REQUEST_ID_HEADER) == null) {
-      replaceHeader(MapType.ResponseHeaders, REQUEST_ID_HEADER, this.requestId);
+    if (this.requestId.length > 0 && getHeader(MapType.ResponseHeaders, HEADER_REQUEST_ID) == null) {
+      replaceHeader(MapType.ResponseHeaders, HEADER_REQUEST_ID, this.requestId);
     }
     return CONTINUE;
   }
@@ -268,14 +259,13 @@ class RequestIds {
     for (let i = 0; i < 16; i++) {
       if (i == 4 || i == 6 || i == 8 || i == 10) unchecked((t[at++] = 0x2d));
       const byte = <u32>(i < 8 ? (a >> (<u64>(56 - i * 8))) & 0xff : (b >> (<u64>(56 - (i - 8) * 8))) & 0xff);
-      unchecked((t[at++] = <u8>HEX_DIGITS.charCodeAt(byte >> 4)));
-      unchecked((t[at++] = <u8>HEX_DIGITS.charCodeAt(byte & 15)));
+      unchecked((t[at++] = hexDigit(byte >> 4)));
+      unchecked((t[at++] = hexDigit(byte & 15)));
     }
     return String.UTF8.decodeUnsafe(t.dataStart, 36);
   }
 }
 
-const HEX_DIGITS = "0123456789abcdef";
 /** The member Envoy actually sent the request to (after any retries). */
 const UPSTREAM_ADDRESS: Array<string> = ["upstream", "address"];
 const requestIds = new RequestIds();

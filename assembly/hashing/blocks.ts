@@ -1,5 +1,5 @@
-// The chained block hashes of the prefix-cache scorer (issue 7 point 1;
-// ../shared/reference/seed-behaviour.md §2.3, §5.2 #1646 and #2823):
+// The chained block hashes of the prefix-cache scorer, as the upstream GIE
+// picker computes them (its PRs #1646 and #2823; docs/hashing.md):
 //
 //   seed = XXH64(model ‖ cache_salt)            (one streaming digest)
 //   h_i  = XXH64(block_i ‖ LE64(h_{i-1}))       with h_{-1} = seed
@@ -8,7 +8,7 @@
 // `maxBlocks` hashes (the input is truncated to blockSize·maxBlocks bytes);
 // a trailing partial block is hashed when `hashTrailingBlock` (the later
 // algorithm, #2823: it stops short prompts from all landing on one server)
-// and dropped otherwise (the PR-commit algorithm). The seed is not emitted.
+// and dropped otherwise (the original upstream algorithm). The seed is not emitted.
 //
 // `ChainHasher` is a sink: the renderer writes bytes into it as it produces
 // them, and each block is hashed as its bytes arrive, so the rendering never
@@ -33,7 +33,7 @@ export class BlockConfig {
   blockSize: i32 = 64;
   /** Cap on the number of hashes (256 × 64 B ≈ 4K tokens). */
   maxBlocks: i32 = 256;
-  /** Hash a trailing partial block (later seed algorithm, #2823). */
+  /** Hash a trailing partial block (upstream's later algorithm, GIE #2823). */
   hashTrailingBlock: bool = true;
 
   static of(blockSize: i32, maxBlocks: i32, hashTrailingBlock: bool): BlockConfig {
@@ -76,8 +76,8 @@ export class ChainHasher extends ByteSink {
 
   constructor(config: BlockConfig) {
     super();
-    // A block size ≤ 0 is a configuration error (issue 7); guard anyway so a
-    // bad value can never loop forever as in the seed (§2.1).
+    // A block size ≤ 0 is refused by the configuration parser; guard anyway
+    // so a bad value can never loop forever (as it does upstream).
     const maxBlocks = config.maxBlocks > 0 ? config.maxBlocks : 0;
     this.out = new StaticArray<u64>(maxBlocks);
     this.blockSize = config.blockSize > 0 ? config.blockSize : 64;

@@ -1,11 +1,11 @@
 // The canonical byte rendering of a structured request: what the block chain
-// hashes (issue 7 point 2). Specification, with the reasons, in
+// hashes. Specification, with the reasons, in
 // docs/hashing.md; golden vectors in test/fixtures/golden/, produced by the
 // independent TypeScript reference src/reference/render.ts.
 //
 // Summary:
-//  - completions: the prompt bytes as sent (the seed's vectors, §2.8); a
-//    string array joined with one space (the later seed's PromptText()); token
+//  - completions: the prompt bytes as sent (upstream's test vectors); a
+//    string array joined with one space (upstream's later PromptText()); token
 //    ids as 4-byte little-endian (a 64-byte block is 16 tokens), several token
 //    lists separated by the 4 bytes FF FF FF FF.
 //  - chat and responses: a sequence of fields in the order the model sees
@@ -13,7 +13,7 @@
 //    chat_template, chat_template_kwargs; responses: instructions, tools),
 //    then one record per message / input item. Every variable-length field is
 //    `tag ‖ escaped(bytes) ‖ 00 00`, where the escape writes a 0x00 byte of
-//    the value as 00 FF (render version 2, docs/hashing.md §2 "Framing"). No
+//    the value as 00 FF (render version 2, docs/hashing.md "Framing"). No
 //    length precedes a value, so a text that starts like another renders
 //    like it up to that point (a document followed by a different question
 //    shares the document's blocks); and since 00 00 never occurs inside an
@@ -33,7 +33,7 @@
 //    costs a few bytes of the block budget yet two different images never
 //    share a block.
 import { ByteWriter } from "../util/bytes";
-import { canonicalJson } from "../request/canonical";
+import { canonicalJson } from "../json/canonical";
 import {
   Api,
   ChatCompletionsBody,
@@ -51,7 +51,12 @@ import {
 import { BlockConfig, ByteSink, ChainHasher } from "./blocks";
 import { xxh64Bytes } from "./xxhash64";
 
-/** Version of this rendering; bump when any byte below changes (and regenerate the golden vectors). */
+/**
+ * Version of this rendering; bump when any byte below changes (and
+ * regenerate the golden vectors). The prefix index stores it with every
+ * bucket (prefix/bucket.ts), so a build with another rendering drops the
+ * entries hashed the old way instead of keeping them.
+ */
 export const RENDER_VERSION: i32 = 2;
 
 // Field tags (ASCII so a hex dump reads). Request context:
@@ -312,7 +317,7 @@ export function saltOf(body: RequestBody): Uint8Array | null {
 
 // One chain and renderer per VM, reused by every request with the same block
 // configuration, so hashing a request allocates little more than its result
-// (issue 3 point 8: a fresh maxBlocks × 8 B array, block buffer and 1 KiB
+// (a fresh maxBlocks × 8 B array, block buffer and 1 KiB
 // scratch per request were a visible share of a small request's time under
 // the incremental GC). A VM runs one request at a time and hashBody does not
 // re-enter itself, so sharing is safe; begin() resets the chain.
@@ -344,7 +349,7 @@ export function hashBody(model: Uint8Array, body: RequestBody, config: BlockConf
   return chain.finish();
 }
 
-/** Block hashes of the structured request (seed: PrefixHashes of an LLMRequest). */
+/** Block hashes of the structured request (upstream: PrefixHashes of an LLMRequest). */
 export function hashRequest(req: LLMRequest, config: BlockConfig): StaticArray<u64> {
   return hashBody(Uint8Array.wrap(String.UTF8.encode(req.targetModel)), req.body, config);
 }

@@ -4,11 +4,11 @@
 // imported by the filter.
 import { ByteWriter, utf8 } from "../util/bytes";
 import { KeyValueStore, MemoryStore, StoreValue } from "../util/store";
-import { PrefixIndex, PrefixIndexConfig } from "../index/prefix_index";
+import { PrefixIndex, PrefixIndexConfig } from "../prefix/prefix_index";
 import { parseBody } from "../request/parse";
 import { hashBody, renderBody } from "./render";
 import { BlockConfig, chainHashes, ChainHasher } from "./blocks";
-import { hex64, hexList } from "./hex";
+import { hex64, hexList } from "../util/hex";
 import { xxh64Bytes, Xxh64 } from "./xxhash64";
 
 export function selfCheck(input: Uint8Array): Uint8Array {

@@ -1,8 +1,8 @@
 // XXH64 (xxHash, 64-bit), written from the published algorithm description
 // (https://github.com/Cyan4973/xxHash/blob/dev/doc/xxhash_spec.md).
 //
-// The seed's prefix scorer hashes with cespare/xxhash/v2, which is XXH64 with
-// seed 0 (../shared/reference/seed-behaviour.md §2.3). Two forms:
+// The upstream picker's prefix scorer hashes with cespare/xxhash/v2, which is
+// XXH64 with seed 0 (docs/hashing.md). Two forms:
 //  - `xxh64(ptr, len, seed)`: one shot over raw memory (no allocation);
 //  - `Xxh64`: streaming state, reusable through `reset` (one 32-byte buffer
 //    allocated at construction, nothing after), for model ‖ cache_salt and
@@ -163,7 +163,7 @@ export class Xxh64 {
     this.update(b.dataStart, <usize>b.length);
   }
 
-  /** Feeds the 8 little-endian bytes of `v` (the chain link, seed §2.3 step 5). */
+  /** Feeds the 8 little-endian bytes of `v` (the chain link: docs/hashing.md). */
   updateU64(v: u64): void {
     // Fast path: room in the stripe buffer, so no temporary is needed.
     if (this.bufLen + 8 < 32) {

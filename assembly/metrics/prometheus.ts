@@ -1,5 +1,5 @@
 // Parser of the Prometheus text exposition format for the body of a vLLM
-// server's GET /metrics (issue 4 point 2; seed-behaviour.md §3.7).
+// server's GET /metrics (the signals the scorers use: docs/design.md).
 //
 // Format: https://prometheus.io/docs/instrumenting/exposition_formats/
 //   line      = comment | sample | empty
@@ -11,8 +11,8 @@
 // Rules this parser keeps:
 //  - It never traps, whatever the server returns: every read is bounds
 //    checked, nothing throws, and a line that does not parse is skipped (and
-//    counted in `rejectedLines`) instead of failing the whole page. The seed's
-//    Go parser drops the whole page on a syntax error; a lenient parser keeps
+//    counted in `rejectedLines`) instead of failing the whole page. The
+//    upstream picker's Go parser drops the whole page on a syntax error; a lenient parser keeps
 //    the metrics we understand when a server adds a line we do not.
 //  - It works on the UTF-8 bytes; only the label values we need (adapter
 //    lists, integers) become strings, and those are bounded (MAX_ADAPTERS,
@@ -35,7 +35,7 @@ const MAX_NUMBER_BYTES: i32 = 64;
  * The load and cache signals a model server reports, each with a presence
  * flag (has* = false: unknown, never zero by default). Shared by a scrape's
  * result (EndpointMetrics) and the scheduler's view of an endpoint
- * (metrics/state.ts EndpointState).
+ * (pool/endpoint_state.ts EndpointState).
  */
 export class ServerSignals {
   waiting: f64 = 0;
@@ -132,7 +132,7 @@ class Accumulator {
       m.waitingLoras = splitAdapters(this.loraWaiting);
       if (this.loraHasMax) setMaxLoras(m, this.loraMax);
     } else if (this.hasEmptyLoraSeries) {
-      // The seed ignores series whose adapter labels are both empty (§3.7).
+      // The upstream picker ignores series whose adapter labels are both empty.
       // When they are all we have, LoRA is on and nothing is loaded: we keep
       // that (empty lists, max_lora) so the free-slot rule can apply, rather
       // than calling the LoRA state unknown.
@@ -411,7 +411,7 @@ class LineParser {
 
   // vLLM writes one lora_requests_info series per adapter-set change, with the
   // time of the change as value: the series with the LARGEST value is the
-  // current one (seed §3.7). Ties keep the first series seen. NaN values never win.
+  // current one (as upstream reads it). Ties keep the first series seen. NaN values never win.
   private applyLora(v: f64, acc: Accumulator): void {
     if (isNaN(v)) return;
     const running = this.label(LABEL_RUNNING_ADAPTERS);

@@ -2,29 +2,30 @@
 // the configuration and the shared state (a KeyValueStore). The glue
 // (assembly/filter/stream.ts) only moves bytes between Envoy and this.
 //
-// Flow (issue 3, 4 and 7):
+// Flow:
 //   body → parseBody → LLMRequest → block hashes → prefix index match
 //   → pool states (published metrics + in-flight) → scorers/picker
 //   → index record + in-flight increment → routing header.
 import { Config } from "../config/types";
-import { KeyValueStore, StoreValue } from "../util/store";
+import { KeyValueStore } from "../util/store";
 import { ByteWriter } from "../util/bytes";
-import { Api, Header, LLMRequest, ParsedBody, RequestError } from "../request/types";
-import { API_NOT_INFERENCE, detectApi } from "../request/api";
-import { bodyTooLargeError, parseBody, rewriteModel, toLLMRequest, HEADER_MODEL_REWRITE } from "../request/parse";
+import { Header, LLMRequest, ParsedBody, RequestError } from "../request/types";
+import { detectApi } from "../request/api";
+import { bodyTooLargeError } from "../request/errors";
+import { HEADER_MODEL_REWRITE, HEADER_PRIORITY } from "../request/headers";
+import { rewriteModel, toLLMRequest } from "../request/llm_request";
+import { parseBody } from "../request/parse";
 import { errorJson, requestJson } from "../request/output";
 import { BlockConfig } from "../hashing/blocks";
 import { hashRequest } from "../hashing/render";
-import { hex64 } from "../hashing/hex";
-import { PrefixIndex, PrefixIndexConfig } from "../index/prefix_index";
-import { EndpointState } from "../metrics/state";
+import { hex64 } from "../util/hex";
+import { PrefixIndex, PrefixIndexConfig } from "../prefix/prefix_index";
+import { EndpointState } from "../pool/endpoint_state";
 import { Decision, decide, STATUS_ROUTE, writeDecisionFields } from "../scoring/decide";
 import { ScoringConfig } from "../scoring/config";
 import { ScoringRequest } from "../scoring/scorer";
 import { Pcg32 } from "../scoring/rng";
 import { addInFlight, penalize, poolStates, readInFlight, readPenalties, readStates } from "../pool/shared_state";
-
-export const HEADER_PRIORITY = "x-gateway-inference-priority";
 
 export enum Outcome {
   /** Not an inference call: forwarded to an endpoint picked on load only. */
@@ -132,7 +133,7 @@ export class Router {
     r.outcome = Outcome.Route;
     r.endpoint = unchecked(r.states[d.chosen]).address;
     r.matchedBlocks = unchecked(matched[d.chosen]);
-    // The seed indexes at pick time (PreRequest, §2.6); the response corrects it (forget).
+    // Indexed at pick time, as upstream (PreRequest); the response corrects it (forget).
     if (r.hashes.length > 0) this.index.record(r.hashes, r.endpoint, nowMs);
     addInFlight(this.store, r.endpoint, 1, inflight.value);
     return r;
@@ -141,7 +142,7 @@ export class Router {
   /**
    * The stream ended. `failed`: the endpoint answered 5xx or the stream was
    * reset before a response; it then keeps no credit for the blocks this
-   * request added (issue 7 point 4).
+   * request added: a server that failed did not cache them.
    */
   finish(endpoint: string, hashes: StaticArray<u64>, matchedBlocks: i32, failed: bool): void {
     if (endpoint.length == 0) return;
@@ -175,7 +176,7 @@ function fractions(matched: Int32Array, total: i32): Float64Array {
   return out;
 }
 
-/** Sheddable when x-gateway-inference-priority is a negative integer (seed §3.6). */
+/** Sheddable when x-gateway-inference-priority is a negative integer. */
 function priorityOf(headers: Array<Header>): i32 {
   for (let i = 0; i < headers.length; i++) {
     const h = unchecked(headers[i]);
@@ -218,7 +219,7 @@ function forwardedBody(body: Uint8Array, p: ParsedBody, headers: Array<Header>, 
 }
 
 
-/** The `inspect` line (issue 3 point 7, issue 4 point 9, issue 7 point 7). */
+/** The `inspect` line (README "Inspect a decision"). */
 export function inspectLine(r: RouteResult, blockSize: i32, out: ByteWriter): void {
   if (r.outcome == Outcome.Reject) {
     out.str('{"decision":"reject","status":');

@@ -1,20 +1,20 @@
-// Cross-worker pool state in shared data (issue 4 points 2 and 3):
+// Cross-worker pool state in shared data:
 //  - "llm-picker/pool/v1/metrics": every endpoint's last scrape, encoded with
-//    metrics/state.ts encodeStates; written by whichever VM holds the scrape
+//    endpoint_state.ts encodeStates; written by whichever VM holds the scrape
 //    lease, read once per request by every worker.
 //  - "llm-picker/pool/v1/inflight": requests in flight per endpoint, a flat
 //    array of (u32 endpoint id, i32 count); incremented when a request is
 //    routed and decremented when its stream ends, on any worker.
 //  - "llm-picker/pool/v1/lease": which VM scrapes this interval, so Envoy
 //    scrapes once per interval rather than once per worker.
-// One key each keeps the key space fixed (shared data cannot delete keys,
-// envoy-proxy-wasm.md §1.3) and costs one read per request for each.
+// One key each keeps the key space fixed (shared data cannot delete keys:
+// util/store.ts) and costs one read per request for each.
 // Updates are get → modify → set(cas) with bounded retries (CAS_RETRIES);
 // a write that keeps losing is dropped (fail open) and counted.
 import { KeyValueStore, STORE_CAS_MISMATCH, STORE_OK, StoreValue } from "../util/store";
-import { decodeStates, encodeStates, EndpointState } from "../metrics/state";
+import { decodeStates, encodeStates, EndpointState } from "./endpoint_state";
 import { EndpointMetrics } from "../metrics/prometheus";
-import { endpointId } from "../index/prefix_index";
+import { endpointId } from "../prefix/prefix_index";
 
 export const METRICS_KEY = "llm-picker/pool/v1/metrics";
 export const INFLIGHT_KEY = "llm-picker/pool/v1/inflight";

@@ -1,12 +1,12 @@
-// Which OpenAI API a request targets, from its method and path (issue 3 point 2).
+// Which OpenAI API a request targets, from its method and path.
 //
-// Path first, as upstream GIE does since #2133 (seed-behaviour.md §5.1): the
-// seed (PR #1446) looked only at the body shape; a project that also serves
-// /v1/responses cannot. The body shape is used only when the path says
+// Path first, as the upstream Gateway API Inference Extension (GIE) endpoint
+// picker does since its PR #2133; before that it looked only at the body
+// shape, which a project that also serves /v1/responses cannot do. The body shape is used only when the path says
 // nothing (see API_BY_SHAPE; the rule itself is in parse.ts, detectShape).
 import { Api } from "./types";
 
-/** The path gives no API: decide by the body's shape (seed rule, parse.ts). */
+/** The path gives no API: decide by the body's shape (the rule is in parse.ts). */
 export const API_BY_SHAPE: i32 = -1;
 /** Not an inference call (GET/HEAD, /v1/models, /health, unknown paths): pass through. */
 export const API_NOT_INFERENCE: i32 = -2;
@@ -29,8 +29,8 @@ export const API_NOT_INFERENCE: i32 = -2;
  *   (`/v1/` is required: `/chat/completions` alone is not matched, so that an
  *   arbitrary application path ending in "completions" is not mistaken for
  *   an LLM call).
- * - An empty path or "/" says nothing → API_BY_SHAPE (the seed's behaviour,
- *   also used by the CLI when no --path is given).
+ * - An empty path or "/" says nothing → API_BY_SHAPE (the upstream picker's
+ *   original behaviour, also used by the CLI when no --path is given).
  * - Everything else (`/v1/models`, `/v1/embeddings`, `/health`, `/metrics`,
  *   `/v1/responses/{id}/cancel`, ...) → API_NOT_INFERENCE.
  * Matching is case-sensitive, as the OpenAI routes and vLLM's are.
@@ -61,11 +61,3 @@ function endsWithSegments(path: string, end: i32, suffix: string): bool {
   return true;
 }
 
-/** Name of a detectApi result, for logs and the CLI. */
-export function apiName(api: i32): string {
-  if (api == Api.Completions) return "completions";
-  if (api == Api.ChatCompletions) return "chat_completions";
-  if (api == Api.Responses) return "responses";
-  if (api == API_BY_SHAPE) return "by_shape";
-  return "not_inference";
-}

@@ -1,12 +1,12 @@
 // JSON output of the structured request and of request errors: the CLI
-// contract of issue 3 point 7 (`inspect` prints
+// contract of README "Inspect a decision" (`inspect` prints
 // {"decision":"route","request":<requestJson>} or
 // {"decision":"reject","status":N,"error":<errorJson's inner object>}).
 //
 // ## requestJson shape
 //   {"requestId":"...","targetModel":"...","body":{"<api key>":{...}}}
 // with <api key> one of "completions", "chat_completions", "responses" and the
-// fields named as in issue 3 point 1 (snake_case), in this order:
+// fields named as in the OpenAI request bodies (snake_case), in this order:
 //   completions:      prompt, cache_salt
 //   chat_completions: messages, tools, documents, chat_template,
 //                     chat_template_kwargs, return_assistant_tokens_mask,
@@ -15,7 +15,7 @@
 //   responses:        input, instructions, tools, previous_response_id, cache_salt
 // Absent (or null) fields are omitted, except `content: null`, which is
 // emitted as null (ContentKind.Null differs from an absent content).
-// - Decoded strings are re-escaped minimally (canonical.ts writeJsonString):
+// - Decoded strings are re-escaped minimally (json/writer.ts):
 //   `"\u00e9"` in the body comes out as `"é"`.
 // - prompt comes out in the shape it was sent: a string (Text), an array of
 //   strings (Texts), an array of token ids (Tokens), an array of arrays
@@ -30,7 +30,7 @@
 // - `headers` is not part of the line (the contract lists requestId,
 //   targetModel and body).
 import { ByteWriter, utf8 } from "../util/bytes";
-import { writeJsonString } from "./canonical";
+import { writeJsonString } from "../json/writer";
 import {
   Api,
   ChatCompletionsBody,
@@ -85,7 +85,7 @@ class ObjectWriter {
   }
   str(name: string, v: Uint8Array | null): void {
     if (v == null) return;
-    writeJsonString(v, this.key(name));
+    writeJsonString(this.key(name), v);
   }
   raw(name: string, v: RawJson | null): void {
     if (v == null) return;
@@ -103,8 +103,8 @@ class ObjectWriter {
 /** {"requestId":...,"targetModel":...,"body":{...}} (see the file header). */
 export function requestJson(req: LLMRequest, out: ByteWriter): void {
   const o = new ObjectWriter(out);
-  writeJsonString(utf8(req.requestId), o.key("requestId"));
-  writeJsonString(utf8(req.targetModel), o.key("targetModel"));
+  writeJsonString(o.key("requestId"), utf8(req.requestId));
+  writeJsonString(o.key("targetModel"), utf8(req.targetModel));
   requestBodyJson(req.body, o.key("body"));
   o.end();
 }
@@ -126,12 +126,12 @@ function completionsJson(c: CompletionsBody, out: ByteWriter): void {
   const o = new ObjectWriter(out);
   const w = o.key("prompt");
   if (c.promptKind == PromptKind.Text) {
-    writeJsonString(c.texts.length > 0 ? c.texts[0] : new Uint8Array(0), w);
+    writeJsonString(w, c.texts.length > 0 ? c.texts[0] : new Uint8Array(0));
   } else if (c.promptKind == PromptKind.Texts) {
     w.byte(0x5b);
     for (let i = 0; i < c.texts.length; i++) {
       if (i > 0) w.byte(0x2c);
-      writeJsonString(c.texts[i], w);
+      writeJsonString(w, c.texts[i]);
     }
     w.byte(0x5d);
   } else if (c.promptKind == PromptKind.Tokens) {
@@ -244,10 +244,10 @@ function errorTypeOf(status: i32): string {
 /** The inner {"message":...,"type":...,"param":...,"code":...} object. */
 export function errorObjectJson(err: RequestError, out: ByteWriter): void {
   const o = new ObjectWriter(out);
-  writeJsonString(utf8(err.message), o.key("message"));
+  writeJsonString(o.key("message"), utf8(err.message));
   o.key("type").str(errorTypeOf(err.status));
-  if (err.param.length > 0) writeJsonString(utf8(err.param), o.key("param"));
+  if (err.param.length > 0) writeJsonString(o.key("param"), utf8(err.param));
   else o.key("param").str("null");
-  writeJsonString(utf8(err.code), o.key("code"));
+  writeJsonString(o.key("code"), utf8(err.code));
   o.end();
 }

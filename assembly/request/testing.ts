@@ -3,11 +3,15 @@
 // functions of this folder; never imported by the filter.
 import { ByteWriter } from "../util/bytes";
 import { API_NOT_INFERENCE, detectApi } from "./api";
-import { canonicalJson } from "./canonical";
+import { canonicalJson } from "../json/canonical";
 import { errorObjectJson, requestJson } from "./output";
-import { bodyTooLargeError, parseBody, rewriteModel, toLLMRequest } from "./parse";
+import { bodyTooLargeError } from "./errors";
+import { rewriteModel, toLLMRequest } from "./llm_request";
+import { parseBody } from "./parse";
 import { Header } from "./types";
-import { DEFAULT_MAX_DEPTH, JsonKind, JsonReader, JsonScanner, jsonKindName } from "./json";
+import { DEFAULT_MAX_DEPTH, JsonKind, jsonKindName } from "../json/kinds";
+import { JsonReader } from "../json/reader";
+import { JsonScanner } from "../json/scanner";
 
 export function selfCheck(input: Uint8Array): Uint8Array {
   const w = new ByteWriter();
@@ -126,7 +130,7 @@ function headersOf(flat: string): Array<Header> {
 }
 
 /**
- * The CLI decision line for one request (issue 3 point 7), computed by the
+ * The CLI decision line for one request (README "Inspect a decision"), computed by the
  * pure functions alone: pass / reject / route. `headers` is "name: value"
  * lines; a missing x-request-id becomes "generated-id". `bodyLimit` > 0
  * rejects larger bodies with 413 before parsing.

@@ -1,8 +1,8 @@
 // The structured request: what the parser extracts from an OpenAI-style body.
 //
-// Re-creates the seed's LLMRequest / LLMRequestBody (GIE PR #1446,
-// ../shared/reference/seed-behaviour.md §1.1) with the later additions users
-// asked for (content arrays #925, cache_salt #1631, prompt arrays #2721,
+// Re-creates the upstream GIE endpoint picker's LLMRequest / LLMRequestBody
+// (as of its PR #1446) with the later additions users asked for there
+// (content arrays #925, cache_salt #1631, prompt arrays #2721,
 // /v1/responses #2028).
 //
 // Representation rule ("bytes on the hot path"): every text value is a
@@ -13,7 +13,7 @@
 // documents, kwargs, tool_calls, unknown content parts, responses items) are
 // kept as `RawJson`: a view of the value's exact bytes as the client sent them.
 
-import { decodeJsonString } from "./json";
+import { decodeJsonString } from "../json/strings";
 
 /** Which OpenAI API a request belongs to. */
 export enum Api {
@@ -97,7 +97,8 @@ export const NO_PARTS: Array<ContentPart> = [];
  * content of a validated JSON string: decoded on its first read and kept.
  * Only the messages the prefix hash renders (the first blockSize × maxBlocks
  * bytes) are ever decoded, so the other messages of a long body cost a
- * validated scan and a view, not a copy (issue 3 point 8). Readers see no
+ * validated scan and a view, not a copy (no whole-body copies on the hot
+ * path: docs/design.md). Readers see no
  * difference. A base class rather than a field so no object is allocated
  * per message.
  */
@@ -229,12 +230,12 @@ export class Header {
   constructor(public name: string, public value: string) {}
 }
 
-/** The structured request handed to scorers (seed: LLMRequest). */
+/** The structured request handed to scorers (upstream: LLMRequest). */
 export class LLMRequest {
   requestId: string = "";
   /** Body model, or the value of x-gateway-model-name-rewrite. */
   targetModel: string = "";
   body: RequestBody = new RequestBody();
-  /** Request headers minus the control headers (seed §4.2). */
+  /** Request headers minus the control headers (request/headers.ts). */
   headers: Array<Header> = [];
 }

@@ -7,8 +7,8 @@
 //   5. the profile's scorers, weighted sum of clamped scores;
 //   6. the profile's picker (max score, uniformly random tie-break).
 // Scorers and pickers are plugins: assembly/scoring/README.md.
-import { EndpointState } from "../metrics/state";
-import { writeJsonString, writeNumber } from "../metrics/jsonout";
+import { EndpointState } from "../pool/endpoint_state";
+import { writeJsonText, writeNumber } from "../json/writer";
 import { ByteWriter } from "../util/bytes";
 import { GuardConfig, SaturationConfig, ScoringConfig } from "./config";
 import { countTied } from "./picker";
@@ -175,7 +175,7 @@ function writeByAddress(w: ByteWriter, d: Decision, endpoints: Array<EndpointSta
     const e = unchecked(d.candidates[i]);
     if (e < 0 || e >= endpoints.length) continue;
     if (i > 0) w.byte(0x2c);
-    writeJsonString(w, unchecked(endpoints[e]).address);
+    writeJsonText(w, unchecked(endpoints[e]).address);
     w.byte(0x3a);
     writeNumber(w, unchecked(values[i]));
   }
@@ -196,17 +196,17 @@ export function writeDecisionFields(w: ByteWriter, d: Decision, endpoints: Array
   w.str(d.status.toString());
   if (d.status != STATUS_ROUTE) {
     w.str(',"reason":');
-    writeJsonString(w, d.reason);
+    writeJsonText(w, d.reason);
     return;
   }
   w.str(',"endpoint":');
-  if (d.chosen >= 0 && d.chosen < endpoints.length) writeJsonString(w, unchecked(endpoints[d.chosen]).address);
+  if (d.chosen >= 0 && d.chosen < endpoints.length) writeJsonText(w, unchecked(endpoints[d.chosen]).address);
   else w.str("null");
   w.str(',"scores":{');
   for (let k = 0; k < d.scores.length; k++) {
     const s = unchecked(d.scores[k]);
     if (k > 0) w.byte(0x2c);
-    writeJsonString(w, s.name);
+    writeJsonText(w, s.name);
     w.byte(0x3a);
     writeByAddress(w, d, endpoints, s.values);
   }
@@ -214,7 +214,7 @@ export function writeDecisionFields(w: ByteWriter, d: Decision, endpoints: Array
   for (let k = 0; k < d.scores.length; k++) {
     const s = unchecked(d.scores[k]);
     if (k > 0) w.byte(0x2c);
-    writeJsonString(w, s.name);
+    writeJsonText(w, s.name);
     w.byte(0x3a);
     writeNumber(w, s.weight);
   }

@@ -1,7 +1,7 @@
-// Seedable PRNG for the picker's tie-break (issue 4 point 4: "uniformly
-// random tie-break, seedable in tests"). PCG32 (XSH-RR variant), after
+// Seedable PRNG for the picker's tie-break (uniformly random among equal
+// totals, reproducible in tests). PCG32 (XSH-RR variant), after
 // M. O'Neill, "PCG: A Family of Simple Fast Space-Efficient Statistically Good
-// Algorithms for Random Number Generation" (pcg-random.org). The seed's
+// Algorithms for Random Number Generation" (pcg-random.org). The upstream
 // max-score picker also uses a PCG (Go math/rand/v2) seeded from the clock;
 // pure code here never reads a clock or Math.random: the caller passes the seed.
 

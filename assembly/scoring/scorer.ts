@@ -1,7 +1,7 @@
 // What a scorer is, and what it is given. Scorers are pure: they read the
 // candidates' states and the request, and return one score per candidate.
 // How to add one: assembly/scoring/README.md.
-import { EndpointState } from "../metrics/state";
+import { EndpointState } from "../pool/endpoint_state";
 
 /**
  * Score given to an endpoint for a signal we do not know (never scraped, a

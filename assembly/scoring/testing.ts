@@ -2,10 +2,10 @@
 // build/units-scoring.wasm, loaded by test/unit through test/unit/units.ts).
 // Exports thin wrappers over the pure functions of these folders; never
 // imported by the filter.
-import { writeJsonString, writeNumber } from "../metrics/jsonout";
+import { writeJsonText, writeNumber } from "../json/writer";
 import { EndpointMetrics, parseVllmMetrics } from "../metrics/prometheus";
-import { readEndpointsSnapshot, writeEndpointsSnapshot } from "../metrics/snapshot";
-import { decodeState, decodeStates, encodeState, encodeStates, EndpointState } from "../metrics/state";
+import { readEndpointsSnapshot, writeEndpointsSnapshot } from "../pool/snapshot";
+import { decodeState, decodeStates, encodeState, encodeStates, EndpointState } from "../pool/endpoint_state";
 import { ByteWriter } from "../util/bytes";
 import { ScoringConfig } from "./config";
 import { decide, writeDecisionFields } from "./decide";
@@ -23,7 +23,7 @@ function names(w: ByteWriter, list: Array<string>): void {
   w.byte(0x5b);
   for (let i = 0; i < list.length; i++) {
     if (i > 0) w.byte(0x2c);
-    writeJsonString(w, list[i]);
+    writeJsonText(w, list[i]);
   }
   w.byte(0x5d);
 }
@@ -58,7 +58,7 @@ export function parseMetrics(body: Uint8Array): string {
 /** Every field of a state, unknown ones null (round-trip tests). */
 function stateJson(w: ByteWriter, s: EndpointState): void {
   w.str('{"address":');
-  writeJsonString(w, s.address);
+  writeJsonText(w, s.address);
   field(w, "waiting", s.hasWaiting, s.waiting);
   field(w, "running", s.hasRunning, s.running);
   field(w, "kvCacheUsage", s.hasKvCacheUsage, s.kvCacheUsage);
@@ -159,7 +159,7 @@ export function snapshotRoundTrip(json: Uint8Array): string {
   const w = new ByteWriter();
   if (!r.ok) {
     w.str('{"error":');
-    writeJsonString(w, r.error);
+    writeJsonText(w, r.error);
     w.byte(0x7d);
     return text(w);
   }
@@ -209,7 +209,7 @@ export function decideSnapshot(
   const w = new ByteWriter();
   if (!r.ok) {
     w.str('{"error":');
-    writeJsonString(w, r.error);
+    writeJsonText(w, r.error);
     w.byte(0x7d);
     return text(w);
   }

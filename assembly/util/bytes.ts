@@ -78,13 +78,3 @@ export class ByteWriter {
 export function utf8(s: string): Uint8Array {
   return Uint8Array.wrap(String.UTF8.encode(s));
 }
-
-/** A UTF-8 byte view as a string (for small values only). */
-export function toStr(b: Uint8Array): string {
-  return String.UTF8.decodeUnsafe(b.dataStart, <usize>b.length);
-}
-
-export function bytesEqual(a: Uint8Array, b: Uint8Array): bool {
-  if (a.length != b.length) return false;
-  return memory.compare(a.dataStart, b.dataStart, <usize>a.length) == 0;
-}

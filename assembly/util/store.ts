@@ -1,8 +1,8 @@
 // The key-value store behind cross-worker state (prefix index, endpoint
 // metrics, in-flight counts). In Envoy this is proxy-wasm shared data
 // (assembly/filter/host.ts); in unit tests an in-memory map with the same
-// rules (MemoryStore). Rules, from proxy-wasm-cpp-host src/shared_data.cc
-// (see ../shared/reference/envoy-proxy-wasm.md §1.3):
+// rules (MemoryStore). Rules, as proxy-wasm-cpp-host implements shared data
+// (src/shared_data.cc in that project):
 //  - get copies the value and returns its CAS;
 //  - set with cas = 0 writes unconditionally; set on an existing key with a
 //    stale non-zero cas returns CAS_MISMATCH and writes nothing; setting a

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:parse` (issue 3 point 8): µs per request and MB/s for 2 KB,
+ * `npm run bench:parse`: µs per request and MB/s for 2 KB,
  * 100 KB and 1 MB chat-completions bodies through the release filter
  * (build/llm_picker.wasm) in the emulated Envoy (src/host), next to V8's
  * native JSON.parse on the same bodies as the ceiling, in the same run.
@@ -20,100 +20,16 @@
  * --wasm PATH times another build of the filter instead of build/llm_picker.wasm.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { ProxyWasmHost, type HeaderPairs } from "../host/index.js";
-import { loadUnits } from "../../test/unit/units.js";
+import { sizedChatBody } from "../requests/bodies.js";
+import { ensureBuilt, outputOf } from "../wasm/build.js";
+import { loadUnits } from "../wasm/units.js";
 
-const ROOT = resolve(import.meta.dirname, "..", "..");
-export const RELEASE_WASM = resolve(ROOT, "build", "llm_picker.wasm");
+export const RELEASE_WASM = outputOf("release");
 export const KB = 1024;
 export const MB = 1024 * 1024;
-
-// ------------------------------------------------------------------ bodies
-
-/** Deterministic PRNG (LCG) so every run benchmarks the same bytes. */
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-const WORDS = [
-  "the",
-  "model",
-  "request",
-  "prefix",
-  "cache",
-  "server",
-  "token",
-  "latency",
-  "Envoy",
-  "route",
-  "block",
-  "hash",
-  "quantum",
-  "garden",
-  "river",
-  "compile",
-  "function",
-  "return",
-  "value",
-  "query",
-  "café",
-  "naïve",
-  "日本語",
-  "データ",
-  "emoji😀",
-  '"quoted"',
-  "back\\slash",
-  "tab\there",
-  "line\nbreak",
-  "{braces}",
-  "[brackets]",
-  "a,b",
-  "x:y",
-  "100%",
-];
-
-function sentence(rand: () => number, words: number): string {
-  const out: string[] = [];
-  for (let i = 0; i < words; i++) out.push(WORDS[Math.floor(rand() * WORDS.length)]);
-  return out.join(" ") + ".";
-}
-
-/**
- * A realistic multi-turn chat body of about `bytes` UTF-8 bytes: system
- * prompt, tools, alternating user/assistant turns with escapes and
- * non-ASCII text, sampling fields. Deterministic for a given size.
- */
-export function chatBody(bytes: number, seed = 1): Uint8Array {
-  const rand = lcg(seed + bytes);
-  const body = {
-    model: "meta-llama/Llama-3.1-8B-Instruct",
-    messages: [{ role: "system", content: `You are a helpful assistant. ${sentence(rand, 30)}` }] as Array<{ role: string; content: string }>,
-    tools: [
-      {
-        type: "function",
-        function: { name: "get_weather", description: "Weather for a city", parameters: { type: "object", properties: { city: { type: "string" } } } },
-      },
-    ],
-    temperature: 0.7,
-    max_tokens: 512,
-    stream: true,
-  };
-  const size = () => Buffer.byteLength(JSON.stringify(body));
-  let turn = 0;
-  while (size() < bytes) {
-    const remaining = bytes - size();
-    const words = Math.max(1, Math.min(200, Math.floor(remaining / 9)));
-    body.messages.push({ role: turn++ % 2 ? "assistant" : "user", content: sentence(rand, words) });
-  }
-  return new TextEncoder().encode(JSON.stringify(body));
-}
 
 // ------------------------------------------------------------------ running requests
 
@@ -200,7 +116,7 @@ export function median(xs: number[]): number {
 }
 
 export async function createHost(config: Record<string, unknown>, wasm = RELEASE_WASM): Promise<ProxyWasmHost> {
-  if (!existsSync(wasm)) execFileSync("npm", ["run", "asbuild:release"], { cwd: ROOT, stdio: "inherit" });
+  if (wasm === RELEASE_WASM) ensureBuilt("release");
   return ProxyWasmHost.create({ wasm, pluginConfig: JSON.stringify(config), bufferLimitBytes: 64 * MB, logLevel: "warn" });
 }
 
@@ -248,7 +164,6 @@ async function main(): Promise<void> {
   const host = await createHost(config, wasm);
   console.log(`bench:parse on ${machine()}`);
   console.log(`filter: ${wasm} in src/host; config ${JSON.stringify(config)}\n`);
-  if (!existsSync(resolve(ROOT, "build", "units-request.wasm"))) execFileSync("npm", ["run", "asbuild:units-request"], { cwd: ROOT, stdio: "inherit" });
   const units = await loadUnits("request");
   console.log(
     "| body | filter µs/req | filter MB/s | JSON.parse µs | JSON.parse MB/s | filter / JSON.parse | same-round ratio, median (min–max) | parser alone MB/s | decode+JSON.parse MB/s | host calls/req |",
@@ -256,7 +171,7 @@ async function main(): Promise<void> {
   console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   const perCall = new Map<string, { calls: Map<string, number>; n: number }>();
   for (const size of SIZES) {
-    const body = chatBody(size.bytes);
+    const body = sizedChatBody(size.bytes);
     const text = new TextDecoder().decode(body);
     const n = Math.max(3, Math.round(size.iterations * scale));
     const warmup = Math.max(2, Math.round(n / 10));

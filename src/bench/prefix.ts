@@ -1,5 +1,5 @@
 /**
- * `npm run bench:prefix` (issue 7 point 6): the cost of prefix affinity.
+ * `npm run bench:prefix`: the cost of prefix affinity (docs/benchmarks.md "Prefix").
  *
  *  1. Shared-data reads and writes per request for a 256-block prompt
  *     (proxy_get_shared_data / proxy_set_shared_data from
@@ -17,14 +17,12 @@
  *     show host.sharedData.totalBytes() stays within the configured bound
  *     (PrefixIndexConfig.maxBytes, read from the same code in units-hashing).
  */
-import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
 import type { HeaderPairs, ProxyWasmHost } from "../host/index.js";
-import { loadUnits } from "../../test/unit/units.js";
-import { CHAT_HEADERS, KB, MB, chatBody, countCalls, createHost, fmt, machine, sendRequest, timeInterleaved, timeNs } from "./parse.js";
+import { lcg, sizedChatBody } from "../requests/bodies.js";
+import { ensureBuilt } from "../wasm/build.js";
+import { loadUnits } from "../wasm/units.js";
+import { CHAT_HEADERS, KB, MB, countCalls, createHost, fmt, machine, sendRequest, timeInterleaved, timeNs } from "./parse.js";
 
-const ROOT = resolve(import.meta.dirname, "..", "..");
 const ENDPOINTS = ["10.0.0.1:8000", "10.0.0.2:8000", "10.0.0.3:8000", "10.0.0.4:8000"];
 const BLOCK = 64;
 const BLOCKS = 256;
@@ -33,14 +31,6 @@ const COMPLETIONS: HeaderPairs = CHAT_HEADERS.map(([k, v]) => [k, k === ":path" 
 const enc = new TextEncoder();
 /** Timing rounds (best of): the machine is shared, and the 1 MB differences are small next to parsing. */
 const ROUNDS = 7;
-
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 /** `n` pseudo-random lowercase bytes from `seed`. */
 function text(seed: number, n: number): string {
@@ -125,7 +115,7 @@ async function readsAndWrites(): Promise<void> {
       COMPLETIONS,
     ),
   ]);
-  const chat = chatBody(24 * KB, 7);
+  const chat = sizedChatBody(24 * KB, 7);
   rows.push([
     "24 KB chat body (256 blocks of its rendering), repeated",
     sharedCalls(
@@ -179,7 +169,7 @@ async function timing(): Promise<void> {
   );
   console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
   for (const size of sizes) {
-    const body = chatBody(size.bytes);
+    const body = sizedChatBody(size.bytes);
     const at = new TextDecoder().decode(body).indexOf("You are a helpful");
     const variants = Array.from({ length: 64 }, (_, i) => variant(body, at, i + 1));
     let k = 1000;
@@ -277,9 +267,7 @@ async function capacity(): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  for (const unit of ["request", "hashing"]) {
-    if (!existsSync(resolve(ROOT, "build", `units-${unit}.wasm`))) execFileSync("npm", ["run", `asbuild:units-${unit}`], { cwd: ROOT, stdio: "inherit" });
-  }
+  ensureBuilt("units-request", "units-hashing");
   console.log(`bench:prefix on ${machine()}\n`);
   await readsAndWrites();
   await timing();

@@ -1,5 +1,5 @@
 /**
- * The routing policies compared by `npm run bench:routing` (issue 5 point 3)
+ * The routing policies compared by `npm run bench:routing`
  * and the Envoy configuration each one runs. Every policy uses the same
  * topology (listener → router → cluster `model_servers` with the same
  * members); only the balancing differs:
@@ -90,7 +90,7 @@ export function filterPluginConfig(policy: "seed-like" | "default", endpoints: s
   const base = { endpoints: endpoints.map((address) => ({ address })) };
   if (policy === "default") return base;
   // The seed's scheduler: prefix, queue and KV-cache scorers weighted 1:1:1,
-  // only full blocks hashed (issue 5 point 3).
+  // only full blocks hashed (docs/reference/seed.md#prefix-hashing).
   return {
     ...base,
     prefix: { hashTrailingBlock: false },

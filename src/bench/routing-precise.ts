@@ -1,5 +1,5 @@
 /**
- * The `precise` reference policy (issue 5 point 3): a router fed with the
+ * The `precise` reference policy: a router fed with the
  * servers' actual cache contents, as routers driven by KV-cache events are.
  * For each request it asks every simulator how many prompt tokens it holds
  * (POST /sim/prefix, which looks the prompt up without serving it) and scores

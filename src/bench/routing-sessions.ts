@@ -1,5 +1,5 @@
 /**
- * Closed-loop replay of sessions (issue 5 point 3; docs/benchmarks.md "Routing").
+ * Closed-loop replay of sessions (docs/benchmarks.md "Routing").
  *
  * A real chat client sends back, in its next turn, the reply the server
  * actually generated; vLLM holds the KV blocks of that reply (it computed them

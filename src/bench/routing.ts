@@ -1,5 +1,5 @@
 /**
- * Routing-quality benchmark (issue 5 point 3): `npm run bench:routing -- [options]`.
+ * Routing-quality benchmark: `npm run bench:routing -- [options]`.
  *
  * Replays traces (built-in seeded generators or `--trace FILE`, JSON Lines, see
  * traces/trace.ts) through a real Envoy to the same pool of simulated vLLM
@@ -358,7 +358,7 @@ export function loopTable(runs: RoutingRun[]): string {
   return lines.join("\n") + "\n";
 }
 
-/** Issue 5 point 4 goals, checked on the runs that exist. */
+/** The routing goals (docs/benchmarks.md "Goals"), checked on the runs that exist. */
 export function goalLines(runs: RoutingRun[]): string[] {
   const out: string[] = [];
   const get = (trace: string, policy: string) => runs.find((r) => r.result.trace === trace && r.result.policy === policy)?.result;

@@ -1,7 +1,7 @@
 /**
  * `llm-picker inspect`: runs the built filter in the emulated Envoy
  * (src/host) on one request and prints the filter's decision line, the
- * stable contract of issue 3 point 7, issue 4 point 9 and issue 7 point 7:
+ * a stable contract (later fields are only ever added; README "Inspect a decision"):
  *
  *   {"decision":"route","request":{...},"prefix":{"blockSize":N,"hashes":[...]},
  *    "endpoint":"ip:port","scores":{...},"total":{...},...}
@@ -334,7 +334,7 @@ function isConfigNotice(entry: LogEntry): boolean {
 }
 
 /**
- * Replays `--state` into the prefix index (issue 7 point 7): for each endpoint,
+ * Replays `--state` into the prefix index: for each endpoint,
  * a pool of just that endpoint, then its bodies in order, each answered 200 so
  * the filter keeps the credit. Shared data (the index) survives reconfiguring
  * because the vm_id stays the same.

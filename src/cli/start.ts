@@ -1,5 +1,5 @@
 /**
- * `npm start` / `llm-picker start` (issue 5 point 2): Envoy with the filter in
+ * `npm start` / `llm-picker start`: Envoy with the filter in
  * front of 4 simulated vLLM servers (or real ones with --upstream), a short
  * multi-turn demo replayed in a loop, and a live table per endpoint (queue,
  * running, KV use, cache hit rate from each server's /metrics; picks from

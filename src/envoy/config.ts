@@ -5,7 +5,7 @@
  * through the YAML document model (comments and layout survive), so there is
  * no placeholder syntax that could make a committed file invalid.
  *
- * Fields it knows (issue 2 point 4/5, issue 6 point 1):
+ * Fields it knows:
  * - `admin.address.socket_address.port_value`            ← adminPort
  * - every listener's `address.socket_address`            ← listenerAddress / listenerPort
  * - every wasm PluginConfig (a map holding `vm_config`)  ← wasmPath, pluginConfig, failurePolicy

@@ -1,9 +1,9 @@
 /**
- * ECDS resources for envoy/envoy-ecds.yaml (issue 6): render the filter's
+ * ECDS resources for envoy/envoy-ecds.yaml (hot swap): render the filter's
  * TypedExtensionConfig from the template envoy/ecds/llm-picker.yaml, and
  * publish it atomically into the watched directory (write a temp file in the
  * same directory, then rename() over the watched path: Envoy reacts to moves).
- * Reference: envoy-proxy-wasm.md §3.3.
+ * Envoy's side: docs/reference/envoy-proxy-wasm.md#hot-swap-through-ecds.
  */
 import { createHash } from "node:crypto";
 import { mkdtempSync, readFileSync, renameSync, writeFileSync } from "node:fs";

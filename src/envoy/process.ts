@@ -1,6 +1,6 @@
 /**
  * Starts a real Envoy on free ports and manages it for tests, `npm start` and
- * benchmarks (issue 2 point 4; reference envoy-proxy-wasm.md §3.5):
+ * benchmarks (docs/reference/envoy-proxy-wasm.md#running-envoy-in-tests):
  * - the config (a path or YAML text) is rendered with `renderEnvoyConfig`
  *   (listener and admin ports default to 0) into a private temp directory;
  * - `--admin-address-path` gives the admin port, `/listeners?format=json` the
@@ -36,11 +36,6 @@ export interface StartEnvoyOptions {
   extraArgs?: string[];
   /** Keep the work directory (config, admin address file) after stop(). */
   keepWorkDir?: boolean;
-}
-
-export interface EnvoyStatsOptions {
-  /** Regular expression on the stat name (Envoy's `filter=`). */
-  filter?: string;
 }
 
 export interface EnvoyProcess {

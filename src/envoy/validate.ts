@@ -1,7 +1,8 @@
 /**
  * `npm run envoy:validate`: runs `envoy --mode validate` on every Envoy config
  * in envoy/ (after template rendering, so relative wasm paths point into the
- * repository) and exits non-zero when any fails (style.md practice 10).
+ * repository) and exits non-zero when any fails, so a config that Envoy
+ * would refuse never reaches a commit unnoticed.
  * Validation loads the wasm module and runs its on_configure, so it needs
  * `npm run build` first. ECDS resource files (envoy/ecds/) are validated
  * inlined into envoy.yaml; other files (the compose file, Kubernetes

@@ -1,7 +1,7 @@
 /**
  * Proxy-Wasm ABI 0.2.1 constants and the header-map wire format, as Envoy 1.40
  * (proxy-wasm-cpp-host + Envoy `context.cc`) uses them.
- * Reference: /work/shared/reference/envoy-proxy-wasm.md §1.
+ * What each means: docs/reference/envoy-proxy-wasm.md#the-abi-021.
  */
 
 /** `proxy_status_t` values returned by every `env.proxy_*` host call. */
@@ -21,7 +21,7 @@ export const WasmResult = {
   Unimplemented: 12,
 } as const;
 
-/** Buffer types for `proxy_get_buffer_bytes` and friends (§1.2). */
+/** Buffer types for `proxy_get_buffer_bytes` and friends. */
 export const BufferType = {
   HttpRequestBody: 0,
   HttpResponseBody: 1,
@@ -34,7 +34,7 @@ export const BufferType = {
   CallData: 8,
 } as const;
 
-/** Header map types (§1.2). */
+/** Header map types. */
 export const MapType = {
   RequestHeaders: 0,
   RequestTrailers: 1,

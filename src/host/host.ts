@@ -1,140 +1,32 @@
 /**
- * `ProxyWasmHost`: a Proxy-Wasm ABI 0.2.1 host that runs a filter module the way
- * Envoy 1.40 does (cpp-host + Envoy `context.cc`), for tests and the CLI.
- *
- * The API follows proxy-wasm-go-sdk's `proxytest` (drivers + inspectors); the
- * semantics follow Envoy (reference /work/shared/reference/envoy-proxy-wasm.md
- * §1, §2.4, §3.4, §3.6, §4). Quick start:
- *
- * ```ts
- * const host = await ProxyWasmHost.create({ wasm: "build/debug.wasm", pluginConfig: '{"endpoints":[…]}' });
- * const s = host.newHttpStream();
- * s.sendRequestHeaders([[":method", "POST"], [":path", "/v1/chat/completions"]], false);
- * s.sendRequestBody('{"model":"m"}', true);
- * s.forwardedRequest();   // what the router sees
- * s.end("complete");      // on_log → on_done → on_delete
- * host.close();
- * ```
+ * The emulator's implementation (`EmulatedEnvoy`): VMs per worker and the
+ * configuration canary, the fake clock, HTTP callouts, logs and stats. Its
+ * public type is `HostEmulator` (emulator.ts); the internal contracts it also
+ * serves (`HostInternals` for its VMs, `StreamHost` for its streams) stay off it.
  */
 import { readFile } from "node:fs/promises";
 import { LOG_LEVEL_NAMES, LogLevel, WasmResult, toBytes, toText, type HeaderPairs, type LogLevelName } from "./abi.js";
 import { checkModuleLinks } from "./imports.js";
-import type { HostInternals, HttpCallRequest, ResolvedOptions, TrapRecord } from "./internals.js";
+import type { HttpCallRequest, ResolvedOptions, RootContext, TrapRecord, VmLabel } from "./contexts.js";
+import {
+  DEFAULT_EPOCH_MS,
+  ProxyWasmHostError,
+  type HostEmulator,
+  type HttpCallRecord,
+  type HttpCallResponse,
+  type LogEntry,
+  type ProxyWasmHostOptions,
+  type SharedDataView,
+} from "./emulator.js";
+import type { Guest, HostInternals } from "./internals.js";
 import { mergeTrees, type PropertyTree } from "./properties.js";
 import { MetricsRegistry, SharedDataStore, type Metric } from "./shared.js";
 import { HttpStream, type FailurePolicy, type StreamHost, type StreamMode } from "./stream.js";
-import { Vm, type RootContext, type VmLabel } from "./vm.js";
-
-/** Default fake-clock start: 2025-01-01T00:00:00Z (fixed so tests are reproducible). */
-export const DEFAULT_EPOCH_MS = Date.UTC(2025, 0, 1);
-
-/** Options of `ProxyWasmHost.create`. */
-export interface ProxyWasmHostOptions {
-  /** The module: a file path or its bytes. */
-  wasm: string | Uint8Array;
-  /** `vm_config.vm_id`: the shared-data namespace. Default "llm_picker". */
-  vmId?: string;
-  /** `root_id` of the plugin. Default "llm_picker". */
-  rootId?: string;
-  /** Plugin `configuration` (buffer type 7, given to on_configure). Default "". */
-  pluginConfig?: string | Uint8Array;
-  /** `vm_config.configuration` (buffer type 6, given to on_vm_start). Default "". */
-  vmConfig?: string | Uint8Array;
-  /** `vm_config.environment_variables.key_values` (WASI environ). */
-  environment?: Record<string, string>;
-  /** Worker threads (`--concurrency`): one VM each. Default 1. */
-  workers?: number;
-  /** `failure_policy`. Default FAIL_CLOSED. */
-  failurePolicy?: FailurePolicy;
-  /** `allow_on_headers_stop_iteration`. Default true (what llm-picker's envoy.yaml sets). */
-  allowOnHeadersStopIteration?: boolean;
-  /** Request/response buffer limit (`per_connection_buffer_limit_bytes`). Default 1 MiB. */
-  bufferLimitBytes?: number;
-  /** Envoy's wasm log level; messages below it are dropped. Default "info". */
-  logLevel?: LogLevelName;
-  /** Share a store between hosts to model a VM replacement keeping the vm_id. */
-  sharedData?: SharedDataStore;
-  /** Extra global properties, e.g. `{xds: {cluster_name: "model_servers"}}`. */
-  properties?: PropertyTree;
-  /** Known cluster names for `proxy_http_call`; default: any cluster is accepted. */
-  clusters?: string[];
-  /** Answers HTTP callouts automatically (return null to fail the call). */
-  httpCallHandler?: (call: HttpCallRecord) => Promise<HttpCallResponse | null>;
-  /** Foreign functions for `proxy_call_foreign_function` (return bytes, or a status). */
-  foreignFunctions?: Record<string, (args: Uint8Array) => Uint8Array | number>;
-  /** Use the real wall clock instead of the fake one. Default false. */
-  realClock?: boolean;
-  /** Fake clock start (ms since the epoch). Default `DEFAULT_EPOCH_MS`. */
-  epochMs?: number;
-  /** Called for every log line as it happens (e.g. to print them in the CLI). */
-  logSink?: (entry: LogEntry) => void;
-}
-
-/** One log line from a VM (proxy_log, or WASI stdout/stderr). */
-export interface LogEntry {
-  vm: VmLabel;
-  level: number;
-  levelName: LogLevelName;
-  message: string;
-}
-
-/** An HTTP callout issued by the plugin with `proxy_http_call`. */
-export interface HttpCallRecord {
-  token: number;
-  /** Worker index ("canary" for calls made while the canary was configured). */
-  worker: VmLabel;
-  /** The root context it belongs to (the response is delivered there). */
-  rootContextId: number;
-  cluster: string;
-  headers: HeaderPairs;
-  body: Uint8Array;
-  bodyText: string;
-  trailers: HeaderPairs;
-  timeoutMs: number;
-  state: "pending" | "answered" | "failed" | "cancelled";
-}
-
-/** A response to an HTTP callout. */
-export interface HttpCallResponse {
-  /** Shorthand for a `:status` header. Default 200 when `headers` has no `:status`. */
-  status?: number;
-  headers?: HeaderPairs;
-  body?: string | Uint8Array;
-  trailers?: HeaderPairs;
-}
-
-/** Thrown by `create` when the module does not link, start or configure; carries the VM logs. */
-export class ProxyWasmHostError extends Error {
-  constructor(
-    message: string,
-    readonly logs: LogEntry[],
-  ) {
-    super(logs.length ? `${message}\n--- VM logs ---\n${logs.map(formatLog).join("\n")}` : message);
-    this.name = "ProxyWasmHostError";
-  }
-}
-
-/** "[warn] message" */
-export function formatLog(entry: LogEntry): string {
-  return `[${entry.vm}] [${entry.levelName}] ${entry.message}`;
-}
-
-/** Shared-data view bound to the host's vm_id. */
-export interface SharedDataView {
-  /** The stored value and CAS, or undefined. */
-  get(key: string): { value: Uint8Array; cas: number } | undefined;
-  /** Write as a plugin would (same CAS rules); returns the WasmResult. */
-  set(key: string, value: string | Uint8Array, cas?: number): number;
-  keys(): string[];
-  /** Sum of key and value sizes. */
-  totalBytes(): number;
-  /** The underlying process-wide store. */
-  store: SharedDataStore;
-}
+import { Vm } from "./vm.js";
 
 interface Call {
   record: HttpCallRecord;
-  vm: Vm;
+  vm: Guest;
   root: RootContext;
 }
 
@@ -152,8 +44,8 @@ async function compileForEnvoy(wasm: string | Uint8Array): Promise<WebAssembly.M
   return module;
 }
 
-/** A Proxy-Wasm host emulating Envoy 1.40. Create with `ProxyWasmHost.create()`. */
-export class ProxyWasmHost implements HostInternals, StreamHost {
+/** A Proxy-Wasm host emulating Envoy 1.40 (see `HostEmulator` for its API). */
+class EmulatedEnvoy implements HostEmulator, HostInternals, StreamHost {
   readonly options: ResolvedOptions;
   readonly shared: SharedDataStore;
   readonly metrics = new MetricsRegistry();
@@ -203,13 +95,13 @@ export class ProxyWasmHost implements HostInternals, StreamHost {
   }
 
   /**
-   * Compile, link-check, run the configuration canary (§3.6), then start one VM per
+   * Compile, link-check, run the configuration canary, then start one VM per
    * worker (`_start` in restricted mode, on_context_create, on_vm_start,
    * on_configure). Throws `ProxyWasmHostError` (with the logs) on any failure.
    */
-  static async create(options: ProxyWasmHostOptions): Promise<ProxyWasmHost> {
+  static async create(options: ProxyWasmHostOptions): Promise<EmulatedEnvoy> {
     const module = await compileForEnvoy(options.wasm);
-    const host = new ProxyWasmHost(module, options);
+    const host = new EmulatedEnvoy(module, options);
     const canary = host.startVm("canary", host.pluginConfig);
     if ("error" in canary) throw new ProxyWasmHostError(`configuration canary failed: ${canary.error}`, host.entries);
     host.cancelCallsOf(canary.vm);
@@ -403,7 +295,7 @@ export class ProxyWasmHost implements HostInternals, StreamHost {
   // ------------------------------------------------------------------ HTTP callouts
 
   /** @internal `proxy_http_call` (Envoy `Context::httpCall` checks). */
-  startHttpCall(vm: Vm, root: RootContext, request: HttpCallRequest): { token: number } | number {
+  startHttpCall(vm: Guest, root: RootContext, request: HttpCallRequest): { token: number } | number {
     const has = (k: string) => request.headers.some(([key]) => key === k);
     if (!has(":path") || !has(":method") || !has(":authority")) return WasmResult.BadArgument;
     if (this.opts.clusters && !this.opts.clusters.includes(request.cluster)) return WasmResult.BadArgument;
@@ -482,7 +374,7 @@ export class ProxyWasmHost implements HostInternals, StreamHost {
     status: { code: number; message: string },
   ): boolean {
     const { vm, root } = call;
-    if (vm.failed || root.state !== "active" || !this.workerVms.includes(vm)) return false;
+    if (vm.failed || root.state !== "active" || !(this.workerVms as readonly Guest[]).includes(vm)) return false;
     vm.callResponse = status.code === WasmResult.Ok ? data : null;
     vm.status = status;
     const numHeaders = status.code === WasmResult.Ok ? data.headers.length : 0;
@@ -493,7 +385,7 @@ export class ProxyWasmHost implements HostInternals, StreamHost {
     return true;
   }
 
-  private cancelCallsOf(vm: Vm): void {
+  private cancelCallsOf(vm: Guest): void {
     for (const call of this.calls.values()) if (call.vm === vm && call.record.state === "pending") call.record.state = "cancelled";
   }
 
@@ -629,6 +521,19 @@ export class ProxyWasmHost implements HostInternals, StreamHost {
     }
   }
 }
+
+/** The emulator as tests and the CLI use it: its public type, and `ProxyWasmHost.create`. */
+export type ProxyWasmHost = HostEmulator;
+export const ProxyWasmHost = {
+  /**
+   * Compile, link-check, run the configuration canary, then start one VM per
+   * worker (`_start` in restricted mode, on_context_create, on_vm_start,
+   * on_configure). Throws `ProxyWasmHostError` (with the logs) on any failure.
+   */
+  create(options: ProxyWasmHostOptions): Promise<HostEmulator> {
+    return EmulatedEnvoy.create(options);
+  },
+};
 
 /** A request for `runRequest`. */
 export interface RunRequestOptions {

@@ -108,7 +108,8 @@ const WASI_RESTRICTED_DURING_START = new Set(["fd_read", "fd_seek", "fd_close", 
 
 /**
  * Is `module.name` callable while `_start`/`_initialize` runs? Any other host call
- * traps with "restricted_callback" and the VM fails to initialise (§2.4).
+ * traps with "restricted_callback" and the VM fails to initialise
+ * (docs/reference/envoy-proxy-wasm.md#_start-runs-restricted).
  */
 export function allowedDuringStart(module: string, name: string): boolean {
   if (module === "env") return name === "proxy_log" || name === "emscripten_notify_memory_growth";

@@ -1,19 +1,20 @@
 /**
- * Proxy-Wasm ABI 0.2.1 host emulating Envoy 1.40 (see host.ts for an overview).
+ * A Proxy-Wasm ABI 0.2.1 host emulating Envoy 1.40: `HostEmulator`
+ * (emulator.ts) and `ProxyWasmHost.create` to build one, its HTTP streams, the
+ * shared-data store and stats registry it inspects, and the ABI constants.
  */
 export {
-  ProxyWasmHost,
-  ProxyWasmHostError,
-  runRequest,
-  formatLog,
   DEFAULT_EPOCH_MS,
-  type ProxyWasmHostOptions,
-  type LogEntry,
+  formatLog,
+  ProxyWasmHostError,
+  type HostEmulator,
   type HttpCallRecord,
   type HttpCallResponse,
+  type LogEntry,
+  type ProxyWasmHostOptions,
   type SharedDataView,
-  type RunRequestOptions,
-} from "./host.js";
+} from "./emulator.js";
+export { ProxyWasmHost, runRequest, type RunRequestOptions } from "./host.js";
 export {
   HttpStream,
   type StreamEndKind,
@@ -32,8 +33,9 @@ export {
   type SharedDataGetEvent,
   type SharedDataSetEvent,
 } from "./shared.js";
-export { Vm, HostTrap, type VmLabel, type RootContext } from "./vm.js";
-export type { TrapRecord, HttpCallRequest } from "./internals.js";
+export { Vm } from "./vm.js";
+export { HostTrap } from "./trap.js";
+export type { HttpCallRequest, RootContext, TrapRecord, VmLabel } from "./contexts.js";
 export { checkModuleLinks, envoyImportNames, allowedDuringStart } from "./imports.js";
 export * from "./abi.js";
 export type { PropertyTree, PropertyValue } from "./properties.js";

@@ -1,5 +1,5 @@
 /**
- * Properties as Envoy's `Context::getProperty` serves them (reference §1.7): paths
+ * Properties as Envoy's `Context::getProperty` serves them (docs/reference/envoy-proxy-wasm.md#properties): paths
  * are NUL-separated segments ("request\0headers\0x-foo"); a dotted path is one
  * top-level name and therefore NOT_FOUND. Values are serialised as Envoy does:
  * strings raw, integers 8-byte little-endian, bools 1 byte, maps as pairs.

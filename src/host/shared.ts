@@ -1,10 +1,10 @@
 /**
  * Process-wide state Envoy shares between VMs: shared data and shared queues
- * (cpp-host `src/shared_data.cc`, `src/shared_queue.cc`, reference §1.3–1.4) and the
- * `wasmcustom.*` stats registry (Envoy `Context::defineMetric`, §3.4).
+ * (docs/reference/envoy-proxy-wasm.md#shared-data) and the
+ * `wasmcustom.*` stats registry (docs/reference/envoy-proxy-wasm.md#stats).
  */
 import { MetricType, WasmResult } from "./abi.js";
-import type { VmLabel } from "./vm.js";
+import type { VmLabel } from "./contexts.js";
 
 /** One shared-data entry: the bytes and the CAS assigned at the last write. */
 export interface SharedEntry {
@@ -82,7 +82,7 @@ interface SharedQueue {
 /**
  * The process-wide shared-data and shared-queue store. Pass the same object to
  * several `ProxyWasmHost`s to model a VM replacement that keeps the vm_id
- * (shared data survives, §1.3 "Lifetime").
+ * (shared data survives an update that keeps the vm_id).
  */
 export class SharedDataStore {
   private readonly data = new Map<string, Map<string, SharedEntry>>();

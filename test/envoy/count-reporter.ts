@@ -1,7 +1,7 @@
 /**
  * Vitest reporter that prints how many Envoy-tier tests (test/envoy/) ran,
- * passed, failed and were skipped (issue 2 "Done when": `npm test` prints the
- * number of Envoy-tier tests that ran). Under CI, zero Envoy-tier tests run
+ * passed, failed and were skipped, so `npm test` shows that the real-Envoy
+ * tier ran. Under CI, zero Envoy-tier tests run
  * (all skipped) fails the run: the tier must never silently disappear.
  *
  * Register in vitest.config.ts next to the default reporter:

@@ -1,5 +1,5 @@
 /**
- * envoy/envoy-ecds.yaml (issue 6 point 1): the filter comes from an ECDS
+ * envoy/envoy-ecds.yaml: the filter comes from an ECDS
  * resource in a watched directory. Swaps are atomic renames; Envoy's
  * config_reload / config_fail counters report its verdict; a module that does
  * not load is refused and the running filter keeps serving.

@@ -1,5 +1,5 @@
 /**
- * When the filter fails (issue 2 point 5, issue 4 point 7): envoy/envoy.yaml as
+ * When the filter fails: envoy/envoy.yaml as
  * committed (failure_policy FAIL_OPEN, override_host with a round-robin
  * fallback), with a module that traps in on_request_headers as an
  * AssemblyScript abort does. The request that traps gets Envoy's 503; after

@@ -1,5 +1,5 @@
 /**
- * Envoy-tier harness (issue 2 point 4): whether the tier can run, Envoy per
+ * Envoy-tier harness: whether the tier can run, Envoy per
  * file or per test with its log dumped when a test fails and a guaranteed
  * stop, and small HTTP helpers.
  *
@@ -11,17 +11,17 @@ import { existsSync, readFileSync } from "node:fs";
 import { request as httpRequest, type ClientRequest } from "node:http";
 import { resolve } from "node:path";
 import { afterAll, beforeAll, beforeEach, onTestFailed, onTestFinished } from "vitest";
-import { DEFAULT_WASM } from "../../src/envoy/config.js";
 import { findEnvoy, PROJECT_ROOT } from "../../src/envoy/locate.js";
 import { startEnvoy, type EnvoyProcess, type StartEnvoyOptions } from "../../src/envoy/process.js";
 import { parseDocument } from "yaml";
+import { chatBody, FILTER_WASM } from "../support";
 import type { FakeUpstream } from "./upstreams.js";
+
+export { FILTER_WASM };
 
 export const UNDER_CI = !!process.env.CI && process.env.CI !== "false" && process.env.CI !== "0";
 export const ENVOY_YAML = resolve(PROJECT_ROOT, "envoy/envoy.yaml");
 export const BASELINE_YAML = resolve(PROJECT_ROOT, "envoy/baseline.yaml");
-/** The filter module under test: build/llm_picker.wasm, or LLM_PICKER_WASM (e.g. the debug build). */
-export const FILTER_WASM = resolve(PROJECT_ROOT, process.env.LLM_PICKER_WASM ?? DEFAULT_WASM);
 
 function locate(): string | null {
   try {
@@ -92,16 +92,15 @@ export async function send(url: string, init: RequestInit = {}): Promise<Reply> 
   return { status: res.status, headers: res.headers, body: await res.text() };
 }
 
-export function chatBody(content: string, model = "llama-3-8b"): string {
-  return JSON.stringify({ model, messages: [{ role: "user", content }] });
-}
+/** The model the Envoy tier's requests name (the fake upstreams answer any). */
+export const MODEL = "llama-3-8b";
 
 /** POST /v1/chat/completions with a JSON body and extra headers. */
 export function postChat(base: string, content: string, headers: Record<string, string> = {}): Promise<Reply> {
   return send(`${base}/v1/chat/completions`, {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
-    body: chatBody(content),
+    body: chatBody([content], { model: MODEL }),
   });
 }
 
@@ -160,7 +159,7 @@ export interface HeldRequest {
  */
 export function postChatOwnConnection(base: string, content: string, headers: Record<string, string> = {}): HeldRequest {
   const url = new URL(`${base}/v1/chat/completions`);
-  const body = chatBody(content);
+  const body = chatBody([content], { model: MODEL });
   let req: ClientRequest;
   const done = new Promise<Reply>((resolveDone) => {
     req = httpRequest(

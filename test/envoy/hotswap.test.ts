@@ -1,5 +1,5 @@
 /**
- * Issue 6 point 4: hot swap under load through a real Envoy 1.40
+ * Hot swap under load through a real Envoy 1.40
  * (envoy/envoy-ecds.yaml, 2 workers). 50 client loops keep 50 requests in
  * flight through Envoy to three fake model servers (100 ms per answer) while
  * `llm-picker deploy` (runDeploy, the command end to end) performs 10 swaps,
@@ -27,17 +27,16 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import type { ServerResponse } from "node:http";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, onTestFailed, test } from "vitest";
 import { EXIT, runDeploy } from "../../src/cli/deploy.js";
 import { ECDS_BOOTSTRAP, ECDS_FILE, readEcdsCounters, readEcdsResource } from "../../src/envoy/ecds.js";
 import { startEnvoy, type EnvoyProcess } from "../../src/envoy/process.js";
 import { vllmPage } from "../host/fixtures/vllm.js";
-import { FILTER_WASM, SKIP_FILTER } from "./harness.js";
+import { FILTER_WASM, MODEL, SKIP_FILTER } from "./harness.js";
+import { chatBody, DEBUG_WASM } from "../support";
 import { startUpstreams, type FakeUpstream, type RecordedRequest } from "./upstreams.js";
-import { PROJECT_ROOT } from "../../src/envoy/locate.js";
 
-const DEBUG_WASM = resolve(PROJECT_ROOT, "build/debug.wasm");
 const SCORES = "x-llm-picker-scores";
 const CONCURRENCY = 50;
 const ANSWER_MS = 100;
@@ -108,7 +107,7 @@ class Traffic {
         const res = await fetch(`${this.url}/v1/chat/completions`, {
           method: "POST",
           headers: { "content-type": "application/json" },
-          body: JSON.stringify({ model: "llama-3-8b", messages: [{ role: "user", content }] }),
+          body: chatBody([content], { model: MODEL }),
           signal: AbortSignal.timeout(15_000),
         });
         const body = await res.text();
@@ -136,7 +135,7 @@ function conversationBody(seed: number, turns: number): string {
     },
   ];
   for (let i = 1; i < turns; i++) messages.push({ role: "assistant", content: `answer ${i}: it depends.` }, { role: "user", content: `follow-up ${i}?` });
-  return JSON.stringify({ model: "llama-3-8b", messages });
+  return chatBody(messages, { model: MODEL });
 }
 
 interface Scores {
@@ -150,7 +149,7 @@ function scoresOf(r: RecordedRequest): Scores | null {
   return typeof v === "string" ? (JSON.parse(v) as Scores) : null;
 }
 
-describe.skipIf(SKIP_FILTER)("hot swap under load through Envoy (issue 6 point 4)", () => {
+describe.skipIf(SKIP_FILTER)("hot swap under load through Envoy", () => {
   let upstreams: FakeUpstream[] = [];
   let envoy: EnvoyProcess | null = null;
   let dir = "";

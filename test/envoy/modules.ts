@@ -7,13 +7,14 @@
  *   AssemblyScript abort does, so the configured failure_policy is exercised;
  * - `calloutOnTick`: on every tick issues proxy_http_call to a cluster with
  *   fixed headers: checks whether a callout can target one cluster member
- *   (the /metrics scraping question of issue 4).
+ *   (what the filter's /metrics scraping needs).
  * They import only what Envoy provides for ABI 0.2.1.
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import wabtFactory from "wabt";
+import { encodePairs } from "../../src/host/abi.js";
 
 const COMMON_EXPORTS = `
   (memory (export "memory") 2)
@@ -40,29 +41,6 @@ export const TRAP_ON_REQUEST_WAT = `(module ${COMMON_EXPORTS}
   (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) unreachable)
 )`;
 
-/** proxy-wasm header-map serialisation (§1.2): u32 count, (u32 klen, u32 vlen)*, then key\0 value\0 each. */
-export function serializeHeaders(pairs: Array<[string, string]>): Uint8Array {
-  const enc = new TextEncoder();
-  const encoded = pairs.map(([k, v]) => [enc.encode(k), enc.encode(v)] as const);
-  const size = 4 + encoded.length * 8 + encoded.reduce((n, [k, v]) => n + k.length + v.length + 2, 0);
-  const out = new Uint8Array(size);
-  const view = new DataView(out.buffer);
-  view.setUint32(0, encoded.length, true);
-  let at = 4;
-  for (const [k, v] of encoded) {
-    view.setUint32(at, k.length, true);
-    view.setUint32(at + 4, v.length, true);
-    at += 8;
-  }
-  for (const [k, v] of encoded) {
-    out.set(k, at);
-    at += k.length + 1;
-    out.set(v, at);
-    at += v.length + 1;
-  }
-  return out;
-}
-
 function watBytes(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => "\\" + b.toString(16).padStart(2, "0")).join("");
 }
@@ -70,7 +48,7 @@ function watBytes(bytes: Uint8Array): string {
 /** A module that, every `periodMs`, calls proxy_http_call(cluster, headers) and ignores the answer. */
 export function calloutOnTickWat(cluster: string, headers: Array<[string, string]>, periodMs = 100): string {
   const clusterBytes = new TextEncoder().encode(cluster);
-  const headerBytes = serializeHeaders(headers);
+  const headerBytes = encodePairs(headers);
   const headersAt = 1024;
   const callIdAt = 8;
   return `(module

@@ -1,5 +1,5 @@
 /**
- * Requests in flight across Envoy's workers (issue 4 point 3) in a real Envoy
+ * Requests in flight across Envoy's workers in a real Envoy
  * with two workers. The listener balances connections exactly
  * (`balancedEnvoyYaml`), and each request here has a connection of its own,
  * so consecutive requests are handled by alternating worker VMs: a worker

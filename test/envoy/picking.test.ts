@@ -1,5 +1,5 @@
 /**
- * Endpoint picking in a real Envoy (issue 4 points 6, 7 and 10): the release
+ * Endpoint picking in a real Envoy: the release
  * filter (build/llm_picker.wasm) with envoy/envoy.yaml, two workers
  * (--concurrency 2, so the scrape lease, the published metrics and the prefix
  * index are shared between worker VMs), and three fake model servers whose
@@ -265,7 +265,7 @@ describe.skipIf(SKIP_FILTER)("an empty pool in Envoy", () => {
 });
 
 describe.skipIf(SKIP_FILTER)("an invalid filter configuration at startup", () => {
-  // Issue 4 point 7 (a broken filter degrades to Envoy's own balancing) is
+  // A broken filter degrading to Envoy's own balancing is
   // failure.test.ts for a module that traps. A configuration the filter
   // refuses at startup is different: proxy_on_configure returns false, Envoy
   // 1.40 cannot create the plugin and exits (code 1) whatever the

@@ -1,5 +1,5 @@
 /**
- * The routing benchmark (issue 5 points 3 and 5): a small run through the real
+ * The routing benchmark: a small run through the real
  * Envoy (round-robin vs the filter's defaults on the multi-turn trace), a
  * replay of a hand-written trace in the documented format (all three APIs,
  * the `precise` policy, --json output), and the pure parts (trace format,

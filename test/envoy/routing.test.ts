@@ -3,7 +3,7 @@
  * of the filter (so the client's x-gateway-destination-endpoint reaches the
  * load balancer untouched): override_host selects a member of model_servers,
  * can never reach a non-member, and falls back to round robin.
- * Also pins how the filter's own callouts (the /metrics scrapes of issue 4)
+ * Also pins how the filter's own callouts (its /metrics scrapes)
  * can target one server: model_servers + the routing header reaches that
  * member only; model_servers_metrics (ORIGINAL_DST) reaches exactly the named
  * ip:port, member or not.
@@ -83,7 +83,7 @@ describe.skipIf(SKIP_ENVOY)("envoy.yaml routing (override_host), pass-through mo
   });
 });
 
-describe.skipIf(SKIP_ENVOY)("callouts from the root context can target one server (issue 4 scraping)", () => {
+describe.skipIf(SKIP_ENVOY)("callouts from the root context can target one server (metrics scraping)", () => {
   let a: FakeUpstream, b: FakeUpstream, outsider: FakeUpstream;
   beforeAll(async () => {
     [a, b, outsider] = await startUpstreams(3);

@@ -1,6 +1,6 @@
 /**
- * The filter's stats in a real Envoy (issue 4 point 8) and its scrape rate
- * (issue 4 point 2: once per interval for the whole Envoy, not per worker).
+ * The filter's stats in a real Envoy and its scrape rate (once per interval
+ * for the whole Envoy, not per worker).
  * Two workers, three fake model servers; server c's /metrics answers 500
  * throughout, so it is unhealthy and counts scrape failures.
  *

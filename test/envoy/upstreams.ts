@@ -2,7 +2,7 @@
  * Fake model servers for the Envoy tier: small HTTP servers on 127.0.0.1 that
  * record every request they receive (method, path, headers, body) and answer
  * with an OpenAI-shaped JSON naming themselves. `/metrics` serves whatever
- * Prometheus text the test set (issue 4 point 10), or fails on demand.
+ * Prometheus text the test set, or fails on demand.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -114,9 +114,4 @@ export async function startUpstreamOnPort(port: number): Promise<FakeUpstream> {
 
 export async function startUpstreams(n: number): Promise<FakeUpstream[]> {
   return Promise.all(Array.from({ length: n }, () => startUpstream()));
-}
-
-/** The one upstream that received `req` for `path` after `since`, by arrival; or null. */
-export function whoReceived(upstreams: FakeUpstream[], predicate: (r: RecordedRequest) => boolean): FakeUpstream[] {
-  return upstreams.filter((u) => u.requests.some(predicate));
 }

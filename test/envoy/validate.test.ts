@@ -1,6 +1,5 @@
 /**
- * Every Envoy config in envoy/ passes `envoy --mode validate` (style.md
- * practice 10): once with a minimal pass-through module (checks envoy/ alone)
+ * Every Envoy config in envoy/ passes `envoy --mode validate`: once with a minimal pass-through module (checks envoy/ alone)
  * and once with the real build/llm_picker.wasm (validation also loads the
  * module and runs its on_configure with the file's plugin configuration).
  */

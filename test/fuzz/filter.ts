@@ -1,6 +1,6 @@
 /**
  * Sends one request through the built filter in the emulated Envoy and checks
- * the invariants of issue 3 points 4–6 (used by test/host/fuzz*.test.ts):
+ * the invariants below (used by test/host/fuzz*.test.ts):
  *
  *  - no trap, the worker VM has not failed;
  *  - the request ends as exactly one of
@@ -18,16 +18,12 @@
  * The host is shared across runs for speed and replaced after a VM failure,
  * so that fast-check can still shrink a trapping input.
  */
-import { existsSync } from "node:fs";
-import { execFileSync } from "node:child_process";
-import { resolve } from "node:path";
+import { concatBytes } from "../../src/host/abi.js";
 import { ProxyWasmHost, runRequest, type HeaderPairs } from "../../src/host/index.js";
 import { referenceValid } from "../fixtures/requests/reference";
+import { ensureBuilt, FILTER_WASM } from "../support";
 import type { PathClass } from "./generators";
 
-export const ROOT = resolve(import.meta.dirname, "..", "..");
-/** The release build (LLM_PICKER_WASM overrides, as in the Envoy tier). */
-export const WASM = process.env.LLM_PICKER_WASM ? resolve(process.env.LLM_PICKER_WASM) : resolve(ROOT, "build", "llm_picker.wasm");
 export const ENDPOINTS = ["10.0.0.1:8000", "10.0.0.2:8000", "10.0.0.3:8000"];
 export const DESTINATION = "x-gateway-destination-endpoint";
 /** The body limit of the main host: above the 10 MB hostile bodies. */
@@ -36,9 +32,9 @@ export const BIG_LIMIT = 16 * 1024 * 1024;
 export const SMALL_LIMIT = 1024;
 const ERROR_CODES = new Set(["invalid_json", "invalid_type", "missing_field", "empty_field", "invalid_value", "too_many_elements", "body_too_large"]);
 
-/** Builds the release .wasm when it is missing (npm test builds it first). */
-export function ensureBuilt(): void {
-  if (!existsSync(WASM)) execFileSync("npm", ["run", "asbuild:release"], { cwd: ROOT, stdio: "inherit" });
+/** Brings the filter under test up to date (the release build unless LLM_PICKER_WASM names another). */
+export function ensureFilterBuilt(): void {
+  if (!process.env.LLM_PICKER_WASM) ensureBuilt("release");
 }
 
 /** One shared host per body limit; rebuilt when its VM has failed. */
@@ -56,7 +52,7 @@ export class Hosts {
     }
     if (!host) {
       const config = { endpoints: ENDPOINTS.map((address) => ({ address })), inspect: true, seed: 7, metrics: { enabled: false }, maxBodyBytes: limit };
-      host = await ProxyWasmHost.create({ wasm: WASM, pluginConfig: JSON.stringify(config), bufferLimitBytes: 64 * 1024 * 1024, logLevel: "critical" });
+      host = await ProxyWasmHost.create({ wasm: FILTER_WASM, pluginConfig: JSON.stringify(config), bufferLimitBytes: 64 * 1024 * 1024, logLevel: "critical" });
       this.hosts.set(limit, host);
     }
     return host;
@@ -103,17 +99,6 @@ function values(headers: HeaderPairs | null | undefined, name: string): string[]
   return (headers ?? []).filter(([k]) => k === name).map(([, v]) => v);
 }
 
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const n = chunks.reduce((a, c) => a + c.length, 0);
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
 const dec = new TextDecoder();
 
 /**
@@ -122,7 +107,7 @@ const dec = new TextDecoder();
  */
 export async function sendChecked(host: ProxyWasmHost, limit: number, req: FuzzRequest): Promise<Outcome> {
   const trapsBefore = host.traps().length;
-  const body = concat(req.chunks);
+  const body = concatBytes(req.chunks);
   const { forwarded, localResponse, stream } = await runRequest(host, {
     method: req.method ?? "POST",
     path: req.path,

@@ -1,11 +1,9 @@
 /**
- * fast-check generators for the filter-level fuzz (test/host/fuzz.test.ts,
- * issue 3 point 5): well-formed OpenAI bodies of the three APIs, a renderer
- * with formatting variants (pretty-printed, escaped keys, \u-escaped text,
- * decoy duplicate keys), byte mutations with hostile fragments, request paths
- * with their expected API, and body chunkings as Envoy may deliver them.
- *
- * Independent of test/unit/request.fuzz.test.ts (which exports nothing).
+ * fast-check generators for the filter-level fuzz (test/host/fuzz.test.ts):
+ * well-formed OpenAI bodies of the three APIs, a renderer with formatting
+ * variants (pretty-printed, escaped keys, \u-escaped text, decoy duplicate
+ * keys), request paths with their expected API, and body chunkings as Envoy
+ * may deliver them. Byte mutations live in test/support/mutators.ts.
  */
 import fc from "fast-check";
 
@@ -124,7 +122,7 @@ const tool = fc.record({
   ),
 });
 
-export const chatBody = body(
+export const chatCompletionsBody = body(
   {
     model: modelName,
     messages: fc.array(message, { minLength: 1, maxLength: 6 }),
@@ -171,7 +169,7 @@ export const responsesBody = body(
 /** A well-formed body of a random API, tagged with it. */
 export const wellFormedBody: fc.Arbitrary<{ api: ApiName; value: Record<string, unknown> }> = fc.oneof(
   completionsBody.map((value) => ({ api: "completions" as const, value })),
-  chatBody.map((value) => ({ api: "chat_completions" as const, value })),
+  chatCompletionsBody.map((value) => ({ api: "chat_completions" as const, value })),
   responsesBody.map((value) => ({ api: "responses" as const, value })),
 );
 
@@ -247,104 +245,6 @@ export function render(v: unknown, st: Style, depth = 0, seed = 0): string {
 /** JSON kinds, as literals, to put where another kind is expected. */
 export const KIND_LITERALS = { string: '"s"', number: "7", bool: "false", array: '["a"]', object: '{"a":1}' } as const;
 export type Kind = keyof typeof KIND_LITERALS;
-
-// ---- mutations ----------------------------------------------------------------------
-
-/** Byte sequences that stress a scanner: bad UTF-8, NUL, huge numbers, stray structure, duplicate keys, BOM. */
-export const HOSTILE_FRAGMENTS: Uint8Array[] = [
-  ',"model":"dup"',
-  ',"model":5',
-  ',"messages":null',
-  '"a":1e999',
-  "1e999",
-  "-1e-999",
-  "-0",
-  "1E+400",
-  "\u0000",
-  "\\u0000",
-  '"\\ud800"',
-  '"\\uZZZZ"',
-  "[",
-  "]",
-  "{",
-  "}",
-  '"',
-  "\\",
-  ",",
-  ":",
-  "null",
-  "tru",
-  "[".repeat(200),
-  '{"a":'.repeat(200),
-  "\ufeff",
-  " \t\r\n",
-]
-  .map((s) => enc.encode(s))
-  .concat([
-    Uint8Array.of(0xff),
-    Uint8Array.of(0xc3, 0x28),
-    Uint8Array.of(0xc0, 0x80),
-    Uint8Array.of(0xed, 0xa0, 0x80),
-    Uint8Array.of(0xf4, 0x90, 0x80, 0x80),
-    Uint8Array.of(0x80),
-    Uint8Array.of(0xe2, 0x82),
-    Uint8Array.of(0xf0, 0x9f, 0x98),
-    Uint8Array.of(0x00),
-  ]);
-
-export interface Mutation {
-  kind: number;
-  at: number;
-  byte: number;
-  len: number;
-}
-export const mutation: fc.Arbitrary<Mutation> = fc.record({
-  kind: fc.integer({ min: 0, max: 7 }),
-  at: fc.nat(),
-  byte: fc.integer({ min: 0, max: 255 }),
-  len: fc.integer({ min: 1, max: 32 }),
-});
-
-/** Applies byte-level mutations in order (truncate, delete, insert, replace, duplicate, hostile fragment, swap, flip a bit). */
-export function mutate(src: Uint8Array, muts: Mutation[]): Uint8Array {
-  let b = Array.from(src);
-  for (const m of muts) {
-    const i = b.length ? m.at % (b.length + 1) : 0;
-    switch (m.kind) {
-      case 0:
-        b = b.slice(0, i);
-        break;
-      case 1:
-        b.splice(i, m.len);
-        break;
-      case 2:
-        b.splice(i, 0, m.byte);
-        break;
-      case 3:
-        if (i < b.length) b[i] = m.byte;
-        break;
-      case 4:
-        b.splice(i, 0, ...b.slice(i, i + m.len));
-        break; // duplicate a run: duplicate keys, doubled brackets
-      case 5:
-        b.splice(i, 0, ...HOSTILE_FRAGMENTS[(m.byte + m.len) % HOSTILE_FRAGMENTS.length]);
-        break;
-      case 6: {
-        // swap two runs
-        const j = b.length ? (m.at * 31 + m.byte) % (b.length + 1) : 0;
-        const [lo, hi] = i < j ? [i, j] : [j, i];
-        const a = b.slice(lo, lo + m.len);
-        const c = b.slice(hi, hi + m.len);
-        if (lo + m.len <= hi) b = [...b.slice(0, lo), ...c, ...b.slice(lo + a.length, hi), ...a, ...b.slice(hi + c.length)];
-        break;
-      }
-      case 7:
-        if (i < b.length) b[i] ^= 1 << (m.byte & 7);
-        break;
-    }
-  }
-  return Uint8Array.from(b);
-}
 
 // ---- paths ----------------------------------------------------------------------------
 

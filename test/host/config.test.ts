@@ -1,14 +1,13 @@
 /**
- * Plugin configuration through the built filter (issue 2 point 2; style.md
- * practice 4): strict at load, errors naming the field path and the value,
+ * Plugin configuration through the built filter: strict at load, errors naming the field path and the value,
  * and never an abort. Each invalid row must make on_configure return false
  * with exactly one critical log line; each valid row must configure.
  */
-import { describe, expect, it } from "vitest";
-import { resolve } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
 import { ProxyWasmHost, ProxyWasmHostError } from "../../src/host/index.js";
+import { DEBUG_WASM as WASM, ensureBuilt } from "../support";
 
-const WASM = resolve(import.meta.dirname, "..", "..", "build", "debug.wasm");
+beforeAll(() => ensureBuilt("debug"));
 
 async function configure(config: string): Promise<{ ok: boolean; critical: string[]; traps: number }> {
   try {

@@ -1,7 +1,7 @@
 /**
- * Issue 6 point 3, host tier: state across swaps. Envoy keeps shared data for
+ * Host tier: state across swaps. Envoy keeps shared data for
  * a vm_id while any VM of it lives, and a swap builds the new VM before it
- * releases the old one (envoy-proxy-wasm.md §1.3, §3.3); the emulator models
+ * releases the old one (docs/reference/envoy-proxy-wasm.md#shared-data); the emulator models
  * that with one SharedDataStore shared by successive hosts.
  *
  * - A code swap (release build → debug build, same vm_id) keeps the prefix
@@ -10,6 +10,9 @@
  *   LAYOUT_VERSION + 1) does not misread the old values: it starts afresh
  *   (no prefix credit, no trap), and the old build does not misread its
  *   values either when swapped back.
+ * - A build with another RENDER_VERSION (same hashes here: only the constant
+ *   differs) drops the old entries too: a real rendering change would make
+ *   them unmatchable.
  */
 import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -18,9 +21,9 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ProxyWasmHost, SharedDataStore } from "../../src/host/index.js";
 import { sha256Hex } from "../../src/envoy/ecds.js";
-import { A, B, C, chatBody, ensureBuilt, poolConfig, ROOT, send, uniquePrompt, WASM as DEBUG_WASM, type Sent } from "./fixtures/vllm.js";
+import { A, B, C, poolConfig, send, uniquePrompt, type Sent } from "./fixtures/vllm.js";
+import { chatBody, DEBUG_WASM, ensureBuilt, RELEASE_WASM, ROOT } from "../support";
 
-const RELEASE_WASM = join(ROOT, "build", "llm_picker.wasm");
 const PREFIX_KEY = "llm-picker/prefix/";
 
 /** A conversation with a long first turn, so earlier turns are most of each request. */
@@ -63,30 +66,33 @@ function firstTurns(host: ProxyWasmHost, convs: Conversation[]): string[] {
   });
 }
 
-/**
- * Builds assembly/ with the prefix index LAYOUT_VERSION + 1 (a copy of the
- * sources in a temp directory; the debug target, ~10 s). Cached by source hash.
- */
-function layoutVersionSource(): { bucket: string; m: RegExpExecArray } {
-  const bucket = readFileSync(join(ROOT, "assembly/index/bucket.ts"), "utf8");
-  const m = /export const LAYOUT_VERSION: u32 = (\d+);/.exec(bucket);
-  if (!m) throw new Error("assembly/index/bucket.ts no longer declares `export const LAYOUT_VERSION: u32 = N;`: update this test");
-  return { bucket, m };
+/** A version constant in the sources: `export const NAME: TYPE = N;` in `file` (under assembly/). */
+function versionSource(file: string, name: string): { text: string; m: RegExpExecArray } {
+  const text = readFileSync(join(ROOT, "assembly", file), "utf8");
+  const m = new RegExp(`export const ${name}: (u32|i32) = (\\d+);`).exec(text);
+  if (!m) throw new Error(`assembly/${file} no longer declares \`export const ${name}: u32|i32 = N;\`: update this test`);
+  return { text, m };
 }
 
 /** The index layout version the current sources write. */
-const LAYOUT_VERSION = Number(layoutVersionSource().m[1]);
+const LAYOUT_VERSION = Number(versionSource("prefix/bucket.ts", "LAYOUT_VERSION").m[2]);
+/** The request rendering version of the current sources (stored with every index value). */
+const RENDER_VERSION = Number(versionSource("hashing/render.ts", "RENDER_VERSION").m[2]);
 
-function buildOtherLayout(): string {
-  const { bucket, m } = layoutVersionSource();
+/**
+ * Builds assembly/ with one version constant + 1 (a copy of the sources in
+ * a temp directory; the debug target, ~10 s). Cached by source hash.
+ */
+function buildBumped(file: string, name: string): string {
+  const { text, m } = versionSource(file, name);
   // Keyed by the sources as they are on disk (committed or not).
   const files = (readdirSync(join(ROOT, "assembly"), { recursive: true }) as string[]).filter((f) => f.endsWith(".ts")).sort();
   const sources = files.map((f) => `${f}\n${readFileSync(join(ROOT, "assembly", f), "utf8")}`).join("\n") + readFileSync(join(ROOT, "asconfig.json"), "utf8");
-  const out = join(tmpdir(), `llm-picker-layout${Number(m[1]) + 1}-${sha256Hex(sources).slice(0, 12)}.wasm`);
+  const out = join(tmpdir(), `llm-picker-${name}${Number(m[2]) + 1}-${sha256Hex(sources).slice(0, 12)}.wasm`);
   if (existsSync(out)) return out;
-  const work = mkdtempSync(join(tmpdir(), "llm-picker-layout-"));
+  const work = mkdtempSync(join(tmpdir(), "llm-picker-version-"));
   cpSync(join(ROOT, "assembly"), join(work, "assembly"), { recursive: true });
-  writeFileSync(join(work, "assembly/index/bucket.ts"), bucket.replace(m[0], `export const LAYOUT_VERSION: u32 = ${Number(m[1]) + 1};`));
+  writeFileSync(join(work, "assembly", file), text.replace(m[0], `export const ${name}: ${m[1]} = ${Number(m[2]) + 1};`));
   execFileSync(
     "npx",
     ["asc", join(work, "assembly/index.ts"), "--config", "asconfig.json", "--target", "debug", "-o", out, "-t", join(work, "out.wat"), "--sourceMap", "false"],
@@ -98,7 +104,7 @@ function buildOtherLayout(): string {
   return out;
 }
 
-beforeAll(ensureBuilt);
+beforeAll(() => ensureBuilt("debug", "release"));
 
 describe("state across swaps (same vm_id)", () => {
   it("a code swap (release → debug build) keeps the prefix index: conversations return to their servers", async () => {
@@ -142,7 +148,7 @@ describe("state across swaps (same vm_id)", () => {
   describe("a build with another index layout version starts afresh instead of misreading", () => {
     let otherLayout: string;
     beforeAll(() => {
-      otherLayout = buildOtherLayout();
+      otherLayout = buildBumped("prefix/bucket.ts", "LAYOUT_VERSION");
     }, 180_000);
 
     it("old → new layout: no prefix credit, no trap; new → old: the same", async () => {
@@ -186,6 +192,44 @@ describe("state across swaps (same vm_id)", () => {
       }
       expect(back.traps()).toEqual([]);
       back.close();
+    });
+  });
+
+  describe("a build with another render version drops the entries hashed the old way", () => {
+    let otherRender: string;
+    beforeAll(() => {
+      otherRender = buildBumped("hashing/render.ts", "RENDER_VERSION");
+    }, 180_000);
+
+    it("old → new rendering: no prefix credit for old entries (same hashes here, so only the version can cause it), then its own entries count", async () => {
+      const store = new SharedDataStore();
+      const v1 = await swapTo(DEBUG_WASM, store, 7);
+      const convs = Array.from({ length: 4 }, (_, i) => new Conversation(300 + i));
+      firstTurns(v1, convs);
+      v1.close();
+
+      const v2 = await swapTo(otherRender, store, 7);
+      for (const [i, c] of convs.entries()) {
+        c.advance(1);
+        const s = send(v2, c.body(), { worker: i % 2 });
+        expect(scoresOf(s).scores.prefix).toEqual({ [A]: 0, [B]: 0, [C]: 0 });
+        complete(s);
+      }
+      // Every value was rewritten with the new render version: the third magic
+      // byte is 'V' + version in buckets, 'K' + version in the meta value.
+      const third = v2.sharedData
+        .keys()
+        .filter((k) => k.startsWith(PREFIX_KEY) && v2.sharedData.get(k)!.value.length >= 4)
+        .map((k) => v2.sharedData.get(k)!.value[2] - (k === `${PREFIX_KEY}meta` ? 0x4b : 0x56));
+      expect(new Set(third)).toEqual(new Set([RENDER_VERSION + 1]));
+      for (const [i, c] of convs.entries()) {
+        c.advance(2);
+        const s = send(v2, c.body(), { worker: i % 2 });
+        expect(Math.max(...Object.values(scoresOf(s).scores.prefix))).toBeGreaterThan(0.5);
+        complete(s);
+      }
+      expect(v2.traps()).toEqual([]);
+      v2.close();
     });
   });
 });

@@ -1,5 +1,5 @@
 /**
- * `llm-picker deploy` (issue 6 point 2) without a real Envoy: the validation
+ * `llm-picker deploy` without a real Envoy: the validation
  * in the emulated host, the directory it manages (content-addressed modules,
  * history, atomic resource, settings) and its reading of Envoy's verdict,
  * against a fake admin that applies Envoy 1.40's counter rules (measured in
@@ -14,12 +14,11 @@ import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { deploy, EXIT, historyEntries, parseDeployArgs, runDeploy, type DeployOptions } from "../../src/cli/deploy.js";
 import { ECDS_FILE, moduleFileName, readEcdsResource, type EcdsCounters } from "../../src/envoy/ecds.js";
-import { ensureBuilt, WASM as DEBUG_WASM, ROOT } from "./fixtures/vllm.js";
+import { DEBUG_WASM, ensureBuilt, RELEASE_WASM } from "../support";
 
-const RELEASE_WASM = join(ROOT, "build", "llm_picker.wasm");
 const CONFIG = { endpoints: [{ address: "10.0.0.1:8000" }, { address: "10.0.0.2:8000" }], metrics: { enabled: false } };
 
-beforeAll(ensureBuilt);
+beforeAll(() => ensureBuilt("debug", "release"));
 
 function tempDir(tag: string): string {
   return mkdtempSync(join(tmpdir(), `llm-picker-deploy-${tag}-`));

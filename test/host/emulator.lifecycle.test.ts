@@ -48,7 +48,7 @@ describe("linking: exactly Envoy's import set", () => {
   });
 });
 
-describe("_start runs in restricted mode (§2.4)", () => {
+describe("_start runs in restricted mode", () => {
   it("a non-allowed host call during _start fails VM init", async () => {
     const wasm = await guest({
       imports: ["proxy_set_tick_period_milliseconds"],

@@ -514,7 +514,7 @@ async function queueGuest() {
   });
 }
 
-describe("shared queues through VMs (§1.4)", () => {
+describe("shared queues through VMs", () => {
   it("the last registering root is the consumer: an enqueue on worker 0 wakes worker 1's root", async () => {
     const host = await ProxyWasmHost.create({ wasm: await queueGuest(), workers: 2 });
     host.newHttpStream({ worker: 0 }).sendRequestHeaders(REQ, true);

@@ -2,20 +2,14 @@
  * Smoke test: the real filter (build/debug.wasm) links against Envoy's import set,
  * starts, configures on the canary and a worker, and routes a request.
  */
-import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ProxyWasmHost, runRequest } from "../../src/host/index.js";
+import { DEBUG_WASM as WASM, ensureBuilt } from "../support";
 
-const ROOT = resolve(import.meta.dirname, "..", "..");
-const WASM = resolve(ROOT, "build", "debug.wasm");
 const CONFIG = '{"endpoints":[{"address":"127.0.0.1:8001"}]}';
 
 describe("the real filter in the emulated Envoy", () => {
-  beforeAll(() => {
-    if (!existsSync(WASM)) execFileSync("npm", ["run", "asbuild:debug"], { cwd: ROOT, stdio: "inherit" });
-  });
+  beforeAll(() => ensureBuilt("debug"));
 
   it("instantiates and configures with one endpoint", async () => {
     const host = await ProxyWasmHost.create({ wasm: WASM, pluginConfig: CONFIG, workers: 2 });

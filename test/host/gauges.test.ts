@@ -9,7 +9,8 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { ProxyWasmHost } from "../../src/host/index.js";
-import { chatBody, ensureBuilt, newPool, route, stat, uniquePrompt } from "./fixtures/vllm.js";
+import { chatBody, ensureBuilt } from "../support";
+import { newPool, route, stat, uniquePrompt } from "./fixtures/vllm.js";
 
 const PREFIX = "llm-picker/prefix/";
 /** Bytes of every index value (bucket keys and the meta key) in shared data. */
@@ -21,7 +22,7 @@ function indexValueBytes(host: ProxyWasmHost): number {
 }
 
 describe("gauges: index bytes and VM heap", () => {
-  beforeAll(() => ensureBuilt());
+  beforeAll(() => ensureBuilt("debug"));
   let host: ProxyWasmHost | null = null;
   afterEach(() => host?.close());
 

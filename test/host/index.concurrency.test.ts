@@ -1,6 +1,6 @@
 /**
- * Issue 7 point 3, host tier: "compare-and-swap with bounded retries and no
- * lost updates: a test interleaves updates from at least 4 worker VMs".
+ * Host tier: the prefix index uses compare-and-swap with bounded retries and
+ * loses no update; the tests interleave updates from at least 4 worker VMs.
  *
  * In Envoy each worker VM runs on its own thread, so another worker can write
  * a shared-data key between one VM's get and its set(cas). The host runs every
@@ -25,7 +25,8 @@ import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ProxyWasmHost, WasmResult, type HttpStream } from "../../src/host/index.js";
 import type { SharedDataGetEvent, SharedDataHooks, SharedDataSetEvent } from "../../src/host/shared.js";
-import { A, B, C, WASM, chatBody, ensureBuilt, inFlightOf, poolConfig, send, totalInFlight } from "./fixtures/vllm.js";
+import { A, B, C, inFlightOf, poolConfig, send, totalInFlight } from "./fixtures/vllm.js";
+import { chatBody, DEBUG_WASM, ensureBuilt } from "../support";
 
 const WORKERS = 4;
 const BUCKET_PREFIX = "llm-picker/prefix/b";
@@ -46,8 +47,8 @@ const POOL = [A, B, C];
 
 let wasm: Uint8Array;
 beforeAll(() => {
-  ensureBuilt();
-  wasm = new Uint8Array(readFileSync(WASM)); // one copy: other builds may rewrite the file meanwhile
+  ensureBuilt("debug");
+  wasm = new Uint8Array(readFileSync(DEBUG_WASM)); // one copy: other builds may rewrite the file meanwhile
 });
 
 const newHost = (extra: Record<string, unknown> = {}) =>
@@ -495,7 +496,7 @@ describe("CAS under interleaved updates from 4 worker VMs (built filter)", () =>
 
   // Regression (found by this suite): the in-flight key used to be created by
   // the first addInFlight with set(cas = 0), and proxy-wasm writes a missing
-  // key whatever the CAS (envoy-proxy-wasm.md §1.3), so two workers routing
+  // key whatever the CAS (docs/reference/envoy-proxy-wasm.md#shared-data), so two workers routing
   // their first requests at once lost an increment. The filter now creates the
   // pool keys (empty) at configure time (ensurePoolKeys), so every update is a
   // CAS on an existing key.

@@ -1,21 +1,20 @@
 /**
- * `llm-picker inspect` (issue 3 point 7, issue 4 point 9, issue 7 point 7):
+ * `llm-picker inspect` (its decision line is a stable contract):
  * the real CLI (`node bin/llm-picker.js inspect ...`) on build/debug.wasm,
  * one spawned process per case, its single stdout line parsed and checked.
  */
-import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { ensureBuilt, ROOT } from "../support";
 
-const ROOT = resolve(import.meta.dirname, "..", "..");
 const BIN = resolve(ROOT, "bin", "llm-picker.js");
-const WASM = resolve(ROOT, "build", "debug.wasm");
 let dir = "";
 
 beforeAll(() => {
-  if (!existsSync(WASM)) execFileSync("npm", ["run", "asbuild:debug"], { cwd: ROOT, stdio: "inherit" });
+  ensureBuilt("debug");
   dir = mkdtempSync(join(tmpdir(), "llm-picker-inspect-"));
 });
 
@@ -122,7 +121,7 @@ describe("inspect: one line per decision kind", () => {
   });
 });
 
-// seed-behaviour.md §3.8 (test/integration/epp/hermetic_test.go): weights
+// The seed's golden scheduling cases (docs/reference/seed.md#golden-scheduling-cases): weights
 // kv/queue/prefix/lora 1, pods 192.168.1.(i+1):8000, MaxActiveModels 0,
 // 5-character prompts (prefix 0). In-flight is not a seed scorer: weight 0.
 describe("inspect --endpoints: the seed's hermetic scheduling cases through the full filter", () => {
@@ -200,10 +199,10 @@ describe("inspect --endpoints: the seed's hermetic scheduling cases through the 
   }
 });
 
-// seed-behaviour.md §2.7 TestPrefixPluginCompletion (S = 4, trailing block
+// The seed's prefix plugin test (docs/reference/seed.md#pinned-prefix-tests; S = 4, trailing block
 // dropped as in the seed's PR): each step replays the earlier picks with
-// --state and inspects the next prompt; hashes are the §2.8 golden vectors.
-// Scores are written with 6 decimals (assembly/metrics/jsonout.ts): 2/3 → 0.666667.
+// --state and inspects the next prompt; hashes are the seed's golden vectors.
+// Scores are written with 6 decimals (assembly/json/writer.ts): 2/3 → 0.666667.
 describe("inspect --state: the seed's completion table", () => {
   const CONFIG = { prefix: { blockSize: 4, hashTrailingBlock: false } };
   const POD1 = "127.0.0.1:8001";

@@ -1,30 +1,15 @@
 /**
- * Issue 4 points 1, 2 and 4, host tier: configuration changes at runtime
+ * Host tier: configuration changes at runtime
  * (refused when invalid, the previous one keeps routing; weights take
  * effect), and the whole filter never traps on garbage /metrics pages and
  * garbage request bodies.
  */
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-  A,
-  B,
-  C,
-  answerScrapes,
-  chatBody,
-  ensureBuilt,
-  newPool,
-  poolConfig,
-  route,
-  scrapeRound,
-  send,
-  stat,
-  totalInFlight,
-  uniquePrompt,
-  vllmPage,
-} from "./fixtures/vllm.js";
+import { A, B, C, answerScrapes, newPool, poolConfig, route, scrapeRound, send, stat, totalInFlight, uniquePrompt, vllmPage } from "./fixtures/vllm.js";
+import { chatBody, ensureBuilt } from "../support";
 
-beforeAll(ensureBuilt);
+beforeAll(() => ensureBuilt("debug"));
 
 const INTERVAL = 50;
 const distinct = (host: Parameters<typeof route>[0], n: number) => {

@@ -1,13 +1,14 @@
 /**
- * Issue 4 points 5, 6 and 8, host tier: admission (503 empty pool, 429 for
+ * Host tier: admission (503 empty pool, 429 for
  * sheddable requests on a saturated pool), the routing decision headers
  * (client routing header ignored, x-request-id, model rewrite, debug scores
  * header) and the Envoy stats the filter defines.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { A, B, C, chatBody, ensureBuilt, newPool, route, scrapeRound, send, stat, uniquePrompt } from "./fixtures/vllm.js";
+import { A, B, C, newPool, route, scrapeRound, send, stat, uniquePrompt } from "./fixtures/vllm.js";
+import { chatBody, ensureBuilt } from "../support";
 
-beforeAll(ensureBuilt);
+beforeAll(() => ensureBuilt("debug"));
 
 const INTERVAL = 50;
 const UUID4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

@@ -1,13 +1,14 @@
 /**
- * Issue 4 point 3, host tier: requests in flight are counted per endpoint
+ * Host tier: requests in flight are counted per endpoint
  * across all worker VMs (shared data), decremented on every way a stream
  * ends, and the in-flight scorer prefers the endpoint with fewer of them.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { HttpStream, ProxyWasmHost } from "../../src/host/index.js";
-import { A, B, C, chatBody, ensureBuilt, inFlightOf, newPool, poolConfig, send, totalInFlight, uniquePrompt } from "./fixtures/vllm.js";
+import { A, B, C, inFlightOf, newPool, poolConfig, send, totalInFlight, uniquePrompt } from "./fixtures/vllm.js";
+import { chatBody, ensureBuilt } from "../support";
 
-beforeAll(ensureBuilt);
+beforeAll(() => ensureBuilt("debug"));
 
 /** Scraping off: every endpoint healthy with unknown load, so in-flight counts are the only signal. */
 const noScrape = { metrics: { enabled: false } };

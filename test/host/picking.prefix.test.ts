@@ -1,14 +1,15 @@
 /**
- * Issue 4 points 1 and 4 with the prefix index of issue 3/7, host tier:
+ * Host tier, prefix affinity with the shared-data prefix index:
  * a conversation returns to the server that served its earlier turns; the
  * hot-spot guard lets load decide when one server is far more loaded; a
  * failed request leaves no credit for its new blocks; a pool change drops
  * removed endpoints from scoring and keeps the index of those that remain.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { A, B, C, chatBody, ensureBuilt, newPool, poolConfig, scrapeRound, send, stat, uniquePrompt, type Sent } from "./fixtures/vllm.js";
+import { A, B, C, newPool, poolConfig, scrapeRound, send, stat, uniquePrompt, type Sent } from "./fixtures/vllm.js";
+import { chatBody, ensureBuilt } from "../support";
 
-beforeAll(ensureBuilt);
+beforeAll(() => ensureBuilt("debug"));
 
 const INTERVAL = 50;
 const noScrape = { metrics: { enabled: false } };

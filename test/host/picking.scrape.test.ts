@@ -1,5 +1,5 @@
 /**
- * Issue 4 points 2 and 4, host tier: the real filter (build/debug.wasm)
+ * Host tier: the real filter (build/debug.wasm)
  * scrapes each endpoint's /metrics once per interval for the whole Envoy
  * (lease in shared data), and the scraped vLLM metrics drive the decision:
  * shortest queue, KV-cache, LoRA affinity, health (failed and stale scrapes),
@@ -7,32 +7,17 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ProxyWasmHost } from "../../src/host/index.js";
-import {
-  A,
-  B,
-  C,
-  answerScrapes,
-  uniquePrompt,
-  chatBody,
-  ensureBuilt,
-  newPool,
-  poolConfig,
-  scrapeRound,
-  scrapeTarget,
-  send,
-  stat,
-  tally,
-  type ScrapeAnswer,
-} from "./fixtures/vllm.js";
+import { A, B, C, answerScrapes, uniquePrompt, newPool, poolConfig, scrapeRound, scrapeTarget, send, stat, tally, type ScrapeAnswer } from "./fixtures/vllm.js";
+import { chatBody, ensureBuilt } from "../support";
 
 const INTERVAL = 50;
 const EQUAL = { waiting: 1, running: 2, kv: 0.3 };
 
-beforeAll(ensureBuilt);
+beforeAll(() => ensureBuilt("debug"));
 
 /** n requests whose prompts differ from their first byte (no prefix block in common). */
 const distinct = (host: ProxyWasmHost, n: number, o: { headers?: Array<[string, string]>; model?: string } = {}) =>
-  tally(host, n, (i) => chatBody([uniquePrompt(i)], o.model), { headers: o.headers });
+  tally(host, n, (i) => chatBody([uniquePrompt(i)], o.model === undefined ? {} : { model: o.model }), { headers: o.headers });
 
 describe("scraping: one scraper per Envoy, one callout per endpoint per interval", () => {
   it("with 4 worker VMs exactly one VM issues the callouts, to the configured cluster with the routing headers", async () => {

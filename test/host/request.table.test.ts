@@ -1,8 +1,8 @@
 /**
- * The request behaviour table (test/scenarios/requests.ts, issue 3 point 3)
+ * The request behaviour table (test/scenarios/requests.ts)
  * through the built filter (build/debug.wasm) in the emulated Envoy: every
  * row's decision, status, error code/param, structured request, and what
- * reaches the router or the client (issue 3 point 6: the forwarded body is
+ * reaches the router or the client (the forwarded body is
  * byte-identical unless the model is rewritten).
  *
  * Host-tier adaptations of the rows (the data is shared with the unit tier):
@@ -17,15 +17,11 @@
  *    filter's line continues with `"prefix"` etc., so the filter's line must
  *    start with the row's line up to its closing brace, byte for byte.
  */
-import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProxyWasmHost, runRequest, type HeaderPairs } from "../../src/host/index.js";
 import { requestRows, type RequestRow } from "../scenarios/requests";
+import { DEBUG_WASM as WASM, ensureBuilt } from "../support";
 
-const ROOT = resolve(import.meta.dirname, "..", "..");
-const WASM = resolve(ROOT, "build", "debug.wasm");
 const ENDPOINT = "10.0.0.1:8000";
 const DESTINATION = "x-gateway-destination-endpoint";
 const REWRITE = "x-gateway-model-name-rewrite";
@@ -58,9 +54,7 @@ function header(headers: HeaderPairs | undefined, name: string): string[] {
   return (headers ?? []).filter(([k]) => k === name).map(([, v]) => v);
 }
 
-beforeAll(() => {
-  if (!existsSync(WASM)) execFileSync("npm", ["run", "asbuild:debug"], { cwd: ROOT, stdio: "inherit" });
-});
+beforeAll(() => ensureBuilt("debug"));
 
 afterAll(() => {
   for (const host of hosts.values()) {

@@ -1,6 +1,6 @@
 /**
- * The request behaviour table (issue 3 point 3), as data: every one of the
- * seed's 17 test cases (seed-behaviour.md §1.4), its extra edge cases, the
+ * The request behaviour table, as data: every one of the seed's 17 test
+ * cases (docs/reference/seed.md#the-seeds-request-test-cases), its extra edge cases, the
  * project's deliberate differences (`differsFromSeed`, with the reason) and
  * rows for what real clients send. Shared by the tiers:
  *  - test/unit/request.table.test.ts runs it through build/units-request.wasm
@@ -27,7 +27,7 @@ export type Expect =
 
 export interface RequestRow {
   name: string;
-  /** Where the row comes from: "seed #N" (§1.4 cases), "seed edge", "seed director", "project", "client". */
+  /** Where the row comes from: "seed #N" (the seed's test case N), "seed edge", "seed director", "project", "client". */
   source: string;
   method: string;
   path: string;
@@ -139,7 +139,7 @@ const seedCases: RequestRow[] = [
 ];
 
 // ---------------------------------------------------------------------------
-// The seed's further edge cases (§1.4) and director checks (§1.3, §3.8).
+// The seed's further edge cases and director checks (docs/reference/seed.md#request-bodies).
 
 // biome-ignore format: a table, one case per row as laid out by hand
 const seedEdges: RequestRow[] = [
@@ -165,7 +165,7 @@ const seedEdges: RequestRow[] = [
   row("extra message fields kept when interpreted (name, tool_calls), others forwarded only", "seed edge", SHAPE,
     { model: "m", messages: [{ role: "user", content: "x", name: "bob", weight: 1 }] },
     route("m", { chat_completions: { messages: [{ role: "user", content: "x", name: "bob" }] } }),
-    { differsFromSeed: "same status; the seed dropped name/tool_calls from the structured body, this project keeps them (issue 3 point 1)" }),
+    { differsFromSeed: "same status; the seed dropped name/tool_calls from the structured body, this project keeps them (the structured request holds the body as sent)" }),
   row("capitalised top-level keys are not the OpenAI fields", "seed edge", SHAPE, { model: "m", Messages: [user("hi")] },
     reject("messages", "missing_field"),
     { differsFromSeed: "seed: route (Go matched keys case-insensitively); OpenAI and vLLM match exactly, so `Messages` is an unknown field" }),

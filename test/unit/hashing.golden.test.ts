@@ -4,9 +4,9 @@
 // independent TypeScript reference against the committed files; never writes.
 import { beforeAll, describe, expect, it } from "vitest";
 import { compute, INPUTS, loadGolden } from "../../src/reference/golden.ts";
-import { loadUnits } from "./units";
+import { loadUnits, type Units } from "../support";
 
-let u: any;
+let u: Units<"hashing">;
 const enc = new TextEncoder();
 const API = { completions: 0, chat: 1, responses: 2 } as const;
 
@@ -30,7 +30,7 @@ for (const apiName of ["completions", "chat", "responses"] as const) {
 }
 
 describe("golden cross-checks", () => {
-  it("the seed's completions vectors are in the file unchanged (§2.8)", () => {
+  it("the seed's completions vectors are in the file unchanged", () => {
     const byName = Object.fromEntries(loadGolden("completions").map((c) => [c.name, c.hashes.join(" ")]));
     expect(byName["seed: aaaabbbbcccc, S=4, PR algorithm"]).toBe("cc8952e70e1c4504 251707ac8b048154 a39267888ad6734a");
     expect(byName["seed: cache_salt abc"]).toBe("c67050368526a7c4 60a683dc91e6e3d3 8652b5026acf9ffb");

@@ -1,5 +1,5 @@
 // Properties of the rendering + chain over real bodies (parsed by
-// request/parse.ts inside build/units-hashing.wasm), issue 7 point 2:
+// request/parse.ts inside build/units-hashing.wasm):
 //  (a) a conversation extended by more turns keeps every full block of the
 //      shorter one as a prefix of the longer one's blocks;
 //  (b) a change in an earlier message, in tools, in the model or in the salt
@@ -14,13 +14,14 @@
 //      terminator never render like another request;
 // and the build's rendering and hashes equal the independent reference's on
 // random bodies with long texts (00 bytes across the 1 KiB scan pieces).
-// Plus the seed's growing-conversation test through the index (§2.7).
+// Plus the seed's growing-conversation test through the index
+// (docs/reference/seed.md#pinned-prefix-tests).
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { canonicalJson, hashBody as referenceHashes, render as referenceRender } from "../../src/reference/render.ts";
-import { loadUnits } from "./units";
+import { chatBody, lcg, loadUnits, scramble, type ChatMessage, type Units } from "../support";
 
-let u: any;
+let u: Units<"hashing">;
 const enc = new TextEncoder();
 const CHAT = 1;
 const RESPONSES = 2;
@@ -66,11 +67,9 @@ const tools = fc.option(
 );
 const cfg = fc.record({ S: fc.integer({ min: 1, max: 24 }), trailing: fc.boolean() });
 
-function chatBody(model: string, msgs: unknown[], t?: unknown, salt?: string) {
-  const b: any = { model, messages: msgs };
-  if (t !== undefined) b.tools = t;
-  if (salt !== undefined) b.cache_salt = salt;
-  return JSON.stringify(b);
+/** A chat body with model "m"; tools and cache_salt only when given. */
+function chat(msgs: readonly unknown[], t?: unknown, salt?: string, model = "m"): string {
+  return chatBody(msgs as ChatMessage[], { model, ...(t === undefined ? {} : { tools: t }), ...(salt === undefined ? {} : { cache_salt: salt }) });
 }
 const hashes = (body: string, S: number, trailing: boolean, api = CHAT): string[] => {
   const r: string = u.hashBodyHex(enc.encode(body), api, "", S, 100000, trailing);
@@ -86,10 +85,10 @@ const renderLen = (body: string, api = CHAT) => renderHex(body, api).length / 2;
 /** Bytes before the first message (tools etc.); a chat body needs ≥ 1 message, so by difference. */
 const headerLen = (t: unknown) => {
   const x = [{ role: "user", content: "x" }];
-  return renderLen(chatBody("m", x, t)) - renderLen(chatBody("m", x));
+  return renderLen(chat(x, t)) - renderLen(chat(x));
 };
 /** Offset of message j in the rendering. */
-const messageOffset = (msgs: unknown[], j: number, t: unknown) => (j === 0 ? headerLen(t) : renderLen(chatBody("m", msgs.slice(0, j), t)));
+const messageOffset = (msgs: unknown[], j: number, t: unknown) => (j === 0 ? headerLen(t) : renderLen(chat(msgs.slice(0, j), t)));
 
 describe("(a) extending a conversation keeps every full block", () => {
   it("holds for random conversations, tools and block sizes", () => {
@@ -100,8 +99,8 @@ describe("(a) extending a conversation keeps every full block", () => {
         tools,
         cfg,
         (short, more, t, { S, trailing }) => {
-          const a = chatBody("m", short, t);
-          const b = chatBody("m", [...short, ...more], t);
+          const a = chat(short, t);
+          const b = chat([...short, ...more], t);
           const ra: string = u.renderHex(enc.encode(a), CHAT);
           expect((u.renderHex(enc.encode(b), CHAT) as string).startsWith(ra)).toBe(true);
           const full = Math.floor(ra.length / 2 / S);
@@ -135,8 +134,8 @@ describe("(b) a change changes every hash from that point on", () => {
         const j = pick % (msgs.length - 1); // not the last message
         const changed = msgs.slice();
         changed[j] = { role: "user", content: replacement + "#" + JSON.stringify(msgs[j]) }; // surely different
-        const a = chatBody("m", msgs, t);
-        const b = chatBody("m", changed, t);
+        const a = chat(msgs, t);
+        const b = chat(changed, t);
         const d = firstDiff(u.renderHex(enc.encode(a), CHAT), u.renderHex(enc.encode(b), CHAT));
         expect(d).toBeGreaterThanOrEqual(messageOffset(msgs, j, t)); // earlier messages untouched
         expectChangedFrom(hashes(a, S, trailing), hashes(b, S, trailing), d, S);
@@ -150,8 +149,8 @@ describe("(b) a change changes every hash from that point on", () => {
       fc.property(fc.array(message, { minLength: 1, maxLength: 4 }), fc.string({ minLength: 1, maxLength: 10 }), cfg, (msgs, name, { S, trailing }) => {
         const t1 = [{ type: "function", function: { name: "f" } }];
         const t2 = [{ type: "function", function: { name: "f" + name } }];
-        const a = chatBody("m", msgs, t1);
-        const b = chatBody("m", msgs, t2);
+        const a = chat(msgs, t1);
+        const b = chat(msgs, t2);
         const d = firstDiff(u.renderHex(enc.encode(a), CHAT), u.renderHex(enc.encode(b), CHAT));
         expect(d).toBeLessThan(headerLen(t1));
         expectChangedFrom(hashes(a, S, trailing), hashes(b, S, trailing), d, S);
@@ -163,25 +162,14 @@ describe("(b) a change changes every hash from that point on", () => {
   it("in the model or the salt (every hash changes)", () => {
     fc.assert(
       fc.property(fc.array(message, { minLength: 1, maxLength: 4 }), fc.string({ minLength: 1, maxLength: 10 }), cfg, (msgs, extra, { S, trailing }) => {
-        const base = hashes(chatBody("m", msgs, undefined, "s"), S, trailing);
-        expectChangedFrom(base, hashes(chatBody("m" + extra, msgs, undefined, "s"), S, trailing), 0, S);
-        expectChangedFrom(base, hashes(chatBody("m", msgs, undefined, "s" + extra), S, trailing), 0, S);
+        const base = hashes(chat(msgs, undefined, "s"), S, trailing);
+        expectChangedFrom(base, hashes(chat(msgs, undefined, "s", "m" + extra), S, trailing), 0, S);
+        expectChangedFrom(base, hashes(chat(msgs, undefined, "s" + extra), S, trailing), 0, S);
       }),
       { numRuns: 100 },
     );
   });
 });
-
-/** JSON text of `v` with object keys in a shuffled order and random whitespace. */
-function scramble(v: unknown, rnd: () => number): string {
-  const ws = () => [" ", "", "\n", "\t", "  "][Math.floor(rnd() * 5)];
-  if (Array.isArray(v)) return "[" + ws() + v.map((x) => scramble(x, rnd)).join(ws() + "," + ws()) + ws() + "]";
-  if (v !== null && typeof v === "object") {
-    const keys = Object.keys(v).sort(() => rnd() - 0.5);
-    return "{" + ws() + keys.map((k) => JSON.stringify(k) + ws() + ":" + ws() + scramble((v as any)[k], rnd)).join("," + ws()) + ws() + "}";
-  }
-  return JSON.stringify(v);
-}
 
 describe("(c) key order and whitespace change no hash", () => {
   it("holds for random chat bodies", () => {
@@ -189,12 +177,7 @@ describe("(c) key order and whitespace change no hash", () => {
       fc.property(fc.array(message, { minLength: 1, maxLength: 4 }), tools, fc.integer({ min: 1, max: 2 ** 31 }), cfg, (msgs, t, seed, { S, trailing }) => {
         const body: any = { model: "m", messages: msgs, chat_template_kwargs: { a: 1, b: [true, null, "x"] } };
         if (t !== undefined) body.tools = t;
-        let x = seed;
-        const rnd = () => {
-          x = (x * 1103515245 + 12345) % 2 ** 31;
-          return x / 2 ** 31;
-        };
-        expect(hashes(scramble(body, rnd), S, trailing)).toEqual(hashes(JSON.stringify(body), S, trailing));
+        expect(hashes(scramble(body, lcg(seed)), S, trailing)).toEqual(hashes(JSON.stringify(body), S, trailing));
       }),
       { numRuns: 150 },
     );
@@ -230,10 +213,10 @@ describe("(d) texts sharing a start share the blocks of that start", () => {
         twoEnds,
         (before, t, { trailing }, asPart, [S, P], [s1, s2]) => {
           const last = (x: string) => ({ role: "user", content: asPart ? [{ type: "text", text: x }] : x });
-          const a = chatBody("m", [...before, last(P + s1)], t);
-          const b = chatBody("m", [...before, last(P + s2)], t);
+          const a = chat([...before, last(P + s1)], t);
+          const b = chat([...before, last(P + s2)], t);
           // Offset of P in the rendering: the same request with an empty last text, minus its 2-byte terminator.
-          const offset = renderLen(chatBody("m", [...before, last("")], t)) - 2;
+          const offset = renderLen(chat([...before, last("")], t)) - 2;
           const sharedBytes = offset + utf8Len(P);
           // Byte level: the renderings agree through the end of P (escaping only lengthens P's bytes).
           expect(firstDiff(renderHex(a), renderHex(b))).toBeGreaterThanOrEqual(sharedBytes);
@@ -279,8 +262,8 @@ describe("(d) texts sharing a start share the blocks of that start", () => {
         fc.array(message, { minLength: 1, maxLength: 2 }),
         cfg,
         (common, extra, msgs, { S, trailing }) => {
-          const a = chatBody("m", msgs, common);
-          const b = chatBody("m", msgs, [...common, extra]);
+          const a = chat(msgs, common);
+          const b = chat(msgs, [...common, extra]);
           // 'T' then the canonical JSON of `common` without its closing ']'.
           const sharedBytes = 1 + utf8Len(canonicalJson(common)) - 1;
           expect(firstDiff(renderHex(a), renderHex(b))).toBeGreaterThanOrEqual(sharedBytes);
@@ -408,7 +391,7 @@ describe("(e) different requests never render the same", () => {
               { role, content: x + "\u0000" },
               { role, content: y },
             ],
-          ].map((tail) => chatBody("m", [...before, ...tail]));
+          ].map((tail) => chat([...before, ...tail]));
           const rendered = forms.map((b) => renderHex(b));
           expect(new Set(rendered).size).toBe(forms.length);
           // With the trailing block hashed, the last hash covers the whole rendering.
@@ -439,7 +422,7 @@ describe("the build renders and hashes like the independent reference", () => {
         fc.integer({ min: 1, max: 64 }),
         fc.integer({ min: 1, max: 40 }),
         (msgs, t, S, maxBlocks) => {
-          const body = chatBody("m", msgs, t);
+          const body = chat(msgs, t);
           expect(renderHex(body)).toBe(Buffer.from(referenceRender("chat", JSON.parse(body))).toString("hex"));
           for (const cap of [100000, maxBlocks]) {
             const got: string = u.hashBodyHex(enc.encode(body), CHAT, "", S, cap, true);
@@ -470,7 +453,7 @@ describe("seed TestPrefixPluginChatCompletionsGrowth (S=8) through the index", (
     let prevCount = 0;
     let last = 0;
     for (const n of [2, 4, 6]) {
-      const body = chatBody("test-model1", turns.slice(0, n));
+      const body = chat(turns.slice(0, n), undefined, undefined, "test-model1");
       const h = u.hashBodyBytes(enc.encode(body), CHAT, 8, 256, true);
       const count = h.length / 8;
       expect(count).toBeGreaterThan(prevCount);

@@ -1,13 +1,13 @@
 // XXH64 and the block chain through build/units-hashing.wasm
 // (assembly/hashing/testing.ts). Expected values: the seed's golden vectors
-// (../shared/reference/seed-behaviour.md §2.8) and the independent XXH64 of
+// (docs/reference/seed.md#golden-vectors) and the independent XXH64 of
 // the npm package xxhash-wasm.
 import fc from "fast-check";
 import xxhash from "xxhash-wasm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadUnits } from "./units";
+import { loadUnits, type Units } from "../support";
 
-let u: any;
+let u: Units<"hashing">;
 let ref: Awaited<ReturnType<typeof xxhash>>;
 const enc = new TextEncoder();
 const hex = (v: bigint) => v.toString(16).padStart(16, "0");
@@ -21,7 +21,7 @@ describe("xxh64", () => {
   it.each([
     ["", "ef46db3751d8e999"],
     ["test-model1", "55b9ce9184dd8509"],
-  ])("XXH64(%j) = %s (seed-behaviour §2.8)", (input, expected) => {
+  ])("XXH64(%j) = %s (seed golden vector)", (input, expected) => {
     expect(u.xxh64Hex(enc.encode(input), 0n)).toBe(expected);
   });
 
@@ -49,7 +49,7 @@ describe("xxh64", () => {
   });
 });
 
-describe("block chain: seed golden vectors (§2.8)", () => {
+describe("block chain: seed golden vectors", () => {
   // [model, salt | null, prompt, blockSize, hashTrailingBlock, expected]
   const cases: Array<[string, string | null, string, number, boolean, string]> = [
     ["test-model1", null, "aaaaaa", 4, false, "cc8952e70e1c4504"],

@@ -1,12 +1,12 @@
 // The prefix index (assembly/index) through build/units-hashing.wasm.
 // Expected values are written out: the seed's plugin table
-// (../shared/reference/seed-behaviour.md §2.7), read counts derived from the
+// (docs/reference/seed.md#pinned-prefix-tests), read counts derived from the
 // design in docs/hashing.md, and no-lost-update / byte-bound invariants.
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadUnits } from "./units";
+import { loadUnits, type Units } from "../support";
 
-let u: any;
+let u: Units<"hashing">;
 const enc = new TextEncoder();
 const P1 = "10.0.0.1:8000";
 const P2 = "10.0.0.2:8000";
@@ -407,7 +407,7 @@ describe("layout version", () => {
   });
 });
 
-describe("reads per request (issue 7 point 6 goal: ≤ 16 on average for 256 blocks)", () => {
+describe('reads per request (goal: ≤ 16 on average for 256 blocks, docs/benchmarks.md "Prefix")', () => {
   it("a mixed workload of shared system prompts and growing conversations", () => {
     const { s, ix } = newIndex();
     const endpoints = ["10.0.0.1:8000", "10.0.0.2:8000", "10.0.0.3:8000", "10.0.0.4:8000"];

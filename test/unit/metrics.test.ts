@@ -1,11 +1,11 @@
 // assembly/metrics through build/units-scoring.wasm: the vLLM /metrics
-// parser (issue 4 point 2), the endpoint state encoding and the endpoints
-// snapshot reader (point 9).
+// parser, the endpoint state encoding and the endpoints snapshot reader
+// (`inspect --endpoints` and the `snapshot` configuration key).
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadUnits } from "./units";
+import { loadUnits, mutate, mutation, type Units } from "../support";
 
-let u: any;
+let u: Units<"scoring">;
 beforeAll(async () => {
   u = await loadUnits("scoring");
 });
@@ -84,7 +84,8 @@ describe("vLLM /metrics parser: table", () => {
         running: 3,
         kvCacheUsage: 0.4375,
         // largest value wins among series with an adapter; the empty-empty
-        // series (newest here) is ignored like the seed does (§3.7)
+        // series (newest here) is ignored like the seed does
+        // (docs/reference/seed.md#metrics-scraped-from-model-servers)
         runningLoras: ["sql-lora"],
         waitingLoras: ["chat-lora"],
         maxLoras: 4,
@@ -236,19 +237,10 @@ describe("vLLM /metrics parser: never traps", () => {
     );
   });
 
-  it("mutated real pages (flips, inserts, deletes, truncation)", () => {
-    const mutation = fc.tuple(fc.nat(), fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 255 }));
+  it("mutated real pages (truncation, deletes, inserts, replaced and flipped bytes, duplicated and swapped runs, hostile fragments)", () => {
     fc.assert(
       fc.property(fc.constantFrom(...realPages), fc.array(mutation, { minLength: 1, maxLength: 20 }), (page, muts) => {
-        let b = Array.from(enc(page));
-        for (const [pos, op, byte] of muts) {
-          const p = b.length === 0 ? 0 : pos % b.length;
-          if (op === 0) b[p] = byte;
-          else if (op === 1) b.splice(p, 0, byte);
-          else if (op === 2) b.splice(p, 1);
-          else b = b.slice(0, p);
-        }
-        checkInvariants(parse(new Uint8Array(b)));
+        checkInvariants(parse(mutate(enc(page), muts)));
       }),
       { numRuns: 400 },
     );
@@ -546,7 +538,7 @@ describe("scrapes and health", () => {
   const seq = (pages: string[], checkAt: number, stale = 1000, maxFailures = 2) =>
     JSON.parse(u.scrapeSequence(enc(pages.join("\u0000")), checkAt, stale, maxFailures));
 
-  it("a partial scrape updates only what it carried (seed §3.7)", () => {
+  it("a partial scrape updates only what it carried, as in the seed", () => {
     const s = seq([V1_PAGE, "vllm:num_requests_waiting 9\n"], 2000);
     expect(s).toMatchObject({
       waiting: 9,

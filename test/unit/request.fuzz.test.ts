@@ -1,5 +1,5 @@
 // Fuzz: generated and mutated request bodies through the parser and output in
-// build/units-request.wasm (issue 3 point 5). Zero traps; every body ends as a
+// build/units-request.wasm. Zero traps; every body ends as a
 // routed structured request or a 400 (413 past the limit), and the outcome
 // agrees with V8 on whether the bytes are JSON at all.
 //
@@ -8,14 +8,14 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { referenceValid } from "../fixtures/requests/reference";
-import { loadUnits } from "./units";
+import { loadUnits, mutate, mutation, type Units } from "../support";
 
 const TOTAL = Number(process.env.FUZZ_RUNS ?? 5000);
 const PATHS = ["/v1/chat/completions", "/v1/completions", "/v1/responses", "/"];
 const API_BY_PATH: Record<string, number> = { "/v1/chat/completions": 1, "/v1/completions": 0, "/v1/responses": 2, "/": -1 };
 const CODES = new Set(["invalid_json", "invalid_type", "missing_field", "empty_field", "invalid_value", "body_too_large"]);
 
-let u: any;
+let u: Units<"request">;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 beforeAll(async () => {
@@ -33,7 +33,7 @@ function check(path: string, bytes: Uint8Array, limit = 0): any {
     const key = Object.keys(got.request.body)[0];
     expect(["completions", "chat_completions", "responses"]).toContain(key);
     // The forwarded body is the client's, byte for byte, except the rewritten model.
-    const rewritten: Uint8Array = u.rewrite(bytes, API_BY_PATH[path], "fuzz-model");
+    const rewritten: Uint8Array = u.rewrite(bytes, API_BY_PATH[path], "fuzz-model")!;
     const before = JSON.parse(dec.decode(bytes));
     const after = JSON.parse(dec.decode(rewritten));
     expect(after).toEqual({ ...before, model: "fuzz-model" });
@@ -91,42 +91,6 @@ const requestBody = fc.record(
   { requiredKeys: [] },
 );
 const bodyText = requestBody.map((b) => JSON.stringify(b));
-
-type Mutation = { kind: number; at: number; byte: number; len: number };
-const mutation = fc.record({
-  kind: fc.integer({ min: 0, max: 5 }),
-  at: fc.nat(),
-  byte: fc.integer({ min: 0, max: 255 }),
-  len: fc.integer({ min: 1, max: 16 }),
-});
-
-function mutate(src: Uint8Array, muts: Mutation[]): Uint8Array {
-  let b = Array.from(src);
-  for (const m of muts) {
-    const i = b.length ? m.at % (b.length + 1) : 0;
-    switch (m.kind) {
-      case 0:
-        b = b.slice(0, i);
-        break; // truncate
-      case 1:
-        b.splice(i, m.len);
-        break; // delete
-      case 2:
-        b.splice(i, 0, m.byte);
-        break; // insert a byte
-      case 3:
-        if (i < b.length) b[i] = m.byte;
-        break; // replace a byte
-      case 4:
-        b.splice(i, 0, ...b.slice(i, i + m.len));
-        break; // duplicate a run (duplicate keys, doubled brackets)
-      case 5:
-        b.splice(i, 0, ...enc.encode([',"model":"dup"', '"a":1e999', "\u0000", "\\u0000", "[", "}"][m.len % 6]));
-        break;
-    }
-  }
-  return Uint8Array.from(b);
-}
 
 const N = { generated: Math.ceil(TOTAL * 0.45), mutated: Math.ceil(TOTAL * 0.45), bytes: Math.ceil(TOTAL * 0.1) };
 

@@ -1,10 +1,10 @@
-// The strict JSON scanner (assembly/request/json.ts), JsonReader and
-// canonicalJson (assembly/request/canonical.ts): tables with written-out
+// The strict JSON scanner (assembly/json/), JsonReader and
+// canonicalJson (assembly/json/canonical.ts): tables with written-out
 // expectations. Property tests are in request.props.test.ts.
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadUnits } from "./units";
+import { loadUnits, type Units } from "../support";
 
-let u: any;
+let u: Units<"request">;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 beforeAll(async () => {
@@ -155,10 +155,10 @@ describe("readString decodes escapes", () => {
     ['"a\\u0000b"', "a\u0000b"],
     ['"日本\\n語"', "日本\n語"],
   ];
-  for (const [s, want] of cases) it(s, () => expect(dec.decode(u.jsonDecodeString(enc.encode(s)))).toBe(want));
+  for (const [s, want] of cases) it(s, () => expect(dec.decode(u.jsonDecodeString(enc.encode(s))!)).toBe(want));
   it("returns the bytes of a long unescaped string", () => {
     const s = "x".repeat(1000) + "é";
-    expect(dec.decode(u.jsonDecodeString(enc.encode(JSON.stringify(s))))).toBe(s);
+    expect(dec.decode(u.jsonDecodeString(enc.encode(JSON.stringify(s)))!)).toBe(s);
   });
 });
 

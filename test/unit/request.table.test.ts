@@ -3,9 +3,9 @@
 // `decide`). The host and Envoy tiers run the same rows through the filter.
 import { beforeAll, describe, expect, it } from "vitest";
 import { requestRows } from "../scenarios/requests";
-import { loadUnits } from "./units";
+import { loadUnits, type Units } from "../support";
 
-let u: any;
+let u: Units<"request">;
 const enc = new TextEncoder();
 
 beforeAll(async () => {
@@ -61,8 +61,8 @@ describe("model rewrite keeps every other byte", () => {
   for (const [body, api, model, want] of cases) {
     it(`${body} → ${JSON.stringify(model)}`, () => {
       const out = u.rewrite(enc.encode(body), api, model);
-      expect(new TextDecoder().decode(out)).toBe(want);
-      expect(JSON.parse(new TextDecoder().decode(out)).model).toBe(model);
+      expect(new TextDecoder().decode(out!)).toBe(want);
+      expect(JSON.parse(new TextDecoder().decode(out!)).model).toBe(model);
     });
   }
 });

@@ -1,11 +1,11 @@
 // assembly/scoring through build/units-scoring.wasm: scorers, weighted sum,
 // hot-spot guard, health filter, admission and the max-score picker
-// (issue 4 points 4 and 6; seed-behaviour.md §3).
+// (docs/reference/seed.md#scorers-and-picking and #admission).
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadUnits } from "./units";
+import { loadUnits, type Units } from "../support";
 
-let u: any;
+let u: Units<"scoring">;
 beforeAll(async () => {
   u = await loadUnits("scoring");
 });
@@ -40,7 +40,7 @@ function decide(snapshot: Record<string, object>, o: Opts = {}): any {
 }
 
 // ---------------------------------------------------------------------------
-// Seed hermetic golden cases (§3.8): weights kv/queue/prefix/lora 1, prefix 0
+// The seed's golden scheduling cases (docs/reference/seed.md#golden-scheduling-cases): weights kv/queue/prefix/lora 1, prefix 0
 // (5-character prompts), MaxActiveModels 0, pod i = 192.168.1.(i+1):8000.
 // Our in-flight scorer is given weight 0 so totals are exactly q+kv+lora.
 
@@ -56,7 +56,7 @@ const pod = (queue: number, kv: number, active: boolean) => ({
 const pods = (...ps: object[]) => Object.fromEntries(ps.map((p, i) => [`192.168.1.${i + 1}:8000`, p]));
 const GOLDEN_WEIGHTS = [1, 1, 1, 1, 0];
 
-describe("seed golden cases (§3.8)", () => {
+describe("seed golden scheduling cases", () => {
   const cases: Array<[string, object[], string, number[]]> = [
     ["select lower queue and kv cache", [pod(3, 0.2, false), pod(0, 0.1, false), pod(10, 0.2, false)], "192.168.1.2:8000", [1.5, 1.9, 0.8]],
     ["select active lora, low queue", [pod(0, 0.2, false), pod(0, 0.1, true), pod(10, 0.2, false)], "192.168.1.2:8000", [1.8, 2.9, 0.8]],
@@ -239,7 +239,7 @@ describe("health filter", () => {
 });
 
 // ---------------------------------------------------------------------------
-// Admission (issue 4 point 6).
+// Admission: only sheddable requests, only when every endpoint is saturated.
 
 describe("admission", () => {
   it("empty pool → 503", () => {

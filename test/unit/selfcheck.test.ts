@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { loadUnits } from "./units";
+import { loadUnits } from "../support";
 
 describe("units loader", () => {
   it("round-trips bytes through the request unit module", async () => {

@@ -1,4 +1,4 @@
-import { EndpointState } from "../../metrics/state";
+import { EndpointState } from "../../pool/endpoint_state";
 import { Candidates, NEUTRAL_SCORE, Scorer, ScoringRequest } from "../scorer";
 
 function contains(list: Array<string>, name: string): bool {

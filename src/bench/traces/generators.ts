@@ -1,5 +1,5 @@
 /**
- * Seeded trace generators for the routing benchmark (issue 5 point 3). Each
+ * Seeded trace generators for the routing benchmark. Each
  * returns a trace in model time (see trace.ts); the same seed and options give
  * the same trace byte for byte. Text is drawn from a vocabulary of common
  * English words (about one Llama 3 token each), so token counts are close to
@@ -11,6 +11,7 @@
  * - agents:         agent loops with a large `tools` array per agent kind, tool calls and results
  */
 import type { TraceRequest } from "./trace.js";
+import { chatRequest } from "../../requests/bodies.js";
 
 export const TRACE_NAMES = ["multi-turn", "system-prompts", "doc-qa", "agents"] as const;
 export type TraceName = (typeof TRACE_NAMES)[number];
@@ -125,8 +126,8 @@ function turnMaxTokens(o: Resolved, replyWords: number): number {
   return o.explicitMaxTokens ? o.maxTokens : replyWords;
 }
 
-function chatBody(o: Resolved, messages: Message[], extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { model: o.model, messages: messages.map((m) => ({ ...m })), max_tokens: o.maxTokens, ...extra };
+function chatTurn(o: Resolved, messages: Message[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return chatRequest(messages, { model: o.model, max_tokens: o.maxTokens, ...extra });
 }
 
 function resolve(name: TraceName, options: GeneratorOptions): Resolved {
@@ -213,7 +214,7 @@ function growingChat(
       messages.push({ role: "user", content: words(rng, rng.int(userWords[0], userWords[1])) });
       k++;
       reply = rng.int(replyTokens[0], replyTokens[1]);
-      return chatBody(o, messages, { stream: true, max_tokens: turnMaxTokens(o, reply) });
+      return chatTurn(o, messages, { stream: true, max_tokens: turnMaxTokens(o, reply) });
     },
   };
 }
@@ -260,7 +261,7 @@ function docQa(o: Resolved): TraceRequest[] {
         }
         k++;
         reply = rng.int(40, 120);
-        return chatBody(o, messages, { stream: true, max_tokens: turnMaxTokens(o, reply) });
+        return chatTurn(o, messages, { stream: true, max_tokens: turnMaxTokens(o, reply) });
       },
     };
   });
@@ -315,7 +316,7 @@ function agents(o: Resolved): TraceRequest[] {
           messages.push({ role: "tool", tool_call_id: callId, content: words(rng, rng.int(80, 300)) });
         }
         k++;
-        return chatBody(o, messages, { tools: kind.tools, stream: true });
+        return chatTurn(o, messages, { tools: kind.tools, stream: true });
       },
     };
   });

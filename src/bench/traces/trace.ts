@@ -1,5 +1,5 @@
 /**
- * Trace format of the routing benchmark (issue 5 point 3): JSON Lines, one
+ * Trace format of the routing benchmark: JSON Lines, one
  * request per line,
  *   {"t": <ms from the start of the trace>, "session": "<id>", "path": "/v1/chat/completions", "body": {...}}
  * `t` is in model milliseconds: the replayer sends each request at t × the

@@ -1,24 +1,32 @@
 // Layout of one bucket value in the prefix index (docs/hashing.md "Index").
 //
-//   offset 0  u32  magic "LPX" + layout version byte (little-endian: 'L','P','X',v)
+//   offset 0  u32  magic: 'L', 'P', 'V' + render version, layout version (bytes in memory order)
 //   offset 4  u16  entry count
 //   offset 6  u16  reserved (0)
 //   offset 8  count × 16-byte entries, most recently written first:
 //             u64 block hash | u32 endpoint id | u32 stamp (seconds, wrapping)
 //
-// A value whose magic or version differs, or whose length does not match its
-// count, is read as an empty bucket: a newer module never misreads an older
-// layout (issue 7 point 3); the first write replaces it in place, so the
-// byte bound holds across versions.
+// A value whose magic differs, or whose length does not match its count, is
+// read as an empty bucket: a module never misreads another module's values
+// after a hot swap (same vm_id, so the same shared data); the first write
+// replaces it in place, so the byte bound holds across versions.
 //
-// Versions: 1 = every group in the bucket of its first block; 2 = a group in
-// the bucket of its last block, a chain's last group in the bucket of its
-// first block (docs/hashing.md "Placement"). The entry bytes did not change,
-// but a version-1 value sits under another key than version 2 looks in, so
-// the version is bumped and a module swap starts the index afresh.
+// Layout versions: 1 = every group in the bucket of its first block; 2 = a
+// group in the bucket of its last block, a chain's last group in the bucket
+// of its first block (docs/hashing.md "Placement"). The entry bytes did not
+// change, but a version-1 value sits under another key than version 2 looks
+// in, so the version was bumped.
+// The render version (hashing/render.ts) is in the magic too: a build that
+// renders requests into other bytes computes other block hashes, so entries
+// written by the previous rendering could never match again and would only
+// take room; they are dropped instead. It enters as a letter offset so that
+// render version 2 spells "LPX", the magic of the builds before it was part
+// of it: their values stay valid, and an upgrade keeps the index.
+import { RENDER_VERSION } from "../hashing/render";
 
 export const LAYOUT_VERSION: u32 = 2;
-export const BUCKET_MAGIC: u32 = 0x58504c | (LAYOUT_VERSION << 24); // "LPX" + version
+/** Identifies values this build wrote: "LP", 'V' + RENDER_VERSION, LAYOUT_VERSION. */
+export const BUCKET_MAGIC: u32 = 0x504c | (((0x56 + <u32>RENDER_VERSION) & 0xff) << 16) | (LAYOUT_VERSION << 24);
 export const BUCKET_HEADER: i32 = 8;
 export const ENTRY_SIZE: i32 = 16;
 
@@ -63,7 +71,8 @@ function contains(hashes: StaticArray<u64>, from: i32, to: i32, h: u64): bool {
  * chain order, then the old entries minus duplicates of those, truncated to
  * `capacity`. Putting a group's blocks in chain order at the front means that
  * truncation drops the deepest block of the oldest write first, so early
- * blocks of a prefix outlive its later blocks (issue 7 point 3).
+ * blocks of a prefix outlive its later blocks (the prefix property scoring
+ * relies on: prefix_index.ts).
  */
 export function mergeInto(old: Uint8Array, hashes: StaticArray<u64>, from: i32, to: i32, endpoint: u32, stamp: u32, capacity: i32): Uint8Array {
   const oldCount = bucketCount(old);

@@ -1,19 +1,33 @@
 /**
  * Loads a unit-test module (build/units-<name>.wasm, built from
- * assembly/<name>/testing.ts) with asc's raw bindings, so tests call pure
- * AssemblyScript functions with JS values. Aborts are captured: a test that
- * hits one sees `UnitAbort` thrown with the AssemblyScript message.
+ * assembly/<name>/testing.ts) with asc's raw bindings, so tests and benchmarks
+ * call pure AssemblyScript functions with JS values. The exports are typed from
+ * the `.d.ts` asc writes next to each module; the module is rebuilt first when
+ * an AssemblyScript source is newer. Aborts are captured: a call that hits one
+ * throws `UnitAbort` with the AssemblyScript message.
  */
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
+import type { instantiate as instantiateHashing } from "../../build/units-hashing.js";
+import type { instantiate as instantiateRequest } from "../../build/units-request.js";
+import type { instantiate as instantiateScoring } from "../../build/units-scoring.js";
+import { PROJECT_ROOT } from "../envoy/locate.js";
+import { ensureBuilt, type UnitsName } from "./build.js";
 
-const ROOT = resolve(import.meta.dirname, "..", "..");
+/** The exports of each unit module, as asc's bindings declare them. */
+export interface UnitsExports {
+  request: Awaited<ReturnType<typeof instantiateRequest>>;
+  hashing: Awaited<ReturnType<typeof instantiateHashing>>;
+  scoring: Awaited<ReturnType<typeof instantiateScoring>>;
+}
+export type Units<N extends UnitsName> = UnitsExports[N];
 
 export class UnitAbort extends Error {}
 
-export async function loadUnits<T = any>(name: "request" | "hashing" | "scoring"): Promise<T> {
-  const wasm = resolve(ROOT, "build", `units-${name}.wasm`);
-  const bindings = await import(resolve(ROOT, "build", `units-${name}.js`));
+export async function loadUnits<N extends UnitsName>(name: N): Promise<Units<N>> {
+  ensureBuilt(`units-${name}`);
+  const wasm = resolve(PROJECT_ROOT, "build", `units-${name}.wasm`);
+  const bindings = await import(resolve(PROJECT_ROOT, "build", `units-${name}.js`));
   const module = new WebAssembly.Module(readFileSync(wasm));
   let memory: WebAssembly.Memory | undefined;
   let lastLog = "";
@@ -54,5 +68,5 @@ export async function loadUnits<T = any>(name: "request" | "hashing" | "scoring"
   };
   const exports = await bindings.instantiate(module, imports);
   memory = exports.memory;
-  return exports as T;
+  return exports as Units<N>;
 }

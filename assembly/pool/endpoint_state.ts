@@ -1,18 +1,17 @@
-// The state of one model server as the scheduler sees it (issue 4 points 2,
-// 3 and 9): the last metrics scraped from it, the requests this Envoy has in
+// The state of one model server as the scheduler sees it: the last metrics scraped from it, the requests this Envoy has in
 // flight to it, and its health. Plus a compact, versioned binary encoding so
 // the scraping VM can publish it in proxy-wasm shared data and every worker
 // VM can read it; decoding never traps and returns null on anything it does
 // not recognise (short, garbled or future-version bytes).
 import { ByteWriter } from "../util/bytes";
-import { EndpointMetrics, MAX_ADAPTERS, MAX_ADAPTER_NAME_BYTES, ServerSignals } from "./prometheus";
+import { EndpointMetrics, MAX_ADAPTERS, MAX_ADAPTER_NAME_BYTES, ServerSignals } from "../metrics/prometheus";
 
-/** Default staleness after which an endpoint is unhealthy (issue 4 point 2). */
+/** Default staleness after which an endpoint is unhealthy. */
 export const DEFAULT_STALE_AFTER_MS: i64 = 1000;
 /**
  * Consecutive failed scrapes after which an endpoint is unhealthy even before
- * it is stale: issue 4 point 10 wants no new requests "after two scrape
- * intervals" of a failing /metrics.
+ * it is stale: a server whose /metrics fails gets no new requests after two
+ * scrape intervals.
  */
 export const DEFAULT_MAX_CONSECUTIVE_FAILURES: i32 = 2;
 
@@ -50,8 +49,8 @@ export class EndpointState extends ServerSignals {
   }
 
   /**
-   * A successful scrape. Like the seed (§3.7 "partial scrapes still update
-   * what they got"), fields the page did not carry keep their last value.
+   * A successful scrape. As upstream (partial scrapes still update what they
+   * got), fields the page did not carry keep their last value.
    */
   applyScrape(m: EndpointMetrics, nowMs: i64): void {
     if (m.hasWaiting) {

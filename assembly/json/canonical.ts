@@ -8,17 +8,17 @@
 //   compares UTF-16 units, which differs only between U+E000..U+FFFF and
 //   astral characters);
 // - duplicate keys: the last occurrence wins (as Go, JSON.parse, Python);
-// - strings re-encoded minimally: `"` → \", `\` → \\, U+0008/0009/000A/000C/000D
-//   → \b \t \n \f \r, other bytes < 0x20 → \u00xx (lower-case hex), everything
-//   else (including '/', DEL, U+2028/2029 and all non-ASCII) as raw UTF-8;
-//   lone surrogate escapes have become U+FFFD (see json.ts);
+// - strings re-encoded minimally (writer.ts writeJsonString); lone
+//   surrogate escapes have become U+FFFD when the scanner decoded them;
 // - numbers exactly as written (no conversion: `1.0`, `1e999`, `-0` stay);
 // - true/false/null as is.
 // Equivalent to JSON.stringify(sortKeys(JSON.parse(x))) for inputs whose
 // numbers JavaScript prints back as written and whose keys sort the same in
 // UTF-16 (the property test in test/unit/request.props.test.ts checks this).
 import { ByteWriter } from "../util/bytes";
-import { DEFAULT_MAX_DEPTH, JsonKind, JsonScanner } from "./json";
+import { DEFAULT_MAX_DEPTH, JsonKind } from "./kinds";
+import { JsonScanner } from "./scanner";
+import { writeJsonString } from "./writer";
 
 class Member {
   constructor(public key: Uint8Array, public valuePos: i32, public order: i32) {}
@@ -30,38 +30,6 @@ function compareMembers(a: Member, b: Member): i32 {
   if (c != 0) return c;
   if (a.key.length != b.key.length) return a.key.length - b.key.length;
   return a.order - b.order;
-}
-
-const HEX = "0123456789abcdef";
-
-/** Writes `s` (decoded UTF-8) as a canonical JSON string token. */
-export function writeJsonString(s: Uint8Array, out: ByteWriter): void {
-  out.byte(0x22);
-  const base = s.dataStart;
-  const n = s.length;
-  let run = 0; // start of the pending run of bytes copied as is
-  for (let i = 0; i < n; i++) {
-    const c = <u32>load<u8>(base + <usize>i);
-    if (c >= 0x20 && c != 0x22 && c != 0x5c) continue;
-    if (i > run) out.raw(base + <usize>run, i - run);
-    run = i + 1;
-    out.byte(0x5c);
-    if (c == 0x22 || c == 0x5c) out.byte(<u8>c);
-    else if (c == 0x08) out.byte(0x62);
-    else if (c == 0x09) out.byte(0x74);
-    else if (c == 0x0a) out.byte(0x6e);
-    else if (c == 0x0c) out.byte(0x66);
-    else if (c == 0x0d) out.byte(0x72);
-    else {
-      out.byte(0x75);
-      out.byte(0x30);
-      out.byte(0x30);
-      out.byte(<u8>HEX.charCodeAt(c >> 4));
-      out.byte(<u8>HEX.charCodeAt(c & 15));
-    }
-  }
-  if (n > run) out.raw(base + <usize>run, n - run);
-  out.byte(0x22);
 }
 
 /**
@@ -96,7 +64,7 @@ function writeValue(sc: JsonScanner, out: ByteWriter): void {
     out.byte(0x5d);
   } else if (k == JsonKind.String) {
     const s = sc.readString();
-    if (s != null) writeJsonString(s, out);
+    if (s != null) writeJsonString(out, s);
   } else {
     // numbers and literals: as written
     if (sc.skipValue()) out.raw(raw0(sc) + <usize>sc.valueStart, sc.valueEnd - sc.valueStart);
@@ -128,7 +96,7 @@ function writeObject(sc: JsonScanner, out: ByteWriter): void {
     if (i + 1 < n && compareKeys(m.key, unchecked(members[i + 1]).key)) continue;
     if (!first) out.byte(0x2c);
     first = false;
-    writeJsonString(m.key, out);
+    writeJsonString(out, m.key);
     out.byte(0x3a);
     sc.seek(m.valuePos, depth + 1);
     writeValue(sc, out);

@@ -1,16 +1,16 @@
-// The endpoints snapshot of `llm-picker inspect --endpoints FILE` (issue 4
-// point 9), exactly:
+// The endpoints snapshot of `llm-picker inspect --endpoints FILE` and of the
+// `snapshot` configuration key, exactly:
 //   {"<ip:port>": {"waiting": n, "running": n, "kvCacheUsage": 0..1,
 //                  "runningLoras": [..], "waitingLoras": [..], "maxLoras": n,
 //                  "inFlight": n, "healthy": true}}
 // A missing key (or null) means unknown. Anything else is refused with an
 // error naming the JSON path, so a typo in a hand-written file is not
 // silently read as "unknown". The file order is the pool order.
-import { JsonReader } from "../request/json";
+import { JsonReader } from "../json/reader";
 import { ByteWriter } from "../util/bytes";
-import { writeJsonString, writeNumber } from "./jsonout";
-import { MAX_ADAPTERS, MAX_ADAPTER_NAME_BYTES } from "./prometheus";
-import { EndpointState, MAX_POOL_SIZE } from "./state";
+import { writeJsonText, writeNumber } from "../json/writer";
+import { MAX_ADAPTERS, MAX_ADAPTER_NAME_BYTES } from "../metrics/prometheus";
+import { EndpointState, MAX_POOL_SIZE } from "./endpoint_state";
 
 export class SnapshotResult {
   states: Array<EndpointState> = [];
@@ -128,7 +128,7 @@ function writeNames(w: ByteWriter, names: Array<string>): void {
   w.byte(0x5b);
   for (let i = 0; i < names.length; i++) {
     if (i > 0) w.byte(0x2c);
-    writeJsonString(w, unchecked(names[i]));
+    writeJsonText(w, unchecked(names[i]));
   }
   w.byte(0x5d);
 }
@@ -139,9 +139,9 @@ export function writeEndpointsSnapshot(w: ByteWriter, states: Array<EndpointStat
   for (let i = 0; i < states.length; i++) {
     const s = unchecked(states[i]);
     if (i > 0) w.byte(0x2c);
-    writeJsonString(w, s.address);
+    writeJsonText(w, s.address);
     w.str(":{");
-    let first = true;
+    let first: bool = true;
     if (s.hasWaiting) {
       first = sep(w, first);
       w.str('"waiting":');

@@ -1,8 +1,8 @@
 // The prefix index: which endpoint was sent which block hashes, kept in a
 // KeyValueStore that is proxy-wasm shared data in Envoy (one store per vm_id,
 // shared by every worker; get copies the value; set with compare-and-swap;
-// no delete, no listing, no expiry: ../shared/reference/envoy-proxy-wasm.md
-// §1.3). Design (issue 7 points 3, 4, 6; docs/hashing.md "Index"):
+// no delete, no listing, no expiry: util/store.ts). Design (docs/hashing.md
+// "Index"):
 //
 //  - Fixed key space: `numBuckets` keys "<prefix>b<n>" plus one meta key.
 //    Keys are never created per block hash (they could never be freed).
@@ -25,7 +25,7 @@
 //    id, stamp) in recency order; a write puts its group first, in chain
 //    order, and drops from the tail. Total bytes ≤ numBuckets·(8 +
 //    16·bucketEntries), set by blocksPerEndpoint × maxEndpoints (default the
-//    seed's 31,250 × 16).
+//    upstream picker's 31,250 × 16).
 //  - Scoring assumes the prefix property (an endpoint that holds block i holds
 //    blocks < i, which eviction order preserves) and binary-searches each
 //    endpoint's matched length over the groups, each probed in the home its
@@ -34,7 +34,7 @@
 //    each endpoint's boundary group (the first it does not fully hold) one
 //    more read of the group's other home finds a shorter earlier prompt's
 //    last group (the previous turn), shared between endpoints with the same
-//    boundary. Score = matched / total (seed §2.5).
+//    boundary. Score = matched / total (as upstream).
 //  - Updates are read-modify-write under CAS with bounded retries; the values
 //    read while scoring are reused by `record`, and groups an endpoint already
 //    holds with fresh stamps are not rewritten, so a request costs about one
@@ -43,6 +43,7 @@
 //    to `score` are counted, so entries of endpoints that left never score.
 import { KeyValueStore, STORE_CAS_MISMATCH, STORE_OK, StoreValue } from "../util/store";
 import { utf8 } from "../util/bytes";
+import { RENDER_VERSION } from "../hashing/render";
 import { xxh64Bytes } from "../hashing/xxhash64";
 import {
   BUCKET_HEADER,
@@ -59,7 +60,7 @@ import {
 } from "./bucket";
 
 export class PrefixIndexConfig {
-  /** Seed `lruCapacityPerServer` (§2.1): blocks remembered per endpoint. */
+  /** Blocks remembered per endpoint (upstream's `lruCapacityPerServer`). */
   blocksPerEndpoint: i32 = 31250;
   /** Endpoints the capacity is sized for; total entries = blocksPerEndpoint × maxEndpoints. */
   maxEndpoints: i32 = 16;
@@ -97,7 +98,10 @@ export class PrefixIndexConfig {
 }
 
 const META_SIZE: i32 = 16;
-const META_MAGIC: u32 = 0x4d504c | (LAYOUT_VERSION << 24); // "LPM" + version
+// "LP", 'K' + RENDER_VERSION ("LPM" for render version 2), LAYOUT_VERSION:
+// like BUCKET_MAGIC, so a build with another rendering or layout rewrites
+// every bucket at init().
+const META_MAGIC: u32 = 0x504c | (((0x4b + <u32>RENDER_VERSION) & 0xff) << 16) | (LAYOUT_VERSION << 24);
 
 /** Counters for stats and benchmarks. */
 export class PrefixIndexStats {
@@ -312,7 +316,7 @@ export class PrefixIndex {
     return result;
   }
 
-  /** Per endpoint: matched blocks / total blocks, 0 without hashes (seed §2.5). */
+  /** Per endpoint: matched blocks / total blocks, 0 without hashes (as upstream). */
   score(hashes: StaticArray<u64>, endpoints: Array<string>): Float64Array {
     const m = this.match(hashes, endpoints);
     const out = new Float64Array(endpoints.length);
@@ -386,7 +390,7 @@ export class PrefixIndex {
   // ---- updates ------------------------------------------------------------
 
   /**
-   * Records that `hashes` were sent to `endpoint` (the seed's PreRequest).
+   * Records that `hashes` were sent to `endpoint` (upstream's PreRequest).
    * Returns false when a bucket write was abandoned (CAS retries exhausted or
    * a host error): the index then misses those blocks, nothing else.
    */
@@ -468,7 +472,7 @@ export class PrefixIndex {
   }
 
   /**
-   * Response correction (issue 7 point 4): removes `endpoint`'s entries for
+   * Response correction: removes `endpoint`'s entries for
    * blocks [fromBlock, n), the blocks that request newly credited it with,
    * after a 5xx or a reset. Returns false when a write was abandoned.
    */

@@ -1,0 +1,16 @@
+// Declarations for type-checking assembly/ with tsc (npm run
+// typecheck:assembly, editors); asc does not read this file.
+
+// AssemblyScript's own declarations make the global `Number` a type alias,
+// which TypeScript cannot use as the primitive's apparent type, so
+// `(5).toString()` would not type-check. Declared on Object instead.
+interface Object {
+  toString(radix?: i32): string;
+}
+
+// The SDK's allocator pulls the AssemblyScript runtime (rt/itcms) into the
+// check; only its signatures matter here.
+declare module "@gcoredev/proxy-wasm-sdk-as/assembly/malloc" {
+  export function malloc(size: i32): usize;
+  export function free(ptr: usize): void;
+}
