@@ -28,6 +28,13 @@ export class EndpointState extends ServerSignals {
   scrapedAtMs: i64 = 0;
   hasScrapedAt: bool = false;
   consecutiveFailures: i32 = 0;
+  /**
+   * A request sent here just failed (Envoy retried it on another member):
+   * stronger evidence than stale metrics, so such an endpoint is left out
+   * even when every endpoint is unhealthy. Not encoded (set per decision
+   * from the shared penalty list).
+   */
+  failedRequest: bool = false;
 
   constructor(address: string = "") {
     super();

@@ -279,6 +279,7 @@ export function poolStates(addresses: Array<string>, published: Array<EndpointSt
     if (penalties != null && penalties.untilOf(endpointId(a)) > nowMs) {
       s.healthy = false;
       s.hasHealthy = true;
+      s.failedRequest = true;
     }
     s.inFlight = inflight.countOf(endpointId(a));
     s.hasInFlight = true;

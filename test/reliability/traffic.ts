@@ -154,7 +154,17 @@ export function sendChecked(agent: Agent, base: URL, p: Planned, timeoutMs = 60_
         res.on("end", () => {
           const status = res.statusCode ?? 0;
           const text = Buffer.concat(chunks).toString("utf8");
-          if (status !== p.expect) return done(`status_${status}`, status);
+          if (status !== p.expect) {
+            // Envoy's own errors say why in error.code (local_reply_config): keep it.
+            let code = "";
+            try {
+              const c = JSON.parse(text)?.error?.code;
+              if (typeof c === "string" && status >= 500) code = `:${c}`;
+            } catch {
+              // not JSON
+            }
+            return done(`status_${status}${code}`, status);
+          }
           if (status === 400) {
             try {
               const e = JSON.parse(text).error;
