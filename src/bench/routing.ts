@@ -24,13 +24,16 @@ import { startEnvoy, type EnvoyProcess } from "../envoy/process.js";
 import { ROUTING_HEADER } from "../envoy/config.js";
 import { loadSimConfigFile, type SimConfig } from "../sim/config.js";
 import { startSimPool, type SimPool } from "../sim/server.js";
-import { agent, postJson, streamRequest, type RequestOutcome } from "./routing-client.js";
+import { agent, streamRequest, type RequestOutcome } from "./routing-client.js";
 import { groupedBarChart } from "./routing-charts.js";
 import { isPolicyName, POLICY_NAMES, policyEnvoy, type PolicyName } from "./routing-policies.js";
 import { PreciseRouter } from "./routing-precise.js";
 import { closedLoopBody, planSessions } from "./routing-sessions.js";
 import { DEFAULT_RATES, generateTrace, isTraceName, TRACE_NAMES } from "./traces/generators.js";
 import { readTrace, writeTrace, type TraceRequest } from "./traces/trace.js";
+import { bar, percentile, sleep, streamingBody, waitFilterHealthy, warmTokenizer } from "./routing-run.js";
+
+export { percentile } from "./routing-run.js";
 
 export interface RoutingResult {
   policy: PolicyName;
@@ -105,48 +108,6 @@ export interface RoutingRun {
 
 /** Model-time options of the simulated servers used by default (README "Routing"). */
 export const DEFAULT_BENCH_SIM: Partial<SimConfig> = { numGpuBlocks: 2048, timeScale: 0.5 };
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-export function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.ceil((p / 100) * sorted.length) - 1;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank))];
-}
-
-function bar(done: number, total: number, width = 30): string {
-  const filled = Math.round((done / Math.max(1, total)) * width);
-  return "█".repeat(filled) + "░".repeat(width - filled);
-}
-
-/** Request body as sent: the trace's body asking for streaming (TTFT is measured on the stream). */
-export function streamingBody(body: Record<string, unknown>): string {
-  return JSON.stringify({ ...body, stream: true });
-}
-
-/** Tokenizes every prompt once (memoised in the simulators) so the first policy does not pay it during its run. */
-async function warmTokenizer(pool: SimPool, trace: TraceSpec, bodies: string[]): Promise<void> {
-  let next = 0;
-  const url = pool.urls[0];
-  const worker = async () => {
-    for (let i = next++; i < bodies.length; i = next++) {
-      await postJson(`${url}/sim/prefix?path=${encodeURIComponent(trace.requests[i].path)}`, bodies[i]);
-    }
-  };
-  await Promise.all([worker(), worker(), worker(), worker()]);
-}
-
-/** Waits until the filter reports every endpoint healthy (its scrapes have landed), at most `timeoutMs`. */
-async function waitFilterHealthy(envoy: EnvoyProcess, endpoints: number, timeoutMs = 10_000): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const stats = await envoy.stats("llm_picker\\.endpoint\\.healthy\\.");
-    const values = Object.values(stats);
-    if (values.length >= endpoints && values.every((v) => v === 1)) return true;
-    await sleep(50);
-  }
-  return false;
-}
 
 async function replay(
   envoy: EnvoyProcess,

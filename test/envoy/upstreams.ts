@@ -106,6 +106,10 @@ export async function startUpstreamOnPort(port: number): Promise<FakeUpstream> {
     if (upstream.handler) await upstream.handler(rec, res, upstream);
     else defaultReply(res, upstream);
   });
+  // Envoy keeps upstream connections open; Node closing an idle keep-alive
+  // connection after its default 5 s races with Envoy reusing it (503
+  // "upstream connect error ... connection termination"), as for src/sim.
+  server.keepAliveTimeout = 0;
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
   upstream.port = (server.address() as AddressInfo).port;
   upstream.address = `127.0.0.1:${upstream.port}`;

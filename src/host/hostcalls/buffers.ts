@@ -3,11 +3,12 @@
  * callout response body, foreign-function arguments), and which buffer a
  * type names in the current context.
  */
-import { BufferType, WasmResult } from "../abi.js";
+import { BufferType, concatBytes, WasmResult } from "../abi.js";
 import type { BufferRef } from "../contexts.js";
 import type { Guest } from "../internals.js";
 import { type HostFunctions, u32 } from "./memory.js";
 
+/** `proxy_get_buffer_status`, `proxy_get_buffer_bytes`, `proxy_set_buffer_bytes`. */
 export function bufferFunctions(vm: Guest): HostFunctions {
   return {
     get_buffer_status: (type: number, lenPtr: number, flagsPtr: number) => {
@@ -37,16 +38,17 @@ export function bufferFunctions(vm: Guest): HostFunctions {
       const current = buf.bytes();
       const from = u32(start);
       const len = u32(length);
-      if (from === 0 && len === 0) buf.replace(concat(data, current));
+      if (from === 0 && len === 0) buf.replace(concatBytes([data, current]));
       else if (from === 0 && len >= current.length) buf.replace(data.slice());
-      else if (from >= current.length) buf.replace(concat(current, data));
+      else if (from >= current.length) buf.replace(concatBytes([current, data]));
       else return WasmResult.BadArgument;
       return WasmResult.Ok;
     },
   };
 }
 
-export function bufferOf(vm: Guest, type: number): BufferRef | null {
+/** The buffer `type` names in the current context, or null when there is none. */
+function bufferOf(vm: Guest, type: number): BufferRef | null {
   const ctx = vm.context();
   const root = vm.rootOf(ctx);
   const fixed = (bytes: Uint8Array | null): BufferRef | null => (bytes === null ? null : { bytes: () => bytes, replace: () => undefined });
@@ -67,10 +69,4 @@ export function bufferOf(vm: Guest, type: number): BufferRef | null {
     default:
       return null;
   }
-}
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a, 0);
-  out.set(b, a.length);
-  return out;
 }

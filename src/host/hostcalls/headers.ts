@@ -82,7 +82,8 @@ export function headerFunctions(vm: Guest): HostFunctions {
   };
 }
 
-export function headerMapOf(vm: Guest, type: number): HeaderMapRef | null {
+/** The header map `type` names: the stream's own, or the callout response's while it is delivered. */
+function headerMapOf(vm: Guest, type: number): HeaderMapRef | null {
   if (type === MapType.HttpCallResponseHeaders || type === MapType.HttpCallResponseTrailers) {
     if (!vm.callResponse) return null;
     return { pairs: type === MapType.HttpCallResponseHeaders ? vm.callResponse.headers : vm.callResponse.trailers, writable: true };

@@ -20,7 +20,7 @@ import { timerAndCalloutFunctions } from "./timers.js";
 import { WASI_ERRNO, WASI_STUB_RESULTS, wasiFunctions } from "./wasi.js";
 
 /** The proxy-wasm host functions by name without the `proxy_` prefix. */
-export function proxyFunctions(vm: Guest): HostFunctions {
+function proxyFunctions(vm: Guest): HostFunctions {
   return {
     ...contextFunctions(vm),
     ...timerAndCalloutFunctions(vm),
@@ -38,6 +38,7 @@ export interface StartingGuest extends Guest {
   readonly restricted: boolean;
 }
 
+/** The import object for one VM: every `env` and WASI function, guarded and counted. */
 export function hostImports(vm: StartingGuest): WebAssembly.Imports {
   const guard = (module: string, name: string, fn: HostFunction): HostFunction => {
     return (...args: unknown[]) => {

@@ -42,7 +42,7 @@ export function propertyFunctions(vm: Guest): HostFunctions {
  * `Context::getProperty`: a single-segment path first looks at filter state set by
  * `proxy_set_property` (`wasm.<name>`), then the property tree (stream over global).
  */
-export function propertyOf(vm: Guest, path: string): Uint8Array | undefined {
+function propertyOf(vm: Guest, path: string): Uint8Array | undefined {
   const ctx = vm.context();
   if (ctx && ctx.kind === "stream" && ctx.filterStateMap.has(path)) return ctx.filterStateMap.get(path);
   const tree: PropertyTree = ctx && ctx.kind === "stream" ? ctx.propertyTree() : vm.host.globalProperties();
