@@ -21,7 +21,7 @@ import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { parseDocument } from "yaml";
 import { vllmPage } from "../host/fixtures/vllm.js";
-import { ENVOY_YAML, FILTER_WASM, send, SKIP_FILTER, startEnvoyForTest, useEnvoy, scrapedAgain } from "./harness.js";
+import { ENVOY_YAML, FILTER_WASM, scrapedAgain, send, SKIP_FILTER, startEnvoyForTest, useEnvoy, waitFor } from "./harness.js";
 import { startUpstreams, type FakeUpstream } from "./upstreams.js";
 
 const MAX_BODY = 8 * 1024 * 1024;
@@ -345,13 +345,13 @@ describe.skipIf(SKIP_FILTER)("cold start: endpoints not scraped yet are unknown,
       expect(scores.allUnhealthy).toBe(false);
       expect(scores.weights.prefix).toBe(3);
     }
-    // Still no scrape answered nor failed; the health gauge reads unknown as healthy (1).
-    const stats = await envoy.stats("llm_picker\\.endpoint\\.(healthy|scrape_failures)");
-    const of = (kind: string) =>
-      Object.entries(stats)
+    // Still no scrape answered nor failed; the health gauge (written by the
+    // scraping VM on its ticks) reads unknown as healthy (1).
+    const of = async (kind: string) =>
+      Object.entries(await envoy.stats("llm_picker\\.endpoint\\.(healthy|scrape_failures)"))
         .filter(([k]) => k.includes(`llm_picker.endpoint.${kind}`))
         .map(([, v]) => v);
-    expect(of("healthy")).toEqual([1, 1]);
-    expect(of("scrape_failures")).toEqual([0, 0]);
+    expect(await waitFor(async () => JSON.stringify(await of("healthy")) === "[1,1]", 5000)).toBe(true);
+    expect(await of("scrape_failures")).toEqual([0, 0]);
   });
 });
