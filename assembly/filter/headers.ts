@@ -5,6 +5,13 @@
 export const DESTINATION_HEADER = "x-gateway-destination-endpoint";
 /** The decision's scores, with `debugHeaders`; a client-sent one is removed. */
 export const SCORES_HEADER = "x-llm-picker-scores";
+/**
+ * Set on the request just before the filter answers it itself, so that
+ * Envoy's local_reply_config (envoy/envoy.yaml) can tell the filter's
+ * replies, already OpenAI errors, from Envoy's own, which it rewrites. A
+ * client-sent one is removed.
+ */
+export const LOCAL_REPLY_MARKER = "x-llm-picker-local-reply";
 /** Filter state the CLI and tests read (Envoy stores it as wasm.llm_picker.decision). */
 export const INSPECT_PROPERTY = "llm_picker.decision";
 /** Fleet (docs/fleet.md): the session key the replicas' Maglev hashes. */

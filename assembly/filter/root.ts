@@ -39,6 +39,7 @@ import { readEndpointsSnapshot } from "../pool/snapshot";
 import { parseVllmMetrics } from "../metrics/prometheus";
 import { DESTINATION_HEADER } from "./headers";
 import { MembershipPoller } from "./membership";
+import { reportHeap, rootConfigured, rootRetired } from "./heap";
 
 /** The scrape lease lasts this many intervals, so a VM that stops scraping is replaced soon. */
 const LEASE_INTERVALS: i64 = 3;
@@ -85,6 +86,7 @@ export class RootContext {
     router.index.init();
     this.router = router;
     this.stats = new Stats(addresses);
+    this.stats!.syncIndexBytes(router.index.stats.valueBytes);
     ensurePoolKeys(this.store);
     const follows = router.pool.followsCluster;
     // A static list prunes state of endpoints no longer configured; a cluster
@@ -106,6 +108,7 @@ export class RootContext {
     if (polls && (tick == 0 || config.pool.intervalMs < tick)) tick = config.pool.intervalMs;
     this.tickMs = tick;
     setTickPeriodMs(<u32>tick);
+    if (!this.configured) rootConfigured();
     this.configured = true;
     if (follows) log(LogLevel.Info, "llm_picker: configured, pool follows cluster \"" + config.pool.cluster + "\"");
     else log(LogLevel.Info, "llm_picker: configured with " + addresses.length.toString() + " endpoint(s)");
@@ -115,6 +118,7 @@ export class RootContext {
   /** Scrapes every endpoint's /metrics, if this VM holds the lease (one scraper per Envoy). */
   onTick(): void {
     if (!this.configured) return;
+    reportHeap();
     const m = this.config.metrics;
     const now = nowMs();
     if (!acquireLease(this.store, this.leaseOwner, now, <i64>this.tickMs * LEASE_INTERVALS)) return;
@@ -199,9 +203,11 @@ export class RootContext {
   private refreshHealthGauges(states: Array<EndpointState>, now: i64, addresses: Array<string>): void {
     const stats = this.stats;
     if (stats == null) return;
+    const inflight = readInFlight(this.store);
     for (let i = 0; i < addresses.length; i++) {
       const address = unchecked(addresses[i]);
-      let healthy: bool = false; // never scraped: unhealthy, as requests see it
+      stats.setInFlight(address, inflight.countOf(endpointId(address)));
+      let healthy: bool = true; // never scraped, nothing failed yet: unknown, which requests treat as healthy
       for (let j = 0; j < states.length; j++) {
         const s = unchecked(states[j]);
         if (s.address == address) healthy = s.refreshHealth(now, <i64>this.config.metrics.staleAfterMs);
@@ -259,7 +265,9 @@ export class RootContext {
 
   /** The root is retired (configuration update or shutdown): hand the scrape lease on at once. */
   onDone(): void {
-    if (this.configured) releaseLease(this.store, this.leaseOwner, nowMs());
+    if (!this.configured) return;
+    releaseLease(this.store, this.leaseOwner, nowMs());
+    rootRetired();
   }
 }
 

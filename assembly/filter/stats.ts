@@ -45,9 +45,13 @@ export class Stats {
   fleetReplicas: u32 = defineMetric(MetricType.Gauge, "llm_picker.fleet.replicas");
   /** Prefix-index entries of departed endpoints removed by the purge sweep. */
   prefixEntriesDropped: u32 = defineMetric(MetricType.Counter, "llm_picker.prefix.entries_dropped");
+  /** Bytes of the shared prefix index (gauge; every VM adds what its writes changed). */
+  indexBytes: u32 = defineMetric(MetricType.Gauge, "llm_picker.prefix.index_bytes");
+  private indexBytesSeen: i64 = 0;
   private picks: Map<string, u32> = new Map<string, u32>();
   private scrapeFailures: Map<string, u32> = new Map<string, u32>();
   private healthy: Map<string, u32> = new Map<string, u32>();
+  private inFlight: Map<string, u32> = new Map<string, u32>();
 
   constructor(endpoints: Array<string>) {
     for (let i = 0; i < endpoints.length; i++) this.track(unchecked(endpoints[i]));
@@ -64,6 +68,7 @@ export class Stats {
     this.picks.set(a, defineMetric(MetricType.Counter, "llm_picker.endpoint.picks." + n));
     this.scrapeFailures.set(a, defineMetric(MetricType.Counter, "llm_picker.endpoint.scrape_failures." + n));
     this.healthy.set(a, defineMetric(MetricType.Gauge, "llm_picker.endpoint.healthy." + n));
+    this.inFlight.set(a, defineMetric(MetricType.Gauge, "llm_picker.endpoint.in_flight." + n));
   }
 
   rejected(status: i32): void {
@@ -101,6 +106,14 @@ export class Stats {
     incrementMetric(this.indexWritesAbandoned, delta);
   }
 
+  /** Reports the index bytes this VM's writes added or removed since the last call (`total`: its running sum). */
+  syncIndexBytes(total: i64): void {
+    const delta = total - this.indexBytesSeen;
+    if (delta == 0) return;
+    this.indexBytesSeen = total;
+    incrementMetric(this.indexBytes, delta);
+  }
+
   /** Histogram of the time from body to decision (Envoy flushes histograms every 5 s). */
   decisionTime(micros: u64): void {
     recordMetric(this.decisionMicros, micros);
@@ -135,6 +148,11 @@ export class Stats {
   scrapeFailed(endpoint: string): void {
     this.track(endpoint);
     if (this.scrapeFailures.has(endpoint)) incrementMetric(this.scrapeFailures.get(endpoint), 1);
+  }
+
+  /** The shared in-flight count routing uses for `endpoint` (written by the scraping VM each tick). */
+  setInFlight(endpoint: string, count: i32): void {
+    if (this.inFlight.has(endpoint)) recordMetric(this.inFlight.get(endpoint), <u64>max(count, 0));
   }
 
   setHealthy(endpoint: string, healthy: bool): void {

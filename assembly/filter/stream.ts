@@ -28,17 +28,21 @@ import {
   nowMs,
   logEnabled,
 } from "./host";
-import { DESTINATION_HEADER, HOP_HEADER, INSPECT_PROPERTY, ROUTE_HEADER, SCORES_HEADER, SESSION_HEADER } from "./headers";
+import { DESTINATION_HEADER, HOP_HEADER, INSPECT_PROPERTY, LOCAL_REPLY_MARKER, ROUTE_HEADER, SCORES_HEADER, SESSION_HEADER } from "./headers";
 import { RootContext } from "./root";
 import { ByteWriter } from "../util/bytes";
-import { HEX_DIGITS } from "../util/hex";
+import { hexDigit } from "../util/hex";
 import { Header, RequestError } from "../request/types";
 import { API_NOT_INFERENCE } from "../request/api";
 import { HEADER_REQUEST_ID } from "../request/headers";
 import { errorJson } from "../request/output";
 import { inspectLine, Outcome, RouteResult, Router } from "../picker/route";
 import { writeDecisionFields } from "../scoring/decide";
+import { Pcg32 } from "../scoring/rng";
+import { reportHeap } from "./heap";
 
+/** Seconds a client should wait before retrying a 429 or 503 (about a scrape cycle and a recovery). */
+const RETRY_AFTER_SECONDS = "1";
 
 export class StreamContext {
   private decided: bool = false;
@@ -52,6 +56,8 @@ export class StreamContext {
   private responseStatus: i32 = 0;
   /** Fleet: a replica forwarded this request here (it carried fleet.secret): decide, never forward again. */
   private hopped: bool = false;
+  /** The request's x-request-id (the client's, or generated here); echoed in the response. */
+  private requestId: string = "";
 
   constructor(public id: u32, public root: RootContext) {}
 
@@ -60,6 +66,9 @@ export class StreamContext {
     removeHeader(MapType.RequestHeaders, DESTINATION_HEADER);
     // Nor a client-made scores header: upstream it would pass for our decision.
     removeHeader(MapType.RequestHeaders, SCORES_HEADER);
+    // Nor its claim that a reply is the filter's own (Envoy would then leave its plain-text errors unconverted).
+    removeHeader(MapType.RequestHeaders, LOCAL_REPLY_MARKER);
+    this.ensureRequestId();
     const router = this.root.router;
     if (!this.root.configured || router == null) {
       this.decided = true;
@@ -124,7 +133,7 @@ export class StreamContext {
     const body = getBufferBytes(BufferType.RequestBody, 0, bodySize);
     const headers = this.requestHeaders();
     const self = router.replicas != null && !this.hopped ? this.selfAddress() : "";
-    const r = router.routeBody(this.api, body != null ? body! : new Uint8Array(0), headers, this.generatedRequestId(headers), nowMs(), self);
+    const r = router.routeBody(this.api, body != null ? body! : new Uint8Array(0), headers, this.requestId, nowMs(), self);
     if (r.outcome != Outcome.Reject && r.newBody != null && body != null) {
       setBufferBytes(BufferType.RequestBody, 0, body!.length, r.newBody!);
       replaceHeader(MapType.RequestHeaders, "content-length", r.newBody!.length.toString());
@@ -134,6 +143,7 @@ export class StreamContext {
     if (stats != null) {
       stats.decisionTime((nowNs() - started) / 1000);
       stats.syncIndexWritesAbandoned(router.index.stats.failedWrites);
+      stats.syncIndexBytes(router.index.stats.valueBytes);
     }
     return r.outcome == Outcome.Reject ? STOP_AND_BUFFER : CONTINUE;
   }
@@ -143,12 +153,20 @@ export class StreamContext {
     return getHeadersAs<Header>(MapType.RequestHeaders);
   }
 
-  /** A request id when the client sent none (generated and set upstream, as the upstream picker does). */
-  private generatedRequestId(headers: Array<Header>): string {
-    for (let i = 0; i < headers.length; i++) if (unchecked(headers[i]).name == HEADER_REQUEST_ID && unchecked(headers[i]).value.length > 0) return "";
-    const id = uuid4();
-    replaceHeader(MapType.RequestHeaders, HEADER_REQUEST_ID, id);
-    return id;
+  /**
+   * The client's x-request-id, or a generated one set on the request (so the
+   * server sees it) and returned with the response. Envoy's connection
+   * manager usually generates one first (generate_request_id); this covers
+   * deployments where it does not.
+   */
+  private ensureRequestId(): void {
+    const sent = getHeader(MapType.RequestHeaders, HEADER_REQUEST_ID);
+    if (sent != null && sent!.length > 0) {
+      this.requestId = sent!;
+      return;
+    }
+    this.requestId = requestIds.next();
+    replaceHeader(MapType.RequestHeaders, HEADER_REQUEST_ID, this.requestId);
   }
 
   private apply(r: RouteResult, router: Router): void {
@@ -202,12 +220,20 @@ export class StreamContext {
     errorJson(err, w);
     const headers = new Array<HeaderPair>();
     headers.push(new HeaderPair("content-type", "application/json"));
+    if (this.requestId.length > 0) headers.push(new HeaderPair(HEADER_REQUEST_ID, this.requestId));
+    if (status == 429 || status == 503) headers.push(new HeaderPair("retry-after", RETRY_AFTER_SECONDS));
+    replaceHeader(MapType.RequestHeaders, LOCAL_REPLY_MARKER, "1");
     sendLocalResponse(<u32>status, "llm_picker_" + err.code, w.toBytes(), headers);
   }
 
   onResponseHeaders(endOfStream: bool): u32 {
     const s = getHeader(MapType.ResponseHeaders, ":status");
     if (s != null) this.responseStatus = I32.parseInt(s!);
+    this.noteFailedPick();
+    // Return the request's id to the client unless the server already did.
+    if (this.requestId.length > 0 && getHeader(MapType.ResponseHeaders, HEADER_REQUEST_ID) == null) {
+      replaceHeader(MapType.ResponseHeaders, HEADER_REQUEST_ID, this.requestId);
+    }
     return CONTINUE;
   }
 
@@ -225,10 +251,26 @@ export class StreamContext {
     return CONTINUE;
   }
 
+  /**
+   * Passive health: the endpoint we picked failed this request when Envoy
+   * served it from another member, i.e. retried it after a refused
+   * connection or a 5xx from our pick (envoy/envoy.yaml retry_policy). A
+   * 5xx or reset with no retry is left to the scrapes (the server may just
+   * have dropped one request). Only for routed requests.
+   */
+  private noteFailedPick(): void {
+    const router = this.root.router;
+    if (router == null || this.endpoint.length == 0) return;
+    const served = getProperty(UPSTREAM_ADDRESS);
+    if (served == null || served!.length == 0) return;
+    if (String.UTF8.decodeUnsafe(served!.dataStart, served!.length) != this.endpoint) router.requestFailed(this.endpoint, nowMs());
+  }
+
   onLog(): void {}
 
   /** Every way a stream ends comes here once (completion, resets, timeouts, local replies). */
   onDone(): void {
+    reportHeap();
     const router = this.root.router;
     if (router == null || this.endpoint.length == 0) return;
     // 5xx, or no response at all (reset before headers): no credit for new blocks.
@@ -236,26 +278,49 @@ export class StreamContext {
     router.finish(this.endpoint, this.hashes, this.matchedBlocks, failed, this.pendingBlocks);
     this.pendingBlocks = 0;
     const stats = this.root.stats;
-    if (stats != null) stats.syncIndexWritesAbandoned(router.index.stats.failedWrites);
+    if (stats != null) {
+      stats.syncIndexWritesAbandoned(router.index.stats.failedWrites);
+      stats.syncIndexBytes(router.index.stats.valueBytes);
+    }
     this.endpoint = "";
   }
 
   onDelete(): void {}
 }
 
-const UUID_BYTES = memory.data(36);
+/**
+ * Request ids in the UUID version 4 format, from a per-VM PRNG seeded once
+ * from the host's randomness: one 128-bit draw and 36 byte writes per id,
+ * instead of 32 Math.random calls and string concatenations. Unique enough
+ * to correlate logs; not a secret.
+ */
+class RequestIds {
+  private rng: Pcg32 | null = null;
+  private readonly text: Uint8Array = new Uint8Array(36);
 
-/** A random (version 4) UUID; Math.random is seeded from WASI random_get. Built in place: one string per id. */
-function uuid4(): string {
-  for (let i = 0; i < 36; i++) {
-    if (i == 8 || i == 13 || i == 18 || i == 23) {
-      store<u8>(UUID_BYTES + <usize>i, 0x2d);
-      continue;
+  next(): string {
+    let rng = this.rng;
+    if (rng == null) {
+      rng = new Pcg32(<u64>(Math.random() * 9007199254740991.0), <u64>(Math.random() * 9007199254740991.0));
+      this.rng = rng;
     }
-    let v = <i32>(Math.random() * 16.0) & 15;
-    if (i == 14) v = 4;
-    else if (i == 19) v = (v & 3) | 8;
-    store<u8>(UUID_BYTES + <usize>i, <u8>HEX_DIGITS.charCodeAt(v));
+    const hi = (<u64>rng.nextU32() << 32) | <u64>rng.nextU32();
+    const lo = (<u64>rng.nextU32() << 32) | <u64>rng.nextU32();
+    // Version 4 in nibble 12, variant 10xx in nibble 16.
+    const a = (hi & 0xffffffffffff0fff) | 0x0000000000004000;
+    const b = (lo & 0x3fffffffffffffff) | 0x8000000000000000;
+    const t = this.text;
+    let at = 0;
+    for (let i = 0; i < 16; i++) {
+      if (i == 4 || i == 6 || i == 8 || i == 10) unchecked((t[at++] = 0x2d));
+      const byte = <u32>(i < 8 ? (a >> (<u64>(56 - i * 8))) & 0xff : (b >> (<u64>(56 - (i - 8) * 8))) & 0xff);
+      unchecked((t[at++] = hexDigit(byte >> 4)));
+      unchecked((t[at++] = hexDigit(byte & 15)));
+    }
+    return String.UTF8.decodeUnsafe(t.dataStart, 36);
   }
-  return String.UTF8.decodeUnsafe(UUID_BYTES, 36);
 }
+
+/** The member Envoy actually sent the request to (after any retries). */
+const UPSTREAM_ADDRESS: Array<string> = ["upstream", "address"];
+const requestIds = new RequestIds();

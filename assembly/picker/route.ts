@@ -26,7 +26,7 @@ import { ScoringConfig } from "../scoring/config";
 import { ScoringRequest } from "../scoring/scorer";
 import { uncachedBlocks } from "../scoring/scorers/predicted_prefill";
 import { Pcg32 } from "../scoring/rng";
-import { addInFlight, poolStates, readInFlight, readStates } from "../pool/shared_state";
+import { addInFlight, penalize, poolStates, readInFlight, readPenalties, readStates } from "../pool/shared_state";
 import { FLEET_MEMBERS_KEY, Pool, PoolView } from "../pool/members";
 import { MaglevTable } from "../fleet/maglev";
 import { sessionKey } from "../fleet/session";
@@ -108,7 +108,7 @@ export class Router {
     // Membership not read yet (the first poll after start): no routing
     // header, so Envoy balances over the cluster it already knows.
     if (pool.addresses.length == 0 && !this.pool.known()) return r;
-    r.states = poolStates(pool.addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled, pool.usable);
+    r.states = poolStates(pool.addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled, pool.usable, readPenalties(this.store));
     const d = decide(r.states, new ScoringRequest(), this.scoring, this.rng);
     r.decision = d;
     if (d.status != STATUS_ROUTE || d.chosen < 0) return reject(r, d.status, d.reason);
@@ -187,7 +187,7 @@ export class Router {
       r.outcome = Outcome.Pass; // as above: Envoy balances until the first membership read
       return r;
     }
-    r.states = poolStates(addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled, pool.usable);
+    r.states = poolStates(addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled, pool.usable, readPenalties(this.store));
     const matched = prefixOn ? this.index.match(r.hashes, addresses) : new Int32Array(addresses.length);
     const sreq = new ScoringRequest();
     sreq.priority = priorityOf(headers);
@@ -230,6 +230,17 @@ export class Router {
     if (endpoint.length == 0) return;
     addInFlight(this.store, endpoint, -1, null, pendingBlocks > 0 ? -pendingBlocks : 0);
     if (failed && hashes.length > matchedBlocks) this.index.forget(hashes, matchedBlocks, endpoint);
+  }
+
+  /**
+   * A request sent to `endpoint` failed there: it answered 5xx, or Envoy had
+   * to retry the request on another member. The endpoint is left out of
+   * decisions for staleAfterMs (as long as a stale scrape would), whatever
+   * its scrapes say.
+   */
+  requestFailed(endpoint: string, nowMs: i64): void {
+    if (endpoint.length == 0) return;
+    penalize(this.store, endpoint, nowMs + this.config.metrics.staleAfterMs, nowMs);
   }
 }
 

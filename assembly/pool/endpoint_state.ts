@@ -34,6 +34,13 @@ export class EndpointState extends ServerSignals {
   scrapedAtMs: i64 = 0;
   hasScrapedAt: bool = false;
   consecutiveFailures: i32 = 0;
+  /**
+   * A request sent here just failed (Envoy retried it on another member):
+   * stronger evidence than stale metrics, so such an endpoint is left out
+   * even when every endpoint is unhealthy. Not encoded (set per decision
+   * from the shared penalty list).
+   */
+  failedRequest: bool = false;
 
   constructor(address: string = "") {
     super();
@@ -114,12 +121,22 @@ export class EndpointState extends ServerSignals {
   }
 
   /**
-   * Recomputes `healthy`: unhealthy when never scraped, when the last good
-   * scrape is older than staleAfterMs, or after maxFailures failures in a row.
+   * Recomputes health. An endpoint that has never answered a scrape is
+   * unknown (not unhealthy) until maxFailures scrapes have failed: right
+   * after Envoy starts, before the first scrape has come back, every server
+   * would otherwise count as unhealthy and prefix affinity would be ignored.
+   * Otherwise unhealthy when the last good scrape is older than staleAfterMs
+   * or after maxFailures failures in a row. Returns isHealthy.
    */
   refreshHealth(nowMs: i64, staleAfterMs: i64 = DEFAULT_STALE_AFTER_MS, maxFailures: i32 = DEFAULT_MAX_CONSECUTIVE_FAILURES): bool {
+    const failedOut = maxFailures > 0 && this.consecutiveFailures >= maxFailures;
+    if (!this.hasScrapedAt && !failedOut) {
+      this.healthy = true;
+      this.hasHealthy = false;
+      return true;
+    }
     let ok = this.hasScrapedAt && nowMs - this.scrapedAtMs <= staleAfterMs;
-    if (maxFailures > 0 && this.consecutiveFailures >= maxFailures) ok = false;
+    if (failedOut) ok = false;
     this.healthy = ok;
     this.hasHealthy = true;
     return ok;

@@ -23,6 +23,8 @@ import { endpointId } from "../prefix/prefix_index";
 export const METRICS_KEY = "llm-picker/pool/v1/metrics";
 export const INFLIGHT_KEY = "llm-picker/pool/v2/inflight";
 export const LEASE_KEY = "llm-picker/pool/v1/lease";
+export const PENALTY_KEY = "llm-picker/pool/v1/penalty";
+const PENALTY_ENTRY: i32 = 12;
 const CAS_RETRIES: i32 = 16;
 const INFLIGHT_ENTRY: i32 = 12;
 const LEASE_SIZE: i32 = 16;
@@ -38,6 +40,7 @@ const LEASE_SIZE: i32 = 16;
 export function ensurePoolKeys(kv: KeyValueStore): void {
   if (!kv.get(INFLIGHT_KEY).found) kv.set(INFLIGHT_KEY, new Uint8Array(0), 0);
   if (!kv.get(METRICS_KEY).found) kv.set(METRICS_KEY, new Uint8Array(0), 0);
+  if (!kv.get(PENALTY_KEY).found) kv.set(PENALTY_KEY, new Uint8Array(0), 0);
 }
 
 // The last published value this VM decoded, and what it decoded to. The
@@ -268,8 +271,63 @@ export function releaseLease(kv: KeyValueStore, owner: u64, nowMs: i64): void {
   kv.set(LEASE_KEY, next, v.cas);
 }
 
+// ---- request failures -----------------------------------------------------------
+
+/**
+ * Endpoints that just failed a request, until when: "llm-picker/pool/v1/penalty",
+ * a flat array of (u32 endpoint id, i64 until ms). A request the filter sent
+ * to an endpoint that answered 5xx, or that Envoy had to retry elsewhere
+ * (connection refused, 5xx), excludes that endpoint for a while, as a failed
+ * scrape would, but without waiting for the next scrape, and without a good
+ * scrape clearing it: a server whose /metrics is fine but whose requests fail
+ * is the case this covers.
+ */
+export class Penalties {
+  constructor(public value: StoreValue) {}
+
+  untilOf(id: u32): i64 {
+    if (!this.value.found) return 0;
+    const b = this.value.bytes;
+    const n = b.length / PENALTY_ENTRY;
+    for (let i = 0; i < n; i++) {
+      const at = b.dataStart + <usize>(i * PENALTY_ENTRY);
+      if (load<u32>(at) == id) return load<i64>(at, 4);
+    }
+    return 0;
+  }
+}
+
+export function readPenalties(store: KeyValueStore): Penalties {
+  return new Penalties(store.get(PENALTY_KEY));
+}
+
+/** Excludes `address` until `untilMs` (entries of other endpoints that expired are dropped). */
+export function penalize(kv: KeyValueStore, address: string, untilMs: i64, nowMs: i64): bool {
+  const id = endpointId(address);
+  for (let attempt = 0; attempt < CAS_RETRIES; attempt++) {
+    const v = kv.get(PENALTY_KEY);
+    const old = v.found ? v.bytes : new Uint8Array(0);
+    const n = old.length / PENALTY_ENTRY;
+    const next = new Uint8Array((n + 1) * PENALTY_ENTRY);
+    let m = 0;
+    for (let i = 0; i < n; i++) {
+      const at = old.dataStart + <usize>(i * PENALTY_ENTRY);
+      if (load<u32>(at) == id || load<i64>(at, 4) <= nowMs) continue;
+      memory.copy(next.dataStart + <usize>(m * PENALTY_ENTRY), at, <usize>PENALTY_ENTRY);
+      m++;
+    }
+    store<u32>(next.dataStart + <usize>(m * PENALTY_ENTRY), id);
+    store<i64>(next.dataStart + <usize>(m * PENALTY_ENTRY), untilMs, 4);
+    m++;
+    const r = kv.set(PENALTY_KEY, next.slice(0, m * PENALTY_ENTRY), v.found ? v.cas : 0);
+    if (r == STORE_OK) return true;
+    if (r != STORE_CAS_MISMATCH) return false;
+  }
+  return false;
+}
+
 /** Endpoint states for the configured pool: published metrics (if any) plus in-flight counts. */
-export function poolStates(addresses: Array<string>, published: Array<EndpointState>, inflight: InFlight, nowMs: i64, staleAfterMs: i64, scraping: bool, usable: Array<bool> | null = null): Array<EndpointState> {
+export function poolStates(addresses: Array<string>, published: Array<EndpointState>, inflight: InFlight, nowMs: i64, staleAfterMs: i64, scraping: bool, usable: Array<bool> | null = null, penalties: Penalties | null = null): Array<EndpointState> {
   const out = new Array<EndpointState>(addresses.length);
   for (let i = 0; i < addresses.length; i++) {
     const a = unchecked(addresses[i]);
@@ -283,6 +341,12 @@ export function poolStates(addresses: Array<string>, published: Array<EndpointSt
       s.healthy = false;
     }
     const id = endpointId(a);
+    if (penalties != null && penalties.untilOf(id) > nowMs) {
+      // It just failed a request: out of decisions until the penalty ends.
+      s.healthy = false;
+      s.hasHealthy = true;
+      s.failedRequest = true;
+    }
     s.inFlight = inflight.countOf(id);
     s.hasInFlight = true;
     s.pendingBlocks = inflight.pendingBlocksOf(id);

@@ -110,6 +110,13 @@ export class PrefixIndexStats {
   casConflicts: i64 = 0;
   /** Bucket writes abandoned after `casRetries` conflicts or a host error. */
   failedWrites: i64 = 0;
+  /**
+   * Net bytes this VM's successful writes added to the index's values (new
+   * length minus the length replaced). Summed over every VM that ever wrote,
+   * it is the index's current size (the gauge llm_picker.prefix.index_bytes),
+   * at most PrefixIndexConfig.maxBytes().
+   */
+  valueBytes: i64 = 0;
 }
 
 /**
@@ -216,9 +223,12 @@ export class PrefixIndex {
     return this.store.get(key);
   }
 
-  private set(key: string, value: Uint8Array, cas: u32): i32 {
+  /** A write replacing a value of `replaced` bytes (0: none). */
+  private set(key: string, value: Uint8Array, cas: u32, replaced: i32): i32 {
     this.stats.writes++;
-    return this.store.set(key, value, cas);
+    const status = this.store.set(key, value, cas);
+    if (status == STORE_OK) this.stats.valueBytes += <i64>value.length - <i64>replaced;
+    return status;
   }
 
   // ---- startup ------------------------------------------------------------
@@ -252,21 +262,23 @@ export class PrefixIndex {
         if (n > 0 && n <= this.capacity) continue;
         const next = n > this.capacity ? v.bytes.slice(0, BUCKET_HEADER + this.capacity * ENTRY_SIZE) : empty;
         if (n > this.capacity) store<u16>(next.dataStart, <u16>this.capacity, 4);
-        if (this.set(this.bucketKey(b), next, v.cas) == STORE_OK) written++;
+        if (this.set(this.bucketKey(b), next, v.cas, v.bytes.length) == STORE_OK) written++;
         continue;
       }
-      if (this.set(this.bucketKey(b), empty, 0) == STORE_OK) written++;
+      if (this.set(this.bucketKey(b), empty, 0, v.found ? v.bytes.length : 0) == STORE_OK) written++;
     }
     for (let b = this.buckets; b < oldBuckets; b++) {
       // Leftover keys of a larger geometry: an empty value is the only "delete".
-      if (this.set(this.config.keyPrefix + "b" + b.toString(), new Uint8Array(0), 0) == STORE_OK) written++;
+      const key = this.config.keyPrefix + "b" + b.toString();
+      const old = this.get(key);
+      if (this.set(key, new Uint8Array(0), 0, old.found ? old.bytes.length : 0) == STORE_OK) written++;
     }
     const m = new Uint8Array(META_SIZE);
     store<u32>(m.dataStart, META_MAGIC);
     store<i32>(m.dataStart, this.buckets, 4);
     store<i32>(m.dataStart, this.capacity, 8);
     store<i32>(m.dataStart, this.group, 12);
-    this.set(this.metaKey(), m, 0);
+    this.set(this.metaKey(), m, 0, meta.found ? meta.bytes.length : 0);
     return written + 1;
   }
 
@@ -462,11 +474,11 @@ export class PrefixIndex {
       current = null;
       if (!v.found) {
         // Missing key (init() not run): create it empty, then merge under CAS.
-        this.set(key, emptyBucket(), 0);
+        this.set(key, emptyBucket(), 0, 0);
         continue;
       }
       const next = mergeInto(v.bytes, hashes, from, to, id, stamp, this.capacity);
-      const status = this.set(key, next, v.cas);
+      const status = this.set(key, next, v.cas, v.bytes.length);
       if (status == STORE_OK) return true;
       if (status != STORE_CAS_MISMATCH) break;
       this.stats.casConflicts++;
@@ -502,7 +514,7 @@ export class PrefixIndex {
           done = true;
           break;
         }
-        const status = this.set(key, next, v.cas);
+        const status = this.set(key, next, v.cas, v.bytes.length);
         if (status == STORE_OK) done = true;
         else if (status == STORE_CAS_MISMATCH) this.stats.casConflicts++;
         else break;

@@ -101,6 +101,25 @@ function healthyIndices(endpoints: Array<EndpointState>): Array<i32> {
   return out;
 }
 
+/**
+ * When every endpoint is unhealthy: those whose requests did not just fail,
+ * and among them those with the fewest failed scrapes in a row. A dead
+ * server fails every scrape; a live one on a loaded host only now and then.
+ */
+function leastFailing(endpoints: Array<EndpointState>): Array<i32> {
+  let fewest = i32.MAX_VALUE;
+  for (let i = 0; i < endpoints.length; i++) {
+    const e = unchecked(endpoints[i]);
+    if (!e.failedRequest && e.consecutiveFailures < fewest) fewest = e.consecutiveFailures;
+  }
+  const out = new Array<i32>();
+  for (let i = 0; i < endpoints.length; i++) {
+    const e = unchecked(endpoints[i]);
+    if (!e.failedRequest && e.consecutiveFailures == fewest) out.push(i);
+  }
+  return out;
+}
+
 function allIndices(n: i32): Array<i32> {
   const out = new Array<i32>(n);
   for (let i = 0; i < n; i++) unchecked((out[i] = i));
@@ -126,8 +145,11 @@ export function decide(endpoints: Array<EndpointState>, req: ScoringRequest, cfg
   }
   let idx = healthyIndices(endpoints);
   if (idx.length == 0) {
-    // Without health data, picking on load beats refusing all traffic.
-    idx = allIndices(endpoints.length);
+    // Without health data, picking on load beats refusing all traffic; but
+    // not on an endpoint that looks dead (it has no load and would win every
+    // decision): see leastFailing. Every endpoint when all look dead.
+    idx = leastFailing(endpoints);
+    if (idx.length == 0) idx = allIndices(endpoints.length);
     d.allUnhealthy = true;
   }
   d.candidates = idx;

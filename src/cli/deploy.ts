@@ -41,9 +41,9 @@ import {
 } from "../envoy/ecds.js";
 import { ProxyWasmHost, ProxyWasmHostError, type LogEntry } from "../host/index.js";
 import type { Command } from "./command.js";
-import { probeAdmin } from "./deploy/admin.js";
+import { bodyLimitProblems, probeAdmin } from "./deploy/admin.js";
 import { DEFAULT_ADMIN, DEFAULT_TIMEOUT_S, EXIT, parseDeployArgs, USAGE, type DeployOptions } from "./deploy/args.js";
-import { awaitEnvoyLogLines, logSize } from "./deploy/envoy-log.js";
+import { awaitEnvoyLogLines, logSize, notesOn } from "./deploy/envoy-log.js";
 import {
   acquireLock,
   collectGarbage,
@@ -200,6 +200,11 @@ async function rollout(dir: string, settings: Settings, o: DeployOptions, report
       report.info(`${probe}; first resource in ${dir}: publishing it for Envoy's next start`);
     } else before = probe;
   }
+  if (before !== null) {
+    const problems = await bodyLimitProblems(admin, pluginConfig);
+    if (problems.length > 0)
+      return fail("invalid", EXIT.INVALID, "refused before publishing: Envoy's buffer limit is not above the filter's maxBodyBytes", problems);
+  }
 
   writeModule(dir, module, wasm);
   const kept = currentText !== null ? pushHistory(dir, currentText) : null;
@@ -305,6 +310,7 @@ async function judge(
       if (reason.length > 0) {
         report.error("Envoy's log:");
         for (const line of reason) report.error(`  ${line}`);
+        for (const note of notesOn(reason)) report.error(note);
       } else if (!settings.envoyLog) {
         report.error("(Envoy's admin does not say why; pass --envoy-log FILE, or see Envoy's log for \"config update rejected\")");
       }

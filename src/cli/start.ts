@@ -25,7 +25,7 @@ import { writeEds } from "../envoy/eds.js";
 import { findEnvoy, PROJECT_ROOT } from "../envoy/locate.js";
 import { startEnvoy, type EnvoyProcess } from "../envoy/process.js";
 import { loadSimConfigFile, type SimConfig } from "../sim/config.js";
-import { startSimPool, startSimServer, type SimPool, type SimServer } from "../sim/server.js";
+import { startIsolatedSimPool, startIsolatedSimServer, type IsolatedSimPool, type SimHandle } from "../sim/isolated.js";
 import { agent, streamRequest } from "../bench/routing-client.js";
 import { generateTrace } from "../bench/traces/generators.js";
 import { endpointView } from "../demo/metrics.js";
@@ -136,7 +136,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   if (!(await portFree(adminPort, "127.0.0.1")))
     throw new StartError(`port ${adminPort} (Envoy admin) is already in use: stop what uses it, or pass --admin-port N (0 = any free port)`);
 
-  let pool: SimPool | null = null;
+  let pool: IsolatedSimPool | null = null;
   let endpoints: string[];
   let bases: string[];
   if (options.upstreams && options.upstreams.length > 0) {
@@ -144,13 +144,14 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     endpoints = resolved.map((r) => r.address);
     bases = resolved.map((r) => r.base);
   } else {
-    pool = await startSimPool(options.servers ?? 4, options.sim ?? {});
+    // One worker thread per server: a long prompt on one cannot stall the others' /metrics.
+    pool = await startIsolatedSimPool(options.servers ?? 4, options.sim ?? {});
     endpoints = pool.servers.map((s) => `127.0.0.1:${s.port}`);
     bases = pool.urls;
   }
   // Simulated servers join and leave through EDS from a watched file.
   const edsDir = pool ? mkdtempSync(join(tmpdir(), "llm-picker-demo-eds-")) : null;
-  const extra: SimServer[] = [];
+  const extra: SimHandle[] = [];
   const draining = new Set<string>();
   const publish = () => {
     if (edsDir)
@@ -254,7 +255,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
 
   const addServer = async (): Promise<string | null> => {
     if (!pool || stopping) return null;
-    const server = await startSimServer(options.sim ?? {});
+    const server = await startIsolatedSimServer(options.sim ?? {});
     extra.push(server);
     const address = `127.0.0.1:${server.port}`;
     endpoints.push(address);
@@ -276,7 +277,11 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
     publish();
     await sleep(2 * POOL_INTERVAL_MS);
     const deadline = Date.now() + 30_000;
-    while (server && Date.now() < deadline && server.stats().running + server.stats().waiting > 0) await sleep(250);
+    while (server && Date.now() < deadline) {
+      const busy = await server.stats().catch(() => null);
+      if (!busy || busy.running + busy.waiting === 0) break;
+      await sleep(250);
+    }
     draining.delete(address);
     const j = endpoints.indexOf(address);
     if (j >= 0) {

@@ -17,6 +17,7 @@ import { isAbsolute, join, resolve } from "node:path";
 import { createServer } from "node:net";
 import { hasAdminCluster, renderEnvoyConfig, type EnvoySubstitutions } from "./config.js";
 import { findEnvoy, PROJECT_ROOT } from "./locate.js";
+import { bootstrapBodyLimitProblems } from "./limits.js";
 
 export interface StartEnvoyOptions {
   /** A path to an Envoy YAML config (template) or the YAML text itself. */
@@ -145,7 +146,13 @@ export async function startEnvoy(options: StartEnvoyOptions): Promise<EnvoyProce
   const requested = options.substitutions?.adminPort;
   const adminPort = requested || (hasAdminCluster(template) ? await freePort() : 0);
   const substitutions: EnvoySubstitutions = { listenerPort: 0, listenerAddress: "127.0.0.1", ...options.substitutions, adminPort };
-  writeFileSync(configPath, renderEnvoyConfig(template, substitutions));
+  const rendered = renderEnvoyConfig(template, substitutions);
+  const problems = bootstrapBodyLimitProblems(rendered);
+  if (problems.length > 0) {
+    rmSync(workDir, { recursive: true, force: true });
+    throw new Error(`refusing to start Envoy: ${problems.join("; ")}`);
+  }
+  writeFileSync(configPath, rendered);
 
   const args = [
     "-c",

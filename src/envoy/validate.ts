@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { isEnvoyBootstrap, renderEnvoyConfig, type EnvoySubstitutions } from "./config.js";
 import { findEnvoy, PROJECT_ROOT } from "./locate.js";
+import { bootstrapBodyLimitProblems } from "./limits.js";
 import { isMap, isSeq, parseDocument } from "yaml";
 
 export const ENVOY_CONFIG_DIR = resolve(PROJECT_ROOT, "envoy");
@@ -95,7 +96,11 @@ export function validateEnvoyConfig(file: string, substitutions: EnvoySubstituti
   const dir = mkdtempSync(join(tmpdir(), "llm-picker-validate-"));
   try {
     const rendered = join(dir, basename(file));
-    writeFileSync(rendered, renderEnvoyConfig(text, substitutions));
+    const renderedText = renderEnvoyConfig(text, substitutions);
+    // Envoy accepts a buffer limit below the filter's body bound; we do not.
+    const problems = bootstrapBodyLimitProblems(renderedText);
+    if (problems.length > 0) return { file, status: "failed", detail: problems.join("\n") };
+    writeFileSync(rendered, renderedText);
     const run = spawnSync(bin, ["--mode", "validate", "-c", rendered, "-l", "warn"], {
       encoding: "utf8",
       cwd: PROJECT_ROOT,

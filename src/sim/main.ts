@@ -1,11 +1,12 @@
 // CLI: npx tsx src/sim/main.ts [--port P] [--config FILE] [--servers N]
 //
 // Starts one simulated vLLM server (or N on consecutive ports from P, or on
-// free ports when P is 0) and prints one URL per line. Ctrl-C stops them.
+// free ports when P is 0), each in its own worker thread, and prints one URL
+// per line. Ctrl-C stops them.
 
 import { parseArgs } from "node:util";
 import { loadSimConfigFile, resolveSimConfig, type SimConfig } from "./config.js";
-import { startSimPool } from "./server.js";
+import { startIsolatedSimPool } from "./isolated.js";
 
 const USAGE = `usage: npx tsx src/sim/main.ts [--port P] [--config FILE] [--servers N]
   --port P       port of the first server (default 0: a free port)
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
   }
   let pool;
   try {
-    pool = await startSimPool(count, config, port === 0 ? undefined : port);
+    pool = await startIsolatedSimPool(count, config, port === 0 ? undefined : port);
   } catch (err) {
     fail((err as Error).message);
   }

@@ -18,7 +18,7 @@
 import { createHash } from "node:crypto";
 import { chainHashes, rootDigest, type ChainResult } from "./kvcache.js";
 import { ChatRenderError, renderLlama31, type ChatMessage, type ChatTool, type ToolCall } from "./template.js";
-import { BOS_ID, encodePieces, encodeText } from "./tokenizer.js";
+import { BOS_ID, encodePieces, encodeText, TokenLimitExceeded, withTokenLimit } from "./tokenizer.js";
 
 export type Api = "chat" | "completions" | "responses";
 
@@ -274,8 +274,13 @@ function digestOf(api: Api, bodyText: string): string {
   return createHash("sha1").update(api).update("\0").update(bodyText).digest("base64");
 }
 
-/** Parses a request body for `api` (memoised on the exact body text). Throws RequestError on a bad body. */
-export function parseRequest(api: Api, bodyText: string): ParsedRequest {
+/**
+ * Parses a request body for `api` (memoised on the exact body text). Throws
+ * RequestError on a bad body, and on a prompt of more than `maxPromptTokens`
+ * tokens (the context), found without tokenizing all of it, as vLLM refuses
+ * an over-long prompt rather than spending minutes on it.
+ */
+export function parseRequest(api: Api, bodyText: string, maxPromptTokens = Infinity): ParsedRequest {
   const key = digestOf(api, bodyText);
   const found = parsedMemo.get(key);
   if (found !== undefined) return found;
@@ -286,7 +291,16 @@ export function parseRequest(api: Api, bodyText: string): ParsedRequest {
     throw new RequestError(400, "request body is not valid JSON");
   }
   if (!isObject(body)) throw new RequestError(400, "request body must be a JSON object");
-  const parsed = parseBody(api, body);
+  let parsed: ParsedRequest;
+  try {
+    parsed = withTokenLimit(maxPromptTokens, () => parseBody(api, body as Record<string, unknown>));
+  } catch (err) {
+    if (!(err instanceof TokenLimitExceeded)) throw err;
+    throw new RequestError(
+      400,
+      `This model's maximum context length is ${maxPromptTokens} tokens. However, your prompt has more than ${maxPromptTokens} tokens.`,
+    );
+  }
   parsedMemo.set(key, parsed);
   return parsed;
 }

@@ -245,7 +245,7 @@ class SimHttpServer {
     const pathApi = pathParam === null ? null : apiForPath(pathParam);
     if (pathParam !== null && pathApi === null) throw new RequestError(400, `unknown path ${pathParam}`);
     if (pathApi !== null) {
-      parsed = parseRequest(pathApi, bodyText);
+      parsed = parseRequest(pathApi, bodyText, this.config.maxModelLen);
     } else {
       let outer: unknown;
       try {
@@ -259,9 +259,9 @@ class SimHttpServer {
         const inner = wrapper.body as Record<string, unknown>;
         const api = typeof wrapper.path === "string" ? apiForPath(wrapper.path) : apiForBody(inner);
         if (api === null) throw new RequestError(400, `unknown path ${String(wrapper.path)}`);
-        parsed = parseRequest(api, JSON.stringify(inner));
+        parsed = parseRequest(api, JSON.stringify(inner), this.config.maxModelLen);
       } else {
-        parsed = parseRequest(apiForBody(wrapper), bodyText);
+        parsed = parseRequest(apiForBody(wrapper), bodyText, this.config.maxModelLen);
       }
     }
     const { root } = this.resolveModel(parsed);
@@ -270,7 +270,7 @@ class SimHttpServer {
   }
 
   private generate(api: Api, bodyText: string, res: ServerResponse): void {
-    const parsed = parseRequest(api, bodyText);
+    const parsed = parseRequest(api, bodyText, this.config.maxModelLen);
     const { model, lora, root } = this.resolveModel(parsed);
     const config = this.config;
     const promptTokens = parsed.tokens.length;

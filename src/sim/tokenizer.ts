@@ -76,10 +76,70 @@ const memo = new SectionMemo(32 * 1024 * 1024);
 /** A rendered prompt as a sequence of pieces: special tokens and text, in order. */
 export type Piece = { special: string } | { text: string };
 
+/**
+ * The longest token of the Llama 3.1 vocabulary decodes to 128 characters
+ * (a run of spaces), so a text of n characters has at least n / 128 tokens:
+ * a prompt that cannot fit the context is refused without tokenizing it.
+ */
+export const MAX_TOKEN_CHARS = 128;
+/** Texts longer than this are tokenized in segments, so a prompt over budget stops early. */
+const SEGMENT_CHARS = 16384;
+
+/** A prompt has more tokens than the budget (the model's context): refused before it is fully tokenized. */
+export class TokenLimitExceeded extends Error {
+  constructor(readonly limit: number) {
+    super(`more than ${limit} prompt tokens`);
+    this.name = "TokenLimitExceeded";
+  }
+}
+
+let tokenLimit = Infinity;
+
+/**
+ * Runs `f` with a prompt-token budget: tokenizing past it throws
+ * TokenLimitExceeded. The cost of a prompt is then bounded by the budget, not
+ * by the body: a text past limit × MAX_TOKEN_CHARS is refused at once, and a
+ * long one is tokenized segment by segment until the budget is spent (the
+ * BPE costs up to ~30 µs per character on text without spaces).
+ */
+export function withTokenLimit<T>(limit: number, f: () => T): T {
+  const previous = tokenLimit;
+  tokenLimit = limit;
+  try {
+    return f();
+  } finally {
+    tokenLimit = previous;
+  }
+}
+
 /** Token ids of one text (may contain special tokens written out), without adding BOS. Memoised. */
 export function encodeText(text: string): readonly number[] {
+  return encodeWithin(text, tokenLimit);
+}
+
+function encodeWithin(text: string, remaining: number): readonly number[] {
   if (text.length === 0) return [];
-  return memo.get(text);
+  if (remaining === Infinity) return memo.get(text);
+  if (text.length > remaining * MAX_TOKEN_CHARS) throw new TokenLimitExceeded(tokenLimit);
+  if (text.length <= SEGMENT_CHARS) return memo.get(text);
+  // Segments end before a whitespace character where there is one (the
+  // pre-tokenizer starts a word there, so ordinary text tokenizes as a whole).
+  const out: number[] = [];
+  for (let start = 0; start < text.length; ) {
+    let end = Math.min(start + SEGMENT_CHARS, text.length);
+    if (end < text.length) {
+      let cut = end;
+      while (cut > start + SEGMENT_CHARS / 2 && !/\s/.test(text[cut])) cut--;
+      end = cut > start + SEGMENT_CHARS / 2 ? cut : end;
+      const code = text.charCodeAt(end - 1);
+      if (code >= 0xd800 && code <= 0xdbff) end--; // never split a surrogate pair
+    }
+    const ids = memo.get(text.slice(start, end));
+    for (let i = 0; i < ids.length; i++) out.push(ids[i]);
+    if (out.length > remaining) throw new TokenLimitExceeded(tokenLimit);
+    start = end;
+  }
+  return out;
 }
 
 /** Token id of one special token, e.g. "<|eot_id|>". */
@@ -99,8 +159,9 @@ export function encodePieces(pieces: readonly Piece[]): number[] {
   let pendingText = "";
   const flush = () => {
     if (pendingText.length > 0) {
-      const ids = encodeText(pendingText);
+      const ids = encodeWithin(pendingText, tokenLimit - out.length);
       for (let i = 0; i < ids.length; i++) out.push(ids[i]);
+      if (out.length > tokenLimit) throw new TokenLimitExceeded(tokenLimit);
       pendingText = "";
     }
   };

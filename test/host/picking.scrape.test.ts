@@ -248,11 +248,14 @@ describe("health", () => {
 
   it("when every endpoint is unhealthy, load-only picking still routes (no 503), on the last known load, prefix ignored", async () => {
     const host = await newPool({ extra: { debugHeaders: true } });
-    // Never scraped at all: all unhealthy, all unknown load, still routed.
+    // Never scraped at all: health unknown, which is not unhealthy, so prefix
+    // affinity keeps its weight from the first request (cold start).
     const first = send(host, chatBody(["before any scrape"]));
     expect(first.status).toBeUndefined();
     expect([A, B, C]).toContain(first.endpoint);
-    expect(JSON.parse(headerOf(first.headers, "x-llm-picker-scores")!).allUnhealthy).toBe(true);
+    const coldScores = JSON.parse(headerOf(first.headers, "x-llm-picker-scores")!);
+    expect(coldScores.allUnhealthy).toBe(false);
+    expect(coldScores.weights.prefix).toBe(3);
     first.stream.end("complete");
 
     scrapeRound(host, INTERVAL, { [A]: { waiting: 4, kv: 0.1 }, [B]: { waiting: 0, kv: 0.1 }, [C]: { waiting: 2, kv: 0.1 } });

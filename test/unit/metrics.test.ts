@@ -593,11 +593,13 @@ describe("scrapes and health", () => {
     });
   });
 
-  const health: Array<[string, string[], number, number, number, boolean]> = [
+  const health: Array<[string, string[], number, number, number, boolean | null]> = [
     ["fresh scrape", [V0_PAGE], 1500, 1000, 2, true],
     ["stale after the threshold", [V0_PAGE], 2001, 1000, 2, false],
     ["exactly at the threshold", [V0_PAGE], 2000, 1000, 2, true],
-    ["never scraped", [""], 0, 1000, 2, false],
+    // Unknown (null), which routing treats as healthy: cold start keeps prefix affinity.
+    ["never scraped, one failed scrape: unknown", [""], 1100, 1000, 2, null],
+    ["never scraped, two failed scrapes: unhealthy", ["", ""], 2100, 1000, 2, false],
     ["one failure after a good scrape", [V0_PAGE, ""], 1100, 1000, 2, true],
     ["two failures in a row", [V0_PAGE, "", ""], 1100, 1000, 2, false],
     ["recovers on the next good scrape", [V0_PAGE, "", "", V0_PAGE], 4100, 1000, 2, true],

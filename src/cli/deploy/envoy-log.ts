@@ -77,3 +77,20 @@ function stampedBefore(stamp: string, ms: number): boolean {
   const utc = Date.UTC(y, mo - 1, d, h, mi, sec, milli);
   return local < ms && utc < ms;
 }
+
+/**
+ * Envoy lines that read as something they are not. "Plugin configured to
+ * fail closed failed to load" is logged by Envoy 1.40 for every module that
+ * does not load, whatever `failure_policy` says: it tests the deprecated
+ * `fail_open` flag, which FAIL_OPEN does not set. On an update the policy
+ * does not come into play: the module never served, Envoy refuses the
+ * update and the running filter keeps serving.
+ */
+export function notesOn(lines: string[]): string[] {
+  if (!lines.some((l) => l.includes("fail closed failed to load"))) return [];
+  return [
+    'note: "Plugin configured to fail closed failed to load" is Envoy\'s wording for any module that does not load; ' +
+      "it reads the deprecated fail_open flag, not failure_policy (FAIL_OPEN here). Nothing failed closed: " +
+      "the update was refused before the module served a request, and the running filter keeps serving.",
+  ];
+}
