@@ -343,7 +343,8 @@ describe.skipIf(SKIP_FILTER)("cold start: endpoints not scraped yet are unknown,
       expect(firstServer.traffic()).toHaveLength(2);
       const scores = JSON.parse(String(firstServer.traffic()[1].headers["x-llm-picker-scores"]));
       expect(scores.allUnhealthy).toBe(false);
-      expect(scores.weights.prefix).toBe(3);
+      // Affinity was not dropped for want of health data: the default profile's cost scorer ran with its weight.
+      expect(scores.weights["predicted-prefill"]).toBe(1);
     }
     // Still no scrape answered nor failed; the health gauge (written by the
     // scraping VM on its ticks) reads unknown as healthy (1).

@@ -70,7 +70,7 @@ describe.skipIf(SKIP_FILTER)("llm-picker deploy against a real Envoy", () => {
 
   test("a configuration-only swap creates one new VM (Envoy 1.40), a code swap one per worker and more; traffic flows on", async () => {
     const before = await v8();
-    const r = await run({ wasm: FILTER_WASM, config: configFile("w.json", { ...base(), weights: { kvCache: 5 } }) });
+    const r = await run({ wasm: FILTER_WASM, config: configFile("w.json", { ...base(), profile: "seed", weights: { kvCache: 5 } }) });
     expect(r.exitCode, r.text).toBe(EXIT.OK);
     expect(r.status).toBe("live");
     const after = await v8();

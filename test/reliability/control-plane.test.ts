@@ -65,8 +65,8 @@ describe.skipIf(SKIP_FILTER)(`control plane: ${PUSHES} pushes, one a second, und
         let r: Awaited<ReturnType<typeof deploy>>;
         const run = (o: { wasm?: string; config?: string; validate?: boolean }) =>
           deploy({ dir, admin: envoy.adminUrl, envoyLog, timeoutS: 15, ...o, out: () => {}, err: () => {} });
-        if (step === 0) r = await run({ wasm: FILTER_WASM, config: configOf([a, b, c], { weights: { kvCache: 1 + i } }) });
-        else if (step === 1) r = await run({ wasm: FILTER_WASM, config: configOf([a, b, c], { weights: { prefix: "heavy" } }), validate: false });
+        if (step === 0) r = await run({ wasm: FILTER_WASM, config: configOf([a, b, c], { profile: "seed", weights: { kvCache: 1 + i } }) });
+        else if (step === 1) r = await run({ wasm: FILTER_WASM, config: configOf([a, b, c], { profile: "seed", weights: { prefix: "heavy" } }), validate: false });
         else if (step === 2) {
           r = await run({ wasm: FILTER_WASM, config: configOf([a, b, c, d]) });
           addedDAt = Date.now();
@@ -75,7 +75,7 @@ describe.skipIf(SKIP_FILTER)(`control plane: ${PUSHES} pushes, one a second, und
         } else if (step === 4) {
           r = await run({ wasm: FILTER_WASM, config: configOf([a, b, d]) });
           removedCAt = Date.now();
-        } else r = await run({ wasm: FILTER_WASM, config: configOf([a, b, c], { weights: { queue: 3 } }) });
+        } else r = await run({ wasm: FILTER_WASM, config: configOf([a, b, c], { profile: "seed", weights: { queue: 3 } }) });
         verdicts.push([["weights", "invalid config", "add d", "broken module", "remove c", "restore"][step], r.status]);
         const want: number = step === 1 || step === 3 ? EXIT.REFUSED : EXIT.OK;
         expect(r.exitCode, `${verdicts[verdicts.length - 1].join(": ")} ${r.reason.join(" | ")}`).toBe(want);
