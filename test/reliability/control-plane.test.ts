@@ -66,7 +66,8 @@ describe.skipIf(SKIP_FILTER)(`control plane: ${PUSHES} pushes, one a second, und
         const run = (o: { wasm?: string; config?: string; validate?: boolean }) =>
           deploy({ dir, admin: envoy.adminUrl, envoyLog, timeoutS: 15, ...o, out: () => {}, err: () => {} });
         if (step === 0) r = await run({ wasm: FILTER_WASM, config: configOf([a, b, c], { profile: "seed", weights: { kvCache: 1 + i } }) });
-        else if (step === 1) r = await run({ wasm: FILTER_WASM, config: configOf([a, b, c], { profile: "seed", weights: { prefix: "heavy" } }), validate: false });
+        else if (step === 1)
+          r = await run({ wasm: FILTER_WASM, config: configOf([a, b, c], { profile: "seed", weights: { prefix: "heavy" } }), validate: false });
         else if (step === 2) {
           r = await run({ wasm: FILTER_WASM, config: configOf([a, b, c, d]) });
           addedDAt = Date.now();

@@ -71,7 +71,12 @@ describe.skipIf(SKIP_FILTER)("Envoy hot restart", () => {
         adminPort: 0,
         wasmPath: FILTER_WASM,
         endpoints: servers.map((s) => s.address),
-        pluginConfig: { endpoints: servers.map((s) => ({ address: s.address })), metrics: { cluster: "model_servers_metrics" }, debugHeaders: true, profile: "seed" },
+        pluginConfig: {
+          endpoints: servers.map((s) => ({ address: s.address })),
+          metrics: { cluster: "model_servers_metrics" },
+          debugHeaders: true,
+          profile: "seed",
+        },
       }),
     );
     const children: ChildProcess[] = [];
