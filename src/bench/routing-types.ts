@@ -1,0 +1,93 @@
+// The routing benchmark's shapes: options, one run's result (the --json
+// contract) and its detail. Kept apart from routing.ts so the modules that
+// read results (the summary, the fleet benchmark) need not load the runner.
+import type { SimConfig } from "../sim/config.js";
+import type { PolicyName } from "./routing-policies.js";
+import type { TraceRequest } from "./traces/trace.js";
+
+export interface RoutingResult {
+  policy: PolicyName;
+  trace: string;
+  requests: number;
+  errors: number;
+  /** Prompt tokens served from the servers' prefix caches / all prompt tokens. */
+  hitRate: number;
+  ttftP50Ms: number;
+  ttftP90Ms: number;
+  ttftP99Ms: number;
+  /** Completed requests per model second. */
+  rps: number;
+  /** Requests per server, busiest / mean (1 = even). */
+  maxMeanLoad?: number;
+  /** Filter policies: decisions where load overrode prefix affinity (bounded-load rule or hot-spot guard), from Envoy's /stats. */
+  activations?: number;
+  /** Prefill work / (servers × model duration): how busy the servers' serial prefill was. */
+  busy?: number;
+  /** Time-weighted KV-cache usage, mean over the servers (the other resource a request waits for). */
+  kvUsage?: number;
+  /**
+   * TTFT by the simulators' own clocks (model ms from a request's arrival at
+   * the server to its first token): what the routing decides, without the
+   * client, Envoy and event-loop delays of a shared machine.
+   */
+  serverTtftP50Ms?: number;
+  serverTtftP90Ms?: number;
+  serverTtftP99Ms?: number;
+}
+
+/** Extra figures for the Markdown report (not in --json). */
+export interface RoutingDetail {
+  /** Requests per server, highest / mean (1 = even). */
+  imbalance: number;
+  /** The first failures, for the report. */
+  errorSamples: string[];
+  /** The filter's own prefix match ratio (matched / total blocks), filter policies only. */
+  filterMatchRatio?: number;
+  /** Decisions where the hot-spot guard dropped affinity (filter policies only). */
+  guardFired?: number;
+  /** What the closed loop did (routing-sessions.ts). */
+  loop: LoopFigures;
+}
+
+/** Closed-loop replay figures of one run. */
+export interface LoopFigures {
+  closedLoop: boolean;
+  /** Assistant messages whose content was replaced by the reply the server streamed. */
+  substituted: number;
+  /** Turns sent after their trace time because the session's previous turn had not finished. */
+  delayed: number;
+  /** Sum of those delays, model ms. */
+  delayModelMs: number;
+}
+
+export interface TraceSpec {
+  name: string;
+  requests: TraceRequest[];
+}
+
+export interface RoutingBenchOptions {
+  traces: TraceSpec[];
+  policies: PolicyName[];
+  servers: number;
+  sim: Partial<SimConfig>;
+  /** Per-request timeout in real ms (default 120 s). */
+  timeoutMs?: number;
+  /** Filter module (default build/llm_picker.wasm). */
+  wasmPath?: string;
+  /** Merged into the filter policies' plugin configuration (--filter-config). */
+  filterOverride?: Record<string, unknown>;
+  /**
+   * Replay assistant messages as the trace wrote them (default false: closed
+   * loop, they carry the replies the servers streamed; routing-sessions.ts).
+   */
+  openLoop?: boolean;
+  /** Progress bar on stderr (default: when stderr is a TTY; otherwise one line per run). */
+  progress?: boolean;
+  /** Log lines (default stderr). */
+  log?: (line: string) => void;
+}
+
+export interface RoutingRun {
+  result: RoutingResult;
+  detail: RoutingDetail;
+}

@@ -1,0 +1,243 @@
+// assembly/pool through build/units-scoring.wasm: the binary encoding of an
+// endpoint's state in shared data, and the endpoints snapshot reader
+// (`inspect --endpoints` and the `snapshot` configuration key).
+import fc from "fast-check";
+import { beforeAll, describe, expect, it } from "vitest";
+import { loadUnits, type Units } from "../support";
+
+let u: Units<"scoring">;
+beforeAll(async () => {
+  u = await loadUnits("scoring");
+});
+
+const enc = (s: string) => new TextEncoder().encode(s);
+// ---------------------------------------------------------------------------
+// Endpoint state: binary encoding.
+
+const stateArb = fc.record({
+  address: fc.string({ maxLength: 40 }),
+  waiting: fc.option(fc.double({ min: 0, max: 1e6, noNaN: true }), { nil: null }),
+  running: fc.option(fc.double({ min: 0, max: 1e6, noNaN: true }), { nil: null }),
+  kvCacheUsage: fc.option(fc.double({ min: 0, max: 1, noNaN: true }), { nil: null }),
+  maxLoras: fc.option(fc.integer({ min: 0, max: 1000 }), { nil: null }),
+  inFlight: fc.option(fc.integer({ min: 0, max: 1 << 30 }), { nil: null }),
+  healthy: fc.option(fc.boolean(), { nil: null }),
+  scrapedAtMs: fc.option(fc.integer({ min: 0, max: 2 ** 50 }), { nil: null }),
+  consecutiveFailures: fc.integer({ min: 0, max: 1000 }),
+  blockSize: fc.option(fc.integer({ min: 0, max: 1 << 20 }), { nil: null }),
+  numGpuBlocks: fc.option(fc.integer({ min: 0, max: 2 ** 31 - 1 }), { nil: null }),
+  loras: fc.option(
+    fc.record({
+      running: fc.array(
+        fc.string({ minLength: 1, maxLength: 30 }).filter((s) => !s.includes("\n")),
+        { maxLength: 6 },
+      ),
+      waiting: fc.array(
+        fc.string({ minLength: 1, maxLength: 30 }).filter((s) => !s.includes("\n")),
+        { maxLength: 6 },
+      ),
+    }),
+    { nil: null },
+  ),
+});
+
+type StateArb = typeof stateArb extends fc.Arbitrary<infer T> ? T : never;
+
+function encodeFrom(s: StateArb): Uint8Array {
+  const n = (v: number | boolean | null) => (v === null ? NaN : Number(v));
+  const nums = new Float64Array([
+    n(s.waiting),
+    n(s.running),
+    n(s.kvCacheUsage),
+    n(s.maxLoras),
+    n(s.inFlight),
+    n(s.healthy),
+    n(s.scrapedAtMs),
+    s.consecutiveFailures,
+    n(s.blockSize),
+    n(s.numGpuBlocks),
+  ]);
+  return u.encodeStateFrom(s.address, nums, s.loras !== null, (s.loras?.running ?? []).join("\n"), (s.loras?.waiting ?? []).join("\n"));
+}
+
+const round6 = (x: number | null) => (x === null ? null : Math.round(x * 1e6) / 1e6);
+
+describe("endpoint state encoding", () => {
+  it("decode(encode(s)) == s", () => {
+    fc.assert(
+      fc.property(stateArb, (s) => {
+        const back = JSON.parse(u.decodeStateJson(encodeFrom(s)));
+        expect(back).toEqual({
+          address: s.address,
+          waiting: round6(s.waiting),
+          running: round6(s.running),
+          kvCacheUsage: round6(s.kvCacheUsage),
+          maxLoras: s.maxLoras,
+          inFlight: s.inFlight,
+          scrapedAtMs: s.scrapedAtMs,
+          blockSize: s.blockSize,
+          numGpuBlocks: s.numGpuBlocks,
+          consecutiveFailures: s.consecutiveFailures,
+          healthy: s.healthy,
+          runningLoras: s.loras === null ? null : s.loras.running,
+          waitingLoras: s.loras === null ? null : s.loras.waiting,
+        });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("a fixed encoding (version 1 layout is stable)", () => {
+    const b = encodeFrom({
+      address: "a:1",
+      waiting: 2,
+      running: null,
+      kvCacheUsage: 0.5,
+      maxLoras: null,
+      inFlight: 3,
+      healthy: true,
+      scrapedAtMs: null,
+      consecutiveFailures: 0,
+      blockSize: null,
+      numGpuBlocks: null,
+      loras: { running: ["x"], waiting: [] },
+    });
+    // version, flags = waiting|kv|loras|inFlight|healthy = 1+4+8+32+64 = 109
+    expect(Array.from(b.slice(0, 6))).toEqual([1, 109, 0, 3, 0, 0x61]);
+    expect(b.length).toBe(1 + 2 + 5 + 24 + 8 + 1 + 8 + 12 + (2 + 2 + 1) + 2);
+  });
+
+  it("every truncation of a valid encoding decodes to null", () => {
+    fc.assert(
+      fc.property(stateArb, (s) => {
+        const b = encodeFrom(s);
+        for (let n = 0; n < b.length; n++) expect(u.decodeStateJson(b.slice(0, n))).toBe("null");
+        const longer = new Uint8Array(b.length + 1);
+        longer.set(b);
+        expect(u.decodeStateJson(longer)).toBe("null"); // trailing bytes refused
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("garbage never traps (random bytes, flipped valid encodings, pools)", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (b) => {
+        const out = u.decodeStateJson(b);
+        expect(() => JSON.parse(out)).not.toThrow();
+        expect(() => JSON.parse(u.decodeStatesJson(b))).not.toThrow();
+      }),
+      { numRuns: 500 },
+    );
+    fc.assert(
+      fc.property(stateArb, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), (s, flips) => {
+        const b = encodeFrom(s);
+        for (const [p, v] of flips) b[p % b.length] = v;
+        const out = JSON.parse(u.decodeStateJson(b));
+        if (out !== null) {
+          for (const k of ["waiting", "running"]) if (out[k] !== null) expect(out[k]).toBeGreaterThanOrEqual(0);
+          if (out.kvCacheUsage !== null) expect(out.kvCacheUsage).toBeLessThanOrEqual(1);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("wrong version and unknown flags are refused", () => {
+    const b = encodeFrom({
+      address: "a",
+      waiting: 1,
+      running: 1,
+      kvCacheUsage: 0,
+      maxLoras: 1,
+      inFlight: 0,
+      healthy: true,
+      scrapedAtMs: 5,
+      consecutiveFailures: 0,
+      blockSize: 16,
+      numGpuBlocks: 10,
+      loras: null,
+    });
+    expect(u.decodeStateJson(b)).not.toBe("null");
+    const v2 = b.slice();
+    v2[0] = 2;
+    expect(u.decodeStateJson(v2)).toBe("null");
+    const flags = b.slice();
+    flags[2] |= 0x80; // bit 15
+    expect(u.decodeStateJson(flags)).toBe("null");
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Endpoints snapshot (CLI --endpoints FILE) and pools.
+
+describe("endpoints snapshot", () => {
+  const full =
+    '{"10.0.0.1:8000": {"waiting": 3, "running": 2, "kvCacheUsage": 0.25, "runningLoras": ["a"], "waitingLoras": [], "maxLoras": 4, "inFlight": 1, "healthy": true},' +
+    ' "10.0.0.2:8000": {}, "10.0.0.3:8000": {"waiting": null, "healthy": false}}';
+
+  it("reads every key, missing and null mean unknown, order kept", () => {
+    expect(JSON.parse(u.snapshotRoundTrip(enc(full)))).toEqual({
+      "10.0.0.1:8000": { waiting: 3, running: 2, kvCacheUsage: 0.25, runningLoras: ["a"], waitingLoras: [], maxLoras: 4, inFlight: 1, healthy: true },
+      "10.0.0.2:8000": {},
+      "10.0.0.3:8000": { healthy: false },
+    });
+    expect(Object.keys(JSON.parse(u.snapshotRoundTrip(enc(full))))).toEqual(["10.0.0.1:8000", "10.0.0.2:8000", "10.0.0.3:8000"]);
+  });
+
+  it("pool encoding round-trips through decodeStates", () => {
+    const pool = JSON.parse(u.decodeStatesJson(u.encodeSnapshot(enc(full))));
+    expect(pool.map((s: any) => s.address)).toEqual(["10.0.0.1:8000", "10.0.0.2:8000", "10.0.0.3:8000"]);
+    expect(pool[0]).toMatchObject({
+      waiting: 3,
+      running: 2,
+      kvCacheUsage: 0.25,
+      runningLoras: ["a"],
+      waitingLoras: [],
+      maxLoras: 4,
+      inFlight: 1,
+      healthy: true,
+    });
+    expect(pool[1]).toMatchObject({ waiting: null, healthy: null, runningLoras: null });
+    expect(JSON.parse(u.decodeStatesJson(u.encodeSnapshot(enc("{}"))))).toEqual([]);
+  });
+
+  const errors: Array<[string, string]> = [
+    ['{"a:1": {"waitng": 1}}', "a:1.waitng: unknown key"],
+    ['{"a:1": {"kvCacheUsage": 1.5}}', "a:1.kvCacheUsage: must be between 0 and 1"],
+    ['{"a:1": {"waiting": -1}}', "a:1.waiting: must be a non-negative number"],
+    ['{"a:1": {"maxLoras": 1.5}}', "a:1.maxLoras: expected an integer"],
+    ['{"a:1": {"inFlight": "3"}}', "a:1.inFlight: expected a number, got a string"],
+    ['{"a:1": {"healthy": 1}}', "a:1.healthy: expected a boolean, got a number"],
+    ['{"a:1": {"runningLoras": [1]}}', "a:1.runningLoras[0]: expected a string, got a number"],
+    ['{"a:1": {}, "a:1": {}}', "a:1: duplicate endpoint address"],
+    ['{"": {}}', "empty endpoint address"],
+    ['[{"a:1": {}}]', "expected an object, got an array"],
+    ['{"a:1": {}', "invalid JSON"],
+    ['{"a:1": {}} x', "invalid JSON"],
+  ];
+  for (const [json, message] of errors) {
+    it(`refuses ${json}`, () => {
+      expect(JSON.parse(u.snapshotRoundTrip(enc(json))).error).toContain(message);
+    });
+  }
+
+  it("never traps on random or mutated snapshots", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (b) => {
+        expect(() => JSON.parse(u.snapshotRoundTrip(b))).not.toThrow();
+      }),
+      { numRuns: 300 },
+    );
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 5 }), (flips) => {
+        const b = enc(full);
+        for (const [p, v] of flips) b[p % b.length] = v;
+        expect(() => JSON.parse(u.snapshotRoundTrip(b))).not.toThrow();
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------
