@@ -207,3 +207,30 @@ export function growingChat(
     },
   };
 }
+
+/**
+ * A conversation about one document: the first user turn carries the whole
+ * document and a question, later turns ask follow-ups (so every turn shares
+ * the document as its prefix). `gapMs` is the mean think time between turns.
+ */
+export function documentChat(o: Resolved, rng: Rng, id: string, start: number, doc: string, turns: number, system: string, gapMs: number): Session {
+  const messages: Message[] = [{ role: "system", content: system }];
+  let n = 0;
+  let reply = 0;
+  return {
+    id,
+    start,
+    gap: () => gapMs + rng.exp(gapMs),
+    next: () => {
+      if (n >= turns) return null;
+      if (n === 0) messages.push({ role: "user", content: `${doc}\n\nQuestion: ${words(rng, rng.int(10, 40))}?` });
+      else {
+        messages.push({ role: "assistant", content: words(rng, reply) });
+        messages.push({ role: "user", content: `Follow-up: ${words(rng, rng.int(10, 40))}?` });
+      }
+      n++;
+      reply = rng.int(40, 120);
+      return chatTurn(o, messages, { stream: true, max_tokens: turnMaxTokens(o, reply) });
+    },
+  };
+}

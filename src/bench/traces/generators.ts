@@ -15,11 +15,11 @@
 import type { TraceRequest } from "./trace.js";
 import {
   chatTurn,
+  documentChat,
   fromSessions,
   growingChat,
   resolveOptions,
   Rng,
-  turnMaxTokens,
   words,
   WORDS,
   type GeneratorOptions,
@@ -88,25 +88,7 @@ function docQa(o: Resolved): TraceRequest[] {
   return fromSessions(o, rng, 1.5, 4000, (id, start) => {
     const doc = docs[rng.zipf(docs.length, 0.8)];
     const turns = rng.next() < 0.5 ? 1 : 2;
-    const messages: Message[] = [{ role: "system", content: "Answer questions about the document the user gives. Quote it when you can." }];
-    let k = 0;
-    let reply = 0;
-    return {
-      id,
-      start,
-      gap: () => 2000 + rng.exp(2000),
-      next: () => {
-        if (k >= turns) return null;
-        if (k === 0) messages.push({ role: "user", content: `${doc}\n\nQuestion: ${words(rng, rng.int(10, 40))}?` });
-        else {
-          messages.push({ role: "assistant", content: words(rng, reply) });
-          messages.push({ role: "user", content: `Follow-up: ${words(rng, rng.int(10, 40))}?` });
-        }
-        k++;
-        reply = rng.int(40, 120);
-        return chatTurn(o, messages, { stream: true, max_tokens: turnMaxTokens(o, reply) });
-      },
-    };
+    return documentChat(o, rng, id, start, doc, turns, "Answer questions about the document the user gives. Quote it when you can.", 2000);
   });
 }
 

@@ -17,7 +17,7 @@
  *   and follow-ups, and short chats.
  */
 import type { TraceRequest } from "./trace.js";
-import { chatTurn, fromSessions, growingChat, Rng, turnMaxTokens, words, type Message, type Resolved, type Session } from "./common.js";
+import { chatTurn, documentChat, fromSessions, growingChat, Rng, turnMaxTokens, words, type Message, type Resolved, type Session } from "./common.js";
 
 export interface ChatParams {
   /** Distinct system prompts and their length in words. */
@@ -154,25 +154,7 @@ function longContext(o: Resolved, p: LongParams, seedSalt: number): TraceRequest
     if (rng.next() < p.shortShare) return growingChat(o, rng, id, start, chatSystem, rng.int(p.turns[0], p.turns[1]), 3000, [20, 80], [40, 120]);
     const doc = docs[rng.zipf(docs.length, p.alpha)];
     const turns = rng.int(p.turns[0], p.turns[1]);
-    const messages: Message[] = [{ role: "system", content: "Read the report the user gives and answer precisely." }];
-    let n = 0;
-    let reply = 0;
-    return {
-      id,
-      start,
-      gap: () => 3000 + rng.exp(3000),
-      next: () => {
-        if (n >= turns) return null;
-        if (n === 0) messages.push({ role: "user", content: `${doc}\n\nQuestion: ${words(rng, rng.int(10, 40))}?` });
-        else {
-          messages.push({ role: "assistant", content: words(rng, reply) });
-          messages.push({ role: "user", content: `Follow-up: ${words(rng, rng.int(10, 40))}?` });
-        }
-        n++;
-        reply = rng.int(40, 120);
-        return chatTurn(o, messages, { stream: true, max_tokens: turnMaxTokens(o, reply) });
-      },
-    };
+    return documentChat(o, rng, id, start, doc, turns, "Read the report the user gives and answer precisely.", 3000);
   });
 }
 
