@@ -175,6 +175,41 @@ export function fromSessions(
 }
 
 /**
+ * A chat session of `turns` user turns: each turn after the first adds the
+ * previous reply (of the drawn length) and the next user message, so every
+ * turn extends the last. `userTurn(k)` writes user message k; `replyTokens`
+ * bounds each reply's length; `gapMs` is the mean think time between turns.
+ */
+function chatSession(
+  o: Resolved,
+  rng: Rng,
+  id: string,
+  start: number,
+  system: string,
+  turns: number,
+  gapMs: number,
+  userTurn: (k: number) => string,
+  replyTokens: [number, number],
+): Session {
+  const messages: Message[] = [{ role: "system", content: system }];
+  let k = 0;
+  let reply = 0;
+  return {
+    id,
+    start,
+    gap: () => gapMs + rng.exp(gapMs),
+    next: () => {
+      if (k >= turns) return null;
+      if (k > 0) messages.push({ role: "assistant", content: words(rng, reply) });
+      messages.push({ role: "user", content: userTurn(k) });
+      k++;
+      reply = rng.int(replyTokens[0], replyTokens[1]);
+      return chatTurn(o, messages, { stream: true, max_tokens: turnMaxTokens(o, reply) });
+    },
+  };
+}
+
+/**
  * A chat session that grows by one user turn per request (after the reply
  * to the previous one): `turns` requests, `gapMs + exp(gapMs)` apart, user
  * turns of `userWords` words, replies of `replyTokens` tokens.
@@ -190,22 +225,7 @@ export function growingChat(
   userWords: [number, number],
   replyTokens: [number, number],
 ): Session {
-  const messages: Message[] = [{ role: "system", content: system }];
-  let k = 0;
-  let reply = 0;
-  return {
-    id,
-    start,
-    gap: () => gapMs + rng.exp(gapMs),
-    next: () => {
-      if (k >= turns) return null;
-      if (k > 0) messages.push({ role: "assistant", content: words(rng, reply) });
-      messages.push({ role: "user", content: words(rng, rng.int(userWords[0], userWords[1])) });
-      k++;
-      reply = rng.int(replyTokens[0], replyTokens[1]);
-      return chatTurn(o, messages, { stream: true, max_tokens: turnMaxTokens(o, reply) });
-    },
-  };
+  return chatSession(o, rng, id, start, system, turns, gapMs, () => words(rng, rng.int(userWords[0], userWords[1])), replyTokens);
 }
 
 /**
@@ -214,23 +234,6 @@ export function growingChat(
  * the document as its prefix). `gapMs` is the mean think time between turns.
  */
 export function documentChat(o: Resolved, rng: Rng, id: string, start: number, doc: string, turns: number, system: string, gapMs: number): Session {
-  const messages: Message[] = [{ role: "system", content: system }];
-  let n = 0;
-  let reply = 0;
-  return {
-    id,
-    start,
-    gap: () => gapMs + rng.exp(gapMs),
-    next: () => {
-      if (n >= turns) return null;
-      if (n === 0) messages.push({ role: "user", content: `${doc}\n\nQuestion: ${words(rng, rng.int(10, 40))}?` });
-      else {
-        messages.push({ role: "assistant", content: words(rng, reply) });
-        messages.push({ role: "user", content: `Follow-up: ${words(rng, rng.int(10, 40))}?` });
-      }
-      n++;
-      reply = rng.int(40, 120);
-      return chatTurn(o, messages, { stream: true, max_tokens: turnMaxTokens(o, reply) });
-    },
-  };
+  const question = () => words(rng, rng.int(10, 40));
+  return chatSession(o, rng, id, start, system, turns, gapMs, (k) => (k === 0 ? `${doc}\n\nQuestion: ${question()}?` : `Follow-up: ${question()}?`), [40, 120]);
 }
