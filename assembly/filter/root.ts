@@ -25,6 +25,7 @@ import { Stats } from "./stats";
 import {
   acquireLease,
   ensurePoolKeys,
+  InFlight,
   readInFlight,
   releaseLease,
   prunePublished,
@@ -129,8 +130,9 @@ export class RootContext {
     const states = readStates(this.store);
     // A hung scrape never reaches scrapeDone: refresh every endpoint's health
     // gauge here too, so one that goes stale shows 0.
-    this.refreshHealthGauges(states, now, addresses);
-    if (!this.scrapeDue(states, now, addresses)) return;
+    const inflight = readInFlight(this.store);
+    this.refreshHealthGauges(states, inflight, now, addresses);
+    if (!this.scrapeDue(states, inflight, now, addresses)) return;
     this.lastRoundMs = now;
     this.routedAtLastRound = this.routedCount();
     this.scrapeAll(addresses);
@@ -172,7 +174,7 @@ export class RootContext {
    * running or waiting at its last scrape, was never scraped or is
    * unhealthy, or this VM routed a request since the last scrape round.
    */
-  private scrapeDue(states: Array<EndpointState>, now: i64, addresses: Array<string>): bool {
+  private scrapeDue(states: Array<EndpointState>, inflight: InFlight, now: i64, addresses: Array<string>): bool {
     const m = this.config.metrics;
     if (this.lastRoundMs == i64.MIN_VALUE) return true;
     const idle = m.idleInterval();
@@ -181,12 +183,11 @@ export class RootContext {
     const elapsed = now - this.lastRoundMs + <i64>(m.intervalMs / 2);
     if (elapsed >= <i64>idle) return true;
     if (elapsed < <i64>m.intervalMs) return false;
-    return this.poolBusy(states, addresses);
+    return this.poolBusy(states, inflight, addresses);
   }
 
-  private poolBusy(states: Array<EndpointState>, addresses: Array<string>): bool {
+  private poolBusy(states: Array<EndpointState>, inflight: InFlight, addresses: Array<string>): bool {
     if (this.routedCount() != this.routedAtLastRound) return true;
-    const inflight = readInFlight(this.store);
     for (let i = 0; i < addresses.length; i++) {
       const address = unchecked(addresses[i]);
       if (inflight.countOf(endpointId(address)) > 0 || serverBusy(states, address)) return true;
@@ -200,10 +201,9 @@ export class RootContext {
     return router != null ? router.pool.current().addresses : new Array<string>();
   }
 
-  private refreshHealthGauges(states: Array<EndpointState>, now: i64, addresses: Array<string>): void {
+  private refreshHealthGauges(states: Array<EndpointState>, inflight: InFlight, now: i64, addresses: Array<string>): void {
     const stats = this.stats;
     if (stats == null) return;
-    const inflight = readInFlight(this.store);
     for (let i = 0; i < addresses.length; i++) {
       const address = unchecked(addresses[i]);
       stats.setInFlight(address, inflight.countOf(endpointId(address)));
