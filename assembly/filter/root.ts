@@ -225,8 +225,8 @@ export class RootContext {
   onHttpCallResponse(token: u32, numHeaders: u32, bodySize: u32): void {
     const membership = this.membership;
     if (membership != null && membership.onResponse(token, numHeaders, bodySize, this.stats)) {
-      // Newcomers are scraped at once: until its first scrape a member counts
-      // as unhealthy, so this is what lets it take traffic within one interval.
+      // Newcomers are scraped at once, so their load is known from their first
+      // interval instead of after the next scrape round (until then unknown).
       if (membership.joined && this.config.metrics.enabled) this.scrapeAll(this.poolAddresses());
       membership.joined = false;
       return;
