@@ -27,7 +27,8 @@ import { ScoringRequest } from "../scoring/scorer";
 import { uncachedBlocks } from "../scoring/scorers/predicted_prefill";
 import { Pcg32 } from "../scoring/rng";
 import { addInFlight, penalize, poolStates, readInFlight, readPenalties, readStates } from "../pool/shared_state";
-import { FLEET_MEMBERS_KEY, Pool, PoolView } from "../pool/members";
+import { FLEET_MEMBERS_KEY, MEMBERS_KEY, Pool, PoolView } from "../pool/members";
+import { Labels } from "../pool/labels";
 import { MaglevTable } from "../fleet/maglev";
 import { sessionKey } from "../fleet/session";
 
@@ -89,8 +90,12 @@ export class Router {
     this.scoring = config.scoring;
     this.rng = new Pcg32(seed);
     const addresses = new Array<string>();
-    for (let i = 0; i < config.endpoints.length; i++) addresses.push(unchecked(config.endpoints[i]).address);
-    this.pool = new Pool(store, addresses, config.pool.cluster.length > 0);
+    const labels = new Array<Labels>();
+    for (let i = 0; i < config.endpoints.length; i++) {
+      addresses.push(unchecked(config.endpoints[i]).address);
+      labels.push(unchecked(config.endpoints[i]).labels);
+    }
+    this.pool = new Pool(store, addresses, config.pool.cluster.length > 0, MEMBERS_KEY, labels);
     this.replicas = config.fleet.cluster.length > 0 ? new Pool(store, [], true, FLEET_MEMBERS_KEY) : null;
   }
 
@@ -181,7 +186,8 @@ export class Router {
     if (prefixOn) r.hashes = hashRequest(req, this.blocks);
 
     const inflight = readInFlight(this.store);
-    const pool = this.pool.current();
+    // Only the members that serve this model, when members name their models.
+    const pool = this.pool.current().servingModel(req.targetModel);
     const addresses = pool.addresses;
     if (addresses.length == 0 && !this.pool.known()) {
       r.outcome = Outcome.Pass; // as above: Envoy balances until the first membership read
