@@ -19,7 +19,7 @@ import { errorJson, requestJson } from "../request/output";
 import { BlockConfig } from "../hashing/blocks";
 import { hashRequest } from "../hashing/render";
 import { hex64 } from "../util/hex";
-import { PrefixIndex, PrefixIndexConfig } from "../prefix/prefix_index";
+import { endpointId, PrefixIndex, PrefixIndexConfig } from "../prefix/prefix_index";
 import { EndpointState } from "../pool/endpoint_state";
 import { Decision, decide, STATUS_ROUTE, writeDecisionFields } from "../scoring/decide";
 import { ScoringConfig } from "../scoring/config";
@@ -203,6 +203,8 @@ export class Router {
       sreq.matchedBlocks = matched;
     }
     sreq.hashedBlocks = r.hashes.length;
+    // A fleet's replicas each learn a shared prefix on their own: agree on where a new one goes.
+    if (this.replicas != null && prefixOn) sreq.placement = placementOf(r.hashes, addresses, matched);
     sreq.promptBlocks = promptBlocksOf(body.length, this.blocks.blockSize, r.hashes.length);
     const d = decide(r.states, sreq, this.scoring, this.rng);
     r.decision = d;
@@ -259,6 +261,39 @@ function promptBlocksOf(bodyBytes: i32, blockSize: i32, hashed: i32): i32 {
   const size = blockSize > 0 ? blockSize : 64;
   const fromBody = (bodyBytes + size - 1) / size;
   return fromBody > hashed ? fromBody : hashed;
+}
+
+/**
+ * The chained hash at this block keys where a new prefix is placed: 8 blocks
+ * of 64 bytes, about 128 tokens. A shorter key would send different prompts
+ * that merely open alike to one server; a longer one would give requests
+ * that share only a short prefix different keys. Prefixes shorter than this
+ * are cheap to prefill on two servers.
+ */
+const PLACEMENT_BLOCK: i32 = 8;
+
+/**
+ * Rendezvous weights of the pool for a request whose prefix no endpoint
+ * holds (null when some endpoint holds part of it: affinity decides then).
+ * Every replica of a fleet computes the same weights for the same prefix,
+ * so the first of them to see it and the others that see it later pick the
+ * same server while its load allows (docs/fleet.md "Placing a new prefix").
+ */
+function placementOf(hashes: StaticArray<u64>, addresses: Array<string>, matched: Int32Array): Float64Array | null {
+  if (hashes.length == 0) return null;
+  for (let i = 0; i < matched.length; i++) if (unchecked(matched[i]) > 0) return null;
+  const key = unchecked(hashes[min(hashes.length, PLACEMENT_BLOCK) - 1]);
+  const out = new Float64Array(addresses.length);
+  for (let i = 0; i < addresses.length; i++) unchecked((out[i] = <f64>(mix64(key ^ <u64>endpointId(unchecked(addresses[i]))) >> 11)));
+  return out;
+}
+
+/** splitmix64's finalizer: spreads a 64-bit key over all bits. */
+function mix64(x: u64): u64 {
+  let z = x;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
+  return z ^ (z >> 31);
 }
 
 function reject(r: RouteResult, status: i32, reason: string): RouteResult {

@@ -25,6 +25,7 @@
  *   --servers N       simulated servers (default 8); --replicas N (default 3)
  *   --no-kill         no replica is killed
  *   --seed N          trace and spread seed (default 1)
+ *   --wasm FILE       filter module (default build/llm_picker.wasm): A/B runs of two builds
  *   --json FILE       [{setup, trace, requests, errors, inFlightAtKill, hitRate,
  *                       ttftP50Ms, ttftP99Ms, ...}] (extra fields: see FleetResult)
  */
@@ -103,6 +104,8 @@ export interface FleetOptions {
   replicas: number;
   kill: boolean;
   seed: number;
+  /** Filter module (default build/llm_picker.wasm). */
+  wasmPath?: string;
   log?: (line: string) => void;
 }
 
@@ -131,7 +134,7 @@ async function waitReady(envoy: EnvoyProcess, endpoints: number, replicas: numbe
   throw new Error(`${envoy.listenerUrl}: the filter did not see every endpoint${replicas ? " and replica" : ""} healthy within 20 s`);
 }
 
-async function startReplicas(setup: Setup, endpoints: string[], count: number, edsDir: string): Promise<Replica[]> {
+async function startReplicas(setup: Setup, endpoints: string[], count: number, edsDir: string, wasmPath?: string): Promise<Replica[]> {
   const n = setup === "single" ? 1 : count;
   const base = filterPluginConfig("default", endpoints) as Record<string, unknown>;
   const envoys: EnvoyProcess[] = [];
@@ -146,10 +149,10 @@ async function startReplicas(setup: Setup, endpoints: string[], count: number, e
     const secret = `bench-${process.pid}-${Date.now()}-fleet`;
     const pluginConfig = { ...base, pool: { intervalMs: 250 }, fleet: { cluster: REPLICAS_CLUSTER, secret } };
     for (const port of ports) {
-      envoys.push(await startEnvoy({ config: FLEET_YAML, logLevel: "warning", substitutions: { listenerPort: port, edsDir, endpoints, pluginConfig } }));
+      envoys.push(await startEnvoy({ config: FLEET_YAML, logLevel: "warning", substitutions: { listenerPort: port, edsDir, endpoints, pluginConfig, wasmPath } }));
     }
   } else {
-    for (let i = 0; i < n; i++) envoys.push(await startEnvoy({ config: ENVOY_YAML, logLevel: "warning", substitutions: { endpoints, pluginConfig: base } }));
+    for (let i = 0; i < n; i++) envoys.push(await startEnvoy({ config: ENVOY_YAML, logLevel: "warning", substitutions: { endpoints, pluginConfig: base, wasmPath } }));
   }
   for (const e of envoys) await waitReady(e, endpoints.length, setup === "sharded-3" ? n : 0);
   // Replicas that just saw each other healthy: one more membership read each.
@@ -212,7 +215,7 @@ async function runOne(pool: SimPool, trace: TraceRequest[], traceName: string, s
   const timeScale = pool.servers[0].config.timeScale;
   const edsDir = mkdtempSync(join(tmpdir(), "llm-picker-bench-fleet-"));
   pool.reset();
-  const replicas = await startReplicas(setup, endpoints, o.replicas, edsDir);
+  const replicas = await startReplicas(setup, endpoints, o.replicas, edsDir, o.wasmPath);
   const rng = new Rng(o.seed * 7919 + 17);
   const plan = planSessions(trace);
   const replies: (string | undefined)[] = new Array(trace.length);
@@ -432,6 +435,7 @@ export async function main(argv: string[]): Promise<number> {
       replicas: { type: "string", default: "3" },
       "no-kill": { type: "boolean", default: false },
       seed: { type: "string", default: "1" },
+      wasm: { type: "string" },
       json: { type: "string" },
     },
   });
@@ -448,6 +452,7 @@ export async function main(argv: string[]): Promise<number> {
     replicas: Number(values.replicas),
     kill: !values["no-kill"],
     seed: Number(values.seed),
+    wasmPath: values.wasm ? resolve(values.wasm) : undefined,
   };
   const started = Date.now();
   const results = await runFleetBench(options);
