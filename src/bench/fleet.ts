@@ -149,10 +149,13 @@ async function startReplicas(setup: Setup, endpoints: string[], count: number, e
     const secret = `bench-${process.pid}-${Date.now()}-fleet`;
     const pluginConfig = { ...base, pool: { intervalMs: 250 }, fleet: { cluster: REPLICAS_CLUSTER, secret } };
     for (const port of ports) {
-      envoys.push(await startEnvoy({ config: FLEET_YAML, logLevel: "warning", substitutions: { listenerPort: port, edsDir, endpoints, pluginConfig, wasmPath } }));
+      envoys.push(
+        await startEnvoy({ config: FLEET_YAML, logLevel: "warning", substitutions: { listenerPort: port, edsDir, endpoints, pluginConfig, wasmPath } }),
+      );
     }
   } else {
-    for (let i = 0; i < n; i++) envoys.push(await startEnvoy({ config: ENVOY_YAML, logLevel: "warning", substitutions: { endpoints, pluginConfig: base, wasmPath } }));
+    for (let i = 0; i < n; i++)
+      envoys.push(await startEnvoy({ config: ENVOY_YAML, logLevel: "warning", substitutions: { endpoints, pluginConfig: base, wasmPath } }));
   }
   for (const e of envoys) await waitReady(e, endpoints.length, setup === "sharded-3" ? n : 0);
   // Replicas that just saw each other healthy: one more membership read each.

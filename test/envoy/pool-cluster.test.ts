@@ -221,7 +221,10 @@ describe.skipIf(SKIP_FILTER)("pool.cluster in Envoy: the pool follows a file-bas
       concurrency: 2,
       substitutions: {
         edsDir: dir,
-        pluginConfig: { pool: { cluster: "model_servers", intervalMs: POLL_MS }, metrics: { cluster: "model_servers_metrics", intervalMs: SCRAPE_MS, timeoutMs: 400 } },
+        pluginConfig: {
+          pool: { cluster: "model_servers", intervalMs: POLL_MS },
+          metrics: { cluster: "model_servers_metrics", intervalMs: SCRAPE_MS, timeoutMs: 400 },
+        },
       },
     });
     const upstreamsOf = async (model: string, n = 24) => {

@@ -63,7 +63,7 @@ describe("labels from EDS metadata (pool.cluster)", () => {
     host.close();
   });
 
-  it("pool.metadataNamespace picks the namespace; \"\" reads no labels and makes no /config_dump call", async () => {
+  it('pool.metadataNamespace picks the namespace; "" reads no labels and makes no /config_dump call', async () => {
     const istio = await clusterPool(1, { metadataNamespace: "istio" });
     poll(istio, members(A, B), dump(labeled(A, { model: "llama" }), labeled(B, { model: "mistral" }, "istio")));
     // A's label is in the other namespace: A names no model and serves any.
@@ -95,7 +95,9 @@ describe("labels from EDS metadata (pool.cluster)", () => {
   const mutate = fc
     .tuple(fc.nat(valid.length), fc.nat(40), fc.string({ maxLength: 12 }))
     .map(([at, cut, insert]) => valid.slice(0, at) + insert + valid.slice(Math.min(valid.length, at + cut)));
-  const json = fc.jsonValue({ maxDepth: 6 }).map((v) => JSON.stringify({ configs: [{ static_endpoint_configs: [{ endpoint_config: { cluster_name: "model_servers", endpoints: v } }] }] }));
+  const json = fc
+    .jsonValue({ maxDepth: 6 })
+    .map((v) => JSON.stringify({ configs: [{ static_endpoint_configs: [{ endpoint_config: { cluster_name: "model_servers", endpoints: v } }] }] }));
   const metadata = fc
     .dictionary(fc.string({ maxLength: 80 }), fc.oneof(fc.string({ maxLength: 1200 }), fc.jsonValue({ maxDepth: 2 })), { maxKeys: 20 })
     .map((fields) => dump(labeled(A, fields), labeled(B, { model: "mistral" })));
