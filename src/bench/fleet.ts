@@ -84,6 +84,8 @@ export interface FleetResult {
   forwardedShare?: number;
   /** sharded-3: forwarded requests the surviving replicas could not retry (Envoy's retry circuit breaker was full). */
   retryOverflow?: number;
+  /** sharded-3: the surviving replicas' retry and connect-failure counters of both clusters (diagnostics of a kill). */
+  retryStats?: Record<string, number>;
   /** sharded-3: real ms a forwarded request takes beyond one decided where it arrived (median of each, idle pool). */
   hopCostMs?: number;
 }
@@ -228,7 +230,7 @@ async function runOne(pool: SimPool, trace: TraceRequest[], traceName: string, s
   let inFlightAtKill = 0;
   let reconnected = 0;
   let killAtS: number | undefined;
-  const fleetFigures: { forwardedShare?: number; hopCostMs?: number; retryOverflow?: number } = {};
+  const fleetFigures: { forwardedShare?: number; hopCostMs?: number; retryOverflow?: number; retryStats?: Record<string, number> } = {};
   const t0 = performance.now();
   const nowS = () => (performance.now() - t0) / timeScale / 1000;
 
@@ -285,6 +287,17 @@ async function runOne(pool: SimPool, trace: TraceRequest[], traceName: string, s
         overflow += await statOf(r.envoy, `cluster.${REPLICAS_CLUSTER}.upstream_rq_retry_overflow`);
       }
       fleetFigures.retryOverflow = overflow;
+      const counters: Record<string, number> = {};
+      for (const r of replicas) {
+        if (r.dead) continue;
+        for (const cluster of [REPLICAS_CLUSTER, "model_servers"]) {
+          for (const name of ["upstream_rq_retry", "upstream_rq_retry_success", "upstream_rq_retry_limit_exceeded", "upstream_cx_connect_fail", "upstream_rq_503"]) {
+            const key = `${cluster}.${name}`;
+            counters[key] = (counters[key] ?? 0) + (await statOf(r.envoy, `cluster.${key}`));
+          }
+        }
+      }
+      fleetFigures.retryStats = counters;
       fleetFigures.forwardedShare = forwarded / trace.length;
       fleetFigures.hopCostMs = await measureHop(replicas, "/v1/chat/completions", String(trace[0].body.model ?? "m"));
     }
@@ -336,6 +349,7 @@ async function runOne(pool: SimPool, trace: TraceRequest[], traceName: string, s
     ...(killAtS !== undefined ? { killAtS: round(killAtS) } : {}),
     ...(fleetFigures.forwardedShare !== undefined ? { forwardedShare: round(fleetFigures.forwardedShare, 3) } : {}),
     ...(fleetFigures.retryOverflow !== undefined ? { retryOverflow: fleetFigures.retryOverflow } : {}),
+    ...(fleetFigures.retryStats !== undefined ? { retryStats: fleetFigures.retryStats } : {}),
     ...(fleetFigures.hopCostMs !== undefined ? { hopCostMs: round(fleetFigures.hopCostMs, 2) } : {}),
   };
 }
