@@ -291,7 +291,13 @@ async function runOne(pool: SimPool, trace: TraceRequest[], traceName: string, s
       for (const r of replicas) {
         if (r.dead) continue;
         for (const cluster of [REPLICAS_CLUSTER, "model_servers"]) {
-          for (const name of ["upstream_rq_retry", "upstream_rq_retry_success", "upstream_rq_retry_limit_exceeded", "upstream_cx_connect_fail", "upstream_rq_503"]) {
+          for (const name of [
+            "upstream_rq_retry",
+            "upstream_rq_retry_success",
+            "upstream_rq_retry_limit_exceeded",
+            "upstream_cx_connect_fail",
+            "upstream_rq_503",
+          ]) {
             const key = `${cluster}.${name}`;
             counters[key] = (counters[key] ?? 0) + (await statOf(r.envoy, `cluster.${key}`));
           }
