@@ -243,7 +243,8 @@ export function decideSnapshot(
  * Runs the default profile's decision over a snapshot (pendingBlocks in the
  * snapshot are the queued prefill): `matched` leading blocks held per
  * endpoint (empty = request not hashed), `hashed` blocks hashed, `prompt`
- * blocks estimated for the whole prompt, `loadFactor` the bound (0: default).
+ * blocks estimated for the whole prompt, `loadFactor` the bound (0: default),
+ * `placement` the fleet's preference for a new prefix per endpoint (empty: none).
  */
 export function decideDefault(
   json: Uint8Array,
@@ -254,6 +255,7 @@ export function decideDefault(
   prompt: i32,
   loadFactor: f64,
   seed: u32,
+  placement: Float64Array,
 ): string {
   const r = readEndpointsSnapshot(json);
   const w = new ByteWriter();
@@ -271,6 +273,7 @@ export function decideDefault(
   if (matched.length > 0) req.matchedBlocks = matched;
   req.hashedBlocks = hashed;
   req.promptBlocks = prompt;
+  if (placement.length > 0) req.placement = placement;
   const d = decide(r.states, req, cfg, new Pcg32(<u64>seed));
   w.byte(0x7b);
   writeDecisionFields(w, d, r.states);
