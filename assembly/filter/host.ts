@@ -6,6 +6,7 @@ import * as imports from "@gcoredev/proxy-wasm-sdk-as/assembly/imports";
 import { free } from "@gcoredev/proxy-wasm-sdk-as/assembly/malloc";
 import { KeyValueStore, StoreValue, STORE_NOT_FOUND } from "../util/store";
 import { ByteWriter } from "../util/bytes";
+import { IdentityCache } from "../util/identity_cache";
 
 export const OK: u32 = 0;
 export const NOT_FOUND: u32 = 1;
@@ -113,10 +114,17 @@ function enc(s: string): ArrayBuffer {
 const NAME_CACHE_MAX: i32 = 16384;
 const names = new Map<string, ArrayBuffer>();
 
+const recentNames = new IdentityCache<ArrayBuffer>();
+
 function encName(s: string): ArrayBuffer {
-  if (names.has(s)) return names.get(s);
-  const b = String.UTF8.encode(s);
-  if (names.size < NAME_CACHE_MAX) names.set(s, b);
+  if (recentNames.has(s)) return recentNames.get(s);
+  let b: ArrayBuffer;
+  if (names.has(s)) b = names.get(s);
+  else {
+    b = String.UTF8.encode(s);
+    if (names.size < NAME_CACHE_MAX) names.set(s, b);
+  }
+  recentNames.set(s, b);
   return b;
 }
 
