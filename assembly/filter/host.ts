@@ -4,6 +4,7 @@
 // returns statuses as values. Only assembly/filter/ imports this file.
 import * as imports from "@gcoredev/proxy-wasm-sdk-as/assembly/imports";
 import { free } from "@gcoredev/proxy-wasm-sdk-as/assembly/malloc";
+import { beginScratch, endScratch, isScratch } from "./alloc";
 import { KeyValueStore, StoreValue, STORE_NOT_FOUND } from "../util/store";
 import { ByteWriter } from "../util/bytes";
 import { IdentityCache } from "../util/identity_cache";
@@ -57,12 +58,12 @@ function takeReturned(): Uint8Array {
   const ptr = load<usize>(RET_PTR);
   const size = load<u32>(RET_SIZE);
   if (ptr == 0 || size == 0) {
-    if (ptr != 0) free(ptr);
+    if (ptr != 0 && !isScratch(ptr)) free(ptr);
     return new Uint8Array(0);
   }
   const buf = changetype<ArrayBuffer>(ptr);
-  free(ptr);
-  // The ArrayBuffer was allocated with exactly `size` bytes, so wrap is zero-copy.
+  if (!isScratch(ptr)) free(ptr);
+  // A view of the `size` bytes the host wrote (the scratch buffer may be longer): no copy.
   return Uint8Array.wrap(buf, 0, <i32>size);
 }
 
@@ -92,6 +93,21 @@ export function log(level: LogLevel, message: string): void {
 export function getBufferBytes(type: BufferType, start: u32, length: u32): Uint8Array | null {
   clearReturn();
   if (imports.proxy_get_buffer_bytes(type, start, length, RET_PTR, RET_SIZE) != OK) return null;
+  return takeReturned();
+}
+
+/**
+ * getBufferBytes into the VM's one reused scratch buffer (alloc.ts) instead
+ * of a new buffer: for a value read once and dropped within the callback
+ * (the request body at end of stream, a scrape's page). The view is valid
+ * until the next scratch read; nothing that outlives the callback may keep it.
+ */
+export function getBufferBytesScratch(type: BufferType, start: u32, length: u32): Uint8Array | null {
+  clearReturn();
+  beginScratch();
+  const r = imports.proxy_get_buffer_bytes(type, start, length, RET_PTR, RET_SIZE);
+  endScratch();
+  if (r != OK) return null;
   return takeReturned();
 }
 
@@ -134,7 +150,7 @@ function takeReturnedString(): string {
   const size = load<u32>(RET_SIZE);
   if (ptr == 0) return "";
   const s = size > 0 ? String.UTF8.decodeUnsafe(ptr, <usize>size) : "";
-  free(ptr);
+  if (!isScratch(ptr)) free(ptr);
   return s;
 }
 

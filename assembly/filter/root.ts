@@ -7,6 +7,7 @@
 import {
   BufferType,
   getBufferBytes,
+  getBufferBytesScratch,
   getHeader,
   HeaderPair,
   httpCall,
@@ -243,7 +244,8 @@ export class RootContext {
       this.scrapeDone(address, false, null);
       return;
     }
-    const body = bodySize > 0 ? getBufferBytes(BufferType.HttpCallResponseBody, 0, bodySize) : new Uint8Array(0);
+    // The page is parsed and dropped here: read into the reused scratch buffer.
+    const body = bodySize > 0 ? getBufferBytesScratch(BufferType.HttpCallResponseBody, 0, bodySize) : new Uint8Array(0);
     this.scrapeDone(address, true, body);
   }
 

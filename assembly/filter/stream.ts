@@ -10,7 +10,7 @@ import {
   CONTINUE,
   STOP_AND_BUFFER,
   STOP_ITERATION,
-  getBufferBytes,
+  getBufferBytesScratch,
   getHeader,
   getHeadersAs,
   getProperty,
@@ -132,7 +132,8 @@ export class StreamContext {
     const router = this.root.router;
     if (router == null) return CONTINUE;
     const started = nowNs();
-    const body = getBufferBytes(BufferType.RequestBody, 0, bodySize);
+    // Read into the reused scratch buffer: the decision below is the body's only reader.
+    const body = getBufferBytesScratch(BufferType.RequestBody, 0, bodySize);
     const headers = this.requestHeaders();
     const self = router.replicas != null && !this.hopped ? this.selfAddress() : "";
     const r = router.routeBody(this.api, body != null ? body! : new Uint8Array(0), headers, this.requestId, nowMs(), self);
