@@ -309,11 +309,18 @@ export function recordMetric(id: u32, value: u64): void {
 
 /** Dispatches an HTTP call; returns the token, or 0 when Envoy refused it. */
 export function httpCall(cluster: string, headers: Array<HeaderPair>, body: Uint8Array, timeoutMs: u32): u32 {
-  const c = enc(cluster);
-  const h = encodePairs(headers);
-  const empty = encodePairs(new Array<HeaderPair>());
+  return httpCallEncoded(cluster, encodePairs(headers), body, timeoutMs);
+}
+
+/** No trailers, encoded once. */
+const NO_PAIRS: Uint8Array = encodePairs(new Array<HeaderPair>());
+
+/** httpCall with headers already encoded (encodePairs): a callout repeated every interval encodes them once. */
+export function httpCallEncoded(cluster: string, headers: Uint8Array, body: Uint8Array, timeoutMs: u32): u32 {
+  const c = encName(cluster);
+  const h = headers;
   store<u32>(RET_U32, 0);
-  const r = imports.proxy_http_call(changetype<usize>(c), c.byteLength, h.dataStart, h.length, body.dataStart, body.length, empty.dataStart, empty.length, timeoutMs, RET_U32);
+  const r = imports.proxy_http_call(changetype<usize>(c), c.byteLength, h.dataStart, h.length, body.dataStart, body.length, NO_PAIRS.dataStart, NO_PAIRS.length, timeoutMs, RET_U32);
   if (r != OK) return 0;
   return load<u32>(RET_U32);
 }

@@ -95,10 +95,11 @@ function findState(states: Array<EndpointState>, address: string): i32 {
 
 /**
  * Applies one scrape result (metrics, or null for a failure) for `address`
- * to the published states under CAS. Returns false when the write kept
- * losing or the host refused it.
+ * to the published states under CAS. Returns the endpoint's state as
+ * published (the scraper reads its health from it without reading the
+ * value back), or null when the write kept losing or the host refused it.
  */
-export function publishScrape(store: KeyValueStore, address: string, metrics: EndpointMetrics | null, nowMs: i64): bool {
+export function publishScrape(store: KeyValueStore, address: string, metrics: EndpointMetrics | null, nowMs: i64): EndpointState | null {
   for (let attempt = 0; attempt < CAS_RETRIES; attempt++) {
     const v = store.get(METRICS_KEY);
     let states: Array<EndpointState> = new Array<EndpointState>();
@@ -115,10 +116,10 @@ export function publishScrape(store: KeyValueStore, address: string, metrics: En
     if (metrics != null) s.applyScrape(metrics!, nowMs);
     else s.recordFailure();
     const r = store.set(METRICS_KEY, encodeStates(states), v.found ? v.cas : 0);
-    if (r == STORE_OK) return true;
-    if (r != STORE_CAS_MISMATCH) return false;
+    if (r == STORE_OK) return s;
+    if (r != STORE_CAS_MISMATCH) return null;
   }
-  return false;
+  return null;
 }
 
 /**
