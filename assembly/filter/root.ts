@@ -279,7 +279,8 @@ export class RootContext {
     // (the write was lost) from one read of what is published.
     const stale = <i64>this.config.metrics.staleAfterMs;
     if (published != null) {
-      stats.setHealthy(address, published.refreshHealth(now, stale));
+      // healthAt, not refreshHealth: the published state is kept for the next publish (shared_state.ts).
+      stats.setHealthy(address, published.healthAt(now, stale));
       return;
     }
     const states = readStates(this.store);
