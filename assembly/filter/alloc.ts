@@ -14,7 +14,6 @@
 // until the next scratch read. Nothing that outlives the callback may keep
 // a view of it; request and scrape callbacks never nest, so one buffer
 // serves both.
-import { __pin } from "rt/itcms";
 
 /** Past this size a value gets its own buffer (the scratch would keep it for the VM's life). */
 const SCRATCH_MAX: i32 = 8 << 20;

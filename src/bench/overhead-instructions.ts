@@ -120,7 +120,8 @@ async function main(): Promise<void> {
       writeFileSync(wrapper, `#!/bin/sh\nexec valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=${join(work, prefix)}.%p "${envoyBin}" "$@"\n`);
       chmodSync(wrapper, 0o755);
       let plugin: Record<string, unknown> | string | undefined = pluginConfigFor(config, endpoints, extra) as Record<string, unknown> | undefined;
-      if (name === "scrape-every-tick") plugin = { ...(plugin as Record<string, unknown>), metrics: { cluster: "model_servers_metrics", intervalMs: TICK_MS, idleIntervalMs: TICK_MS } };
+      if (name === "scrape-every-tick")
+        plugin = { ...(plugin as Record<string, unknown>), metrics: { cluster: "model_servers_metrics", intervalMs: TICK_MS, idleIntervalMs: TICK_MS } };
       if (name === "scrape-noop") plugin = ["model_servers_metrics", String(TICK_MS), ...endpoints].join("\n");
       if (plugin && !isScrapeWindow(name)) {
         // Fixed pool state instead of scraping: the request path reads and decodes it as usual.
@@ -153,7 +154,9 @@ async function main(): Promise<void> {
           const every = irPerScrape.get("scrape-every-tick");
           const split = name === "scrape-noop" && every !== undefined ? `filter's own: ${((every - per) / 1000).toFixed(0)} k` : "";
           rows.push(`| ${SCRAPE_LABELS[name]} | 40 KB page | ${scrapes} scrapes | ${(per / 1000).toFixed(0)} k Ir per scrape | ${split} | |`);
-          log(`${name}: ${scrapes} scrapes, ${(per / 1000).toFixed(0)} k Ir each${noop !== undefined && every !== undefined ? ` (filter's own ${((every - noop) / 1000).toFixed(0)} k)` : ""}`);
+          log(
+            `${name}: ${scrapes} scrapes, ${(per / 1000).toFixed(0)} k Ir each${noop !== undefined && every !== undefined ? ` (filter's own ${((every - noop) / 1000).toFixed(0)} k)` : ""}`,
+          );
           continue;
         }
         for (const kb of sizes) {

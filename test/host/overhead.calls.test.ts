@@ -28,7 +28,10 @@ function calls(host: ProxyWasmHost, fn: () => void): Record<string, number> {
 describe("host calls per request", () => {
   it("a non-streamed response releases its queued prefill with the in-flight count at the end: two in-flight updates per request", async () => {
     const host = await newPool({ extra: DEFAULT });
-    send(host, body(0)).stream.sendResponseHeaders([[":status", "200"]], false).sendResponseBody("{}", true).end("complete"); // warm-up
+    send(host, body(0))
+      .stream.sendResponseHeaders([[":status", "200"]], false)
+      .sendResponseBody("{}", true)
+      .end("complete"); // warm-up
     let ep = "";
     const c = calls(host, () => {
       const s = send(host, body(1));

@@ -60,10 +60,18 @@ describe("scratch buffer reuse", () => {
     const host = await ProxyWasmHost.create({ wasm: DEBUG_WASM, pluginConfig: poolConfig([A, B, C], { metrics: { intervalMs: 50 }, inspect: true }) });
     const padding = "# HELP filler_metric a comment line to make the page long\n".repeat(800); // ~45 KB
     host.advance(50);
-    answerScrapes(host, { [A]: padding + vllmPage({ waiting: 9, running: 9, kv: 0.9 }), [B]: { waiting: 0, running: 0, kv: 0 }, [C]: { waiting: 0, running: 0, kv: 0 } });
+    answerScrapes(host, {
+      [A]: padding + vllmPage({ waiting: 9, running: 9, kv: 0.9 }),
+      [B]: { waiting: 0, running: 0, kv: 0 },
+      [C]: { waiting: 0, running: 0, kv: 0 },
+    });
     host.advance(50);
     // A's second page is shorter; the long page ends with kv 0.9, which would win if its tail showed through.
-    answerScrapes(host, { [A]: vllmPage({ waiting: 1, running: 2, kv: 0.25 }), [B]: { waiting: 0, running: 0, kv: 0 }, [C]: { waiting: 0, running: 0, kv: 0 } });
+    answerScrapes(host, {
+      [A]: vllmPage({ waiting: 1, running: 2, kv: 0.25 }),
+      [B]: { waiting: 0, running: 0, kv: 0 },
+      [C]: { waiting: 0, running: 0, kv: 0 },
+    });
     const line = decision(host, chat("which endpoint"));
     const scores = line.scores as Record<string, Record<string, number>>;
     expect(scores["kv-cache"][A]).toBe(0.75);
