@@ -59,6 +59,8 @@ export class RouteResult {
   matchedBlocks: i32 = 0;
   /** Prompt blocks the chosen endpoint has to prefill (queued there until the first response byte). */
   pendingBlocks: i32 = 0;
+  /** The body asked for a streamed response (`stream: true`). */
+  streamed: bool = false;
   decision: Decision | null = null;
   states: Array<EndpointState> = [];
   /** Forward: the session key (16 hex digits, the value Maglev hashes) and the replica expected to own it. */
@@ -170,6 +172,7 @@ export class Router {
     const p = parsed.parsed!;
     const req = toLLMRequest(p, headers, generatedId);
     r.request = req;
+    r.streamed = p.stream;
     r.newBody = forwardedBody(body, p, headers, req);
     if (self.length > 0 && this.replicas != null) {
       const key = hex64(sessionKey(req));
