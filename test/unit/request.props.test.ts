@@ -54,6 +54,35 @@ describe("scanner validity agrees with JSON.parse", () => {
   });
 });
 
+describe("string runs: the first special byte is found wherever it falls (16- and 32-byte SIMD blocks, 8-byte words, tail)", () => {
+  // JsonError codes (assembly/json/scanner.ts)
+  const E = { UnexpectedEnd: 1, TrailingData: 6, BadEscape: 9, ControlChar: 10, BadUtf8: 11 };
+  const bytesOf = (...parts: Array<string | number[]>) => Uint8Array.from(parts.flatMap((x) => (typeof x === "string" ? [...enc.encode(x)] : x)));
+  // [special byte(s), expected result for a string `"` + a × x + special + b × y + `"`, at = 1 + a]
+  const specials: Array<[string, number[], (at: number) => string]> = [
+    ["a control byte", [0x01], (at) => `${E.ControlChar}@${at}`],
+    ["a byte ≥ 0x80 that starts no UTF-8 sequence", [0xff], (at) => `${E.BadUtf8}@${at}`],
+    ["a valid two-byte UTF-8 character", [0xc3, 0xa9], () => ""],
+    ["a valid escape", [0x5c, 0x6e], () => ""],
+    ["an invalid escape", [0x5c, 0x71], (at) => `${E.BadEscape}@${at}`],
+    ["a quote (ends the string early)", [0x22], (at) => `${E.TrailingData}@${at + 1}`],
+  ];
+  for (const [name, special, want] of specials) {
+    it(name, () => {
+      fc.assert(
+        fc.property(fc.nat(80), fc.nat(80), (a, b) => {
+          const doc = bytesOf('"', "x".repeat(a), special, "y".repeat(b), '"');
+          expect(u.jsonValidate(doc)).toBe(want(1 + a));
+        }),
+        { numRuns: RUNS },
+      );
+    });
+  }
+  it("an unterminated run ends at the end of the input", () => {
+    for (let a = 0; a <= 80; a++) expect(u.jsonValidate(bytesOf('"', "x".repeat(a)))).toBe(`${E.UnexpectedEnd}@${1 + a}`);
+  });
+});
+
 describe("string decoding agrees with JSON.parse", () => {
   it("for any well-formed text, plain or fully \\u-escaped", () => {
     fc.assert(
