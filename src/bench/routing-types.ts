@@ -25,6 +25,8 @@ export interface RoutingResult {
   busy?: number;
   /** Time-weighted KV-cache usage, mean over the servers (the other resource a request waits for). */
   kvUsage?: number;
+  /** Time-weighted running requests / max_num_seqs, mean over the servers (the decode batch's fill; over the whole run). */
+  slotUsage?: number;
   /**
    * TTFT by the simulators' own clocks (model ms from a request's arrival at
    * the server to its first token): what the routing decides, without the

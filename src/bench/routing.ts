@@ -218,6 +218,7 @@ async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy:
     const arrivalModelSeconds = arrivalSeconds / timeScale;
     const prefillBusy = stats.reduce((sum, x) => sum + x.prefillMs, 0) / 1000 / Math.max(1e-9, arrivalModelSeconds * stats.length);
     const kvUsage = stats.reduce((sum, x) => sum + x.meanKvUsage, 0) / Math.max(1, stats.length);
+    const slotUsage = stats.reduce((sum, x) => sum + x.meanSlotUsage, 0) / Math.max(1, stats.length);
     const serverTtfts = pool.servers.flatMap((s) => s.engine.ttftSamples).sort((a, b) => a - b);
     const round = (v: number, d = 1) => (Number.isFinite(v) ? Math.round(v * 10 ** d) / 10 ** d : NaN);
     const result: RoutingResult = {
@@ -234,6 +235,7 @@ async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy:
       ...(detail.guardFired !== undefined ? { activations: detail.guardFired } : {}),
       busy: round(prefillBusy, 3),
       kvUsage: round(kvUsage, 3),
+      slotUsage: round(slotUsage, 3),
       serverTtftP50Ms: round(percentile(serverTtfts, 50)),
       serverTtftP90Ms: round(percentile(serverTtfts, 90)),
       serverTtftP99Ms: round(percentile(serverTtfts, 99)),

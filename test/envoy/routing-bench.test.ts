@@ -402,6 +402,7 @@ describe.skipIf(SKIP_FILTER)("routing benchmark through the real Envoy", () => {
         "maxMeanLoad",
         "busy",
         "kvUsage",
+        "slotUsage",
         "serverTtftP50Ms",
         "serverTtftP90Ms",
         "serverTtftP99Ms",
