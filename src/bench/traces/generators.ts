@@ -48,9 +48,11 @@ const CLASSIC_RATES: Record<ClassicName, number> = {
 };
 
 /**
- * Default mean rate per trace (requests per model second), chosen so that
- * round robin over 8 default simulated servers is busy but not overloaded
- * (the workload classes: 50–80% prefill-busy under round robin).
+ * Default mean rate per trace (requests per model second): round robin over
+ * 8 default simulated servers (src/bench/routing.ts DEFAULT_BENCH_SIM) keeps
+ * their serial prefill 50–80% busy over the arrival window (measured;
+ * docs/benchmarks.md "Routing"). `--load F` scales them all, e.g. 0.25 for a
+ * lightly loaded pool.
  */
 export const DEFAULT_RATES: Record<TraceName, number> = {
   ...CLASSIC_RATES,
