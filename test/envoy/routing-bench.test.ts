@@ -49,7 +49,8 @@ describe("trace format and generators", () => {
   });
 
   test("multi-turn: a session's next request extends its previous one (growing conversation)", () => {
-    const trace = generateTrace("multi-turn", { requests: 200 });
+    // At the light rate (the loaded default's 200 requests span under 3 model seconds, a think time or two).
+    const trace = generateTrace("multi-turn", { requests: 200, rate: 20 });
     const last = new Map<string, unknown[]>();
     let extended = 0;
     for (const r of trace) {
@@ -140,7 +141,7 @@ describe("closed-loop replay of sessions", () => {
   });
 
   test("multi-turn generator: each turn asks for as many tokens as the reply the trace writes for it", () => {
-    const trace = generateTrace("multi-turn", { requests: 200 });
+    const trace = generateTrace("multi-turn", { requests: 200, rate: 20 });
     const asked = new Map<string, number>();
     let checked = 0;
     for (const r of trace) {
