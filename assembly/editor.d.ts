@@ -14,3 +14,7 @@ declare module "@gcoredev/proxy-wasm-sdk-as/assembly/malloc" {
   export function malloc(size: i32): usize;
   export function free(ptr: usize): void;
 }
+
+// The runtime's pin (assembly/filter/alloc.ts pins the buffers the host
+// copies values into, as the SDK's malloc does); a global builtin for asc.
+declare function __pin(ptr: usize): usize;

@@ -16,6 +16,7 @@ import {
 } from "./types";
 import { isValidAddress } from "./address";
 import { readEndpointsSnapshot } from "../pool/snapshot";
+import { MAX_LABEL_KEY_BYTES, MAX_LABEL_VALUE_BYTES, MAX_LABELS } from "../pool/labels";
 import { BoundConfig, GuardConfig, SaturationConfig, ScoringConfig } from "../scoring/config";
 import { registeredScorers } from "../scoring/registry";
 
@@ -205,8 +206,10 @@ function readLabels(r: JsonReader, ep: EndpointConfig): void {
   while ((k = r.key()) != null) {
     const v = r.string();
     if (v == null) return;
-    ep.labelKeys.push(k!);
-    ep.labelValues.push(v!);
+    if (!ep.labels.add(k!, v!)) {
+      r.fail("label \"" + k! + "\": empty, repeated, or past the bounds (" + MAX_LABELS.toString() + " labels, keys of " + MAX_LABEL_KEY_BYTES.toString() + " and values of " + MAX_LABEL_VALUE_BYTES.toString() + " bytes)");
+      return;
+    }
   }
 }
 
@@ -325,6 +328,15 @@ function isHeaderToken(s: string): bool {
   return true;
 }
 
+function isMetadataNamespace(s: string): bool {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2e || c == 0x5f || c == 0x2d;
+    if (!ok) return false;
+  }
+  return true;
+}
+
 function readPool(r: JsonReader, p: PoolConfig): void {
   if (!r.object()) return;
   let k: string | null;
@@ -339,7 +351,14 @@ function readPool(r: JsonReader, p: PoolConfig): void {
     } else if (key == "intervalMs") p.intervalMs = <i32>r.int(10, 3600000);
     else if (key == "timeoutMs") p.timeoutMs = <i32>r.int(1, 60000);
     else if (key == "maxResponseBytes") p.maxResponseBytes = <i32>r.int(1024, 64 * 1024 * 1024);
-    else unknownKey(r, key);
+    else if (key == "metadataNamespace") {
+      // "" turns the labels read off; otherwise a filter_metadata key as control planes write them.
+      const s = r.string();
+      if (s != null) {
+        if (s!.length > 0 && (s!.length > 128 || !isMetadataNamespace(s!))) r.fail("\"" + s! + "\" is not a metadata namespace (1-128 characters [A-Za-z0-9._-])");
+        else p.metadataNamespace = s!;
+      }
+    } else unknownKey(r, key);
   }
 }
 

@@ -1,4 +1,5 @@
 import { ScoringConfig } from "../scoring/config";
+import { Labels } from "../pool/labels";
 
 // Plugin configuration with its defaults. Every key is documented in
 // README.md ("Configuration"); each default says what it trades off.
@@ -6,9 +7,8 @@ import { ScoringConfig } from "../scoring/config";
 export class EndpointConfig {
   /** "ip:port" (IPv6 as "[::1]:8000"), the value Envoy's override_host/ORIGINAL_DST accepts. */
   address: string = "";
-  /** Free-form labels (e.g. {"gpu":"a100"}), kept for scorers and stats. */
-  labelKeys: Array<string> = [];
-  labelValues: Array<string> = [];
+  /** Labels (e.g. {"model":"llama-3-8b"}); `model` restricts the models it serves (docs/fleet.md "Labels"). */
+  labels: Labels = new Labels();
 }
 
 export class PrefixConfig {
@@ -72,6 +72,8 @@ export class PoolConfig {
   timeoutMs: i32 = 1000;
   /** Largest admin response read (the filtered /clusters page is ~1 KB per host). */
   maxResponseBytes: i32 = 4 * 1024 * 1024;
+  /** EDS metadata namespace (filter_metadata key) whose string fields are the members' labels; "" = none read. */
+  metadataNamespace: string = "llm-picker";
 }
 
 /**

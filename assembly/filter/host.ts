@@ -4,8 +4,10 @@
 // returns statuses as values. Only assembly/filter/ imports this file.
 import * as imports from "@gcoredev/proxy-wasm-sdk-as/assembly/imports";
 import { free } from "@gcoredev/proxy-wasm-sdk-as/assembly/malloc";
+import { beginScratch, endScratch, isScratch } from "./alloc";
 import { KeyValueStore, StoreValue, STORE_NOT_FOUND } from "../util/store";
 import { ByteWriter } from "../util/bytes";
+import { IdentityCache } from "../util/identity_cache";
 
 export const OK: u32 = 0;
 export const NOT_FOUND: u32 = 1;
@@ -56,12 +58,12 @@ function takeReturned(): Uint8Array {
   const ptr = load<usize>(RET_PTR);
   const size = load<u32>(RET_SIZE);
   if (ptr == 0 || size == 0) {
-    if (ptr != 0) free(ptr);
+    if (ptr != 0 && !isScratch(ptr)) free(ptr);
     return new Uint8Array(0);
   }
   const buf = changetype<ArrayBuffer>(ptr);
-  free(ptr);
-  // The ArrayBuffer was allocated with exactly `size` bytes, so wrap is zero-copy.
+  if (!isScratch(ptr)) free(ptr);
+  // A view of the `size` bytes the host wrote (the scratch buffer may be longer): no copy.
   return Uint8Array.wrap(buf, 0, <i32>size);
 }
 
@@ -94,6 +96,21 @@ export function getBufferBytes(type: BufferType, start: u32, length: u32): Uint8
   return takeReturned();
 }
 
+/**
+ * getBufferBytes into the VM's one reused scratch buffer (alloc.ts) instead
+ * of a new buffer: for a value read once and dropped within the callback
+ * (the request body at end of stream, a scrape's page). The view is valid
+ * until the next scratch read; nothing that outlives the callback may keep it.
+ */
+export function getBufferBytesScratch(type: BufferType, start: u32, length: u32): Uint8Array | null {
+  clearReturn();
+  beginScratch();
+  const r = imports.proxy_get_buffer_bytes(type, start, length, RET_PTR, RET_SIZE);
+  endScratch();
+  if (r != OK) return null;
+  return takeReturned();
+}
+
 export function setBufferBytes(type: BufferType, start: u32, length: u32, value: Uint8Array): u32 {
   return imports.proxy_set_buffer_bytes(type, start, length, value.dataStart, value.length);
 }
@@ -113,10 +130,17 @@ function enc(s: string): ArrayBuffer {
 const NAME_CACHE_MAX: i32 = 16384;
 const names = new Map<string, ArrayBuffer>();
 
+const recentNames = new IdentityCache<ArrayBuffer>();
+
 function encName(s: string): ArrayBuffer {
-  if (names.has(s)) return names.get(s);
-  const b = String.UTF8.encode(s);
-  if (names.size < NAME_CACHE_MAX) names.set(s, b);
+  if (recentNames.has(s)) return recentNames.get(s);
+  let b: ArrayBuffer;
+  if (names.has(s)) b = names.get(s);
+  else {
+    b = String.UTF8.encode(s);
+    if (names.size < NAME_CACHE_MAX) names.set(s, b);
+  }
+  recentNames.set(s, b);
   return b;
 }
 
@@ -126,7 +150,7 @@ function takeReturnedString(): string {
   const size = load<u32>(RET_SIZE);
   if (ptr == 0) return "";
   const s = size > 0 ? String.UTF8.decodeUnsafe(ptr, <usize>size) : "";
-  free(ptr);
+  if (!isScratch(ptr)) free(ptr);
   return s;
 }
 
@@ -285,11 +309,18 @@ export function recordMetric(id: u32, value: u64): void {
 
 /** Dispatches an HTTP call; returns the token, or 0 when Envoy refused it. */
 export function httpCall(cluster: string, headers: Array<HeaderPair>, body: Uint8Array, timeoutMs: u32): u32 {
-  const c = enc(cluster);
-  const h = encodePairs(headers);
-  const empty = encodePairs(new Array<HeaderPair>());
+  return httpCallEncoded(cluster, encodePairs(headers), body, timeoutMs);
+}
+
+/** No trailers, encoded once. */
+const NO_PAIRS: Uint8Array = encodePairs(new Array<HeaderPair>());
+
+/** httpCall with headers already encoded (encodePairs): a callout repeated every interval encodes them once. */
+export function httpCallEncoded(cluster: string, headers: Uint8Array, body: Uint8Array, timeoutMs: u32): u32 {
+  const c = encName(cluster);
+  const h = headers;
   store<u32>(RET_U32, 0);
-  const r = imports.proxy_http_call(changetype<usize>(c), c.byteLength, h.dataStart, h.length, body.dataStart, body.length, empty.dataStart, empty.length, timeoutMs, RET_U32);
+  const r = imports.proxy_http_call(changetype<usize>(c), c.byteLength, h.dataStart, h.length, body.dataStart, body.length, NO_PAIRS.dataStart, NO_PAIRS.length, timeoutMs, RET_U32);
   if (r != OK) return 0;
   return load<u32>(RET_U32);
 }

@@ -3,7 +3,10 @@
 // pool.intervalMs (an http_call to pool.adminCluster, a loopback cluster
 // pointing at the admin listener), publishes each membership for every
 // worker, and sweeps departed model servers out of the prefix index
-// (docs/fleet.md "Pool").
+// (docs/fleet.md "Pool"). With pool.metadataNamespace set, the pool's
+// endpoint labels are read first from `/config_dump` (the EDS metadata;
+// `/clusters` does not carry it), so a new member is published with its
+// labels, never without them.
 //
 // Why the admin page: proxy-wasm 0.2.1 in Envoy 1.40 has no property or
 // foreign function that lists a cluster's hosts (properties describe the
@@ -12,6 +15,7 @@
 import { BufferType, getBufferBytes, getHeader, HeaderPair, httpCall, log, LogLevel, MapType } from "./host";
 import { Config } from "../config/types";
 import { readClusterMembers } from "../pool/cluster_status";
+import { EndpointLabelsResult, readEndpointLabels } from "../pool/endpoint_metadata";
 import { FLEET_MEMBERS_KEY, Member, publishMembers } from "../pool/members";
 import { prunePublished, pruneInFlight } from "../pool/shared_state";
 import { endpointId, PrefixIndexConfig } from "../prefix/prefix_index";
@@ -25,10 +29,17 @@ const PURGE_BUCKETS_PER_TICK: i32 = 256;
 export class MembershipPoller {
   /** The last handled response added members (the root scrapes them at once). */
   joined: bool = false;
+  /** The pending /clusters call (0: none). */
   private token: u32 = 0;
+  /** The pending /config_dump call for the labels (0: none). */
+  private labelsToken: u32 = 0;
   private nextPollAt: i64 = 0;
   private failing: bool = false;
   private readonly path: string;
+  /** "" when no labels are read (no pool.cluster, or pool.metadataNamespace ""). */
+  private readonly labelsPath: string;
+  /** The pool's labels as last read (kept when a read fails). */
+  private labels: EndpointLabelsResult = new EndpointLabelsResult();
 
   constructor(private config: Config, private kv: KeyValueStore, private index: PrefixIndexConfig) {
     const pool = config.pool.cluster;
@@ -37,38 +48,54 @@ export class MembershipPoller {
     if (pool.length > 0) names = regexEscape(pool);
     if (fleet.length > 0) names += (names.length > 0 ? "|" : "") + regexEscape(fleet);
     this.path = "/clusters?format=json&filter=" + percentEncode("^(" + names + ")$");
+    this.labelsPath = "";
+    if (pool.length > 0 && config.pool.metadataNamespace.length > 0) {
+      this.labelsPath = "/config_dump?include_eds&mask=static_endpoint_configs,dynamic_endpoint_configs&name_regex="
+        + percentEncode("^" + regexEscape(pool) + "$");
+    }
   }
 
   /** Called on every tick of the lease holder: polls when due, and advances the purge sweep. */
   tick(now: i64, stats: Stats | null): void {
     const step = purgeStep(this.kv, this.index, PURGE_BUCKETS_PER_TICK);
     if (stats != null && step.dropped > 0) stats.dropEntries(step.dropped);
-    if (this.token != 0 || now < this.nextPollAt) return;
+    if (this.token != 0 || this.labelsToken != 0 || now < this.nextPollAt) return;
     this.nextPollAt = now + <i64>this.config.pool.intervalMs;
-    const headers = new Array<HeaderPair>();
-    headers.push(new HeaderPair(":method", "GET"));
-    headers.push(new HeaderPair(":path", this.path));
-    headers.push(new HeaderPair(":authority", "envoy-admin"));
-    const token = httpCall(this.config.pool.adminCluster, headers, new Uint8Array(0), <u32>this.config.pool.timeoutMs);
-    if (token == 0) {
-      this.failed("admin cluster \"" + this.config.pool.adminCluster + "\" refused the call (is it defined?)", stats);
-      return;
-    }
-    this.token = token;
+    if (this.labelsPath.length > 0) this.labelsToken = this.call(this.labelsPath, stats);
+    else this.token = this.call(this.path, stats);
   }
 
-  /** True when `token` was this poller's call (then it has been handled). */
+  /** An admin GET; its token, or 0 (counted as a failed refresh) when Envoy refused the call. */
+  private call(path: string, stats: Stats | null): u32 {
+    const headers = new Array<HeaderPair>();
+    headers.push(new HeaderPair(":method", "GET"));
+    headers.push(new HeaderPair(":path", path));
+    headers.push(new HeaderPair(":authority", "envoy-admin"));
+    const token = httpCall(this.config.pool.adminCluster, headers, new Uint8Array(0), <u32>this.config.pool.timeoutMs);
+    if (token == 0) this.failed("admin cluster \"" + this.config.pool.adminCluster + "\" refused the call (is it defined?)", stats);
+    return token;
+  }
+
+  /** True when `token` was one of this poller's calls (then it has been handled). */
   onResponse(token: u32, numHeaders: u32, bodySize: u32, stats: Stats | null): bool {
-    if (token == 0 || token != this.token) return false;
-    this.token = 0;
-    if (numHeaders == 0) return this.failed("admin call failed (reset or timeout)", stats);
-    const status = getHeader(MapType.HttpCallResponseHeaders, ":status");
-    if (status == null || status! != "200") return this.failed("admin answered " + (status != null ? status! : "no status"), stats);
-    if (<i64>bodySize > <i64>this.config.pool.maxResponseBytes) {
-      return this.failed("admin page of " + bodySize.toString() + " bytes exceeds pool.maxResponseBytes", stats);
+    if (token == 0) return false;
+    if (token == this.labelsToken) {
+      this.labelsToken = 0;
+      const page = this.page(numHeaders, bodySize, stats);
+      if (page != null) {
+        const r = readEndpointLabels(page!, this.config.pool.cluster, this.config.pool.metadataNamespace, this.config.pool.maxResponseBytes);
+        if (r.error.length > 0) this.failed(r.error, stats);
+        else this.labels = r;
+      }
+      // The membership is read either way: labels a failed read could not refresh are kept.
+      this.token = this.call(this.path, stats);
+      return true;
     }
-    const body = bodySize > 0 ? getBufferBytes(BufferType.HttpCallResponseBody, 0, bodySize) : new Uint8Array(0);
-    const page = body != null ? body! : new Uint8Array(0);
+    if (token != this.token) return false;
+    this.token = 0;
+    const body = this.page(numHeaders, bodySize, stats);
+    if (body == null) return true;
+    const page = body!;
     const max = this.config.pool.maxResponseBytes;
     let pool: Array<Member> | null = null;
     let replicas: Array<Member> | null = null;
@@ -76,6 +103,10 @@ export class MembershipPoller {
       const r = readClusterMembers(page, this.config.pool.cluster, max);
       if (r.error.length > 0) return this.failed(r.error, stats);
       pool = r.members;
+      for (let i = 0; i < r.members.length; i++) {
+        const m = unchecked(r.members[i]);
+        m.labels = this.labels.of(m.address);
+      }
     }
     if (this.config.fleet.cluster.length > 0) {
       const r = readClusterMembers(page, this.config.fleet.cluster, max);
@@ -90,6 +121,25 @@ export class MembershipPoller {
     }
     if (pool != null) this.publishPool(pool!, stats);
     return true;
+  }
+
+  /** The body of an admin answer; null (counted as a failed refresh) when the call failed or the page is too big. */
+  private page(numHeaders: u32, bodySize: u32, stats: Stats | null): Uint8Array | null {
+    if (numHeaders == 0) {
+      this.failed("admin call failed (reset or timeout)", stats);
+      return null;
+    }
+    const status = getHeader(MapType.HttpCallResponseHeaders, ":status");
+    if (status == null || status! != "200") {
+      this.failed("admin answered " + (status != null ? status! : "no status"), stats);
+      return null;
+    }
+    if (<i64>bodySize > <i64>this.config.pool.maxResponseBytes) {
+      this.failed("admin page of " + bodySize.toString() + " bytes exceeds pool.maxResponseBytes", stats);
+      return null;
+    }
+    const body = bodySize > 0 ? getBufferBytes(BufferType.HttpCallResponseBody, 0, bodySize) : new Uint8Array(0);
+    return body != null ? body! : new Uint8Array(0);
   }
 
   private publishReplicas(members: Array<Member>): void {

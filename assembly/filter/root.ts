@@ -7,9 +7,11 @@
 import {
   BufferType,
   getBufferBytes,
+  getBufferBytesScratch,
   getHeader,
   HeaderPair,
-  httpCall,
+  encodePairs,
+  httpCallEncoded,
   log,
   LogLevel,
   MapType,
@@ -42,6 +44,10 @@ import { DESTINATION_HEADER } from "./headers";
 import { MembershipPoller } from "./membership";
 import { reportHeap, rootConfigured, rootRetired } from "./heap";
 
+/** Addresses whose encoded scrape headers are kept (more than any pool; past it the cache starts over). */
+const SCRAPE_HEADERS_MAX: i32 = 1024;
+const NO_BODY = new Uint8Array(0);
+
 /** The scrape lease lasts this many intervals, so a VM that stops scraping is replaced soon. */
 const LEASE_INTERVALS: i64 = 3;
 
@@ -60,6 +66,10 @@ export class RootContext {
   private tickMs: i32 = 0;
   /** Scrape callouts in flight: token → endpoint address. */
   private pendingScrapes: Map<u32, string> = new Map<u32, string>();
+  /** The addresses in pendingScrapes (one callout per address at a time). */
+  private scraping: Set<string> = new Set<string>();
+  /** Each address's scrape headers, encoded (scrapeHeaders). */
+  private encodedScrapeHeaders: Map<string, Uint8Array> = new Map<string, Uint8Array>();
   /** This root's identity for the scrape lease. */
   private leaseOwner: u64 = 0;
 
@@ -122,7 +132,11 @@ export class RootContext {
     reportHeap();
     const m = this.config.metrics;
     const now = nowMs();
-    if (!acquireLease(this.store, this.leaseOwner, now, <i64>this.tickMs * LEASE_INTERVALS)) return;
+    if (!acquireLease(this.store, this.leaseOwner, now, <i64>this.tickMs * LEASE_INTERVALS)) {
+      const stats = this.stats;
+      if (stats != null) stats.forgetGauges();
+      return;
+    }
     const membership = this.membership;
     if (membership != null) membership.tick(now, this.stats);
     if (!m.enabled) return;
@@ -143,22 +157,33 @@ export class RootContext {
     const m = this.config.metrics;
     for (let i = 0; i < addresses.length; i++) {
       const address = unchecked(addresses[i]);
-      if (this.isScraping(address)) continue;
-      const headers = new Array<HeaderPair>();
-      headers.push(new HeaderPair(":method", "GET"));
-      headers.push(new HeaderPair(":path", m.path));
-      headers.push(new HeaderPair(":authority", address));
-      // The scrape cluster routes on the same header as requests do, so the
-      // callout reaches exactly this member (envoy/envoy.yaml).
-      headers.push(new HeaderPair(DESTINATION_HEADER, address));
-      const token = httpCall(m.cluster, headers, new Uint8Array(0), <u32>m.timeoutMs);
+      if (this.scraping.has(address)) continue;
+      const token = httpCallEncoded(m.cluster, this.scrapeHeaders(address), NO_BODY, <u32>m.timeoutMs);
       if (token == 0) {
         log(LogLevel.Warn, "llm_picker: scrape of " + address + " refused by Envoy (cluster \"" + m.cluster + "\")");
         this.scrapeDone(address, false, null);
         continue;
       }
       this.pendingScrapes.set(token, address);
+      this.scraping.add(address);
     }
+  }
+
+  /** The scrape callout's headers for `address`, encoded once per address (the pool is bounded; see SCRAPE_HEADERS_MAX). */
+  private scrapeHeaders(address: string): Uint8Array {
+    if (this.encodedScrapeHeaders.has(address)) return this.encodedScrapeHeaders.get(address);
+    const headers = new Array<HeaderPair>();
+    headers.push(new HeaderPair(":method", "GET"));
+    headers.push(new HeaderPair(":path", this.config.metrics.path));
+    headers.push(new HeaderPair(":authority", address));
+    // The scrape cluster routes on the same header as requests do, so the
+    // callout reaches exactly this member (envoy/envoy.yaml).
+    headers.push(new HeaderPair(DESTINATION_HEADER, address));
+    const encoded = encodePairs(headers);
+    // A cluster-following pool can see many addresses over a VM's life: start over past the bound.
+    if (this.encodedScrapeHeaders.size >= SCRAPE_HEADERS_MAX) this.encodedScrapeHeaders.clear();
+    this.encodedScrapeHeaders.set(address, encoded);
+    return encoded;
   }
 
   private routedCount(): i64 {
@@ -216,12 +241,6 @@ export class RootContext {
     }
   }
 
-  private isScraping(address: string): bool {
-    const vals = this.pendingScrapes.values();
-    for (let i = 0; i < vals.length; i++) if (unchecked(vals[i]) == address) return true;
-    return false;
-  }
-
   onHttpCallResponse(token: u32, numHeaders: u32, bodySize: u32): void {
     const membership = this.membership;
     if (membership != null && membership.onResponse(token, numHeaders, bodySize, this.stats)) {
@@ -234,6 +253,7 @@ export class RootContext {
     if (!this.pendingScrapes.has(token)) return;
     const address = this.pendingScrapes.get(token);
     this.pendingScrapes.delete(token);
+    this.scraping.delete(address);
     if (numHeaders == 0) {
       this.scrapeDone(address, false, null);
       return;
@@ -243,23 +263,31 @@ export class RootContext {
       this.scrapeDone(address, false, null);
       return;
     }
-    const body = bodySize > 0 ? getBufferBytes(BufferType.HttpCallResponseBody, 0, bodySize) : new Uint8Array(0);
+    // The page is parsed and dropped here: read into the reused scratch buffer.
+    const body = bodySize > 0 ? getBufferBytesScratch(BufferType.HttpCallResponseBody, 0, bodySize) : new Uint8Array(0);
     this.scrapeDone(address, true, body);
   }
 
   private scrapeDone(address: string, ok: bool, body: Uint8Array | null): void {
     const now = nowMs();
     const metrics = ok && body != null ? parseVllmMetrics(body!) : null;
-    publishScrape(this.store, address, metrics, now);
+    const published = publishScrape(this.store, address, metrics, now);
     const stats = this.stats;
     if (stats == null) return;
     if (!ok) stats.scrapeFailed(address);
-    // Health as requests will see it (one read, on the scraping VM only).
+    // Health as requests will see it: from the state just published, or
+    // (the write was lost) from one read of what is published.
+    const stale = <i64>this.config.metrics.staleAfterMs;
+    if (published != null) {
+      // healthAt, not refreshHealth: the published state is kept for the next publish (shared_state.ts).
+      stats.setHealthy(address, published.healthAt(now, stale));
+      return;
+    }
     const states = readStates(this.store);
     for (let i = 0; i < states.length; i++) {
       const s = unchecked(states[i]);
       if (s.address != address) continue;
-      stats.setHealthy(address, s.refreshHealth(now, <i64>this.config.metrics.staleAfterMs));
+      stats.setHealthy(address, s.refreshHealth(now, stale));
     }
   }
 

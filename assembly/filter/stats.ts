@@ -52,6 +52,8 @@ export class Stats {
   private scrapeFailures: Map<string, u32> = new Map<string, u32>();
   private healthy: Map<string, u32> = new Map<string, u32>();
   private inFlight: Map<string, u32> = new Map<string, u32>();
+  /** The value this VM last set each per-endpoint gauge to (metric id → value). */
+  private recorded: Map<u32, u64> = new Map<u32, u64>();
 
   constructor(endpoints: Array<string>) {
     for (let i = 0; i < endpoints.length; i++) this.track(unchecked(endpoints[i]));
@@ -152,11 +154,29 @@ export class Stats {
 
   /** The shared in-flight count routing uses for `endpoint` (written by the scraping VM each tick). */
   setInFlight(endpoint: string, count: i32): void {
-    if (this.inFlight.has(endpoint)) recordMetric(this.inFlight.get(endpoint), <u64>max(count, 0));
+    if (this.inFlight.has(endpoint)) this.recordGauge(this.inFlight.get(endpoint), <u64>max(count, 0));
   }
 
   setHealthy(endpoint: string, healthy: bool): void {
     this.track(endpoint);
-    if (this.healthy.has(endpoint)) recordMetric(this.healthy.get(endpoint), healthy ? 1 : 0);
+    if (this.healthy.has(endpoint)) this.recordGauge(this.healthy.get(endpoint), healthy ? 1 : 0);
+  }
+
+  /**
+   * Sets a per-endpoint gauge unless this VM last set it to the same value:
+   * the scraping VM refreshes every endpoint's gauges each tick, and they
+   * rarely change. Only the scrape-lease holder sets them; when this VM is
+   * not holding the lease another may have, so it forgets what it set
+   * (forgetGauges) and sets every gauge again once it holds the lease.
+   */
+  private recordGauge(id: u32, value: u64): void {
+    if (this.recorded.has(id) && this.recorded.get(id) == value) return;
+    this.recorded.set(id, value);
+    recordMetric(id, value);
+  }
+
+  /** This VM does not hold the scrape lease: the gauges may be set by another VM from now on. */
+  forgetGauges(): void {
+    if (this.recorded.size > 0) this.recorded.clear();
   }
 }

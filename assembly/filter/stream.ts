@@ -10,7 +10,7 @@ import {
   CONTINUE,
   STOP_AND_BUFFER,
   STOP_ITERATION,
-  getBufferBytes,
+  getBufferBytesScratch,
   getHeader,
   getHeadersAs,
   getProperty,
@@ -53,6 +53,8 @@ export class StreamContext {
   private matchedBlocks: i32 = 0;
   /** Prompt blocks counted as queued prefill at the endpoint until the first response byte. */
   private pendingBlocks: i32 = 0;
+  /** The request asked for a streamed response (`stream: true`). */
+  private streamed: bool = false;
   private responseStatus: i32 = 0;
   /** Fleet: a replica forwarded this request here (it carried fleet.secret): decide, never forward again. */
   private hopped: bool = false;
@@ -130,7 +132,8 @@ export class StreamContext {
     const router = this.root.router;
     if (router == null) return CONTINUE;
     const started = nowNs();
-    const body = getBufferBytes(BufferType.RequestBody, 0, bodySize);
+    // Read into the reused scratch buffer: the decision below is the body's only reader.
+    const body = getBufferBytesScratch(BufferType.RequestBody, 0, bodySize);
     const headers = this.requestHeaders();
     const self = router.replicas != null && !this.hopped ? this.selfAddress() : "";
     const r = router.routeBody(this.api, body != null ? body! : new Uint8Array(0), headers, this.requestId, nowMs(), self);
@@ -199,6 +202,7 @@ export class StreamContext {
     this.hashes = r.hashes;
     this.matchedBlocks = r.matchedBlocks;
     this.pendingBlocks = r.pendingBlocks;
+    this.streamed = r.streamed;
     if (this.root.config.debugHeaders && r.decision != null) {
       const w = new ByteWriter(512);
       w.byte(0x7b);
@@ -243,7 +247,11 @@ export class StreamContext {
    * non-streamed response gets there at its end instead (onDone).
    */
   onResponseBody(bodySize: u32, endOfStream: bool): u32 {
-    if (bodySize > 0 && this.pendingBlocks > 0) {
+    // A response that is not streamed comes whole once generation is over:
+    // its first byte is (within microseconds) its end, so its prefill is
+    // released in onDone together with the in-flight count, in one
+    // shared-data update instead of two.
+    if (bodySize > 0 && this.pendingBlocks > 0 && this.streamed && !endOfStream) {
       const router = this.root.router;
       if (router != null) router.prefillDone(this.endpoint, this.pendingBlocks);
       this.pendingBlocks = 0;

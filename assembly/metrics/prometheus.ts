@@ -168,12 +168,34 @@ export function parseVllmMetrics(body: Uint8Array): EndpointMetrics {
   const line = new LineParser(body);
   let pos = 0;
   const n = body.length;
+  const base = body.dataStart;
   while (pos < n) {
     const end = indexOfNewline(body, pos);
-    line.parse(pos, end, acc);
+    if (!skippable(base, pos, end)) line.parse(pos, end, acc);
     pos = end + 1;
   }
   return acc.finish();
+}
+
+/**
+ * True for a line LineParser.parse would leave without effect, decided from
+ * its first bytes: a comment (HELP, TYPE) or a sample of a family we do not
+ * read (its name starts with a name byte and not with "vllm:" plus the first
+ * letter of a wanted name). Anything else (blank-led, malformed, short or
+ * wanted lines) goes to the full parse, so the result is exactly the same.
+ * Most lines of a vLLM page are histogram buckets: this keeps them to one
+ * or two loads each.
+ */
+// @ts-ignore: decorator
+@inline
+function skippable(base: usize, start: i32, end: i32): bool {
+  if (start >= end) return false;
+  const c = load<u8>(base + <usize>start);
+  if (c == 0x23 /* # */) return true;
+  if (!isNameByte(c, true)) return false;
+  if (end - start <= VLLM_PREFIX_LEN || load<u32>(base + <usize>start) != VLLM_PREFIX_WORD || load<u8>(base + <usize>start, 4) != 0x3a) return true;
+  const k = load<u8>(base + <usize>(start + VLLM_PREFIX_LEN));
+  return k != 0x6e && k != 0x6b && k != 0x67 && k != 0x6c && k != 0x63; // n k g l c: the wanted names
 }
 
 /**
@@ -339,8 +361,13 @@ class LineParser {
   /** Returns the slot to keep the value in, LABEL_NONE to skip it, -2 on error. */
   private parseLabelName(kind: i32): i32 {
     const start = this.pos;
-    while (this.pos < this.end && isLabelNameByte(unchecked(this.body[this.pos]), this.pos == start)) this.pos++;
-    const len = this.pos - start;
+    // Locals, not fields, in the byte loops (a field is a memory access per byte).
+    const base = this.body.dataStart;
+    const end = this.end;
+    let p = start;
+    while (p < end && isLabelNameByte(load<u8>(base + <usize>p), p == start)) p++;
+    this.pos = p;
+    const len = p - start;
     if (len == 0) return -2;
     if (kind == KIND_LORA) {
       if (this.matches(start, len, LNAME_RUNNING_ADAPTERS)) return LABEL_RUNNING_ADAPTERS;
@@ -356,6 +383,7 @@ class LineParser {
   /** After the opening quote: reads up to and including the closing quote. */
   private parseLabelValue(slot: i32): bool {
     const keep = slot >= 0;
+    if (!keep) return this.skipLabelValue();
     const w = this.scratch;
     w.reset();
     while (this.pos < this.end) {
@@ -377,6 +405,30 @@ class LineParser {
       }
       if (keep) w.byte(c);
     }
+    return false; // no closing quote on this line
+  }
+
+  /** parseLabelValue for a value that is not kept: to the closing quote, over escapes. */
+  private skipLabelValue(): bool {
+    const base = this.body.dataStart;
+    const end = this.end;
+    let p = this.pos;
+    while (p < end) {
+      const c = load<u8>(base + <usize>p);
+      p++;
+      if (c == 0x22) {
+        this.pos = p;
+        return true;
+      }
+      if (c == 0x5c /* \ */) {
+        if (p >= end) {
+          this.pos = p;
+          return false;
+        }
+        p++; // the escaped byte
+      }
+    }
+    this.pos = p;
     return false; // no closing quote on this line
   }
 

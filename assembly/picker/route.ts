@@ -19,7 +19,7 @@ import { errorJson, requestJson } from "../request/output";
 import { BlockConfig } from "../hashing/blocks";
 import { hashRequest } from "../hashing/render";
 import { hex64 } from "../util/hex";
-import { PrefixIndex, PrefixIndexConfig } from "../prefix/prefix_index";
+import { endpointId, PrefixIndex, PrefixIndexConfig } from "../prefix/prefix_index";
 import { EndpointState } from "../pool/endpoint_state";
 import { Decision, decide, STATUS_ROUTE, writeDecisionFields } from "../scoring/decide";
 import { ScoringConfig } from "../scoring/config";
@@ -27,7 +27,8 @@ import { ScoringRequest } from "../scoring/scorer";
 import { uncachedBlocks } from "../scoring/scorers/predicted_prefill";
 import { Pcg32 } from "../scoring/rng";
 import { addInFlight, penalize, poolStates, readInFlight, readPenalties, readStates } from "../pool/shared_state";
-import { FLEET_MEMBERS_KEY, Pool, PoolView } from "../pool/members";
+import { FLEET_MEMBERS_KEY, MEMBERS_KEY, Pool, PoolView } from "../pool/members";
+import { Labels } from "../pool/labels";
 import { MaglevTable } from "../fleet/maglev";
 import { sessionKey } from "../fleet/session";
 
@@ -58,6 +59,8 @@ export class RouteResult {
   matchedBlocks: i32 = 0;
   /** Prompt blocks the chosen endpoint has to prefill (queued there until the first response byte). */
   pendingBlocks: i32 = 0;
+  /** The body asked for a streamed response (`stream: true`). */
+  streamed: bool = false;
   decision: Decision | null = null;
   states: Array<EndpointState> = [];
   /** Forward: the session key (16 hex digits, the value Maglev hashes) and the replica expected to own it. */
@@ -89,8 +92,12 @@ export class Router {
     this.scoring = config.scoring;
     this.rng = new Pcg32(seed);
     const addresses = new Array<string>();
-    for (let i = 0; i < config.endpoints.length; i++) addresses.push(unchecked(config.endpoints[i]).address);
-    this.pool = new Pool(store, addresses, config.pool.cluster.length > 0);
+    const labels = new Array<Labels>();
+    for (let i = 0; i < config.endpoints.length; i++) {
+      addresses.push(unchecked(config.endpoints[i]).address);
+      labels.push(unchecked(config.endpoints[i]).labels);
+    }
+    this.pool = new Pool(store, addresses, config.pool.cluster.length > 0, MEMBERS_KEY, labels);
     this.replicas = config.fleet.cluster.length > 0 ? new Pool(store, [], true, FLEET_MEMBERS_KEY) : null;
   }
 
@@ -165,6 +172,7 @@ export class Router {
     const p = parsed.parsed!;
     const req = toLLMRequest(p, headers, generatedId);
     r.request = req;
+    r.streamed = p.stream;
     r.newBody = forwardedBody(body, p, headers, req);
     if (self.length > 0 && this.replicas != null) {
       const key = hex64(sessionKey(req));
@@ -181,7 +189,8 @@ export class Router {
     if (prefixOn) r.hashes = hashRequest(req, this.blocks);
 
     const inflight = readInFlight(this.store);
-    const pool = this.pool.current();
+    // Only the members that serve this model, when members name their models.
+    const pool = this.pool.current().servingModel(req.targetModel);
     const addresses = pool.addresses;
     if (addresses.length == 0 && !this.pool.known()) {
       r.outcome = Outcome.Pass; // as above: Envoy balances until the first membership read
@@ -197,6 +206,8 @@ export class Router {
       sreq.matchedBlocks = matched;
     }
     sreq.hashedBlocks = r.hashes.length;
+    // A fleet's replicas each learn a shared prefix on their own: agree on where a new one goes.
+    if (this.replicas != null && prefixOn) sreq.placement = placementOf(r.hashes, addresses, matched);
     sreq.promptBlocks = promptBlocksOf(body.length, this.blocks.blockSize, r.hashes.length);
     const d = decide(r.states, sreq, this.scoring, this.rng);
     r.decision = d;
@@ -253,6 +264,39 @@ function promptBlocksOf(bodyBytes: i32, blockSize: i32, hashed: i32): i32 {
   const size = blockSize > 0 ? blockSize : 64;
   const fromBody = (bodyBytes + size - 1) / size;
   return fromBody > hashed ? fromBody : hashed;
+}
+
+/**
+ * The chained hash at this block keys where a new prefix is placed: 8 blocks
+ * of 64 bytes, about 128 tokens. A shorter key would send different prompts
+ * that merely open alike to one server; a longer one would give requests
+ * that share only a short prefix different keys. Prefixes shorter than this
+ * are cheap to prefill on two servers.
+ */
+const PLACEMENT_BLOCK: i32 = 8;
+
+/**
+ * Rendezvous weights of the pool for a request whose prefix no endpoint
+ * holds (null when some endpoint holds part of it: affinity decides then).
+ * Every replica of a fleet computes the same weights for the same prefix,
+ * so the first of them to see it and the others that see it later pick the
+ * same server while its load allows (docs/fleet.md "Placing a new prefix").
+ */
+function placementOf(hashes: StaticArray<u64>, addresses: Array<string>, matched: Int32Array): Float64Array | null {
+  if (hashes.length == 0) return null;
+  for (let i = 0; i < matched.length; i++) if (unchecked(matched[i]) > 0) return null;
+  const key = unchecked(hashes[min(hashes.length, PLACEMENT_BLOCK) - 1]);
+  const out = new Float64Array(addresses.length);
+  for (let i = 0; i < addresses.length; i++) unchecked((out[i] = <f64>(mix64(key ^ <u64>endpointId(unchecked(addresses[i]))) >> 11)));
+  return out;
+}
+
+/** splitmix64's finalizer: spreads a 64-bit key over all bits. */
+function mix64(x: u64): u64 {
+  let z = x;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
+  return z ^ (z >> 31);
 }
 
 function reject(r: RouteResult, status: i32, reason: string): RouteResult {

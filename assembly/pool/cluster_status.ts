@@ -101,7 +101,7 @@ function readHost(r: JsonReader): Member | null {
   let k: string | null;
   while ((k = r.key()) != null) {
     const key = k!;
-    if (key == "address" && r.kind() == JsonKind.Object) address = readAddress(r);
+    if (key == "address" && r.kind() == JsonKind.Object) address = readSocketAddress(r);
     else if (key == "health_status" && r.kind() == JsonKind.Object) usable = readHealth(r);
     else r.skip();
   }
@@ -110,7 +110,7 @@ function readHost(r: JsonReader): Member | null {
 }
 
 /** {"socket_address":{"address":"10.0.0.5","port_value":8000}} → "10.0.0.5:8000" ("[::1]:8000" for IPv6); "" otherwise. */
-function readAddress(r: JsonReader): string {
+export function readSocketAddress(r: JsonReader): string {
   if (!r.object()) return "";
   let out = "";
   let k: string | null;

@@ -129,17 +129,17 @@ export class EndpointState extends ServerSignals {
    * or after maxFailures failures in a row. Returns isHealthy.
    */
   refreshHealth(nowMs: i64, staleAfterMs: i64 = DEFAULT_STALE_AFTER_MS, maxFailures: i32 = DEFAULT_MAX_CONSECUTIVE_FAILURES): bool {
-    const failedOut = maxFailures > 0 && this.consecutiveFailures >= maxFailures;
-    if (!this.hasScrapedAt && !failedOut) {
-      this.healthy = true;
-      this.hasHealthy = false;
-      return true;
-    }
-    let ok = this.hasScrapedAt && nowMs - this.scrapedAtMs <= staleAfterMs;
-    if (failedOut) ok = false;
+    const ok = this.healthAt(nowMs, staleAfterMs, maxFailures);
     this.healthy = ok;
-    this.hasHealthy = true;
+    this.hasHealthy = this.hasScrapedAt || (maxFailures > 0 && this.consecutiveFailures >= maxFailures);
     return ok;
+  }
+
+  /** What refreshHealth returns, without changing the state. */
+  healthAt(nowMs: i64, staleAfterMs: i64 = DEFAULT_STALE_AFTER_MS, maxFailures: i32 = DEFAULT_MAX_CONSECUTIVE_FAILURES): bool {
+    const failedOut = maxFailures > 0 && this.consecutiveFailures >= maxFailures;
+    if (!this.hasScrapedAt && !failedOut) return true;
+    return this.hasScrapedAt && nowMs - this.scrapedAtMs <= staleAfterMs && !failedOut;
   }
 }
 

@@ -95,17 +95,23 @@ function findState(states: Array<EndpointState>, address: string): i32 {
 
 /**
  * Applies one scrape result (metrics, or null for a failure) for `address`
- * to the published states under CAS. Returns false when the write kept
- * losing or the host refused it.
+ * to the published states under CAS. Returns the endpoint's state as
+ * published (the scraper reads its health from it without reading the
+ * value back), or null when the write kept losing or the host refused it.
  */
-export function publishScrape(store: KeyValueStore, address: string, metrics: EndpointMetrics | null, nowMs: i64): bool {
+export function publishScrape(store: KeyValueStore, address: string, metrics: EndpointMetrics | null, nowMs: i64): EndpointState | null {
   for (let attempt = 0; attempt < CAS_RETRIES; attempt++) {
     const v = store.get(METRICS_KEY);
     let states: Array<EndpointState> = new Array<EndpointState>();
     if (v.found && v.bytes.length > 0) {
-      const decoded = decodeStates(v.bytes);
-      if (decoded != null) states = decoded!;
+      if (sameBytes(v.bytes, publishedBytes)) states = publishedStates;
+      else {
+        const decoded = decodeStates(v.bytes);
+        if (decoded != null) states = decoded!;
+      }
     }
+    // The cached states are being changed: they match no value until the write succeeds.
+    publishedBytes = NO_BYTES;
     let i = findState(states, address);
     if (i < 0) {
       states.push(new EndpointState(address));
@@ -114,11 +120,28 @@ export function publishScrape(store: KeyValueStore, address: string, metrics: En
     const s = unchecked(states[i]);
     if (metrics != null) s.applyScrape(metrics!, nowMs);
     else s.recordFailure();
-    const r = store.set(METRICS_KEY, encodeStates(states), v.found ? v.cas : 0);
-    if (r == STORE_OK) return true;
-    if (r != STORE_CAS_MISMATCH) return false;
+    const encoded = encodeStates(states);
+    const r = store.set(METRICS_KEY, encoded, v.found ? v.cas : 0);
+    if (r == STORE_OK) {
+      publishedBytes = encoded;
+      publishedStates = states;
+      return s;
+    }
+    if (r != STORE_CAS_MISMATCH) return null;
   }
-  return false;
+  return null;
+}
+
+// What this VM published last, decoded: the scraping VM is usually the only
+// writer of the published states, so its next publish finds its own value
+// there and updates these objects instead of decoding the value again. Any
+// other value (another VM wrote) is decoded as before.
+const NO_BYTES = new Uint8Array(0);
+let publishedBytes: Uint8Array = NO_BYTES;
+let publishedStates: Array<EndpointState> = new Array<EndpointState>();
+
+function sameBytes(a: Uint8Array, b: Uint8Array): bool {
+  return b.length > 0 && a.length == b.length && memory.compare(a.dataStart, b.dataStart, <usize>a.length) == 0;
 }
 
 /**

@@ -43,6 +43,7 @@
 //    to `score` are counted, so entries of endpoints that left never score.
 import { KeyValueStore, STORE_CAS_MISMATCH, STORE_OK, StoreValue } from "../util/store";
 import { utf8 } from "../util/bytes";
+import { IdentityCache } from "../util/identity_cache";
 import { RENDER_VERSION } from "../hashing/render";
 import { xxh64Bytes } from "../hashing/xxhash64";
 import {
@@ -127,12 +128,19 @@ export class PrefixIndexStats {
  */
 const ID_MEMO_MAX: i32 = 4096;
 const idMemo = new Map<string, u32>();
+/** The same, by the address string's identity (the pool's own strings recur). */
+const recentIds = new IdentityCache<u32>();
 
 /** 32-bit endpoint id of an "ip:port" string. */
 export function endpointId(endpoint: string): u32 {
-  if (idMemo.has(endpoint)) return idMemo.get(endpoint);
-  const id = <u32>xxh64Bytes(utf8(endpoint));
-  if (idMemo.size < ID_MEMO_MAX) idMemo.set(endpoint, id);
+  if (recentIds.has(endpoint)) return recentIds.get(endpoint);
+  let id: u32;
+  if (idMemo.has(endpoint)) id = idMemo.get(endpoint);
+  else {
+    id = <u32>xxh64Bytes(utf8(endpoint));
+    if (idMemo.size < ID_MEMO_MAX) idMemo.set(endpoint, id);
+  }
+  recentIds.set(endpoint, id);
   return id;
 }
 

@@ -64,6 +64,8 @@ export class BoundedLoadPicker extends Picker {
     }
     let best = -Infinity;
     for (let i = 0; i < n; i++) if (unchecked(eligible[i]) && unchecked(totals[i]) > best) best = unchecked(totals[i]);
+    const placed = this.byPlacement(eligible, totals, best, c);
+    if (placed >= 0) return placed;
     let bestOcc = Infinity;
     for (let i = 0; i < n; i++) {
       if (unchecked(eligible[i]) && best - unchecked(totals[i]) <= TIE_EPSILON && unchecked(occ[i]) < bestOcc) bestOcc = unchecked(occ[i]);
@@ -78,6 +80,28 @@ export class BoundedLoadPicker extends Picker {
       k--;
     }
     return 0;
+  }
+
+  /**
+   * With a placement preference: among the eligible endpoints with the best
+   * total, the one preferred most (occupancy does not break this tie, since
+   * replicas see different occupancies and must agree). -1 without one.
+   */
+  private byPlacement(eligible: StaticArray<bool>, totals: Float64Array, best: f64, c: Candidates): i32 {
+    const placement = c.placement;
+    if (placement == null) return -1;
+    let chosen = -1;
+    let top = -Infinity;
+    for (let i = 0; i < eligible.length; i++) {
+      if (!unchecked(eligible[i]) || best - unchecked(totals[i]) > TIE_EPSILON) continue;
+      const e = unchecked(c.poolIndex[i]);
+      const w = e >= 0 && e < placement.length ? unchecked(placement[e]) : -Infinity;
+      if (chosen < 0 || w > top) {
+        chosen = i;
+        top = w;
+      }
+    }
+    return chosen;
   }
 
   private isBest(eligible: StaticArray<bool>, totals: Float64Array, occ: Float64Array, best: f64, bestOcc: f64, i: i32): bool {

@@ -153,7 +153,7 @@ export function decide(endpoints: Array<EndpointState>, req: ScoringRequest, cfg
     d.allUnhealthy = true;
   }
   d.candidates = idx;
-  const c = new Candidates(endpoints, idx, select(endpoints, idx));
+  const c = new Candidates(endpoints, idx, select(endpoints, idx), req.placement);
   d.saturated = poolSaturated(c.states, cfg.saturation);
   if (d.saturated && req.priority < 0) {
     d.status = STATUS_SHED;

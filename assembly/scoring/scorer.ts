@@ -36,6 +36,14 @@ export class ScoringRequest {
   matchedBlocks: Int32Array | null = null;
   /** Blocks hashed (the index can only answer for these). */
   hashedBlocks: i32 = 0;
+  /**
+   * Per endpoint (same order as the endpoints array), a preference among
+   * endpoints the scores cannot tell apart, the same in every replica of a
+   * fleet: set for a prefix no endpoint holds yet, so that replicas that
+   * each see it first place it on the same server (docs/fleet.md
+   * "Placing a new prefix"). null: ties are broken as usual.
+   */
+  placement: Float64Array | null = null;
   /** Estimated blocks of the whole prompt (≥ hashedBlocks: hashing stops at prefix.maxBlocks). */
   promptBlocks: i32 = 0;
 
@@ -61,6 +69,11 @@ export class Candidates {
     public poolIndex: Array<i32>,
     /** The candidates' states, in the same order as `poolIndex`. */
     public states: Array<EndpointState>,
+    /**
+     * Per pool endpoint, a deterministic preference for placing a prefix no
+     * endpoint holds yet (ScoringRequest.placement); null: none.
+     */
+    public placement: Float64Array | null = null,
   ) {}
 
   get length(): i32 {

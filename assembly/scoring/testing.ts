@@ -7,6 +7,8 @@ import { EndpointMetrics, parseVllmMetrics } from "../metrics/prometheus";
 import { readEndpointsSnapshot, writeEndpointsSnapshot } from "../pool/snapshot";
 import { decodeState, decodeStates, encodeState, encodeStates, EndpointState } from "../pool/endpoint_state";
 import { ByteWriter } from "../util/bytes";
+import { MemoryStore } from "../util/store";
+import { METRICS_KEY, publishScrape } from "../pool/shared_state";
 import { ScoringConfig } from "./config";
 import { decide, writeDecisionFields } from "./decide";
 import { pickMaxScore } from "./picker";
@@ -243,7 +245,8 @@ export function decideSnapshot(
  * Runs the default profile's decision over a snapshot (pendingBlocks in the
  * snapshot are the queued prefill): `matched` leading blocks held per
  * endpoint (empty = request not hashed), `hashed` blocks hashed, `prompt`
- * blocks estimated for the whole prompt, `loadFactor` the bound (0: default).
+ * blocks estimated for the whole prompt, `loadFactor` the bound (0: default),
+ * `placement` the fleet's preference for a new prefix per endpoint (empty: none).
  */
 export function decideDefault(
   json: Uint8Array,
@@ -254,6 +257,7 @@ export function decideDefault(
   prompt: i32,
   loadFactor: f64,
   seed: u32,
+  placement: Float64Array,
 ): string {
   const r = readEndpointsSnapshot(json);
   const w = new ByteWriter();
@@ -271,6 +275,7 @@ export function decideDefault(
   if (matched.length > 0) req.matchedBlocks = matched;
   req.hashedBlocks = hashed;
   req.promptBlocks = prompt;
+  if (placement.length > 0) req.placement = placement;
   const d = decide(r.states, req, cfg, new Pcg32(<u64>seed));
   w.byte(0x7b);
   writeDecisionFields(w, d, r.states);
@@ -309,4 +314,43 @@ export function decideRepeat(json: Uint8Array, adapter: string, prefix: Float64A
   let sum = 0;
   for (let i = 0; i < n; i++) sum += decide(r.states, req, cfg, rng).chosen;
   return sum;
+}
+
+/**
+ * publishScrape's reuse of its own last value: pages[i] (NUL-separated) is
+ * published for address "10.0.0.<i % 2 + 1>:8000" at 1000 × (i + 1) ms;
+ * before step `outsideAt` another writer replaces the value (the states
+ * decoded, endpoint 10.0.0.9:8000 added, every `waiting` set to 77). Returns
+ * the published value decoded (JSON list), then "|", then the health the
+ * scraper read from each publish ("1"/"0"), so a test sees that the outside
+ * write is kept and the scraper's health read left nothing behind.
+ */
+export function publishSequence(pages: Uint8Array, outsideAt: i32): string {
+  const store = new MemoryStore();
+  let start = 0;
+  let i = 0;
+  let health = "";
+  for (let p = 0; p <= pages.length; p++) {
+    if (p < pages.length && pages[p] != 0) continue;
+    if (i == outsideAt) {
+      const v = store.get(METRICS_KEY);
+      const states = v.found ? decodeStates(v.bytes) : new Array<EndpointState>();
+      if (states != null) {
+        for (let k = 0; k < states.length; k++) {
+          states[k].waiting = 77;
+          states[k].hasWaiting = true;
+        }
+        states.push(new EndpointState("10.0.0.9:8000"));
+        store.set(METRICS_KEY, encodeStates(states), 0);
+      }
+    }
+    const page = pages.subarray(start, p);
+    const address = "10.0.0." + (i % 2 + 1).toString() + ":8000";
+    const s = publishScrape(store, address, page.length > 0 ? parseVllmMetrics(page) : null, <i64>(1000 * (i + 1)));
+    health += s == null ? "-" : s.healthAt(<i64>(1000 * (i + 1)), 500) ? "1" : "0";
+    start = p + 1;
+    i++;
+  }
+  const v = store.get(METRICS_KEY);
+  return (v.found ? decodeStatesJson(v.bytes) : "null") + "|" + health;
 }

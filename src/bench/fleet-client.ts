@@ -82,7 +82,7 @@ export function fleetRequest(url: string, body: string, timeoutMs: number): Prom
         }
       });
       res.on("end", () => {
-        if (status !== 200) finish({ ok: false, status, error: `HTTP ${status}: ${errorText.slice(0, 200)}` });
+        if (status !== 200) finish({ ok: false, status, error: `HTTP ${status}: ${errorText.slice(0, 400)}` });
         else if (Number.isNaN(ttft)) finish({ ok: false, status, error: "stream ended without output" });
         else finish({ ok: true, status });
       });

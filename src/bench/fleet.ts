@@ -18,12 +18,14 @@
  * replica is killed (SIGKILL); the report says how many requests were in
  * flight on it, how many failed, and when the hit rate recovered.
  *
- *   --traces a,b      built-in traces (default multi-turn,system-prompts)
+ *   --traces a,b      built-in traces (default multi-turn,pareto-prompts; system-prompts
+ *                     is the cross-session class, docs/fleet.md)
  *   --setups a,b      single,naive-3,sharded-3 (default all)
  *   --requests N      requests per trace (default 1200)
  *   --servers N       simulated servers (default 8); --replicas N (default 3)
  *   --no-kill         no replica is killed
  *   --seed N          trace and spread seed (default 1)
+ *   --wasm FILE       filter module (default build/llm_picker.wasm): A/B runs of two builds
  *   --json FILE       [{setup, trace, requests, errors, inFlightAtKill, hitRate,
  *                       ttftP50Ms, ttftP99Ms, ...}] (extra fields: see FleetResult)
  */
@@ -72,14 +74,28 @@ export interface FleetResult {
   ttftP50MsBeforeKill: number;
   /** Failed requests among those sent after the kill (goal 0: only requests in flight on the dead replica may fail). */
   failedAfterKill: number;
+  /** Every failed request: when it was sent, the replica the client reached, why it failed. */
+  failures: FailedRequest[];
   /** Hit rate per WINDOW_S model seconds, from the start of the run. */
   windows: number[];
   /** Model second of the kill. */
   killAtS?: number;
   /** sharded-3: share of requests a replica forwarded to the owner of their session. */
   forwardedShare?: number;
+  /** sharded-3: forwarded requests the surviving replicas could not retry (Envoy's retry circuit breaker was full). */
+  retryOverflow?: number;
+  /** sharded-3: the surviving replicas' retry and connect-failure counters of both clusters (diagnostics of a kill). */
+  retryStats?: Record<string, number>;
   /** sharded-3: real ms a forwarded request takes beyond one decided where it arrived (median of each, idle pool). */
   hopCostMs?: number;
+}
+
+export interface FailedRequest {
+  /** Model second the client sent it. */
+  atS: number;
+  replica: number;
+  status: number;
+  error: string;
 }
 
 export interface FleetOptions {
@@ -90,6 +106,8 @@ export interface FleetOptions {
   replicas: number;
   kill: boolean;
   seed: number;
+  /** Filter module (default build/llm_picker.wasm). */
+  wasmPath?: string;
   log?: (line: string) => void;
 }
 
@@ -118,7 +136,7 @@ async function waitReady(envoy: EnvoyProcess, endpoints: number, replicas: numbe
   throw new Error(`${envoy.listenerUrl}: the filter did not see every endpoint${replicas ? " and replica" : ""} healthy within 20 s`);
 }
 
-async function startReplicas(setup: Setup, endpoints: string[], count: number, edsDir: string): Promise<Replica[]> {
+async function startReplicas(setup: Setup, endpoints: string[], count: number, edsDir: string, wasmPath?: string): Promise<Replica[]> {
   const n = setup === "single" ? 1 : count;
   const base = filterPluginConfig("default", endpoints) as Record<string, unknown>;
   const envoys: EnvoyProcess[] = [];
@@ -133,10 +151,13 @@ async function startReplicas(setup: Setup, endpoints: string[], count: number, e
     const secret = `bench-${process.pid}-${Date.now()}-fleet`;
     const pluginConfig = { ...base, pool: { intervalMs: 250 }, fleet: { cluster: REPLICAS_CLUSTER, secret } };
     for (const port of ports) {
-      envoys.push(await startEnvoy({ config: FLEET_YAML, logLevel: "warning", substitutions: { listenerPort: port, edsDir, endpoints, pluginConfig } }));
+      envoys.push(
+        await startEnvoy({ config: FLEET_YAML, logLevel: "warning", substitutions: { listenerPort: port, edsDir, endpoints, pluginConfig, wasmPath } }),
+      );
     }
   } else {
-    for (let i = 0; i < n; i++) envoys.push(await startEnvoy({ config: ENVOY_YAML, logLevel: "warning", substitutions: { endpoints, pluginConfig: base } }));
+    for (let i = 0; i < n; i++)
+      envoys.push(await startEnvoy({ config: ENVOY_YAML, logLevel: "warning", substitutions: { endpoints, pluginConfig: base, wasmPath } }));
   }
   for (const e of envoys) await waitReady(e, endpoints.length, setup === "sharded-3" ? n : 0);
   // Replicas that just saw each other healthy: one more membership read each.
@@ -199,7 +220,7 @@ async function runOne(pool: SimPool, trace: TraceRequest[], traceName: string, s
   const timeScale = pool.servers[0].config.timeScale;
   const edsDir = mkdtempSync(join(tmpdir(), "llm-picker-bench-fleet-"));
   pool.reset();
-  const replicas = await startReplicas(setup, endpoints, o.replicas, edsDir);
+  const replicas = await startReplicas(setup, endpoints, o.replicas, edsDir, o.wasmPath);
   const rng = new Rng(o.seed * 7919 + 17);
   const plan = planSessions(trace);
   const replies: (string | undefined)[] = new Array(trace.length);
@@ -209,7 +230,7 @@ async function runOne(pool: SimPool, trace: TraceRequest[], traceName: string, s
   let inFlightAtKill = 0;
   let reconnected = 0;
   let killAtS: number | undefined;
-  const fleetFigures: { forwardedShare?: number; hopCostMs?: number } = {};
+  const fleetFigures: { forwardedShare?: number; hopCostMs?: number; retryOverflow?: number; retryStats?: Record<string, number> } = {};
   const t0 = performance.now();
   const nowS = () => (performance.now() - t0) / timeScale / 1000;
 
@@ -245,10 +266,13 @@ async function runOne(pool: SimPool, trace: TraceRequest[], traceName: string, s
       const wait = due - performance.now();
       if (wait > 1) await sleep(wait);
       if (i === killAt) {
-        killAtS = nowS();
         const victim = replicas.length - 1;
+        const onVictim = await killReplica(replicas[victim], edsDir, replicas, setup);
+        // Taken once the process is dead: a request sent while the replica's
+        // stats were being read was in flight on it, not sent after the kill.
+        killAtS = nowS();
         const clientSide = pending.filter((j) => sent[j] === undefined && sentTo[j] === victim).length;
-        inFlightAtKill = Math.max(clientSide, await killReplica(replicas[victim], edsDir, replicas, setup));
+        inFlightAtKill = Math.max(clientSide, onVictim);
       }
       const previous = plan.previous[i];
       finished[i] = previous < 0 ? send(i) : finished[previous].then(() => send(i));
@@ -256,7 +280,30 @@ async function runOne(pool: SimPool, trace: TraceRequest[], traceName: string, s
     await Promise.all(finished);
     if (setup === "sharded-3") {
       let forwarded = 0;
-      for (const r of replicas) if (!r.dead) forwarded += await statOf(r.envoy, "llm_picker.fleet.forwarded");
+      let overflow = 0;
+      for (const r of replicas) {
+        if (r.dead) continue;
+        forwarded += await statOf(r.envoy, "llm_picker.fleet.forwarded");
+        overflow += await statOf(r.envoy, `cluster.${REPLICAS_CLUSTER}.upstream_rq_retry_overflow`);
+      }
+      fleetFigures.retryOverflow = overflow;
+      const counters: Record<string, number> = {};
+      for (const r of replicas) {
+        if (r.dead) continue;
+        for (const cluster of [REPLICAS_CLUSTER, "model_servers"]) {
+          for (const name of [
+            "upstream_rq_retry",
+            "upstream_rq_retry_success",
+            "upstream_rq_retry_limit_exceeded",
+            "upstream_cx_connect_fail",
+            "upstream_rq_503",
+          ]) {
+            const key = `${cluster}.${name}`;
+            counters[key] = (counters[key] ?? 0) + (await statOf(r.envoy, `cluster.${key}`));
+          }
+        }
+      }
+      fleetFigures.retryStats = counters;
       fleetFigures.forwardedShare = forwarded / trace.length;
       fleetFigures.hopCostMs = await measureHop(replicas, "/v1/chat/completions", String(trace[0].body.model ?? "m"));
     }
@@ -301,9 +348,14 @@ async function runOne(pool: SimPool, trace: TraceRequest[], traceName: string, s
     hitRateBeforeKill: round(earlyPrompt > 0 ? earlyCached / earlyPrompt : 0, 4),
     ttftP50MsBeforeKill: round(percentile(earlyTtfts, 50)),
     failedAfterKill,
+    failures: sent
+      .filter((s) => !s.outcome.ok)
+      .map((s) => ({ atS: round(s.atS, 3), replica: s.replica, status: s.outcome.status, error: s.outcome.error ?? "" })),
     windows: sums.map(([c, p]) => round(p > 0 ? c / p : NaN, 4)),
     ...(killAtS !== undefined ? { killAtS: round(killAtS) } : {}),
     ...(fleetFigures.forwardedShare !== undefined ? { forwardedShare: round(fleetFigures.forwardedShare, 3) } : {}),
+    ...(fleetFigures.retryOverflow !== undefined ? { retryOverflow: fleetFigures.retryOverflow } : {}),
+    ...(fleetFigures.retryStats !== undefined ? { retryStats: fleetFigures.retryStats } : {}),
     ...(fleetFigures.hopCostMs !== undefined ? { hopCostMs: round(fleetFigures.hopCostMs, 2) } : {}),
   };
 }
@@ -387,7 +439,7 @@ export function goalLines(results: FleetResult[]): string[] {
     for (const r of [naive, sharded]) {
       if (!r || r.killAtS === undefined) continue;
       lines.push(
-        `${trace} / ${r.setup} kill: ${r.errors} failed vs ${r.inFlightAtKill} in flight on the killed replica (goal ≤: ${r.errors <= r.inFlightAtKill ? "met" : "missed"}; ${r.failedAfterKill} of the failed were sent after the kill), ` +
+        `${trace} / ${r.setup} kill: ${r.errors} failed vs ${r.inFlightAtKill} in flight on the killed replica ${r.failedAfterKill} of them sent after the kill (goal: none fails beyond those in flight: ${r.errors <= r.inFlightAtKill && r.failedAfterKill === 0 ? "met" : "missed"}), ` +
           `hit rate back within 97% of single ${r.recoveryS ?? "never"} s after (goal ≤ 30 s: ${r.recoveryS != null && r.recoveryS <= 30 ? "met" : "missed"})`,
       );
     }
@@ -399,13 +451,14 @@ export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      traces: { type: "string", default: "multi-turn,system-prompts" },
+      traces: { type: "string", default: "multi-turn,pareto-prompts" },
       setups: { type: "string", default: SETUPS.join(",") },
       requests: { type: "string", default: "1200" },
       servers: { type: "string", default: "8" },
       replicas: { type: "string", default: "3" },
       "no-kill": { type: "boolean", default: false },
       seed: { type: "string", default: "1" },
+      wasm: { type: "string" },
       json: { type: "string" },
     },
   });
@@ -422,6 +475,7 @@ export async function main(argv: string[]): Promise<number> {
     replicas: Number(values.replicas),
     kill: !values["no-kill"],
     seed: Number(values.seed),
+    wasmPath: values.wasm ? resolve(values.wasm) : undefined,
   };
   const started = Date.now();
   const results = await runFleetBench(options);

@@ -11,8 +11,13 @@
  * thread, V8). The filter runs with a fixed snapshot of the pool (the same
  * per-request work as with scraping, no scrapes inside the window); a last
  * window with scraping on and no traffic gives instructions per scrape of
- * the upstream's 40 KB vLLM page. `--wasm FILE` measures another build of the
- * filter (e.g. an earlier commit's). Needs valgrind (Debian `valgrind`).
+ * the upstream's 40 KB vLLM page, in three windows: the filter at its
+ * default cadence (idle: a round every 500 ms, ticks every 50 ms), the
+ * filter scraping on every 50 ms tick, and wasm-noop making the same
+ * callouts every 50 ms and dropping the answers unread (Envoy's own cost of
+ * a callout); the last two give the split of a scrape between Envoy and the
+ * filter. `--wasm FILE` measures another build of the filter (e.g. an
+ * earlier commit's). Needs valgrind (Debian `valgrind`).
  */
 import { execFileSync, spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -52,6 +57,17 @@ function vegetaCount(bin: string, targets: string, requests: number, rate: numbe
     );
   });
 }
+
+/** Tick of the two split windows (the filter's default metrics.intervalMs). */
+const TICK_MS = 50;
+/** The idle windows: instructions per scrape, no requests. */
+type ScrapeWindow = "scrape" | "scrape-every-tick" | "scrape-noop";
+const isScrapeWindow = (name: string): name is ScrapeWindow => name === "scrape" || name === "scrape-every-tick" || name === "scrape-noop";
+const SCRAPE_LABELS: Record<ScrapeWindow, string> = {
+  scrape: "scrape (filter, idle cadence)",
+  "scrape-every-tick": `scrape (filter, a round every ${TICK_MS} ms tick)`,
+  "scrape-noop": `callout only (wasm-noop, same callouts every ${TICK_MS} ms, answer unread)`,
+};
 
 function callgrind(pid: number, ...args: string[]): void {
   execFileSync("callgrind_control", [...args, String(pid)], { stdio: "ignore" });
@@ -94,17 +110,22 @@ async function main(): Promise<void> {
   const endpoints = upstream.info.ports.slice(1).map((p) => `127.0.0.1:${p}`);
   const rows: string[] = [];
   const irPerReq = new Map<string, number>();
+  const irPerScrape = new Map<string, number>();
   try {
-    for (const name of [...names, "scrape"] as Array<ConfigName | "scrape">) {
-      const config: ConfigName = name === "scrape" ? "filter" : name;
+    const scrapeWindows = values["scrape-seconds"] === "0" ? [] : (["scrape", "scrape-every-tick", "scrape-noop"] as const);
+    for (const name of [...names, ...scrapeWindows] as Array<ConfigName | ScrapeWindow>) {
+      const config: ConfigName = name === "scrape-noop" ? "wasm-noop" : isScrapeWindow(name) ? "filter" : name;
       const prefix = `callgrind.${name}`;
       const wrapper = join(work, `valgrind-${name}.sh`);
       writeFileSync(wrapper, `#!/bin/sh\nexec valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=${join(work, prefix)}.%p "${envoyBin}" "$@"\n`);
       chmodSync(wrapper, 0o755);
-      let plugin = pluginConfigFor(config, endpoints, extra) as Record<string, unknown> | undefined;
-      if (plugin && name !== "scrape") {
+      let plugin: Record<string, unknown> | string | undefined = pluginConfigFor(config, endpoints, extra) as Record<string, unknown> | undefined;
+      if (name === "scrape-every-tick")
+        plugin = { ...(plugin as Record<string, unknown>), metrics: { cluster: "model_servers_metrics", intervalMs: TICK_MS, idleIntervalMs: TICK_MS } };
+      if (name === "scrape-noop") plugin = ["model_servers_metrics", String(TICK_MS), ...endpoints].join("\n");
+      if (plugin && !isScrapeWindow(name)) {
         // Fixed pool state instead of scraping: the request path reads and decodes it as usual.
-        plugin = { ...plugin, snapshot: poolSnapshot(endpoints) };
+        plugin = { ...(plugin as Record<string, unknown>), snapshot: poolSnapshot(endpoints) };
       }
       let envoy: EnvoyProcess | null = null;
       try {
@@ -116,7 +137,7 @@ async function main(): Promise<void> {
           readyTimeoutMs: 600_000,
         });
         const pid = envoy.pid;
-        if (name === "scrape") {
+        if (isScrapeWindow(name)) {
           await fetch(`http://127.0.0.1:${upstream.info.ports[0]}/_bench/reset`, { method: "POST" });
           await sleep(2000);
           await fetch(`http://127.0.0.1:${upstream.info.ports[0]}/_bench/reset`, { method: "POST" });
@@ -127,8 +148,15 @@ async function main(): Promise<void> {
           callgrind(pid, "-d");
           const scrapes = Object.values(counts).reduce((a, c) => a + c.scrapes, 0);
           const ir = lastDumpIr(work, `${prefix}.${pid}`);
-          rows.push(`| scrape (filter, idle) | 40 KB page | ${scrapes} scrapes | ${(ir / Math.max(1, scrapes) / 1000).toFixed(0)} k Ir per scrape | |`);
-          log(`scrape: ${scrapes} scrapes, ${(ir / Math.max(1, scrapes) / 1000).toFixed(0)} k Ir each`);
+          const per = ir / Math.max(1, scrapes);
+          irPerScrape.set(name, per);
+          const noop = irPerScrape.get("scrape-noop");
+          const every = irPerScrape.get("scrape-every-tick");
+          const split = name === "scrape-noop" && every !== undefined ? `filter's own: ${((every - per) / 1000).toFixed(0)} k` : "";
+          rows.push(`| ${SCRAPE_LABELS[name]} | 40 KB page | ${scrapes} scrapes | ${(per / 1000).toFixed(0)} k Ir per scrape | ${split} | |`);
+          log(
+            `${name}: ${scrapes} scrapes, ${(per / 1000).toFixed(0)} k Ir each${noop !== undefined && every !== undefined ? ` (filter's own ${((every - noop) / 1000).toFixed(0)} k)` : ""}`,
+          );
           continue;
         }
         for (const kb of sizes) {

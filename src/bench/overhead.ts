@@ -427,6 +427,9 @@ function report(
     const perSecond = s ? s.filter((_, i) => i % 2 === 1) : [];
     out.push(`- ${name}: ${range(xs, 2)} %${s ? `; ${range(perScrape, 0)} µs per scrape at ${range(perSecond, 1)} scrapes/s` : ""}`);
   }
+  out.push(
+    "(Per scrape here is all of the filter's idle work over the scrapes: the 50 ms lease/health ticks between the idle scrapes included, and Envoy's own callout. `npm run bench:overhead:instructions` splits a scrape into Envoy's callout and the filter's part.)",
+  );
   console.log(out.join("\n"));
 }
 

@@ -206,4 +206,59 @@ describe.skipIf(SKIP_FILTER)("pool.cluster in Envoy: the pool follows a file-bas
       await load;
     }
   }, 60_000);
+
+  test("EDS metadata labels: a model's requests go to the servers whose model label names it; a relabel moves them", async () => {
+    const [s0, s1, s2] = servers;
+    const dir = mkdtempSync(join(tmpdir(), "llm-picker-eds-labels-"));
+    const eds = (llama: FakeUpstream[], mistral: FakeUpstream[]) =>
+      writeEds(dir, "model_servers", [
+        ...llama.map((u) => ({ address: u.address, labels: { model: "llama, llama-sql" } })),
+        ...mistral.map((u) => ({ address: u.address, labels: { model: "mistral" } })),
+      ]);
+    eds([s0, s1], [s2]);
+    const envoy = await startEnvoyForTest({
+      config: join(PROJECT_ROOT, "envoy/envoy-cluster.yaml"),
+      concurrency: 2,
+      substitutions: {
+        edsDir: dir,
+        pluginConfig: {
+          pool: { cluster: "model_servers", intervalMs: POLL_MS },
+          metrics: { cluster: "model_servers_metrics", intervalMs: SCRAPE_MS, timeoutMs: 400 },
+        },
+      },
+    });
+    const upstreamsOf = async (model: string, n = 24) => {
+      const seen = new Set<string>();
+      for (let i = 0; i < n; i++) {
+        const res = await fetch(`${envoy.listenerUrl}/v1/chat/completions`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ model, messages: [{ role: "user", content: `question ${i} for ${model}` }] }),
+        });
+        await res.text();
+        expect(res.status).toBe(200);
+        seen.add(res.headers.get("x-upstream") ?? "");
+      }
+      return [...seen].sort();
+    };
+    const sorted = (...u: FakeUpstream[]) => u.map((x) => x.address).sort();
+    try {
+      expect(await waitFor(async () => (await envoyMembers(envoy)).size === 3, 5000)).toBe(true);
+      await new Promise((r) => setTimeout(r, 2 * POLL_MS));
+      expect(await upstreamsOf("llama")).toEqual(sorted(s0, s1));
+      expect(await upstreamsOf("llama-sql")).toEqual(sorted(s0, s1));
+      expect(await upstreamsOf("mistral", 12)).toEqual(sorted(s2));
+      // No server names it: the whole pool, as without labels.
+      expect(await upstreamsOf("qwen", 40)).toEqual(sorted(s0, s1, s2));
+      // Relabel without a membership change: s1 now serves mistral.
+      eds([s0], [s1, s2]);
+      expect(await waitFor(async () => (await upstreamsOf("llama", 6)).join() === sorted(s0).join(), 5000)).toBe(true);
+      expect(await upstreamsOf("mistral")).toEqual(sorted(s1, s2));
+      const stats = await envoy.stats("llm_picker");
+      expect(stats["wasmcustom.llm_picker.pool.refresh_failures"] ?? 0).toBe(0);
+    } finally {
+      await envoy.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -76,6 +76,10 @@ const INVALID: Array<[string, string, string]> = [
   ['{"pool":{"intervalMs":0}}', "pool.intervalMs", "must be between 10 and 3600000"],
   ['{"pool":{"timeoutMs":-1}}', "pool.timeoutMs", "must be between 1 and 60000"],
   ['{"pool":{"maxResponseBytes":10}}', "pool.maxResponseBytes", "must be between 1024 and"],
+  ['{"pool":{"metadataNamespace":"llm picker"}}', "pool.metadataNamespace", '"llm picker" is not a metadata namespace'],
+  [`{"pool":{"metadataNamespace":"${"n".repeat(129)}"}}`, "pool.metadataNamespace", "is not a metadata namespace (1-128 characters"],
+  ['{"endpoints":[{"address":"127.0.0.1:8001","labels":{"model":"a","model":"b"}}]}', "endpoints[0].labels", 'label "model": empty, repeated'],
+  [`{"endpoints":[{"address":"127.0.0.1:8001","labels":{"model":"${"m".repeat(1025)}"}}]}`, "endpoints[0].labels", "values of 1024 bytes"],
   ['{"pool":{"members":[]}}', "pool", 'unknown key "members"'],
 ];
 
@@ -99,6 +103,9 @@ const VALID: string[] = [
   "   ",
   "{}",
   '{"endpoints":[{"address":"127.0.0.1:8001","labels":{"gpu":"a100"}},{"address":"[::1]:8002"}]}',
+  '{"endpoints":[{"address":"127.0.0.1:8001","labels":{"model":"llama-3-8b, llama-3-8b-sql"}}]}',
+  '{"pool":{"cluster":"model_servers","metadataNamespace":""}}',
+  '{"pool":{"cluster":"model_servers","metadataNamespace":"istio.io_v1-x"}}',
   '{"prefix":{"blockSize":4,"maxBlocks":3,"hashTrailingBlock":false,"capacityPerEndpoint":100,"maxEndpoints":4}}',
   '{"weights":{"prefix":1,"queue":1,"kvCache":1,"loraAffinity":0,"inFlight":0},"profile":"seed","seed":7}',
   '{"weights":{"predictedPrefill":2,"loraAffinity":0.5}}',

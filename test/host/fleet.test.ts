@@ -10,7 +10,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { ProxyWasmHost } from "../../src/host/index.js";
 import { DEBUG_WASM as WASM, ensureBuilt } from "../support";
-import { A, B, answerScrapes, send } from "./fixtures/vllm.js";
+import { A, B, C, answerScrapes, send } from "./fixtures/vllm.js";
 import { clustersPage, type AdminHost } from "./fixtures/envoy-admin.js";
 
 const SECRET = "fleet-secret-0123456789";
@@ -19,15 +19,15 @@ const TICK = 50;
 
 beforeAll(() => ensureBuilt("debug"));
 
-async function replica(self: string): Promise<ProxyWasmHost> {
+async function replica(self: string, endpoints = [A, B], fleet = true, seed = 3): Promise<ProxyWasmHost> {
   return ProxyWasmHost.create({
     wasm: WASM,
     pluginConfig: JSON.stringify({
-      endpoints: [{ address: A }, { address: B }],
-      fleet: { cluster: "llm_picker_replicas", secret: SECRET },
+      endpoints: endpoints.map((address) => ({ address })),
+      ...(fleet ? { fleet: { cluster: "llm_picker_replicas", secret: SECRET } } : {}),
       pool: { intervalMs: 200 },
       metrics: { intervalMs: TICK },
-      seed: 3,
+      seed,
     }),
     clusters: ["model_servers", "llm_picker_admin"],
     properties: { destination: { address: self } },
@@ -63,7 +63,7 @@ const header = (headers: Array<[string, string]>, name: string) => headers.find(
 
 describe("fleet: each session is decided by exactly one replica", () => {
   it("every turn of a conversation is kept by the same one replica; the others forward it with the session key", async () => {
-    const hosts = await Promise.all(REPLICAS.map(replica));
+    const hosts = await Promise.all(REPLICAS.map((r) => replica(r)));
     for (const h of hosts) expect(replicasAre(h, REPLICAS)[0]).toBe("/clusters?format=json&filter=%5E%28llm_picker_replicas%29%24");
     const owned = [0, 0, 0];
     for (let id = 0; id < 150; id++) {
@@ -178,5 +178,50 @@ describe("fleet: each session is decided by exactly one replica", () => {
       s.stream.end("complete");
     }
     h.close();
+  });
+
+  it("replicas that each see a new shared system prompt first place it on the same server (outside a fleet they do not)", async () => {
+    const D = "10.0.0.4:8000";
+    const servers = [A, B, C, D];
+    const idle = Object.fromEntries(servers.map((e) => [e, { waiting: 0, running: 0 }]));
+    const start = async (self: string, fleet: boolean, seed: number) => {
+      const h = await replica(self, servers, fleet, seed);
+      for (let i = 0; i < 6; i++) {
+        h.advance(TICK);
+        for (const call of h.pendingHttpCalls()) {
+          if (call.cluster === "llm_picker_admin") h.respondToHttpCall(call.token, { status: 200, body: clustersPage({ llm_picker_replicas: REPLICAS }) });
+        }
+        answerScrapes(h, idle);
+      }
+      return h;
+    };
+    // Each replica decides the first turn of a different session (hopped here, so decided locally) for each of 24 system prompts.
+    const firstPlacements = async (fleet: boolean) => {
+      const hosts = await Promise.all(REPLICAS.map((r, i) => start(r, fleet, 11 + i)));
+      const out: string[][] = [];
+      for (let p = 0; p < 24; p++) {
+        const system = `System prompt ${p}: you answer questions about product ${p}. `.repeat(40);
+        out.push(
+          hosts.map((h, i) => {
+            const s = send(h, conversation(1000 * i + p, 1, system), { headers: [["x-llm-picker-hop", SECRET]] });
+            s.stream.end("complete");
+            return s.endpoint ?? "none";
+          }),
+        );
+      }
+      for (const h of hosts) {
+        expect(h.traps()).toEqual([]);
+        h.close();
+      }
+      return out;
+    };
+    const fleet = await firstPlacements(true);
+    for (const [p, picks] of fleet.entries()) expect(new Set(picks).size, `prompt ${p}: ${picks.join(", ")}`).toBe(1);
+    // The agreed servers still spread the 24 prompts (requests are sequential here, so the pool stays idle).
+    const used = new Set(fleet.map((picks) => picks[0]));
+    expect(used.size).toBeGreaterThanOrEqual(3);
+    // Independent Envoys break those ties at random: some prompts land on two or three servers.
+    const independent = await firstPlacements(false);
+    expect(independent.filter((picks) => new Set(picks).size > 1).length).toBeGreaterThan(8);
   });
 });

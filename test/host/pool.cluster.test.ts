@@ -8,70 +8,17 @@
  */
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ProxyWasmHost, type HttpCallRecord } from "../../src/host/index.js";
+import { ProxyWasmHost } from "../../src/host/index.js";
 import { chatBody, DEBUG_WASM as WASM, ensureBuilt } from "../support";
-import { A, B, C, answerScrapes, route, send, stat, uniquePrompt } from "./fixtures/vllm.js";
-import { clustersPage, type AdminHost } from "./fixtures/envoy-admin.js";
+import { A, B, C, route, send, stat, uniquePrompt } from "./fixtures/vllm.js";
+import { clustersPage } from "./fixtures/envoy-admin.js";
+import { ADMIN, clusterPool, members, POLL, poll, spread, TICK } from "./fixtures/admin-poll.js";
 import xxhash from "xxhash-wasm";
 
 const hasher = await xxhash();
 const idOf = (address: string) => Number(hasher.h64Raw(new TextEncoder().encode(address), 0n) & 0xffffffffn);
 
-const TICK = 50;
-const POLL = 200;
-const ADMIN = "llm_picker_admin";
-const EQUAL = { waiting: 0, running: 0, kv: 0.1 };
-
 beforeAll(() => ensureBuilt("debug"));
-
-async function clusterPool(workers = 1, pool: Record<string, unknown> = {}): Promise<ProxyWasmHost> {
-  return ProxyWasmHost.create({
-    wasm: WASM,
-    // The seed profile: these tests read the prefix scorer's credits from the debug header.
-    pluginConfig: JSON.stringify({
-      profile: "seed",
-      pool: { cluster: "model_servers", intervalMs: POLL, ...pool },
-      metrics: { intervalMs: TICK },
-      debugHeaders: true,
-      seed: 7,
-    }),
-    workers,
-    clusters: ["model_servers", ADMIN],
-  });
-}
-
-const adminCalls = (host: ProxyWasmHost) => host.pendingHttpCalls().filter((c) => c.cluster === ADMIN);
-
-/** Moves the clock to the next poll, answers it with `page` (or a status), and answers every scrape. */
-function poll(host: ProxyWasmHost, page: string | { status: number; body?: string } | "fail"): HttpCallRecord[] {
-  let calls: HttpCallRecord[] = [];
-  for (let waited = 0; waited <= POLL && calls.length === 0; waited += TICK) {
-    host.advance(TICK);
-    calls = adminCalls(host);
-    answerScrapes(host, { [A]: EQUAL, [B]: EQUAL, [C]: EQUAL, "10.0.0.4:8000": EQUAL });
-  }
-  for (const call of calls) {
-    if (page === "fail") host.failHttpCall(call.token);
-    else if (typeof page === "string") host.respondToHttpCall(call.token, { status: 200, body: page });
-    else host.respondToHttpCall(call.token, { status: page.status, body: page.body ?? "" });
-  }
-  // One more round so every member has been scraped at least once.
-  host.advance(TICK);
-  answerScrapes(host, { [A]: EQUAL, [B]: EQUAL, [C]: EQUAL, "10.0.0.4:8000": EQUAL });
-  return calls;
-}
-
-const members = (...hosts: Array<string | AdminHost>) => clustersPage({ other: ["10.9.9.9:1"], model_servers: hosts });
-
-/** Where n requests with unrelated prompts go. */
-function spread(host: ProxyWasmHost, n: number): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (let i = 0; i < n; i++) {
-    const e = route(host, chatBody([uniquePrompt(i)])) ?? "none";
-    out[e] = (out[e] ?? 0) + 1;
-  }
-  return out;
-}
 
 /** Prefix-index entries per endpoint id, read straight from shared data. */
 function indexEntries(host: ProxyWasmHost): Map<number, number> {
@@ -101,20 +48,27 @@ describe("pool.cluster: the pool is the cluster's live membership", () => {
     expect(early.stream.forwardedRequest()).not.toBeNull();
     early.stream.end("complete");
     const calls = poll(host, members(A, B));
-    expect(calls).toHaveLength(1);
-    expect(calls[0].headers).toEqual([
-      [":method", "GET"],
-      [":path", "/clusters?format=json&filter=%5E%28model_servers%29%24"],
-      [":authority", "envoy-admin"],
+    // The labels (EDS metadata) first, so that a new member is published with them; then the membership.
+    expect(calls.map((c) => c.headers)).toEqual([
+      [
+        [":method", "GET"],
+        [":path", "/config_dump?include_eds&mask=static_endpoint_configs,dynamic_endpoint_configs&name_regex=%5Emodel_servers%24"],
+        [":authority", "envoy-admin"],
+      ],
+      [
+        [":method", "GET"],
+        [":path", "/clusters?format=json&filter=%5E%28model_servers%29%24"],
+        [":authority", "envoy-admin"],
+      ],
     ]);
-    expect(calls[0].timeoutMs).toBe(1000);
+    expect(calls.map((c) => c.timeoutMs)).toEqual([1000, 1000]);
     const tally = spread(host, 40);
     expect(Object.keys(tally).sort()).toEqual([A, B]);
     // Four intervals later: four more polls, all from one worker.
     const before = host.httpCalls().filter((c) => c.cluster === ADMIN).length;
     for (let i = 0; i < 4; i++) poll(host, members(A, B));
     const polls = host.httpCalls().filter((c) => c.cluster === ADMIN);
-    expect(polls.length - before).toBe(4);
+    expect(polls.length - before).toBe(8);
     expect(new Set(polls.map((c) => c.worker)).size).toBe(1);
     expect(stat(host, "llm_picker.pool.members")).toBe(2);
     expect(stat(host, "llm_picker.pool.joined")).toBe(2);

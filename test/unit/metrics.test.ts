@@ -198,6 +198,12 @@ describe("vLLM /metrics parser: table", () => {
       { ...UNKNOWN, samples: 0, rejectedLines: 2 },
     ],
     [
+      "lines skipped on their first bytes (comments, other families, other vllm: names) next to wanted ones with escaped, unread labels",
+      '# TYPE vllm:num_requests_running gauge\nvllm:time_to_first_token_seconds_bucket{le="0.1"} 7\nvllm:num_preemptions_total 5\nprocess_open_fds 9\n' +
+        'vllm:num_requests_running{model_name="a \\"quoted\\" \\\\ name",engine="0"} 2\nvllm:kv_cache_usage_perc{engine="0"} 0.25\nvllm:\nvllm 3\n',
+      { ...UNKNOWN, running: 2, kvCacheUsage: 0.25, samples: 2, rejectedLines: 0 },
+    ],
+    [
       "a line that starts with no name is rejected, whatever follows",
       '9vllm:num_requests_running 1\n{a="b"} 1\n',
       { ...UNKNOWN, samples: 0, rejectedLines: 2 },

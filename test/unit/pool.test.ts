@@ -241,3 +241,46 @@ describe("endpoints snapshot", () => {
 });
 
 // ---------------------------------------------------------------------------
+
+// publishScrape keeps its own last value decoded and updates it in place
+// when the store still holds exactly that value; any other value is decoded.
+describe("publishing scrapes", () => {
+  const page = (waiting: number, running: number) => `vllm:num_requests_waiting ${waiting}\nvllm:num_requests_running ${running}\n`;
+  const pages = (...p: string[]) => enc(p.join("\u0000"));
+  type State = { address: string; waiting: number | null; running: number | null; healthy: boolean; consecutiveFailures: number };
+  const run = (p: Uint8Array, outsideAt: number): { states: State[]; health: string } => {
+    const [json, health] = u.publishSequence(p, outsideAt).split("|");
+    return { states: JSON.parse(json), health };
+  };
+
+  // `healthy` as applyScrape and recordFailure leave it (a good scrape sets it, a failure does not
+  // touch it). Had the scraper's read of 10.0.0.2's health at 4000 ms (stale: "0") been written
+  // into the kept state, the last publish would carry false for it.
+  const HEALTHY_AS_PUBLISHED = [true, true];
+
+  it("successive publishes by one writer keep every endpoint's latest values", () => {
+    const { states, health } = run(pages(page(1, 2), page(3, 4), page(5, 6), "", page(7, 8)), -1);
+    expect(states.map((s) => [s.address, s.waiting, s.running, s.consecutiveFailures])).toEqual([
+      ["10.0.0.1:8000", 7, 8, 0],
+      ["10.0.0.2:8000", 3, 4, 1],
+    ]);
+    // The health read at each publish is the published state's; reading it changed nothing published.
+    expect(health).toBe("11101"); // the failed scrape leaves 10.0.0.2 last scraped at 2000 ms: stale at 4000
+    expect(states.map((s) => s.healthy)).toEqual(HEALTHY_AS_PUBLISHED);
+  });
+
+  it("a value written by another VM in between is decoded, not overwritten with the cached one", () => {
+    const { states } = run(pages(page(1, 2), page(3, 4), page(5, 6), page(9, 9)), 2);
+    expect(states.map((s) => [s.address, s.waiting, s.running])).toEqual([
+      ["10.0.0.1:8000", 5, 6],
+      ["10.0.0.2:8000", 9, 9],
+      ["10.0.0.9:8000", null, null],
+    ]);
+    const { states: outsideLast } = run(pages(page(1, 2), page(3, 4), page(5, 6)), 2);
+    expect(outsideLast.map((s) => [s.address, s.waiting])).toEqual([
+      ["10.0.0.1:8000", 5],
+      ["10.0.0.2:8000", 77],
+      ["10.0.0.9:8000", null],
+    ]);
+  });
+});

@@ -50,6 +50,7 @@ function decide(eps: Ep[], r: Req = {}): any {
       r.prompt ?? hashed,
       r.loadFactor ?? 0,
       r.seed ?? 1,
+      new Float64Array(0),
     ),
   );
 }

@@ -1,0 +1,69 @@
+/**
+ * Host calls the filter makes per request (emulated Envoy, default profile,
+ * scraping off): the request path's cost in Envoy is largely these calls and
+ * the copies they make, so their number is pinned here. A change that adds a
+ * shared-data round trip per request fails this test on purpose.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import type { ProxyWasmHost } from "../../src/host/index.js";
+import { A, B, C, inFlightOf, newPool, pendingBlocksOf, send, uniquePrompt } from "./fixtures/vllm.js";
+import { ensureBuilt } from "../support";
+
+beforeAll(() => ensureBuilt("debug"));
+
+const DEFAULT = { profile: "default", metrics: { enabled: false } };
+const body = (i: number, stream = false) => JSON.stringify({ model: "m", messages: [{ role: "user", content: uniquePrompt(i) }], max_tokens: 8, stream });
+
+function calls(host: ProxyWasmHost, fn: () => void): Record<string, number> {
+  const before = host.hostCallCounts();
+  fn();
+  const out: Record<string, number> = {};
+  for (const [name, n] of host.hostCallCounts()) {
+    const d = n - (before.get(name) ?? 0);
+    if (d !== 0) out[name.replace(/^env\.proxy_/, "")] = d;
+  }
+  return out;
+}
+
+describe("host calls per request", () => {
+  it("a non-streamed response releases its queued prefill with the in-flight count at the end: two in-flight updates per request", async () => {
+    const host = await newPool({ extra: DEFAULT });
+    send(host, body(0))
+      .stream.sendResponseHeaders([[":status", "200"]], false)
+      .sendResponseBody("{}", true)
+      .end("complete"); // warm-up
+    let ep = "";
+    const c = calls(host, () => {
+      const s = send(host, body(1));
+      ep = s.endpoint!;
+      const queued = pendingBlocksOf(host, ep);
+      expect(queued).toBeGreaterThan(0);
+      s.stream.sendResponseHeaders([[":status", "200"]], false);
+      // As Envoy's HTTP/1 codec delivers a small response: the bytes, then an empty end of stream.
+      s.stream.sendResponseBody('{"choices":[]}', false);
+      expect(pendingBlocksOf(host, ep)).toBe(queued);
+      s.stream.sendResponseBody("", true);
+      s.stream.end("complete");
+    });
+    expect(pendingBlocksOf(host, ep)).toBe(0);
+    expect(inFlightOf(host, ep)).toBe(0);
+    // Route: index record + in-flight increment; end: in-flight decrement (with the queued blocks).
+    expect(c.set_shared_data).toBe(2 + 1);
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
+  it("a streamed response still releases its queued prefill at the first response byte", async () => {
+    const host = await newPool({ extra: DEFAULT });
+    const s = send(host, body(2, true));
+    const ep = s.endpoint!;
+    s.stream.sendResponseHeaders([[":status", "200"]], false);
+    s.stream.sendResponseBody("data: {}\n\n", false);
+    expect(pendingBlocksOf(host, ep)).toBe(0);
+    expect(inFlightOf(host, ep)).toBe(1);
+    s.stream.sendResponseBody("data: [DONE]\n\n", true);
+    s.stream.end("complete");
+    expect({ [A]: inFlightOf(host, A), [B]: inFlightOf(host, B), [C]: inFlightOf(host, C) }).toEqual({ [A]: 0, [B]: 0, [C]: 0 });
+    host.close();
+  });
+});
