@@ -23,14 +23,17 @@ export function summaryTable(runs: RoutingResult[][]): string {
   const keys: Array<[string, string]> = [];
   for (const run of runs) for (const r of run) if (!keys.some(([t, p]) => t === r.trace && p === r.policy)) keys.push([r.trace, r.policy]);
   const lines = [
-    "| trace | policy | hit rate | TTFT p50 (ms) | p90 | p99 | server TTFT p50 | p90 | p99 | max/mean load | overrode affinity | errors |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| trace | policy | prefill busy | hit rate | TTFT p50 (ms) | p90 | p99 | server TTFT p50 | p90 | p99 | max/mean load | overrode affinity | errors |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const [trace, policy] of keys) {
     const rs = runs.map((run) => run.find((r) => r.trace === trace && r.policy === policy));
     const f = (pick: (r: RoutingResult) => number | undefined) => rs.map((r) => (r ? pick(r) : undefined));
     lines.push(
       `| ${trace} | ${policy} | ${cell(
+        f((r) => r.busy),
+        (v) => `${Math.round(v * 100)}%`,
+      )} | ${cell(
         f((r) => r.hitRate),
         pct,
       )} | ${cell(

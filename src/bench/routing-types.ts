@@ -21,10 +21,12 @@ export interface RoutingResult {
   maxMeanLoad?: number;
   /** Filter policies: decisions where load overrode prefix affinity (bounded-load rule or hot-spot guard), from Envoy's /stats. */
   activations?: number;
-  /** Prefill work / (servers × model duration): how busy the servers' serial prefill was. */
+  /** Prefill work / (servers × arrival window, first to last request sent): how busy the trace kept the servers' serial prefill. */
   busy?: number;
   /** Time-weighted KV-cache usage, mean over the servers (the other resource a request waits for). */
   kvUsage?: number;
+  /** Time-weighted running requests / max_num_seqs, mean over the servers (the decode batch's fill; over the whole run). */
+  slotUsage?: number;
   /**
    * TTFT by the simulators' own clocks (model ms from a request's arrival at
    * the server to its first token): what the routing decides, without the
@@ -33,6 +35,22 @@ export interface RoutingResult {
   serverTtftP50Ms?: number;
   serverTtftP90Ms?: number;
   serverTtftP99Ms?: number;
+  /** Mean requests per model second the trace asked for (after --load). */
+  offeredRate?: number;
+  /** The simulators' timeScale for this trace (real ms = model ms × timeScale). */
+  timeScale?: number;
+  /**
+   * How late the harness sent requests (model ms past their due time, for
+   * reasons of its own: timers and a busy event loop, not a turn waiting for
+   * its previous reply): p50, p99 and max.
+   */
+  sendLateP50Ms?: number;
+  sendLateP99Ms?: number;
+  sendLateMaxMs?: number;
+  /** The client process's event-loop delay during the replay, p99, model ms. */
+  loopDelayP99Ms?: number;
+  /** CPU the client process (client, closed loop, simulators) used, in cores (CPU seconds / real seconds); Envoy is a separate process. */
+  harnessCpu?: number;
 }
 
 /** Extra figures for the Markdown report (not in --json). */
@@ -58,11 +76,17 @@ export interface LoopFigures {
   delayed: number;
   /** Sum of those delays, model ms. */
   delayModelMs: number;
+  /** Per request, model ms the harness sent it past its due time (timer and event-loop lag; ascending once sorted). */
+  sendLateMs: number[];
 }
 
 export interface TraceSpec {
   name: string;
   requests: TraceRequest[];
+  /** The simulators' timeScale for this trace (default: the run's sim config). */
+  timeScale?: number;
+  /** Mean requests per model second it was generated at (reported). */
+  rate?: number;
 }
 
 export interface RoutingBenchOptions {

@@ -15,6 +15,7 @@
  * timeScale 0.5 reports what a run at 1 would, twice as fast.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { availableParallelism, cpus } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,7 +31,16 @@ import { DEFAULT_POLICIES, isPolicyName, POLICY_NAMES, policyEnvoy, type PolicyN
 import { PreciseRouter } from "./routing-precise.js";
 import { OracleRouter } from "./routing-oracle.js";
 import { closedLoopBody, planSessions } from "./routing-sessions.js";
-import { ALL_TRACE_NAMES, DEFAULT_RATES, defaultRequests, generateTrace, HELD_OUT_NAMES, isTraceName, type TraceName } from "./traces/generators.js";
+import {
+  ALL_TRACE_NAMES,
+  DEFAULT_RATES,
+  defaultRequests,
+  generateTrace,
+  HELD_OUT_NAMES,
+  isTraceName,
+  MIN_SPAN_S,
+  type TraceName,
+} from "./traces/generators.js";
 import { readTrace, writeTrace } from "./traces/trace.js";
 import { bar, percentile, sleep, streamingBody, waitFilterHealthy, warmTokenizer } from "./routing-run.js";
 
@@ -39,6 +49,16 @@ import { goalLines, ms, pct } from "./routing-goals.js";
 
 export type { LoopFigures, RoutingBenchOptions, RoutingDetail, RoutingResult, RoutingRun, TraceSpec } from "./routing-types.js";
 import type { LoopFigures, RoutingBenchOptions, RoutingDetail, RoutingResult, RoutingRun, TraceSpec } from "./routing-types.js";
+
+/** Real requests per second the harness is held to by default (see timeScaleFor). */
+export const DEFAULT_REAL_RATE = 50;
+
+/** Mean requests per model second of a trace sorted by t (model ms): arrivals after the first / span; 1 when it has no span. */
+export function meanRate(requests: ReadonlyArray<{ t: number }>): number {
+  if (requests.length < 2) return 1;
+  const span = (requests[requests.length - 1].t - requests[0].t) / 1000;
+  return span > 0 ? (requests.length - 1) / span : 1;
+}
 
 /** Model-time options of the simulated servers used by default (README "Routing"). */
 export const DEFAULT_BENCH_SIM: Partial<SimConfig> = { numGpuBlocks: 2048, timeScale: 0.5 };
@@ -52,7 +72,7 @@ async function replay(
   clientPicks: boolean,
   options: RoutingBenchOptions,
   onDone: (done: number, errors: number) => void,
-): Promise<{ outcomes: RequestOutcome[]; realSeconds: number; loop: LoopFigures }> {
+): Promise<{ outcomes: RequestOutcome[]; realSeconds: number; arrivalSeconds: number; loop: LoopFigures }> {
   const timeScale = pool.servers[0].config.timeScale;
   const timeoutMs = options.timeoutMs ?? 120_000;
   const addresses = pool.servers.map((s) => `127.0.0.1:${s.port}`);
@@ -62,10 +82,11 @@ async function replay(
   const replies: (string | undefined)[] = new Array(trace.requests.length);
   const finished: Promise<void>[] = new Array(trace.requests.length);
   const outcomes: RequestOutcome[] = new Array(trace.requests.length);
-  const loop: LoopFigures = { closedLoop, substituted: 0, delayed: 0, delayModelMs: 0 };
+  const loop: LoopFigures = { closedLoop, substituted: 0, delayed: 0, delayModelMs: 0, sendLateMs: new Array<number>(trace.requests.length) };
   let done = 0;
   let errors = 0;
   const t0 = performance.now();
+  let lastSent = t0;
 
   const bodyOf = (i: number): string => {
     if (plan === null || plan.substitutions[i].length === 0) return bodies[i];
@@ -75,6 +96,7 @@ async function replay(
 
   const send = async (i: number): Promise<void> => {
     const r = trace.requests[i];
+    lastSent = Math.max(lastSent, performance.now());
     const body = bodyOf(i);
     let outcome: RequestOutcome;
     if (router) {
@@ -105,6 +127,8 @@ async function replay(
     const due = t0 + trace.requests[i].t * timeScale;
     const wait = due - performance.now();
     if (wait > 1) await sleep(wait);
+    // The harness's own lag: how far past its due time the loop got to this request.
+    loop.sendLateMs[i] = Math.max(0, performance.now() - due) / timeScale;
     const previous = plan === null ? -1 : plan.previous[i];
     if (previous < 0) {
       finished[i] = send(i);
@@ -122,7 +146,7 @@ async function replay(
   }
   await Promise.all(finished);
   const realSeconds = (performance.now() - t0) / 1000;
-  return { outcomes, realSeconds, loop };
+  return { outcomes, realSeconds, arrivalSeconds: (lastSent - t0) / 1000, loop };
 }
 
 /** Requests per server from the simulators' own counters. */
@@ -152,15 +176,21 @@ async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy:
     const tty = options.progress ?? process.stderr.isTTY;
     const total = trace.requests.length;
     let lastDraw = 0;
-    const { outcomes, realSeconds, loop } = await replay(envoy, pool, trace, bodies, policy, setup.clientPicks, options, (done, errors) => {
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
+    const cpu0 = process.cpuUsage();
+    const { outcomes, realSeconds, arrivalSeconds, loop } = await replay(envoy, pool, trace, bodies, policy, setup.clientPicks, options, (done, errors) => {
       const now = Date.now();
       if (tty && (now - lastDraw > 100 || done === total)) {
         lastDraw = now;
         process.stderr.write(`\r${label.padEnd(34)} ${bar(done, total)} ${String(done).padStart(5)}/${total} errors ${errors}  `);
       }
     });
+    loopDelay.disable();
+    const cpu = process.cpuUsage(cpu0);
     if (tty) process.stderr.write("\n");
     const timeScale = pool.servers[0].config.timeScale;
+    const late = loop.sendLateMs.filter((v) => v !== undefined).sort((a, b) => a - b);
     const stats = pool.stats();
     const prompt = stats.reduce((s, x) => s + x.promptTokens, 0);
     const cached = stats.reduce((s, x) => s + x.cachedTokens, 0);
@@ -181,9 +211,14 @@ async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy:
       detail.filterMatchRatio = total > 0 ? find("llm_picker.prefix.matched_blocks") / total : 0;
       detail.guardFired = find("llm_picker.hot_spot_guard") + find("llm_picker.route.load_overrode_affinity");
     }
-    const modelSeconds = realSeconds / timeScale;
-    const prefillBusy = stats.reduce((sum, x) => sum + x.prefillMs, 0) / 1000 / Math.max(1e-9, modelSeconds * stats.length);
+    // Utilisation over the arrival window (first to last request sent): the
+    // prefill work the trace offered per server and second. Over the whole
+    // run it would also count the drain after the last arrival, which is
+    // most of a short, fast trace.
+    const arrivalModelSeconds = arrivalSeconds / timeScale;
+    const prefillBusy = stats.reduce((sum, x) => sum + x.prefillMs, 0) / 1000 / Math.max(1e-9, arrivalModelSeconds * stats.length);
     const kvUsage = stats.reduce((sum, x) => sum + x.meanKvUsage, 0) / Math.max(1, stats.length);
+    const slotUsage = stats.reduce((sum, x) => sum + x.meanSlotUsage, 0) / Math.max(1, stats.length);
     const serverTtfts = pool.servers.flatMap((s) => s.engine.ttftSamples).sort((a, b) => a - b);
     const round = (v: number, d = 1) => (Number.isFinite(v) ? Math.round(v * 10 ** d) / 10 ** d : NaN);
     const result: RoutingResult = {
@@ -200,9 +235,18 @@ async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy:
       ...(detail.guardFired !== undefined ? { activations: detail.guardFired } : {}),
       busy: round(prefillBusy, 3),
       kvUsage: round(kvUsage, 3),
+      slotUsage: round(slotUsage, 3),
       serverTtftP50Ms: round(percentile(serverTtfts, 50)),
       serverTtftP90Ms: round(percentile(serverTtfts, 90)),
       serverTtftP99Ms: round(percentile(serverTtfts, 99)),
+      ...(trace.rate !== undefined ? { offeredRate: round(trace.rate, 2) } : {}),
+      timeScale,
+      sendLateP50Ms: round(percentile(late, 50)),
+      sendLateP99Ms: round(percentile(late, 99)),
+      sendLateMaxMs: round(late.length > 0 ? late[late.length - 1] : NaN),
+      // The histogram is in real nanoseconds; it includes the 10 ms sampling resolution's own timer.
+      loopDelayP99Ms: round(loopDelay.percentile(99) / 1e6 / timeScale),
+      harnessCpu: round((cpu.user + cpu.system) / 1e6 / Math.max(1e-9, realSeconds), 3),
     };
     if (!tty) {
       const fed = loop.closedLoop ? `, ${loop.substituted} replies fed back, ${loop.delayed} turns delayed` : ", open loop";
@@ -217,23 +261,40 @@ async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy:
   }
 }
 
-/** Runs every policy on every trace; one simulated pool for the whole run. */
+/** Runs every policy on every trace; one simulated pool per trace (its time scale may differ), reset between policies. */
 export async function runRoutingBench(options: RoutingBenchOptions): Promise<RoutingRun[]> {
-  const pool = await startSimPool(options.servers, options.sim);
   const runs: RoutingRun[] = [];
   try {
     for (const trace of options.traces) {
-      const bodies = trace.requests.map((r) => streamingBody(r.body));
-      await warmTokenizer(pool, trace, bodies);
-      for (const policy of options.policies) {
-        runs.push(await runOne(pool, trace, bodies, policy, options, `${trace.name} / ${policy}`));
+      const sim = trace.timeScale === undefined ? options.sim : { ...options.sim, timeScale: trace.timeScale };
+      const pool = await startSimPool(options.servers, sim);
+      try {
+        const bodies = trace.requests.map((r) => streamingBody(r.body));
+        await warmTokenizer(pool, trace, bodies);
+        for (const policy of options.policies) {
+          runs.push(await runOne(pool, trace, bodies, policy, options, `${trace.name} / ${policy}`));
+        }
+      } finally {
+        await pool.close();
       }
     }
   } finally {
     agent.destroy();
-    await pool.close();
   }
   return runs;
+}
+
+/**
+ * The simulators' timeScale for a trace offered at `rate` model requests per
+ * second: at least `base`, and large enough that the real request rate
+ * (rate / timeScale) stays at or below `realRate`, which one client process
+ * with eight simulated servers and Envoy keeps up with on a small machine.
+ * Figures are in model time, so the scale changes how long a run takes, not
+ * what it reports (docs/benchmarks.md "Routing").
+ */
+export function timeScaleFor(rate: number, base: number, realRate: number): number {
+  const needed = rate / realRate;
+  return Math.round(Math.max(base, needed) * 1000) / 1000;
 }
 
 /** The Markdown table (one row per trace × policy). */
@@ -382,10 +443,17 @@ const USAGE = `Usage: npm run bench:routing -- [options]
                                     predicts from their exact caches and queues (the bound)
   --servers N         simulated servers (default 8)
   --sim FILE          simulator config (JSON, src/sim/README.md); default ${JSON.stringify(DEFAULT_BENCH_SIM)}
-  --time-scale X      override the simulators' timeScale (real = model time × X)
-  --requests N        requests per built-in trace (default 300; the workload classes 400, long-context 80)
+  --time-scale X      the simulators' timeScale for every trace (real = model time × X); default
+                      per trace, see --real-rate
+  --requests N        requests per built-in trace (default 300; the workload classes 400, long-context 80;
+                      more when that spans less than ${MIN_SPAN_S} model seconds at the trace's rate)
   --duration S        keep only requests with t < S model seconds
   --rate R            mean requests per model second for built-in traces (defaults ${JSON.stringify(DEFAULT_RATES)})
+  --load F            multiply every trace's rate by F (built-in: its default or --rate; --trace FILE:
+                      its clock runs F times faster), e.g. --load 0.25 for a lightly loaded pool
+  --real-rate R       hold the harness to at most R real requests per second (default ${DEFAULT_REAL_RATE}): each
+                      trace's simulators get timeScale max(base, rate / R), so a loaded trace runs
+                      longer in real time instead of outrunning the client; ignored with --time-scale
   --seed N            generator seed (default 1)
   --out DIR           report directory (default bench/results/latest)
   --json FILE         also write the figures as JSON
@@ -408,6 +476,8 @@ export async function main(argv: string[]): Promise<number> {
       requests: { type: "string" },
       duration: { type: "string" },
       rate: { type: "string" },
+      load: { type: "string" },
+      "real-rate": { type: "string" },
       seed: { type: "string", default: "1" },
       out: { type: "string", default: join(PROJECT_ROOT, "bench/results/latest") },
       json: { type: "string" },
@@ -439,6 +509,10 @@ export async function main(argv: string[]): Promise<number> {
   const seed = Number(values.seed);
   const rate = values.rate === undefined ? undefined : Number(values.rate);
   if (rate !== undefined && !(rate > 0)) return fail("--rate must be > 0");
+  const load = values.load === undefined ? 1 : Number(values.load);
+  if (!(load > 0) || !Number.isFinite(load)) return fail("--load must be a number > 0");
+  const realRate = values["real-rate"] === undefined ? DEFAULT_REAL_RATE : Number(values["real-rate"]);
+  if (!(realRate > 0) || !Number.isFinite(realRate)) return fail("--real-rate must be a number > 0");
 
   let filterOverride: Record<string, unknown> | undefined;
   if (values["filter-config"] !== undefined) {
@@ -450,25 +524,43 @@ export async function main(argv: string[]): Promise<number> {
   }
   let sim: Partial<SimConfig> = { ...DEFAULT_BENCH_SIM };
   if (values.sim) sim = loadSimConfigFile(values.sim);
-  if (values["time-scale"] !== undefined) sim = { ...sim, timeScale: Number(values["time-scale"]) };
+  const fixedTimeScale = values["time-scale"] !== undefined;
+  if (fixedTimeScale) {
+    const ts = Number(values["time-scale"]);
+    if (!(ts > 0) || !Number.isFinite(ts)) return fail("--time-scale must be a number > 0");
+    sim = { ...sim, timeScale: ts };
+  }
 
   let traces: TraceSpec[];
   if (values.trace && values.trace.length > 0) {
-    traces = values.trace.map((file) => ({ name: basename(file).replace(/\.jsonl?$/, ""), requests: readTrace(file) }));
+    // --load compresses a file trace's clock: F times the requests per second.
+    traces = values.trace.map((file) => ({
+      name: basename(file).replace(/\.jsonl?$/, ""),
+      requests: readTrace(file).map((r) => (load === 1 ? r : { ...r, t: r.t / load })),
+    }));
+    for (const t of traces) t.rate = meanRate(t.requests);
   } else {
     const names = (values.traces ?? ALL_TRACE_NAMES.join(","))
       .split(",")
       .map((t) => t.trim())
       .filter(Boolean);
     for (const n of names) if (!isTraceName(n)) return fail(`unknown trace "${n}"`);
-    traces = names.map((name) => ({
-      name,
-      requests: generateTrace(name as TraceName, { seed, requests: requests ?? defaultRequests(name as TraceName), rate }),
-    }));
+    traces = names.map((name) => {
+      const traceRate = (rate ?? DEFAULT_RATES[name as TraceName]) * load;
+      return {
+        name,
+        rate: traceRate,
+        requests: generateTrace(name as TraceName, { seed, requests: requests ?? defaultRequests(name as TraceName, traceRate), rate: traceRate }),
+      };
+    });
   }
   if (values.duration !== undefined) {
     const limit = Number(values.duration) * 1000;
     traces = traces.map((t) => ({ ...t, requests: t.requests.filter((r) => r.t < limit) })).filter((t) => t.requests.length > 0);
+  }
+  if (!fixedTimeScale) {
+    const base = sim.timeScale ?? DEFAULT_BENCH_SIM.timeScale ?? 1;
+    for (const t of traces) t.timeScale = timeScaleFor(t.rate ?? meanRate(t.requests), base, realRate);
   }
   if (values["save-traces"]) {
     mkdirSync(values["save-traces"], { recursive: true });

@@ -143,6 +143,8 @@ export interface EngineCounters {
   prefillMs: number;
   /** ∫ KV blocks in use dt (block·model ms), for the mean KV-cache usage. */
   kvBlockMs: number;
+  /** ∫ running requests dt (request·model ms), for the mean running-slot usage. */
+  runningMs: number;
   /** Model ms since the counters were reset (the span kvBlockMs covers). */
   spanMs: number;
 }
@@ -159,6 +161,7 @@ function zeroCounters(): EngineCounters {
     finishedStop: 0,
     prefillMs: 0,
     kvBlockMs: 0,
+    runningMs: 0,
     spanMs: 0,
   };
 }
@@ -349,6 +352,7 @@ export class SimEngine {
     const dt = now - this.accountedAt;
     if (dt > 0) {
       this.counters.kvBlockMs += this.cache.usedBlocks * dt;
+      this.counters.runningMs += this.runningJobs.size * dt;
       this.counters.spanMs += dt;
     }
     this.accountedAt = now;
@@ -358,6 +362,12 @@ export class SimEngine {
   get meanKvUsage(): number {
     this.account();
     return this.counters.spanMs > 0 ? this.counters.kvBlockMs / (this.counters.spanMs * this.config.numGpuBlocks) : 0;
+  }
+
+  /** Time-weighted mean of running requests / maxNumSeqs (0..1) since the counters were reset: how full the batch was. */
+  get meanSlotUsage(): number {
+    this.account();
+    return this.counters.spanMs > 0 ? this.counters.runningMs / (this.counters.spanMs * this.config.maxNumSeqs) : 0;
   }
 
   /** Empties the prefix cache and zeroes counters and samples (running requests keep running). */

@@ -52,6 +52,8 @@ export interface SimStats {
   prefillMs: number;
   /** Time-weighted mean KV-cache usage since the last reset (0..1). */
   meanKvUsage: number;
+  /** Time-weighted mean running requests / maxNumSeqs since the last reset. */
+  meanSlotUsage: number;
   /** Time to first token in model milliseconds (real ms / timeScale), measured by the engine. */
   ttftMs: Summary;
   running: number;
@@ -378,6 +380,7 @@ class SimHttpServer {
       generationTokens: c.generationTokens,
       prefillMs: c.prefillMs,
       meanKvUsage: this.engine.meanKvUsage,
+      meanSlotUsage: this.engine.meanSlotUsage,
       ttftMs: summarize(this.engine.ttftSamples),
       running: this.engine.running,
       waiting: this.engine.waiting,

@@ -12,8 +12,10 @@ import { describe, expect, test } from "vitest";
 import { isOutputEvent, outputTextOf } from "../../src/bench/routing-client.js";
 import { closedLoopBody, planSessions } from "../../src/bench/routing-sessions.js";
 import { pickPrecise, type PreciseCandidate } from "../../src/bench/routing-precise.js";
-import { main, percentile, runRoutingBench } from "../../src/bench/routing.js";
+import { main, meanRate, percentile, runRoutingBench, timeScaleFor } from "../../src/bench/routing.js";
 import { baselineYaml, headerRoutedYaml } from "../../src/bench/routing-policies.js";
+import { summaryTable } from "../../src/bench/routing-summary.js";
+import type { RoutingResult } from "../../src/bench/routing-types.js";
 import { ALL_TRACE_NAMES, generateTrace } from "../../src/bench/traces/generators.js";
 import { onOff } from "../../src/bench/traces/workloads.js";
 import { pickOracle } from "../../src/bench/routing-oracle.js";
@@ -47,7 +49,8 @@ describe("trace format and generators", () => {
   });
 
   test("multi-turn: a session's next request extends its previous one (growing conversation)", () => {
-    const trace = generateTrace("multi-turn", { requests: 200 });
+    // At the light rate (the loaded default's 200 requests span under 3 model seconds, a think time or two).
+    const trace = generateTrace("multi-turn", { requests: 200, rate: 20 });
     const last = new Map<string, unknown[]>();
     let extended = 0;
     for (const r of trace) {
@@ -138,7 +141,7 @@ describe("closed-loop replay of sessions", () => {
   });
 
   test("multi-turn generator: each turn asks for as many tokens as the reply the trace writes for it", () => {
-    const trace = generateTrace("multi-turn", { requests: 200 });
+    const trace = generateTrace("multi-turn", { requests: 200, rate: 20 });
     const asked = new Map<string, number>();
     let checked = 0;
     for (const r of trace) {
@@ -263,6 +266,56 @@ describe("precise picker and SSE detection", () => {
     expect(Number.isNaN(percentile([], 50))).toBe(true);
   });
 
+  test.each([
+    // rate (model req/s), base timeScale, real req/s cap → timeScale
+    { rate: 10, base: 0.5, real: 30, want: 0.5 },
+    { rate: 15, base: 0.5, real: 30, want: 0.5 },
+    { rate: 60, base: 0.5, real: 30, want: 2 },
+    { rate: 400, base: 0.5, real: 30, want: 13.333 },
+    { rate: 400, base: 20, real: 30, want: 20 },
+    { rate: 14, base: 0.5, real: 7, want: 2 },
+  ])("timeScaleFor($rate, $base, $real) = $want: the real request rate stays at or below the cap", ({ rate, base, real, want }) => {
+    expect(timeScaleFor(rate, base, real)).toBe(want);
+  });
+
+  test.each([
+    { ts: [0, 1000], want: 1 },
+    { ts: [0, 250, 500, 750, 1000], want: 4 },
+    { ts: [500, 600], want: 10 },
+    { ts: [7], want: 1 },
+    { ts: [3, 3, 3], want: 1 },
+  ])("meanRate of t = $ts ms is $want requests per model second", ({ ts, want }) => {
+    expect(meanRate(ts.map((t) => ({ t })))).toBe(want);
+  });
+
+  test("summaryTable: one row per trace × policy, each run's figures side by side, busy first", () => {
+    const result = (busy: number, p50: number): RoutingResult => ({
+      policy: "default",
+      trace: "rag",
+      requests: 400,
+      errors: 0,
+      hitRate: 0.5,
+      ttftP50Ms: p50,
+      ttftP90Ms: 90,
+      ttftP99Ms: 99,
+      rps: 50,
+      maxMeanLoad: 1.25,
+      activations: 7,
+      busy,
+      serverTtftP50Ms: 40,
+      serverTtftP90Ms: 80,
+      serverTtftP99Ms: 120,
+    });
+    const lines = summaryTable([[result(0.614, 50)], [result(0.587, 61.5)]])
+      .trim()
+      .split("\n");
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^\| trace \| policy \| prefill busy \| hit rate \| TTFT p50/);
+    expect(lines[2]).toBe(
+      "| rag | default | 61% / 59% | 50.0% / 50.0% | 50.0 / 61.5 | 90.0 / 90.0 | 99.0 / 99.0 | 40.0 / 40.0 | 80.0 / 80.0 | 120 / 120 | 1.25 / 1.25 | 7 / 7 | 0 / 0 |",
+    );
+  });
+
   test("policy configs: baseline variants swap the balancing policy; precise drops the filter only", () => {
     expect(baselineYaml("least-request")).toContain("envoy.load_balancing_policies.least_request");
     expect(baselineYaml("random")).toContain("envoy.load_balancing_policies.random");
@@ -350,10 +403,20 @@ describe.skipIf(SKIP_FILTER)("routing benchmark through the real Envoy", () => {
         "maxMeanLoad",
         "busy",
         "kvUsage",
+        "slotUsage",
         "serverTtftP50Ms",
         "serverTtftP90Ms",
         "serverTtftP99Ms",
+        "offeredRate",
+        "timeScale",
+        "sendLateP50Ms",
+        "sendLateP99Ms",
+        "sendLateMaxMs",
+        "loopDelayP99Ms",
+        "harnessCpu",
       ]);
+      // 3 arrivals after the first in 200 model ms = 15 per model second: at the base scale, 30 real per second.
+      expect(results[0]).toMatchObject({ offeredRate: 15, timeScale: 0.5 });
       expect(results[0]).toMatchObject({ policy: "precise", trace: "mine", requests: 4, errors: 0 });
       // The second chat turn shares the long system prompt with the first: precise finds it.
       expect(results[0].hitRate).toBeGreaterThan(0.2);

@@ -158,9 +158,9 @@ describe("prefix.enabled: false", () => {
     expect(line.decision).toBe("route");
     expect(line.prefix.hashes).toEqual([]);
     // Default profile without prefix knowledge: every endpoint has the whole prompt
-    // (P blocks) to prefill and nothing queued, so every score is P / (P + P).
+    // (P blocks, counted twice) to prefill and nothing queued, so every score is P / (P + 2P).
     expect(Object.keys(line.scores)).toEqual(["predicted-prefill"]);
-    expect(line.scores["predicted-prefill"]).toEqual({ "127.0.0.1:8001": 0.5, "127.0.0.1:8002": 0.5 });
+    expect(line.scores["predicted-prefill"]).toEqual({ "127.0.0.1:8001": 0.333333, "127.0.0.1:8002": 0.333333 });
     expect(s.forwardedRequest()!.headers.find(([k]) => k === "x-gateway-destination-endpoint")?.[1]).toMatch(/^127\.0\.0\.1:800[12]$/);
     s.end("complete");
     // The index keys were created at configure time and never written by the request.

@@ -62,9 +62,10 @@ describe("inspect: one line per decision kind", () => {
     expect(got.prefix.hashes).toHaveLength(1);
     expect(got.prefix.hashes[0]).toMatch(/^[0-9a-f]{16}$/);
     expect(got.endpoint).toBe("127.0.0.1:8001");
-    // The default profile: a one-block prompt, none of it cached, nothing queued: 1 / (1 + 1).
-    expect(got.scores).toEqual({ "predicted-prefill": { "127.0.0.1:8001": 0.5 } });
-    expect(got.total).toEqual({ "127.0.0.1:8001": 0.5 });
+    // The default profile: a one-block prompt, none of it cached (counted twice), nothing queued:
+    // 1 / (1 + 2 × 1), written with 6 decimals.
+    expect(got.scores).toEqual({ "predicted-prefill": { "127.0.0.1:8001": 0.333333 } });
+    expect(got.total).toEqual({ "127.0.0.1:8001": 0.333333 });
   });
 
   it("route from stdin (-), completions by body shape with the default path", () => {

@@ -98,7 +98,11 @@ describe("default profile: queued prefill and the load bound", () => {
     }
     expect(picks[0]).toBe(first.endpoint);
     expect(overrides).toBeGreaterThan(0);
-    expect(holders.size).toBe(3); // the prompt spread to every endpoint as load grew
+    // The prompt spread to a second endpoint as load grew, and not to the
+    // third: there it would cost 2 × ~94 blocks (its own blocks count twice),
+    // while the two holders' queued prefill is the requests' short suffixes,
+    // and with equal occupancy both stay within the bound.
+    expect(holders.size).toBe(2);
     expect(stat(host, "llm_picker.route.load_overrode_affinity")).toBe(overrides);
     // Load never ran away: an endpoint takes a request only at occupancy ≤ ceil(1.5 × (total + 1) / 3),
     // which is at most ceil(1.5 × 10 / 3) = 5 for these ten: no endpoint ends with more than 6.

@@ -73,6 +73,21 @@ describe("latency model", () => {
     expect(jobs.map((j) => j.ttftMs)).toEqual([60, 60, 76 + 60]);
   });
 
+  it.each([
+    // max_num_seqs, jobs (100 prompt tokens, 5 output: 76 ms each), expected mean running / max_num_seqs
+    // 2 slots, 3 jobs: 2 running for [0, 76), 1 for [76, 152) → (2·76 + 1·76) / (152 · 2)
+    { slots: 2, jobs: 3, want: 0.75 },
+    // 4 slots, 2 jobs: 2 running for the whole [0, 76) → 2 / 4
+    { slots: 4, jobs: 2, want: 0.5 },
+    // 1 slot, 2 jobs: always full
+    { slots: 1, jobs: 2, want: 1 },
+  ])("meanSlotUsage with $slots slots and $jobs jobs is $want", ({ slots, jobs, want }) => {
+    const { engine: e, clock } = engine({ maxNumSeqs: slots });
+    for (let i = 0; i < jobs; i++) e.submit(spec(100, 5, 1000 * (i + 1)));
+    clock.runAll();
+    expect(e.meanSlotUsage).toBe(want);
+  });
+
   it("serial prefill: the second prefill starts when the first ends", () => {
     const { engine: e, clock } = engine({ serialPrefill: true });
     const a = e.submit(spec(100, 2, 1));

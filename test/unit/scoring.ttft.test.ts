@@ -1,6 +1,6 @@
 // The default profile through build/units-scoring.wasm: the
-// predicted-prefill scorer (scorers/predicted_prefill.ts: uncached + queued
-// blocks, score P / (P + cost)), the bounded-load picker (bounded_load.ts),
+// predicted-prefill scorer (scorers/predicted_prefill.ts: 2 × uncached +
+// queued blocks, score P / (P + cost)), the bounded-load picker (bounded_load.ts),
 // tie-breaks, and the flag for decisions where load overrode affinity.
 // Each row writes out the uncached and queued blocks it expects per
 // endpoint (docs/routing.md has the rule).
@@ -57,28 +57,38 @@ function decide(eps: Ep[], r: Req = {}): any {
 
 const byAddr = (values: number[]) => Object.fromEntries(values.map((v, i) => [addr(i), v]));
 
-describe("default profile: predicted prefill = uncached + queued blocks, within the load bound", () => {
+describe("default profile: predicted prefill = 2 × uncached + queued blocks, within the load bound", () => {
   // Each row: endpoints, request, expected endpoint index, expected uncached
   // and queued blocks per endpoint, endpoints over the bound, load overrode affinity.
   const rows: Array<[string, Ep[], Req, number, number[], number[], number, boolean]> = [
     ["the endpoint holding the prefix wins when nothing is queued", [{}, {}, {}], { matched: [0, 40, 10], hashed: 50 }, 1, [50, 10, 40], [0, 0, 0], 0, false],
     [
-      "queued prefill ahead outweighs the prefix: 10 + 45 > 50 + 0",
+      "a queue shorter than twice the blocks saved keeps the prefix: 2 × 10 + 45 = 65 < 2 × 50 + 0",
       [{ inFlight: 1 }, { inFlight: 1, pendingBlocks: 45 }, { inFlight: 1, pendingBlocks: 20 }],
+      { matched: [0, 40, 10], hashed: 50 },
+      1,
+      [50, 10, 40],
+      [0, 45, 20],
+      0,
+      false,
+    ],
+    [
+      "queued prefill ahead outweighs the prefix: 2 × 10 + 85 = 105 > 2 × 50 + 0 = 100 < 2 × 40 + 25",
+      [{ inFlight: 1 }, { inFlight: 1, pendingBlocks: 85 }, { inFlight: 1, pendingBlocks: 25 }],
       { matched: [0, 40, 10], hashed: 50 },
       0,
       [50, 10, 40],
-      [0, 45, 20],
+      [0, 85, 25],
       0,
       true,
     ],
     [
-      "a partial match with a short queue beats a cold idle endpoint: 30 + 5 < 50",
-      [{ inFlight: 1 }, { inFlight: 1, pendingBlocks: 45 }, { inFlight: 1, pendingBlocks: 5 }],
+      "a partial match with a short queue beats a cold idle endpoint: 2 × 30 + 5 = 65 < 2 × 50 = 100 < 2 × 10 + 90",
+      [{ inFlight: 1 }, { inFlight: 1, pendingBlocks: 90 }, { inFlight: 1, pendingBlocks: 5 }],
       { matched: [0, 40, 20], hashed: 50 },
       2,
       [50, 10, 30],
-      [0, 45, 5],
+      [0, 90, 5],
       0,
       true,
     ],
@@ -178,7 +188,8 @@ describe("default profile: predicted prefill = uncached + queued blocks, within 
         expect(d.status).toBe(200);
         expect(d.endpoint).toBe(addr(chosen));
         const p = req.prompt ?? req.hashed ?? 0;
-        const want = uncached.map((x, i) => p / (p + x + queued[i]));
+        // UNCACHED_WEIGHT = 2: own uncached blocks count twice, queued ones once.
+        const want = uncached.map((x, i) => p / (p + 2 * x + queued[i]));
         expect(Object.keys(d.scores)).toEqual(["predicted-prefill"]);
         expect(Object.keys(d.scores["predicted-prefill"])).toEqual(eps.map((_, i) => addr(i)));
         want.forEach((v, i) => {
@@ -228,8 +239,8 @@ describe("default profile: ties, bound factor, health, saturation, LoRA", () => 
 
   it("totals are the scores (weight 1); the endpoint over the bound keeps its total but is not picked", () => {
     const d = decide([{ inFlight: 6 }, { inFlight: 1 }, { inFlight: 1, pendingBlocks: 1 }], { matched: [50, 0, 48], hashed: 50 });
-    // occupancy 6+1+1 = 8, capacity ceil(1.5 × 9 / 3) = 5: the first is over. Costs: 0, 50 + 0, 2 + 1.
-    const expected = [1, 50 / 100, 50 / 53];
+    // occupancy 6+1+1 = 8, capacity ceil(1.5 × 9 / 3) = 5: the first is over. Costs: 0, 2 × 50 + 0, 2 × 2 + 1.
+    const expected = [1, 50 / 150, 50 / 55];
     expect(d.weights).toEqual({ "predicted-prefill": 1 });
     expect(Object.keys(d.total)).toEqual([addr(0), addr(1), addr(2)]);
     Object.values(d.total).forEach((v, i) => {
@@ -273,11 +284,11 @@ describe("default profile: ties, bound factor, health, saturation, LoRA", () => 
       { runningLoras: ["other"], waitingLoras: [], maxLoras: 1 },
       { runningLoras: ["ad"], waitingLoras: [], maxLoras: 1, pendingBlocks: 30 },
     ];
-    // totals: 1 (prompt cached) + 0 (no slot) against 50 / (50 + 50 + 30) + 1 (adapter running).
+    // totals: 1 (prompt cached) + 0 (no slot) against 50 / (50 + 2 × 50 + 30) + 1 (adapter running).
     const d = decide(eps, { matched: [50, 0], hashed: 50, adapter: "ad" });
     expect(d.scores["lora-affinity"]).toEqual(byAddr([0, 1]));
     expect(d.total[addr(0)]).toBeCloseTo(1, 6);
-    expect(d.total[addr(1)]).toBeCloseTo(50 / 130 + 1, 6);
+    expect(d.total[addr(1)]).toBeCloseTo(50 / 180 + 1, 6);
     expect(d.endpoint).toBe(addr(1));
     // Without an adapter, lora-affinity does not run.
     expect(Object.keys(decide(eps, { matched: [50, 0], hashed: 50 }).scores)).toEqual(["predicted-prefill"]);

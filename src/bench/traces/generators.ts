@@ -41,25 +41,40 @@ export const ALL_TRACE_NAMES = [...TRACE_NAMES, ...HELD_OUT_NAMES] as const;
 export type TraceName = (typeof ALL_TRACE_NAMES)[number];
 
 const CLASSIC_RATES: Record<ClassicName, number> = {
-  "multi-turn": 20,
-  "system-prompts": 25,
-  "doc-qa": 10,
-  agents: 12,
+  "multi-turn": 72,
+  "system-prompts": 75,
+  "doc-qa": 28,
+  agents: 13,
 };
 
 /**
- * Default mean rate per trace (requests per model second), chosen so that
- * round robin over 8 default simulated servers is busy but not overloaded
- * (the workload classes: 50–80% prefill-busy under round robin).
+ * Default mean rate per trace (requests per model second): round robin over
+ * 8 default simulated servers (src/bench/routing.ts DEFAULT_BENCH_SIM) keeps
+ * their serial prefill 50–80% busy over the arrival window (measured;
+ * docs/benchmarks.md "Routing"). `--load F` scales them all, e.g. 0.25 for a
+ * lightly loaded pool.
  */
 export const DEFAULT_RATES: Record<TraceName, number> = {
   ...CLASSIC_RATES,
   ...(Object.fromEntries(Object.entries(WORKLOADS).map(([k, w]) => [k, w.rate])) as Record<WorkloadName, number>),
 };
 
-/** Requests per trace by default (long prompts get fewer so a run stays a few minutes). */
-export function defaultRequests(name: TraceName): number {
-  return name in WORKLOADS ? WORKLOADS[name as WorkloadName].requests : 300;
+/**
+ * Model seconds a default-sized trace spans at least: one whole on/off cycle
+ * of the bursty traces (6 s) and two or three think times of a chat session,
+ * so a fast trace still holds follow-up turns and bursts, not only a slice
+ * of first turns.
+ */
+export const MIN_SPAN_S = 6;
+
+/**
+ * Requests per trace by default: the trace's base count (long prompts get
+ * fewer so a run stays a few minutes), or more when that would span less
+ * than MIN_SPAN_S model seconds at `rate` (default: the trace's own rate).
+ */
+export function defaultRequests(name: TraceName, rate: number = DEFAULT_RATES[name]): number {
+  const base = name in WORKLOADS ? WORKLOADS[name as WorkloadName].requests : 300;
+  return Math.max(base, Math.ceil(rate * MIN_SPAN_S));
 }
 
 function multiTurn(o: Resolved): TraceRequest[] {
@@ -149,11 +164,10 @@ function agents(o: Resolved): TraceRequest[] {
 
 /** Generates one built-in trace. */
 export function generateTrace(name: TraceName, options: GeneratorOptions = {}): TraceRequest[] {
-  if (name in WORKLOADS) {
-    const w = WORKLOADS[name as WorkloadName];
-    return w.generate(resolveOptions(options, w.rate, w.requests));
-  }
-  const o = resolveOptions(options, CLASSIC_RATES[name as ClassicName]);
+  const rate = options.rate ?? DEFAULT_RATES[name];
+  const requests = options.requests ?? defaultRequests(name, rate);
+  if (name in WORKLOADS) return WORKLOADS[name as WorkloadName].generate(resolveOptions({ ...options, requests }, rate));
+  const o = resolveOptions({ ...options, requests }, rate);
   switch (name as ClassicName) {
     case "multi-turn":
       return multiTurn(o);

@@ -177,13 +177,13 @@ const LONG: LongParams = { docs: 6, docWords: [7000, 24000], alpha: 1.0, turns: 
 const HELD_OUT_SALT = 1000;
 
 export const WORKLOADS = {
-  "pareto-prompts": { rate: 16, requests: 400, generate: (o: Resolved) => paretoChat(o, PARETO, 0) },
-  "shared-prompt": { rate: 20, requests: 400, generate: (o: Resolved) => sharedPrompt(o, SHARED, 0) },
-  bursty: { rate: 20, requests: 400, generate: (o: Resolved) => paretoChat(o, BURSTY_CHAT, 0, BURSTS) },
-  rag: { rate: 12, requests: 400, generate: (o: Resolved) => rag(o, RAG, 0) },
-  "long-context": { rate: 1.5, requests: 80, generate: (o: Resolved) => longContext(o, LONG, 0) },
+  "pareto-prompts": { rate: 130, requests: 400, generate: (o: Resolved) => paretoChat(o, PARETO, 0) },
+  "shared-prompt": { rate: 230, requests: 400, generate: (o: Resolved) => sharedPrompt(o, SHARED, 0) },
+  bursty: { rate: 240, requests: 400, generate: (o: Resolved) => paretoChat(o, BURSTY_CHAT, 0, BURSTS) },
+  rag: { rate: 50, requests: 400, generate: (o: Resolved) => rag(o, RAG, 0) },
+  "long-context": { rate: 8, requests: 80, generate: (o: Resolved) => longContext(o, LONG, 0) },
   "held-out-pareto": {
-    rate: 14,
+    rate: 110,
     requests: 400,
     generate: (o: Resolved) =>
       paretoChat(
@@ -193,12 +193,12 @@ export const WORKLOADS = {
       ),
   },
   "held-out-shared": {
-    rate: 22,
+    rate: 280,
     requests: 400,
     generate: (o: Resolved) => sharedPrompt(o, { promptWords: 1400, tenantShare: 0.5, tenants: 25, turns: [1, 4] }, HELD_OUT_SALT),
   },
   "held-out-rag-bursty": {
-    rate: 10,
+    rate: 40,
     requests: 400,
     generate: (o: Resolved) =>
       rag(o, { docs: 120, docWords: [200, 450], alpha: 0.9, perRequest: [2, 6], turns: [1, 3] }, HELD_OUT_SALT, { onMs: 2000, offMs: 4000, onFactor: 2.2 }),
