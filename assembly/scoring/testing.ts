@@ -192,6 +192,23 @@ export function scrapeSequence(pages: Uint8Array, checkAtMs: f64, staleAfterMs: 
   return text(w);
 }
 
+/** The decision over a snapshot's endpoints as JSON, or {"error":…} when the snapshot does not read. */
+function decisionOver(json: Uint8Array, req: ScoringRequest, cfg: ScoringConfig, seed: u32): string {
+  const r = readEndpointsSnapshot(json);
+  const w = new ByteWriter();
+  if (!r.ok) {
+    w.str('{"error":');
+    writeJsonText(w, r.error);
+    w.byte(0x7d);
+    return text(w);
+  }
+  const d = decide(r.states, req, cfg, new Pcg32(<u64>seed));
+  w.byte(0x7b);
+  writeDecisionFields(w, d, r.states);
+  w.byte(0x7d);
+  return text(w);
+}
+
 /**
  * Runs the decision over a snapshot. weights: one per registered scorer in
  * registry order ([prefix, queue, kvCache, loraAffinity, inFlight]); guard: [enabled, abs, rel]; saturation:
@@ -207,14 +224,6 @@ export function decideSnapshot(
   guard: Float64Array,
   saturation: Float64Array,
 ): string {
-  const r = readEndpointsSnapshot(json);
-  const w = new ByteWriter();
-  if (!r.ok) {
-    w.str('{"error":');
-    writeJsonText(w, r.error);
-    w.byte(0x7d);
-    return text(w);
-  }
   const cfg = new ScoringConfig();
   cfg.selectProfile("seed");
   const scorers = cfg.profile.scorers;
@@ -234,11 +243,7 @@ export function decideSnapshot(
   req.adapter = adapter;
   req.priority = priority;
   if (prefix.length > 0) req.prefixScores = prefix;
-  const d = decide(r.states, req, cfg, new Pcg32(<u64>seed));
-  w.byte(0x7b);
-  writeDecisionFields(w, d, r.states);
-  w.byte(0x7d);
-  return text(w);
+  return decisionOver(json, req, cfg, seed);
 }
 
 /**
@@ -259,14 +264,6 @@ export function decideDefault(
   seed: u32,
   placement: Float64Array,
 ): string {
-  const r = readEndpointsSnapshot(json);
-  const w = new ByteWriter();
-  if (!r.ok) {
-    w.str('{"error":');
-    writeJsonText(w, r.error);
-    w.byte(0x7d);
-    return text(w);
-  }
   const cfg = new ScoringConfig();
   if (loadFactor > 0) cfg.bound.loadFactor = loadFactor;
   const req = new ScoringRequest();
@@ -276,11 +273,7 @@ export function decideDefault(
   req.hashedBlocks = hashed;
   req.promptBlocks = prompt;
   if (placement.length > 0) req.placement = placement;
-  const d = decide(r.states, req, cfg, new Pcg32(<u64>seed));
-  w.byte(0x7b);
-  writeDecisionFields(w, d, r.states);
-  w.byte(0x7d);
-  return text(w);
+  return decisionOver(json, req, cfg, seed);
 }
 
 /** Runs the picker `draws` times with one PRNG; returns how often each index won. */

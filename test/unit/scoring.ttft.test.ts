@@ -35,6 +35,8 @@ interface Req {
   seed?: number;
   adapter?: string;
   priority?: number;
+  /** The fleet's preference for placing a new prefix, per endpoint. */
+  placement?: number[];
 }
 
 function decide(eps: Ep[], r: Req = {}): any {
@@ -50,7 +52,7 @@ function decide(eps: Ep[], r: Req = {}): any {
       r.prompt ?? hashed,
       r.loadFactor ?? 0,
       r.seed ?? 1,
-      new Float64Array(0),
+      new Float64Array(r.placement ?? []),
     ),
   );
 }
@@ -292,5 +294,38 @@ describe("default profile: ties, bound factor, health, saturation, LoRA", () => 
     expect(d.endpoint).toBe(addr(1));
     // Without an adapter, lora-affinity does not run.
     expect(Object.keys(decide(eps, { matched: [50, 0], hashed: 50 }).scores)).toEqual(["predicted-prefill"]);
+  });
+});
+
+// A fleet's placement of a new prefix (docs/fleet.md "Placing a new
+// prefix"): among the endpoints within the load bound whose predicted
+// prefill is best, the most preferred one wins, whatever their occupancy;
+// the preference never beats a better total or the bound.
+describe("placement preference of a new prefix (default profile, bounded-load picker)", () => {
+  // [case, endpoints, preference per endpoint, expected endpoint]
+  const placementRows: Array<[string, Ep[], number[], string]> = [
+    ["equal totals, equal occupancy: the most preferred", [{}, {}, {}], [0.1, 0.9, 0.5], addr(1)],
+    ["equal totals: the preference beats a lower occupancy (replicas see different occupancies)", [{}, { inFlight: 1 }, {}], [0.1, 0.9, 0.5], addr(1)],
+    ["the preferred endpoint is over the bound ⌈1.5 × 4 / 3⌉ = 2: the next preferred", [{}, { inFlight: 3 }, {}], [0.1, 0.9, 0.5], addr(2)],
+    ["a better total wins: queued prefill on the preferred endpoint", [{}, { inFlight: 1, pendingBlocks: 20 }, {}], [0.1, 0.9, 0.5], addr(2)],
+    ["only the best totals compete", [{ pendingBlocks: 5 }, { inFlight: 1, pendingBlocks: 5 }, {}], [0.1, 0.9, 0.5], addr(2)],
+  ];
+  it.each(placementRows)("%s", (_, eps, placement, want) => {
+    expect(decide(eps, { matched: eps.map(() => 0), hashed: 20, placement }).endpoint).toBe(want);
+  });
+
+  it("is deterministic: the same endpoint for every seed (no random tie-break)", () => {
+    const picks = new Set(
+      Array.from(
+        { length: 20 },
+        (_, seed) => decide([{}, {}, {}, {}], { matched: [0, 0, 0, 0], hashed: 20, placement: [0.3, 0.2, 0.8, 0.7], seed: seed + 1 }).endpoint,
+      ),
+    );
+    expect([...picks]).toEqual([addr(2)]);
+  });
+
+  it("without a preference, ties are broken at random among the least occupied (unchanged)", () => {
+    const picks = new Set(Array.from({ length: 40 }, (_, seed) => decide([{}, {}, {}, {}], { matched: [0, 0, 0, 0], hashed: 20, seed: seed + 1 }).endpoint));
+    expect(picks.size).toBeGreaterThan(1);
   });
 });
