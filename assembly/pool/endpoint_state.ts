@@ -14,6 +14,8 @@ export const DEFAULT_STALE_AFTER_MS: i64 = 1000;
  * scrape intervals.
  */
 export const DEFAULT_MAX_CONSECUTIVE_FAILURES: i32 = 2;
+/** Upper bound on a learned slot capacity (keeps the encoded value sane). */
+export const MAX_SLOT_CAPACITY: i32 = 1 << 20;
 
 export class EndpointState extends ServerSignals {
   /** "ip:port", as in the plugin configuration. */
@@ -41,6 +43,17 @@ export class EndpointState extends ServerSignals {
    * from the shared penalty list).
    */
   failedRequest: bool = false;
+  /**
+   * How many requests the server can run at once, as learned from its
+   * scrapes: the most it reported running while it also reported requests
+   * waiting (a server queues only when its batch is full: max_num_seqs, or
+   * fewer when its KV cache is the limit). vLLM does not export its batch
+   * size, so it is learned; 0 until a scrape has shown the server full. The
+   * maximum over time, so a scrape taken while a long prefill held the
+   * queue back can only raise it later, never lower it (docs/routing.md
+   * "Full decode batches").
+   */
+  slotCapacity: i32 = 0;
 
   constructor(address: string = "") {
     super();
@@ -108,11 +121,19 @@ export class EndpointState extends ServerSignals {
       this.numGpuBlocks = m.numGpuBlocks;
       this.hasNumGpuBlocks = true;
     }
+    this.learnSlotCapacity(m);
     this.scrapedAtMs = nowMs;
     this.hasScrapedAt = true;
     this.consecutiveFailures = 0;
     this.healthy = true;
     this.hasHealthy = true;
+  }
+
+  /** Raises slotCapacity when this scrape shows requests waiting beside more running than seen so far. */
+  private learnSlotCapacity(m: EndpointMetrics): void {
+    if (!m.hasWaiting || !m.hasRunning || !(m.waiting >= 1) || !(m.running >= 1)) return;
+    const running = m.running < <f64>MAX_SLOT_CAPACITY ? <i32>m.running : MAX_SLOT_CAPACITY;
+    if (running > this.slotCapacity) this.slotCapacity = running;
   }
 
   /** A failed scrape (callout error, non-200, timeout). */
@@ -144,19 +165,22 @@ export class EndpointState extends ServerSignals {
 }
 
 // ---------------------------------------------------------------------------
-// Binary encoding (little-endian), version 1:
+// Binary encoding (little-endian), version 2:
 //   u8  version = 1
 //   u16 flags (FLAG_* below)
 //   str address
 //   f64 waiting, f64 running, f64 kvCacheUsage
 //   i32 maxLoras, i32 inFlight, u8 healthy, i64 scrapedAtMs,
-//   i32 consecutiveFailures, i32 blockSize, i32 numGpuBlocks
+//   i32 consecutiveFailures, i32 blockSize, i32 numGpuBlocks,
+//   i32 slotCapacity (0: not learned)
 //   list runningLoras, list waitingLoras
 // str = u16 byte length + UTF-8 bytes; list = u16 count + str*.
-// A pool is: u8 version = 1, u32 count, then count × (u32 length + state).
+// A pool is: u8 version = 2, u32 count, then count × (u32 length + state).
 // Unknown fields are written as 0 with their flag clear.
+// Version 1 had no slotCapacity; the published key changed with it
+// (shared_state.ts), so a VM of the previous build never reads this layout.
 
-export const STATE_VERSION: u8 = 1;
+export const STATE_VERSION: u8 = 2;
 const FLAG_WAITING: u16 = 1 << 0;
 const FLAG_RUNNING: u16 = 1 << 1;
 const FLAG_KV: u16 = 1 << 2;
@@ -233,6 +257,7 @@ export function writeState(w: ByteWriter, s: EndpointState): void {
   w.u32le(<u32>s.consecutiveFailures);
   w.u32le(<u32>s.blockSize);
   w.u32le(<u32>s.numGpuBlocks);
+  w.u32le(<u32>(s.slotCapacity > 0 && s.slotCapacity <= MAX_SLOT_CAPACITY ? s.slotCapacity : 0));
   writeList(w, s.runningLoras);
   writeList(w, s.waitingLoras);
 }
@@ -339,6 +364,8 @@ function readState(r: Reader): EndpointState | null {
   s.consecutiveFailures = <i32>r.u32();
   s.blockSize = <i32>r.u32();
   s.numGpuBlocks = <i32>r.u32();
+  const slots = r.u32();
+  s.slotCapacity = slots <= <u32>MAX_SLOT_CAPACITY ? <i32>slots : 0;
   s.runningLoras = r.list();
   s.waitingLoras = r.list();
   if (r.bad || healthy > 1) return null;
@@ -357,7 +384,7 @@ function readState(r: Reader): EndpointState | null {
   return s;
 }
 
-/** Decodes one state; null on anything but exactly one well-formed v1 state. */
+/** Decodes one state; null on anything but exactly one well-formed state of this version. */
 export function decodeState(b: Uint8Array): EndpointState | null {
   const r = new Reader(b, 0, b.length);
   const s = readState(r);

@@ -1,7 +1,8 @@
 // Cross-worker pool state in shared data:
-//  - "llm-picker/pool/v1/metrics": every endpoint's last scrape, encoded with
+//  - "llm-picker/pool/v2/metrics": every endpoint's last scrape, encoded with
 //    endpoint_state.ts encodeStates; written by whichever VM holds the scrape
-//    lease, read once per request by every worker.
+//    lease, read once per request by every worker. (v1 had no learned slot
+//    capacity; a new key, so a hot swap never misreads the old layout.)
 //  - "llm-picker/pool/v2/inflight": requests in flight per endpoint, a flat
 //    array of (u32 endpoint id, i32 count, i32 pending prompt blocks);
 //    the count goes up when a request is routed and down when its stream
@@ -20,7 +21,7 @@ import { decodeStates, encodeStates, EndpointState } from "./endpoint_state";
 import { EndpointMetrics } from "../metrics/prometheus";
 import { endpointId } from "../prefix/prefix_index";
 
-export const METRICS_KEY = "llm-picker/pool/v1/metrics";
+export const METRICS_KEY = "llm-picker/pool/v2/metrics";
 export const INFLIGHT_KEY = "llm-picker/pool/v2/inflight";
 export const LEASE_KEY = "llm-picker/pool/v1/lease";
 export const PENALTY_KEY = "llm-picker/pool/v1/penalty";

@@ -2,9 +2,12 @@
 // `snapshot` configuration key, exactly:
 //   {"<ip:port>": {"waiting": n, "running": n, "kvCacheUsage": 0..1,
 //                  "runningLoras": [..], "waitingLoras": [..], "maxLoras": n,
-//                  "inFlight": n, "pendingBlocks": n, "healthy": true}}
+//                  "inFlight": n, "pendingBlocks": n, "slotCapacity": n,
+//                  "healthy": true}}
 // (pendingBlocks: prompt blocks routed there whose first response byte has
-// not come back yet, the prefill queued ahead of a new request.)
+// not come back yet, the prefill queued ahead of a new request;
+// slotCapacity: the requests the server runs at once, as learned from its
+// scrapes, 0 or missing when not learned.)
 // A missing key (or null) means unknown. Anything else is refused with an
 // error naming the JSON path, so a typo in a hand-written file is not
 // silently read as "unknown". The file order is the pool order.
@@ -12,7 +15,7 @@ import { JsonReader } from "../json/reader";
 import { ByteWriter } from "../util/bytes";
 import { writeJsonText, writeNumber } from "../json/writer";
 import { MAX_ADAPTERS, MAX_ADAPTER_NAME_BYTES } from "../metrics/prometheus";
-import { EndpointState, MAX_POOL_SIZE } from "./endpoint_state";
+import { EndpointState, MAX_POOL_SIZE, MAX_SLOT_CAPACITY } from "./endpoint_state";
 
 export class SnapshotResult {
   states: Array<EndpointState> = [];
@@ -92,11 +95,13 @@ function readEndpoint(r: JsonReader, s: EndpointState): bool {
       s.hasInFlight = true;
     } else if (key == "pendingBlocks") {
       s.pendingBlocks = <i32>r.int(0, i32.MAX_VALUE);
+    } else if (key == "slotCapacity") {
+      s.slotCapacity = <i32>r.int(0, MAX_SLOT_CAPACITY);
     } else if (key == "healthy") {
       s.healthy = r.bool();
       s.hasHealthy = true;
     } else {
-      r.fail("unknown key (expected waiting, running, kvCacheUsage, runningLoras, waitingLoras, maxLoras, inFlight, pendingBlocks, healthy)");
+      r.fail("unknown key (expected waiting, running, kvCacheUsage, runningLoras, waitingLoras, maxLoras, inFlight, pendingBlocks, slotCapacity, healthy)");
     }
     if (!r.ok) return false;
   }
@@ -182,6 +187,11 @@ export function writeEndpointsSnapshot(w: ByteWriter, states: Array<EndpointStat
       first = sep(w, first);
       w.str('"pendingBlocks":');
       w.str(s.pendingBlocks.toString());
+    }
+    if (s.slotCapacity > 0) {
+      first = sep(w, first);
+      w.str('"slotCapacity":');
+      w.str(s.slotCapacity.toString());
     }
     if (s.hasHealthy) {
       first = sep(w, first);

@@ -7,9 +7,13 @@
 // request is above ⌈loadFactor × (T + 1) / n⌉ is left out. Comparing the
 // occupancy before the request leaves one request of slack, so at light
 // load a second concurrent request on a prefix is not sent to re-prefill it
-// elsewhere. The least occupied endpoint always fits, so the set is never
-// empty. Among the rest: the best total, then the lower occupancy, then
-// uniformly at random.
+// elsewhere. An endpoint whose batch is full (occupancy at or above the
+// slot capacity learned from its scrapes: this request would wait for a
+// running request to finish) is left out too, unless its occupancy is at
+// most the pool's mean (⌈(T + 1) / n⌉): then every batch is about as full
+// and balance is all that is left to win. The least occupied endpoint
+// always fits, so the set is never empty. Among the rest: the best total,
+// then the lower occupancy, then uniformly at random.
 import { Picker, TIE_EPSILON } from "./picker";
 import { Pcg32 } from "./rng";
 import { Candidates } from "./scorer";
@@ -28,6 +32,15 @@ export function boundCapacity(total: f64, n: i32, factor: f64): f64 {
   if (n <= 0) return 1;
   const cap = Math.ceil((factor * (total + 1)) / <f64>n);
   return cap >= 1 ? cap : 1;
+}
+
+/**
+ * Whether an endpoint with `occupancy` requests on it would make a new
+ * request wait for a running one to finish: its learned slot capacity
+ * (0: not learned) is reached.
+ */
+export function batchFull(slotCapacity: i32, occupancy: f64): bool {
+  return slotCapacity > 0 && occupancy >= <f64>slotCapacity;
 }
 
 export class BoundedLoadPicker extends Picker {
@@ -50,9 +63,11 @@ export class BoundedLoadPicker extends Picker {
       total += o;
     }
     const cap = boundCapacity(total, n, this.bound.loadFactor);
+    const fair = boundCapacity(total, n, 1);
     const eligible = new StaticArray<bool>(n);
     for (let i = 0; i < n; i++) {
-      const ok = unchecked(occ[i]) <= cap;
+      const o = unchecked(occ[i]);
+      const ok = o <= cap && (o <= fair || !batchFull(unchecked(c.states[i]).slotCapacity, o));
       unchecked((eligible[i] = ok));
       if (!ok) this.excluded++;
     }

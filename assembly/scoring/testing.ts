@@ -69,6 +69,7 @@ function stateJson(w: ByteWriter, s: EndpointState): void {
   field(w, "scrapedAtMs", s.hasScrapedAt, <f64>s.scrapedAtMs);
   field(w, "blockSize", s.hasBlockSize, <f64>s.blockSize);
   field(w, "numGpuBlocks", s.hasNumGpuBlocks, <f64>s.numGpuBlocks);
+  w.str(',"slotCapacity":' + s.slotCapacity.toString());
   w.str(',"consecutiveFailures":' + s.consecutiveFailures.toString());
   w.str(',"healthy":' + (s.hasHealthy ? (s.healthy ? "true" : "false") : "null"));
   w.str(',"runningLoras":');
@@ -92,7 +93,8 @@ function splitLines(s: string): Array<string> {
 /**
  * Builds a state from flat arguments (NaN = unknown) and encodes it.
  * nums: [waiting, running, kvCacheUsage, maxLoras, inFlight, healthy(0/1),
- * scrapedAtMs, consecutiveFailures, blockSize, numGpuBlocks]; loras: names
+ * scrapedAtMs, consecutiveFailures, blockSize, numGpuBlocks, slotCapacity
+ * (optional, 0 = not learned)]; loras: names
  * joined by "\n", hasLoras separately.
  */
 export function encodeStateFrom(address: string, nums: Float64Array, hasLoras: bool, running: string, waiting: string): Uint8Array {
@@ -117,6 +119,7 @@ export function encodeStateFrom(address: string, nums: Float64Array, hasLoras: b
   s.blockSize = s.hasBlockSize ? <i32>nums[8] : 0;
   s.hasNumGpuBlocks = !isNaN(nums[9]);
   s.numGpuBlocks = s.hasNumGpuBlocks ? <i32>nums[9] : 0;
+  s.slotCapacity = nums.length > 10 && nums[10] > 0 ? <i32>nums[10] : 0;
   s.hasLoras = hasLoras;
   if (hasLoras) {
     s.runningLoras = splitLines(running);

@@ -369,6 +369,22 @@ describe("scrapes and health", () => {
     });
   });
 
+  it("the slot capacity is the most requests seen running while some waited, and never falls", () => {
+    const page = (running: number, waiting: number) => `vllm:num_requests_running ${running}\nvllm:num_requests_waiting ${waiting}\n`;
+    // Each row: scrapes in order ("" = a failed scrape), the capacity learned.
+    const rows: Array<[string[], number]> = [
+      [[page(12, 0)], 0], // nothing waiting: the batch may not be full
+      [[page(0, 4)], 0], // nothing running: tells nothing
+      [[page(12, 3)], 12],
+      [[page(12, 3), page(8, 2)], 12], // a scrape during a long prefill does not lower it
+      [[page(12, 3), page(20, 0)], 12], // 20 running, none waiting: not known to be full at 20
+      [[page(12, 3), page(32, 1)], 32],
+      [[page(12, 3), "", "vllm:num_requests_waiting 5\n"], 12], // failed and partial scrapes keep it
+      [["vllm:num_requests_running 30\n"], 0],
+    ];
+    for (const [pages, capacity] of rows) expect(seq(pages, 1000 * pages.length).slotCapacity).toBe(capacity);
+  });
+
   const health: Array<[string, string[], number, number, number, boolean | null]> = [
     ["fresh scrape", [V0_PAGE], 1500, 1000, 2, true],
     ["stale after the threshold", [V0_PAGE], 2001, 1000, 2, false],

@@ -26,6 +26,7 @@ const stateArb = fc.record({
   consecutiveFailures: fc.integer({ min: 0, max: 1000 }),
   blockSize: fc.option(fc.integer({ min: 0, max: 1 << 20 }), { nil: null }),
   numGpuBlocks: fc.option(fc.integer({ min: 0, max: 2 ** 31 - 1 }), { nil: null }),
+  slotCapacity: fc.integer({ min: 0, max: 1 << 20 }),
   loras: fc.option(
     fc.record({
       running: fc.array(
@@ -56,6 +57,7 @@ function encodeFrom(s: StateArb): Uint8Array {
     s.consecutiveFailures,
     n(s.blockSize),
     n(s.numGpuBlocks),
+    s.slotCapacity,
   ]);
   return u.encodeStateFrom(s.address, nums, s.loras !== null, (s.loras?.running ?? []).join("\n"), (s.loras?.waiting ?? []).join("\n"));
 }
@@ -77,6 +79,7 @@ describe("endpoint state encoding", () => {
           scrapedAtMs: s.scrapedAtMs,
           blockSize: s.blockSize,
           numGpuBlocks: s.numGpuBlocks,
+          slotCapacity: s.slotCapacity,
           consecutiveFailures: s.consecutiveFailures,
           healthy: s.healthy,
           runningLoras: s.loras === null ? null : s.loras.running,
@@ -87,7 +90,7 @@ describe("endpoint state encoding", () => {
     );
   });
 
-  it("a fixed encoding (version 1 layout is stable)", () => {
+  it("a fixed encoding (version 2 layout is stable)", () => {
     const b = encodeFrom({
       address: "a:1",
       waiting: 2,
@@ -100,11 +103,16 @@ describe("endpoint state encoding", () => {
       consecutiveFailures: 0,
       blockSize: null,
       numGpuBlocks: null,
+      slotCapacity: 32,
       loras: { running: ["x"], waiting: [] },
     });
     // version, flags = waiting|kv|loras|inFlight|healthy = 1+4+8+32+64 = 109
-    expect(Array.from(b.slice(0, 6))).toEqual([1, 109, 0, 3, 0, 0x61]);
-    expect(b.length).toBe(1 + 2 + 5 + 24 + 8 + 1 + 8 + 12 + (2 + 2 + 1) + 2);
+    expect(Array.from(b.slice(0, 6))).toEqual([2, 109, 0, 3, 0, 0x61]);
+    // address, 3 × f64, maxLoras + inFlight, healthy, scrapedAtMs, failures +
+    // blockSize + numGpuBlocks, slotCapacity, then the two adapter lists
+    expect(b.length).toBe(1 + 2 + 5 + 24 + 8 + 1 + 8 + 12 + 4 + (2 + 2 + 1) + 2);
+    const slots = b.length - (2 + 2 + 1) - 2 - 4;
+    expect(Array.from(b.slice(slots, slots + 4))).toEqual([32, 0, 0, 0]);
   });
 
   it("every truncation of a valid encoding decodes to null", () => {
@@ -156,12 +164,16 @@ describe("endpoint state encoding", () => {
       consecutiveFailures: 0,
       blockSize: 16,
       numGpuBlocks: 10,
+      slotCapacity: 0,
       loras: null,
     });
     expect(u.decodeStateJson(b)).not.toBe("null");
-    const v2 = b.slice();
-    v2[0] = 2;
-    expect(u.decodeStateJson(v2)).toBe("null");
+    // Version 1 (no slotCapacity) and any later version are refused.
+    for (const version of [1, 3]) {
+      const other = b.slice();
+      other[0] = version;
+      expect(u.decodeStateJson(other)).toBe("null");
+    }
     const flags = b.slice();
     flags[2] |= 0x80; // bit 15
     expect(u.decodeStateJson(flags)).toBe("null");
@@ -183,6 +195,15 @@ describe("endpoints snapshot", () => {
       "10.0.0.3:8000": { healthy: false },
     });
     expect(Object.keys(JSON.parse(u.snapshotRoundTrip(enc(full))))).toEqual(["10.0.0.1:8000", "10.0.0.2:8000", "10.0.0.3:8000"]);
+  });
+
+  it("slotCapacity: read, written back when learned, refused when not a count", () => {
+    const snap = '{"a:1": {"slotCapacity": 32, "inFlight": 1}, "b:1": {"slotCapacity": 0}}';
+    expect(JSON.parse(u.snapshotRoundTrip(enc(snap)))).toEqual({ "a:1": { inFlight: 1, slotCapacity: 32 }, "b:1": {} });
+    expect(JSON.parse(u.decodeStatesJson(u.encodeSnapshot(enc(snap)))).map((s: any) => s.slotCapacity)).toEqual([32, 0]);
+    for (const bad of ["-1", "1.5", '"32"', "2e6"]) {
+      expect(JSON.parse(u.snapshotRoundTrip(enc(`{"a:1": {"slotCapacity": ${bad}}}`))).error).toMatch(/slotCapacity/);
+    }
   });
 
   it("pool encoding round-trips through decodeStates", () => {

@@ -25,6 +25,8 @@ interface Ep {
   runningLoras?: string[];
   waitingLoras?: string[];
   maxLoras?: number;
+  /** Learned batch size (0 or missing: not learned). */
+  slotCapacity?: number;
 }
 
 interface Req {
@@ -203,6 +205,50 @@ describe("default profile: predicted prefill = 2 × uncached + queued blocks, wi
       }
     });
   }
+});
+
+describe("default profile: a full batch is left out unless every batch is about as full", () => {
+  // Three endpoints, the first holding all 50 blocks. Columns: occupancy
+  // (in flight) per endpoint, learned slot capacity per endpoint, expected
+  // endpoints the bound leaves out, whether the prefix holder is chosen.
+  // Capacity ceil(1.5 × (T + 1) / 3), pool mean ceil((T + 1) / 3).
+  const rows: Array<[string, number[], number[], number, boolean]> = [
+    ["8 running of 8 slots, the others at 4 (capacity 9, mean 6): full, out", [8, 4, 4], [8, 8, 8], 1, false],
+    ["8 of 9 slots: a slot is free, the prefix holder keeps it", [8, 4, 4], [9, 9, 9], 0, true],
+    ["slots not learned: only the load bound applies (8 ≤ 9)", [8, 4, 4], [0, 0, 0], 0, true],
+    ["learned on the others only: the holder's batch is not known to be full", [8, 4, 4], [0, 8, 8], 0, true],
+    ["every batch full, 8 each (mean 9): balance is all that is left, the holder keeps it", [8, 8, 8], [8, 8, 8], 0, true],
+    ["9 against 8 and 8 (mean ceil(26 / 3) = 9): still at the mean", [9, 8, 8], [8, 8, 8], 0, true],
+    ["10 against 8 and 8 (mean 9): above the mean with a full batch, out", [10, 8, 8], [8, 8, 8], 1, false],
+    ["the others full too, but below the holder: the holder is out, they are at the mean", [12, 8, 8], [8, 8, 8], 1, false],
+  ];
+  for (const [name, occupancy, slots, overBound, holder] of rows) {
+    it(name, () => {
+      for (const seed of [1, 2, 3]) {
+        const d = decide(
+          occupancy.map((inFlight, i) => ({ inFlight, slotCapacity: slots[i] })),
+          { matched: [50, 0, 0], hashed: 50, seed },
+        );
+        expect(d.overBound).toBe(overBound);
+        expect(d.endpoint === addr(0)).toBe(holder);
+        expect(d.loadOverrodeAffinity).toBe(!holder);
+      }
+    });
+  }
+
+  it("the server's own report counts: 8 running + 3 waiting of 8 slots is full even with nothing of ours in flight", () => {
+    const d = decide(
+      [
+        { running: 8, waiting: 3, slotCapacity: 8 },
+        { running: 4, waiting: 0, slotCapacity: 8 },
+        { running: 4, waiting: 0, slotCapacity: 8 },
+      ],
+      { matched: [50, 0, 0], hashed: 50, loadFactor: 3 },
+    );
+    // occupancy 11, 4, 4: capacity ceil(3 × 20 / 3) = 20 lets it in, the full batch does not (mean 7).
+    expect(d.overBound).toBe(1);
+    expect(d.endpoint).not.toBe(addr(0));
+  });
 });
 
 describe("default profile: ties, bound factor, health, saturation, LoRA", () => {
