@@ -284,6 +284,11 @@ function readBound(r: JsonReader, b: BoundConfig): void {
       // Below 1 the pool's capacity is smaller than its load: someone is always over.
       if (r.ok && !(v >= 1 && v <= 1000)) r.fail("must be a number between 1 and 1000, got " + v.toString());
       else b.loadFactor = v;
+    } else if (key == "waitRatio") {
+      const v = r.number();
+      // Below 1 even the best endpoint would be over it.
+      if (r.ok && !(v >= 1 && v <= 1000)) r.fail("must be a number between 1 and 1000, got " + v.toString());
+      else b.waitRatio = v;
     } else unknownKey(r, key);
   }
 }

@@ -12,11 +12,23 @@
 // running request to finish) is left out too, unless its occupancy is at
 // most the pool's mean (⌈(T + 1) / n⌉): then every batch is about as full
 // and balance is all that is left to win. The least occupied endpoint
-// always fits, so the set is never empty. Among the rest: the best total,
-// then the lower occupancy, then uniformly at random.
+// always fits, so the set is never empty.
+//
+// A second bound is on this request's own wait: an endpoint where its
+// predicted wait for the first token (prefill queued there plus its own
+// uncached prefill, in blocks) is above waitRatio × the best such wait
+// among the endpoints the load bound kept is left out. The cost the
+// endpoints are ranked on counts the request's uncached blocks twice (the
+// prefill it leaves queued for later requests), so without this bound a
+// request could accept up to twice the wait it has elsewhere to save work
+// for others, and the tail is made of such requests.
+//
+// Among the rest: the best total, then the lower occupancy, then uniformly
+// at random.
 import { Picker, TIE_EPSILON } from "./picker";
 import { Pcg32 } from "./rng";
-import { Candidates } from "./scorer";
+import { Candidates, ScoringRequest } from "./scorer";
+import { predictedWaitBlocks } from "./scorers/predicted_prefill";
 
 /**
  * The bound's one parameter: a ratio to the pool's measured mean occupancy,
@@ -25,6 +37,13 @@ import { Candidates } from "./scorer";
  */
 export class BoundConfig {
   loadFactor: f64 = 1.5;
+  /**
+   * The most a request's predicted wait may exceed its best predicted wait
+   * in the pool, as a ratio: 1 is the greedy choice (no request waits longer
+   * to save work for others), larger lets the cost keep more affinity.
+   * docs/routing.md has the measurements behind 1.25.
+   */
+  waitRatio: f64 = 1.25;
 }
 
 /** Capacity of one endpoint: ⌈factor × (total + 1) / n⌉, at least 1. */
@@ -51,9 +70,10 @@ export class BoundedLoadPicker extends Picker {
     super("bounded-load");
   }
 
-  pick(totals: Float64Array, c: Candidates, rng: Pcg32): i32 {
+  pick(totals: Float64Array, c: Candidates, req: ScoringRequest, rng: Pcg32): i32 {
     const n = c.length < totals.length ? c.length : totals.length;
     this.excluded = 0;
+    this.waitExcluded = 0;
     if (n == 0) return -1;
     const occ = new Float64Array(n);
     let total: f64 = 0;
@@ -77,6 +97,7 @@ export class BoundedLoadPicker extends Picker {
       for (let i = 0; i < n; i++) unchecked((eligible[i] = true));
       this.excluded = 0;
     }
+    if (req.matchedBlocks != null && req.adapter.length == 0 && !c.loadOnly) this.boundWait(eligible, c, req);
     let best = -Infinity;
     for (let i = 0; i < n; i++) if (unchecked(eligible[i]) && unchecked(totals[i]) > best) best = unchecked(totals[i]);
     const placed = this.byPlacement(eligible, totals, best, c);
@@ -95,6 +116,33 @@ export class BoundedLoadPicker extends Picker {
       k--;
     }
     return 0;
+  }
+
+  /**
+   * Leaves out the eligible endpoints where this request's predicted wait is
+   * above waitRatio × the best among them (that one always stays). Only for
+   * hashed requests without a LoRA adapter: without the index there is no
+   * prediction, and the prediction does not know how long an adapter takes
+   * to get a slot where it is not loaded (lora-affinity weighs that). Not
+   * when load alone decides (c.loadOnly).
+   */
+  private boundWait(eligible: StaticArray<bool>, c: Candidates, req: ScoringRequest): void {
+    const n = eligible.length;
+    const wait = new Float64Array(n);
+    let best = Infinity;
+    for (let i = 0; i < n; i++) {
+      if (!unchecked(eligible[i])) continue;
+      const w = predictedWaitBlocks(c, req, i);
+      unchecked((wait[i] = w));
+      if (w < best) best = w;
+    }
+    const limit = this.bound.waitRatio * best;
+    for (let i = 0; i < n; i++) {
+      if (unchecked(eligible[i]) && unchecked(wait[i]) > limit) {
+        unchecked((eligible[i] = false));
+        this.waitExcluded++;
+      }
+    }
   }
 
   /**

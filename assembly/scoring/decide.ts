@@ -49,6 +49,8 @@ export class Decision {
   guardFired: bool = false;
   /** Candidates the picker left out before comparing totals (the default profile's load bound). */
   overBound: i32 = 0;
+  /** Candidates left out because this request's predicted wait there was too far above its best (the default profile's wait bound). */
+  overWait: i32 = 0;
   /** The chosen endpoint holds fewer of the request's leading blocks than another candidate. */
   loadOverrodeAffinity: bool = false;
   /** Every endpoint was unhealthy: all were scored, load only. */
@@ -167,6 +169,7 @@ export function decide(endpoints: Array<EndpointState>, req: ScoringRequest, cfg
   // health data is gone (all unhealthy) and when every server is saturated
   // (the request should go to the least-loaded endpoint).
   const loadOnly = d.guardFired || d.allUnhealthy || d.saturated;
+  c.loadOnly = loadOnly;
   for (let k = 0; k < profile.scorers.length; k++) {
     const ws = unchecked(profile.scorers[k]);
     const s = ws.scorer;
@@ -177,8 +180,9 @@ export function decide(endpoints: Array<EndpointState>, req: ScoringRequest, cfg
 
   d.totals = weightedTotals(d.scores, c.length);
   d.tied = countTied(d.totals);
-  const pick = profile.picker.pick(d.totals, c, rng);
+  const pick = profile.picker.pick(d.totals, c, req, rng);
   d.overBound = profile.picker.excluded;
+  d.overWait = profile.picker.waitExcluded;
   d.chosen = pick >= 0 && pick < idx.length ? unchecked(idx[pick]) : -1;
   d.loadOverrodeAffinity = d.chosen >= 0 && req.matchedAt(d.chosen) < bestMatch(req, idx);
   d.status = STATUS_ROUTE;
@@ -237,7 +241,7 @@ function writeByAddress(w: ByteWriter, d: Decision, endpoints: Array<EndpointSta
  * can splice them into its line:
  *   "status":200,"endpoint":"ip:port","scores":{"<scorer>":{"<address>":n}},
  *   "weights":{"<scorer>":n},"total":{"<address>":n},"guard":false,
- *   "overBound":0,"loadOverrodeAffinity":false,"allUnhealthy":false,
+ *   "overBound":0,"overWait":0,"loadOverrodeAffinity":false,"allUnhealthy":false,
  *   "saturated":false,"tied":1
  * or, for a reject, "status":429|503,"reason":"...".
  * Scores are the raw scorer outputs; totals use the clamped scores.
@@ -275,6 +279,8 @@ export function writeDecisionFields(w: ByteWriter, d: Decision, endpoints: Array
   w.str(d.guardFired ? "true" : "false");
   w.str(',"overBound":');
   w.str(d.overBound.toString());
+  w.str(',"overWait":');
+  w.str(d.overWait.toString());
   w.str(',"loadOverrodeAffinity":');
   w.str(d.loadOverrodeAffinity ? "true" : "false");
   w.str(',"allUnhealthy":');

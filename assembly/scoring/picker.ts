@@ -2,7 +2,7 @@
 // candidates too, so one that also weighs load (a bounded-load picker, say)
 // needs no other input.
 import { Pcg32 } from "./rng";
-import { Candidates } from "./scorer";
+import { Candidates, ScoringRequest } from "./scorer";
 
 /** Totals closer than this are a tie (sums of a few doubles carry rounding noise). */
 export const TIE_EPSILON: f64 = 1e-9;
@@ -10,6 +10,8 @@ export const TIE_EPSILON: f64 = 1e-9;
 export abstract class Picker {
   /** Candidates the last pick left out before comparing totals (a load bound); 0 for pickers without one. */
   excluded: i32 = 0;
+  /** Candidates the last pick left out on the request's own predicted wait (bounded_load.ts); 0 for other pickers. */
+  waitExcluded: i32 = 0;
 
   constructor(
     /** Name for logs and the configuration. */
@@ -18,9 +20,10 @@ export abstract class Picker {
 
   /**
    * Index into the candidates (and `totals`, same order) of the chosen one;
-   * -1 only when there are no candidates. `rng` breaks ties.
+   * -1 only when there are no candidates. `rng` breaks ties. `req` is the
+   * request being decided (a picker may bound on what it predicts for it).
    */
-  abstract pick(totals: Float64Array, c: Candidates, rng: Pcg32): i32;
+  abstract pick(totals: Float64Array, c: Candidates, req: ScoringRequest, rng: Pcg32): i32;
 }
 
 /** The best total; ties broken uniformly at random. */
@@ -29,7 +32,7 @@ export class MaxScorePicker extends Picker {
     super("max-score");
   }
 
-  pick(totals: Float64Array, c: Candidates, rng: Pcg32): i32 {
+  pick(totals: Float64Array, c: Candidates, req: ScoringRequest, rng: Pcg32): i32 {
     return pickMaxScore(totals, rng);
   }
 }

@@ -76,6 +76,13 @@ export class Candidates {
     public placement: Float64Array | null = null,
   ) {}
 
+  /**
+   * Affinity yields to load for this decision (health data gone, every
+   * endpoint saturated, the hot-spot guard): a picker must not bound on
+   * predicted prefill either, only on load.
+   */
+  loadOnly: bool = false;
+
   get length(): i32 {
     return this.states.length;
   }

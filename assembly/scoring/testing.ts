@@ -253,7 +253,8 @@ export function decideSnapshot(
  * Runs the default profile's decision over a snapshot (pendingBlocks in the
  * snapshot are the queued prefill): `matched` leading blocks held per
  * endpoint (empty = request not hashed), `hashed` blocks hashed, `prompt`
- * blocks estimated for the whole prompt, `loadFactor` the bound (0: default),
+ * blocks estimated for the whole prompt, `loadFactor` and `waitRatio` the
+ * bounds (0: default),
  * `placement` the fleet's preference for a new prefix per endpoint (empty: none).
  */
 export function decideDefault(
@@ -264,11 +265,13 @@ export function decideDefault(
   hashed: i32,
   prompt: i32,
   loadFactor: f64,
+  waitRatio: f64,
   seed: u32,
   placement: Float64Array,
 ): string {
   const cfg = new ScoringConfig();
   if (loadFactor > 0) cfg.bound.loadFactor = loadFactor;
+  if (waitRatio > 0) cfg.bound.waitRatio = waitRatio;
   const req = new ScoringRequest();
   req.adapter = adapter;
   req.priority = priority;

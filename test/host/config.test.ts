@@ -60,6 +60,8 @@ const INVALID: Array<[string, string, string]> = [
   ['{"profile":1}', "profile", "expected a string"],
   ['{"bound":{"loadFactor":0.9}}', "bound.loadFactor", "must be a number between 1 and 1000, got 0.9"],
   ['{"bound":{"loadFactor":"2"}}', "bound.loadFactor", "expected a number"],
+  ['{"bound":{"waitRatio":0.99}}', "bound.waitRatio", "must be a number between 1 and 1000, got 0.99"],
+  ['{"bound":{"waitRatio":null}}', "bound.waitRatio", "expected a number"],
   ['{"bound":{"factor":2}}', "bound", 'unknown key "factor"'],
   ['{"maxBodyBytes":10}', "maxBodyBytes", "must be between 1024 and"],
   ['{"snapshot":[]}', "snapshot", "expected an object"],
@@ -116,6 +118,7 @@ const VALID: string[] = [
   '{"prefix":{"enabled":false}}',
   '{"profile":"seed","hotSpot":{"absoluteThreshold":4}}',
   '{"profile":"default","bound":{"loadFactor":1}}',
+  '{"bound":{"waitRatio":1,"loadFactor":2}}',
   '{"pool":{"cluster":"outbound|8000||vllm.default.svc.cluster.local","adminCluster":"prometheus_stats","intervalMs":500,"timeoutMs":200,"maxResponseBytes":65536}}',
   '{"snapshot":{"127.0.0.1:8001":{"waiting":1}},"endpoints":[{"address":"127.0.0.1:8001"}]}',
 ];

@@ -354,6 +354,7 @@ describe("decision JSON", () => {
       total: { [addr(0)]: 4.5, [addr(1)]: 2.5 },
       guard: false,
       overBound: 0,
+      overWait: 0,
       loadOverrodeAffinity: false,
       allUnhealthy: false,
       saturated: false,

@@ -34,6 +34,7 @@ interface Req {
   hashed?: number;
   prompt?: number;
   loadFactor?: number;
+  waitRatio?: number;
   seed?: number;
   adapter?: string;
   priority?: number;
@@ -53,6 +54,7 @@ function decide(eps: Ep[], r: Req = {}): any {
       hashed,
       r.prompt ?? hashed,
       r.loadFactor ?? 0,
+      r.waitRatio ?? 0,
       r.seed ?? 1,
       new Float64Array(r.placement ?? []),
     ),
@@ -248,6 +250,54 @@ describe("default profile: a full batch is left out unless every batch is about 
     // occupancy 11, 4, 4: capacity ceil(3 × 20 / 3) = 20 lets it in, the full batch does not (mean 7).
     expect(d.overBound).toBe(1);
     expect(d.endpoint).not.toBe(addr(0));
+  });
+});
+
+describe("default profile: a request's predicted wait stays within waitRatio × its best", () => {
+  // Wait = queued + uncached + 1 blocks. One request in flight everywhere
+  // and loadFactor 10, so the load bound leaves everyone in. Each row:
+  // queued blocks per endpoint, leading blocks held (of 50), waitRatio
+  // (0 = default 1.25), expected endpoint, expected endpoints left out.
+  const rows: Array<[string, number[], number[], number, number, number]> = [
+    ["the holder's wait 71 > 1.25 × 56: out, although its cost 70 is the lowest (105, 110)", [70, 5, 10], [50, 0, 0], 0, 1, 1],
+    ["the holder's wait 70 = 1.25 × 56: it stays, cost 69", [69, 5, 10], [50, 0, 0], 0, 0, 0],
+    ["waitRatio 2: the holder's wait 71 ≤ 2 × 56 stays", [70, 5, 10], [50, 0, 0], 2, 0, 0],
+    ["waitRatio 1 (greedy): the holder's wait 61 > 51 is out; cost alone would keep it (60 < 100)", [60, 0], [50, 0], 1, 1, 1],
+    ["waitRatio 1.25: 61 ≤ 1.25 × 51, the cost keeps the holder", [60, 0], [50, 0], 0, 0, 0],
+    ["two partial holders: waits 11, 9 and 51; the cold one is out, the cost picks 8 < 20", [0, 8, 0], [40, 50, 0], 0, 1, 1],
+  ];
+  for (const [name, queued, matched, waitRatio, chosen, overWait] of rows) {
+    it(name, () => {
+      for (const seed of [1, 2, 3]) {
+        const d = decide(
+          queued.map((pendingBlocks) => ({ inFlight: 1, pendingBlocks })),
+          { matched, hashed: 50, loadFactor: 10, waitRatio, seed },
+        );
+        expect(d.endpoint).toBe(addr(chosen));
+        expect(d.overWait).toBe(overWait);
+        expect(d.overBound).toBe(0);
+      }
+    });
+  }
+
+  it("does not apply to a request that was not hashed, names an adapter, or when load alone decides", () => {
+    const eps = [
+      { inFlight: 1, pendingBlocks: 70 },
+      { inFlight: 1, pendingBlocks: 5 },
+    ];
+    expect(decide(eps, { hashed: 0, prompt: 50, loadFactor: 10 }).overWait).toBe(0);
+    const lora = decide(
+      eps.map((e) => ({ ...e, runningLoras: [], waitingLoras: [], maxLoras: 4 })),
+      { matched: [50, 0], hashed: 50, loadFactor: 10, adapter: "ad" },
+    );
+    expect(lora.overWait).toBe(0);
+    expect(lora.endpoint).toBe(addr(0)); // cost 70 < 105, both with a free adapter slot
+    const unhealthy = decide(
+      eps.map((e) => ({ ...e, healthy: false })),
+      { matched: [50, 0], hashed: 50, loadFactor: 10 },
+    );
+    expect(unhealthy.allUnhealthy).toBe(true);
+    expect(unhealthy.overWait).toBe(0);
   });
 });
 

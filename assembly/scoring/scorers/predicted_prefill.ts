@@ -37,12 +37,32 @@ export function uncachedBlocks(matched: i32, hashed: i32, prompt: i32): i32 {
  */
 export const UNCACHED_WEIGHT: f64 = 2;
 
+/** Blocks of this request not cached at candidate i. */
+function uncachedAt(c: Candidates, req: ScoringRequest, i: i32): i32 {
+  const e = i < c.poolIndex.length ? unchecked(c.poolIndex[i]) : -1;
+  return uncachedBlocks(req.matchedAt(e), req.hashedBlocks, req.promptBlocks);
+}
+
+/** Prefill blocks queued at candidate i (routed there, first byte not back). */
+function queuedAt(c: Candidates, i: i32): i32 {
+  const queued = unchecked(c.states[i]).pendingBlocks;
+  return queued > 0 ? queued : 0;
+}
+
 /** Predicted prefill cost at candidate i, in blocks (2 × uncached + queued). */
 export function predictedPrefillBlocks(c: Candidates, req: ScoringRequest, i: i32): f64 {
-  const e = i < c.poolIndex.length ? unchecked(c.poolIndex[i]) : -1;
-  const uncached = uncachedBlocks(req.matchedAt(e), req.hashedBlocks, req.promptBlocks);
-  const queued = unchecked(c.states[i]).pendingBlocks;
-  return UNCACHED_WEIGHT * <f64>uncached + <f64>(queued > 0 ? queued : 0);
+  return UNCACHED_WEIGHT * <f64>uncachedAt(c, req, i) + <f64>queuedAt(c, i);
+}
+
+/**
+ * This request's own predicted wait for its first token at candidate i, in
+ * blocks: the prefill queued ahead of it, its own uncached prefill, and one
+ * block for the fixed cost of a request (so an idle endpoint holding the
+ * whole prompt is 1, not 0, and ratios stay finite). What the greedy choice
+ * minimises; the wait bound (bounded_load.ts) compares it across endpoints.
+ */
+export function predictedWaitBlocks(c: Candidates, req: ScoringRequest, i: i32): f64 {
+  return <f64>uncachedAt(c, req, i) + <f64>queuedAt(c, i) + 1;
 }
 
 export class PredictedPrefillScorer extends Scorer {
