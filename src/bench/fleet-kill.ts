@@ -22,10 +22,12 @@
  *   --seed N          spread seed (default 1)
  *   --wasm FILE       filter module (default build/llm_picker.wasm)
  *   --no-debug-log    replicas at warning level only (no failure traces)
- *   --stuck K         before the kill, find the sessions whose retry with K re-picks
- *                     (host_selection_retry_max_attempts) stays on the victim, and
- *                     after it send only those again (each run then exercises the
- *                     failure mode; 5 was the fleet's setting before it failed a kill)
+ *   --stuck K         after the kill, send only sessions whose retry with K re-picks
+ *                     (host_selection_retry_max_attempts) stays on the victim (found
+ *                     before the run with the filter's own keys and the Maglev
+ *                     model), so each run exercises that failure mode; 5 was the
+ *                     fleet's setting before it was found
+ *   --config FILE     the replicas' Envoy config (default envoy/envoy-fleet.yaml)
  *   --logs DIR        write each replica's Envoy log of each run there (run-R-replica-I.log)
  *   --json FILE       [{run, sent, sentAfterKill, failedAfterKill, ...}] (see KillRun)
  */
@@ -40,6 +42,7 @@ import { MaglevModel } from "../envoy/maglev.js";
 import { startSimPool, type SimPool } from "../sim/server.js";
 import type { FleetOutcome } from "./fleet-client.js";
 import { killReplica, type Replica, sendThroughSpread, startReplicas } from "./fleet.js";
+import { SessionKeys } from "./fleet-sessions.js";
 import { agent } from "./routing-client.js";
 import { DEFAULT_BENCH_SIM, machineLine } from "./routing.js";
 import { Rng } from "./traces/generators.js";
@@ -58,11 +61,13 @@ export interface KillOptions {
   wasmPath?: string;
   debugLog: boolean;
   /**
-   * After the kill, send again only the sessions whose retry, with this many
-   * re-picks, cannot leave the dead replica (learned from the debug log before
-   * the kill); undefined: every request a new session.
+   * After the kill, send again only sessions whose retry, with this many
+   * re-picks, cannot leave the dead replica (found with the filter's own
+   * session keys and the Maglev model); undefined: every request a new session.
    */
   stuck?: number;
+  /** The replicas' Envoy config (default envoy/envoy-fleet.yaml). */
+  fleetConfig?: string;
   /** Directory for the replicas' logs (none: not written). */
   logsDir?: string;
   log?: (line: string) => void;
@@ -100,7 +105,7 @@ export interface KillRun {
   forwardedToDead: number;
   /** Of those, how many have a session key whose retry re-picks all land on the dead replica (the Maglev model). */
   stuckByModel: number;
-  /** --stuck: sessions found before the kill whose retry stays on the victim (0: the run sent new sessions after it). */
+  /** --stuck: sessions found whose retry stays on the victim (0: none among the candidates; the run sent new sessions after the kill). */
   stuckSessions: number;
   /** Real ms from the kill until each surviving replica's health check marked the victim failed (from its hc log). */
   ejectedAfterMs: number[];
@@ -237,33 +242,34 @@ async function statSum(replicas: Replica[], names: string[]): Promise<Record<str
   return out;
 }
 
+/** Candidate sessions tried when looking for stuck ones (0.2 ms each in the emulated filter). */
+const STUCK_CANDIDATES = 30_000;
+/** Enough stuck sessions to keep the load on them after the kill. */
+const STUCK_WANTED = 16;
+
 /**
- * The probes (by index) the surviving replicas forwarded before the kill
- * whose session key the victim owns and whose `repicks` retry re-picks all
- * land on the victim: sent again after the kill, each is a request the
- * first hop can only retry on the dead replica (with that many re-picks).
+ * Probes (by index) whose session key the victim owns and whose `repicks`
+ * retry re-picks all land on the victim: sent after the kill, each is a
+ * request a first hop can only retry on the dead replica (with that many
+ * re-picks). Their keys come from the filter itself (SessionKeys).
  */
-function stuckSessions(replicas: Replica[], victim: number, model: MaglevModel, repicks: number, run: number): number[] {
-  const dead = model.hosts.find((h) => replicas[victim].url.endsWith(h)) ?? "";
-  const found = new Set<number>();
-  for (const [j, r] of replicas.entries()) {
-    if (j === victim) continue;
-    for (const [id, s] of traceLog(r.envoy.logs()).streams) {
-      const i = Number(id.slice(`kill-${run}-`.length));
-      if (!s.session || !id.startsWith(`kill-${run}-`) || !Number.isInteger(i)) continue;
-      if (model.ownerOf(s.session) === dead && model.retryHost(s.session, new Set([dead]), repicks) === dead) found.add(i);
-    }
+async function stuckSessions(keys: SessionKeys, probe: (i: number) => string, model: MaglevModel, dead: string, repicks: number): Promise<number[]> {
+  const found: number[] = [];
+  for (let i = 0; i < STUCK_CANDIDATES && found.length < STUCK_WANTED; i++) {
+    const key = await keys.keyOf(probe(i));
+    if (key && model.ownerOf(key) === dead && model.retryHost(key, new Set([dead]), repicks) === dead) found.push(i);
   }
-  return [...found];
+  return found;
 }
 
-async function oneRun(pool: SimPool, run: number, o: KillOptions, facts: FleetConfigFacts, rng: Rng): Promise<KillRun> {
+async function oneRun(pool: SimPool, run: number, o: KillOptions, facts: FleetConfigFacts, rng: Rng, keys: SessionKeys | null): Promise<KillRun> {
   const endpoints = pool.servers.map((s) => `127.0.0.1:${s.port}`);
   const edsDir = mkdtempSync(join(tmpdir(), "llm-picker-fleet-kill-"));
   pool.reset();
   const replicas = await startReplicas("sharded-3", endpoints, 3, edsDir, {
     wasmPath: o.wasmPath,
     componentLogLevel: o.debugLog ? DEBUG_COMPONENTS : undefined,
+    fleetConfig: o.fleetConfig,
   });
   const addresses = replicas.map((r) => r.url.replace("http://", ""));
   const victim = replicas.length - 1;
@@ -273,23 +279,22 @@ async function oneRun(pool: SimPool, run: number, o: KillOptions, facts: FleetCo
   let reconnected = 0;
   let killedAtMs = NaN;
   let killedAtEpochMs = NaN;
+  const probe = (i: number) =>
+    JSON.stringify({
+      model: "m",
+      messages: [{ role: "user", content: `kill probe ${run}-${i}: answer with one word` }],
+      max_tokens: 1,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
   try {
+    /** --stuck: sessions the model says a retry cannot move off the victim, sent again and again after the kill. */
+    const stuckProbes = keys && o.stuck !== undefined ? await stuckSessions(keys, probe, model, addresses[victim], o.stuck) : [];
     const t0 = performance.now();
     const total = Math.round((o.beforeS + o.afterS) * o.rate);
-    const probe = (i: number) =>
-      JSON.stringify({
-        model: "m",
-        messages: [{ role: "user", content: `kill probe ${run}-${i}: answer with one word` }],
-        max_tokens: 1,
-        stream: true,
-        stream_options: { include_usage: true },
-      });
-    /** --stuck: probes sent before the kill whose session the model says a retry cannot move off the victim. */
-    let stuckProbes: number[] = [];
     for (let i = 0; i < total; i++) {
       const due = t0 + (i * 1000) / o.rate;
       if (!(killedAtMs >= 0) && due - t0 >= o.beforeS * 1000) {
-        if (o.stuck !== undefined) stuckProbes = stuckSessions(replicas, victim, model, o.stuck, run);
         await killReplica(replicas[victim], edsDir, replicas, "sharded-3");
         killedAtMs = performance.now() - t0;
         killedAtEpochMs = Date.now();
@@ -375,13 +380,14 @@ async function oneRun(pool: SimPool, run: number, o: KillOptions, facts: FleetCo
 
 export async function runKillDiagnostic(o: KillOptions): Promise<KillRun[]> {
   const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
-  const facts = fleetConfigFacts();
+  const facts = fleetConfigFacts(o.fleetConfig);
   const pool = await startSimPool(o.servers, DEFAULT_BENCH_SIM);
   const rng = new Rng(o.seed * 104729 + 7);
   const runs: KillRun[] = [];
+  const keys = o.stuck !== undefined ? await SessionKeys.create(o.wasmPath) : null;
   try {
     for (let run = 1; run <= o.runs; run++) {
-      const r = await oneRun(pool, run, o, facts, rng);
+      const r = await oneRun(pool, run, o, facts, rng, keys);
       runs.push(r);
       log(
         `run ${run}: ${r.sentAfterKill} sent after the kill, ${r.failedAfterKill} failed; ${r.forwardedToDead} refused by the dead owner and retried ` +
@@ -397,6 +403,7 @@ export async function runKillDiagnostic(o: KillOptions): Promise<KillRun[]> {
       }
     }
   } finally {
+    keys?.close();
     agent.destroy();
     await pool.close();
   }
@@ -416,6 +423,7 @@ export async function main(argv: string[]): Promise<number> {
       wasm: { type: "string" },
       "no-debug-log": { type: "boolean", default: false },
       logs: { type: "string" },
+      config: { type: "string" },
       stuck: { type: "string" },
       json: { type: "string" },
     },
@@ -430,11 +438,11 @@ export async function main(argv: string[]): Promise<number> {
     wasmPath: values.wasm ? resolve(values.wasm) : undefined,
     debugLog: !values["no-debug-log"],
     logsDir: values.logs ? resolve(values.logs) : undefined,
+    fleetConfig: values.config ? resolve(values.config) : undefined,
     stuck: values.stuck !== undefined ? Number(values.stuck) : undefined,
   };
   if (options.stuck !== undefined && (!Number.isInteger(options.stuck) || options.stuck < 0))
     throw new Error(`--stuck: expected re-picks ≥ 0, got ${values.stuck}`);
-  if (options.stuck !== undefined && !options.debugLog) throw new Error("--stuck learns the session keys from the debug log: drop --no-debug-log");
   for (const [k, v] of Object.entries(options))
     if (typeof v === "number" && k !== "stuck" && !(v > 0)) throw new Error(`--${k}: must be a positive number, got ${v}`);
   const started = Date.now();

@@ -122,6 +122,8 @@ export interface ReplicaOptions {
   wasmPath?: string;
   /** Envoy's `--component-log-level` (the kill diagnostic's router/upstream/hc/pool debug log). */
   componentLogLevel?: string;
+  /** sharded-3: the replicas' Envoy config (default envoy/envoy-fleet.yaml): A/B runs of a config change. */
+  fleetConfig?: string;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -145,7 +147,7 @@ async function waitReady(envoy: EnvoyProcess, endpoints: number, replicas: numbe
 
 /** Starts the setup's Envoys (sharded-3: one fleet on `edsDir`) and waits until each filter sees every endpoint and replica. */
 export async function startReplicas(setup: Setup, endpoints: string[], count: number, edsDir: string, o: ReplicaOptions = {}): Promise<Replica[]> {
-  const { wasmPath, componentLogLevel } = o;
+  const { wasmPath, componentLogLevel, fleetConfig = FLEET_YAML } = o;
   const n = setup === "single" ? 1 : count;
   const base = filterPluginConfig("default", endpoints) as Record<string, unknown>;
   const envoys: EnvoyProcess[] = [];
@@ -162,7 +164,7 @@ export async function startReplicas(setup: Setup, endpoints: string[], count: nu
     for (const port of ports) {
       envoys.push(
         await startEnvoy({
-          config: FLEET_YAML,
+          config: fleetConfig,
           logLevel: "warning",
           componentLogLevel,
           substitutions: { listenerPort: port, edsDir, endpoints, pluginConfig, wasmPath },
@@ -215,10 +217,16 @@ async function measureHop(replicas: Replica[], path: string, model: string): Pro
   return median(hopped) - median(local);
 }
 
-/** Kills one replica: SIGKILL, after reading how many requests it had in flight. */
+/**
+ * Kills one replica: SIGKILL, after reading how many requests it had in
+ * flight; resolves once the process is gone. Until then its listening socket
+ * still accepts connections (a request sent in those milliseconds is in
+ * flight on a dying replica), so the caller takes the kill time after this.
+ */
 export async function killReplica(r: Replica, edsDir: string, all: Replica[], setup: Setup): Promise<number> {
   const inFlight = await statOf(r.envoy, "http.llm_picker.downstream_rq_active").catch(() => 0);
   process.kill(r.envoy.pid, "SIGKILL");
+  for (const deadline = Date.now() + 2000; r.envoy.running() && Date.now() < deadline; ) await sleep(1);
   if (setup === "sharded-3") {
     // What a control plane does a little later: the replica leaves the EDS cluster.
     setTimeout(() => {
