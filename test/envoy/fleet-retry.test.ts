@@ -30,7 +30,7 @@ import { FILTER_WASM, SKIP_FILTER, send, startEnvoyForTest, waitFor } from "./ha
 import { startUpstream, startUpstreams, type FakeUpstream } from "./upstreams.js";
 
 const SECRET = "test-fleet-retry-secret-0123456789";
-/** The re-picks the forward route had when a kill failed sessions (Envoy's documented example value). */
+/** The re-picks (host_selection_retry_max_attempts) the forward route had when a kill failed sessions. */
 const OLD_REPICKS = 5;
 const CANDIDATES = 30_000;
 
