@@ -9,27 +9,12 @@
  * replica is SIGKILLed and the load goes on. Every request sent after the
  * kill must succeed: the ones forwarded to the dead owner are refused and
  * retried on another replica until the health checks drop it. The replicas
- * run with the router/upstream/hc/pool debug log, so each failure is
+ * run with the router/upstream/hc/pool/connection debug log, so each failure is
  * reported with its session key, the replica that owned it and the hosts its
  * attempts went to (from the first hop's log), and with what Envoy's Maglev
  * re-picks (src/envoy/maglev.ts) say a retry of that key draws.
  *
- *   --runs N          fleets started, one kill each (default 10)
- *   --rate R          requests per real second (default 150)
- *   --before S        real seconds of load before the kill (default 1)
- *   --after S         real seconds of load after the kill (default 2.5)
- *   --servers N       simulated servers (default 4)
- *   --seed N          spread seed (default 1)
- *   --wasm FILE       filter module (default build/llm_picker.wasm)
- *   --no-debug-log    replicas at warning level only (no failure traces)
- *   --stuck K         after the kill, send only sessions whose retry with K re-picks
- *                     (host_selection_retry_max_attempts) stays on the victim (found
- *                     before the run with the filter's own keys and the Maglev
- *                     model), so each run exercises that failure mode; 5 was the
- *                     fleet's setting before it was found
- *   --config FILE     the replicas' Envoy config (default envoy/envoy-fleet.yaml)
- *   --logs DIR        write each replica's Envoy log of each run there (run-R-replica-I.log)
- *   --json FILE       [{run, sent, sentAfterKill, failedAfterKill, ...}] (see KillRun)
+ * Options: USAGE below (`--help`).
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -410,6 +395,25 @@ export async function runKillDiagnostic(o: KillOptions): Promise<KillRun[]> {
   return runs;
 }
 
+const USAGE = `usage: npm run bench:fleet:kill -- [options]
+  --runs N          fleets started, one kill each (default 10)
+  --rate R          requests per real second (default 150)
+  --before S        real seconds of load before the kill (default 1)
+  --after S         real seconds of load after the kill (default 2.5)
+  --servers N       simulated servers (default 4)
+  --seed N          spread seed (default 1)
+  --wasm FILE       filter module (default build/llm_picker.wasm)
+  --no-debug-log    replicas at warning level only (no failure traces)
+  --stuck K         after the kill, send only sessions whose retry with K re-picks
+                    (host_selection_retry_max_attempts) stays on the victim (found
+                    before the run with the filter's own keys and the Maglev
+                    model), so each run exercises that failure mode; 5 was the
+                    fleet's setting before it was found
+  --config FILE     the replicas' Envoy config (default envoy/envoy-fleet.yaml)
+  --logs DIR        write each replica's Envoy log of each run there (run-R-replica-I.log)
+  --json FILE       [{run, sent, sentAfterKill, failedAfterKill, ...}] (see KillRun)
+`;
+
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -426,8 +430,13 @@ export async function main(argv: string[]): Promise<number> {
       config: { type: "string" },
       stuck: { type: "string" },
       json: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
     },
   });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   const options: KillOptions = {
     runs: Number(values.runs),
     rate: Number(values.rate),

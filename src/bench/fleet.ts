@@ -18,16 +18,7 @@
  * replica is killed (SIGKILL); the report says how many requests were in
  * flight on it, how many failed, and when the hit rate recovered.
  *
- *   --traces a,b      built-in traces (default multi-turn,pareto-prompts; system-prompts
- *                     is the cross-session class, docs/fleet.md)
- *   --setups a,b      single,naive-3,sharded-3 (default all)
- *   --requests N      requests per trace (default 1200)
- *   --servers N       simulated servers (default 8); --replicas N (default 3)
- *   --no-kill         no replica is killed
- *   --seed N          trace and spread seed (default 1)
- *   --wasm FILE       filter module (default build/llm_picker.wasm): A/B runs of two builds
- *   --json FILE       [{setup, trace, requests, errors, inFlightAtKill, hitRate,
- *                       ttftP50Ms, ttftP99Ms, ...}] (extra fields: see FleetResult)
+ * Options: USAGE below (`--help`).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -489,6 +480,19 @@ export function goalLines(results: FleetResult[]): string[] {
   return lines;
 }
 
+const USAGE = `usage: npm run bench:fleet -- [options]
+  --traces a,b      built-in traces (default multi-turn,pareto-prompts; system-prompts
+                    is the cross-session class, docs/fleet.md)
+  --setups a,b      single,naive-3,sharded-3 (default all)
+  --requests N      requests per trace (default 1200)
+  --servers N       simulated servers (default 8); --replicas N (default 3)
+  --no-kill         no replica is killed
+  --seed N          trace and spread seed (default 1)
+  --wasm FILE       filter module (default build/llm_picker.wasm): A/B runs of two builds
+  --json FILE       [{setup, trace, requests, errors, inFlightAtKill, hitRate,
+                      ttftP50Ms, ttftP99Ms, ...}] (extra fields: see FleetResult)
+`;
+
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -502,8 +506,13 @@ export async function main(argv: string[]): Promise<number> {
       seed: { type: "string", default: "1" },
       wasm: { type: "string" },
       json: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
     },
   });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   const setups = values.setups.split(",").map((s) => s.trim());
   for (const s of setups) if (!(SETUPS as readonly string[]).includes(s)) throw new Error(`--setups: unknown setup "${s}" (${SETUPS.join(", ")})`);
   const options: FleetOptions = {
