@@ -48,7 +48,8 @@ function usageOf(event: string): { prompt: number; cached: number } | null {
   }
 }
 
-export function fleetRequest(url: string, body: string, timeoutMs: number): Promise<FleetOutcome> {
+/** `headers`: more request headers (e.g. an x-request-id the kill diagnostic finds again in Envoy's log). */
+export function fleetRequest(url: string, body: string, timeoutMs: number, headers: Record<string, string> = {}): Promise<FleetOutcome> {
   const startedAt = performance.now();
   return new Promise((resolve) => {
     let ttft = NaN;
@@ -61,33 +62,37 @@ export function fleetRequest(url: string, body: string, timeoutMs: number): Prom
       clearTimeout(timer);
       resolve({ ttftMs: ttft, promptTokens: usage.prompt, cachedTokens: usage.cached, text, refused: false, staleConnection: false, ...o });
     };
-    const req = request(url, { method: "POST", agent, headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) } }, (res) => {
-      const status = res.statusCode ?? 0;
-      res.setEncoding("utf8");
-      let pending = "";
-      let errorText = "";
-      res.on("data", (chunk: string) => {
-        if (status !== 200) {
-          if (errorText.length < 500) errorText += chunk;
-          return;
-        }
-        pending += chunk.replace(/\r\n/g, "\n");
-        for (let cut = pending.indexOf("\n\n"); cut >= 0; cut = pending.indexOf("\n\n")) {
-          const event = pending.slice(0, cut);
-          pending = pending.slice(cut + 2);
-          if (Number.isNaN(ttft) && isOutputEvent(event)) ttft = performance.now() - startedAt;
-          text += outputTextOf(event);
-          const u = usageOf(event);
-          if (u) usage = u;
-        }
-      });
-      res.on("end", () => {
-        if (status !== 200) finish({ ok: false, status, error: `HTTP ${status}: ${errorText.slice(0, 400)}` });
-        else if (Number.isNaN(ttft)) finish({ ok: false, status, error: "stream ended without output" });
-        else finish({ ok: true, status });
-      });
-      res.on("error", (err) => finish({ ok: false, status, error: err.message }));
-    });
+    const req = request(
+      url,
+      { method: "POST", agent, headers: { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(body) } },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        res.setEncoding("utf8");
+        let pending = "";
+        let errorText = "";
+        res.on("data", (chunk: string) => {
+          if (status !== 200) {
+            if (errorText.length < 500) errorText += chunk;
+            return;
+          }
+          pending += chunk.replace(/\r\n/g, "\n");
+          for (let cut = pending.indexOf("\n\n"); cut >= 0; cut = pending.indexOf("\n\n")) {
+            const event = pending.slice(0, cut);
+            pending = pending.slice(cut + 2);
+            if (Number.isNaN(ttft) && isOutputEvent(event)) ttft = performance.now() - startedAt;
+            text += outputTextOf(event);
+            const u = usageOf(event);
+            if (u) usage = u;
+          }
+        });
+        res.on("end", () => {
+          if (status !== 200) finish({ ok: false, status, error: `HTTP ${status}: ${errorText.slice(0, 400)}` });
+          else if (Number.isNaN(ttft)) finish({ ok: false, status, error: "stream ended without output" });
+          else finish({ ok: true, status });
+        });
+        res.on("error", (err) => finish({ ok: false, status, error: err.message }));
+      },
+    );
     const timer = setTimeout(() => req.destroy(new Error(`timeout after ${timeoutMs} ms`)), timeoutMs);
     let responded = false;
     req.on("response", () => {

@@ -18,16 +18,7 @@
  * replica is killed (SIGKILL); the report says how many requests were in
  * flight on it, how many failed, and when the hit rate recovered.
  *
- *   --traces a,b      built-in traces (default multi-turn,pareto-prompts; system-prompts
- *                     is the cross-session class, docs/fleet.md)
- *   --setups a,b      single,naive-3,sharded-3 (default all)
- *   --requests N      requests per trace (default 1200)
- *   --servers N       simulated servers (default 8); --replicas N (default 3)
- *   --no-kill         no replica is killed
- *   --seed N          trace and spread seed (default 1)
- *   --wasm FILE       filter module (default build/llm_picker.wasm): A/B runs of two builds
- *   --json FILE       [{setup, trace, requests, errors, inFlightAtKill, hitRate,
- *                       ttftP50Ms, ttftP99Ms, ...}] (extra fields: see FleetResult)
+ * Options: USAGE below (`--help`).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -111,10 +102,19 @@ export interface FleetOptions {
   log?: (line: string) => void;
 }
 
-interface Replica {
+export interface Replica {
   envoy: EnvoyProcess;
   url: string;
   dead: boolean;
+}
+
+export interface ReplicaOptions {
+  /** Filter module (default build/llm_picker.wasm). */
+  wasmPath?: string;
+  /** Envoy's `--component-log-level` (the kill diagnostic's router/upstream/hc/pool debug log). */
+  componentLogLevel?: string;
+  /** sharded-3: the replicas' Envoy config (default envoy/envoy-fleet.yaml): A/B runs of a config change. */
+  fleetConfig?: string;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -136,7 +136,9 @@ async function waitReady(envoy: EnvoyProcess, endpoints: number, replicas: numbe
   throw new Error(`${envoy.listenerUrl}: the filter did not see every endpoint${replicas ? " and replica" : ""} healthy within 20 s`);
 }
 
-async function startReplicas(setup: Setup, endpoints: string[], count: number, edsDir: string, wasmPath?: string): Promise<Replica[]> {
+/** Starts the setup's Envoys (sharded-3: one fleet on `edsDir`) and waits until each filter sees every endpoint and replica. */
+export async function startReplicas(setup: Setup, endpoints: string[], count: number, edsDir: string, o: ReplicaOptions = {}): Promise<Replica[]> {
+  const { wasmPath, componentLogLevel, fleetConfig = FLEET_YAML } = o;
   const n = setup === "single" ? 1 : count;
   const base = filterPluginConfig("default", endpoints) as Record<string, unknown>;
   const envoys: EnvoyProcess[] = [];
@@ -152,12 +154,17 @@ async function startReplicas(setup: Setup, endpoints: string[], count: number, e
     const pluginConfig = { ...base, pool: { intervalMs: 250 }, fleet: { cluster: REPLICAS_CLUSTER, secret } };
     for (const port of ports) {
       envoys.push(
-        await startEnvoy({ config: FLEET_YAML, logLevel: "warning", substitutions: { listenerPort: port, edsDir, endpoints, pluginConfig, wasmPath } }),
+        await startEnvoy({
+          config: fleetConfig,
+          logLevel: "warning",
+          componentLogLevel,
+          substitutions: { listenerPort: port, edsDir, endpoints, pluginConfig, wasmPath },
+        }),
       );
     }
   } else {
     for (let i = 0; i < n; i++)
-      envoys.push(await startEnvoy({ config: ENVOY_YAML, logLevel: "warning", substitutions: { endpoints, pluginConfig: base, wasmPath } }));
+      envoys.push(await startEnvoy({ config: ENVOY_YAML, logLevel: "warning", componentLogLevel, substitutions: { endpoints, pluginConfig: base, wasmPath } }));
   }
   for (const e of envoys) await waitReady(e, endpoints.length, setup === "sharded-3" ? n : 0);
   // Replicas that just saw each other healthy: one more membership read each.
@@ -201,10 +208,16 @@ async function measureHop(replicas: Replica[], path: string, model: string): Pro
   return median(hopped) - median(local);
 }
 
-/** Kills one replica: SIGKILL, after reading how many requests it had in flight. */
-async function killReplica(r: Replica, edsDir: string, all: Replica[], setup: Setup): Promise<number> {
+/**
+ * Kills one replica: SIGKILL, after reading how many requests it had in
+ * flight; resolves once the process is gone. Until then its listening socket
+ * still accepts connections (a request sent in those milliseconds is in
+ * flight on a dying replica), so the caller takes the kill time after this.
+ */
+export async function killReplica(r: Replica, edsDir: string, all: Replica[], setup: Setup): Promise<number> {
   const inFlight = await statOf(r.envoy, "http.llm_picker.downstream_rq_active").catch(() => 0);
   process.kill(r.envoy.pid, "SIGKILL");
+  for (const deadline = Date.now() + 2000; r.envoy.running() && Date.now() < deadline; ) await sleep(1);
   if (setup === "sharded-3") {
     // What a control plane does a little later: the replica leaves the EDS cluster.
     setTimeout(() => {
@@ -215,12 +228,42 @@ async function killReplica(r: Replica, edsDir: string, all: Replica[], setup: Se
   return inFlight;
 }
 
+/**
+ * One request through the random L4 spread, first to replica `first`: a
+ * connection refused by a replica that died is sent to another live one (an
+ * L4 balancer with health checks stops sending to it), and so is a request
+ * that met a dead kept-alive connection. Returns the outcome, the replica
+ * that answered (or failed it last), and how many times it was sent again.
+ */
+export async function sendThroughSpread(
+  replicas: Replica[],
+  first: number,
+  path: string,
+  body: string,
+  rng: Rng,
+  headers?: Record<string, string>,
+): Promise<{ outcome: FleetOutcome; replica: number; reconnects: number }> {
+  let pick = first;
+  let reconnects = 0;
+  let outcome: FleetOutcome;
+  for (let attempt = 0; ; attempt++) {
+    outcome = await fleetRequest(`${replicas[pick].url}${path}`, body, 120_000, headers);
+    if (!(outcome.refused || outcome.staleConnection) || attempt >= replicas.length) break;
+    if (outcome.refused) replicas[pick].dead = true;
+    reconnects++;
+    const alive = replicas.map((_, j) => j).filter((j) => !replicas[j].dead);
+    if (alive.length === 0) break;
+    pick = alive[Math.floor(rng.next() * alive.length)];
+  }
+  return { outcome, replica: pick, reconnects };
+}
+
 async function runOne(pool: SimPool, trace: TraceRequest[], traceName: string, setup: Setup, o: FleetOptions): Promise<FleetResult> {
   const endpoints = pool.servers.map((s) => `127.0.0.1:${s.port}`);
   const timeScale = pool.servers[0].config.timeScale;
   const edsDir = mkdtempSync(join(tmpdir(), "llm-picker-bench-fleet-"));
   pool.reset();
-  const replicas = await startReplicas(setup, endpoints, o.replicas, edsDir, o.wasmPath);
+  const replicas = await startReplicas(setup, endpoints, o.replicas, edsDir, { wasmPath: o.wasmPath });
   const rng = new Rng(o.seed * 7919 + 17);
   const plan = planSessions(trace);
   const replies: (string | undefined)[] = new Array(trace.length);
@@ -240,22 +283,12 @@ async function runOne(pool: SimPool, trace: TraceRequest[], traceName: string, s
   const send = async (i: number): Promise<void> => {
     const body = JSON.stringify({ ...closedLoopBody(trace[i], plan.substitutions[i], replies), stream_options: { include_usage: true } });
     const atS = nowS();
-    let pick = Math.floor(rng.next() * replicas.length);
-    sentTo[i] = pick;
+    const first = Math.floor(rng.next() * replicas.length);
+    sentTo[i] = first;
     pending.push(i);
-    let outcome: FleetOutcome;
-    for (let attempt = 0; ; attempt++) {
-      outcome = await fleetRequest(`${replicas[pick].url}${trace[i].path}`, body, 120_000);
-      if (!(outcome.refused || outcome.staleConnection) || attempt >= replicas.length) break;
-      // An L4 balancer stops sending to a replica that refuses connections;
-      // a request that met a dead kept-alive connection is sent again.
-      if (outcome.refused) replicas[pick].dead = true;
-      reconnected++;
-      const alive = replicas.map((_, j) => j).filter((j) => !replicas[j].dead);
-      if (alive.length === 0) break;
-      pick = alive[Math.floor(rng.next() * alive.length)];
-    }
-    sent[i] = { atS, outcome, replica: pick };
+    const { outcome, replica, reconnects } = await sendThroughSpread(replicas, first, trace[i].path, body, rng);
+    reconnected += reconnects;
+    sent[i] = { atS, outcome, replica };
     pending.splice(pending.indexOf(i), 1);
     replies[i] = outcome.ok ? outcome.text : undefined;
   };
@@ -447,6 +480,19 @@ export function goalLines(results: FleetResult[]): string[] {
   return lines;
 }
 
+const USAGE = `usage: npm run bench:fleet -- [options]
+  --traces a,b      built-in traces (default multi-turn,pareto-prompts; system-prompts
+                    is the cross-session class, docs/fleet.md)
+  --setups a,b      single,naive-3,sharded-3 (default all)
+  --requests N      requests per trace (default 1200)
+  --servers N       simulated servers (default 8); --replicas N (default 3)
+  --no-kill         no replica is killed
+  --seed N          trace and spread seed (default 1)
+  --wasm FILE       filter module (default build/llm_picker.wasm): A/B runs of two builds
+  --json FILE       [{setup, trace, requests, errors, inFlightAtKill, hitRate,
+                      ttftP50Ms, ttftP99Ms, ...}] (extra fields: see FleetResult)
+`;
+
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
@@ -460,8 +506,13 @@ export async function main(argv: string[]): Promise<number> {
       seed: { type: "string", default: "1" },
       wasm: { type: "string" },
       json: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
     },
   });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
   const setups = values.setups.split(",").map((s) => s.trim());
   for (const s of setups) if (!(SETUPS as readonly string[]).includes(s)) throw new Error(`--setups: unknown setup "${s}" (${SETUPS.join(", ")})`);
   const options: FleetOptions = {
