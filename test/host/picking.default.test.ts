@@ -8,7 +8,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { HttpStream, ProxyWasmHost } from "../../src/host/index.js";
-import { A, B, C, inFlightOf, newPool, pendingBlocksOf, send, stat, totalInFlight, uniquePrompt } from "./fixtures/vllm.js";
+import { A, B, C, inFlightOf, newPool, pendingBlocksOf, scrapeRound, send, stat, totalInFlight, uniquePrompt } from "./fixtures/vllm.js";
 import { ensureBuilt } from "../support";
 
 beforeAll(() => ensureBuilt("debug"));
@@ -137,5 +137,75 @@ describe("default profile: queued prefill and the load bound", () => {
     }
     expect(stat(host, "llm_picker.route.load_overrode_affinity")).toBe(0);
     host.close();
+  });
+
+  /**
+   * Warms one endpoint with the shared prompt, then holds `n` requests on
+   * the prompt (each with `suffix` after its unique question) open before their
+   * first token. Returns the endpoint each one went to, the warmed one first.
+   */
+  function holdOnHotPrompt(host: ProxyWasmHost, n: number, suffix = ""): string[] {
+    const warm = send(host, hotBody(900));
+    firstToken(warm.stream);
+    warm.stream.end("complete");
+    const picks = [warm.endpoint!];
+    for (let i = 0; i < n; i++) {
+      const body = JSON.parse(hotBody(910 + i));
+      body.messages[1].content += suffix;
+      picks.push(send(host, JSON.stringify(body)).endpoint!);
+    }
+    return picks;
+  }
+
+  it("batch bound: a server seen running 2 while requests waited is full at 2, and the third held request on its prompt goes elsewhere", async () => {
+    const learned = await newPool({ extra: { profile: "default", metrics: { intervalMs: 50 } } });
+    const blind = await newPool({ extra: { profile: "default", metrics: { intervalMs: 50 } } });
+    for (const [host, waiting] of [
+      [learned, 1],
+      [blind, 0],
+    ] as const) {
+      const page = { waiting, running: 2, kv: 0 };
+      scrapeRound(host, 50, { [A]: page, [B]: page, [C]: page });
+      // The servers' own figures drop to idle: only this Envoy's requests load them.
+      const idle = { waiting: 0, running: 0, kv: 0 };
+      scrapeRound(host, 50, { [A]: idle, [B]: idle, [C]: idle });
+    }
+    // Load bound alone (factor 1.5, others idle): 2 in flight ≤ ⌈1.5 × 3 / 3⌉ = 2 fits, 3 does not.
+    // With the batch known to hold 2: at 2 it is full and above the pool's mean ⌈3 / 3⌉ = 1.
+    const withBatch = holdOnHotPrompt(learned, 3);
+    const without = holdOnHotPrompt(blind, 3);
+    expect(withBatch.slice(0, 3)).toEqual([withBatch[0], withBatch[0], withBatch[0]]);
+    expect(withBatch[3]).not.toBe(withBatch[0]);
+    expect(without).toEqual([without[0], without[0], without[0], without[0]]);
+    expect(stat(learned, "llm_picker.route.load_overrode_affinity")).toBe(1);
+    expect(stat(blind, "llm_picker.route.load_overrode_affinity") ?? 0).toBe(0);
+    for (const host of [learned, blind]) {
+      expect(host.traps()).toEqual([]);
+      host.close();
+    }
+  });
+
+  it("wait bound: held requests with long questions queue prefill on the prompt's server until a request's wait there passes 1.25 × its wait on an idle one", async () => {
+    // loadFactor 10: the load bound stays out of the way. With waitRatio 1000
+    // only the cost (2 × uncached + queued) decides, and it keeps the holder
+    // longer.
+    const longQuestion = "please consider this detail carefully ".repeat(64);
+    const picksAt = async (waitRatio: number) => {
+      const host = await newPool({ extra: { ...DEFAULT, bound: { loadFactor: 10, waitRatio } } });
+      const picks = holdOnHotPrompt(host, 8, longQuestion);
+      const queuedOnHolder = pendingBlocksOf(host, picks[0]);
+      expect(host.traps()).toEqual([]);
+      host.close();
+      return { firstSpill: picks.findIndex((p) => p !== picks[0]), queuedOnHolder };
+    };
+    // Each question is 41 uncached blocks on the holder; the whole request
+    // is about 135 on a server without the prompt. Waits on the holder
+    // with k held: 41 + 41k + 1; on an idle one 136, × 1.25 = 170.
+    // k = 3: 165 stays; k = 4: 206 is out, so the 5th held request spills.
+    const bounded = await picksAt(1.25);
+    expect(bounded).toEqual({ firstSpill: 5, queuedOnHolder: 4 * 41 });
+    // Cost alone: 2 × 41 + 41k against 2 × 135 = 270; k = 4: 246 stays, k = 5: 287 spills.
+    const costOnly = await picksAt(1000);
+    expect(costOnly).toEqual({ firstSpill: 6, queuedOnHolder: 5 * 41 });
   });
 });
