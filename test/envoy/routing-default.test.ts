@@ -11,7 +11,9 @@
  * request in flight where it goes, until the bound or the queued work sends
  * a request to a server without the prompt; each of those is counted in
  * llm_picker.route.load_overrode_affinity. Once everything is answered, a
- * new request follows the prompt again.
+ * new request follows the prompt again. Then the servers report a full
+ * batch once (2 running, 1 waiting): the filter learns that a batch holds 2,
+ * and a third held request on another prompt leaves its server.
  */
 import type { ServerResponse } from "node:http";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -114,6 +116,32 @@ describe.skipIf(SKIP_FILTER)("default profile in Envoy: load overrides affinity 
     finish(next.res);
     expect((await next.client.done).status).toBe(200);
     expect(await overrides()).toBe(spills);
+  });
+
+  test("a batch the servers showed full at 2 (2 running, 1 waiting) takes no third held request on its prompt; every spill is counted", async () => {
+    // The servers report 2 running while 1 waits: each batch holds 2. Then
+    // they go idle, so only this Envoy's requests load them.
+    for (const u of upstreams) u.metrics = vllmPage({ waiting: 1, running: 2, kv: 0 });
+    expect(await scrapedAgain(upstreams, 2)).toBe(true);
+    for (const u of upstreams) u.metrics = vllmPage({ waiting: 0, running: 0, kv: 0 });
+    expect(await scrapedAgain(upstreams, 2)).toBe(true);
+    const before = await overrides();
+    const other = (q: string) => hotBody(q).replace("one product", "another product");
+    const warm = await hold(other("first question"));
+    firstToken(warm.res, warm.upstream);
+    finish(warm.res);
+    expect((await warm.client.done).status).toBe(200);
+    const held: Array<{ upstream: FakeUpstream; res: ServerResponse; client: HeldRequest }> = [];
+    for (let i = 0; i < 3; i++) held.push(await hold(other(`held ${i}`)));
+    // Two fit the batch; at 2 in flight it is full and above the pool's mean ⌈3 / 3⌉ = 1.
+    // (The load bound alone would keep the third: 2 ≤ ⌈1.5 × 3 / 3⌉ = 2.)
+    expect(held.map((h) => h.upstream === warm.upstream)).toEqual([true, true, false]);
+    expect(await overrides()).toBe(before + 1);
+    for (const h of held) {
+      firstToken(h.res, h.upstream);
+      finish(h.res);
+    }
+    expect((await Promise.all(held.map((h) => h.client.done))).every((r) => r.status === 200)).toBe(true);
   });
 
   test("the filter logged no trap and no critical line", () => {
