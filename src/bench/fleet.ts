@@ -124,6 +124,8 @@ export interface FleetResult {
   failures: FailedRequest[];
   /** Hit rate per WINDOW_S model seconds, from the start of the run. */
   windows: number[];
+  /** Cached and prompt tokens per window (what `windows` divides): hit rates over longer spans. */
+  windowTokens: [number, number][];
   /** Model second of the kill. */
   killAtS?: number;
   /** sharded-3: share of requests a replica forwarded to the owner of their session. */
@@ -451,6 +453,7 @@ async function runOne(pool: SimPool, trace: TraceRequest[], traceName: string, w
       .filter((s) => !s.outcome.ok)
       .map((s) => ({ atS: round(s.atS, 3), replica: s.replica, status: s.outcome.status, error: s.outcome.error ?? "" })),
     windows: sums.map(([c, p]) => round(p > 0 ? c / p : NaN, 4)),
+    windowTokens: sums.map(([c, p]) => [c, p] as [number, number]),
     ...(killAtS !== undefined ? { killAtS: round(killAtS) } : {}),
     ...(fleetFigures.forwardedShare !== undefined ? { forwardedShare: round(fleetFigures.forwardedShare, 3) } : {}),
     ...(fleetFigures.retryOverflow !== undefined ? { retryOverflow: fleetFigures.retryOverflow } : {}),
