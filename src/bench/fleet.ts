@@ -126,6 +126,8 @@ export interface FleetResult {
   windows: number[];
   /** Cached and prompt tokens per window (what `windows` divides): hit rates over longer spans. */
   windowTokens: [number, number][];
+  /** KV blocks the pool's prefix caches evicted per window (cache pressure, e.g. after a kill moves sessions). */
+  evictions: number[];
   /** Model second of the kill. */
   killAtS?: number;
   /** sharded-3: share of requests a replica forwarded to the owner of their session. */
@@ -339,6 +341,17 @@ async function runOne(pool: SimPool, trace: TraceRequest[], traceName: string, w
   const fleetFigures: { forwardedShare?: number; hopCostMs?: number; retryOverflow?: number; retryStats?: Record<string, number> } = {};
   const t0 = performance.now();
   const nowS = () => (performance.now() - t0) / timeScale / 1000;
+  const evictedSoFar = () => pool.stats().reduce((n, st) => n + st.evictions, 0);
+  const evictions: number[] = [];
+  let evictedBefore = 0;
+  const sampleEvictions = setInterval(
+    () => {
+      const now = evictedSoFar();
+      evictions.push(now - evictedBefore);
+      evictedBefore = now;
+    },
+    WINDOW_S * 1000 * timeScale,
+  );
 
   /** Requests started and not yet answered, and the replica each first went to. */
   const pending: number[] = [];
@@ -374,6 +387,8 @@ async function runOne(pool: SimPool, trace: TraceRequest[], traceName: string, w
       finished[i] = previous < 0 ? send(i) : finished[previous].then(() => send(i));
     }
     await Promise.all(finished);
+    clearInterval(sampleEvictions);
+    evictions.push(evictedSoFar() - evictedBefore);
     loadAtEnd = loadavg()[0];
     if (setup === "sharded-3") {
       let forwarded = 0;
@@ -405,6 +420,7 @@ async function runOne(pool: SimPool, trace: TraceRequest[], traceName: string, w
       fleetFigures.hopCostMs = await measureHop(replicas, "/v1/chat/completions", String(trace[0].body.model ?? "m"));
     }
   } finally {
+    clearInterval(sampleEvictions);
     await Promise.all(replicas.map((r) => r.envoy.stop(2000)));
     rmSync(edsDir, { recursive: true, force: true });
   }
@@ -454,6 +470,7 @@ async function runOne(pool: SimPool, trace: TraceRequest[], traceName: string, w
       .map((s) => ({ atS: round(s.atS, 3), replica: s.replica, status: s.outcome.status, error: s.outcome.error ?? "" })),
     windows: sums.map(([c, p]) => round(p > 0 ? c / p : NaN, 4)),
     windowTokens: sums.map(([c, p]) => [c, p] as [number, number]),
+    evictions,
     ...(killAtS !== undefined ? { killAtS: round(killAtS) } : {}),
     ...(fleetFigures.forwardedShare !== undefined ? { forwardedShare: round(fleetFigures.forwardedShare, 3) } : {}),
     ...(fleetFigures.retryOverflow !== undefined ? { retryOverflow: fleetFigures.retryOverflow } : {}),
