@@ -160,6 +160,8 @@ export interface FleetOptions {
   rate?: number;
   /** Multiplies every trace's rate (default 1). */
   load?: number;
+  /** KV blocks per simulated server (default DEFAULT_BENCH_SIM's). */
+  kvBlocks?: number;
   /** Filter module (default build/llm_picker.wasm). */
   wasmPath?: string;
   log?: (line: string) => void;
@@ -511,10 +513,14 @@ export async function runFleetBench(o: FleetOptions): Promise<FleetResult[]> {
       const span = trace.length > 0 ? trace[trace.length - 1].t / 1000 : 0;
       log(
         `${name}: ${trace.length} requests at ${workload.rate} per model second (${workload.source}), ${span.toFixed(1)} model s of arrivals, ` +
-          `timeScale ${workload.timeScale}, ${o.servers} servers`,
+          `timeScale ${workload.timeScale}, ${o.servers} servers of ${o.kvBlocks ?? DEFAULT_BENCH_SIM.numGpuBlocks} KV blocks`,
       );
       // One pool per trace: its time scale follows the trace's rate.
-      const pool = await startSimPool(o.servers, { ...DEFAULT_BENCH_SIM, timeScale: workload.timeScale });
+      const pool = await startSimPool(o.servers, {
+        ...DEFAULT_BENCH_SIM,
+        timeScale: workload.timeScale,
+        ...(o.kvBlocks !== undefined ? { numGpuBlocks: o.kvBlocks } : {}),
+      });
       try {
         // Every prompt tokenized once up front, so the first setup does not pay it during its run.
         await warmTokenizer(
@@ -586,6 +592,7 @@ const USAGE = `usage: npm run bench:fleet -- [options]
                     rates, ${JSON.stringify(FLEET_RATES)}, lighter than bench:routing's)
   --load F          multiply every trace's rate by F (default 1)
   --servers N       simulated servers (default 8); --replicas N (default 3)
+  --kv-blocks N     KV blocks per simulated server (default ${DEFAULT_BENCH_SIM.numGpuBlocks}): cache pressure
   --no-kill         no replica is killed
   --seed N          trace and spread seed (default 1)
   --wasm FILE       filter module (default build/llm_picker.wasm): A/B runs of two builds
@@ -604,6 +611,7 @@ export async function main(argv: string[]): Promise<number> {
       rate: { type: "string" },
       load: { type: "string", default: "1" },
       servers: { type: "string", default: "8" },
+      "kv-blocks": { type: "string" },
       replicas: { type: "string", default: "3" },
       "no-kill": { type: "boolean", default: false },
       seed: { type: "string", default: "1" },
@@ -620,6 +628,9 @@ export async function main(argv: string[]): Promise<number> {
   if (rate !== undefined && !(rate > 0 && Number.isFinite(rate))) throw new Error(`--rate: "${values.rate}" is not a number > 0`);
   const load = Number(values.load);
   if (!(load > 0 && Number.isFinite(load))) throw new Error(`--load: "${values.load}" is not a number > 0`);
+  const kvBlocks = values["kv-blocks"] === undefined ? undefined : Number(values["kv-blocks"]);
+  if (kvBlocks !== undefined && !(Number.isInteger(kvBlocks) && kvBlocks > 0))
+    throw new Error(`--kv-blocks: "${values["kv-blocks"]}" is not a positive integer`);
   const setups = values.setups.split(",").map((s) => s.trim());
   for (const s of setups) if (!(SETUPS as readonly string[]).includes(s)) throw new Error(`--setups: unknown setup "${s}" (${SETUPS.join(", ")})`);
   const options: FleetOptions = {
@@ -635,6 +646,7 @@ export async function main(argv: string[]): Promise<number> {
     seed: Number(values.seed),
     rate,
     load,
+    kvBlocks,
     wasmPath: values.wasm ? resolve(values.wasm) : undefined,
   };
   const started = Date.now();

@@ -30,9 +30,10 @@ describe("bench:fleet workload", () => {
     }
   });
 
-  test("--rate and --load must be numbers > 0", async () => {
+  test("--rate and --load must be numbers > 0, --kv-blocks a positive integer", async () => {
     await expect(main(["--rate", "0"])).rejects.toThrow(/--rate: "0"/);
     await expect(main(["--load=-1"])).rejects.toThrow(/--load: "-1"/);
     await expect(main(["--load", "x"])).rejects.toThrow(/--load: "x"/);
+    await expect(main(["--kv-blocks", "1.5"])).rejects.toThrow(/--kv-blocks: "1.5"/);
   });
 });
