@@ -104,15 +104,18 @@ export class StreamContext {
 
   /**
    * Fleet headers: a forwarded request carries fleet.secret in the hop
-   * header; any client copy of the fleet headers is removed (a client can
-   * neither pose as a replica nor pick the replicas route).
+   * header. All three are removed on arrival, whoever sent them: a client's
+   * copy (it can neither pose as a replica nor pick the replicas route) and
+   * a forwarding replica's (they are the fleet's own business: the owner
+   * decides from the body, and nothing of the fleet reaches a model
+   * server). The filter sets them again only on a request it forwards.
    */
   private readHop(): void {
     const hop = getHeader(MapType.RequestHeaders, HOP_HEADER);
     this.hopped = hop != null && hop! == this.root.config.fleet.secret;
     if (hop != null) removeHeader(MapType.RequestHeaders, HOP_HEADER);
     removeHeader(MapType.RequestHeaders, ROUTE_HEADER);
-    if (!this.hopped) removeHeader(MapType.RequestHeaders, SESSION_HEADER);
+    removeHeader(MapType.RequestHeaders, SESSION_HEADER);
   }
 
   /** This replica's address as its peers know it: the address the request came in on. */

@@ -104,11 +104,13 @@ describe.skipIf(SKIP_FILTER)("fleet in Envoy: 3 replicas, Maglev on the session 
     for (const n of keptBy) expect(n).toBeGreaterThan(1); // 30 sessions over 3 owners (binomial: below 2 is ~1e-4)
     const forwarded = await Promise.all(envoys.map((e) => stat(e, "fleet.forwarded")));
     expect(forwarded.reduce((a, b) => a + b) - forwardedBefore.reduce((a, b) => a + b)).toBe(60);
-    // The secret and the fleet headers never reach a model server.
+    // The secret and the fleet headers never reach a model server (60 of
+    // these requests were forwarded: the owner removed what the first hop set).
     for (const s of servers) {
       for (const r of s.traffic()) {
         expect(r.headers["x-llm-picker-hop"]).toBeUndefined();
         expect(r.headers["x-llm-picker-route"]).toBeUndefined();
+        expect(r.headers["x-llm-picker-session"]).toBeUndefined();
       }
     }
     // A client posing as a replica (a wrong secret) is treated as a first hop.

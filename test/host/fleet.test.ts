@@ -120,7 +120,7 @@ describe("fleet: each session is decided by exactly one replica", () => {
     h.close();
   });
 
-  it("a request forwarded by a replica (fleet.secret) is decided here; a client's copy of the fleet headers is not trusted", async () => {
+  it("a request forwarded by a replica (fleet.secret) is decided here and leaves without the fleet headers; a client's copy of them is not trusted", async () => {
     const h = await replica(REPLICAS[0]);
     replicasAre(h, REPLICAS);
     // Find a session this replica does not own.
@@ -138,7 +138,10 @@ describe("fleet: each session is decided by exactly one replica", () => {
       ],
     });
     expect(hopped.endpoint).toMatch(/^10\.0\.0\.[12]:8000$/);
-    expect(header(hopped.headers, "x-llm-picker-hop")).toBeUndefined(); // the secret never reaches a model server
+    // Nothing of the fleet reaches a model server: not the secret, not the session key, not the route mark.
+    expect(header(hopped.headers, "x-llm-picker-hop")).toBeUndefined();
+    expect(header(hopped.headers, "x-llm-picker-session")).toBeUndefined();
+    expect(header(hopped.headers, "x-llm-picker-route")).toBeUndefined();
     hopped.stream.end("complete");
     const forged = send(h, body, {
       headers: [
@@ -161,6 +164,11 @@ describe("fleet: each session is decided by exactly one replica", () => {
     const steered = send(h, mine, { headers: [["x-llm-picker-route", "fleet"]] });
     expect(steered.endpoint).toBeDefined();
     expect(header(steered.headers, "x-llm-picker-route")).toBeUndefined();
+    // Nor a client's session header on a request this replica keeps.
+    const keyed = send(h, mine, { headers: [["x-llm-picker-session", "0123456789abcdef"]] });
+    expect(keyed.endpoint).toBeDefined();
+    expect(header(keyed.headers, "x-llm-picker-session")).toBeUndefined();
+    keyed.stream.end("complete");
     steered.stream.end("complete");
     expect(h.traps()).toEqual([]);
     h.close();
