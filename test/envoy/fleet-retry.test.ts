@@ -23,10 +23,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { SessionKeys } from "../../src/bench/fleet-sessions.js";
 import { writeEds } from "../../src/envoy/eds.js";
-import { PROJECT_ROOT } from "../../src/envoy/locate.js";
 import { MaglevModel } from "../../src/envoy/maglev.js";
 import { freePort } from "../../src/envoy/process.js";
-import { FILTER_WASM, SKIP_FILTER, send, startEnvoyForTest, waitFor } from "./harness.js";
+import { FILTER_WASM, SKIP_FILTER, send, startFleetReplica, waitFor } from "./harness.js";
 import { startUpstream, startUpstreams, type FakeUpstream } from "./upstreams.js";
 
 const SECRET = "test-fleet-retry-secret-0123456789";
@@ -104,20 +103,7 @@ describe.skipIf(SKIP_FILTER)("fleet in Envoy: a failing owner's sessions are ret
 
     writeEds(edsDir, "llm_picker_replicas", [self, owner]);
     const endpoints = servers.map((s) => s.address);
-    const envoy = await startEnvoyForTest({
-      config: join(PROJECT_ROOT, "envoy/envoy-fleet.yaml"),
-      substitutions: {
-        listenerPort: Number(self.split(":")[1]),
-        edsDir,
-        endpoints,
-        pluginConfig: {
-          endpoints: endpoints.map((address) => ({ address })),
-          metrics: { cluster: "model_servers_metrics", intervalMs: 100 },
-          pool: { intervalMs: 200 },
-          fleet: { cluster: "llm_picker_replicas", secret: SECRET },
-        },
-      },
-    });
+    const envoy = await startFleetReplica(Number(self.split(":")[1]), edsDir, endpoints, SECRET);
     const stat = async (name: string) => (await envoy.stats(name.replace(/\./g, "\\.")))[name] ?? 0;
     // Both replicas healthy in the filter's view (health checks, then a membership read).
     expect(await waitFor(async () => (await stat("wasmcustom.llm_picker.fleet.replicas")) === 2, 15_000)).toBe(true);

@@ -10,9 +10,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { writeEds } from "../../src/envoy/eds.js";
-import { PROJECT_ROOT } from "../../src/envoy/locate.js";
 import { freePort, type EnvoyProcess } from "../../src/envoy/process.js";
-import { SKIP_FILTER, send, startEnvoyForTest, waitFor } from "./harness.js";
+import { SKIP_FILTER, send, startFleetReplica, waitFor } from "./harness.js";
 import { startUpstreams, type FakeUpstream } from "./upstreams.js";
 
 const SECRET = "test-fleet-secret-0123456789";
@@ -46,22 +45,7 @@ describe.skipIf(SKIP_FILTER)("fleet in Envoy: 3 replicas, Maglev on the session 
     const endpoints = servers.map((s) => s.address);
     const envoys: EnvoyProcess[] = [];
     for (const port of ports) {
-      envoys.push(
-        await startEnvoyForTest({
-          config: join(PROJECT_ROOT, "envoy/envoy-fleet.yaml"),
-          substitutions: {
-            listenerPort: port,
-            edsDir,
-            endpoints,
-            pluginConfig: {
-              endpoints: endpoints.map((address) => ({ address })),
-              metrics: { cluster: "model_servers_metrics", intervalMs: 100 },
-              pool: { intervalMs: 200 },
-              fleet: { cluster: "llm_picker_replicas", secret: SECRET },
-            },
-          },
-        }),
-      );
+      envoys.push(await startFleetReplica(port, edsDir, endpoints, SECRET));
     }
     const stat = async (e: EnvoyProcess, name: string) => (await e.stats("llm_picker"))[`wasmcustom.llm_picker.${name}`] ?? 0;
     // Every replica sees the three healthy (health checks, then one membership read each).

@@ -9,7 +9,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { request as httpRequest, type ClientRequest } from "node:http";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { afterAll, beforeAll, beforeEach, onTestFailed, onTestFinished } from "vitest";
 import { findEnvoy, PROJECT_ROOT } from "../../src/envoy/locate.js";
 import { startEnvoy, type EnvoyProcess, type StartEnvoyOptions } from "../../src/envoy/process.js";
@@ -190,4 +190,26 @@ export function postBodyOwnConnection(base: string, body: string, headers: Recor
     req.end(body);
   });
   return { done, reset: () => req.destroy() };
+}
+
+/**
+ * One fleet replica (envoy/envoy-fleet.yaml) listening on `port`, replicas
+ * from the EDS files in `edsDir`, in front of `endpoints`, with the filter's
+ * fleet configuration (`secret` signs forwarded requests).
+ */
+export function startFleetReplica(port: number, edsDir: string, endpoints: string[], secret: string): Promise<EnvoyProcess> {
+  return startEnvoyForTest({
+    config: join(PROJECT_ROOT, "envoy/envoy-fleet.yaml"),
+    substitutions: {
+      listenerPort: port,
+      edsDir,
+      endpoints,
+      pluginConfig: {
+        endpoints: endpoints.map((address) => ({ address })),
+        metrics: { cluster: "model_servers_metrics", intervalMs: 100 },
+        pool: { intervalMs: 200 },
+        fleet: { cluster: "llm_picker_replicas", secret },
+      },
+    },
+  });
 }
