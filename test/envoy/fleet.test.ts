@@ -9,9 +9,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { writeEds } from "../../src/envoy/eds.js";
-import { freePort, type EnvoyProcess } from "../../src/envoy/process.js";
-import { SKIP_FILTER, send, startFleetReplica, waitFor } from "./harness.js";
+import type { EnvoyProcess } from "../../src/envoy/process.js";
+import { SKIP_FILTER, send, startFleetReplicas, waitFor } from "./harness.js";
 import { startUpstreams, type FakeUpstream } from "./upstreams.js";
 
 const SECRET = "test-fleet-secret-0123456789";
@@ -39,14 +38,8 @@ describe.skipIf(SKIP_FILTER)("fleet in Envoy: 3 replicas, Maglev on the session 
   });
 
   test("each session is decided by exactly one replica whichever replica it reaches; the filter's Maglev agrees with Envoy's", async () => {
-    const ports = [await freePort(), await freePort(), await freePort()];
-    const replicas = ports.map((p) => `127.0.0.1:${p}`);
-    writeEds(edsDir, "llm_picker_replicas", replicas);
     const endpoints = servers.map((s) => s.address);
-    const envoys: EnvoyProcess[] = [];
-    for (const port of ports) {
-      envoys.push(await startFleetReplica(port, edsDir, endpoints, SECRET));
-    }
+    const envoys = await startFleetReplicas(3, edsDir, endpoints, SECRET);
     const stat = async (e: EnvoyProcess, name: string) => (await e.stats("llm_picker"))[`wasmcustom.llm_picker.${name}`] ?? 0;
     // Every replica sees the three healthy (health checks, then one membership read each).
     // Stable: all three still see all three healthy three membership reads later.

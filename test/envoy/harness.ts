@@ -12,7 +12,8 @@ import { request as httpRequest, type ClientRequest } from "node:http";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, beforeEach, onTestFailed, onTestFinished } from "vitest";
 import { findEnvoy, PROJECT_ROOT } from "../../src/envoy/locate.js";
-import { startEnvoy, type EnvoyProcess, type StartEnvoyOptions } from "../../src/envoy/process.js";
+import { writeEds } from "../../src/envoy/eds.js";
+import { freePort, startEnvoy, type EnvoyProcess, type StartEnvoyOptions } from "../../src/envoy/process.js";
 import { parseDocument } from "yaml";
 import { chatBody, FILTER_WASM } from "../support";
 import type { FakeUpstream } from "./upstreams.js";
@@ -212,4 +213,37 @@ export function startFleetReplica(port: number, edsDir: string, endpoints: strin
       },
     },
   });
+}
+
+/**
+ * `n` fleet replicas on free ports, listed in the replicas' EDS file in
+ * `edsDir`. A port found free can be taken by another test's connection
+ * before Envoy binds it; a replica that fails to start is started again on
+ * another port (3 tries) and the EDS file rewritten, which the replicas
+ * already running pick up like any membership change.
+ */
+export async function startFleetReplicas(n: number, edsDir: string, endpoints: string[], secret: string): Promise<EnvoyProcess[]> {
+  const ports: number[] = [];
+  for (let i = 0; i < n; i++) ports.push(await freePort());
+  const publish = () =>
+    writeEds(
+      edsDir,
+      "llm_picker_replicas",
+      ports.map((p) => `127.0.0.1:${p}`),
+    );
+  publish();
+  const envoys: EnvoyProcess[] = [];
+  for (let i = 0; i < n; i++) {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        envoys.push(await startFleetReplica(ports[i], edsDir, endpoints, secret));
+        break;
+      } catch (e) {
+        if (attempt >= 3) throw e;
+        ports[i] = await freePort();
+        publish();
+      }
+    }
+  }
+  return envoys;
 }
