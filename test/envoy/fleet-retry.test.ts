@@ -66,7 +66,13 @@ describe.skipIf(SKIP_FILTER)("fleet in Envoy: a failing owner's sessions are ret
     if (edsDir) rmSync(edsDir, { recursive: true, force: true });
   });
 
-  test("sessions whose 5 Maglev re-picks all land on the failing owner get a 200 from the other replica; the owner sees one attempt each", async () => {
+  /**
+   * This replica on a free port and the failing owner beside it in the EDS
+   * file: the owner's address is one whose Maglev table (with this
+   * replica's) has sessions its 5 re-picks cannot move off it. Returns the
+   * started replica, three such sessions and one ordinary session of the owner.
+   */
+  async function startScenario() {
     const self = `127.0.0.1:${await freePort()}`;
     // The replica that fails every request it is sent (a reset before any
     // response byte) and accepts the TCP health check. Its port decides the
@@ -104,6 +110,24 @@ describe.skipIf(SKIP_FILTER)("fleet in Envoy: a failing owner's sessions are ret
     writeEds(edsDir, "llm_picker_replicas", [self, owner]);
     const endpoints = servers.map((s) => s.address);
     const envoy = await startFleetReplica(Number(self.split(":")[1]), edsDir, endpoints, SECRET);
+    return { envoy, endpoints, stuck, ordinary };
+  }
+
+  test("sessions whose 5 Maglev re-picks all land on the failing owner get a 200 from the other replica; the owner sees one attempt each", async () => {
+    // A port found free can be taken before Envoy binds it (another test's
+    // connection): then everything that depends on this replica's address
+    // (the Maglev table, the sessions chosen from it) is chosen again.
+    let started: Awaited<ReturnType<typeof startScenario>> | null = null;
+    for (let attempt = 1; started === null; attempt++) {
+      try {
+        started = await startScenario();
+      } catch (e) {
+        await failing?.close();
+        failing = null;
+        if (attempt >= 3) throw e;
+      }
+    }
+    const { envoy, endpoints, stuck, ordinary } = started;
     const stat = async (name: string) => (await envoy.stats(name.replace(/\./g, "\\.")))[name] ?? 0;
     // Both replicas healthy in the filter's view (health checks, then a membership read).
     expect(await waitFor(async () => (await stat("wasmcustom.llm_picker.fleet.replicas")) === 2, 15_000)).toBe(true);
