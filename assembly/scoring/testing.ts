@@ -151,6 +151,15 @@ export function decodeStatesJson(bytes: Uint8Array): string {
   return text(w);
 }
 
+/** {"error":"<error>"}: what the snapshot-reading exports return when the snapshot does not read. */
+function errorJson(error: string): string {
+  const w = new ByteWriter();
+  w.str('{"error":');
+  writeJsonText(w, error);
+  w.byte(0x7d);
+  return text(w);
+}
+
 /** Reads an endpoints snapshot and encodes the pool (empty on error). */
 export function encodeSnapshot(json: Uint8Array): Uint8Array {
   const r = readEndpointsSnapshot(json);
@@ -161,13 +170,8 @@ export function encodeSnapshot(json: Uint8Array): Uint8Array {
 /** Reads an endpoints snapshot; returns {"error":...} or the snapshot written back. */
 export function snapshotRoundTrip(json: Uint8Array): string {
   const r = readEndpointsSnapshot(json);
+  if (!r.ok) return errorJson(r.error);
   const w = new ByteWriter();
-  if (!r.ok) {
-    w.str('{"error":');
-    writeJsonText(w, r.error);
-    w.byte(0x7d);
-    return text(w);
-  }
   writeEndpointsSnapshot(w, r.states);
   return text(w);
 }
@@ -198,13 +202,8 @@ export function scrapeSequence(pages: Uint8Array, checkAtMs: f64, staleAfterMs: 
 /** The decision over a snapshot's endpoints as JSON, or {"error":…} when the snapshot does not read. */
 function decisionOver(json: Uint8Array, req: ScoringRequest, cfg: ScoringConfig, seed: u32): string {
   const r = readEndpointsSnapshot(json);
+  if (!r.ok) return errorJson(r.error);
   const w = new ByteWriter();
-  if (!r.ok) {
-    w.str('{"error":');
-    writeJsonText(w, r.error);
-    w.byte(0x7d);
-    return text(w);
-  }
   const d = decide(r.states, req, cfg, new Pcg32(<u64>seed));
   w.byte(0x7b);
   writeDecisionFields(w, d, r.states);
