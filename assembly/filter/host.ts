@@ -3,7 +3,6 @@
 // and log through WASI stdout, so the glue calls the raw imports the SDK declares and
 // returns statuses as values. Only assembly/filter/ imports this file.
 import * as imports from "@gcoredev/proxy-wasm-sdk-as/assembly/imports";
-import { free } from "@gcoredev/proxy-wasm-sdk-as/assembly/malloc";
 import { beginScratch, endScratch, isScratch } from "./alloc";
 import { KeyValueStore, StoreValue, STORE_NOT_FOUND } from "../util/store";
 import { ByteWriter } from "../util/bytes";
@@ -51,18 +50,18 @@ const RET_U32: usize = memory.data(8);
 const RET_U64: usize = memory.data(8);
 
 /**
- * Takes ownership of a buffer the host allocated through our `malloc` (the
- * SDK's malloc pins an ArrayBuffer; `free` unpins it so the GC owns it).
+ * Takes ownership of a buffer the host allocated through our `malloc`
+ * (alloc.ts pins a new ArrayBuffer; unpinning it hands it to the GC).
  */
 function takeReturned(): Uint8Array {
   const ptr = load<usize>(RET_PTR);
   const size = load<u32>(RET_SIZE);
   if (ptr == 0 || size == 0) {
-    if (ptr != 0 && !isScratch(ptr)) free(ptr);
+    if (ptr != 0 && !isScratch(ptr)) __unpin(ptr);
     return new Uint8Array(0);
   }
   const buf = changetype<ArrayBuffer>(ptr);
-  if (!isScratch(ptr)) free(ptr);
+  if (!isScratch(ptr)) __unpin(ptr);
   // A view of the `size` bytes the host wrote (the scratch buffer may be longer): no copy.
   return Uint8Array.wrap(buf, 0, <i32>size);
 }
@@ -150,7 +149,7 @@ function takeReturnedString(): string {
   const size = load<u32>(RET_SIZE);
   if (ptr == 0) return "";
   const s = size > 0 ? String.UTF8.decodeUnsafe(ptr, <usize>size) : "";
-  if (!isScratch(ptr)) free(ptr);
+  if (!isScratch(ptr)) __unpin(ptr);
   return s;
 }
 
