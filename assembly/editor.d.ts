@@ -18,6 +18,8 @@ declare module "@gcoredev/proxy-wasm-sdk-as/assembly/malloc" {
 // The runtime's pin (assembly/filter/alloc.ts pins the buffers the host
 // copies values into, as the SDK's malloc does); a global builtin for asc.
 declare function __pin(ptr: usize): usize;
+/** A new managed object of `size` bytes and class `id`, not zeroed (alloc.ts: host values). */
+declare function __new(size: usize, id: u32): usize;
 declare function __unpin(ptr: usize): void;
 /** A full collection (the minimal runtime never collects by itself: assembly/filter/gc.ts). */
 declare function __collect(): void;

@@ -35,8 +35,15 @@ export function malloc(size: i32): usize {
       return changetype<usize>(scratch);
     }
   }
-  return __pin(changetype<usize>(new ArrayBuffer(size)));
+  // The host writes all `size` bytes: no zero fill (new ArrayBuffer would
+  // clear them first). Past HOST_VALUE_MAX the allocation fails (0), which
+  // the host reports as an error status instead of the VM trapping.
+  if (<u32>size > <u32>HOST_VALUE_MAX) return 0;
+  return __pin(__new(<usize>size, idof<ArrayBuffer>()));
 }
+
+/** Largest value the host may copy in (the runtime's own object limit is just under 1 GiB). */
+const HOST_VALUE_MAX: i32 = 1 << 29;
 
 /** The next host allocation goes to the scratch buffer (cleared by that allocation or by `endScratch`). */
 export function beginScratch(): void {

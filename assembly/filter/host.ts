@@ -209,6 +209,34 @@ export function decodePairsAs<T>(b: Uint8Array): Array<T> {
   return out;
 }
 
+/**
+ * decodePairsAs, keeping only the pairs whose name is one of `wanted`
+ * (compared on the bytes, in the order the map holds them): no string is
+ * made for any other header.
+ */
+export function decodePairsNamedAs<T>(b: Uint8Array, wanted: Array<string>): Array<T> {
+  const out = new Array<T>();
+  if (b.length < 4) return out;
+  const count = <i32>load<u32>(b.dataStart);
+  if (count < 0 || count > 4096 || 4 + count * 8 > b.length) return out;
+  let p = 4 + count * 8;
+  for (let i = 0; i < count; i++) {
+    const kl = <i32>load<u32>(b.dataStart + 4 + i * 8);
+    const vl = <i32>load<u32>(b.dataStart + 8 + i * 8);
+    if (kl < 0 || vl < 0 || p + kl + 1 + vl + 1 > b.length) break;
+    const at = b.dataStart + <usize>p;
+    p += kl + 1 + vl + 1;
+    for (let w = 0; w < wanted.length; w++) {
+      const name = unchecked(wanted[w]);
+      const k = encName(name);
+      if (k.byteLength != kl || memory.compare(changetype<usize>(k), at, <usize>kl) != 0) continue;
+      out.push(instantiate<T>(name, String.UTF8.decodeUnsafe(at + <usize>kl + 1, vl)));
+      break;
+    }
+  }
+  return out;
+}
+
 export function encodePairs(pairs: Array<HeaderPair>): Uint8Array {
   const w = new ByteWriter(64);
   w.u32le(pairs.length);
@@ -238,6 +266,13 @@ export function getHeadersAs<T>(map: MapType): Array<T> {
   clearReturn();
   if (imports.proxy_get_header_map_pairs(map, RET_PTR, RET_SIZE) != OK) return new Array<T>();
   return decodePairsAs<T>(takeReturned());
+}
+
+/** The headers of a map named in `wanted`, as T(name, value), in one host call (decodePairsNamedAs). */
+export function getHeadersNamedAs<T>(map: MapType, wanted: Array<string>): Array<T> {
+  clearReturn();
+  if (imports.proxy_get_header_map_pairs(map, RET_PTR, RET_SIZE) != OK) return new Array<T>();
+  return decodePairsNamedAs<T>(takeReturned(), wanted);
 }
 
 /** Sends a local reply; Envoy defers it until the callback returns. */

@@ -12,7 +12,7 @@ import {
   STOP_ITERATION,
   getBufferBytesScratch,
   getHeader,
-  getHeadersAs,
+  getHeadersNamedAs,
   getProperty,
   HeaderPair,
   log,
@@ -34,7 +34,7 @@ import { ByteWriter } from "../util/bytes";
 import { hexDigit } from "../util/hex";
 import { Header, RequestError } from "../request/types";
 import { API_NOT_INFERENCE } from "../request/api";
-import { HEADER_REQUEST_ID } from "../request/headers";
+import { HEADER_REQUEST_ID, PICKER_HEADERS } from "../request/headers";
 import { errorJson } from "../request/output";
 import { inspectLine, Outcome, RouteResult, Router } from "../picker/route";
 import { writeDecisionFields } from "../scoring/decide";
@@ -154,9 +154,9 @@ export class StreamContext {
     return r.outcome == Outcome.Reject ? STOP_AND_BUFFER : CONTINUE;
   }
 
-  /** Request headers for the structured request (names are lower-case in Envoy). */
+  /** The request headers the picker reads, for the structured request (names are lower-case in Envoy). */
   private requestHeaders(): Array<Header> {
-    return getHeadersAs<Header>(MapType.RequestHeaders);
+    return getHeadersNamedAs<Header>(MapType.RequestHeaders, PICKER_HEADERS);
   }
 
   /**

@@ -14,3 +14,10 @@ export const CONTROL_HEADERS: Array<string> = [
   "x-gateway-inference-objective",
   HEADER_MODEL_REWRITE,
 ];
+
+/**
+ * The request headers the picker reads: the filter decodes only these out
+ * of the request's header map (every other header would be strings made
+ * and dropped on each request).
+ */
+export const PICKER_HEADERS: Array<string> = [HEADER_REQUEST_ID, HEADER_MODEL_REWRITE, HEADER_PRIORITY];

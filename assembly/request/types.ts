@@ -247,6 +247,6 @@ export class LLMRequest {
   /** Body model, or the value of x-gateway-model-name-rewrite. */
   targetModel: string = "";
   body: RequestBody = new RequestBody();
-  /** Request headers minus the control headers (request/headers.ts). */
+  /** The request headers the picker reads (request/headers.ts PICKER_HEADERS), minus the control headers. */
   headers: Array<Header> = [];
 }
