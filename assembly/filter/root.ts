@@ -28,6 +28,7 @@ import {
   acquireLease,
   ensurePoolKeys,
   InFlight,
+  leaseExpiry,
   readInFlight,
   releaseLease,
   prunePublished,
@@ -64,6 +65,8 @@ export class RootContext {
   private membership: MembershipPoller | null = null;
   /** Tick period: the scrape interval, or the membership poll's when that is shorter or scraping is off. */
   private tickMs: i32 = 0;
+  /** The period in force now: tickMs, or longer while there is nothing to do until a known time (sleepUntil). */
+  private tickNowMs: i32 = 0;
   /** Scrape callouts in flight: token → endpoint address. */
   private pendingScrapes: Map<u32, string> = new Map<u32, string>();
   /** The addresses in pendingScrapes (one callout per address at a time). */
@@ -118,6 +121,7 @@ export class RootContext {
     if (config.metrics.enabled && (follows || addresses.length > 0)) tick = config.metrics.intervalMs;
     if (polls && (tick == 0 || config.pool.intervalMs < tick)) tick = config.pool.intervalMs;
     this.tickMs = tick;
+    this.tickNowMs = tick;
     setTickPeriodMs(<u32>tick);
     if (!this.configured) rootConfigured();
     this.configured = true;
@@ -135,6 +139,8 @@ export class RootContext {
     if (!acquireLease(this.store, this.leaseOwner, now, <i64>this.tickMs * LEASE_INTERVALS)) {
       const stats = this.stats;
       if (stats != null) stats.forgetGauges();
+      // Nothing to do here until the holder's lease runs out.
+      this.sleepUntil(leaseExpiry(this.store, this.leaseOwner), now);
       return;
     }
     const membership = this.membership;
@@ -146,10 +152,49 @@ export class RootContext {
     // gauge here too, so one that goes stale shows 0.
     const inflight = readInFlight(this.store);
     this.refreshHealthGauges(states, inflight, now, addresses);
-    if (!this.scrapeDue(states, inflight, now, addresses)) return;
-    this.lastRoundMs = now;
-    this.routedAtLastRound = this.routedCount();
-    this.scrapeAll(addresses);
+    const busy = this.poolBusy(states, inflight, addresses);
+    if (this.scrapeDue(busy, now)) {
+      this.lastRoundMs = now;
+      this.routedAtLastRound = this.routedCount();
+      this.scrapeAll(addresses);
+    }
+    if (busy) this.wake();
+    else if (this.sleepUntil(this.lastRoundMs + <i64>m.idleInterval(), now)) {
+      // The lease must outlast the sleep, or another VM would take it over meanwhile.
+      acquireLease(this.store, this.leaseOwner, now, <i64>this.tickNowMs + <i64>this.tickMs * LEASE_INTERVALS);
+    }
+  }
+
+  /**
+   * Idle ticks (docs/benchmarks.md "Overhead"): a VM with nothing to do
+   * before `untilMs` (the next idle scrape round; the expiry of another VM's
+   * lease) sets its tick to fire then instead of every tickMs: an idle
+   * Envoy's VMs wake about once per idle interval instead of 20 times a
+   * second. Never with a membership poller (its own cadence). Returns true
+   * when the period is now longer than tickMs.
+   */
+  private sleepUntil(untilMs: i64, now: i64): bool {
+    if (this.membership != null || untilMs <= now + <i64>this.tickMs) {
+      this.wake();
+      return false;
+    }
+    const period = <i32>min<i64>(untilMs - now, <i64>i32.MAX_VALUE);
+    if (period != this.tickNowMs) {
+      this.tickNowMs = period;
+      setTickPeriodMs(<u32>period);
+    }
+    return true;
+  }
+
+  /**
+   * Back to a tick every tickMs: the pool is busy, a request started on this
+   * VM, or a scrape found a server with queued work (the next busy round is
+   * then at most tickMs away, not an idle interval).
+   */
+  wake(): void {
+    if (this.tickNowMs == this.tickMs) return;
+    this.tickNowMs = this.tickMs;
+    setTickPeriodMs(<u32>this.tickMs);
   }
 
   /** One /metrics callout per pool member not already being scraped. */
@@ -199,7 +244,7 @@ export class RootContext {
    * running or waiting at its last scrape, was never scraped or is
    * unhealthy, or this VM routed a request since the last scrape round.
    */
-  private scrapeDue(states: Array<EndpointState>, inflight: InFlight, now: i64, addresses: Array<string>): bool {
+  private scrapeDue(busy: bool, now: i64): bool {
     const m = this.config.metrics;
     if (this.lastRoundMs == i64.MIN_VALUE) return true;
     const idle = m.idleInterval();
@@ -208,7 +253,7 @@ export class RootContext {
     const elapsed = now - this.lastRoundMs + <i64>(m.intervalMs / 2);
     if (elapsed >= <i64>idle) return true;
     if (elapsed < <i64>m.intervalMs) return false;
-    return this.poolBusy(states, inflight, addresses);
+    return busy;
   }
 
   private poolBusy(states: Array<EndpointState>, inflight: InFlight, addresses: Array<string>): bool {
@@ -272,6 +317,8 @@ export class RootContext {
     const now = nowMs();
     const metrics = ok && body != null ? parseVllmMetrics(body!) : null;
     const published = publishScrape(this.store, address, metrics, now);
+    // Queued work or a failure: the pool is busy, scrape it every tickMs from now.
+    if (!ok || published == null || stateBusy(published!)) this.wake();
     const stats = this.stats;
     if (stats == null) return;
     if (!ok) stats.scrapeFailed(address);
@@ -303,9 +350,12 @@ export class RootContext {
 function serverBusy(states: Array<EndpointState>, address: string): bool {
   for (let i = 0; i < states.length; i++) {
     const s = unchecked(states[i]);
-    if (s.address != address) continue;
-    if (!s.hasScrapedAt || !s.isHealthy) return true;
-    return (s.hasRunning && s.running > 0) || (s.hasWaiting && s.waiting > 0);
+    if (s.address == address) return stateBusy(s);
   }
   return true;
+}
+
+function stateBusy(s: EndpointState): bool {
+  if (!s.hasScrapedAt || !s.isHealthy) return true;
+  return (s.hasRunning && s.running > 0) || (s.hasWaiting && s.waiting > 0);
 }

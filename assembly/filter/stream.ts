@@ -71,6 +71,8 @@ export class StreamContext {
     // Nor its claim that a reply is the filter's own (Envoy would then leave its plain-text errors unconverted).
     removeHeader(MapType.RequestHeaders, LOCAL_REPLY_MARKER);
     this.ensureRequestId();
+    // A request: this VM's idle ticks (if it was sleeping) go back to every tickMs.
+    this.root.wake();
     const router = this.root.router;
     if (!this.root.configured || router == null) {
       this.decided = true;

@@ -281,6 +281,17 @@ export function acquireLease(kv: KeyValueStore, owner: u64, nowMs: i64, ttlMs: i
 }
 
 /**
+ * When the lease that another VM holds expires (ms), or 0 when `owner` holds
+ * it, it is free or unreadable: a VM that does not scrape can sleep until
+ * then instead of asking on every tick.
+ */
+export function leaseExpiry(kv: KeyValueStore, owner: u64): i64 {
+  const v = kv.get(LEASE_KEY);
+  if (!v.found || v.bytes.length != LEASE_SIZE || load<u64>(v.bytes.dataStart) == owner) return 0;
+  return load<i64>(v.bytes.dataStart, 8);
+}
+
+/**
  * Gives the lease up if `owner` holds it (its root context is being retired,
  * e.g. by a configuration update), so the new root scrapes on its first tick
  * instead of waiting for the lease to expire. One CAS attempt: if another VM

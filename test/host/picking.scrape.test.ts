@@ -43,6 +43,22 @@ describe("scraping is proportional: every intervalMs while the pool is busy, eve
     short.close();
   });
 
+  it("idle VMs sleep between rounds: the scraper until its next round, the others until its lease would end; a request wakes its VM", async () => {
+    const host = await newPool({ workers: 3, extra: { metrics: { intervalMs: INTERVAL, idleIntervalMs: 200 } } });
+    expect(perTick(host, 9, idlePool)).toEqual([3, 0, 0, 0, 3, 0, 0, 0, 3]);
+    // One scraper throughout: its lease outlasts its sleeps.
+    expect(new Set(host.httpCalls().map((c) => c.worker))).toEqual(new Set([0]));
+    // At 450 ms: the scraper's next round is at 650 ms; its lease then runs to 800 ms, so the others wake at 600 ms at the earliest.
+    expect([0, 1, 2].map((w) => host.tickPeriod(w))).toEqual([200, 200, 200]);
+    const open = send(host, chatBody(["wake up"]), { worker: 0 });
+    expect([0, 1, 2].map((w) => host.tickPeriod(w))).toEqual([INTERVAL, 200, 200]);
+    // Busy from the next tick on: a round every tick while the request is in flight.
+    expect(perTick(host, 3, idlePool)).toEqual([3, 3, 3]);
+    open.stream.end("complete");
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
   it("a request routed since the last round, one still in flight, or a server reporting queued work makes the pool busy", async () => {
     const host = await newPool({ extra: { metrics: { intervalMs: INTERVAL, idleIntervalMs: 200 } } });
     expect(perTick(host, 2, idlePool)).toEqual([3, 0]);
