@@ -131,7 +131,8 @@ const names = new Map<string, ArrayBuffer>();
 
 const recentNames = new IdentityCache<ArrayBuffer>();
 
-function encName(s: string): ArrayBuffer {
+/** The UTF-8 bytes of a recurring name (header name, shared-data key), cached per VM. */
+export function encName(s: string): ArrayBuffer {
   if (recentNames.has(s)) return recentNames.get(s);
   let b: ArrayBuffer;
   if (names.has(s)) b = names.get(s);
@@ -273,6 +274,13 @@ export function getHeadersNamedAs<T>(map: MapType, wanted: Array<string>): Array
   clearReturn();
   if (imports.proxy_get_header_map_pairs(map, RET_PTR, RET_SIZE) != OK) return new Array<T>();
   return decodePairsNamedAs<T>(takeReturned(), wanted);
+}
+
+/** Every header of a map in the host's serialisation (decodePairs' input), one host call; null when the map is not readable. */
+export function getHeaderPairsBytes(map: MapType): Uint8Array | null {
+  clearReturn();
+  if (imports.proxy_get_header_map_pairs(map, RET_PTR, RET_SIZE) != OK) return null;
+  return takeReturned();
 }
 
 /** Sends a local reply; Envoy defers it until the callback returns. */

@@ -40,6 +40,7 @@ import { inspectLine, Outcome, RouteResult, Router } from "../picker/route";
 import { writeDecisionFields } from "../scoring/decide";
 import { Pcg32 } from "../scoring/rng";
 import { reportHeap } from "./heap";
+import { HeaderPairs } from "./header_pairs";
 
 /** Seconds a client should wait before retrying a 429 or 503 (about a scrape cycle and a recovery). */
 const RETRY_AFTER_SECONDS = "1";
@@ -60,17 +61,21 @@ export class StreamContext {
   private hopped: bool = false;
   /** The request's x-request-id (the client's, or generated here); echoed in the response. */
   private requestId: string = "";
+  /** The request headers the picker reads (PICKER_HEADERS), taken from the header read at onRequestHeaders; null: read them at the body. */
+  private pickerHeaders: Array<Header> | null = null;
 
   constructor(public id: u32, public root: RootContext) {}
 
   onRequestHeaders(endOfStream: bool): u32 {
+    // The whole map in one host call; every header below is looked up in it.
+    const pairs = HeaderPairs.read(MapType.RequestHeaders);
     // Never trust a client-sent routing header: it would choose the server.
-    removeHeader(MapType.RequestHeaders, DESTINATION_HEADER);
+    removeIfSent(pairs, DESTINATION_HEADER);
     // Nor a client-made scores header: upstream it would pass for our decision.
-    removeHeader(MapType.RequestHeaders, SCORES_HEADER);
+    removeIfSent(pairs, SCORES_HEADER);
     // Nor its claim that a reply is the filter's own (Envoy would then leave its plain-text errors unconverted).
-    removeHeader(MapType.RequestHeaders, LOCAL_REPLY_MARKER);
-    this.ensureRequestId();
+    removeIfSent(pairs, LOCAL_REPLY_MARKER);
+    this.ensureRequestId(pairs);
     // A request: this VM's idle ticks (if it was sleeping) go back to every tickMs.
     this.root.wake();
     const router = this.root.router;
@@ -78,10 +83,11 @@ export class StreamContext {
       this.decided = true;
       return CONTINUE;
     }
-    if (router.replicas != null) this.readHop();
-    const method = getHeader(MapType.RequestHeaders, ":method");
-    const path = getHeader(MapType.RequestHeaders, ":path");
+    if (router.replicas != null) this.readHop(pairs);
+    const method = firstOf(pairs, MapType.RequestHeaders, ":method");
+    const path = firstOf(pairs, MapType.RequestHeaders, ":path");
     this.api = router.apiOf(method != null ? method! : "", path != null ? path! : "");
+    if (pairs != null) this.pickerHeaders = pickerHeadersOf(pairs!);
     if (endOfStream || this.api == API_NOT_INFERENCE) {
       this.decided = true;
       this.apply(router.routePassThrough(nowMs()), router);
@@ -112,12 +118,12 @@ export class StreamContext {
    * decides from the body, and nothing of the fleet reaches a model
    * server). The filter sets them again only on a request it forwards.
    */
-  private readHop(): void {
-    const hop = getHeader(MapType.RequestHeaders, HOP_HEADER);
+  private readHop(pairs: HeaderPairs | null): void {
+    const hop = firstOf(pairs, MapType.RequestHeaders, HOP_HEADER);
     this.hopped = hop != null && hop! == this.root.config.fleet.secret;
     if (hop != null) removeHeader(MapType.RequestHeaders, HOP_HEADER);
-    removeHeader(MapType.RequestHeaders, ROUTE_HEADER);
-    removeHeader(MapType.RequestHeaders, SESSION_HEADER);
+    removeIfSent(pairs, ROUTE_HEADER);
+    removeIfSent(pairs, SESSION_HEADER);
   }
 
   /** This replica's address as its peers know it: the address the request came in on. */
@@ -141,7 +147,8 @@ export class StreamContext {
     const body = getBufferBytesScratch(BufferType.RequestBody, 0, bodySize);
     const headers = this.requestHeaders();
     const self = router.replicas != null && !this.hopped ? this.selfAddress() : "";
-    const r = router.routeBody(this.api, body != null ? body! : new Uint8Array(0), headers, this.requestId, nowMs(), self);
+    // The decision's clock is the one its timing started with (one host call less).
+    const r = router.routeBody(this.api, body != null ? body! : new Uint8Array(0), headers, this.requestId, <i64>(started / 1_000_000), self);
     if (r.outcome != Outcome.Reject && r.newBody != null && body != null) {
       setBufferBytes(BufferType.RequestBody, 0, body!.length, r.newBody!);
       replaceHeader(MapType.RequestHeaders, "content-length", r.newBody!.length.toString());
@@ -158,7 +165,8 @@ export class StreamContext {
 
   /** The request headers the picker reads, for the structured request (names are lower-case in Envoy). */
   private requestHeaders(): Array<Header> {
-    return getHeadersNamedAs<Header>(MapType.RequestHeaders, PICKER_HEADERS);
+    const kept = this.pickerHeaders;
+    return kept != null ? kept! : getHeadersNamedAs<Header>(MapType.RequestHeaders, PICKER_HEADERS);
   }
 
   /**
@@ -167,8 +175,8 @@ export class StreamContext {
    * manager usually generates one first (generate_request_id); this covers
    * deployments where it does not.
    */
-  private ensureRequestId(): void {
-    const sent = getHeader(MapType.RequestHeaders, HEADER_REQUEST_ID);
+  private ensureRequestId(pairs: HeaderPairs | null): void {
+    const sent = firstOf(pairs, MapType.RequestHeaders, HEADER_REQUEST_ID);
     if (sent != null && sent!.length > 0) {
       this.requestId = sent!;
       return;
@@ -236,11 +244,12 @@ export class StreamContext {
   }
 
   onResponseHeaders(endOfStream: bool): u32 {
-    const s = getHeader(MapType.ResponseHeaders, ":status");
+    const pairs = HeaderPairs.read(MapType.ResponseHeaders);
+    const s = firstOf(pairs, MapType.ResponseHeaders, ":status");
     if (s != null) this.responseStatus = I32.parseInt(s!);
     this.noteFailedPick();
     // Return the request's id to the client unless the server already did.
-    if (this.requestId.length > 0 && getHeader(MapType.ResponseHeaders, HEADER_REQUEST_ID) == null) {
+    if (this.requestId.length > 0 && !sent(pairs, MapType.ResponseHeaders, HEADER_REQUEST_ID)) {
       replaceHeader(MapType.ResponseHeaders, HEADER_REQUEST_ID, this.requestId);
     }
     return CONTINUE;
@@ -332,6 +341,34 @@ class RequestIds {
     }
     return String.UTF8.decodeUnsafe(t.dataStart, 36);
   }
+}
+
+/** The first value of `name`: from the map read once, or (it could not be read) by its own host call. */
+function firstOf(pairs: HeaderPairs | null, map: MapType, name: string): string | null {
+  return pairs != null ? pairs.first(name) : getHeader(map, name);
+}
+
+function sent(pairs: HeaderPairs | null, map: MapType, name: string): bool {
+  return pairs != null ? pairs.has(name) : getHeader(map, name) != null;
+}
+
+/** Removes a request header the client must not set; no host call when the map read shows it absent. */
+function removeIfSent(pairs: HeaderPairs | null, name: string): void {
+  if (pairs == null || pairs.has(name)) removeHeader(MapType.RequestHeaders, name);
+}
+
+/** The pairs named in PICKER_HEADERS, in the map's order (every occurrence, as the map read at the body gave them). */
+function pickerHeadersOf(pairs: HeaderPairs): Array<Header> {
+  const out = new Array<Header>();
+  for (let i = 0; i < pairs.count; i++) {
+    for (let w = 0; w < PICKER_HEADERS.length; w++) {
+      const name = unchecked(PICKER_HEADERS[w]);
+      if (!pairs.nameIs(i, name)) continue;
+      out.push(new Header(name, pairs.valueAt(i)));
+      break;
+    }
+  }
+  return out;
 }
 
 /** The member Envoy actually sent the request to (after any retries). */

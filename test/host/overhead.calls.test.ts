@@ -53,6 +53,38 @@ describe("host calls per request", () => {
     host.close();
   });
 
+  it("headers: each map is read once; a header the client must not send is removed only when it sent it", async () => {
+    const host = await newPool({ extra: DEFAULT });
+    const id: Array<[string, string]> = [["x-request-id", "req-1"]];
+    send(host, body(3), { headers: id }).stream.sendResponseHeaders([[":status", "200"]], true).end("complete"); // warm-up
+    let forwarded: Array<[string, string]> = [];
+    const clean = calls(host, () => {
+      const s = send(host, body(4), { headers: id });
+      forwarded = s.headers;
+      s.stream.sendResponseHeaders([[":status", "200"]], true).end("complete");
+    });
+    // The request's map and the response's, one read each; no lookups, no removes; the
+    // routing header set on the request, the request id returned on the response.
+    expect(clean.get_header_map_pairs).toBe(2);
+    expect(clean.get_header_map_value).toBeUndefined();
+    expect(clean.remove_header_map_value).toBeUndefined();
+    expect(clean.replace_header_map_value).toBe(2);
+    // Two clock reads: the decision's start (its clock) and its end (decision_time_us).
+    expect(clean.get_current_time_nanoseconds).toBe(2);
+    expect(forwarded.filter(([k]) => k === "x-request-id")).toEqual([["x-request-id", "req-1"]]);
+    const spoofed: Array<[string, string]> = [...id, ["x-gateway-destination-endpoint", "6.6.6.6:1"], ["x-llm-picker-scores", "{}"], ["x-llm-picker-local-reply", "1"]];
+    const dirty = calls(host, () => {
+      const s = send(host, body(5), { headers: spoofed });
+      forwarded = s.headers;
+      s.stream.sendResponseHeaders([[":status", "200"]], true).end("complete");
+    });
+    expect(dirty.remove_header_map_value).toBe(3);
+    expect(forwarded.filter(([k]) => k.startsWith("x-llm-picker"))).toEqual([]);
+    expect(forwarded.filter(([k]) => k === "x-gateway-destination-endpoint").map(([, v]) => v)).not.toContain("6.6.6.6:1");
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
   it("a streamed response still releases its queued prefill at the first response byte", async () => {
     const host = await newPool({ extra: DEFAULT });
     const s = send(host, body(2, true));
