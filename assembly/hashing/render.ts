@@ -110,6 +110,46 @@ export class BufferSink extends ByteSink {
 /** A canonical-JSON scratch grown past this is dropped after a request instead of kept for the next. */
 const SCRATCH_KEEP_BYTES: i32 = 64 * 1024;
 
+/** Raw values up to this size have their canonical form remembered (CanonicalMemo). */
+const MEMO_MAX_BYTES: i32 = 8 * 1024;
+/** Values remembered: tool lists, tool calls and documents a conversation repeats on every turn. */
+const MEMO_SLOTS: i32 = 8;
+
+/**
+ * The canonical forms of the last few raw JSON values rendered, by their
+ * exact bytes: a conversation sends the same tool definitions (and its
+ * earlier turns' tool calls) with every request, and canonicalising them
+ * (validate, sort every object's keys, re-encode the strings) was a large
+ * part of rendering a chat with tools. A hit costs one byte comparison.
+ * Bounded: MEMO_SLOTS values of at most MEMO_MAX_BYTES each, raw and
+ * canonical (never longer than raw), replaced in turn.
+ */
+class CanonicalMemo {
+  private raws: StaticArray<Uint8Array | null> = new StaticArray<Uint8Array | null>(MEMO_SLOTS);
+  private forms: StaticArray<Uint8Array | null> = new StaticArray<Uint8Array | null>(MEMO_SLOTS);
+  private next: i32 = 0;
+
+  /** The remembered canonical form of exactly these bytes, or null. */
+  find(raw: Uint8Array): Uint8Array | null {
+    const n = raw.length;
+    if (n > MEMO_MAX_BYTES) return null;
+    for (let i = 0; i < MEMO_SLOTS; i++) {
+      const r = unchecked(this.raws[i]);
+      if (r === null || r.length != n) continue;
+      if (memory.compare(r.dataStart, raw.dataStart, <usize>n) == 0) return unchecked(this.forms[i]);
+    }
+    return null;
+  }
+
+  remember(raw: Uint8Array, form: Uint8Array): void {
+    if (raw.length > MEMO_MAX_BYTES) return;
+    const i = this.next;
+    unchecked((this.raws[i] = raw.slice(0)));
+    unchecked((this.forms[i] = form.slice(0)));
+    this.next = i + 1 < MEMO_SLOTS ? i + 1 : 0;
+  }
+}
+
 /** Renders requests into a sink; reuse one Renderer (its scratch buffer is kept). */
 export class Renderer {
   private scratch: ByteWriter = new ByteWriter(1024);
@@ -117,6 +157,7 @@ export class Renderer {
   private decoded: DecodeScratch = new DecodeScratch();
   /** Largest canonical value rendered since the last `trimScratch`. */
   private scratchPeak: i32 = 0;
+  private memo: CanonicalMemo = new CanonicalMemo();
   private sink: ByteSink;
 
   constructor(sink: ByteSink) {
@@ -241,6 +282,8 @@ export class Renderer {
 
   /** Canonical form of a raw value (a view of the scratch buffer). */
   private canonical(v: RawJson): Uint8Array {
+    const known = this.memo.find(v.bytes);
+    if (known !== null) return known;
     this.scratch.reset();
     // The parser has validated the value; should canonicalisation still fail,
     // the bytes as sent are the deterministic fallback.
@@ -249,7 +292,9 @@ export class Renderer {
       this.scratch.bytes(v.bytes);
     }
     if (this.scratch.length > this.scratchPeak) this.scratchPeak = this.scratch.length;
-    return this.scratch.view();
+    const form = this.scratch.view();
+    this.memo.remember(v.bytes, form);
+    return form;
   }
 
   /** Lets go of a scratch buffer that one large value (e.g. an inline image) grew, so a reused Renderer stays small. */

@@ -435,6 +435,27 @@ describe("the build renders and hashes like the independent reference", () => {
   });
 });
 
+describe("canonical forms remembered between requests (the renderer's memo of raw values)", () => {
+  // Twelve tool lists, more than the memo holds: pairs of the same length
+  // that differ in one byte, and re-spellings (key order, spaces) of the same tools.
+  const fn = (name: string, extra = "") => `{"type":"function","function":{"name":"${name}","parameters":{"type":"object"${extra}}}}`;
+  const respelled = (name: string) => `{ "function":{"parameters":{"type":"object"},"name":"${name}"},"type":"function" }`;
+  const pool: string[] = [];
+  for (const name of ["aa", "ab", "ba", "bb"]) pool.push(`[${fn(name)}]`, `[${respelled(name)}]`, `[${fn(name, ',"x":1')}]`);
+  it("a request renders and hashes like the reference whatever the memo holds from earlier requests", () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: pool.length - 1 }), { minLength: 1, maxLength: 30 }), (order) => {
+        for (const i of order) {
+          const body = `{"model":"m","tools":${pool[i]},"messages":[{"role":"user","content":"hello"}]}`;
+          const got: string = u.hashBodyHex(enc.encode(body), CHAT, "", 16, 100000, true);
+          expect(got).toBe(referenceHashes("chat", body, { blockSize: 16, maxBlocks: 100000, hashTrailingBlock: true }).join(" "));
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
 describe("seed TestPrefixPluginChatCompletionsGrowth (S=8) through the index", () => {
   it("2 → 4 → 6 messages: pod1 score = cached/total, pod2 0, final > 0.5", () => {
     const s = u.storeNew();
