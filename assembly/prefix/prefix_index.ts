@@ -388,14 +388,26 @@ export class PrefixIndex {
     const start = k * this.group;
     const len = this.groupLen(hashes.length, k);
     const count = bucketCount(v.bytes);
+    // A two-word filter of the group's hashes (one bit each from two
+    // 6-bit slices): most of a bucket's entries belong to other chains and
+    // fail it with two bit tests, instead of a compare with every hash of
+    // the group. Exact: an entry that passes is still compared in full.
+    let lowBits: u64 = 0;
+    let highBits: u64 = 0;
+    for (let j = 0; j < len; j++) {
+      const h = unchecked(hashes[start + j]);
+      lowBits |= (<u64>1) << (h & 63);
+      highBits |= (<u64>1) << ((h >> 6) & 63);
+    }
     for (let i = 0; i < count; i++) {
+      const eh = entryHash(v.bytes, i);
+      if ((lowBits & ((<u64>1) << (eh & 63))) == 0 || (highBits & ((<u64>1) << ((eh >> 6) & 63))) == 0) continue;
       const ep = entryEndpoint(v.bytes, i);
       let e = 0;
       while (e < E && unchecked(this.lastIds[e]) != ep) e++;
       if (e == E) continue; // not in the pool: never scores
-      const h = entryHash(v.bytes, i);
       for (let j = 0; j < len; j++) {
-        if (unchecked(hashes[start + j]) != h) continue;
+        if (unchecked(hashes[start + j]) != eh) continue;
         const slot = k * E + e;
         const before = unchecked(this.masks[slot]);
         const stamp = entryStamp(v.bytes, i);
