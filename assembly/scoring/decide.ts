@@ -98,8 +98,12 @@ export function hotSpot(candidates: Array<EndpointState>, cfg: GuardConfig): boo
 }
 
 function healthyIndices(endpoints: Array<EndpointState>): Array<i32> {
-  const out = new Array<i32>();
-  for (let i = 0; i < endpoints.length; i++) if (unchecked(endpoints[i]).isHealthy) out.push(i);
+  // Counted first: the array is made once at its size instead of grown by push.
+  let n = 0;
+  for (let i = 0; i < endpoints.length; i++) if (unchecked(endpoints[i]).isHealthy) n++;
+  const out = new Array<i32>(n);
+  let at = 0;
+  for (let i = 0; i < endpoints.length && at < n; i++) if (unchecked(endpoints[i]).isHealthy) unchecked((out[at++] = i));
   return out;
 }
 
