@@ -168,6 +168,52 @@ export class ChainHasher extends ByteSink {
     if (blk === null) this.state.reset(0); // the buffered path never touches the streaming state
   }
 
+  // ---- the chain's position, for ConversationMemo (render.ts) ----
+
+  /** Blocks hashed so far. */
+  get blockCount(): i32 {
+    return this.count;
+  }
+
+  /** The last block's hash (the seed before the first block). */
+  get lastHash(): u64 {
+    return this.prev;
+  }
+
+  /** Bytes of the block being filled. */
+  get partialLength(): i32 {
+    return this.inBlock;
+  }
+
+  /** Address of the block being filled; null address (0) when blocks are streamed (large blocks: no position to save). */
+  get partialPtr(): usize {
+    const blk = this.blk;
+    return blk !== null ? changetype<usize>(blk) : 0;
+  }
+
+  /** Address of the hashes so far (blockCount of them). */
+  get hashesPtr(): usize {
+    return changetype<usize>(this.out);
+  }
+
+  /**
+   * Puts the chain where an earlier rendering of the same bytes left it:
+   * `count` hashes from `hashes`, the last of them (or the seed) `prev`,
+   * `partialLen` bytes of an unfinished block from `partial`. Only with
+   * buffered blocks (partialPtr != 0); false (nothing changed) otherwise.
+   */
+  restore(count: i32, hashes: usize, prev: u64, partial: usize, partialLen: i32, accepted: i64): bool {
+    const blk = this.blk;
+    if (blk === null || count < 0 || count > this.maxBlocks || partialLen < 0 || partialLen >= this.blockSize) return false;
+    memory.copy(changetype<usize>(this.out), hashes, <usize>count << 3);
+    memory.copy(changetype<usize>(blk), partial, <usize>partialLen);
+    this.count = count;
+    this.prev = prev;
+    this.inBlock = partialLen;
+    this.accepted = accepted;
+    return true;
+  }
+
   /** Ends the chain; returns the hashes (a fresh array of exactly the count). */
   finish(): StaticArray<u64> {
     if (this.trailing && this.inBlock > 0 && this.count < this.maxBlocks) this.closeBlock();

@@ -51,6 +51,7 @@ import {
 } from "../request/types";
 import { BlockConfig, ByteSink, ChainHasher } from "./blocks";
 import { xxh64Bytes } from "./xxhash64";
+import { ConversationMemo } from "./conversation";
 
 /**
  * Version of this rendering; bump when any byte below changes (and
@@ -158,6 +159,9 @@ export class Renderer {
   /** Largest canonical value rendered since the last `trimScratch`. */
   private scratchPeak: i32 = 0;
   private memo: CanonicalMemo = new CanonicalMemo();
+  /** Set when the sink is a block chain (hashBody): conversations then resume where a remembered one left off. */
+  chain: ChainHasher | null = null;
+  private conversations: ConversationMemo = new ConversationMemo();
   private sink: ByteSink;
 
   constructor(sink: ByteSink) {
@@ -199,11 +203,20 @@ export class Renderer {
   // ---- chat ----
 
   private chat(c: ChatCompletionsBody): void {
-    this.json(TAG_TOOLS, c.tools);
-    this.json(TAG_DOCUMENTS, c.documents);
-    this.text(TAG_CHAT_TEMPLATE, c.chatTemplate);
-    this.json(TAG_KWARGS, c.chatTemplateKwargs);
-    for (let i = 0; i < c.messages.length && !this.sink.done; i++) this.message(unchecked(c.messages[i]));
+    const chain = this.chain;
+    // The chain holds only its seed here: lastHash is the seed.
+    const from = chain !== null ? this.conversations.begin(chain.lastHash, c, chain) : 0;
+    if (from == 0) {
+      this.json(TAG_TOOLS, c.tools);
+      this.json(TAG_DOCUMENTS, c.documents);
+      this.text(TAG_CHAT_TEMPLATE, c.chatTemplate);
+      this.json(TAG_KWARGS, c.chatTemplateKwargs);
+    }
+    for (let i = from; i < c.messages.length && !this.sink.done; i++) {
+      const m = unchecked(c.messages[i]);
+      this.message(m);
+      if (chain !== null) this.conversations.messageDone(c, m, chain);
+    }
   }
 
   private message(m: Message): void {
@@ -386,6 +399,7 @@ export function hashBody(model: Uint8Array, body: RequestBody, config: BlockConf
   ) {
     chain = new ChainHasher(config);
     renderer = new Renderer(chain);
+    renderer.chain = chain;
     reusedChain = chain;
     reusedRenderer = renderer;
     reusedBlockSize = config.blockSize;

@@ -20,6 +20,7 @@ export function readMessages(bp: BodyParser): bool {
   }
   if (k != JsonKind.Array) return bp.fail(typeError("messages", "an array of message objects", k));
   sc.beginArray();
+  bp.chat.source = sc.bytes;
   let i = 0;
   while (sc.nextItem()) {
     if (++bp.elements > MAX_ELEMENTS) return bp.fail(tooManyError("messages[" + i.toString() + "]"));
@@ -37,6 +38,7 @@ function readMessage(bp: BodyParser, i: i32): bool {
   if (k != JsonKind.Object) return bp.fail(typeError("messages[" + i.toString() + "]", "a message object", k));
   sc.beginObject();
   const m = new Message();
+  m.rawStart = sc.valueStart;
   while (sc.nextKey()) {
     if (sc.keyIs("role")) {
       if (!readRole(bp, m, i)) return false;
@@ -56,6 +58,7 @@ function readMessage(bp: BodyParser, i: i32): bool {
     }
   }
   if (sc.failed) return false;
+  m.rawEnd = sc.pos;
   bp.chat.messages.push(m);
   return true;
 }

@@ -150,6 +150,9 @@ export class ContentPart extends LazyText {
 
 /** A chat message; `text` (LazyText) is the content when contentKind is Text. */
 export class Message extends LazyText {
+  /** Where the message object is in ChatCompletionsBody.source ('{' to '}' inclusive): equal bytes, equal message. */
+  rawStart: i32 = 0;
+  rawEnd: i32 = 0;
   role: Uint8Array | null = null;
   contentKind: ContentKind = ContentKind.Absent;
   /** ContentKind.Parts: the parts in order (NO_PARTS, shared, when none). */
@@ -160,6 +163,8 @@ export class Message extends LazyText {
 }
 
 export class ChatCompletionsBody {
+  /** The body the messages were parsed from (Message.rawStart/rawEnd index it); valid while the body is. */
+  source: Uint8Array = EMPTY_BYTES;
   messages: Array<Message> = [];
   tools: RawJson | null = null;
   documents: RawJson | null = null;

@@ -17,6 +17,16 @@ export class ByteWriter {
     this.len = 0;
   }
 
+  /** Keeps the first `n` bytes (n ≤ length). */
+  truncate(n: i32): void {
+    if (n >= 0 && n < this.len) this.len = n;
+  }
+
+  /** Address of byte 0 (valid until the next write that grows the buffer). */
+  get dataStart(): usize {
+    return this.buf.dataStart;
+  }
+
   private ensure(extra: i32): void {
     const need = this.len + extra;
     if (need <= this.buf.length) return;

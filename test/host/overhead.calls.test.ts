@@ -56,7 +56,9 @@ describe("host calls per request", () => {
   it("headers: each map is read once; a header the client must not send is removed only when it sent it", async () => {
     const host = await newPool({ extra: DEFAULT });
     const id: Array<[string, string]> = [["x-request-id", "req-1"]];
-    send(host, body(3), { headers: id }).stream.sendResponseHeaders([[":status", "200"]], true).end("complete"); // warm-up
+    send(host, body(3), { headers: id })
+      .stream.sendResponseHeaders([[":status", "200"]], true)
+      .end("complete"); // warm-up
     let forwarded: Array<[string, string]> = [];
     const clean = calls(host, () => {
       const s = send(host, body(4), { headers: id });
@@ -72,7 +74,12 @@ describe("host calls per request", () => {
     // Two clock reads: the decision's start (its clock) and its end (decision_time_us).
     expect(clean.get_current_time_nanoseconds).toBe(2);
     expect(forwarded.filter(([k]) => k === "x-request-id")).toEqual([["x-request-id", "req-1"]]);
-    const spoofed: Array<[string, string]> = [...id, ["x-gateway-destination-endpoint", "6.6.6.6:1"], ["x-llm-picker-scores", "{}"], ["x-llm-picker-local-reply", "1"]];
+    const spoofed: Array<[string, string]> = [
+      ...id,
+      ["x-gateway-destination-endpoint", "6.6.6.6:1"],
+      ["x-llm-picker-scores", "{}"],
+      ["x-llm-picker-local-reply", "1"],
+    ];
     const dirty = calls(host, () => {
       const s = send(host, body(5), { headers: spoofed });
       forwarded = s.headers;

@@ -456,6 +456,38 @@ describe("canonical forms remembered between requests (the renderer's memo of ra
   });
 });
 
+describe("conversations resumed from the memo (incremental hashing of repeated leading messages)", () => {
+  // Sequences of requests as clients send them: a conversation growing turn
+  // by turn, forks of it (an earlier turn edited or regenerated), other
+  // conversations in between (more than the memo's 8), another model, other
+  // tools. Every request's hashes must equal the reference's, whatever the
+  // memo holds from the requests before it.
+  const step = fc.record({
+    conv: fc.integer({ min: 0, max: 11 }),
+    op: fc.constantFrom("grow", "grow", "grow", "fork", "retools", "remodel"),
+    msg: message,
+  });
+  it("every request hashes like the reference", () => {
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 1, maxLength: 40 }), tools, fc.constantFrom(4, 16, 64), fc.constantFrom(100000, 3, 12), (steps, t, S, cap) => {
+        const convs: Array<{ msgs: unknown[]; tools: unknown; model: string }> = Array.from({ length: 12 }, () => ({ msgs: [], tools: t, model: "m" }));
+        for (const { conv, op, msg } of steps) {
+          const c = convs[conv];
+          if (op === "fork" && c.msgs.length > 0) c.msgs = [...c.msgs.slice(0, c.msgs.length - 1), msg];
+          else if (op === "retools") c.tools = c.tools === undefined ? [{ type: "function", function: { name: "x" } }] : undefined;
+          else if (op === "remodel") c.model = c.model === "m" ? "m2" : "m";
+          else c.msgs = [...c.msgs, msg];
+          if (c.msgs.length === 0) continue;
+          const body = chat(c.msgs, c.tools, undefined, c.model);
+          const got: string = u.hashBodyHex(enc.encode(body), CHAT, "", S, cap, true);
+          expect(got).toBe(referenceHashes("chat", body, { blockSize: S, maxBlocks: cap, hashTrailingBlock: true }).join(" "));
+        }
+      }),
+      { numRuns: 80 },
+    );
+  });
+});
+
 describe("seed TestPrefixPluginChatCompletionsGrowth (S=8) through the index", () => {
   it("2 → 4 → 6 messages: pod1 score = cached/total, pod2 0, final > 0.5", () => {
     const s = u.storeNew();
