@@ -13,7 +13,7 @@
 // Bounded: SLOTS conversations of at most SLOT_BYTES each (message bytes
 // and the head's); a message that does not fit ends what a slot records.
 // Only messages the chain still hashes are recorded (it stops at maxBlocks).
-import { ByteWriter } from "../util/bytes";
+import { ByteWriter, sameBytes } from "../util/bytes";
 import { ChainHasher } from "./blocks";
 import { ChatCompletionsBody, Message, RawJson } from "../request/types";
 
@@ -33,8 +33,8 @@ function headField(c: ChatCompletionsBody, f: i32): Uint8Array | null {
   return rawOf(c.chatTemplateKwargs);
 }
 
-function sameBytes(a: usize, an: i32, b: usize, bn: i32): bool {
-  return an == bn && memory.compare(a, b, <usize>an) == 0;
+function same(a: usize, an: i32, b: usize, bn: i32): bool {
+  return an == bn && sameBytes(a, b, an);
 }
 
 /** One remembered conversation. */
@@ -76,7 +76,7 @@ class Slot {
       const v = headField(c, f);
       const present = unchecked(this.headPresent[f]);
       if ((v !== null) != present) return false;
-      if (v !== null && !sameBytes(this.bytes.dataStart + <usize>unchecked(this.headAt[f]), unchecked(this.headLen[f]), v.dataStart, v.length)) return false;
+      if (v !== null && !same(this.bytes.dataStart + <usize>unchecked(this.headAt[f]), unchecked(this.headLen[f]), v.dataStart, v.length)) return false;
     }
     return true;
   }
@@ -88,7 +88,7 @@ class Slot {
     let d = 0;
     while (d < n) {
       const m = unchecked(c.messages[d]);
-      if (!sameBytes(this.bytes.dataStart + <usize>unchecked(this.msgAt[d]), unchecked(this.msgLen[d]), src + <usize>m.rawStart, m.rawEnd - m.rawStart)) break;
+      if (!same(this.bytes.dataStart + <usize>unchecked(this.msgAt[d]), unchecked(this.msgLen[d]), src + <usize>m.rawStart, m.rawEnd - m.rawStart)) break;
       d++;
     }
     return d;

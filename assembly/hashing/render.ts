@@ -32,7 +32,7 @@
 //    canonical JSON (URL or inline data included), so a 5 MB base64 image
 //    costs a few bytes of the block budget yet two different images never
 //    share a block.
-import { ByteWriter } from "../util/bytes";
+import { ByteWriter, sameBytes } from "../util/bytes";
 import { DecodeScratch } from "../json/strings";
 import { canonicalJson } from "../json/canonical";
 import {
@@ -137,7 +137,7 @@ class CanonicalMemo {
     for (let i = 0; i < MEMO_SLOTS; i++) {
       const r = unchecked(this.raws[i]);
       if (r === null || r.length != n) continue;
-      if (memory.compare(r.dataStart, raw.dataStart, <usize>n) == 0) return unchecked(this.forms[i]);
+      if (sameBytes(r.dataStart, raw.dataStart, n)) return unchecked(this.forms[i]);
     }
     return null;
   }

@@ -2,7 +2,7 @@
 // build/units-hashing.wasm, loaded by test/unit through test/unit/units.ts).
 // Exports thin wrappers over the pure functions of these folders; never
 // imported by the filter.
-import { ByteWriter, utf8 } from "../util/bytes";
+import { ByteWriter, sameBytes, utf8 } from "../util/bytes";
 import { KeyValueStore, MemoryStore, StoreValue } from "../util/store";
 import { PrefixIndex, PrefixIndexConfig } from "../prefix/prefix_index";
 import { parseBody } from "../request/parse";
@@ -20,6 +20,12 @@ export function selfCheck(input: Uint8Array): Uint8Array {
 // ---- xxhash64.ts ---------------------------------------------------------
 
 /** One-shot XXH64 as 16 hex digits. */
+/** util/bytes sameBytes over a[aAt..aAt+n) and b[bAt..bAt+n) (the caller keeps the ranges inside). */
+export function sameBytesAt(a: Uint8Array, aAt: i32, b: Uint8Array, bAt: i32, n: i32): bool {
+  if (aAt < 0 || bAt < 0 || n < 0 || aAt + n > a.length || bAt + n > b.length) return false;
+  return sameBytes(a.dataStart + <usize>aAt, b.dataStart + <usize>bAt, n);
+}
+
 export function xxh64Hex(input: Uint8Array, seed: u64): string {
   return hex64(xxh64Bytes(input, seed));
 }

@@ -88,3 +88,26 @@ export class ByteWriter {
 export function utf8(s: string): Uint8Array {
   return Uint8Array.wrap(String.UTF8.encode(s));
 }
+
+/**
+ * True when the `n` bytes at `a` and at `b` are equal: 16 bytes per compare
+ * (wasm SIMD, unaligned loads), then 8, then one at a time. The runtime's
+ * memory.compare takes its fast path only when both addresses have the same
+ * alignment, and goes byte by byte otherwise.
+ */
+export function sameBytes(a: usize, b: usize, n: i32): bool {
+  let i = 0;
+  while (i + 16 <= n) {
+    if (!i8x16.all_true(i8x16.eq(v128.load(a + <usize>i), v128.load(b + <usize>i)))) return false;
+    i += 16;
+  }
+  if (i + 8 <= n) {
+    if (load<u64>(a + <usize>i) != load<u64>(b + <usize>i)) return false;
+    i += 8;
+  }
+  while (i < n) {
+    if (load<u8>(a + <usize>i) != load<u8>(b + <usize>i)) return false;
+    i++;
+  }
+  return true;
+}

@@ -17,6 +17,29 @@ beforeAll(async () => {
   ref = await xxhash();
 });
 
+describe("sameBytes (util/bytes: the memos' byte comparison)", () => {
+  it("equals a plain comparison for any lengths, offsets (alignments) and a difference anywhere", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 0, maxLength: 80 }),
+        fc.integer({ min: 0, max: 15 }),
+        fc.integer({ min: 0, max: 15 }),
+        fc.option(fc.nat(), { nil: undefined }),
+        (bytes, aAt, bAt, flip) => {
+          const a = new Uint8Array(aAt + bytes.length);
+          const b = new Uint8Array(bAt + bytes.length);
+          a.set(bytes, aAt);
+          b.set(bytes, bAt);
+          if (flip !== undefined && bytes.length > 0) b[bAt + (flip % bytes.length)] ^= 1 << (flip % 8);
+          const equal = Buffer.compare(a.subarray(aAt), b.subarray(bAt)) === 0;
+          expect(u.sameBytesAt(a, aAt, b, bAt, bytes.length)).toBe(equal);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
+
 describe("xxh64", () => {
   it.each([
     ["", "ef46db3751d8e999"],
