@@ -40,6 +40,8 @@ function same(a: usize, an: i32, b: usize, bn: i32): bool {
 /** One remembered conversation. */
 class Slot {
   used: bool = false;
+  /** When this slot was last resumed or started (ConversationMemo's request count): the least recent is replaced. */
+  lastUse: i64 = 0;
   seed: u64 = 0;
   /** Head field f: present, and its bytes at headAt[f] in `bytes` (headLen[f] long). */
   headPresent: StaticArray<bool> = new StaticArray<bool>(HEAD_FIELDS);
@@ -130,7 +132,33 @@ class Slot {
     this.open = true;
   }
 
-  private headEnd(): i32 {
+  /** Becomes a copy of `o`'s seed, head and first `d` messages (d ≤ o.depth). */
+  copyFrom(o: Slot, d: i32): void {
+    this.used = o.used;
+    this.seed = o.seed;
+    for (let f = 0; f < HEAD_FIELDS; f++) {
+      unchecked((this.headPresent[f] = unchecked(o.headPresent[f])));
+      unchecked((this.headAt[f] = unchecked(o.headAt[f])));
+      unchecked((this.headLen[f] = unchecked(o.headLen[f])));
+    }
+    const last = d - 1;
+    this.bytes.reset();
+    this.bytes.raw(o.bytes.dataStart, d > 0 ? unchecked(o.msgAt[last]) + unchecked(o.msgLen[last]) : o.headEnd());
+    this.parts.reset();
+    this.parts.raw(o.parts.dataStart, d > 0 ? unchecked(o.partAt[last]) + unchecked(o.partLen[last]) : 0);
+    this.hashes.reset();
+    this.hashes.raw(o.hashes.dataStart, d > 0 ? unchecked(o.count[last]) << 3 : 0);
+    this.msgAt = o.msgAt.slice(0, d);
+    this.msgLen = o.msgLen.slice(0, d);
+    this.count = o.count.slice(0, d);
+    this.prev = o.prev.slice(0, d);
+    this.accepted = o.accepted.slice(0, d);
+    this.partAt = o.partAt.slice(0, d);
+    this.partLen = o.partLen.slice(0, d);
+    this.open = true;
+  }
+
+  headEnd(): i32 {
     let end = 0;
     for (let f = 0; f < HEAD_FIELDS; f++) end = max(end, unchecked(this.headAt[f]) + unchecked(this.headLen[f]));
     return end;
@@ -178,7 +206,9 @@ class Slot {
 /** The remembered conversations of one Renderer (one per VM). */
 export class ConversationMemo {
   private slots: StaticArray<Slot | null> = new StaticArray<Slot | null>(SLOTS);
-  private next: i32 = 0;
+  private requests: i64 = 0;
+  /** Messages whose rendering was resumed instead of redone, since the memo was made (tests, benchmarks). */
+  resumedMessages: i64 = 0;
   /** The slot the current request records into (null: none). */
   private current: Slot | null = null;
 
@@ -190,6 +220,7 @@ export class ConversationMemo {
   begin(seed: u64, c: ChatCompletionsBody, chain: ChainHasher): i32 {
     this.current = null;
     if (chain.partialPtr == 0) return 0; // streamed blocks: no position to restore
+    this.requests++;
     let best: Slot | null = null;
     let bestDepth = 0;
     for (let i = 0; i < SLOTS; i++) {
@@ -201,22 +232,55 @@ export class ConversationMemo {
         bestDepth = d;
       }
     }
-    if (best !== null) {
-      // The same conversation: continue its slot from the messages in common.
-      best.keep(bestDepth);
-      this.current = best;
-      if (bestDepth > 0 && best.restore(bestDepth, chain)) return bestDepth;
-      best.keep(0);
+    if (best !== null && bestDepth > 0) {
+      // The same conversation grown by a turn, or sent again with another
+      // last message: continue its slot. A request that shares less of it
+      // (another conversation with the same system prompt, an earlier turn
+      // edited) starts from a copy of the common part in another slot, so
+      // the longer conversation stays remembered.
+      let into = best;
+      if (bestDepth < best.depth - 1) {
+        into = this.victim();
+        into.copyFrom(best, bestDepth);
+      } else {
+        best.keep(bestDepth);
+      }
+      into.lastUse = this.requests;
+      this.current = into;
+      if (into.restore(bestDepth, chain)) {
+        this.resumedMessages += bestDepth;
+        return bestDepth;
+      }
+      into.keep(0);
       return 0;
     }
-    let s = unchecked(this.slots[this.next]);
-    if (s === null) {
-      s = new Slot();
-      unchecked((this.slots[this.next] = s));
-    }
-    this.next = this.next + 1 < SLOTS ? this.next + 1 : 0;
+    const s = this.victim();
+    s.lastUse = this.requests;
     if (s.reset(seed, c)) this.current = s;
     return 0;
+  }
+
+  /** The slot a new conversation takes: an unused one, else the one resumed least recently. */
+  private victim(): Slot {
+    let victim = 0;
+    let victimUse = i64.MAX_VALUE;
+    for (let i = 0; i < SLOTS; i++) {
+      const s = unchecked(this.slots[i]);
+      if (s === null || !s.used) {
+        victim = i;
+        break;
+      }
+      if (s.lastUse < victimUse) {
+        victim = i;
+        victimUse = s.lastUse;
+      }
+    }
+    let s = unchecked(this.slots[victim]);
+    if (s === null) {
+      s = new Slot();
+      unchecked((this.slots[victim] = s));
+    }
+    return s;
   }
 
   /** Message `m` of the body being rendered is done: remember the chain's position after it. */

@@ -161,7 +161,7 @@ export class Renderer {
   private memo: CanonicalMemo = new CanonicalMemo();
   /** Set when the sink is a block chain (hashBody): conversations then resume where a remembered one left off. */
   chain: ChainHasher | null = null;
-  private conversations: ConversationMemo = new ConversationMemo();
+  readonly conversations: ConversationMemo = new ConversationMemo();
   private sink: ByteSink;
 
   constructor(sink: ByteSink) {
@@ -410,6 +410,12 @@ export function hashBody(model: Uint8Array, body: RequestBody, config: BlockConf
   renderer.render(body);
   renderer.trimScratch();
   return chain.finish();
+}
+
+/** Messages hashBody resumed from its conversation memo instead of rendering them (tests, benchmarks). */
+export function resumedMessages(): i64 {
+  const r = reusedRenderer;
+  return r !== null ? r.conversations.resumedMessages : 0;
 }
 
 /** Block hashes of the structured request (upstream: PrefixHashes of an LLMRequest). */

@@ -6,7 +6,7 @@ import { ByteWriter, sameBytes, utf8 } from "../util/bytes";
 import { KeyValueStore, MemoryStore, StoreValue } from "../util/store";
 import { PrefixIndex, PrefixIndexConfig } from "../prefix/prefix_index";
 import { parseBody } from "../request/parse";
-import { hashBody, renderBody } from "./render";
+import { hashBody, renderBody, resumedMessages } from "./render";
 import { BlockConfig, chainHashes, ChainHasher } from "./blocks";
 import { hex64, hexList } from "../util/hex";
 import { xxh64Bytes, Xxh64 } from "./xxhash64";
@@ -20,6 +20,11 @@ export function selfCheck(input: Uint8Array): Uint8Array {
 // ---- xxhash64.ts ---------------------------------------------------------
 
 /** One-shot XXH64 as 16 hex digits. */
+/** Messages hashBody has resumed from its conversation memo so far (this module's renderer). */
+export function conversationResumedMessages(): i64 {
+  return resumedMessages();
+}
+
 /** util/bytes sameBytes over a[aAt..aAt+n) and b[bAt..bAt+n) (the caller keeps the ranges inside). */
 export function sameBytesAt(a: Uint8Array, aAt: i32, b: Uint8Array, bAt: i32, n: i32): bool {
   if (aAt < 0 || bAt < 0 || n < 0 || aAt + n > a.length || bAt + n > b.length) return false;

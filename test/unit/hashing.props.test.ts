@@ -467,6 +467,34 @@ describe("conversations resumed from the memo (incremental hashing of repeated l
     op: fc.constantFrom("grow", "grow", "grow", "fork", "retools", "remodel"),
     msg: message,
   });
+  it("interleaved conversations (as many as the memo holds) resume all their messages but the new one", () => {
+    // Eight conversations of five messages sharing tools and a system prompt, each sent with three
+    // different last messages, round after round: from the second round on every request renders one message.
+    const system = { role: "system", content: "You are a helpful assistant. ".repeat(20) };
+    const body = (conv: number, variant: number) =>
+      chat(
+        [
+          system,
+          { role: "user", content: `conversation ${conv} `.repeat(30) },
+          { role: "assistant", content: "ok ".repeat(40) },
+          { role: "user", content: `turn ${conv}` },
+          { role: "user", content: `variant ${variant}` },
+        ],
+        [{ type: "function", function: { name: "f", description: "a tool" } }],
+      );
+    for (let v = 0; v < 3; v++) {
+      const before = Number(u.conversationResumedMessages());
+      for (let conv = 0; conv < 8; conv++) {
+        const b = body(conv, v);
+        expect(u.hashBodyHex(enc.encode(b), CHAT, "", 16, 100000, true)).toBe(
+          referenceHashes("chat", b, { blockSize: 16, maxBlocks: 100000, hashTrailingBlock: true }).join(" "),
+        );
+      }
+      const resumed = Number(u.conversationResumedMessages()) - before;
+      if (v > 0) expect(resumed).toBe(8 * 4);
+    }
+  });
+
   it("every request hashes like the reference", () => {
     fc.assert(
       fc.property(fc.array(step, { minLength: 1, maxLength: 40 }), tools, fc.constantFrom(4, 16, 64), fc.constantFrom(100000, 3, 12), (steps, t, S, cap) => {
