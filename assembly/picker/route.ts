@@ -31,6 +31,7 @@ import { FLEET_MEMBERS_KEY, MEMBERS_KEY, Pool, PoolView } from "../pool/members"
 import { Labels } from "../pool/labels";
 import { MaglevTable } from "../fleet/maglev";
 import { sessionKey } from "../fleet/session";
+import { formatPlacement, parsePlacement, parseSessionKey, Placement, SessionPlacements } from "../fleet/placements";
 
 export enum Outcome {
   /** Not an inference call: forwarded to an endpoint picked on load only. */
@@ -66,6 +67,18 @@ export class RouteResult {
   /** Forward: the session key (16 hex digits, the value Maglev hashes) and the replica expected to own it. */
   sessionKey: string = "";
   replica: string = "";
+  /** Fleet: the placement hint (fleet/placements.ts format) sent with a forwarded request, or returned with a hopped one's response; "" for none. */
+  placement: string = "";
+}
+
+/** What a trusted forwarding replica sent with a hopped request (docs/fleet.md "Placement hints"). */
+export class Hop {
+  constructor(
+    /** The session key header (16 hex digits). */
+    public session: string,
+    /** The placement header ("" when the first hop knew none). */
+    public placement: string,
+  ) {}
 }
 
 /** Per-VM router: owns the prefix index handle and the tie-break PRNG. */
@@ -79,6 +92,8 @@ export class Router {
   readonly replicas: Pool | null;
   private maglev: MaglevTable | null = null;
   private maglevOf: PoolView | null = null;
+  /** Fleet: where the sessions this replica saw went (null without a fleet). */
+  readonly placements: SessionPlacements | null;
   private rng: Pcg32;
   /** Requests this VM has sent to an endpoint (the scraper's "traffic since the last scrape"). */
   routedCount: i64 = 0;
@@ -99,6 +114,7 @@ export class Router {
     }
     this.pool = new Pool(store, addresses, config.pool.cluster.length > 0, MEMBERS_KEY, labels);
     this.replicas = config.fleet.cluster.length > 0 ? new Pool(store, [], true, FLEET_MEMBERS_KEY) : null;
+    this.placements = this.replicas != null ? new SessionPlacements(store) : null;
   }
 
   /** Which API a request is for (or API_NOT_INFERENCE / API_BY_SHAPE). */
@@ -158,8 +174,9 @@ export class Router {
    * A buffered inference request body. `self` is this replica's address as
    * the fleet's replicas cluster lists it, when the request may be forwarded
    * (a fleet is configured and the request has not hopped yet); "" otherwise.
+   * `hop`: what the forwarding replica sent with a request that hopped here.
    */
-  routeBody(api: i32, body: Uint8Array, headers: Array<Header>, generatedId: string, nowMs: i64, self: string = ""): RouteResult {
+  routeBody(api: i32, body: Uint8Array, headers: Array<Header>, generatedId: string, nowMs: i64, self: string = "", hop: Hop | null = null): RouteResult {
     if (body.length > this.config.maxBodyBytes) return this.tooLarge();
     const r = new RouteResult();
     const parsed = parseBody(body, api);
@@ -174,17 +191,28 @@ export class Router {
     r.request = req;
     r.streamed = p.stream;
     r.newBody = forwardedBody(body, p, headers, req);
+    // Fleet: the session (0 outside a fleet) and where it was last seen going.
+    let session: u64 = 0;
+    let hint: Placement | null = null;
+    const placements = this.placements;
     if (self.length > 0 && this.replicas != null) {
-      const key = hex64(sessionKey(req));
+      session = sessionKey(req);
+      const key = hex64(session);
       const owner = this.ownerOf(key);
       // Owned here, or no replica known yet: decided here (no hop).
       if (owner.length > 0 && owner != self) {
         r.outcome = Outcome.Forward;
         r.sessionKey = key;
         r.replica = owner;
+        const seen = placements != null ? placements.lookup(session) : null;
+        if (seen != null) r.placement = formatPlacement(seen);
         return r;
       }
+    } else if (hop != null && placements != null) {
+      session = parseSessionKey(hop.session);
+      hint = hop.placement.length > 0 ? parsePlacement(hop.placement) : null;
     }
+    if (hint == null && session != 0 && placements != null) hint = placements.lookup(session);
     const prefixOn = this.config.prefix.enabled;
     if (prefixOn) r.hashes = hashRequest(req, this.blocks);
 
@@ -198,6 +226,7 @@ export class Router {
     }
     r.states = poolStates(addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled, pool.usable, readPenalties(this.store));
     const matched = prefixOn ? this.index.match(r.hashes, addresses) : new Int32Array(addresses.length);
+    if (hint != null && prefixOn) creditPlacement(matched, addresses, hint, r.hashes.length);
     const sreq = new ScoringRequest();
     sreq.priority = priorityOf(headers);
     sreq.adapter = adapterOf(req.targetModel, r.states);
@@ -218,9 +247,28 @@ export class Router {
     r.pendingBlocks = uncachedBlocks(r.matchedBlocks, sreq.hashedBlocks, sreq.promptBlocks);
     // Indexed at pick time, as upstream (PreRequest); the response corrects it (forget).
     if (r.hashes.length > 0) this.index.record(r.hashes, r.endpoint, nowMs);
+    if (session != 0 && placements != null) {
+      const placed = new Placement(endpointId(r.endpoint), r.hashes.length);
+      placements.record(session, placed.endpointId, placed.blocks);
+      if (hop != null) r.placement = formatPlacement(placed);
+    }
     addInFlight(this.store, r.endpoint, 1, inflight.value, r.pendingBlocks);
     this.routedCount++;
     return r;
+  }
+
+  /**
+   * The owner of a session this replica forwarded answered where it sent
+   * it (the placement header of its response): remembered, so that this
+   * replica can pass it on, or use it if it becomes the session's owner.
+   * Malformed values are ignored (the header crossed the network).
+   */
+  notePlacement(sessionHex: string, placement: string): void {
+    const placements = this.placements;
+    if (placements == null) return;
+    const session = parseSessionKey(sessionHex);
+    const p = parsePlacement(placement);
+    if (session != 0 && p != null) placements.record(session, p.endpointId, p.blocks);
   }
 
   /**
@@ -289,6 +337,21 @@ function placementOf(hashes: StaticArray<u64>, addresses: Array<string>, matched
   const out = new Float64Array(addresses.length);
   for (let i = 0; i < addresses.length; i++) unchecked((out[i] = <f64>(mix64(key ^ <u64>endpointId(unchecked(addresses[i]))) >> 11)));
   return out;
+}
+
+/**
+ * A placement hint says the endpoint held the session's last prompt, `blocks`
+ * blocks long, when it was sent there: counted as matched up to this
+ * request's hashed length, unless the index already knows more. The index
+ * of a replica that just took the session over knows only what the session
+ * shares with others (a system prompt), not the conversation.
+ */
+function creditPlacement(matched: Int32Array, addresses: Array<string>, hint: Placement, hashed: i32): void {
+  const blocks = min(hint.blocks, hashed);
+  if (blocks <= 0) return;
+  for (let i = 0; i < addresses.length && i < matched.length; i++) {
+    if (endpointId(unchecked(addresses[i])) == hint.endpointId && unchecked(matched[i]) < blocks) unchecked((matched[i] = blocks));
+  }
 }
 
 /** splitmix64's finalizer: spreads a 64-bit key over all bits. */
