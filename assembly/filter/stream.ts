@@ -229,6 +229,7 @@ export class StreamContext {
       replaceHeader(MapType.RequestHeaders, SCORES_HEADER, String.UTF8.decodeUnsafe(w.view().dataStart, w.length));
     }
     if (stats == null) return;
+    if (r.hintCredited) stats.placementHint();
     if (r.outcome == Outcome.Pass) stats.passedTo(r.endpoint);
     else {
       const d = r.decision;

@@ -67,6 +67,8 @@ export class RouteResult {
   /** Forward: the session key (16 hex digits, the value Maglev hashes) and the replica expected to own it. */
   sessionKey: string = "";
   replica: string = "";
+  /** Fleet: a placement hint credited an endpoint with more of the request than the index knew. */
+  hintCredited: bool = false;
   /** Fleet: the placement hint (fleet/placements.ts format) sent with a forwarded request, or returned with a hopped one's response; "" for none. */
   placement: string = "";
 }
@@ -226,7 +228,7 @@ export class Router {
     }
     r.states = poolStates(addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled, pool.usable, readPenalties(this.store));
     const matched = prefixOn ? this.index.match(r.hashes, addresses) : new Int32Array(addresses.length);
-    if (hint != null && prefixOn) creditPlacement(matched, addresses, hint, r.hashes.length);
+    if (hint != null && prefixOn) r.hintCredited = creditPlacement(matched, addresses, hint, r.hashes.length);
     const sreq = new ScoringRequest();
     sreq.priority = priorityOf(headers);
     sreq.adapter = adapterOf(req.targetModel, r.states);
@@ -248,7 +250,8 @@ export class Router {
     // Indexed at pick time, as upstream (PreRequest); the response corrects it (forget).
     if (r.hashes.length > 0) this.index.record(r.hashes, r.endpoint, nowMs);
     if (session != 0 && placements != null) {
-      const placed = new Placement(endpointId(r.endpoint), r.hashes.length);
+      // All blocks but the last: it may be partial, and then the next turn's block there differs.
+      const placed = new Placement(endpointId(r.endpoint), r.hashes.length - 1);
       placements.record(session, placed.endpointId, placed.blocks);
       if (hop != null) r.placement = formatPlacement(placed);
     }
@@ -346,12 +349,15 @@ function placementOf(hashes: StaticArray<u64>, addresses: Array<string>, matched
  * of a replica that just took the session over knows only what the session
  * shares with others (a system prompt), not the conversation.
  */
-function creditPlacement(matched: Int32Array, addresses: Array<string>, hint: Placement, hashed: i32): void {
+function creditPlacement(matched: Int32Array, addresses: Array<string>, hint: Placement, hashed: i32): bool {
   const blocks = min(hint.blocks, hashed);
-  if (blocks <= 0) return;
+  if (blocks <= 0) return false;
   for (let i = 0; i < addresses.length && i < matched.length; i++) {
-    if (endpointId(unchecked(addresses[i])) == hint.endpointId && unchecked(matched[i]) < blocks) unchecked((matched[i] = blocks));
+    if (endpointId(unchecked(addresses[i])) != hint.endpointId || unchecked(matched[i]) >= blocks) continue;
+    unchecked((matched[i] = blocks));
+    return true;
   }
+  return false;
 }
 
 /** splitmix64's finalizer: spreads a 64-bit key over all bits. */

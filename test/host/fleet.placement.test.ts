@@ -15,7 +15,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { ProxyWasmHost } from "../../src/host/index.js";
 import { xxh64 } from "../../src/reference/render.js";
 import { ensureBuilt } from "../support";
-import { A, B, C, send, type VllmState } from "./fixtures/vllm.js";
+import { A, B, C, send, stat, type VllmState } from "./fixtures/vllm.js";
 import { conversation, header, REPLICAS, replica, replicasAre, SECRET } from "./fixtures/fleet.js";
 
 beforeAll(() => ensureBuilt("debug"));
@@ -152,10 +152,12 @@ describe("fleet placement hints: a session's new owner finds the server that hol
     expect(fourth.hint).toMatch(new RegExp(`^${hexId(server)} [1-9][0-9]*$`));
     expect(fourth.endpoint).toBe(server);
     expect(fourth.toClient).toBeUndefined();
-    // The new owner has learnt it: the next turn needs no hint.
-    const fifth = send(hosts[R2], chat(id, 5), { headers: [["x-llm-picker-hop", SECRET]] });
+    expect(stat(hosts[R2], "llm_picker.fleet.placement_hints")).toBe(1);
+    // The new owner has learnt it: the next turn's hint adds nothing to what its index knows.
+    const fifth = deliver(hosts[R0], hosts, R2, chat(id, 5));
+    expect(fifth.hint).toMatch(new RegExp(`^${hexId(server)} [1-9][0-9]*$`));
     expect(fifth.endpoint).toBe(server);
-    fifth.stream.end("complete");
+    expect(stat(hosts[R2], "llm_picker.fleet.placement_hints"), "the fifth turn needed none").toBe(1);
     for (const h of [...Object.values(hosts), control]) {
       expect(h.traps()).toEqual([]);
       h.close();
