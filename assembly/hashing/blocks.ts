@@ -58,6 +58,10 @@ export abstract class ByteSink {
   abstract write(ptr: usize, len: i32): void;
   /** True when further bytes would be ignored, so the renderer can stop. */
   abstract get done(): bool;
+  /** Whole blocks written so far (0 for sinks that do not cut blocks). */
+  fullBlocks(): i32 {
+    return 0;
+  }
 }
 
 export class ChainHasher extends ByteSink {
@@ -107,6 +111,10 @@ export class ChainHasher extends ByteSink {
   /** True once `maxBlocks` hashes exist: further bytes are ignored. */
   get done(): bool {
     return this.count >= this.maxBlocks;
+  }
+
+  fullBlocks(): i32 {
+    return this.count;
   }
 
   /** Feeds `len` bytes at `ptr`. */

@@ -118,12 +118,21 @@ export class Renderer {
   /** Largest canonical value rendered since the last `trimScratch`. */
   private scratchPeak: i32 = 0;
   private sink: ByteSink;
+  /**
+   * The blocks of the last rendering's reply: the last assistant message
+   * that another message follows, as whole blocks before it starts and
+   * after it ends (0 and 0 when there is none). See `replyBlocks`.
+   */
+  replyStart: i32 = 0;
+  replyEnd: i32 = 0;
 
   constructor(sink: ByteSink) {
     this.sink = sink;
   }
 
   render(body: RequestBody): void {
+    this.replyStart = 0;
+    this.replyEnd = 0;
     if (body.api == Api.Completions) {
       const c = body.completions;
       if (c !== null) this.completions(c);
@@ -162,7 +171,16 @@ export class Renderer {
     this.json(TAG_DOCUMENTS, c.documents);
     this.text(TAG_CHAT_TEMPLATE, c.chatTemplate);
     this.json(TAG_KWARGS, c.chatTemplateKwargs);
-    for (let i = 0; i < c.messages.length && !this.sink.done; i++) this.message(unchecked(c.messages[i]));
+    const n = c.messages.length;
+    for (let i = 0; i < n && !this.sink.done; i++) {
+      const m = unchecked(c.messages[i]);
+      const reply = i + 1 < n && isAssistant(m.role);
+      const start = reply ? this.sink.fullBlocks() : 0;
+      this.message(m);
+      if (!reply) continue;
+      this.replyStart = start;
+      this.replyEnd = this.sink.fullBlocks();
+    }
   }
 
   private message(m: Message): void {
@@ -351,6 +369,33 @@ export function hashBody(model: Uint8Array, body: RequestBody, config: BlockConf
   renderer.render(body);
   renderer.trimScratch();
   return chain.finish();
+}
+
+/**
+ * The reply in the request `hashBody` hashed last, in whole blocks: the
+ * last assistant message that another message follows (in a multi-turn
+ * chat, the answer the previous turn generated), as [start, end). A server
+ * that held the previous turn's prompt generated that answer and, as vLLM
+ * does, keeps its KV blocks cached (docs/routing.md "Replies are cached").
+ * [0, 0) when there is none. Valid until the next hashBody call.
+ */
+export function replyBlocks(): Int32Array {
+  const out = new Int32Array(2);
+  const r = reusedRenderer;
+  if (r !== null) {
+    out[0] = r.replyStart;
+    out[1] = r.replyEnd;
+  }
+  return out;
+}
+
+function isAssistant(role: Uint8Array | null): bool {
+  if (role === null || role.length != 9) return false;
+  // "assistant"
+  return (
+    role[0] == 0x61 && role[1] == 0x73 && role[2] == 0x73 && role[3] == 0x69 && role[4] == 0x73 &&
+    role[5] == 0x74 && role[6] == 0x61 && role[7] == 0x6e && role[8] == 0x74
+  );
 }
 
 /** Block hashes of the structured request (upstream: PrefixHashes of an LLMRequest). */

@@ -7,7 +7,7 @@ import { ByteWriter, utf8 } from "../util/bytes";
 import { KeyValueStore, MemoryStore, StoreValue } from "../util/store";
 import { PrefixIndex, PrefixIndexConfig } from "../prefix/prefix_index";
 import { parseBody } from "../request/parse";
-import { hashBody, renderBody } from "./render";
+import { hashBody, renderBody, replyBlocks } from "./render";
 import { BlockConfig, chainHashes, ChainHasher } from "./blocks";
 import { hex64, hexList } from "../util/hex";
 import { xxh64Bytes, Xxh64 } from "./xxhash64";
@@ -343,6 +343,19 @@ export function hashBodyBytes(body: Uint8Array, api: i32, blockSize: i32, maxBlo
   const p = r.parsed;
   if (p === null) return new Uint8Array(0);
   return hashesToBytes(hashBody(p.model, p.body, BlockConfig.of(blockSize, maxBlocks, trailing)));
+}
+
+/** The previous reply's whole blocks [start, end) in a body parsed for `api` ([-1, -1] on a parse error). */
+export function replySpanOf(body: Uint8Array, api: i32, blockSize: i32, maxBlocks: i32, trailing: bool): Int32Array {
+  const r = parseBody(body, api);
+  const p = r.parsed;
+  if (p === null) {
+    const bad = new Int32Array(2);
+    bad.fill(-1);
+    return bad;
+  }
+  hashBody(p.model, p.body, BlockConfig.of(blockSize, maxBlocks, trailing));
+  return replyBlocks();
 }
 
 // ---- fleet session placements (assembly/fleet/placements.ts) --------------

@@ -17,7 +17,7 @@ import { rewriteModel, toLLMRequest } from "../request/llm_request";
 import { parseBody } from "../request/parse";
 import { errorJson, requestJson } from "../request/output";
 import { BlockConfig } from "../hashing/blocks";
-import { hashRequest } from "../hashing/render";
+import { hashRequest, replyBlocks } from "../hashing/render";
 import { hex64 } from "../util/hex";
 import { endpointId, PrefixIndex, PrefixIndexConfig } from "../prefix/prefix_index";
 import { EndpointState } from "../pool/endpoint_state";
@@ -97,6 +97,8 @@ export class Router {
   /** Fleet: where the sessions this replica saw went (null without a fleet). */
   readonly placements: SessionPlacements | null;
   private rng: Pcg32;
+  /** Count a chat's previous reply as cached with the previous turn (prefix.creditReplies; never in the seed profile). */
+  private readonly creditReplies: bool;
   /** Requests this VM has sent to an endpoint (the scraper's "traffic since the last scrape"). */
   routedCount: i64 = 0;
 
@@ -107,6 +109,7 @@ export class Router {
     ic.maxEndpoints = config.prefix.maxEndpoints;
     this.index = new PrefixIndex(store, ic);
     this.scoring = config.scoring;
+    this.creditReplies = config.prefix.creditReplies && config.scoring.profile.name != "seed";
     this.rng = new Pcg32(seed);
     const addresses = new Array<string>();
     const labels = new Array<Labels>();
@@ -229,6 +232,7 @@ export class Router {
     r.states = poolStates(addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled, pool.usable, readPenalties(this.store));
     const matched = prefixOn ? this.index.match(r.hashes, addresses) : new Int32Array(addresses.length);
     if (hint != null && prefixOn) r.hintCredited = creditPlacement(matched, addresses, hint, r.hashes.length);
+    if (prefixOn && this.creditReplies) creditReply(matched, replyBlocks(), r.hashes.length);
     const sreq = new ScoringRequest();
     sreq.priority = priorityOf(headers);
     sreq.adapter = adapterOf(req.targetModel, r.states);
@@ -358,6 +362,23 @@ function creditPlacement(matched: Int32Array, addresses: Array<string>, hint: Pl
     return true;
   }
   return false;
+}
+
+/**
+ * The reply of the previous turn (`span`: its whole blocks [start, end)) is
+ * cached on every endpoint that holds the prompt up to it: that endpoint
+ * generated it (docs/routing.md "Replies are cached"). The index records
+ * prompts only, so without this the server that holds a conversation looks
+ * a reply's length less attractive than it is.
+ */
+function creditReply(matched: Int32Array, span: Int32Array, hashed: i32): void {
+  const start = unchecked(span[0]);
+  const end = min(unchecked(span[1]), hashed);
+  if (start <= 0 || end <= start) return;
+  for (let i = 0; i < matched.length; i++) {
+    const m = unchecked(matched[i]);
+    if (m >= start && m < end) unchecked((matched[i] = end));
+  }
 }
 
 /** splitmix64's finalizer: spreads a 64-bit key over all bits. */
