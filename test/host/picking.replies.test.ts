@@ -7,9 +7,8 @@
  * the load signal. The block arithmetic is written out below.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import type { HttpStream } from "../../src/host/index.js";
 import { ensureBuilt } from "../support";
-import { A, B, C, newPool, pendingBlocksOf, send, stat } from "./fixtures/vllm.js";
+import { A, B, C, firstToken, newPool, pendingBlocksOf, send, stat } from "./fixtures/vllm.js";
 
 beforeAll(() => ensureBuilt("debug"));
 
@@ -40,17 +39,6 @@ const sideQuestion = {
   ],
   stream: true,
 };
-
-function firstToken(s: HttpStream): void {
-  s.sendResponseHeaders(
-    [
-      [":status", "200"],
-      ["content-type", "text/event-stream"],
-    ],
-    false,
-  );
-  s.sendResponseBody('data: {"choices":[{"delta":{"content":"x"}}]}\n\n', false);
-}
 
 async function secondTurn(creditReplies: boolean) {
   const host = await newPool({ extra: { profile: "default", metrics: { enabled: false }, bound: { loadFactor: 10 }, prefix: { creditReplies } } });
