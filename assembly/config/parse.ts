@@ -223,6 +223,7 @@ function readPrefix(r: JsonReader, p: PrefixConfig): void {
     else if (key == "blockSize") p.blockSize = <i32>r.int(1, 1 << 20);
     else if (key == "maxBlocks") p.maxBlocks = <i32>r.int(1, 1 << 16);
     else if (key == "hashTrailingBlock") p.hashTrailingBlock = r.bool();
+    else if (key == "creditReplies") p.creditReplies = r.bool();
     else if (key == "capacityPerEndpoint") p.capacityPerEndpoint = <i32>r.int(1, 1 << 24);
     else if (key == "maxEndpoints") p.maxEndpoints = <i32>r.int(1, 4096);
     else unknownKey(r, key);

@@ -20,6 +20,13 @@ export class PrefixConfig {
   maxBlocks: i32 = 256;
   /** Hash the trailing partial block too: without it short prompts with a shared prefix hot-spot (GIE #2823). */
   hashTrailingBlock: bool = true;
+  /**
+   * Count a chat's previous reply as cached where the previous turn went
+   * (servers cache the KV blocks they generate, as vLLM's prefix cache
+   * does): docs/routing.md "Replies are cached". Off for engines that cache
+   * prompts only. The seed profile never does (the seed does not).
+   */
+  creditReplies: bool = true;
   /** Blocks remembered per endpoint: upstream's 31,250 ≈ 500K tokens of KV cache per server. */
   capacityPerEndpoint: i32 = 31250;
   /** Endpoints the index is sized for (total entries = capacityPerEndpoint × maxEndpoints). A fixed size, so pool changes never reshape (and so never drop) the index. */

@@ -20,3 +20,10 @@ export const SESSION_HEADER = "x-llm-picker-session";
 export const HOP_HEADER = "x-llm-picker-hop";
 /** Fleet: "fleet" when forwarding; the route config sends such requests to the replicas cluster. A client's copy is removed. */
 export const ROUTE_HEADER = "x-llm-picker-route";
+
+/**
+ * Fleet placement hints (docs/fleet.md "Placement hints"): on a forwarded
+ * request, where the first hop last saw the session go; on the owner's
+ * response to it, where the owner sent it. Removed on arrival either way.
+ */
+export const PLACEMENT_HEADER = "x-llm-picker-placement";

@@ -41,6 +41,8 @@ export class Stats {
   poolLeft: u32 = defineMetric(MetricType.Counter, "llm_picker.pool.left");
   /** Fleet: requests sent on to the replica that owns their session. */
   fleetForwarded: u32 = defineMetric(MetricType.Counter, "llm_picker.fleet.forwarded");
+  /** Fleet: decisions where a placement hint credited an endpoint with more of the request than the index knew. */
+  fleetHintsFollowed: u32 = defineMetric(MetricType.Counter, "llm_picker.fleet.placement_hints");
   /** Fleet: usable replicas in fleet.cluster at the last read (those Maglev balances over). */
   fleetReplicas: u32 = defineMetric(MetricType.Gauge, "llm_picker.fleet.replicas");
   /** Prefix-index entries of departed endpoints removed by the purge sweep. */
@@ -123,6 +125,10 @@ export class Stats {
 
   fleetSize(n: i32): void {
     recordMetric(this.fleetReplicas, <u64>n);
+  }
+
+  placementHint(): void {
+    incrementMetric(this.fleetHintsFollowed, 1);
   }
 
   forwarded(): void {

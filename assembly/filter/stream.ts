@@ -28,7 +28,7 @@ import {
   nowMs,
   logEnabled,
 } from "./host";
-import { DESTINATION_HEADER, HOP_HEADER, INSPECT_PROPERTY, LOCAL_REPLY_MARKER, ROUTE_HEADER, SCORES_HEADER, SESSION_HEADER } from "./headers";
+import { DESTINATION_HEADER, HOP_HEADER, INSPECT_PROPERTY, LOCAL_REPLY_MARKER, PLACEMENT_HEADER, ROUTE_HEADER, SCORES_HEADER, SESSION_HEADER } from "./headers";
 import { RootContext } from "./root";
 import { ByteWriter } from "../util/bytes";
 import { hexDigit } from "../util/hex";
@@ -36,7 +36,7 @@ import { Header, RequestError } from "../request/types";
 import { API_NOT_INFERENCE } from "../request/api";
 import { HEADER_REQUEST_ID, PICKER_HEADERS } from "../request/headers";
 import { errorJson } from "../request/output";
-import { inspectLine, Outcome, RouteResult, Router } from "../picker/route";
+import { Hop, inspectLine, Outcome, RouteResult, Router } from "../picker/route";
 import { writeDecisionFields } from "../scoring/decide";
 import { Pcg32 } from "../scoring/rng";
 import { reportHeap } from "./heap";
@@ -59,6 +59,12 @@ export class StreamContext {
   private responseStatus: i32 = 0;
   /** Fleet: a replica forwarded this request here (it carried fleet.secret): decide, never forward again. */
   private hopped: bool = false;
+  /** Fleet: what the forwarding replica sent with a hopped request. */
+  private hop: Hop | null = null;
+  /** Fleet: the session key of a request forwarded to its owner (its response says where the owner sent it). */
+  private forwardedSession: string = "";
+  /** Fleet: the placement to return with a hopped request's response. */
+  private placement: string = "";
   /** The request's x-request-id (the client's, or generated here); echoed in the response. */
   private requestId: string = "";
   /** The request headers the picker reads (PICKER_HEADERS), taken from the header read at onRequestHeaders; null: read them at the body. */
@@ -123,7 +129,13 @@ export class StreamContext {
     this.hopped = hop != null && hop! == this.root.config.fleet.secret;
     if (hop != null) removeHeader(MapType.RequestHeaders, HOP_HEADER);
     removeIfSent(pairs, ROUTE_HEADER);
+    if (this.hopped) {
+      const session = firstOf(pairs, MapType.RequestHeaders, SESSION_HEADER);
+      const placement = firstOf(pairs, MapType.RequestHeaders, PLACEMENT_HEADER);
+      this.hop = new Hop(session != null ? session! : "", placement != null ? placement! : "");
+    }
     removeIfSent(pairs, SESSION_HEADER);
+    removeIfSent(pairs, PLACEMENT_HEADER);
   }
 
   /** This replica's address as its peers know it: the address the request came in on. */
@@ -148,7 +160,7 @@ export class StreamContext {
     const headers = this.requestHeaders();
     const self = router.replicas != null && !this.hopped ? this.selfAddress() : "";
     // The decision's clock is the one its timing started with (one host call less).
-    const r = router.routeBody(this.api, body != null ? body! : new Uint8Array(0), headers, this.requestId, <i64>(started / 1_000_000), self);
+    const r = router.routeBody(this.api, body != null ? body! : new Uint8Array(0), headers, this.requestId, <i64>(started / 1_000_000), self, this.hop);
     if (r.outcome != Outcome.Reject && r.newBody != null && body != null) {
       setBufferBytes(BufferType.RequestBody, 0, body!.length, r.newBody!);
       replaceHeader(MapType.RequestHeaders, "content-length", r.newBody!.length.toString());
@@ -202,6 +214,8 @@ export class StreamContext {
       replaceHeaderName(MapType.RequestHeaders, SESSION_HEADER, r.sessionKey);
       replaceHeaderName(MapType.RequestHeaders, HOP_HEADER, this.root.config.fleet.secret);
       replaceHeaderName(MapType.RequestHeaders, ROUTE_HEADER, "fleet");
+      if (r.placement.length > 0) replaceHeaderName(MapType.RequestHeaders, PLACEMENT_HEADER, r.placement);
+      this.forwardedSession = r.sessionKey;
       if (stats != null) stats.forwarded();
       return;
     }
@@ -216,6 +230,7 @@ export class StreamContext {
     this.matchedBlocks = r.matchedBlocks;
     this.pendingBlocks = r.pendingBlocks;
     this.streamed = r.streamed;
+    this.placement = r.placement;
     if (this.root.config.debugHeaders && r.decision != null) {
       const w = new ByteWriter(512);
       w.byte(0x7b);
@@ -224,6 +239,7 @@ export class StreamContext {
       replaceHeader(MapType.RequestHeaders, SCORES_HEADER, String.UTF8.decodeUnsafe(w.view().dataStart, w.length));
     }
     if (stats == null) return;
+    if (r.hintCredited) stats.placementHint();
     if (r.outcome == Outcome.Pass) stats.passedTo(r.endpoint);
     else {
       const d = r.decision;
@@ -248,11 +264,32 @@ export class StreamContext {
     const s = firstOf(pairs, MapType.ResponseHeaders, ":status");
     if (s != null) this.responseStatus = I32.parseInt(s!);
     this.noteFailedPick();
+    if (this.root.router != null && this.root.router!.replicas != null) this.exchangePlacement();
     // Return the request's id to the client unless the server already did.
     if (this.requestId.length > 0 && !sent(pairs, MapType.ResponseHeaders, HEADER_REQUEST_ID)) {
       replaceHeader(MapType.ResponseHeaders, HEADER_REQUEST_ID, this.requestId);
     }
     return CONTINUE;
+  }
+
+  /**
+   * Fleet placement hints on the way back (docs/fleet.md "Placement
+   * hints"): the owner returns where it sent a hopped request; the first
+   * hop remembers it for the session and removes it, so it never reaches
+   * a client.
+   */
+  private exchangePlacement(): void {
+    if (this.forwardedSession.length > 0) {
+      const placed = getHeader(MapType.ResponseHeaders, PLACEMENT_HEADER);
+      if (placed == null) return;
+      removeHeader(MapType.ResponseHeaders, PLACEMENT_HEADER);
+      const router = this.root.router;
+      if (router != null && this.responseStatus > 0 && this.responseStatus < 500) router.notePlacement(this.forwardedSession, placed!);
+      return;
+    }
+    if (!this.hopped) return;
+    if (this.placement.length > 0) replaceHeader(MapType.ResponseHeaders, PLACEMENT_HEADER, this.placement);
+    else removeHeader(MapType.ResponseHeaders, PLACEMENT_HEADER);
   }
 
   /**

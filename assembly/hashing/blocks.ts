@@ -58,6 +58,10 @@ export abstract class ByteSink {
   abstract write(ptr: usize, len: i32): void;
   /** True when further bytes would be ignored, so the renderer can stop. */
   abstract get done(): bool;
+  /** Whole blocks written so far (0 for sinks that do not cut blocks). */
+  fullBlocks(): i32 {
+    return 0;
+  }
 }
 
 export class ChainHasher extends ByteSink {
@@ -107,6 +111,10 @@ export class ChainHasher extends ByteSink {
   /** True once `maxBlocks` hashes exist: further bytes are ignored. */
   get done(): bool {
     return this.count >= this.maxBlocks;
+  }
+
+  fullBlocks(): i32 {
+    return this.count;
   }
 
   /** Feeds `len` bytes at `ptr`. */
@@ -170,11 +178,6 @@ export class ChainHasher extends ByteSink {
 
   // ---- the chain's position, for ConversationMemo (render.ts) ----
 
-  /** Blocks hashed so far. */
-  get blockCount(): i32 {
-    return this.count;
-  }
-
   /** The last block's hash (the seed before the first block). */
   get lastHash(): u64 {
     return this.prev;
@@ -191,7 +194,7 @@ export class ChainHasher extends ByteSink {
     return blk !== null ? changetype<usize>(blk) : 0;
   }
 
-  /** Address of the hashes so far (blockCount of them). */
+  /** Address of the hashes so far (fullBlocks() of them). */
   get hashesPtr(): usize {
     return changetype<usize>(this.out);
   }

@@ -62,6 +62,8 @@ class Slot {
   hashes: ByteWriter = new ByteWriter(512);
   /** False once a message did not fit or the chain was done: nothing more is recorded. */
   open: bool = true;
+  /** Whole blocks after the head, before message 0 (where a reply in message 0 would start). */
+  headBlocks: i32 = 0;
 
   /** What the slot holds, in bytes (its message and head bytes, partial blocks, hashes, per-message positions). */
   get size(): i32 {
@@ -136,6 +138,7 @@ class Slot {
   copyFrom(o: Slot, d: i32): void {
     this.used = o.used;
     this.seed = o.seed;
+    this.headBlocks = o.headBlocks;
     for (let f = 0; f < HEAD_FIELDS; f++) {
       unchecked((this.headPresent[f] = unchecked(o.headPresent[f])));
       unchecked((this.headAt[f] = unchecked(o.headAt[f])));
@@ -168,7 +171,7 @@ class Slot {
   record(src: usize, m: Message, chain: ChainHasher): void {
     if (!this.open) return;
     const len = m.rawEnd - m.rawStart;
-    const grows = len + chain.partialLength + ((chain.blockCount - (this.depth > 0 ? unchecked(this.count[this.depth - 1]) : 0)) << 3) + 32;
+    const grows = len + chain.partialLength + ((chain.fullBlocks() - (this.depth > 0 ? unchecked(this.count[this.depth - 1]) : 0)) << 3) + 32;
     if (len < 0 || this.size + grows > SLOT_BYTES) {
       this.open = false;
       return;
@@ -176,7 +179,7 @@ class Slot {
     this.msgAt.push(this.bytes.length);
     this.msgLen.push(len);
     this.bytes.raw(src + <usize>m.rawStart, len);
-    const count = chain.blockCount;
+    const count = chain.fullBlocks();
     const had = this.depth > 0 ? unchecked(this.count[this.depth - 1]) : 0;
     // The hashes between the previous message's position and this one's.
     if (count > had) this.hashes.raw(chain.hashesPtr + (<usize>had << 3), (count - had) << 3);
@@ -281,6 +284,29 @@ export class ConversationMemo {
       unchecked((this.slots[victim] = s));
     }
     return s;
+  }
+
+  /** The head of the body being rendered is done (message 0 comes next). */
+  headDone(chain: ChainHasher): void {
+    const s = this.current;
+    if (s !== null) s.headBlocks = chain.fullBlocks();
+  }
+
+  /**
+   * Whole blocks before resumed message i (i < the count `begin` returned):
+   * what the chain's block count was when its rendering started.
+   */
+  blocksBefore(i: i32): i32 {
+    const s = this.current;
+    if (s === null || i < 0 || i >= s.depth) return 0;
+    return i > 0 ? unchecked(s.count[i - 1]) : s.headBlocks;
+  }
+
+  /** Whole blocks after resumed message i (as blocksBefore). */
+  blocksAfter(i: i32): i32 {
+    const s = this.current;
+    if (s === null || i < 0 || i >= s.depth) return 0;
+    return unchecked(s.count[i]);
   }
 
   /** Message `m` of the body being rendered is done: remember the chain's position after it. */

@@ -163,12 +163,21 @@ export class Renderer {
   chain: ChainHasher | null = null;
   readonly conversations: ConversationMemo = new ConversationMemo();
   private sink: ByteSink;
+  /**
+   * The blocks of the last rendering's reply: the last assistant message
+   * that another message follows, as whole blocks before it starts and
+   * after it ends (0 and 0 when there is none). See `replyBlocks`.
+   */
+  replyStart: i32 = 0;
+  replyEnd: i32 = 0;
 
   constructor(sink: ByteSink) {
     this.sink = sink;
   }
 
   render(body: RequestBody): void {
+    this.replyStart = 0;
+    this.replyEnd = 0;
     if (body.api == Api.Completions) {
       const c = body.completions;
       if (c !== null) this.completions(c);
@@ -204,6 +213,7 @@ export class Renderer {
 
   private chat(c: ChatCompletionsBody): void {
     const chain = this.chain;
+    const n = c.messages.length;
     // The chain holds only its seed here: lastHash is the seed.
     const from = chain !== null ? this.conversations.begin(chain.lastHash, c, chain) : 0;
     if (from == 0) {
@@ -211,11 +221,25 @@ export class Renderer {
       this.json(TAG_DOCUMENTS, c.documents);
       this.text(TAG_CHAT_TEMPLATE, c.chatTemplate);
       this.json(TAG_KWARGS, c.chatTemplateKwargs);
+      if (chain !== null) this.conversations.headDone(chain);
+    } else {
+      // The reply among the resumed messages, at the blocks the memo recorded around it.
+      for (let i = from - 1; i >= 0; i--) {
+        if (i + 1 >= n || !isAssistant(unchecked(c.messages[i]).role)) continue;
+        this.replyStart = this.conversations.blocksBefore(i);
+        this.replyEnd = this.conversations.blocksAfter(i);
+        break;
+      }
     }
-    for (let i = from; i < c.messages.length && !this.sink.done; i++) {
+    for (let i = from; i < n && !this.sink.done; i++) {
       const m = unchecked(c.messages[i]);
+      const reply = i + 1 < n && isAssistant(m.role);
+      const start = reply ? this.sink.fullBlocks() : 0;
       this.message(m);
       if (chain !== null) this.conversations.messageDone(c, m, chain);
+      if (!reply) continue;
+      this.replyStart = start;
+      this.replyEnd = this.sink.fullBlocks();
     }
   }
 
@@ -416,6 +440,33 @@ export function hashBody(model: Uint8Array, body: RequestBody, config: BlockConf
 export function resumedMessages(): i64 {
   const r = reusedRenderer;
   return r !== null ? r.conversations.resumedMessages : 0;
+}
+
+/**
+ * The reply in the request `hashBody` hashed last, in whole blocks: the
+ * last assistant message that another message follows (in a multi-turn
+ * chat, the answer the previous turn generated), as [start, end). A server
+ * that held the previous turn's prompt generated that answer and, as vLLM
+ * does, keeps its KV blocks cached (docs/routing.md "Replies are cached").
+ * [0, 0) when there is none. Valid until the next hashBody call.
+ */
+export function replyBlocks(): Int32Array {
+  const out = new Int32Array(2);
+  const r = reusedRenderer;
+  if (r !== null) {
+    out[0] = r.replyStart;
+    out[1] = r.replyEnd;
+  }
+  return out;
+}
+
+function isAssistant(role: Uint8Array | null): bool {
+  if (role === null || role.length != 9) return false;
+  // "assistant"
+  return (
+    role[0] == 0x61 && role[1] == 0x73 && role[2] == 0x73 && role[3] == 0x69 && role[4] == 0x73 &&
+    role[5] == 0x74 && role[6] == 0x61 && role[7] == 0x6e && role[8] == 0x74
+  );
 }
 
 /** Block hashes of the structured request (upstream: PrefixHashes of an LLMRequest). */

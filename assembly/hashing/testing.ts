@@ -1,4 +1,5 @@
-// Unit-test entry for assembly/hashing and assembly/index (built to
+// Unit-test entry for assembly/hashing, assembly/prefix and the fleet's
+// session placements (assembly/fleet/placements.ts) (built to
 // build/units-hashing.wasm, loaded by test/unit through test/unit/units.ts).
 // Exports thin wrappers over the pure functions of these folders; never
 // imported by the filter.
@@ -6,10 +7,11 @@ import { ByteWriter, sameBytes, utf8 } from "../util/bytes";
 import { KeyValueStore, MemoryStore, StoreValue } from "../util/store";
 import { PrefixIndex, PrefixIndexConfig } from "../prefix/prefix_index";
 import { parseBody } from "../request/parse";
-import { hashBody, renderBody, resumedMessages } from "./render";
+import { hashBody, renderBody, replyBlocks, resumedMessages } from "./render";
 import { BlockConfig, chainHashes, ChainHasher } from "./blocks";
 import { hex64, hexList } from "../util/hex";
 import { xxh64Bytes, Xxh64 } from "./xxhash64";
+import { formatPlacement, parsePlacement, parseSessionKey, Placement, SessionPlacements } from "../fleet/placements";
 
 export function selfCheck(input: Uint8Array): Uint8Array {
   const w = new ByteWriter();
@@ -352,4 +354,58 @@ export function hashBodyBytes(body: Uint8Array, api: i32, blockSize: i32, maxBlo
   const p = r.parsed;
   if (p === null) return new Uint8Array(0);
   return hashesToBytes(hashBody(p.model, p.body, BlockConfig.of(blockSize, maxBlocks, trailing)));
+}
+
+/** The previous reply's whole blocks [start, end) in a body parsed for `api` ([-1, -1] on a parse error). */
+export function replySpanOf(body: Uint8Array, api: i32, blockSize: i32, maxBlocks: i32, trailing: bool): Int32Array {
+  const r = parseBody(body, api);
+  const p = r.parsed;
+  if (p === null) {
+    const bad = new Int32Array(2);
+    bad.fill(-1);
+    return bad;
+  }
+  hashBody(p.model, p.body, BlockConfig.of(blockSize, maxBlocks, trailing));
+  return replyBlocks();
+}
+
+// ---- fleet session placements (assembly/fleet/placements.ts) --------------
+
+const placementStores: Array<SessionPlacements> = [];
+
+export function placementsNew(s: i32): i32 {
+  if (s >= stores.length) return -1;
+  placementStores.push(new SessionPlacements(stores[s]));
+  return placementStores.length - 1;
+}
+
+/** `session` as 16 hex digits; false when not written (or a bad handle/key). */
+export function placementsRecord(p: i32, session: string, endpointId: u32, blocks: i32): bool {
+  const key = parseSessionKey(session);
+  if (p >= placementStores.length || key == 0) return false;
+  return placementStores[p].record(key, endpointId, blocks);
+}
+
+/** The session's placement in the header format, or "" when none. */
+export function placementsLookup(p: i32, session: string): string {
+  const key = parseSessionKey(session);
+  if (p >= placementStores.length || key == 0) return "";
+  const found = placementStores[p].lookup(key);
+  return found != null ? formatPlacement(found) : "";
+}
+
+export function placementFormat(endpointId: u32, blocks: i32): string {
+  return formatPlacement(new Placement(endpointId, blocks));
+}
+
+/** The header value parsed and formatted again, or "invalid". */
+export function placementParse(value: string): string {
+  const p = parsePlacement(value);
+  return p != null ? formatPlacement(p) : "invalid";
+}
+
+/** The session header parsed (hex again), or "invalid" (parsed as 0). */
+export function sessionKeyParse(value: string): string {
+  const k = parseSessionKey(value);
+  return k != 0 ? hex64(k) : "invalid";
 }

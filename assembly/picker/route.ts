@@ -17,7 +17,7 @@ import { rewriteModel, toLLMRequest } from "../request/llm_request";
 import { parseBody } from "../request/parse";
 import { errorJson, requestJson } from "../request/output";
 import { BlockConfig } from "../hashing/blocks";
-import { hashRequest } from "../hashing/render";
+import { hashRequest, replyBlocks } from "../hashing/render";
 import { hex64 } from "../util/hex";
 import { endpointId, PrefixIndex, PrefixIndexConfig } from "../prefix/prefix_index";
 import { EndpointState } from "../pool/endpoint_state";
@@ -31,6 +31,7 @@ import { FLEET_MEMBERS_KEY, MEMBERS_KEY, Pool, PoolView } from "../pool/members"
 import { Labels } from "../pool/labels";
 import { MaglevTable } from "../fleet/maglev";
 import { sessionKey } from "../fleet/session";
+import { formatPlacement, parsePlacement, parseSessionKey, Placement, SessionPlacements } from "../fleet/placements";
 
 export enum Outcome {
   /** Not an inference call: forwarded to an endpoint picked on load only. */
@@ -66,6 +67,20 @@ export class RouteResult {
   /** Forward: the session key (16 hex digits, the value Maglev hashes) and the replica expected to own it. */
   sessionKey: string = "";
   replica: string = "";
+  /** Fleet: a placement hint credited an endpoint with more of the request than the index knew. */
+  hintCredited: bool = false;
+  /** Fleet: the placement hint (fleet/placements.ts format) sent with a forwarded request, or returned with a hopped one's response; "" for none. */
+  placement: string = "";
+}
+
+/** What a trusted forwarding replica sent with a hopped request (docs/fleet.md "Placement hints"). */
+export class Hop {
+  constructor(
+    /** The session key header (16 hex digits). */
+    public session: string,
+    /** The placement header ("" when the first hop knew none). */
+    public placement: string,
+  ) {}
 }
 
 /** Per-VM router: owns the prefix index handle and the tie-break PRNG. */
@@ -79,7 +94,11 @@ export class Router {
   readonly replicas: Pool | null;
   private maglev: MaglevTable | null = null;
   private maglevOf: PoolView | null = null;
+  /** Fleet: where the sessions this replica saw went (null without a fleet). */
+  readonly placements: SessionPlacements | null;
   private rng: Pcg32;
+  /** Count a chat's previous reply as cached with the previous turn (prefix.creditReplies; never in the seed profile). */
+  private readonly creditReplies: bool;
   /** Requests this VM has sent to an endpoint (the scraper's "traffic since the last scrape"). */
   routedCount: i64 = 0;
 
@@ -90,6 +109,7 @@ export class Router {
     ic.maxEndpoints = config.prefix.maxEndpoints;
     this.index = new PrefixIndex(store, ic);
     this.scoring = config.scoring;
+    this.creditReplies = config.prefix.creditReplies && config.scoring.profile.name != "seed";
     this.rng = new Pcg32(seed);
     const addresses = new Array<string>();
     const labels = new Array<Labels>();
@@ -99,6 +119,7 @@ export class Router {
     }
     this.pool = new Pool(store, addresses, config.pool.cluster.length > 0, MEMBERS_KEY, labels);
     this.replicas = config.fleet.cluster.length > 0 ? new Pool(store, [], true, FLEET_MEMBERS_KEY) : null;
+    this.placements = this.replicas != null ? new SessionPlacements(store) : null;
   }
 
   /** Which API a request is for (or API_NOT_INFERENCE / API_BY_SHAPE). */
@@ -158,8 +179,9 @@ export class Router {
    * A buffered inference request body. `self` is this replica's address as
    * the fleet's replicas cluster lists it, when the request may be forwarded
    * (a fleet is configured and the request has not hopped yet); "" otherwise.
+   * `hop`: what the forwarding replica sent with a request that hopped here.
    */
-  routeBody(api: i32, body: Uint8Array, headers: Array<Header>, generatedId: string, nowMs: i64, self: string = ""): RouteResult {
+  routeBody(api: i32, body: Uint8Array, headers: Array<Header>, generatedId: string, nowMs: i64, self: string = "", hop: Hop | null = null): RouteResult {
     if (body.length > this.config.maxBodyBytes) return this.tooLarge();
     const r = new RouteResult();
     const parsed = parseBody(body, api);
@@ -174,17 +196,28 @@ export class Router {
     r.request = req;
     r.streamed = p.stream;
     r.newBody = forwardedBody(body, p, headers, req);
+    // Fleet: the session (0 outside a fleet) and where it was last seen going.
+    let session: u64 = 0;
+    let hint: Placement | null = null;
+    const placements = this.placements;
     if (self.length > 0 && this.replicas != null) {
-      const key = hex64(sessionKey(req));
+      session = sessionKey(req);
+      const key = hex64(session);
       const owner = this.ownerOf(key);
       // Owned here, or no replica known yet: decided here (no hop).
       if (owner.length > 0 && owner != self) {
         r.outcome = Outcome.Forward;
         r.sessionKey = key;
         r.replica = owner;
+        const seen = placements != null ? placements.lookup(session) : null;
+        if (seen != null) r.placement = formatPlacement(seen);
         return r;
       }
+    } else if (hop != null && placements != null) {
+      session = parseSessionKey(hop.session);
+      hint = hop.placement.length > 0 ? parsePlacement(hop.placement) : null;
     }
+    if (hint == null && session != 0 && placements != null) hint = placements.lookup(session);
     const prefixOn = this.config.prefix.enabled;
     if (prefixOn) r.hashes = hashRequest(req, this.blocks);
 
@@ -198,6 +231,8 @@ export class Router {
     }
     r.states = poolStates(addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled, pool.usable, readPenalties(this.store));
     const matched = prefixOn ? this.index.match(r.hashes, addresses) : new Int32Array(addresses.length);
+    if (hint != null && prefixOn) r.hintCredited = creditPlacement(matched, addresses, hint, r.hashes.length);
+    if (prefixOn && this.creditReplies) creditReply(matched, replyBlocks(), r.hashes.length);
     const sreq = new ScoringRequest();
     sreq.priority = priorityOf(headers);
     sreq.adapter = adapterOf(req.targetModel, r.states);
@@ -218,9 +253,29 @@ export class Router {
     r.pendingBlocks = uncachedBlocks(r.matchedBlocks, sreq.hashedBlocks, sreq.promptBlocks);
     // Indexed at pick time, as upstream (PreRequest); the response corrects it (forget).
     if (r.hashes.length > 0) this.index.record(r.hashes, r.endpoint, nowMs);
+    if (session != 0 && placements != null) {
+      // All blocks but the last: it may be partial, and then the next turn's block there differs.
+      const placed = new Placement(endpointId(r.endpoint), r.hashes.length - 1);
+      placements.record(session, placed.endpointId, placed.blocks);
+      if (hop != null) r.placement = formatPlacement(placed);
+    }
     addInFlight(this.store, r.endpoint, 1, inflight.value, r.pendingBlocks);
     this.routedCount++;
     return r;
+  }
+
+  /**
+   * The owner of a session this replica forwarded answered where it sent
+   * it (the placement header of its response): remembered, so that this
+   * replica can pass it on, or use it if it becomes the session's owner.
+   * Malformed values are ignored (the header crossed the network).
+   */
+  notePlacement(sessionHex: string, placement: string): void {
+    const placements = this.placements;
+    if (placements == null) return;
+    const session = parseSessionKey(sessionHex);
+    const p = parsePlacement(placement);
+    if (session != 0 && p != null) placements.record(session, p.endpointId, p.blocks);
   }
 
   /**
@@ -289,6 +344,41 @@ function placementOf(hashes: StaticArray<u64>, addresses: Array<string>, matched
   const out = new Float64Array(addresses.length);
   for (let i = 0; i < addresses.length; i++) unchecked((out[i] = <f64>(mix64(key ^ <u64>endpointId(unchecked(addresses[i]))) >> 11)));
   return out;
+}
+
+/**
+ * A placement hint says the endpoint held the session's last prompt, `blocks`
+ * blocks long, when it was sent there: counted as matched up to this
+ * request's hashed length, unless the index already knows more. The index
+ * of a replica that just took the session over knows only what the session
+ * shares with others (a system prompt), not the conversation.
+ */
+function creditPlacement(matched: Int32Array, addresses: Array<string>, hint: Placement, hashed: i32): bool {
+  const blocks = min(hint.blocks, hashed);
+  if (blocks <= 0) return false;
+  for (let i = 0; i < addresses.length && i < matched.length; i++) {
+    if (endpointId(unchecked(addresses[i])) != hint.endpointId || unchecked(matched[i]) >= blocks) continue;
+    unchecked((matched[i] = blocks));
+    return true;
+  }
+  return false;
+}
+
+/**
+ * The reply of the previous turn (`span`: its whole blocks [start, end)) is
+ * cached on every endpoint that holds the prompt up to it: that endpoint
+ * generated it (docs/routing.md "Replies are cached"). The index records
+ * prompts only, so without this the server that holds a conversation looks
+ * a reply's length less attractive than it is.
+ */
+function creditReply(matched: Int32Array, span: Int32Array, hashed: i32): void {
+  const start = unchecked(span[0]);
+  const end = min(unchecked(span[1]), hashed);
+  if (start <= 0 || end <= start) return;
+  for (let i = 0; i < matched.length; i++) {
+    const m = unchecked(matched[i]);
+    if (m >= start && m < end) unchecked((matched[i] = end));
+  }
 }
 
 /** splitmix64's finalizer: spreads a 64-bit key over all bits. */

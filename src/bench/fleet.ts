@@ -40,13 +40,12 @@ import { DEFAULT_BENCH_SIM, DEFAULT_REAL_RATE, machineLine, timeScaleFor } from 
 import { percentile, streamingBody, warmTokenizer } from "./routing-run.js";
 import { generateTrace, isTraceName, Rng, type TraceName } from "./traces/generators.js";
 import type { TraceRequest } from "./traces/trace.js";
+import { type FleetResult, goalLines, recoveryAfterKill, SETUPS, type Setup, WINDOW_S } from "./fleet-results.js";
 
-export const SETUPS = ["single", "naive-3", "sharded-3"] as const;
-export type Setup = (typeof SETUPS)[number];
+export { type FleetResult, recoveryAfterKill, SETUPS, type Setup } from "./fleet-results.js";
+
 const FLEET_YAML = resolve(PROJECT_ROOT, "envoy/envoy-fleet.yaml");
 const REPLICAS_CLUSTER = "llm_picker_replicas";
-/** Model seconds per hit-rate window when following the recovery. */
-const WINDOW_S = 5;
 
 /**
  * The fleet benchmark's offered rate per trace, in requests per model
@@ -90,62 +89,6 @@ export function fleetWorkload(name: TraceName, rate: number | undefined, load: n
   const source = `${rate === undefined ? "fleet default" : "--rate"}${load === 1 ? "" : ` × ${load}`}`;
   const offered = base * load;
   return { rate: offered, source, timeScale: timeScaleFor(offered, DEFAULT_BENCH_SIM.timeScale ?? 1, DEFAULT_REAL_RATE) };
-}
-
-export interface FleetResult {
-  setup: Setup;
-  trace: string;
-  /** Offered requests per model second (fleetWorkload). */
-  offeredRate: number;
-  /** Where offeredRate came from: "fleet default", "--rate", with "× F" for --load F. */
-  rateSource: string;
-  /** The simulators' real ms per model ms in this run. */
-  timeScale: number;
-  /** The machine's 1-minute load average when the setup started and when its requests were done. */
-  loadAverage: { start: number; end: number };
-  requests: number;
-  errors: number;
-  /** Requests in flight on the killed replica when it died (0 without a kill). */
-  inFlightAtKill: number;
-  hitRate: number;
-  ttftP50Ms: number;
-  ttftP99Ms: number;
-  ttftP90Ms: number;
-  /** Requests retried on another replica after a refused connection (the L4 balancer's part). */
-  reconnected: number;
-  /** Model seconds from the kill until the hit rate stays within 97% of the reference (null: never; undefined: no kill). */
-  recoveryS?: number | null;
-  /** Over the requests before the kill point (the same requests in every setup): the fair comparison. */
-  hitRateBeforeKill: number;
-  ttftP50MsBeforeKill: number;
-  /** Failed requests among those sent after the kill (goal 0: only requests in flight on the dead replica may fail). */
-  failedAfterKill: number;
-  /** Every failed request: when it was sent, the replica the client reached, why it failed. */
-  failures: FailedRequest[];
-  /** Hit rate per WINDOW_S model seconds, from the start of the run. */
-  windows: number[];
-  /** Cached and prompt tokens per window (what `windows` divides): hit rates over longer spans. */
-  windowTokens: [number, number][];
-  /** KV blocks the pool's prefix caches evicted per window (cache pressure, e.g. after a kill moves sessions). */
-  evictions: number[];
-  /** Model second of the kill. */
-  killAtS?: number;
-  /** sharded-3: share of requests a replica forwarded to the owner of their session. */
-  forwardedShare?: number;
-  /** sharded-3: forwarded requests the surviving replicas could not retry (Envoy's retry circuit breaker was full). */
-  retryOverflow?: number;
-  /** sharded-3: the surviving replicas' retry and connect-failure counters of both clusters (diagnostics of a kill). */
-  retryStats?: Record<string, number>;
-  /** sharded-3: real ms a forwarded request takes beyond one decided where it arrived (median of each, idle pool). */
-  hopCostMs?: number;
-}
-
-export interface FailedRequest {
-  /** Model second the client sent it. */
-  atS: number;
-  replica: number;
-  status: number;
-  error: string;
 }
 
 export interface FleetOptions {
@@ -481,27 +424,6 @@ async function runOne(pool: SimPool, trace: TraceRequest[], traceName: string, w
   };
 }
 
-/**
- * Model seconds from the kill until every later window's hit rate is at
- * least 97% of the reference's in the same window (the single Envoy's run of
- * the same trace, which had no kill), ignoring the last, partial window.
- */
-export function recoveryAfterKill(run: FleetResult, reference: FleetResult | undefined): number | null | undefined {
-  if (run.killAtS === undefined) return undefined;
-  const first = Math.floor(run.killAtS / WINDOW_S);
-  const last = Math.min(run.windows.length, reference?.windows.length ?? run.windows.length) - 1;
-  const before = run.windows.slice(Math.max(0, first - 2), first).filter(Number.isFinite);
-  const fallback = before.length > 0 ? before.reduce((a, b) => a + b) / before.length : NaN;
-  let recovered: number | null = null;
-  for (let w = last - 1; w >= first; w--) {
-    const want = 0.97 * (reference ? reference.windows[w] : fallback);
-    if (!(run.windows[w] >= want)) break;
-    recovered = w;
-  }
-  if (recovered === null) return null;
-  return Math.max(0, Math.round(((recovered + 1) * WINDOW_S - run.killAtS) * 10) / 10);
-}
-
 export async function runFleetBench(o: FleetOptions): Promise<FleetResult[]> {
   const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const results: FleetResult[] = [];
@@ -532,10 +454,13 @@ export async function runFleetBench(o: FleetOptions): Promise<FleetResult[]> {
           const r = await runOne(pool, trace, name, workload, setup, o);
           results.push(r);
           const reference = results.find((x) => x.trace === name && x.setup === "single");
-          if (r.killAtS !== undefined) r.recoveryS = recoveryAfterKill(r, reference);
+          if (r.killAtS !== undefined) {
+            r.recoveryS = recoveryAfterKill(r, reference);
+            r.recovery5sS = recoveryAfterKill(r, reference, 1);
+          }
           log(
             `${name} / ${setup}: ${r.requests} requests, ${r.errors} errors, in flight at kill ${r.inFlightAtKill}, hit ${(r.hitRate * 100).toFixed(1)}%, ` +
-              `TTFT p50 ${r.ttftP50Ms} p90 ${r.ttftP90Ms} p99 ${r.ttftP99Ms} ms${r.killAtS !== undefined ? `, recovered ${r.recoveryS ?? "never"} s after the kill` : ""}, ` +
+              `TTFT p50 ${r.ttftP50Ms} p90 ${r.ttftP90Ms} p99 ${r.ttftP99Ms} ms${r.killAtS !== undefined ? `, recovered ${r.recoveryS ?? "never"} s after the kill (5-s windows: ${r.recovery5sS ?? "never"} s)` : ""}, ` +
               `load average ${r.loadAverage.start}–${r.loadAverage.end}`,
           );
         }
@@ -547,40 +472,6 @@ export async function runFleetBench(o: FleetOptions): Promise<FleetResult[]> {
     agent.destroy();
   }
   return results;
-}
-
-/** The goals of docs/fleet.md, checked on one run's results. */
-export function goalLines(results: FleetResult[]): string[] {
-  const lines: string[] = [];
-  for (const trace of new Set(results.map((r) => r.trace))) {
-    const single = results.find((r) => r.trace === trace && r.setup === "single");
-    const sharded = results.find((r) => r.trace === trace && r.setup === "sharded-3");
-    const naive = results.find((r) => r.trace === trace && r.setup === "naive-3");
-    // Compared before the kill: the same requests in every setup (the kill's cost is reported on its own below).
-    const versus = (r: FleetResult, s: FleetResult) => ({
-      hit: r.hitRateBeforeKill / s.hitRateBeforeKill,
-      ttft: r.ttftP50MsBeforeKill / s.ttftP50MsBeforeKill,
-    });
-    if (single && sharded) {
-      const { hit, ttft } = versus(sharded, single);
-      lines.push(
-        `${trace}: sharded-3 hit rate ${(hit * 100).toFixed(1)}% of single (goal ≥ 97%: ${hit >= 0.97 ? "met" : "missed"}), ` +
-          `TTFT p50 ×${ttft.toFixed(2)} (goal ≤ ×1.10: ${ttft <= 1.1 ? "met" : "missed"}), before the kill`,
-      );
-    }
-    if (single && naive) {
-      const { hit, ttft } = versus(naive, single);
-      lines.push(`${trace}: naive-3 hit rate ${(hit * 100).toFixed(1)}% of single, TTFT p50 ×${ttft.toFixed(2)}, before the kill`);
-    }
-    for (const r of [naive, sharded]) {
-      if (!r || r.killAtS === undefined) continue;
-      lines.push(
-        `${trace} / ${r.setup} kill: ${r.errors} failed vs ${r.inFlightAtKill} in flight on the killed replica ${r.failedAfterKill} of them sent after the kill (goal: none fails beyond those in flight: ${r.errors <= r.inFlightAtKill && r.failedAfterKill === 0 ? "met" : "missed"}), ` +
-          `hit rate back within 97% of single ${r.recoveryS ?? "never"} s after (goal ≤ 30 s: ${r.recoveryS != null && r.recoveryS <= 30 ? "met" : "missed"})`,
-      );
-    }
-  }
-  return lines;
 }
 
 const USAGE = `usage: npm run bench:fleet -- [options]

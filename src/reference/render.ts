@@ -134,6 +134,26 @@ export function render(apiName: Api, body: any): Uint8Array {
   return out.concat();
 }
 
+/**
+ * A chat's previous reply in whole blocks, [start, end): the last assistant
+ * message that another message follows and that starts before the hashing
+ * stops (`maxBlocks`), as the rendering's whole blocks before it and
+ * through it, capped at `maxBlocks` ([0, 0] when there is none). What the
+ * filter credits as cached where the previous turn went.
+ */
+export function replyBlocks(body: any, blockSize: number, maxBlocks: number): [number, number] {
+  const messages: any[] = body.messages ?? [];
+  const whole = (n: number) => Math.min(maxBlocks, Math.floor(render("chat", { ...body, messages: messages.slice(0, n) }).length / blockSize));
+  let out: [number, number] = [0, 0];
+  for (let i = 0; i + 1 < messages.length; i++) {
+    if (messages[i]?.role !== "assistant") continue;
+    const start = whole(i);
+    if (start >= maxBlocks) break;
+    out = [start, whole(i + 1)];
+  }
+  return out;
+}
+
 /** seed = XXH64(model ‖ salt); h_i = XXH64(block_i ‖ LE64(h_{i-1})). */
 export function chain(model: string, salt: string | null, bytes: Uint8Array, cfg: ChainConfig): bigint[] {
   let prev = xxh64(enc.encode(model + (salt ?? "")));

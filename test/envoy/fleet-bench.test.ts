@@ -6,7 +6,7 @@
  * bench:fleet), too long for the test tiers.
  */
 import { describe, expect, test } from "vitest";
-import { FLEET_RATES, fleetWorkload, main } from "../../src/bench/fleet.js";
+import { FLEET_RATES, type FleetResult, fleetWorkload, main, recoveryAfterKill } from "../../src/bench/fleet.js";
 import { ALL_TRACE_NAMES, DEFAULT_RATES } from "../../src/bench/traces/generators.js";
 
 describe("bench:fleet workload", () => {
@@ -35,5 +35,31 @@ describe("bench:fleet workload", () => {
     await expect(main(["--load=-1"])).rejects.toThrow(/--load: "-1"/);
     await expect(main(["--load", "x"])).rejects.toThrow(/--load: "x"/);
     await expect(main(["--kv-blocks", "1.5"])).rejects.toThrow(/--kv-blocks: "1.5"/);
+  });
+});
+
+describe("bench:fleet recovery rule", () => {
+  /** A run whose 5-second windows held `ratios` of 1,000 prompt tokens cached, killed at `killAtS`. */
+  const run = (ratios: number[], killAtS?: number) =>
+    ({ windowTokens: ratios.map((r) => [r * 1000, 1000]), ...(killAtS !== undefined ? { killAtS } : {}) }) as unknown as FleetResult;
+  const single = run([0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9]);
+  test.each([
+    // windows of the killed run (the last one partial, ignored), kill at,
+    // 10-s rule, 5-s rule: to the end of the first good span (the kill's
+    // window, 10–15 s, ends at 15 s, its 10-s span at 20 s).
+    ["never below 97%", [0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.1], 12, 8, 3],
+    // 15–20 s holds 0.8 (89% of single): the 15–25 s span (0.85, 94%) fails, 20–30 s is the first good one.
+    ["a dip right after the kill", [0.9, 0.9, 0.5, 0.8, 0.9, 0.9, 0.9, 0.9, 0.1], 12, 18, 13],
+    // 35–40 s at 95%: the span 30–40 s holds 97.5%.
+    ["one late 5-s window at 95% of single: the 10-s spans around it stay above 97%", [0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.855, 0.1], 12, 8, null],
+    ["two late windows at 95%", [0.9, 0.9, 0.9, 0.9, 0.9, 0.855, 0.855, 0.9, 0.1], 12, 28, 28],
+    ["still low at the end", [0.9, 0.9, 0.9, 0.9, 0.9, 0.9, 0.5, 0.5, 0.1], 12, null, null],
+  ])("%s", (_name, windows, killAtS, tenSeconds, fiveSeconds) => {
+    expect(recoveryAfterKill(run(windows, killAtS), single)).toBe(tenSeconds);
+    expect(recoveryAfterKill(run(windows, killAtS), single, 1)).toBe(fiveSeconds);
+  });
+
+  test("no kill, no recovery figure", () => {
+    expect(recoveryAfterKill(run([0.9, 0.9]), single)).toBeUndefined();
   });
 });

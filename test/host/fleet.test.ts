@@ -8,58 +8,12 @@
  * never trusted.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { ProxyWasmHost } from "../../src/host/index.js";
-import { DEBUG_WASM as WASM, ensureBuilt } from "../support";
+import { ensureBuilt } from "../support";
 import { A, B, C, answerScrapes, send } from "./fixtures/vllm.js";
-import { clustersPage, type AdminHost } from "./fixtures/envoy-admin.js";
-
-const SECRET = "fleet-secret-0123456789";
-const REPLICAS = ["10.1.0.1:10000", "10.1.0.2:10000", "10.1.0.3:10000"];
-const TICK = 50;
+import { clustersPage } from "./fixtures/envoy-admin.js";
+import { conversation, header, REPLICAS, replica, replicasAre, SECRET, TICK } from "./fixtures/fleet.js";
 
 beforeAll(() => ensureBuilt("debug"));
-
-async function replica(self: string, endpoints = [A, B], fleet = true, seed = 3): Promise<ProxyWasmHost> {
-  return ProxyWasmHost.create({
-    wasm: WASM,
-    pluginConfig: JSON.stringify({
-      endpoints: endpoints.map((address) => ({ address })),
-      ...(fleet ? { fleet: { cluster: "llm_picker_replicas", secret: SECRET } } : {}),
-      pool: { intervalMs: 200 },
-      metrics: { intervalMs: TICK },
-      seed,
-    }),
-    clusters: ["model_servers", "llm_picker_admin"],
-    properties: { destination: { address: self } },
-  });
-}
-
-/** Answers the next admin poll with the replicas cluster (and the scrapes). */
-function replicasAre(host: ProxyWasmHost, hosts: Array<string | AdminHost>): string[] {
-  const paths: string[] = [];
-  for (let i = 0; i < 6; i++) {
-    host.advance(TICK);
-    for (const call of host.pendingHttpCalls()) {
-      if (call.cluster === "llm_picker_admin") {
-        paths.push(call.headers.find(([k]) => k === ":path")?.[1] ?? "");
-        host.respondToHttpCall(call.token, { status: 200, body: clustersPage({ llm_picker_replicas: hosts }) });
-      }
-    }
-    answerScrapes(host, { [A]: { waiting: 0 }, [B]: { waiting: 0 } });
-  }
-  return paths;
-}
-
-function conversation(id: number, turns: number, system = "You are a helpful assistant. ".repeat(20)): string {
-  const messages: Array<{ role: string; content: string }> = [{ role: "system", content: system }];
-  for (let t = 0; t < turns; t++) {
-    messages.push({ role: "user", content: `conversation ${id}, question ${t}` });
-    if (t < turns - 1) messages.push({ role: "assistant", content: `answer ${t} to conversation ${id}` });
-  }
-  return JSON.stringify({ model: "m", messages });
-}
-
-const header = (headers: Array<[string, string]>, name: string) => headers.find(([k]) => k === name)?.[1];
 
 describe("fleet: each session is decided by exactly one replica", () => {
   it("every turn of a conversation is kept by the same one replica; the others forward it with the session key", async () => {

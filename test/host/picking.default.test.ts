@@ -8,7 +8,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { HttpStream, ProxyWasmHost } from "../../src/host/index.js";
-import { A, B, C, inFlightOf, newPool, pendingBlocksOf, scrapeRound, send, stat, totalInFlight, uniquePrompt } from "./fixtures/vllm.js";
+import { A, B, C, firstToken, inFlightOf, newPool, pendingBlocksOf, scrapeRound, send, stat, totalInFlight, uniquePrompt } from "./fixtures/vllm.js";
 import { ensureBuilt } from "../support";
 
 beforeAll(() => ensureBuilt("debug"));
@@ -31,17 +31,6 @@ const hotBody = (i: number) =>
 const blocksOf = (body: string) => Math.ceil(Buffer.byteLength(body) / 64);
 
 const pending = (host: ProxyWasmHost) => ({ [A]: pendingBlocksOf(host, A), [B]: pendingBlocksOf(host, B), [C]: pendingBlocksOf(host, C) });
-
-function firstToken(s: HttpStream): void {
-  s.sendResponseHeaders(
-    [
-      [":status", "200"],
-      ["content-type", "text/event-stream"],
-    ],
-    false,
-  );
-  s.sendResponseBody('data: {"choices":[{"delta":{"content":"x"}}]}\n\n', false);
-}
 
 describe("default profile: queued prefill and the load bound", () => {
   it("a request's prompt blocks are queued at its endpoint until the first response byte, then only its in-flight count remains", async () => {
