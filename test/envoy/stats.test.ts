@@ -109,8 +109,10 @@ describe.skipIf(SKIP_FILTER)("the filter's stats and scrape rate in Envoy (2 wor
     expect(render("chat", c0.turn1).length).toBe(640);
     expect(render("chat", c0.turn2).length).toBe(768);
 
-    // 6 routed: two conversations of two turns (10 + 12 blocks, turn 2
-    // matches 10 on the server of turn 1) and two one-block prompts.
+    // 6 routed: two conversations of two turns (10 + 12 blocks; turn 2
+    // matches 11 on the server of turn 1: turn 1's 10 blocks, recorded, and
+    // the reply that server generated, block 11, counted as cached there:
+    // prefix.creditReplies) and two one-block prompts.
     for (const k of [0, 1]) {
       const { turn1, turn2 } = conversation(k);
       const first = await chat(turn1);
@@ -158,7 +160,7 @@ describe.skipIf(SKIP_FILTER)("the filter's stats and scrape rate in Envoy (2 wor
       rejected413: 1,
       rejected429: 1,
       rejected503: 0,
-      matchedBlocks: 2 * 10,
+      matchedBlocks: 2 * 11,
       totalBlocks: 2 * (10 + 12) + 2 * 1,
       hotSpotGuard: 0,
       // One request at a time: nothing queued anywhere, so affinity always had its way.
