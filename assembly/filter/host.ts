@@ -192,22 +192,7 @@ export function decodePairs(b: Uint8Array): Array<HeaderPair> {
 
 /** decodePairs into any class constructed as (name, value), e.g. the request model's Header. */
 export function decodePairsAs<T>(b: Uint8Array): Array<T> {
-  const out = new Array<T>();
-  if (b.length < 4) return out;
-  const count = <i32>load<u32>(b.dataStart);
-  if (count < 0 || count > 4096 || 4 + count * 8 > b.length) return out;
-  let p = 4 + count * 8;
-  for (let i = 0; i < count; i++) {
-    const kl = <i32>load<u32>(b.dataStart + 4 + i * 8);
-    const vl = <i32>load<u32>(b.dataStart + 8 + i * 8);
-    if (kl < 0 || vl < 0 || p + kl + 1 + vl + 1 > b.length) break;
-    const k = String.UTF8.decodeUnsafe(b.dataStart + p, kl);
-    p += kl + 1;
-    const v = String.UTF8.decodeUnsafe(b.dataStart + p, vl);
-    p += vl + 1;
-    out.push(instantiate<T>(k, v));
-  }
-  return out;
+  return decodePairsWhere<T>(b, null);
 }
 
 /**
@@ -216,6 +201,11 @@ export function decodePairsAs<T>(b: Uint8Array): Array<T> {
  * made for any other header.
  */
 export function decodePairsNamedAs<T>(b: Uint8Array, wanted: Array<string>): Array<T> {
+  return decodePairsWhere<T>(b, wanted);
+}
+
+/** The header-pairs walk of both: every pair (`wanted` null) or those named in `wanted`. */
+function decodePairsWhere<T>(b: Uint8Array, wanted: Array<string> | null): Array<T> {
   const out = new Array<T>();
   if (b.length < 4) return out;
   const count = <i32>load<u32>(b.dataStart);
@@ -227,15 +217,21 @@ export function decodePairsNamedAs<T>(b: Uint8Array, wanted: Array<string>): Arr
     if (kl < 0 || vl < 0 || p + kl + 1 + vl + 1 > b.length) break;
     const at = b.dataStart + <usize>p;
     p += kl + 1 + vl + 1;
-    for (let w = 0; w < wanted.length; w++) {
-      const name = unchecked(wanted[w]);
-      const k = encName(name);
-      if (k.byteLength != kl || memory.compare(changetype<usize>(k), at, <usize>kl) != 0) continue;
-      out.push(instantiate<T>(name, String.UTF8.decodeUnsafe(at + <usize>kl + 1, vl)));
-      break;
-    }
+    const name = wanted === null ? String.UTF8.decodeUnsafe(at, kl) : wantedName(wanted, at, kl);
+    if (name === null) continue;
+    out.push(instantiate<T>(name, String.UTF8.decodeUnsafe(at + <usize>kl + 1, vl)));
   }
   return out;
+}
+
+/** The name in `wanted` whose UTF-8 bytes are the `len` bytes at `at`, or null. */
+function wantedName(wanted: Array<string>, at: usize, len: i32): string | null {
+  for (let w = 0; w < wanted.length; w++) {
+    const name = unchecked(wanted[w]);
+    const k = encName(name);
+    if (k.byteLength == len && memory.compare(changetype<usize>(k), at, <usize>len) == 0) return name;
+  }
+  return null;
 }
 
 export function encodePairs(pairs: Array<HeaderPair>): Uint8Array {
