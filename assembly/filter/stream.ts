@@ -264,7 +264,8 @@ export class StreamContext {
     const s = firstOf(pairs, MapType.ResponseHeaders, ":status");
     if (s != null) this.responseStatus = I32.parseInt(s!);
     this.noteFailedPick();
-    if (this.root.router != null && this.root.router!.replicas != null) this.exchangePlacement();
+    const router = this.root.router;
+    if (router != null && router.replicas != null) this.exchangePlacement(pairs);
     // Return the request's id to the client unless the server already did.
     if (this.requestId.length > 0 && !sent(pairs, MapType.ResponseHeaders, HEADER_REQUEST_ID)) {
       replaceHeader(MapType.ResponseHeaders, HEADER_REQUEST_ID, this.requestId);
@@ -278,9 +279,9 @@ export class StreamContext {
    * hop remembers it for the session and removes it, so it never reaches
    * a client.
    */
-  private exchangePlacement(): void {
+  private exchangePlacement(pairs: HeaderPairs | null): void {
     if (this.forwardedSession.length > 0) {
-      const placed = getHeader(MapType.ResponseHeaders, PLACEMENT_HEADER);
+      const placed = firstOf(pairs, MapType.ResponseHeaders, PLACEMENT_HEADER);
       if (placed == null) return;
       removeHeader(MapType.ResponseHeaders, PLACEMENT_HEADER);
       const router = this.root.router;
@@ -289,7 +290,7 @@ export class StreamContext {
     }
     if (!this.hopped) return;
     if (this.placement.length > 0) replaceHeader(MapType.ResponseHeaders, PLACEMENT_HEADER, this.placement);
-    else removeHeader(MapType.ResponseHeaders, PLACEMENT_HEADER);
+    else removeIfSent(pairs, PLACEMENT_HEADER, MapType.ResponseHeaders);
   }
 
   /**
@@ -389,9 +390,9 @@ function sent(pairs: HeaderPairs | null, map: MapType, name: string): bool {
   return pairs != null ? pairs.has(name) : getHeader(map, name) != null;
 }
 
-/** Removes a request header the client must not set; no host call when the map read shows it absent. */
-function removeIfSent(pairs: HeaderPairs | null, name: string): void {
-  if (pairs == null || pairs.has(name)) removeHeader(MapType.RequestHeaders, name);
+/** Removes a header the sender must not set; no host call when the map read shows it absent. */
+function removeIfSent(pairs: HeaderPairs | null, name: string, map: MapType = MapType.RequestHeaders): void {
+  if (pairs == null || pairs.has(name)) removeHeader(map, name);
 }
 
 /** The pairs named in PICKER_HEADERS, in the map's order (every occurrence, as the map read at the body gave them). */

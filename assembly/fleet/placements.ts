@@ -62,9 +62,10 @@ export class SessionPlacements {
    * is an optimisation; the index stays the truth). Returns whether it was
    * written.
    */
-  record(session: u64, endpointId: u32, blocks: i32): bool {
+  record(session: u64, placed: Placement): bool {
     const key = this.keyOf(session);
-    const b = <u32>clampBlocks(blocks);
+    const endpointId = placed.endpointId;
+    const b = <u32>clampBlocks(placed.blocks);
     for (let attempt = 0; attempt < CAS_RETRIES; attempt++) {
       const v = this.store.get(key);
       const old = v.found ? v.bytes : new Uint8Array(0);
@@ -122,7 +123,7 @@ export function parsePlacement(s: string): Placement | null {
   if (s.length < 10 || s.length > 17 || s.charCodeAt(8) != 0x20) return null;
   let id: u32 = 0;
   for (let i = 0; i < 8; i++) {
-    const d = hexValue(s.charCodeAt(i));
+    const d = lowerHexValue(s.charCodeAt(i));
     if (d < 0) return null;
     id = (id << 4) | <u32>d;
   }
@@ -141,14 +142,15 @@ export function parseSessionKey(s: string): u64 {
   if (s.length != 16) return 0;
   let v: u64 = 0;
   for (let i = 0; i < 16; i++) {
-    const d = hexValue(s.charCodeAt(i));
+    const d = lowerHexValue(s.charCodeAt(i));
     if (d < 0) return 0;
     v = (v << 4) | <u64>d;
   }
   return v;
 }
 
-function hexValue(c: i32): i32 {
+/** A lower-case hex digit's value, else -1 (json/strings.ts hexVal also takes upper case; these headers are written lower-case only). */
+function lowerHexValue(c: i32): i32 {
   if (c >= 0x30 && c <= 0x39) return c - 0x30;
   if (c >= 0x61 && c <= 0x66) return c - 0x61 + 10;
   return -1;

@@ -166,7 +166,7 @@ export class Renderer {
   /**
    * The blocks of the last rendering's reply: the last assistant message
    * that another message follows, as whole blocks before it starts and
-   * after it ends (0 and 0 when there is none). See `replyBlocks`.
+   * after it ends (0 and 0 when there is none). See `replyStartBlock`.
    */
   replyStart: i32 = 0;
   replyEnd: i32 = 0;
@@ -450,14 +450,15 @@ export function resumedMessages(): i64 {
  * does, keeps its KV blocks cached (docs/routing.md "Replies are cached").
  * [0, 0) when there is none. Valid until the next hashBody call.
  */
-export function replyBlocks(): Int32Array {
-  const out = new Int32Array(2);
+export function replyStartBlock(): i32 {
   const r = reusedRenderer;
-  if (r !== null) {
-    out[0] = r.replyStart;
-    out[1] = r.replyEnd;
-  }
-  return out;
+  return r !== null ? r.replyStart : 0;
+}
+
+/** The end of that reply (see replyStartBlock). */
+export function replyEndBlock(): i32 {
+  const r = reusedRenderer;
+  return r !== null ? r.replyEnd : 0;
 }
 
 function isAssistant(role: Uint8Array | null): bool {

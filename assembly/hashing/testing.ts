@@ -7,7 +7,7 @@ import { ByteWriter, sameBytes, utf8 } from "../util/bytes";
 import { KeyValueStore, MemoryStore, StoreValue } from "../util/store";
 import { PrefixIndex, PrefixIndexConfig } from "../prefix/prefix_index";
 import { parseBody } from "../request/parse";
-import { hashBody, renderBody, replyBlocks, resumedMessages } from "./render";
+import { hashBody, renderBody, replyEndBlock, replyStartBlock, resumedMessages } from "./render";
 import { BlockConfig, chainHashes, ChainHasher } from "./blocks";
 import { hex64, hexList } from "../util/hex";
 import { xxh64Bytes, Xxh64 } from "./xxhash64";
@@ -366,7 +366,10 @@ export function replySpanOf(body: Uint8Array, api: i32, blockSize: i32, maxBlock
     return bad;
   }
   hashBody(p.model, p.body, BlockConfig.of(blockSize, maxBlocks, trailing));
-  return replyBlocks();
+  const span = new Int32Array(2);
+  span[0] = replyStartBlock();
+  span[1] = replyEndBlock();
+  return span;
 }
 
 // ---- fleet session placements (assembly/fleet/placements.ts) --------------
@@ -383,7 +386,7 @@ export function placementsNew(s: i32): i32 {
 export function placementsRecord(p: i32, session: string, endpointId: u32, blocks: i32): bool {
   const key = parseSessionKey(session);
   if (p >= placementStores.length || key == 0) return false;
-  return placementStores[p].record(key, endpointId, blocks);
+  return placementStores[p].record(key, new Placement(endpointId, blocks));
 }
 
 /** The session's placement in the header format, or "" when none. */

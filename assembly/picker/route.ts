@@ -17,7 +17,7 @@ import { rewriteModel, toLLMRequest } from "../request/llm_request";
 import { parseBody } from "../request/parse";
 import { errorJson, requestJson } from "../request/output";
 import { BlockConfig } from "../hashing/blocks";
-import { hashRequest, replyBlocks } from "../hashing/render";
+import { hashRequest, replyEndBlock, replyStartBlock } from "../hashing/render";
 import { hex64 } from "../util/hex";
 import { endpointId, PrefixIndex, PrefixIndexConfig } from "../prefix/prefix_index";
 import { EndpointState } from "../pool/endpoint_state";
@@ -232,7 +232,7 @@ export class Router {
     r.states = poolStates(addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled, pool.usable, readPenalties(this.store));
     const matched = prefixOn ? this.index.match(r.hashes, addresses) : new Int32Array(addresses.length);
     if (hint != null && prefixOn) r.hintCredited = creditPlacement(matched, addresses, hint, r.hashes.length);
-    if (prefixOn && this.creditReplies) creditReply(matched, replyBlocks(), r.hashes.length);
+    if (prefixOn && this.creditReplies) creditReply(matched, replyStartBlock(), replyEndBlock(), r.hashes.length);
     const sreq = new ScoringRequest();
     sreq.priority = priorityOf(headers);
     sreq.adapter = adapterOf(req.targetModel, r.states);
@@ -256,7 +256,7 @@ export class Router {
     if (session != 0 && placements != null) {
       // All blocks but the last: it may be partial, and then the next turn's block there differs.
       const placed = new Placement(endpointId(r.endpoint), r.hashes.length - 1);
-      placements.record(session, placed.endpointId, placed.blocks);
+      placements.record(session, placed);
       if (hop != null) r.placement = formatPlacement(placed);
     }
     addInFlight(this.store, r.endpoint, 1, inflight.value, r.pendingBlocks);
@@ -275,7 +275,7 @@ export class Router {
     if (placements == null) return;
     const session = parseSessionKey(sessionHex);
     const p = parsePlacement(placement);
-    if (session != 0 && p != null) placements.record(session, p.endpointId, p.blocks);
+    if (session != 0 && p != null) placements.record(session, p!);
   }
 
   /**
@@ -365,15 +365,14 @@ function creditPlacement(matched: Int32Array, addresses: Array<string>, hint: Pl
 }
 
 /**
- * The reply of the previous turn (`span`: its whole blocks [start, end)) is
+ * The reply of the previous turn (its whole blocks [start, replyEnd)) is
  * cached on every endpoint that holds the prompt up to it: that endpoint
  * generated it (docs/routing.md "Replies are cached"). The index records
  * prompts only, so without this the server that holds a conversation looks
  * a reply's length less attractive than it is.
  */
-function creditReply(matched: Int32Array, span: Int32Array, hashed: i32): void {
-  const start = unchecked(span[0]);
-  const end = min(unchecked(span[1]), hashed);
+function creditReply(matched: Int32Array, start: i32, replyEnd: i32, hashed: i32): void {
+  const end = min(replyEnd, hashed);
   if (start <= 0 || end <= start) return;
   for (let i = 0; i < matched.length; i++) {
     const m = unchecked(matched[i]);
