@@ -1,5 +1,5 @@
 // The previous reply of a chat, in whole blocks (assembly/hashing/render.ts
-// replyBlocks; docs/routing.md "Replies are cached"), through
+// replyStartBlock and replyEndBlock; docs/routing.md "Replies are cached"), through
 // build/units-hashing.wasm: table rows with the block arithmetic written
 // out, and random conversations against the independent reference
 // (src/reference/render.ts).
