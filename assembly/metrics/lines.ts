@@ -2,31 +2,21 @@
 // can be left unread from their first bytes (docs/design.md "Metrics parser").
 
 /**
- * Index of the next "\n" at or after `from`, or `end`. 64 bytes per step
- * while no line ends there (four 16-byte compares OR-ed, one branch), then
- * the exact position from the 16-byte compare's bit mask; word and byte
- * steps for the tail. The scan is most of what a page costs: a vLLM page is
- * ~100-byte lines of which a handful are read.
+ * Bit k set where byte k of the 64 bytes at `p` is "\n" (four 16-byte
+ * compares). The page is walked 64 bytes at a time and its lines are found
+ * from these masks: the newline scan is most of what a page costs (a vLLM
+ * page is ~100-byte lines of which a handful are read), and this looks at
+ * every byte once, with no per-line restart.
  */
-export function indexOfNewline(base: usize, from: i32, end: i32): i32 {
+// @ts-ignore: decorator
+@inline
+export function newlineMask64(p: usize): u64 {
   const nl = i8x16.splat(0x0a);
-  let i = from;
-  while (i + 64 <= end) {
-    const p = base + <usize>i;
-    const a = i8x16.eq(v128.load(p), nl);
-    const b = i8x16.eq(v128.load(p, 16), nl);
-    const c = i8x16.eq(v128.load(p, 32), nl);
-    const d = i8x16.eq(v128.load(p, 48), nl);
-    if (v128.any_true(v128.or(v128.or(a, b), v128.or(c, d)))) break;
-    i += 64;
-  }
-  while (i + 16 <= end) {
-    const mask = i8x16.bitmask(i8x16.eq(v128.load(base + <usize>i), nl));
-    if (mask != 0) return i + ctz<i32>(mask);
-    i += 16;
-  }
-  while (i < end && load<u8>(base + <usize>i) != 0x0a) i++;
-  return i;
+  const m0 = <u64>(<u32>i8x16.bitmask(i8x16.eq(v128.load(p), nl)));
+  const m1 = <u64>(<u32>i8x16.bitmask(i8x16.eq(v128.load(p, 16), nl)));
+  const m2 = <u64>(<u32>i8x16.bitmask(i8x16.eq(v128.load(p, 32), nl)));
+  const m3 = <u64>(<u32>i8x16.bitmask(i8x16.eq(v128.load(p, 48), nl)));
+  return m0 | (m1 << 16) | (m2 << 32) | (m3 << 48);
 }
 
 /** A byte of a metric name ([a-zA-Z_:], digits after the first). */

@@ -25,7 +25,7 @@
 // MAX (the hottest engine is the one that will preempt). Non-finite or
 // negative sample values are ignored (a NaN queue carries no information).
 import { ByteWriter } from "../util/bytes";
-import { indexOfNewline, isLabelNameByte, isNameByte, sameBytes, skipBlanksFrom, skippable, skipQuoted, startsWithVllm, VLLM_PREFIX_LEN } from "./lines";
+import { isLabelNameByte, isNameByte, newlineMask64, sameBytes, skipBlanksFrom, skippable, skipQuoted, startsWithVllm, VLLM_PREFIX_LEN } from "./lines";
 import { parseGoFloat, parseNonNegativeInt, ParsedNumber } from "./numbers";
 import { EndpointMetrics, MAX_ADAPTER_NAME_BYTES, MAX_ADAPTERS } from "./signals";
 
@@ -136,29 +136,47 @@ function clamp01(x: f64): f64 {
   return x < 0 ? 0 : x > 1 ? 1 : x;
 }
 
+/** A label value buffer grown past this by a page is not kept for the next. */
+const SCRATCH_KEPT_BYTES: i32 = 4096;
+/** One line parser for every page: its buffers are kept, not allocated per scrape. */
+const LINE_PARSER = new LineParser();
+
 /**
  * Parses a vLLM /metrics body. Never traps; unknown metrics are ignored,
  * malformed lines skipped.
  */
 export function parseVllmMetrics(body: Uint8Array): EndpointMetrics {
   const acc = new Accumulator();
-  const line = new LineParser(body);
-  let pos = 0;
+  const line = LINE_PARSER;
+  line.start(body);
   const n = body.length;
   const base = body.dataStart;
-  while (pos < n) {
-    const end = indexOfNewline(base, pos, n);
-    if (!skippable(base, pos, end)) line.parse(pos, end, acc);
-    pos = end + 1;
+  let start = 0; // of the current line
+  let block = 0;
+  for (; block + 64 <= n; block += 64) {
+    let mask = newlineMask64(base + <usize>block);
+    while (mask != 0) {
+      const end = block + <i32>ctz(mask);
+      if (!skippable(base, start, end)) line.parse(start, end, acc);
+      start = end + 1;
+      mask &= mask - 1;
+    }
   }
+  for (let i = block; i < n; i++) {
+    if (load<u8>(base + <usize>i) != 0x0a) continue;
+    if (!skippable(base, start, i)) line.parse(start, i, acc);
+    start = i + 1;
+  }
+  // The last line needs no newline.
+  if (start < n && !skippable(base, start, n)) line.parse(start, n, acc);
   return acc.finish();
 }
 
 /** Parses one line [start, end) of the body into the accumulator. */
 class LineParser {
-  body: Uint8Array;
+  body: Uint8Array = new Uint8Array(0);
   /** body.dataStart: the byte loops read through it, not through the array. */
-  base: usize;
+  base: usize = 0;
   pos: i32 = 0;
   end: i32 = 0;
   labels: StaticArray<string> = new StaticArray<string>(LABEL_SLOTS);
@@ -166,9 +184,13 @@ class LineParser {
   scratch: ByteWriter = new ByteWriter(64);
   value: ParsedNumber = new ParsedNumber();
 
-  constructor(body: Uint8Array) {
+  /** Begins a page (the parser and its buffers are reused from page to page). */
+  start(body: Uint8Array): void {
     this.body = body;
     this.base = body.dataStart;
+    // Nothing of the last page is kept alive (a label value can be large).
+    for (let i = 0; i < LABEL_SLOTS; i++) unchecked((this.labels[i] = ""));
+    if (this.scratch.length > SCRATCH_KEPT_BYTES) this.scratch = new ByteWriter(64);
   }
 
   // @ts-ignore: decorator

@@ -315,8 +315,8 @@ describe("vLLM /metrics parser against the reference", () => {
 
 describe("sample values: Go float syntax, read without strings", () => {
   const read = (text: string) => {
-    const [ok, value] = u.parseSampleValue(enc(text));
-    return ok === 1 ? value : null;
+    const r = u.parseSampleValue(enc(text));
+    return r[0] === 1 ? r[1] : null;
   };
 
   // Written out: the value each token must read as (null: not a number).
