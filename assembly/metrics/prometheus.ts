@@ -136,11 +136,6 @@ function clamp01(x: f64): f64 {
   return x < 0 ? 0 : x > 1 ? 1 : x;
 }
 
-/** A label value buffer grown past this by a page is not kept for the next. */
-const SCRATCH_KEPT_BYTES: i32 = 4096;
-/** One line parser for every page: its buffers are kept, not allocated per scrape. */
-const LINE_PARSER = new LineParser();
-
 /**
  * Parses a vLLM /metrics body. Never traps; unknown metrics are ignored,
  * malformed lines skipped.
@@ -430,6 +425,11 @@ class LineParser {
     }
   }
 }
+
+/** A label value buffer grown past this by a page is not kept for the next. */
+const SCRATCH_KEPT_BYTES: i32 = 4096;
+/** One line parser for every page: its buffers are kept, not allocated per scrape. */
+const LINE_PARSER = new LineParser();
 
 /** A comma-separated adapter list: names trimmed, empties dropped, bounded. */
 export function splitAdapters(list: string): Array<string> {
