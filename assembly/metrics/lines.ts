@@ -88,30 +88,35 @@ export function skipBlanksFrom(base: usize, from: i32, end: i32): i32 {
 }
 
 /**
- * A quoted label value not kept, from after its opening quote: the position
- * after the closing quote, over escapes (a backslash and the byte after it),
- * or -1 when the line ends first. 16 bytes per step to the next quote or
- * backslash (model names and other labels we skip are tens of bytes).
+ * The first quote or backslash at or after `from` (or `end`): 16 bytes per
+ * step (label values, model names among them, are tens of bytes).
  */
-export function skipQuoted(base: usize, from: i32, end: i32): i32 {
+export function nextQuoteOrEscape(base: usize, from: i32, end: i32): i32 {
   const quote = i8x16.splat(0x22);
   const backslash = i8x16.splat(0x5c);
   let p = from;
+  for (; p + 16 <= end; p += 16) {
+    const v = v128.load(base + <usize>p);
+    const mask = i8x16.bitmask(v128.or(i8x16.eq(v, quote), i8x16.eq(v, backslash)));
+    if (mask != 0) return p + ctz<i32>(mask);
+  }
+  while (p < end) {
+    const c = load<u8>(base + <usize>p);
+    if (c == 0x22 || c == 0x5c) break;
+    p++;
+  }
+  return p;
+}
+
+/**
+ * A quoted label value not kept, from after its opening quote: the position
+ * after the closing quote, over escapes (a backslash and the byte after it),
+ * or -1 when the line ends first.
+ */
+export function skipQuoted(base: usize, from: i32, end: i32): i32 {
+  let p = from;
   while (true) {
-    while (p + 16 <= end) {
-      const v = v128.load(base + <usize>p);
-      const mask = i8x16.bitmask(v128.or(i8x16.eq(v, quote), i8x16.eq(v, backslash)));
-      if (mask != 0) {
-        p += ctz<i32>(mask);
-        break;
-      }
-      p += 16;
-    }
-    while (p < end) {
-      const c = load<u8>(base + <usize>p);
-      if (c == 0x22 || c == 0x5c) break;
-      p++;
-    }
+    p = nextQuoteOrEscape(base, p, end);
     if (p >= end) return -1; // no closing quote on this line
     if (load<u8>(base + <usize>p) == 0x22) return p + 1;
     p += 2; // a backslash and the escaped byte

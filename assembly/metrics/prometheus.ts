@@ -25,7 +25,7 @@
 // MAX (the hottest engine is the one that will preempt). Non-finite or
 // negative sample values are ignored (a NaN queue carries no information).
 import { ByteWriter } from "../util/bytes";
-import { isLabelNameByte, isNameByte, newlineMask64, sameBytes, skipBlanksFrom, skippable, skipQuoted, startsWithVllm, VLLM_PREFIX_LEN } from "./lines";
+import { isLabelNameByte, isNameByte, newlineMask64, nextQuoteOrEscape, sameBytes, skipBlanksFrom, skippable, skipQuoted, startsWithVllm, VLLM_PREFIX_LEN } from "./lines";
 import { parseGoFloat, parseNonNegativeInt, ParsedNumber } from "./numbers";
 import { EndpointMetrics, MAX_ADAPTER_NAME_BYTES, MAX_ADAPTERS } from "./signals";
 
@@ -311,6 +311,13 @@ class LineParser {
   private keepQuoted(from: i32, slot: i32): i32 {
     const base = this.base;
     const end = this.end;
+    // Most kept values have no escape: decoded straight from the page.
+    const q = nextQuoteOrEscape(base, from, end);
+    if (q < end && load<u8>(base + <usize>q) == 0x22) {
+      unchecked((this.labels[slot] = String.UTF8.decodeUnsafe(base + <usize>from, <usize>(q - from))));
+      unchecked((this.labelSeen[slot] = true));
+      return q + 1;
+    }
     const w = this.scratch;
     w.reset();
     let p = from;
