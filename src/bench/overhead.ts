@@ -3,7 +3,8 @@
  *
  * Six Envoys (1.40, one worker each) that differ only in their HTTP filter
  * chain (overhead-setup.ts): plain Envoy, a no-op AssemblyScript filter that
- * buffers the body, llm-picker without and with prefix affinity, and Envoy's
+ * buffers the body (and makes the filter's idle scrape callouts, answers
+ * unread), llm-picker without and with prefix affinity, and Envoy's
  * ext_proc in buffered and full-duplex mode against a minimal Go ext_proc
  * picker. Each has its own four fast Go upstreams (one process), so request
  * spread and scrape counts are per configuration.
@@ -216,7 +217,7 @@ async function main(): Promise<void> {
       if (name.startsWith("ext_proc")) extproc = await startHelper(tools.extproc, ["-endpoints", endpoints.join(",")]);
       const envoy = await startEnvoy({
         config: envoyConfigFor(name, extproc ? extproc.info : null, values.wasm),
-        substitutions: { endpoints, pluginConfig: pluginConfigFor(name, endpoints, filterExtra) },
+        substitutions: { endpoints, pluginConfig: name === "wasm-noop" ? noopCallouts(endpoints) : pluginConfigFor(name, endpoints, filterExtra) },
         concurrency: 1,
         logLevel: "warn",
       });
@@ -397,6 +398,17 @@ async function measureIdle(
   });
 }
 
+/**
+ * wasm-noop makes the filter's idle scrape callouts (same cluster, headers
+ * and timeout, every endpoint every IDLE_SCRAPE_MS) and drops the answers
+ * unread: its CPU per scrape in the idle window is Envoy's own cost of a
+ * callout, the part of a filter scrape the filter cannot remove.
+ */
+const IDLE_SCRAPE_MS = 500; // the filter's default metrics.idleIntervalMs
+function noopCallouts(endpoints: string[]): string {
+  return ["model_servers_metrics", String(IDLE_SCRAPE_MS), ...endpoints].join("\n");
+}
+
 /** Values at even (start 0) or odd (start 1) positions: the maps above hold pairs per round. */
 function everyOther(xs: number[], start: 0 | 1): number[] {
   return xs.filter((_, i) => i % 2 === start);
@@ -456,10 +468,11 @@ function report(
     const own = scrapeTime.get(name);
     const perScrape = s ? everyOther(s, 0) : [];
     const ownPart = own ? `; the filter's own part (scrape_time_us) p50 ${range(everyOther(own, 0), 0)} µs, p99 ${range(everyOther(own, 1), 0)} µs` : "";
-    out.push(`- ${name}: ${range(xs, 2)} %${s ? `; ${range(perScrape, 0)} µs per scrape at ${range(everyOther(s, 1), 1)} scrapes/s${ownPart}` : ""}`);
+    const what = name === "wasm-noop" ? " (the same callouts, answers unread: Envoy's own cost of a callout)" : "";
+    out.push(`- ${name}: ${range(xs, 2)} %${s ? `; ${range(perScrape, 0)} µs per scrape at ${range(everyOther(s, 1), 1)} scrapes/s${what}${ownPart}` : ""}`);
   }
   out.push(
-    "(Per scrape is all of the filter configuration's idle CPU over plain Envoy's, divided by the scrapes: Envoy's own HTTP callout, the filter's part (the page copied into the VM, parsed, published: scrape_time_us) and the lease/health ticks between idle scrapes. `npm run bench:overhead:instructions` splits a scrape into Envoy's callout and the filter's part in instructions.)",
+    "(Per scrape is a configuration's idle CPU over plain Envoy's, divided by its scrapes. For the filter: Envoy's own HTTP callout (what wasm-noop's figure is), the filter's part (the page copied into the VM, parsed, published: scrape_time_us, wall time inside the callback) and the lease/health ticks between idle scrapes. `npm run bench:overhead:instructions` splits a scrape into Envoy's callout and the filter's part in instructions.)",
   );
   console.log(out.join("\n"));
 }
