@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadUnits, ROOT, type Units } from "../support";
+import { loadUnits, ROOT, type Units, UNKNOWN_SIGNALS } from "../support";
 
 let u: Units<"scoring">;
 beforeAll(async () => {
@@ -127,18 +127,7 @@ function refSample(line: string): { name: string; labels: Map<string, string>; v
 
 /** The page as the rules say, line by line (ASCII pages: one char per byte). */
 function refParse(page: string): Reference {
-  const r: Reference = {
-    samples: 0,
-    rejectedLines: 0,
-    waiting: null,
-    running: null,
-    kvCacheUsage: null,
-    maxLoras: null,
-    blockSize: null,
-    numGpuBlocks: null,
-    runningLoras: null,
-    waitingLoras: null,
-  };
+  const r: Reference = { samples: 0, rejectedLines: 0, ...UNKNOWN_SIGNALS };
   let gpuKv: number | null = null;
   type Lora = { value: number; running: string; waiting: string; max: string | undefined };
   let lora: Lora | null = null;
