@@ -30,6 +30,10 @@ export interface FleetResult {
   ttftP50Ms: number;
   ttftP99Ms: number;
   ttftP90Ms: number;
+  /** Requests the busiest model server admitted over the mean per server (1 = even spread). */
+  maxMeanLoad: number;
+  /** Requests each model server admitted in this run. */
+  servedPerServer: number[];
   /** Requests retried on another replica after a refused connection (the L4 balancer's part). */
   reconnected: number;
   /** Model seconds from the kill until the hit rate over 10-second spans stays within 97% of the reference (null: never; undefined: no kill). */
@@ -133,6 +137,8 @@ export function goalLines(results: FleetResult[]): string[] {
       const { hit, ttft } = versus(naive, single);
       lines.push(`${trace}: naive-3 hit rate ${(hit * 100).toFixed(1)}% of single, TTFT p50 ×${ttft.toFixed(2)}, before the kill`);
     }
+    const spreads = [single, naive, sharded].filter((r) => r !== undefined).map((r) => `${r.setup} ×${r.maxMeanLoad.toFixed(2)}`);
+    if (spreads.length > 0) lines.push(`${trace}: busiest model server's requests over the mean (1 = even): ${spreads.join(", ")}`);
     for (const r of [naive, sharded]) {
       if (!r || r.killAtS === undefined) continue;
       lines.push(

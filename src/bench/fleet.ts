@@ -37,7 +37,7 @@ import { agent } from "./routing-client.js";
 import { ENVOY_YAML, filterPluginConfig } from "./routing-policies.js";
 import { closedLoopBody, planSessions } from "./routing-sessions.js";
 import { DEFAULT_BENCH_SIM, DEFAULT_REAL_RATE, machineLine, timeScaleFor } from "./routing.js";
-import { percentile, streamingBody, warmTokenizer } from "./routing-run.js";
+import { loadSpread, percentile, streamingBody, warmTokenizer } from "./routing-run.js";
 import { generateTrace, isTraceName, Rng, type TraceName } from "./traces/generators.js";
 import type { TraceRequest } from "./traces/trace.js";
 import { type FleetResult, goalLines, recoveryAfterKill, SETUPS, type Setup, WINDOW_S } from "./fleet-results.js";
@@ -370,6 +370,7 @@ async function runOne(pool: SimPool, trace: TraceRequest[], traceName: string, w
     rmSync(edsDir, { recursive: true, force: true });
   }
 
+  const spread = loadSpread(pool);
   const ok = sent.filter((s) => s.outcome.ok);
   const ttfts = ok.map((s) => s.outcome.ttftMs / timeScale).sort((a, b) => a - b);
   const prompt = ok.reduce((n, s) => n + s.outcome.promptTokens, 0);
@@ -407,6 +408,8 @@ async function runOne(pool: SimPool, trace: TraceRequest[], traceName: string, w
     ttftP90Ms: round(percentile(ttfts, 90)),
     ttftP99Ms: round(percentile(ttfts, 99)),
     reconnected,
+    maxMeanLoad: round(spread.maxOverMean, 2),
+    servedPerServer: spread.served,
     hitRateBeforeKill: round(earlyPrompt > 0 ? earlyCached / earlyPrompt : 0, 4),
     ttftP50MsBeforeKill: round(percentile(earlyTtfts, 50)),
     failedAfterKill,
@@ -460,7 +463,7 @@ export async function runFleetBench(o: FleetOptions): Promise<FleetResult[]> {
           }
           log(
             `${name} / ${setup}: ${r.requests} requests, ${r.errors} errors, in flight at kill ${r.inFlightAtKill}, hit ${(r.hitRate * 100).toFixed(1)}%, ` +
-              `TTFT p50 ${r.ttftP50Ms} p90 ${r.ttftP90Ms} p99 ${r.ttftP99Ms} ms${r.killAtS !== undefined ? `, recovered ${r.recoveryS ?? "never"} s after the kill (5-s windows: ${r.recovery5sS ?? "never"} s)` : ""}, ` +
+              `TTFT p50 ${r.ttftP50Ms} p90 ${r.ttftP90Ms} p99 ${r.ttftP99Ms} ms, busiest server ${r.maxMeanLoad}× the mean${r.killAtS !== undefined ? `, recovered ${r.recoveryS ?? "never"} s after the kill (5-s windows: ${r.recovery5sS ?? "never"} s)` : ""}, ` +
               `load average ${r.loadAverage.start}–${r.loadAverage.end}`,
           );
         }
@@ -488,7 +491,7 @@ const USAGE = `usage: npm run bench:fleet -- [options]
   --seed N          trace and spread seed (default 1)
   --wasm FILE       filter module (default build/llm_picker.wasm): A/B runs of two builds
   --json FILE       [{setup, trace, requests, errors, inFlightAtKill, hitRate,
-                      ttftP50Ms, ttftP99Ms, offeredRate, rateSource, timeScale,
+                      ttftP50Ms, ttftP99Ms, maxMeanLoad, offeredRate, rateSource, timeScale,
                       loadAverage, ...}] (extra fields: see FleetResult)
 `;
 

@@ -21,6 +21,13 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank))];
 }
 
+/** Requests each simulated server admitted since the pool's last reset, and the busiest one's count over the mean (1 = even). */
+export function loadSpread(pool: SimPool): { served: number[]; maxOverMean: number } {
+  const served = pool.stats().map((s) => s.requests);
+  const mean = served.reduce((a, b) => a + b, 0) / Math.max(1, served.length);
+  return { served, maxOverMean: mean > 0 ? Math.max(...served) / mean : 0 };
+}
+
 /** A progress bar of `width` characters. */
 export function bar(done: number, total: number, width = 30): string {
   const filled = Math.round((done / Math.max(1, total)) * width);

@@ -42,7 +42,7 @@ import {
   type TraceName,
 } from "./traces/generators.js";
 import { readTrace, writeTrace } from "./traces/trace.js";
-import { bar, percentile, sleep, streamingBody, waitFilterHealthy, warmTokenizer } from "./routing-run.js";
+import { bar, loadSpread, percentile, sleep, streamingBody, waitFilterHealthy, warmTokenizer } from "./routing-run.js";
 
 export { percentile } from "./routing-run.js";
 import { goalLines, ms, pct } from "./routing-goals.js";
@@ -150,10 +150,6 @@ async function replay(
 }
 
 /** Requests per server from the simulators' own counters. */
-function servedPerServer(pool: SimPool): number[] {
-  return pool.stats().map((s) => s.requests);
-}
-
 async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy: PolicyName, options: RoutingBenchOptions, label: string): Promise<RoutingRun> {
   const log = options.log ?? ((line: string) => process.stderr.write(line + "\n"));
   const endpoints = pool.servers.map((s) => `127.0.0.1:${s.port}`);
@@ -197,10 +193,8 @@ async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy:
     const ok = outcomes.filter((o) => o.ok);
     const ttfts = ok.map((o) => o.ttftMs / timeScale).sort((a, b) => a - b);
     const failed = outcomes.filter((o) => !o.ok);
-    const served = servedPerServer(pool);
-    const mean = served.reduce((a, b) => a + b, 0) / Math.max(1, served.length);
     const detail: RoutingDetail = {
-      imbalance: mean > 0 ? Math.max(...served) / mean : 0,
+      imbalance: loadSpread(pool).maxOverMean,
       errorSamples: failed.slice(0, 5).map((o) => o.error ?? `HTTP ${o.status}`),
       loop,
     };

@@ -7,6 +7,7 @@
  */
 import { describe, expect, test } from "vitest";
 import { FLEET_RATES, type FleetResult, fleetWorkload, main, recoveryAfterKill } from "../../src/bench/fleet.js";
+import { goalLines } from "../../src/bench/fleet-results.js";
 import { ALL_TRACE_NAMES, DEFAULT_RATES } from "../../src/bench/traces/generators.js";
 
 describe("bench:fleet workload", () => {
@@ -61,5 +62,19 @@ describe("bench:fleet recovery rule", () => {
 
   test("no kill, no recovery figure", () => {
     expect(recoveryAfterKill(run([0.9, 0.9]), single)).toBeUndefined();
+  });
+});
+
+describe("bench:fleet load spread", () => {
+  const result = (setup: string, maxMeanLoad: number) =>
+    ({ setup, trace: "multi-turn", maxMeanLoad, hitRateBeforeKill: 0.6, ttftP50MsBeforeKill: 100 }) as unknown as FleetResult;
+  test.each([
+    [[result("single", 1.1)], "multi-turn: busiest model server's requests over the mean (1 = even): single ×1.10"],
+    [
+      [result("single", 1.04), result("naive-3", 1.5), result("sharded-3", 1.123)],
+      "multi-turn: busiest model server's requests over the mean (1 = even): single ×1.04, naive-3 ×1.50, sharded-3 ×1.12",
+    ],
+  ])("one line per trace with every setup's ratio (%#)", (results, line) => {
+    expect(goalLines(results)).toContain(line);
   });
 });
