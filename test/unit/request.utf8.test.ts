@@ -71,7 +71,7 @@ function token(content: Uint8Array, closed: boolean): Uint8Array {
   return out;
 }
 
-const concat = (parts: number[][]) => Uint8Array.from(parts.flat());
+const concat = (parts: ReadonlyArray<readonly number[]>) => Uint8Array.from(parts.flat());
 /** Printable ASCII without '"' and '\\' (those end or escape the run). */
 const asciiByte = fc.integer({ min: 0x20, max: 0x7e }).filter((c) => c !== 0x22 && c !== 0x5c);
 const scalar = fc.integer({ min: 0x80, max: 0x10ffff }).filter((c) => c < 0xd800 || c > 0xdfff);
