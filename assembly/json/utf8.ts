@@ -152,7 +152,7 @@ export function nextStringSpecial(base: usize, p: i32, e: i32): i32 {
   const backslash = i8x16.splat(0x5c);
   const space = i8x16.splat(0x20);
   let prev = i8x16.splat(0);
-  let incomplete = false;
+  let incomplete: bool = false;
   while (p + 16 <= e) {
     const a = v128.load(base + <usize>p);
     if (!incomplete && p + 32 <= e) {
