@@ -3,9 +3,9 @@
 // and the reasons for hand-writing it: README.md in this folder.
 import { DEFAULT_MAX_DEPTH, JsonError, jsonErrorText, JsonKind } from "./kinds";
 import { asciiEquals, hexVal, rawEqualsLiteral, unescapeJson } from "./strings";
-import { specialBytes } from "./swar";
+import { nextSpecial16, specialBytes } from "./swar";
 import { isDigit, isWs, literalEnd, numberEnd } from "./tokens";
-import { nextStringSpecial, utf8Common, utf8SeqLen } from "./utf8";
+import { utf8Common, utf8SeqLen } from "./utf8";
 
 // Container stack entries: bit 0 = object (else array), bit 1 = has members.
 // @ts-ignore: decorator
@@ -466,10 +466,9 @@ export class JsonScanner {
     this.strStart = p;
     let escaped = false;
     while (true) {
-      // Fast path: runs with no '"', '\\' or control byte, valid UTF-8
-      // included, 32 and 16 bytes at a time (SIMD), then 8 (loads stay
-      // inside the input).
-      p = nextStringSpecial(base, p, n);
+      // Fast path: runs with no '"', '\\', control byte or non-ASCII byte,
+      // 32 and 16 bytes at a time (SIMD), then 8 (loads stay inside the input).
+      p = nextSpecial16(base, p, n);
       const stopped = p + 16 <= n;
       if (!stopped) {
         while (p + 8 <= n) {

@@ -1,9 +1,8 @@
-// UTF-8 inside JSON strings (escapes between the characters): the
-// scanner's 16-byte SIMD validation must
-// accept and refuse exactly what Unicode Table 3-7 does (reference: the
+// UTF-8 inside JSON strings (escapes between the characters): the scanner
+// must accept and refuse exactly what Unicode Table 3-7 does (reference: the
 // WHATWG decoder in fatal mode), and name the same error at the same byte as
-// the byte-by-byte walk (reference: firstBadUtf8 below), wherever a sequence
-// falls relative to the 16- and 32-byte blocks.
+// a byte-by-byte walk (reference: firstBadUtf8 below), wherever a sequence
+// falls relative to the 16- and 32-byte blocks of its fast path.
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { loadUnits, type Units } from "../support";
@@ -110,7 +109,7 @@ const invalidPiece = fc.oneof(
   fc.integer({ min: 0x80, max: 0xff }).map((c) => [c]),
 );
 
-describe("UTF-8 in strings: SIMD blocks agree with Table 3-7 and with the byte-by-byte error position", () => {
+describe("UTF-8 in strings: the scanner agrees with Table 3-7 and with the byte-by-byte error position", () => {
   it("valid text of any mix (ASCII, 2-, 3-, 4-byte characters) at any alignment is accepted", () => {
     fc.assert(
       fc.property(fc.nat(31), fc.array(validPiece, { maxLength: 40 }), (pad, parts) => {
