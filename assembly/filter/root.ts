@@ -16,6 +16,7 @@ import {
   LogLevel,
   MapType,
   nowMs,
+  nowNs,
   refreshLogLevel,
   setTickPeriodMs,
   SharedDataStore,
@@ -206,7 +207,7 @@ export class RootContext {
       const token = httpCallEncoded(m.cluster, this.scrapeHeaders(address), NO_BODY, <u32>m.timeoutMs);
       if (token == 0) {
         log(LogLevel.Warn, "llm_picker: scrape of " + address + " refused by Envoy (cluster \"" + m.cluster + "\")");
-        this.scrapeDone(address, false, null);
+        this.scrapeDone(address, false, null, nowMs());
         continue;
       }
       this.pendingScrapes.set(token, address);
@@ -299,22 +300,29 @@ export class RootContext {
     const address = this.pendingScrapes.get(token);
     this.pendingScrapes.delete(token);
     this.scraping.delete(address);
+    const startedNs = nowNs();
+    this.scrapeAnswered(address, numHeaders, bodySize, <i64>(startedNs / 1_000_000));
+    const stats = this.stats;
+    if (stats != null) stats.scrapeTime((nowNs() - startedNs) / 1000);
+  }
+
+  /** A scrape callout's answer: the page read, parsed and published (its time is scrape_time_us). */
+  private scrapeAnswered(address: string, numHeaders: u32, bodySize: u32, now: i64): void {
     if (numHeaders == 0) {
-      this.scrapeDone(address, false, null);
+      this.scrapeDone(address, false, null, now);
       return;
     }
     const status = getHeader(MapType.HttpCallResponseHeaders, ":status");
     if (status == null || status! != "200") {
-      this.scrapeDone(address, false, null);
+      this.scrapeDone(address, false, null, now);
       return;
     }
     // The page is parsed and dropped here: read into the reused scratch buffer.
     const body = bodySize > 0 ? getBufferBytesScratch(BufferType.HttpCallResponseBody, 0, bodySize) : new Uint8Array(0);
-    this.scrapeDone(address, true, body);
+    this.scrapeDone(address, true, body, now);
   }
 
-  private scrapeDone(address: string, ok: bool, body: Uint8Array | null): void {
-    const now = nowMs();
+  private scrapeDone(address: string, ok: bool, body: Uint8Array | null, now: i64): void {
     const metrics = ok && body != null ? parseVllmMetrics(body!) : null;
     const published = publishScrape(this.store, address, metrics, now);
     // Queued work or a failure: the pool is busy, scrape it every tickMs from now.

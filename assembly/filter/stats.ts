@@ -31,6 +31,8 @@ export class Stats {
   /** Decisions where the chosen endpoint holds fewer leading blocks than the best-matching one (default profile: load bound or queued prefill). */
   loadOverrodeAffinity: u32 = defineMetric(MetricType.Counter, "llm_picker.route.load_overrode_affinity");
   decisionMicros: u32 = defineMetric(MetricType.Histogram, "llm_picker.decision_time_us");
+  /** The filter's own time per scrape answer: the page read into the VM, parsed, published (Envoy's callout not included). */
+  scrapeMicros: u32 = defineMetric(MetricType.Histogram, "llm_picker.scrape_time_us");
   /** Index bucket writes given up after the bounded CAS retries (fail open: the request still routes). */
   indexWritesAbandoned: u32 = defineMetric(MetricType.Counter, "llm_picker.prefix.writes_abandoned");
   private indexWritesAbandonedSeen: i64 = 0;
@@ -122,6 +124,11 @@ export class Stats {
   /** Histogram of the time from body to decision (Envoy flushes histograms every 5 s). */
   decisionTime(micros: u64): void {
     recordMetric(this.decisionMicros, micros);
+  }
+
+  /** Histogram of the filter's own time per scrape answer (scrape_time_us). */
+  scrapeTime(micros: u64): void {
+    recordMetric(this.scrapeMicros, micros);
   }
 
   fleetSize(n: i32): void {

@@ -25,45 +25,9 @@
 // MAX (the hottest engine is the one that will preempt). Non-finite or
 // negative sample values are ignored (a NaN queue carries no information).
 import { ByteWriter } from "../util/bytes";
-
-export const MAX_ADAPTERS: i32 = 64;
-export const MAX_ADAPTER_NAME_BYTES: i32 = 256;
-/** Longest value token we accept (Go's float syntax never needs more). */
-const MAX_NUMBER_BYTES: i32 = 64;
-
-/**
- * The load and cache signals a model server reports, each with a presence
- * flag (has* = false: unknown, never zero by default). Shared by a scrape's
- * result (EndpointMetrics) and the scheduler's view of an endpoint
- * (pool/endpoint_state.ts EndpointState).
- */
-export class ServerSignals {
-  waiting: f64 = 0;
-  hasWaiting: bool = false;
-  running: f64 = 0;
-  hasRunning: bool = false;
-  /** Fraction 0..1 of the KV cache in use, clamped to [0,1]. */
-  kvCacheUsage: f64 = 0;
-  hasKvCacheUsage: bool = false;
-  runningLoras: Array<string> = [];
-  waitingLoras: Array<string> = [];
-  /** The lists above come from a `vllm:lora_requests_info` series. */
-  hasLoras: bool = false;
-  maxLoras: i32 = 0;
-  hasMaxLoras: bool = false;
-  blockSize: i32 = 0;
-  hasBlockSize: bool = false;
-  numGpuBlocks: i32 = 0;
-  hasNumGpuBlocks: bool = false;
-}
-
-/** What a scrape told us about one server. */
-export class EndpointMetrics extends ServerSignals {
-  /** Sample lines of the metrics above that were accepted (other metrics are skipped unparsed). */
-  samples: i32 = 0;
-  /** Lines that did not parse and were skipped (lines without a metric name, or of the metrics above). */
-  rejectedLines: i32 = 0;
-}
+import { isLabelNameByte, isNameByte, newlineMask64, nextQuoteOrEscape, sameBytes, skipBlanksFrom, skippable, skipQuoted, startsWithVllm, VLLM_PREFIX_LEN } from "./lines";
+import { parseGoFloat, parseNonNegativeInt, ParsedNumber } from "./numbers";
+import { EndpointMetrics, MAX_ADAPTER_NAME_BYTES, MAX_ADAPTERS } from "./signals";
 
 // Metric kinds this parser extracts.
 const KIND_OTHER: i32 = 0;
@@ -95,12 +59,25 @@ const LNAME_MAX_LORA = bytesOf("max_lora");
 const LNAME_BLOCK_SIZE = bytesOf("block_size");
 const LNAME_NUM_GPU_BLOCKS = bytesOf("num_gpu_blocks");
 
-// Every name above starts with "vllm:" ("vllm" as a little-endian u32, then ":").
-const VLLM_PREFIX_LEN: i32 = 5;
-const VLLM_PREFIX_WORD: u32 = 0x6d6c6c76;
-
 function bytesOf(s: string): Uint8Array {
   return Uint8Array.wrap(String.UTF8.encode(s));
+}
+
+/** The slot a label of a `kind` line is kept in, or LABEL_NONE. */
+function labelSlot(kind: i32, name: usize, len: i32): i32 {
+  if (kind == KIND_LORA) {
+    if (isName(name, len, LNAME_RUNNING_ADAPTERS)) return LABEL_RUNNING_ADAPTERS;
+    if (isName(name, len, LNAME_WAITING_ADAPTERS)) return LABEL_WAITING_ADAPTERS;
+    if (isName(name, len, LNAME_MAX_LORA)) return LABEL_MAX_LORA;
+  } else if (kind == KIND_CACHE_CONFIG) {
+    if (isName(name, len, LNAME_BLOCK_SIZE)) return LABEL_BLOCK_SIZE;
+    if (isName(name, len, LNAME_NUM_GPU_BLOCKS)) return LABEL_NUM_GPU_BLOCKS;
+  }
+  return LABEL_NONE;
+}
+
+function isName(at: usize, len: i32, name: Uint8Array): bool {
+  return len == name.length && sameBytes(at, name.dataStart, len);
 }
 
 /** Accumulates samples across lines, then produces EndpointMetrics. */
@@ -165,87 +142,67 @@ function clamp01(x: f64): f64 {
  */
 export function parseVllmMetrics(body: Uint8Array): EndpointMetrics {
   const acc = new Accumulator();
-  const line = new LineParser(body);
-  let pos = 0;
+  const line = LINE_PARSER;
+  line.start(body);
   const n = body.length;
   const base = body.dataStart;
-  while (pos < n) {
-    const end = indexOfNewline(body, pos);
-    if (!skippable(base, pos, end)) line.parse(pos, end, acc);
-    pos = end + 1;
+  let start = 0; // of the current line
+  let block = 0;
+  for (; block + 64 <= n; block += 64) {
+    let mask = newlineMask64(base + <usize>block);
+    while (mask != 0) {
+      const end = block + <i32>ctz(mask);
+      if (!skippable(base, start, end)) line.parse(start, end, acc);
+      start = end + 1;
+      mask &= mask - 1;
+    }
   }
+  for (let i = block; i < n; i++) {
+    if (load<u8>(base + <usize>i) != 0x0a) continue;
+    if (!skippable(base, start, i)) line.parse(start, i, acc);
+    start = i + 1;
+  }
+  // The last line needs no newline.
+  if (start < n && !skippable(base, start, n)) line.parse(start, n, acc);
   return acc.finish();
-}
-
-/**
- * True for a line LineParser.parse would leave without effect, decided from
- * its first bytes: a comment (HELP, TYPE) or a sample of a family we do not
- * read (its name starts with a name byte and not with "vllm:" plus the first
- * letter of a wanted name). Anything else (blank-led, malformed, short or
- * wanted lines) goes to the full parse, so the result is exactly the same.
- * Most lines of a vLLM page are histogram buckets: this keeps them to one
- * or two loads each.
- */
-// @ts-ignore: decorator
-@inline
-function skippable(base: usize, start: i32, end: i32): bool {
-  if (start >= end) return false;
-  const c = load<u8>(base + <usize>start);
-  if (c == 0x23 /* # */) return true;
-  if (!isNameByte(c, true)) return false;
-  if (end - start <= VLLM_PREFIX_LEN || load<u32>(base + <usize>start) != VLLM_PREFIX_WORD || load<u8>(base + <usize>start, 4) != 0x3a) return true;
-  const k = load<u8>(base + <usize>(start + VLLM_PREFIX_LEN));
-  return k != 0x6e && k != 0x6b && k != 0x67 && k != 0x6c && k != 0x63; // n k g l c: the wanted names
-}
-
-/**
- * Index of the next "\n" at or after `from`, or b.length. Eight bytes at a
- * time (SWAR "has zero byte" test on the word XOR 0x0a..0a): the lowest set
- * bit of the test is exact for the first match, false positives only occur
- * above a real match. Scanning dominates the cost of a /metrics page.
- */
-function indexOfNewline(b: Uint8Array, from: i32): i32 {
-  const n = b.length;
-  const base = b.dataStart;
-  let i = from;
-  while (i + 8 <= n) {
-    const w = load<u64>(base + <usize>i) ^ 0x0a0a0a0a0a0a0a0a;
-    const t = (w - 0x0101010101010101) & ~w & 0x8080808080808080;
-    if (t != 0) return i + <i32>(ctz<u64>(t) >> 3);
-    i += 8;
-  }
-  while (i < n && load<u8>(base + <usize>i) != 0x0a) i++;
-  return i;
 }
 
 /** Parses one line [start, end) of the body into the accumulator. */
 class LineParser {
-  body: Uint8Array;
+  body: Uint8Array = new Uint8Array(0);
+  /** body.dataStart: the byte loops read through it, not through the array. */
+  base: usize = 0;
   pos: i32 = 0;
   end: i32 = 0;
   labels: StaticArray<string> = new StaticArray<string>(LABEL_SLOTS);
   labelSeen: StaticArray<bool> = new StaticArray<bool>(LABEL_SLOTS);
   scratch: ByteWriter = new ByteWriter(64);
+  value: ParsedNumber = new ParsedNumber();
 
-  constructor(body: Uint8Array) {
+  /** Begins a page (the parser and its buffers are reused from page to page). */
+  start(body: Uint8Array): void {
     this.body = body;
+    this.base = body.dataStart;
+    // Nothing of the last page is kept alive (a label value can be large).
+    for (let i = 0; i < LABEL_SLOTS; i++) unchecked((this.labels[i] = ""));
+    if (this.scratch.length > SCRATCH_KEPT_BYTES) this.scratch = new ByteWriter(64);
   }
 
+  // @ts-ignore: decorator
+  @inline
   private peek(): i32 {
-    return this.pos < this.end ? <i32>unchecked(this.body[this.pos]) : -1;
+    return this.pos < this.end ? <i32>load<u8>(this.base + <usize>this.pos) : -1;
   }
 
+  // @ts-ignore: decorator
+  @inline
   private skipBlanks(): void {
-    while (this.pos < this.end) {
-      const c = unchecked(this.body[this.pos]);
-      if (c != 0x20 && c != 0x09) break;
-      this.pos++;
-    }
+    this.pos = skipBlanksFrom(this.base, this.pos, this.end);
   }
 
   parse(start: i32, end: i32, acc: Accumulator): void {
     // Tolerate CRLF line endings.
-    if (end > start && this.body[end - 1] == 0x0d) end--;
+    if (end > start && load<u8>(this.base + <usize>(end - 1)) == 0x0d) end--;
     this.pos = start;
     this.end = end;
     this.skipBlanks();
@@ -268,19 +225,14 @@ class LineParser {
     }
     const before = this.pos;
     this.skipBlanks();
-    if (this.pos == before) {
-      acc.out.rejectedLines++;
-      return;
-    }
-    const value = this.parseValue();
-    if (!value.ok) {
+    if (this.pos == before || !this.parseValue()) {
       acc.out.rejectedLines++;
       return;
     }
     // A timestamp and/or an OpenMetrics exemplar ("# {...} v") may follow;
     // neither matters for a gauge read every 50 ms.
     acc.out.samples++;
-    this.apply(kind, value.value, acc);
+    this.apply(kind, this.value.value, acc);
   }
 
   /**
@@ -295,9 +247,10 @@ class LineParser {
    */
   private parseName(): i32 {
     const start = this.pos;
-    if (start >= this.end || !isNameByte(unchecked(this.body[start]), true)) return -1;
-    if (this.end - start <= VLLM_PREFIX_LEN || load<u32>(this.body.dataStart + <usize>start) != VLLM_PREFIX_WORD || unchecked(this.body[start + 4]) != 0x3a) return KIND_OTHER;
-    const c = unchecked(this.body[start + VLLM_PREFIX_LEN]);
+    const base = this.base;
+    if (start >= this.end || !isNameByte(load<u8>(base + <usize>start), true)) return -1;
+    if (!startsWithVllm(base, start, this.end)) return KIND_OTHER;
+    const c = load<u8>(base + <usize>(start + VLLM_PREFIX_LEN));
     if (c == 0x6e /* n */) {
       if (this.startsWithName(start, NAME_WAITING)) return KIND_WAITING;
       if (this.startsWithName(start, NAME_RUNNING)) return KIND_RUNNING;
@@ -316,130 +269,91 @@ class LineParser {
   /** The line's name at `start` is exactly `name`; on success the position moves past it. */
   private startsWithName(start: i32, name: Uint8Array): bool {
     const len = name.length;
-    if (this.end - start < len) return false;
-    if (memory.compare(this.body.dataStart + <usize>start, name.dataStart, <usize>len) != 0) return false;
-    if (start + len < this.end && isNameByte(unchecked(this.body[start + len]), false)) return false;
+    if (this.end - start < len || !sameBytes(this.base + <usize>start, name.dataStart, len)) return false;
+    if (start + len < this.end && isNameByte(load<u8>(this.base + <usize>(start + len)), false)) return false;
     this.pos = start + len;
     return true;
   }
 
-  private matches(start: i32, len: i32, name: Uint8Array): bool {
-    if (len != name.length) return false;
-    return memory.compare(this.body.dataStart + <usize>start, name.dataStart, <usize>len) == 0;
-  }
-
   /** After "{": reads labels up to and including "}". */
   private parseLabels(kind: i32): bool {
-    while (true) {
-      this.skipBlanks();
-      const c = this.peek();
-      if (c == 0x7d /* } */) {
-        this.pos++;
-        return true;
-      }
-      if (c < 0) return false;
-      const slot = this.parseLabelName(kind);
-      if (slot == -2) return false;
-      this.skipBlanks();
-      if (this.peek() != 0x3d /* = */) return false;
-      this.pos++;
-      this.skipBlanks();
-      if (this.peek() != 0x22 /* " */) return false;
-      this.pos++;
-      if (!this.parseLabelValue(slot)) return false;
-      this.skipBlanks();
-      const sep = this.peek();
-      if (sep == 0x2c /* , */) {
-        this.pos++;
-      } else if (sep != 0x7d) {
-        return false;
-      }
-    }
-    return false; // unreachable; keeps the compiler's flow analysis happy
-  }
-
-  /** Returns the slot to keep the value in, LABEL_NONE to skip it, -2 on error. */
-  private parseLabelName(kind: i32): i32 {
-    const start = this.pos;
-    // Locals, not fields, in the byte loops (a field is a memory access per byte).
-    const base = this.body.dataStart;
-    const end = this.end;
-    let p = start;
-    while (p < end && isLabelNameByte(load<u8>(base + <usize>p), p == start)) p++;
-    this.pos = p;
-    const len = p - start;
-    if (len == 0) return -2;
-    if (kind == KIND_LORA) {
-      if (this.matches(start, len, LNAME_RUNNING_ADAPTERS)) return LABEL_RUNNING_ADAPTERS;
-      if (this.matches(start, len, LNAME_WAITING_ADAPTERS)) return LABEL_WAITING_ADAPTERS;
-      if (this.matches(start, len, LNAME_MAX_LORA)) return LABEL_MAX_LORA;
-    } else if (kind == KIND_CACHE_CONFIG) {
-      if (this.matches(start, len, LNAME_BLOCK_SIZE)) return LABEL_BLOCK_SIZE;
-      if (this.matches(start, len, LNAME_NUM_GPU_BLOCKS)) return LABEL_NUM_GPU_BLOCKS;
-    }
-    return LABEL_NONE;
-  }
-
-  /** After the opening quote: reads up to and including the closing quote. */
-  private parseLabelValue(slot: i32): bool {
-    const keep = slot >= 0;
-    if (!keep) return this.skipLabelValue();
-    const w = this.scratch;
-    w.reset();
-    while (this.pos < this.end) {
-      const c = unchecked(this.body[this.pos]);
-      this.pos++;
-      if (c == 0x22) {
-        if (keep) {
-          unchecked((this.labels[slot] = String.UTF8.decodeUnsafe(w.view().dataStart, <usize>w.length)));
-          unchecked((this.labelSeen[slot] = true));
-        }
-        return true;
-      }
-      if (c == 0x5c /* \ */) {
-        if (this.pos >= this.end) return false;
-        const e = unchecked(this.body[this.pos]);
-        this.pos++;
-        if (keep) w.byte(e == 0x6e /* n */ ? 0x0a : e); // \\ \" \n (others: the char itself)
-        continue;
-      }
-      if (keep) w.byte(c);
-    }
-    return false; // no closing quote on this line
-  }
-
-  /** parseLabelValue for a value that is not kept: to the closing quote, over escapes. */
-  private skipLabelValue(): bool {
-    const base = this.body.dataStart;
+    const base = this.base;
     const end = this.end;
     let p = this.pos;
+    while (true) {
+      p = skipBlanksFrom(base, p, end);
+      if (p >= end) break;
+      if (load<u8>(base + <usize>p) == 0x7d /* } */) {
+        this.pos = p + 1;
+        return true;
+      }
+      // The label name.
+      const nameStart = p;
+      while (p < end && isLabelNameByte(load<u8>(base + <usize>p), p == nameStart)) p++;
+      if (p == nameStart) break;
+      const slot = labelSlot(kind, base + <usize>nameStart, p - nameStart);
+      p = skipBlanksFrom(base, p, end);
+      if (p >= end || load<u8>(base + <usize>p) != 0x3d /* = */) break;
+      p = skipBlanksFrom(base, p + 1, end);
+      if (p >= end || load<u8>(base + <usize>p) != 0x22 /* " */) break;
+      p = slot == LABEL_NONE ? skipQuoted(base, p + 1, end) : this.keepQuoted(p + 1, slot);
+      if (p < 0) return false;
+      p = skipBlanksFrom(base, p, end);
+      if (p >= end) break;
+      const sep = load<u8>(base + <usize>p);
+      if (sep == 0x2c /* , */) p++;
+      else if (sep != 0x7d /* } */) break;
+    }
+    return false;
+  }
+
+  /** A kept label value after its opening quote, unescaped into labels[slot]; the position after the closing quote, or -1. */
+  private keepQuoted(from: i32, slot: i32): i32 {
+    const base = this.base;
+    const end = this.end;
+    // Most kept values have no escape: decoded straight from the page.
+    const q = nextQuoteOrEscape(base, from, end);
+    if (q < end && load<u8>(base + <usize>q) == 0x22) {
+      unchecked((this.labels[slot] = String.UTF8.decodeUnsafe(base + <usize>from, <usize>(q - from))));
+      unchecked((this.labelSeen[slot] = true));
+      return q + 1;
+    }
+    const w = this.scratch;
+    w.reset();
+    let p = from;
     while (p < end) {
       const c = load<u8>(base + <usize>p);
       p++;
       if (c == 0x22) {
-        this.pos = p;
-        return true;
+        unchecked((this.labels[slot] = String.UTF8.decodeUnsafe(w.view().dataStart, <usize>w.length)));
+        unchecked((this.labelSeen[slot] = true));
+        return p;
       }
       if (c == 0x5c /* \ */) {
-        if (p >= end) {
-          this.pos = p;
-          return false;
-        }
-        p++; // the escaped byte
+        if (p >= end) return -1;
+        const e = load<u8>(base + <usize>p);
+        p++;
+        w.byte(e == 0x6e /* n */ ? 0x0a : e); // \\ \" \n (others: the char itself)
+        continue;
       }
+      w.byte(c);
     }
-    this.pos = p;
-    return false; // no closing quote on this line
+    return -1; // no closing quote on this line
   }
 
-  private parseValue(): NumberResult {
+  /** The sample's value token into this.value; false when it is not a number. */
+  private parseValue(): bool {
+    const base = this.base;
+    const end = this.end;
     const start = this.pos;
-    while (this.pos < this.end) {
-      const c = unchecked(this.body[this.pos]);
+    let p = start;
+    while (p < end) {
+      const c = load<u8>(base + <usize>p);
       if (c == 0x20 || c == 0x09) break;
-      this.pos++;
+      p++;
     }
-    return parseGoFloat(this.body, start, this.pos);
+    this.pos = p;
+    return parseGoFloat(this.body, start, p, this.value);
   }
 
   private label(slot: i32): string {
@@ -519,15 +433,10 @@ class LineParser {
   }
 }
 
-function isNameByte(c: u8, first: bool): bool {
-  if ((c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c == 0x5f || c == 0x3a) return true;
-  return !first && c >= 0x30 && c <= 0x39;
-}
-
-function isLabelNameByte(c: u8, first: bool): bool {
-  if (c == 0x3a) return false;
-  return isNameByte(c, first);
-}
+/** A label value buffer grown past this by a page is not kept for the next. */
+const SCRATCH_KEPT_BYTES: i32 = 4096;
+/** One line parser for every page: its buffers are kept, not allocated per scrape. */
+const LINE_PARSER = new LineParser();
 
 /** A comma-separated adapter list: names trimmed, empties dropped, bounded. */
 export function splitAdapters(list: string): Array<string> {
@@ -546,87 +455,3 @@ export function splitAdapters(list: string): Array<string> {
   return out;
 }
 
-/** Decimal digits only, at most i32 max; -1 for anything else (e.g. "None"). */
-export function parseNonNegativeInt(text: string): i32 {
-  const s = text.trim();
-  const n = s.length;
-  if (n == 0 || n > 10) return -1;
-  let v: i64 = 0;
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x30 || c > 0x39) return -1;
-    v = v * 10 + <i64>(c - 0x30);
-  }
-  return v > <i64>i32.MAX_VALUE ? -1 : <i32>v;
-}
-
-export class NumberResult {
-  constructor(public ok: bool, public value: f64) {}
-}
-
-const BAD_NUMBER = new NumberResult(false, 0);
-
-/**
- * Go's strconv.ParseFloat syntax as Prometheus writes it: decimal with
- * optional fraction and exponent, or (case-insensitively) Inf, +Inf, -Inf,
- * Infinity, NaN. Hex floats and underscores are refused. The token is
- * validated here byte by byte; only then is it handed (short, ASCII) to
- * AssemblyScript's parseFloat.
- */
-export function parseGoFloat(b: Uint8Array, start: i32, end: i32): NumberResult {
-  if (start < 0 || end > b.length || start >= end) return BAD_NUMBER;
-  const len = end - start;
-  if (len > MAX_NUMBER_BYTES) return BAD_NUMBER;
-  let i = start;
-  let negative = false;
-  const s0 = unchecked(b[i]);
-  if (s0 == 0x2b || s0 == 0x2d) {
-    negative = s0 == 0x2d;
-    i++;
-  }
-  if (i >= end) return BAD_NUMBER;
-  const first = unchecked(b[i]) | 0x20; // lower-case letters
-  if (first == 0x69 /* i */ || first == 0x6e /* n */) {
-    const word = lowerAscii(b, i, end);
-    if (word == "inf" || word == "infinity") return new NumberResult(true, negative ? -Infinity : Infinity);
-    if (word == "nan") return new NumberResult(true, NaN);
-    return BAD_NUMBER;
-  }
-  let digits = 0;
-  while (i < end && isDigit(unchecked(b[i]))) {
-    i++;
-    digits++;
-  }
-  if (i < end && unchecked(b[i]) == 0x2e /* . */) {
-    i++;
-    while (i < end && isDigit(unchecked(b[i]))) {
-      i++;
-      digits++;
-    }
-  }
-  if (digits == 0) return BAD_NUMBER;
-  if (i < end && (unchecked(b[i]) | 0x20) == 0x65 /* e */) {
-    i++;
-    if (i < end && (unchecked(b[i]) == 0x2b || unchecked(b[i]) == 0x2d)) i++;
-    let expDigits = 0;
-    while (i < end && isDigit(unchecked(b[i]))) {
-      i++;
-      expDigits++;
-    }
-    if (expDigits == 0) return BAD_NUMBER;
-  }
-  if (i != end) return BAD_NUMBER;
-  const text = String.UTF8.decodeUnsafe(b.dataStart + <usize>start, <usize>len);
-  return new NumberResult(true, parseFloat(text));
-}
-
-function isDigit(c: u8): bool {
-  return c >= 0x30 && c <= 0x39;
-}
-
-function lowerAscii(b: Uint8Array, start: i32, end: i32): string {
-  if (end - start > 8) return "";
-  let s = "";
-  for (let i = start; i < end; i++) s += String.fromCharCode(<i32>(unchecked(b[i]) | 0x20));
-  return s;
-}

@@ -3,8 +3,7 @@
 // the scraping VM can publish it in proxy-wasm shared data and every worker
 // VM can read it; decoding never traps and returns null on anything it does
 // not recognise (short, garbled or future-version bytes).
-import { ByteWriter } from "../util/bytes";
-import { EndpointMetrics, MAX_ADAPTERS, MAX_ADAPTER_NAME_BYTES, ServerSignals } from "../metrics/prometheus";
+import { EndpointMetrics, MAX_ADAPTERS, MAX_ADAPTER_NAME_BYTES, ServerSignals } from "../metrics/signals";
 
 /** Default staleness after which an endpoint is unhealthy. */
 export const DEFAULT_STALE_AFTER_MS: i64 = 1000;
@@ -211,76 +210,103 @@ function flagsOf(s: EndpointState): u16 {
   return f;
 }
 
-function writeU16(w: ByteWriter, v: u16): void {
-  w.byte(<u8>(v & 0xff));
-  w.byte(<u8>(v >> 8));
+// The encoder sizes the value first and writes it with plain stores into one
+// allocation: the scraping VM encodes the whole pool on every scrape, and a
+// byte-at-a-time writer with a copy per state cost more than the rest of
+// publishing (docs/benchmarks.md "Fourth pass: scrape").
+
+/** Bytes of a state besides its address and lists: version, flags, 3 f64, 4 + 4 + 1 + 8 + 4 × 4. */
+const STATE_FIXED_BYTES: i32 = 60;
+
+/** Encoded size of a string: u16 length + UTF-8 bytes (empty when over `max`). */
+function strSize(s: string, max: i32): i32 {
+  const n = String.UTF8.byteLength(s);
+  return 2 + (n > max ? 0 : n);
 }
 
-function writeF64(w: ByteWriter, v: f64): void {
-  w.u64le(reinterpret<u64>(v));
+function listCount(list: Array<string>): i32 {
+  return list.length < MAX_ADAPTERS ? list.length : MAX_ADAPTERS;
 }
 
-/** Strings longer than `max` bytes are written empty (cannot happen for states we built). */
-function writeStr(w: ByteWriter, s: string, max: i32): void {
-  const b = String.UTF8.encode(s);
-  const n = b.byteLength;
+function listSize(list: Array<string>): i32 {
+  let size = 2;
+  const n = listCount(list);
+  for (let i = 0; i < n; i++) size += strSize(unchecked(list[i]), MAX_ADAPTER_NAME_BYTES);
+  return size;
+}
+
+/** Encoded size of a state (what writeStateAt writes). */
+function stateSize(s: EndpointState): i32 {
+  return STATE_FIXED_BYTES + strSize(s.address, MAX_ADDRESS_BYTES) + listSize(s.runningLoras) + listSize(s.waitingLoras);
+}
+
+/** Strings longer than `max` bytes are written empty (cannot happen for states we built). Returns the end. */
+function writeStrAt(p: usize, s: string, max: i32): usize {
+  const n = String.UTF8.byteLength(s);
   if (n > max) {
-    writeU16(w, 0);
-    return;
+    store<u16>(p, 0);
+    return p + 2;
   }
-  writeU16(w, <u16>n);
-  w.raw(changetype<usize>(b), n);
+  store<u16>(p, <u16>n);
+  return p + 2 + String.UTF8.encodeUnsafe(changetype<usize>(s), s.length, p + 2);
 }
 
-function writeList(w: ByteWriter, list: Array<string>): void {
-  const n = list.length < MAX_ADAPTERS ? list.length : MAX_ADAPTERS;
-  writeU16(w, <u16>n);
-  for (let i = 0; i < n; i++) writeStr(w, unchecked(list[i]), MAX_ADAPTER_NAME_BYTES);
+function writeListAt(p: usize, list: Array<string>): usize {
+  const n = listCount(list);
+  store<u16>(p, <u16>n);
+  p += 2;
+  for (let i = 0; i < n; i++) p = writeStrAt(p, unchecked(list[i]), MAX_ADAPTER_NAME_BYTES);
+  return p;
 }
 
-/** Values that could not be decoded back (NaN, negative, out of range) are written as unknown. */
-export function writeState(w: ByteWriter, s: EndpointState): void {
+/**
+ * Writes stateSize(s) bytes at `p` and returns the end. Values that could
+ * not be decoded back (NaN, negative, out of range) are written as unknown.
+ */
+function writeStateAt(p: usize, s: EndpointState): usize {
   let f = flagsOf(s);
   if (!validCount(s.waiting)) f &= ~FLAG_WAITING;
   if (!validCount(s.running)) f &= ~FLAG_RUNNING;
   if (!validFraction(s.kvCacheUsage)) f &= ~FLAG_KV;
-  w.byte(STATE_VERSION);
-  writeU16(w, f);
-  writeStr(w, s.address, MAX_ADDRESS_BYTES);
-  writeF64(w, f & FLAG_WAITING ? s.waiting : 0);
-  writeF64(w, f & FLAG_RUNNING ? s.running : 0);
-  writeF64(w, f & FLAG_KV ? s.kvCacheUsage : 0);
-  w.u32le(<u32>s.maxLoras);
-  w.u32le(<u32>s.inFlight);
-  w.byte(s.healthy ? 1 : 0);
-  w.u64le(<u64>s.scrapedAtMs);
-  w.u32le(<u32>s.consecutiveFailures);
-  w.u32le(<u32>s.blockSize);
-  w.u32le(<u32>s.numGpuBlocks);
-  w.u32le(<u32>(s.slotCapacity > 0 && s.slotCapacity <= MAX_SLOT_CAPACITY ? s.slotCapacity : 0));
-  writeList(w, s.runningLoras);
-  writeList(w, s.waitingLoras);
+  store<u8>(p, STATE_VERSION);
+  store<u16>(p, f, 1);
+  p = writeStrAt(p + 3, s.address, MAX_ADDRESS_BYTES);
+  store<f64>(p, f & FLAG_WAITING ? s.waiting : 0);
+  store<f64>(p, f & FLAG_RUNNING ? s.running : 0, 8);
+  store<f64>(p, f & FLAG_KV ? s.kvCacheUsage : 0, 16);
+  store<u32>(p, <u32>s.maxLoras, 24);
+  store<u32>(p, <u32>s.inFlight, 28);
+  store<u8>(p, s.healthy ? 1 : 0, 32);
+  store<u64>(p, <u64>s.scrapedAtMs, 33);
+  store<u32>(p, <u32>s.consecutiveFailures, 41);
+  store<u32>(p, <u32>s.blockSize, 45);
+  store<u32>(p, <u32>s.numGpuBlocks, 49);
+  store<u32>(p, <u32>(s.slotCapacity > 0 && s.slotCapacity <= MAX_SLOT_CAPACITY ? s.slotCapacity : 0), 53);
+  p = writeListAt(p + 57, s.runningLoras);
+  return writeListAt(p, s.waitingLoras);
 }
 
 export function encodeState(s: EndpointState): Uint8Array {
-  const w = new ByteWriter(128);
-  writeState(w, s);
-  return w.toBytes();
+  const out = new Uint8Array(stateSize(s));
+  writeStateAt(out.dataStart, s);
+  return out;
 }
 
 export function encodeStates(states: Array<EndpointState>): Uint8Array {
-  const w = new ByteWriter(256);
-  const one = new ByteWriter(128);
-  w.byte(STATE_VERSION);
   const n = states.length < MAX_POOL_SIZE ? states.length : MAX_POOL_SIZE;
-  w.u32le(<u32>n);
+  let total = 5;
+  for (let i = 0; i < n; i++) total += 4 + stateSize(unchecked(states[i]));
+  const out = new Uint8Array(total);
+  let p = out.dataStart;
+  store<u8>(p, STATE_VERSION);
+  store<u32>(p, <u32>n, 1);
+  p += 5;
   for (let i = 0; i < n; i++) {
-    one.reset();
-    writeState(one, unchecked(states[i]));
-    w.u32le(<u32>one.length);
-    w.bytes(one.view());
+    const s = unchecked(states[i]);
+    store<u32>(p, <u32>stateSize(s));
+    p = writeStateAt(p + 4, s);
   }
-  return w.toBytes();
+  return out;
 }
 
 function validCount(v: f64): bool {

@@ -22,7 +22,7 @@
 // a write that keeps losing is dropped (fail open) and counted.
 import { KeyValueStore, STORE_CAS_MISMATCH, STORE_OK, StoreValue } from "../util/store";
 import { decodeStates, encodeStates, EndpointState } from "./endpoint_state";
-import { EndpointMetrics } from "../metrics/prometheus";
+import { EndpointMetrics } from "../metrics/signals";
 import { endpointId } from "../prefix/prefix_index";
 
 export const METRICS_KEY = "llm-picker/pool/v2/metrics";

@@ -14,7 +14,7 @@
 import { JsonReader } from "../json/reader";
 import { ByteWriter } from "../util/bytes";
 import { writeJsonText, writeNumber } from "../json/writer";
-import { MAX_ADAPTERS, MAX_ADAPTER_NAME_BYTES } from "../metrics/prometheus";
+import { MAX_ADAPTERS, MAX_ADAPTER_NAME_BYTES } from "../metrics/signals";
 import { EndpointState, MAX_POOL_SIZE, MAX_SLOT_CAPACITY } from "./endpoint_state";
 
 export class SnapshotResult {

@@ -10,12 +10,9 @@
 // elsewhere. An endpoint whose batch is full (occupancy at or above the
 // slot capacity learned from its scrapes: this request would wait for a
 // running request to finish) is left out too, unless its occupancy is at
-// most the pool's mean (⌈(T + 1) / n⌉) and no endpoint has fewer requests
-// ahead of a slot: when every batch is full the request waits for a slot
-// wherever it goes, that wait grows with the requests ahead of it, and
-// joining the shortest such line is what is left to win. With equal batch
-// sizes the least occupied endpoint always fits; should a mix of sizes
-// leave none, every endpoint is eligible, so the set is never empty.
+// most the pool's mean (⌈(T + 1) / n⌉): then every batch is about as full
+// and balance is all that is left to win. The least occupied endpoint
+// always fits, so the set is never empty.
 //
 // A second bound is on this request's own wait: an endpoint where its
 // predicted wait for the first token (prefill queued there plus its own
@@ -65,15 +62,6 @@ export function batchFull(slotCapacity: i32, occupancy: f64): bool {
   return slotCapacity > 0 && occupancy >= <f64>slotCapacity;
 }
 
-/**
- * Requests that must finish on an endpoint before a new one gets a slot
- * there: 0 while its batch has room (or its size is not learned), else the
- * requests over its slot capacity, plus one for the slot this request needs.
- */
-export function requestsAheadOfSlot(slotCapacity: i32, occupancy: f64): f64 {
-  return batchFull(slotCapacity, occupancy) ? occupancy - <f64>slotCapacity + 1 : 0;
-}
-
 export class BoundedLoadPicker extends Picker {
   constructor(
     /** Shared with the configuration, so `bound.loadFactor` applies whatever the key order. */
@@ -96,23 +84,16 @@ export class BoundedLoadPicker extends Picker {
     }
     const cap = boundCapacity(total, n, this.bound.loadFactor);
     const fair = boundCapacity(total, n, 1);
-    let fewestAhead = Infinity;
-    for (let i = 0; i < n; i++) {
-      if (unchecked(occ[i]) > cap) continue;
-      const ahead = requestsAheadOfSlot(unchecked(c.states[i]).slotCapacity, unchecked(occ[i]));
-      if (ahead < fewestAhead) fewestAhead = ahead;
-    }
     const eligible = new StaticArray<bool>(n);
     for (let i = 0; i < n; i++) {
       const o = unchecked(occ[i]);
-      const slots = unchecked(c.states[i]).slotCapacity;
-      const ok = o <= cap && (!batchFull(slots, o) || (o <= fair && requestsAheadOfSlot(slots, o) <= fewestAhead));
+      const ok = o <= cap && (o <= fair || !batchFull(unchecked(c.states[i]).slotCapacity, o));
       unchecked((eligible[i] = ok));
       if (!ok) this.excluded++;
     }
     if (this.excluded == n) {
-      // Not reached with factor ≥ 1 and equal batch sizes (the least occupied
-      // fits); kept so that no configuration can leave a request without an endpoint.
+      // Not reached with factor ≥ 1 (the least occupied fits); kept so that no
+      // configuration can leave a request without an endpoint.
       for (let i = 0; i < n; i++) unchecked((eligible[i] = true));
       this.excluded = 0;
     }

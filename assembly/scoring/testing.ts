@@ -3,7 +3,9 @@
 // Exports thin wrappers over the pure functions of these folders; never
 // imported by the filter.
 import { writeJsonText, writeNumber } from "../json/writer";
-import { EndpointMetrics, parseVllmMetrics } from "../metrics/prometheus";
+import { parseVllmMetrics } from "../metrics/prometheus";
+import { EndpointMetrics } from "../metrics/signals";
+import { parseGoFloat, ParsedNumber } from "../metrics/numbers";
 import { readEndpointsSnapshot, writeEndpointsSnapshot } from "../pool/snapshot";
 import { decodeState, decodeStates, encodeState, encodeStates, EndpointState } from "../pool/endpoint_state";
 import { ByteWriter } from "../util/bytes";
@@ -55,6 +57,31 @@ export function parseMetrics(body: Uint8Array): string {
   else w.str("null");
   w.byte(0x7d);
   return String.UTF8.decodeUnsafe(w.view().dataStart, <usize>w.length);
+}
+
+/** parseVllmMetrics's numbers bit-exact: samples, rejectedLines, then waiting, running, kvCacheUsage, maxLoras, blockSize, numGpuBlocks (NaN: unknown). */
+export function parseMetricsValues(body: Uint8Array): StaticArray<f64> {
+  const m = parseVllmMetrics(body);
+  const out = new StaticArray<f64>(8);
+  out[0] = <f64>m.samples;
+  out[1] = <f64>m.rejectedLines;
+  out[2] = m.hasWaiting ? m.waiting : NaN;
+  out[3] = m.hasRunning ? m.running : NaN;
+  out[4] = m.hasKvCacheUsage ? m.kvCacheUsage : NaN;
+  out[5] = m.hasMaxLoras ? <f64>m.maxLoras : NaN;
+  out[6] = m.hasBlockSize ? <f64>m.blockSize : NaN;
+  out[7] = m.hasNumGpuBlocks ? <f64>m.numGpuBlocks : NaN;
+  return out;
+}
+
+/** A sample value token through the page parser's number reader: [1, value] or [0, 0] when it is not Go float syntax. */
+export function parseSampleValue(text: Uint8Array): StaticArray<f64> {
+  const n = new ParsedNumber();
+  const ok = parseGoFloat(text, 0, text.length, n);
+  const out = new StaticArray<f64>(2);
+  out[0] = ok ? 1 : 0;
+  out[1] = n.value;
+  return out;
 }
 
 /** Every field of a state, unknown ones null (round-trip tests). */

@@ -3,7 +3,8 @@
  *
  * Six Envoys (1.40, one worker each) that differ only in their HTTP filter
  * chain (overhead-setup.ts): plain Envoy, a no-op AssemblyScript filter that
- * buffers the body, llm-picker without and with prefix affinity, and Envoy's
+ * buffers the body (and makes the filter's idle scrape callouts, answers
+ * unread), llm-picker without and with prefix affinity, and Envoy's
  * ext_proc in buffered and full-duplex mode against a minimal Go ext_proc
  * picker. Each has its own four fast Go upstreams (one process), so request
  * spread and scrape counts are per configuration.
@@ -22,7 +23,8 @@
  * the closed loop), the filter's decision_time_us p50 (its Envoy histogram over the
  * phase), every non-200 status, and the spread over the upstreams. Per
  * round also an idle window: the Envoy CPU each configuration spends with no
- * traffic, and per scrape for the filter configs.
+ * traffic, and per scrape for the filter configs with the filter's own part
+ * (its scrape_time_us histogram).
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -56,7 +58,7 @@ const HELP = `usage: npm run bench:overhead -- [options]
   --idle S            seconds of the idle (scrape) window per round (default 3; 0 = none)
   --filter-config J   JSON merged into the filter's plugin configuration
   --wasm FILE         the filter module (default build/llm_picker.wasm), e.g. an earlier commit's build
-  --json FILE         write [{config,bodyBytes,rps,p50Ms,p99Ms,envoyCpuUsPerReq,extprocCpuUsPerReq,decisionP50Us,non200}], medians over rounds`;
+  --json FILE         write [{config,bodyBytes,rps,p50Ms,p99Ms,envoyCpuUsPerReq,extprocCpuUsPerReq,decisionP50Us,non200,scrapeCpuUs,scrapeTimeP50Us}], medians over rounds (the scrape fields: idle window, per configuration)`;
 
 interface VegetaReport {
   latencies: Record<string, number>;
@@ -215,7 +217,7 @@ async function main(): Promise<void> {
       if (name.startsWith("ext_proc")) extproc = await startHelper(tools.extproc, ["-endpoints", endpoints.join(",")]);
       const envoy = await startEnvoy({
         config: envoyConfigFor(name, extproc ? extproc.info : null, values.wasm),
-        substitutions: { endpoints, pluginConfig: pluginConfigFor(name, endpoints, filterExtra) },
+        substitutions: { endpoints, pluginConfig: name === "wasm-noop" ? noopCallouts(endpoints) : pluginConfigFor(name, endpoints, filterExtra) },
         concurrency: 1,
         logLevel: "warn",
       });
@@ -242,6 +244,7 @@ async function main(): Promise<void> {
     const cells = new Map<string, Cell>();
     const idleCpu = new Map<ConfigName, number[]>();
     const scrapeCpu = new Map<ConfigName, number[]>();
+    const scrapeTime = new Map<ConfigName, number[]>();
     for (let round = 0; round < rounds; round++) {
       for (const kb of sizesKb) {
         for (const r of running) {
@@ -254,9 +257,16 @@ async function main(): Promise<void> {
           );
         }
       }
-      if (idle > 0) await measureIdle(running, benchPort, idle, idleCpu, scrapeCpu);
+      if (idle > 0) await measureIdle(running, benchPort, idle, idleCpu, scrapeCpu, scrapeTime);
     }
-    report([...cells.values()], idleCpu, scrapeCpu, { concurrency, duration, rate, latencyDuration, rounds, metricsBytes: upstream.info.metricsBytes });
+    report([...cells.values()], idleCpu, scrapeCpu, scrapeTime, {
+      concurrency,
+      duration,
+      rate,
+      latencyDuration,
+      rounds,
+      metricsBytes: upstream.info.metricsBytes,
+    });
     if (values.json) {
       const rows = [...cells.values()].map((c) => ({
         config: c.config,
@@ -268,6 +278,9 @@ async function main(): Promise<void> {
         extprocCpuUsPerReq: c.extprocCpuUsPerReq.length ? median(c.extprocCpuUsPerReq) : null,
         decisionP50Us: c.decisionP50Us.length ? median(c.decisionP50Us) : null,
         non200: Object.values(c.non200).reduce((a, b) => a + b, 0),
+        // Idle window, per configuration: Envoy CPU per scrape over plain Envoy, and the filter's own part (p50).
+        scrapeCpuUs: scrapeCpu.has(c.config) ? median(everyOther(scrapeCpu.get(c.config)!, 0)) : null,
+        scrapeTimeP50Us: scrapeTime.has(c.config) ? median(everyOther(scrapeTime.get(c.config)!, 0)) : null,
       }));
       writeFileSync(values.json, JSON.stringify(rows, null, 2) + "\n");
       log(`wrote ${values.json}`);
@@ -309,6 +322,7 @@ interface PhaseOptions {
 }
 
 const DECISION = "decision_time_us";
+const SCRAPE = "scrape_time_us";
 const isFilter = (c: ConfigName) => c === "filter" || c === "filter-noprefix";
 
 async function measureCell(r: Running, cell: Cell, vegetaBin: string, targets: string, benchPort: number, o: PhaseOptions): Promise<void> {
@@ -350,19 +364,30 @@ async function measureCell(r: Running, cell: Cell, vegetaBin: string, targets: s
   cell.badBodies += r.ports.reduce((a, p) => a + (counts[String(p)]?.badBodies ?? 0), 0);
 }
 
-/** No traffic for `seconds`: each Envoy's CPU, and per scrape for the filters (minus plain Envoy's idle CPU). */
+/**
+ * No traffic for `seconds`: each Envoy's CPU, and per scrape for the filters
+ * (minus plain Envoy's idle CPU), with the filter's own time per scrape
+ * (its scrape_time_us histogram: p50, p99 per round).
+ */
 async function measureIdle(
   running: Running[],
   benchPort: number,
   seconds: number,
   idleCpu: Map<ConfigName, number[]>,
   scrapeCpu: Map<ConfigName, number[]>,
+  scrapeTime: Map<ConfigName, number[]>,
 ): Promise<void> {
   await fetch(`http://127.0.0.1:${benchPort}/_bench/reset`, { method: "POST" });
+  for (const r of running) if (isFilter(r.name)) await startInterval(r.envoy, SCRAPE);
   const before = running.map((r) => cpuMicros(r.envoy.pid));
   await sleep(seconds * 1000);
   const after = running.map((r) => cpuMicros(r.envoy.pid));
   const counts = await upstreamCounts(benchPort);
+  for (const r of running) {
+    if (!isFilter(r.name)) continue;
+    const h = await histogramInterval(r.envoy, SCRAPE);
+    if (h) scrapeTime.set(r.name, [...(scrapeTime.get(r.name) ?? []), h.p50, h.p99]);
+  }
   const base = running.findIndex((r) => r.name === "baseline");
   const baseCpu = base >= 0 ? after[base] - before[base] : 0;
   running.forEach((r, i) => {
@@ -373,10 +398,27 @@ async function measureIdle(
   });
 }
 
+/**
+ * wasm-noop makes the filter's idle scrape callouts (same cluster, headers
+ * and timeout, every endpoint every IDLE_SCRAPE_MS) and drops the answers
+ * unread: its CPU per scrape in the idle window is Envoy's own cost of a
+ * callout, the part of a filter scrape the filter cannot remove.
+ */
+const IDLE_SCRAPE_MS = 500; // the filter's default metrics.idleIntervalMs
+function noopCallouts(endpoints: string[]): string {
+  return ["model_servers_metrics", String(IDLE_SCRAPE_MS), ...endpoints].join("\n");
+}
+
+/** Values at even (start 0) or odd (start 1) positions: the maps above hold pairs per round. */
+function everyOther(xs: number[], start: 0 | 1): number[] {
+  return xs.filter((_, i) => i % 2 === start);
+}
+
 function report(
   cells: Cell[],
   idleCpu: Map<ConfigName, number[]>,
   scrapeCpu: Map<ConfigName, number[]>,
+  scrapeTime: Map<ConfigName, number[]>,
   o: { concurrency: number; duration: number; rate: number; latencyDuration: number; rounds: number; metricsBytes: number },
 ): void {
   const out: string[] = [];
@@ -423,12 +465,14 @@ function report(
   out.push(`Idle (no traffic), metrics page ${o.metricsBytes} B: Envoy CPU % of a core; filters: CPU per scrape over plain Envoy's idle CPU, and scrapes/s`);
   for (const [name, xs] of idleCpu) {
     const s = scrapeCpu.get(name);
-    const perScrape = s ? s.filter((_, i) => i % 2 === 0) : [];
-    const perSecond = s ? s.filter((_, i) => i % 2 === 1) : [];
-    out.push(`- ${name}: ${range(xs, 2)} %${s ? `; ${range(perScrape, 0)} µs per scrape at ${range(perSecond, 1)} scrapes/s` : ""}`);
+    const own = scrapeTime.get(name);
+    const perScrape = s ? everyOther(s, 0) : [];
+    const ownPart = own ? `; the filter's own part (scrape_time_us) p50 ${range(everyOther(own, 0), 0)} µs, p99 ${range(everyOther(own, 1), 0)} µs` : "";
+    const what = name === "wasm-noop" ? " (the same callouts, answers unread: Envoy's own cost of a callout)" : "";
+    out.push(`- ${name}: ${range(xs, 2)} %${s ? `; ${range(perScrape, 0)} µs per scrape at ${range(everyOther(s, 1), 1)} scrapes/s${what}${ownPart}` : ""}`);
   }
   out.push(
-    "(Per scrape here is all of the filter's idle work over the scrapes: the 50 ms lease/health ticks between the idle scrapes included, and Envoy's own callout. `npm run bench:overhead:instructions` splits a scrape into Envoy's callout and the filter's part.)",
+    "(Per scrape is a configuration's idle CPU over plain Envoy's, divided by its scrapes. For the filter: Envoy's own HTTP callout (what wasm-noop's figure is), the filter's part (the page copied into the VM, parsed, published: scrape_time_us, wall time inside the callback) and the lease/health ticks between idle scrapes. `npm run bench:overhead:instructions` splits a scrape into Envoy's callout and the filter's part in instructions.)",
   );
   console.log(out.join("\n"));
 }

@@ -192,6 +192,12 @@ describe.skipIf(SKIP_FILTER)("the filter's stats and scrape rate in Envoy (2 wor
     expect(v['llm_picker_decision_time_us_bucket{le="10000"}']).toBe(8);
     expect(v["llm_picker_decision_time_us_sum{}"]).toBeGreaterThan(0);
 
+    // The filter's own time per scrape answer (page read, parsed, published): one value per answer.
+    const answered = v["llm_picker_scrape_time_us_count{}"];
+    expect(answered).toBeGreaterThan(0);
+    expect(answered).toBeLessThanOrEqual(scrapeCount(a) + scrapeCount(b) + scrapeCount(c)); // c answers 500: every answer is a scrape its server counted
+    expect(v['llm_picker_scrape_time_us_bucket{le="+Inf"}']).toBe(answered);
+
     // The Prometheus types.
     expect(prom.types).toMatchObject({
       llm_picker_requests_routed: "counter",
@@ -205,6 +211,7 @@ describe.skipIf(SKIP_FILTER)("the filter's stats and scrape rate in Envoy (2 wor
       [`llm_picker_endpoint_scrape_failures_${statName(c)}`]: "counter",
       [`llm_picker_endpoint_healthy_${statName(a)}`]: "gauge",
       llm_picker_decision_time_us: "histogram",
+      llm_picker_scrape_time_us: "histogram",
     });
   });
 

@@ -290,6 +290,22 @@ describe("health", () => {
   });
 });
 
+describe("the filter's own time per scrape", () => {
+  it("scrape_time_us has one value per answered scrape, good or failed, and none for a scrape still out", async () => {
+    const host = await newPool({});
+    scrapeRound(host, INTERVAL, { [A]: EQUAL, [B]: "fail", [C]: { status: 503 } });
+    const hist = () => host.metric("llm_picker.scrape_time_us");
+    expect(hist()).toMatchObject({ type: "histogram" });
+    expect(hist()!.values.length).toBe(3);
+    // A busy pool (a failure) is scraped again on the next tick; C's answer is left out.
+    expect(scrapeRound(host, INTERVAL, { [A]: EQUAL, [B]: EQUAL }).length).toBe(3);
+    expect(hist()!.values.length).toBe(5);
+    for (const v of hist()!.values) expect(v).toBeGreaterThanOrEqual(0n);
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+});
+
 function headerOf(headers: Array<[string, string]>, name: string): string | undefined {
   return headers.find(([k]) => k === name)?.[1];
 }

@@ -8,3 +8,4 @@ export * from "./mutators.js";
 export * from "./paths.js";
 export * from "./requests.js";
 export * from "./wasm.js";
+export * from "./metrics.js";

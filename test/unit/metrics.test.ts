@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadUnits, mutate, mutation, type Units } from "../support";
+import { loadUnits, mutate, mutation, type Units, UNKNOWN_SIGNALS } from "../support";
 
 let u: Units<"scoring">;
 beforeAll(async () => {
@@ -65,16 +65,7 @@ vllm:num_requests_waiting{model_name="${MODEL}"} 0.0
 vllm:gpu_cache_usage_perc{model_name="${MODEL}"} 0.25
 `;
 
-const UNKNOWN = {
-  waiting: null,
-  running: null,
-  kvCacheUsage: null,
-  maxLoras: null,
-  blockSize: null,
-  numGpuBlocks: null,
-  runningLoras: null,
-  waitingLoras: null,
-};
+const UNKNOWN = UNKNOWN_SIGNALS;
 
 describe("vLLM /metrics parser: table", () => {
   const cases: Array<[string, string, Record<string, unknown>]> = [
