@@ -98,8 +98,9 @@ export class Stats {
   routedTo(endpoint: string, matchedBlocks: i32, totalBlocks: i32, guardFired: bool, loadOverrodeAffinity: bool): void {
     incrementMetric(this.routed, 1);
     this.picked(endpoint);
-    incrementMetric(this.prefixMatched, matchedBlocks);
-    incrementMetric(this.prefixTotal, totalBlocks);
+    // Adding 0 is a host call that changes nothing (a new prompt matches no block; prefix off hashes none).
+    if (matchedBlocks > 0) incrementMetric(this.prefixMatched, matchedBlocks);
+    if (totalBlocks > 0) incrementMetric(this.prefixTotal, totalBlocks);
     if (guardFired) incrementMetric(this.guardFired, 1);
     if (guardFired || loadOverrodeAffinity) incrementMetric(this.loadOverrodeAffinity, 1);
   }

@@ -26,7 +26,7 @@ import { ScoringConfig } from "../scoring/config";
 import { ScoringRequest } from "../scoring/scorer";
 import { uncachedBlocks } from "../scoring/scorers/predicted_prefill";
 import { Pcg32 } from "../scoring/rng";
-import { addInFlight, penalize, poolStates, readInFlight, readPenalties, readStates } from "../pool/shared_state";
+import { addInFlight, penalize, poolStates, readInFlight, readStates } from "../pool/shared_state";
 import { FLEET_MEMBERS_KEY, MEMBERS_KEY, Pool, PoolView } from "../pool/members";
 import { Labels } from "../pool/labels";
 import { MaglevTable } from "../fleet/maglev";
@@ -136,7 +136,7 @@ export class Router {
     // Membership not read yet (the first poll after start): no routing
     // header, so Envoy balances over the cluster it already knows.
     if (pool.addresses.length == 0 && !this.pool.known()) return r;
-    r.states = poolStates(pool.addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled, pool.usable, readPenalties(this.store));
+    r.states = poolStates(pool.addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled, pool.usable);
     const d = decide(r.states, new ScoringRequest(), this.scoring, this.rng);
     r.decision = d;
     if (d.status != STATUS_ROUTE || d.chosen < 0) return reject(r, d.status, d.reason);
@@ -229,7 +229,7 @@ export class Router {
       r.outcome = Outcome.Pass; // as above: Envoy balances until the first membership read
       return r;
     }
-    r.states = poolStates(addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled, pool.usable, readPenalties(this.store));
+    r.states = poolStates(addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled, pool.usable);
     const matched = prefixOn ? this.index.match(r.hashes, addresses) : new Int32Array(addresses.length);
     if (hint != null && prefixOn) r.hintCredited = creditPlacement(matched, addresses, hint, r.hashes.length);
     if (prefixOn && this.creditReplies) creditReply(matched, replyStartBlock(), replyEndBlock(), r.hashes.length);
@@ -306,7 +306,7 @@ export class Router {
    */
   requestFailed(endpoint: string, nowMs: i64): void {
     if (endpoint.length == 0) return;
-    penalize(this.store, endpoint, nowMs + this.config.metrics.staleAfterMs, nowMs);
+    penalize(this.store, endpoint, nowMs + this.config.metrics.staleAfterMs);
   }
 }
 

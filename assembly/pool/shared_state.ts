@@ -3,13 +3,17 @@
 //    endpoint_state.ts encodeStates; written by whichever VM holds the scrape
 //    lease, read once per request by every worker. (v1 had no learned slot
 //    capacity; a new key, so a hot swap never misreads the old layout.)
-//  - "llm-picker/pool/v2/inflight": requests in flight per endpoint, a flat
-//    array of (u32 endpoint id, i32 count, i32 pending prompt blocks);
-//    the count goes up when a request is routed and down when its stream
-//    ends, on any worker; the pending blocks (the prefill the request needs
-//    there, docs/routing.md) go up when it is routed and down at its first
-//    response byte or, failing that, at its end. (v1 held 8-byte entries
-//    without the blocks; a new key, so a hot swap never misreads the old.)
+//  - "llm-picker/pool/v3/inflight": requests in flight per endpoint, a flat
+//    array of (u32 endpoint id, i32 count, i32 pending prompt blocks,
+//    i64 penalty until ms); the count goes up when a request is routed and
+//    down when its stream ends, on any worker; the pending blocks (the
+//    prefill the request needs there, docs/routing.md) go up when it is
+//    routed and down at its first response byte or, failing that, at its
+//    end; the penalty (below, "request failures") excludes the endpoint
+//    until then. One value for the three: a request reads them all in one
+//    host call. (v1 held 8-byte entries without the blocks, v2 12-byte ones
+//    without the penalty, which had a key of its own; each layout has a new
+//    key, so a hot swap never misreads the old.)
 //  - "llm-picker/pool/v1/lease": which VM scrapes this interval, so Envoy
 //    scrapes once per interval rather than once per worker.
 // One key each keeps the key space fixed (shared data cannot delete keys:
@@ -22,12 +26,14 @@ import { EndpointMetrics } from "../metrics/signals";
 import { endpointId } from "../prefix/prefix_index";
 
 export const METRICS_KEY = "llm-picker/pool/v2/metrics";
-export const INFLIGHT_KEY = "llm-picker/pool/v2/inflight";
+export const INFLIGHT_KEY = "llm-picker/pool/v3/inflight";
 export const LEASE_KEY = "llm-picker/pool/v1/lease";
-export const PENALTY_KEY = "llm-picker/pool/v1/penalty";
-const PENALTY_ENTRY: i32 = 12;
 const CAS_RETRIES: i32 = 16;
-const INFLIGHT_ENTRY: i32 = 12;
+const INFLIGHT_ENTRY: i32 = 20;
+/** Offsets in an in-flight entry. */
+const AT_COUNT: i32 = 4;
+const AT_PENDING: i32 = 8;
+const AT_PENALTY: i32 = 12;
 const LEASE_SIZE: i32 = 16;
 
 /**
@@ -41,7 +47,6 @@ const LEASE_SIZE: i32 = 16;
 export function ensurePoolKeys(kv: KeyValueStore): void {
   if (!kv.get(INFLIGHT_KEY).found) kv.set(INFLIGHT_KEY, new Uint8Array(0), 0);
   if (!kv.get(METRICS_KEY).found) kv.set(METRICS_KEY, new Uint8Array(0), 0);
-  if (!kv.get(PENALTY_KEY).found) kv.set(PENALTY_KEY, new Uint8Array(0), 0);
 }
 
 // The last published value this VM decoded, and what it decoded to. The
@@ -168,26 +173,30 @@ export function prunePublished(store: KeyValueStore, addresses: Array<string>): 
 
 // ---- in-flight counts -------------------------------------------------------
 
-/** In-flight count and pending blocks per endpoint id, from the shared value. */
+/** In-flight count, pending blocks and penalty per endpoint id, from the shared value. */
 export class InFlight {
   constructor(public value: StoreValue) {}
 
-  private field(id: u32, offset: i32): i32 {
+  /** Address of `id`'s entry, or 0 when it has none. */
+  private entry(id: u32): usize {
     const b = this.value.bytes;
-    if (!this.value.found) return 0;
-    const n = b.length / INFLIGHT_ENTRY;
-    for (let i = 0; i < n; i++) {
-      if (load<u32>(b.dataStart + <usize>(i * INFLIGHT_ENTRY)) == id) return load<i32>(b.dataStart + <usize>(i * INFLIGHT_ENTRY + offset));
-    }
-    return 0;
+    return this.value.found ? entryOf(b, b.length / INFLIGHT_ENTRY, id) : 0;
   }
 
   countOf(id: u32): i32 {
-    return this.field(id, 4);
+    const at = this.entry(id);
+    return at != 0 ? load<i32>(at, AT_COUNT) : 0;
   }
 
   pendingBlocksOf(id: u32): i32 {
-    return this.field(id, 8);
+    const at = this.entry(id);
+    return at != 0 ? load<i32>(at, AT_PENDING) : 0;
+  }
+
+  /** Until when (ms) `id` is excluded after a failed request; 0 when never. */
+  penaltyUntilOf(id: u32): i64 {
+    const at = this.entry(id);
+    return at != 0 ? load<i64>(at, AT_PENALTY) : 0;
   }
 }
 
@@ -201,23 +210,30 @@ function clampedAdd(a: i32, b: i32): i32 {
   return c <= 0 ? 0 : c >= <i64>i32.MAX_VALUE ? i32.MAX_VALUE : <i32>c;
 }
 
-function withDelta(old: Uint8Array, found: bool, id: u32, delta: i32, blocksDelta: i32): Uint8Array {
+/** A copy of the in-flight value with an entry for `id` (appended, all zero, when it had none). */
+function copyWithEntry(old: Uint8Array, found: bool, id: u32): Uint8Array {
   const n = found ? old.length / INFLIGHT_ENTRY : 0;
-  for (let i = 0; i < n; i++) {
-    const at = old.dataStart + <usize>(i * INFLIGHT_ENTRY);
-    if (load<u32>(at) != id) continue;
-    const next = old.slice(0, n * INFLIGHT_ENTRY);
-    const to = next.dataStart + <usize>(i * INFLIGHT_ENTRY);
-    store<i32>(to + 4, clampedAdd(load<i32>(at + 4), delta));
-    store<i32>(to + 8, clampedAdd(load<i32>(at + 8), blocksDelta));
-    return next;
-  }
+  if (entryOf(old, n, id) != 0) return old.slice(0, n * INFLIGHT_ENTRY);
   const next = new Uint8Array((n + 1) * INFLIGHT_ENTRY);
   if (n > 0) memory.copy(next.dataStart, old.dataStart, <usize>(n * INFLIGHT_ENTRY));
-  const to = next.dataStart + <usize>(n * INFLIGHT_ENTRY);
-  store<u32>(to, id);
-  store<i32>(to + 4, clampedAdd(0, delta));
-  store<i32>(to + 8, clampedAdd(0, blocksDelta));
+  store<u32>(next.dataStart + <usize>(n * INFLIGHT_ENTRY), id);
+  return next;
+}
+
+/** Address of `id`'s entry among the first n entries of `b`, or 0. */
+function entryOf(b: Uint8Array, n: i32, id: u32): usize {
+  for (let i = 0; i < n; i++) {
+    const at = b.dataStart + <usize>(i * INFLIGHT_ENTRY);
+    if (load<u32>(at) == id) return at;
+  }
+  return 0;
+}
+
+function withDelta(old: Uint8Array, found: bool, id: u32, delta: i32, blocksDelta: i32): Uint8Array {
+  const next = copyWithEntry(old, found, id);
+  const at = entryOf(next, next.length / INFLIGHT_ENTRY, id);
+  store<i32>(at, clampedAdd(load<i32>(at, AT_COUNT), delta), AT_COUNT);
+  store<i32>(at, clampedAdd(load<i32>(at, AT_PENDING), blocksDelta), AT_PENDING);
   return next;
 }
 
@@ -308,53 +324,24 @@ export function releaseLease(kv: KeyValueStore, owner: u64, nowMs: i64): void {
 
 // ---- request failures -----------------------------------------------------------
 
-/**
- * Endpoints that just failed a request, until when: "llm-picker/pool/v1/penalty",
- * a flat array of (u32 endpoint id, i64 until ms). A request the filter sent
+/*
+ * Endpoints that just failed a request, until when: the penalty field of
+ * their in-flight entry (ms; 0 or past: none). A request the filter sent
  * to an endpoint that answered 5xx, or that Envoy had to retry elsewhere
  * (connection refused, 5xx), excludes that endpoint for a while, as a failed
  * scrape would, but without waiting for the next scrape, and without a good
  * scrape clearing it: a server whose /metrics is fine but whose requests fail
  * is the case this covers.
  */
-export class Penalties {
-  constructor(public value: StoreValue) {}
 
-  untilOf(id: u32): i64 {
-    if (!this.value.found) return 0;
-    const b = this.value.bytes;
-    const n = b.length / PENALTY_ENTRY;
-    for (let i = 0; i < n; i++) {
-      const at = b.dataStart + <usize>(i * PENALTY_ENTRY);
-      if (load<u32>(at) == id) return load<i64>(at, 4);
-    }
-    return 0;
-  }
-}
-
-export function readPenalties(store: KeyValueStore): Penalties {
-  return new Penalties(store.get(PENALTY_KEY));
-}
-
-/** Excludes `address` until `untilMs` (entries of other endpoints that expired are dropped). */
-export function penalize(kv: KeyValueStore, address: string, untilMs: i64, nowMs: i64): bool {
+/** Excludes `address` until `untilMs`. */
+export function penalize(kv: KeyValueStore, address: string, untilMs: i64): bool {
   const id = endpointId(address);
   for (let attempt = 0; attempt < CAS_RETRIES; attempt++) {
-    const v = kv.get(PENALTY_KEY);
-    const old = v.found ? v.bytes : new Uint8Array(0);
-    const n = old.length / PENALTY_ENTRY;
-    const next = new Uint8Array((n + 1) * PENALTY_ENTRY);
-    let m = 0;
-    for (let i = 0; i < n; i++) {
-      const at = old.dataStart + <usize>(i * PENALTY_ENTRY);
-      if (load<u32>(at) == id || load<i64>(at, 4) <= nowMs) continue;
-      memory.copy(next.dataStart + <usize>(m * PENALTY_ENTRY), at, <usize>PENALTY_ENTRY);
-      m++;
-    }
-    store<u32>(next.dataStart + <usize>(m * PENALTY_ENTRY), id);
-    store<i64>(next.dataStart + <usize>(m * PENALTY_ENTRY), untilMs, 4);
-    m++;
-    const r = kv.set(PENALTY_KEY, next.slice(0, m * PENALTY_ENTRY), v.found ? v.cas : 0);
+    const v = kv.get(INFLIGHT_KEY);
+    const next = copyWithEntry(v.bytes, v.found, id);
+    store<i64>(entryOf(next, next.length / INFLIGHT_ENTRY, id), untilMs, AT_PENALTY);
+    const r = kv.set(INFLIGHT_KEY, next, v.found ? v.cas : 0);
     if (r == STORE_OK) return true;
     if (r != STORE_CAS_MISMATCH) return false;
   }
@@ -362,7 +349,7 @@ export function penalize(kv: KeyValueStore, address: string, untilMs: i64, nowMs
 }
 
 /** Endpoint states for the configured pool: published metrics (if any) plus in-flight counts. */
-export function poolStates(addresses: Array<string>, published: Array<EndpointState>, inflight: InFlight, nowMs: i64, staleAfterMs: i64, scraping: bool, usable: Array<bool> | null = null, penalties: Penalties | null = null): Array<EndpointState> {
+export function poolStates(addresses: Array<string>, published: Array<EndpointState>, inflight: InFlight, nowMs: i64, staleAfterMs: i64, scraping: bool, usable: Array<bool> | null = null): Array<EndpointState> {
   const out = new Array<EndpointState>(addresses.length);
   for (let i = 0; i < addresses.length; i++) {
     const a = unchecked(addresses[i]);
@@ -376,7 +363,7 @@ export function poolStates(addresses: Array<string>, published: Array<EndpointSt
       s.healthy = false;
     }
     const id = endpointId(a);
-    if (penalties != null && penalties.untilOf(id) > nowMs) {
+    if (inflight.penaltyUntilOf(id) > nowMs) {
       // It just failed a request: out of decisions until the penalty ends.
       s.healthy = false;
       s.hasHealthy = true;
@@ -401,8 +388,8 @@ export function publishSnapshot(kv: KeyValueStore, states: Array<EndpointState>)
   for (let i = 0; i < states.length; i++) {
     const s = unchecked(states[i]);
     store<u32>(inflight.dataStart + <usize>(i * INFLIGHT_ENTRY), endpointId(s.address));
-    store<i32>(inflight.dataStart + <usize>(i * INFLIGHT_ENTRY + 4), s.hasInFlight ? s.inFlight : 0);
-    store<i32>(inflight.dataStart + <usize>(i * INFLIGHT_ENTRY + 8), s.pendingBlocks);
+    store<i32>(inflight.dataStart + <usize>(i * INFLIGHT_ENTRY + AT_COUNT), s.hasInFlight ? s.inFlight : 0);
+    store<i32>(inflight.dataStart + <usize>(i * INFLIGHT_ENTRY + AT_PENDING), s.pendingBlocks);
   }
   kv.set(INFLIGHT_KEY, inflight, 0);
 }
