@@ -5,7 +5,7 @@
 // imported by the filter.
 import { ByteWriter, sameBytes, utf8 } from "../util/bytes";
 import { KeyValueStore, MemoryStore, StoreValue } from "../util/store";
-import { PrefixIndex, PrefixIndexConfig } from "../prefix/prefix_index";
+import { bucketEntriesFor, PrefixIndex, PrefixIndexConfig } from "../prefix/prefix_index";
 import { parseBody } from "../request/parse";
 import { hashBody, renderBody, replyEndBlock, replyStartBlock, resumedMessages } from "./render";
 import { BlockConfig, chainHashes, ChainHasher } from "./blocks";
@@ -142,6 +142,10 @@ export function indexNew(s: i32, blocksPerEndpoint: i32, maxEndpoints: i32, grou
   c.casRetries = casRetries;
   indexes.push(new PrefixIndex(stores[s], c));
   return indexes.length - 1;
+}
+
+export function indexBucketEntriesFor(groupBlocks: i32, maxEndpoints: i32): i32 {
+  return bucketEntriesFor(groupBlocks, maxEndpoints);
 }
 
 export function indexInit(ix: i32): i32 {

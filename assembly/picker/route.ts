@@ -19,7 +19,7 @@ import { errorJson, requestJson } from "../request/output";
 import { BlockConfig } from "../hashing/blocks";
 import { hashRequest, replyEndBlock, replyStartBlock } from "../hashing/render";
 import { hex64 } from "../util/hex";
-import { endpointId, PrefixIndex, PrefixIndexConfig } from "../prefix/prefix_index";
+import { bucketEntriesFor, endpointId, PrefixIndex, PrefixIndexConfig } from "../prefix/prefix_index";
 import { EndpointState } from "../pool/endpoint_state";
 import { Decision, decide, STATUS_ROUTE, writeDecisionFields } from "../scoring/decide";
 import { ScoringConfig } from "../scoring/config";
@@ -107,6 +107,7 @@ export class Router {
     const ic = new PrefixIndexConfig();
     ic.blocksPerEndpoint = config.prefix.capacityPerEndpoint;
     ic.maxEndpoints = config.prefix.maxEndpoints;
+    ic.bucketEntries = bucketEntriesFor(ic.groupBlocks, ic.maxEndpoints);
     this.index = new PrefixIndex(store, ic);
     this.scoring = config.scoring;
     this.creditReplies = config.prefix.creditReplies && config.scoring.profile.name != "seed";

@@ -60,6 +60,25 @@ import {
   removeFrom,
 } from "./bucket";
 
+/** Most entries a bucket is given by bucketEntriesFor: 64 KB per read. */
+export const MAX_BUCKET_ENTRIES: i32 = 4096;
+
+/**
+ * Entries per bucket so that one group of a prefix that every endpoint
+ * holds fits in its bucket for all of them: an entry is one block of one
+ * endpoint, and a group's entries for every endpoint share one bucket. A
+ * smaller bucket keeps only the most recent writers of a popular group (with
+ * 128 entries and 16-block groups, 8 endpoints), so the index forgets that
+ * the others hold the prompt everyone shares and routes it to whichever
+ * servers wrote it last: docs/hashing.md "Bucket size". At least 128 (2 KB
+ * per read), at most MAX_BUCKET_ENTRIES.
+ */
+export function bucketEntriesFor(groupBlocks: i32, maxEndpoints: i32): i32 {
+  const group = <i64>min(max(groupBlocks, 1), 64);
+  const want = group * <i64>max(maxEndpoints, 1);
+  return <i32>min<i64>(max<i64>(want, 128), <i64>MAX_BUCKET_ENTRIES);
+}
+
 export class PrefixIndexConfig {
   /** Blocks remembered per endpoint (upstream's `lruCapacityPerServer`). */
   blocksPerEndpoint: i32 = 31250;
@@ -67,7 +86,7 @@ export class PrefixIndexConfig {
   maxEndpoints: i32 = 16;
   /** Consecutive blocks stored together under one key (1..64). */
   groupBlocks: i32 = 16;
-  /** Entries per bucket value (16 B each; 128 → 2 KB copied per read). */
+  /** Entries per bucket value (16 B each; 128 → 2 KB copied per read). The router sizes it with bucketEntriesFor. */
   bucketEntries: i32 = 128;
   /** Compare-and-swap attempts per bucket write before giving up (fail open). */
   casRetries: i32 = 8;

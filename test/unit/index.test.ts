@@ -444,3 +444,33 @@ describe('reads per request (goal: ≤ 16 on average for 256 blocks, docs/benchm
     expect(avg).toBeLessThanOrEqual(16);
   });
 });
+
+describe('bucket size: a group every endpoint holds fits in its bucket (docs/hashing.md "Bucket size")', () => {
+  it.each([
+    // groupBlocks, maxEndpoints, entries per bucket
+    [16, 16, 256],
+    [16, 8, 128],
+    [16, 1, 128],
+    [4, 16, 128],
+    [16, 64, 1024],
+    [64, 16, 1024],
+    [16, 4096, 4096],
+    [0, 0, 128],
+  ])("groups of %i blocks, %i endpoints: %i entries", (group, endpoints, entries) => {
+    expect(u.indexBucketEntriesFor(group, endpoints)).toBe(entries);
+  });
+
+  // One 16-block prompt (one group) sent to each of 16 endpoints in turn:
+  // 16 entries each in one bucket. Sized for 8, the bucket keeps the last 8
+  // writers and the index believes the first 8 do not hold the prompt.
+  const SIXTEEN = Array.from({ length: 16 }, (_, i) => `10.0.1.${i + 1}:8000`);
+  it.each([
+    ["128 entries (the old fixed size)", 128, [...Array(8).fill(0), ...Array(8).fill(16)]],
+    ["bucketEntriesFor(16, 16) = 256", 256, Array(16).fill(16)],
+  ])("%s: matched blocks per endpoint", (_name, entries, matched) => {
+    const { ix } = newIndex({ eps: 16, group: 16, entries: entries as number });
+    const prompt = randomHashes(16, 77);
+    SIXTEEN.forEach((ep, i) => u.indexRecord(ix, prompt, ep, 1_000 + i));
+    expect(Array.from(u.indexMatch(ix, prompt, SIXTEEN.join(",")))).toEqual(matched);
+  });
+});
