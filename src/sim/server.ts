@@ -8,7 +8,6 @@
 //   GET  /sim/stats                   JSON counters, hit rate, TTFT summary, queue, KV usage
 //   POST /sim/fail                    {"metrics"|"requests"|"health": "ok"|"500"|"503"|"429"|"timeout"|"close"}
 
-import { appendFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { resolveSimConfig, type SimConfig } from "./config.js";
@@ -155,11 +154,6 @@ class SimHttpServer {
         case "POST /v1/responses": {
           const body = await readBody(req);
           if (this.failed(res, this.failures.requests)) return;
-          if (process.env.SIM_SCORELOG) {
-            const e = this.engine as any;
-            const now = e.clock.now();
-            appendFileSync(process.env.SIM_SCORELOG, JSON.stringify({ port: this.config.port ?? (req.socket.localPort), now, busyFor: Math.max(0, e.prefillBusyUntil - now), waiting: e.waitingQueue.length, running: e.runningJobs.size, scores: req.headers["x-llm-picker-scores"] }) + "\n");
-          }
           this.generate(apiForPath(url.pathname)!, body, res);
           return;
         }

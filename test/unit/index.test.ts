@@ -470,7 +470,7 @@ describe('bucket size: a group every endpoint holds fits in its bucket (docs/has
   ])("%s: matched blocks per endpoint", (_name, entries, matched) => {
     const { ix } = newIndex({ eps: 16, group: 16, entries: entries as number });
     const prompt = randomHashes(16, 77);
-    SIXTEEN.forEach((ep, i) => u.indexRecord(ix, prompt, ep, 1_000 + i));
+    for (const [i, ep] of SIXTEEN.entries()) u.indexRecord(ix, prompt, ep, 1_000 + i);
     expect(Array.from(u.indexMatch(ix, prompt, SIXTEEN.join(",")))).toEqual(matched);
   });
 });
