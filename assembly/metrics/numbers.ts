@@ -125,9 +125,28 @@ function isDigit(c: u8): bool {
   return c >= 0x30 && c <= 0x39;
 }
 
+/** ASCII whitespace: space, tab, LF, VT, FF, CR. */
+function isAsciiSpace(c: i32): bool {
+  return c == 0x20 || (c >= 0x09 && c <= 0x0d);
+}
+
+/**
+ * `s` without leading and trailing ASCII whitespace. Not String.trim: its
+ * set of Unicode spaces is the runtime's, and label values (adapter names,
+ * block counts) are compared byte for byte with what clients send, so only
+ * the padding a page writer adds by hand is taken off.
+ */
+export function trimAscii(s: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && isAsciiSpace(s.charCodeAt(a))) a++;
+  while (b > a && isAsciiSpace(s.charCodeAt(b - 1))) b--;
+  return a == 0 && b == s.length ? s : s.substring(a, b);
+}
+
 /** Decimal digits only, at most i32 max; -1 for anything else (e.g. "None"). */
 export function parseNonNegativeInt(text: string): i32 {
-  const s = text.trim();
+  const s = trimAscii(text);
   const n = s.length;
   if (n == 0 || n > 10) return -1;
   let v: i64 = 0;

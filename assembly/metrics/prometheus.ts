@@ -26,7 +26,7 @@
 // negative sample values are ignored (a NaN queue carries no information).
 import { ByteWriter } from "../util/bytes";
 import { isLabelNameByte, isNameByte, newlineMask64, nextQuoteOrEscape, sameBytes, skipBlanksFrom, skippable, skipQuoted, startsWithVllm, VLLM_PREFIX_LEN } from "./lines";
-import { parseGoFloat, parseNonNegativeInt, ParsedNumber } from "./numbers";
+import { parseGoFloat, parseNonNegativeInt, ParsedNumber, trimAscii } from "./numbers";
 import { EndpointMetrics, MAX_ADAPTER_NAME_BYTES, MAX_ADAPTERS } from "./signals";
 
 // Metric kinds this parser extracts.
@@ -438,14 +438,14 @@ const SCRATCH_KEPT_BYTES: i32 = 4096;
 /** One line parser for every page: its buffers are kept, not allocated per scrape. */
 const LINE_PARSER = new LineParser();
 
-/** A comma-separated adapter list: names trimmed, empties dropped, bounded. */
+/** A comma-separated adapter list: names trimmed of ASCII whitespace, empties dropped, bounded. */
 export function splitAdapters(list: string): Array<string> {
   const out = new Array<string>();
   let start = 0;
   const n = list.length;
   for (let i = 0; i <= n; i++) {
     if (i < n && list.charCodeAt(i) != 0x2c) continue;
-    const name = list.substring(start, i).trim();
+    const name = trimAscii(list.substring(start, i));
     start = i + 1;
     if (name.length == 0) continue;
     if (String.UTF8.byteLength(name) > MAX_ADAPTER_NAME_BYTES) continue;

@@ -54,8 +54,11 @@ function refNumber(text: string): number | null {
   return GO_NUMBER.test(text) ? Number(text) : null;
 }
 
+/** ASCII whitespace off both ends, as the parser trims label values (not String.prototype.trim's Unicode set). */
+const trimAscii = (s: string) => s.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, "");
+
 function refNonNegativeInt(text: string): number | null {
-  const s = text.trim();
+  const s = trimAscii(text);
   if (!/^\d{1,10}$/.test(s)) return null;
   const v = Number(s);
   return v > 2147483647 ? null : v;
@@ -64,7 +67,7 @@ function refNonNegativeInt(text: string): number | null {
 function refAdapters(list: string): string[] {
   const out: string[] = [];
   for (const part of list.split(",")) {
-    const name = part.trim();
+    const name = trimAscii(part);
     if (name.length === 0 || enc(name).length > 256) continue;
     if (out.length >= 64) break;
     out.push(name);
@@ -285,6 +288,12 @@ const page = fc
 // ---- properties ---------------------------------------------------------------
 
 describe("vLLM /metrics parser against the reference", () => {
+  it("adapter names lose ASCII padding only (a no-break space stays part of the name)", () => {
+    const page = 'vllm:lora_requests_info{running_lora_adapters=" \t a ,\u00a0b\u00a0, ,c",waiting_lora_adapters=""} 1\n';
+    expect(filterParse(page).runningLoras).toEqual(["a", "\u00a0b\u00a0", "c"]);
+    expect(refParse(page).runningLoras).toEqual(["a", "\u00a0b\u00a0", "c"]);
+  });
+
   it("random pages: the same values, bit for bit, and the same line counts", () => {
     fc.assert(
       fc.property(page, (p) => {
