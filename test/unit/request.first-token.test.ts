@@ -113,4 +113,47 @@ describe("first token of a stream", () => {
       { numRuns: 500 },
     );
   });
+
+  it("property: arbitrary bytes from an upstream, cut anywhere, never trap and agree with the reference", () => {
+    // Bytes in latin1 so that one character is one byte; fragments of event names make matches likely.
+    const piece = fc.oneof(
+      fc.uint8Array({ maxLength: 24 }).map((b) => String.fromCharCode(...b)),
+      fc.constantFrom(
+        "response.",
+        "response.created",
+        "response.in_progress",
+        "response.queued",
+        "response.output_text.delta",
+        "resp",
+        "onse.",
+        "\n",
+        '"',
+        "_",
+        ".",
+      ),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 30 }), fc.array(fc.nat(), { maxLength: 10 }), (pieces, rawCuts) => {
+        const whole = pieces.join("");
+        const bytes = Uint8Array.from(whole, (c) => c.charCodeAt(0));
+        const cuts = [...new Set(rawCuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+        const lengths = cuts.map((c, i) => c - (i === 0 ? 0 : cuts[i - 1]));
+        let end = -1;
+        for (const m of whole.matchAll(/response\.([a-z0-9_.]*)/g)) {
+          const stop = (m.index ?? 0) + m[0].length;
+          if (stop < whole.length && m[1].length > 0 && !LIFECYCLE.has(m[1])) {
+            end = stop;
+            break;
+          }
+        }
+        let expected = -1;
+        if (end >= 0) {
+          expected = cuts.findIndex((c) => end < c);
+          if (expected === -1) expected = cuts.length;
+        }
+        expect(u.firstTokenChunk(RESPONSES, bytes, Int32Array.from(lengths))).toBe(expected);
+      }),
+      { numRuns: 1000 },
+    );
+  });
 });
