@@ -198,6 +198,13 @@ export class StreamContext {
   }
 
   private apply(r: RouteResult, router: Router): void {
+    this.applyResult(r, router);
+    // Batched counters (Stats) reach Envoy on the root's next tick.
+    const stats = this.root.stats;
+    if (stats != null && stats.hasPending) this.root.flushSoon();
+  }
+
+  private applyResult(r: RouteResult, router: Router): void {
     const stats = this.root.stats;
     if (this.root.config.inspect) {
       const w = new ByteWriter(1024);
