@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ProxyWasmHost } from "../../src/host/index.js";
-import { A, B, C, inFlightOf, newPool, pendingBlocksOf, scrapeRound, send, stat, uniquePrompt } from "./fixtures/vllm.js";
+import { A, B, C, inFlightOf, newPool, penaltyUntilOf, pendingBlocksOf, scrapeRound, send, stat, uniquePrompt } from "./fixtures/vllm.js";
 import { ensureBuilt } from "../support";
 
 beforeAll(() => ensureBuilt("debug"));
@@ -213,6 +213,109 @@ describe("host calls per request", () => {
       late.sendRequestBody(body(41), true);
       expect(stat(host, "llm_picker.requests.routed")).toBe(2);
       late.sendResponseHeaders([[":status", "200"]], true).end("complete");
+      expect(host.traps()).toEqual([]);
+      host.close();
+    });
+  });
+
+  describe("passive health: the member that served the request, from Envoy's x-llm-picker-upstream or the upstream.address property", () => {
+    const UPSTREAM = "x-llm-picker-upstream";
+    const others = (e: string) => [A, B, C].filter((x) => x !== e);
+
+    it("with the header: no property read, the header never reaches the client, a pick served elsewhere is left out", async () => {
+      const host = await newPool({ extra: DEFAULT });
+      const ok = send(host, body(50));
+      const okEp = ok.endpoint!;
+      const served = calls(host, () =>
+        ok.stream.sendResponseHeaders(
+          [
+            [":status", "200"],
+            [UPSTREAM, okEp],
+          ],
+          true,
+        ),
+      );
+      expect(served.get_property).toBeUndefined();
+      expect(served.remove_header_map_value).toBe(1);
+      expect(ok.stream.forwardedResponse()!.headers.map(([k]) => k)).not.toContain(UPSTREAM);
+      ok.stream.end("complete");
+      expect(penaltyUntilOf(host, okEp)).toBe(0);
+
+      // Retried: Envoy served it from another member after the pick failed.
+      const retried = send(host, body(51));
+      const pick = retried.endpoint!;
+      const elsewhere = others(pick)[0];
+      const c = calls(host, () =>
+        retried.stream.sendResponseHeaders(
+          [
+            [":status", "200"],
+            [UPSTREAM, elsewhere],
+          ],
+          true,
+        ),
+      );
+      expect(c.get_property).toBeUndefined();
+      expect(retried.stream.forwardedResponse()!.headers.map(([k]) => k)).not.toContain(UPSTREAM);
+      retried.stream.end("complete");
+      expect(penaltyUntilOf(host, pick)).toBeGreaterThan(0);
+      for (let i = 0; i < 6; i++) expect(send(host, body(60 + i)).endpoint).not.toBe(pick);
+      expect(host.traps()).toEqual([]);
+      host.close();
+    });
+
+    it("without the header: the property, as before (a pick served elsewhere is left out, one served by itself is not)", async () => {
+      const host = await newPool({ extra: DEFAULT });
+      const ok = send(host, body(70));
+      const okEp = ok.endpoint!;
+      ok.stream.setProperty(["upstream", "address"], okEp);
+      const served = calls(host, () => ok.stream.sendResponseHeaders([[":status", "200"]], true));
+      expect(served.get_property).toBe(1);
+      expect(served.remove_header_map_value).toBeUndefined();
+      ok.stream.end("complete");
+      expect(penaltyUntilOf(host, okEp)).toBe(0);
+
+      const retried = send(host, body(71));
+      const pick = retried.endpoint!;
+      retried.stream.setProperty(["upstream", "address"], others(pick)[0]);
+      retried.stream.sendResponseHeaders([[":status", "200"]], true).end("complete");
+      expect(penaltyUntilOf(host, pick)).toBeGreaterThan(0);
+      expect(host.traps()).toEqual([]);
+      host.close();
+    });
+
+    it('no upstream host ("-") counts as unknown; the header is removed from responses the filter did not route too', async () => {
+      const host = await newPool({ extra: DEFAULT });
+      const local = send(host, body(80));
+      const ep = local.endpoint!;
+      local.stream
+        .sendResponseHeaders(
+          [
+            [":status", "200"],
+            [UPSTREAM, "-"],
+          ],
+          true,
+        )
+        .end("complete");
+      expect(penaltyUntilOf(host, ep)).toBe(0);
+      const g = host.newHttpStream();
+      g.sendRequestHeaders(
+        [
+          [":method", "GET"],
+          [":path", "/healthz"],
+          [":authority", "gw"],
+        ],
+        true,
+      );
+      g.sendResponseHeaders(
+        [
+          [":status", "200"],
+          [UPSTREAM, A],
+        ],
+        true,
+      );
+      expect(g.forwardedResponse()!.headers.map(([k]) => k)).not.toContain(UPSTREAM);
+      g.end("complete");
+      expect(penaltyUntilOf(host, A)).toBe(0);
       expect(host.traps()).toEqual([]);
       host.close();
     });
