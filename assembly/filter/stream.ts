@@ -50,7 +50,7 @@ export class StreamContext {
   private api: i32 = API_NOT_INFERENCE;
   /** What finish() needs once the stream ends. */
   private endpoint: string = "";
-  private hashes: StaticArray<u64> = new StaticArray<u64>(0);
+  private hashes: StaticArray<u64> = NO_HASHES;
   private matchedBlocks: i32 = 0;
   /** Prompt blocks counted as queued prefill at the endpoint until the first response byte. */
   private pendingBlocks: i32 = 0;
@@ -436,6 +436,9 @@ function pickerHeadersOf(pairs: HeaderPairs): Array<Header> {
   }
   return out;
 }
+
+/** A stream's hashes until it is routed (a zero-length array cannot be written). */
+const NO_HASHES = new StaticArray<u64>(0);
 
 /** The member Envoy actually sent the request to (after any retries). */
 const UPSTREAM_ADDRESS: Array<string> = ["upstream", "address"];
