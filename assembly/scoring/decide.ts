@@ -33,9 +33,6 @@ export class ScorerScores {
   ) {}
 }
 
-/** Shared by every decision that scored nothing (a zero-length array cannot be written). */
-const NO_TOTALS = new Float64Array(0);
-
 export class Decision {
   status: i32 = STATUS_ROUTE;
   /** Why, in a few words (for logs and the CLI). */
@@ -47,7 +44,7 @@ export class Decision {
   /** Per scorer, per candidate (same order as `candidates`). */
   scores: Array<ScorerScores> = [];
   /** Weighted sum per candidate. */
-  totals: Float64Array = NO_TOTALS;
+  totals: Float64Array = new Float64Array(0);
   /** The hot-spot guard fired (prefix weight dropped). */
   guardFired: bool = false;
   /** Candidates the picker left out before comparing totals (the default profile's load bound). */
