@@ -10,6 +10,7 @@ import {
   ConfigResult,
   EndpointConfig,
   FleetConfig,
+  MAX_INDEX_ENDPOINTS,
   MetricsConfig,
   PoolConfig,
   PrefixConfig,
@@ -50,6 +51,7 @@ export function parseConfig(bytes: Uint8Array): ConfigResult {
     return result;
   }
   endpointsFromSnapshot(config);
+  sizeIndexForEndpoints(config);
   const crossFieldError = checkConsistency(config);
   if (crossFieldError != null) {
     result.error = crossFieldError;
@@ -74,6 +76,16 @@ function checkConsistency(c: Config): ConfigError | null {
   }
   if (c.fleet.secret.length > 0 && c.fleet.cluster.length == 0) {
     return new ConfigError("fleet.cluster", "is required with fleet.secret");
+  }
+  // Each index bucket holds a prompt's block group for maxEndpoints
+  // endpoints; past that a prompt every server holds is forgotten for some
+  // of them (docs/hashing.md "Bucket size").
+  const listed = c.endpoints.length;
+  if (listed > c.prefix.maxEndpoints) {
+    if (c.prefix.maxEndpointsGiven) {
+      return new ConfigError("prefix.maxEndpoints", "must be at least the number of endpoints (" + listed.toString() + "), got " + c.prefix.maxEndpoints.toString());
+    }
+    return new ConfigError("endpoints", listed.toString() + " endpoints, more than the prefix index supports (" + MAX_INDEX_ENDPOINTS.toString() + ")");
   }
   const m = c.metrics;
   // A staleness bound at or below the scrape interval marks endpoints
@@ -161,6 +173,16 @@ function endpointsFromSnapshot(c: Config): void {
   }
 }
 
+/**
+ * A static pool larger than the default prefix.maxEndpoints sizes the index
+ * for itself (unless maxEndpoints was given: then checkConsistency names it).
+ */
+function sizeIndexForEndpoints(c: Config): void {
+  const listed = c.endpoints.length;
+  if (c.prefix.maxEndpointsGiven || listed <= c.prefix.maxEndpoints) return;
+  c.prefix.maxEndpoints = min(listed, MAX_INDEX_ENDPOINTS);
+}
+
 function unknownKey(r: JsonReader, key: string): void {
   r.fail("unknown key \"" + key + "\"");
 }
@@ -225,7 +247,10 @@ function readPrefix(r: JsonReader, p: PrefixConfig): void {
     else if (key == "hashTrailingBlock") p.hashTrailingBlock = r.bool();
     else if (key == "creditReplies") p.creditReplies = r.bool();
     else if (key == "capacityPerEndpoint") p.capacityPerEndpoint = <i32>r.int(1, 1 << 24);
-    else if (key == "maxEndpoints") p.maxEndpoints = <i32>r.int(1, 4096);
+    else if (key == "maxEndpoints") {
+      p.maxEndpoints = <i32>r.int(1, MAX_INDEX_ENDPOINTS);
+      p.maxEndpointsGiven = true;
+    }
     else unknownKey(r, key);
   }
 }

@@ -11,6 +11,9 @@ export class EndpointConfig {
   labels: Labels = new Labels();
 }
 
+/** The most endpoints prefix.maxEndpoints may size the index for. */
+export const MAX_INDEX_ENDPOINTS: i32 = 4096;
+
 export class PrefixConfig {
   /** Prefix affinity on (hash, look up, record). Off: load-only picking, no index traffic. */
   enabled: bool = true;
@@ -31,6 +34,8 @@ export class PrefixConfig {
   capacityPerEndpoint: i32 = 31250;
   /** Endpoints the index is sized for (total entries = capacityPerEndpoint × maxEndpoints). A fixed size, so pool changes never reshape (and so never drop) the index. */
   maxEndpoints: i32 = 16;
+  /** maxEndpoints was written in the configuration (not the default): a static pool larger than it is then an error, not a reason to grow it. */
+  maxEndpointsGiven: bool = false;
 }
 
 /** Default scrape interval of an idle endpoint (see MetricsConfig.idleIntervalMs). */

@@ -164,6 +164,13 @@ export class MembershipPoller {
     this.joined = change.added.length > 0;
     log(LogLevel.Info, "llm_picker: pool \"" + this.config.pool.cluster + "\": " + members.length.toString() + " member(s), "
       + change.added.length.toString() + " joined, " + change.removed.length.toString() + " left");
+    // The index was sized at load; a cluster that outgrew it forgets shared
+    // prompts for some servers (docs/hashing.md "Bucket size").
+    const sizedFor = this.config.prefix.maxEndpoints;
+    if (this.config.prefix.enabled && members.length > sizedFor) {
+      log(LogLevel.Warn, "llm_picker: pool \"" + this.config.pool.cluster + "\" has " + members.length.toString() + " members, more than prefix.maxEndpoints ("
+        + sizedFor.toString() + "): set prefix.maxEndpoints to at least the pool's size");
+    }
   }
 
   private failed(why: string, stats: Stats | null): bool {

@@ -32,7 +32,8 @@ import { DESTINATION_HEADER, HOP_HEADER, INSPECT_PROPERTY, LOCAL_REPLY_MARKER, P
 import { RootContext } from "./root";
 import { ByteWriter } from "../util/bytes";
 import { hexDigit } from "../util/hex";
-import { Header, RequestError } from "../request/types";
+import { Api, Header, RequestError } from "../request/types";
+import { FirstTokenScanner } from "../request/first_token";
 import { API_NOT_INFERENCE } from "../request/api";
 import { HEADER_REQUEST_ID, PICKER_HEADERS } from "../request/headers";
 import { errorJson } from "../request/output";
@@ -56,6 +57,8 @@ export class StreamContext {
   private pendingBlocks: i32 = 0;
   /** The request asked for a streamed response (`stream: true`). */
   private streamed: bool = false;
+  /** Reads a /v1/responses stream's first events for its first token (null for the other APIs: their first byte is it). */
+  private firstToken: FirstTokenScanner | null = null;
   private responseStatus: i32 = 0;
   /** Fleet: a replica forwarded this request here (it carried fleet.secret): decide, never forward again. */
   private hopped: bool = false;
@@ -237,6 +240,7 @@ export class StreamContext {
     this.matchedBlocks = r.matchedBlocks;
     this.pendingBlocks = r.pendingBlocks;
     this.streamed = r.streamed;
+    if (r.streamed && r.pendingBlocks > 0 && r.api == Api.Responses) this.firstToken = new FirstTokenScanner(r.api);
     this.placement = r.placement;
     if (this.root.config.debugHeaders && r.decision != null) {
       const w = new ByteWriter(512);
@@ -311,11 +315,28 @@ export class StreamContext {
     // released in onDone together with the in-flight count, in one
     // shared-data update instead of two.
     if (bodySize > 0 && this.pendingBlocks > 0 && this.streamed && !endOfStream) {
+      if (!this.firstTokenIn(bodySize)) return CONTINUE;
       const router = this.root.router;
       if (router != null) router.prefillDone(this.endpoint, this.pendingBlocks);
       this.pendingBlocks = 0;
     }
     return CONTINUE;
+  }
+
+  /**
+   * Whether this response body chunk holds or follows the first token. A
+   * /v1/responses stream sends lifecycle events before the prefill ends, so
+   * its chunks are read until another event comes (request/first_token.ts);
+   * for the other APIs the first byte is the first token, nothing is read.
+   */
+  private firstTokenIn(bodySize: u32): bool {
+    const scanner = this.firstToken;
+    if (scanner == null) return true;
+    const chunk = getBufferBytesScratch(BufferType.ResponseBody, 0, bodySize);
+    if (chunk == null) return true;
+    if (!scanner.seen(chunk)) return false;
+    this.firstToken = null;
+    return true;
   }
 
   /**

@@ -9,6 +9,7 @@ import { bodyTooLargeError } from "./errors";
 import { rewriteModel, toLLMRequest } from "./llm_request";
 import { parseBody } from "./parse";
 import { Header } from "./types";
+import { FirstTokenScanner } from "./first_token";
 import { DEFAULT_MAX_DEPTH, JsonKind, jsonKindName } from "../json/kinds";
 import { JsonReader } from "../json/reader";
 import { JsonScanner } from "../json/scanner";
@@ -190,4 +191,22 @@ export function streamOf(body: Uint8Array, api: i32): i32 {
   const r = parseBody(body, api);
   if (r.parsed == null) return -1;
   return r.parsed!.stream ? 1 : 0;
+}
+
+// ---- first_token.ts ------------------------------------------------------
+
+/**
+ * Feeds `bytes` to a FirstTokenScanner for `api` in chunks of the given
+ * lengths (the rest as a last chunk): the index of the chunk at which the
+ * first token is seen, or -1.
+ */
+export function firstTokenChunk(api: i32, bytes: Uint8Array, chunks: Int32Array): i32 {
+  const scanner = new FirstTokenScanner(api);
+  let at = 0;
+  for (let k = 0; k <= chunks.length; k++) {
+    const len = k < chunks.length ? min(max(unchecked(chunks[k]), 0), bytes.length - at) : bytes.length - at;
+    if (scanner.seen(bytes.subarray(at, at + len))) return k;
+    at += len;
+  }
+  return -1;
 }

@@ -166,8 +166,27 @@ const CALL_SAMPLE = 20;
 /** Interleaved timing rounds per body (the table keeps the best round of each, plus the per-round ratios). */
 const ROUNDS = 7;
 
+const USAGE = `Usage: npm run bench:parse -- [options]
+  --iterations-scale X  scale the requests timed per body (default 1: 3000 at 2 KB, 400 at 100 KB, 40 at 1 MB)
+  --wasm FILE           filter module to time (default build/llm_picker.wasm)
+  --baseline-wasm FILE  another build timed in the same rounds (e.g. an older commit's), reported as a ratio
+  -h, --help            this text`;
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { "iterations-scale": { type: "string" }, wasm: { type: "string" }, "baseline-wasm": { type: "string" } } });
+  let values: { "iterations-scale"?: string; wasm?: string; "baseline-wasm"?: string; help?: boolean };
+  try {
+    values = parseArgs({
+      options: { "iterations-scale": { type: "string" }, wasm: { type: "string" }, "baseline-wasm": { type: "string" }, help: { type: "boolean", short: "h" } },
+    }).values;
+  } catch (err) {
+    console.error(`bench:parse: ${(err as Error).message}\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
   const scale = Number(values["iterations-scale"] ?? "1");
   // --wasm: another build of the filter (e.g. an older commit's, for a before/after in the same conditions).
   const wasm = values.wasm ? resolve(values.wasm) : RELEASE_WASM;

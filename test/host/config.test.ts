@@ -84,6 +84,12 @@ const INVALID: Array<[string, string, string]> = [
   ['{"endpoints":[{"address":"127.0.0.1:8001","labels":{"model":"a","model":"b"}}]}', "endpoints[0].labels", 'label "model": empty, repeated'],
   [`{"endpoints":[{"address":"127.0.0.1:8001","labels":{"model":"${"m".repeat(1025)}"}}]}`, "endpoints[0].labels", "values of 1024 bytes"],
   ['{"pool":{"members":[]}}', "pool", 'unknown key "members"'],
+  [
+    '{"prefix":{"maxEndpoints":2},"endpoints":[{"address":"10.0.0.1:8000"},{"address":"10.0.0.2:8000"},{"address":"10.0.0.3:8000"}]}',
+    "prefix.maxEndpoints",
+    "must be at least the number of endpoints (3), got 2",
+  ],
+  ['{"prefix":{"maxEndpoints":4097}}', "prefix.maxEndpoints", "must be between 1 and 4096"],
 ];
 
 describe("invalid plugin configuration is refused, naming the field", () => {
@@ -130,6 +136,31 @@ describe("valid plugin configuration configures", () => {
     expect(r.ok).toBe(true);
     expect(r.critical).toEqual([]);
     expect(r.traps).toBe(0);
+  });
+});
+
+describe("prefix.maxEndpoints and a static pool's size", () => {
+  // The index meta value: magic, buckets, entries per bucket, ... (u32 little-endian each).
+  async function entriesPerBucket(config: object): Promise<number> {
+    const host = await ProxyWasmHost.create({ wasm: WASM, pluginConfig: JSON.stringify({ metrics: { enabled: false }, ...config }) });
+    const meta = host.sharedData.get("llm-picker/prefix/meta");
+    host.close();
+    expect(meta).toBeDefined();
+    return new DataView(meta!.value.buffer, meta!.value.byteOffset).getUint32(8, true);
+  }
+  const listed = (n: number) => Array.from({ length: n }, (_, i) => ({ address: `10.0.${i >> 8}.${i & 255}:8000` }));
+
+  it.each([
+    // [endpoints listed, maxEndpoints given, entries per bucket (16-block groups × endpoints, at least 128)]
+    [3, undefined, 256],
+    [16, undefined, 256],
+    [20, undefined, 320],
+    [40, undefined, 640],
+    [20, 32, 512],
+    [3, 4, 128],
+  ])("%i endpoints, maxEndpoints %s → %i entries per bucket", async (n, max, entries) => {
+    const prefix = max === undefined ? {} : { maxEndpoints: max };
+    expect(await entriesPerBucket({ endpoints: listed(n), prefix })).toBe(entries);
   });
 });
 

@@ -53,6 +53,51 @@ describe("default profile: queued prefill and the load bound", () => {
     host.close();
   });
 
+  it("a /v1/responses stream keeps its blocks queued through the lifecycle events sent before its prefill, and releases them at the first other event", async () => {
+    const host = await newPool({ extra: DEFAULT });
+    const body = JSON.stringify({ model: "m", instructions: SHARED, input: uniquePrompt(3), max_output_tokens: 16, stream: true });
+    const s = send(host, body, { path: "/v1/responses" });
+    const ep = s.endpoint!;
+    const queued = pendingBlocksOf(host, ep);
+    expect(queued).toBeGreaterThan(90);
+    s.stream.sendResponseHeaders(
+      [
+        [":status", "200"],
+        ["content-type", "text/event-stream"],
+      ],
+      false,
+    );
+    s.stream.sendResponseBody(
+      'event: response.created\ndata: {"type":"response.created","response":{"object":"response","status":"in_progress","output":[]}}\n\n',
+      false,
+    );
+    expect(pendingBlocksOf(host, ep)).toBe(queued);
+    s.stream.sendResponseBody('event: response.in_progress\ndata: {"type":"response.in_progress"}\n\nevent: response.outp', false);
+    expect(pendingBlocksOf(host, ep)).toBe(queued);
+    s.stream.sendResponseBody('ut_item.added\ndata: {"type":"response.output_item.added"}\n\n', false);
+    expect(pendingBlocksOf(host, ep)).toBe(0);
+    expect(inFlightOf(host, ep)).toBe(1);
+    s.stream.sendResponseBody('event: response.completed\ndata: {"type":"response.completed"}\n\n', true);
+    s.stream.end("complete");
+    expect(inFlightOf(host, ep)).toBe(0);
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
+  it("a /v1/responses stream that ends after its lifecycle events releases its queued blocks at its end", async () => {
+    const host = await newPool({ extra: DEFAULT });
+    const s = send(host, JSON.stringify({ model: "m", input: uniquePrompt(4), stream: true }), { path: "/v1/responses" });
+    const ep = s.endpoint!;
+    expect(pendingBlocksOf(host, ep)).toBeGreaterThan(0);
+    s.stream.sendResponseHeaders([[":status", "200"]], false);
+    s.stream.sendResponseBody('event: response.created\ndata: {"type":"response.created"}\n\n', false);
+    expect(pendingBlocksOf(host, ep)).toBeGreaterThan(0);
+    s.stream.end("upstream_reset");
+    expect(pending(host)).toEqual({ [A]: 0, [B]: 0, [C]: 0 });
+    expect(totalInFlight(host)).toBe(0);
+    host.close();
+  });
+
   it("a stream that ends without a response body (reset) releases its queued blocks too", async () => {
     const host = await newPool({ extra: DEFAULT });
     const s = send(host, hotBody(2));

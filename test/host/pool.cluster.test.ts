@@ -157,6 +157,26 @@ describe("pool.cluster: the pool is the cluster's live membership", () => {
     host.close();
   });
 
+  it("a membership larger than prefix.maxEndpoints is warned about once per change, naming both sizes", async () => {
+    const host = await ProxyWasmHost.create({
+      wasm: WASM,
+      pluginConfig: JSON.stringify({ pool: { cluster: "model_servers", intervalMs: POLL }, prefix: { maxEndpoints: 2 }, seed: 7 }),
+      clusters: ["model_servers", ADMIN],
+    });
+    const over = () => host.logMessages("warn").filter((m) => m.includes("prefix.maxEndpoints"));
+    poll(host, members(A, B));
+    expect(over()).toEqual([]);
+    poll(host, members(A, B, C));
+    expect(over()).toEqual([
+      'llm_picker: pool "model_servers" has 3 members, more than prefix.maxEndpoints (2): set prefix.maxEndpoints to at least the pool\'s size',
+    ]);
+    poll(host, members(A, B, C)); // unchanged: no second warning
+    expect(over()).toHaveLength(1);
+    expect(Object.keys(spread(host, 30)).sort()).toEqual([A, B, C]);
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
   it("a missing admin cluster is reported, not a trap", async () => {
     const host = await ProxyWasmHost.create({
       wasm: WASM,

@@ -50,11 +50,13 @@ export async function wasmFailures(envoy: EnvoyProcess): Promise<{ counters: Rec
 
 /**
  * The prefix index's byte bound for a configuration (PrefixIndexConfig.maxBytes:
- * buckets × (8-byte header + 16 B × 128 entries) + a 16-byte meta value).
+ * buckets × (8-byte header + 16 B × entries) + a 16-byte meta value, with
+ * entries = 16-block groups × maxEndpoints within 128..4096, bucketEntriesFor).
  */
 export function indexByteBound(capacityPerEndpoint = 31250, maxEndpoints = 16): number {
-  const buckets = Math.max(1, Math.ceil((capacityPerEndpoint * maxEndpoints) / 128));
-  return buckets * (8 + 16 * 128) + 16;
+  const entries = Math.min(Math.max(16 * maxEndpoints, 128), 4096);
+  const buckets = Math.max(1, Math.ceil((capacityPerEndpoint * maxEndpoints) / entries));
+  return buckets * (8 + 16 * entries) + 16;
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
