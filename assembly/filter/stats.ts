@@ -28,13 +28,15 @@ function sanitize(address: string): string {
 }
 
 /**
- * The counters every request adds to (requests.routed and .passed, the
- * endpoint's picks, prefix.matched_blocks and .total_blocks) are batched:
- * added to in the VM and flushed by the root on its next tick (every
- * metrics.intervalMs while requests come; a root without a tick sets one
- * while counts are pending) and when it is retired (README.md "Stats",
- * docs/benchmarks.md "Fifth pass"). Rare counters (rejections, the guard, fleet hops) and the
- * histograms go to Envoy at once.
+ * The totals every request adds to (requests.routed and .passed,
+ * prefix.matched_blocks and .total_blocks) are batched: added to in the VM
+ * and flushed by the root on its next tick (every metrics.intervalMs while
+ * requests come; a root without a tick sets one while counts are pending)
+ * and when it is retired (README.md "Stats", docs/benchmarks.md "Fifth
+ * pass"). The per-endpoint picks stay exact at every moment (they show
+ * where the filter sends requests now, e.g. when it stops picking a failed
+ * server), as do the rare counters (rejections, the guard, fleet hops) and
+ * the histograms.
  */
 export class Stats {
   private routed: BatchedCounter = new BatchedCounter(defineMetric(MetricType.Counter, "llm_picker.requests.routed"));
@@ -71,7 +73,7 @@ export class Stats {
   /** Bytes of the shared prefix index (gauge; every VM adds what its writes changed). */
   indexBytes: u32 = defineMetric(MetricType.Gauge, "llm_picker.prefix.index_bytes");
   private indexBytesSeen: i64 = 0;
-  private picks: Map<string, BatchedCounter> = new Map<string, BatchedCounter>();
+  private picks: Map<string, u32> = new Map<string, u32>();
   /** Every batched counter, for flush. */
   private batched: Array<BatchedCounter> = new Array<BatchedCounter>();
   /** Some batched counter holds a count Envoy has not seen yet. */
@@ -100,9 +102,7 @@ export class Stats {
   track(a: string): void {
     if (this.picks.has(a)) return;
     const n = sanitize(a);
-    const picks = new BatchedCounter(defineMetric(MetricType.Counter, "llm_picker.endpoint.picks." + n));
-    this.picks.set(a, picks);
-    this.batched.push(picks);
+    this.picks.set(a, defineMetric(MetricType.Counter, "llm_picker.endpoint.picks." + n));
     this.scrapeFailures.set(a, defineMetric(MetricType.Counter, "llm_picker.endpoint.scrape_failures." + n));
     this.healthy.set(a, defineMetric(MetricType.Gauge, "llm_picker.endpoint.healthy." + n));
     this.inFlight.set(a, defineMetric(MetricType.Gauge, "llm_picker.endpoint.in_flight." + n));
@@ -119,7 +119,7 @@ export class Stats {
     if (endpoint.length == 0) return;
     // track() defines a newcomer's counters, so the get below always finds one.
     if (!this.picks.has(endpoint)) this.track(endpoint);
-    this.add(this.picks.get(endpoint), 1);
+    incrementMetric(this.picks.get(endpoint), 1);
   }
 
   private add(counter: BatchedCounter, delta: i64): void {
