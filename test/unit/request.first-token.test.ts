@@ -31,6 +31,15 @@ function seenAt(api: number, chunks: string[]): number {
   return u.firstTokenChunk(api, all, Int32Array.from(bytes.slice(0, -1).map((b) => b.length)));
 }
 
+/** Reference: where the first complete "response.<name>" that is not a lifecycle event ends (its terminator), or -1. */
+function firstOutputNameEnd(whole: string): number {
+  for (const m of whole.matchAll(/response\.([a-z0-9_.]*)/g)) {
+    const stop = (m.index ?? 0) + m[0].length;
+    if (stop < whole.length && m[1].length > 0 && !LIFECYCLE.has(m[1])) return stop;
+  }
+  return -1;
+}
+
 const event = (name: string, data = `{"type":"response.${name}"}`) => `event: response.${name}\ndata: ${data}\n\n`;
 const CREATED = event(
   "created",
@@ -90,15 +99,7 @@ describe("first token of a stream", () => {
           chunks.push(whole.slice(prev, c));
           prev = c;
         }
-        // Reference: the terminator of the first complete "response.<name>" that is not a lifecycle event.
-        let end = -1;
-        for (const m of whole.matchAll(/response\.([a-z0-9_.]*)/g)) {
-          const stop = (m.index ?? 0) + m[0].length;
-          if (stop < whole.length && m[1].length > 0 && !LIFECYCLE.has(m[1])) {
-            end = stop;
-            break;
-          }
-        }
+        const end = firstOutputNameEnd(whole);
         let expected = -1;
         if (end >= 0) {
           let start = 0;
@@ -111,6 +112,42 @@ describe("first token of a stream", () => {
         expect(seenAt(RESPONSES, chunks)).toBe(expected);
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it("property: arbitrary bytes from an upstream, cut anywhere, never trap and agree with the reference", () => {
+    // Bytes in latin1 so that one character is one byte; fragments of event names make matches likely.
+    const piece = fc.oneof(
+      fc.uint8Array({ maxLength: 24 }).map((b) => String.fromCharCode(...b)),
+      fc.constantFrom(
+        "response.",
+        "response.created",
+        "response.in_progress",
+        "response.queued",
+        "response.output_text.delta",
+        "resp",
+        "onse.",
+        "\n",
+        '"',
+        "_",
+        ".",
+      ),
+    );
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 30 }), fc.array(fc.nat(), { maxLength: 10 }), (pieces, rawCuts) => {
+        const whole = pieces.join("");
+        const bytes = Uint8Array.from(whole, (c) => c.charCodeAt(0));
+        const cuts = [...new Set(rawCuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+        const lengths = cuts.map((c, i) => c - (i === 0 ? 0 : cuts[i - 1]));
+        const end = firstOutputNameEnd(whole);
+        let expected = -1;
+        if (end >= 0) {
+          expected = cuts.findIndex((c) => end < c);
+          if (expected === -1) expected = cuts.length;
+        }
+        expect(u.firstTokenChunk(RESPONSES, bytes, Int32Array.from(lengths))).toBe(expected);
+      }),
+      { numRuns: 1000 },
     );
   });
 });
