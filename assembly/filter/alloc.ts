@@ -3,9 +3,9 @@
 // scrape's page.
 //
 // By default each value gets a new pinned ArrayBuffer (as the SDK's
-// malloc does); the glue unpins it and the GC owns it. For the two large
-// values that are read once and dropped (the request body at end of stream
-// and a scrape's /metrics page), the glue asks for the next allocation to
+// malloc does); the glue unpins it and the GC owns it. For the values that
+// are read once and dropped (the request body at end of stream, a scrape's
+// /metrics page, and the header maps a stream reads), the glue asks for the next allocation to
 // land in one reused buffer instead: a new zero-filled 8 KB–8 MB buffer per
 // request was most of the garbage the VM made, and what brought the
 // incremental GC's marking steps round that often.

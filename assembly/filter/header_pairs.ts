@@ -4,7 +4,9 @@
 // removes a header a client must not send only when it is there (a remove
 // is a host call even when the header is absent). Names are lower-case in
 // Envoy; a name that occurs more than once yields its first value, as
-// proxy_get_header_map_value does.
+// proxy_get_header_map_value does. The bytes are the host's scratch buffer
+// (host.ts getHeaderPairsBytes): a HeaderPairs lives within the callback
+// that read it, and every value it hands out is a decoded copy.
 import { encName, getHeaderPairsBytes, MapType } from "./host";
 
 export class HeaderPairs {

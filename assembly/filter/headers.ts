@@ -27,3 +27,10 @@ export const ROUTE_HEADER = "x-llm-picker-route";
  * response to it, where the owner sent it. Removed on arrival either way.
  */
 export const PLACEMENT_HEADER = "x-llm-picker-placement";
+
+/**
+ * On a response: the member that served the request, set by Envoy's route
+ * (response_headers_to_add, %UPSTREAM_HOST%, overwriting a server's copy;
+ * envoy/envoy.yaml) for passive health. Removed from every response.
+ */
+export const UPSTREAM_HEADER = "x-llm-picker-upstream";

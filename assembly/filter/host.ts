@@ -272,10 +272,19 @@ export function getHeadersNamedAs<T>(map: MapType, wanted: Array<string>): Array
   return decodePairsNamedAs<T>(takeReturned(), wanted);
 }
 
-/** Every header of a map in the host's serialisation (decodePairs' input), one host call; null when the map is not readable. */
+/**
+ * Every header of a map in the host's serialisation (decodePairs' input),
+ * one host call; null when the map is not readable. Read into the reused
+ * scratch buffer (alloc.ts):
+ * valid until the next scratch read, so a reader decodes what it keeps
+ * (HeaderPairs does, within the callback that read the map).
+ */
 export function getHeaderPairsBytes(map: MapType): Uint8Array | null {
   clearReturn();
-  if (imports.proxy_get_header_map_pairs(map, RET_PTR, RET_SIZE) != OK) return null;
+  beginScratch();
+  const r = imports.proxy_get_header_map_pairs(map, RET_PTR, RET_SIZE);
+  endScratch();
+  if (r != OK) return null;
   return takeReturned();
 }
 

@@ -50,6 +50,12 @@ import { reportHeap, rootConfigured, rootRetired } from "./heap";
 const SCRAPE_HEADERS_MAX: i32 = 1024;
 const NO_BODY = new Uint8Array(0);
 
+/**
+ * A root without a tick of its own (scraping off, a pool snapshot) ticks
+ * this often while batched counters are pending, to flush them (Stats).
+ */
+const STATS_FLUSH_MS: u32 = 1000;
+
 /** The scrape lease lasts this many intervals, so a VM that stops scraping is replaced soon. */
 const LEASE_INTERVALS: i64 = 3;
 
@@ -76,6 +82,8 @@ export class RootContext {
   private encodedScrapeHeaders: Map<string, Uint8Array> = new Map<string, Uint8Array>();
   /** This root's identity for the scrape lease. */
   private leaseOwner: u64 = 0;
+  /** A root without a tick set one to flush its batched counters (flushSoon). */
+  private flushTicking: bool = false;
 
   constructor(public id: u32) {}
 
@@ -100,6 +108,9 @@ export class RootContext {
     // Creates the index's fixed key space on first start; one read afterwards.
     router.index.init();
     this.router = router;
+    // A second configuration of this root: the counts batched under the first go out now.
+    const previous = this.stats;
+    if (previous != null) previous.flush();
     this.stats = new Stats(addresses);
     this.stats!.syncIndexBytes(router.index.stats.valueBytes);
     ensurePoolKeys(this.store);
@@ -123,6 +134,7 @@ export class RootContext {
     if (polls && (tick == 0 || config.pool.intervalMs < tick)) tick = config.pool.intervalMs;
     this.tickMs = tick;
     this.tickNowMs = tick;
+    this.flushTicking = false;
     setTickPeriodMs(<u32>tick);
     if (!this.configured) rootConfigured();
     this.configured = true;
@@ -131,14 +143,35 @@ export class RootContext {
     return true;
   }
 
-  /** Scrapes every endpoint's /metrics, if this VM holds the lease (one scraper per Envoy). */
+  /**
+   * A request added to batched counters: they reach Envoy on the next tick.
+   * A root with a tick has one within tickMs (a request wakes it); one
+   * without sets a tick of STATS_FLUSH_MS until a tick finds nothing to flush.
+   */
+  flushSoon(): void {
+    if (this.tickMs > 0 || this.flushTicking) return;
+    this.flushTicking = true;
+    setTickPeriodMs(STATS_FLUSH_MS);
+  }
+
+  /** Flushes the batched counters; scrapes every endpoint's /metrics, if this VM holds the lease (one scraper per Envoy). */
   onTick(): void {
     if (!this.configured) return;
+    const stats = this.stats;
+    if (this.tickMs == 0) {
+      // Only the flush tick (flushSoon): it stops once a tick finds nothing pending.
+      if (stats != null && stats.hasPending) stats.flush();
+      else if (this.flushTicking) {
+        this.flushTicking = false;
+        setTickPeriodMs(0);
+      }
+      return;
+    }
+    if (stats != null) stats.flush();
     reportHeap();
     const m = this.config.metrics;
     const now = nowMs();
     if (!acquireLease(this.store, this.leaseOwner, now, <i64>this.tickMs * LEASE_INTERVALS)) {
-      const stats = this.stats;
       if (stats != null) stats.forgetGauges();
       // Nothing to do here until the holder's lease runs out.
       this.sleepUntil(leaseExpiry(this.store, this.leaseOwner), now);
@@ -349,6 +382,9 @@ export class RootContext {
   /** The root is retired (configuration update or shutdown): hand the scrape lease on at once. */
   onDone(): void {
     if (!this.configured) return;
+    // No tick flushes after this: streams still running under this root count directly.
+    const stats = this.stats;
+    if (stats != null) stats.retire();
     releaseLease(this.store, this.leaseOwner, nowMs());
     rootRetired();
   }

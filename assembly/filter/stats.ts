@@ -6,6 +6,16 @@
 // as e.g. `llm_picker_requests_routed` (sanitised, no envoy_ prefix).
 import { defineMetric, incrementMetric, MetricType, recordMetric } from "./host";
 
+/**
+ * A counter every decided request adds to: kept in the VM and sent to Envoy
+ * by Stats.flush (one host call per counter per flush instead of one per
+ * request).
+ */
+class BatchedCounter {
+  pending: i64 = 0;
+  constructor(public id: u32) {}
+}
+
 function sanitize(address: string): string {
   // "10.0.0.1:8000" → "10_0_0_1_8000": stat names keep to [a-zA-Z0-9_].
   let s = "";
@@ -17,16 +27,27 @@ function sanitize(address: string): string {
   return s;
 }
 
+/**
+ * The totals every request adds to (requests.routed and .passed,
+ * prefix.matched_blocks and .total_blocks) are batched: added to in the VM
+ * and flushed by the root on its next tick (every metrics.intervalMs while
+ * requests come; a root without a tick sets one while counts are pending)
+ * and when it is retired (README.md "Stats", docs/benchmarks.md "Fifth
+ * pass"). The per-endpoint picks stay exact at every moment (they show
+ * where the filter sends requests now, e.g. when it stops picking a failed
+ * server), as do the rare counters (rejections, the guard, fleet hops) and
+ * the histograms.
+ */
 export class Stats {
-  routed: u32 = defineMetric(MetricType.Counter, "llm_picker.requests.routed");
-  passed: u32 = defineMetric(MetricType.Counter, "llm_picker.requests.passed");
+  private routed: BatchedCounter = new BatchedCounter(defineMetric(MetricType.Counter, "llm_picker.requests.routed"));
+  private passed: BatchedCounter = new BatchedCounter(defineMetric(MetricType.Counter, "llm_picker.requests.passed"));
   rejected400: u32 = defineMetric(MetricType.Counter, "llm_picker.requests.rejected_400");
   rejected413: u32 = defineMetric(MetricType.Counter, "llm_picker.requests.rejected_413");
   rejected429: u32 = defineMetric(MetricType.Counter, "llm_picker.requests.rejected_429");
   rejected503: u32 = defineMetric(MetricType.Counter, "llm_picker.requests.rejected_503");
   /** Prefix match ratio = prefix_matched_blocks / prefix_total_blocks. */
-  prefixMatched: u32 = defineMetric(MetricType.Counter, "llm_picker.prefix.matched_blocks");
-  prefixTotal: u32 = defineMetric(MetricType.Counter, "llm_picker.prefix.total_blocks");
+  private prefixMatched: BatchedCounter = new BatchedCounter(defineMetric(MetricType.Counter, "llm_picker.prefix.matched_blocks"));
+  private prefixTotal: BatchedCounter = new BatchedCounter(defineMetric(MetricType.Counter, "llm_picker.prefix.total_blocks"));
   guardFired: u32 = defineMetric(MetricType.Counter, "llm_picker.hot_spot_guard");
   /** Decisions where the chosen endpoint holds fewer leading blocks than the best-matching one (default profile: load bound or queued prefill). */
   loadOverrodeAffinity: u32 = defineMetric(MetricType.Counter, "llm_picker.route.load_overrode_affinity");
@@ -53,6 +74,12 @@ export class Stats {
   indexBytes: u32 = defineMetric(MetricType.Gauge, "llm_picker.prefix.index_bytes");
   private indexBytesSeen: i64 = 0;
   private picks: Map<string, u32> = new Map<string, u32>();
+  /** Every batched counter, for flush. */
+  private batched: Array<BatchedCounter> = new Array<BatchedCounter>();
+  /** Some batched counter holds a count Envoy has not seen yet. */
+  hasPending: bool = false;
+  /** Set when the root is retired: no tick flushes any more, so every count goes to Envoy at once. */
+  private unbatched: bool = false;
   private scrapeFailures: Map<string, u32> = new Map<string, u32>();
   private healthy: Map<string, u32> = new Map<string, u32>();
   private inFlight: Map<string, u32> = new Map<string, u32>();
@@ -60,6 +87,10 @@ export class Stats {
   private recorded: Map<u32, u64> = new Map<u32, u64>();
 
   constructor(endpoints: Array<string>) {
+    this.batched.push(this.routed);
+    this.batched.push(this.passed);
+    this.batched.push(this.prefixMatched);
+    this.batched.push(this.prefixTotal);
     for (let i = 0; i < endpoints.length; i++) this.track(unchecked(endpoints[i]));
   }
 
@@ -86,21 +117,47 @@ export class Stats {
 
   private picked(endpoint: string): void {
     if (endpoint.length == 0) return;
-    this.track(endpoint);
-    if (this.picks.has(endpoint)) incrementMetric(this.picks.get(endpoint), 1);
+    // track() defines a newcomer's counters, so the get below always finds one.
+    if (!this.picks.has(endpoint)) this.track(endpoint);
+    incrementMetric(this.picks.get(endpoint), 1);
+  }
+
+  private add(counter: BatchedCounter, delta: i64): void {
+    counter.pending += delta;
+    this.hasPending = true;
+    if (this.unbatched) this.flush();
+  }
+
+  /** Sends every batched count to Envoy: one increment per counter that moved. */
+  flush(): void {
+    if (!this.hasPending) return;
+    this.hasPending = false;
+    const batched = this.batched;
+    for (let i = 0; i < batched.length; i++) {
+      const c = unchecked(batched[i]);
+      // Adding 0 would be a host call that changes nothing (and Envoy refuses it).
+      if (c.pending == 0) continue;
+      incrementMetric(c.id, c.pending);
+      c.pending = 0;
+    }
+  }
+
+  /** The root is retired: flush now, and from now on every count as it comes. */
+  retire(): void {
+    this.unbatched = true;
+    this.flush();
   }
 
   passedTo(endpoint: string): void {
-    incrementMetric(this.passed, 1);
+    this.add(this.passed, 1);
     this.picked(endpoint);
   }
 
   routedTo(endpoint: string, matchedBlocks: i32, totalBlocks: i32, guardFired: bool, loadOverrodeAffinity: bool): void {
-    incrementMetric(this.routed, 1);
+    this.add(this.routed, 1);
     this.picked(endpoint);
-    // Adding 0 is a host call that changes nothing (a new prompt matches no block; prefix off hashes none).
-    if (matchedBlocks > 0) incrementMetric(this.prefixMatched, matchedBlocks);
-    if (totalBlocks > 0) incrementMetric(this.prefixTotal, totalBlocks);
+    if (matchedBlocks > 0) this.add(this.prefixMatched, matchedBlocks);
+    if (totalBlocks > 0) this.add(this.prefixTotal, totalBlocks);
     if (guardFired) incrementMetric(this.guardFired, 1);
     if (guardFired || loadOverrodeAffinity) incrementMetric(this.loadOverrodeAffinity, 1);
   }

@@ -28,7 +28,7 @@ import {
   nowMs,
   logEnabled,
 } from "./host";
-import { DESTINATION_HEADER, HOP_HEADER, INSPECT_PROPERTY, LOCAL_REPLY_MARKER, PLACEMENT_HEADER, ROUTE_HEADER, SCORES_HEADER, SESSION_HEADER } from "./headers";
+import { DESTINATION_HEADER, HOP_HEADER, INSPECT_PROPERTY, LOCAL_REPLY_MARKER, PLACEMENT_HEADER, ROUTE_HEADER, SCORES_HEADER, SESSION_HEADER, UPSTREAM_HEADER } from "./headers";
 import { RootContext } from "./root";
 import { ByteWriter } from "../util/bytes";
 import { hexDigit } from "../util/hex";
@@ -51,7 +51,7 @@ export class StreamContext {
   private api: i32 = API_NOT_INFERENCE;
   /** What finish() needs once the stream ends. */
   private endpoint: string = "";
-  private hashes: StaticArray<u64> = new StaticArray<u64>(0);
+  private hashes: StaticArray<u64> = NO_HASHES;
   private matchedBlocks: i32 = 0;
   /** Prompt blocks counted as queued prefill at the endpoint until the first response byte. */
   private pendingBlocks: i32 = 0;
@@ -201,6 +201,13 @@ export class StreamContext {
   }
 
   private apply(r: RouteResult, router: Router): void {
+    this.applyResult(r, router);
+    // Batched counters (Stats) reach Envoy on the root's next tick.
+    const stats = this.root.stats;
+    if (stats != null && stats.hasPending) this.root.flushSoon();
+  }
+
+  private applyResult(r: RouteResult, router: Router): void {
     const stats = this.root.stats;
     if (this.root.config.inspect) {
       const w = new ByteWriter(1024);
@@ -267,7 +274,7 @@ export class StreamContext {
     const pairs = HeaderPairs.read(MapType.ResponseHeaders);
     const s = firstOf(pairs, MapType.ResponseHeaders, ":status");
     if (s != null) this.responseStatus = I32.parseInt(s!);
-    this.noteFailedPick();
+    this.noteFailedPick(pairs);
     const router = this.root.router;
     if (router != null && router.replicas != null) this.exchangePlacement(pairs);
     // Return the request's id to the client unless the server already did.
@@ -339,12 +346,33 @@ export class StreamContext {
    * 5xx or reset with no retry is left to the scrapes (the server may just
    * have dropped one request). Only for routed requests.
    */
-  private noteFailedPick(): void {
+  private noteFailedPick(pairs: HeaderPairs | null): void {
+    const served = this.servedBy(pairs);
     const router = this.root.router;
-    if (router == null || this.endpoint.length == 0) return;
-    const served = getProperty(UPSTREAM_ADDRESS);
-    if (served == null || served!.length == 0) return;
-    if (String.UTF8.decodeUnsafe(served!.dataStart, served!.length) != this.endpoint) router.requestFailed(this.endpoint, nowMs());
+    if (router == null || this.endpoint.length == 0 || served.length == 0) return;
+    if (served != this.endpoint) router.requestFailed(this.endpoint, nowMs());
+  }
+
+  /**
+   * The member that served the request ("" when none or unknown). Envoy's
+   * route can name it in UPSTREAM_HEADER (envoy/envoy.yaml:
+   * response_headers_to_add with %UPSTREAM_HOST%, overwriting any copy a
+   * server sent): then it is in the response's header map, read anyway,
+   * and is removed from every response (it names a server). Without it,
+   * a routed request asks Envoy for the upstream.address property, a host
+   * call that costs more than the rest of the response path
+   * (docs/benchmarks.md "Fifth pass").
+   */
+  private servedBy(pairs: HeaderPairs | null): string {
+    const named = firstOf(pairs, MapType.ResponseHeaders, UPSTREAM_HEADER);
+    if (named != null) {
+      removeHeader(MapType.ResponseHeaders, UPSTREAM_HEADER);
+      // A response without an upstream host (a local reply) formats it as "-".
+      return named! == "-" ? "" : named!;
+    }
+    if (this.endpoint.length == 0 || this.root.router == null) return "";
+    const v = getProperty(UPSTREAM_ADDRESS);
+    return v != null && v!.length > 0 ? String.UTF8.decodeUnsafe(v!.dataStart, v!.length) : "";
   }
 
   onLog(): void {}
@@ -429,6 +457,9 @@ function pickerHeadersOf(pairs: HeaderPairs): Array<Header> {
   }
   return out;
 }
+
+/** A stream's hashes until it is routed (a zero-length array cannot be written). */
+const NO_HASHES = new StaticArray<u64>(0);
 
 /** The member Envoy actually sent the request to (after any retries). */
 const UPSTREAM_ADDRESS: Array<string> = ["upstream", "address"];

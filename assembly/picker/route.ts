@@ -44,6 +44,9 @@ export enum Outcome {
   Forward = 3,
 }
 
+/** Shared by every result without hashes (a zero-length array cannot be written). */
+const NO_HASHES = new StaticArray<u64>(0);
+
 export class RouteResult {
   outcome: Outcome = Outcome.Pass;
   /** HTTP status for Reject. */
@@ -55,7 +58,7 @@ export class RouteResult {
   /** The body to forward when it changed (model rewrite), else null. */
   newBody: Uint8Array | null = null;
   request: LLMRequest | null = null;
-  hashes: StaticArray<u64> = new StaticArray<u64>(0);
+  hashes: StaticArray<u64> = NO_HASHES;
   /** Blocks of this request the chosen endpoint already held (prefix stats). */
   matchedBlocks: i32 = 0;
   /** Prompt blocks the chosen endpoint has to prefill (queued there until the first response byte). */

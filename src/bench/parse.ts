@@ -51,7 +51,16 @@ export function sendRequest(host: ProxyWasmHost, headers: HeaderPairs, body: Uin
   s.sendRequestBody(body, true);
   // requestHeaders(), not forwardedRequest(): the latter decodes the whole body to text (emulator cost, not the filter's).
   const routed = s.requestHeaders()?.find(([k]) => k === "x-gateway-destination-endpoint")?.[1];
-  s.sendResponseHeaders([[":status", "200"]], true);
+  // As envoy/envoy.yaml's route answers: the member that served the request in x-llm-picker-upstream.
+  s.sendResponseHeaders(
+    routed !== undefined
+      ? [
+          [":status", "200"],
+          ["x-llm-picker-upstream", routed],
+        ]
+      : [[":status", "200"]],
+    true,
+  );
   s.end("complete");
   return routed;
 }

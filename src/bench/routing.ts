@@ -199,6 +199,8 @@ async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy:
       loop,
     };
     if (setup.filter) {
+      // The prefix-block counters reach Envoy on the filter's next tick (at most 1 s with scraping off).
+      await sleep(1100);
       const s = await envoy.stats("llm_picker\\.(prefix|hot_spot_guard|route)");
       const find = (suffix: string) => Object.entries(s).find(([k]) => k.endsWith(suffix))?.[1] ?? 0;
       const total = find("llm_picker.prefix.total_blocks");

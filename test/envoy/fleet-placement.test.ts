@@ -126,6 +126,8 @@ describe.skipIf(SKIP_FILTER)("fleet in Envoy: a session's new owner keeps it whe
     await new Promise((r) => setTimeout(r, 3 * 200));
     const heirRouted = await stat(heir, "requests.routed");
     for (const [k, id] of sessions.entries()) expect(await post(id, 4), `session ${id}, turn 4, after its owner left`).toBe(servers[k].address);
+    // requests.routed is flushed to Envoy on the filter's next tick: wait for the 4 decisions to show (or time out and fail below).
+    await waitFor(async () => (await stat(heir, "requests.routed")) - heirRouted >= 4);
     expect((await stat(heir, "requests.routed")) - heirRouted, "the heir decided them").toBe(4);
     for (const s of servers) for (const r of s.traffic()) expect(r.headers[PLACEMENT]).toBeUndefined();
   }, 90_000);

@@ -41,6 +41,20 @@ describe.skipIf(SKIP_FILTER)("fleet in Envoy: 3 replicas, Maglev on the session 
     const endpoints = servers.map((s) => s.address);
     const envoys = await startFleetReplicas(3, edsDir, endpoints, SECRET);
     const stat = async (e: EnvoyProcess, name: string) => (await e.stats("llm_picker"))[`wasmcustom.llm_picker.${name}`] ?? 0;
+    /**
+     * Each replica's requests.routed once at least `decided` more decisions
+     * than `before` show: the filter adds to that counter in its VM and
+     * flushes it to Envoy on its next tick.
+     */
+    const routedAfter = async (before: number[], decided: number) => {
+      const sum = (v: number[]) => v.reduce((a, b) => a + b, 0);
+      let after = before;
+      await waitFor(async () => {
+        after = await Promise.all(envoys.map((e) => stat(e, "requests.routed")));
+        return sum(after) - sum(before) >= decided;
+      });
+      return after;
+    };
     // Every replica sees the three healthy (health checks, then one membership read each).
     // Stable: all three still see all three healthy three membership reads later.
     const allSeeAll = async () => (await Promise.all(envoys.map((e) => stat(e, "fleet.replicas")))).every((n) => n === 3);
@@ -69,7 +83,7 @@ describe.skipIf(SKIP_FILTER)("fleet in Envoy: 3 replicas, Maglev on the session 
         const r = await send(`${e.listenerUrl}/v1/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: session(id) });
         expect(r.status).toBe(200);
       }
-      const after = await Promise.all(envoys.map((e) => stat(e, "requests.routed")));
+      const after = await routedAfter(before, 3);
       const delta = after.map((a, i) => a - before[i]);
       if ([...delta].sort().join() !== "0,0,3") {
         for (const e of envoys)
@@ -100,7 +114,7 @@ describe.skipIf(SKIP_FILTER)("fleet in Envoy: 3 replicas, Maglev on the session 
       });
       expect(r.status).toBe(200);
     }
-    const after = await Promise.all(envoys.map((e) => stat(e, "requests.routed")));
+    const after = await routedAfter(before, 3);
     expect(after.map((a, i) => a - before[i]).sort()).toEqual([0, 0, 3]);
     console.log(`[fleet] sessions kept per replica: ${keptBy.join("/")}`);
   }, 60_000);

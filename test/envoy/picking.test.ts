@@ -260,6 +260,8 @@ describe.skipIf(SKIP_FILTER)("an empty pool in Envoy", () => {
     const models = await send(`${envoy.listenerUrl}/v1/models`);
     expect(models.status).toBe(503);
     expect(JSON.parse(models.body)).toEqual(expected);
+    // requests.routed is flushed on the filter's next tick (here its 1 s flush tick: the pool has no scrapes): a routed request would show by then.
+    await new Promise((r) => setTimeout(r, 1500));
     const stats = await envoy.stats("llm_picker\\.requests\\.");
     expect(stats["wasmcustom.llm_picker.requests.rejected_503"]).toBe(2);
     expect(stats["wasmcustom.llm_picker.requests.routed"]).toBe(0);

@@ -6,12 +6,14 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ProxyWasmHost } from "../../src/host/index.js";
-import { A, B, C, inFlightOf, newPool, pendingBlocksOf, send, uniquePrompt } from "./fixtures/vllm.js";
+import { A, B, C, inFlightOf, newPool, penaltyUntilOf, pendingBlocksOf, scrapeRound, send, stat, uniquePrompt } from "./fixtures/vllm.js";
 import { ensureBuilt } from "../support";
 
 beforeAll(() => ensureBuilt("debug"));
 
 const DEFAULT = { profile: "default", metrics: { enabled: false } };
+/** metrics.intervalMs of the scraping pool below (the tick). */
+const INTERVAL = 50;
 const body = (i: number, stream = false) => JSON.stringify({ model: "m", messages: [{ role: "user", content: uniquePrompt(i) }], max_tokens: 8, stream });
 
 function calls(host: ProxyWasmHost, fn: () => void): Record<string, number> {
@@ -104,5 +106,218 @@ describe("host calls per request", () => {
     s.stream.end("complete");
     expect({ [A]: inFlightOf(host, A), [B]: inFlightOf(host, B), [C]: inFlightOf(host, C) }).toEqual({ [A]: 0, [B]: 0, [C]: 0 });
     host.close();
+  });
+
+  describe("the counters every request adds to are batched in the VM and flushed on a tick", () => {
+    const picks = (host: ProxyWasmHost) => [A, B, C].map((e) => stat(host, `llm_picker.endpoint.picks.${e.replace(/[.:]/g, "_")}`) ?? 0);
+    const models = (host: ProxyWasmHost) => {
+      const g = host.newHttpStream();
+      g.sendRequestHeaders(
+        [
+          [":method", "GET"],
+          [":path", "/v1/models"],
+          [":authority", "gw"],
+        ],
+        true,
+      );
+      g.end("complete");
+    };
+
+    it("per request only the endpoint's picks; a root without a tick sets one of 1 s while counts are pending, and stops it after a tick with none", async () => {
+      const host = await newPool({ workers: 2, extra: DEFAULT });
+      expect([host.tickPeriod(0), host.tickPeriod(1)]).toEqual([0, 0]);
+      // Repeated prompts, so the index's size (a gauge) and the VMs' memory do not change in the window.
+      const prompts = [body(10), body(11), body(12)];
+      const routeAll = () => {
+        for (const [i, p] of prompts.entries())
+          send(host, p, { worker: i % 2 })
+            .stream.sendResponseHeaders([[":status", "200"]], true)
+            .end("complete");
+        models(host);
+      };
+      for (let round = 0; round < 4; round++) routeAll(); // the VMs' memory grows to its size for these
+      host.advance(2000); // flushed, then the flush tick stops
+      expect(stat(host, "llm_picker.requests.routed")).toBe(12);
+      expect([host.tickPeriod(0), host.tickPeriod(1)]).toEqual([0, 0]);
+      const c = calls(host, routeAll);
+      // The picks of the 3 routed and the 1 passed request, as they happen; nothing else.
+      expect(c.increment_metric).toBe(4);
+      // One tick set per worker VM (the first pending count), not per request.
+      expect(c.set_tick_period_milliseconds).toBe(2);
+      expect([host.tickPeriod(0), host.tickPeriod(1)]).toEqual([1000, 1000]);
+      expect(stat(host, "llm_picker.requests.routed")).toBe(12);
+      expect(picks(host).reduce((a, b) => a + b, 0)).toBe(20);
+
+      host.advance(999);
+      expect(stat(host, "llm_picker.requests.routed")).toBe(12);
+      const flush = calls(host, () => host.advance(1));
+      expect(stat(host, "llm_picker.requests.routed")).toBe(15);
+      expect(stat(host, "llm_picker.requests.passed")).toBe(5);
+      expect(stat(host, "llm_picker.prefix.total_blocks")).toBeGreaterThan(0);
+      // Worker 0: routed, passed, matched and total blocks; worker 1: routed, matched and total blocks (the prompts repeat, so they match).
+      expect(flush.increment_metric).toBe(4 + 3);
+      expect(flush.set_tick_period_milliseconds).toBeUndefined();
+
+      // The next tick finds nothing to flush: the tick stops until the next request.
+      host.advance(1000);
+      expect([host.tickPeriod(0), host.tickPeriod(1)]).toEqual([0, 0]);
+      send(host, body(20))
+        .stream.sendResponseHeaders([[":status", "200"]], true)
+        .end("complete");
+      expect([host.tickPeriod(0), host.tickPeriod(1)]).toEqual([1000, 0]);
+      host.advance(1000);
+      expect(stat(host, "llm_picker.requests.routed")).toBe(16);
+      expect(host.traps()).toEqual([]);
+      host.close();
+    });
+
+    it("a scraping root flushes on its own tick", async () => {
+      const host = await newPool({ extra: { profile: "default", metrics: { intervalMs: INTERVAL } } });
+      scrapeRound(host, INTERVAL, { [A]: { waiting: 0, kv: 0.1 }, [B]: { waiting: 0, kv: 0.1 }, [C]: { waiting: 0, kv: 0.1 } });
+      const period = host.tickPeriod(0);
+      expect(period).toBe(INTERVAL);
+      send(host, body(30))
+        .stream.sendResponseHeaders([[":status", "200"]], true)
+        .end("complete");
+      expect(stat(host, "llm_picker.requests.routed") ?? 0).toBe(0);
+      expect(host.tickPeriod(0)).toBe(INTERVAL);
+      host.tick();
+      expect(stat(host, "llm_picker.requests.routed")).toBe(1);
+      expect(host.traps()).toEqual([]);
+      host.close();
+    });
+
+    it("a retired root (configuration update) flushes at once, and counts what its streams decide later directly", async () => {
+      const host = await newPool({ extra: DEFAULT });
+      send(host, body(40))
+        .stream.sendResponseHeaders([[":status", "200"]], true)
+        .end("complete");
+      // Started under the first configuration, its body comes after the update.
+      const late = host.newHttpStream();
+      late.sendRequestHeaders(
+        [
+          [":method", "POST"],
+          [":path", "/v1/chat/completions"],
+          [":authority", "gw"],
+          ["content-type", "application/json"],
+        ],
+        false,
+      );
+      expect(stat(host, "llm_picker.requests.routed") ?? 0).toBe(0);
+      expect(
+        host.reconfigure(
+          JSON.stringify({ endpoints: [{ address: A }, { address: B }, { address: C }], profile: "default", metrics: { enabled: false }, seed: 7 }),
+        ),
+      ).toBe(true);
+      expect(stat(host, "llm_picker.requests.routed")).toBe(1);
+      late.sendRequestBody(body(41), true);
+      expect(stat(host, "llm_picker.requests.routed")).toBe(2);
+      late.sendResponseHeaders([[":status", "200"]], true).end("complete");
+      expect(host.traps()).toEqual([]);
+      host.close();
+    });
+  });
+
+  describe("passive health: the member that served the request, from Envoy's x-llm-picker-upstream or the upstream.address property", () => {
+    const UPSTREAM = "x-llm-picker-upstream";
+    const others = (e: string) => [A, B, C].filter((x) => x !== e);
+
+    it("with the header: no property read, the header never reaches the client, a pick served elsewhere is left out", async () => {
+      const host = await newPool({ extra: DEFAULT });
+      const ok = send(host, body(50));
+      const okEp = ok.endpoint!;
+      const served = calls(host, () =>
+        ok.stream.sendResponseHeaders(
+          [
+            [":status", "200"],
+            [UPSTREAM, okEp],
+          ],
+          true,
+        ),
+      );
+      expect(served.get_property).toBeUndefined();
+      expect(served.remove_header_map_value).toBe(1);
+      expect(ok.stream.forwardedResponse()!.headers.map(([k]) => k)).not.toContain(UPSTREAM);
+      ok.stream.end("complete");
+      expect(penaltyUntilOf(host, okEp)).toBe(0);
+
+      // Retried: Envoy served it from another member after the pick failed.
+      const retried = send(host, body(51));
+      const pick = retried.endpoint!;
+      const elsewhere = others(pick)[0];
+      const c = calls(host, () =>
+        retried.stream.sendResponseHeaders(
+          [
+            [":status", "200"],
+            [UPSTREAM, elsewhere],
+          ],
+          true,
+        ),
+      );
+      expect(c.get_property).toBeUndefined();
+      expect(retried.stream.forwardedResponse()!.headers.map(([k]) => k)).not.toContain(UPSTREAM);
+      retried.stream.end("complete");
+      expect(penaltyUntilOf(host, pick)).toBeGreaterThan(0);
+      for (let i = 0; i < 6; i++) expect(send(host, body(60 + i)).endpoint).not.toBe(pick);
+      expect(host.traps()).toEqual([]);
+      host.close();
+    });
+
+    it("without the header: the property, as before (a pick served elsewhere is left out, one served by itself is not)", async () => {
+      const host = await newPool({ extra: DEFAULT });
+      const ok = send(host, body(70));
+      const okEp = ok.endpoint!;
+      ok.stream.setProperty(["upstream", "address"], okEp);
+      const served = calls(host, () => ok.stream.sendResponseHeaders([[":status", "200"]], true));
+      expect(served.get_property).toBe(1);
+      expect(served.remove_header_map_value).toBeUndefined();
+      ok.stream.end("complete");
+      expect(penaltyUntilOf(host, okEp)).toBe(0);
+
+      const retried = send(host, body(71));
+      const pick = retried.endpoint!;
+      retried.stream.setProperty(["upstream", "address"], others(pick)[0]);
+      retried.stream.sendResponseHeaders([[":status", "200"]], true).end("complete");
+      expect(penaltyUntilOf(host, pick)).toBeGreaterThan(0);
+      expect(host.traps()).toEqual([]);
+      host.close();
+    });
+
+    it('no upstream host ("-") counts as unknown; the header is removed from responses the filter did not route too', async () => {
+      const host = await newPool({ extra: DEFAULT });
+      const local = send(host, body(80));
+      const ep = local.endpoint!;
+      local.stream
+        .sendResponseHeaders(
+          [
+            [":status", "200"],
+            [UPSTREAM, "-"],
+          ],
+          true,
+        )
+        .end("complete");
+      expect(penaltyUntilOf(host, ep)).toBe(0);
+      const g = host.newHttpStream();
+      g.sendRequestHeaders(
+        [
+          [":method", "GET"],
+          [":path", "/healthz"],
+          [":authority", "gw"],
+        ],
+        true,
+      );
+      g.sendResponseHeaders(
+        [
+          [":status", "200"],
+          [UPSTREAM, A],
+        ],
+        true,
+      );
+      expect(g.forwardedResponse()!.headers.map(([k]) => k)).not.toContain(UPSTREAM);
+      g.end("complete");
+      expect(penaltyUntilOf(host, A)).toBe(0);
+      expect(host.traps()).toEqual([]);
+      host.close();
+    });
   });
 });

@@ -6,7 +6,7 @@
  * removed endpoints from scoring and keeps the index of those that remain.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { A, B, C, newPool, poolConfig, scrapeRound, send, stat, uniquePrompt, type Sent } from "./fixtures/vllm.js";
+import { A, B, C, newPool, poolConfig, scrapeRound, send, stat, statAfterTick, uniquePrompt, type Sent } from "./fixtures/vllm.js";
 import { chatBody, ensureBuilt } from "../support";
 
 beforeAll(() => ensureBuilt("debug"));
@@ -59,7 +59,7 @@ describe("prefix affinity", () => {
         complete(s);
       });
     }
-    expect(stat(host, "llm_picker.prefix.matched_blocks")).toBeGreaterThan(0);
+    expect(statAfterTick(host, "llm_picker.prefix.matched_blocks")).toBeGreaterThan(0);
     expect(host.traps()).toEqual([]);
     host.close();
   });

@@ -8,7 +8,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { ensureBuilt } from "../support";
-import { A, B, C, firstToken, newPool, pendingBlocksOf, send, stat } from "./fixtures/vllm.js";
+import { A, B, C, firstToken, newPool, pendingBlocksOf, send, statAfterTick } from "./fixtures/vllm.js";
 
 beforeAll(() => ensureBuilt("debug"));
 
@@ -48,9 +48,9 @@ async function secondTurn(creditReplies: boolean) {
   // Held before its first token: its uncached blocks stay queued on turn 1's server.
   const held = send(host, JSON.stringify(sideQuestion));
   const queued = pendingBlocksOf(host, first.endpoint!);
-  const matchedBefore = stat(host, "llm_picker.prefix.matched_blocks") ?? 0;
+  const matchedBefore = statAfterTick(host, "llm_picker.prefix.matched_blocks") ?? 0;
   const second = send(host, JSON.stringify(turn2));
-  const matched = (stat(host, "llm_picker.prefix.matched_blocks") ?? 0) - matchedBefore;
+  const matched = (statAfterTick(host, "llm_picker.prefix.matched_blocks") ?? 0) - matchedBefore;
   for (const s of [held, second]) s.stream.end("complete");
   expect(host.traps()).toEqual([]);
   host.close();
