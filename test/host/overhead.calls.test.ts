@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ProxyWasmHost } from "../../src/host/index.js";
-import { A, B, C, inFlightOf, newPool, penaltyUntilOf, pendingBlocksOf, scrapeRound, send, stat, uniquePrompt } from "./fixtures/vllm.js";
+import { A, B, C, getModels, inFlightOf, newPool, penaltyUntilOf, pendingBlocksOf, scrapeRound, send, stat, uniquePrompt } from "./fixtures/vllm.js";
 import { ensureBuilt } from "../support";
 
 beforeAll(() => ensureBuilt("debug"));
@@ -110,18 +110,7 @@ describe("host calls per request", () => {
 
   describe("the counters every request adds to are batched in the VM and flushed on a tick", () => {
     const picks = (host: ProxyWasmHost) => [A, B, C].map((e) => stat(host, `llm_picker.endpoint.picks.${e.replace(/[.:]/g, "_")}`) ?? 0);
-    const models = (host: ProxyWasmHost) => {
-      const g = host.newHttpStream();
-      g.sendRequestHeaders(
-        [
-          [":method", "GET"],
-          [":path", "/v1/models"],
-          [":authority", "gw"],
-        ],
-        true,
-      );
-      g.end("complete");
-    };
+    const models = (host: ProxyWasmHost) => getModels(host).end("complete");
 
     it("per request only the endpoint's picks; a root without a tick sets one of 1 s while counts are pending, and stops it after a tick with none", async () => {
       const host = await newPool({ workers: 2, extra: DEFAULT });

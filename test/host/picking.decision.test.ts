@@ -5,7 +5,7 @@
  * header) and the Envoy stats the filter defines.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { A, B, C, newPool, route, scrapeRound, send, stat, uniquePrompt } from "./fixtures/vllm.js";
+import { A, B, C, getModels, newPool, route, scrapeRound, send, stat, uniquePrompt } from "./fixtures/vllm.js";
 import { chatBody, ensureBuilt } from "../support";
 
 beforeAll(() => ensureBuilt("debug"));
@@ -30,15 +30,7 @@ describe("admission", () => {
     expect(s.stream.forwardedRequest()).toBeNull();
     s.stream.end("complete");
     // Not-inference requests too: nowhere to send them.
-    const g = host.newHttpStream();
-    g.sendRequestHeaders(
-      [
-        [":method", "GET"],
-        [":path", "/v1/models"],
-        [":authority", "gw"],
-      ],
-      true,
-    );
+    const g = getModels(host);
     expect(g.localResponse()?.status).toBe(503);
     g.end("complete");
     expect(stat(host, "llm_picker.requests.rejected_503")).toBe(2);
@@ -114,16 +106,7 @@ describe("the decision on the forwarded request", () => {
     });
     expect(header(s.headers, "x-gateway-destination-endpoint")).toEqual([A]);
     s.stream.end("complete");
-    const g = host.newHttpStream();
-    g.sendRequestHeaders(
-      [
-        [":method", "GET"],
-        [":path", "/v1/models"],
-        [":authority", "gw"],
-        ["x-gateway-destination-endpoint", "10.9.9.9:1"],
-      ],
-      true,
-    );
+    const g = getModels(host, [["x-gateway-destination-endpoint", "10.9.9.9:1"]]);
     expect(header(g.forwardedRequest()!.headers as Array<[string, string]>, "x-gateway-destination-endpoint")).toEqual([A]);
     g.end("complete");
     // Refused request: the client's value does not survive either (nothing forwarded).
@@ -215,16 +198,7 @@ describe("stats", () => {
     expect(again.endpoint).toBe(A);
     again.stream.end("complete");
     // 1 passed (not inference).
-    const g = host.newHttpStream();
-    g.sendRequestHeaders(
-      [
-        [":method", "GET"],
-        [":path", "/v1/models"],
-        [":authority", "gw"],
-      ],
-      true,
-    );
-    g.end("complete");
+    getModels(host).end("complete");
     // Rejections: 400 (bad JSON), 413 (over maxBodyBytes).
     send(host, "{oops").stream.end("complete");
     send(host, chatBody(["x".repeat(5000)])).stream.end("complete");

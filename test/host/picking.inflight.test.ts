@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { HttpStream, ProxyWasmHost } from "../../src/host/index.js";
-import { INFLIGHT_KEY, A, B, C, inFlightOf, newPool, poolConfig, send, totalInFlight, uniquePrompt } from "./fixtures/vllm.js";
+import { INFLIGHT_KEY, A, B, C, getModels, inFlightOf, newPool, poolConfig, send, totalInFlight, uniquePrompt } from "./fixtures/vllm.js";
 import { chatBody, ensureBuilt } from "../support";
 
 beforeAll(() => ensureBuilt("debug"));
@@ -123,15 +123,7 @@ describe("every way a stream ends decrements the count", () => {
 
   it("a pass-through request (not inference, routed at the headers) is counted and decremented too", async () => {
     const host = await newPool({ extra: noScrape });
-    const s = host.newHttpStream();
-    s.sendRequestHeaders(
-      [
-        [":method", "GET"],
-        [":path", "/v1/models"],
-        [":authority", "gw"],
-      ],
-      true,
-    );
+    const s = getModels(host);
     const ep = s.forwardedRequest()!.headers.find(([k]) => k === "x-gateway-destination-endpoint")![1];
     expect(inFlightOf(host, ep)).toBe(1);
     s.end("client_reset");
