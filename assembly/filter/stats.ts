@@ -117,9 +117,8 @@ export class Stats {
 
   private picked(endpoint: string): void {
     if (endpoint.length == 0) return;
-    // track() defines a newcomer's counters, so the get below always finds one.
     if (!this.picks.has(endpoint)) this.track(endpoint);
-    incrementMetric(this.picks.get(endpoint), 1);
+    if (this.picks.has(endpoint)) incrementMetric(this.picks.get(endpoint), 1);
   }
 
   private add(counter: BatchedCounter, delta: i64): void {

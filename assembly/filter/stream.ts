@@ -32,12 +32,12 @@ import { DESTINATION_HEADER, HOP_HEADER, INSPECT_PROPERTY, LOCAL_REPLY_MARKER, P
 import { RootContext } from "./root";
 import { ByteWriter } from "../util/bytes";
 import { hexDigit } from "../util/hex";
-import { Api, Header, RequestError } from "../request/types";
+import { Header, RequestError } from "../request/types";
 import { FirstTokenScanner } from "../request/first_token";
 import { API_NOT_INFERENCE } from "../request/api";
 import { HEADER_REQUEST_ID, PICKER_HEADERS } from "../request/headers";
 import { errorJson } from "../request/output";
-import { Hop, inspectLine, Outcome, RouteResult, Router } from "../picker/route";
+import { Hop, inspectLine, NO_HASHES, Outcome, RouteResult, Router } from "../picker/route";
 import { writeDecisionFields } from "../scoring/decide";
 import { Pcg32 } from "../scoring/rng";
 import { reportHeap } from "./heap";
@@ -240,7 +240,7 @@ export class StreamContext {
     this.matchedBlocks = r.matchedBlocks;
     this.pendingBlocks = r.pendingBlocks;
     this.streamed = r.streamed;
-    if (r.streamed && r.pendingBlocks > 0 && r.api == Api.Responses) this.firstToken = new FirstTokenScanner(r.api);
+    if (r.streamed && r.pendingBlocks > 0 && FirstTokenScanner.readsBody(r.api)) this.firstToken = new FirstTokenScanner(r.api);
     this.placement = r.placement;
     if (this.root.config.debugHeaders && r.decision != null) {
       const w = new ByteWriter(512);
@@ -457,9 +457,6 @@ function pickerHeadersOf(pairs: HeaderPairs): Array<Header> {
   }
   return out;
 }
-
-/** A stream's hashes until it is routed (a zero-length array cannot be written). */
-const NO_HASHES = new StaticArray<u64>(0);
 
 /** The member Envoy actually sent the request to (after any retries). */
 const UPSTREAM_ADDRESS: Array<string> = ["upstream", "address"];

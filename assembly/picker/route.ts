@@ -44,8 +44,8 @@ export enum Outcome {
   Forward = 3,
 }
 
-/** Shared by every result without hashes (a zero-length array cannot be written). */
-const NO_HASHES = new StaticArray<u64>(0);
+/** Shared by every result and stream without hashes (a zero-length array cannot be written). */
+export const NO_HASHES = new StaticArray<u64>(0);
 
 export class RouteResult {
   outcome: Outcome = Outcome.Pass;

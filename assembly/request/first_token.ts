@@ -46,10 +46,15 @@ export class FirstTokenScanner {
 
   constructor(private api: i32) {}
 
+  /** Whether a stream of `api` must be read to find its first token (otherwise its first byte is it). */
+  static readsBody(api: i32): bool {
+    return api == Api.Responses;
+  }
+
   /** Whether the stream's first token has arrived once `chunk`, its next body bytes, is in. */
   seen(chunk: Uint8Array): bool {
     if (chunk.length == 0) return false;
-    if (this.api != Api.Responses) return true;
+    if (!FirstTokenScanner.readsBody(this.api)) return true;
     const b = this.joined(chunk);
     let keepFrom = max(0, b.length - CARRY_BYTES);
     for (let i = 0; i + PREFIX.length <= b.length; i++) {
