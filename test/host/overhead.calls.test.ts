@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ProxyWasmHost } from "../../src/host/index.js";
-import { A, B, C, getModels, inFlightOf, newPool, penaltyUntilOf, pendingBlocksOf, scrapeRound, send, stat, uniquePrompt } from "./fixtures/vllm.js";
+import { A, B, C, getModels, inFlightOf, newPool, penaltyUntilOf, pendingBlocksOf, scrapeRound, send, type Sent, stat, uniquePrompt } from "./fixtures/vllm.js";
 import { ensureBuilt } from "../support";
 
 beforeAll(() => ensureBuilt("debug"));
@@ -210,20 +210,23 @@ describe("host calls per request", () => {
   describe("passive health: the member that served the request, from Envoy's x-llm-picker-upstream or the upstream.address property", () => {
     const UPSTREAM = "x-llm-picker-upstream";
     const others = (e: string) => [A, B, C].filter((x) => x !== e);
+    /** A 200 whose route names `member` as the one that served it; the host calls it made. */
+    const answeredBy = (host: ProxyWasmHost, s: Sent, member: string) =>
+      calls(host, () =>
+        s.stream.sendResponseHeaders(
+          [
+            [":status", "200"],
+            [UPSTREAM, member],
+          ],
+          true,
+        ),
+      );
 
     it("with the header: no property read, the header never reaches the client, a pick served elsewhere is left out", async () => {
       const host = await newPool({ extra: DEFAULT });
       const ok = send(host, body(50));
       const okEp = ok.endpoint!;
-      const served = calls(host, () =>
-        ok.stream.sendResponseHeaders(
-          [
-            [":status", "200"],
-            [UPSTREAM, okEp],
-          ],
-          true,
-        ),
-      );
+      const served = answeredBy(host, ok, okEp);
       expect(served.get_property).toBeUndefined();
       expect(served.remove_header_map_value).toBe(1);
       expect(ok.stream.forwardedResponse()!.headers.map(([k]) => k)).not.toContain(UPSTREAM);
@@ -234,15 +237,7 @@ describe("host calls per request", () => {
       const retried = send(host, body(51));
       const pick = retried.endpoint!;
       const elsewhere = others(pick)[0];
-      const c = calls(host, () =>
-        retried.stream.sendResponseHeaders(
-          [
-            [":status", "200"],
-            [UPSTREAM, elsewhere],
-          ],
-          true,
-        ),
-      );
+      const c = answeredBy(host, retried, elsewhere);
       expect(c.get_property).toBeUndefined();
       expect(retried.stream.forwardedResponse()!.headers.map(([k]) => k)).not.toContain(UPSTREAM);
       retried.stream.end("complete");
