@@ -6,8 +6,9 @@
  * (streams complete, ending in `data: [DONE]`), every invalid one the
  * filter's JSON 400; nothing else, ever.
  * What Envoy shows: the filter decided every request (routed + rejected_400
- * = sent); its VMs' heap (`llm_picker.vm.heap_bytes`) does not grow over the
- * second half; the prefix index sits at its byte bound
+ * = sent); its VMs' heap (`llm_picker.vm.heap_bytes`) levels off: flat over
+ * the second half, or, where one late peak stepped it there, flat over half a
+ * run more of the same mix; the prefix index sits at its byte bound
  * (`llm_picker.prefix.index_bytes`); in-flight counts return to 0; no wasm
  * VM failure, reload or error line.
  *
@@ -39,7 +40,7 @@ interface Sample {
 
 describe.skipIf(SKIP_FILTER)(`soak: ${REQUESTS} mixed requests at ${RATE}/s`, () => {
   test("every answer is what the request should get; heap flat, index at its bound, in-flight back to 0, no wasm failure", {
-    timeout: 120_000 + (REQUESTS / RATE) * 1000 * 3,
+    timeout: 120_000 + (REQUESTS / RATE) * 1000 * 4.5, // 3× the run and its extension
   }, async () => {
     const servers = await startLoadServers(4);
     const envoy = await startEnvoy({
@@ -104,44 +105,72 @@ describe.skipIf(SKIP_FILTER)(`soak: ${REQUESTS} mixed requests at ${RATE}/s`, ()
         await sleep(SAMPLE_MS);
       }
     })();
-    try {
-      const result = await runLoad({
+    const mix = new Mix(SEED);
+    let sentBefore = 0; // requests of earlier phases, so the samples count all
+    const load = (total: number) =>
+      runLoad({
         url: envoy.listenerUrl,
         rate: RATE,
-        total: REQUESTS,
-        mix: new Mix(SEED),
+        total,
+        mix,
         connections: 64,
         onProgress: (r) => {
-          progress.current = r;
+          progress.current = { ...r, sent: sentBefore + r.sent };
         },
       });
+    try {
+      const result = await load(REQUESTS);
       progress.current = result;
-      // Drain: in-flight gauges are refreshed by the scraping VM each tick.
-      await sleep(1500);
+      sentBefore = result.sent;
+      await sleep(1500); // drain: in-flight gauges are refreshed by the scraping VM each tick
+      const heapEnd = await stat(envoy, "wasmcustom.llm_picker.vm.heap_bytes");
+      const mid = samples.find((s) => s.sent >= result.sent / 2) ?? samples[0];
+      // A VM's memory only grows by doubling (docs/reliability.md "Soak"), so
+      // one late peak steps it once whether or not anything leaks. A step
+      // after the half is therefore put to the test: the same mix goes on for
+      // half a run more, and memory must stay where the step put it. What
+      // keeps growing fails; what levelled off passes.
+      let extension: LoadResult | null = null;
+      let heapAfterExtension = heapEnd;
+      if (heapEnd > mid.heap + 3 * 65536) {
+        extension = await load(Math.ceil(REQUESTS / 2));
+        await sleep(1500);
+        heapAfterExtension = await stat(envoy, "wasmcustom.llm_picker.vm.heap_bytes");
+      }
       sampling = false;
       await sampler;
-      const heapEnd = await stat(envoy, "wasmcustom.llm_picker.vm.heap_bytes");
+      const sent = result.sent + (extension?.sent ?? 0);
+      const ok = result.ok + (extension?.ok ?? 0);
+      const expected400 = result.expected400 + (extension?.expected400 ?? 0);
+      const errors = { ...result.errors };
+      for (const [cause, n] of Object.entries(extension?.errors ?? {})) errors[cause] = (errors[cause] ?? 0) + n;
       const indexEnd = await stat(envoy, "wasmcustom.llm_picker.prefix.index_bytes");
-      samples.push({ t: samples.length ? samples[samples.length - 1].t + 1 : 0, sent: result.sent, heap: heapEnd, index: indexEnd });
+      samples.push({ t: samples.length ? samples[samples.length - 1].t + 1 : 0, sent, heap: heapAfterExtension, index: indexEnd });
       const inFlight = await statSum(envoy, "wasmcustom.llm_picker.endpoint.in_flight.");
       const routed = await stat(envoy, "wasmcustom.llm_picker.requests.routed");
       const rejected400 = await stat(envoy, "wasmcustom.llm_picker.requests.rejected_400");
       const failures = await wasmFailures(envoy);
-      const mid = samples.find((s) => s.sent >= result.sent / 2) ?? samples[0];
       const bound = indexByteBound(CAPACITY, MAX_ENDPOINTS);
       const figures = {
-        requests: result.sent,
-        seconds: Math.round(result.seconds),
+        requests: sent,
+        extensionRequests: extension?.sent ?? 0,
+        seconds: Math.round(result.seconds + (extension?.seconds ?? 0)),
         ratePerSecond: Math.round(result.sent / result.seconds),
-        ok: result.ok,
-        expected400: result.expected400,
-        streams: result.streams,
-        megabytesSent: Math.round(result.bytes / 1e6),
-        errorsByCause: result.errors,
+        ok,
+        expected400,
+        streams: result.streams + (extension?.streams ?? 0),
+        megabytesSent: Math.round((result.bytes + (extension?.bytes ?? 0)) / 1e6),
+        errorsByCause: errors,
         latencyMs: { p50: Math.round(result.p50), p99: Math.round(result.p99) },
-        maxClientInFlight: result.maxInFlight,
+        maxClientInFlight: Math.max(result.maxInFlight, extension?.maxInFlight ?? 0),
         filter: { routed, rejected400 },
-        heapBytes: { first: samples[0]?.heap ?? 0, atHalf: mid.heap, end: heapEnd, max: Math.max(...samples.map((s) => s.heap)) },
+        heapBytes: {
+          first: samples[0]?.heap ?? 0,
+          atHalf: mid.heap,
+          end: heapEnd,
+          afterExtension: heapAfterExtension,
+          max: Math.max(...samples.map((s) => s.heap)),
+        },
         indexBytes: { end: indexEnd, bound },
         inFlightAfter: inFlight,
         wasmFailures: failures,
@@ -149,12 +178,15 @@ describe.skipIf(SKIP_FILTER)(`soak: ${REQUESTS} mixed requests at ${RATE}/s`, ()
       };
       record(FULL ? "soak-full" : "soak-ci", figures);
 
-      expect(result.errors).toEqual({});
-      expect(result.ok).toBe(REQUESTS);
-      expect(routed + rejected400).toBe(REQUESTS + warm.length);
-      expect(rejected400).toBe(result.expected400);
-      // Second half: no growth beyond one 64 KiB page per VM (3 VMs: base + 2 workers).
-      expect(heapEnd - mid.heap).toBeLessThanOrEqual(3 * 65536);
+      expect(errors).toEqual({});
+      expect(result.sent).toBe(REQUESTS);
+      expect(ok).toBe(sent);
+      expect(routed + rejected400).toBe(sent + warm.length);
+      expect(rejected400).toBe(expected400);
+      // Levelled off: after the half, or else over the extension (one 64 KiB
+      // page of slack per VM: base + 2 workers).
+      if (extension) expect(heapAfterExtension - heapEnd).toBeLessThanOrEqual(3 * 65536);
+      else expect(heapEnd - mid.heap).toBeLessThanOrEqual(3 * 65536);
       expect(indexEnd).toBeLessThanOrEqual(bound);
       expect(indexEnd).toBeGreaterThanOrEqual(0.9 * bound);
       expect(Object.values(inFlight)).toEqual([0, 0, 0, 0]);
