@@ -14,7 +14,7 @@ import type { ServerResponse } from "node:http";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { parseDocument, type YAMLSeq } from "yaml";
 import { balancedEnvoyYaml, FILTER_WASM, postChatOwnConnection, scrapedAgain, SKIP_FILTER, useEnvoy, waitFor, type HeldRequest } from "./harness.js";
-import { startUpstreams, type FakeUpstream } from "./upstreams.js";
+import { startHoldingUpstreams, type FakeUpstream, type HeldArrival } from "./upstreams.js";
 import { vllmPage } from "../host/fixtures/vllm.js";
 
 /** Requests with this header take a route with a 300 ms timeout (the upstream-timeout ending). */
@@ -51,16 +51,10 @@ describe.skipIf(SKIP_FILTER)("in-flight counts across workers in Envoy", () => {
   let upstreams: FakeUpstream[] = [];
   const held: Held[] = [];
   /** Server-side responses not yet matched to a client request (set by the hold handler). */
-  const arrivals: Array<{ upstream: FakeUpstream; res: ServerResponse }> = [];
+  const arrivals: HeldArrival[] = [];
 
   beforeAll(async () => {
-    upstreams = await startUpstreams(3);
-    for (const u of upstreams) {
-      u.metrics = vllmPage({ waiting: 0, running: 0, kv: 0 });
-      u.handler = (_rec, res, upstream) => {
-        arrivals.push({ upstream, res });
-      };
-    }
+    upstreams = await startHoldingUpstreams(3, vllmPage({ waiting: 0, running: 0, kv: 0 }), arrivals);
   });
   afterAll(async () => {
     for (const h of held) if (!h.res.writableEnded) h.res.destroy();

@@ -18,7 +18,7 @@
 import type { ServerResponse } from "node:http";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { balancedEnvoyYaml, FILTER_WASM, postBodyOwnConnection, scrapedAgain, SKIP_FILTER, useEnvoy, waitFor, type HeldRequest } from "./harness.js";
-import { startUpstreams, type FakeUpstream } from "./upstreams.js";
+import { startHoldingUpstreams, type FakeUpstream, type HeldArrival } from "./upstreams.js";
 import { vllmPage } from "../host/fixtures/vllm.js";
 
 const SHARED = "You are the assistant of one product, used by all of its customers. " + "Answer briefly and cite the manual. ".repeat(170);
@@ -35,15 +35,9 @@ const hotBody = (question: string) =>
 
 describe.skipIf(SKIP_FILTER)("default profile in Envoy: load overrides affinity on a hot prefix", () => {
   let upstreams: FakeUpstream[] = [];
-  const arrivals: Array<{ upstream: FakeUpstream; res: ServerResponse }> = [];
+  const arrivals: HeldArrival[] = [];
   beforeAll(async () => {
-    upstreams = await startUpstreams(3);
-    for (const u of upstreams) {
-      u.metrics = vllmPage({ waiting: 0, running: 0, kv: 0 });
-      u.handler = (_rec, res, upstream) => {
-        arrivals.push({ upstream, res });
-      };
-    }
+    upstreams = await startHoldingUpstreams(3, vllmPage({ waiting: 0, running: 0, kv: 0 }), arrivals);
   });
   afterAll(async () => {
     for (const a of arrivals) if (!a.res.writableEnded) a.res.destroy();

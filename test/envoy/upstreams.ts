@@ -119,3 +119,25 @@ export async function startUpstreamOnPort(port: number): Promise<FakeUpstream> {
 export async function startUpstreams(n: number): Promise<FakeUpstream[]> {
   return Promise.all(Array.from({ length: n }, () => startUpstream()));
 }
+
+/** A request an upstream received and has not answered: the test answers `res` when it wants. */
+export interface HeldArrival {
+  upstream: FakeUpstream;
+  res: ServerResponse;
+}
+
+/**
+ * `n` upstreams reporting an idle vLLM server that answer no request by
+ * themselves: each one lands in `arrivals`, in order, for the test to answer
+ * (or leave open, to keep it in flight).
+ */
+export async function startHoldingUpstreams(n: number, idleMetrics: string, arrivals: HeldArrival[]): Promise<FakeUpstream[]> {
+  const upstreams = await startUpstreams(n);
+  for (const u of upstreams) {
+    u.metrics = idleMetrics;
+    u.handler = (_rec, res, upstream) => {
+      arrivals.push({ upstream, res });
+    };
+  }
+  return upstreams;
+}
