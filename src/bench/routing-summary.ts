@@ -23,8 +23,8 @@ export function summaryTable(runs: RoutingResult[][]): string {
   const keys: Array<[string, string]> = [];
   for (const run of runs) for (const r of run) if (!keys.some(([t, p]) => t === r.trace && p === r.policy)) keys.push([r.trace, r.policy]);
   const lines = [
-    "| trace | policy | prefill busy | hit rate | TTFT p50 (ms) | p90 | p99 | server TTFT p50 | p90 | p99 | max/mean load | overrode affinity | errors |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| trace | policy | prefill busy | hit rate | TTFT p50 (ms) | p90 | p99 | warm p90 | warm p99 | server TTFT p50 | p90 | p99 | max/mean load | overrode affinity | errors |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const [trace, policy] of keys) {
     const rs = runs.map((run) => run.find((r) => r.trace === trace && r.policy === policy));
@@ -44,6 +44,12 @@ export function summaryTable(runs: RoutingResult[][]): string {
         ms,
       )} | ${cell(
         f((r) => r.ttftP99Ms),
+        ms,
+      )} | ${cell(
+        f((r) => r.warmTtftP90Ms),
+        ms,
+      )} | ${cell(
+        f((r) => r.warmTtftP99Ms),
         ms,
       )} | ${cell(
         f((r) => r.serverTtftP50Ms),
@@ -71,7 +77,15 @@ export function summaryTable(runs: RoutingResult[][]): string {
 
 /** The results with the server-side TTFT in place of the client's (for the same goal checks). */
 export function serverSide(run: RoutingResult[]): RoutingResult[] {
-  return run.map((r) => ({ ...r, ttftP50Ms: r.serverTtftP50Ms ?? NaN, ttftP90Ms: r.serverTtftP90Ms ?? NaN, ttftP99Ms: r.serverTtftP99Ms ?? NaN }));
+  return run.map((r) => ({
+    ...r,
+    ttftP50Ms: r.serverTtftP50Ms ?? NaN,
+    ttftP90Ms: r.serverTtftP90Ms ?? NaN,
+    ttftP99Ms: r.serverTtftP99Ms ?? NaN,
+    // The servers keep no arrival order, so no warm figures on this side.
+    warmTtftP90Ms: undefined,
+    warmTtftP99Ms: undefined,
+  }));
 }
 
 /** Goal × trace, met in how many runs ("2/2"), client TTFT then server TTFT. */

@@ -51,7 +51,20 @@ export interface RoutingResult {
   loopDelayP99Ms?: number;
   /** CPU the client process (client, closed loop, simulators) used, in cores (CPU seconds / real seconds); Envoy is a separate process. */
   harnessCpu?: number;
+  /**
+   * TTFT p90 and p99 (client, model ms) over the requests due after the
+   * first WARM_SKIP_SHARE of the trace. Every run starts with empty caches,
+   * so the first requests of a prompt that all share pay its whole prefill
+   * on each server, and the requests that arrive meanwhile wait for it: a
+   * one-time start that a long-running pool does not repeat, and that in a
+   * short run can make its whole p99 (docs/routing.md "The cold start").
+   */
+  warmTtftP90Ms?: number;
+  warmTtftP99Ms?: number;
 }
+
+/** Share of a trace's first requests (by due time) the warm percentiles leave out. */
+export const WARM_SKIP_SHARE = 0.1;
 
 /** Extra figures for the Markdown report (not in --json). */
 export interface RoutingDetail {

@@ -48,7 +48,15 @@ export { percentile } from "./routing-run.js";
 import { goalLines, ms, pct } from "./routing-goals.js";
 
 export type { LoopFigures, RoutingBenchOptions, RoutingDetail, RoutingResult, RoutingRun, TraceSpec } from "./routing-types.js";
-import type { LoopFigures, RoutingBenchOptions, RoutingDetail, RoutingResult, RoutingRun, TraceSpec } from "./routing-types.js";
+import {
+  WARM_SKIP_SHARE,
+  type LoopFigures,
+  type RoutingBenchOptions,
+  type RoutingDetail,
+  type RoutingResult,
+  type RoutingRun,
+  type TraceSpec,
+} from "./routing-types.js";
 
 /** Real requests per second the harness is held to by default (see timeScaleFor). */
 export const DEFAULT_REAL_RATE = 50;
@@ -149,6 +157,14 @@ async function replay(
   return { outcomes, realSeconds, arrivalSeconds: (lastSent - t0) / 1000, loop };
 }
 
+/** The outcomes of the requests due after the first WARM_SKIP_SHARE of the trace (ties at the cut included). */
+export function warmOutcomes<T>(trace: { requests: Array<{ t: number }> }, outcomes: T[]): T[] {
+  if (trace.requests.length === 0) return [];
+  const times = trace.requests.map((r) => r.t).sort((a, b) => a - b);
+  const cut = times[Math.floor(times.length * WARM_SKIP_SHARE)];
+  return outcomes.filter((_, i) => trace.requests[i].t >= cut);
+}
+
 /** Requests per server from the simulators' own counters. */
 async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy: PolicyName, options: RoutingBenchOptions, label: string): Promise<RoutingRun> {
   const log = options.log ?? ((line: string) => process.stderr.write(line + "\n"));
@@ -192,6 +208,10 @@ async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy:
     const cached = stats.reduce((s, x) => s + x.cachedTokens, 0);
     const ok = outcomes.filter((o) => o.ok);
     const ttfts = ok.map((o) => o.ttftMs / timeScale).sort((a, b) => a - b);
+    const warmTtfts = warmOutcomes(trace, outcomes)
+      .filter((o) => o.ok)
+      .map((o) => o.ttftMs / timeScale)
+      .sort((a, b) => a - b);
     const failed = outcomes.filter((o) => !o.ok);
     const detail: RoutingDetail = {
       imbalance: loadSpread(pool).maxOverMean,
@@ -243,6 +263,8 @@ async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy:
       // The histogram is in real nanoseconds; it includes the 10 ms sampling resolution's own timer.
       loopDelayP99Ms: round(loopDelay.percentile(99) / 1e6 / timeScale),
       harnessCpu: round((cpu.user + cpu.system) / 1e6 / Math.max(1e-9, realSeconds), 3),
+      warmTtftP90Ms: round(percentile(warmTtfts, 90)),
+      warmTtftP99Ms: round(percentile(warmTtfts, 99)),
     };
     if (!tty) {
       const fed = loop.closedLoop ? `, ${loop.substituted} replies fed back, ${loop.delayed} turns delayed` : ", open loop";

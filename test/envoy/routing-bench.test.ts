@@ -12,8 +12,9 @@ import { describe, expect, test } from "vitest";
 import { isOutputEvent, outputTextOf } from "../../src/bench/routing-client.js";
 import { closedLoopBody, planSessions } from "../../src/bench/routing-sessions.js";
 import { pickPrecise, type PreciseCandidate } from "../../src/bench/routing-precise.js";
-import { main, meanRate, percentile, runRoutingBench, timeScaleFor } from "../../src/bench/routing.js";
+import { main, meanRate, percentile, runRoutingBench, timeScaleFor, warmOutcomes } from "../../src/bench/routing.js";
 import { baselineYaml, headerRoutedYaml } from "../../src/bench/routing-policies.js";
+import { goalLines } from "../../src/bench/routing-goals.js";
 import { summaryTable } from "../../src/bench/routing-summary.js";
 import type { RoutingResult } from "../../src/bench/routing-types.js";
 import { ALL_TRACE_NAMES, generateTrace } from "../../src/bench/traces/generators.js";
@@ -305,6 +306,8 @@ describe("precise picker and SSE detection", () => {
       serverTtftP50Ms: 40,
       serverTtftP90Ms: 80,
       serverTtftP99Ms: 120,
+      warmTtftP90Ms: 70,
+      warmTtftP99Ms: 80,
     });
     const lines = summaryTable([[result(0.614, 50)], [result(0.587, 61.5)]])
       .trim()
@@ -312,8 +315,42 @@ describe("precise picker and SSE detection", () => {
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(/^\| trace \| policy \| prefill busy \| hit rate \| TTFT p50/);
     expect(lines[2]).toBe(
-      "| rag | default | 61% / 59% | 50.0% / 50.0% | 50.0 / 61.5 | 90.0 / 90.0 | 99.0 / 99.0 | 40.0 / 40.0 | 80.0 / 80.0 | 120 / 120 | 1.25 / 1.25 | 7 / 7 | 0 / 0 |",
+      "| rag | default | 61% / 59% | 50.0% / 50.0% | 50.0 / 61.5 | 90.0 / 90.0 | 99.0 / 99.0 | 70.0 / 70.0 | 80.0 / 80.0 | 40.0 / 40.0 | 80.0 / 80.0 | 120 / 120 | 1.25 / 1.25 | 7 / 7 | 0 / 0 |",
     );
+  });
+
+  test.each([
+    { name: "ten requests in order: the first is the cold start", ts: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], want: [1, 2, 3, 4, 5, 6, 7, 8, 9] },
+    { name: "twenty: the first two", ts: Array.from({ length: 20 }, (_, i) => i * 10), want: Array.from({ length: 18 }, (_, i) => i + 2) },
+    { name: "out of order: by due time, not by index", ts: [5, 0, 9, 1, 2, 3, 4, 6, 7, 8], want: [0, 2, 3, 4, 5, 6, 7, 8, 9] },
+    { name: "ties at the cut stay in", ts: [0, 3, 3, 3, 3, 3, 3, 3, 3, 3], want: [1, 2, 3, 4, 5, 6, 7, 8, 9] },
+    { name: "fewer than ten: nothing left out", ts: [0, 1, 2], want: [0, 1, 2] },
+    { name: "none", ts: [], want: [] },
+  ])("warmOutcomes: $name", ({ ts, want }) => {
+    const outcomes = ts.map((_, i) => i);
+    expect(warmOutcomes({ requests: ts.map((t) => ({ t })) }, outcomes)).toEqual(want);
+  });
+
+  test("goal lines: the tails after the cold start are shown beside the goals when both runs have them", () => {
+    const row = (policy: string, p99: number, warm?: [number, number]) => ({
+      trace: "shared-prompt",
+      policy,
+      errors: 0,
+      hitRate: 0.8,
+      ttftP50Ms: 30,
+      ttftP90Ms: 60,
+      ttftP99Ms: p99,
+      ...(warm ? { warmTtftP90Ms: warm[0], warmTtftP99Ms: warm[1] } : {}),
+    });
+    expect(goalLines([row("default", 138, [53, 81]), row("round-robin", 127, [77, 122])])).toEqual([
+      "shared-prompt: 0 failed requests: 0 ✔",
+      "shared-prompt: p90 ≤ round robin: 60.0 vs 60.0 ms ✔",
+      "shared-prompt: p99 ≤ round robin: 138 vs 127 ms ✘",
+      "shared-prompt: (after the cold start) p90 ≤ round robin: 53.0 vs 77.0 ms ✔",
+      "shared-prompt: (after the cold start) p99 ≤ round robin: 81.0 vs 122 ms ✔",
+      "shared-prompt: p50 ≤ round robin: 30.0 vs 30.0 ms ✔",
+    ]);
+    expect(goalLines([row("default", 138), row("round-robin", 127, [77, 122])]).filter((l) => l.includes("cold start"))).toEqual([]);
   });
 
   test("policy configs: baseline variants swap the balancing policy; precise drops the filter only", () => {
@@ -414,6 +451,8 @@ describe.skipIf(SKIP_FILTER)("routing benchmark through the real Envoy", () => {
         "sendLateMaxMs",
         "loopDelayP99Ms",
         "harnessCpu",
+        "warmTtftP90Ms",
+        "warmTtftP99Ms",
       ]);
       // 3 arrivals after the first in 200 model ms = 15 per model second: at the base scale, 30 real per second.
       expect(results[0]).toMatchObject({ offeredRate: 15, timeScale: 0.5 });
