@@ -29,7 +29,8 @@ import type { FleetOutcome } from "./fleet-client.js";
 import { killReplica, type Replica, sendThroughSpread, startReplicas } from "./fleet.js";
 import { SessionKeys } from "./fleet-sessions.js";
 import { agent } from "./routing-client.js";
-import { DEFAULT_BENCH_SIM, machineLine } from "./routing.js";
+import { DEFAULT_BENCH_SIM } from "./routing.js";
+import { machineLine } from "./routing-report.js";
 import { Rng } from "./traces/generators.js";
 
 const REPLICAS_CLUSTER = "llm_picker_replicas";

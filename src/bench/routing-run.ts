@@ -1,11 +1,14 @@
 /**
  * What one routing-bench run needs around its replay: request bodies as sent,
  * the simulators' tokenizer warmed up, the filter's scrapes landed, a progress
- * bar and percentiles of the outcomes.
+ * bar, percentiles of the outcomes and the per-request log of the servers.
  */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { EnvoyProcess } from "../envoy/process.js";
 import type { SimPool } from "../sim/server.js";
 import { postJson } from "./routing-client.js";
+import { WARM_SKIP_SHARE } from "./routing-types.js";
 
 /** The trace being replayed: its requests (paths and bodies). */
 interface WarmTrace {
@@ -61,4 +64,45 @@ export async function waitFilterHealthy(envoy: EnvoyProcess, endpoints: number, 
     await sleep(50);
   }
   return false;
+}
+
+/** The outcomes of the requests due after the first WARM_SKIP_SHARE of the trace (ties at the cut included). */
+export function warmOutcomes<T>(trace: { requests: Array<{ t: number }> }, outcomes: T[]): T[] {
+  if (trace.requests.length === 0) return [];
+  const times = trace.requests.map((r) => r.t).sort((a, b) => a - b);
+  const cut = times[Math.floor(times.length * WARM_SKIP_SHARE)];
+  return outcomes.filter((_, i) => trace.requests[i].t >= cut);
+}
+
+/** Starts (dir given) or stops recording every request the pool's servers serve (SimEngine.servedLog). */
+export function recordServed(pool: SimPool, on: boolean): void {
+  for (const s of pool.servers) s.engine.servedLog = on ? [] : null;
+}
+
+/**
+ * Writes what the pool's servers recorded as `dir/<trace>-<policy>.jsonl`:
+ * one line per request, in order of first token, model ms from the run's
+ * first arrival: the server (index in the pool), arrival, admission, prefill
+ * start, first token, prompt and cached tokens. Returns the file.
+ */
+export function writeServedLog(pool: SimPool, dir: string, trace: string, policy: string): string {
+  const rows = pool.servers.flatMap((s, server) => (s.engine.servedLog ?? []).map((r) => ({ server, ...r })));
+  const t0 = Math.min(...rows.map((r) => r.arrivalMs));
+  const at = (v: number) => Math.round((v - t0) * 100) / 100;
+  rows.sort((a, b) => a.firstTokenMs - b.firstTokenMs);
+  const lines = rows.map((r) =>
+    JSON.stringify({
+      server: r.server,
+      arrivalMs: at(r.arrivalMs),
+      admittedMs: at(r.admittedMs),
+      prefillStartMs: at(r.prefillStartMs),
+      firstTokenMs: at(r.firstTokenMs),
+      promptTokens: r.promptTokens,
+      cachedTokens: r.cachedTokens,
+    }),
+  );
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${trace}-${policy}.jsonl`);
+  writeFileSync(file, lines.join("\n") + (lines.length > 0 ? "\n" : ""));
+  return file;
 }

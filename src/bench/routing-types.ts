@@ -122,6 +122,8 @@ export interface RoutingBenchOptions {
   progress?: boolean;
   /** Log lines (default stderr). */
   log?: (line: string) => void;
+  /** Write each run's per-request server log here (--request-log; routing-run.ts writeServedLog). */
+  servedLogDir?: string;
 }
 
 export interface RoutingRun {

@@ -16,7 +16,6 @@
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { availableParallelism, cpus } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -26,7 +25,7 @@ import { ROUTING_HEADER } from "../envoy/config.js";
 import { loadSimConfigFile, type SimConfig } from "../sim/config.js";
 import { startSimPool, type SimPool } from "../sim/server.js";
 import { agent, streamRequest, type RequestOutcome } from "./routing-client.js";
-import { groupedBarChart } from "./routing-charts.js";
+import { markdownTable, writeReport } from "./routing-report.js";
 import { DEFAULT_POLICIES, isPolicyName, POLICY_NAMES, policyEnvoy, type PolicyName } from "./routing-policies.js";
 import { PreciseRouter } from "./routing-precise.js";
 import { OracleRouter } from "./routing-oracle.js";
@@ -42,21 +41,24 @@ import {
   type TraceName,
 } from "./traces/generators.js";
 import { readTrace, writeTrace } from "./traces/trace.js";
-import { bar, loadSpread, percentile, sleep, streamingBody, waitFilterHealthy, warmTokenizer } from "./routing-run.js";
+import {
+  bar,
+  loadSpread,
+  percentile,
+  recordServed,
+  sleep,
+  streamingBody,
+  waitFilterHealthy,
+  warmOutcomes,
+  warmTokenizer,
+  writeServedLog,
+} from "./routing-run.js";
 
-export { percentile } from "./routing-run.js";
-import { goalLines, ms, pct } from "./routing-goals.js";
+export { percentile, warmOutcomes } from "./routing-run.js";
+import { goalLines } from "./routing-goals.js";
 
 export type { LoopFigures, RoutingBenchOptions, RoutingDetail, RoutingResult, RoutingRun, TraceSpec } from "./routing-types.js";
-import {
-  WARM_SKIP_SHARE,
-  type LoopFigures,
-  type RoutingBenchOptions,
-  type RoutingDetail,
-  type RoutingResult,
-  type RoutingRun,
-  type TraceSpec,
-} from "./routing-types.js";
+import type { LoopFigures, RoutingBenchOptions, RoutingDetail, RoutingResult, RoutingRun, TraceSpec } from "./routing-types.js";
 
 /** Real requests per second the harness is held to by default (see timeScaleFor). */
 export const DEFAULT_REAL_RATE = 50;
@@ -157,20 +159,13 @@ async function replay(
   return { outcomes, realSeconds, arrivalSeconds: (lastSent - t0) / 1000, loop };
 }
 
-/** The outcomes of the requests due after the first WARM_SKIP_SHARE of the trace (ties at the cut included). */
-export function warmOutcomes<T>(trace: { requests: Array<{ t: number }> }, outcomes: T[]): T[] {
-  if (trace.requests.length === 0) return [];
-  const times = trace.requests.map((r) => r.t).sort((a, b) => a - b);
-  const cut = times[Math.floor(times.length * WARM_SKIP_SHARE)];
-  return outcomes.filter((_, i) => trace.requests[i].t >= cut);
-}
-
 /** Requests per server from the simulators' own counters. */
 async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy: PolicyName, options: RoutingBenchOptions, label: string): Promise<RoutingRun> {
   const log = options.log ?? ((line: string) => process.stderr.write(line + "\n"));
   const endpoints = pool.servers.map((s) => `127.0.0.1:${s.port}`);
   const setup = policyEnvoy(policy, endpoints, options.wasmPath, options.filterOverride);
   pool.reset();
+  recordServed(pool, options.servedLogDir !== undefined);
   const envoy = await startEnvoy({ config: setup.config, substitutions: setup.substitutions, logLevel: "warning" });
   try {
     if (setup.filter && !(await waitFilterHealthy(envoy, endpoints.length))) {
@@ -236,6 +231,7 @@ async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy:
     const kvUsage = stats.reduce((sum, x) => sum + x.meanKvUsage, 0) / Math.max(1, stats.length);
     const slotUsage = stats.reduce((sum, x) => sum + x.meanSlotUsage, 0) / Math.max(1, stats.length);
     const serverTtfts = pool.servers.flatMap((s) => s.engine.ttftSamples).sort((a, b) => a - b);
+    if (options.servedLogDir !== undefined) writeServedLog(pool, options.servedLogDir, trace.name, policy);
     const round = (v: number, d = 1) => (Number.isFinite(v) ? Math.round(v * 10 ** d) / 10 ** d : NaN);
     const result: RoutingResult = {
       policy,
@@ -275,6 +271,7 @@ async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy:
     log(`[${label}] failed; Envoy log tail:\n${envoy.logs().split("\n").slice(-40).join("\n")}`);
     throw err;
   } finally {
+    recordServed(pool, false);
     await envoy.stop();
   }
 }
@@ -315,131 +312,6 @@ export function timeScaleFor(rate: number, base: number, realRate: number): numb
   return Math.round(Math.max(base, needed) * 1000) / 1000;
 }
 
-/** The Markdown table (one row per trace × policy). */
-export function markdownTable(runs: RoutingRun[]): string {
-  const lines = [
-    "| trace | policy | requests | errors | hit rate | TTFT p50 (ms) | p90 | p99 | server TTFT p50 | p90 | p99 | req/s | prefill busy | KV used | max/mean load | filter match | load overrode affinity |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-  ];
-  for (const { result: r, detail: d } of runs) {
-    const match = d.filterMatchRatio === undefined ? "" : pct(d.filterMatchRatio);
-    const guard = d.guardFired === undefined ? "" : String(d.guardFired);
-    const busy = r.busy === undefined ? "" : pct(r.busy);
-    const kv = r.kvUsage === undefined ? "" : pct(r.kvUsage);
-    lines.push(
-      `| ${r.trace} | ${r.policy} | ${r.requests} | ${r.errors} | ${pct(r.hitRate)} | ${ms(r.ttftP50Ms)} | ${ms(r.ttftP90Ms)} | ${ms(r.ttftP99Ms)} | ${ms(r.serverTtftP50Ms ?? NaN)} | ${ms(r.serverTtftP90Ms ?? NaN)} | ${ms(r.serverTtftP99Ms ?? NaN)} | ${r.rps.toFixed(1)} | ${busy} | ${kv} | ${d.imbalance.toFixed(2)} | ${match} | ${guard} |`,
-    );
-  }
-  return lines.join("\n") + "\n";
-}
-
-/** Closed-loop figures per run: replies fed back, turns delayed by the previous turn, mean delay. */
-export function loopTable(runs: RoutingRun[]): string {
-  const lines = ["| trace | policy | replies fed back | turns delayed | mean delay (model ms) |", "|---|---|---:|---:|---:|"];
-  for (const { result: r, detail: d } of runs) {
-    const mean = d.loop.delayed > 0 ? d.loop.delayModelMs / d.loop.delayed : 0;
-    lines.push(`| ${r.trace} | ${r.policy} | ${d.loop.substituted} | ${d.loop.delayed} | ${mean.toFixed(0)} |`);
-  }
-  return lines.join("\n") + "\n";
-}
-
-export interface ReportContext {
-  command: string;
-  /** Assistant text as the trace wrote it (--open-loop) instead of the servers' replies. */
-  openLoop?: boolean;
-  servers: number;
-  sim: Partial<SimConfig>;
-}
-
-export function machineLine(): string {
-  const cpu = cpus()[0]?.model ?? "unknown CPU";
-  return `${availableParallelism()} × ${cpu.trim()}, Node ${process.version}, ${process.platform}`;
-}
-
-/** Writes routing.md, routing.json and the SVG charts into `dir`. */
-export function writeReport(dir: string, runs: RoutingRun[], ctx: ReportContext): string[] {
-  mkdirSync(dir, { recursive: true });
-  const traces = [...new Set(runs.map((r) => r.result.trace))];
-  const policies = [...new Set(runs.map((r) => r.result.policy))];
-  const cell = (t: string, p: string, f: (r: RoutingResult) => number) => {
-    const run = runs.find((r) => r.result.trace === t && r.result.policy === p);
-    return run ? f(run.result) : NaN;
-  };
-  const matrix = (f: (r: RoutingResult) => number) => traces.map((t) => policies.map((p) => cell(t, p, f)));
-  const files: string[] = [];
-  const write = (name: string, text: string) => {
-    writeFileSync(join(dir, name), text);
-    files.push(join(dir, name));
-  };
-  write(
-    "routing-hit-rate.svg",
-    groupedBarChart({
-      title: "Prefix-cache hit rate (tokens)",
-      unit: "%",
-      groups: traces,
-      series: policies,
-      values: matrix((r) => r.hitRate * 100),
-      format: (v) => v.toFixed(0),
-    }),
-  );
-  write(
-    "routing-ttft-p50.svg",
-    groupedBarChart({
-      title: "Time to first token, median (model ms, log scale)",
-      unit: "ms",
-      groups: traces,
-      series: policies,
-      values: matrix((r) => r.ttftP50Ms),
-      log: true,
-      format: (v) => (v >= 10 ? v.toFixed(0) : v.toFixed(1)),
-    }),
-  );
-  write(
-    "routing-ttft-p99.svg",
-    groupedBarChart({
-      title: "Time to first token, p99 (model ms, log scale)",
-      unit: "ms",
-      groups: traces,
-      series: policies,
-      values: matrix((r) => r.ttftP99Ms),
-      log: true,
-      format: (v) => (v >= 10 ? v.toFixed(0) : v.toFixed(1)),
-    }),
-  );
-  write(
-    "routing.json",
-    JSON.stringify(
-      runs.map((r) => r.result),
-      null,
-      2,
-    ) + "\n",
-  );
-  const md = [
-    "# Routing benchmark",
-    "",
-    `Command: \`${ctx.command}\``,
-    "",
-    `Machine: ${machineLine()}; ${ctx.servers} simulated servers, sim config ${JSON.stringify(ctx.sim)}.`,
-    "",
-    ctx.openLoop
-      ? "Replay: open loop (--open-loop): assistant messages as the trace wrote them; every turn at its trace time."
-      : "Replay: closed loop: assistant messages that answer an earlier turn of the same session carry the text the server streamed for it; a turn is sent at max(t, its session's previous turn's completion).",
-    "",
-    markdownTable(runs),
-    ...(ctx.openLoop ? [] : ["", loopTable(runs)]),
-    ...goalLines(runs.map((r) => r.result)).map((l) => `- ${l}`),
-    "",
-    "![hit rate](routing-hit-rate.svg) ![TTFT p50](routing-ttft-p50.svg) ![TTFT p99](routing-ttft-p99.svg)",
-    "",
-    "Errors (first few per run):",
-    "",
-    ...runs.filter((r) => r.detail.errorSamples.length > 0).map((r) => `- ${r.result.trace} / ${r.result.policy}: ${r.detail.errorSamples.join(" · ")}`),
-    "",
-  ].join("\n");
-  write("routing.md", md);
-  return files;
-}
-
 const USAGE = `Usage: npm run bench:routing -- [options]
   --traces a,b        built-in traces (${ALL_TRACE_NAMES.join(", ")}; default all;
                       ${HELD_OUT_NAMES.join(", ")} are held out: other seeds and parameters of the same classes)
@@ -476,6 +348,9 @@ const USAGE = `Usage: npm run bench:routing -- [options]
   --out DIR           report directory (default bench/results/latest)
   --json FILE         also write the figures as JSON
   --save-traces DIR   write the generated traces as JSON Lines
+  --request-log DIR   write what the servers did with each request, per trace and policy, as
+                      DIR/<trace>-<policy>.jsonl (arrival, admission, prefill start, first token,
+                      prompt and cached tokens, model ms): where a tail's time went
   --timeout MS        per-request timeout, real ms (default 120000)
   --filter-config J   JSON merged into the filter's plugin configuration (seed-like and default),
                       e.g. '{"prefix":{"capacityPerEndpoint":2048}}'
@@ -500,6 +375,7 @@ export async function main(argv: string[]): Promise<number> {
       out: { type: "string", default: join(PROJECT_ROOT, "bench/results/latest") },
       json: { type: "string" },
       "save-traces": { type: "string" },
+      "request-log": { type: "string" },
       timeout: { type: "string", default: "120000" },
       "filter-config": { type: "string" },
       wasm: { type: "string" },
@@ -599,6 +475,7 @@ export async function main(argv: string[]): Promise<number> {
     filterOverride,
     wasmPath: values.wasm ? resolve(values.wasm) : undefined,
     openLoop: values["open-loop"],
+    servedLogDir: values["request-log"] ? resolve(values["request-log"]) : undefined,
   });
   process.stdout.write("\n" + markdownTable(runs) + "\n" + goalLines(runs.map((r) => r.result)).join("\n") + "\n");
   const files = writeReport(resolve(values.out), runs, { command, servers, sim, openLoop: values["open-loop"] });

@@ -108,9 +108,22 @@ export interface JobEvents {
 
 export type JobState = "waiting" | "running" | "done" | "cancelled";
 
+/** One request as a server served it, in model ms (SimEngine.servedLog): where its time to first token went. */
+export interface ServedRecord {
+  arrivalMs: number;
+  /** Admitted to the running batch (after waiting for a slot, KV blocks or a LoRA slot). */
+  admittedMs: number;
+  /** Its prefill began (after the prefill admitted before it, when prefill is serial). */
+  prefillStartMs: number;
+  firstTokenMs: number;
+  promptTokens: number;
+  cachedTokens: number;
+}
+
 export class Job {
   state: JobState = "waiting";
   admittedMs = NaN;
+  prefillStartMs = NaN;
   firstTokenMs = NaN;
   doneMs = NaN;
   cachedTokens = 0;
@@ -227,6 +240,8 @@ export class SimEngine {
   private waitingQueue: Job[] = [];
   private runningJobs = new Set<Job>();
   private prefillBusyUntil = 0;
+  /** When not null, every request's first token appends its ServedRecord here (benchmarks' per-request logs). */
+  servedLog: ServedRecord[] | null = null;
   /** Requests ever submitted (not reset): lets a router tell which of its picks have arrived. */
   submitted = 0;
   private accountedAt = 0;
@@ -418,6 +433,7 @@ export class SimEngine {
     this.counters.prefillMs += prefill;
     const prefillStart = this.config.serialPrefill ? Math.max(now, this.prefillBusyUntil) : now;
     if (this.config.serialPrefill) this.prefillBusyUntil = prefillStart + prefill;
+    job.prefillStartMs = prefillStart;
     const firstTokenAt = prefillStart + prefill + this.config.overheadMs;
     job.events.onAdmitted?.(job);
     job.cancelTimer = this.clock.schedule(() => this.firstToken(job, firstTokenAt), firstTokenAt - now);
@@ -428,6 +444,10 @@ export class SimEngine {
   private firstToken(job: Job, plannedMs: number): void {
     job.firstTokenMs = plannedMs;
     if (this.ttftSamples.length < MAX_SAMPLES) this.ttftSamples.push(job.ttftMs);
+    if (this.servedLog !== null && this.servedLog.length < MAX_SAMPLES) {
+      const { arrivalMs, admittedMs, prefillStartMs, cachedTokens } = job;
+      this.servedLog.push({ arrivalMs, admittedMs, prefillStartMs, firstTokenMs: plannedMs, promptTokens: job.spec.promptTokens, cachedTokens });
+    }
     observe(this.ttftHistogram, job.ttftMs / 1000);
     this.emit(job, 1);
     this.decodeTick(job);

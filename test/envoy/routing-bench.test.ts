@@ -15,7 +15,7 @@ import { pickPrecise, type PreciseCandidate } from "../../src/bench/routing-prec
 import { main, meanRate, percentile, runRoutingBench, timeScaleFor, warmOutcomes } from "../../src/bench/routing.js";
 import { baselineYaml, headerRoutedYaml } from "../../src/bench/routing-policies.js";
 import { goalLines } from "../../src/bench/routing-goals.js";
-import { summaryTable } from "../../src/bench/routing-summary.js";
+import { goalTable, summaryTable } from "../../src/bench/routing-summary.js";
 import type { RoutingResult } from "../../src/bench/routing-types.js";
 import { ALL_TRACE_NAMES, generateTrace } from "../../src/bench/traces/generators.js";
 import { onOff } from "../../src/bench/traces/workloads.js";
@@ -353,6 +353,31 @@ describe("precise picker and SSE detection", () => {
     expect(goalLines([row("default", 138), row("round-robin", 127, [77, 122])]).filter((l) => l.includes("cold start"))).toEqual([]);
   });
 
+  test("goalTable: client and server figures per goal; the tails after the cold start have no server side", () => {
+    const result = (policy: "default" | "round-robin", p99: number, warmP99: number): RoutingResult => ({
+      policy,
+      trace: "shared-prompt",
+      requests: 100,
+      errors: 0,
+      hitRate: 0.8,
+      ttftP50Ms: 30,
+      ttftP90Ms: 60,
+      ttftP99Ms: p99,
+      rps: 50,
+      serverTtftP50Ms: 29,
+      serverTtftP90Ms: 59,
+      serverTtftP99Ms: p99 - 1,
+      warmTtftP90Ms: 55,
+      warmTtftP99Ms: warmP99,
+    });
+    const lines = goalTable([[result("default", 138, 81), result("round-robin", 127, 122)]])
+      .trim()
+      .split("\n");
+    expect(lines).toContain("| shared-prompt | p99 ≤ round robin | 138 vs 127 ms | 0/1 | 137 vs 126 ms | 0/1 |");
+    expect(lines).toContain("| shared-prompt | (after the cold start) p99 ≤ round robin | 81.0 vs 122 ms | 1/1 |  |  |");
+    expect(lines).toContain("| shared-prompt | 0 failed requests | 0 | 1/1 |  |  |");
+  });
+
   test("policy configs: baseline variants swap the balancing policy; precise drops the filter only", () => {
     expect(baselineYaml("least-request")).toContain("envoy.load_balancing_policies.least_request");
     expect(baselineYaml("random")).toContain("envoy.load_balancing_policies.random");
@@ -429,7 +454,21 @@ describe.skipIf(SKIP_FILTER)("routing benchmark through the real Envoy", () => {
       const file = join(dir, "mine.jsonl");
       writeFileSync(file, lines.map((l) => JSON.stringify(l)).join("\n") + "\n");
       const json = join(dir, "out.json");
-      const code = await main(["--trace", file, "--policies", "precise", "--servers", "2", "--out", join(dir, "report"), "--json", json]);
+      const served = join(dir, "served");
+      const code = await main([
+        "--trace",
+        file,
+        "--policies",
+        "precise",
+        "--servers",
+        "2",
+        "--out",
+        join(dir, "report"),
+        "--json",
+        json,
+        "--request-log",
+        served,
+      ]);
       expect(code).toBe(0);
       const results = JSON.parse(readFileSync(json, "utf8"));
       expect(results).toHaveLength(1);
@@ -460,6 +499,23 @@ describe.skipIf(SKIP_FILTER)("routing benchmark through the real Envoy", () => {
       // The second chat turn shares the long system prompt with the first: precise finds it.
       expect(results[0].hitRate).toBeGreaterThan(0.2);
       for (const f of ["routing.md", "routing-hit-rate.svg", "routing-ttft-p50.svg"]) expect(existsSync(join(dir, "report", f))).toBe(true);
+      // --request-log: one line per request the servers served, in order of first token, model ms from the first arrival.
+      const log = readFileSync(join(served, "mine-precise.jsonl"), "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+      expect(log).toHaveLength(4);
+      expect(Math.min(...log.map((r) => r.arrivalMs))).toBe(0);
+      for (const r of log) {
+        expect(Object.keys(r)).toEqual(["server", "arrivalMs", "admittedMs", "prefillStartMs", "firstTokenMs", "promptTokens", "cachedTokens"]);
+        expect([0, 1]).toContain(r.server);
+        expect(r.arrivalMs).toBeLessThanOrEqual(r.admittedMs);
+        expect(r.admittedMs).toBeLessThanOrEqual(r.prefillStartMs);
+        // The simulators' latency model: 0.1 ms per uncached prompt token, then 10 ms to the first token.
+        expect(r.firstTokenMs - r.prefillStartMs).toBeCloseTo(0.1 * (r.promptTokens - r.cachedTokens) + 10, 1);
+      }
+      expect(log.map((r) => r.firstTokenMs)).toEqual([...log.map((r) => r.firstTokenMs)].sort((a, b) => a - b));
+      expect(log.some((r) => r.cachedTokens > 0)).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
