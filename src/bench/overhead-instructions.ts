@@ -19,7 +19,7 @@
  * filter. `--wasm FILE` measures another build of the filter (e.g. an
  * earlier commit's). Needs valgrind (Debian `valgrind`).
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,6 +35,7 @@ import {
   pluginConfigFor,
   poolSnapshot,
   startHelper,
+  vegetaReport,
   writeTargets,
   type ConfigName,
 } from "./overhead-setup.js";
@@ -43,19 +44,10 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function vegetaCount(bin: string, targets: string, requests: number, rate: number): Promise<Record<string, number>> {
   // One request at a time at a fixed rate: exactly `requests` requests.
-  return new Promise((ok, fail) => {
-    const seconds = requests / rate;
-    const attack = spawn(bin, ["attack", "-format=json", `-targets=${targets}`, `-rate=${rate}/1s`, `-duration=${seconds}s`, "-timeout=60s"], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    const report = spawn(bin, ["report", "-type=json"], { stdio: ["pipe", "pipe", "inherit"] });
-    attack.stdout!.pipe(report.stdin!);
-    let out = "";
-    report.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
-    report.on("exit", (code) =>
-      code === 0 ? ok((JSON.parse(out) as { status_codes: Record<string, number> }).status_codes) : fail(new Error(`vegeta report exited ${code}`)),
-    );
-  });
+  const seconds = requests / rate;
+  return vegetaReport<{ status_codes: Record<string, number> }>(bin, targets, [`-rate=${rate}/1s`, `-duration=${seconds}s`, "-timeout=60s"]).then(
+    (r) => r.status_codes,
+  );
 }
 
 /** Tick of the two split windows (the filter's default metrics.intervalMs). */

@@ -56,6 +56,30 @@ export function ensureTools(log: (s: string) => void): { upstream: string; extpr
 }
 
 /** A child process that prints one JSON line when ready. */
+/**
+ * Runs `vegeta attack` with `attackArgs` (its JSON results piped into
+ * `vegeta report -type=json`) and resolves with the parsed report.
+ */
+export function vegetaReport<R>(bin: string, targets: string, attackArgs: string[]): Promise<R> {
+  return new Promise((ok, fail) => {
+    const attack = spawn(bin, ["attack", "-format=json", `-targets=${targets}`, ...attackArgs], { stdio: ["ignore", "pipe", "inherit"] });
+    const report = spawn(bin, ["report", "-type=json"], { stdio: ["pipe", "pipe", "inherit"] });
+    attack.stdout!.pipe(report.stdin!);
+    let out = "";
+    report.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
+    // "close", not "exit": a process can exit before its stdout has been
+    // read to the end, and the report would then be cut short.
+    report.on("close", (code) => {
+      if (code !== 0) return fail(new Error(`vegeta report exited with ${code}`));
+      try {
+        ok(JSON.parse(out) as R);
+      } catch (e) {
+        fail(new Error(`vegeta report: not JSON (${out.length} bytes): ${(e as Error).message}`));
+      }
+    });
+  });
+}
+
 export interface Helper<T> {
   child: ChildProcess;
   info: T;

@@ -26,7 +26,6 @@
  * traffic, and per scrape for the filter configs with the filter's own part
  * (its scrape_time_us histogram).
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -42,6 +41,7 @@ import {
   isConfigName,
   pluginConfigFor,
   startHelper,
+  vegetaReport,
   writeTargets,
   type ConfigName,
   type Helper,
@@ -96,21 +96,7 @@ interface Running {
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function vegeta(bin: string, targets: string, args: string[]): Promise<VegetaReport> {
-  return new Promise((ok, fail) => {
-    const attack = spawn(bin, ["attack", "-format=json", `-targets=${targets}`, "-timeout=30s", ...args], { stdio: ["ignore", "pipe", "inherit"] });
-    const report = spawn(bin, ["report", "-type=json"], { stdio: ["pipe", "pipe", "inherit"] });
-    attack.stdout!.pipe(report.stdin!);
-    let out = "";
-    report.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
-    report.on("exit", (code) => {
-      if (code !== 0) return fail(new Error(`vegeta report exited with ${code}`));
-      try {
-        ok(JSON.parse(out) as VegetaReport);
-      } catch (e) {
-        fail(e as Error);
-      }
-    });
-  });
+  return vegetaReport<VegetaReport>(bin, targets, ["-timeout=30s", ...args]);
 }
 
 /**
