@@ -240,7 +240,8 @@ export class StreamContext {
     this.matchedBlocks = r.matchedBlocks;
     this.pendingBlocks = r.pendingBlocks;
     this.streamed = r.streamed;
-    if (r.streamed && r.pendingBlocks > 0 && FirstTokenScanner.readsBody(r.api)) this.firstToken = new FirstTokenScanner(r.api);
+    const req = r.request;
+    if (r.streamed && r.pendingBlocks > 0 && req != null && FirstTokenScanner.readsBody(req.body.api)) this.firstToken = new FirstTokenScanner(req.body.api);
     this.placement = r.placement;
     if (this.root.config.debugHeaders && r.decision != null) {
       const w = new ByteWriter(512);

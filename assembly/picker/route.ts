@@ -9,7 +9,7 @@
 import { Config } from "../config/types";
 import { KeyValueStore } from "../util/store";
 import { ByteWriter } from "../util/bytes";
-import { Api, Header, LLMRequest, ParsedBody, RequestError } from "../request/types";
+import { Header, LLMRequest, ParsedBody, RequestError } from "../request/types";
 import { detectApi } from "../request/api";
 import { bodyTooLargeError } from "../request/errors";
 import { HEADER_MODEL_REWRITE, HEADER_PRIORITY } from "../request/headers";
@@ -65,8 +65,6 @@ export class RouteResult {
   pendingBlocks: i32 = 0;
   /** The body asked for a streamed response (`stream: true`). */
   streamed: bool = false;
-  /** Which API the body was parsed as (how its stream marks the first token). */
-  api: Api = Api.ChatCompletions;
   decision: Decision | null = null;
   states: Array<EndpointState> = [];
   /** Forward: the session key (16 hex digits, the value Maglev hashes) and the replica expected to own it. */
@@ -201,7 +199,6 @@ export class Router {
     const req = toLLMRequest(p, headers, generatedId);
     r.request = req;
     r.streamed = p.stream;
-    r.api = p.body.api;
     r.newBody = forwardedBody(body, p, headers, req);
     // Fleet: the session (0 outside a fleet) and where it was last seen going.
     let session: u64 = 0;

@@ -87,7 +87,8 @@ export function recordServed(pool: SimPool, on: boolean): void {
  */
 export function writeServedLog(pool: SimPool, dir: string, trace: string, policy: string): string {
   const rows = pool.servers.flatMap((s, server) => (s.engine.servedLog ?? []).map((r) => ({ server, ...r })));
-  const t0 = Math.min(...rows.map((r) => r.arrivalMs));
+  // A loop, not Math.min(...rows): a long run's rows overflow the call's arguments.
+  const t0 = rows.reduce((m, r) => Math.min(m, r.arrivalMs), Infinity);
   const at = (v: number) => Math.round((v - t0) * 100) / 100;
   rows.sort((a, b) => a.firstTokenMs - b.firstTokenMs);
   const lines = rows.map((r) =>
