@@ -100,6 +100,7 @@ export function writeServedLog(pool: SimPool, dir: string, trace: string, policy
       firstTokenMs: at(r.firstTokenMs),
       promptTokens: r.promptTokens,
       cachedTokens: r.cachedTokens,
+      ...(r.tag === undefined ? {} : { tag: r.tag }),
     }),
   );
   mkdirSync(dir, { recursive: true });

@@ -23,7 +23,7 @@ import { findEnvoy, PROJECT_ROOT } from "../envoy/locate.js";
 import { startEnvoy, type EnvoyProcess } from "../envoy/process.js";
 import { ROUTING_HEADER } from "../envoy/config.js";
 import { loadSimConfigFile, type SimConfig } from "../sim/config.js";
-import { startSimPool, type SimPool } from "../sim/server.js";
+import { SIM_TAG_HEADER, startSimPool, type SimPool } from "../sim/server.js";
 import { agent, streamRequest, type RequestOutcome } from "./routing-client.js";
 import { markdownTable, writeReport } from "./routing-report.js";
 import { DEFAULT_POLICIES, isPolicyName, POLICY_NAMES, policyEnvoy, type PolicyName } from "./routing-policies.js";
@@ -108,6 +108,8 @@ async function replay(
     const r = trace.requests[i];
     lastSent = Math.max(lastSent, performance.now());
     const body = bodyOf(i);
+    // With a request log, each request carries its session and trace index to the servers' records.
+    const tag: Record<string, string> = options.servedLogDir === undefined ? {} : { [SIM_TAG_HEADER]: `${r.session}#${i}` };
     let outcome: RequestOutcome;
     if (router) {
       let chosen = -1;
@@ -120,11 +122,18 @@ async function replay(
         router.inFlight[chosen]++;
         // TTFT starts after the lookup: a router fed by KV-cache events holds
         // this knowledge locally; the 8 HTTP lookups are a benchmark artefact.
-        outcome = await streamRequest(`${envoy.listenerUrl}${r.path}`, body, { [ROUTING_HEADER]: addresses[chosen] }, timeoutMs, performance.now(), closedLoop);
+        outcome = await streamRequest(
+          `${envoy.listenerUrl}${r.path}`,
+          body,
+          { [ROUTING_HEADER]: addresses[chosen], ...tag },
+          timeoutMs,
+          performance.now(),
+          closedLoop,
+        );
         router.inFlight[chosen]--;
       }
     } else {
-      outcome = await streamRequest(`${envoy.listenerUrl}${r.path}`, body, {}, timeoutMs, performance.now(), closedLoop);
+      outcome = await streamRequest(`${envoy.listenerUrl}${r.path}`, body, tag, timeoutMs, performance.now(), closedLoop);
     }
     outcomes[i] = outcome!;
     replies[i] = outcome!.text;

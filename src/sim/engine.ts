@@ -96,6 +96,8 @@ export interface JobSpec {
   minTickMs?: number;
   /** Why generation ends ("length": max_tokens reached), for vllm:request_success_total. */
   finishReason?: "length" | "stop";
+  /** The request's tag header (server.ts SIM_TAG_HEADER), kept in the served-request log. */
+  tag?: string;
 }
 
 export interface JobEvents {
@@ -118,6 +120,8 @@ export interface ServedRecord {
   firstTokenMs: number;
   promptTokens: number;
   cachedTokens: number;
+  /** The request's tag header (SIM_TAG_HEADER), when it had one. */
+  tag?: string;
 }
 
 export class Job {
@@ -446,7 +450,16 @@ export class SimEngine {
     if (this.ttftSamples.length < MAX_SAMPLES) this.ttftSamples.push(job.ttftMs);
     if (this.servedLog !== null && this.servedLog.length < MAX_SAMPLES) {
       const { arrivalMs, admittedMs, prefillStartMs, cachedTokens } = job;
-      this.servedLog.push({ arrivalMs, admittedMs, prefillStartMs, firstTokenMs: plannedMs, promptTokens: job.spec.promptTokens, cachedTokens });
+      const { promptTokens, tag } = job.spec;
+      this.servedLog.push({
+        arrivalMs,
+        admittedMs,
+        prefillStartMs,
+        firstTokenMs: plannedMs,
+        promptTokens,
+        cachedTokens,
+        ...(tag === undefined ? {} : { tag }),
+      });
     }
     observe(this.ttftHistogram, job.ttftMs / 1000);
     this.emit(job, 1);

@@ -99,6 +99,15 @@ function sendError(res: ServerResponse, status: number, message: string, type?: 
   sendJson(res, status, { error: { message, type: errorType, param: null, code: status } });
 }
 
+/** A request header whose value the server keeps in its served-request log (SimEngine.servedLog): a benchmark names each request so. */
+export const SIM_TAG_HEADER = "x-sim-tag";
+
+/** The request's SIM_TAG_HEADER, at most 200 characters. */
+function simTag(req: IncomingMessage): string | undefined {
+  const v = req.headers[SIM_TAG_HEADER];
+  return typeof v === "string" ? v.slice(0, 200) : undefined;
+}
+
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -154,7 +163,7 @@ class SimHttpServer {
         case "POST /v1/responses": {
           const body = await readBody(req);
           if (this.failed(res, this.failures.requests)) return;
-          this.generate(apiForPath(url.pathname)!, body, res);
+          this.generate(apiForPath(url.pathname)!, body, res, simTag(req));
           return;
         }
         case "POST /sim/reset":
@@ -271,7 +280,7 @@ class SimHttpServer {
     return { cachedTokens: this.engine.cache.cachedTokens(chain.hashes, parsed.tokens.length), promptTokens: parsed.tokens.length };
   }
 
-  private generate(api: Api, bodyText: string, res: ServerResponse): void {
+  private generate(api: Api, bodyText: string, res: ServerResponse, tag?: string): void {
     const parsed = parseRequest(api, bodyText, this.config.maxModelLen);
     const { model, lora, root } = this.resolveModel(parsed);
     const config = this.config;
@@ -328,6 +337,7 @@ class SimHttpServer {
         outputHashes,
         minTickMs: tickRealMs / config.timeScale,
         finishReason: gen.finishReason,
+        ...(tag === undefined ? {} : { tag }),
       },
       {
         onTokens: (_job, emitted) => {
