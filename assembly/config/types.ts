@@ -30,6 +30,8 @@ export class PrefixConfig {
    * prompts only. The seed profile never does (the seed does not).
    */
   creditReplies: bool = true;
+  /** Count an endpoint's entries only until its KV cache has had them written over (docs/hashing.md "Evictions"). */
+  followEvictions: bool = true;
   /** Blocks remembered per endpoint: upstream's 31,250 ≈ 500K tokens of KV cache per server. */
   capacityPerEndpoint: i32 = 31250;
   /** Endpoints the index is sized for (total entries = capacityPerEndpoint × maxEndpoints). A fixed size, so pool changes never reshape (and so never drop) the index. */

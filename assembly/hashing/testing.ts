@@ -187,18 +187,31 @@ export function indexMatch(ix: i32, hashes: Uint8Array, endpointsCsv: string): I
   return indexes[ix].match(bytesToHashes(hashes), splitEndpoints(endpointsCsv));
 }
 
+/** match with each endpoint's written-blocks clock and eviction horizon (Uint32Arrays in endpoint order). */
+export function indexMatchAt(ix: i32, hashes: Uint8Array, endpointsCsv: string, clocks: Uint32Array, horizons: Uint32Array): Int32Array {
+  if (ix >= indexes.length) return new Int32Array(0);
+  return indexes[ix].match(bytesToHashes(hashes), splitEndpoints(endpointsCsv), toStatic(clocks), toStatic(horizons));
+}
+
+function toStatic(a: Uint32Array): StaticArray<u32> {
+  const out = new StaticArray<u32>(a.length);
+  for (let i = 0; i < a.length; i++) unchecked((out[i] = a[i]));
+  return out;
+}
+
 /** Score then record the same request on `endpoint` (the filter's flow: one hashes array). */
-export function indexScoreAndRecord(ix: i32, hashes: Uint8Array, endpointsCsv: string, endpoint: string, nowMs: f64): Float64Array {
+export function indexScoreAndRecord(ix: i32, hashes: Uint8Array, endpointsCsv: string, endpoint: string, stamp: f64): Float64Array {
   if (ix >= indexes.length) return new Float64Array(0);
   const h = bytesToHashes(hashes);
   const s = indexes[ix].score(h, splitEndpoints(endpointsCsv));
-  indexes[ix].record(h, endpoint, <i64>nowMs);
+  indexes[ix].record(h, endpoint, <u32>stamp);
   return s;
 }
 
-export function indexRecord(ix: i32, hashes: Uint8Array, endpoint: string, nowMs: f64): bool {
+/** `stamp`: the endpoint's written-blocks clock after this write (docs/hashing.md "Evictions"). */
+export function indexRecord(ix: i32, hashes: Uint8Array, endpoint: string, stamp: f64): bool {
   if (ix >= indexes.length) return false;
-  return indexes[ix].record(bytesToHashes(hashes), endpoint, <i64>nowMs);
+  return indexes[ix].record(bytesToHashes(hashes), endpoint, <u32>stamp);
 }
 
 export function indexForget(ix: i32, hashes: Uint8Array, fromBlock: i32, endpoint: string): bool {

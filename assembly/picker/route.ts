@@ -21,6 +21,7 @@ import { hashRequest, replyEndBlock, replyStartBlock } from "../hashing/render";
 import { hex64 } from "../util/hex";
 import { bucketEntriesFor, endpointId, PrefixIndex, PrefixIndexConfig } from "../prefix/prefix_index";
 import { EndpointState } from "../pool/endpoint_state";
+import { clocksOf, horizonsOf } from "./evictions";
 import { Decision, decide, STATUS_ROUTE, writeDecisionFields } from "../scoring/decide";
 import { ScoringConfig } from "../scoring/config";
 import { ScoringRequest } from "../scoring/scorer";
@@ -102,6 +103,8 @@ export class Router {
   private rng: Pcg32;
   /** Count a chat's previous reply as cached with the previous turn (prefix.creditReplies; never in the seed profile). */
   private readonly creditReplies: bool;
+  /** Count only what each endpoint has not evicted since (prefix.followEvictions; never in the seed profile). */
+  private readonly followEvictions: bool;
   /** Requests this VM has sent to an endpoint (the scraper's "traffic since the last scrape"). */
   routedCount: i64 = 0;
 
@@ -114,6 +117,7 @@ export class Router {
     this.index = new PrefixIndex(store, ic);
     this.scoring = config.scoring;
     this.creditReplies = config.prefix.creditReplies && config.scoring.profile.name != "seed";
+    this.followEvictions = config.prefix.followEvictions && config.scoring.profile.name != "seed";
     this.rng = new Pcg32(seed);
     const addresses = new Array<string>();
     const labels = new Array<Labels>();
@@ -234,7 +238,7 @@ export class Router {
       return r;
     }
     r.states = poolStates(addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled, pool.usable);
-    const matched = prefixOn ? this.index.match(r.hashes, addresses) : new Int32Array(addresses.length);
+    const matched = prefixOn ? this.matchIndex(r.hashes, addresses, r.states) : new Int32Array(addresses.length);
     if (hint != null && prefixOn) r.hintCredited = creditPlacement(matched, addresses, hint, r.hashes.length);
     if (prefixOn && this.creditReplies) creditReply(matched, replyStartBlock(), replyEndBlock(), r.hashes.length);
     const sreq = new ScoringRequest();
@@ -255,17 +259,26 @@ export class Router {
     r.endpoint = unchecked(r.states[d.chosen]).address;
     r.matchedBlocks = unchecked(matched[d.chosen]);
     r.pendingBlocks = uncachedBlocks(r.matchedBlocks, sreq.hashedBlocks, sreq.promptBlocks);
+    // What this request makes the server write to its cache advances the server's clock.
+    const written = <u32>max(0, r.pendingBlocks);
+    const stamp = unchecked(r.states[d.chosen]).writtenBlocks + written;
     // Indexed at pick time, as upstream (PreRequest); the response corrects it (forget).
-    if (r.hashes.length > 0) this.index.record(r.hashes, r.endpoint, nowMs);
+    if (r.hashes.length > 0) this.index.record(r.hashes, r.endpoint, stamp);
     if (session != 0 && placements != null) {
       // All blocks but the last: it may be partial, and then the next turn's block there differs.
       const placed = new Placement(endpointId(r.endpoint), r.hashes.length - 1);
       placements.record(session, placed);
       if (hop != null) r.placement = formatPlacement(placed);
     }
-    addInFlight(this.store, r.endpoint, 1, inflight.value, r.pendingBlocks);
+    addInFlight(this.store, r.endpoint, 1, inflight.value, r.pendingBlocks, written);
     this.routedCount++;
     return r;
+  }
+
+  /** The index's match, counting only what each endpoint has not evicted since (followEvictions). */
+  private matchIndex(hashes: StaticArray<u64>, addresses: Array<string>, states: Array<EndpointState>): Int32Array {
+    if (!this.followEvictions) return this.index.match(hashes, addresses);
+    return this.index.match(hashes, addresses, clocksOf(states), horizonsOf(states, this.blocks.blockSize));
   }
 
   /**

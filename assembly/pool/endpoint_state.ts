@@ -28,6 +28,12 @@ export class EndpointState extends ServerSignals {
    * the prefix index's blocks. Kept with the in-flight counts, not encoded.
    */
   pendingBlocks: i32 = 0;
+  /**
+   * The blocks this Envoy made the server write to its KV cache: a wrapping
+   * clock (the prefix index stamps its entries with it; docs/hashing.md
+   * "Evictions"). Kept with the in-flight counts, not encoded.
+   */
+  writtenBlocks: u32 = 0;
   /** Unknown health (hasHealthy = false) is treated as healthy. */
   healthy: bool = true;
   hasHealthy: bool = false;

@@ -3,17 +3,21 @@
 //    endpoint_state.ts encodeStates; written by whichever VM holds the scrape
 //    lease, read once per request by every worker. (v1 had no learned slot
 //    capacity; a new key, so a hot swap never misreads the old layout.)
-//  - "llm-picker/pool/v3/inflight": requests in flight per endpoint, a flat
+//  - "llm-picker/pool/v4/inflight": requests in flight per endpoint, a flat
 //    array of (u32 endpoint id, i32 count, i32 pending prompt blocks,
-//    i64 penalty until ms); the count goes up when a request is routed and
+//    i64 penalty until ms, u32 written blocks); the count goes up when a request is routed and
 //    down when its stream ends, on any worker; the pending blocks (the
 //    prefill the request needs there, docs/routing.md) go up when it is
 //    routed and down at its first response byte or, failing that, at its
 //    end; the penalty (below, "request failures") excludes the endpoint
-//    until then. One value for the three: a request reads them all in one
-//    host call. (v1 held 8-byte entries without the blocks, v2 12-byte ones
-//    without the penalty, which had a key of its own; each layout has a new
-//    key, so a hot swap never misreads the old.)
+//    until then; the written blocks are a clock that only goes up (wrapping):
+//    the uncached prompt blocks of every request routed there, i.e. what
+//    this Envoy made the server write to its KV cache, which is what evicts
+//    older prefixes (docs/hashing.md "Evictions"). One value for the four: a
+//    request reads them all in one host call. (v1 held 8-byte entries
+//    without the blocks, v2 12-byte ones without the penalty, which had a
+//    key of its own, v3 20-byte ones without the clock; each layout has a
+//    new key, so a hot swap never misreads the old.)
 //  - "llm-picker/pool/v1/lease": which VM scrapes this interval, so Envoy
 //    scrapes once per interval rather than once per worker.
 // One key each keeps the key space fixed (shared data cannot delete keys:
@@ -26,14 +30,15 @@ import { EndpointMetrics } from "../metrics/signals";
 import { endpointId } from "../prefix/prefix_index";
 
 export const METRICS_KEY = "llm-picker/pool/v2/metrics";
-export const INFLIGHT_KEY = "llm-picker/pool/v3/inflight";
+export const INFLIGHT_KEY = "llm-picker/pool/v4/inflight";
 export const LEASE_KEY = "llm-picker/pool/v1/lease";
 const CAS_RETRIES: i32 = 16;
-const INFLIGHT_ENTRY: i32 = 20;
+const INFLIGHT_ENTRY: i32 = 24;
 /** Offsets in an in-flight entry. */
 const AT_COUNT: i32 = 4;
 const AT_PENDING: i32 = 8;
 const AT_PENALTY: i32 = 12;
+const AT_WRITTEN: i32 = 20;
 const LEASE_SIZE: i32 = 16;
 
 /**
@@ -193,6 +198,12 @@ export class InFlight {
     return at != 0 ? load<i32>(at, AT_PENDING) : 0;
   }
 
+  /** The blocks routed to `id` that it did not hold (a wrapping clock; 0 when it has no entry). */
+  writtenBlocksOf(id: u32): u32 {
+    const at = this.entry(id);
+    return at != 0 ? load<u32>(at, AT_WRITTEN) : 0;
+  }
+
   /** Until when (ms) `id` is excluded after a failed request; 0 when never. */
   penaltyUntilOf(id: u32): i64 {
     const at = this.entry(id);
@@ -229,24 +240,26 @@ function entryOf(b: Uint8Array, n: i32, id: u32): usize {
   return 0;
 }
 
-function withDelta(old: Uint8Array, found: bool, id: u32, delta: i32, blocksDelta: i32): Uint8Array {
+function withDelta(old: Uint8Array, found: bool, id: u32, delta: i32, blocksDelta: i32, written: u32): Uint8Array {
   const next = copyWithEntry(old, found, id);
   const at = entryOf(next, next.length / INFLIGHT_ENTRY, id);
   store<i32>(at, clampedAdd(load<i32>(at, AT_COUNT), delta), AT_COUNT);
   store<i32>(at, clampedAdd(load<i32>(at, AT_PENDING), blocksDelta), AT_PENDING);
+  store<u32>(at, load<u32>(at, AT_WRITTEN) + written, AT_WRITTEN); // a clock: wraps
   return next;
 }
 
 /**
  * Adds `delta` to `address`'s in-flight count and `blocksDelta` to its
- * pending prompt blocks. `first` is a value already read (saves a read on
- * the routing path), or null.
+ * pending prompt blocks, and advances its written-blocks clock by
+ * `written`. `first` is a value already read (saves a read on the routing
+ * path), or null.
  */
-export function addInFlight(store: KeyValueStore, address: string, delta: i32, first: StoreValue | null, blocksDelta: i32 = 0): bool {
+export function addInFlight(store: KeyValueStore, address: string, delta: i32, first: StoreValue | null, blocksDelta: i32 = 0, written: u32 = 0): bool {
   const id = endpointId(address);
   let v = first != null ? first! : store.get(INFLIGHT_KEY);
   for (let attempt = 0; attempt < CAS_RETRIES; attempt++) {
-    const next = withDelta(v.bytes, v.found, id, delta, blocksDelta);
+    const next = withDelta(v.bytes, v.found, id, delta, blocksDelta, written);
     const r = store.set(INFLIGHT_KEY, next, v.found ? v.cas : 0);
     if (r == STORE_OK) return true;
     if (r != STORE_CAS_MISMATCH) return false;
@@ -372,6 +385,7 @@ export function poolStates(addresses: Array<string>, published: Array<EndpointSt
     s.inFlight = inflight.countOf(id);
     s.hasInFlight = true;
     s.pendingBlocks = inflight.pendingBlocksOf(id);
+    s.writtenBlocks = inflight.writtenBlocksOf(id);
     unchecked((out[i] = s));
   }
   return out;

@@ -4,7 +4,8 @@
 //   offset 4  u16  entry count
 //   offset 6  u16  reserved (0)
 //   offset 8  count × 16-byte entries, most recently written first:
-//             u64 block hash | u32 endpoint id | u32 stamp (seconds, wrapping)
+//             u64 block hash | u32 endpoint id | u32 stamp (the endpoint's
+//             written-blocks clock when written, wrapping: docs/hashing.md "Evictions")
 //
 // A value whose magic differs, or whose length does not match its count, is
 // read as an empty bucket: a module never misreads another module's values
@@ -15,7 +16,9 @@
 // group in the bucket of its last block, a chain's last group in the bucket
 // of its first block (docs/hashing.md "Placement"). The entry bytes did not
 // change, but a version-1 value sits under another key than version 2 looks
-// in, so the version was bumped.
+// in, so the version was bumped. 3 = stamps are the endpoint's written-blocks
+// clock instead of seconds (a version-2 stamp read as a clock would make
+// entries look fresh or evicted at random).
 // The render version (hashing/render.ts) is in the magic too: a build that
 // renders requests into other bytes computes other block hashes, so entries
 // written by the previous rendering could never match again and would only
@@ -24,7 +27,7 @@
 // of it: their values stay valid, and an upgrade keeps the index.
 import { RENDER_VERSION } from "../hashing/render";
 
-export const LAYOUT_VERSION: u32 = 2;
+export const LAYOUT_VERSION: u32 = 3;
 /** Identifies values this build wrote: "LP", 'V' + RENDER_VERSION, LAYOUT_VERSION. */
 export const BUCKET_MAGIC: u32 = 0x504c | (((0x56 + <u32>RENDER_VERSION) & 0xff) << 16) | (LAYOUT_VERSION << 24);
 export const BUCKET_HEADER: i32 = 8;

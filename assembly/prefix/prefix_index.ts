@@ -22,13 +22,15 @@
 //    one can compute without knowing where this one ended (docs/hashing.md
 //    "Placement").
 //  - A bucket holds at most `bucketEntries` 16-byte entries (hash, endpoint
-//    id, stamp) in recency order; a write puts its group first, in chain
+//    id, stamp: the endpoint's written-blocks clock) in recency order; a write puts its group first, in chain
 //    order, and drops from the tail. Total bytes ≤ numBuckets·(8 +
 //    16·bucketEntries), set by blocksPerEndpoint × maxEndpoints (default the
 //    upstream picker's 31,250 × 16).
 //  - Scoring assumes the prefix property (an endpoint that holds block i holds
 //    blocks < i, which eviction order preserves) and binary-searches each
-//    endpoint's matched length over the groups, each probed in the home its
+//    endpoint's matched length over the groups (an entry older than the
+//    endpoint's eviction horizon, in blocks written there since, does not
+//    count: docs/hashing.md "Evictions"), each probed in the home its
 //    role in THIS chain gives it, sharing reads between endpoints: group 0
 //    first, then the last group (a full hit costs two), then bisection. At
 //    each endpoint's boundary group (the first it does not fully hold) one
@@ -37,7 +39,7 @@
 //    boundary. Score = matched / total (as upstream).
 //  - Updates are read-modify-write under CAS with bounded retries; the values
 //    read while scoring are reused by `record`, and groups an endpoint already
-//    holds with fresh stamps are not rewritten, so a request costs about one
+//    holds with fresh stamps (younger than a quarter of its horizon) are not rewritten, so a request costs about one
 //    read per group (16 for 256 blocks of 64 B) and at most one write each.
 //  - Endpoints are 32-bit ids (XXH64 of "ip:port"); only the endpoints passed
 //    to `score` are counted, so entries of endpoints that left never score.
@@ -90,8 +92,12 @@ export class PrefixIndexConfig {
   bucketEntries: i32 = 128;
   /** Compare-and-swap attempts per bucket write before giving up (fail open). */
   casRetries: i32 = 8;
-  /** Groups an endpoint holds with stamps younger than this are not rewritten. */
-  refreshMs: i64 = 30000;
+  /**
+   * Groups an endpoint holds with stamps younger than this many blocks
+   * written there are not rewritten, when the endpoint's eviction horizon
+   * is unknown (with a horizon: a quarter of it). 0: blocksPerEndpoint / 4.
+   */
+  refreshBlocks: i32 = 0;
   /** Key prefix in shared data. */
   keyPrefix: string = "llm-picker/prefix/";
 
@@ -163,8 +169,21 @@ export function endpointId(endpoint: string): u32 {
   return id;
 }
 
-function stampOf(nowMs: i64): u32 {
-  return <u32>(nowMs / 1000);
+/**
+ * True when an entry `age` blocks old (the endpoint's clock minus the
+ * entry's stamp, wrapping) is past the endpoint's eviction horizon (0: no
+ * horizon, never). A negative age (another worker wrote it after this one
+ * read the clock) is fresh.
+ */
+// @ts-ignore: decorator
+@inline
+export function evicted(age: u32, horizon: u32): bool {
+  return horizon > 0 && <i32>age > 0 && age > horizon;
+}
+
+/** Stamp age (blocks) beyond which a held group is rewritten: a quarter of the horizon, or the fallback. */
+function refreshAge(horizon: u32, fallback: u32): u32 {
+  return horizon > 0 ? max<u32>(1, horizon >> 2) : fallback;
 }
 
 export class PrefixIndex {
@@ -180,6 +199,9 @@ export class PrefixIndex {
   private lastHashes: StaticArray<u64> | null = null;
   private lastIds: StaticArray<u32> = new StaticArray<u32>(0);
   private lastMatch: Int32Array = new Int32Array(0);
+  /** Per endpoint of the last `match`: its written-blocks clock and eviction horizon (0: none). */
+  private lastClocks: StaticArray<u32> = new StaticArray<u32>(0);
+  private lastHorizons: StaticArray<u32> = new StaticArray<u32>(0);
   /** Per group: the value read (null = not read, or stale after our write). */
   private probed: Array<StoreValue | null> = [];
   /** Per group: its other home was read too (boundary groups only). */
@@ -314,8 +336,11 @@ export class PrefixIndex {
   /**
    * Matched blocks per endpoint (same order as `endpoints`): the length of
    * the chain prefix each endpoint holds. Remembers what it read for `record`.
+   * `clocks` and `horizons` (per endpoint, or null): its written-blocks clock
+   * now, and how many blocks written there evict an entry (0: never);
+   * docs/hashing.md "Evictions".
    */
-  match(hashes: StaticArray<u64>, endpoints: Array<string>): Int32Array {
+  match(hashes: StaticArray<u64>, endpoints: Array<string>, clocks: StaticArray<u32> | null = null, horizons: StaticArray<u32> | null = null): Int32Array {
     const n = hashes.length;
     const E = endpoints.length;
     const K = (n + this.group - 1) / this.group;
@@ -323,6 +348,8 @@ export class PrefixIndex {
     for (let e = 0; e < E; e++) unchecked((ids[e] = endpointId(unchecked(endpoints[e]))));
     this.lastHashes = hashes;
     this.lastIds = ids;
+    this.lastClocks = clocks != null && clocks.length == E ? clocks : new StaticArray<u32>(E);
+    this.lastHorizons = horizons != null && horizons.length == E ? horizons : new StaticArray<u32>(E);
     this.probed = new Array<StoreValue | null>(K);
     this.probedOther = new StaticArray<bool>(K);
     this.masks = new StaticArray<u64>(K * E);
@@ -425,11 +452,12 @@ export class PrefixIndex {
       let e = 0;
       while (e < E && unchecked(this.lastIds[e]) != ep) e++;
       if (e == E) continue; // not in the pool: never scores
+      const stamp = entryStamp(v.bytes, i);
+      if (evicted(unchecked(this.lastClocks[e]) - stamp, unchecked(this.lastHorizons[e]))) continue;
       for (let j = 0; j < len; j++) {
         if (unchecked(hashes[start + j]) != eh) continue;
         const slot = k * E + e;
         const before = unchecked(this.masks[slot]);
-        const stamp = entryStamp(v.bytes, i);
         const prevOldest = unchecked(this.oldest[slot]);
         unchecked((this.masks[slot] = before | (<u64>1 << <u64>j)));
         if (before == 0 || <i32>(stamp - prevOldest) < 0) unchecked((this.oldest[slot] = stamp));
@@ -441,16 +469,16 @@ export class PrefixIndex {
   // ---- updates ------------------------------------------------------------
 
   /**
-   * Records that `hashes` were sent to `endpoint` (upstream's PreRequest).
-   * Returns false when a bucket write was abandoned (CAS retries exhausted or
-   * a host error): the index then misses those blocks, nothing else.
+   * Records that `hashes` were sent to `endpoint` (upstream's PreRequest),
+   * stamped with the endpoint's written-blocks clock after this request's
+   * writes. Returns false when a bucket write was abandoned (CAS retries
+   * exhausted or a host error): the index then misses those blocks, nothing else.
    */
-  record(hashes: StaticArray<u64>, endpoint: string, nowMs: i64): bool {
+  record(hashes: StaticArray<u64>, endpoint: string, stamp: u32): bool {
     const n = hashes.length;
     if (n == 0) return true;
     const K = (n + this.group - 1) / this.group;
     const id = endpointId(endpoint);
-    const stamp = stampOf(nowMs);
     const skipThrough = this.freshThrough(hashes, id, stamp);
     let ok = true;
     // Deepest group first, so that in any bucket (and across buckets of
@@ -465,9 +493,10 @@ export class PrefixIndex {
   }
 
   /**
-   * Deepest group that `endpoint` held in full with stamps younger than
-   * refreshMs when `match` read it (same hashes only), or -1. Every group up
-   * to it was written by the same earlier `record`, so none needs a rewrite.
+   * Deepest group that `endpoint` held in full with stamps younger than its
+   * refresh age (refreshAge) when `match` read it (same hashes only), or -1.
+   * Every group up to it was written by the same earlier `record`, so none
+   * needs a rewrite.
    */
   private freshThrough(hashes: StaticArray<u64>, id: u32, stamp: u32): i32 {
     if (!this.sameAsLast(hashes)) return -1;
@@ -480,12 +509,13 @@ export class PrefixIndex {
     // down would skip to group 0 and rewrite every group in between).
     const held = unchecked(this.lastMatch[e]);
     const heldGroups = held >= hashes.length ? this.probed.length : held / this.group;
-    const refreshS = <u32>(this.config.refreshMs / 1000);
+    const fallback = this.config.refreshBlocks > 0 ? this.config.refreshBlocks : max(1, this.config.blocksPerEndpoint / 4);
+    const refresh = refreshAge(unchecked(this.lastHorizons[e]), <u32>fallback);
     for (let k = min(heldGroups, this.probed.length) - 1; k >= 0; k--) {
       if (unchecked(this.probed[k]) === null) continue;
       if (!this.groupFull(hashes, k, e)) return -1;
       const age = stamp - unchecked(this.oldest[k * E + e]);
-      return age < refreshS ? k : -1;
+      return <i32>age < 0 || age < refresh ? k : -1;
     }
     return -1;
   }

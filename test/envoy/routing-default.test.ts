@@ -142,3 +142,75 @@ describe.skipIf(SKIP_FILTER)("default profile in Envoy: load overrides affinity 
     expect(envoy().logs()).not.toMatch(/\[critical\]|Wasm VM failed|Uncaught|\[error\]\[wasm\]/);
   });
 });
+
+describe.skipIf(SKIP_FILTER)(
+  'default profile in Envoy: a prompt stops matching once its server has had its cache written over (docs/hashing.md "Evictions")',
+  () => {
+    let upstreams: FakeUpstream[] = [];
+    const arrivals: HeldArrival[] = [];
+    // 40 KV blocks of 16 tokens: a horizon of 40 × 16 × 4 / 64 = 40 index blocks.
+    beforeAll(async () => {
+      upstreams = await startHoldingUpstreams(3, vllmPage({ waiting: 0, running: 0, kv: 0, blockSize: 16, numGpuBlocks: 40 }), arrivals);
+    });
+    afterAll(async () => {
+      for (const a of arrivals) if (!a.res.writableEnded) a.res.destroy();
+      await Promise.all(upstreams.map((u) => u.close()));
+    });
+    const envoy = useEnvoy(() => ({
+      config: balancedEnvoyYaml(),
+      concurrency: 2,
+      substitutions: {
+        wasmPath: FILTER_WASM,
+        endpoints: upstreams.map((u) => u.address),
+        pluginConfig: { endpoints: upstreams.map((u) => ({ address: u.address })), metrics: { cluster: "model_servers_metrics", intervalMs: 100 } },
+      },
+    }));
+    const chat = (content: string) => JSON.stringify({ model: "m", stream: true, max_tokens: 8, messages: [{ role: "user", content }] });
+    /** Ten hashed blocks (test/host/picking.evictions.test.ts). */
+    const PROMPT = chat("Explain how a bicycle gearbox is serviced, in order. ".repeat(11));
+    const prefixStat = async (name: string) => (await envoy().stats(`llm_picker\\.prefix\\.${name}`))[`wasmcustom.llm_picker.prefix.${name}`] ?? 0;
+
+    /** Sends `body`, answers it where it arrives, and returns that server. */
+    async function answer(body: string): Promise<FakeUpstream> {
+      const client = postBodyOwnConnection(envoy().listenerUrl, body);
+      expect(await waitFor(() => arrivals.length > 0, 5000)).toBe(true);
+      const { upstream, res } = arrivals.shift()!;
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.end('data: {"choices":[{"delta":{"content":"x"}}]}\n\ndata: [DONE]\n\n');
+      expect((await client.done).status).toBe(200);
+      return upstream;
+    }
+    /** A batched counter once it has stopped moving (the totals reach Envoy on a worker's next tick). */
+    async function settled(name: string): Promise<number> {
+      let last = await prefixStat(name);
+      for (let i = 0; i < 50; i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        const now = await prefixStat(name);
+        if (now === last) return now;
+        last = now;
+      }
+      return last;
+    }
+    /** Sends PROMPT and waits until its blocks are counted; returns where it went and what matched. */
+    async function sendPrompt(): Promise<{ upstream: FakeUpstream; matched: number }> {
+      const [total, matched] = [await settled("total_blocks"), await settled("matched_blocks")];
+      const upstream = await answer(PROMPT);
+      expect(await waitFor(async () => (await prefixStat("total_blocks")) === total + 10, 10_000)).toBe(true);
+      return { upstream, matched: (await settled("matched_blocks")) - matched };
+    }
+
+    test("sent again, the prompt matches its server; after more than 40 blocks of other prompts there, it matches nothing", async () => {
+      expect(await scrapedAgain(upstreams, 2)).toBe(true);
+      const home = (await sendPrompt()).upstream;
+      expect(await sendPrompt()).toEqual({ upstream: home, matched: 10 });
+      // Unrelated prompts, answered one at a time: whatever lands on the prompt's server is written into its cache.
+      let written = 0;
+      for (let i = 0; i < 200 && written <= 40; i++) {
+        const body = chat(`unrelated question ${i}: ${"what else? ".repeat(i % 5)}`);
+        if ((await answer(body)) === home) written += Math.ceil(Buffer.byteLength(body) / 64);
+      }
+      expect(written).toBeGreaterThan(40);
+      expect((await sendPrompt()).matched).toBe(0);
+    });
+  },
+);

@@ -155,17 +155,20 @@ describe("scoring", () => {
     [124, 8],
     [17, 2],
     [5, 1],
-  ])("record after a fresh full hit of %i blocks writes nothing; a stale one refreshes all %i groups", (blocks, groups) => {
-    const { s, ix } = newIndex();
-    const h = randomHashes(blocks, 9);
-    u.indexScoreAndRecord(ix, h, POOL, P1, 1_000);
-    let w = u.storeWrites(s);
-    u.indexScoreAndRecord(ix, h, POOL, P1, 5_000);
-    expect(u.storeWrites(s) - w).toBe(0);
-    w = u.storeWrites(s);
-    u.indexScoreAndRecord(ix, h, POOL, P1, 100_000);
-    expect(u.storeWrites(s) - w).toBe(groups);
-  });
+  ])(
+    "record after a fresh full hit of %i blocks writes nothing; a stale one refreshes all %i groups (no horizon: stale after 31250 / 4 blocks written)",
+    (blocks, groups) => {
+      const { s, ix } = newIndex();
+      const h = randomHashes(blocks, 9);
+      u.indexScoreAndRecord(ix, h, POOL, P1, 1_000);
+      let w = u.storeWrites(s);
+      u.indexScoreAndRecord(ix, h, POOL, P1, 5_000);
+      expect(u.storeWrites(s) - w).toBe(0);
+      w = u.storeWrites(s);
+      u.indexScoreAndRecord(ix, h, POOL, P1, 100_000);
+      expect(u.storeWrites(s) - w).toBe(groups);
+    },
+  );
 });
 
 describe('placement: inner groups by their last block, a chain\'s last group by its first (docs/hashing.md "Placement")', () => {
@@ -375,41 +378,41 @@ describe("layout version", () => {
     const h = randomHashes(4, 31);
     u.indexRecord(ix, h, P1, 1_000);
     const key = "llm-picker/prefix/b0";
-    const v2 = u.storeGet(s, key) as Uint8Array;
-    // "LPX" v2: version 2 moved groups to other buckets (docs/hashing.md "Placement").
-    expect(Array.from(v2.subarray(0, 4))).toEqual([0x4c, 0x50, 0x58, 2]);
-    // The same entry bytes under the previous layout (v1) or a future one (v3) must not be read by v2.
-    for (const other of [1, 3]) {
-      const foreign = v2.slice();
+    const v3 = u.storeGet(s, key) as Uint8Array;
+    // "LPX" v3: version 3 stamps entries with the endpoint's written-blocks clock (docs/hashing.md "Evictions").
+    expect(Array.from(v3.subarray(0, 4))).toEqual([0x4c, 0x50, 0x58, 3]);
+    // The same entry bytes under earlier layouts (v1: other buckets, v2: stamps in seconds) or a future one (v4) must not be read by v3.
+    for (const other of [1, 2, 4]) {
+      const foreign = v3.slice();
       foreign[3] = other;
       u.storeSet(s, key, foreign);
       expect(u.indexMatch(ix, h, P1)[0]).toBe(0);
       u.indexRecord(ix, h, P1, 2_000);
-      expect(Array.from((u.storeGet(s, key) as Uint8Array).subarray(0, 4))).toEqual([0x4c, 0x50, 0x58, 2]);
+      expect(Array.from((u.storeGet(s, key) as Uint8Array).subarray(0, 4))).toEqual([0x4c, 0x50, 0x58, 3]);
       expect(u.indexMatch(ix, h, P1)[0]).toBe(4);
     }
     // Truncated garbage is empty too, never a trap.
-    u.storeSet(s, key, new Uint8Array([0x4c, 0x50, 0x58, 2, 200, 0, 0, 0, 1, 2]));
+    u.storeSet(s, key, new Uint8Array([0x4c, 0x50, 0x58, 3, 200, 0, 0, 0, 1, 2]));
     expect(u.indexMatch(ix, h, P1)[0]).toBe(0);
   });
 
-  it("init over a version-1 index (same geometry) rewrites every bucket and the meta key", () => {
+  it.each([1, 2])("init over a version-%i index (same geometry) rewrites every bucket and the meta key", (old) => {
     const { s, ix } = newIndex({ bpe: 64, eps: 1, group: 4, entries: 16 }); // 4 buckets
     const meta = u.storeGet(s, "llm-picker/prefix/meta") as Uint8Array;
-    expect(Array.from(meta.subarray(0, 4))).toEqual([0x4c, 0x50, 0x4d, 2]); // "LPM" v2
+    expect(Array.from(meta.subarray(0, 4))).toEqual([0x4c, 0x50, 0x4d, 3]); // "LPM" v3
     u.indexRecord(ix, randomHashes(16, 3), P1, 1_000);
-    // Make the store look like a version-1 module wrote it.
-    const v1meta = meta.slice();
-    v1meta[3] = 1;
-    u.storeSet(s, "llm-picker/prefix/meta", v1meta);
+    // Make the store look like an older module wrote it.
+    const oldMeta = meta.slice();
+    oldMeta[3] = old;
+    u.storeSet(s, "llm-picker/prefix/meta", oldMeta);
     for (let b = 0; b < 4; b++) {
       const v = (u.storeGet(s, `llm-picker/prefix/b${b}`) as Uint8Array).slice();
-      v[3] = 1;
+      v[3] = old;
       u.storeSet(s, `llm-picker/prefix/b${b}`, v);
     }
     const again = u.indexNew(s, 64, 1, 4, 16, 8);
     expect(u.indexInit(again)).toBe(5); // 4 buckets blanked + meta
-    for (let b = 0; b < 4; b++) expect(Array.from(u.storeGet(s, `llm-picker/prefix/b${b}`))).toEqual([0x4c, 0x50, 0x58, 2, 0, 0, 0, 0]);
+    for (let b = 0; b < 4; b++) expect(Array.from(u.storeGet(s, `llm-picker/prefix/b${b}`))).toEqual([0x4c, 0x50, 0x58, 3, 0, 0, 0, 0]);
     expect(u.indexInit(again)).toBe(0); // one read when nothing changed
   });
 });
@@ -472,5 +475,57 @@ describe('bucket size: a group every endpoint holds fits in its bucket (docs/has
     const prompt = randomHashes(16, 77);
     for (const [i, ep] of SIXTEEN.entries()) u.indexRecord(ix, prompt, ep, 1_000 + i);
     expect(Array.from(u.indexMatch(ix, prompt, SIXTEEN.join(",")))).toEqual(matched);
+  });
+});
+
+describe('evictions: an entry counts until its endpoint has had its horizon written since (docs/hashing.md "Evictions")', () => {
+  const clocks = (...v: number[]) => Uint32Array.from(v);
+
+  // [case, stamp written, clock at the match, horizon, blocks matched of 8]
+  it.each([
+    ["no horizon: never evicted", 100, 1_000_000, 0, 8],
+    ["age equal to the horizon: still held", 100, 1_100, 1_000, 8],
+    ["one block past the horizon: evicted", 100, 1_101, 1_000, 0],
+    ["written after the clock was read (another worker): fresh", 100, 50, 1_000, 8],
+    ["the clock wrapped past 2^32: age 32", 0xfffffff0, 0x10, 100, 8],
+    ["the clock wrapped, one past the horizon", 0xfffffff0, 0x10, 31, 0],
+  ])("%s", (_name, stamp, clock, horizon, matched) => {
+    const { ix } = newIndex({ group: 4 });
+    const h = randomHashes(8, 77);
+    u.indexRecord(ix, h, P1, stamp);
+    expect(Array.from(u.indexMatchAt(ix, h, P1, clocks(clock), clocks(horizon)))).toEqual([matched]);
+  });
+
+  it("each endpoint against its own clock: the one written over loses the prefix, the other keeps it", () => {
+    const { ix } = newIndex({ group: 4 });
+    const h = randomHashes(12, 78);
+    u.indexRecord(ix, h, P1, 500);
+    u.indexRecord(ix, h, P2, 40);
+    expect(Array.from(u.indexMatchAt(ix, h, POOL, clocks(900, 90), clocks(300, 300)))).toEqual([0, 12]);
+    expect(Array.from(u.indexMatchAt(ix, h, POOL, clocks(800, 90), clocks(300, 300)))).toEqual([12, 12]);
+  });
+
+  it("a prefix rewritten later than its continuation was evicted keeps matching up to the rewrite", () => {
+    // 8 blocks at stamp 100, then the first 4 again at 1,000: at clock 1,200
+    // with horizon 500 the first group is held, the second evicted.
+    const { ix } = newIndex({ group: 4 });
+    const h = randomHashes(8, 79);
+    u.indexRecord(ix, h, P1, 100);
+    u.indexRecord(ix, h.subarray(0, 4 * 8), P1, 1_000);
+    expect(Array.from(u.indexMatchAt(ix, h, P1, clocks(1_200), clocks(500)))).toEqual([4]);
+  });
+
+  // With a horizon, a group is rewritten once its stamp is a quarter of the horizon old.
+  it.each([
+    ["fresh (age 99 of a 400-block horizon): nothing written", 1_099, 0],
+    ["stale (age 100): both groups rewritten", 1_100, 2],
+  ])("record after a full hit, %s", (_name, clock, writes) => {
+    const { s, ix } = newIndex({ group: 4 });
+    const h = randomHashes(8, 80);
+    u.indexRecord(ix, h, P1, 1_000);
+    expect(Array.from(u.indexMatchAt(ix, h, P1, clocks(clock), clocks(400)))).toEqual([8]);
+    const before = u.storeWrites(s);
+    u.indexRecord(ix, h, P1, clock);
+    expect(u.storeWrites(s) - before).toBe(writes);
   });
 });

@@ -1,0 +1,36 @@
+// What the prefix index needs to tell a prefix a server still holds from one
+// it has evicted: each endpoint's written-blocks clock (from the shared
+// in-flight value) and its eviction horizon, the blocks written there after
+// which an entry no longer counts (docs/hashing.md "Evictions").
+import { EndpointState } from "../pool/endpoint_state";
+
+/** Bytes of rendered prompt per token that the index's block size assumes (64 bytes ≈ 16 tokens). */
+const BYTES_PER_TOKEN: f64 = 4;
+/** Largest horizon: the clock's difference must stay a positive i32. */
+const MAX_HORIZON: f64 = 1073741824; // 2^30
+
+/**
+ * How many index blocks written to this server's KV cache push out an
+ * entry written before them, or 0 when unknown (no `vllm:cache_config_info`
+ * in its scrapes): its cache in tokens, `num_gpu_blocks` × `block_size`,
+ * in the index's blocks of `blockBytes` rendered bytes.
+ */
+export function evictionHorizon(s: EndpointState, blockBytes: i32): u32 {
+  if (!s.hasNumGpuBlocks || !s.hasBlockSize || s.numGpuBlocks <= 0 || s.blockSize <= 0 || blockBytes <= 0) return 0;
+  const blocks = (<f64>s.numGpuBlocks * <f64>s.blockSize * BYTES_PER_TOKEN) / <f64>blockBytes;
+  return <u32>Math.max(1, Math.min(blocks, MAX_HORIZON));
+}
+
+/** Per state: its written-blocks clock. */
+export function clocksOf(states: Array<EndpointState>): StaticArray<u32> {
+  const out = new StaticArray<u32>(states.length);
+  for (let i = 0; i < states.length; i++) unchecked((out[i] = unchecked(states[i]).writtenBlocks));
+  return out;
+}
+
+/** Per state: its eviction horizon (evictionHorizon). */
+export function horizonsOf(states: Array<EndpointState>, blockBytes: i32): StaticArray<u32> {
+  const out = new StaticArray<u32>(states.length);
+  for (let i = 0; i < states.length; i++) unchecked((out[i] = evictionHorizon(unchecked(states[i]), blockBytes)));
+  return out;
+}

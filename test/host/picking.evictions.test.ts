@@ -1,0 +1,87 @@
+/**
+ * Evictions (docs/hashing.md "Evictions"): the index stamps what it records
+ * with the endpoint's written-blocks clock (the uncached prompt blocks this
+ * Envoy routed there), and stops counting an entry once the server has had
+ * more written since than its KV cache holds, in the index's blocks:
+ * `num_gpu_blocks` × `block_size` tokens × 4 bytes / 64. Through the built
+ * filter (emulated Envoy), default profile, every endpoint idle in its scrapes.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import type { ProxyWasmHost } from "../../src/host/index.js";
+import { A, B, C, newPool, route, scrapeRound, statAfterTick, uniquePrompt, writtenBlocksOf, type VllmState } from "./fixtures/vllm.js";
+import { ensureBuilt } from "../support";
+
+beforeAll(() => ensureBuilt("debug"));
+
+/** 40 KV blocks of 16 tokens: a horizon of 40 × 16 × 4 / 64 = 40 index blocks. */
+const SMALL_CACHE: VllmState = { waiting: 0, running: 0, kv: 0, blockSize: 16, numGpuBlocks: 40 };
+const blocksOf = (body: string) => Math.ceil(Buffer.byteLength(body) / 64);
+const chat = (content: string) => JSON.stringify({ model: "m", messages: [{ role: "user", content }], max_tokens: 8, stream: true });
+
+/** A 10-block conversation start that every step below sends again. */
+const PROMPT = chat("Explain how a bicycle gearbox is serviced, in order. ".repeat(11));
+/** A small unrelated prompt (3 blocks), to write over the servers' caches a few blocks at a time. */
+const filler = (i: number) => chat(uniquePrompt(i));
+
+async function pool(followEvictions: boolean, page: VllmState = SMALL_CACHE): Promise<ProxyWasmHost> {
+  const host = await newPool({ extra: { profile: "default", metrics: { intervalMs: 50 }, prefix: { followEvictions } } });
+  scrapeRound(host, 50, { [A]: page, [B]: page, [C]: page });
+  return host;
+}
+
+/** Blocks of PROMPT matched by the request that sends it now. */
+function matchedBySending(host: ProxyWasmHost): { endpoint: string | undefined; matched: number } {
+  const before = statAfterTick(host, "llm_picker.prefix.matched_blocks") ?? 0;
+  const endpoint = route(host, PROMPT);
+  return { endpoint, matched: (statAfterTick(host, "llm_picker.prefix.matched_blocks") ?? 0) - before };
+}
+
+/** Routes fillers until `home`'s clock is more than `age` blocks past `stamp`; returns the clock's age then. */
+function writeOver(host: ProxyWasmHost, home: string, stamp: number, age: number, from: number): number {
+  for (let i = from; i < from + 400 && writtenBlocksOf(host, home) - stamp <= age; i++) route(host, filler(i));
+  return writtenBlocksOf(host, home) - stamp;
+}
+
+describe('evictions: what a server has had written over since no longer counts (docs/hashing.md "Evictions")', () => {
+  it("each routed request advances its endpoint's clock by the blocks it did not hold there", async () => {
+    const host = await pool(true);
+    const home = route(host, PROMPT)!;
+    expect(writtenBlocksOf(host, home)).toBe(blocksOf(PROMPT));
+    for (const other of [A, B, C].filter((e) => e !== home)) expect(writtenBlocksOf(host, other)).toBe(0);
+    // Sent again: held there in full, so nothing new is written.
+    expect(route(host, PROMPT)).toBe(home);
+    expect(writtenBlocksOf(host, home)).toBe(blocksOf(PROMPT));
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
+  it("a prompt matches its server until 40 blocks were written there after it, and not after", async () => {
+    const host = await pool(true);
+    const home = route(host, PROMPT)!;
+    const stamp = writtenBlocksOf(host, home);
+    // Within the horizon (age ≤ 40): still held. Three-block fillers stop at an age of 30–40.
+    const age = writeOver(host, home, stamp, 29, 0);
+    expect(age).toBeGreaterThan(29);
+    expect(age).toBeLessThanOrEqual(40);
+    const hit = matchedBySending(host);
+    expect(hit).toEqual({ endpoint: home, matched: 10 });
+    // That send rewrote the prompt (its stamp was over a quarter of the horizon old): the clock restarts from now.
+    const restamped = writtenBlocksOf(host, home);
+    expect(writeOver(host, home, restamped, 40, 1_000)).toBeGreaterThan(40);
+    expect(matchedBySending(host).matched).toBe(0);
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
+  it.each([
+    ["prefix.followEvictions off", false, SMALL_CACHE],
+    ["a server that does not report its cache size", true, { waiting: 0, running: 0, kv: 0 } as VllmState],
+  ])("with %s the prompt keeps matching however much is written", async (_name, follow, page) => {
+    const host = await pool(follow, page);
+    const home = route(host, PROMPT)!;
+    expect(writeOver(host, home, writtenBlocksOf(host, home), 200, 0)).toBeGreaterThan(200);
+    expect(matchedBySending(host)).toEqual({ endpoint: home, matched: 10 });
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+});
