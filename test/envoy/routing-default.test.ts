@@ -20,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { balancedEnvoyYaml, FILTER_WASM, postBodyOwnConnection, scrapedAgain, SKIP_FILTER, useEnvoy, waitFor, type HeldRequest } from "./harness.js";
 import { startHoldingUpstreams, type FakeUpstream, type HeldArrival } from "./upstreams.js";
 import { vllmPage } from "../host/fixtures/vllm.js";
+import type { EnvoyProcess } from "../../src/envoy/process.js";
 
 const SHARED = "You are the assistant of one product, used by all of its customers. " + "Answer briefly and cite the manual. ".repeat(170);
 const hotBody = (question: string) =>
@@ -33,11 +34,16 @@ const hotBody = (question: string) =>
     ],
   });
 
-describe.skipIf(SKIP_FILTER)("default profile in Envoy: load overrides affinity on a hot prefix", () => {
+/**
+ * Three fake model servers that serve `page` as their /metrics and hold
+ * every request until the test answers it, and a two-worker Envoy with the
+ * release filter in front of them (call inside a describe).
+ */
+function useHoldingPool(page: string): { upstreams: () => FakeUpstream[]; arrivals: HeldArrival[]; envoy: () => EnvoyProcess } {
   let upstreams: FakeUpstream[] = [];
   const arrivals: HeldArrival[] = [];
   beforeAll(async () => {
-    upstreams = await startHoldingUpstreams(3, vllmPage({ waiting: 0, running: 0, kv: 0 }), arrivals);
+    upstreams = await startHoldingUpstreams(3, page, arrivals);
   });
   afterAll(async () => {
     for (const a of arrivals) if (!a.res.writableEnded) a.res.destroy();
@@ -52,6 +58,11 @@ describe.skipIf(SKIP_FILTER)("default profile in Envoy: load overrides affinity 
       pluginConfig: { endpoints: upstreams.map((u) => ({ address: u.address })), metrics: { cluster: "model_servers_metrics", intervalMs: 100 } },
     },
   }));
+  return { upstreams: () => upstreams, arrivals, envoy };
+}
+
+describe.skipIf(SKIP_FILTER)("default profile in Envoy: load overrides affinity on a hot prefix", () => {
+  const { upstreams, arrivals, envoy } = useHoldingPool(vllmPage({ waiting: 0, running: 0, kv: 0 }));
 
   /** Sends one request and waits until a server holds it; returns that server and its response. */
   async function hold(body: string): Promise<{ upstream: FakeUpstream; res: ServerResponse; client: HeldRequest }> {
@@ -69,7 +80,7 @@ describe.skipIf(SKIP_FILTER)("default profile in Envoy: load overrides affinity 
   const overrides = async () => (await envoy().stats("llm_picker\\.route\\.load_overrode_affinity"))["wasmcustom.llm_picker.route.load_overrode_affinity"] ?? 0;
 
   test("held requests on the hot prompt spread once load outweighs the prefix; every spill is counted; answered, the prompt attracts again", async () => {
-    expect(await scrapedAgain(upstreams, 2)).toBe(true);
+    expect(await scrapedAgain(upstreams(), 2)).toBe(true);
     const warm = await hold(hotBody("first question"));
     firstToken(warm.res, warm.upstream);
     finish(warm.res);
@@ -93,7 +104,7 @@ describe.skipIf(SKIP_FILTER)("default profile in Envoy: load overrides affinity 
     expect(spills).toBe(1);
     expect(await overrides()).toBe(spills);
     // An endpoint takes one only at occupancy ≤ ⌈1.5 × (total + 1) / 3⌉ ≤ ⌈1.5 × 9 / 3⌉ = 5: none ends with more than 6.
-    for (const u of upstreams) expect(held.filter((h) => h.upstream === u).length).toBeLessThanOrEqual(6);
+    for (const u of upstreams()) expect(held.filter((h) => h.upstream === u).length).toBeLessThanOrEqual(6);
 
     for (const h of held) {
       firstToken(h.res, h.upstream);
@@ -115,10 +126,10 @@ describe.skipIf(SKIP_FILTER)("default profile in Envoy: load overrides affinity 
   test("a batch the servers showed full at 2 (2 running, 1 waiting) takes no third held request on its prompt; every spill is counted", async () => {
     // The servers report 2 running while 1 waits: each batch holds 2. Then
     // they go idle, so only this Envoy's requests load them.
-    for (const u of upstreams) u.metrics = vllmPage({ waiting: 1, running: 2, kv: 0 });
-    expect(await scrapedAgain(upstreams, 2)).toBe(true);
-    for (const u of upstreams) u.metrics = vllmPage({ waiting: 0, running: 0, kv: 0 });
-    expect(await scrapedAgain(upstreams, 2)).toBe(true);
+    for (const u of upstreams()) u.metrics = vllmPage({ waiting: 1, running: 2, kv: 0 });
+    expect(await scrapedAgain(upstreams(), 2)).toBe(true);
+    for (const u of upstreams()) u.metrics = vllmPage({ waiting: 0, running: 0, kv: 0 });
+    expect(await scrapedAgain(upstreams(), 2)).toBe(true);
     const before = await overrides();
     const other = (q: string) => hotBody(q).replace("one product", "another product");
     const warm = await hold(other("first question"));
@@ -146,25 +157,8 @@ describe.skipIf(SKIP_FILTER)("default profile in Envoy: load overrides affinity 
 describe.skipIf(SKIP_FILTER)(
   'default profile in Envoy: a prompt stops matching once its server has had its cache written over (docs/hashing.md "Evictions")',
   () => {
-    let upstreams: FakeUpstream[] = [];
-    const arrivals: HeldArrival[] = [];
     // 40 KV blocks of 16 tokens: a horizon of 40 × 16 × 4 / 64 = 40 index blocks.
-    beforeAll(async () => {
-      upstreams = await startHoldingUpstreams(3, vllmPage({ waiting: 0, running: 0, kv: 0, blockSize: 16, numGpuBlocks: 40 }), arrivals);
-    });
-    afterAll(async () => {
-      for (const a of arrivals) if (!a.res.writableEnded) a.res.destroy();
-      await Promise.all(upstreams.map((u) => u.close()));
-    });
-    const envoy = useEnvoy(() => ({
-      config: balancedEnvoyYaml(),
-      concurrency: 2,
-      substitutions: {
-        wasmPath: FILTER_WASM,
-        endpoints: upstreams.map((u) => u.address),
-        pluginConfig: { endpoints: upstreams.map((u) => ({ address: u.address })), metrics: { cluster: "model_servers_metrics", intervalMs: 100 } },
-      },
-    }));
+    const { upstreams, arrivals, envoy } = useHoldingPool(vllmPage({ waiting: 0, running: 0, kv: 0, blockSize: 16, numGpuBlocks: 40 }));
     const chat = (content: string) => JSON.stringify({ model: "m", stream: true, max_tokens: 8, messages: [{ role: "user", content }] });
     /** Ten hashed blocks (test/host/picking.evictions.test.ts). */
     const PROMPT = chat("Explain how a bicycle gearbox is serviced, in order. ".repeat(11));
@@ -200,7 +194,7 @@ describe.skipIf(SKIP_FILTER)(
     }
 
     test("sent again, the prompt matches its server; after more than 40 blocks of other prompts there, it matches nothing", async () => {
-      expect(await scrapedAgain(upstreams, 2)).toBe(true);
+      expect(await scrapedAgain(upstreams(), 2)).toBe(true);
       const home = (await sendPrompt()).upstream;
       expect(await sendPrompt()).toEqual({ upstream: home, matched: 10 });
       // Unrelated prompts, answered one at a time: whatever lands on the prompt's server is written into its cache.
