@@ -507,7 +507,7 @@ describe.skipIf(SKIP_FILTER)("routing benchmark through the real Envoy", () => {
       expect(log).toHaveLength(4);
       expect(Math.min(...log.map((r) => r.arrivalMs))).toBe(0);
       for (const r of log) {
-        expect(Object.keys(r)).toEqual(["server", "arrivalMs", "admittedMs", "prefillStartMs", "firstTokenMs", "promptTokens", "cachedTokens"]);
+        expect(Object.keys(r)).toEqual(["server", "arrivalMs", "admittedMs", "prefillStartMs", "firstTokenMs", "promptTokens", "cachedTokens", "tag"]);
         expect([0, 1]).toContain(r.server);
         expect(r.arrivalMs).toBeLessThanOrEqual(r.admittedMs);
         expect(r.admittedMs).toBeLessThanOrEqual(r.prefillStartMs);
@@ -515,6 +515,8 @@ describe.skipIf(SKIP_FILTER)("routing benchmark through the real Envoy", () => {
         expect(r.firstTokenMs - r.prefillStartMs).toBeCloseTo(0.1 * (r.promptTokens - r.cachedTokens) + 10, 1);
       }
       expect(log.map((r) => r.firstTokenMs)).toEqual([...log.map((r) => r.firstTokenMs)].sort((a, b) => a - b));
+      // Each request's session and index in the trace (the x-sim-tag header the benchmark sends with a log).
+      expect(log.map((r) => r.tag).sort()).toEqual(["a#0", "a#3", "b#1", "c#2"]);
       expect(log.some((r) => r.cachedTokens > 0)).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });
