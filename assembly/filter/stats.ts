@@ -29,7 +29,7 @@ function sanitize(address: string): string {
 
 /**
  * The totals every request adds to (requests.routed and .passed,
- * prefix.matched_blocks and .total_blocks) are batched: added to in the VM
+ * prefix.matched_blocks, .total_blocks and .evicted_lookups) are batched: added to in the VM
  * and flushed by the root on its next tick (every metrics.intervalMs while
  * requests come; a root without a tick sets one while counts are pending)
  * and when it is retired (README.md "Stats", docs/benchmarks.md "Fifth
@@ -48,6 +48,8 @@ export class Stats {
   /** Prefix match ratio = prefix_matched_blocks / prefix_total_blocks. */
   private prefixMatched: BatchedCounter = new BatchedCounter(defineMetric(MetricType.Counter, "llm_picker.prefix.matched_blocks"));
   private prefixTotal: BatchedCounter = new BatchedCounter(defineMetric(MetricType.Counter, "llm_picker.prefix.total_blocks"));
+  /** Routed requests whose lookup left out entries an endpoint had written over since (docs/hashing.md "Evictions"). */
+  private prefixEvicted: BatchedCounter = new BatchedCounter(defineMetric(MetricType.Counter, "llm_picker.prefix.evicted_lookups"));
   guardFired: u32 = defineMetric(MetricType.Counter, "llm_picker.hot_spot_guard");
   /** Decisions where the chosen endpoint holds fewer leading blocks than the best-matching one (default profile: load bound or queued prefill). */
   loadOverrodeAffinity: u32 = defineMetric(MetricType.Counter, "llm_picker.route.load_overrode_affinity");
@@ -91,6 +93,7 @@ export class Stats {
     this.batched.push(this.passed);
     this.batched.push(this.prefixMatched);
     this.batched.push(this.prefixTotal);
+    this.batched.push(this.prefixEvicted);
     for (let i = 0; i < endpoints.length; i++) this.track(unchecked(endpoints[i]));
   }
 
@@ -152,11 +155,12 @@ export class Stats {
     this.picked(endpoint);
   }
 
-  routedTo(endpoint: string, matchedBlocks: i32, totalBlocks: i32, guardFired: bool, loadOverrodeAffinity: bool): void {
+  routedTo(endpoint: string, matchedBlocks: i32, totalBlocks: i32, guardFired: bool, loadOverrodeAffinity: bool, evictionsSeen: bool = false): void {
     this.add(this.routed, 1);
     this.picked(endpoint);
     if (matchedBlocks > 0) this.add(this.prefixMatched, matchedBlocks);
     if (totalBlocks > 0) this.add(this.prefixTotal, totalBlocks);
+    if (evictionsSeen) this.add(this.prefixEvicted, 1);
     if (guardFired) incrementMetric(this.guardFired, 1);
     if (guardFired || loadOverrodeAffinity) incrementMetric(this.loadOverrodeAffinity, 1);
   }

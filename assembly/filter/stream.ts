@@ -255,7 +255,7 @@ export class StreamContext {
     if (r.outcome == Outcome.Pass) stats.passedTo(r.endpoint);
     else {
       const d = r.decision;
-      stats.routedTo(r.endpoint, r.matchedBlocks, r.hashes.length, d != null && d.guardFired, d != null && d.loadOverrodeAffinity);
+      stats.routedTo(r.endpoint, r.matchedBlocks, r.hashes.length, d != null && d.guardFired, d != null && d.loadOverrodeAffinity, r.evictionsSeen);
     }
     if (logEnabled(LogLevel.Debug)) log(LogLevel.Debug, "llm_picker: routed to " + r.endpoint + " (" + r.matchedBlocks.toString() + "/" + r.hashes.length.toString() + " prefix blocks held)");
   }

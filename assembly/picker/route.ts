@@ -71,6 +71,8 @@ export class RouteResult {
   /** Forward: the session key (16 hex digits, the value Maglev hashes) and the replica expected to own it. */
   sessionKey: string = "";
   replica: string = "";
+  /** The index left out entries of this request's prefix that an endpoint has had written over since (docs/hashing.md "Evictions"). */
+  evictionsSeen: bool = false;
   /** Fleet: a placement hint credited an endpoint with more of the request than the index knew. */
   hintCredited: bool = false;
   /** Fleet: the placement hint (fleet/placements.ts format) sent with a forwarded request, or returned with a hopped one's response; "" for none. */
@@ -239,6 +241,7 @@ export class Router {
     }
     r.states = poolStates(addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled, pool.usable);
     const matched = prefixOn ? this.matchIndex(r.hashes, addresses, r.states) : new Int32Array(addresses.length);
+    r.evictionsSeen = prefixOn && this.index.lastEvicted > 0;
     if (hint != null && prefixOn) r.hintCredited = creditPlacement(matched, addresses, hint, r.hashes.length);
     if (prefixOn && this.creditReplies) creditReply(matched, replyStartBlock(), replyEndBlock(), r.hashes.length);
     const sreq = new ScoringRequest();

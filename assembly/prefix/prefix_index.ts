@@ -199,6 +199,8 @@ export class PrefixIndex {
   private lastHashes: StaticArray<u64> | null = null;
   private lastIds: StaticArray<u32> = new StaticArray<u32>(0);
   private lastMatch: Int32Array = new Int32Array(0);
+  /** Entries the last `match` left out because their endpoint had its horizon written since. */
+  lastEvicted: i32 = 0;
   /** Per endpoint of the last `match`: its written-blocks clock and eviction horizon (0: none). */
   private lastClocks: StaticArray<u32> = new StaticArray<u32>(0);
   private lastHorizons: StaticArray<u32> = new StaticArray<u32>(0);
@@ -350,6 +352,7 @@ export class PrefixIndex {
     this.lastIds = ids;
     this.lastClocks = clocks != null && clocks.length == E ? clocks : new StaticArray<u32>(E);
     this.lastHorizons = horizons != null && horizons.length == E ? horizons : new StaticArray<u32>(E);
+    this.lastEvicted = 0;
     this.probed = new Array<StoreValue | null>(K);
     this.probedOther = new StaticArray<bool>(K);
     this.masks = new StaticArray<u64>(K * E);
@@ -452,10 +455,13 @@ export class PrefixIndex {
       let e = 0;
       while (e < E && unchecked(this.lastIds[e]) != ep) e++;
       if (e == E) continue; // not in the pool: never scores
-      const stamp = entryStamp(v.bytes, i);
-      if (evicted(unchecked(this.lastClocks[e]) - stamp, unchecked(this.lastHorizons[e]))) continue;
       for (let j = 0; j < len; j++) {
         if (unchecked(hashes[start + j]) != eh) continue;
+        const stamp = entryStamp(v.bytes, i);
+        if (evicted(unchecked(this.lastClocks[e]) - stamp, unchecked(this.lastHorizons[e]))) {
+          this.lastEvicted++;
+          break;
+        }
         const slot = k * E + e;
         const before = unchecked(this.masks[slot]);
         const prevOldest = unchecked(this.oldest[slot]);

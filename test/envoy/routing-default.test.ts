@@ -204,7 +204,10 @@ describe.skipIf(SKIP_FILTER)(
         if ((await answer(body)) === home) written += Math.ceil(Buffer.byteLength(body) / 64);
       }
       expect(written).toBeGreaterThan(40);
+      expect(await settled("evicted_lookups")).toBe(0);
       expect((await sendPrompt()).matched).toBe(0);
+      // That lookup left the prompt's entries at its server out (llm_picker.prefix.evicted_lookups).
+      expect(await settled("evicted_lookups")).toBe(1);
     });
   },
 );

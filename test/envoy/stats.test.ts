@@ -151,6 +151,7 @@ describe.skipIf(SKIP_FILTER)("the filter's stats and scrape rate in Envoy (2 wor
       rejected503: v["llm_picker_requests_rejected_503{}"],
       matchedBlocks: v["llm_picker_prefix_matched_blocks{}"],
       totalBlocks: v["llm_picker_prefix_total_blocks{}"],
+      evictedLookups: v["llm_picker_prefix_evicted_lookups{}"],
       hotSpotGuard: v["llm_picker_hot_spot_guard{}"],
       loadOverrodeAffinity: v["llm_picker_route_load_overrode_affinity{}"],
     }).toEqual({
@@ -162,6 +163,8 @@ describe.skipIf(SKIP_FILTER)("the filter's stats and scrape rate in Envoy (2 wor
       rejected503: 0,
       matchedBlocks: 2 * 11,
       totalBlocks: 2 * (10 + 12) + 2 * 1,
+      // The fake servers do not report their cache size: no horizon, nothing left out.
+      evictedLookups: 0,
       hotSpotGuard: 0,
       // One request at a time: nothing queued anywhere, so affinity always had its way.
       loadOverrodeAffinity: 0,
@@ -205,6 +208,7 @@ describe.skipIf(SKIP_FILTER)("the filter's stats and scrape rate in Envoy (2 wor
       llm_picker_requests_rejected_429: "counter",
       llm_picker_prefix_matched_blocks: "counter",
       llm_picker_prefix_total_blocks: "counter",
+      llm_picker_prefix_evicted_lookups: "counter",
       llm_picker_hot_spot_guard: "counter",
       llm_picker_route_load_overrode_affinity: "counter",
       [`llm_picker_endpoint_picks_${statName(a)}`]: "counter",

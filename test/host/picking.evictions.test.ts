@@ -66,9 +66,12 @@ describe('evictions: what a server has had written over since no longer counts (
     const hit = matchedBySending(host);
     expect(hit).toEqual({ endpoint: home, matched: 10 });
     // That send rewrote the prompt (its stamp was over a quarter of the horizon old): the clock restarts from now.
+    expect(statAfterTick(host, "llm_picker.prefix.evicted_lookups")).toBe(0);
     const restamped = writtenBlocksOf(host, home);
     expect(writeOver(host, home, restamped, 40, 1_000)).toBeGreaterThan(40);
     expect(matchedBySending(host).matched).toBe(0);
+    // That lookup left the prompt's entries at its server out: counted once.
+    expect(statAfterTick(host, "llm_picker.prefix.evicted_lookups")).toBe(1);
     expect(host.traps()).toEqual([]);
     host.close();
   });
@@ -81,6 +84,7 @@ describe('evictions: what a server has had written over since no longer counts (
     const home = route(host, PROMPT)!;
     expect(writeOver(host, home, writtenBlocksOf(host, home), 200, 0)).toBeGreaterThan(200);
     expect(matchedBySending(host)).toEqual({ endpoint: home, matched: 10 });
+    expect(statAfterTick(host, "llm_picker.prefix.evicted_lookups")).toBe(0);
     expect(host.traps()).toEqual([]);
     host.close();
   });
