@@ -180,34 +180,38 @@ export function prunePublished(store: KeyValueStore, addresses: Array<string>): 
 
 /** In-flight count, pending blocks and penalty per endpoint id, from the shared value. */
 export class InFlight {
+  /** Address of the selected entry, 0 when the selected id has none (its fields then read 0). */
+  private at: usize = 0;
+
   constructor(public value: StoreValue) {}
 
-  /** Address of `id`'s entry, or 0 when it has none. */
-  private entry(id: u32): usize {
+  /** Finds `id`'s entry once; the getters below read its fields. */
+  select(id: u32): void {
     const b = this.value.bytes;
-    return this.value.found ? entryOf(b, b.length / INFLIGHT_ENTRY, id) : 0;
+    this.at = this.value.found ? entryOf(b, b.length / INFLIGHT_ENTRY, id) : 0;
   }
 
   countOf(id: u32): i32 {
-    const at = this.entry(id);
-    return at != 0 ? load<i32>(at, AT_COUNT) : 0;
+    this.select(id);
+    return this.count;
   }
 
-  pendingBlocksOf(id: u32): i32 {
-    const at = this.entry(id);
-    return at != 0 ? load<i32>(at, AT_PENDING) : 0;
+  get count(): i32 {
+    return this.at != 0 ? load<i32>(this.at, AT_COUNT) : 0;
   }
 
-  /** The blocks routed to `id` that it did not hold (a wrapping clock; 0 when it has no entry). */
-  writtenBlocksOf(id: u32): u32 {
-    const at = this.entry(id);
-    return at != 0 ? load<u32>(at, AT_WRITTEN) : 0;
+  get pendingBlocks(): i32 {
+    return this.at != 0 ? load<i32>(this.at, AT_PENDING) : 0;
   }
 
-  /** Until when (ms) `id` is excluded after a failed request; 0 when never. */
-  penaltyUntilOf(id: u32): i64 {
-    const at = this.entry(id);
-    return at != 0 ? load<i64>(at, AT_PENALTY) : 0;
+  /** The blocks routed there that it did not hold (a wrapping clock). */
+  get writtenBlocks(): u32 {
+    return this.at != 0 ? load<u32>(this.at, AT_WRITTEN) : 0;
+  }
+
+  /** Until when (ms) it is excluded after a failed request; 0 when never. */
+  get penaltyUntil(): i64 {
+    return this.at != 0 ? load<i64>(this.at, AT_PENALTY) : 0;
   }
 }
 
@@ -375,17 +379,17 @@ export function poolStates(addresses: Array<string>, published: Array<EndpointSt
       s.hasHealthy = true;
       s.healthy = false;
     }
-    const id = endpointId(a);
-    if (inflight.penaltyUntilOf(id) > nowMs) {
+    inflight.select(endpointId(a)); // one lookup for the four fields
+    if (inflight.penaltyUntil > nowMs) {
       // It just failed a request: out of decisions until the penalty ends.
       s.healthy = false;
       s.hasHealthy = true;
       s.failedRequest = true;
     }
-    s.inFlight = inflight.countOf(id);
+    s.inFlight = inflight.count;
     s.hasInFlight = true;
-    s.pendingBlocks = inflight.pendingBlocksOf(id);
-    s.writtenBlocks = inflight.writtenBlocksOf(id);
+    s.pendingBlocks = inflight.pendingBlocks;
+    s.writtenBlocks = inflight.writtenBlocks;
     unchecked((out[i] = s));
   }
   return out;

@@ -77,29 +77,23 @@ export function writeReport(dir: string, runs: RoutingRun[], ctx: ReportContext)
       format: (v) => v.toFixed(0),
     }),
   );
-  write(
-    "routing-ttft-p50.svg",
+  const ttftChart = (which: string, pick: (r: RoutingResult) => number) =>
     groupedBarChart({
-      title: "Time to first token, median (model ms, log scale)",
+      title: `Time to first token, ${which} (model ms, log scale)`,
       unit: "ms",
       groups: traces,
       series: policies,
-      values: matrix((r) => r.ttftP50Ms),
+      values: matrix(pick),
       log: true,
       format: (v) => (v >= 10 ? v.toFixed(0) : v.toFixed(1)),
-    }),
+    });
+  write(
+    "routing-ttft-p50.svg",
+    ttftChart("median", (r) => r.ttftP50Ms),
   );
   write(
     "routing-ttft-p99.svg",
-    groupedBarChart({
-      title: "Time to first token, p99 (model ms, log scale)",
-      unit: "ms",
-      groups: traces,
-      series: policies,
-      values: matrix((r) => r.ttftP99Ms),
-      log: true,
-      format: (v) => (v >= 10 ? v.toFixed(0) : v.toFixed(1)),
-    }),
+    ttftChart("p99", (r) => r.ttftP99Ms),
   );
   write(
     "routing.json",
