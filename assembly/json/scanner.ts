@@ -4,6 +4,7 @@
 import { DEFAULT_MAX_DEPTH, JsonError, jsonErrorText, JsonKind } from "./kinds";
 import { asciiEquals, hexVal, rawEqualsLiteral, unescapeJson } from "./strings";
 import { nextSpecial16, specialBytes } from "./swar";
+import { blockEscaped, scanStringBlocks } from "./string_blocks";
 import { isDigit, isWs, literalEnd, numberEnd } from "./tokens";
 import { utf8Common, utf8SeqLen } from "./utf8";
 
@@ -457,14 +458,24 @@ export class JsonScanner {
   /**
    * Scans a string token at the cursor ('"'), validating escapes and UTF-8.
    * Sets strStart/strEnd (content) and strEscaped; cursor after the closing quote.
-   * Plain ASCII runs are skipped 16 or 32 bytes at a time (SIMD).
+   * Whole 64-byte blocks are checked at once (string_blocks.ts); the byte
+   * loop below finishes the last < 64 bytes of the input and names faults.
    */
   private scanString(): bool {
     const base = this.base;
     const n = this.len;
     let p = this.pos + 1;
     this.strStart = p;
-    let escaped = false;
+    const found = scanStringBlocks(base, p, n);
+    if (found >= 0) {
+      this.strEnd = found;
+      this.strEscaped = blockEscaped;
+      this.pos = found + 1;
+      return true;
+    }
+    // The last < 64 bytes of the input, or a fault to name exactly.
+    p = ~found;
+    let escaped = blockEscaped;
     while (true) {
       // Fast path: runs with no '"', '\\', control byte or non-ASCII byte,
       // 32 and 16 bytes at a time (SIMD), then 8 (loads stay inside the input).

@@ -2,7 +2,9 @@
 // and the unescaper. Eight bytes in a u64 ("SIMD within a register"): in each
 // flag word only the lowest flagged byte is exact (borrows only propagate
 // upwards), which is all a "find the first" loop needs. Sixteen with wasm
-// SIMD (v128), for the scanner's long string runs.
+// SIMD (v128), for the scanner's byte loop (the last < 64 bytes of the
+// input, and strings rescanned to name a fault; long strings go through
+// string_blocks.ts).
 
 // @ts-ignore: decorator
 @inline export const ONES: u64 = 0x0101010101010101;

@@ -13,6 +13,7 @@ import { FirstTokenScanner } from "./first_token";
 import { DEFAULT_MAX_DEPTH, JsonKind, jsonKindName } from "../json/kinds";
 import { JsonReader } from "../json/reader";
 import { JsonScanner } from "../json/scanner";
+import { blockEscaped, scanStringBlocks } from "../json/string_blocks";
 
 export function selfCheck(input: Uint8Array): Uint8Array {
   const w = new ByteWriter();
@@ -29,6 +30,17 @@ export function jsonValidate(input: Uint8Array, maxDepth: i32 = DEFAULT_MAX_DEPT
   sc.finish();
   if (!sc.failed) return "";
   return (<i32>sc.error).toString() + "@" + sc.errorPos.toString();
+}
+
+/**
+ * The 64-byte block path alone on a string token at byte 0 of `input`:
+ * "<closing quote>" or "<closing quote> escaped" when it found the end,
+ * "~<q>" when the byte loop must go on from q.
+ */
+export function jsonStringBlocks(input: Uint8Array): string {
+  const r = scanStringBlocks(input.dataStart, 1, input.length);
+  if (r < 0) return "~" + (~r).toString() + (blockEscaped ? " escaped" : "");
+  return r.toString() + (blockEscaped ? " escaped" : "");
 }
 
 /** Decodes a top-level JSON string; null if the document is not exactly one valid string. */

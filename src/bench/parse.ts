@@ -172,6 +172,49 @@ const USAGE = `Usage: npm run bench:parse -- [options]
   --baseline-wasm FILE  another build timed in the same rounds (e.g. an older commit's), reported as a ratio
   -h, --help            this text`;
 
+/**
+ * The 100 KB body's message contents rewritten in one script, so the string
+ * scan meets the text it is slow on: `mixed` is the body as generated (escapes
+ * and non-ASCII words among English ones), `ascii` the same with every
+ * non-ASCII character an "e" (escapes kept), `cjk` with every Latin letter a
+ * CJK ideograph (3 bytes in UTF-8).
+ */
+export function scriptBody(body: Uint8Array, script: "mixed" | "ascii" | "cjk"): Uint8Array {
+  const doc = JSON.parse(new TextDecoder().decode(body)) as { messages: Array<{ content: string }> };
+  for (const m of doc.messages) {
+    if (script === "ascii") m.content = m.content.replace(/[^\x00-\x7f]/gu, "e");
+    if (script === "cjk") m.content = m.content.replace(/[a-zA-Z]/g, (c) => String.fromCharCode(0x4e00 + c.charCodeAt(0)));
+  }
+  return new TextEncoder().encode(JSON.stringify(doc));
+}
+
+/** The parser alone (build/units-request.wasm) on each script, next to JSON.parse on the same text in the same rounds. */
+function printScripts(units: Awaited<ReturnType<typeof loadUnits<"request">>>, scale: number): void {
+  console.log("\nthe parser alone by script (100 KB body's contents rewritten; JSON.parse on the same text, same rounds):");
+  console.log("| script | bytes | parser µs | parser MB/s | JSON.parse µs | parser / JSON.parse time |");
+  console.log("|---|---:|---:|---:|---:|---:|");
+  for (const script of ["mixed", "ascii", "cjk"] as const) {
+    const body = scriptBody(sizedChatBody(100 * KB), script);
+    const text = new TextDecoder().decode(body);
+    const n = Math.max(3, Math.round(200 * scale));
+    const rounds = timeInterleavedRounds(
+      n,
+      Math.max(2, Math.round(n / 10)),
+      [
+        (i) => {
+          if (i === 0 && units.parseRepeat(body, 1, n) !== n) throw new Error(`the ${script} body did not parse`);
+        },
+        () => JSON.parse(text),
+      ],
+      ROUNDS,
+    );
+    const [parserNs, parseNs] = rounds.map((r) => Math.min(...r));
+    console.log(
+      `| ${script} | ${body.length} | ${fmt(parserNs / 1000)} | ${fmt(body.length / MB / (parserNs / 1e9))} | ${fmt(parseNs / 1000)} | ${fmt((100 * parserNs) / parseNs, 0)}% |`,
+    );
+  }
+}
+
 async function main(): Promise<void> {
   let values: { "iterations-scale"?: string; wasm?: string; "baseline-wasm"?: string; help?: boolean };
   try {
@@ -248,6 +291,7 @@ async function main(): Promise<void> {
     );
     perCall.set(size.label, { calls, n: CALL_SAMPLE });
   }
+  printScripts(units, scale);
   if (baseline) {
     console.log(`\nthis build against ${values["baseline-wasm"]}, timed in the same rounds (time per request; 100% = equal):`);
     console.log("| body | filter µs/req (best round) | baseline µs/req (best round) | filter / baseline, best rounds | same-round ratio, median (min–max) |");

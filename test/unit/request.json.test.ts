@@ -99,6 +99,12 @@ describe("JsonScanner rejects invalid JSON with a code and position", () => {
     ['"a\tb"', E.ControlChar, 2],
     ['"a\nb"', E.ControlChar, 2],
     ['"\u0000"', E.ControlChar, 1],
+    // Long strings: found by the 64-byte block path, named by the byte loop.
+    [`"${"a".repeat(100)}\u001f${"b".repeat(80)}"`, E.ControlChar, 101],
+    [`"${"a".repeat(70)}\\x${"b".repeat(80)}"`, E.BadEscape, 71],
+    [`"${"a".repeat(70)}\\u12G4${"b".repeat(80)}"`, E.BadEscape, 71],
+    [`"${"a".repeat(63)}\\${"b".repeat(80)}`, E.UnexpectedEnd, 145],
+    [`"${"a".repeat(200)}`, E.UnexpectedEnd, 201],
     ["[1]]", E.TrailingData, 3],
     ["{} {}", E.TrailingData, 3],
     ["\ufeff{}", E.ExpectedValue, 0],

@@ -1,0 +1,264 @@
+// String tokens 64 bytes at a time (wasm SIMD): the scanner's path for long
+// strings such as message contents. One pass over a block finds the closing
+// quote, the escapes and any raw control byte, and validates UTF-8, with no
+// branch per character: text in any script, with escapes every few words,
+// costs about the same per byte as plain ASCII. The byte-by-byte loop in
+// scanner.ts stays the reference: it scans the last < 64 bytes of the input,
+// and every string this path finds a fault in is rescanned there from its
+// start, so errors keep their exact code and byte (README.md, "Strings 64
+// bytes at a time").
+
+/** Whether the string of the last `scanStringBlocks` call had an escape before the position it returned. */
+export let blockEscaped = false;
+
+// ---- UTF-8 by table lookup -------------------------------------------------
+//
+// Each fault a pair of adjacent bytes (previous, current) can show is one bit.
+// Three 16-entry tables, indexed by the previous byte's high nibble, its low
+// nibble and the current byte's high nibble, hold the faults each nibble value
+// allows; the pair has a fault where all three agree (a bitwise AND). Each
+// fault below is exactly the set (high × low × current high) it names, so
+// the AND is exact. The one check that needs more than two bytes, the third
+// and fourth byte of a long sequence, uses TWO_CONTS: two continuation bytes
+// in a row are right exactly when the byte two back starts a 3- or 4-byte
+// sequence or the byte three back starts a 4-byte one.
+
+// A lead byte (C0..FF) followed by something other than a continuation (80..BF).
+// @ts-ignore: decorator
+@inline const TOO_SHORT: u8 = 0x01;
+// A continuation right after an ASCII byte.
+// @ts-ignore: decorator
+@inline const TOO_LONG: u8 = 0x02;
+// E0 followed by 80..9F (an overlong 3-byte form).
+// @ts-ignore: decorator
+@inline const OVERLONG_3: u8 = 0x04;
+// F4 followed by 90..BF, or F5..FF followed by 90..BF: past U+10FFFF.
+// @ts-ignore: decorator
+@inline const TOO_LARGE: u8 = 0x08;
+// ED followed by A0..BF: an encoded surrogate.
+// @ts-ignore: decorator
+@inline const SURROGATE: u8 = 0x10;
+// C0 or C1 followed by a continuation (an overlong 2-byte form).
+// @ts-ignore: decorator
+@inline const OVERLONG_2: u8 = 0x20;
+// F0 followed by 80..8F (an overlong 4-byte form), or F5..FF followed by 80..8F.
+// @ts-ignore: decorator
+@inline const OVERLONG_4_OR_TOO_LARGE: u8 = 0x40;
+// Two continuations in a row (right only inside a 3- or 4-byte sequence).
+// @ts-ignore: decorator
+@inline const TWO_CONTS: u8 = 0x80;
+// The faults that do not depend on the previous byte's low nibble.
+// @ts-ignore: decorator
+@inline const ANY_LOW: u8 = TOO_SHORT | TOO_LONG | TWO_CONTS;
+
+// By the previous byte's high nibble.
+const PREV_HIGH: v128 = i8x16(
+  TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, // 0_ .. 7_: ASCII
+  <i8>TWO_CONTS, <i8>TWO_CONTS, <i8>TWO_CONTS, <i8>TWO_CONTS, // 8_ .. B_: continuations
+  TOO_SHORT | OVERLONG_2, // C_
+  TOO_SHORT, // D_
+  TOO_SHORT | OVERLONG_3 | SURROGATE, // E_
+  TOO_SHORT | TOO_LARGE | OVERLONG_4_OR_TOO_LARGE, // F_
+);
+
+// By the previous byte's low nibble.
+const PREV_LOW: v128 = i8x16(
+  <i8>(ANY_LOW | OVERLONG_3 | OVERLONG_2 | OVERLONG_4_OR_TOO_LARGE), // _0: C0, E0, F0
+  <i8>(ANY_LOW | OVERLONG_2), // _1: C1
+  <i8>ANY_LOW,
+  <i8>ANY_LOW,
+  <i8>(ANY_LOW | TOO_LARGE), // _4: F4
+  <i8>(ANY_LOW | TOO_LARGE | OVERLONG_4_OR_TOO_LARGE), // _5 .. _F: F5 .. FF
+  <i8>(ANY_LOW | TOO_LARGE | OVERLONG_4_OR_TOO_LARGE),
+  <i8>(ANY_LOW | TOO_LARGE | OVERLONG_4_OR_TOO_LARGE),
+  <i8>(ANY_LOW | TOO_LARGE | OVERLONG_4_OR_TOO_LARGE),
+  <i8>(ANY_LOW | TOO_LARGE | OVERLONG_4_OR_TOO_LARGE),
+  <i8>(ANY_LOW | TOO_LARGE | OVERLONG_4_OR_TOO_LARGE),
+  <i8>(ANY_LOW | TOO_LARGE | OVERLONG_4_OR_TOO_LARGE),
+  <i8>(ANY_LOW | TOO_LARGE | OVERLONG_4_OR_TOO_LARGE),
+  <i8>(ANY_LOW | TOO_LARGE | OVERLONG_4_OR_TOO_LARGE | SURROGATE), // _D: also ED
+  <i8>(ANY_LOW | TOO_LARGE | OVERLONG_4_OR_TOO_LARGE),
+  <i8>(ANY_LOW | TOO_LARGE | OVERLONG_4_OR_TOO_LARGE),
+);
+
+// By the current byte's high nibble.
+const CUR_HIGH: v128 = i8x16(
+  TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, // 0_ .. 7_
+  <i8>(TOO_LONG | OVERLONG_2 | TWO_CONTS | OVERLONG_3 | OVERLONG_4_OR_TOO_LARGE), // 8_
+  <i8>(TOO_LONG | OVERLONG_2 | TWO_CONTS | OVERLONG_3 | TOO_LARGE), // 9_
+  <i8>(TOO_LONG | OVERLONG_2 | TWO_CONTS | SURROGATE | TOO_LARGE), // A_
+  <i8>(TOO_LONG | OVERLONG_2 | TWO_CONTS | SURROGATE | TOO_LARGE), // B_
+  TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, // C_ .. F_
+);
+
+/** Non-zero lanes where the byte of `cur` (preceded by the 16 bytes of `prev`) breaks UTF-8. */
+// @ts-ignore: decorator
+@inline function utf8Faults(prev: v128, cur: v128): v128 {
+  const prev1 = i8x16.shuffle(prev, cur, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30);
+  const nibble = i8x16.splat(0x0f);
+  const pairs = v128.and(
+    v128.and(i8x16.swizzle(PREV_HIGH, v128.and(i16x8.shr_u(prev1, 4), nibble)), i8x16.swizzle(PREV_LOW, v128.and(prev1, nibble))),
+    i8x16.swizzle(CUR_HIGH, v128.and(i16x8.shr_u(cur, 4), nibble)),
+  );
+  const prev2 = i8x16.shuffle(prev, cur, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29);
+  const prev3 = i8x16.shuffle(prev, cur, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28);
+  // Saturating subtraction leaves the top bit set exactly for bytes ≥ E0 (prev2) and ≥ F0 (prev3).
+  const inLong = v128.or(i8x16.sub_sat_u(prev2, i8x16.splat(<i8>(0xe0 - 0x80))), i8x16.sub_sat_u(prev3, i8x16.splat(<i8>(0xf0 - 0x80))));
+  return v128.xor(pairs, v128.and(inLong, i8x16.splat(<i8>TWO_CONTS)));
+}
+
+// ---- escapes ---------------------------------------------------------------
+
+// The bytes that may follow a backslash: " / \ b f n r t (u is handled apart).
+// @ts-ignore: decorator
+@inline const SIMPLE_ESCAPES_LOW: u64 = (<u64>1 << 0x22) | (<u64>1 << 0x2f);
+// @ts-ignore: decorator
+@inline const SIMPLE_ESCAPES_HIGH: u64 =
+  (<u64>1 << (0x5c - 64)) | (<u64>1 << (0x62 - 64)) | (<u64>1 << (0x66 - 64)) | (<u64>1 << (0x6e - 64)) | (<u64>1 << (0x72 - 64)) | (<u64>1 << (0x74 - 64));
+
+/** Whether `c` is a hex digit (0-9, a-f, A-F). */
+// @ts-ignore: decorator
+@inline function isHex(c: u32): bool {
+  return c - 0x30 < 10 || (c | 0x20) - 0x61 < 6;
+}
+
+/** Bytes after the backslash at `q` that belong to its escape (1, or 5 for \uXXXX); 0 when it is not a valid escape or the input ends inside it. */
+// @ts-ignore: decorator
+@inline function escapeLength(base: usize, q: i32, n: i32): i32 {
+  if (q + 1 >= n) return 0;
+  const e = <u32>load<u8>(base + <usize>q, 1);
+  if (e == 0x75) {
+    if (q + 5 >= n) return 0;
+    const a = base + <usize>q;
+    return isHex(<u32>load<u8>(a, 2)) && isHex(<u32>load<u8>(a, 3)) && isHex(<u32>load<u8>(a, 4)) && isHex(<u32>load<u8>(a, 5)) ? 5 : 0;
+  }
+  // Branch-free: which escape follows a backslash varies from one to the next.
+  const word = select<u64>(SIMPLE_ESCAPES_LOW, SIMPLE_ESCAPES_HIGH, e < 64);
+  return select<i32>(<i32>(word >> <u64>(e & 63)) & 1, 0, e < 128);
+}
+
+// ---- the block loop ----------------------------------------------------------
+
+/** One bit per byte of a 64-byte block, from the four 16-lane compare results. */
+// @ts-ignore: decorator
+@inline function mask64(a: v128, b: v128, c: v128, d: v128): u64 {
+  return (
+    <u64>(<u32>i8x16.bitmask(a)) |
+    (<u64>(<u32>i8x16.bitmask(b)) << 16) |
+    (<u64>(<u32>i8x16.bitmask(c)) << 32) |
+    (<u64>(<u32>i8x16.bitmask(d)) << 48)
+  );
+}
+
+/** Bits 0..i of a u64 (all 64 when i ≥ 63). */
+// @ts-ignore: decorator
+@inline function bitsThrough(i: i32): u64 {
+  return select<u64>(<u64>-1, (<u64>2 << <u64>(i & 63)) - 1, i >= 63);
+}
+
+/** The byte-by-byte loop rescans the string from its start. */
+// @ts-ignore: decorator
+@inline function rescan(start: i32): i32 {
+  blockEscaped = false;
+  return ~start;
+}
+
+/**
+ * Scans the content of a string token that starts at `start` (the byte after
+ * the opening quote) in 64-byte blocks. Returns the index of the closing
+ * quote when every byte before it is valid (escapes, UTF-8, no raw control
+ * byte): `blockEscaped` then says whether it had an escape. Otherwise returns
+ * ~q: the byte-by-byte loop must go on from q, which is `start` when a block
+ * held a fault (or anything this path leaves to it) and a character boundary
+ * in the last 64 bytes of the input when the string runs into them
+ * (`blockEscaped` then covers the bytes before q).
+ */
+export function scanStringBlocks(base: usize, start: i32, n: i32): i32 {
+  blockEscaped = false;
+  const quote = i8x16.splat(0x22);
+  const backslash = i8x16.splat(0x5c);
+  const space = i8x16.splat(0x20);
+  let p = start;
+  // Short strings (keys, roles, model names) end in their first 16 bytes: one compare.
+  if (p + 16 <= n) {
+    const v = v128.load(base + <usize>p);
+    const stops = i8x16.bitmask(v128.or(v128.or(i8x16.eq(v, quote), i8x16.eq(v, backslash)), i8x16.lt_s(v, space)));
+    if (stops != 0) {
+      const k = <i32>ctz(stops);
+      if (load<u8>(base + <usize>(p + k)) == 0x22) return p + k;
+    }
+  }
+  let prev = i8x16.splat(0); // what precedes the content: the opening quote, ASCII
+  let prevHigh = false; // whether the block before may end inside a UTF-8 sequence
+  let carried: u64 = 0; // bytes of this block inside an escape that began in the one before
+  let escaped = false;
+  while (p + 64 <= n) {
+    const a = base + <usize>p;
+    const v0 = v128.load(a);
+    const v1 = v128.load(a, 16);
+    const v2 = v128.load(a, 32);
+    const v3 = v128.load(a, 48);
+    const quotes = mask64(i8x16.eq(v0, quote), i8x16.eq(v1, quote), i8x16.eq(v2, quote), i8x16.eq(v3, quote));
+    let inEscape = carried;
+    carried = 0;
+    if (v128.any_true(v128.or(v128.or(i8x16.eq(v0, backslash), i8x16.eq(v1, backslash)), v128.or(i8x16.eq(v2, backslash), i8x16.eq(v3, backslash)))) || inEscape != 0) {
+      let starts = mask64(i8x16.eq(v0, backslash), i8x16.eq(v1, backslash), i8x16.eq(v2, backslash), i8x16.eq(v3, backslash)) & ~inEscape;
+      // In order: a backslash escaped by the one before it starts nothing.
+      while (starts != 0) {
+        const k = <i32>ctz(starts);
+        // A closing quote before this backslash ends the string first.
+        if ((quotes & ~inEscape & ((<u64>1 << <u64>k) - 1)) != 0) break;
+        const len = escapeLength(base, p + k, n);
+        if (len == 0) return rescan(start);
+        escaped = true;
+        const last = k + len; // the escape's last byte, maybe in the next block
+        const through = bitsThrough(last);
+        inEscape |= through & ~bitsThrough(k);
+        if (last >= 64) carried = bitsThrough(last - 64);
+        starts &= ~through;
+      }
+    }
+    // Non-zero lanes are faults: first the raw control bytes (0x20 - byte,
+    // saturating, is non-zero exactly below 0x20).
+    let f0 = i8x16.sub_sat_u(space, v0);
+    let f1 = i8x16.sub_sat_u(space, v1);
+    let f2 = i8x16.sub_sat_u(space, v2);
+    let f3 = i8x16.sub_sat_u(space, v3);
+    const high = i8x16.bitmask(v128.or(v128.or(v0, v1), v128.or(v2, v3))) != 0;
+    if (high || prevHigh) {
+      f0 = v128.or(f0, utf8Faults(prev, v0));
+      f1 = v128.or(f1, utf8Faults(v0, v1));
+      f2 = v128.or(f2, utf8Faults(v1, v2));
+      f3 = v128.or(f3, utf8Faults(v2, v3));
+    }
+    const ends = quotes & ~inEscape;
+    const faulty = v128.any_true(v128.or(v128.or(f0, f1), v128.or(f2, f3)));
+    if (ends == 0) {
+      if (faulty) return rescan(start);
+      prev = v3;
+      prevHigh = high;
+      p += 64;
+      continue;
+    }
+    const end = <i32>ctz(ends);
+    // Faults after the closing quote belong to what follows the string.
+    if (faulty) {
+      const zero = i8x16.splat(0);
+      const at = mask64(i8x16.ne(f0, zero), i8x16.ne(f1, zero), i8x16.ne(f2, zero), i8x16.ne(f3, zero));
+      if ((at & bitsThrough(end)) != 0) return rescan(start);
+    }
+    blockEscaped = escaped;
+    return p + end;
+  }
+  if (carried != 0) {
+    // The escape's remaining bytes are already checked.
+    p += 64 - <i32>clz(carried);
+  } else if (p > start) {
+    // Go back to the lead byte of a sequence the last block cut.
+    if (load<u8>(base + <usize>(p - 1)) >= 0xc0) p -= 1;
+    else if (load<u8>(base + <usize>(p - 2)) >= 0xe0) p -= 2;
+    else if (load<u8>(base + <usize>(p - 3)) >= 0xf0) p -= 3;
+  }
+  blockEscaped = escaped;
+  return ~p;
+}
