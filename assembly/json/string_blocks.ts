@@ -7,6 +7,7 @@
 // and every string this path finds a fault in is rescanned there from its
 // start, so errors keep their exact code and byte (README.md, "Strings 64
 // bytes at a time").
+import { nextSpecial16 } from "./swar";
 
 /** Whether the string of the last `scanStringBlocks` call had an escape before the position it returned. */
 export let blockEscaped = false;
@@ -179,15 +180,13 @@ export function scanStringBlocks(base: usize, start: i32, n: i32): i32 {
   const backslash = i8x16.splat(0x5c);
   const space = i8x16.splat(0x20);
   let p = start;
-  // Short strings (keys, roles, model names) end in their first 16 bytes: one compare.
-  if (p + 16 <= n) {
-    const v = v128.load(base + <usize>p);
-    const stops = i8x16.bitmask(v128.or(v128.or(i8x16.eq(v, quote), i8x16.eq(v, backslash)), i8x16.lt_s(v, space)));
-    if (stops != 0) {
-      const k = <i32>ctz(stops);
-      if (load<u8>(base + <usize>(p + k)) == 0x22) return p + k;
-    }
-  }
+  // Plain ASCII first (keys, roles, model names, prose up to its first
+  // escape), 32 bytes per compare: a string that is nothing else ends at the
+  // first stop. The blocks start at the first byte that needs them; what
+  // precedes it is ASCII, so no sequence or escape runs into them.
+  p = nextSpecial16(base, p, n);
+  if (p + 16 > n) return ~p;
+  if (load<u8>(base + <usize>p) == 0x22) return p;
   let prev = i8x16.splat(0); // what precedes the content: the opening quote, ASCII
   let prevHigh = false; // whether the block before may end inside a UTF-8 sequence
   let carried: u64 = 0; // bytes of this block inside an escape that began in the one before
