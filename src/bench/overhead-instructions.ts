@@ -17,7 +17,11 @@
  * callouts every 50 ms and dropping the answers unread (Envoy's own cost of
  * a callout); the last two give the split of a scrape between Envoy and the
  * filter. `--wasm FILE` measures another build of the filter (e.g. an
- * earlier commit's). Needs valgrind (Debian `valgrind`).
+ * earlier commit's). `--branch-sim` adds valgrind's simulated branch
+ * predictor and reports mispredicted branches per request: an instruction
+ * count does not see them, and branch-free SIMD code can run more
+ * instructions in less time than a branchy loop. Needs valgrind (Debian
+ * `valgrind`).
  */
 import { execFileSync } from "node:child_process";
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -65,15 +69,21 @@ function callgrind(pid: number, ...args: string[]): void {
   execFileSync("callgrind_control", [...args, String(pid)], { stdio: "ignore" });
 }
 
-/** Total Ir of the last dump written for `prefix` (callgrind writes <prefix>.<n> per dump). */
-function lastDumpIr(dir: string, prefix: string): number {
+/**
+ * Totals of the last dump written for `prefix` (callgrind writes <prefix>.<n>
+ * per dump): Ir, and with --branch-sim the mispredicted branches (Bcm
+ * conditional + Bim indirect, from valgrind's simulated predictor).
+ */
+function lastDump(dir: string, prefix: string): { ir: number; mispredicted: number } {
   const files = readdirSync(dir)
     .filter((f) => f.startsWith(prefix + "."))
     .sort((a, b) => Number(a.split(".").pop()) - Number(b.split(".").pop()));
   const text = readFileSync(join(dir, files[files.length - 1]), "utf8");
-  const m = /^totals:\s+(\d+)/m.exec(text);
-  if (!m) throw new Error(`no totals in ${files[files.length - 1]}`);
-  return Number(m[1]);
+  const events = /^events:\s+(.+)$/m.exec(text)?.[1].trim().split(/\s+/) ?? ["Ir"];
+  const totals = /^totals:\s+(.+)$/m.exec(text)?.[1].trim().split(/\s+/).map(Number);
+  if (!totals) throw new Error(`no totals in ${files[files.length - 1]}`);
+  const of = (e: string) => totals[events.indexOf(e)] ?? 0;
+  return { ir: of("Ir"), mispredicted: of("Bcm") + of("Bim") };
 }
 
 async function main(): Promise<void> {
@@ -85,6 +95,7 @@ async function main(): Promise<void> {
       "scrape-seconds": { type: "string", default: "5" },
       "filter-config": { type: "string" },
       wasm: { type: "string" },
+      "branch-sim": { type: "boolean", default: false },
     },
   });
   const names = values.configs!.split(",");
@@ -92,6 +103,7 @@ async function main(): Promise<void> {
     if (!isConfigName(c) || c.startsWith("ext_proc")) throw new Error(`--configs: "${c}" is not one of ${CONFIG_NAMES.slice(0, 4).join(", ")}`);
   const sizes = values.sizes!.split(",").map(Number);
   const n = Number(values.requests);
+  const branchSim = values["branch-sim"] === true;
   const extra = values["filter-config"] ? (JSON.parse(values["filter-config"]) as Record<string, unknown>) : {};
   const log = (s: string) => process.stderr.write(`[instructions] ${s}\n`);
   const tools = ensureTools(log);
@@ -109,7 +121,10 @@ async function main(): Promise<void> {
       const config: ConfigName = name === "scrape-noop" ? "wasm-noop" : isScrapeWindow(name) ? "filter" : name;
       const prefix = `callgrind.${name}`;
       const wrapper = join(work, `valgrind-${name}.sh`);
-      writeFileSync(wrapper, `#!/bin/sh\nexec valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=${join(work, prefix)}.%p "${envoyBin}" "$@"\n`);
+      writeFileSync(
+        wrapper,
+        `#!/bin/sh\nexec valgrind --tool=callgrind${branchSim ? " --branch-sim=yes" : ""} --instr-atstart=no --callgrind-out-file=${join(work, prefix)}.%p "${envoyBin}" "$@"\n`,
+      );
       chmodSync(wrapper, 0o755);
       let plugin: Record<string, unknown> | string | undefined = pluginConfigFor(config, endpoints, extra) as Record<string, unknown> | undefined;
       if (name === "scrape-every-tick")
@@ -139,7 +154,7 @@ async function main(): Promise<void> {
           const counts = (await (await fetch(`http://127.0.0.1:${upstream.info.ports[0]}/_bench/counts`)).json()) as Record<string, { scrapes: number }>;
           callgrind(pid, "-d");
           const scrapes = Object.values(counts).reduce((a, c) => a + c.scrapes, 0);
-          const ir = lastDumpIr(work, `${prefix}.${pid}`);
+          const { ir } = lastDump(work, `${prefix}.${pid}`);
           const per = ir / Math.max(1, scrapes);
           irPerScrape.set(name, per);
           const noop = irPerScrape.get("scrape-noop");
@@ -159,7 +174,7 @@ async function main(): Promise<void> {
           const codes = await vegetaCount(tools.vegeta, targets, n, 20);
           callgrind(pid, "-i", "off");
           callgrind(pid, "-d");
-          const ir = lastDumpIr(work, `${prefix}.${pid}`);
+          const { ir, mispredicted } = lastDump(work, `${prefix}.${pid}`);
           callgrind(pid, "-z");
           const per = ir / n;
           irPerReq.set(`${name}/${kb}`, per);
@@ -170,7 +185,8 @@ async function main(): Promise<void> {
               .filter(([c]) => c !== "200")
               .map(([c, k]) => `${c}: ${k}`)
               .join(", ") || "0";
-          rows.push(`| ${name} | ${kb} KB | ${n} | ${(per / 1000).toFixed(0)} k | ${added} | ${non200} |`);
+          const branches = branchSim ? ` ${(mispredicted / n / 1000).toFixed(1)} k |` : "";
+          rows.push(`| ${name} | ${kb} KB | ${n} | ${(per / 1000).toFixed(0)} k | ${added} |${branches} ${non200} |`);
           log(`${name} ${kb} KB: ${(per / 1000).toFixed(0)} k Ir/request`);
         }
       } finally {
@@ -183,7 +199,11 @@ async function main(): Promise<void> {
     else log(`callgrind files kept in ${work}`);
   }
   console.log(`Envoy 1.40 --concurrency 1 under callgrind; instructions of the whole process per request, requests one at a time at 20/s after a warm-up`);
-  console.log("| config | body | requests | Ir per request | added over baseline | non-200 |\n|---|---:|---:|---:|---:|---|");
+  console.log(
+    branchSim
+      ? "| config | body | requests | Ir per request | added over baseline | mispredicted branches per request (simulated) | non-200 |\n|---|---:|---:|---:|---:|---:|---|"
+      : "| config | body | requests | Ir per request | added over baseline | non-200 |\n|---|---:|---:|---:|---:|---|",
+  );
   console.log(rows.join("\n"));
 }
 
