@@ -109,6 +109,53 @@ const CUR_HIGH: v128 = i8x16(
 }
 
 // ---- escapes ---------------------------------------------------------------
+//
+// A block's escapes are found all at once from its backslash bits (the
+// odd-run method): in a run of backslashes, the first escapes the second,
+// the third the fourth, and so on, so the byte after a run is escaped
+// exactly when the run has odd length, counted from the run's start, or
+// from the block's second byte when its first is escaped by the block
+// before. Adding each run's start bit to the backslash bits carries a one
+// past the run's end; which side of the run it lands on (even or odd
+// position) against where the run started tells its parity. The escaped
+// bytes must then be one of " / \ b f n r t u (a nibble-table lookup) and
+// the four bytes after a u hex digits.
+
+// @ts-ignore: decorator
+@inline const EVEN_BITS: u64 = 0x5555555555555555;
+
+// Escape characters by high and low nibble: one bit per high nibble (2, 5, 6, 7);
+// a byte is one where both of its nibbles agree.
+const ESCAPE_BY_HIGH: v128 = i8x16(0, 0, 1, 0, 0, 2, 4, 8, 0, 0, 0, 0, 0, 0, 0, 0);
+const ESCAPE_BY_LOW: v128 = i8x16(
+  0, 0,
+  1 | 4 | 8, // _2: " b r
+  0,
+  8, // _4: t
+  8, // _5: u
+  4, // _6: f
+  0, 0, 0, 0, 0,
+  2, // _C: backslash
+  0,
+  4, // _E: n
+  1, // _F: /
+);
+
+/** Zero lanes where the byte of `v` is not one that may follow a backslash. */
+// @ts-ignore: decorator
+@inline function escapeChars(v: v128, nibble: v128): v128 {
+  return v128.and(i8x16.swizzle(ESCAPE_BY_HIGH, v128.and(i16x8.shr_u(v, 4), nibble)), i8x16.swizzle(ESCAPE_BY_LOW, v128.and(v, nibble)));
+}
+
+/** All-ones lanes where the byte of `v` is a hex digit (0-9, a-f, A-F). */
+// @ts-ignore: decorator
+@inline function hexDigits(v: v128): v128 {
+  const digit = i8x16.lt_u(i8x16.sub(v, i8x16.splat(0x30)), i8x16.splat(10));
+  const letter = i8x16.lt_u(i8x16.sub(v128.or(v, i8x16.splat(0x20)), i8x16.splat(0x61)), i8x16.splat(6));
+  return v128.or(digit, letter);
+}
+
+// For the last < 64 bytes: one escape at a time.
 
 // The bytes that may follow a backslash: " / \ b f n r t (u is handled apart).
 // @ts-ignore: decorator
@@ -189,8 +236,11 @@ export function scanStringBlocks(base: usize, start: i32, n: i32): i32 {
   if (load<u8>(base + <usize>p) == 0x22) return p;
   let prev = i8x16.splat(0); // what precedes the content: the opening quote, ASCII
   let prevHigh = false; // whether the block before may end inside a UTF-8 sequence
-  let carried: u64 = 0; // bytes of this block inside an escape that began in the one before
+  let firstEscaped: u64 = 0; // 1 when the block before ends in an odd run of backslashes
+  let carriedHex: u64 = 0; // bytes of this block that must be hex digits of a \u begun before it
   let escaped = false;
+  const nibble = i8x16.splat(0x0f);
+  const zero = i8x16.splat(0);
   while (p + 64 <= n) {
     const a = base + <usize>p;
     const v0 = v128.load(a);
@@ -198,24 +248,45 @@ export function scanStringBlocks(base: usize, start: i32, n: i32): i32 {
     const v2 = v128.load(a, 32);
     const v3 = v128.load(a, 48);
     const quotes = mask64(i8x16.eq(v0, quote), i8x16.eq(v1, quote), i8x16.eq(v2, quote), i8x16.eq(v3, quote));
-    let inEscape = carried;
-    carried = 0;
-    if (v128.any_true(v128.or(v128.or(i8x16.eq(v0, backslash), i8x16.eq(v1, backslash)), v128.or(i8x16.eq(v2, backslash), i8x16.eq(v3, backslash)))) || inEscape != 0) {
-      let starts = mask64(i8x16.eq(v0, backslash), i8x16.eq(v1, backslash), i8x16.eq(v2, backslash), i8x16.eq(v3, backslash)) & ~inEscape;
-      // In order: a backslash escaped by the one before it starts nothing.
-      while (starts != 0) {
-        const k = <i32>ctz(starts);
-        // A closing quote before this backslash ends the string first.
-        if ((quotes & ~inEscape & ((<u64>1 << <u64>k) - 1)) != 0) break;
-        const len = escapeLength(base, p + k, n);
-        if (len == 0) return rescan(start);
-        escaped = true;
-        const last = k + len; // the escape's last byte, maybe in the next block
-        const through = bitsThrough(last);
-        inEscape |= through & ~bitsThrough(k);
-        if (last >= 64) carried = bitsThrough(last - 64);
-        starts &= ~through;
+    const b0 = i8x16.eq(v0, backslash);
+    const b1 = i8x16.eq(v1, backslash);
+    const b2 = i8x16.eq(v2, backslash);
+    const b3 = i8x16.eq(v3, backslash);
+    let slashes: u64 = 0;
+    let escapedBytes: u64 = 0; // the bytes right after an escaping backslash
+    let nextFirstEscaped: u64 = 0;
+    if (v128.any_true(v128.or(v128.or(b0, b1), v128.or(b2, b3))) || firstEscaped != 0) {
+      slashes = mask64(b0, b1, b2, b3);
+      const runStarts = slashes & ~(slashes << 1);
+      const evenStart = EVEN_BITS ^ firstEscaped; // a run at byte 0 after an escape starts "odd"
+      const fromEven = slashes + (runStarts & evenStart);
+      const fromOdd = slashes + (runStarts & ~evenStart);
+      nextFirstEscaped = select<u64>(1, 0, fromOdd < slashes); // an odd run reached byte 63
+      escapedBytes = (fromEven & ~slashes & ~EVEN_BITS) | ((fromOdd | firstEscaped) & ~slashes & EVEN_BITS);
+    }
+    const ends = quotes & ~escapedBytes;
+    // The bytes up to the closing quote (all 64 when it is not in this block).
+    const live = bitsThrough(<i32>ctz(ends));
+    const escapes = escapedBytes & live;
+    let nextHex: u64 = 0;
+    if ((slashes & live) != 0) escaped = true;
+    if ((escapes | carriedHex) != 0) {
+      const invalid = mask64(
+        i8x16.eq(escapeChars(v0, nibble), zero),
+        i8x16.eq(escapeChars(v1, nibble), zero),
+        i8x16.eq(escapeChars(v2, nibble), zero),
+        i8x16.eq(escapeChars(v3, nibble), zero),
+      );
+      if ((invalid & escapes) != 0) return rescan(start);
+      const u = i8x16.splat(0x75);
+      const us = mask64(i8x16.eq(v0, u), i8x16.eq(v1, u), i8x16.eq(v2, u), i8x16.eq(v3, u)) & escapes;
+      const hex = carriedHex | (us << 1) | (us << 2) | (us << 3) | (us << 4);
+      if (hex != 0) {
+        const digits = mask64(hexDigits(v0), hexDigits(v1), hexDigits(v2), hexDigits(v3));
+        if ((hex & ~digits & live) != 0) return rescan(start);
       }
+      // The digits of a \u in the last four bytes run into the next block.
+      nextHex = (us >> 60) | (us >> 61) | (us >> 62) | (us >> 63);
     }
     // Non-zero lanes are faults: first the raw control bytes (0x20 - byte,
     // saturating, is non-zero exactly below 0x20).
@@ -230,28 +301,36 @@ export function scanStringBlocks(base: usize, start: i32, n: i32): i32 {
       f2 = v128.or(f2, utf8Faults(v1, v2));
       f3 = v128.or(f3, utf8Faults(v2, v3));
     }
-    const ends = quotes & ~inEscape;
     const faulty = v128.any_true(v128.or(v128.or(f0, f1), v128.or(f2, f3)));
     if (ends == 0) {
       if (faulty) return rescan(start);
       prev = v3;
       prevHigh = high;
+      firstEscaped = nextFirstEscaped;
+      carriedHex = nextHex;
       p += 64;
       continue;
     }
-    const end = <i32>ctz(ends);
     // Faults after the closing quote belong to what follows the string.
     if (faulty) {
-      const zero = i8x16.splat(0);
       const at = mask64(i8x16.ne(f0, zero), i8x16.ne(f1, zero), i8x16.ne(f2, zero), i8x16.ne(f3, zero));
-      if ((at & bitsThrough(end)) != 0) return rescan(start);
+      if ((at & live) != 0) return rescan(start);
     }
     blockEscaped = escaped;
-    return p + end;
+    return p + <i32>ctz(ends);
   }
-  if (carried != 0) {
-    // The escape's remaining bytes are already checked.
-    p += 64 - <i32>clz(carried);
+  if (carriedHex != 0) {
+    // The rest of a \u escape begun in the last block.
+    const digits = <i32>popcnt(carriedHex);
+    if (p + digits > n) return rescan(start);
+    for (let i = 0; i < digits; i++) if (!isHex(<u32>load<u8>(base + <usize>(p + i)))) return rescan(start);
+    p += digits;
+  } else if (firstEscaped != 0) {
+    // The last block ended in an odd run of backslashes: its last one escapes what follows.
+    const len = escapeLength(base, p - 1, n);
+    if (len == 0) return rescan(start);
+    escaped = true;
+    p += len;
   } else if (p > start) {
     // Go back to the lead byte of a sequence the last block cut.
     if (load<u8>(base + <usize>(p - 1)) >= 0xc0) p -= 1;

@@ -177,23 +177,30 @@ const USAGE = `Usage: npm run bench:parse -- [options]
  * scan meets the text it is slow on: `mixed` is the body as generated (escapes
  * and non-ASCII words among English ones), `ascii` the same with every
  * non-ASCII character an "e" (escapes kept), `cjk` with every Latin letter a
- * CJK ideograph (3 bytes in UTF-8).
+ * CJK ideograph (3 bytes in UTF-8), `cjk-escaped` that text with every
+ * non-ASCII character sent as a \uXXXX escape.
  */
-export function scriptBody(body: Uint8Array, script: "mixed" | "ascii" | "cjk"): Uint8Array {
+export function scriptBody(body: Uint8Array, script: Script): Uint8Array {
   const doc = JSON.parse(new TextDecoder().decode(body)) as { messages: Array<{ content: string }> };
   for (const m of doc.messages) {
     if (script === "ascii") m.content = m.content.replace(/[^ -~\t\n\r]/gu, "e");
-    if (script === "cjk") m.content = m.content.replace(/[a-zA-Z]/g, (c) => String.fromCharCode(0x4e00 + c.charCodeAt(0)));
+    if (script !== "mixed" && script !== "ascii") m.content = m.content.replace(/[a-zA-Z]/g, (c) => String.fromCharCode(0x4e00 + c.charCodeAt(0)));
   }
-  return new TextEncoder().encode(JSON.stringify(doc));
+  const text = JSON.stringify(doc);
+  // As Python's json.dumps sends it by default (ensure_ascii): every UTF-16 unit past ASCII as \uXXXX.
+  const escaped = script === "cjk-escaped" ? text.replace(/[^\0-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`) : text;
+  return new TextEncoder().encode(escaped);
 }
+
+const SCRIPTS = ["mixed", "ascii", "cjk", "cjk-escaped"] as const;
+type Script = (typeof SCRIPTS)[number];
 
 /** The parser alone (build/units-request.wasm) on each script, next to JSON.parse on the same text in the same rounds. */
 function printScripts(units: Awaited<ReturnType<typeof loadUnits<"request">>>, scale: number): void {
   console.log("\nthe parser alone by script (100 KB body's contents rewritten; JSON.parse on the same text, same rounds):");
   console.log("| script | bytes | parser µs | parser MB/s | JSON.parse µs | parser / JSON.parse time |");
   console.log("|---|---:|---:|---:|---:|---:|");
-  for (const script of ["mixed", "ascii", "cjk"] as const) {
+  for (const script of SCRIPTS) {
     const body = scriptBody(sizedChatBody(100 * KB), script);
     const text = new TextDecoder().decode(body);
     const n = Math.max(3, Math.round(200 * scale));

@@ -58,6 +58,13 @@ describe("the block path: closing quote, or where the byte loop goes on", () => 
     ["faults after the closing quote belong to what follows", bytes('"é', a(18), '"', [0xff, 0x5c, 0x78, 0x01], TAIL), "21"],
     ["an invalid escape: the byte loop names it", bytes('"', a(20), "\\x", a(60), '"', TAIL), "~1"],
     ["a \\u escape with a non-hex digit", bytes('"', a(20), "\\u12g4", a(60), '"', TAIL), "~1"],
+    ["forty escapes in a row", bytes('"', "\\n".repeat(40), '"', TAIL), "81 escaped"],
+    ["an odd run of five backslashes on the edge escapes the next block's first byte", bytes('"é', a(57), "\\\\\\\\\\n", a(3), '"', TAIL), "69 escaped"],
+    ["an even run of four backslashes on the edge leaves the next quote closing", bytes('"é', a(58), "\\\\\\\\", '"', TAIL), "65 escaped"],
+    ["a \\u escape whose digits in the next block are not hex", bytes('"é', a(60), "\\u12g4", a(70), '"', TAIL), "~1"],
+    ["a quote among a \\u escape's digits", bytes('"é', a(20), '\\u1"', a(70), '"', TAIL), "~1"],
+    ["an invalid escape after valid ones in the same block", bytes('"é', "\\n\\t\\\\", a(10), "\\a", a(60), '"', TAIL), "~1"],
+    ["an invalid escape after the closing quote in the same block", bytes('"é', "\\n", a(10), '"', "\\a", TAIL), "15 escaped"],
     ["a raw control byte", bytes('"', a(70), [0x01], '"', TAIL), "~1"],
     ["a raw control byte in the second block", bytes('"é', a(98), [0x1f], '"', TAIL), "~1"],
     ["an overlong 2-byte form", bytes('"', a(30), [0xc0, 0x80], '"', TAIL), "~1"],
@@ -74,6 +81,8 @@ describe("the block path: closing quote, or where the byte loop goes on", () => 
     ["into the last 64 bytes: back over a 2-byte prefix of a 4-byte one", bytes('"é', a(60), "😀", a(40)), "~63"],
     ["into the last 64 bytes: past an escape's carried bytes", bytes('"é', a(61), "\\n", a(30)), "~66 escaped"],
     ["into the last 64 bytes: past a \\u escape's carried bytes", bytes('"é', a(60), "\\u00e9", a(30)), "~69 escaped"],
+    ["into the last 64 bytes: a \\u escape's carried bytes that are not hex", bytes('"é', a(60), "\\u12g4", a(10)), "~1"],
+    ["into the last 64 bytes: past an odd run's escape", bytes('"é', a(59), "\\\\\\n", a(30)), "~66 escaped"],
   ];
   for (const [name, input, want] of cases) it(`${name} → ${want}`, () => expect(u.jsonStringBlocks(input)).toBe(want));
 });
