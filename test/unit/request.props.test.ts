@@ -44,6 +44,22 @@ describe("scanner validity agrees with JSON.parse", () => {
       { numRuns: RUNS * 4 },
     );
   });
+  it("on chat bodies with long strings, one byte changed anywhere", () => {
+    // Message contents long enough for the 64-byte blocks: escapes, every UTF-8 length, raw text.
+    const piece = fc.oneof(
+      fc.string({ unit: "binary", maxLength: 60 }),
+      fc.constantFrom("\n", '"quoted"', "back\\slash", "tab\t", "東京", "😀", "über", "\u0000"),
+    );
+    const content = fc.array(piece, { maxLength: 30 }).map((parts) => parts.join(""));
+    fc.assert(
+      fc.property(fc.array(content, { minLength: 1, maxLength: 4 }), fc.nat(), fc.integer({ min: 0, max: 255 }), fc.boolean(), (contents, at, byte, mutate) => {
+        const doc = enc.encode(JSON.stringify({ model: "m", messages: contents.map((c) => ({ role: "user", content: c })) }));
+        if (mutate) doc[at % doc.length] = byte;
+        expect(u.jsonValidate(doc) === "").toBe(referenceValid(doc));
+      }),
+      { numRuns: RUNS * 3 },
+    );
+  });
   it("on random bytes", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 24 }), (b) => {
@@ -54,7 +70,7 @@ describe("scanner validity agrees with JSON.parse", () => {
   });
 });
 
-describe("string runs: the first special byte is found wherever it falls (16- and 32-byte SIMD blocks, 8-byte words, tail)", () => {
+describe("string runs: the first special byte is found wherever it falls (the 32-byte ASCII loop, 64-byte blocks, 8-byte words, tail)", () => {
   // JsonError codes (assembly/json/scanner.ts)
   const E = { UnexpectedEnd: 1, TrailingData: 6, BadEscape: 9, ControlChar: 10, BadUtf8: 11 };
   const bytesOf = (...parts: Array<string | number[]>) => Uint8Array.from(parts.flatMap((x) => (typeof x === "string" ? [...enc.encode(x)] : x)));
@@ -70,9 +86,10 @@ describe("string runs: the first special byte is found wherever it falls (16- an
   for (const [name, special, want] of specials) {
     it(name, () => {
       fc.assert(
-        fc.property(fc.nat(80), fc.nat(80), (a, b) => {
-          const doc = bytesOf('"', "x".repeat(a), special, "y".repeat(b), '"');
-          expect(u.jsonValidate(doc)).toBe(want(1 + a));
+        // A leading "é" (2 bytes) starts the 64-byte blocks at byte 1, so the special falls anywhere in one.
+        fc.property(fc.nat(200), fc.nat(200), fc.boolean(), (a, b, lead) => {
+          const doc = bytesOf('"', lead ? "é" : "", "x".repeat(a), special, "y".repeat(b), '"');
+          expect(u.jsonValidate(doc)).toBe(want(1 + (lead ? 2 : 0) + a));
         }),
         { numRuns: RUNS },
       );
@@ -86,7 +103,7 @@ describe("string runs: the first special byte is found wherever it falls (16- an
 describe("string decoding agrees with JSON.parse", () => {
   it("for any well-formed text, plain or fully \\u-escaped", () => {
     fc.assert(
-      fc.property(fc.string({ unit: "binary", maxLength: 40 }), fc.boolean(), (s, escaped) => {
+      fc.property(fc.string({ unit: "binary", maxLength: 200 }), fc.boolean(), (s, escaped) => {
         const token = escaped ? escapeAll(s) : JSON.stringify(s);
         expect(dec.decode(u.jsonDecodeString(enc.encode(token))!)).toBe(s);
       }),
