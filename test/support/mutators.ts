@@ -7,6 +7,9 @@ import fc from "fast-check";
 
 const enc = new TextEncoder();
 
+/** Runs per fast-check property (`PROP_RUNS=N npm test` for a longer search); properties scale it. */
+export const PROP_RUNS = Number(process.env.PROP_RUNS ?? 300);
+
 /** Byte sequences that stress a scanner: bad UTF-8, NUL, huge numbers, stray structure, duplicate keys, BOM. */
 const HOSTILE_FRAGMENTS: Uint8Array[] = [
   ',"model":"dup"',

@@ -3,12 +3,12 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { referenceValid } from "../fixtures/requests/reference";
-import { escapeAll, lcg, loadUnits, scramble, type Units } from "../support";
+import { escapeAll, lcg, loadUnits, PROP_RUNS, scramble, type Units } from "../support";
 
 let u: Units<"request">;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const RUNS = Number(process.env.PROP_RUNS ?? 300);
+const RUNS = PROP_RUNS;
 beforeAll(async () => {
   u = await loadUnits("request");
 });

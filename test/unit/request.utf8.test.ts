@@ -5,12 +5,12 @@
 // falls relative to the 64-byte blocks of its fast path.
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadUnits, type Units } from "../support";
+import { loadUnits, PROP_RUNS, type Units } from "../support";
 
 let u: Units<"request">;
 const enc = new TextEncoder();
 const strict = new TextDecoder("utf-8", { fatal: true });
-const RUNS = Number(process.env.PROP_RUNS ?? 300);
+const RUNS = PROP_RUNS;
 beforeAll(async () => {
   u = await loadUnits("request");
 });
