@@ -242,7 +242,7 @@ export class Router {
     r.states = poolStates(addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled, pool.usable);
     const matched = prefixOn ? this.matchIndex(r.hashes, addresses, r.states) : new Int32Array(addresses.length);
     r.evictionsSeen = prefixOn && this.index.lastEvicted > 0;
-    if (hint != null && prefixOn) r.hintCredited = creditPlacement(matched, addresses, hint, r.hashes.length);
+    if (hint != null && prefixOn) r.hintCredited = creditPlacement(matched, addresses, hint, r.hashes.length, this.index);
     if (prefixOn && this.creditReplies) creditReply(matched, replyStartBlock(), replyEndBlock(), r.hashes.length);
     const sreq = new ScoringRequest();
     sreq.priority = priorityOf(headers);
@@ -281,7 +281,22 @@ export class Router {
   /** The index's match, counting only what each endpoint has not evicted since (followEvictions). */
   private matchIndex(hashes: StaticArray<u64>, addresses: Array<string>, states: Array<EndpointState>): Int32Array {
     if (!this.followEvictions) return this.index.match(hashes, addresses);
-    return this.index.match(hashes, addresses, clocksOf(states), horizonsOf(states, this.blocks.blockSize));
+    return this.index.match(hashes, addresses, clocksOf(states), horizonsOf(states, this.blocks.blockSize, this.liveReplicas()));
+  }
+
+  /**
+   * A fleet's usable replicas, 1 without a fleet or while unknown. Each
+   * decides its own sessions, so the servers' caches fill with all of their
+   * writes while this replica's clocks count its share (docs/hashing.md
+   * "Evictions").
+   */
+  private liveReplicas(): i32 {
+    const replicas = this.replicas;
+    if (replicas == null) return 1;
+    const view = replicas.current();
+    let n = 0;
+    for (let i = 0; i < view.usable.length; i++) if (unchecked(view.usable[i])) n++;
+    return max(1, n);
   }
 
   /**
@@ -373,11 +388,13 @@ function placementOf(hashes: StaticArray<u64>, addresses: Array<string>, matched
  * of a replica that just took the session over knows only what the session
  * shares with others (a system prompt), not the conversation.
  */
-function creditPlacement(matched: Int32Array, addresses: Array<string>, hint: Placement, hashed: i32): bool {
+function creditPlacement(matched: Int32Array, addresses: Array<string>, hint: Placement, hashed: i32, index: PrefixIndex): bool {
   const blocks = min(hint.blocks, hashed);
   if (blocks <= 0) return false;
   for (let i = 0; i < addresses.length && i < matched.length; i++) {
     if (endpointId(unchecked(addresses[i])) != hint.endpointId || unchecked(matched[i]) >= blocks) continue;
+    // The index recorded this prompt there itself and has seen the server write its cache over since.
+    if (index.evictedAt(i)) return false;
     unchecked((matched[i] = blocks));
     return true;
   }

@@ -201,6 +201,8 @@ export class PrefixIndex {
   private lastMatch: Int32Array = new Int32Array(0);
   /** Entries the last `match` left out because their endpoint had its horizon written since. */
   lastEvicted: i32 = 0;
+  /** Per endpoint of the last `match`: whether it left out an entry of this prompt there as evicted. */
+  private lastEvictedAt: StaticArray<bool> = new StaticArray<bool>(0);
   /** Per endpoint of the last `match`: its written-blocks clock and eviction horizon (0: none). */
   private lastClocks: StaticArray<u32> = new StaticArray<u32>(0);
   private lastHorizons: StaticArray<u32> = new StaticArray<u32>(0);
@@ -353,6 +355,7 @@ export class PrefixIndex {
     this.lastClocks = clocks != null && clocks.length == E ? clocks : new StaticArray<u32>(E);
     this.lastHorizons = horizons != null && horizons.length == E ? horizons : new StaticArray<u32>(E);
     this.lastEvicted = 0;
+    this.lastEvictedAt = new StaticArray<bool>(E);
     this.probed = new Array<StoreValue | null>(K);
     this.probedOther = new StaticArray<bool>(K);
     this.masks = new StaticArray<u64>(K * E);
@@ -460,6 +463,7 @@ export class PrefixIndex {
         const stamp = entryStamp(v.bytes, i);
         if (evicted(unchecked(this.lastClocks[e]) - stamp, unchecked(this.lastHorizons[e]))) {
           this.lastEvicted++;
+          unchecked((this.lastEvictedAt[e] = true));
           break;
         }
         const slot = k * E + e;
@@ -470,6 +474,11 @@ export class PrefixIndex {
         break;
       }
     }
+  }
+
+  /** Whether the last `match` left out an entry of its prompt at endpoint `e` (its index there) as evicted. */
+  evictedAt(e: i32): bool {
+    return e >= 0 && e < this.lastEvictedAt.length && unchecked(this.lastEvictedAt[e]);
   }
 
   // ---- updates ------------------------------------------------------------

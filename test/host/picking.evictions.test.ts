@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { ProxyWasmHost } from "../../src/host/index.js";
 import { A, B, C, newPool, route, scrapeRound, statAfterTick, uniquePrompt, writtenBlocksOf, type VllmState } from "./fixtures/vllm.js";
 import { ensureBuilt } from "../support";
+import { REPLICAS, replica, replicasAre } from "./fixtures/fleet.js";
 
 beforeAll(() => ensureBuilt("debug"));
 
@@ -85,6 +86,38 @@ describe('evictions: what a server has had written over since no longer counts (
     expect(writeOver(host, home, writtenBlocksOf(host, home), 200, 0)).toBeGreaterThan(200);
     expect(matchedBySending(host)).toEqual({ endpoint: home, matched: 10 });
     expect(statAfterTick(host, "llm_picker.prefix.evicted_lookups")).toBe(0);
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
+  it("in a fleet of three live replicas each counts only its own writes: the horizon is a third (13 of 40 blocks), and the session's placement is not credited past it", async () => {
+    const host = await replica(REPLICAS[0], [A, B], true, 3, { profile: "default", prefix: { followEvictions: true } });
+    replicasAre(host, REPLICAS, { [A]: SMALL_CACHE, [B]: SMALL_CACHE });
+    // A prompt of 10 blocks whose session this replica owns (the others it forwards, not routes).
+    let prompt = "";
+    let home: string | undefined;
+    for (let i = 0; i < 50 && home === undefined; i++) {
+      prompt = chat(`Session ${i}. ${"Explain how a bicycle gearbox is serviced, in order. ".repeat(11)}`);
+      home = route(host, prompt);
+    }
+    expect(home).toBeDefined();
+    const sendPrompt = () => {
+      const before = statAfterTick(host, "llm_picker.prefix.matched_blocks") ?? 0;
+      const endpoint = route(host, prompt);
+      return { endpoint, matched: (statAfterTick(host, "llm_picker.prefix.matched_blocks") ?? 0) - before };
+    };
+    // Fillers of other sessions: the ones this replica owns are written to A or B.
+    const age = writeOver(host, home!, writtenBlocksOf(host, home!), 9, 0);
+    expect(age).toBeGreaterThan(9);
+    expect(age).toBeLessThanOrEqual(12);
+    expect(sendPrompt()).toEqual({ endpoint: home, matched: 10 });
+    // Past 13 blocks (where one gateway alone would count it up to 40): neither the index nor
+    // the session's placement (all its blocks but the last, recorded at each turn) counts it.
+    const past = writeOver(host, home!, writtenBlocksOf(host, home!), 13, 1_000);
+    expect(past).toBeGreaterThan(13);
+    expect(past).toBeLessThanOrEqual(16);
+    expect(sendPrompt().matched).toBe(0);
+    expect(statAfterTick(host, "llm_picker.prefix.evicted_lookups")).toBe(1);
     expect(host.traps()).toEqual([]);
     host.close();
   });
