@@ -10,16 +10,14 @@ const BYTES_PER_TOKEN: f64 = 4;
 const MAX_HORIZON: f64 = 1073741824; // 2^30
 
 /**
- * How many index blocks written to this server's KV cache by this Envoy
- * push out an entry written before them, or 0 when unknown (no
- * `vllm:cache_config_info` in its scrapes): its cache in tokens,
- * `num_gpu_blocks` × `block_size`, in the index's blocks of `blockBytes`
- * rendered bytes, shared among `writers`: the gateways whose requests fill
- * it (a fleet's live replicas), of which this Envoy's clock counts one.
+ * How many index blocks written to this server's KV cache push out an
+ * entry written before them, or 0 when unknown (no `vllm:cache_config_info`
+ * in its scrapes): its cache in tokens, `num_gpu_blocks` × `block_size`,
+ * in the index's blocks of `blockBytes` rendered bytes.
  */
-export function evictionHorizon(s: EndpointState, blockBytes: i32, writers: i32 = 1): u32 {
+export function evictionHorizon(s: EndpointState, blockBytes: i32): u32 {
   if (!s.hasNumGpuBlocks || !s.hasBlockSize || s.numGpuBlocks <= 0 || s.blockSize <= 0 || blockBytes <= 0) return 0;
-  const blocks = (<f64>s.numGpuBlocks * <f64>s.blockSize * BYTES_PER_TOKEN) / <f64>blockBytes / <f64>max(1, writers);
+  const blocks = (<f64>s.numGpuBlocks * <f64>s.blockSize * BYTES_PER_TOKEN) / <f64>blockBytes;
   return <u32>Math.max(1, Math.min(blocks, MAX_HORIZON));
 }
 
@@ -31,8 +29,8 @@ export function clocksOf(states: Array<EndpointState>): StaticArray<u32> {
 }
 
 /** Per state: its eviction horizon (evictionHorizon). */
-export function horizonsOf(states: Array<EndpointState>, blockBytes: i32, writers: i32 = 1): StaticArray<u32> {
+export function horizonsOf(states: Array<EndpointState>, blockBytes: i32): StaticArray<u32> {
   const out = new StaticArray<u32>(states.length);
-  for (let i = 0; i < states.length; i++) unchecked((out[i] = evictionHorizon(unchecked(states[i]), blockBytes, writers)));
+  for (let i = 0; i < states.length; i++) unchecked((out[i] = evictionHorizon(unchecked(states[i]), blockBytes)));
   return out;
 }

@@ -281,22 +281,7 @@ export class Router {
   /** The index's match, counting only what each endpoint has not evicted since (followEvictions). */
   private matchIndex(hashes: StaticArray<u64>, addresses: Array<string>, states: Array<EndpointState>): Int32Array {
     if (!this.followEvictions) return this.index.match(hashes, addresses);
-    return this.index.match(hashes, addresses, clocksOf(states), horizonsOf(states, this.blocks.blockSize, this.liveReplicas()));
-  }
-
-  /**
-   * A fleet's usable replicas, 1 without a fleet or while unknown. Each
-   * decides its own sessions, so the servers' caches fill with all of their
-   * writes while this replica's clocks count its share (docs/hashing.md
-   * "Evictions").
-   */
-  private liveReplicas(): i32 {
-    const replicas = this.replicas;
-    if (replicas == null) return 1;
-    const view = replicas.current();
-    let n = 0;
-    for (let i = 0; i < view.usable.length; i++) if (unchecked(view.usable[i])) n++;
-    return max(1, n);
+    return this.index.match(hashes, addresses, clocksOf(states), horizonsOf(states, this.blocks.blockSize));
   }
 
   /**
