@@ -2,7 +2,7 @@
 // never traps and returns errors as values. Strict RFC 8259; grammar, API
 // and the reasons for hand-writing it: README.md in this folder.
 import { DEFAULT_MAX_DEPTH, JsonError, jsonErrorText, JsonKind } from "./kinds";
-import { asciiEquals, hexVal, rawEqualsLiteral, unescapeJson } from "./strings";
+import { asciiEquals, hexVal, isSimpleEscape, rawEqualsLiteral, unescapeJson } from "./strings";
 import { nextSpecial16, specialBytes } from "./swar";
 import { blockEscaped, scanStringBlocks } from "./string_blocks";
 import { isDigit, isWs, literalEnd, numberEnd } from "./tokens";
@@ -521,7 +521,7 @@ export class JsonScanner {
             if (hexVal(<u32>load<u8>(base + <usize>(p + i))) < 0) return this.fail(JsonError.BadEscape, p);
           }
           p += 6;
-        } else if (e == 0x22 || e == 0x5c || e == 0x2f || e == 0x62 || e == 0x66 || e == 0x6e || e == 0x72 || e == 0x74) {
+        } else if (isSimpleEscape(e)) {
           p += 2;
         } else {
           return this.fail(JsonError.BadEscape, p);

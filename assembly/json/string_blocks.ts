@@ -7,6 +7,7 @@
 // and every string this path finds a fault in is rescanned there from its
 // start, so errors keep their exact code and byte (README.md, "Strings 64
 // bytes at a time").
+import { hexVal, isSimpleEscape } from "./strings";
 import { nextSpecial16 } from "./swar";
 
 /** Whether the string of the last `scanStringBlocks` call had an escape before the position it returned. */
@@ -155,34 +156,16 @@ const ESCAPE_BY_LOW: v128 = i8x16(
   return v128.or(digit, letter);
 }
 
-// For the last < 64 bytes: one escape at a time.
-
-// The bytes that may follow a backslash: " / \ b f n r t (u is handled apart).
-// @ts-ignore: decorator
-@inline const SIMPLE_ESCAPES_LOW: u64 = (<u64>1 << 0x22) | (<u64>1 << 0x2f);
-// @ts-ignore: decorator
-@inline const SIMPLE_ESCAPES_HIGH: u64 =
-  (<u64>1 << (0x5c - 64)) | (<u64>1 << (0x62 - 64)) | (<u64>1 << (0x66 - 64)) | (<u64>1 << (0x6e - 64)) | (<u64>1 << (0x72 - 64)) | (<u64>1 << (0x74 - 64));
-
-/** Whether `c` is a hex digit (0-9, a-f, A-F). */
-// @ts-ignore: decorator
-@inline function isHex(c: u32): bool {
-  return c - 0x30 < 10 || (c | 0x20) - 0x61 < 6;
-}
+// For the last < 64 bytes: one escape at a time (a cold path: at most one per string).
 
 /** Bytes after the backslash at `q` that belong to its escape (1, or 5 for \uXXXX); 0 when it is not a valid escape or the input ends inside it. */
-// @ts-ignore: decorator
-@inline function escapeLength(base: usize, q: i32, n: i32): i32 {
+function escapeLength(base: usize, q: i32, n: i32): i32 {
   if (q + 1 >= n) return 0;
   const e = <u32>load<u8>(base + <usize>q, 1);
-  if (e == 0x75) {
-    if (q + 5 >= n) return 0;
-    const a = base + <usize>q;
-    return isHex(<u32>load<u8>(a, 2)) && isHex(<u32>load<u8>(a, 3)) && isHex(<u32>load<u8>(a, 4)) && isHex(<u32>load<u8>(a, 5)) ? 5 : 0;
-  }
-  // Branch-free: which escape follows a backslash varies from one to the next.
-  const word = select<u64>(SIMPLE_ESCAPES_LOW, SIMPLE_ESCAPES_HIGH, e < 64);
-  return select<i32>(<i32>(word >> <u64>(e & 63)) & 1, 0, e < 128);
+  if (e != 0x75) return isSimpleEscape(e) ? 1 : 0;
+  if (q + 5 >= n) return 0;
+  for (let i = 2; i < 6; i++) if (hexVal(<u32>load<u8>(base + <usize>(q + i))) < 0) return 0;
+  return 5;
 }
 
 // ---- the block loop ----------------------------------------------------------
@@ -323,7 +306,7 @@ export function scanStringBlocks(base: usize, start: i32, n: i32): i32 {
     // The rest of a \u escape begun in the last block.
     const digits = <i32>popcnt(carriedHex);
     if (p + digits > n) return rescan(start);
-    for (let i = 0; i < digits; i++) if (!isHex(<u32>load<u8>(base + <usize>(p + i)))) return rescan(start);
+    for (let i = 0; i < digits; i++) if (hexVal(<u32>load<u8>(base + <usize>(p + i))) < 0) return rescan(start);
     p += digits;
   } else if (firstEscaped != 0) {
     // The last block ended in an odd run of backslashes: its last one escapes what follows.

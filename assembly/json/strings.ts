@@ -11,6 +11,11 @@ export function hexVal(c: u32): i32 {
   return -1;
 }
 
+/** Whether `c` may follow a backslash as a one-character escape: " \\ / b f n r t (RFC 8259; u takes four hex digits more). */
+export function isSimpleEscape(c: u32): bool {
+  return c == 0x22 || c == 0x5c || c == 0x2f || c == 0x62 || c == 0x66 || c == 0x6e || c == 0x72 || c == 0x74;
+}
+
 function hex4(base: usize, p: i32): u32 {
   let v: u32 = 0;
   for (let i = 0; i < 4; i++) v = (v << 4) | <u32>hexVal(<u32>load<u8>(base + <usize>(p + i)));

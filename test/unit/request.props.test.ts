@@ -8,7 +8,6 @@ import { escapeAll, lcg, loadUnits, PROP_RUNS, scramble, type Units } from "../s
 let u: Units<"request">;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const RUNS = PROP_RUNS;
 beforeAll(async () => {
   u = await loadUnits("request");
 });
@@ -41,7 +40,7 @@ describe("scanner validity agrees with JSON.parse", () => {
         const bytes = enc.encode(s);
         expect(u.jsonValidate(bytes) === "").toBe(referenceValid(bytes));
       }),
-      { numRuns: RUNS * 4 },
+      { numRuns: PROP_RUNS * 4 },
     );
   });
   it("on chat bodies with long strings, one byte changed anywhere", () => {
@@ -57,7 +56,7 @@ describe("scanner validity agrees with JSON.parse", () => {
         if (mutate) doc[at % doc.length] = byte;
         expect(u.jsonValidate(doc) === "").toBe(referenceValid(doc));
       }),
-      { numRuns: RUNS * 3 },
+      { numRuns: PROP_RUNS * 3 },
     );
   });
   it("on random bytes", () => {
@@ -65,7 +64,7 @@ describe("scanner validity agrees with JSON.parse", () => {
       fc.property(fc.uint8Array({ maxLength: 24 }), (b) => {
         expect(u.jsonValidate(b) === "").toBe(referenceValid(b));
       }),
-      { numRuns: RUNS },
+      { numRuns: PROP_RUNS },
     );
   });
 });
@@ -91,7 +90,7 @@ describe("string runs: the first special byte is found wherever it falls (the 32
           const doc = bytesOf('"', lead ? "é" : "", "x".repeat(a), special, "y".repeat(b), '"');
           expect(u.jsonValidate(doc)).toBe(want(1 + (lead ? 2 : 0) + a));
         }),
-        { numRuns: RUNS },
+        { numRuns: PROP_RUNS },
       );
     });
   }
@@ -107,7 +106,7 @@ describe("string decoding agrees with JSON.parse", () => {
         const token = escaped ? escapeAll(s) : JSON.stringify(s);
         expect(dec.decode(u.jsonDecodeString(enc.encode(token))!)).toBe(s);
       }),
-      { numRuns: RUNS },
+      { numRuns: PROP_RUNS },
     );
   });
 });
@@ -121,7 +120,7 @@ describe("canonicalJson", () => {
         expect(out).not.toBeNull();
         expect(dec.decode(out!)).toBe(sortedStringify(JSON.parse(text)));
       }),
-      { numRuns: RUNS },
+      { numRuns: PROP_RUNS },
     );
   });
   it("is invariant under key reordering and whitespace", () => {
@@ -131,7 +130,7 @@ describe("canonicalJson", () => {
         const b = u.jsonCanonical(enc.encode(scramble(v, lcg(s2))));
         expect(dec.decode(a!)).toBe(dec.decode(b!));
       }),
-      { numRuns: RUNS },
+      { numRuns: PROP_RUNS },
     );
   });
   it("applies last-wins to duplicate keys", () => {
@@ -142,7 +141,7 @@ describe("canonicalJson", () => {
         const withDup = "{" + JSON.stringify(k) + ":" + JSON.stringify(junk) + "," + body.slice(1);
         expect(dec.decode(u.jsonCanonical(enc.encode(withDup))!)).toBe(dec.decode(u.jsonCanonical(enc.encode(body))!));
       }),
-      { numRuns: RUNS },
+      { numRuns: PROP_RUNS },
     );
   });
   it("is idempotent and its output is valid JSON", () => {
@@ -152,7 +151,7 @@ describe("canonicalJson", () => {
         expect(u.jsonValidate(once)).toBe("");
         expect(dec.decode(u.jsonCanonical(once)!)).toBe(dec.decode(once));
       }),
-      { numRuns: RUNS },
+      { numRuns: PROP_RUNS },
     );
   });
 });

@@ -11,7 +11,6 @@ import { loadUnits, PROP_RUNS, type Units } from "../support";
 let u: Units<"request">;
 const enc = new TextEncoder();
 const strict = new TextDecoder("utf-8", { fatal: true });
-const RUNS = PROP_RUNS;
 beforeAll(async () => {
   u = await loadUnits("request");
 });
@@ -116,7 +115,7 @@ describe("the block path agrees with JSON.parse and the fatal decoder", () => {
         const want = `${1 + c.length}${c.includes(0x5c) ? " escaped" : ""}`;
         expect(u.jsonStringBlocks(bytes([QUOTE], c, [QUOTE], after))).toBe(want);
       }),
-      { numRuns: RUNS * 2 },
+      { numRuns: PROP_RUNS * 2 },
     );
   });
 
@@ -126,7 +125,7 @@ describe("the block path agrees with JSON.parse and the fatal decoder", () => {
         const want = validContent(c) ? `${1 + c.length}${c.includes(0x5c) ? " escaped" : ""}` : "~1";
         expect(u.jsonStringBlocks(bytes([QUOTE], c, [QUOTE], after))).toBe(want);
       }),
-      { numRuns: RUNS * 3 },
+      { numRuns: PROP_RUNS * 3 },
     );
   });
 
@@ -143,7 +142,7 @@ describe("the block path agrees with JSON.parse and the fatal decoder", () => {
         expect(validContent(before)).toBe(true);
         expect(got![2] !== undefined).toBe(before.includes(0x5c));
       }),
-      { numRuns: RUNS * 2 },
+      { numRuns: PROP_RUNS * 2 },
     );
   });
 });

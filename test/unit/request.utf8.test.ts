@@ -10,7 +10,6 @@ import { loadUnits, PROP_RUNS, type Units } from "../support";
 let u: Units<"request">;
 const enc = new TextEncoder();
 const strict = new TextDecoder("utf-8", { fatal: true });
-const RUNS = PROP_RUNS;
 beforeAll(async () => {
   u = await loadUnits("request");
 });
@@ -117,7 +116,7 @@ describe("UTF-8 in strings: the scanner agrees with Table 3-7 and with the byte-
         expect(() => strict.decode(content)).not.toThrow();
         expect(u.jsonValidate(token(content, true))).toBe("");
       }),
-      { numRuns: RUNS * 2 },
+      { numRuns: PROP_RUNS * 2 },
     );
   });
 
@@ -139,7 +138,7 @@ describe("UTF-8 in strings: the scanner agrees with Table 3-7 and with the byte-
           expect(u.jsonValidate(token(content, closed))).toBe(expected(content, closed));
         },
       ),
-      { numRuns: RUNS * 3 },
+      { numRuns: PROP_RUNS * 3 },
     );
   });
 
@@ -150,7 +149,7 @@ describe("UTF-8 in strings: the scanner agrees with Table 3-7 and with the byte-
         const content = concat([Array(pad).fill(0x61), [...raw].map((c) => (c < 0x20 || c === 0x22 || c === 0x5c ? c | 0x80 : c))]);
         expect(u.jsonValidate(token(content, closed))).toBe(expected(content, closed));
       }),
-      { numRuns: RUNS * 2 },
+      { numRuns: PROP_RUNS * 2 },
     );
   });
 
