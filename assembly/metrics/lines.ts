@@ -47,11 +47,11 @@ export function startsWithVllm(base: usize, start: i32, end: i32): bool {
   return end - start > VLLM_PREFIX_LEN && load<u32>(base + <usize>start) == VLLM_PREFIX_WORD && load<u8>(base + <usize>start, 4) == 0x3a;
 }
 
-/** After "vllm:": the first letter of a name the parser reads (n k g l c). */
+/** After "vllm:": the first letter of a name the parser reads (n k g l c p). */
 // @ts-ignore: decorator
 @inline
 export function isWantedInitial(k: u8): bool {
-  return k == 0x6e || k == 0x6b || k == 0x67 || k == 0x6c || k == 0x63;
+  return k == 0x6e || k == 0x6b || k == 0x67 || k == 0x6c || k == 0x63 || k == 0x70;
 }
 
 /**

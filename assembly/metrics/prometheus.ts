@@ -22,7 +22,8 @@
 // Several series of one metric (vLLM labels them by model_name and, with data
 // parallelism, by engine): waiting and running are SUMMED (requests queued on
 // any engine of the server are queued on the server), KV-cache usage takes the
-// MAX (the hottest engine is the one that will preempt). Non-finite or
+// MAX (the hottest engine is the one that will preempt), and the prompt
+// tokens counter is SUMMED (every engine's prefills). Non-finite or
 // negative sample values are ignored (a NaN queue carries no information).
 import { ByteWriter } from "../util/bytes";
 import { isLabelNameByte, isNameByte, newlineMask64, nextQuoteOrEscape, sameBytes, skipBlanksFrom, skippable, skipQuoted, startsWithVllm, VLLM_PREFIX_LEN } from "./lines";
@@ -37,6 +38,7 @@ const KIND_KV: i32 = 3;
 const KIND_GPU_KV: i32 = 4;
 const KIND_LORA: i32 = 5;
 const KIND_CACHE_CONFIG: i32 = 6;
+const KIND_PROMPT_TOKENS: i32 = 7;
 
 // Label slots kept while parsing one line (only for LORA and CACHE_CONFIG).
 const LABEL_NONE: i32 = -1;
@@ -53,6 +55,7 @@ const NAME_KV = bytesOf("vllm:kv_cache_usage_perc");
 const NAME_GPU_KV = bytesOf("vllm:gpu_cache_usage_perc");
 const NAME_LORA = bytesOf("vllm:lora_requests_info");
 const NAME_CACHE_CONFIG = bytesOf("vllm:cache_config_info");
+const NAME_PROMPT_TOKENS = bytesOf("vllm:prompt_tokens_total");
 const LNAME_RUNNING_ADAPTERS = bytesOf("running_lora_adapters");
 const LNAME_WAITING_ADAPTERS = bytesOf("waiting_lora_adapters");
 const LNAME_MAX_LORA = bytesOf("max_lora");
@@ -262,6 +265,8 @@ class LineParser {
       if (this.startsWithName(start, NAME_LORA)) return KIND_LORA;
     } else if (c == 0x63 /* c */) {
       if (this.startsWithName(start, NAME_CACHE_CONFIG)) return KIND_CACHE_CONFIG;
+    } else if (c == 0x70 /* p */) {
+      if (this.startsWithName(start, NAME_PROMPT_TOKENS)) return KIND_PROMPT_TOKENS;
     }
     return KIND_OTHER;
   }
@@ -382,6 +387,11 @@ class LineParser {
       if (usable && (!acc.hasGpuKv || v > acc.gpuKv)) {
         acc.gpuKv = v;
         acc.hasGpuKv = true;
+      }
+    } else if (kind == KIND_PROMPT_TOKENS) {
+      if (usable) {
+        m.promptTokens += v;
+        m.hasPromptTokens = true;
       }
     } else if (kind == KIND_LORA) {
       this.applyLora(v, acc);

@@ -32,6 +32,15 @@ export class ServerSignals {
 
 /** What a scrape told us about one server. */
 export class EndpointMetrics extends ServerSignals {
+  /**
+   * `vllm:prompt_tokens_total`: the prompt tokens the server has scheduled
+   * since it started (every client's, cached ones included). A counter, so
+   * only its change between two scrapes means anything; not part of
+   * ServerSignals, the scheduler keeps what it learns from it instead
+   * (EndpointState.blocksPerToken).
+   */
+  promptTokens: f64 = 0;
+  hasPromptTokens: bool = false;
   /** Sample lines of the metrics above that were accepted (other metrics are skipped unparsed). */
   samples: i32 = 0;
   /** Lines that did not parse and were skipped (lines without a metric name, or of the metrics above). */

@@ -4,7 +4,10 @@
 // which an entry no longer counts (docs/hashing.md "Evictions").
 import { EndpointState } from "../pool/endpoint_state";
 
-/** Bytes of rendered prompt per token that the index's block size assumes (64 bytes ≈ 16 tokens). */
+/**
+ * Bytes of rendered prompt per token assumed until a server's blocks per
+ * token is learned (64 bytes ≈ 16 tokens).
+ */
 const BYTES_PER_TOKEN: f64 = 4;
 /** Largest horizon: the clock's difference must stay a positive i32. */
 const MAX_HORIZON: f64 = 1073741824; // 2^30
@@ -13,11 +16,18 @@ const MAX_HORIZON: f64 = 1073741824; // 2^30
  * How many index blocks written to this server's KV cache push out an
  * entry written before them, or 0 when unknown (no `vllm:cache_config_info`
  * in its scrapes): its cache in tokens, `num_gpu_blocks` × `block_size`,
- * in the index's blocks of `blockBytes` rendered bytes.
+ * times the blocks this Envoy routes there per token the server schedules
+ * (learned from its prompt-token counter; until then BYTES_PER_TOKEN bytes
+ * of `blockBytes`-byte blocks). The learned rate is also this Envoy's share
+ * of the server's tokens, as the clock is its share of the writes, so the
+ * horizon shrinks with the share of other clients. A fleet's `replicas`
+ * (1 without a fleet) scale it back up: their split is not a share the
+ * clock follows (docs/hashing.md "Evictions").
  */
-export function evictionHorizon(s: EndpointState, blockBytes: i32): u32 {
+export function evictionHorizon(s: EndpointState, blockBytes: i32, replicas: i32 = 1): u32 {
   if (!s.hasNumGpuBlocks || !s.hasBlockSize || s.numGpuBlocks <= 0 || s.blockSize <= 0 || blockBytes <= 0) return 0;
-  const blocks = (<f64>s.numGpuBlocks * <f64>s.blockSize * BYTES_PER_TOKEN) / <f64>blockBytes;
+  const perToken = s.hasBlocksPerToken ? s.blocksPerToken * <f64>(replicas > 1 ? replicas : 1) : BYTES_PER_TOKEN / <f64>blockBytes;
+  const blocks = <f64>s.numGpuBlocks * <f64>s.blockSize * perToken;
   return <u32>Math.max(1, Math.min(blocks, MAX_HORIZON));
 }
 
@@ -29,8 +39,8 @@ export function clocksOf(states: Array<EndpointState>): StaticArray<u32> {
 }
 
 /** Per state: its eviction horizon (evictionHorizon). */
-export function horizonsOf(states: Array<EndpointState>, blockBytes: i32): StaticArray<u32> {
+export function horizonsOf(states: Array<EndpointState>, blockBytes: i32, replicas: i32 = 1): StaticArray<u32> {
   const out = new StaticArray<u32>(states.length);
-  for (let i = 0; i < states.length; i++) unchecked((out[i] = evictionHorizon(unchecked(states[i]), blockBytes)));
+  for (let i = 0; i < states.length; i++) unchecked((out[i] = evictionHorizon(unchecked(states[i]), blockBytes, replicas)));
   return out;
 }

@@ -15,6 +15,12 @@ export const DEFAULT_STALE_AFTER_MS: i64 = 1000;
 export const DEFAULT_MAX_CONSECUTIVE_FAILURES: i32 = 2;
 /** Upper bound on a learned slot capacity (keeps the encoded value sane). */
 export const MAX_SLOT_CAPACITY: i32 = 1 << 20;
+/** Prompt tokens a server schedules between two samples of blocksPerToken. */
+export const LEARN_WINDOW_TOKENS: f64 = 16384;
+/** Weight of a new sample of blocksPerToken against what was learned (an exponential average over about four windows). */
+export const LEARN_WEIGHT: f64 = 0.25;
+/** A sample above this (a 64-byte block per token) is not a rate but a reset clock. */
+export const MAX_BLOCKS_PER_TOKEN: f64 = 1;
 
 export class EndpointState extends ServerSignals {
   /** "ip:port", as in the plugin configuration. */
@@ -59,6 +65,21 @@ export class EndpointState extends ServerSignals {
    * "Full decode batches").
    */
   slotCapacity: i32 = 0;
+  /**
+   * The prompt blocks this Envoy routes there per prompt token the server
+   * schedules, as learned from its scrapes (docs/hashing.md "Evictions"):
+   * the change of the routed-blocks clock over the change of
+   * `vllm:prompt_tokens_total`. It converts the server's KV cache, in
+   * tokens, into the blocks the written-blocks clock counts, whatever the
+   * tokenizer and whatever share of the server's traffic this Envoy sends.
+   * 0 with hasBlocksPerToken = false: not learned yet.
+   */
+  blocksPerToken: f64 = 0;
+  hasBlocksPerToken: bool = false;
+  /** Where the current learning window started: the server's prompt tokens and this Envoy's routed-blocks clock then. */
+  tokensMark: f64 = 0;
+  routedMark: u32 = 0;
+  hasMark: bool = false;
 
   constructor(address: string = "") {
     super();
@@ -96,7 +117,7 @@ export class EndpointState extends ServerSignals {
    * A successful scrape. As upstream (partial scrapes still update what they
    * got), fields the page did not carry keep their last value.
    */
-  applyScrape(m: EndpointMetrics, nowMs: i64): void {
+  applyScrape(m: EndpointMetrics, nowMs: i64, routedBlocks: u32 = 0): void {
     if (m.hasWaiting) {
       this.waiting = m.waiting;
       this.hasWaiting = true;
@@ -127,6 +148,7 @@ export class EndpointState extends ServerSignals {
       this.hasNumGpuBlocks = true;
     }
     this.learnSlotCapacity(m);
+    if (m.hasPromptTokens) this.learnBlocksPerToken(m.promptTokens, routedBlocks);
     this.scrapedAtMs = nowMs;
     this.hasScrapedAt = true;
     this.consecutiveFailures = 0;
@@ -139,6 +161,37 @@ export class EndpointState extends ServerSignals {
     if (!m.hasWaiting || !m.hasRunning || !(m.waiting >= 1) || !(m.running >= 1)) return;
     const running = m.running < <f64>MAX_SLOT_CAPACITY ? <i32>m.running : MAX_SLOT_CAPACITY;
     if (running > this.slotCapacity) this.slotCapacity = running;
+  }
+
+  /**
+   * One step of learning blocksPerToken from the server's prompt-token
+   * counter (`tokens`) and this Envoy's routed-blocks clock (`routed`, a
+   * wrapping u32). A window closes once the server has scheduled
+   * LEARN_WINDOW_TOKENS since it opened: long enough that the requests
+   * routed but not yet scheduled (counted on one side only) are a small
+   * part of it. A counter that went back (the server restarted) or a clock
+   * that moved by more than a block per token (this Envoy's in-flight value
+   * was reset) opens a new window without a sample.
+   */
+  learnBlocksPerToken(tokens: f64, routed: u32): void {
+    if (!isFinite(tokens) || tokens < 0) return;
+    if (!this.hasMark || tokens < this.tokensMark) {
+      this.markWindow(tokens, routed);
+      return;
+    }
+    const dTokens = tokens - this.tokensMark;
+    if (dTokens < LEARN_WINDOW_TOKENS) return;
+    const sample = <f64>(routed - this.routedMark) / dTokens;
+    this.markWindow(tokens, routed);
+    if (sample > MAX_BLOCKS_PER_TOKEN) return;
+    this.blocksPerToken = this.hasBlocksPerToken ? this.blocksPerToken + LEARN_WEIGHT * (sample - this.blocksPerToken) : sample;
+    this.hasBlocksPerToken = true;
+  }
+
+  private markWindow(tokens: f64, routed: u32): void {
+    this.tokensMark = tokens;
+    this.routedMark = routed;
+    this.hasMark = true;
   }
 
   /** A failed scrape (callout error, non-200, timeout). */
@@ -170,7 +223,7 @@ export class EndpointState extends ServerSignals {
 }
 
 // ---------------------------------------------------------------------------
-// Binary encoding (little-endian), version 2:
+// Binary encoding (little-endian), version 3:
 //   u8  version = 1
 //   u16 flags (FLAG_* below)
 //   str address
@@ -178,14 +231,16 @@ export class EndpointState extends ServerSignals {
 //   i32 maxLoras, i32 inFlight, u8 healthy, i64 scrapedAtMs,
 //   i32 consecutiveFailures, i32 blockSize, i32 numGpuBlocks,
 //   i32 slotCapacity (0: not learned)
+//   f64 blocksPerToken, f64 tokensMark, u32 routedMark
 //   list runningLoras, list waitingLoras
 // str = u16 byte length + UTF-8 bytes; list = u16 count + str*.
 // A pool is: u8 version = 2, u32 count, then count × (u32 length + state).
 // Unknown fields are written as 0 with their flag clear.
-// Version 1 had no slotCapacity; the published key changed with it
-// (shared_state.ts), so a VM of the previous build never reads this layout.
+// Version 1 had no slotCapacity, version 2 no blocksPerToken and window
+// marks; the published key changed with each (shared_state.ts), so a VM of
+// a previous build never reads this layout.
 
-export const STATE_VERSION: u8 = 2;
+export const STATE_VERSION: u8 = 3;
 const FLAG_WAITING: u16 = 1 << 0;
 const FLAG_RUNNING: u16 = 1 << 1;
 const FLAG_KV: u16 = 1 << 2;
@@ -196,7 +251,9 @@ const FLAG_HEALTHY: u16 = 1 << 6;
 const FLAG_SCRAPED_AT: u16 = 1 << 7;
 const FLAG_BLOCK_SIZE: u16 = 1 << 8;
 const FLAG_NUM_GPU_BLOCKS: u16 = 1 << 9;
-const FLAGS_KNOWN: u16 = (1 << 10) - 1;
+const FLAG_BLOCKS_PER_TOKEN: u16 = 1 << 10;
+const FLAG_MARK: u16 = 1 << 11;
+const FLAGS_KNOWN: u16 = (1 << 12) - 1;
 const MAX_ADDRESS_BYTES: i32 = 1024;
 /** Upper bound on endpoints in an encoded pool (keeps decode bounded). */
 export const MAX_POOL_SIZE: i32 = 4096;
@@ -213,6 +270,8 @@ function flagsOf(s: EndpointState): u16 {
   if (s.hasScrapedAt) f |= FLAG_SCRAPED_AT;
   if (s.hasBlockSize) f |= FLAG_BLOCK_SIZE;
   if (s.hasNumGpuBlocks) f |= FLAG_NUM_GPU_BLOCKS;
+  if (s.hasBlocksPerToken) f |= FLAG_BLOCKS_PER_TOKEN;
+  if (s.hasMark) f |= FLAG_MARK;
   return f;
 }
 
@@ -221,8 +280,8 @@ function flagsOf(s: EndpointState): u16 {
 // byte-at-a-time writer with a copy per state cost more than the rest of
 // publishing (docs/benchmarks.md "Fourth pass: scrape").
 
-/** Bytes of a state besides its address and lists: version, flags, 3 f64, 4 + 4 + 1 + 8 + 4 × 4. */
-const STATE_FIXED_BYTES: i32 = 60;
+/** Bytes of a state besides its address and lists: version, flags, 3 f64, 4 + 4 + 1 + 8 + 4 × 4, 2 f64 + 4. */
+const STATE_FIXED_BYTES: i32 = 80;
 
 /** Encoded size of a string: u16 length + UTF-8 bytes (empty when over `max`). */
 function strSize(s: string, max: i32): i32 {
@@ -274,6 +333,8 @@ function writeStateAt(p: usize, s: EndpointState): usize {
   if (!validCount(s.waiting)) f &= ~FLAG_WAITING;
   if (!validCount(s.running)) f &= ~FLAG_RUNNING;
   if (!validFraction(s.kvCacheUsage)) f &= ~FLAG_KV;
+  if (!validRate(s.blocksPerToken)) f &= ~FLAG_BLOCKS_PER_TOKEN;
+  if (!validCount(s.tokensMark)) f &= ~FLAG_MARK;
   store<u8>(p, STATE_VERSION);
   store<u16>(p, f, 1);
   p = writeStrAt(p + 3, s.address, MAX_ADDRESS_BYTES);
@@ -288,7 +349,10 @@ function writeStateAt(p: usize, s: EndpointState): usize {
   store<u32>(p, <u32>s.blockSize, 45);
   store<u32>(p, <u32>s.numGpuBlocks, 49);
   store<u32>(p, <u32>(s.slotCapacity > 0 && s.slotCapacity <= MAX_SLOT_CAPACITY ? s.slotCapacity : 0), 53);
-  p = writeListAt(p + 57, s.runningLoras);
+  store<f64>(p, f & FLAG_BLOCKS_PER_TOKEN ? s.blocksPerToken : 0, 57);
+  store<f64>(p, f & FLAG_MARK ? s.tokensMark : 0, 65);
+  store<u32>(p, f & FLAG_MARK ? s.routedMark : 0, 73);
+  p = writeListAt(p + 77, s.runningLoras);
   return writeListAt(p, s.waitingLoras);
 }
 
@@ -321,6 +385,10 @@ function validCount(v: f64): bool {
 
 function validFraction(v: f64): bool {
   return isFinite(v) && v >= 0 && v <= 1;
+}
+
+function validRate(v: f64): bool {
+  return isFinite(v) && v >= 0 && v <= MAX_BLOCKS_PER_TOKEN;
 }
 
 /** Bounds-checked reader; any short read sets `bad` and returns 0/"". */
@@ -398,10 +466,14 @@ function readState(r: Reader): EndpointState | null {
   s.numGpuBlocks = <i32>r.u32();
   const slots = r.u32();
   s.slotCapacity = slots <= <u32>MAX_SLOT_CAPACITY ? <i32>slots : 0;
+  s.blocksPerToken = r.f64();
+  s.tokensMark = r.f64();
+  s.routedMark = r.u32();
   s.runningLoras = r.list();
   s.waitingLoras = r.list();
   if (r.bad || healthy > 1) return null;
   if (!validCount(s.waiting) || !validCount(s.running) || !validFraction(s.kvCacheUsage)) return null;
+  if (!validRate(s.blocksPerToken) || !validCount(s.tokensMark)) return null;
   s.healthy = healthy == 1;
   s.hasWaiting = (f & FLAG_WAITING) != 0;
   s.hasRunning = (f & FLAG_RUNNING) != 0;
@@ -413,6 +485,8 @@ function readState(r: Reader): EndpointState | null {
   s.hasScrapedAt = (f & FLAG_SCRAPED_AT) != 0;
   s.hasBlockSize = (f & FLAG_BLOCK_SIZE) != 0;
   s.hasNumGpuBlocks = (f & FLAG_NUM_GPU_BLOCKS) != 0;
+  s.hasBlocksPerToken = (f & FLAG_BLOCKS_PER_TOKEN) != 0;
+  s.hasMark = (f & FLAG_MARK) != 0;
   return s;
 }
 

@@ -49,6 +49,7 @@ export function parseMetrics(body: Uint8Array): string {
   field(w, "maxLoras", m.hasMaxLoras, <f64>m.maxLoras);
   field(w, "blockSize", m.hasBlockSize, <f64>m.blockSize);
   field(w, "numGpuBlocks", m.hasNumGpuBlocks, <f64>m.numGpuBlocks);
+  field(w, "promptTokens", m.hasPromptTokens, m.promptTokens);
   w.str(',"runningLoras":');
   if (m.hasLoras) names(w, m.runningLoras);
   else w.str("null");
@@ -59,10 +60,10 @@ export function parseMetrics(body: Uint8Array): string {
   return String.UTF8.decodeUnsafe(w.view().dataStart, <usize>w.length);
 }
 
-/** parseVllmMetrics's numbers bit-exact: samples, rejectedLines, then waiting, running, kvCacheUsage, maxLoras, blockSize, numGpuBlocks (NaN: unknown). */
+/** parseVllmMetrics's numbers bit-exact: samples, rejectedLines, then waiting, running, kvCacheUsage, maxLoras, blockSize, numGpuBlocks, promptTokens (NaN: unknown). */
 export function parseMetricsValues(body: Uint8Array): StaticArray<f64> {
   const m = parseVllmMetrics(body);
-  const out = new StaticArray<f64>(8);
+  const out = new StaticArray<f64>(9);
   out[0] = <f64>m.samples;
   out[1] = <f64>m.rejectedLines;
   out[2] = m.hasWaiting ? m.waiting : NaN;
@@ -71,6 +72,7 @@ export function parseMetricsValues(body: Uint8Array): StaticArray<f64> {
   out[5] = m.hasMaxLoras ? <f64>m.maxLoras : NaN;
   out[6] = m.hasBlockSize ? <f64>m.blockSize : NaN;
   out[7] = m.hasNumGpuBlocks ? <f64>m.numGpuBlocks : NaN;
+  out[8] = m.hasPromptTokens ? m.promptTokens : NaN;
   return out;
 }
 
@@ -97,6 +99,9 @@ function stateJson(w: ByteWriter, s: EndpointState): void {
   field(w, "blockSize", s.hasBlockSize, <f64>s.blockSize);
   field(w, "numGpuBlocks", s.hasNumGpuBlocks, <f64>s.numGpuBlocks);
   w.str(',"slotCapacity":' + s.slotCapacity.toString());
+  field(w, "blocksPerToken", s.hasBlocksPerToken, s.blocksPerToken);
+  field(w, "tokensMark", s.hasMark, s.tokensMark);
+  field(w, "routedMark", s.hasMark, <f64>s.routedMark);
   w.str(',"consecutiveFailures":' + s.consecutiveFailures.toString());
   w.str(',"healthy":' + (s.hasHealthy ? (s.healthy ? "true" : "false") : "null"));
   w.str(',"runningLoras":');
@@ -121,7 +126,8 @@ function splitLines(s: string): Array<string> {
  * Builds a state from flat arguments (NaN = unknown) and encodes it.
  * nums: [waiting, running, kvCacheUsage, maxLoras, inFlight, healthy(0/1),
  * scrapedAtMs, consecutiveFailures, blockSize, numGpuBlocks, slotCapacity
- * (optional, 0 = not learned)]; loras: names
+ * (optional, 0 = not learned), blocksPerToken (optional), tokensMark and
+ * routedMark (optional, a window mark when tokensMark is not NaN)]; loras: names
  * joined by "\n", hasLoras separately.
  */
 export function encodeStateFrom(address: string, nums: Float64Array, hasLoras: bool, running: string, waiting: string): Uint8Array {
@@ -147,6 +153,11 @@ export function encodeStateFrom(address: string, nums: Float64Array, hasLoras: b
   s.hasNumGpuBlocks = !isNaN(nums[9]);
   s.numGpuBlocks = s.hasNumGpuBlocks ? <i32>nums[9] : 0;
   s.slotCapacity = nums.length > 10 && nums[10] > 0 ? <i32>nums[10] : 0;
+  s.hasBlocksPerToken = nums.length > 11 && !isNaN(nums[11]);
+  s.blocksPerToken = s.hasBlocksPerToken ? nums[11] : 0;
+  s.hasMark = nums.length > 13 && !isNaN(nums[12]);
+  s.tokensMark = s.hasMark ? nums[12] : 0;
+  s.routedMark = s.hasMark ? <u32>nums[13] : 0;
   s.hasLoras = hasLoras;
   if (hasLoras) {
     s.runningLoras = splitLines(running);
@@ -224,6 +235,21 @@ export function scrapeSequence(pages: Uint8Array, checkAtMs: f64, staleAfterMs: 
   const w = new ByteWriter();
   stateJson(w, s);
   return text(w);
+}
+
+/**
+ * Feeds (prompt-token counter, routed-blocks clock) pairs to one state's
+ * learning, in order; returns blocksPerToken after each (NaN: not learned).
+ */
+export function learnBlocksPerToken(tokens: Float64Array, routed: Float64Array): Float64Array {
+  const s = new EndpointState("10.0.0.1:8000");
+  const n = tokens.length < routed.length ? tokens.length : routed.length;
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    s.learnBlocksPerToken(tokens[i], <u32>(<u64>routed[i]));
+    out[i] = s.hasBlocksPerToken ? s.blocksPerToken : NaN;
+  }
+  return out;
 }
 
 /** The decision over a snapshot's endpoints as JSON, or {"error":…} when the snapshot does not read. */

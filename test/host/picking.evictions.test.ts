@@ -3,14 +3,16 @@
  * with the endpoint's written-blocks clock (the uncached prompt blocks this
  * Envoy routed there), and stops counting an entry once the server has had
  * more written since than its KV cache holds, in the index's blocks:
- * `num_gpu_blocks` × `block_size` tokens × 4 bytes / 64. Through the built
- * filter (emulated Envoy), default profile, every endpoint idle in its scrapes.
+ * `num_gpu_blocks` × `block_size` tokens × 4 bytes / 64 until the blocks per
+ * token are learned from the server's prompt-token counter, then × the
+ * learned rate. Through the built filter (emulated Envoy), default profile,
+ * every endpoint idle in its scrapes.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ProxyWasmHost } from "../../src/host/index.js";
-import { A, B, C, newPool, route, scrapeRound, statAfterTick, uniquePrompt, writtenBlocksOf, type VllmState } from "./fixtures/vllm.js";
+import { A, B, C, newPool, route, routedBlocksOf, scrapeRound, statAfterTick, uniquePrompt, writtenBlocksOf, type VllmState } from "./fixtures/vllm.js";
 import { ensureBuilt } from "../support";
-import { REPLICAS, replica, replicasAre } from "./fixtures/fleet.js";
+import { REPLICAS, replica, replicasAre, TICK } from "./fixtures/fleet.js";
 
 beforeAll(() => ensureBuilt("debug"));
 
@@ -32,8 +34,23 @@ async function pool(followEvictions: boolean, page: VllmState = SMALL_CACHE): Pr
 
 /** Blocks of PROMPT matched by the request that sends it now. */
 function matchedBySending(host: ProxyWasmHost): { endpoint: string | undefined; matched: number } {
+  return sendAgain(host, PROMPT);
+}
+
+/** A prompt of 10 blocks whose session this fleet replica owns (the others it forwards, not routes), and where it went. */
+function ownedPrompt(host: ProxyWasmHost): { prompt: string; home: string } {
+  for (let i = 0; i < 50; i++) {
+    const prompt = chat(`Session ${i}. ${"Explain how a bicycle gearbox is serviced, in order. ".repeat(11)}`);
+    const home = route(host, prompt);
+    if (home !== undefined) return { prompt, home };
+  }
+  throw new Error("no session of 50 is owned by this replica");
+}
+
+/** Sends `prompt` again: where it went and the blocks of it matched. */
+function sendAgain(host: ProxyWasmHost, prompt: string): { endpoint: string | undefined; matched: number } {
   const before = statAfterTick(host, "llm_picker.prefix.matched_blocks") ?? 0;
-  const endpoint = route(host, PROMPT);
+  const endpoint = route(host, prompt);
   return { endpoint, matched: (statAfterTick(host, "llm_picker.prefix.matched_blocks") ?? 0) - before };
 }
 
@@ -90,31 +107,84 @@ describe('evictions: what a server has had written over since no longer counts (
     host.close();
   });
 
+  // Each server's prompt-token counter moves by `tokensPerBlock` for every
+  // prompt block this Envoy routed there: the filter learns 1/tokensPerBlock
+  // blocks per token, and the horizon becomes 640 tokens × that.
+  it.each([
+    ["this Envoy sends 1/8 of the server's tokens (128 tokens a block)", 128, 5],
+    ["a tokenizer of 2 bytes a token (32 tokens a block)", 32, 20],
+    ["a tokenizer of 8 bytes a token (8 tokens a block)", 8, 80],
+  ])("the horizon follows the learned blocks per token: %s", async (_name, tokensPerBlock, horizon) => {
+    const START = 1_000_000;
+    const host = await pool(true, { ...SMALL_CACHE, promptTokens: START });
+    // A learning window closes after 16,384 tokens: route long prompts until every server's counter passes that.
+    const big = (i: number) => chat(uniquePrompt(i).repeat(70));
+    for (let i = 0; i < 400 && [A, B, C].some((e) => routedBlocksOf(host, e) * tokensPerBlock < 16_384); i++) route(host, big(10_000 + i));
+    const counters: Record<string, VllmState> = {};
+    for (const e of [A, B, C]) {
+      expect(routedBlocksOf(host, e) * tokensPerBlock).toBeGreaterThanOrEqual(16_384);
+      counters[e] = { ...SMALL_CACHE, promptTokens: START + routedBlocksOf(host, e) * tokensPerBlock };
+    }
+    scrapeRound(host, 50, counters);
+    const home = route(host, PROMPT)!;
+    // Written over by up to `horizon` blocks: still held (three-block fillers stop within 3 of the aim).
+    const age = writeOver(host, home, writtenBlocksOf(host, home), horizon - 3, 0);
+    expect(age).toBeLessThanOrEqual(horizon);
+    expect(matchedBySending(host)).toEqual({ endpoint: home, matched: 10 });
+    // Past it: out.
+    expect(writeOver(host, home, writtenBlocksOf(host, home), horizon, 1_000)).toBeGreaterThan(horizon);
+    expect(matchedBySending(host).matched).toBe(0);
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
+  it("in a fleet, the learned blocks per token are scaled up by the live replicas", async () => {
+    const START = 1_000_000;
+    const host = await replica(REPLICAS[0], [A, B], true, 3, { profile: "default", prefix: { followEvictions: true } });
+    replicasAre(host, REPLICAS, { [A]: { ...SMALL_CACHE, promptTokens: START }, [B]: { ...SMALL_CACHE, promptTokens: START } });
+    // 128 tokens a block: 1/128 blocks per token, × 3 replicas × 640 tokens = a horizon of 15 blocks (5 outside a fleet).
+    const big = (i: number) => chat(uniquePrompt(i).repeat(70));
+    for (let i = 0; i < 400 && [A, B].some((e) => routedBlocksOf(host, e) * 128 < 16_384); i++) route(host, big(10_000 + i));
+    const counters: Record<string, VllmState> = {};
+    for (const e of [A, B]) {
+      expect(routedBlocksOf(host, e) * 128).toBeGreaterThanOrEqual(16_384);
+      counters[e] = { ...SMALL_CACHE, promptTokens: START + routedBlocksOf(host, e) * 128 };
+    }
+    scrapeRound(host, TICK, counters);
+    const { prompt, home } = ownedPrompt(host);
+    expect(writeOver(host, home, writtenBlocksOf(host, home), 12, 0)).toBeLessThanOrEqual(15);
+    expect(sendAgain(host, prompt)).toEqual({ endpoint: home, matched: 10 });
+    expect(writeOver(host, home, writtenBlocksOf(host, home), 15, 1_000)).toBeGreaterThan(15);
+    expect(sendAgain(host, prompt).matched).toBe(0);
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
+  it("the routed-blocks clock counts every prompt block sent, cached or not", async () => {
+    const host = await pool(true);
+    const home = route(host, PROMPT)!;
+    expect(routedBlocksOf(host, home)).toBe(blocksOf(PROMPT));
+    expect(route(host, PROMPT)).toBe(home);
+    // Held there in full: nothing written, but every block sent again.
+    expect(writtenBlocksOf(host, home)).toBe(blocksOf(PROMPT));
+    expect(routedBlocksOf(host, home)).toBe(2 * blocksOf(PROMPT));
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
   it("in a fleet, a session's placement is not credited where the index found the prompt written over", async () => {
     const host = await replica(REPLICAS[0], [A, B], true, 3, { profile: "default", prefix: { followEvictions: true } });
     replicasAre(host, REPLICAS, { [A]: SMALL_CACHE, [B]: SMALL_CACHE });
-    // A prompt of 10 blocks whose session this replica owns (the others it forwards, not routes).
-    let prompt = "";
-    let home: string | undefined;
-    for (let i = 0; i < 50 && home === undefined; i++) {
-      prompt = chat(`Session ${i}. ${"Explain how a bicycle gearbox is serviced, in order. ".repeat(11)}`);
-      home = route(host, prompt);
-    }
-    expect(home).toBeDefined();
-    const sendPrompt = () => {
-      const before = statAfterTick(host, "llm_picker.prefix.matched_blocks") ?? 0;
-      const endpoint = route(host, prompt);
-      return { endpoint, matched: (statAfterTick(host, "llm_picker.prefix.matched_blocks") ?? 0) - before };
-    };
+    const { prompt, home } = ownedPrompt(host);
     // Fillers of other sessions: the ones this replica owns are written to A or B.
-    const age = writeOver(host, home!, writtenBlocksOf(host, home!), 29, 0);
+    const age = writeOver(host, home, writtenBlocksOf(host, home), 29, 0);
     expect(age).toBeGreaterThan(29);
     expect(age).toBeLessThanOrEqual(40);
-    expect(sendPrompt()).toEqual({ endpoint: home, matched: 10 });
+    expect(sendAgain(host, prompt)).toEqual({ endpoint: home, matched: 10 });
     // Past the horizon: the index leaves the prompt out there, and so does the session's
     // placement (all its blocks but the last, recorded at each turn), which alone would give 9.
-    expect(writeOver(host, home!, writtenBlocksOf(host, home!), 40, 1_000)).toBeGreaterThan(40);
-    expect(sendPrompt().matched).toBe(0);
+    expect(writeOver(host, home, writtenBlocksOf(host, home), 40, 1_000)).toBeGreaterThan(40);
+    expect(sendAgain(host, prompt).matched).toBe(0);
     expect(statAfterTick(host, "llm_picker.prefix.evicted_lookups")).toBe(1);
     expect(host.traps()).toEqual([]);
     host.close();

@@ -28,6 +28,7 @@ interface Reference {
   maxLoras: number | null;
   blockSize: number | null;
   numGpuBlocks: number | null;
+  promptTokens: number | null;
   runningLoras: string[] | null;
   waitingLoras: string[] | null;
 }
@@ -39,6 +40,7 @@ const WANTED = new Set([
   "vllm:gpu_cache_usage_perc",
   "vllm:lora_requests_info",
   "vllm:cache_config_info",
+  "vllm:prompt_tokens_total",
 ]);
 const KEPT_LABELS: Record<string, string[]> = {
   "vllm:lora_requests_info": ["running_lora_adapters", "waiting_lora_adapters", "max_lora"],
@@ -130,7 +132,7 @@ function refSample(line: string): { name: string; labels: Map<string, string>; v
 
 /** The page as the rules say, line by line (ASCII pages: one char per byte). */
 function refParse(page: string): Reference {
-  const r: Reference = { samples: 0, rejectedLines: 0, ...UNKNOWN_SIGNALS };
+  const r: Reference = { samples: 0, rejectedLines: 0, ...UNKNOWN_SIGNALS, promptTokens: null };
   let gpuKv: number | null = null;
   type Lora = { value: number; running: string; waiting: string; max: string | undefined };
   let lora: Lora | null = null;
@@ -153,6 +155,7 @@ function refParse(page: string): Reference {
     else if (s.name === "vllm:num_requests_running" && usable) r.running = (r.running ?? 0) + s.value;
     // The largest value; the first of equal ones (0 and -0 are equal).
     else if (s.name === "vllm:kv_cache_usage_perc" && usable) r.kvCacheUsage = r.kvCacheUsage === null || s.value > r.kvCacheUsage ? s.value : r.kvCacheUsage;
+    else if (s.name === "vllm:prompt_tokens_total" && usable) r.promptTokens = (r.promptTokens ?? 0) + s.value;
     else if (s.name === "vllm:gpu_cache_usage_perc" && usable) gpuKv = gpuKv === null || s.value > gpuKv ? s.value : gpuKv;
     else if (s.name === "vllm:lora_requests_info" && !Number.isNaN(s.value)) {
       const series: Lora = {
@@ -198,6 +201,7 @@ function filterParse(page: string): Reference {
     maxLoras: known(v[5]),
     blockSize: known(v[6]),
     numGpuBlocks: known(v[7]),
+    promptTokens: known(v[8]),
     runningLoras: lists.runningLoras,
     waitingLoras: lists.waitingLoras,
   };
@@ -259,6 +263,8 @@ const metricName = fc.constantFrom(
   "vllm:num_preemptions_total",
   "vllm:e2e_request_latency_seconds_bucket",
   "vllm:cache_config",
+  "vllm:prompt_tokens_created",
+  "vllm:prompt_tokens",
   "vllm:",
   "vllm",
   "process_cpu_seconds_total",
@@ -307,7 +313,16 @@ describe("vLLM /metrics parser against the reference", () => {
     const text = readFileSync(resolve(ROOT, "test/fixtures/metrics/vllm-v1.txt"), "utf8");
     const r = refParse(text);
     expect(filterParse(text)).toEqual(r);
-    expect(r).toMatchObject({ samples: 5, rejectedLines: 0, waiting: 0, running: 0, kvCacheUsage: 0.13, blockSize: 16, numGpuBlocks: 27000 });
+    expect(r).toMatchObject({
+      samples: 6,
+      rejectedLines: 0,
+      waiting: 0,
+      running: 0,
+      kvCacheUsage: 0.13,
+      blockSize: 16,
+      numGpuBlocks: 27000,
+      promptTokens: 81000000,
+    });
   });
 });
 

@@ -166,6 +166,11 @@ describe("vLLM /metrics parser: table", () => {
       'vllm:lora_requests_info{max_lora="four",running_lora_adapters="a",waiting_lora_adapters="b"} 1\n',
       { ...UNKNOWN, runningLoras: ["a"], waitingLoras: ["b"] },
     ],
+    [
+      "prompt tokens: summed over engines; NaN, negative and the _created companion are not counted",
+      'vllm:prompt_tokens_total{engine="0",model_name="m"} 1.5e+06\nvllm:prompt_tokens_total{engine="1",model_name="m"} 250000.0\nvllm:prompt_tokens_total{engine="2"} NaN\nvllm:prompt_tokens_total{engine="3"} -4\nvllm:prompt_tokens_created{engine="0"} 1.7e+09\nvllm:prompt_tokens 9\n',
+      { ...UNKNOWN, promptTokens: 1750000, samples: 4, rejectedLines: 0 },
+    ],
     ["cache_config_info: None is unknown", 'vllm:cache_config_info{block_size="32",num_gpu_blocks="None"} 1.0\n', { ...UNKNOWN, blockSize: 32 }],
     [
       "cache_config_info: out-of-range integer is unknown",
@@ -213,7 +218,8 @@ describe("vLLM /metrics parser: table", () => {
         maxLoras: 4,
         blockSize: 16,
         numGpuBlocks: 27000,
-        samples: 5,
+        promptTokens: 81000000,
+        samples: 6,
         rejectedLines: 0,
       },
     ],

@@ -27,6 +27,8 @@ const stateArb = fc.record({
   blockSize: fc.option(fc.integer({ min: 0, max: 1 << 20 }), { nil: null }),
   numGpuBlocks: fc.option(fc.integer({ min: 0, max: 2 ** 31 - 1 }), { nil: null }),
   slotCapacity: fc.integer({ min: 0, max: 1 << 20 }),
+  blocksPerToken: fc.option(fc.double({ min: 0, max: 1, noNaN: true }), { nil: null }),
+  mark: fc.option(fc.tuple(fc.integer({ min: 0, max: 2 ** 50 }), fc.integer({ min: 0, max: 2 ** 32 - 1 })), { nil: null }),
   loras: fc.option(
     fc.record({
       running: fc.array(
@@ -58,6 +60,9 @@ function encodeFrom(s: StateArb): Uint8Array {
     n(s.blockSize),
     n(s.numGpuBlocks),
     s.slotCapacity,
+    n(s.blocksPerToken),
+    s.mark === null ? NaN : s.mark[0],
+    s.mark === null ? NaN : s.mark[1],
   ]);
   return u.encodeStateFrom(s.address, nums, s.loras !== null, (s.loras?.running ?? []).join("\n"), (s.loras?.waiting ?? []).join("\n"));
 }
@@ -80,6 +85,9 @@ describe("endpoint state encoding", () => {
           blockSize: s.blockSize,
           numGpuBlocks: s.numGpuBlocks,
           slotCapacity: s.slotCapacity,
+          blocksPerToken: round6(s.blocksPerToken),
+          tokensMark: s.mark === null ? null : s.mark[0],
+          routedMark: s.mark === null ? null : s.mark[1],
           consecutiveFailures: s.consecutiveFailures,
           healthy: s.healthy,
           runningLoras: s.loras === null ? null : s.loras.running,
@@ -90,7 +98,7 @@ describe("endpoint state encoding", () => {
     );
   });
 
-  it("a fixed encoding (version 2 layout is stable)", () => {
+  it("a fixed encoding (version 3 layout is stable)", () => {
     const b = encodeFrom({
       address: "a:1",
       waiting: 2,
@@ -104,15 +112,20 @@ describe("endpoint state encoding", () => {
       blockSize: null,
       numGpuBlocks: null,
       slotCapacity: 32,
+      blocksPerToken: 0.0625,
+      mark: [40000, 7],
       loras: { running: ["x"], waiting: [] },
     });
-    // version, flags = waiting|kv|loras|inFlight|healthy = 1+4+8+32+64 = 109
-    expect(Array.from(b.slice(0, 6))).toEqual([2, 109, 0, 3, 0, 0x61]);
+    // version, flags = waiting|kv|loras|inFlight|healthy|blocksPerToken|mark = 1+4+8+32+64+1024+2048 = 3181
+    expect(Array.from(b.slice(0, 6))).toEqual([3, 3181 & 0xff, 3181 >> 8, 3, 0, 0x61]);
     // address, 3 × f64, maxLoras + inFlight, healthy, scrapedAtMs, failures +
-    // blockSize + numGpuBlocks, slotCapacity, then the two adapter lists
-    expect(b.length).toBe(1 + 2 + 5 + 24 + 8 + 1 + 8 + 12 + 4 + (2 + 2 + 1) + 2);
-    const slots = b.length - (2 + 2 + 1) - 2 - 4;
+    // blockSize + numGpuBlocks, slotCapacity, blocksPerToken + tokensMark,
+    // routedMark, then the two adapter lists
+    expect(b.length).toBe(1 + 2 + 5 + 24 + 8 + 1 + 8 + 12 + 4 + 16 + 4 + (2 + 2 + 1) + 2);
+    const slots = b.length - (2 + 2 + 1) - 2 - 4 - 16 - 4;
     expect(Array.from(b.slice(slots, slots + 4))).toEqual([32, 0, 0, 0]);
+    const learned = new DataView(b.buffer, b.byteOffset + slots + 4, 20);
+    expect([learned.getFloat64(0, true), learned.getFloat64(8, true), learned.getUint32(16, true)]).toEqual([0.0625, 40000, 7]);
   });
 
   it("every truncation of a valid encoding decodes to null", () => {
@@ -145,6 +158,8 @@ describe("endpoint state encoding", () => {
         if (out !== null) {
           for (const k of ["waiting", "running"]) if (out[k] !== null) expect(out[k]).toBeGreaterThanOrEqual(0);
           if (out.kvCacheUsage !== null) expect(out.kvCacheUsage).toBeLessThanOrEqual(1);
+          if (out.blocksPerToken !== null) expect(out.blocksPerToken).toBeGreaterThanOrEqual(0);
+          if (out.blocksPerToken !== null) expect(out.blocksPerToken).toBeLessThanOrEqual(1);
         }
       }),
       { numRuns: 500 },
@@ -165,11 +180,13 @@ describe("endpoint state encoding", () => {
       blockSize: 16,
       numGpuBlocks: 10,
       slotCapacity: 0,
+      blocksPerToken: null,
+      mark: null,
       loras: null,
     });
     expect(u.decodeStateJson(b)).not.toBe("null");
-    // Version 1 (no slotCapacity) and any later version are refused.
-    for (const version of [1, 3]) {
+    // Version 1 (no slotCapacity), 2 (no blocksPerToken) and any later version are refused.
+    for (const version of [1, 2, 4]) {
       const other = b.slice();
       other[0] = version;
       expect(u.decodeStateJson(other)).toBe("null");
@@ -177,6 +194,97 @@ describe("endpoint state encoding", () => {
     const flags = b.slice();
     flags[2] |= 0x80; // bit 15
     expect(u.decodeStateJson(flags)).toBe("null");
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Blocks per token: learned from the server's prompt-token counter and this
+// Envoy's routed-blocks clock, one window per 16,384 tokens, each new sample
+// weighted 1/4 (docs/hashing.md "Evictions").
+
+describe("blocks per token learned from the prompt-token counter", () => {
+  const W = 16384;
+  const WRAP = 2 ** 32;
+  it.each([
+    // [case, (tokens, routed) pairs, blocksPerToken after each (null: not learned)]
+    ["the first scrape only marks", [[1000, 0]], [null]],
+    [
+      "a window closes at 16,384 tokens, not before",
+      [
+        [1000, 0],
+        [10000, 100],
+        [1000 + W, 1024],
+      ],
+      [null, null, 0.0625],
+    ],
+    [
+      "later windows are averaged in with weight 1/4",
+      [
+        [1000, 0],
+        [1000 + W, 1024],
+        [1000 + 3 * W, 2048],
+      ],
+      [null, 0.0625, 0.0625 + 0.25 * (0.03125 - 0.0625)],
+    ],
+    [
+      "a counter that went back (a restarted server) opens a new window without a sample",
+      [
+        [1000, 0],
+        [1000 + W, 1024],
+        [500, 2100],
+        [500 + W, 2100 + 2048],
+      ],
+      [null, 0.0625, 0.0625, 0.0625 + 0.25 * (0.125 - 0.0625)],
+    ],
+    [
+      "a clock that went back (a new in-flight value) is over a block per token: no sample, a new window",
+      [
+        [0, 5000],
+        [W, 10],
+        [2 * W, 10 + 512],
+      ],
+      [null, null, 512 / W],
+    ],
+    [
+      "the clock wraps",
+      [
+        [0, WRAP - 296],
+        [W, 728],
+      ],
+      [null, 1024 / W],
+    ],
+    [
+      "nothing routed there while others sent tokens: 0 blocks per token",
+      [
+        [0, 7],
+        [20000, 7],
+      ],
+      [null, 0],
+    ],
+    [
+      "a negative or non-finite counter is ignored",
+      [
+        [0, 0],
+        [NaN, 500],
+        [-5, 500],
+        [Infinity, 500],
+        [W, 1024],
+      ],
+      [null, null, null, null, 0.0625],
+    ],
+  ] as Array<[string, Array<[number, number]>, Array<number | null>]>)("%s", (_name, steps, expected) => {
+    const got = u.learnBlocksPerToken(new Float64Array(steps.map(([t]) => t)), new Float64Array(steps.map(([, r]) => r)));
+    expect(Array.from(got, (x) => (Number.isNaN(x) ? null : x))).toEqual(expected);
+  });
+
+  it("stays in [0, 1] whatever the counters do (property)", () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.double({ min: 0, max: 1e12, noNaN: true }), fc.integer({ min: 0, max: WRAP - 1 })), { maxLength: 40 }), (steps) => {
+        const got = u.learnBlocksPerToken(new Float64Array(steps.map(([t]) => t)), new Float64Array(steps.map(([, r]) => r)));
+        for (const x of got) if (!Number.isNaN(x)) expect(x >= 0 && x <= 1).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
   });
 });
 
