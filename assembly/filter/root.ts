@@ -369,6 +369,8 @@ export class RootContext {
     if (published != null) {
       // healthAt, not refreshHealth: the published state is kept for the next publish (shared_state.ts).
       stats.setHealthy(address, published.healthAt(now, stale));
+      const router = this.router;
+      if (router != null) stats.setEvictionHorizon(address, router.horizonOf(published));
       return;
     }
     const states = readStates(this.store);

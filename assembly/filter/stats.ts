@@ -85,6 +85,7 @@ export class Stats {
   private scrapeFailures: Map<string, u32> = new Map<string, u32>();
   private healthy: Map<string, u32> = new Map<string, u32>();
   private inFlight: Map<string, u32> = new Map<string, u32>();
+  private horizon: Map<string, u32> = new Map<string, u32>();
   /** The value this VM last set each per-endpoint gauge to (metric id → value). */
   private recorded: Map<u32, u64> = new Map<u32, u64>();
 
@@ -109,6 +110,7 @@ export class Stats {
     this.scrapeFailures.set(a, defineMetric(MetricType.Counter, "llm_picker.endpoint.scrape_failures." + n));
     this.healthy.set(a, defineMetric(MetricType.Gauge, "llm_picker.endpoint.healthy." + n));
     this.inFlight.set(a, defineMetric(MetricType.Gauge, "llm_picker.endpoint.in_flight." + n));
+    this.horizon.set(a, defineMetric(MetricType.Gauge, "llm_picker.endpoint.eviction_horizon_blocks." + n));
   }
 
   rejected(status: i32): void {
@@ -234,6 +236,12 @@ export class Stats {
   setHealthy(endpoint: string, healthy: bool): void {
     this.track(endpoint);
     if (this.healthy.has(endpoint)) this.recordGauge(this.healthy.get(endpoint), healthy ? 1 : 0);
+  }
+
+  /** The eviction horizon the index applies to the endpoint, in index blocks (0: none). */
+  setEvictionHorizon(endpoint: string, blocks: u32): void {
+    this.track(endpoint);
+    if (this.horizon.has(endpoint)) this.recordGauge(this.horizon.get(endpoint), <u64>blocks);
   }
 
   /**

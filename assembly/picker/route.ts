@@ -21,7 +21,7 @@ import { hashRequest, replyEndBlock, replyStartBlock } from "../hashing/render";
 import { hex64 } from "../util/hex";
 import { bucketEntriesFor, endpointId, PrefixIndex, PrefixIndexConfig } from "../prefix/prefix_index";
 import { EndpointState } from "../pool/endpoint_state";
-import { clocksOf, horizonsOf } from "./evictions";
+import { clocksOf, evictionHorizon, horizonsOf } from "./evictions";
 import { Decision, decide, STATUS_ROUTE, writeDecisionFields } from "../scoring/decide";
 import { ScoringConfig } from "../scoring/config";
 import { ScoringRequest } from "../scoring/scorer";
@@ -283,6 +283,11 @@ export class Router {
   private matchIndex(hashes: StaticArray<u64>, addresses: Array<string>, states: Array<EndpointState>): Int32Array {
     if (!this.followEvictions) return this.index.match(hashes, addresses);
     return this.index.match(hashes, addresses, clocksOf(states), horizonsOf(states, this.blocks.blockSize, this.liveReplicas()));
+  }
+
+  /** The eviction horizon the index applies to `s` (docs/hashing.md "Evictions"), 0 when none. */
+  horizonOf(s: EndpointState): u32 {
+    return this.followEvictions ? evictionHorizon(s, this.blocks.blockSize, this.liveReplicas()) : 0;
   }
 
   /** The fleet's usable replicas (at least 1; 1 without a fleet). */

@@ -15,11 +15,11 @@ export const DEFAULT_STALE_AFTER_MS: i64 = 1000;
 export const DEFAULT_MAX_CONSECUTIVE_FAILURES: i32 = 2;
 /** Upper bound on a learned slot capacity (keeps the encoded value sane). */
 export const MAX_SLOT_CAPACITY: i32 = 1 << 20;
-/** Prompt tokens a server schedules between two samples of blocksPerToken. */
+/** Prompt tokens a server schedules in one learning window of blocksPerToken. */
 export const LEARN_WINDOW_TOKENS: f64 = 16384;
-/** Weight of a new sample of blocksPerToken against what was learned (an exponential average over about four windows). */
-export const LEARN_WEIGHT: f64 = 0.25;
-/** A sample above this (a 64-byte block per token) is not a rate but a reset clock. */
+/** Weight of the windows before the one that closes: the sums remember about eight windows. */
+export const LEARN_DECAY: f64 = 0.875;
+/** A window above this (a 64-byte block per token) is not a rate but a reset clock. */
 export const MAX_BLOCKS_PER_TOKEN: f64 = 1;
 
 export class EndpointState extends ServerSignals {
@@ -66,17 +66,14 @@ export class EndpointState extends ServerSignals {
    */
   slotCapacity: i32 = 0;
   /**
-   * The prompt blocks this Envoy routes there per prompt token the server
-   * schedules, as learned from its scrapes (docs/hashing.md "Evictions"):
-   * the change of the routed-blocks clock over the change of
-   * `vllm:prompt_tokens_total`. It converts the server's KV cache, in
-   * tokens, into the blocks the written-blocks clock counts, whatever the
-   * tokenizer and whatever share of the server's traffic this Envoy sends.
-   * 0 with hasBlocksPerToken = false: not learned yet.
+   * What blocksPerToken is learned from (docs/hashing.md "Evictions"): this
+   * Envoy's routed-blocks clock and the server's `vllm:prompt_tokens_total`
+   * over the learning windows closed so far, each older window weighted
+   * LEARN_DECAY less. Both 0 until a window has closed.
    */
-  blocksPerToken: f64 = 0;
-  hasBlocksPerToken: bool = false;
-  /** Where the current learning window started: the server's prompt tokens and this Envoy's routed-blocks clock then. */
+  routedSum: f64 = 0;
+  tokensSum: f64 = 0;
+  /** Where the open learning window started: the server's prompt tokens and this Envoy's routed-blocks clock then. */
   tokensMark: f64 = 0;
   routedMark: u32 = 0;
   hasMark: bool = false;
@@ -84,6 +81,24 @@ export class EndpointState extends ServerSignals {
   constructor(address: string = "") {
     super();
     this.address = address;
+  }
+
+  /**
+   * The prompt blocks this Envoy routes there per prompt token the server
+   * schedules: the ratio of the learned sums. It converts the server's KV
+   * cache, in tokens, into the blocks the written-blocks clock counts,
+   * whatever the tokenizer and whatever share of the server's traffic this
+   * Envoy sends. A ratio of sums rather than an average of ratios: a window
+   * that caught a few long prompts routed but not yet scheduled weighs only
+   * as much as its tokens.
+   */
+  get blocksPerToken(): f64 {
+    return this.tokensSum > 0 ? this.routedSum / this.tokensSum : 0;
+  }
+
+  /** Whether blocksPerToken is learned (a window has closed). */
+  get hasBlocksPerToken(): bool {
+    return this.tokensSum > 0;
   }
 
   /** Health as the filters use it: unknown counts as healthy. */
@@ -167,11 +182,10 @@ export class EndpointState extends ServerSignals {
    * One step of learning blocksPerToken from the server's prompt-token
    * counter (`tokens`) and this Envoy's routed-blocks clock (`routed`, a
    * wrapping u32). A window closes once the server has scheduled
-   * LEARN_WINDOW_TOKENS since it opened: long enough that the requests
-   * routed but not yet scheduled (counted on one side only) are a small
-   * part of it. A counter that went back (the server restarted) or a clock
+   * LEARN_WINDOW_TOKENS since it opened, and adds its blocks and tokens to
+   * the sums. A counter that went back (the server restarted) or a clock
    * that moved by more than a block per token (this Envoy's in-flight value
-   * was reset) opens a new window without a sample.
+   * was reset) opens a new window without adding anything.
    */
   learnBlocksPerToken(tokens: f64, routed: u32): void {
     if (!isFinite(tokens) || tokens < 0) return;
@@ -181,11 +195,11 @@ export class EndpointState extends ServerSignals {
     }
     const dTokens = tokens - this.tokensMark;
     if (dTokens < LEARN_WINDOW_TOKENS) return;
-    const sample = <f64>(routed - this.routedMark) / dTokens;
+    const dRouted = <f64>(routed - this.routedMark);
     this.markWindow(tokens, routed);
-    if (sample > MAX_BLOCKS_PER_TOKEN) return;
-    this.blocksPerToken = this.hasBlocksPerToken ? this.blocksPerToken + LEARN_WEIGHT * (sample - this.blocksPerToken) : sample;
-    this.hasBlocksPerToken = true;
+    if (dRouted > MAX_BLOCKS_PER_TOKEN * dTokens) return;
+    this.routedSum = this.routedSum * LEARN_DECAY + dRouted;
+    this.tokensSum = this.tokensSum * LEARN_DECAY + dTokens;
   }
 
   private markWindow(tokens: f64, routed: u32): void {
@@ -231,13 +245,13 @@ export class EndpointState extends ServerSignals {
 //   i32 maxLoras, i32 inFlight, u8 healthy, i64 scrapedAtMs,
 //   i32 consecutiveFailures, i32 blockSize, i32 numGpuBlocks,
 //   i32 slotCapacity (0: not learned)
-//   f64 blocksPerToken, f64 tokensMark, u32 routedMark
+//   f64 routedSum, f64 tokensSum, f64 tokensMark, u32 routedMark
 //   list runningLoras, list waitingLoras
 // str = u16 byte length + UTF-8 bytes; list = u16 count + str*.
 // A pool is: u8 version = 2, u32 count, then count × (u32 length + state).
 // Unknown fields are written as 0 with their flag clear.
-// Version 1 had no slotCapacity, version 2 no blocksPerToken and window
-// marks; the published key changed with each (shared_state.ts), so a VM of
+// Version 1 had no slotCapacity, version 2 no blocks-per-token sums and
+// window marks; the published key changed with each (shared_state.ts), so a VM of
 // a previous build never reads this layout.
 
 export const STATE_VERSION: u8 = 3;
@@ -251,7 +265,7 @@ const FLAG_HEALTHY: u16 = 1 << 6;
 const FLAG_SCRAPED_AT: u16 = 1 << 7;
 const FLAG_BLOCK_SIZE: u16 = 1 << 8;
 const FLAG_NUM_GPU_BLOCKS: u16 = 1 << 9;
-const FLAG_BLOCKS_PER_TOKEN: u16 = 1 << 10;
+const FLAG_LEARNED: u16 = 1 << 10;
 const FLAG_MARK: u16 = 1 << 11;
 const FLAGS_KNOWN: u16 = (1 << 12) - 1;
 const MAX_ADDRESS_BYTES: i32 = 1024;
@@ -270,7 +284,7 @@ function flagsOf(s: EndpointState): u16 {
   if (s.hasScrapedAt) f |= FLAG_SCRAPED_AT;
   if (s.hasBlockSize) f |= FLAG_BLOCK_SIZE;
   if (s.hasNumGpuBlocks) f |= FLAG_NUM_GPU_BLOCKS;
-  if (s.hasBlocksPerToken) f |= FLAG_BLOCKS_PER_TOKEN;
+  if (s.hasBlocksPerToken) f |= FLAG_LEARNED;
   if (s.hasMark) f |= FLAG_MARK;
   return f;
 }
@@ -280,8 +294,8 @@ function flagsOf(s: EndpointState): u16 {
 // byte-at-a-time writer with a copy per state cost more than the rest of
 // publishing (docs/benchmarks.md "Fourth pass: scrape").
 
-/** Bytes of a state besides its address and lists: version, flags, 3 f64, 4 + 4 + 1 + 8 + 4 × 4, 2 f64 + 4. */
-const STATE_FIXED_BYTES: i32 = 80;
+/** Bytes of a state besides its address and lists: version, flags, 3 f64, 4 + 4 + 1 + 8 + 4 × 4, 3 f64 + 4. */
+const STATE_FIXED_BYTES: i32 = 88;
 
 /** Encoded size of a string: u16 length + UTF-8 bytes (empty when over `max`). */
 function strSize(s: string, max: i32): i32 {
@@ -333,7 +347,7 @@ function writeStateAt(p: usize, s: EndpointState): usize {
   if (!validCount(s.waiting)) f &= ~FLAG_WAITING;
   if (!validCount(s.running)) f &= ~FLAG_RUNNING;
   if (!validFraction(s.kvCacheUsage)) f &= ~FLAG_KV;
-  if (!validRate(s.blocksPerToken)) f &= ~FLAG_BLOCKS_PER_TOKEN;
+  if (!validSums(s.routedSum, s.tokensSum)) f &= ~FLAG_LEARNED;
   if (!validCount(s.tokensMark)) f &= ~FLAG_MARK;
   store<u8>(p, STATE_VERSION);
   store<u16>(p, f, 1);
@@ -349,10 +363,11 @@ function writeStateAt(p: usize, s: EndpointState): usize {
   store<u32>(p, <u32>s.blockSize, 45);
   store<u32>(p, <u32>s.numGpuBlocks, 49);
   store<u32>(p, <u32>(s.slotCapacity > 0 && s.slotCapacity <= MAX_SLOT_CAPACITY ? s.slotCapacity : 0), 53);
-  store<f64>(p, f & FLAG_BLOCKS_PER_TOKEN ? s.blocksPerToken : 0, 57);
-  store<f64>(p, f & FLAG_MARK ? s.tokensMark : 0, 65);
-  store<u32>(p, f & FLAG_MARK ? s.routedMark : 0, 73);
-  p = writeListAt(p + 77, s.runningLoras);
+  store<f64>(p, f & FLAG_LEARNED ? s.routedSum : 0, 57);
+  store<f64>(p, f & FLAG_LEARNED ? s.tokensSum : 0, 65);
+  store<f64>(p, f & FLAG_MARK ? s.tokensMark : 0, 73);
+  store<u32>(p, f & FLAG_MARK ? s.routedMark : 0, 81);
+  p = writeListAt(p + 85, s.runningLoras);
   return writeListAt(p, s.waitingLoras);
 }
 
@@ -387,8 +402,9 @@ function validFraction(v: f64): bool {
   return isFinite(v) && v >= 0 && v <= 1;
 }
 
-function validRate(v: f64): bool {
-  return isFinite(v) && v >= 0 && v <= MAX_BLOCKS_PER_TOKEN;
+/** Learned sums as learnBlocksPerToken leaves them: at least a token (a window has thousands), blocks at most one per token. */
+function validSums(routed: f64, tokens: f64): bool {
+  return isFinite(tokens) && tokens >= 1 && isFinite(routed) && routed >= 0 && routed <= MAX_BLOCKS_PER_TOKEN * tokens;
 }
 
 /** Bounds-checked reader; any short read sets `bad` and returns 0/"". */
@@ -466,14 +482,15 @@ function readState(r: Reader): EndpointState | null {
   s.numGpuBlocks = <i32>r.u32();
   const slots = r.u32();
   s.slotCapacity = slots <= <u32>MAX_SLOT_CAPACITY ? <i32>slots : 0;
-  s.blocksPerToken = r.f64();
+  s.routedSum = r.f64();
+  s.tokensSum = r.f64();
   s.tokensMark = r.f64();
   s.routedMark = r.u32();
   s.runningLoras = r.list();
   s.waitingLoras = r.list();
   if (r.bad || healthy > 1) return null;
   if (!validCount(s.waiting) || !validCount(s.running) || !validFraction(s.kvCacheUsage)) return null;
-  if (!validRate(s.blocksPerToken) || !validCount(s.tokensMark)) return null;
+  if (!validCount(s.tokensMark)) return null;
   s.healthy = healthy == 1;
   s.hasWaiting = (f & FLAG_WAITING) != 0;
   s.hasRunning = (f & FLAG_RUNNING) != 0;
@@ -485,7 +502,7 @@ function readState(r: Reader): EndpointState | null {
   s.hasScrapedAt = (f & FLAG_SCRAPED_AT) != 0;
   s.hasBlockSize = (f & FLAG_BLOCK_SIZE) != 0;
   s.hasNumGpuBlocks = (f & FLAG_NUM_GPU_BLOCKS) != 0;
-  s.hasBlocksPerToken = (f & FLAG_BLOCKS_PER_TOKEN) != 0;
+  if ((f & FLAG_LEARNED) != 0 ? !validSums(s.routedSum, s.tokensSum) : s.routedSum != 0 || s.tokensSum != 0) return null;
   s.hasMark = (f & FLAG_MARK) != 0;
   return s;
 }

@@ -99,7 +99,8 @@ function stateJson(w: ByteWriter, s: EndpointState): void {
   field(w, "blockSize", s.hasBlockSize, <f64>s.blockSize);
   field(w, "numGpuBlocks", s.hasNumGpuBlocks, <f64>s.numGpuBlocks);
   w.str(',"slotCapacity":' + s.slotCapacity.toString());
-  field(w, "blocksPerToken", s.hasBlocksPerToken, s.blocksPerToken);
+  field(w, "routedSum", s.hasBlocksPerToken, s.routedSum);
+  field(w, "tokensSum", s.hasBlocksPerToken, s.tokensSum);
   field(w, "tokensMark", s.hasMark, s.tokensMark);
   field(w, "routedMark", s.hasMark, <f64>s.routedMark);
   w.str(',"consecutiveFailures":' + s.consecutiveFailures.toString());
@@ -126,8 +127,9 @@ function splitLines(s: string): Array<string> {
  * Builds a state from flat arguments (NaN = unknown) and encodes it.
  * nums: [waiting, running, kvCacheUsage, maxLoras, inFlight, healthy(0/1),
  * scrapedAtMs, consecutiveFailures, blockSize, numGpuBlocks, slotCapacity
- * (optional, 0 = not learned), blocksPerToken (optional), tokensMark and
- * routedMark (optional, a window mark when tokensMark is not NaN)]; loras: names
+ * (optional, 0 = not learned), routedSum and tokensSum (optional, learned
+ * when tokensSum is not NaN), tokensMark and routedMark (optional, a window
+ * mark when tokensMark is not NaN)]; loras: names
  * joined by "\n", hasLoras separately.
  */
 export function encodeStateFrom(address: string, nums: Float64Array, hasLoras: bool, running: string, waiting: string): Uint8Array {
@@ -153,11 +155,12 @@ export function encodeStateFrom(address: string, nums: Float64Array, hasLoras: b
   s.hasNumGpuBlocks = !isNaN(nums[9]);
   s.numGpuBlocks = s.hasNumGpuBlocks ? <i32>nums[9] : 0;
   s.slotCapacity = nums.length > 10 && nums[10] > 0 ? <i32>nums[10] : 0;
-  s.hasBlocksPerToken = nums.length > 11 && !isNaN(nums[11]);
-  s.blocksPerToken = s.hasBlocksPerToken ? nums[11] : 0;
-  s.hasMark = nums.length > 13 && !isNaN(nums[12]);
-  s.tokensMark = s.hasMark ? nums[12] : 0;
-  s.routedMark = s.hasMark ? <u32>nums[13] : 0;
+  const learned = nums.length > 12 && !isNaN(nums[12]);
+  s.routedSum = learned ? nums[11] : 0;
+  s.tokensSum = learned ? nums[12] : 0;
+  s.hasMark = nums.length > 14 && !isNaN(nums[13]);
+  s.tokensMark = s.hasMark ? nums[13] : 0;
+  s.routedMark = s.hasMark ? <u32>nums[14] : 0;
   s.hasLoras = hasLoras;
   if (hasLoras) {
     s.runningLoras = splitLines(running);

@@ -10,7 +10,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ProxyWasmHost } from "../../src/host/index.js";
-import { A, B, C, newPool, route, routedBlocksOf, scrapeRound, statAfterTick, uniquePrompt, writtenBlocksOf, type VllmState } from "./fixtures/vllm.js";
+import { A, B, C, newPool, route, routedBlocksOf, scrapeRound, stat, statAfterTick, uniquePrompt, writtenBlocksOf, type VllmState } from "./fixtures/vllm.js";
 import { ensureBuilt } from "../support";
 import { REPLICAS, replica, replicasAre, TICK } from "./fixtures/fleet.js";
 
@@ -75,6 +75,7 @@ describe('evictions: what a server has had written over since no longer counts (
 
   it("a prompt matches its server until 40 blocks were written there after it, and not after", async () => {
     const host = await pool(true);
+    expect(stat(host, `llm_picker.endpoint.eviction_horizon_blocks.${A.replace(/[.:]/g, "_")}`)).toBe(40);
     const home = route(host, PROMPT)!;
     const stamp = writtenBlocksOf(host, home);
     // Within the horizon (age ≤ 40): still held. Three-block fillers stop at an age of 30–40.
@@ -99,6 +100,7 @@ describe('evictions: what a server has had written over since no longer counts (
     ["a server that does not report its cache size", true, { waiting: 0, running: 0, kv: 0 } as VllmState],
   ])("with %s the prompt keeps matching however much is written", async (_name, follow, page) => {
     const host = await pool(follow, page);
+    expect(stat(host, `llm_picker.endpoint.eviction_horizon_blocks.${A.replace(/[.:]/g, "_")}`)).toBe(0);
     const home = route(host, PROMPT)!;
     expect(writeOver(host, home, writtenBlocksOf(host, home), 200, 0)).toBeGreaterThan(200);
     expect(matchedBySending(host)).toEqual({ endpoint: home, matched: 10 });
@@ -126,6 +128,8 @@ describe('evictions: what a server has had written over since no longer counts (
       counters[e] = { ...SMALL_CACHE, promptTokens: START + routedBlocksOf(host, e) * tokensPerBlock };
     }
     scrapeRound(host, 50, counters);
+    // The horizon as the stats show it, for every endpoint.
+    for (const e of [A, B, C]) expect(stat(host, `llm_picker.endpoint.eviction_horizon_blocks.${e.replace(/[.:]/g, "_")}`)).toBe(horizon);
     const home = route(host, PROMPT)!;
     // Written over by up to `horizon` blocks: still held (three-block fillers stop within 3 of the aim).
     const age = writeOver(host, home, writtenBlocksOf(host, home), horizon - 3, 0);
@@ -151,6 +155,7 @@ describe('evictions: what a server has had written over since no longer counts (
       counters[e] = { ...SMALL_CACHE, promptTokens: START + routedBlocksOf(host, e) * 128 };
     }
     scrapeRound(host, TICK, counters);
+    for (const e of [A, B]) expect(stat(host, `llm_picker.endpoint.eviction_horizon_blocks.${e.replace(/[.:]/g, "_")}`)).toBe(15);
     const { prompt, home } = ownedPrompt(host);
     expect(writeOver(host, home, writtenBlocksOf(host, home), 12, 0)).toBeLessThanOrEqual(15);
     expect(sendAgain(host, prompt)).toEqual({ endpoint: home, matched: 10 });

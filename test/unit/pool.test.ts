@@ -27,7 +27,13 @@ const stateArb = fc.record({
   blockSize: fc.option(fc.integer({ min: 0, max: 1 << 20 }), { nil: null }),
   numGpuBlocks: fc.option(fc.integer({ min: 0, max: 2 ** 31 - 1 }), { nil: null }),
   slotCapacity: fc.integer({ min: 0, max: 1 << 20 }),
-  blocksPerToken: fc.option(fc.double({ min: 0, max: 1, noNaN: true }), { nil: null }),
+  // The learned sums: tokens in (0, 2^40], blocks at most one per token (whole numbers: the JSON the test reads prints them exactly).
+  learned: fc.option(
+    fc
+      .tuple(fc.integer({ min: 1, max: 2 ** 40 }), fc.double({ min: 0, max: 1, noNaN: true }))
+      .map(([tokens, rate]) => ({ tokens, blocks: Math.floor(tokens * rate) })),
+    { nil: null },
+  ),
   mark: fc.option(fc.tuple(fc.integer({ min: 0, max: 2 ** 50 }), fc.integer({ min: 0, max: 2 ** 32 - 1 })), { nil: null }),
   loras: fc.option(
     fc.record({
@@ -60,7 +66,8 @@ function encodeFrom(s: StateArb): Uint8Array {
     n(s.blockSize),
     n(s.numGpuBlocks),
     s.slotCapacity,
-    n(s.blocksPerToken),
+    s.learned === null ? NaN : s.learned.blocks,
+    s.learned === null ? NaN : s.learned.tokens,
     s.mark === null ? NaN : s.mark[0],
     s.mark === null ? NaN : s.mark[1],
   ]);
@@ -85,7 +92,8 @@ describe("endpoint state encoding", () => {
           blockSize: s.blockSize,
           numGpuBlocks: s.numGpuBlocks,
           slotCapacity: s.slotCapacity,
-          blocksPerToken: round6(s.blocksPerToken),
+          routedSum: s.learned === null ? null : s.learned.blocks,
+          tokensSum: s.learned === null ? null : s.learned.tokens,
           tokensMark: s.mark === null ? null : s.mark[0],
           routedMark: s.mark === null ? null : s.mark[1],
           consecutiveFailures: s.consecutiveFailures,
@@ -112,20 +120,22 @@ describe("endpoint state encoding", () => {
       blockSize: null,
       numGpuBlocks: null,
       slotCapacity: 32,
-      blocksPerToken: 0.0625,
+      learned: { tokens: 32768, blocks: 2048 },
       mark: [40000, 7],
       loras: { running: ["x"], waiting: [] },
     });
     // version, flags = waiting|kv|loras|inFlight|healthy|blocksPerToken|mark = 1+4+8+32+64+1024+2048 = 3181
     expect(Array.from(b.slice(0, 6))).toEqual([3, 3181 & 0xff, 3181 >> 8, 3, 0, 0x61]);
     // address, 3 × f64, maxLoras + inFlight, healthy, scrapedAtMs, failures +
-    // blockSize + numGpuBlocks, slotCapacity, blocksPerToken + tokensMark,
-    // routedMark, then the two adapter lists
-    expect(b.length).toBe(1 + 2 + 5 + 24 + 8 + 1 + 8 + 12 + 4 + 16 + 4 + (2 + 2 + 1) + 2);
-    const slots = b.length - (2 + 2 + 1) - 2 - 4 - 16 - 4;
+    // blockSize + numGpuBlocks, slotCapacity, routedSum + tokensSum +
+    // tokensMark, routedMark, then the two adapter lists
+    expect(b.length).toBe(1 + 2 + 5 + 24 + 8 + 1 + 8 + 12 + 4 + 24 + 4 + (2 + 2 + 1) + 2);
+    const slots = b.length - (2 + 2 + 1) - 2 - 4 - 24 - 4;
     expect(Array.from(b.slice(slots, slots + 4))).toEqual([32, 0, 0, 0]);
-    const learned = new DataView(b.buffer, b.byteOffset + slots + 4, 20);
-    expect([learned.getFloat64(0, true), learned.getFloat64(8, true), learned.getUint32(16, true)]).toEqual([0.0625, 40000, 7]);
+    const learned = new DataView(b.buffer, b.byteOffset + slots + 4, 28);
+    expect([learned.getFloat64(0, true), learned.getFloat64(8, true), learned.getFloat64(16, true), learned.getUint32(24, true)]).toEqual([
+      2048, 32768, 40000, 7,
+    ]);
   });
 
   it("every truncation of a valid encoding decodes to null", () => {
@@ -158,8 +168,8 @@ describe("endpoint state encoding", () => {
         if (out !== null) {
           for (const k of ["waiting", "running"]) if (out[k] !== null) expect(out[k]).toBeGreaterThanOrEqual(0);
           if (out.kvCacheUsage !== null) expect(out.kvCacheUsage).toBeLessThanOrEqual(1);
-          if (out.blocksPerToken !== null) expect(out.blocksPerToken).toBeGreaterThanOrEqual(0);
-          if (out.blocksPerToken !== null) expect(out.blocksPerToken).toBeLessThanOrEqual(1);
+          if (out.tokensSum !== null) expect(out.tokensSum).toBeGreaterThan(0);
+          if (out.routedSum !== null) expect(out.routedSum >= 0 && out.routedSum <= out.tokensSum).toBe(true);
         }
       }),
       { numRuns: 500 },
@@ -180,7 +190,7 @@ describe("endpoint state encoding", () => {
       blockSize: 16,
       numGpuBlocks: 10,
       slotCapacity: 0,
-      blocksPerToken: null,
+      learned: null,
       mark: null,
       loras: null,
     });
@@ -199,12 +209,14 @@ describe("endpoint state encoding", () => {
 
 // ---------------------------------------------------------------------------
 // Blocks per token: learned from the server's prompt-token counter and this
-// Envoy's routed-blocks clock, one window per 16,384 tokens, each new sample
-// weighted 1/4 (docs/hashing.md "Evictions").
+// Envoy's routed-blocks clock, one window per 16,384 tokens, as the ratio of
+// the windows' sums, each older window weighted 7/8 (docs/hashing.md
+// "Evictions").
 
 describe("blocks per token learned from the prompt-token counter", () => {
   const W = 16384;
   const WRAP = 2 ** 32;
+  const D = 0.875;
   it.each([
     // [case, (tokens, routed) pairs, blocksPerToken after each (null: not learned)]
     ["the first scrape only marks", [[1000, 0]], [null]],
@@ -218,26 +230,26 @@ describe("blocks per token learned from the prompt-token counter", () => {
       [null, null, 0.0625],
     ],
     [
-      "later windows are averaged in with weight 1/4",
+      "later windows add to the sums, the older ones weighted 7/8",
       [
         [1000, 0],
         [1000 + W, 1024],
         [1000 + 3 * W, 2048],
       ],
-      [null, 0.0625, 0.0625 + 0.25 * (0.03125 - 0.0625)],
+      [null, 0.0625, (1024 * D + 1024) / (W * D + 2 * W)],
     ],
     [
-      "a counter that went back (a restarted server) opens a new window without a sample",
+      "a counter that went back (a restarted server) opens a new window without adding to the sums",
       [
         [1000, 0],
         [1000 + W, 1024],
         [500, 2100],
         [500 + W, 2100 + 2048],
       ],
-      [null, 0.0625, 0.0625, 0.0625 + 0.25 * (0.125 - 0.0625)],
+      [null, 0.0625, 0.0625, (1024 * D + 2048) / (W * D + W)],
     ],
     [
-      "a clock that went back (a new in-flight value) is over a block per token: no sample, a new window",
+      "a clock that went back (a new in-flight value) is over a block per token: nothing added, a new window",
       [
         [0, 5000],
         [W, 10],
