@@ -22,8 +22,9 @@
 // Several series of one metric (vLLM labels them by model_name and, with data
 // parallelism, by engine): waiting and running are SUMMED (requests queued on
 // any engine of the server are queued on the server), KV-cache usage takes the
-// MAX (the hottest engine is the one that will preempt), and the prompt
-// tokens counter is SUMMED (every engine's prefills). Non-finite or
+// MAX (the hottest engine is the one that will preempt), and the token
+// counters (prompt, prefix-cache queries and hits, generation) are SUMMED
+// (every engine's work). Non-finite or
 // negative sample values are ignored (a NaN queue carries no information).
 import { ByteWriter } from "../util/bytes";
 import { isLabelNameByte, isNameByte, newlineMask64, nextQuoteOrEscape, sameBytes, skipBlanksFrom, skippable, skipQuoted, startsWithVllm, VLLM_PREFIX_LEN } from "./lines";
@@ -39,6 +40,9 @@ const KIND_GPU_KV: i32 = 4;
 const KIND_LORA: i32 = 5;
 const KIND_CACHE_CONFIG: i32 = 6;
 const KIND_PROMPT_TOKENS: i32 = 7;
+const KIND_PREFIX_QUERIES: i32 = 8;
+const KIND_PREFIX_HITS: i32 = 9;
+const KIND_GENERATION_TOKENS: i32 = 10;
 
 // Label slots kept while parsing one line (only for LORA and CACHE_CONFIG).
 const LABEL_NONE: i32 = -1;
@@ -56,6 +60,9 @@ const NAME_GPU_KV = bytesOf("vllm:gpu_cache_usage_perc");
 const NAME_LORA = bytesOf("vllm:lora_requests_info");
 const NAME_CACHE_CONFIG = bytesOf("vllm:cache_config_info");
 const NAME_PROMPT_TOKENS = bytesOf("vllm:prompt_tokens_total");
+const NAME_PREFIX_QUERIES = bytesOf("vllm:prefix_cache_queries_total");
+const NAME_PREFIX_HITS = bytesOf("vllm:prefix_cache_hits_total");
+const NAME_GENERATION_TOKENS = bytesOf("vllm:generation_tokens_total");
 const LNAME_RUNNING_ADAPTERS = bytesOf("running_lora_adapters");
 const LNAME_WAITING_ADAPTERS = bytesOf("waiting_lora_adapters");
 const LNAME_MAX_LORA = bytesOf("max_lora");
@@ -261,12 +268,15 @@ class LineParser {
       if (this.startsWithName(start, NAME_KV)) return KIND_KV;
     } else if (c == 0x67 /* g */) {
       if (this.startsWithName(start, NAME_GPU_KV)) return KIND_GPU_KV;
+      if (this.startsWithName(start, NAME_GENERATION_TOKENS)) return KIND_GENERATION_TOKENS;
     } else if (c == 0x6c /* l */) {
       if (this.startsWithName(start, NAME_LORA)) return KIND_LORA;
     } else if (c == 0x63 /* c */) {
       if (this.startsWithName(start, NAME_CACHE_CONFIG)) return KIND_CACHE_CONFIG;
     } else if (c == 0x70 /* p */) {
       if (this.startsWithName(start, NAME_PROMPT_TOKENS)) return KIND_PROMPT_TOKENS;
+      if (this.startsWithName(start, NAME_PREFIX_QUERIES)) return KIND_PREFIX_QUERIES;
+      if (this.startsWithName(start, NAME_PREFIX_HITS)) return KIND_PREFIX_HITS;
     }
     return KIND_OTHER;
   }
@@ -392,6 +402,21 @@ class LineParser {
       if (usable) {
         m.promptTokens += v;
         m.hasPromptTokens = true;
+      }
+    } else if (kind == KIND_PREFIX_QUERIES) {
+      if (usable) {
+        m.prefixQueries += v;
+        m.hasPrefixQueries = true;
+      }
+    } else if (kind == KIND_PREFIX_HITS) {
+      if (usable) {
+        m.prefixHits += v;
+        m.hasPrefixHits = true;
+      }
+    } else if (kind == KIND_GENERATION_TOKENS) {
+      if (usable) {
+        m.generationTokens += v;
+        m.hasGenerationTokens = true;
       }
     } else if (kind == KIND_LORA) {
       this.applyLora(v, acc);

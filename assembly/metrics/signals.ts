@@ -33,14 +33,37 @@ export class ServerSignals {
 /** What a scrape told us about one server. */
 export class EndpointMetrics extends ServerSignals {
   /**
-   * `vllm:prompt_tokens_total`: the prompt tokens the server has scheduled
-   * since it started (every client's, cached ones included). A counter, so
-   * only its change between two scrapes means anything; not part of
-   * ServerSignals, the scheduler keeps what it learns from it instead
-   * (EndpointState.blocksPerToken).
+   * Token counters, each since the server started and summed over its
+   * engines: `vllm:prompt_tokens_total` (every prompt token prefilled,
+   * cached or not), `vllm:prefix_cache_queries_total` and `_hits_total`
+   * (prompt tokens looked up in the prefix cache, and those found there),
+   * `vllm:generation_tokens_total`. Only their change between two scrapes
+   * means anything; not part of ServerSignals, the scheduler keeps what it
+   * learns from them instead (EndpointState.blocksPerToken).
    */
   promptTokens: f64 = 0;
   hasPromptTokens: bool = false;
+  prefixQueries: f64 = 0;
+  hasPrefixQueries: bool = false;
+  prefixHits: f64 = 0;
+  hasPrefixHits: bool = false;
+  generationTokens: f64 = 0;
+  hasGenerationTokens: bool = false;
+
+  /**
+   * The tokens the server has written into its KV cache since it started,
+   * as far as its counters tell (NaN when they do not): the prompt tokens
+   * it did not find cached (queries − hits; every prompt token when the
+   * prefix-cache counters are missing) plus the tokens it generated.
+   */
+  get cacheWrites(): f64 {
+    let prompt: f64 = NaN;
+    if (this.hasPrefixQueries && this.hasPrefixHits) prompt = this.prefixQueries > this.prefixHits ? this.prefixQueries - this.prefixHits : 0;
+    else if (this.hasPromptTokens) prompt = this.promptTokens;
+    if (isNaN(prompt)) return NaN;
+    return this.hasGenerationTokens ? prompt + this.generationTokens : prompt;
+  }
+
   /** Sample lines of the metrics above that were accepted (other metrics are skipped unparsed). */
   samples: i32 = 0;
   /** Lines that did not parse and were skipped (lines without a metric name, or of the metrics above). */

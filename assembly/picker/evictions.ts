@@ -16,17 +16,13 @@ const MAX_HORIZON: f64 = 1073741824; // 2^30
  * How many index blocks written to this server's KV cache push out an
  * entry written before them, or 0 when unknown (no `vllm:cache_config_info`
  * in its scrapes): its cache in tokens, `num_gpu_blocks` × `block_size`,
- * times the blocks this Envoy routes there per token the server schedules
- * (learned from its prompt-token counter; until then BYTES_PER_TOKEN bytes
- * of `blockBytes`-byte blocks). The learned rate is also this Envoy's share
- * of the server's tokens, as the clock is its share of the writes, so the
- * horizon shrinks with the share of other clients. A fleet's `replicas`
- * (1 without a fleet) scale it back up: their split is not a share the
- * clock follows (docs/hashing.md "Evictions").
+ * times how far the written-blocks clock advances per token the server
+ * writes (learned from its token counters; until then BYTES_PER_TOKEN
+ * bytes of `blockBytes`-byte blocks). docs/hashing.md "Evictions".
  */
-export function evictionHorizon(s: EndpointState, blockBytes: i32, replicas: i32 = 1): u32 {
+export function evictionHorizon(s: EndpointState, blockBytes: i32): u32 {
   if (!s.hasNumGpuBlocks || !s.hasBlockSize || s.numGpuBlocks <= 0 || s.blockSize <= 0 || blockBytes <= 0) return 0;
-  const perToken = s.hasBlocksPerToken ? s.blocksPerToken * <f64>(replicas > 1 ? replicas : 1) : BYTES_PER_TOKEN / <f64>blockBytes;
+  const perToken = s.hasBlocksPerToken ? s.blocksPerToken : BYTES_PER_TOKEN / <f64>blockBytes;
   const blocks = <f64>s.numGpuBlocks * <f64>s.blockSize * perToken;
   return <u32>Math.max(1, Math.min(blocks, MAX_HORIZON));
 }
@@ -39,8 +35,8 @@ export function clocksOf(states: Array<EndpointState>): StaticArray<u32> {
 }
 
 /** Per state: its eviction horizon (evictionHorizon). */
-export function horizonsOf(states: Array<EndpointState>, blockBytes: i32, replicas: i32 = 1): StaticArray<u32> {
+export function horizonsOf(states: Array<EndpointState>, blockBytes: i32): StaticArray<u32> {
   const out = new StaticArray<u32>(states.length);
-  for (let i = 0; i < states.length; i++) unchecked((out[i] = evictionHorizon(unchecked(states[i]), blockBytes, replicas)));
+  for (let i = 0; i < states.length; i++) unchecked((out[i] = evictionHorizon(unchecked(states[i]), blockBytes)));
   return out;
 }

@@ -273,8 +273,7 @@ export class Router {
       placements.record(session, placed);
       if (hop != null) r.placement = formatPlacement(placed);
     }
-    // Every prompt block it sends, cached or not, is what the server's prompt-token counter counts (blocksPerToken).
-    addInFlight(this.store, r.endpoint, 1, inflight.value, r.pendingBlocks, written, <u32>max(0, sreq.promptBlocks));
+    addInFlight(this.store, r.endpoint, 1, inflight.value, r.pendingBlocks, written);
     this.routedCount++;
     return r;
   }
@@ -282,22 +281,12 @@ export class Router {
   /** The index's match, counting only what each endpoint has not evicted since (followEvictions). */
   private matchIndex(hashes: StaticArray<u64>, addresses: Array<string>, states: Array<EndpointState>): Int32Array {
     if (!this.followEvictions) return this.index.match(hashes, addresses);
-    return this.index.match(hashes, addresses, clocksOf(states), horizonsOf(states, this.blocks.blockSize, this.liveReplicas()));
+    return this.index.match(hashes, addresses, clocksOf(states), horizonsOf(states, this.blocks.blockSize));
   }
 
   /** The eviction horizon the index applies to `s` (docs/hashing.md "Evictions"), 0 when none. */
   horizonOf(s: EndpointState): u32 {
-    return this.followEvictions ? evictionHorizon(s, this.blocks.blockSize, this.liveReplicas()) : 0;
-  }
-
-  /** The fleet's usable replicas (at least 1; 1 without a fleet). */
-  private liveReplicas(): i32 {
-    const replicas = this.replicas;
-    if (replicas == null) return 1;
-    const view = replicas.current();
-    let n = 0;
-    for (let i = 0; i < view.usable.length; i++) if (unchecked(view.usable[i])) n++;
-    return n > 1 ? n : 1;
+    return this.followEvictions ? evictionHorizon(s, this.blocks.blockSize) : 0;
   }
 
   /**

@@ -15,7 +15,7 @@ export const DEFAULT_STALE_AFTER_MS: i64 = 1000;
 export const DEFAULT_MAX_CONSECUTIVE_FAILURES: i32 = 2;
 /** Upper bound on a learned slot capacity (keeps the encoded value sane). */
 export const MAX_SLOT_CAPACITY: i32 = 1 << 20;
-/** Prompt tokens a server schedules in one learning window of blocksPerToken. */
+/** Tokens a server writes into its KV cache in one learning window of blocksPerToken. */
 export const LEARN_WINDOW_TOKENS: f64 = 16384;
 /** Weight of the windows before the one that closes: the sums remember about eight windows. */
 export const LEARN_DECAY: f64 = 0.875;
@@ -66,16 +66,17 @@ export class EndpointState extends ServerSignals {
    */
   slotCapacity: i32 = 0;
   /**
-   * What blocksPerToken is learned from (docs/hashing.md "Evictions"): this
-   * Envoy's routed-blocks clock and the server's `vllm:prompt_tokens_total`
-   * over the learning windows closed so far, each older window weighted
-   * LEARN_DECAY less. Both 0 until a window has closed.
+   * What blocksPerToken is learned from (docs/hashing.md "Evictions"): the
+   * advance of this Envoy's written-blocks clock and the tokens the server
+   * reports writing into its KV cache (EndpointMetrics.cacheWrites) over the
+   * learning windows closed so far, each older window weighted LEARN_DECAY
+   * less. Both 0 until a window has closed.
    */
-  routedSum: f64 = 0;
+  clockSum: f64 = 0;
   tokensSum: f64 = 0;
-  /** Where the open learning window started: the server's prompt tokens and this Envoy's routed-blocks clock then. */
+  /** Where the open learning window started: the server's cache writes and this Envoy's clock then. */
   tokensMark: f64 = 0;
-  routedMark: u32 = 0;
+  clockMark: u32 = 0;
   hasMark: bool = false;
 
   constructor(address: string = "") {
@@ -84,16 +85,17 @@ export class EndpointState extends ServerSignals {
   }
 
   /**
-   * The prompt blocks this Envoy routes there per prompt token the server
-   * schedules: the ratio of the learned sums. It converts the server's KV
-   * cache, in tokens, into the blocks the written-blocks clock counts,
-   * whatever the tokenizer and whatever share of the server's traffic this
-   * Envoy sends. A ratio of sums rather than an average of ratios: a window
-   * that caught a few long prompts routed but not yet scheduled weighs only
-   * as much as its tokens.
+   * How far this Envoy's written-blocks clock advances per token the server
+   * writes into its KV cache: the ratio of the learned sums. The server's
+   * cache, in tokens, times this is its eviction horizon in clock blocks,
+   * whatever its tokenizer, whatever share of its traffic this Envoy sends,
+   * and counting what the clock does not see (the tokens the server
+   * generates). A ratio of sums rather than an average of ratios: a window
+   * that caught a few long prompts on one side of the lag between routing
+   * and prefill weighs only as much as its tokens.
    */
   get blocksPerToken(): f64 {
-    return this.tokensSum > 0 ? this.routedSum / this.tokensSum : 0;
+    return this.tokensSum > 0 ? this.clockSum / this.tokensSum : 0;
   }
 
   /** Whether blocksPerToken is learned (a window has closed). */
@@ -132,7 +134,7 @@ export class EndpointState extends ServerSignals {
    * A successful scrape. As upstream (partial scrapes still update what they
    * got), fields the page did not carry keep their last value.
    */
-  applyScrape(m: EndpointMetrics, nowMs: i64, routedBlocks: u32 = 0): void {
+  applyScrape(m: EndpointMetrics, nowMs: i64, writtenClock: u32 = 0): void {
     if (m.hasWaiting) {
       this.waiting = m.waiting;
       this.hasWaiting = true;
@@ -163,7 +165,8 @@ export class EndpointState extends ServerSignals {
       this.hasNumGpuBlocks = true;
     }
     this.learnSlotCapacity(m);
-    if (m.hasPromptTokens) this.learnBlocksPerToken(m.promptTokens, routedBlocks);
+    const writes = m.cacheWrites;
+    if (!isNaN(writes)) this.learnBlocksPerToken(writes, writtenClock);
     this.scrapedAtMs = nowMs;
     this.hasScrapedAt = true;
     this.consecutiveFailures = 0;
@@ -179,32 +182,32 @@ export class EndpointState extends ServerSignals {
   }
 
   /**
-   * One step of learning blocksPerToken from the server's prompt-token
-   * counter (`tokens`) and this Envoy's routed-blocks clock (`routed`, a
-   * wrapping u32). A window closes once the server has scheduled
+   * One step of learning blocksPerToken from the server's cache writes
+   * (`tokens`, a counter) and this Envoy's written-blocks clock (`clock`, a
+   * wrapping u32). A window closes once the server has written
    * LEARN_WINDOW_TOKENS since it opened, and adds its blocks and tokens to
    * the sums. A counter that went back (the server restarted) or a clock
    * that moved by more than a block per token (this Envoy's in-flight value
    * was reset) opens a new window without adding anything.
    */
-  learnBlocksPerToken(tokens: f64, routed: u32): void {
+  learnBlocksPerToken(tokens: f64, clock: u32): void {
     if (!isFinite(tokens) || tokens < 0) return;
     if (!this.hasMark || tokens < this.tokensMark) {
-      this.markWindow(tokens, routed);
+      this.markWindow(tokens, clock);
       return;
     }
     const dTokens = tokens - this.tokensMark;
     if (dTokens < LEARN_WINDOW_TOKENS) return;
-    const dRouted = <f64>(routed - this.routedMark);
-    this.markWindow(tokens, routed);
-    if (dRouted > MAX_BLOCKS_PER_TOKEN * dTokens) return;
-    this.routedSum = this.routedSum * LEARN_DECAY + dRouted;
+    const dClock = <f64>(clock - this.clockMark);
+    this.markWindow(tokens, clock);
+    if (dClock > MAX_BLOCKS_PER_TOKEN * dTokens) return;
+    this.clockSum = this.clockSum * LEARN_DECAY + dClock;
     this.tokensSum = this.tokensSum * LEARN_DECAY + dTokens;
   }
 
-  private markWindow(tokens: f64, routed: u32): void {
+  private markWindow(tokens: f64, clock: u32): void {
     this.tokensMark = tokens;
-    this.routedMark = routed;
+    this.clockMark = clock;
     this.hasMark = true;
   }
 
@@ -245,7 +248,7 @@ export class EndpointState extends ServerSignals {
 //   i32 maxLoras, i32 inFlight, u8 healthy, i64 scrapedAtMs,
 //   i32 consecutiveFailures, i32 blockSize, i32 numGpuBlocks,
 //   i32 slotCapacity (0: not learned)
-//   f64 routedSum, f64 tokensSum, f64 tokensMark, u32 routedMark
+//   f64 clockSum, f64 tokensSum, f64 tokensMark, u32 clockMark
 //   list runningLoras, list waitingLoras
 // str = u16 byte length + UTF-8 bytes; list = u16 count + str*.
 // A pool is: u8 version = 2, u32 count, then count × (u32 length + state).
@@ -347,7 +350,7 @@ function writeStateAt(p: usize, s: EndpointState): usize {
   if (!validCount(s.waiting)) f &= ~FLAG_WAITING;
   if (!validCount(s.running)) f &= ~FLAG_RUNNING;
   if (!validFraction(s.kvCacheUsage)) f &= ~FLAG_KV;
-  if (!validSums(s.routedSum, s.tokensSum)) f &= ~FLAG_LEARNED;
+  if (!validSums(s.clockSum, s.tokensSum)) f &= ~FLAG_LEARNED;
   if (!validCount(s.tokensMark)) f &= ~FLAG_MARK;
   store<u8>(p, STATE_VERSION);
   store<u16>(p, f, 1);
@@ -363,10 +366,10 @@ function writeStateAt(p: usize, s: EndpointState): usize {
   store<u32>(p, <u32>s.blockSize, 45);
   store<u32>(p, <u32>s.numGpuBlocks, 49);
   store<u32>(p, <u32>(s.slotCapacity > 0 && s.slotCapacity <= MAX_SLOT_CAPACITY ? s.slotCapacity : 0), 53);
-  store<f64>(p, f & FLAG_LEARNED ? s.routedSum : 0, 57);
+  store<f64>(p, f & FLAG_LEARNED ? s.clockSum : 0, 57);
   store<f64>(p, f & FLAG_LEARNED ? s.tokensSum : 0, 65);
   store<f64>(p, f & FLAG_MARK ? s.tokensMark : 0, 73);
-  store<u32>(p, f & FLAG_MARK ? s.routedMark : 0, 81);
+  store<u32>(p, f & FLAG_MARK ? s.clockMark : 0, 81);
   p = writeListAt(p + 85, s.runningLoras);
   return writeListAt(p, s.waitingLoras);
 }
@@ -403,8 +406,8 @@ function validFraction(v: f64): bool {
 }
 
 /** Learned sums as learnBlocksPerToken leaves them: at least a token (a window has thousands), blocks at most one per token. */
-function validSums(routed: f64, tokens: f64): bool {
-  return isFinite(tokens) && tokens >= 1 && isFinite(routed) && routed >= 0 && routed <= MAX_BLOCKS_PER_TOKEN * tokens;
+function validSums(clock: f64, tokens: f64): bool {
+  return isFinite(tokens) && tokens >= 1 && isFinite(clock) && clock >= 0 && clock <= MAX_BLOCKS_PER_TOKEN * tokens;
 }
 
 /** Bounds-checked reader; any short read sets `bad` and returns 0/"". */
@@ -482,10 +485,10 @@ function readState(r: Reader): EndpointState | null {
   s.numGpuBlocks = <i32>r.u32();
   const slots = r.u32();
   s.slotCapacity = slots <= <u32>MAX_SLOT_CAPACITY ? <i32>slots : 0;
-  s.routedSum = r.f64();
+  s.clockSum = r.f64();
   s.tokensSum = r.f64();
   s.tokensMark = r.f64();
-  s.routedMark = r.u32();
+  s.clockMark = r.u32();
   s.runningLoras = r.list();
   s.waitingLoras = r.list();
   if (r.bad || healthy > 1) return null;
@@ -502,7 +505,7 @@ function readState(r: Reader): EndpointState | null {
   s.hasScrapedAt = (f & FLAG_SCRAPED_AT) != 0;
   s.hasBlockSize = (f & FLAG_BLOCK_SIZE) != 0;
   s.hasNumGpuBlocks = (f & FLAG_NUM_GPU_BLOCKS) != 0;
-  if ((f & FLAG_LEARNED) != 0 ? !validSums(s.routedSum, s.tokensSum) : s.routedSum != 0 || s.tokensSum != 0) return null;
+  if ((f & FLAG_LEARNED) != 0 ? !validSums(s.clockSum, s.tokensSum) : s.clockSum != 0 || s.tokensSum != 0) return null;
   s.hasMark = (f & FLAG_MARK) != 0;
   return s;
 }

@@ -4,25 +4,22 @@
 //    lease, read once per request by every worker. (v1 had no learned slot
 //    capacity, v2 no learned blocks per token; a new key each time, so a hot
 //    swap never misreads the old layout.)
-//  - "llm-picker/pool/v5/inflight": requests in flight per endpoint, a flat
+//  - "llm-picker/pool/v4/inflight": requests in flight per endpoint, a flat
 //    array of (u32 endpoint id, i32 count, i32 pending prompt blocks,
-//    i64 penalty until ms, u32 written blocks, u32 routed blocks); the count
-//    goes up when a request is routed and down when its stream ends, on any
-//    worker; the pending blocks (the prefill the request needs there,
-//    docs/routing.md) go up when it is routed and down at its first response
-//    byte or, failing that, at its end; the penalty (below, "request
-//    failures") excludes the endpoint until then; the written blocks are a
-//    clock that only goes up (wrapping): the uncached prompt blocks of every
-//    request routed there, i.e. what this Envoy made the server write to its
-//    KV cache, which is what evicts older prefixes (docs/hashing.md
-//    "Evictions"); the routed blocks are a clock of every prompt block routed
-//    there, cached or not, which the scraper compares with the server's
-//    prompt-token counter to learn blocks per token. One value for all: a
-//    request reads them in one host call. (v1 held 8-byte entries without the
-//    blocks, v2 12-byte ones without the penalty, which had a key of its own,
-//    v3 20-byte ones without the written clock, v4 24-byte ones without the
-//    routed clock; each layout has a new key, so a hot swap never misreads
-//    the old.)
+//    i64 penalty until ms, u32 written blocks); the count goes up when a request is routed and
+//    down when its stream ends, on any worker; the pending blocks (the
+//    prefill the request needs there, docs/routing.md) go up when it is
+//    routed and down at its first response byte or, failing that, at its
+//    end; the penalty (below, "request failures") excludes the endpoint
+//    until then; the written blocks are a clock that only goes up (wrapping):
+//    the uncached prompt blocks of every request routed there, i.e. what
+//    this Envoy made the server write to its KV cache, which is what evicts
+//    older prefixes (docs/hashing.md "Evictions"; the scraper compares it
+//    with what the server reports it wrote). One value for the four: a
+//    request reads them all in one host call. (v1 held 8-byte entries
+//    without the blocks, v2 12-byte ones without the penalty, which had a
+//    key of its own, v3 20-byte ones without the clock; each layout has a
+//    new key, so a hot swap never misreads the old.)
 //  - "llm-picker/pool/v1/lease": which VM scrapes this interval, so Envoy
 //    scrapes once per interval rather than once per worker.
 // One key each keeps the key space fixed (shared data cannot delete keys:
@@ -35,16 +32,15 @@ import { EndpointMetrics } from "../metrics/signals";
 import { endpointId } from "../prefix/prefix_index";
 
 export const METRICS_KEY = "llm-picker/pool/v3/metrics";
-export const INFLIGHT_KEY = "llm-picker/pool/v5/inflight";
+export const INFLIGHT_KEY = "llm-picker/pool/v4/inflight";
 export const LEASE_KEY = "llm-picker/pool/v1/lease";
 const CAS_RETRIES: i32 = 16;
-const INFLIGHT_ENTRY: i32 = 28;
+const INFLIGHT_ENTRY: i32 = 24;
 /** Offsets in an in-flight entry. */
 const AT_COUNT: i32 = 4;
 const AT_PENDING: i32 = 8;
 const AT_PENALTY: i32 = 12;
 const AT_WRITTEN: i32 = 20;
-const AT_ROUTED: i32 = 24;
 const LEASE_SIZE: i32 = 16;
 
 /**
@@ -135,7 +131,7 @@ export function publishScrape(store: KeyValueStore, address: string, metrics: En
       i = states.length - 1;
     }
     const s = unchecked(states[i]);
-    if (metrics != null) s.applyScrape(metrics!, nowMs, routedClock(store, address));
+    if (metrics != null) s.applyScrape(metrics!, nowMs, writtenClock(store, address));
     else s.recordFailure();
     const encoded = encodeStates(states);
     const r = store.set(METRICS_KEY, encoded, v.found ? v.cas : 0);
@@ -161,11 +157,11 @@ function sameBytes(a: Uint8Array, b: Uint8Array): bool {
   return b.length > 0 && a.length == b.length && memory.compare(a.dataStart, b.dataStart, <usize>a.length) == 0;
 }
 
-/** The routed-blocks clock of `address` (0 when it has no in-flight entry). */
-function routedClock(store: KeyValueStore, address: string): u32 {
+/** The written-blocks clock of `address` (0 when it has no in-flight entry). */
+function writtenClock(store: KeyValueStore, address: string): u32 {
   const inflight = readInFlight(store);
   inflight.select(endpointId(address));
-  return inflight.routedBlocks;
+  return inflight.writtenBlocks;
 }
 
 /**
@@ -222,11 +218,6 @@ export class InFlight {
     return this.at != 0 ? load<u32>(this.at, AT_WRITTEN) : 0;
   }
 
-  /** Every prompt block routed there, cached or not (a wrapping clock). */
-  get routedBlocks(): u32 {
-    return this.at != 0 ? load<u32>(this.at, AT_ROUTED) : 0;
-  }
-
   /** Until when (ms) it is excluded after a failed request; 0 when never. */
   get penaltyUntil(): i64 {
     return this.at != 0 ? load<i64>(this.at, AT_PENALTY) : 0;
@@ -262,27 +253,26 @@ function entryOf(b: Uint8Array, n: i32, id: u32): usize {
   return 0;
 }
 
-function withDelta(old: Uint8Array, found: bool, id: u32, delta: i32, blocksDelta: i32, written: u32, routed: u32): Uint8Array {
+function withDelta(old: Uint8Array, found: bool, id: u32, delta: i32, blocksDelta: i32, written: u32): Uint8Array {
   const next = copyWithEntry(old, found, id);
   const at = entryOf(next, next.length / INFLIGHT_ENTRY, id);
   store<i32>(at, clampedAdd(load<i32>(at, AT_COUNT), delta), AT_COUNT);
   store<i32>(at, clampedAdd(load<i32>(at, AT_PENDING), blocksDelta), AT_PENDING);
   store<u32>(at, load<u32>(at, AT_WRITTEN) + written, AT_WRITTEN); // a clock: wraps
-  store<u32>(at, load<u32>(at, AT_ROUTED) + routed, AT_ROUTED);
   return next;
 }
 
 /**
  * Adds `delta` to `address`'s in-flight count and `blocksDelta` to its
  * pending prompt blocks, and advances its written-blocks clock by
- * `written` and its routed-blocks clock by `routed`. `first` is a value
- * already read (saves a read on the routing path), or null.
+ * `written`. `first` is a value already read (saves a read on the routing
+ * path), or null.
  */
-export function addInFlight(store: KeyValueStore, address: string, delta: i32, first: StoreValue | null, blocksDelta: i32 = 0, written: u32 = 0, routed: u32 = 0): bool {
+export function addInFlight(store: KeyValueStore, address: string, delta: i32, first: StoreValue | null, blocksDelta: i32 = 0, written: u32 = 0): bool {
   const id = endpointId(address);
   let v = first != null ? first! : store.get(INFLIGHT_KEY);
   for (let attempt = 0; attempt < CAS_RETRIES; attempt++) {
-    const next = withDelta(v.bytes, v.found, id, delta, blocksDelta, written, routed);
+    const next = withDelta(v.bytes, v.found, id, delta, blocksDelta, written);
     const r = store.set(INFLIGHT_KEY, next, v.found ? v.cas : 0);
     if (r == STORE_OK) return true;
     if (r != STORE_CAS_MISMATCH) return false;

@@ -50,6 +50,9 @@ export function parseMetrics(body: Uint8Array): string {
   field(w, "blockSize", m.hasBlockSize, <f64>m.blockSize);
   field(w, "numGpuBlocks", m.hasNumGpuBlocks, <f64>m.numGpuBlocks);
   field(w, "promptTokens", m.hasPromptTokens, m.promptTokens);
+  field(w, "prefixQueries", m.hasPrefixQueries, m.prefixQueries);
+  field(w, "prefixHits", m.hasPrefixHits, m.prefixHits);
+  field(w, "generationTokens", m.hasGenerationTokens, m.generationTokens);
   w.str(',"runningLoras":');
   if (m.hasLoras) names(w, m.runningLoras);
   else w.str("null");
@@ -60,10 +63,14 @@ export function parseMetrics(body: Uint8Array): string {
   return String.UTF8.decodeUnsafe(w.view().dataStart, <usize>w.length);
 }
 
-/** parseVllmMetrics's numbers bit-exact: samples, rejectedLines, then waiting, running, kvCacheUsage, maxLoras, blockSize, numGpuBlocks, promptTokens (NaN: unknown). */
+/**
+ * parseVllmMetrics's numbers bit-exact: samples, rejectedLines, then waiting,
+ * running, kvCacheUsage, maxLoras, blockSize, numGpuBlocks, promptTokens,
+ * prefixQueries, prefixHits, generationTokens, cacheWrites (NaN: unknown).
+ */
 export function parseMetricsValues(body: Uint8Array): StaticArray<f64> {
   const m = parseVllmMetrics(body);
-  const out = new StaticArray<f64>(9);
+  const out = new StaticArray<f64>(13);
   out[0] = <f64>m.samples;
   out[1] = <f64>m.rejectedLines;
   out[2] = m.hasWaiting ? m.waiting : NaN;
@@ -73,6 +80,10 @@ export function parseMetricsValues(body: Uint8Array): StaticArray<f64> {
   out[6] = m.hasBlockSize ? <f64>m.blockSize : NaN;
   out[7] = m.hasNumGpuBlocks ? <f64>m.numGpuBlocks : NaN;
   out[8] = m.hasPromptTokens ? m.promptTokens : NaN;
+  out[9] = m.hasPrefixQueries ? m.prefixQueries : NaN;
+  out[10] = m.hasPrefixHits ? m.prefixHits : NaN;
+  out[11] = m.hasGenerationTokens ? m.generationTokens : NaN;
+  out[12] = m.cacheWrites;
   return out;
 }
 
@@ -99,10 +110,10 @@ function stateJson(w: ByteWriter, s: EndpointState): void {
   field(w, "blockSize", s.hasBlockSize, <f64>s.blockSize);
   field(w, "numGpuBlocks", s.hasNumGpuBlocks, <f64>s.numGpuBlocks);
   w.str(',"slotCapacity":' + s.slotCapacity.toString());
-  field(w, "routedSum", s.hasBlocksPerToken, s.routedSum);
+  field(w, "clockSum", s.hasBlocksPerToken, s.clockSum);
   field(w, "tokensSum", s.hasBlocksPerToken, s.tokensSum);
   field(w, "tokensMark", s.hasMark, s.tokensMark);
-  field(w, "routedMark", s.hasMark, <f64>s.routedMark);
+  field(w, "clockMark", s.hasMark, <f64>s.clockMark);
   w.str(',"consecutiveFailures":' + s.consecutiveFailures.toString());
   w.str(',"healthy":' + (s.hasHealthy ? (s.healthy ? "true" : "false") : "null"));
   w.str(',"runningLoras":');
@@ -127,8 +138,8 @@ function splitLines(s: string): Array<string> {
  * Builds a state from flat arguments (NaN = unknown) and encodes it.
  * nums: [waiting, running, kvCacheUsage, maxLoras, inFlight, healthy(0/1),
  * scrapedAtMs, consecutiveFailures, blockSize, numGpuBlocks, slotCapacity
- * (optional, 0 = not learned), routedSum and tokensSum (optional, learned
- * when tokensSum is not NaN), tokensMark and routedMark (optional, a window
+ * (optional, 0 = not learned), clockSum and tokensSum (optional, learned
+ * when tokensSum is not NaN), tokensMark and clockMark (optional, a window
  * mark when tokensMark is not NaN)]; loras: names
  * joined by "\n", hasLoras separately.
  */
@@ -156,11 +167,11 @@ export function encodeStateFrom(address: string, nums: Float64Array, hasLoras: b
   s.numGpuBlocks = s.hasNumGpuBlocks ? <i32>nums[9] : 0;
   s.slotCapacity = nums.length > 10 && nums[10] > 0 ? <i32>nums[10] : 0;
   const learned = nums.length > 12 && !isNaN(nums[12]);
-  s.routedSum = learned ? nums[11] : 0;
+  s.clockSum = learned ? nums[11] : 0;
   s.tokensSum = learned ? nums[12] : 0;
   s.hasMark = nums.length > 14 && !isNaN(nums[13]);
   s.tokensMark = s.hasMark ? nums[13] : 0;
-  s.routedMark = s.hasMark ? <u32>nums[14] : 0;
+  s.clockMark = s.hasMark ? <u32>nums[14] : 0;
   s.hasLoras = hasLoras;
   if (hasLoras) {
     s.runningLoras = splitLines(running);
@@ -241,15 +252,15 @@ export function scrapeSequence(pages: Uint8Array, checkAtMs: f64, staleAfterMs: 
 }
 
 /**
- * Feeds (prompt-token counter, routed-blocks clock) pairs to one state's
+ * Feeds (cache-writes counter, written-blocks clock) pairs to one state's
  * learning, in order; returns blocksPerToken after each (NaN: not learned).
  */
-export function learnBlocksPerToken(tokens: Float64Array, routed: Float64Array): Float64Array {
+export function learnBlocksPerToken(tokens: Float64Array, clock: Float64Array): Float64Array {
   const s = new EndpointState("10.0.0.1:8000");
-  const n = tokens.length < routed.length ? tokens.length : routed.length;
+  const n = tokens.length < clock.length ? tokens.length : clock.length;
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    s.learnBlocksPerToken(tokens[i], <u32>(<u64>routed[i]));
+    s.learnBlocksPerToken(tokens[i], <u32>(<u64>clock[i]));
     out[i] = s.hasBlocksPerToken ? s.blocksPerToken : NaN;
   }
   return out;

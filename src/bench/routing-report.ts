@@ -13,16 +13,22 @@ import type { RoutingResult, RoutingRun } from "./routing-types.js";
 /** The Markdown table (one row per trace × policy). */
 export function markdownTable(runs: RoutingRun[]): string {
   const lines = [
-    "| trace | policy | requests | errors | hit rate | TTFT p50 (ms) | p90 | p99 | server TTFT p50 | p90 | p99 | req/s | prefill busy | KV used | max/mean load | filter match | load overrode affinity |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| trace | policy | requests | errors | hit rate | TTFT p50 (ms) | p90 | p99 | server TTFT p50 | p90 | p99 | req/s | prefill busy | KV used | max/mean load | filter match | load overrode affinity | eviction horizon (blocks) |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const { result: r, detail: d } of runs) {
     const match = d.filterMatchRatio === undefined ? "" : pct(d.filterMatchRatio);
     const guard = d.guardFired === undefined ? "" : String(d.guardFired);
+    const horizon =
+      d.evictionHorizon === undefined
+        ? ""
+        : d.evictionHorizon[0] === d.evictionHorizon[1]
+          ? String(d.evictionHorizon[0])
+          : `${d.evictionHorizon[0]}–${d.evictionHorizon[1]}`;
     const busy = r.busy === undefined ? "" : pct(r.busy);
     const kv = r.kvUsage === undefined ? "" : pct(r.kvUsage);
     lines.push(
-      `| ${r.trace} | ${r.policy} | ${r.requests} | ${r.errors} | ${pct(r.hitRate)} | ${ms(r.ttftP50Ms)} | ${ms(r.ttftP90Ms)} | ${ms(r.ttftP99Ms)} | ${ms(r.serverTtftP50Ms ?? NaN)} | ${ms(r.serverTtftP90Ms ?? NaN)} | ${ms(r.serverTtftP99Ms ?? NaN)} | ${r.rps.toFixed(1)} | ${busy} | ${kv} | ${d.imbalance.toFixed(2)} | ${match} | ${guard} |`,
+      `| ${r.trace} | ${r.policy} | ${r.requests} | ${r.errors} | ${pct(r.hitRate)} | ${ms(r.ttftP50Ms)} | ${ms(r.ttftP90Ms)} | ${ms(r.ttftP99Ms)} | ${ms(r.serverTtftP50Ms ?? NaN)} | ${ms(r.serverTtftP90Ms ?? NaN)} | ${ms(r.serverTtftP99Ms ?? NaN)} | ${r.rps.toFixed(1)} | ${busy} | ${kv} | ${d.imbalance.toFixed(2)} | ${match} | ${guard} | ${horizon} |`,
     );
   }
   return lines.join("\n") + "\n";

@@ -76,6 +76,8 @@ export interface RoutingDetail {
   filterMatchRatio?: number;
   /** Decisions where the hot-spot guard dropped affinity (filter policies only). */
   guardFired?: number;
+  /** The filter's eviction horizons at the end of the run, in index blocks: the smallest and largest over the servers (filter policies only). */
+  evictionHorizon?: [number, number];
   /** What the closed loop did (routing-sessions.ts). */
   loop: LoopFigures;
 }

@@ -230,6 +230,8 @@ async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy:
       const total = find("llm_picker.prefix.total_blocks");
       detail.filterMatchRatio = total > 0 ? find("llm_picker.prefix.matched_blocks") / total : 0;
       detail.guardFired = find("llm_picker.hot_spot_guard") + find("llm_picker.route.load_overrode_affinity");
+      const horizons = Object.values(await envoy.stats("llm_picker\\.endpoint\\.eviction_horizon_blocks\\."));
+      if (horizons.length > 0) detail.evictionHorizon = [Math.min(...horizons), Math.max(...horizons)];
     }
     // Utilisation over the arrival window (first to last request sent): the
     // prefill work the trace offered per server and second. Over the whole

@@ -209,5 +209,24 @@ describe.skipIf(SKIP_FILTER)(
       // That lookup left the prompt's entries at its server out (llm_picker.prefix.evicted_lookups).
       expect(await settled("evicted_lookups")).toBe(1);
     });
+
+    test("the horizon follows what the servers report writing: 16 M prompt tokens this Envoy did not send bring it to one block", async () => {
+      const horizonOf = async (u: FakeUpstream) =>
+        (await envoy().stats("llm_picker\\.endpoint\\.eviction_horizon_blocks\\."))[
+          `wasmcustom.llm_picker.endpoint.eviction_horizon_blocks.${u.address.replace(/[.:]/g, "_")}`
+        ];
+      expect(await scrapedAgain(upstreams(), 2)).toBe(true);
+      for (const u of upstreams()) expect(await horizonOf(u)).toBe(40);
+      // Other clients' traffic (the page has no prefix-cache counters: every prompt token counts as written): this Envoy's share is now next to nothing.
+      for (const u of upstreams()) u.metrics = vllmPage({ waiting: 0, running: 0, kv: 0, blockSize: 16, numGpuBlocks: 40, promptTokens: 16_000_000 });
+      expect(await waitFor(async () => (await Promise.all(upstreams().map(horizonOf))).every((h) => h === 1), 5000)).toBe(true);
+      const home = (await sendPrompt()).upstream;
+      expect(await sendPrompt()).toEqual({ upstream: home, matched: 10 });
+      // One more prompt written at that server is past a one-block horizon.
+      let landed = false;
+      for (let i = 0; i < 100 && !landed; i++) landed = (await answer(chat(`another question ${i}`))) === home;
+      expect(landed).toBe(true);
+      expect((await sendPrompt()).matched).toBe(0);
+    });
   },
 );

@@ -4,13 +4,13 @@
  * Envoy routed there), and stops counting an entry once the server has had
  * more written since than its KV cache holds, in the index's blocks:
  * `num_gpu_blocks` × `block_size` tokens × 4 bytes / 64 until the blocks per
- * token are learned from the server's prompt-token counter, then × the
- * learned rate. Through the built filter (emulated Envoy), default profile,
+ * token are learned from the tokens the server reports writing into its
+ * cache, then × the learned rate. Through the built filter (emulated Envoy), default profile,
  * every endpoint idle in its scrapes.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ProxyWasmHost } from "../../src/host/index.js";
-import { A, B, C, newPool, route, routedBlocksOf, scrapeRound, stat, statAfterTick, uniquePrompt, writtenBlocksOf, type VllmState } from "./fixtures/vllm.js";
+import { A, B, C, newPool, route, scrapeRound, stat, statAfterTick, uniquePrompt, writtenBlocksOf, type VllmState } from "./fixtures/vllm.js";
 import { ensureBuilt } from "../support";
 import { REPLICAS, replica, replicasAre, TICK } from "./fixtures/fleet.js";
 
@@ -54,6 +54,35 @@ function sendAgain(host: ProxyWasmHost, prompt: string): { endpoint: string | un
   return { endpoint, matched: (statAfterTick(host, "llm_picker.prefix.matched_blocks") ?? 0) - before };
 }
 
+const horizonStat = (e: string) => `llm_picker.endpoint.eviction_horizon_blocks.${e.replace(/[.:]/g, "_")}`;
+
+/**
+ * A server's token counters for `writes` tokens written into its KV cache
+ * since a start of 1,000,000 queried prompt tokens, half of them found
+ * cached: each written token is half an uncached prompt token (a quarter
+ * more queried, a quarter found) and half a generated one.
+ */
+function cacheWrites(writes: number): VllmState {
+  return { prefixQueries: 1_000_000 + writes, prefixHits: 500_000 + writes / 2, generationTokens: 10_000 + writes / 2 };
+}
+
+/**
+ * Routes long prompts until the clock of every endpoint in `endpoints` has
+ * moved far enough for a learning window (16,384 tokens at `tokensPerBlock`),
+ * then answers one scrape round with counters that moved `tokensPerBlock`
+ * tokens per block of each endpoint's clock.
+ */
+function learn(host: ProxyWasmHost, endpoints: string[], tokensPerBlock: number, intervalMs: number): void {
+  const big = (i: number) => chat(uniquePrompt(i).repeat(70));
+  for (let i = 0; i < 400 && endpoints.some((e) => writtenBlocksOf(host, e) * tokensPerBlock < 16_384); i++) route(host, big(10_000 + i));
+  const pages: Record<string, VllmState> = {};
+  for (const e of endpoints) {
+    expect(writtenBlocksOf(host, e) * tokensPerBlock).toBeGreaterThanOrEqual(16_384);
+    pages[e] = { ...SMALL_CACHE, ...cacheWrites(writtenBlocksOf(host, e) * tokensPerBlock) };
+  }
+  scrapeRound(host, intervalMs, pages);
+}
+
 /** Routes fillers until `home`'s clock is more than `age` blocks past `stamp`; returns the clock's age then. */
 function writeOver(host: ProxyWasmHost, home: string, stamp: number, age: number, from: number): number {
   for (let i = from; i < from + 400 && writtenBlocksOf(host, home) - stamp <= age; i++) route(host, filler(i));
@@ -75,7 +104,7 @@ describe('evictions: what a server has had written over since no longer counts (
 
   it("a prompt matches its server until 40 blocks were written there after it, and not after", async () => {
     const host = await pool(true);
-    expect(stat(host, `llm_picker.endpoint.eviction_horizon_blocks.${A.replace(/[.:]/g, "_")}`)).toBe(40);
+    expect(stat(host, horizonStat(A))).toBe(40);
     const home = route(host, PROMPT)!;
     const stamp = writtenBlocksOf(host, home);
     // Within the horizon (age ≤ 40): still held. Three-block fillers stop at an age of 30–40.
@@ -100,7 +129,7 @@ describe('evictions: what a server has had written over since no longer counts (
     ["a server that does not report its cache size", true, { waiting: 0, running: 0, kv: 0 } as VllmState],
   ])("with %s the prompt keeps matching however much is written", async (_name, follow, page) => {
     const host = await pool(follow, page);
-    expect(stat(host, `llm_picker.endpoint.eviction_horizon_blocks.${A.replace(/[.:]/g, "_")}`)).toBe(0);
+    expect(stat(host, horizonStat(A))).toBe(0);
     const home = route(host, PROMPT)!;
     expect(writeOver(host, home, writtenBlocksOf(host, home), 200, 0)).toBeGreaterThan(200);
     expect(matchedBySending(host)).toEqual({ endpoint: home, matched: 10 });
@@ -109,27 +138,20 @@ describe('evictions: what a server has had written over since no longer counts (
     host.close();
   });
 
-  // Each server's prompt-token counter moves by `tokensPerBlock` for every
-  // prompt block this Envoy routed there: the filter learns 1/tokensPerBlock
-  // blocks per token, and the horizon becomes 640 tokens × that.
+  // Each server reports writing `tokensPerBlock` tokens into its KV cache
+  // (prompt tokens it did not find cached, and generated ones) for every
+  // block this Envoy's written-blocks clock advanced there: the filter
+  // learns 1/tokensPerBlock blocks per token, and the horizon becomes
+  // 640 tokens × that.
   it.each([
-    ["this Envoy sends 1/8 of the server's tokens (128 tokens a block)", 128, 5],
-    ["a tokenizer of 2 bytes a token (32 tokens a block)", 32, 20],
-    ["a tokenizer of 8 bytes a token (8 tokens a block)", 8, 80],
+    ["128 tokens a block (other clients' traffic, long replies)", 128, 5],
+    ["32 tokens a block (a tokenizer of 2 bytes a token)", 32, 20],
+    ["8 tokens a block (a tokenizer of 8 bytes a token)", 8, 80],
   ])("the horizon follows the learned blocks per token: %s", async (_name, tokensPerBlock, horizon) => {
-    const START = 1_000_000;
-    const host = await pool(true, { ...SMALL_CACHE, promptTokens: START });
-    // A learning window closes after 16,384 tokens: route long prompts until every server's counter passes that.
-    const big = (i: number) => chat(uniquePrompt(i).repeat(70));
-    for (let i = 0; i < 400 && [A, B, C].some((e) => routedBlocksOf(host, e) * tokensPerBlock < 16_384); i++) route(host, big(10_000 + i));
-    const counters: Record<string, VllmState> = {};
-    for (const e of [A, B, C]) {
-      expect(routedBlocksOf(host, e) * tokensPerBlock).toBeGreaterThanOrEqual(16_384);
-      counters[e] = { ...SMALL_CACHE, promptTokens: START + routedBlocksOf(host, e) * tokensPerBlock };
-    }
-    scrapeRound(host, 50, counters);
+    const host = await pool(true, { ...SMALL_CACHE, ...cacheWrites(0) });
+    learn(host, [A, B, C], tokensPerBlock, 50);
     // The horizon as the stats show it, for every endpoint.
-    for (const e of [A, B, C]) expect(stat(host, `llm_picker.endpoint.eviction_horizon_blocks.${e.replace(/[.:]/g, "_")}`)).toBe(horizon);
+    for (const e of [A, B, C]) expect(stat(host, horizonStat(e))).toBe(horizon);
     const home = route(host, PROMPT)!;
     // Written over by up to `horizon` blocks: still held (three-block fillers stop within 3 of the aim).
     const age = writeOver(host, home, writtenBlocksOf(host, home), horizon - 3, 0);
@@ -142,37 +164,17 @@ describe('evictions: what a server has had written over since no longer counts (
     host.close();
   });
 
-  it("in a fleet, the learned blocks per token are scaled up by the live replicas", async () => {
-    const START = 1_000_000;
+  it("in a fleet, a replica learns the rate of its own clock: the other replicas' writes count as the server's", async () => {
     const host = await replica(REPLICAS[0], [A, B], true, 3, { profile: "default", prefix: { followEvictions: true } });
-    replicasAre(host, REPLICAS, { [A]: { ...SMALL_CACHE, promptTokens: START }, [B]: { ...SMALL_CACHE, promptTokens: START } });
-    // 128 tokens a block: 1/128 blocks per token, × 3 replicas × 640 tokens = a horizon of 15 blocks (5 outside a fleet).
-    const big = (i: number) => chat(uniquePrompt(i).repeat(70));
-    for (let i = 0; i < 400 && [A, B].some((e) => routedBlocksOf(host, e) * 128 < 16_384); i++) route(host, big(10_000 + i));
-    const counters: Record<string, VllmState> = {};
-    for (const e of [A, B]) {
-      expect(routedBlocksOf(host, e) * 128).toBeGreaterThanOrEqual(16_384);
-      counters[e] = { ...SMALL_CACHE, promptTokens: START + routedBlocksOf(host, e) * 128 };
-    }
-    scrapeRound(host, TICK, counters);
-    for (const e of [A, B]) expect(stat(host, `llm_picker.endpoint.eviction_horizon_blocks.${e.replace(/[.:]/g, "_")}`)).toBe(15);
+    replicasAre(host, REPLICAS, { [A]: { ...SMALL_CACHE, ...cacheWrites(0) }, [B]: { ...SMALL_CACHE, ...cacheWrites(0) } });
+    // The server writes 128 tokens per block of this replica's clock (most of them for the other replicas): a horizon of 5.
+    learn(host, [A, B], 128, TICK);
+    for (const e of [A, B]) expect(stat(host, horizonStat(e))).toBe(5);
     const { prompt, home } = ownedPrompt(host);
-    expect(writeOver(host, home, writtenBlocksOf(host, home), 12, 0)).toBeLessThanOrEqual(15);
+    expect(writeOver(host, home, writtenBlocksOf(host, home), 2, 0)).toBeLessThanOrEqual(5);
     expect(sendAgain(host, prompt)).toEqual({ endpoint: home, matched: 10 });
-    expect(writeOver(host, home, writtenBlocksOf(host, home), 15, 1_000)).toBeGreaterThan(15);
+    expect(writeOver(host, home, writtenBlocksOf(host, home), 5, 1_000)).toBeGreaterThan(5);
     expect(sendAgain(host, prompt).matched).toBe(0);
-    expect(host.traps()).toEqual([]);
-    host.close();
-  });
-
-  it("the routed-blocks clock counts every prompt block sent, cached or not", async () => {
-    const host = await pool(true);
-    const home = route(host, PROMPT)!;
-    expect(routedBlocksOf(host, home)).toBe(blocksOf(PROMPT));
-    expect(route(host, PROMPT)).toBe(home);
-    // Held there in full: nothing written, but every block sent again.
-    expect(writtenBlocksOf(host, home)).toBe(blocksOf(PROMPT));
-    expect(routedBlocksOf(host, home)).toBe(2 * blocksOf(PROMPT));
     expect(host.traps()).toEqual([]);
     host.close();
   });

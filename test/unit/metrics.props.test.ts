@@ -29,6 +29,9 @@ interface Reference {
   blockSize: number | null;
   numGpuBlocks: number | null;
   promptTokens: number | null;
+  prefixQueries: number | null;
+  prefixHits: number | null;
+  generationTokens: number | null;
   runningLoras: string[] | null;
   waitingLoras: string[] | null;
 }
@@ -41,6 +44,9 @@ const WANTED = new Set([
   "vllm:lora_requests_info",
   "vllm:cache_config_info",
   "vllm:prompt_tokens_total",
+  "vllm:prefix_cache_queries_total",
+  "vllm:prefix_cache_hits_total",
+  "vllm:generation_tokens_total",
 ]);
 const KEPT_LABELS: Record<string, string[]> = {
   "vllm:lora_requests_info": ["running_lora_adapters", "waiting_lora_adapters", "max_lora"],
@@ -132,7 +138,7 @@ function refSample(line: string): { name: string; labels: Map<string, string>; v
 
 /** The page as the rules say, line by line (ASCII pages: one char per byte). */
 function refParse(page: string): Reference {
-  const r: Reference = { samples: 0, rejectedLines: 0, ...UNKNOWN_SIGNALS, promptTokens: null };
+  const r: Reference = { samples: 0, rejectedLines: 0, ...UNKNOWN_SIGNALS, promptTokens: null, prefixQueries: null, prefixHits: null, generationTokens: null };
   let gpuKv: number | null = null;
   type Lora = { value: number; running: string; waiting: string; max: string | undefined };
   let lora: Lora | null = null;
@@ -156,6 +162,9 @@ function refParse(page: string): Reference {
     // The largest value; the first of equal ones (0 and -0 are equal).
     else if (s.name === "vllm:kv_cache_usage_perc" && usable) r.kvCacheUsage = r.kvCacheUsage === null || s.value > r.kvCacheUsage ? s.value : r.kvCacheUsage;
     else if (s.name === "vllm:prompt_tokens_total" && usable) r.promptTokens = (r.promptTokens ?? 0) + s.value;
+    else if (s.name === "vllm:prefix_cache_queries_total" && usable) r.prefixQueries = (r.prefixQueries ?? 0) + s.value;
+    else if (s.name === "vllm:prefix_cache_hits_total" && usable) r.prefixHits = (r.prefixHits ?? 0) + s.value;
+    else if (s.name === "vllm:generation_tokens_total" && usable) r.generationTokens = (r.generationTokens ?? 0) + s.value;
     else if (s.name === "vllm:gpu_cache_usage_perc" && usable) gpuKv = gpuKv === null || s.value > gpuKv ? s.value : gpuKv;
     else if (s.name === "vllm:lora_requests_info" && !Number.isNaN(s.value)) {
       const series: Lora = {
@@ -202,6 +211,9 @@ function filterParse(page: string): Reference {
     blockSize: known(v[6]),
     numGpuBlocks: known(v[7]),
     promptTokens: known(v[8]),
+    prefixQueries: known(v[9]),
+    prefixHits: known(v[10]),
+    generationTokens: known(v[11]),
     runningLoras: lists.runningLoras,
     waitingLoras: lists.waitingLoras,
   };
@@ -265,6 +277,8 @@ const metricName = fc.constantFrom(
   "vllm:cache_config",
   "vllm:prompt_tokens_created",
   "vllm:prompt_tokens",
+  "vllm:prefix_cache_hits_created",
+  "vllm:generation_tokens",
   "vllm:",
   "vllm",
   "process_cpu_seconds_total",
@@ -314,7 +328,7 @@ describe("vLLM /metrics parser against the reference", () => {
     const r = refParse(text);
     expect(filterParse(text)).toEqual(r);
     expect(r).toMatchObject({
-      samples: 6,
+      samples: 9,
       rejectedLines: 0,
       waiting: 0,
       running: 0,
@@ -322,6 +336,9 @@ describe("vLLM /metrics parser against the reference", () => {
       blockSize: 16,
       numGpuBlocks: 27000,
       promptTokens: 81000000,
+      prefixQueries: 81000000,
+      prefixHits: 62000000,
+      generationTokens: 9400000,
     });
   });
 });

@@ -84,7 +84,8 @@ describe("vLLM /metrics parser: table", () => {
         maxLoras: 4,
         blockSize: 16,
         numGpuBlocks: 27394,
-        samples: 7, // other metrics are skipped unparsed
+        prefixQueries: 98304,
+        samples: 8, // other metrics are skipped unparsed
         rejectedLines: 0,
       },
     ],
@@ -167,6 +168,11 @@ describe("vLLM /metrics parser: table", () => {
       { ...UNKNOWN, runningLoras: ["a"], waitingLoras: ["b"] },
     ],
     [
+      "prefix-cache queries and hits, generation tokens: summed over engines, NaN and negatives not counted",
+      'vllm:prefix_cache_queries_total{engine="0"} 1000.0\nvllm:prefix_cache_queries_total{engine="1"} 500.0\nvllm:prefix_cache_hits_total{engine="0"} 700.0\nvllm:prefix_cache_hits_total{engine="1"} NaN\nvllm:generation_tokens_total{engine="0"} 40.0\nvllm:generation_tokens_total{engine="1"} 2.0\nvllm:generation_tokens_total{engine="2"} -1\nvllm:prefix_cache_hits_created 1.7e+09\n',
+      { ...UNKNOWN, prefixQueries: 1500, prefixHits: 700, generationTokens: 42, samples: 7, rejectedLines: 0 },
+    ],
+    [
       "prompt tokens: summed over engines; NaN, negative and the _created companion are not counted",
       'vllm:prompt_tokens_total{engine="0",model_name="m"} 1.5e+06\nvllm:prompt_tokens_total{engine="1",model_name="m"} 250000.0\nvllm:prompt_tokens_total{engine="2"} NaN\nvllm:prompt_tokens_total{engine="3"} -4\nvllm:prompt_tokens_created{engine="0"} 1.7e+09\nvllm:prompt_tokens 9\n',
       { ...UNKNOWN, promptTokens: 1750000, samples: 4, rejectedLines: 0 },
@@ -219,7 +225,10 @@ describe("vLLM /metrics parser: table", () => {
         blockSize: 16,
         numGpuBlocks: 27000,
         promptTokens: 81000000,
-        samples: 6,
+        prefixQueries: 81000000,
+        prefixHits: 62000000,
+        generationTokens: 9400000,
+        samples: 9,
         rejectedLines: 0,
       },
     ],
@@ -229,6 +238,25 @@ describe("vLLM /metrics parser: table", () => {
       expect(parse(body)).toMatchObject(expected);
     });
   }
+});
+
+describe("vLLM /metrics parser: the tokens a server wrote into its KV cache (cacheWrites)", () => {
+  const q = (v: number) => `vllm:prefix_cache_queries_total ${v}\n`;
+  const h = (v: number) => `vllm:prefix_cache_hits_total ${v}\n`;
+  const g = (v: number) => `vllm:generation_tokens_total ${v}\n`;
+  const p = (v: number) => `vllm:prompt_tokens_total ${v}\n`;
+  it.each([
+    ["prompt tokens not found cached, plus generated ones", q(1500) + h(700) + g(42) + p(9999), 842],
+    ["without generation tokens: the uncached prompt tokens", q(1500) + h(700), 800],
+    ["without the prefix-cache counters: every prompt token, plus generated ones", p(1000) + g(10), 1010],
+    ["queries without hits: every prompt token", q(1500) + p(1000), 1000],
+    ["hits above queries (counters read mid-update): no uncached prompt token", q(700) + h(800) + g(5), 5],
+    ["generation tokens alone tell nothing", g(42), null],
+    ["no counter", "vllm:num_requests_running 1\n", null],
+  ] as Array<[string, string, number | null]>)("%s", (_name, page, expected) => {
+    const v = u.parseMetricsValues(enc(page))[12];
+    expect(Number.isNaN(v) ? null : v).toBe(expected);
+  });
 });
 
 describe("vLLM /metrics parser: Go float syntax of values", () => {

@@ -92,10 +92,10 @@ describe("endpoint state encoding", () => {
           blockSize: s.blockSize,
           numGpuBlocks: s.numGpuBlocks,
           slotCapacity: s.slotCapacity,
-          routedSum: s.learned === null ? null : s.learned.blocks,
+          clockSum: s.learned === null ? null : s.learned.blocks,
           tokensSum: s.learned === null ? null : s.learned.tokens,
           tokensMark: s.mark === null ? null : s.mark[0],
-          routedMark: s.mark === null ? null : s.mark[1],
+          clockMark: s.mark === null ? null : s.mark[1],
           consecutiveFailures: s.consecutiveFailures,
           healthy: s.healthy,
           runningLoras: s.loras === null ? null : s.loras.running,
@@ -127,8 +127,8 @@ describe("endpoint state encoding", () => {
     // version, flags = waiting|kv|loras|inFlight|healthy|blocksPerToken|mark = 1+4+8+32+64+1024+2048 = 3181
     expect(Array.from(b.slice(0, 6))).toEqual([3, 3181 & 0xff, 3181 >> 8, 3, 0, 0x61]);
     // address, 3 × f64, maxLoras + inFlight, healthy, scrapedAtMs, failures +
-    // blockSize + numGpuBlocks, slotCapacity, routedSum + tokensSum +
-    // tokensMark, routedMark, then the two adapter lists
+    // blockSize + numGpuBlocks, slotCapacity, clockSum + tokensSum +
+    // tokensMark, clockMark, then the two adapter lists
     expect(b.length).toBe(1 + 2 + 5 + 24 + 8 + 1 + 8 + 12 + 4 + 24 + 4 + (2 + 2 + 1) + 2);
     const slots = b.length - (2 + 2 + 1) - 2 - 4 - 24 - 4;
     expect(Array.from(b.slice(slots, slots + 4))).toEqual([32, 0, 0, 0]);
@@ -169,7 +169,7 @@ describe("endpoint state encoding", () => {
           for (const k of ["waiting", "running"]) if (out[k] !== null) expect(out[k]).toBeGreaterThanOrEqual(0);
           if (out.kvCacheUsage !== null) expect(out.kvCacheUsage).toBeLessThanOrEqual(1);
           if (out.tokensSum !== null) expect(out.tokensSum).toBeGreaterThan(0);
-          if (out.routedSum !== null) expect(out.routedSum >= 0 && out.routedSum <= out.tokensSum).toBe(true);
+          if (out.clockSum !== null) expect(out.clockSum >= 0 && out.clockSum <= out.tokensSum).toBe(true);
         }
       }),
       { numRuns: 500 },
@@ -208,17 +208,17 @@ describe("endpoint state encoding", () => {
 });
 
 // ---------------------------------------------------------------------------
-// Blocks per token: learned from the server's prompt-token counter and this
-// Envoy's routed-blocks clock, one window per 16,384 tokens, as the ratio of
-// the windows' sums, each older window weighted 7/8 (docs/hashing.md
-// "Evictions").
+// Blocks per token: how far this Envoy's written-blocks clock advances per
+// token the server reports writing into its KV cache, one window per 16,384
+// tokens, as the ratio of the windows' sums, each older window weighted 7/8
+// (docs/hashing.md "Evictions").
 
-describe("blocks per token learned from the prompt-token counter", () => {
+describe("blocks per token learned from the server's cache writes", () => {
   const W = 16384;
   const WRAP = 2 ** 32;
   const D = 0.875;
   it.each([
-    // [case, (tokens, routed) pairs, blocksPerToken after each (null: not learned)]
+    // [case, (cache writes, clock) pairs, blocksPerToken after each (null: not learned)]
     ["the first scrape only marks", [[1000, 0]], [null]],
     [
       "a window closes at 16,384 tokens, not before",
@@ -266,7 +266,7 @@ describe("blocks per token learned from the prompt-token counter", () => {
       [null, 1024 / W],
     ],
     [
-      "nothing routed there while others sent tokens: 0 blocks per token",
+      "nothing written there by this Envoy while the server wrote: 0 blocks per token",
       [
         [0, 7],
         [20000, 7],
