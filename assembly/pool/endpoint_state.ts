@@ -205,6 +205,16 @@ export class EndpointState extends ServerSignals {
     this.tokensSum = this.tokensSum * LEARN_DECAY + dTokens;
   }
 
+  /**
+   * Whether learnBlocksPerToken(tokens, clock) would use the clock: to open
+   * the first window, after a counter reset, or to close a window. The
+   * clock is a shared-data read; most scrapes need none.
+   */
+  wantsClock(tokens: f64): bool {
+    if (!isFinite(tokens) || tokens < 0) return false;
+    return !this.hasMark || tokens < this.tokensMark || tokens - this.tokensMark >= LEARN_WINDOW_TOKENS;
+  }
+
   private markWindow(tokens: f64, clock: u32): void {
     this.tokensMark = tokens;
     this.clockMark = clock;

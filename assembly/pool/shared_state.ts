@@ -131,7 +131,7 @@ export function publishScrape(store: KeyValueStore, address: string, metrics: En
       i = states.length - 1;
     }
     const s = unchecked(states[i]);
-    if (metrics != null) s.applyScrape(metrics!, nowMs, writtenClock(store, address));
+    if (metrics != null) s.applyScrape(metrics!, nowMs, s.wantsClock(metrics!.cacheWrites) ? writtenClock(store, address) : 0);
     else s.recordFailure();
     const encoded = encodeStates(states);
     const r = store.set(METRICS_KEY, encoded, v.found ? v.cas : 0);
