@@ -13,3 +13,27 @@ export const UNKNOWN_SIGNALS = {
   runningLoras: null,
   waitingLoras: null,
 };
+
+/**
+ * The committed real-size vLLM V1 page (test/fixtures/metrics/vllm-v1.txt,
+ * also bench:overhead's upstream page) and what the parser reads from it:
+ * its gauges and token counters among 13 histograms, counters and process
+ * metrics, every other line skipped unparsed.
+ */
+export const VLLM_V1_FIXTURE = "test/fixtures/metrics/vllm-v1.txt";
+export const VLLM_V1_FIXTURE_VALUES = {
+  waiting: 0,
+  running: 0,
+  kvCacheUsage: 0.13,
+  runningLoras: [],
+  waitingLoras: [],
+  maxLoras: 4,
+  blockSize: 16,
+  numGpuBlocks: 27000,
+  promptTokens: 81000000,
+  prefixQueries: 81000000,
+  prefixHits: 62000000,
+  generationTokens: 9400000,
+  samples: 9,
+  rejectedLines: 0,
+};

@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadUnits, ROOT, type Units, UNKNOWN_SIGNALS } from "../support";
+import { loadUnits, ROOT, type Units, UNKNOWN_SIGNALS, VLLM_V1_FIXTURE, VLLM_V1_FIXTURE_VALUES } from "../support";
 
 let u: Units<"scoring">;
 beforeAll(async () => {
@@ -324,22 +324,10 @@ describe("vLLM /metrics parser against the reference", () => {
   });
 
   it("the committed vLLM page", () => {
-    const text = readFileSync(resolve(ROOT, "test/fixtures/metrics/vllm-v1.txt"), "utf8");
+    const text = readFileSync(resolve(ROOT, VLLM_V1_FIXTURE), "utf8");
     const r = refParse(text);
     expect(filterParse(text)).toEqual(r);
-    expect(r).toMatchObject({
-      samples: 9,
-      rejectedLines: 0,
-      waiting: 0,
-      running: 0,
-      kvCacheUsage: 0.13,
-      blockSize: 16,
-      numGpuBlocks: 27000,
-      promptTokens: 81000000,
-      prefixQueries: 81000000,
-      prefixHits: 62000000,
-      generationTokens: 9400000,
-    });
+    expect(r).toMatchObject(VLLM_V1_FIXTURE_VALUES);
   });
 });
 

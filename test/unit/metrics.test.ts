@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadUnits, mutate, mutation, type Units, UNKNOWN_SIGNALS } from "../support";
+import { loadUnits, mutate, mutation, ROOT, type Units, UNKNOWN_SIGNALS, VLLM_V1_FIXTURE, VLLM_V1_FIXTURE_VALUES } from "../support";
 
 let u: Units<"scoring">;
 beforeAll(async () => {
@@ -214,23 +214,8 @@ describe("vLLM /metrics parser: table", () => {
       // bench:overhead's upstream page (test/fixtures/metrics): the gauges among
       // 13 histograms, counters and process metrics, 39,682 bytes.
       "real-size vLLM V1 page (40 KB, histograms)",
-      readFileSync(resolve(import.meta.dirname, "..", "fixtures", "metrics", "vllm-v1.txt"), "utf8"),
-      {
-        waiting: 0,
-        running: 0,
-        kvCacheUsage: 0.13,
-        runningLoras: [],
-        waitingLoras: [],
-        maxLoras: 4,
-        blockSize: 16,
-        numGpuBlocks: 27000,
-        promptTokens: 81000000,
-        prefixQueries: 81000000,
-        prefixHits: 62000000,
-        generationTokens: 9400000,
-        samples: 9,
-        rejectedLines: 0,
-      },
+      readFileSync(resolve(ROOT, VLLM_V1_FIXTURE), "utf8"),
+      VLLM_V1_FIXTURE_VALUES,
     ],
   ];
   for (const [name, body, expected] of cases) {
