@@ -23,3 +23,14 @@ declare function __new(size: usize, id: u32): usize;
 declare function __unpin(ptr: usize): void;
 /** A full collection (the minimal runtime never collects by itself: assembly/filter/gc.ts). */
 declare function __collect(): void;
+
+// TLSF, the allocator behind assembly/runtime/block_cache.ts, and the raw
+// allocation globals that asconfig.json "use" points at the block cache.
+declare module "~lib/rt/tlsf" {
+  export function __alloc(size: usize): usize;
+  export function __realloc(ptr: usize, size: usize): usize;
+  export function __free(ptr: usize): void;
+}
+declare function __alloc(size: usize): usize;
+declare function __realloc(ptr: usize, size: usize): usize;
+declare function __free(ptr: usize): void;

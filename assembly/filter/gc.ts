@@ -1,6 +1,7 @@
 // Garbage collection points. The filter is built with AssemblyScript's
 // `minimal` runtime (asconfig.json): the same TLSF allocator as the default
-// `incremental` runtime, with a stop-the-world mark-and-sweep collector that
+// `incremental` runtime (behind runtime/block_cache.ts, which keeps freed
+// small blocks for reuse), with a stop-the-world mark-and-sweep collector that
 // never runs by itself and no shadow stack. The incremental runtime paid for every
 // function that holds a managed reference (a shadow-stack push and pop) and
 // for a marking step inside every allocation and write barrier; in the

@@ -1,6 +1,9 @@
-// Unit-test entry for assembly/request (built to build/units-request.wasm, loaded by
-// test/unit through test/unit/units.ts). Exports thin wrappers over the pure
-// functions of this folder; never imported by the filter.
+// Unit-test entry for assembly/request and assembly/runtime (built to
+// build/units-request.wasm, loaded by test/unit through test/unit/units.ts).
+// Exports thin wrappers over the pure functions of these folders; never
+// imported by the filter.
+// The allocator behind the runtime (asconfig.json "use" names its functions).
+import { cachedBlockBytes } from "../runtime/block_cache";
 import { ByteWriter } from "../util/bytes";
 import { API_NOT_INFERENCE, detectApi } from "./api";
 import { canonicalJson } from "../json/canonical";
@@ -221,4 +224,28 @@ export function firstTokenChunk(api: i32, bytes: Uint8Array, chunks: Int32Array)
     at += len;
   }
   return -1;
+}
+
+// ---- the runtime's allocator (assembly/runtime/block_cache.ts) ----
+// Raw blocks, not managed objects: the collector never sees them.
+
+export function runtimeAlloc(size: u32): u32 {
+  return <u32>__alloc(<usize>size);
+}
+
+export function runtimeFree(ptr: u32): void {
+  __free(<usize>ptr);
+}
+
+export function runtimeRealloc(ptr: u32, size: u32): u32 {
+  return <u32>__realloc(<usize>ptr, <usize>size);
+}
+
+/** The block's size as the allocator recorded it in its header. */
+export function runtimeBlockSize(ptr: u32): u32 {
+  return load<u32>(<usize>ptr - 4) & ~3;
+}
+
+export function runtimeCachedBytes(): u32 {
+  return <u32>cachedBlockBytes();
 }

@@ -20,15 +20,19 @@
  * earlier commit's). `--branch-sim` adds valgrind's simulated branch
  * predictor and reports mispredicted branches per request: an instruction
  * count does not see them, and branch-free SIMD code can run more
- * instructions in less time than a branchy loop. Needs valgrind (Debian
- * `valgrind`).
+ * instructions in less time than a branchy loop. `--by-function N` runs
+ * the filter built with its function names (`asc --debug`, same code; or
+ * the `--wasm` given, which must have them) and prints, for each filter
+ * cell, its N hottest AssemblyScript functions by self instructions per
+ * request (jit-profile.ts says how the JIT's addresses are named). Needs
+ * valgrind (Debian `valgrind`).
  */
 import { execFileSync } from "node:child_process";
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { findEnvoy } from "../envoy/locate.js";
+import { findEnvoy, PROJECT_ROOT } from "../envoy/locate.js";
 import { startEnvoy, type EnvoyProcess } from "../envoy/process.js";
 import {
   chatBodies,
@@ -43,6 +47,7 @@ import {
   writeTargets,
   type ConfigName,
 } from "./overhead-setup.js";
+import { wasmFunctionProfile } from "./jit-profile.js";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -74,7 +79,7 @@ function callgrind(pid: number, ...args: string[]): void {
  * per dump): Ir, and with --branch-sim the mispredicted branches (Bcm
  * conditional + Bim indirect, from valgrind's simulated predictor).
  */
-function lastDump(dir: string, prefix: string): { ir: number; mispredicted: number } {
+function lastDump(dir: string, prefix: string): { ir: number; mispredicted: number; file: string } {
   const files = readdirSync(dir)
     .filter((f) => f.startsWith(prefix + "."))
     .sort((a, b) => Number(a.split(".").pop()) - Number(b.split(".").pop()));
@@ -83,7 +88,7 @@ function lastDump(dir: string, prefix: string): { ir: number; mispredicted: numb
   const totals = /^totals:\s+(.+)$/m.exec(text)?.[1].trim().split(/\s+/).map(Number);
   if (!totals) throw new Error(`no totals in ${files[files.length - 1]}`);
   const of = (e: string) => totals[events.indexOf(e)] ?? 0;
-  return { ir: of("Ir"), mispredicted: of("Bcm") + of("Bim") };
+  return { ir: of("Ir"), mispredicted: of("Bcm") + of("Bim"), file: join(dir, files[files.length - 1]) };
 }
 
 async function main(): Promise<void> {
@@ -96,6 +101,7 @@ async function main(): Promise<void> {
       "filter-config": { type: "string" },
       wasm: { type: "string" },
       "branch-sim": { type: "boolean", default: false },
+      "by-function": { type: "string" },
     },
   });
   const names = values.configs!.split(",");
@@ -110,6 +116,14 @@ async function main(): Promise<void> {
   const envoyBin = findEnvoy();
   if (!envoyBin) throw new Error("no Envoy binary: run `npm run envoy:install` or set ENVOY_BIN");
   const work = mkdtempSync(join(tmpdir(), "llm-picker-instr-"));
+  const byFunction = values["by-function"] === undefined ? 0 : Number(values["by-function"] || 25);
+  let wasm = values.wasm;
+  if (byFunction > 0 && wasm === undefined) {
+    wasm = join(work, "named.wasm");
+    log(`building the filter with names: ${wasm}`);
+    execFileSync("npx", ["asc", "assembly/index.ts", "--target", "release", "--debug", "--outFile", wasm], { cwd: PROJECT_ROOT, stdio: "ignore" });
+  }
+  const profiles: string[] = [];
   const upstream = await startHelper<{ ports: number[] }>(tools.upstream, ["-n", "5"]);
   const endpoints = upstream.info.ports.slice(1).map((p) => `127.0.0.1:${p}`);
   const rows: string[] = [];
@@ -137,7 +151,7 @@ async function main(): Promise<void> {
       let envoy: EnvoyProcess | null = null;
       try {
         envoy = await startEnvoy({
-          config: envoyConfigFor(config, null, values.wasm),
+          config: envoyConfigFor(config, null, wasm),
           substitutions: { endpoints, pluginConfig: plugin },
           envoyBin: wrapper,
           logLevel: "warn",
@@ -174,8 +188,18 @@ async function main(): Promise<void> {
           const codes = await vegetaCount(tools.vegeta, targets, n, 20);
           callgrind(pid, "-i", "off");
           callgrind(pid, "-d");
-          const { ir, mispredicted } = lastDump(work, `${prefix}.${pid}`);
+          const { ir, mispredicted, file } = lastDump(work, `${prefix}.${pid}`);
           callgrind(pid, "-z");
+          if (byFunction > 0 && wasm !== undefined && config !== "baseline" && config !== "wasm-noop") {
+            const profile = wasmFunctionProfile(file, wasm, n);
+            profiles.push(
+              `${name} ${kb} KB: the filter's wasm ${(profile.jitPerRequest / 1000).toFixed(1)} k Ir per request; self Ir per request by function\n` +
+                profile.functions
+                  .slice(0, byFunction)
+                  .map((f) => `${String(Math.round(f.irPerRequest)).padStart(8)}  ${f.name}`)
+                  .join("\n"),
+            );
+          }
           const per = ir / n;
           irPerReq.set(`${name}/${kb}`, per);
           const base = irPerReq.get(`baseline/${kb}`);
@@ -205,6 +229,7 @@ async function main(): Promise<void> {
       : "| config | body | requests | Ir per request | added over baseline | non-200 |\n|---|---:|---:|---:|---:|---|",
   );
   console.log(rows.join("\n"));
+  for (const p of profiles) console.log(`\n${p}`);
 }
 
 main().catch((e) => {
