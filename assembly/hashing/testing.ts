@@ -358,9 +358,9 @@ export function renderHex(body: Uint8Array, api: i32): string {
   return s;
 }
 
-/** Hashes of a body parsed for `api`, with `model` ("" = the body's model). "!" + message on a parse error. */
-export function hashBodyHex(body: Uint8Array, api: i32, model: string, blockSize: i32, maxBlocks: i32, trailing: bool): string {
-  const r = parseBody(body, api);
+/** Hashes of a body parsed for `api`, with `model` ("" = the body's model), its first `trustedEnd` bytes not checked again. "!" + message on a parse error. */
+export function hashBodyHex(body: Uint8Array, api: i32, model: string, blockSize: i32, maxBlocks: i32, trailing: bool, trustedEnd: i32 = 0): string {
+  const r = parseBody(body, api, trustedEnd);
   const p = r.parsed;
   if (p === null) return "!" + (r.error !== null ? r.error!.message : "");
   const m = model.length > 0 ? utf8(model) : p.model;

@@ -44,6 +44,12 @@ export class JsonScanner {
   // stack.dataStart: raw loads/stores (a typed-array accessor is an
   // out-of-line call under the shadow stack).
   private stackBase: usize = 0;
+  /**
+   * Bytes before this index are known valid (the start of a body that
+   * parsed): long strings there are only searched for their end
+   * (string_blocks.ts). 0: check everything.
+   */
+  trustedEnd: i32 = 0;
 
   constructor(bytes: Uint8Array, maxDepth: i32 = DEFAULT_MAX_DEPTH) {
     this.bytes = bytes;
@@ -466,7 +472,7 @@ export class JsonScanner {
     const n = this.len;
     let p = this.pos + 1;
     this.strStart = p;
-    const found = scanStringBlocks(base, p, n);
+    const found = scanStringBlocks(base, p, n, this.trustedEnd);
     if (found >= 0) {
       this.strEnd = found;
       this.strEscaped = blockEscaped;

@@ -203,8 +203,16 @@ function escapeLength(base: usize, q: i32, n: i32): i32 {
  * held a fault (or anything this path leaves to it) and a character boundary
  * in the last 64 bytes of the input when the string runs into them
  * (`blockEscaped` then covers the bytes before q).
+ *
+ * Bytes before `trustedEnd` are known valid (they hash as the start of a
+ * body that parsed: request/validated_prefixes.ts): a block that ends at
+ * least 64 bytes before it is only searched for the closing quote and the
+ * escapes' parity, not checked. The block after it is checked in full, with
+ * the real bytes before it as context, so a UTF-8 sequence or an escape
+ * that runs from trusted bytes into the rest is still checked where it
+ * leaves them (a \u escape's digits that stay in trusted bytes are valid).
  */
-export function scanStringBlocks(base: usize, start: i32, n: i32): i32 {
+export function scanStringBlocks(base: usize, start: i32, n: i32, trustedEnd: i32 = 0): i32 {
   blockEscaped = false;
   const quote = i8x16.splat(0x22);
   const backslash = i8x16.splat(0x5c);
@@ -253,6 +261,20 @@ export function scanStringBlocks(base: usize, start: i32, n: i32): i32 {
     const escapes = escapedBytes & live;
     let nextHex: u64 = 0;
     if ((slashes & live) != 0) escaped = true;
+    const high = i8x16.bitmask(v128.or(v128.or(v0, v1), v128.or(v2, v3))) != 0;
+    if (p + 128 <= trustedEnd) {
+      // Known valid: nothing to check (see above).
+      if (ends != 0) {
+        blockEscaped = escaped;
+        return p + <i32>ctz(ends);
+      }
+      prev = v3;
+      prevHigh = high;
+      firstEscaped = nextFirstEscaped;
+      carriedHex = 0;
+      p += 64;
+      continue;
+    }
     if ((escapes | carriedHex) != 0) {
       const invalid = mask64(
         i8x16.eq(escapeChars(v0, nibble), zero),
@@ -277,7 +299,6 @@ export function scanStringBlocks(base: usize, start: i32, n: i32): i32 {
     let f1 = i8x16.sub_sat_u(space, v1);
     let f2 = i8x16.sub_sat_u(space, v2);
     let f3 = i8x16.sub_sat_u(space, v3);
-    const high = i8x16.bitmask(v128.or(v128.or(v0, v1), v128.or(v2, v3))) != 0;
     if (high || prevHigh) {
       f0 = v128.or(f0, utf8Faults(prev, v0));
       f1 = v128.or(f1, utf8Faults(v0, v1));

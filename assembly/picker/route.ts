@@ -15,6 +15,7 @@ import { bodyTooLargeError } from "../request/errors";
 import { HEADER_MODEL_REWRITE, HEADER_PRIORITY } from "../request/headers";
 import { rewriteModel, toLLMRequest } from "../request/llm_request";
 import { parseBody } from "../request/parse";
+import { ValidatedPrefixes } from "../request/validated_prefixes";
 import { errorJson, requestJson } from "../request/output";
 import { BlockConfig } from "../hashing/blocks";
 import { hashRequest, replyEndBlock, replyStartBlock } from "../hashing/render";
@@ -103,6 +104,8 @@ export class Router {
   /** Fleet: where the sessions this replica saw went (null without a fleet). */
   readonly placements: SessionPlacements | null;
   private rng: Pcg32;
+  /** Starts of bodies that parsed: a body that begins with one is not checked there again. */
+  private validated: ValidatedPrefixes;
   /** Count a chat's previous reply as cached with the previous turn (prefix.creditReplies; never in the seed profile). */
   private readonly creditReplies: bool;
   /** Count only what each endpoint has not evicted since (prefix.followEvictions; never in the seed profile). */
@@ -121,6 +124,8 @@ export class Router {
     this.creditReplies = config.prefix.creditReplies && config.scoring.profile.name != "seed";
     this.followEvictions = config.prefix.followEvictions && config.scoring.profile.name != "seed";
     this.rng = new Pcg32(seed);
+    // Its own seed: the table's hashes must not be guessable from the picks.
+    this.validated = new ValidatedPrefixes(seed ^ 0x9e3779b97f4a7c15);
     const addresses = new Array<string>();
     const labels = new Array<Labels>();
     for (let i = 0; i < config.endpoints.length; i++) {
@@ -194,7 +199,9 @@ export class Router {
   routeBody(api: i32, body: Uint8Array, headers: Array<Header>, generatedId: string, nowMs: i64, self: string = "", hop: Hop | null = null): RouteResult {
     if (body.length > this.config.maxBodyBytes) return this.tooLarge();
     const r = new RouteResult();
-    const parsed = parseBody(body, api);
+    const validated = this.validated;
+    const parsed = parseBody(body, api, validated.trustedPrefix(body));
+    if (parsed.error == null) validated.remember(body);
     if (parsed.error != null) {
       r.outcome = Outcome.Reject;
       r.status = parsed.error!.status;

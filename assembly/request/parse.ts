@@ -193,10 +193,13 @@ function finishFor(bp: BodyParser, api: Api): ParseResult {
  * Parses a request body for `api` (an Api value, or API_BY_SHAPE; never
  * API_NOT_INFERENCE, which the caller passes through unparsed).
  * Never traps; every outcome is a ParsedBody or a 400 RequestError.
+ * `trustedEnd`: the body's first bytes are those of a body that parsed
+ * (validated_prefixes.ts); long strings before it are not checked again.
  */
-export function parseBody(body: Uint8Array, api: i32): ParseResult {
+export function parseBody(body: Uint8Array, api: i32, trustedEnd: i32 = 0): ParseResult {
   const p = new BodyParser(body);
   const sc = p.sc;
+  sc.trustedEnd = trustedEnd;
   const k = sc.peek();
   if (k == JsonKind.Invalid) return resultOf(invalidJsonError(sc));
   if (k != JsonKind.Object) {

@@ -11,6 +11,7 @@ import { errorObjectJson, requestJson } from "./output";
 import { bodyTooLargeError } from "./errors";
 import { rewriteModel, toLLMRequest } from "./llm_request";
 import { parseBody } from "./parse";
+import { ValidatedPrefixes } from "./validated_prefixes";
 import { Header } from "./types";
 import { FirstTokenScanner } from "./first_token";
 import { DEFAULT_MAX_DEPTH, JsonKind, jsonKindName } from "../json/kinds";
@@ -40,8 +41,8 @@ export function jsonValidate(input: Uint8Array, maxDepth: i32 = DEFAULT_MAX_DEPT
  * "<closing quote>" or "<closing quote> escaped" when it found the end,
  * "~<q>" when the byte loop must go on from q.
  */
-export function jsonStringBlocks(input: Uint8Array): string {
-  const r = scanStringBlocks(input.dataStart, 1, input.length);
+export function jsonStringBlocks(input: Uint8Array, trustedEnd: i32 = 0): string {
+  const r = scanStringBlocks(input.dataStart, 1, input.length, trustedEnd);
   if (r < 0) return "~" + (~r).toString() + (blockEscaped ? " escaped" : "");
   return r.toString() + (blockEscaped ? " escaped" : "");
 }
@@ -149,9 +150,10 @@ function headersOf(flat: string): Array<Header> {
  * The CLI decision line for one request (README "Inspect a decision"), computed by the
  * pure functions alone: pass / reject / route. `headers` is "name: value"
  * lines; a missing x-request-id becomes "generated-id". `bodyLimit` > 0
- * rejects larger bodies with 413 before parsing.
+ * rejects larger bodies with 413 before parsing; the first `trustedEnd`
+ * bytes are not checked again (validated_prefixes.ts).
  */
-export function decide(method: string, path: string, headers: string, body: Uint8Array, bodyLimit: i32): string {
+export function decide(method: string, path: string, headers: string, body: Uint8Array, bodyLimit: i32, trustedEnd: i32 = 0): string {
   const api = detectApi(method, path);
   if (api == API_NOT_INFERENCE) return '{"decision":"pass"}';
   const w = new ByteWriter();
@@ -162,7 +164,7 @@ export function decide(method: string, path: string, headers: string, body: Uint
     w.byte(0x7d);
     return String.UTF8.decodeUnsafe(w.view().dataStart, <usize>w.length);
   }
-  const r = parseBody(body, api);
+  const r = parseBody(body, api, trustedEnd);
   if (r.error != null) {
     const e = r.error!;
     w.str('{"decision":"reject","status":' + e.status.toString() + ',"error":');
@@ -191,6 +193,34 @@ export function parseRepeat(body: Uint8Array, api: i32, times: i32): i32 {
     if (parseBody(body, api).parsed != null) ok++;
   }
   return ok;
+}
+
+/**
+ * The whole outcome: "" on success, else "<status> <code> <param> <message>",
+ * with the first `trustedEnd` bytes not checked again (as the filter parses
+ * a body that begins as one that parsed: validated_prefixes.ts).
+ */
+export function parseOutcome(body: Uint8Array, api: i32, trustedEnd: i32): string {
+  const r = parseBody(body, api, trustedEnd);
+  if (r.error == null) return "";
+  const e = r.error!;
+  return e.status.toString() + " " + e.code + " " + e.param + " " + e.message;
+}
+
+// ---- the starts of bodies that parsed (validated_prefixes.ts) ----
+
+let prefixes = new ValidatedPrefixes(0);
+
+export function prefixesReset(seed: u64): void {
+  prefixes = new ValidatedPrefixes(seed);
+}
+
+export function prefixesTrusted(body: Uint8Array): i32 {
+  return prefixes.trustedPrefix(body);
+}
+
+export function prefixesRemember(body: Uint8Array): void {
+  prefixes.remember(body);
 }
 
 /** Parse outcome only: "" on success, else "<status> <code> <param>". */
@@ -249,3 +279,4 @@ export function runtimeBlockSize(ptr: u32): u32 {
 export function runtimeCachedBytes(): u32 {
   return <u32>cachedBlockBytes();
 }
+

@@ -4,7 +4,7 @@
 // blocks overlap and none loses its contents.
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadUnits, type Units } from "../../src/wasm/units.js";
+import { loadUnits, type Units } from "../support";
 
 let u: Units<"request">;
 beforeAll(async () => {
