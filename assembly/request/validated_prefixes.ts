@@ -48,6 +48,8 @@ export class ValidatedPrefixes {
   private chain: u64;
   /** The first piece's checkpoint of the body `trustedPrefix` saw last (0: shorter than a piece). */
   private first: u64 = 0;
+  /** The checkpoint `trustedPrefix` did not find (piece `matched`), so `remember` need not hash it again. */
+  private missed: u64 = 0;
 
   constructor(private readonly seed: u64) {
     this.chain = seed;
@@ -62,7 +64,10 @@ export class ValidatedPrefixes {
     while (k < pieces) {
       const next = xxh64(body.dataStart + <usize>(k * CHUNK_BYTES), <usize>CHUNK_BYTES, h);
       if (k == 0) this.first = next;
-      if (!this.holds(next)) break;
+      if (!this.holds(next)) {
+        this.missed = next;
+        break;
+      }
       h = next;
       k++;
     }
@@ -86,7 +91,7 @@ export class ValidatedPrefixes {
     }
     let h = this.chain;
     for (let k = this.matched; k < pieces; k++) {
-      h = xxh64(body.dataStart + <usize>(k * CHUNK_BYTES), <usize>CHUNK_BYTES, h);
+      h = k == this.matched ? this.missed : xxh64(body.dataStart + <usize>(k * CHUNK_BYTES), <usize>CHUNK_BYTES, h);
       this.add(h);
     }
     this.matched = pieces;
