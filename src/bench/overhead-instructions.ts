@@ -24,7 +24,10 @@
  * the filter built with its function names (`asc --debug`, same code; or
  * the `--wasm` given, which must have them) and prints, for each filter
  * cell, its N hottest AssemblyScript functions by self instructions per
- * request (jit-profile.ts says how the JIT's addresses are named). Needs
+ * request (jit-profile.ts says how the JIT's addresses are named).
+ * `--body-class unique|shared-head|repeat` sends that class of chat bodies
+ * (overhead-setup.ts classBody; warm-up and window from different bodies)
+ * instead of bench:overhead's conversations. Needs
  * valgrind (Debian `valgrind`).
  */
 import { execFileSync } from "node:child_process";
@@ -35,7 +38,10 @@ import { parseArgs } from "node:util";
 import { findEnvoy, PROJECT_ROOT } from "../envoy/locate.js";
 import { startEnvoy, type EnvoyProcess } from "../envoy/process.js";
 import {
+  BODY_CLASSES,
+  type BodyClass,
   chatBodies,
+  classBody,
   CONFIG_NAMES,
   ensureTools,
   envoyConfigFor,
@@ -102,6 +108,7 @@ async function main(): Promise<void> {
       wasm: { type: "string" },
       "branch-sim": { type: "boolean", default: false },
       "by-function": { type: "string" },
+      "body-class": { type: "string" },
     },
   });
   const names = values.configs!.split(",");
@@ -117,6 +124,9 @@ async function main(): Promise<void> {
   if (!envoyBin) throw new Error("no Envoy binary: run `npm run envoy:install` or set ENVOY_BIN");
   const work = mkdtempSync(join(tmpdir(), "llm-picker-instr-"));
   const byFunction = values["by-function"] === undefined ? 0 : Number(values["by-function"] || 25);
+  const bodyClass = values["body-class"];
+  if (bodyClass !== undefined && !(BODY_CLASSES as readonly string[]).includes(bodyClass))
+    throw new Error(`--body-class: "${bodyClass}" is not one of ${BODY_CLASSES.join(", ")}`);
   let wasm = values.wasm;
   if (byFunction > 0 && wasm === undefined) {
     wasm = join(work, "named.wasm");
@@ -182,8 +192,24 @@ async function main(): Promise<void> {
         }
         for (const kb of sizes) {
           const targets = join(work, `t-${name}-${kb}.json`);
-          writeTargets(targets, envoy.listenerUrl, chatBodies(kb * 1024));
-          await vegetaCount(tools.vegeta, targets, Math.max(64, n), 20); // warm-up
+          let warmTargets = targets;
+          if (bodyClass === undefined) writeTargets(targets, envoy.listenerUrl, chatBodies(kb * 1024));
+          else {
+            // Warm-up and window from different bodies (a unique body must not have been seen).
+            const kind = bodyClass as BodyClass;
+            warmTargets = join(work, `w-${name}-${kb}.json`);
+            writeTargets(
+              warmTargets,
+              envoy.listenerUrl,
+              Array.from({ length: Math.max(64, n) }, (_, i) => classBody(kind, 100_000 + i, kb)),
+            );
+            writeTargets(
+              targets,
+              envoy.listenerUrl,
+              Array.from({ length: n }, (_, i) => classBody(kind, i, kb)),
+            );
+          }
+          await vegetaCount(tools.vegeta, warmTargets, Math.max(64, n), 20); // warm-up
           callgrind(pid, "-i", "on");
           const codes = await vegetaCount(tools.vegeta, targets, n, 20);
           callgrind(pid, "-i", "off");

@@ -172,6 +172,44 @@ export function chatBodies(bytes: number, sessions = 8, variants = 8): Buffer[] 
 }
 
 /** vegeta's JSON target lines for the bodies (one POST each); vegeta keeps each body as its own byte slice. */
+/**
+ * Classes of long chat bodies, for what not re-checking bytes a body shares
+ * with one that parsed gains or costs (body-classes.ts,
+ * overhead-instructions.ts --body-class): `unique` differs from its first
+ * byte; `shared-head` shares an 8 KB system prompt, the rest new each time;
+ * `repeat` is 8 bodies cycling (body `i` is `i % 8`).
+ */
+export const BODY_CLASSES = ["unique", "shared-head", "repeat"] as const;
+export type BodyClass = (typeof BODY_CLASSES)[number];
+const CLASS_WORDS = ["prefix", "données", "東京", "🚀", 'a "quote"', "back\\slash", "new\nline", "über", "cache", "gateway", "tensor"];
+
+/** About `chars` characters of text in several scripts, with escapes, from `seed`. */
+function classText(seed: number, chars: number): string {
+  let s = "";
+  let x = seed;
+  while (s.length < chars) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    s += `${CLASS_WORDS[x % CLASS_WORDS.length]} `;
+  }
+  return s;
+}
+
+/** Body `i` of a class, about `kb` KB. */
+export function classBody(kind: BodyClass, i: number, kb: number): Buffer {
+  const system = kind === "unique" ? `unique ${i} ${classText(i, 8000)}` : classText(1, 8000);
+  const rest = kind === "repeat" ? classText(100 + (i % 8), kb * 1024 - 9000) : classText(1000 + i, kb * 1024 - 9000);
+  return Buffer.from(
+    JSON.stringify({
+      model: "m",
+      messages: [
+        { role: "system", content: system },
+        { role: "user", content: rest },
+      ],
+      max_tokens: 8,
+    }),
+  );
+}
+
 export function writeTargets(path: string, url: string, bodies: Buffer[]): void {
   const lines = bodies.map((b) =>
     JSON.stringify({ method: "POST", url: `${url}/v1/chat/completions`, body: b.toString("base64"), header: { "Content-Type": ["application/json"] } }),
