@@ -100,6 +100,18 @@ describe("string runs: the first special byte is found wherever it falls (the 32
 });
 
 describe("string decoding agrees with JSON.parse", () => {
+  it("for text with escapes between runs of any length (the 16-byte copy, and escapes at every offset in it)", () => {
+    const run = fc.string({ unit: fc.constantFrom("a", "é", "東", "😀", " ", "z"), maxLength: 70 });
+    const escapeChar = fc.constantFrom("\n", '"', "\\", "\t", "\u0001", "\u00e9", "\ud83d\ude00", "/");
+    fc.assert(
+      fc.property(fc.array(fc.tuple(run, escapeChar), { maxLength: 12 }), run, (parts, last) => {
+        const s = parts.map(([r, c]) => r + c).join("") + last;
+        expect(dec.decode(u.jsonDecodeString(enc.encode(JSON.stringify(s)))!)).toBe(s);
+      }),
+      { numRuns: PROP_RUNS },
+    );
+  });
+
   it("for any well-formed text, plain or fully \\u-escaped", () => {
     fc.assert(
       fc.property(fc.string({ unit: "binary", maxLength: 200 }), fc.boolean(), (s, escaped) => {
