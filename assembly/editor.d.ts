@@ -28,7 +28,6 @@ declare function __collect(): void;
 // allocation globals that asconfig.json "use" points at the block cache.
 declare module "~lib/rt/tlsf" {
   export function __alloc(size: usize): usize;
-  export function __realloc(ptr: usize, size: usize): usize;
   export function __free(ptr: usize): void;
 }
 declare function __alloc(size: usize): usize;

@@ -201,13 +201,13 @@ export class Router {
     const r = new RouteResult();
     const validated = this.validated;
     const parsed = parseBody(body, api, validated.trustedPrefix(body));
-    if (parsed.error == null) validated.remember(body);
     if (parsed.error != null) {
       r.outcome = Outcome.Reject;
       r.status = parsed.error!.status;
       r.error = parsed.error;
       return r;
     }
+    validated.remember(body);
     const p = parsed.parsed!;
     const req = toLLMRequest(p, headers, generatedId);
     r.request = req;

@@ -191,13 +191,12 @@ export class EndpointState extends ServerSignals {
    * was reset) opens a new window without adding anything.
    */
   learnBlocksPerToken(tokens: f64, clock: u32): void {
-    if (!isFinite(tokens) || tokens < 0) return;
+    if (!this.wantsClock(tokens)) return;
     if (!this.hasMark || tokens < this.tokensMark) {
       this.markWindow(tokens, clock);
       return;
     }
     const dTokens = tokens - this.tokensMark;
-    if (dTokens < LEARN_WINDOW_TOKENS) return;
     const dClock = <f64>(clock - this.clockMark);
     this.markWindow(tokens, clock);
     if (dClock > MAX_BLOCKS_PER_TOKEN * dTokens) return;

@@ -6,11 +6,11 @@
 //    swap never misreads the old layout.)
 //  - "llm-picker/pool/v4/inflight": requests in flight per endpoint, a flat
 //    array of (u32 endpoint id, i32 count, i32 pending prompt blocks,
-//    i64 penalty until ms, u32 written blocks); the count goes up when a request is routed and
-//    down when its stream ends, on any worker; the pending blocks (the
-//    prefill the request needs there, docs/routing.md) go up when it is
-//    routed and down at its first response byte or, failing that, at its
-//    end; the penalty (below, "request failures") excludes the endpoint
+//    i64 penalty until ms, u32 written blocks); the count goes up when a
+//    request is routed and down when its stream ends, on any worker; the
+//    pending blocks (the prefill the request needs there, docs/routing.md)
+//    go up when it is routed and down at its first response byte or,
+//    failing that, at its end; the penalty (below, "request failures") excludes the endpoint
 //    until then; the written blocks are a clock that only goes up (wrapping):
 //    the uncached prompt blocks of every request routed there, i.e. what
 //    this Envoy made the server write to its KV cache, which is what evicts

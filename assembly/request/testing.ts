@@ -41,8 +41,8 @@ export function jsonValidate(input: Uint8Array, maxDepth: i32 = DEFAULT_MAX_DEPT
  * "<closing quote>" or "<closing quote> escaped" when it found the end,
  * "~<q>" when the byte loop must go on from q.
  */
-export function jsonStringBlocks(input: Uint8Array, trustedEnd: i32 = 0): string {
-  const r = scanStringBlocks(input.dataStart, 1, input.length, trustedEnd);
+export function jsonStringBlocks(input: Uint8Array): string {
+  const r = scanStringBlocks(input.dataStart, 1, input.length);
   if (r < 0) return "~" + (~r).toString() + (blockEscaped ? " escaped" : "");
   return r.toString() + (blockEscaped ? " escaped" : "");
 }

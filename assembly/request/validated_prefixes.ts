@@ -46,8 +46,6 @@ export class ValidatedPrefixes {
   /** Where the last `trustedPrefix` stopped: pieces matched, and the hash of those pieces. */
   private matched: i32 = 0;
   private chain: u64;
-  /** The first piece's checkpoint of the body `trustedPrefix` saw last (0: shorter than a piece). */
-  private first: u64 = 0;
   /** The checkpoint `trustedPrefix` did not find (piece `matched`), so `remember` need not hash it again. */
   private missed: u64 = 0;
 
@@ -60,10 +58,8 @@ export class ValidatedPrefixes {
     const pieces = body.length / CHUNK_BYTES;
     let h = this.seed;
     let k = 0;
-    this.first = 0;
     while (k < pieces) {
       const next = xxh64(body.dataStart + <usize>(k * CHUNK_BYTES), <usize>CHUNK_BYTES, h);
-      if (k == 0) this.first = next;
       if (!this.holds(next)) {
         this.missed = next;
         break;
@@ -86,7 +82,8 @@ export class ValidatedPrefixes {
   remember(body: Uint8Array): void {
     const pieces = body.length / CHUNK_BYTES;
     if (this.matched == 0) {
-      if (pieces > 0) this.add(this.first);
+      // The first piece was the one not found.
+      if (pieces > 0) this.add(this.missed);
       return;
     }
     let h = this.chain;

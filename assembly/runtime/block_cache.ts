@@ -1,8 +1,9 @@
 // A cache of freed small blocks in front of AssemblyScript's TLSF allocator,
-// wired in place of the runtime's `__alloc`, `__realloc` and `__free`
-// through asconfig.json "use" (the collector and the standard library call
-// those names; TLSF's own definitions stay and serve everything this cache
-// does not).
+// wired in place of the runtime's `__alloc` and `__free` through
+// asconfig.json "use" (the collector and the standard library call those
+// names; TLSF's own definitions stay and serve everything this cache does
+// not). `__realloc` stays TLSF's: a live block is an allocated TLSF block,
+// wherever it came from, so TLSF resizes it as any other.
 //
 // Why: with the minimal runtime, a collection frees 64 requests' garbage at
 // once; TLSF merges those blocks into large free ones, and every allocation
@@ -20,7 +21,7 @@
 // payload 16-byte aligned) and splits off any remainder, so a list's blocks
 // all have the size a request of that class is given.
 
-import { __alloc as tlsfAlloc, __free as tlsfFree, __realloc as tlsfRealloc } from "~lib/rt/tlsf";
+import { __alloc as tlsfAlloc, __free as tlsfFree } from "~lib/rt/tlsf";
 
 /** TLSF's block header (its size and two flag bits) just before the payload. */
 const HEADER_BYTES: usize = 4;
@@ -78,12 +79,6 @@ let cachedBytes: usize = 0;
     return;
   }
   tlsfFree(ptr);
-}
-
-/** `__realloc`: TLSF's (a live block is an allocated TLSF block, wherever it came from). */
-// @ts-ignore: decorator
-@global export function blockCacheRealloc(ptr: usize, size: usize): usize {
-  return tlsfRealloc(ptr, size);
 }
 
 /** Bytes the lists hold now (tests). */
