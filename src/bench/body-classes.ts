@@ -20,10 +20,24 @@ import { ProxyWasmHost } from "../host/index.js";
 import { BODY_CLASSES as CLASSES, classBody, poolSnapshot } from "./overhead-setup.js";
 import { CHAT_HEADERS, RELEASE_WASM, sendRequest } from "./parse.js";
 
+const HELP = `usage: npm run bench:body-classes -- [options]
+  --wasm A,B    filter modules to compare, alternated per round (default build/llm_picker.wasm)
+  --kb N        body size in KB (default 220)
+  --rounds N    rounds, a fresh host per build each (default 3)`;
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { wasm: { type: "string", default: RELEASE_WASM }, kb: { type: "string", default: "220" }, rounds: { type: "string", default: "3" } },
+    options: {
+      wasm: { type: "string", default: RELEASE_WASM },
+      kb: { type: "string", default: "220" },
+      rounds: { type: "string", default: "3" },
+      help: { type: "boolean", default: false },
+    },
   });
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
   const builds = values.wasm!.split(",");
   const kb = Number(values.kb);
   const headers = CHAT_HEADERS.filter(([k]) => k !== "x-request-id");

@@ -81,6 +81,7 @@ export function wasmFunctionProfile(dumpFile: string, namedWasm: string, request
   const hottest = jit.reduce((m, r) => (r[0] > m[0] ? r : m))[1];
   const span = BigInt(functions * 8);
   const onSlots = jit.filter(([, a]) => a <= hottest + span && a + span >= hottest && (a - hottest) % 8n === 0n).map(([, a]) => a);
+  // biome-ignore lint/complexity/useMathMinMax: bigint addresses; Math.min takes numbers only.
   const base = onSlots.reduce((m, a) => (a < m ? a : m), hottest) & ~0xfffn;
   const byName = new Map<string, number>();
   let total = 0;

@@ -97,9 +97,22 @@ function lastDump(dir: string, prefix: string): { ir: number; mispredicted: numb
   return { ir: of("Ir"), mispredicted: of("Bcm") + of("Bim"), file: join(dir, files[files.length - 1]) };
 }
 
+const HELP = `usage: npm run bench:overhead:instructions -- [options]   (needs valgrind)
+  --configs LIST        comma-separated, default baseline,wasm-noop,filter-noprefix,filter
+  --sizes LIST          body sizes in KB, default 2,8,100,220
+  --requests N          requests counted per cell, sent one at a time after a warm-up (default 200)
+  --scrape-seconds S    seconds of each idle scrape window (default 5; 0 = no scrape windows)
+  --filter-config J     JSON merged into the filter's plugin configuration
+  --wasm FILE           the filter module (default build/llm_picker.wasm)
+  --branch-sim          also count mispredicted branches per request (valgrind's branch simulator)
+  --by-function N       the filter's N hottest functions by self instructions per request
+                        (builds the filter with names unless --wasm is given; it must have them)
+  --body-class C        unique | shared-head | repeat: that class of chat bodies instead of conversations`;
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
+      help: { type: "boolean", default: false },
       configs: { type: "string", default: "baseline,wasm-noop,filter-noprefix,filter" },
       sizes: { type: "string", default: "2,8,100,220" },
       requests: { type: "string", default: "200" },
@@ -111,6 +124,10 @@ async function main(): Promise<void> {
       "body-class": { type: "string" },
     },
   });
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return;
+  }
   const names = values.configs!.split(",");
   for (const c of names)
     if (!isConfigName(c) || c.startsWith("ext_proc")) throw new Error(`--configs: "${c}" is not one of ${CONFIG_NAMES.slice(0, 4).join(", ")}`);

@@ -38,9 +38,19 @@ export function profileConfig(extra: Record<string, unknown> = {}): Record<strin
   return { endpoints: PROFILE_ENDPOINTS.map((address) => ({ address })), snapshot: poolSnapshot(PROFILE_ENDPOINTS), ...extra };
 }
 
+const HELP = `usage: tsx src/bench/overhead-profile.ts [options]   (the emulator, not Envoy)
+  --wasm FILE          filter module (default build/llm_picker.wasm)
+  --sizes LIST         body sizes in KB (default 2,8,100,220): µs and host calls per request
+  --requests N         requests per size and round (default 400); with --scrape, scrapes timed
+  --filter-config J    JSON merged into the filter's plugin configuration
+  --loop S             then send 8 KB requests for S seconds (for node --cpu-prof)
+  --count N            send 64 + N requests of the first size and nothing else (for instruction counts)
+  --scrape PAGE        time scrapes of PAGE instead of requests ("" for the 40 KB vLLM V1 page)`;
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
+      help: { type: "boolean", default: false },
       wasm: { type: "string", default: RELEASE_WASM },
       sizes: { type: "string", default: "2,8,100,220" },
       requests: { type: "string", default: "400" },
@@ -50,6 +60,10 @@ async function main(): Promise<void> {
       count: { type: "string" },
     },
   });
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
   if (values.scrape !== undefined) return scrape(values.wasm!, values.scrape || DEFAULT_PAGE, Number(values.requests));
   const extra = values["filter-config"] ? (JSON.parse(values["filter-config"]) as Record<string, unknown>) : {};
   const host = await ProxyWasmHost.create({

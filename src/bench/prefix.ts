@@ -17,6 +17,7 @@
  *     show host.sharedData.totalBytes() stays within the configured bound
  *     (PrefixIndexConfig.maxBytes, read from the same code in units-hashing).
  */
+import { parseArgs } from "node:util";
 import type { HeaderPairs, ProxyWasmHost } from "../host/index.js";
 import { lcg, sizedChatBody } from "../requests/bodies.js";
 import { ensureBuilt } from "../wasm/build.js";
@@ -266,7 +267,16 @@ async function capacity(): Promise<void> {
   if (worst > bound) process.exitCode = 1;
 }
 
+const HELP = `usage: npm run bench:prefix   (no options)
+  Shared-data calls per request for a 256-block prompt, the time of hash + lookup + update
+  at 2 KB, 100 KB and 1 MB, and the index's size against its bound (docs/benchmarks.md "Prefix").`;
+
 async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { help: { type: "boolean", default: false } } });
+  if (values.help) {
+    console.log(HELP);
+    return;
+  }
   ensureBuilt("units-request", "units-hashing");
   console.log(`bench:prefix on ${machine()}\n`);
   await readsAndWrites();
