@@ -78,6 +78,7 @@ interface Cell {
   extprocCpuUsPerReq: number[];
   decisionP50Us: number[];
   decisionP50AtRateUs: number[];
+  decisionP99AtRateUs: number[];
   decisionP99Us: number[];
   non200: Record<string, number>;
   /** Requests per upstream / mean, lowest and highest, per round. */
@@ -292,6 +293,7 @@ function newCell(config: ConfigName, bodyBytes: number): Cell {
     extprocCpuUsPerReq: [],
     decisionP50Us: [],
     decisionP50AtRateUs: [],
+    decisionP99AtRateUs: [],
     decisionP99Us: [],
     non200: {},
     spreadMin: [],
@@ -321,7 +323,10 @@ async function measureCell(r: Running, cell: Cell, vegetaBin: string, targets: s
   addStatuses(cell.non200, lat);
   if (isFilter(r.name)) {
     const h = await histogramInterval(r.envoy, DECISION);
-    if (h) cell.decisionP50AtRateUs.push(h.p50);
+    if (h) {
+      cell.decisionP50AtRateUs.push(h.p50);
+      cell.decisionP99AtRateUs.push(h.p99);
+    }
   }
   // Throughput and CPU per request (closed loop).
   if (isFilter(r.name)) await startInterval(r.envoy, DECISION);
@@ -412,9 +417,9 @@ function report(
   out.push(`latency: vegeta ${o.rate} req/s for ${o.latencyDuration} s; throughput and CPU: vegeta closed loop, ${o.concurrency} connections, ${o.duration} s`);
   out.push("");
   out.push(
-    "| config | body | req/s | p50 ms | p99 ms | Envoy CPU µs/req | ext_proc CPU µs/req | decision p50 µs (load) | decision p50 µs (at rate) | decision p99 µs (load) | upstream spread min/max of mean | non-200 |",
+    "| config | body | req/s | p50 ms | p99 ms | Envoy CPU µs/req | ext_proc CPU µs/req | decision p50 µs (load) | decision p50 µs (at rate) | decision p99 µs (load) | decision p99 µs (at rate) | upstream spread min/max of mean | non-200 |",
   );
-  out.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+  out.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
   const sorted = [...cells].sort((a, b) => a.bodyBytes - b.bodyBytes || CONFIG_NAMES.indexOf(a.config) - CONFIG_NAMES.indexOf(b.config));
   for (const c of sorted) {
     const non200 =
@@ -423,7 +428,7 @@ function report(
         .join(", ") || "0";
     const bad = c.badBodies > 0 ? ` (${c.badBodies} corrupted bodies)` : "";
     out.push(
-      `| ${c.config} | ${(c.bodyBytes / 1024).toFixed(1)} KB | ${range(c.rps, 0)} | ${range(c.p50Ms, 2)} | ${range(c.p99Ms, 2)} | ${range(c.envoyCpuUsPerReq, 0)} | ${range(c.extprocCpuUsPerReq, 0)} | ${range(c.decisionP50Us, 0)} | ${range(c.decisionP50AtRateUs, 0)} | ${range(c.decisionP99Us, 0)} | ${median(c.spreadMin).toFixed(2)}/${median(c.spreadMax).toFixed(2)} | ${non200}${bad} |`,
+      `| ${c.config} | ${(c.bodyBytes / 1024).toFixed(1)} KB | ${range(c.rps, 0)} | ${range(c.p50Ms, 2)} | ${range(c.p99Ms, 2)} | ${range(c.envoyCpuUsPerReq, 0)} | ${range(c.extprocCpuUsPerReq, 0)} | ${range(c.decisionP50Us, 0)} | ${range(c.decisionP50AtRateUs, 0)} | ${range(c.decisionP99Us, 0)} | ${range(c.decisionP99AtRateUs, 0)} | ${median(c.spreadMin).toFixed(2)}/${median(c.spreadMax).toFixed(2)} | ${non200}${bad} |`,
     );
   }
   out.push("");
