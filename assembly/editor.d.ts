@@ -31,5 +31,7 @@ declare module "~lib/rt/tlsf" {
   export function __free(ptr: usize): void;
 }
 declare function __alloc(size: usize): usize;
+/** Bytes the block cache's lists hold (assembly/runtime/block_cache.ts, a library file: its exports are globals). */
+declare function cachedBlockBytes(): usize;
 declare function __realloc(ptr: usize, size: usize): usize;
 declare function __free(ptr: usize): void;

@@ -2,7 +2,5 @@
 // allocator the host copies values in with (assembly/filter/alloc.ts).
 // Nothing else lives here: an entry that mixes the SDK re-export with
 // json-as @json classes compiled to a module without exports.
-// The allocator behind the runtime (asconfig.json "use" names its functions).
-import "./runtime/block_cache";
 export { malloc } from "./filter/alloc";
 export * from "./filter/abi";

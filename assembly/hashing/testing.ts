@@ -3,8 +3,6 @@
 // build/units-hashing.wasm, loaded by test/unit through test/unit/units.ts).
 // Exports thin wrappers over the pure functions of these folders; never
 // imported by the filter.
-// The allocator behind the runtime (asconfig.json "use" names its functions).
-import "../runtime/block_cache";
 import { ByteWriter, sameBytes, utf8 } from "../util/bytes";
 import { KeyValueStore, MemoryStore, StoreValue } from "../util/store";
 import { bucketEntriesFor, PrefixIndex, PrefixIndexConfig } from "../prefix/prefix_index";

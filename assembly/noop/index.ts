@@ -12,8 +12,6 @@
 // and timeout) and drops the answer unread. Envoy's own cost of a callout
 // is then what this costs; what the picker adds over it (copying the page
 // in, parsing, publishing) is the picker's.
-// The allocator behind the runtime (asconfig.json "use" names its functions).
-import "../runtime/block_cache";
 import * as imports from "@gcoredev/proxy-wasm-sdk-as/assembly/imports";
 import { free } from "@gcoredev/proxy-wasm-sdk-as/assembly/malloc";
 export { malloc } from "@gcoredev/proxy-wasm-sdk-as/assembly/malloc";

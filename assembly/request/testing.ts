@@ -2,8 +2,6 @@
 // build/units-request.wasm, loaded by test/unit through test/unit/units.ts).
 // Exports thin wrappers over the pure functions of these folders; never
 // imported by the filter.
-// The allocator behind the runtime (asconfig.json "use" names its functions).
-import { cachedBlockBytes } from "../runtime/block_cache";
 import { ByteWriter } from "../util/bytes";
 import { API_NOT_INFERENCE, detectApi } from "./api";
 import { canonicalJson } from "../json/canonical";

@@ -1,6 +1,8 @@
 // A cache of freed small blocks in front of AssemblyScript's TLSF allocator,
 // wired in place of the runtime's `__alloc` and `__free` through
-// asconfig.json "use" (the collector and the standard library call those
+// asconfig.json: "lib" compiles this folder into every module, its exports
+// as globals (no entry imports it), and "use" points the runtime's names at
+// them (the collector and the standard library call those
 // names; TLSF's own definitions stay and serve everything this cache does
 // not). `__realloc` stays TLSF's: a live block is an allocated TLSF block,
 // wherever it came from, so TLSF resizes it as any other.

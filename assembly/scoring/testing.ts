@@ -2,8 +2,6 @@
 // build/units-scoring.wasm, loaded by test/unit through test/unit/units.ts).
 // Exports thin wrappers over the pure functions of these folders; never
 // imported by the filter.
-// The allocator behind the runtime (asconfig.json "use" names its functions).
-import "../runtime/block_cache";
 import { writeJsonText, writeNumber } from "../json/writer";
 import { parseVllmMetrics } from "../metrics/prometheus";
 import { EndpointMetrics } from "../metrics/signals";
