@@ -247,6 +247,7 @@ function readPrefix(r: JsonReader, p: PrefixConfig): void {
     else if (key == "hashTrailingBlock") p.hashTrailingBlock = r.bool();
     else if (key == "creditReplies") p.creditReplies = r.bool();
     else if (key == "followEvictions") p.followEvictions = r.bool();
+    else if (key == "spreadFirstPrefills") p.spreadFirstPrefills = r.bool();
     else if (key == "capacityPerEndpoint") p.capacityPerEndpoint = <i32>r.int(1, 1 << 24);
     else if (key == "maxEndpoints") {
       p.maxEndpoints = <i32>r.int(1, MAX_INDEX_ENDPOINTS);

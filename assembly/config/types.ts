@@ -32,6 +32,13 @@ export class PrefixConfig {
   creditReplies: bool = true;
   /** Count an endpoint's entries only until its KV cache has had them written over (docs/hashing.md "Evictions"). */
   followEvictions: bool = true;
+  /**
+   * While a prompt's first prefill still runs at one server and another is
+   * idle, start a prompt that takes little of a cache on the idle one
+   * instead of queueing behind it: docs/routing.md "Prefill still running".
+   * The seed profile never does.
+   */
+  spreadFirstPrefills: bool = true;
   /** Blocks remembered per endpoint: upstream's 31,250 ≈ 500K tokens of KV cache per server. */
   capacityPerEndpoint: i32 = 31250;
   /** Endpoints the index is sized for (total entries = capacityPerEndpoint × maxEndpoints). A fixed size, so pool changes never reshape (and so never drop) the index. */

@@ -55,6 +55,9 @@ export class StreamContext {
   private matchedBlocks: i32 = 0;
   /** Prompt blocks counted as queued prefill at the endpoint until the first response byte. */
   private pendingBlocks: i32 = 0;
+  /** Blocks queued ahead of this request at its endpoint, and when it was routed (the pace measured at its first token). */
+  private aheadBlocks: i32 = 0;
+  private routedAtMs: i64 = 0;
   /** The request asked for a streamed response (`stream: true`). */
   private streamed: bool = false;
   /** Reads a /v1/responses stream's first events for its first token (null for the other APIs: their first byte is it). */
@@ -239,6 +242,8 @@ export class StreamContext {
     this.hashes = r.hashes;
     this.matchedBlocks = r.matchedBlocks;
     this.pendingBlocks = r.pendingBlocks;
+    this.aheadBlocks = r.aheadBlocks;
+    this.routedAtMs = r.routedAtMs;
     this.streamed = r.streamed;
     const req = r.request;
     if (r.streamed && r.pendingBlocks > 0 && req != null && FirstTokenScanner.readsBody(req.body.api)) this.firstToken = new FirstTokenScanner(req.body.api);
@@ -318,7 +323,7 @@ export class StreamContext {
     if (bodySize > 0 && this.pendingBlocks > 0 && this.streamed && !endOfStream) {
       if (!this.firstTokenIn(bodySize)) return CONTINUE;
       const router = this.root.router;
-      if (router != null) router.prefillDone(this.endpoint, this.pendingBlocks);
+      if (router != null) router.prefillDone(this.endpoint, this.pendingBlocks, this.aheadBlocks, this.routedAtMs, nowMs());
       this.pendingBlocks = 0;
     }
     return CONTINUE;

@@ -28,7 +28,8 @@ import { ScoringConfig } from "../scoring/config";
 import { ScoringRequest } from "../scoring/scorer";
 import { uncachedBlocks } from "../scoring/scorers/predicted_prefill";
 import { Pcg32 } from "../scoring/rng";
-import { addInFlight, penalize, poolStates, readInFlight, readStates } from "../pool/shared_state";
+import { bestHealthyMatch, discountPendingMatches, prefillPace } from "./prefill_running";
+import { addInFlight, changeInFlight, InFlightDelta, penalize, poolStates, readInFlight, readStates } from "../pool/shared_state";
 import { FLEET_MEMBERS_KEY, MEMBERS_KEY, Pool, PoolView } from "../pool/members";
 import { Labels } from "../pool/labels";
 import { MaglevTable } from "../fleet/maglev";
@@ -65,6 +66,9 @@ export class RouteResult {
   matchedBlocks: i32 = 0;
   /** Prompt blocks the chosen endpoint has to prefill (queued there until the first response byte). */
   pendingBlocks: i32 = 0;
+  /** Prompt blocks queued at the chosen endpoint ahead of this request, and when it was routed (ms): its prefill pace at the first token. */
+  aheadBlocks: i32 = 0;
+  routedAtMs: i64 = 0;
   /** The body asked for a streamed response (`stream: true`). */
   streamed: bool = false;
   decision: Decision | null = null;
@@ -110,6 +114,8 @@ export class Router {
   private readonly creditReplies: bool;
   /** Count only what each endpoint has not evicted since (prefix.followEvictions; never in the seed profile). */
   private readonly followEvictions: bool;
+  /** Start a small prompt on an idle endpoint rather than queue behind its first prefill (prefix.spreadFirstPrefills; never in the seed profile). */
+  private readonly spreadFirstPrefills: bool;
   /** Requests this VM has sent to an endpoint (the scraper's "traffic since the last scrape"). */
   routedCount: i64 = 0;
 
@@ -123,6 +129,7 @@ export class Router {
     this.scoring = config.scoring;
     this.creditReplies = config.prefix.creditReplies && config.scoring.profile.name != "seed";
     this.followEvictions = config.prefix.followEvictions && config.scoring.profile.name != "seed";
+    this.spreadFirstPrefills = config.prefix.spreadFirstPrefills && config.scoring.profile.name != "seed";
     this.rng = new Pcg32(seed);
     // Its own seed: the table's hashes must not be guessable from the picks.
     this.validated = new ValidatedPrefixes(seed ^ 0x9e3779b97f4a7c15);
@@ -251,6 +258,8 @@ export class Router {
     r.evictionsSeen = prefixOn && this.index.lastEvicted > 0;
     if (hint != null && prefixOn) r.hintCredited = creditPlacement(matched, addresses, hint, r.hashes.length, this.index);
     if (prefixOn && this.creditReplies) creditReply(matched, replyStartBlock(), replyEndBlock(), r.hashes.length);
+    // What the index credits, before matches on prefills still running are discounted (null: none were).
+    const credited = prefixOn && this.spreadFirstPrefills ? discountPendingMatches(matched, r.states, this.index, nowMs, this.scoring.bound.waitRatio, this.blocks.blockSize) : null;
     const sreq = new ScoringRequest();
     sreq.priority = priorityOf(headers);
     sreq.adapter = adapterOf(req.targetModel, r.states);
@@ -267,7 +276,13 @@ export class Router {
     if (d.status != STATUS_ROUTE || d.chosen < 0) return reject(r, d.status, d.reason);
     r.outcome = Outcome.Route;
     r.endpoint = unchecked(r.states[d.chosen]).address;
-    r.matchedBlocks = unchecked(matched[d.chosen]);
+    // The blocks it holds or is prefilling: only the rest is queued there.
+    r.matchedBlocks = unchecked((credited != null ? credited : matched)[d.chosen]);
+    // Sent away from a prefill still running: a load decision too.
+    if (credited != null && !d.loadOverrodeAffinity && r.matchedBlocks < bestHealthyMatch(credited, r.states)) {
+      d.loadOverrodeAffinity = true;
+      if (d.reason == "routed") d.reason = "routed on load (prefill still running at the holder)";
+    }
     r.pendingBlocks = uncachedBlocks(r.matchedBlocks, sreq.hashedBlocks, sreq.promptBlocks);
     // What this request makes the server write to its cache advances the server's clock.
     const written = <u32>max(0, r.pendingBlocks);
@@ -280,7 +295,14 @@ export class Router {
       placements.record(session, placed);
       if (hop != null) r.placement = formatPlacement(placed);
     }
-    addInFlight(this.store, r.endpoint, 1, inflight.value, r.pendingBlocks, written);
+    r.aheadBlocks = unchecked(r.states[d.chosen]).pendingBlocks;
+    r.routedAtMs = nowMs;
+    const change = new InFlightDelta();
+    change.count = 1;
+    change.blocks = r.pendingBlocks;
+    change.written = written;
+    change.nowMs = nowMs;
+    changeInFlight(this.store, r.endpoint, change, inflight.value);
     this.routedCount++;
     return r;
   }
@@ -314,9 +336,13 @@ export class Router {
    * The first response byte came back from `endpoint`: the request's prefill
    * is done there, so its blocks no longer queue ahead of new requests.
    */
-  prefillDone(endpoint: string, pendingBlocks: i32): void {
+  prefillDone(endpoint: string, pendingBlocks: i32, aheadBlocks: i32, routedAtMs: i64, nowMs: i64): void {
     if (endpoint.length == 0 || pendingBlocks <= 0) return;
-    addInFlight(this.store, endpoint, 0, null, -pendingBlocks);
+    const change = new InFlightDelta();
+    change.blocks = -pendingBlocks;
+    change.nowMs = nowMs;
+    change.pace = prefillPace(pendingBlocks, aheadBlocks, routedAtMs, nowMs);
+    changeInFlight(this.store, endpoint, change, null);
   }
 
   /**
@@ -326,6 +352,8 @@ export class Router {
    */
   finish(endpoint: string, hashes: StaticArray<u64>, matchedBlocks: i32, failed: bool, pendingBlocks: i32 = 0): void {
     if (endpoint.length == 0) return;
+    // Blocks released only now (no streamed first token) say nothing of when
+    // the next prefill started: the prefill-since time stays as it is.
     addInFlight(this.store, endpoint, -1, null, pendingBlocks > 0 ? -pendingBlocks : 0);
     if (failed && hashes.length > matchedBlocks) this.index.forget(hashes, matchedBlocks, endpoint);
   }

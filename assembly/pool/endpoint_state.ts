@@ -40,6 +40,13 @@ export class EndpointState extends ServerSignals {
    * "Evictions"). Kept with the in-flight counts, not encoded.
    */
   writtenBlocks: u32 = 0;
+  /**
+   * When the prefill at the head of its queue started (low 32 bits of ms),
+   * and the prompt blocks it prefills per ms (0: not measured yet). Kept
+   * with the in-flight counts, not encoded: remainingPrefill.
+   */
+  prefillSinceMs: u32 = 0;
+  prefillBlocksPerMs: f32 = 0;
   /** Unknown health (hasHealthy = false) is treated as healthy. */
   healthy: bool = true;
   hasHealthy: bool = false;
@@ -101,6 +108,20 @@ export class EndpointState extends ServerSignals {
   /** Whether blocksPerToken is learned (a window has closed). */
   get hasBlocksPerToken(): bool {
     return this.tokensSum > 0;
+  }
+
+  /**
+   * The pending blocks not yet prefilled at `nowMs` at `blocksPerMs`: the
+   * pending blocks less what that pace has prefilled since the head of its
+   * queue started. All of them when the pace is not positive.
+   */
+  remainingPrefill(nowMs: i64, blocksPerMs: f64): f64 {
+    const pending = <f64>this.pendingBlocks;
+    if (pending <= 0 || !(blocksPerMs > 0)) return pending;
+    const elapsed = <f64>(<i32>(<u32>nowMs - this.prefillSinceMs)); // wrapping ms
+    if (elapsed <= 0) return pending;
+    const left = pending - blocksPerMs * elapsed;
+    return left > 0 ? left : 0;
   }
 
   /** Health as the filters use it: unknown counts as healthy. */

@@ -4,9 +4,10 @@
 //    lease, read once per request by every worker. (v1 had no learned slot
 //    capacity, v2 no learned blocks per token; a new key each time, so a hot
 //    swap never misreads the old layout.)
-//  - "llm-picker/pool/v4/inflight": requests in flight per endpoint, a flat
+//  - "llm-picker/pool/v5/inflight": requests in flight per endpoint, a flat
 //    array of (u32 endpoint id, i32 count, i32 pending prompt blocks,
-//    i64 penalty until ms, u32 written blocks); the count goes up when a
+//    i64 penalty until ms, u32 written blocks, u32 prefill-since ms,
+//    f32 prefill blocks per ms); the count goes up when a
 //    request is routed and down when its stream ends, on any worker; the
 //    pending blocks (the prefill the request needs there, docs/routing.md)
 //    go up when it is routed and down at its first response byte or,
@@ -15,11 +16,18 @@
 //    the uncached prompt blocks of every request routed there, i.e. what
 //    this Envoy made the server write to its KV cache, which is what evicts
 //    older prefixes (docs/hashing.md "Evictions"; the scraper compares it
-//    with what the server reports it wrote). One value for the four: a
-//    request reads them all in one host call. (v1 held 8-byte entries
-//    without the blocks, v2 12-byte ones without the penalty, which had a
-//    key of its own, v3 20-byte ones without the clock; each layout has a
-//    new key, so a hot swap never misreads the old.)
+//    with what the server reports it wrote). The prefill-since time (low 32
+//    bits of ms) is when the prefill now at the head of the queue started:
+//    when pending blocks went up from 0, or the last time some went down;
+//    the blocks per ms are a moving average of what the endpoint prefilled
+//    per ms between a request's routing and its first token (the queue
+//    ahead of it and its own blocks): together they say how much of the
+//    queued prefill is done (EndpointState.remainingPrefill). One value for
+//    all of these: a request reads them in one host call. (v1 held 8-byte
+//    entries without the blocks, v2 12-byte ones without the penalty, which
+//    had a key of its own, v3 20-byte ones without the clock, v4 24-byte
+//    ones without the prefill pace; each layout has a new key, so a hot swap
+//    never misreads the old.)
 //  - "llm-picker/pool/v1/lease": which VM scrapes this interval, so Envoy
 //    scrapes once per interval rather than once per worker.
 // One key each keeps the key space fixed (shared data cannot delete keys:
@@ -32,15 +40,19 @@ import { EndpointMetrics } from "../metrics/signals";
 import { endpointId } from "../prefix/prefix_index";
 
 export const METRICS_KEY = "llm-picker/pool/v3/metrics";
-export const INFLIGHT_KEY = "llm-picker/pool/v4/inflight";
+export const INFLIGHT_KEY = "llm-picker/pool/v5/inflight";
 export const LEASE_KEY = "llm-picker/pool/v1/lease";
 const CAS_RETRIES: i32 = 16;
-const INFLIGHT_ENTRY: i32 = 24;
+const INFLIGHT_ENTRY: i32 = 32;
 /** Offsets in an in-flight entry. */
 const AT_COUNT: i32 = 4;
 const AT_PENDING: i32 = 8;
 const AT_PENALTY: i32 = 12;
 const AT_WRITTEN: i32 = 20;
+const AT_SINCE: i32 = 24;
+const AT_PACE: i32 = 28;
+/** Weight of a new sample in the prefill pace's moving average. */
+const PACE_ALPHA: f32 = 0.25;
 const LEASE_SIZE: i32 = 16;
 
 /**
@@ -222,6 +234,16 @@ export class InFlight {
   get penaltyUntil(): i64 {
     return this.at != 0 ? load<i64>(this.at, AT_PENALTY) : 0;
   }
+
+  /** When the prefill at the head of its queue started (low 32 bits of ms). */
+  get prefillSinceMs(): u32 {
+    return this.at != 0 ? load<u32>(this.at, AT_SINCE) : 0;
+  }
+
+  /** Prompt blocks it prefilled per ms, on average (0: not measured yet). */
+  get prefillBlocksPerMs(): f32 {
+    return this.at != 0 ? load<f32>(this.at, AT_PACE) : 0;
+  }
 }
 
 export function readInFlight(store: KeyValueStore): InFlight {
@@ -253,12 +275,33 @@ function entryOf(b: Uint8Array, n: i32, id: u32): usize {
   return 0;
 }
 
-function withDelta(old: Uint8Array, found: bool, id: u32, delta: i32, blocksDelta: i32, written: u32): Uint8Array {
+/** A change to one endpoint's in-flight entry. */
+export class InFlightDelta {
+  /** Requests. */
+  count: i32 = 0;
+  /** Pending prompt blocks. */
+  blocks: i32 = 0;
+  /** Blocks written to its cache (the clock). */
+  written: u32 = 0;
+  /** Now (ms), for the prefill-since time; < 0: unknown, left as it is. */
+  nowMs: i64 = -1;
+  /** A measured prefill pace (blocks per ms) to average in; 0: none. */
+  pace: f64 = 0;
+}
+
+function withDelta(old: Uint8Array, found: bool, id: u32, d: InFlightDelta): Uint8Array {
   const next = copyWithEntry(old, found, id);
   const at = entryOf(next, next.length / INFLIGHT_ENTRY, id);
-  store<i32>(at, clampedAdd(load<i32>(at, AT_COUNT), delta), AT_COUNT);
-  store<i32>(at, clampedAdd(load<i32>(at, AT_PENDING), blocksDelta), AT_PENDING);
-  store<u32>(at, load<u32>(at, AT_WRITTEN) + written, AT_WRITTEN); // a clock: wraps
+  const pendingBefore = load<i32>(at, AT_PENDING);
+  store<i32>(at, clampedAdd(load<i32>(at, AT_COUNT), d.count), AT_COUNT);
+  store<i32>(at, clampedAdd(pendingBefore, d.blocks), AT_PENDING);
+  store<u32>(at, load<u32>(at, AT_WRITTEN) + d.written, AT_WRITTEN); // a clock: wraps
+  // The head of the queue starts now: the queue was empty, or a prefill just ended.
+  if (d.nowMs >= 0 && ((d.blocks > 0 && pendingBefore == 0) || d.blocks < 0)) store<u32>(at, <u32>d.nowMs, AT_SINCE);
+  if (d.pace > 0 && isFinite(d.pace)) {
+    const pace = load<f32>(at, AT_PACE);
+    store<f32>(at, pace > 0 ? pace + PACE_ALPHA * (<f32>d.pace - pace) : <f32>d.pace, AT_PACE);
+  }
   return next;
 }
 
@@ -269,10 +312,19 @@ function withDelta(old: Uint8Array, found: bool, id: u32, delta: i32, blocksDelt
  * path), or null.
  */
 export function addInFlight(store: KeyValueStore, address: string, delta: i32, first: StoreValue | null, blocksDelta: i32 = 0, written: u32 = 0): bool {
+  const d = new InFlightDelta();
+  d.count = delta;
+  d.blocks = blocksDelta;
+  d.written = written;
+  return changeInFlight(store, address, d, first);
+}
+
+/** addInFlight with every field of the change (InFlightDelta). */
+export function changeInFlight(store: KeyValueStore, address: string, d: InFlightDelta, first: StoreValue | null): bool {
   const id = endpointId(address);
   let v = first != null ? first! : store.get(INFLIGHT_KEY);
   for (let attempt = 0; attempt < CAS_RETRIES; attempt++) {
-    const next = withDelta(v.bytes, v.found, id, delta, blocksDelta, written);
+    const next = withDelta(v.bytes, v.found, id, d);
     const r = store.set(INFLIGHT_KEY, next, v.found ? v.cas : 0);
     if (r == STORE_OK) return true;
     if (r != STORE_CAS_MISMATCH) return false;
@@ -399,6 +451,8 @@ export function poolStates(addresses: Array<string>, published: Array<EndpointSt
     s.hasInFlight = true;
     s.pendingBlocks = inflight.pendingBlocks;
     s.writtenBlocks = inflight.writtenBlocks;
+    s.prefillSinceMs = inflight.prefillSinceMs;
+    s.prefillBlocksPerMs = inflight.prefillBlocksPerMs;
     unchecked((out[i] = s));
   }
   return out;

@@ -388,6 +388,20 @@ export class PrefixIndex {
     return result;
   }
 
+  /**
+   * After `match`: the oldest stamp among endpoint `e`'s entries in the group
+   * that holds block `block` of the matched chain, or -1 when that group was
+   * not read or `e` has no entry there. The group holding an endpoint's last
+   * matched block was always read (match's search ends on it).
+   */
+  stampAt(e: i32, block: i32): i64 {
+    const E = this.lastIds.length;
+    const k = block / this.group;
+    if (e < 0 || e >= E || block < 0 || k >= this.probed.length || unchecked(this.probed[k]) === null) return -1;
+    if (unchecked(this.masks[k * E + e]) == 0) return -1;
+    return <i64>unchecked(this.oldest[k * E + e]);
+  }
+
   /** Per endpoint: matched blocks / total blocks, 0 without hashes (as upstream). */
   score(hashes: StaticArray<u64>, endpoints: Array<string>): Float64Array {
     const m = this.match(hashes, endpoints);

@@ -1,0 +1,125 @@
+// A match on blocks another request is still prefilling for the first time
+// at an endpoint is not yet a cached prefix there: a request that follows
+// it waits for the rest of that prefill. While some endpoint is idle, such a
+// match counts as none when most of that prefill is still to run, so the
+// first requests for a new shared prompt start it on idle servers instead
+// of queueing behind its first prefill (docs/routing.md "Prefill still
+// running").
+import { EndpointState } from "../pool/endpoint_state";
+import { PrefixIndex } from "../prefix/prefix_index";
+import { evictionHorizon } from "./evictions";
+
+/**
+ * The largest share of a server's KV cache a prompt may take to be started
+ * there a second time while its first prefill runs elsewhere: a copy then
+ * costs little of what the server holds. Above it, the copy pushes out other
+ * prompts (a long document in a small cache can take most of it), and
+ * waiting for the prefill already running costs less.
+ */
+const MAX_COPY_SHARE: f64 = 1.0 / 16.0;
+
+/** Whether some healthy endpoint has nothing in flight and reports nothing running or waiting. */
+function someIdle(states: Array<EndpointState>): bool {
+  for (let i = 0; i < states.length; i++) {
+    const s = unchecked(states[i]);
+    if (s.isHealthy && !s.failedRequest && s.occupancy <= 0) return true;
+  }
+  return false;
+}
+
+/**
+ * The pool's prefill pace (prompt blocks per ms): the mean of the paces the
+ * endpoints have measured, 0 when none has one yet. Servers of one pool run
+ * one model on like hardware, so one that has not measured its own yet is
+ * taken to prefill as fast as the others.
+ */
+export function poolPace(states: Array<EndpointState>): f64 {
+  let sum: f64 = 0;
+  let n = 0;
+  for (let i = 0; i < states.length; i++) {
+    const pace = <f64>unchecked(states[i]).prefillBlocksPerMs;
+    if (pace > 0 && isFinite(pace)) {
+      sum += pace;
+      n++;
+    }
+  }
+  return n > 0 ? sum / <f64>n : 0;
+}
+
+/**
+ * Whether endpoint `e`'s match of `blocks` blocks is a prefill still
+ * running there and mostly still to run: the entries of the prompt's first
+ * group were written by a request whose blocks are still queued (younger,
+ * on the endpoint's written-blocks clock, than its queued blocks), at least
+ * as many blocks are queued as the match, and at `pace` at least
+ * 1 / waitRatio of the match is still to prefill (all of it while no pace
+ * is known), and the match takes at most MAX_COPY_SHARE of the server's
+ * cache (its eviction horizon; unknown: no).
+ */
+function stillPrefilling(s: EndpointState, e: i32, blocks: i32, index: PrefixIndex, nowMs: i64, pace: f64, waitRatio: f64, blockBytes: i32): bool {
+  if (blocks <= 0 || s.pendingBlocks < blocks) return false;
+  const horizon = evictionHorizon(s, blockBytes);
+  if (horizon == 0 || <f64>blocks > <f64>horizon * MAX_COPY_SHARE) return false;
+  const stamp = index.stampAt(e, 0);
+  if (stamp < 0) return false;
+  const age = <i32>(s.writtenBlocks - <u32>stamp); // wrapping clock
+  if (age < 0 || age >= s.pendingBlocks) return false;
+  const ratio = waitRatio > 1 ? waitRatio : 1;
+  return s.remainingPrefill(nowMs, pace) >= <f64>blocks / ratio;
+}
+
+/**
+ * Sets to 0 the matches that are prefills still running (stillPrefilling)
+ * while some healthy endpoint is idle, and returns the matches as they
+ * were, or null when none changed.
+ */
+export function discountPendingMatches(
+  matched: Int32Array,
+  states: Array<EndpointState>,
+  index: PrefixIndex,
+  nowMs: i64,
+  waitRatio: f64,
+  blockBytes: i32,
+): Int32Array | null {
+  const n = min(matched.length, states.length);
+  let any = false;
+  for (let e = 0; e < n && !any; e++) if (unchecked(matched[e]) > 0 && unchecked(states[e]).pendingBlocks > 0) any = true;
+  if (!any || !someIdle(states)) return null;
+  const pool = poolPace(states);
+  let before: Int32Array | null = null;
+  for (let e = 0; e < n; e++) {
+    const s = unchecked(states[e]);
+    const own = <f64>s.prefillBlocksPerMs;
+    const pace = own > 0 && isFinite(own) ? own : pool;
+    if (!stillPrefilling(s, e, unchecked(matched[e]), index, nowMs, pace, waitRatio, blockBytes)) continue;
+    if (before == null) before = copyOf(matched);
+    unchecked((matched[e] = 0));
+  }
+  return before;
+}
+
+/** The largest match among healthy endpoints. */
+export function bestHealthyMatch(matched: Int32Array, states: Array<EndpointState>): i32 {
+  let best = 0;
+  const n = min(matched.length, states.length);
+  for (let e = 0; e < n; e++) if (unchecked(states[e]).isHealthy && unchecked(matched[e]) > best) best = unchecked(matched[e]);
+  return best;
+}
+
+/**
+ * A prefill pace measured at a first token (prompt blocks per ms): the
+ * blocks queued ahead of the request when it was routed plus its own, over
+ * the time since; 0 when no time passed or nothing was prefilled.
+ */
+export function prefillPace(ownBlocks: i32, aheadBlocks: i32, routedAtMs: i64, nowMs: i64): f64 {
+  const elapsed = nowMs - routedAtMs;
+  const blocks = max(0, ownBlocks) + max(0, aheadBlocks);
+  if (elapsed <= 0 || blocks <= 0) return 0;
+  return <f64>blocks / <f64>elapsed;
+}
+
+function copyOf(a: Int32Array): Int32Array {
+  const out = new Int32Array(a.length);
+  for (let i = 0; i < a.length; i++) unchecked((out[i] = unchecked(a[i])));
+  return out;
+}

@@ -1,0 +1,145 @@
+/**
+ * A prefill still running (docs/routing.md "Prefill still running"), default
+ * profile through the built filter (emulated Envoy): while a prompt's first
+ * prefill runs at one endpoint (its request has not had its first token)
+ * and another endpoint is idle, the next request for a prompt that takes at
+ * most 1/16 of a server's KV cache starts it on the idle endpoint instead of
+ * queueing behind it, unless the endpoint's measured prefill pace says most
+ * of it is done. Every endpoint scraped idle, with `num_gpu_blocks` in its
+ * page (the cache size the 1/16 is of).
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import type { ProxyWasmHost } from "../../src/host/index.js";
+import { A, B, C, firstToken, newPool, pendingBlocksOf, prefillPaceOf, scrapeRound, send, stat, uniquePrompt, type VllmState } from "./fixtures/vllm.js";
+import { ensureBuilt } from "../support";
+
+beforeAll(() => ensureBuilt("debug"));
+
+/** 2048 KV blocks of 16 tokens: a horizon of 2048 × 16 × 4 / 64 = 2048 index blocks, so prompts of up to 128 blocks may be started twice. */
+const LARGE_CACHE: VllmState = { waiting: 0, running: 0, kv: 0, blockSize: 16, numGpuBlocks: 2048 };
+/** Half of that: up to 64 blocks, less than the shared prompt below. */
+const SMALL_CACHE: VllmState = { ...LARGE_CACHE, numGpuBlocks: 1024 };
+/** The page without `vllm:cache_config_info`: the cache size is unknown. */
+const NO_CACHE_SIZE: VllmState = { waiting: 0, running: 0, kv: 0 };
+
+/** A 6 KB system prompt shared by every request (about 94 blocks of 64 bytes), then a unique question. */
+const SHARED = "You are the assistant of one product, used by all of its customers. " + "Answer briefly and cite the manual. ".repeat(170);
+const hotBody = (i: number) =>
+  JSON.stringify({
+    model: "m",
+    messages: [
+      { role: "system", content: SHARED },
+      { role: "user", content: uniquePrompt(i) },
+    ],
+    max_tokens: 16,
+    stream: true,
+  });
+const blocksOf = (body: string) => Math.ceil(Buffer.byteLength(body) / 64);
+const SHARED_BLOCKS = blocksOf(JSON.stringify({ model: "m", messages: [{ role: "system", content: SHARED }] }));
+const overrides = (host: ProxyWasmHost) => stat(host, "llm_picker.route.load_overrode_affinity") ?? 0;
+const pending = (host: ProxyWasmHost) => ({ [A]: pendingBlocksOf(host, A), [B]: pendingBlocksOf(host, B), [C]: pendingBlocksOf(host, C) });
+
+async function pool(page: VllmState, prefix: Record<string, unknown> = {}): Promise<ProxyWasmHost> {
+  const host = await newPool({ extra: { profile: "default", metrics: { intervalMs: 50 }, prefix } });
+  scrapeRound(host, 50, { [A]: page, [B]: page, [C]: page });
+  return host;
+}
+
+describe("default profile: a prefill still running", () => {
+  it("cold start: while a shared prompt's first prefill runs, its next requests go to idle endpoints; then they follow it", async () => {
+    const host = await pool(LARGE_CACHE);
+    // Three requests held before their first token: each finds the copies
+    // already sent still being prefilled and an idle endpoint, so each goes
+    // to a different endpoint with the whole prompt queued there.
+    const cold = [0, 1, 2].map((i) => send(host, hotBody(40 + i)));
+    expect(new Set(cold.map((s) => s.endpoint)).size).toBe(3);
+    for (const [i, s] of cold.entries()) expect(pendingBlocksOf(host, s.endpoint!)).toBe(blocksOf(hotBody(40 + i)));
+    expect(overrides(host)).toBe(2);
+    // No endpoint idle: the fourth queues behind one of the prefills and
+    // queues only its own question there, not the prompt again.
+    const before = pending(host);
+    const fourth = send(host, hotBody(43));
+    const added = pendingBlocksOf(host, fourth.endpoint!) - before[fourth.endpoint!];
+    expect(added).toBeGreaterThan(0);
+    expect(added).toBeLessThan(blocksOf(hotBody(43)) - SHARED_BLOCKS + 2);
+    // The first prefills finish (first token) and the requests end: every
+    // endpoint holds the prompt and is idle; the next requests follow the
+    // copies, spreading by occupancy only.
+    for (const s of [...cold, fourth]) {
+      firstToken(s.stream);
+      s.stream.end("complete");
+    }
+    const warm = [0, 1, 2].map((i) => send(host, hotBody(50 + i)));
+    for (const s of warm) expect(pendingBlocksOf(host, s.endpoint!)).toBeLessThan(blocksOf(hotBody(50)) - SHARED_BLOCKS + 2);
+    expect(overrides(host)).toBe(2);
+    for (const s of warm) s.stream.end("complete");
+    expect(pending(host)).toEqual({ [A]: 0, [B]: 0, [C]: 0 });
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
+  it.each([
+    // [case, scraped page, prefix settings]
+    ["the prompt takes more than 1/16 of the cache (94 blocks of a 1024-block horizon)", SMALL_CACHE, {}],
+    ["the servers do not report their cache size", NO_CACHE_SIZE, {}],
+    ["prefix.spreadFirstPrefills is off", LARGE_CACHE, { spreadFirstPrefills: false }],
+  ] as const)("the second request waits for the first prefill when %s", async (_case, page, prefix) => {
+    const host = await pool(page, prefix);
+    const first = send(host, hotBody(90));
+    const second = send(host, hotBody(91));
+    expect(second.endpoint).toBe(first.endpoint);
+    // It queued only its question behind the first request's whole prompt.
+    expect(pendingBlocksOf(host, first.endpoint!)).toBeLessThan(blocksOf(hotBody(90)) + blocksOf(hotBody(91)) - SHARED_BLOCKS + 2);
+    expect(overrides(host)).toBe(0);
+    for (const s of [first, second]) s.stream.end("complete");
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
+  it("prefill pace: measured at the first token; a prefill mostly done by that pace is waited for, not started again", async () => {
+    const host = await pool(LARGE_CACHE);
+    // Three cold prompts of ~90 blocks held at once (occupancy spreads them
+    // over A, B and C), first tokens 100 ms later: each endpoint prefilled
+    // its prompt's blocks in 100 ms with nothing queued ahead.
+    const own = (i: number) => JSON.stringify({ model: "m", messages: [{ role: "system", content: `${uniquePrompt(70 + i)} `.repeat(60) }], stream: true });
+    const warmups = [0, 1, 2].map((i) => send(host, own(i)));
+    expect(new Set(warmups.map((s) => s.endpoint))).toEqual(new Set([A, B, C]));
+    host.advance(100);
+    for (const [i, s] of warmups.entries()) {
+      firstToken(s.stream);
+      expect(prefillPaceOf(host, s.endpoint!).blocksPerMs).toBeCloseTo(blocksOf(own(i)) / 100, 5);
+      s.stream.end("complete");
+    }
+    // The shared prompt's first request; the second, at once, finds its
+    // prefill just started and goes to an idle endpoint.
+    const first = send(host, hotBody(80));
+    const second = send(host, hotBody(81));
+    expect(second.endpoint).not.toBe(first.endpoint);
+    // 90 ms on, at about 0.9 blocks per ms, ~15 of the ~95 blocks queued at
+    // each are left, less than 1 / waitRatio (0.8) of the match: the third
+    // waits there instead of starting the prompt on the idle endpoint.
+    host.advance(90);
+    const third = send(host, hotBody(82));
+    expect([first.endpoint, second.endpoint]).toContain(third.endpoint);
+    expect(overrides(host)).toBe(1);
+    for (const s of [first, second, third]) s.stream.end("complete");
+    expect(pending(host)).toEqual({ [A]: 0, [B]: 0, [C]: 0 });
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
+  it("a prompt an endpoint holds is followed while idle endpoints wait: its queued suffixes are not a prefill of the prompt", async () => {
+    const host = await pool(LARGE_CACHE);
+    const first = send(host, hotBody(60));
+    firstToken(first.stream);
+    first.stream.end("complete");
+    // Two requests held at the holder: each queues its question only, so the
+    // prompt there is not being prefilled and B and C, idle, do not take them.
+    const held = [send(host, hotBody(61)), send(host, hotBody(62))];
+    expect(held.map((s) => s.endpoint)).toEqual([first.endpoint, first.endpoint]);
+    expect(overrides(host)).toBe(0);
+    for (const s of held) s.stream.end("complete");
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+});
