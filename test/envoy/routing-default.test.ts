@@ -13,7 +13,9 @@
  * llm_picker.route.load_overrode_affinity. Once everything is answered, a
  * new request follows the prompt again. Then the servers report a full
  * batch once (2 running, 1 waiting): the filter learns that a batch holds 2,
- * and a third held request on another prompt leaves its server.
+ * and a third held request on another prompt leaves its server. With servers
+ * that report their cache size, a new shared prompt's first requests start
+ * it on idle servers while its first prefill runs.
  */
 import type { ServerResponse } from "node:http";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -153,6 +155,54 @@ describe.skipIf(SKIP_FILTER)("default profile in Envoy: load overrides affinity 
     expect(envoy().logs()).not.toMatch(/\[critical\]|Wasm VM failed|Uncaught|\[error\]\[wasm\]/);
   });
 });
+
+describe.skipIf(SKIP_FILTER)(
+  'default profile in Envoy: a new shared prompt starts on idle servers while its first prefill runs (docs/routing.md "Prefill still running")',
+  () => {
+    // 2048 KV blocks of 16 tokens: a horizon of 2048 index blocks, so a prompt of up to 128 blocks (the ~94-block SHARED) may be started twice.
+    const { upstreams, arrivals, envoy } = useHoldingPool(vllmPage({ waiting: 0, running: 0, kv: 0, blockSize: 16, numGpuBlocks: 2048 }));
+    const overrides = async () =>
+      (await envoy().stats("llm_picker\\.route\\.load_overrode_affinity"))["wasmcustom.llm_picker.route.load_overrode_affinity"] ?? 0;
+    async function hold(body: string): Promise<{ upstream: FakeUpstream; res: ServerResponse; client: HeldRequest }> {
+      const client = postBodyOwnConnection(envoy().listenerUrl, body);
+      expect(await waitFor(() => arrivals.length > 0, 5000)).toBe(true);
+      const { upstream, res } = arrivals.shift()!;
+      return { upstream, res, client };
+    }
+    const answer = (h: { upstream: FakeUpstream; res: ServerResponse }) => {
+      h.res.writeHead(200, { "content-type": "text/event-stream", "x-upstream": h.upstream.address });
+      h.res.end('data: {"choices":[{"delta":{"content":"x"}}]}\n\ndata: [DONE]\n\n');
+    };
+
+    test("three requests held before their first token go to three servers; the fourth, with none idle, queues behind one; answered, the prompt is followed", async () => {
+      expect(await scrapedAgain(upstreams(), 2)).toBe(true);
+      const cold = [];
+      for (let i = 0; i < 3; i++) cold.push(await hold(hotBody(`cold question ${i}`)));
+      // Each found the copies already sent still being prefilled (no first
+      // token yet) and an idle server: a cold start on every server, as round
+      // robin would have it, and each counted as load overriding affinity.
+      expect(new Set(cold.map((h) => h.upstream)).size).toBe(3);
+      expect(await overrides()).toBe(2);
+      const fourth = await hold(hotBody("a fourth question"));
+      expect(cold.map((h) => h.upstream)).toContain(fourth.upstream);
+      expect(await overrides()).toBe(2);
+      for (const h of [...cold, fourth]) answer(h);
+      expect((await Promise.all([...cold, fourth].map((h) => h.client.done))).every((r) => r.status === 200)).toBe(true);
+      expect(await waitFor(async () => (await envoy().stats("^http\\.llm_picker\\.downstream_rq_active$"))["http.llm_picker.downstream_rq_active"] === 0)).toBe(
+        true,
+      );
+      // Every server holds the prompt now: the next request follows it without an override.
+      const next = await hold(hotBody("a last question"));
+      answer(next);
+      expect((await next.client.done).status).toBe(200);
+      expect(await overrides()).toBe(2);
+    });
+
+    test("the filter logged no trap and no critical line", () => {
+      expect(envoy().logs()).not.toMatch(/\[critical\]|Wasm VM failed|Uncaught|\[error\]\[wasm\]/);
+    });
+  },
+);
 
 describe.skipIf(SKIP_FILTER)(
   'default profile in Envoy: a prompt stops matching once its server has had its cache written over (docs/hashing.md "Evictions")',
