@@ -16,7 +16,28 @@ import { evictionHorizon } from "./evictions";
  * prompts (a long document in a small cache can take most of it), and
  * waiting for the prefill already running costs less.
  */
-const MAX_COPY_SHARE: f64 = 1.0 / 16.0;
+const MAX_COPY_SHARE: f64 = 1.0 / 8.0;
+
+/** What the rule needs of the request's prompt, in the prefix index's blocks. */
+export class PromptSize {
+  constructor(
+    /** Blocks hashed (at most prefix.maxBlocks). */
+    public hashed: i32,
+    /** The whole prompt, estimated from the body's size when longer than the hashed blocks. */
+    public total: i32,
+    /** Bytes per block (prefix.blockSize). */
+    public blockBytes: i32,
+  ) {}
+
+  /**
+   * The prompt blocks a match of `matched` blocks stands for: the whole
+   * prompt when every hashed block matched (hashing stops at maxBlocks, and
+   * a long document continues past it), else the match.
+   */
+  copied(matched: i32): i32 {
+    return matched >= this.hashed && this.total > matched ? this.total : matched;
+  }
+}
 
 /** Whether some healthy endpoint has nothing in flight and reports nothing running or waiting. */
 function someIdle(states: Array<EndpointState>): bool {
@@ -54,12 +75,13 @@ export function poolPace(states: Array<EndpointState>): f64 {
  * as many blocks are queued as the match, and at `pace` at least
  * 1 / waitRatio of the match is still to prefill (all of it while no pace
  * is known), and the match takes at most MAX_COPY_SHARE of the server's
- * cache (its eviction horizon; unknown: no).
+ * cache (its eviction horizon; unknown: no), counting the whole prompt when
+ * every hashed block matched.
  */
-function stillPrefilling(s: EndpointState, e: i32, blocks: i32, index: PrefixIndex, nowMs: i64, pace: f64, waitRatio: f64, blockBytes: i32): bool {
+function stillPrefilling(s: EndpointState, e: i32, blocks: i32, index: PrefixIndex, nowMs: i64, pace: f64, waitRatio: f64, prompt: PromptSize): bool {
   if (blocks <= 0 || s.pendingBlocks < blocks) return false;
-  const horizon = evictionHorizon(s, blockBytes);
-  if (horizon == 0 || <f64>blocks > <f64>horizon * MAX_COPY_SHARE) return false;
+  const horizon = evictionHorizon(s, prompt.blockBytes);
+  if (horizon == 0 || <f64>prompt.copied(blocks) > <f64>horizon * MAX_COPY_SHARE) return false;
   const stamp = index.stampAt(e, 0);
   if (stamp < 0) return false;
   const age = <i32>(s.writtenBlocks - <u32>stamp); // wrapping clock
@@ -79,7 +101,7 @@ export function discountPendingMatches(
   index: PrefixIndex,
   nowMs: i64,
   waitRatio: f64,
-  blockBytes: i32,
+  prompt: PromptSize,
 ): Int32Array | null {
   const n = min(matched.length, states.length);
   let any = false;
@@ -91,7 +113,7 @@ export function discountPendingMatches(
     const s = unchecked(states[e]);
     const own = <f64>s.prefillBlocksPerMs;
     const pace = own > 0 && isFinite(own) ? own : pool;
-    if (!stillPrefilling(s, e, unchecked(matched[e]), index, nowMs, pace, waitRatio, blockBytes)) continue;
+    if (!stillPrefilling(s, e, unchecked(matched[e]), index, nowMs, pace, waitRatio, prompt)) continue;
     if (before == null) before = copyOf(matched);
     unchecked((matched[e] = 0));
   }

@@ -28,7 +28,7 @@ import { ScoringConfig } from "../scoring/config";
 import { ScoringRequest } from "../scoring/scorer";
 import { uncachedBlocks } from "../scoring/scorers/predicted_prefill";
 import { Pcg32 } from "../scoring/rng";
-import { bestHealthyMatch, discountPendingMatches, prefillPace } from "./prefill_running";
+import { bestHealthyMatch, discountPendingMatches, prefillPace, PromptSize } from "./prefill_running";
 import { addInFlight, changeInFlight, InFlightDelta, penalize, poolStates, readInFlight, readStates } from "../pool/shared_state";
 import { FLEET_MEMBERS_KEY, MEMBERS_KEY, Pool, PoolView } from "../pool/members";
 import { Labels } from "../pool/labels";
@@ -258,8 +258,13 @@ export class Router {
     r.evictionsSeen = prefixOn && this.index.lastEvicted > 0;
     if (hint != null && prefixOn) r.hintCredited = creditPlacement(matched, addresses, hint, r.hashes.length, this.index);
     if (prefixOn && this.creditReplies) creditReply(matched, replyStartBlock(), replyEndBlock(), r.hashes.length);
+    const promptBlocks = promptBlocksOf(body.length, this.blocks.blockSize, r.hashes.length);
     // What the index credits, before matches on prefills still running are discounted (null: none were).
-    const credited = prefixOn && this.spreadFirstPrefills ? discountPendingMatches(matched, r.states, this.index, nowMs, this.scoring.bound.waitRatio, this.blocks.blockSize) : null;
+    let credited: Int32Array | null = null;
+    if (prefixOn && this.spreadFirstPrefills) {
+      const prompt = new PromptSize(r.hashes.length, promptBlocks, this.blocks.blockSize);
+      credited = discountPendingMatches(matched, r.states, this.index, nowMs, this.scoring.bound.waitRatio, prompt);
+    }
     const sreq = new ScoringRequest();
     sreq.priority = priorityOf(headers);
     sreq.adapter = adapterOf(req.targetModel, r.states);
@@ -270,7 +275,7 @@ export class Router {
     sreq.hashedBlocks = r.hashes.length;
     // A fleet's replicas each learn a shared prefix on their own: agree on where a new one goes.
     if (this.replicas != null && prefixOn) sreq.placement = placementOf(r.hashes, addresses, matched);
-    sreq.promptBlocks = promptBlocksOf(body.length, this.blocks.blockSize, r.hashes.length);
+    sreq.promptBlocks = promptBlocks;
     const d = decide(r.states, sreq, this.scoring, this.rng);
     r.decision = d;
     if (d.status != STATUS_ROUTE || d.chosen < 0) return reject(r, d.status, d.reason);

@@ -159,7 +159,7 @@ describe.skipIf(SKIP_FILTER)("default profile in Envoy: load overrides affinity 
 describe.skipIf(SKIP_FILTER)(
   'default profile in Envoy: a new shared prompt starts on idle servers while its first prefill runs (docs/routing.md "Prefill still running")',
   () => {
-    // 2048 KV blocks of 16 tokens: a horizon of 2048 index blocks, so a prompt of up to 128 blocks (the ~94-block SHARED) may be started twice.
+    // 2048 KV blocks of 16 tokens: a horizon of 2048 index blocks, so a prompt of up to 256 blocks (the ~94-block SHARED) may be started twice.
     const { upstreams, arrivals, envoy } = useHoldingPool(vllmPage({ waiting: 0, running: 0, kv: 0, blockSize: 16, numGpuBlocks: 2048 }));
     const overrides = async () =>
       (await envoy().stats("llm_picker\\.route\\.load_overrode_affinity"))["wasmcustom.llm_picker.route.load_overrode_affinity"] ?? 0;

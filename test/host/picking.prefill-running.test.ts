@@ -3,10 +3,10 @@
  * profile through the built filter (emulated Envoy): while a prompt's first
  * prefill runs at one endpoint (its request has not had its first token)
  * and another endpoint is idle, the next request for a prompt that takes at
- * most 1/16 of a server's KV cache starts it on the idle endpoint instead of
+ * most 1/8 of a server's KV cache starts it on the idle endpoint instead of
  * queueing behind it, unless the endpoint's measured prefill pace says most
  * of it is done. Every endpoint scraped idle, with `num_gpu_blocks` in its
- * page (the cache size the 1/16 is of).
+ * page (the cache size the 1/8 is of).
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ProxyWasmHost } from "../../src/host/index.js";
@@ -15,10 +15,12 @@ import { ensureBuilt } from "../support";
 
 beforeAll(() => ensureBuilt("debug"));
 
-/** 2048 KV blocks of 16 tokens: a horizon of 2048 × 16 × 4 / 64 = 2048 index blocks, so prompts of up to 128 blocks may be started twice. */
+/** 2048 KV blocks of 16 tokens: a horizon of 2048 × 16 × 4 / 64 = 2048 index blocks, so prompts of up to 256 blocks may be started twice. */
 const LARGE_CACHE: VllmState = { waiting: 0, running: 0, kv: 0, blockSize: 16, numGpuBlocks: 2048 };
-/** Half of that: up to 64 blocks, less than the shared prompt below. */
-const SMALL_CACHE: VllmState = { ...LARGE_CACHE, numGpuBlocks: 1024 };
+/** A quarter of that: up to 64 blocks, less than the shared prompt below. */
+const SMALL_CACHE: VllmState = { ...LARGE_CACHE, numGpuBlocks: 512 };
+/** Up to 75 blocks: more than the 32 hashed with prefix.maxBlocks 32, less than the whole prompt. */
+const CACHE_600: VllmState = { ...LARGE_CACHE, numGpuBlocks: 600 };
 /** The page without `vllm:cache_config_info`: the cache size is unknown. */
 const NO_CACHE_SIZE: VllmState = { waiting: 0, running: 0, kv: 0 };
 
@@ -80,7 +82,8 @@ describe("default profile: a prefill still running", () => {
 
   it.each([
     // [case, scraped page, prefix settings]
-    ["the prompt takes more than 1/16 of the cache (94 blocks of a 1024-block horizon)", SMALL_CACHE, {}],
+    ["the prompt takes more than 1/8 of the cache (~95 blocks of a 512-block horizon)", SMALL_CACHE, {}],
+    ["the prompt, hashed only to prefix.maxBlocks (32 of ~95 blocks), takes more than 1/8 of the cache (a 600-block horizon)", CACHE_600, { maxBlocks: 32 }],
     ["the servers do not report their cache size", NO_CACHE_SIZE, {}],
     ["prefix.spreadFirstPrefills is off", LARGE_CACHE, { spreadFirstPrefills: false }],
   ] as const)("the second request waits for the first prefill when %s", async (_case, page, prefix) => {
