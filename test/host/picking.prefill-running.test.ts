@@ -39,7 +39,11 @@ const hotBody = (i: number) =>
 const blocksOf = (body: string) => Math.ceil(Buffer.byteLength(body) / 64);
 const SHARED_BLOCKS = blocksOf(JSON.stringify({ model: "m", messages: [{ role: "system", content: SHARED }] }));
 const overrides = (host: ProxyWasmHost) => stat(host, "llm_picker.route.load_overrode_affinity") ?? 0;
-const pending = (host: ProxyWasmHost) => ({ [A]: pendingBlocksOf(host, A), [B]: pendingBlocksOf(host, B), [C]: pendingBlocksOf(host, C) });
+const pending = (host: ProxyWasmHost): Record<string, number> => ({
+  [A]: pendingBlocksOf(host, A),
+  [B]: pendingBlocksOf(host, B),
+  [C]: pendingBlocksOf(host, C),
+});
 
 async function pool(page: VllmState, prefix: Record<string, unknown> = {}): Promise<ProxyWasmHost> {
   const host = await newPool({ extra: { profile: "default", metrics: { intervalMs: 50 }, prefix } });
