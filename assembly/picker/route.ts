@@ -284,10 +284,7 @@ export class Router {
     // The blocks it holds or is prefilling: only the rest is queued there.
     r.matchedBlocks = unchecked((credited != null ? credited : matched)[d.chosen]);
     // Sent away from a prefill still running: a load decision too.
-    if (credited != null && !d.loadOverrodeAffinity && r.matchedBlocks < bestHealthyMatch(credited, r.states)) {
-      d.loadOverrodeAffinity = true;
-      if (d.reason == "routed") d.reason = "routed on load (prefill still running at the holder)";
-    }
+    if (credited != null && !d.loadOverrodeAffinity && r.matchedBlocks < bestHealthyMatch(credited, r.states)) d.loadOverrodeAffinity = true;
     r.pendingBlocks = uncachedBlocks(r.matchedBlocks, sreq.hashedBlocks, sreq.promptBlocks);
     // What this request makes the server write to its cache advances the server's clock.
     const written = <u32>max(0, r.pendingBlocks);
