@@ -8,7 +8,22 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { HttpStream, ProxyWasmHost } from "../../src/host/index.js";
-import { A, B, C, firstToken, inFlightOf, newPool, pendingBlocksOf, scrapeRound, send, stat, totalInFlight, uniquePrompt } from "./fixtures/vllm.js";
+import {
+  A,
+  B,
+  C,
+  firstToken,
+  hotBody,
+  inFlightOf,
+  newPool,
+  pendingBlocksOf,
+  scrapeRound,
+  send,
+  SHARED_PROMPT,
+  stat,
+  totalInFlight,
+  uniquePrompt,
+} from "./fixtures/vllm.js";
 import { ensureBuilt } from "../support";
 
 beforeAll(() => ensureBuilt("debug"));
@@ -16,18 +31,6 @@ beforeAll(() => ensureBuilt("debug"));
 /** Default profile, scraping off: endpoints healthy with unknown load, so this Envoy's own counts are the signal. */
 const DEFAULT = { profile: "default", metrics: { enabled: false } };
 
-/** A 6 KB system prompt shared by every request (about 94 blocks of 64 bytes), then a unique question. */
-const SHARED = "You are the assistant of one product, used by all of its customers. " + "Answer briefly and cite the manual. ".repeat(170);
-const hotBody = (i: number) =>
-  JSON.stringify({
-    model: "m",
-    messages: [
-      { role: "system", content: SHARED },
-      { role: "user", content: uniquePrompt(i) },
-    ],
-    max_tokens: 16,
-    stream: true,
-  });
 const blocksOf = (body: string) => Math.ceil(Buffer.byteLength(body) / 64);
 
 const pending = (host: ProxyWasmHost) => ({ [A]: pendingBlocksOf(host, A), [B]: pendingBlocksOf(host, B), [C]: pendingBlocksOf(host, C) });
@@ -55,7 +58,7 @@ describe("default profile: queued prefill and the load bound", () => {
 
   it("a /v1/responses stream keeps its blocks queued through the lifecycle events sent before its prefill, and releases them at the first other event", async () => {
     const host = await newPool({ extra: DEFAULT });
-    const body = JSON.stringify({ model: "m", instructions: SHARED, input: uniquePrompt(3), max_output_tokens: 16, stream: true });
+    const body = JSON.stringify({ model: "m", instructions: SHARED_PROMPT, input: uniquePrompt(3), max_output_tokens: 16, stream: true });
     const s = send(host, body, { path: "/v1/responses" });
     const ep = s.endpoint!;
     const queued = pendingBlocksOf(host, ep);

@@ -10,7 +10,22 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ProxyWasmHost } from "../../src/host/index.js";
-import { A, B, C, firstToken, newPool, pendingBlocksOf, prefillPaceOf, scrapeRound, send, stat, uniquePrompt, type VllmState } from "./fixtures/vllm.js";
+import {
+  A,
+  B,
+  C,
+  firstToken,
+  hotBody,
+  newPool,
+  pendingBlocksOf,
+  prefillPaceOf,
+  scrapeRound,
+  send,
+  SHARED_PROMPT,
+  stat,
+  uniquePrompt,
+  type VllmState,
+} from "./fixtures/vllm.js";
 import { ensureBuilt } from "../support";
 
 beforeAll(() => ensureBuilt("debug"));
@@ -24,20 +39,8 @@ const CACHE_600: VllmState = { ...LARGE_CACHE, numGpuBlocks: 600 };
 /** The page without `vllm:cache_config_info`: the cache size is unknown. */
 const NO_CACHE_SIZE: VllmState = { waiting: 0, running: 0, kv: 0 };
 
-/** A 6 KB system prompt shared by every request (about 94 blocks of 64 bytes), then a unique question. */
-const SHARED = "You are the assistant of one product, used by all of its customers. " + "Answer briefly and cite the manual. ".repeat(170);
-const hotBody = (i: number) =>
-  JSON.stringify({
-    model: "m",
-    messages: [
-      { role: "system", content: SHARED },
-      { role: "user", content: uniquePrompt(i) },
-    ],
-    max_tokens: 16,
-    stream: true,
-  });
 const blocksOf = (body: string) => Math.ceil(Buffer.byteLength(body) / 64);
-const SHARED_BLOCKS = blocksOf(JSON.stringify({ model: "m", messages: [{ role: "system", content: SHARED }] }));
+const SHARED_BLOCKS = blocksOf(JSON.stringify({ model: "m", messages: [{ role: "system", content: SHARED_PROMPT }] }));
 const overrides = (host: ProxyWasmHost) => stat(host, "llm_picker.route.load_overrode_affinity") ?? 0;
 const pending = (host: ProxyWasmHost): Record<string, number> => ({
   [A]: pendingBlocksOf(host, A),
