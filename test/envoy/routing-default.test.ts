@@ -21,17 +21,16 @@ import type { ServerResponse } from "node:http";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { balancedEnvoyYaml, FILTER_WASM, postBodyOwnConnection, scrapedAgain, SKIP_FILTER, useEnvoy, waitFor, type HeldRequest } from "./harness.js";
 import { startHoldingUpstreams, type FakeUpstream, type HeldArrival } from "./upstreams.js";
-import { vllmPage } from "../host/fixtures/vllm.js";
+import { SHARED_PROMPT, vllmPage } from "../host/fixtures/vllm.js";
 import type { EnvoyProcess } from "../../src/envoy/process.js";
 
-const SHARED = "You are the assistant of one product, used by all of its customers. " + "Answer briefly and cite the manual. ".repeat(170);
 const hotBody = (question: string) =>
   JSON.stringify({
     model: "m",
     stream: true,
     max_tokens: 8,
     messages: [
-      { role: "system", content: SHARED },
+      { role: "system", content: SHARED_PROMPT },
       { role: "user", content: question },
     ],
   });
@@ -159,7 +158,7 @@ describe.skipIf(SKIP_FILTER)("default profile in Envoy: load overrides affinity 
 describe.skipIf(SKIP_FILTER)(
   'default profile in Envoy: a new shared prompt starts on idle servers while its first prefill runs (docs/routing.md "Prefill still running")',
   () => {
-    // 2048 KV blocks of 16 tokens: a horizon of 2048 index blocks, so a prompt of up to 256 blocks (the ~94-block SHARED) may be started twice.
+    // 2048 KV blocks of 16 tokens: a horizon of 2048 index blocks, so a prompt of up to 256 blocks (the ~94-block SHARED_PROMPT) may be started twice.
     const { upstreams, arrivals, envoy } = useHoldingPool(vllmPage({ waiting: 0, running: 0, kv: 0, blockSize: 16, numGpuBlocks: 2048 }));
     const overrides = async () =>
       (await envoy().stats("llm_picker\\.route\\.load_overrode_affinity"))["wasmcustom.llm_picker.route.load_overrode_affinity"] ?? 0;
