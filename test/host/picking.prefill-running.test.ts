@@ -138,6 +138,31 @@ describe("default profile: a prefill still running", () => {
     host.close();
   });
 
+  it("an endpoint that has not measured a pace yet is taken to prefill at the pool's", async () => {
+    const host = await pool(LARGE_CACHE);
+    // A and B each hold a cold ~90-block prompt; the shared prompt's first
+    // request goes to C, the idle one. 100 ms later A and B's first tokens
+    // give them a pace (~0.9 blocks per ms); C has none of its own.
+    const own = (i: number) => JSON.stringify({ model: "m", messages: [{ role: "system", content: `${uniquePrompt(75 + i)} `.repeat(60) }], stream: true });
+    const warmups = [0, 1].map((i) => send(host, own(i)));
+    const first = send(host, hotBody(85));
+    expect(new Set([...warmups, first].map((s) => s.endpoint)).size).toBe(3);
+    host.advance(100);
+    for (const s of warmups) {
+      firstToken(s.stream);
+      s.stream.end("complete");
+    }
+    expect(prefillPaceOf(host, first.endpoint!).blocksPerMs).toBe(0);
+    // At the pool's pace C's prefill, started 100 ms ago, is about done: the
+    // next request waits for it there, though A and B are idle.
+    const second = send(host, hotBody(86));
+    expect(second.endpoint).toBe(first.endpoint);
+    expect(overrides(host)).toBe(0);
+    for (const s of [first, second]) s.stream.end("complete");
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
   it("a prompt an endpoint holds is followed while idle endpoints wait: its queued suffixes are not a prefill of the prompt", async () => {
     const host = await pool(LARGE_CACHE);
     const first = send(host, hotBody(60));
