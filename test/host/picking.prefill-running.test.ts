@@ -41,6 +41,8 @@ const NO_CACHE_SIZE: VllmState = { waiting: 0, running: 0, kv: 0 };
 
 const blocksOf = (body: string) => Math.ceil(Buffer.byteLength(body) / 64);
 const SHARED_BLOCKS = blocksOf(JSON.stringify({ model: "m", messages: [{ role: "system", content: SHARED_PROMPT }] }));
+/** A streamed ~90-block prompt of its own (a prefill that shares nothing), for measuring a pace. */
+const coldPrompt = (i: number) => JSON.stringify({ model: "m", messages: [{ role: "system", content: `${uniquePrompt(i)} `.repeat(60) }], stream: true });
 const overrides = (host: ProxyWasmHost) => stat(host, "llm_picker.route.load_overrode_affinity") ?? 0;
 const pending = (host: ProxyWasmHost): Record<string, number> => ({
   [A]: pendingBlocksOf(host, A),
@@ -111,13 +113,12 @@ describe("default profile: a prefill still running", () => {
     // Three cold prompts of ~90 blocks held at once (occupancy spreads them
     // over A, B and C), first tokens 100 ms later: each endpoint prefilled
     // its prompt's blocks in 100 ms with nothing queued ahead.
-    const own = (i: number) => JSON.stringify({ model: "m", messages: [{ role: "system", content: `${uniquePrompt(70 + i)} `.repeat(60) }], stream: true });
-    const warmups = [0, 1, 2].map((i) => send(host, own(i)));
+    const warmups = [0, 1, 2].map((i) => send(host, coldPrompt(70 + i)));
     expect(new Set(warmups.map((s) => s.endpoint))).toEqual(new Set([A, B, C]));
     host.advance(100);
     for (const [i, s] of warmups.entries()) {
       firstToken(s.stream);
-      expect(prefillPaceOf(host, s.endpoint!).blocksPerMs).toBeCloseTo(blocksOf(own(i)) / 100, 5);
+      expect(prefillPaceOf(host, s.endpoint!).blocksPerMs).toBeCloseTo(blocksOf(coldPrompt(70 + i)) / 100, 5);
       s.stream.end("complete");
     }
     // The shared prompt's first request; the second, at once, finds its
@@ -143,8 +144,7 @@ describe("default profile: a prefill still running", () => {
     // A and B each hold a cold ~90-block prompt; the shared prompt's first
     // request goes to C, the idle one. 100 ms later A and B's first tokens
     // give them a pace (~0.9 blocks per ms); C has none of its own.
-    const own = (i: number) => JSON.stringify({ model: "m", messages: [{ role: "system", content: `${uniquePrompt(75 + i)} `.repeat(60) }], stream: true });
-    const warmups = [0, 1].map((i) => send(host, own(i)));
+    const warmups = [0, 1].map((i) => send(host, coldPrompt(75 + i)));
     const first = send(host, hotBody(85));
     expect(new Set([...warmups, first].map((s) => s.endpoint)).size).toBe(3);
     host.advance(100);
