@@ -114,18 +114,10 @@ export function discountPendingMatches(
     const own = <f64>s.prefillBlocksPerMs;
     const pace = own > 0 && isFinite(own) ? own : pool;
     if (!stillPrefilling(s, e, unchecked(matched[e]), index, nowMs, pace, waitRatio, prompt)) continue;
-    if (before == null) before = copyOf(matched);
+    if (before == null) before = matched.slice();
     unchecked((matched[e] = 0));
   }
   return before;
-}
-
-/** The largest match among healthy endpoints. */
-export function bestHealthyMatch(matched: Int32Array, states: Array<EndpointState>): i32 {
-  let best = 0;
-  const n = min(matched.length, states.length);
-  for (let e = 0; e < n; e++) if (unchecked(states[e]).isHealthy && unchecked(matched[e]) > best) best = unchecked(matched[e]);
-  return best;
 }
 
 /**
@@ -138,10 +130,4 @@ export function prefillPace(ownBlocks: i32, aheadBlocks: i32, routedAtMs: i64, n
   const blocks = max(0, ownBlocks) + max(0, aheadBlocks);
   if (elapsed <= 0 || blocks <= 0) return 0;
   return <f64>blocks / <f64>elapsed;
-}
-
-function copyOf(a: Int32Array): Int32Array {
-  const out = new Int32Array(a.length);
-  for (let i = 0; i < a.length; i++) unchecked((out[i] = unchecked(a[i])));
-  return out;
 }

@@ -28,7 +28,7 @@ import { ScoringConfig } from "../scoring/config";
 import { ScoringRequest } from "../scoring/scorer";
 import { uncachedBlocks } from "../scoring/scorers/predicted_prefill";
 import { Pcg32 } from "../scoring/rng";
-import { bestHealthyMatch, discountPendingMatches, prefillPace, PromptSize } from "./prefill_running";
+import { discountPendingMatches, prefillPace, PromptSize } from "./prefill_running";
 import { addInFlight, changeInFlight, InFlightDelta, penalize, poolStates, readInFlight, readStates } from "../pool/shared_state";
 import { FLEET_MEMBERS_KEY, MEMBERS_KEY, Pool, PoolView } from "../pool/members";
 import { Labels } from "../pool/labels";
@@ -271,6 +271,7 @@ export class Router {
     if (prefixOn) {
       sreq.prefixScores = fractions(matched, r.hashes.length);
       sreq.matchedBlocks = matched;
+      sreq.creditedBlocks = credited;
     }
     sreq.hashedBlocks = r.hashes.length;
     // A fleet's replicas each learn a shared prefix on their own: agree on where a new one goes.
@@ -283,8 +284,6 @@ export class Router {
     r.endpoint = unchecked(r.states[d.chosen]).address;
     // The blocks it holds or is prefilling: only the rest is queued there.
     r.matchedBlocks = unchecked((credited != null ? credited : matched)[d.chosen]);
-    // Sent away from a prefill still running: a load decision too.
-    if (credited != null && !d.loadOverrodeAffinity && r.matchedBlocks < bestHealthyMatch(credited, r.states)) d.loadOverrodeAffinity = true;
     r.pendingBlocks = uncachedBlocks(r.matchedBlocks, sreq.hashedBlocks, sreq.promptBlocks);
     // What this request makes the server write to its cache advances the server's clock.
     const written = <u32>max(0, r.pendingBlocks);

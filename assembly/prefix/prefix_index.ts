@@ -391,8 +391,9 @@ export class PrefixIndex {
   /**
    * After `match`: the oldest stamp among endpoint `e`'s entries in the group
    * that holds block `block` of the matched chain, or -1 when that group was
-   * not read or `e` has no entry there. The group holding an endpoint's last
-   * matched block was always read (match's search ends on it).
+   * not read or `e` has no entry there. The first group and the group
+   * holding an endpoint's last matched block were always read (match's
+   * search starts on the first and ends on the other).
    */
   stampAt(e: i32, block: i32): i64 {
     const E = this.lastIds.length;

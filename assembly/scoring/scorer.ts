@@ -34,6 +34,14 @@ export class ScoringRequest {
    * null when the request was not hashed.
    */
   matchedBlocks: Int32Array | null = null;
+  /**
+   * What the index credits each endpoint with, where it differs from
+   * matchedBlocks: blocks another request is still prefilling there count
+   * in it and not in matchedBlocks (docs/routing.md "Prefill still
+   * running"). null: the same as matchedBlocks. Only for telling whether
+   * load overrode affinity.
+   */
+  creditedBlocks: Int32Array | null = null;
   /** Blocks hashed (the index can only answer for these). */
   hashedBlocks: i32 = 0;
   /**
@@ -49,7 +57,15 @@ export class ScoringRequest {
 
   /** Leading blocks endpoint `e` (pool index) holds, capped at hashedBlocks; 0 when unknown. */
   matchedAt(e: i32): i32 {
-    const m = this.matchedBlocks;
+    return this.capped(this.matchedBlocks, e);
+  }
+
+  /** Leading blocks endpoint `e` holds or is prefilling (creditedBlocks, else matchedAt), capped the same way. */
+  creditedAt(e: i32): i32 {
+    return this.creditedBlocks != null ? this.capped(this.creditedBlocks, e) : this.matchedAt(e);
+  }
+
+  private capped(m: Int32Array | null, e: i32): i32 {
     if (m == null || e < 0 || e >= m.length) return 0;
     const v = unchecked(m[e]);
     return v > 0 ? (v < this.hashedBlocks ? v : this.hashedBlocks) : 0;
