@@ -120,6 +120,54 @@ export function discountPendingMatches(
   return before;
 }
 
+/** Ms since the head of endpoint `s`'s queue started (wrapping clock); 0 when it has no queue. */
+function queueAgeMs(s: EndpointState, nowMs: i64): f64 {
+  if (s.pendingBlocks <= 0) return 0;
+  const elapsed = <i32>(<u32>nowMs - s.prefillSinceMs); // wrapping ms
+  return elapsed > 0 ? <f64>elapsed : 0;
+}
+
+/**
+ * The fastest prefill pace (blocks per ms) consistent with the queues
+ * still waiting: a queue's start moves at every first token from it, so no
+ * prefill in a queue has finished since the queue's start, and its server
+ * prefills fewer than pending / elapsed blocks per ms. Servers of one pool
+ * prefill at about one pace, so the least of these bounds them all. 0 when
+ * no queue has run for a ms yet.
+ */
+export function paceBound(states: Array<EndpointState>, nowMs: i64): f64 {
+  let bound: f64 = Infinity;
+  for (let i = 0; i < states.length; i++) {
+    const s = unchecked(states[i]);
+    const age = queueAgeMs(s, nowMs);
+    if (age <= 0) continue;
+    const pace = <f64>s.pendingBlocks / age;
+    if (pace < bound) bound = pace;
+  }
+  return isFinite(bound) ? bound : 0;
+}
+
+/**
+ * While no endpoint of the pool has measured a pace (no first token has
+ * come back since the filter started: a cold pool), takes each queue as
+ * drained at paceBound since its start (EndpointState.drainedBlocks). The
+ * queued counts alone rank servers that each started a first prefill of a
+ * similar prompt by the prompts' sizes; how long each has run is what tells
+ * which finishes first (docs/routing.md "A cold pool's queues"). Once a
+ * pace is measured the queues count whole: draining them at the measured
+ * pace was tried and not kept (docs/routing.md "What was tried").
+ */
+export function estimateColdDrain(states: Array<EndpointState>, nowMs: i64): void {
+  if (poolPace(states) > 0) return;
+  const pace = paceBound(states, nowMs);
+  if (pace <= 0) return;
+  for (let i = 0; i < states.length; i++) {
+    const s = unchecked(states[i]);
+    const done = pace * queueAgeMs(s, nowMs);
+    s.drainedBlocks = done < <f64>s.pendingBlocks ? done : <f64>s.pendingBlocks;
+  }
+}
+
 /**
  * A prefill pace measured at a first token (prompt blocks per ms): the
  * blocks queued ahead of the request when it was routed plus its own, over

@@ -47,6 +47,13 @@ export class EndpointState extends ServerSignals {
    */
   prefillSinceMs: u32 = 0;
   prefillBlocksPerMs: f32 = 0;
+  /**
+   * Of the pending blocks, how many are taken as already prefilled for this
+   * decision (set per decision, not encoded; 0: none). Only set while no
+   * endpoint of the pool has measured a pace (picker/prefill_running.ts
+   * estimateColdDrain); queuedBlocks is the rest.
+   */
+  drainedBlocks: f64 = 0;
   /** Unknown health (hasHealthy = false) is treated as healthy. */
   healthy: bool = true;
   hasHealthy: bool = false;
@@ -121,6 +128,12 @@ export class EndpointState extends ServerSignals {
     const elapsed = <f64>(<i32>(<u32>nowMs - this.prefillSinceMs)); // wrapping ms
     if (elapsed <= 0) return pending;
     const left = pending - blocksPerMs * elapsed;
+    return left > 0 ? left : 0;
+  }
+
+  /** The prefill queued ahead of a new request, in blocks: the pending blocks less drainedBlocks. */
+  get queuedBlocks(): f64 {
+    const left = <f64>this.pendingBlocks - this.drainedBlocks;
     return left > 0 ? left : 0;
   }
 

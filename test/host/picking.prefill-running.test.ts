@@ -43,6 +43,8 @@ const blocksOf = (body: string) => Math.ceil(Buffer.byteLength(body) / 64);
 const SHARED_BLOCKS = blocksOf(JSON.stringify({ model: "m", messages: [{ role: "system", content: SHARED_PROMPT }] }));
 /** A streamed ~90-block prompt of its own (a prefill that shares nothing), for measuring a pace. */
 const coldPrompt = (i: number) => JSON.stringify({ model: "m", messages: [{ role: "system", content: `${uniquePrompt(i)} `.repeat(60) }], stream: true });
+/** The same, ~4/3 as long (~120 blocks). */
+const longColdPrompt = (i: number) => JSON.stringify({ model: "m", messages: [{ role: "system", content: `${uniquePrompt(i)} `.repeat(80) }], stream: true });
 const overrides = (host: ProxyWasmHost) => stat(host, "llm_picker.route.load_overrode_affinity") ?? 0;
 const pending = (host: ProxyWasmHost): Record<string, number> => ({
   [A]: pendingBlocksOf(host, A),
@@ -159,6 +161,42 @@ describe("default profile: a prefill still running", () => {
     expect(second.endpoint).toBe(first.endpoint);
     expect(overrides(host)).toBe(0);
     for (const s of [first, second]) s.stream.end("complete");
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
+  it.each([
+    // [case, prefix settings, a pace measured first, where the fourth goes: the endpoint whose prefill started first, or the one with the fewest blocks queued]
+    ["no endpoint has a pace: queues drain at the fastest pace consistent with them", {}, false, "started first"],
+    ["a pace is measured: the queues count whole", {}, true, "fewest queued"],
+    ["prefix.spreadFirstPrefills is off", { spreadFirstPrefills: false }, false, "fewest queued"],
+  ] as const)("a cold pool, every endpoint prefilling a first prompt, %s", async (_case, prefix, measured, expected) => {
+    const host = await pool(LARGE_CACHE, prefix);
+    if (measured) {
+      const warmup = send(host, coldPrompt(99));
+      host.advance(100);
+      firstToken(warmup.stream);
+      warmup.stream.end("complete");
+      expect(prefillPaceOf(host, warmup.endpoint!).blocksPerMs).toBeGreaterThan(0);
+    }
+    // ~120 blocks start at 0 ms, ~90 at 50 ms and ~120 at 60 ms, one per endpoint.
+    const first = send(host, longColdPrompt(100));
+    host.advance(50);
+    const second = send(host, coldPrompt(101));
+    host.advance(10);
+    const third = send(host, longColdPrompt(102));
+    expect(new Set([first, second, third].map((s) => s.endpoint)).size).toBe(3);
+    const queued = pending(host);
+    expect(queued[first.endpoint!]).toBe(blocksOf(longColdPrompt(100)));
+    // 100 ms in, with no first token back: no endpoint prefills faster than
+    // 120 / 100 blocks per ms, so at that pace the first is about done and
+    // the others have ~30 and ~72 blocks left. Counted whole, the second's
+    // queue is the shortest.
+    host.advance(40);
+    const fourth = send(host, coldPrompt(103));
+    expect(fourth.endpoint).toBe(expected === "started first" ? first.endpoint : second.endpoint);
+    for (const s of [first, second, third, fourth]) s.stream.end("complete");
+    expect(pending(host)).toEqual({ [A]: 0, [B]: 0, [C]: 0 });
     expect(host.traps()).toEqual([]);
     host.close();
   });

@@ -43,15 +43,14 @@ function uncachedAt(c: Candidates, req: ScoringRequest, i: i32): i32 {
   return uncachedBlocks(req.matchedAt(e), req.hashedBlocks, req.promptBlocks);
 }
 
-/** Prefill blocks queued at candidate i (routed there, first byte not back). */
-function queuedAt(c: Candidates, i: i32): i32 {
-  const queued = unchecked(c.states[i]).pendingBlocks;
-  return queued > 0 ? queued : 0;
+/** Prefill blocks queued at candidate i (routed there, first byte not back, less what is taken as done). */
+function queuedAt(c: Candidates, i: i32): f64 {
+  return unchecked(c.states[i]).queuedBlocks;
 }
 
 /** Predicted prefill cost at candidate i, in blocks (2 × uncached + queued). */
 export function predictedPrefillBlocks(c: Candidates, req: ScoringRequest, i: i32): f64 {
-  return UNCACHED_WEIGHT * <f64>uncachedAt(c, req, i) + <f64>queuedAt(c, i);
+  return UNCACHED_WEIGHT * <f64>uncachedAt(c, req, i) + queuedAt(c, i);
 }
 
 /**
@@ -62,7 +61,7 @@ export function predictedPrefillBlocks(c: Candidates, req: ScoringRequest, i: i3
  * minimises; the wait bound (bounded_load.ts) compares it across endpoints.
  */
 export function predictedWaitBlocks(c: Candidates, req: ScoringRequest, i: i32): f64 {
-  return <f64>uncachedAt(c, req, i) + <f64>queuedAt(c, i) + 1;
+  return <f64>uncachedAt(c, req, i) + queuedAt(c, i) + 1;
 }
 
 export class PredictedPrefillScorer extends Scorer {
