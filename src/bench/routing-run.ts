@@ -101,6 +101,7 @@ export function writeServedLog(pool: SimPool, dir: string, trace: string, policy
       promptTokens: r.promptTokens,
       cachedTokens: r.cachedTokens,
       ...(r.tag === undefined ? {} : { tag: r.tag }),
+      ...(r.decision === undefined ? {} : { decision: r.decision }),
     }),
   );
   mkdirSync(dir, { recursive: true });

@@ -361,7 +361,8 @@ const USAGE = `Usage: npm run bench:routing -- [options]
   --save-traces DIR   write the generated traces as JSON Lines
   --request-log DIR   write what the servers did with each request, per trace and policy, as
                       DIR/<trace>-<policy>.jsonl (arrival, admission, prefill start, first token,
-                      prompt and cached tokens, model ms): where a tail's time went
+                      prompt and cached tokens, model ms): where a tail's time went; with
+                      --filter-config '{"debugHeaders":true}' also the filter's decision for each
   --timeout MS        per-request timeout, real ms (default 120000)
   --filter-config J   JSON merged into the filter's plugin configuration (seed-like and default),
                       e.g. '{"prefix":{"capacityPerEndpoint":2048}}'

@@ -98,6 +98,8 @@ export interface JobSpec {
   finishReason?: "length" | "stop";
   /** The request's tag header (server.ts SIM_TAG_HEADER), kept in the served-request log. */
   tag?: string;
+  /** The router's decision for it (the filter's scores header), kept in the served-request log. */
+  decision?: string;
 }
 
 export interface JobEvents {
@@ -122,6 +124,8 @@ export interface ServedRecord {
   cachedTokens: number;
   /** The request's tag header (SIM_TAG_HEADER), when it had one. */
   tag?: string;
+  /** The router's decision (the filter's scores header), when it sent one. */
+  decision?: string;
 }
 
 export class Job {
@@ -450,7 +454,7 @@ export class SimEngine {
     if (this.ttftSamples.length < MAX_SAMPLES) this.ttftSamples.push(job.ttftMs);
     if (this.servedLog !== null && this.servedLog.length < MAX_SAMPLES) {
       const { arrivalMs, admittedMs, prefillStartMs, cachedTokens } = job;
-      const { promptTokens, tag } = job.spec;
+      const { promptTokens, tag, decision } = job.spec;
       this.servedLog.push({
         arrivalMs,
         admittedMs,
@@ -459,6 +463,7 @@ export class SimEngine {
         promptTokens,
         cachedTokens,
         ...(tag === undefined ? {} : { tag }),
+        ...(decision === undefined ? {} : { decision }),
       });
     }
     observe(this.ttftHistogram, job.ttftMs / 1000);

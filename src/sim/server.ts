@@ -102,10 +102,17 @@ function sendError(res: ServerResponse, status: number, message: string, type?: 
 /** A request header whose value the server keeps in its served-request log (SimEngine.servedLog): a benchmark names each request so. */
 export const SIM_TAG_HEADER = "x-sim-tag";
 
-/** The request's SIM_TAG_HEADER, at most 200 characters. */
-function simTag(req: IncomingMessage): string | undefined {
-  const v = req.headers[SIM_TAG_HEADER];
-  return typeof v === "string" ? v.slice(0, 200) : undefined;
+/** The filter's scores header (its `debugHeaders` option), kept in the served-request log as the request's decision. */
+const PICKER_SCORES_HEADER = "x-llm-picker-scores";
+
+/** What the served-request log keeps of a request's headers: its SIM_TAG_HEADER (at most 200 characters) and the filter's decision (at most 4,000). */
+function servedLabels(req: IncomingMessage): { tag?: string; decision?: string } {
+  const tag = req.headers[SIM_TAG_HEADER];
+  const decision = req.headers[PICKER_SCORES_HEADER];
+  return {
+    ...(typeof tag === "string" ? { tag: tag.slice(0, 200) } : {}),
+    ...(typeof decision === "string" ? { decision: decision.slice(0, 4000) } : {}),
+  };
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -163,7 +170,7 @@ class SimHttpServer {
         case "POST /v1/responses": {
           const body = await readBody(req);
           if (this.failed(res, this.failures.requests)) return;
-          this.generate(apiForPath(url.pathname)!, body, res, simTag(req));
+          this.generate(apiForPath(url.pathname)!, body, res, servedLabels(req));
           return;
         }
         case "POST /sim/reset":
@@ -280,7 +287,7 @@ class SimHttpServer {
     return { cachedTokens: this.engine.cache.cachedTokens(chain.hashes, parsed.tokens.length), promptTokens: parsed.tokens.length };
   }
 
-  private generate(api: Api, bodyText: string, res: ServerResponse, tag?: string): void {
+  private generate(api: Api, bodyText: string, res: ServerResponse, labels: { tag?: string; decision?: string } = {}): void {
     const parsed = parseRequest(api, bodyText, this.config.maxModelLen);
     const { model, lora, root } = this.resolveModel(parsed);
     const config = this.config;
@@ -337,7 +344,7 @@ class SimHttpServer {
         outputHashes,
         minTickMs: tickRealMs / config.timeScale,
         finishReason: gen.finishReason,
-        ...(tag === undefined ? {} : { tag }),
+        ...labels,
       },
       {
         onTokens: (_job, emitted) => {
