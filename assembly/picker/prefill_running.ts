@@ -4,10 +4,12 @@
 // match counts as none when most of that prefill is still to run, so the
 // first requests for a new shared prompt start it on idle servers instead
 // of queueing behind its first prefill (docs/routing.md "Prefill still
-// running").
+// running"). And how much of each endpoint's queued prefill is done at its
+// pace, for the cost's queue term (docs/routing.md "Queued prefill drains").
 import { EndpointState } from "../pool/endpoint_state";
 import { PrefixIndex } from "../prefix/prefix_index";
 import { evictionHorizon } from "./evictions";
+import { batchFull } from "../scoring/bounded_load";
 
 /**
  * The largest share of a server's KV cache a prompt may take to be started
@@ -148,21 +150,25 @@ export function paceBound(states: Array<EndpointState>, nowMs: i64): f64 {
 }
 
 /**
- * While no endpoint of the pool has measured a pace (no first token has
- * come back since the filter started: a cold pool), takes each queue as
- * drained at paceBound since its start (EndpointState.drainedBlocks). The
- * queued counts alone rank servers that each started a first prefill of a
- * similar prompt by the prompts' sizes; how long each has run is what tells
- * which finishes first (docs/routing.md "A cold pool's queues"). Once a
- * pace is measured the queues count whole: draining them at the measured
- * pace was tried and not kept (docs/routing.md "What was tried").
+ * Takes each endpoint's queue as drained at its prefill pace since the head
+ * of the queue started (EndpointState.drainedBlocks): its own measured pace,
+ * else the pool's mean, else (no first token back yet: a cold pool) the
+ * fastest pace the queues allow (paceBound), and never faster than that.
+ * Counted whole, a queue whose prefill is nearly done weighs as much as one
+ * just started. Not while the endpoint's batch is full: then the queued
+ * requests wait for a running one to finish, not for prefill, and the pace
+ * says nothing about when they start (docs/routing.md "Queued prefill
+ * drains").
  */
-export function estimateColdDrain(states: Array<EndpointState>, nowMs: i64): void {
-  if (poolPace(states) > 0) return;
-  const pace = paceBound(states, nowMs);
-  if (pace <= 0) return;
+export function estimateDrained(states: Array<EndpointState>, nowMs: i64): void {
+  const pool = poolPace(states);
+  const bound = paceBound(states, nowMs);
   for (let i = 0; i < states.length; i++) {
     const s = unchecked(states[i]);
+    const own = <f64>s.prefillBlocksPerMs;
+    let pace = own > 0 && isFinite(own) ? own : pool > 0 ? pool : bound;
+    if (bound > 0 && pace > bound) pace = bound;
+    if (pace <= 0 || batchFull(s.slotCapacity, s.occupancy)) continue;
     const done = pace * queueAgeMs(s, nowMs);
     s.drainedBlocks = done < <f64>s.pendingBlocks ? done : <f64>s.pendingBlocks;
   }

@@ -28,7 +28,7 @@ import { ScoringConfig } from "../scoring/config";
 import { ScoringRequest } from "../scoring/scorer";
 import { uncachedBlocks } from "../scoring/scorers/predicted_prefill";
 import { Pcg32 } from "../scoring/rng";
-import { discountPendingMatches, estimateColdDrain, prefillPace, PromptSize } from "./prefill_running";
+import { discountPendingMatches, estimateDrained, prefillPace, PromptSize } from "./prefill_running";
 import { addInFlight, changeInFlight, InFlightDelta, penalize, poolStates, readInFlight, readStates } from "../pool/shared_state";
 import { FLEET_MEMBERS_KEY, MEMBERS_KEY, Pool, PoolView } from "../pool/members";
 import { Labels } from "../pool/labels";
@@ -265,7 +265,7 @@ export class Router {
       const prompt = new PromptSize(r.hashes.length, promptBlocks, this.blocks.blockSize);
       credited = discountPendingMatches(matched, r.states, this.index, nowMs, this.scoring.bound.waitRatio, prompt);
     }
-    if (this.spreadFirstPrefills) estimateColdDrain(r.states, nowMs);
+    estimateDrained(r.states, nowMs);
     const sreq = new ScoringRequest();
     sreq.priority = priorityOf(headers);
     sreq.adapter = adapterOf(req.targetModel, r.states);

@@ -49,9 +49,8 @@ export class EndpointState extends ServerSignals {
   prefillBlocksPerMs: f32 = 0;
   /**
    * Of the pending blocks, how many are taken as already prefilled for this
-   * decision (set per decision, not encoded; 0: none). Only set while no
-   * endpoint of the pool has measured a pace (picker/prefill_running.ts
-   * estimateColdDrain); queuedBlocks is the rest.
+   * decision (set per decision, not encoded; 0: none;
+   * picker/prefill_running.ts estimateDrained); queuedBlocks is the rest.
    */
   drainedBlocks: f64 = 0;
   /** Unknown health (hasHealthy = false) is treated as healthy. */

@@ -24,6 +24,7 @@ import {
   SHARED_PROMPT,
   stat,
   uniquePrompt,
+  type Sent,
   type VllmState,
 } from "./fixtures/vllm.js";
 import { ensureBuilt } from "../support";
@@ -36,6 +37,8 @@ const LARGE_CACHE: VllmState = { waiting: 0, running: 0, kv: 0, blockSize: 16, n
 const SMALL_CACHE: VllmState = { ...LARGE_CACHE, numGpuBlocks: 512 };
 /** Up to 75 blocks: more than the 32 hashed with prefix.maxBlocks 32, less than the whole prompt. */
 const CACHE_600: VllmState = { ...LARGE_CACHE, numGpuBlocks: 600 };
+/** A server that reports one request running and one waiting: its batch holds one (learned slot capacity 1), so it is full. */
+const FULL_BATCH: VllmState = { ...LARGE_CACHE, running: 1, waiting: 1 };
 /** The page without `vllm:cache_config_info`: the cache size is unknown. */
 const NO_CACHE_SIZE: VllmState = { waiting: 0, running: 0, kv: 0 };
 
@@ -45,6 +48,11 @@ const SHARED_BLOCKS = blocksOf(JSON.stringify({ model: "m", messages: [{ role: "
 const coldPrompt = (i: number) => JSON.stringify({ model: "m", messages: [{ role: "system", content: `${uniquePrompt(i)} `.repeat(60) }], stream: true });
 /** The same, ~4/3 as long (~120 blocks). */
 const longColdPrompt = (i: number) => JSON.stringify({ model: "m", messages: [{ role: "system", content: `${uniquePrompt(i)} `.repeat(80) }], stream: true });
+/** The predicted-prefill score per endpoint of a request's decision (debugHeaders). */
+const scoresOf = (s: Sent): Record<string, number> =>
+  (JSON.parse(s.headers.find(([k]) => k === "x-llm-picker-scores")![1]) as { scores: { "predicted-prefill": Record<string, number> } }).scores[
+    "predicted-prefill"
+  ];
 const overrides = (host: ProxyWasmHost) => stat(host, "llm_picker.route.load_overrode_affinity") ?? 0;
 const pending = (host: ProxyWasmHost): Record<string, number> => ({
   [A]: pendingBlocksOf(host, A),
@@ -52,8 +60,8 @@ const pending = (host: ProxyWasmHost): Record<string, number> => ({
   [C]: pendingBlocksOf(host, C),
 });
 
-async function pool(page: VllmState, prefix: Record<string, unknown> = {}): Promise<ProxyWasmHost> {
-  const host = await newPool({ extra: { profile: "default", metrics: { intervalMs: 50 }, prefix } });
+async function pool(page: VllmState, prefix: Record<string, unknown> = {}, debugHeaders = false): Promise<ProxyWasmHost> {
+  const host = await newPool({ extra: { profile: "default", metrics: { intervalMs: 50 }, prefix, debugHeaders } });
   scrapeRound(host, 50, { [A]: page, [B]: page, [C]: page });
   return host;
 }
@@ -165,19 +173,25 @@ describe("default profile: a prefill still running", () => {
     host.close();
   });
 
+  // Blocks of the long (L, ~120) and short (S, ~90) prompts below; the
+  // fastest pace their queues allow 100 ms in is L / 100 (~1.2 per ms).
+  const L = blocksOf(longColdPrompt(100));
+  const S = blocksOf(coldPrompt(101));
   it.each([
-    // [case, prefix settings, a pace measured first, where the fourth goes: the endpoint whose prefill started first, or the one with the fewest blocks queued]
-    ["no endpoint has a pace: queues drain at the fastest pace consistent with them", {}, false, "started first"],
-    ["a pace is measured: the queues count whole", {}, true, "fewest queued"],
-    ["prefix.spreadFirstPrefills is off", { spreadFirstPrefills: false }, false, "fewest queued"],
-  ] as const)("a cold pool, every endpoint prefilling a first prompt, %s", async (_case, prefix, measured, expected) => {
-    const host = await pool(LARGE_CACHE, prefix);
-    if (measured) {
-      const warmup = send(host, coldPrompt(99));
-      host.advance(100);
+    // [case, scraped page, ms from routing to first token of an S-block warm-up (the pace measured first; 0: none),
+    //  the blocks left of the first, second and third endpoints' queues at the fourth request, where it goes]
+    ["no endpoint has a pace: the queues drain at the fastest pace they allow (1.2 blocks per ms)", LARGE_CACHE, 0, [0, S - L / 2, 0.6 * L], "first"],
+    ["a slow pace is measured (~0.3 blocks per ms): the queues drain at it", LARGE_CACHE, 300, [L - S / 3, S - S / 6, L - (0.4 * S) / 3], "second"],
+    ["a fast pace is measured (~3 blocks per ms): the queues drain at the fastest pace they allow", LARGE_CACHE, 30, [0, S - L / 2, 0.6 * L], "first"],
+    ["every batch is full (each server reports one running and one waiting): the queues count whole", FULL_BATCH, 0, [L, S, L], "second"],
+  ] as const)("a pool where every endpoint is prefilling a new prompt, %s", async (_case, page, warmupMs, left, expected) => {
+    const host = await pool(page, {}, true);
+    if (warmupMs > 0) {
+      const warmup = send(host, coldPrompt(199));
+      host.advance(warmupMs);
       firstToken(warmup.stream);
       warmup.stream.end("complete");
-      expect(prefillPaceOf(host, warmup.endpoint!).blocksPerMs).toBeGreaterThan(0);
+      expect(prefillPaceOf(host, warmup.endpoint!).blocksPerMs).toBeCloseTo(S / warmupMs, 5);
     }
     // ~120 blocks start at 0 ms, ~90 at 50 ms and ~120 at 60 ms, one per endpoint.
     const first = send(host, longColdPrompt(100));
@@ -186,15 +200,19 @@ describe("default profile: a prefill still running", () => {
     host.advance(10);
     const third = send(host, longColdPrompt(102));
     expect(new Set([first, second, third].map((s) => s.endpoint)).size).toBe(3);
-    const queued = pending(host);
-    expect(queued[first.endpoint!]).toBe(blocksOf(longColdPrompt(100)));
-    // 100 ms in, with no first token back: no endpoint prefills faster than
-    // 120 / 100 blocks per ms, so at that pace the first is about done and
-    // the others have ~30 and ~72 blocks left. Counted whole, the second's
-    // queue is the shortest.
+    expect(pending(host)[first.endpoint!]).toBe(blocksOf(longColdPrompt(100)));
+    // 100 ms in, no first token back from these: no endpoint prefills faster
+    // than 120 / 100 blocks per ms. At that pace the first is about done and
+    // the others have ~30 and ~72 blocks left; at 0.3 blocks per ms ~90,
+    // ~75 and ~108 are left, and the second's queue is the shortest, as it
+    // is counted whole.
     host.advance(40);
     const fourth = send(host, coldPrompt(103));
-    expect(fourth.endpoint).toBe(expected === "started first" ? first.endpoint : second.endpoint);
+    // Its predicted-prefill score at each is S / (S + 2 × S uncached + the queue left).
+    const scores = scoresOf(fourth);
+    const queueLeft = [first, second, third].map((s) => S / scores[s.endpoint!] - 3 * S);
+    for (const [i, blocks] of left.entries()) expect(queueLeft[i]).toBeCloseTo(blocks, 1);
+    expect(fourth.endpoint).toBe(expected === "first" ? first.endpoint : second.endpoint);
     for (const s of [first, second, third, fourth]) s.stream.end("complete");
     expect(pending(host)).toEqual({ [A]: 0, [B]: 0, [C]: 0 });
     expect(host.traps()).toEqual([]);

@@ -2,8 +2,10 @@
 // prefill cost of sending a request to each endpoint, in prompt blocks:
 // blocks of this prompt not cached there (its own prefill, counted twice:
 // it waits for it and so does whoever queues behind it; UNCACHED_WEIGHT)
-// plus the blocks routed there whose first token has not come back (the
-// prefill queued ahead of it). Both terms are prefill work in the same unit.
+// plus the blocks routed there whose first token has not come back, less
+// what the endpoint's prefill pace has done of them since (the prefill
+// queued ahead of it: EndpointState.queuedBlocks). Both terms are prefill
+// work in the same unit.
 // The score is P / (P + cost) with P the prompt's blocks: in (0, 1], 1 for
 // no work, and strictly decreasing in the cost, so the best total is the
 // lowest cost.
@@ -43,7 +45,7 @@ function uncachedAt(c: Candidates, req: ScoringRequest, i: i32): i32 {
   return uncachedBlocks(req.matchedAt(e), req.hashedBlocks, req.promptBlocks);
 }
 
-/** Prefill blocks queued at candidate i (routed there, first byte not back, less what is taken as done). */
+/** Prefill blocks queued at candidate i (routed there, first byte not back, less what its pace has done of them). */
 function queuedAt(c: Candidates, i: i32): f64 {
   return unchecked(c.states[i]).queuedBlocks;
 }
