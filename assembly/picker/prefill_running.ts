@@ -122,13 +122,6 @@ export function discountPendingMatches(
   return before;
 }
 
-/** Ms since the head of endpoint `s`'s queue started (wrapping clock); 0 when it has no queue. */
-function queueAgeMs(s: EndpointState, nowMs: i64): f64 {
-  if (s.pendingBlocks <= 0) return 0;
-  const elapsed = <i32>(<u32>nowMs - s.prefillSinceMs); // wrapping ms
-  return elapsed > 0 ? <f64>elapsed : 0;
-}
-
 /**
  * The fastest prefill pace (blocks per ms) consistent with the queues
  * still waiting: a queue's start moves at every first token from it, so no
@@ -141,7 +134,7 @@ export function paceBound(states: Array<EndpointState>, nowMs: i64): f64 {
   let bound: f64 = Infinity;
   for (let i = 0; i < states.length; i++) {
     const s = unchecked(states[i]);
-    const age = queueAgeMs(s, nowMs);
+    const age = s.queueAgeMs(nowMs);
     if (age <= 0) continue;
     const pace = <f64>s.pendingBlocks / age;
     if (pace < bound) bound = pace;
@@ -169,7 +162,7 @@ export function estimateDrained(states: Array<EndpointState>, nowMs: i64): void 
     let pace = own > 0 && isFinite(own) ? own : pool > 0 ? pool : bound;
     if (bound > 0 && pace > bound) pace = bound;
     if (pace <= 0 || batchFull(s.slotCapacity, s.occupancy)) continue;
-    const done = pace * queueAgeMs(s, nowMs);
+    const done = pace * s.queueAgeMs(nowMs);
     s.drainedBlocks = done < <f64>s.pendingBlocks ? done : <f64>s.pendingBlocks;
   }
 }

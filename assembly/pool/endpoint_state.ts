@@ -124,10 +124,15 @@ export class EndpointState extends ServerSignals {
   remainingPrefill(nowMs: i64, blocksPerMs: f64): f64 {
     const pending = <f64>this.pendingBlocks;
     if (pending <= 0 || !(blocksPerMs > 0)) return pending;
-    const elapsed = <f64>(<i32>(<u32>nowMs - this.prefillSinceMs)); // wrapping ms
-    if (elapsed <= 0) return pending;
-    const left = pending - blocksPerMs * elapsed;
+    const left = pending - blocksPerMs * this.queueAgeMs(nowMs);
     return left > 0 ? left : 0;
+  }
+
+  /** Ms since the head of the queue started at `nowMs` (a wrapping clock); 0 without a queue. */
+  queueAgeMs(nowMs: i64): f64 {
+    if (this.pendingBlocks <= 0) return 0;
+    const elapsed = <i32>(<u32>nowMs - this.prefillSinceMs); // wrapping ms
+    return elapsed > 0 ? <f64>elapsed : 0;
   }
 
   /** The prefill queued ahead of a new request, in blocks: the pending blocks less drainedBlocks. */
