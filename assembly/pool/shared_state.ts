@@ -453,6 +453,8 @@ export function poolStates(addresses: Array<string>, published: Array<EndpointSt
     s.writtenBlocks = inflight.writtenBlocks;
     s.prefillSinceMs = inflight.prefillSinceMs;
     s.prefillBlocksPerMs = inflight.prefillBlocksPerMs;
+    // Set per decision (picker/prefill_running.ts estimateDrained); a published state is reused across decisions.
+    s.drainedBlocks = 0;
     unchecked((out[i] = s));
   }
   return out;

@@ -11,7 +11,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { resolveSimConfig, type SimConfig } from "./config.js";
-import { SimEngine, realClock, summarize, type Clock, type Job, type Summary } from "./engine.js";
+import { SimEngine, realClock, summarize, type Clock, type Job, type JobSpec, type Summary } from "./engine.js";
 import { chainHashes } from "./kvcache.js";
 import { renderMetrics } from "./metrics.js";
 import { fillerTokens, outputLength, requestRandom } from "./output.js";
@@ -105,8 +105,10 @@ export const SIM_TAG_HEADER = "x-sim-tag";
 /** The filter's scores header (its `debugHeaders` option), kept in the served-request log as the request's decision. */
 const PICKER_SCORES_HEADER = "x-llm-picker-scores";
 
+type ServedLabels = Pick<JobSpec, "tag" | "decision">;
+
 /** What the served-request log keeps of a request's headers: its SIM_TAG_HEADER (at most 200 characters) and the filter's decision (at most 4,000). */
-function servedLabels(req: IncomingMessage): { tag?: string; decision?: string } {
+function servedLabels(req: IncomingMessage): ServedLabels {
   const tag = req.headers[SIM_TAG_HEADER];
   const decision = req.headers[PICKER_SCORES_HEADER];
   return {
@@ -287,7 +289,7 @@ class SimHttpServer {
     return { cachedTokens: this.engine.cache.cachedTokens(chain.hashes, parsed.tokens.length), promptTokens: parsed.tokens.length };
   }
 
-  private generate(api: Api, bodyText: string, res: ServerResponse, labels: { tag?: string; decision?: string } = {}): void {
+  private generate(api: Api, bodyText: string, res: ServerResponse, labels: ServedLabels = {}): void {
     const parsed = parseRequest(api, bodyText, this.config.maxModelLen);
     const { model, lora, root } = this.resolveModel(parsed);
     const config = this.config;
