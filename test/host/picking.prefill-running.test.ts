@@ -39,6 +39,8 @@ const SMALL_CACHE: VllmState = { ...LARGE_CACHE, numGpuBlocks: 512 };
 const CACHE_600: VllmState = { ...LARGE_CACHE, numGpuBlocks: 600 };
 /** A server that reports one request running and one waiting: its batch holds one (learned slot capacity 1), so it is full. */
 const FULL_BATCH: VllmState = { ...LARGE_CACHE, running: 1, waiting: 1 };
+/** Two running and one waiting: a learned slot capacity of 2. */
+const FULL_BATCH_OF_TWO: VllmState = { ...LARGE_CACHE, running: 2, waiting: 1 };
 /** The page without `vllm:cache_config_info`: the cache size is unknown. */
 const NO_CACHE_SIZE: VllmState = { waiting: 0, running: 0, kv: 0 };
 
@@ -215,6 +217,36 @@ describe("default profile: a prefill still running", () => {
     expect(fourth.endpoint).toBe(expected === "first" ? first.endpoint : second.endpoint);
     for (const s of [first, second, third, fourth]) s.stream.end("complete");
     expect(pending(host)).toEqual({ [A]: 0, [B]: 0, [C]: 0 });
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
+  it("a queue drained in one decision counts whole in the next once its batch is full, with no scrape between", async () => {
+    // Capacity 2 learned (two running while one waited), then every server
+    // scraped idle: the endpoint states decoded from that scrape serve every
+    // decision below.
+    const host = await pool(FULL_BATCH_OF_TWO, {}, true);
+    scrapeRound(host, 50, { [A]: LARGE_CACHE, [B]: LARGE_CACHE, [C]: LARGE_CACHE });
+    const first = send(host, longColdPrompt(110));
+    host.advance(50);
+    const second = send(host, coldPrompt(111));
+    host.advance(10);
+    const third = send(host, longColdPrompt(112));
+    expect(new Set([first, second, third].map((s) => s.endpoint)).size).toBe(3);
+    // 100 ms in, as in the table's first row: the first queue is taken as
+    // drained and the fourth request joins it, filling that batch.
+    host.advance(40);
+    const fourth = send(host, coldPrompt(113));
+    const queueLeft = (s: Sent, at: string) => S / scoresOf(s)[at] - 3 * S;
+    expect(queueLeft(fourth, first.endpoint!)).toBeCloseTo(0, 1);
+    expect(fourth.endpoint).toBe(first.endpoint);
+    // Its batch is full now (two in flight, capacity 2): its queue, the
+    // first prompt and the fourth's, counts whole, not as drained before.
+    host.advance(10);
+    const fifth = send(host, coldPrompt(114));
+    expect(pending(host)[first.endpoint!]).toBe(L + S);
+    expect(queueLeft(fifth, first.endpoint!)).toBeCloseTo(L + S, 1);
+    for (const s of [first, second, third, fourth, fifth]) s.stream.end("complete");
     expect(host.traps()).toEqual([]);
     host.close();
   });
