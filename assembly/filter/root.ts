@@ -39,7 +39,7 @@ import {
   readStates,
 } from "../pool/shared_state";
 import { EndpointState } from "../pool/endpoint_state";
-import { endpointId } from "../prefix/prefix_index";
+import { endpointId } from "../prefix/endpoint_id";
 import { readEndpointsSnapshot } from "../pool/snapshot";
 import { parseVllmMetrics } from "../metrics/prometheus";
 import { DESTINATION_HEADER } from "./headers";

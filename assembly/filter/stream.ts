@@ -60,6 +60,8 @@ export class StreamContext {
   private routedAtMs: i64 = 0;
   /** The request asked for a streamed response (`stream: true`). */
   private streamed: bool = false;
+  /** When its first token came back (ms), for the slot hold; 0: not seen (or not streamed). */
+  private firstTokenAtMs: i64 = 0;
   /** Reads a /v1/responses stream's first events for its first token (null for the other APIs: their first byte is it). */
   private firstToken: FirstTokenScanner | null = null;
   private responseStatus: i32 = 0;
@@ -323,8 +325,10 @@ export class StreamContext {
     if (bodySize > 0 && this.pendingBlocks > 0 && this.streamed && !endOfStream) {
       if (!this.firstTokenIn(bodySize)) return CONTINUE;
       const router = this.root.router;
-      if (router != null) router.prefillDone(this.endpoint, this.pendingBlocks, this.aheadBlocks, this.routedAtMs, nowMs());
+      const now = nowMs();
+      if (router != null) router.prefillDone(this.endpoint, this.pendingBlocks, this.aheadBlocks, this.routedAtMs, now);
       this.pendingBlocks = 0;
+      this.firstTokenAtMs = now;
     }
     return CONTINUE;
   }
@@ -390,8 +394,11 @@ export class StreamContext {
     if (router == null || this.endpoint.length == 0) return;
     // 5xx, or no response at all (reset before headers): no credit for new blocks.
     const failed = this.responseStatus == 0 || this.responseStatus >= 500;
-    router.finish(this.endpoint, this.hashes, this.matchedBlocks, failed, this.pendingBlocks);
+    // How long it ran after its first token: the place it held in the batch.
+    const holdMs = !failed && this.firstTokenAtMs > 0 ? nowMs() - this.firstTokenAtMs : 0;
+    router.finish(this.endpoint, this.hashes, this.matchedBlocks, failed, this.pendingBlocks, holdMs);
     this.pendingBlocks = 0;
+    this.firstTokenAtMs = 0;
     const stats = this.root.stats;
     if (stats != null) {
       stats.syncIndexWritesAbandoned(router.index.stats.failedWrites);

@@ -5,7 +5,8 @@
 // imported by the filter.
 import { ByteWriter, sameBytes, utf8 } from "../util/bytes";
 import { KeyValueStore, MemoryStore, StoreValue } from "../util/store";
-import { bucketEntriesFor, PrefixIndex, PrefixIndexConfig } from "../prefix/prefix_index";
+import { PrefixIndex } from "../prefix/prefix_index";
+import { bucketEntriesFor, PrefixIndexConfig } from "../prefix/index_config";
 import { parseBody } from "../request/parse";
 import { hashBody, renderBody, replyEndBlock, replyStartBlock, resumedMessages } from "./render";
 import { BlockConfig, chainHashes, ChainHasher } from "./blocks";

@@ -69,6 +69,12 @@ export function poolPace(states: Array<EndpointState>): f64 {
   return n > 0 ? sum / <f64>n : 0;
 }
 
+/** An endpoint's prefill pace (blocks per ms): its own measured, else the pool's (`pool`, poolPace); 0 when neither is known. */
+export function paceOf(s: EndpointState, pool: f64): f64 {
+  const own = <f64>s.prefillBlocksPerMs;
+  return own > 0 && isFinite(own) ? own : pool;
+}
+
 /**
  * Whether endpoint `e`'s match of `blocks` blocks is a prefill still
  * running there and mostly still to run: the entries of the prompt's first
@@ -113,9 +119,7 @@ export function discountPendingMatches(
   let before: Int32Array | null = null;
   for (let e = 0; e < n; e++) {
     const s = unchecked(states[e]);
-    const own = <f64>s.prefillBlocksPerMs;
-    const pace = own > 0 && isFinite(own) ? own : pool;
-    if (!stillPrefilling(s, e, unchecked(matched[e]), index, nowMs, pace, waitRatio, prompt)) continue;
+    if (!stillPrefilling(s, e, unchecked(matched[e]), index, nowMs, paceOf(s, pool), waitRatio, prompt)) continue;
     if (before == null) before = matched.slice();
     unchecked((matched[e] = 0));
   }
@@ -158,10 +162,10 @@ export function estimateDrained(states: Array<EndpointState>, nowMs: i64): void 
   const bound = paceBound(states, nowMs);
   for (let i = 0; i < states.length; i++) {
     const s = unchecked(states[i]);
-    const own = <f64>s.prefillBlocksPerMs;
-    let pace = own > 0 && isFinite(own) ? own : pool > 0 ? pool : bound;
+    let pace = paceOf(s, pool);
+    if (pace <= 0) pace = bound;
     if (bound > 0 && pace > bound) pace = bound;
-    if (pace <= 0 || batchFull(s.slotCapacity, s.occupancy)) continue;
+    if (pace <= 0 || batchFull(s.batchSlots, s.occupancy)) continue;
     const done = pace * s.queueAgeMs(nowMs);
     s.drainedBlocks = done < <f64>s.pendingBlocks ? done : <f64>s.pendingBlocks;
   }

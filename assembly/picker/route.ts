@@ -20,7 +20,9 @@ import { errorJson, requestJson } from "../request/output";
 import { BlockConfig } from "../hashing/blocks";
 import { hashRequest, replyEndBlock, replyStartBlock } from "../hashing/render";
 import { hex64 } from "../util/hex";
-import { bucketEntriesFor, endpointId, PrefixIndex, PrefixIndexConfig } from "../prefix/prefix_index";
+import { PrefixIndex } from "../prefix/prefix_index";
+import { bucketEntriesFor, PrefixIndexConfig } from "../prefix/index_config";
+import { endpointId } from "../prefix/endpoint_id";
 import { EndpointState } from "../pool/endpoint_state";
 import { clocksOf, evictionHorizon, horizonsOf } from "./evictions";
 import { Decision, decide, STATUS_ROUTE, writeDecisionFields } from "../scoring/decide";
@@ -29,6 +31,7 @@ import { ScoringRequest } from "../scoring/scorer";
 import { uncachedBlocks } from "../scoring/scorers/predicted_prefill";
 import { Pcg32 } from "../scoring/rng";
 import { discountPendingMatches, estimateDrained, prefillPace, PromptSize } from "./prefill_running";
+import { assumePoolSlots, estimateSlotWait } from "./slot_wait";
 import { addInFlight, changeInFlight, InFlightDelta, penalize, poolStates, readInFlight, readStates } from "../pool/shared_state";
 import { FLEET_MEMBERS_KEY, MEMBERS_KEY, Pool, PoolView } from "../pool/members";
 import { Labels } from "../pool/labels";
@@ -265,7 +268,9 @@ export class Router {
       const prompt = new PromptSize(r.hashes.length, promptBlocks, this.blocks.blockSize);
       credited = discountPendingMatches(matched, r.states, this.index, nowMs, this.scoring.bound.waitRatio, prompt);
     }
+    assumePoolSlots(r.states);
     estimateDrained(r.states, nowMs);
+    estimateSlotWait(r.states);
     const sreq = new ScoringRequest();
     sreq.priority = priorityOf(headers);
     sreq.adapter = adapterOf(req.targetModel, r.states);
@@ -350,13 +355,19 @@ export class Router {
   /**
    * The stream ended. `failed`: the endpoint answered 5xx or the stream was
    * reset before a response; it then keeps no credit for the blocks this
-   * request added: a server that failed did not cache them.
+   * request added: a server that failed did not cache them. `holdMs`: how
+   * long it ran after its first token (0: unknown), averaged into the
+   * endpoint's slot hold.
    */
-  finish(endpoint: string, hashes: StaticArray<u64>, matchedBlocks: i32, failed: bool, pendingBlocks: i32 = 0): void {
+  finish(endpoint: string, hashes: StaticArray<u64>, matchedBlocks: i32, failed: bool, pendingBlocks: i32 = 0, holdMs: i64 = 0): void {
     if (endpoint.length == 0) return;
     // Blocks released only now (no streamed first token) say nothing of when
     // the next prefill started: the prefill-since time stays as it is.
-    addInFlight(this.store, endpoint, -1, null, pendingBlocks > 0 ? -pendingBlocks : 0);
+    const change = new InFlightDelta();
+    change.count = -1;
+    change.blocks = pendingBlocks > 0 ? -pendingBlocks : 0;
+    change.holdMs = <f64>holdMs;
+    changeInFlight(this.store, endpoint, change, null);
     if (failed && hashes.length > matchedBlocks) this.index.forget(hashes, matchedBlocks, endpoint);
   }
 

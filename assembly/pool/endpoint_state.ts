@@ -53,6 +53,18 @@ export class EndpointState extends ServerSignals {
    * picker/prefill_running.ts estimateDrained); queuedBlocks is the rest.
    */
   drainedBlocks: f64 = 0;
+  /**
+   * How long a running request keeps its place in the batch, ms: a moving
+   * average of streamed requests' time from first token to end (0: not
+   * measured). Kept with the in-flight counts, not encoded.
+   */
+  slotHoldMs: f32 = 0;
+  /**
+   * The wait for a place in a full batch, in prefill blocks at the
+   * endpoint's pace (set per decision, not encoded; 0: none;
+   * picker/slot_wait.ts estimateSlotWait).
+   */
+  slotWaitBlocks: f64 = 0;
   /** Unknown health (hasHealthy = false) is treated as healthy. */
   healthy: bool = true;
   hasHealthy: bool = false;
@@ -78,6 +90,14 @@ export class EndpointState extends ServerSignals {
    * "Full decode batches").
    */
   slotCapacity: i32 = 0;
+  /**
+   * The most any endpoint of the pool has learned as its slot capacity, for
+   * an endpoint that has not learned its own yet (set per decision, not
+   * encoded; picker/slot_wait.ts assumePoolSlots): one model on like
+   * hardware runs like batches, and at light load a server is rarely seen
+   * full before the first request that waits there for a place.
+   */
+  poolSlots: i32 = 0;
   /**
    * What blocksPerToken is learned from (docs/hashing.md "Evictions"): the
    * advance of this Envoy's written-blocks clock and the tokens the server
@@ -139,6 +159,16 @@ export class EndpointState extends ServerSignals {
   get queuedBlocks(): f64 {
     const left = <f64>this.pendingBlocks - this.drainedBlocks;
     return left > 0 ? left : 0;
+  }
+
+  /** The slot capacity decisions take: its own learned, else the pool's (poolSlots); 0: unknown. */
+  get batchSlots(): i32 {
+    return this.slotCapacity > 0 ? this.slotCapacity : this.poolSlots;
+  }
+
+  /** What a new request waits for before its own prefill, in blocks: the prefill queued ahead and, at a full batch, a place in it. */
+  get waitAheadBlocks(): f64 {
+    return this.queuedBlocks + this.slotWaitBlocks;
   }
 
   /** Health as the filters use it: unknown counts as healthy. */

@@ -4,10 +4,10 @@
 //    lease, read once per request by every worker. (v1 had no learned slot
 //    capacity, v2 no learned blocks per token; a new key each time, so a hot
 //    swap never misreads the old layout.)
-//  - "llm-picker/pool/v5/inflight": requests in flight per endpoint, a flat
+//  - "llm-picker/pool/v6/inflight": requests in flight per endpoint, a flat
 //    array of (u32 endpoint id, i32 count, i32 pending prompt blocks,
 //    i64 penalty until ms, u32 written blocks, u32 prefill-since ms,
-//    f32 prefill blocks per ms); the count goes up when a
+//    f32 prefill blocks per ms, f32 slot hold ms); the count goes up when a
 //    request is routed and down when its stream ends, on any worker; the
 //    pending blocks (the prefill the request needs there, docs/routing.md)
 //    go up when it is routed and down at its first response byte or,
@@ -22,11 +22,15 @@
 //    the blocks per ms are a moving average of what the endpoint prefilled
 //    per ms between a request's routing and its first token (the queue
 //    ahead of it and its own blocks): together they say how much of the
-//    queued prefill is done (EndpointState.remainingPrefill). One value for
+//    queued prefill is done (EndpointState.remainingPrefill). The slot hold
+//    is a moving average of a streamed request's time from its first token
+//    to its end: how long a running request keeps its place in the batch
+//    (picker/slot_wait.ts). One value for
 //    all of these: a request reads them in one host call. (v1 held 8-byte
 //    entries without the blocks, v2 12-byte ones without the penalty, which
 //    had a key of its own, v3 20-byte ones without the clock, v4 24-byte
-//    ones without the prefill pace; each layout has a new key, so a hot swap
+//    ones without the prefill pace, v5 32-byte ones without the slot hold;
+//    each layout has a new key, so a hot swap
 //    never misreads the old.)
 //  - "llm-picker/pool/v1/lease": which VM scrapes this interval, so Envoy
 //    scrapes once per interval rather than once per worker.
@@ -37,13 +41,13 @@
 import { KeyValueStore, STORE_CAS_MISMATCH, STORE_OK, StoreValue } from "../util/store";
 import { decodeStates, encodeStates, EndpointState } from "./endpoint_state";
 import { EndpointMetrics } from "../metrics/signals";
-import { endpointId } from "../prefix/prefix_index";
+import { endpointId } from "../prefix/endpoint_id";
 
 export const METRICS_KEY = "llm-picker/pool/v3/metrics";
-export const INFLIGHT_KEY = "llm-picker/pool/v5/inflight";
+export const INFLIGHT_KEY = "llm-picker/pool/v6/inflight";
 export const LEASE_KEY = "llm-picker/pool/v1/lease";
 const CAS_RETRIES: i32 = 16;
-const INFLIGHT_ENTRY: i32 = 32;
+const INFLIGHT_ENTRY: i32 = 36;
 /** Offsets in an in-flight entry. */
 const AT_COUNT: i32 = 4;
 const AT_PENDING: i32 = 8;
@@ -51,7 +55,8 @@ const AT_PENALTY: i32 = 12;
 const AT_WRITTEN: i32 = 20;
 const AT_SINCE: i32 = 24;
 const AT_PACE: i32 = 28;
-/** Weight of a new sample in the prefill pace's moving average. */
+const AT_HOLD: i32 = 32;
+/** Weight of a new sample in the moving averages (prefill pace, slot hold). */
 const PACE_ALPHA: f32 = 0.25;
 const LEASE_SIZE: i32 = 16;
 
@@ -244,6 +249,11 @@ export class InFlight {
   get prefillBlocksPerMs(): f32 {
     return this.at != 0 ? load<f32>(this.at, AT_PACE) : 0;
   }
+
+  /** Ms a streamed request ran there after its first token, on average (0: not measured yet). */
+  get slotHoldMs(): f32 {
+    return this.at != 0 ? load<f32>(this.at, AT_HOLD) : 0;
+  }
 }
 
 export function readInFlight(store: KeyValueStore): InFlight {
@@ -287,6 +297,13 @@ export class InFlightDelta {
   nowMs: i64 = -1;
   /** A measured prefill pace (blocks per ms) to average in; 0: none. */
   pace: f64 = 0;
+  /** A measured slot hold (ms from a request's first token to its end) to average in; 0: none. */
+  holdMs: f64 = 0;
+}
+
+/** `average` moved PACE_ALPHA of the way to `sample`; the sample itself when there is no average yet. */
+function movingAverage(average: f32, sample: f64): f32 {
+  return average > 0 ? average + PACE_ALPHA * (<f32>sample - average) : <f32>sample;
 }
 
 function withDelta(old: Uint8Array, found: bool, id: u32, d: InFlightDelta): Uint8Array {
@@ -298,10 +315,8 @@ function withDelta(old: Uint8Array, found: bool, id: u32, d: InFlightDelta): Uin
   store<u32>(at, load<u32>(at, AT_WRITTEN) + d.written, AT_WRITTEN); // a clock: wraps
   // The head of the queue starts now: the queue was empty, or a prefill just ended.
   if (d.nowMs >= 0 && ((d.blocks > 0 && pendingBefore == 0) || d.blocks < 0)) store<u32>(at, <u32>d.nowMs, AT_SINCE);
-  if (d.pace > 0 && isFinite(d.pace)) {
-    const pace = load<f32>(at, AT_PACE);
-    store<f32>(at, pace > 0 ? pace + PACE_ALPHA * (<f32>d.pace - pace) : <f32>d.pace, AT_PACE);
-  }
+  if (d.pace > 0 && isFinite(d.pace)) store<f32>(at, movingAverage(load<f32>(at, AT_PACE), d.pace), AT_PACE);
+  if (d.holdMs > 0 && isFinite(d.holdMs)) store<f32>(at, movingAverage(load<f32>(at, AT_HOLD), d.holdMs), AT_HOLD);
   return next;
 }
 
@@ -453,8 +468,11 @@ export function poolStates(addresses: Array<string>, published: Array<EndpointSt
     s.writtenBlocks = inflight.writtenBlocks;
     s.prefillSinceMs = inflight.prefillSinceMs;
     s.prefillBlocksPerMs = inflight.prefillBlocksPerMs;
-    // Set per decision (picker/prefill_running.ts estimateDrained); a published state is reused across decisions.
+    s.slotHoldMs = inflight.slotHoldMs;
+    // Set per decision (picker/prefill_running.ts estimateDrained, picker/slot_wait.ts); a published state is reused across decisions.
     s.drainedBlocks = 0;
+    s.slotWaitBlocks = 0;
+    s.poolSlots = 0;
     unchecked((out[i] = s));
   }
   return out;

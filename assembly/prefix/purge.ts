@@ -14,7 +14,7 @@
 //   purged u32 id, u32 buckets still to visit.
 import { KeyValueStore, STORE_CAS_MISMATCH, STORE_OK } from "../util/store";
 import { BUCKET_HEADER, bucketCount, ENTRY_SIZE, entryEndpoint } from "./bucket";
-import { PrefixIndexConfig } from "./prefix_index";
+import { PrefixIndexConfig } from "./index_config";
 
 const ENTRY: i32 = 8;
 const BUCKET_CAS_RETRIES: i32 = 4;

@@ -4,8 +4,10 @@
 // it waits for it and so does whoever queues behind it; UNCACHED_WEIGHT)
 // plus the blocks routed there whose first token has not come back, less
 // what the endpoint's prefill pace has done of them since (the prefill
-// queued ahead of it: EndpointState.queuedBlocks). Both terms are prefill
-// work in the same unit.
+// queued ahead of it: EndpointState.queuedBlocks), plus, where the batch is
+// full, the wait for a place in it converted to blocks at the endpoint's
+// pace (EndpointState.slotWaitBlocks). All terms are prefill work, or time
+// as prefill work, in the same unit.
 // The score is P / (P + cost) with P the prompt's blocks: in (0, 1], 1 for
 // no work, and strictly decreasing in the cost, so the best total is the
 // lowest cost.
@@ -45,25 +47,29 @@ function uncachedAt(c: Candidates, req: ScoringRequest, i: i32): i32 {
   return uncachedBlocks(req.matchedAt(e), req.hashedBlocks, req.promptBlocks);
 }
 
-/** Prefill blocks queued at candidate i (routed there, first byte not back, less what its pace has done of them). */
-function queuedAt(c: Candidates, i: i32): f64 {
-  return unchecked(c.states[i]).queuedBlocks;
+/**
+ * What a request waits for at candidate i before its own prefill, in
+ * blocks: the prefill queued there (routed, first byte not back, less what
+ * its pace has done of them) and the wait for a place in a full batch.
+ */
+function waitAheadAt(c: Candidates, i: i32): f64 {
+  return unchecked(c.states[i]).waitAheadBlocks;
 }
 
-/** Predicted prefill cost at candidate i, in blocks (2 × uncached + queued). */
+/** Predicted prefill cost at candidate i, in blocks (2 × uncached + the wait ahead). */
 export function predictedPrefillBlocks(c: Candidates, req: ScoringRequest, i: i32): f64 {
-  return UNCACHED_WEIGHT * <f64>uncachedAt(c, req, i) + queuedAt(c, i);
+  return UNCACHED_WEIGHT * <f64>uncachedAt(c, req, i) + waitAheadAt(c, i);
 }
 
 /**
  * This request's own predicted wait for its first token at candidate i, in
- * blocks: the prefill queued ahead of it, its own uncached prefill, and one
+ * blocks: what it waits for ahead of it, its own uncached prefill, and one
  * block for the fixed cost of a request (so an idle endpoint holding the
  * whole prompt is 1, not 0, and ratios stay finite). What the greedy choice
  * minimises; the wait bound (bounded_load.ts) compares it across endpoints.
  */
 export function predictedWaitBlocks(c: Candidates, req: ScoringRequest, i: i32): f64 {
-  return <f64>uncachedAt(c, req, i) + queuedAt(c, i) + 1;
+  return <f64>uncachedAt(c, req, i) + waitAheadAt(c, i) + 1;
 }
 
 export class PredictedPrefillScorer extends Scorer {

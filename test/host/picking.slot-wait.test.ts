@@ -1,0 +1,116 @@
+/**
+ * A place in a full batch (docs/routing.md "A place in a full batch"),
+ * default profile through the built filter (emulated Envoy): each endpoint's
+ * slot hold is measured from its streamed requests (first token to end), and
+ * where a batch is full the wait for a place, (occupancy − slots + 1) × hold
+ * / slots, counts in the cost at the endpoint's prefill pace. An endpoint that
+ * has not learned its slots takes the pool's.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import type { ProxyWasmHost } from "../../src/host/index.js";
+import { A, B, C, firstToken, newPool, prefillPaceOf, scrapeRound, send, slotHoldOf, uniquePrompt, type Sent, type VllmState } from "./fixtures/vllm.js";
+import { ensureBuilt } from "../support";
+
+beforeAll(() => ensureBuilt("debug"));
+
+const IDLE: VllmState = { waiting: 0, running: 0, kv: 0, blockSize: 16, numGpuBlocks: 2048 };
+/** Two running and one waiting: a learned slot capacity of 2. */
+const FULL_OF_TWO: VllmState = { ...IDLE, running: 2, waiting: 1 };
+
+const blocksOf = (body: string) => Math.ceil(Buffer.byteLength(body) / 64);
+/** ~90-block system prompts, each its own (uniquePrompt differs at every call, so each is made once). */
+const SYSTEMS = [0, 1, 2, 3].map((i) => `${uniquePrompt(i)} `.repeat(60));
+/** A streamed request of system prompt i. */
+const prompt = (i: number) => JSON.stringify({ model: "m", messages: [{ role: "system", content: SYSTEMS[i] }], stream: true });
+/** The same with a question after it: a prefix held where prompt(i) went, and blocks of its own to prefill there. */
+const followUp = (i: number) =>
+  JSON.stringify({
+    model: "m",
+    messages: [
+      { role: "system", content: SYSTEMS[i] },
+      { role: "user", content: "and then?" },
+    ],
+    stream: true,
+  });
+/** The predicted-prefill score per endpoint of a request's decision (debugHeaders). */
+const scoresOf = (s: Sent): Record<string, number> =>
+  (JSON.parse(s.headers.find(([k]) => k === "x-llm-picker-scores")![1]) as { scores: { "predicted-prefill": Record<string, number> } }).scores[
+    "predicted-prefill"
+  ];
+
+/** A pool of A, B and C whose first scrape shows `learning` full (two running, one waiting), then every one idle. */
+async function pool(learning: string[]): Promise<ProxyWasmHost> {
+  const host = await newPool({ extra: { profile: "default", metrics: { intervalMs: 50 }, debugHeaders: true } });
+  scrapeRound(host, 50, Object.fromEntries([A, B, C].map((a) => [a, learning.includes(a) ? FULL_OF_TWO : IDLE])));
+  scrapeRound(host, 50, { [A]: IDLE, [B]: IDLE, [C]: IDLE });
+  return host;
+}
+
+describe("default profile: a place in a full batch", () => {
+  it("the slot hold is a moving average of the time from a streamed request's first token to its end", async () => {
+    const host = await pool([A, B, C]);
+    const first = send(host, prompt(1));
+    host.advance(100);
+    firstToken(first.stream);
+    host.advance(400);
+    first.stream.end("complete");
+    expect(slotHoldOf(host, first.endpoint!)).toBeCloseTo(400, 3);
+    // The next at the same endpoint (its prompt is cached there): 400 + 0.25 × (800 − 400).
+    // (A request with nothing to prefill is not watched for its first token, so it gives no sample.)
+    const second = send(host, followUp(1));
+    expect(second.endpoint).toBe(first.endpoint);
+    firstToken(second.stream);
+    host.advance(800);
+    second.stream.end("complete");
+    expect(slotHoldOf(host, first.endpoint!)).toBeCloseTo(500, 3);
+    // A response that is not streamed has no first token before its end: it says nothing of the hold.
+    const whole = send(host, JSON.stringify({ model: "m", messages: [{ role: "user", content: uniquePrompt(2) }] }));
+    host.advance(50);
+    whole.stream.end("complete");
+    expect(slotHoldOf(host, first.endpoint!)).toBeCloseTo(500, 3);
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
+  it.each([
+    // [case, endpoints whose scrape showed them full, whether a request has ended (a hold is measured), the wait ahead at each, in hold/2 × pace]
+    ["every endpoint learned 2 slots", [A, B, C], true, 1],
+    ["only A learned its slots: B and C take the pool's", [A], true, 1],
+    ["no request has ended: no hold, no wait counted", [A, B, C], false, 0],
+  ] as const)("every batch full with two requests: the wait for a place, %s", async (_case, learning, ended, waits) => {
+    const host = await pool([...learning]);
+    // One prompt per endpoint, first tokens 100 ms later (a pace of its
+    // blocks / 100 each), then each runs 600 ms more: a hold of 600.
+    const warm = [1, 2, 3].map((i) => send(host, prompt(i)));
+    expect(new Set(warm.map((s) => s.endpoint)).size).toBe(3);
+    host.advance(100);
+    for (const s of warm) firstToken(s.stream);
+    host.advance(600);
+    if (ended) for (const s of warm) s.stream.end("complete");
+    // Two more of each prompt, at its endpoint, past their first tokens:
+    // every endpoint runs two (one when the first has not ended: then a
+    // second of each fills it), nothing queued for prefill.
+    const held: Sent[] = [];
+    for (const i of ended ? [1, 1, 2, 2, 3, 3] : [1, 2, 3]) {
+      const s = send(host, prompt(i));
+      expect(s.endpoint).toBe(warm[i - 1].endpoint);
+      firstToken(s.stream);
+      held.push(s);
+    }
+    // One more of the first prompt: at each endpoint its wait ahead is one
+    // place, (2 − 2 + 1) × 600 / 2 = 300 ms, at that endpoint's pace.
+    const next = send(host, prompt(1));
+    const scores = scoresOf(next);
+    const p = blocksOf(prompt(1));
+    for (const [i, s] of warm.entries()) {
+      const uncached = i === 0 ? 0 : p;
+      const waitAhead = p / scores[s.endpoint!] - p - 2 * uncached;
+      const pace = prefillPaceOf(host, s.endpoint!).blocksPerMs;
+      expect(pace).toBeCloseTo(blocksOf(prompt(i + 1)) / 100, 5);
+      expect(waitAhead).toBeCloseTo(waits * 300 * pace, 1);
+    }
+    for (const s of [...(ended ? [] : warm), ...held, next]) s.stream.end("complete");
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+});
