@@ -57,6 +57,8 @@ export class StreamContext {
   private pendingBlocks: i32 = 0;
   /** Blocks queued ahead of this request at its endpoint, and when it was routed (the pace measured at its first token). */
   private aheadBlocks: i32 = 0;
+  /** Its endpoint's batch was full when it was routed (RoutedRequest.waitsForPlace). */
+  private waitsForPlace: bool = false;
   private routedAtMs: i64 = 0;
   /** The request asked for a streamed response (`stream: true`). */
   private streamed: bool = false;
@@ -245,6 +247,7 @@ export class StreamContext {
     this.matchedBlocks = r.matchedBlocks;
     this.pendingBlocks = r.pendingBlocks;
     this.aheadBlocks = r.aheadBlocks;
+    this.waitsForPlace = r.waitsForPlace;
     this.routedAtMs = r.routedAtMs;
     this.streamed = r.streamed;
     const req = r.request;
@@ -326,7 +329,7 @@ export class StreamContext {
       if (!this.firstTokenIn(bodySize)) return CONTINUE;
       const router = this.root.router;
       const now = nowMs();
-      if (router != null) router.prefillDone(this.endpoint, this.pendingBlocks, this.aheadBlocks, this.routedAtMs, now);
+      if (router != null) router.prefillDone(this.endpoint, this.pendingBlocks, this.aheadBlocks, this.routedAtMs, now, this.waitsForPlace);
       this.pendingBlocks = 0;
       this.firstTokenAtMs = now;
     }

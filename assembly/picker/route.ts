@@ -29,6 +29,7 @@ import { Decision, decide, STATUS_ROUTE, writeDecisionFields } from "../scoring/
 import { ScoringConfig } from "../scoring/config";
 import { ScoringRequest } from "../scoring/scorer";
 import { uncachedBlocks } from "../scoring/scorers/predicted_prefill";
+import { batchFull } from "../scoring/bounded_load";
 import { Pcg32 } from "../scoring/rng";
 import { discountPendingMatches, estimateDrained, prefillPace, PromptSize } from "./prefill_running";
 import { assumePoolSlots, estimateSlotWait } from "./slot_wait";
@@ -72,6 +73,11 @@ export class RouteResult {
   /** Prompt blocks queued at the chosen endpoint ahead of this request, and when it was routed (ms): its prefill pace at the first token. */
   aheadBlocks: i32 = 0;
   routedAtMs: i64 = 0;
+  /**
+   * The chosen endpoint's batch was full when it was routed: its first token
+   * waited for a place as well as for prefill, so it measures no prefill pace.
+   */
+  waitsForPlace: bool = false;
   /** The body asked for a streamed response (`stream: true`). */
   streamed: bool = false;
   decision: Decision | null = null;
@@ -302,8 +308,10 @@ export class Router {
       placements.record(session, placed);
       if (hop != null) r.placement = formatPlacement(placed);
     }
-    r.aheadBlocks = unchecked(r.states[d.chosen]).pendingBlocks;
+    const chosen = unchecked(r.states[d.chosen]);
+    r.aheadBlocks = chosen.pendingBlocks;
     r.routedAtMs = nowMs;
+    r.waitsForPlace = batchFull(chosen.batchSlots, chosen.occupancy);
     const change = new InFlightDelta();
     change.count = 1;
     change.blocks = r.pendingBlocks;
@@ -341,14 +349,18 @@ export class Router {
 
   /**
    * The first response byte came back from `endpoint`: the request's prefill
-   * is done there, so its blocks no longer queue ahead of new requests.
+   * is done there, so its blocks no longer queue ahead of new requests. Its
+   * time since routing gives a prefill pace unless it also waited for a
+   * place in a full batch (`waitedForPlace`): that wait is not prefill, and
+   * a pace that counted it would make the busiest servers look the slowest
+   * to prefill, and their waits for a place the shortest in blocks.
    */
-  prefillDone(endpoint: string, pendingBlocks: i32, aheadBlocks: i32, routedAtMs: i64, nowMs: i64): void {
+  prefillDone(endpoint: string, pendingBlocks: i32, aheadBlocks: i32, routedAtMs: i64, nowMs: i64, waitedForPlace: bool = false): void {
     if (endpoint.length == 0 || pendingBlocks <= 0) return;
     const change = new InFlightDelta();
     change.blocks = -pendingBlocks;
     change.nowMs = nowMs;
-    change.pace = prefillPace(pendingBlocks, aheadBlocks, routedAtMs, nowMs);
+    if (!waitedForPlace) change.pace = prefillPace(pendingBlocks, aheadBlocks, routedAtMs, nowMs);
     changeInFlight(this.store, endpoint, change, null);
   }
 

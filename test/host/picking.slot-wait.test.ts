@@ -8,7 +8,21 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ProxyWasmHost } from "../../src/host/index.js";
-import { A, B, C, firstToken, newPool, prefillPaceOf, scrapeRound, send, slotHoldOf, uniquePrompt, type Sent, type VllmState } from "./fixtures/vllm.js";
+import {
+  A,
+  B,
+  C,
+  firstToken,
+  newPool,
+  pendingBlocksOf,
+  prefillPaceOf,
+  scrapeRound,
+  send,
+  slotHoldOf,
+  uniquePrompt,
+  type Sent,
+  type VllmState,
+} from "./fixtures/vllm.js";
 import { ensureBuilt } from "../support";
 
 beforeAll(() => ensureBuilt("debug"));
@@ -23,12 +37,12 @@ const SYSTEMS = [0, 1, 2, 3].map((i) => `${uniquePrompt(i)} `.repeat(60));
 /** A streamed request of system prompt i. */
 const prompt = (i: number) => JSON.stringify({ model: "m", messages: [{ role: "system", content: SYSTEMS[i] }], stream: true });
 /** The same with a question after it: a prefix held where prompt(i) went, and blocks of its own to prefill there. */
-const followUp = (i: number) =>
+const followUp = (i: number, question = "and then?") =>
   JSON.stringify({
     model: "m",
     messages: [
       { role: "system", content: SYSTEMS[i] },
-      { role: "user", content: "and then?" },
+      { role: "user", content: question },
     ],
     stream: true,
   });
@@ -68,6 +82,29 @@ describe("default profile: a place in a full batch", () => {
     host.advance(50);
     whole.stream.end("complete");
     expect(slotHoldOf(host, first.endpoint!)).toBeCloseTo(500, 3);
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
+  it("a first token that waited for a place in a full batch measures no prefill pace", async () => {
+    const host = await pool([A, B, C]);
+    const warm = [1, 2, 3].map((i) => send(host, prompt(i)));
+    host.advance(100);
+    for (const s of warm) firstToken(s.stream);
+    // A second of each at its endpoint: every batch holds two, the most it runs.
+    const held = [1, 2, 3].map((i) => send(host, followUp(i)));
+    host.advance(10);
+    for (const s of held) firstToken(s.stream);
+    // A third follow-up waits for a place wherever it goes; its first token, 1 s
+    // later, would read as a pace 100 times slower: its endpoint keeps its own.
+    const third = send(host, followUp(1, "and after that?"));
+    expect(pendingBlocksOf(host, third.endpoint!)).toBeGreaterThan(0);
+    const before = prefillPaceOf(host, third.endpoint!).blocksPerMs;
+    host.advance(1000);
+    firstToken(third.stream);
+    expect(prefillPaceOf(host, third.endpoint!).blocksPerMs).toBe(before);
+    expect(before).toBeGreaterThan(0);
+    for (const s of [...warm, ...held, third]) s.stream.end("complete");
     expect(host.traps()).toEqual([]);
     host.close();
   });
