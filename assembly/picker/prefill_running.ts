@@ -165,7 +165,7 @@ export function estimateDrained(states: Array<EndpointState>, nowMs: i64): void 
     let pace = paceOf(s, pool);
     if (pace <= 0) pace = bound;
     if (bound > 0 && pace > bound) pace = bound;
-    if (pace <= 0 || batchFull(s.batchSlots, s.occupancy)) continue;
+    if (pace <= 0 || batchFull(s.slotCapacity, s.occupancy)) continue;
     const done = pace * s.queueAgeMs(nowMs);
     s.drainedBlocks = done < <f64>s.pendingBlocks ? done : <f64>s.pendingBlocks;
   }

@@ -311,7 +311,7 @@ export class Router {
     const chosen = unchecked(r.states[d.chosen]);
     r.aheadBlocks = chosen.pendingBlocks;
     r.routedAtMs = nowMs;
-    r.waitsForPlace = batchFull(chosen.batchSlots, chosen.occupancy);
+    r.waitsForPlace = batchFull(chosen.waitSlots, chosen.occupancy);
     const change = new InFlightDelta();
     change.count = 1;
     change.blocks = r.pendingBlocks;

@@ -28,8 +28,7 @@ export function poolSlotHold(states: Array<EndpointState>): f64 {
 
 /**
  * Sets each endpoint's poolSlots for this decision: the most any endpoint
- * has learned as its slot capacity (EndpointState.batchSlots takes it where
- * the endpoint has learned none).
+ * has learned as its slot capacity (EndpointState.waitSlots).
  */
 export function assumePoolSlots(states: Array<EndpointState>): void {
   let most = 0;
@@ -51,9 +50,9 @@ export function slotWaitMs(occupancy: f64, capacity: i32, holdMs: f64): f64 {
 }
 
 /**
- * Sets each endpoint's slotWaitBlocks for this decision: slotWaitMs at its
- * own slot hold (else the pool's), times its prefill pace (else the
- * pool's). Endpoints without both keep 0.
+ * Sets each endpoint's slotWaitBlocks for this decision: slotWaitMs with
+ * its waitSlots and its own slot hold (else the pool's), times its prefill
+ * pace (else the pool's). Endpoints without both keep 0.
  */
 export function estimateSlotWait(states: Array<EndpointState>): void {
   const pool = poolPace(states);
@@ -61,7 +60,7 @@ export function estimateSlotWait(states: Array<EndpointState>): void {
   for (let i = 0; i < states.length; i++) {
     const s = unchecked(states[i]);
     const own = <f64>s.slotHoldMs;
-    const wait = slotWaitMs(s.occupancy, s.batchSlots, own > 0 && isFinite(own) ? own : poolHold);
+    const wait = slotWaitMs(s.occupancy, s.waitSlots, own > 0 && isFinite(own) ? own : poolHold);
     if (wait <= 0) continue;
     const pace = paceOf(s, pool);
     if (pace > 0) s.slotWaitBlocks = wait * pace;

@@ -91,11 +91,10 @@ export class EndpointState extends ServerSignals {
    */
   slotCapacity: i32 = 0;
   /**
-   * The most any endpoint of the pool has learned as its slot capacity, for
-   * an endpoint that has not learned its own yet (set per decision, not
-   * encoded; picker/slot_wait.ts assumePoolSlots): one model on like
-   * hardware runs like batches, and at light load a server is rarely seen
-   * full before the first request that waits there for a place.
+   * The most any endpoint of the pool has learned as its slot capacity (set
+   * per decision, not encoded; picker/slot_wait.ts assumePoolSlots): one
+   * model on like hardware runs like batches, and at light load a server is
+   * rarely seen full before the first request that waits there for a place.
    */
   poolSlots: i32 = 0;
   /**
@@ -161,9 +160,16 @@ export class EndpointState extends ServerSignals {
     return left > 0 ? left : 0;
   }
 
-  /** The slot capacity decisions take: its own learned, else the pool's (poolSlots); 0: unknown. */
-  get batchSlots(): i32 {
-    return this.slotCapacity > 0 ? this.slotCapacity : this.poolSlots;
+  /**
+   * The places taken as its batch's for the wait for a place: the larger of
+   * its own learned slot capacity and the pool's (poolSlots); 0: unknown.
+   * The larger, because a capacity is learned from scrapes that caught the
+   * server with requests waiting, which a KV cache short of room for one
+   * long prompt also causes; the most the pool has shown running beside a
+   * queue is the closest to its batch size.
+   */
+  get waitSlots(): i32 {
+    return max(this.slotCapacity, this.poolSlots);
   }
 
   /** What a new request waits for before its own prefill, in blocks: the prefill queued ahead and, at a full batch, a place in it. */

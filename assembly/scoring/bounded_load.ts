@@ -87,7 +87,7 @@ export class BoundedLoadPicker extends Picker {
     const eligible = new StaticArray<bool>(n);
     for (let i = 0; i < n; i++) {
       const o = unchecked(occ[i]);
-      const ok = o <= cap && (o <= fair || !batchFull(unchecked(c.states[i]).batchSlots, o));
+      const ok = o <= cap && (o <= fair || !batchFull(unchecked(c.states[i]).slotCapacity, o));
       unchecked((eligible[i] = ok));
       if (!ok) this.excluded++;
     }
