@@ -23,6 +23,7 @@ import {
   stat,
   totalInFlight,
   uniquePrompt,
+  blocksOf,
 } from "./fixtures/vllm.js";
 import { ensureBuilt } from "../support";
 
@@ -30,8 +31,6 @@ beforeAll(() => ensureBuilt("debug"));
 
 /** Default profile, scraping off: endpoints healthy with unknown load, so this Envoy's own counts are the signal. */
 const DEFAULT = { profile: "default", metrics: { enabled: false } };
-
-const blocksOf = (body: string) => Math.ceil(Buffer.byteLength(body) / 64);
 
 const pending = (host: ProxyWasmHost) => ({ [A]: pendingBlocksOf(host, A), [B]: pendingBlocksOf(host, B), [C]: pendingBlocksOf(host, C) });
 

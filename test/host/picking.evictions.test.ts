@@ -10,7 +10,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ProxyWasmHost } from "../../src/host/index.js";
-import { A, B, C, newPool, route, scrapeRound, stat, statAfterTick, uniquePrompt, writtenBlocksOf, type VllmState } from "./fixtures/vllm.js";
+import { A, B, C, newPool, route, scrapeRound, stat, statAfterTick, uniquePrompt, writtenBlocksOf, type VllmState, blocksOf } from "./fixtures/vllm.js";
 import { ensureBuilt } from "../support";
 import { REPLICAS, replica, replicasAre, TICK } from "./fixtures/fleet.js";
 
@@ -18,7 +18,6 @@ beforeAll(() => ensureBuilt("debug"));
 
 /** 40 KV blocks of 16 tokens: a horizon of 40 × 16 × 4 / 64 = 40 index blocks. */
 const SMALL_CACHE: VllmState = { waiting: 0, running: 0, kv: 0, blockSize: 16, numGpuBlocks: 40 };
-const blocksOf = (body: string) => Math.ceil(Buffer.byteLength(body) / 64);
 const chat = (content: string) => JSON.stringify({ model: "m", messages: [{ role: "user", content }], max_tokens: 8, stream: true });
 
 /** A 10-block conversation start that every step below sends again. */

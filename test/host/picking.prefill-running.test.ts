@@ -26,6 +26,8 @@ import {
   uniquePrompt,
   type Sent,
   type VllmState,
+  blocksOf,
+  predictedPrefillScoresOf,
 } from "./fixtures/vllm.js";
 import { ensureBuilt } from "../support";
 
@@ -44,17 +46,11 @@ const FULL_BATCH_OF_TWO: VllmState = { ...LARGE_CACHE, running: 2, waiting: 1 };
 /** The page without `vllm:cache_config_info`: the cache size is unknown. */
 const NO_CACHE_SIZE: VllmState = { waiting: 0, running: 0, kv: 0 };
 
-const blocksOf = (body: string) => Math.ceil(Buffer.byteLength(body) / 64);
 const SHARED_BLOCKS = blocksOf(JSON.stringify({ model: "m", messages: [{ role: "system", content: SHARED_PROMPT }] }));
 /** A streamed ~90-block prompt of its own (a prefill that shares nothing), for measuring a pace. */
 const coldPrompt = (i: number) => JSON.stringify({ model: "m", messages: [{ role: "system", content: `${uniquePrompt(i)} `.repeat(60) }], stream: true });
 /** The same, ~4/3 as long (~120 blocks). */
 const longColdPrompt = (i: number) => JSON.stringify({ model: "m", messages: [{ role: "system", content: `${uniquePrompt(i)} `.repeat(80) }], stream: true });
-/** The predicted-prefill score per endpoint of a request's decision (debugHeaders). */
-const scoresOf = (s: Sent): Record<string, number> =>
-  (JSON.parse(s.headers.find(([k]) => k === "x-llm-picker-scores")![1]) as { scores: { "predicted-prefill": Record<string, number> } }).scores[
-    "predicted-prefill"
-  ];
 const overrides = (host: ProxyWasmHost) => stat(host, "llm_picker.route.load_overrode_affinity") ?? 0;
 const pending = (host: ProxyWasmHost): Record<string, number> => ({
   [A]: pendingBlocksOf(host, A),
@@ -211,7 +207,7 @@ describe("default profile: a prefill still running", () => {
     host.advance(40);
     const fourth = send(host, coldPrompt(103));
     // Its predicted-prefill score at each is S / (S + 2 × S uncached + the queue left).
-    const scores = scoresOf(fourth);
+    const scores = predictedPrefillScoresOf(fourth);
     const queueLeft = [first, second, third].map((s) => S / scores[s.endpoint!] - 3 * S);
     for (const [i, blocks] of left.entries()) expect(queueLeft[i]).toBeCloseTo(blocks, 1);
     expect(fourth.endpoint).toBe(expected === "first" ? first.endpoint : second.endpoint);
@@ -237,7 +233,7 @@ describe("default profile: a prefill still running", () => {
     // drained and the fourth request joins it, filling that batch.
     host.advance(40);
     const fourth = send(host, coldPrompt(113));
-    const queueLeft = (s: Sent, at: string) => S / scoresOf(s)[at] - 3 * S;
+    const queueLeft = (s: Sent, at: string) => S / predictedPrefillScoresOf(s)[at] - 3 * S;
     expect(queueLeft(fourth, first.endpoint!)).toBeCloseTo(0, 1);
     expect(fourth.endpoint).toBe(first.endpoint);
     // Its batch is full now (two in flight, capacity 2): its queue, the

@@ -4,7 +4,7 @@
  * slot hold is measured from its streamed requests (first token to end), and
  * where a batch is full the wait for a place, (occupancy − slots + 1) × hold
  * / slots, counts in the cost at the endpoint's prefill pace. An endpoint that
- * has not learned its slots takes the pool's.
+ * has learned fewer slots than the pool has shown takes the pool's.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ProxyWasmHost } from "../../src/host/index.js";
@@ -22,6 +22,8 @@ import {
   uniquePrompt,
   type Sent,
   type VllmState,
+  blocksOf,
+  predictedPrefillScoresOf,
 } from "./fixtures/vllm.js";
 import { ensureBuilt } from "../support";
 
@@ -31,7 +33,6 @@ const IDLE: VllmState = { waiting: 0, running: 0, kv: 0, blockSize: 16, numGpuBl
 /** Two running and one waiting: a learned slot capacity of 2. */
 const FULL_OF_TWO: VllmState = { ...IDLE, running: 2, waiting: 1 };
 
-const blocksOf = (body: string) => Math.ceil(Buffer.byteLength(body) / 64);
 /** ~90-block system prompts, each its own (uniquePrompt differs at every call, so each is made once). */
 const SYSTEMS = [0, 1, 2, 3].map((i) => `${uniquePrompt(i)} `.repeat(60));
 /** A streamed request of system prompt i. */
@@ -46,11 +47,6 @@ const followUp = (i: number, question = "and then?") =>
     ],
     stream: true,
   });
-/** The predicted-prefill score per endpoint of a request's decision (debugHeaders). */
-const scoresOf = (s: Sent): Record<string, number> =>
-  (JSON.parse(s.headers.find(([k]) => k === "x-llm-picker-scores")![1]) as { scores: { "predicted-prefill": Record<string, number> } }).scores[
-    "predicted-prefill"
-  ];
 
 /** A pool of A, B and C whose first scrape shows `learning` full (two running, one waiting), then every one idle. */
 async function pool(learning: string[]): Promise<ProxyWasmHost> {
@@ -137,7 +133,7 @@ describe("default profile: a place in a full batch", () => {
     // One more of the first prompt: at each endpoint its wait ahead is one
     // place, (2 − 2 + 1) × 600 / 2 = 300 ms, at that endpoint's pace.
     const next = send(host, prompt(1));
-    const scores = scoresOf(next);
+    const scores = predictedPrefillScoresOf(next);
     const p = blocksOf(prompt(1));
     for (const [i, s] of warm.entries()) {
       const uncached = i === 0 ? 0 : p;
