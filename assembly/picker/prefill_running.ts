@@ -50,29 +50,38 @@ function someIdle(states: Array<EndpointState>): bool {
   return false;
 }
 
+/** A figure an endpoint measures: its own when it has one (positive and finite), else the pool's (`pool`). */
+export function ownElsePool(own: f64, pool: f64): f64 {
+  return own > 0 && isFinite(own) ? own : pool;
+}
+
 /**
- * The pool's prefill pace (prompt blocks per ms): the mean of the paces the
- * endpoints have measured, 0 when none has one yet. Servers of one pool run
- * one model on like hardware, so one that has not measured its own yet is
- * taken to prefill as fast as the others.
+ * The mean over the endpoints that have measured a figure (read by
+ * `figure`; positive and finite) of that figure, 0 when none has. Servers of
+ * one pool run one model on like hardware, so one that has not measured its
+ * own yet is taken to be like the others.
  */
-export function poolPace(states: Array<EndpointState>): f64 {
+export function poolMean(states: Array<EndpointState>, figure: (s: EndpointState) => f64): f64 {
   let sum: f64 = 0;
   let n = 0;
   for (let i = 0; i < states.length; i++) {
-    const pace = <f64>unchecked(states[i]).prefillBlocksPerMs;
-    if (pace > 0 && isFinite(pace)) {
-      sum += pace;
+    const v = figure(unchecked(states[i]));
+    if (v > 0 && isFinite(v)) {
+      sum += v;
       n++;
     }
   }
   return n > 0 ? sum / <f64>n : 0;
 }
 
+/** The pool's prefill pace (prompt blocks per ms): poolMean of the paces the endpoints have measured. */
+export function poolPace(states: Array<EndpointState>): f64 {
+  return poolMean(states, (s: EndpointState): f64 => <f64>s.prefillBlocksPerMs);
+}
+
 /** An endpoint's prefill pace (blocks per ms): its own measured, else the pool's (`pool`, poolPace); 0 when neither is known. */
 export function paceOf(s: EndpointState, pool: f64): f64 {
-  const own = <f64>s.prefillBlocksPerMs;
-  return own > 0 && isFinite(own) ? own : pool;
+  return ownElsePool(<f64>s.prefillBlocksPerMs, pool);
 }
 
 /**
@@ -149,7 +158,7 @@ export function paceBound(states: Array<EndpointState>, nowMs: i64): f64 {
 /**
  * Takes each endpoint's queue as drained at its prefill pace since the head
  * of the queue started (EndpointState.drainedBlocks): its own measured pace,
- * else the pool's mean, else (no first token back yet: a cold pool) the
+ * else the pool's mean (`pool`, poolPace), else (no first token back yet: a cold pool) the
  * fastest pace the queues allow (paceBound), and never faster than that.
  * Counted whole, a queue whose prefill is nearly done weighs as much as one
  * just started. Not while the endpoint's batch is full: then the queued
@@ -157,8 +166,7 @@ export function paceBound(states: Array<EndpointState>, nowMs: i64): f64 {
  * says nothing about when they start (docs/routing.md "Queued prefill
  * drains").
  */
-export function estimateDrained(states: Array<EndpointState>, nowMs: i64): void {
-  const pool = poolPace(states);
+export function estimateDrained(states: Array<EndpointState>, nowMs: i64, pool: f64): void {
   const bound = paceBound(states, nowMs);
   for (let i = 0; i < states.length; i++) {
     const s = unchecked(states[i]);

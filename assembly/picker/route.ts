@@ -29,10 +29,9 @@ import { Decision, decide, STATUS_ROUTE, writeDecisionFields } from "../scoring/
 import { ScoringConfig } from "../scoring/config";
 import { ScoringRequest } from "../scoring/scorer";
 import { uncachedBlocks } from "../scoring/scorers/predicted_prefill";
-import { batchFull } from "../scoring/bounded_load";
 import { Pcg32 } from "../scoring/rng";
-import { discountPendingMatches, estimateDrained, prefillPace, PromptSize } from "./prefill_running";
-import { assumePoolSlots, estimateSlotWait } from "./slot_wait";
+import { discountPendingMatches, estimateDrained, poolPace, prefillPace, PromptSize } from "./prefill_running";
+import { estimateSlotWait, mostSlots, waitsForPlace } from "./slot_wait";
 import { addInFlight, changeInFlight, InFlightDelta, penalize, poolStates, readInFlight, readStates } from "../pool/shared_state";
 import { FLEET_MEMBERS_KEY, MEMBERS_KEY, Pool, PoolView } from "../pool/members";
 import { Labels } from "../pool/labels";
@@ -274,9 +273,10 @@ export class Router {
       const prompt = new PromptSize(r.hashes.length, promptBlocks, this.blocks.blockSize);
       credited = discountPendingMatches(matched, r.states, this.index, nowMs, this.scoring.bound.waitRatio, prompt);
     }
-    assumePoolSlots(r.states);
-    estimateDrained(r.states, nowMs);
-    estimateSlotWait(r.states);
+    const pace = poolPace(r.states);
+    const slots = mostSlots(r.states);
+    estimateDrained(r.states, nowMs, pace);
+    estimateSlotWait(r.states, pace, slots);
     const sreq = new ScoringRequest();
     sreq.priority = priorityOf(headers);
     sreq.adapter = adapterOf(req.targetModel, r.states);
@@ -311,7 +311,7 @@ export class Router {
     const chosen = unchecked(r.states[d.chosen]);
     r.aheadBlocks = chosen.pendingBlocks;
     r.routedAtMs = nowMs;
-    r.waitsForPlace = batchFull(chosen.waitSlots, chosen.occupancy);
+    r.waitsForPlace = waitsForPlace(chosen, slots);
     const change = new InFlightDelta();
     change.count = 1;
     change.blocks = r.pendingBlocks;

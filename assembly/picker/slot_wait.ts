@@ -5,44 +5,40 @@
 // full batch").
 import { EndpointState } from "../pool/endpoint_state";
 import { batchFull } from "../scoring/bounded_load";
-import { paceOf, poolPace } from "./prefill_running";
+import { ownElsePool, paceOf, poolMean } from "./prefill_running";
 
-/**
- * The pool's mean slot hold (ms a running request keeps its place after its
- * first token), 0 when no endpoint has measured one. Like the pace: one
- * model on like hardware, so an endpoint without its own is taken to be
- * like the others.
- */
-export function poolSlotHold(states: Array<EndpointState>): f64 {
-  let sum: f64 = 0;
-  let n = 0;
-  for (let i = 0; i < states.length; i++) {
-    const hold = <f64>unchecked(states[i]).slotHoldMs;
-    if (hold > 0 && isFinite(hold)) {
-      sum += hold;
-      n++;
-    }
-  }
-  return n > 0 ? sum / <f64>n : 0;
+/** The most any endpoint of the pool has learned as its slot capacity (0: none has). */
+export function mostSlots(states: Array<EndpointState>): i32 {
+  let most = 0;
+  for (let i = 0; i < states.length; i++) most = max(most, unchecked(states[i]).slotCapacity);
+  return most;
 }
 
 /**
- * Sets each endpoint's poolSlots for this decision: the most any endpoint
- * has learned as its slot capacity (EndpointState.waitSlots).
+ * The places taken as an endpoint's batch for the wait for a place: the
+ * larger of its own learned slot capacity and the most the pool has learned
+ * (`poolSlots`, mostSlots); 0: unknown. One model on like hardware runs like
+ * batches, and at light load a server is rarely seen full before the first
+ * request that waits there. The larger, because a capacity is learned from
+ * scrapes that caught the server with requests waiting, which a KV cache
+ * short of room for one long prompt also causes; the most the pool has
+ * shown running beside a queue is the closest to its batch size.
  */
-export function assumePoolSlots(states: Array<EndpointState>): void {
-  let most = 0;
-  for (let i = 0; i < states.length; i++) most = max(most, unchecked(states[i]).slotCapacity);
-  for (let i = 0; i < states.length; i++) unchecked(states[i]).poolSlots = most;
+function placesAt(s: EndpointState, poolSlots: i32): i32 {
+  return max(s.slotCapacity, poolSlots);
+}
+
+/** Whether a request sent to `s` now waits for a place in its batch (placesAt, `poolSlots` as there). */
+export function waitsForPlace(s: EndpointState, poolSlots: i32): bool {
+  return batchFull(placesAt(s, poolSlots), s.occupancy);
 }
 
 /**
  * Ms until a new request gets a place at an endpoint with `occupancy`
- * requests, `capacity` places (its learned slot capacity) and places held
- * `holdMs` each on average: with the batch full, places free at about
- * capacity / holdMs per ms, and the request has occupancy − capacity + 1
- * ahead of it to wait out. 0 when the batch is not full or a figure is
- * unknown.
+ * requests, `capacity` places and places held `holdMs` each on average:
+ * with the batch full, places free at about capacity / holdMs per ms, and
+ * the request has occupancy − capacity + 1 ahead of it to wait out. 0 when
+ * the batch is not full or a figure is unknown.
  */
 export function slotWaitMs(occupancy: f64, capacity: i32, holdMs: f64): f64 {
   if (!batchFull(capacity, occupancy) || !(holdMs > 0) || !isFinite(holdMs)) return 0;
@@ -51,16 +47,15 @@ export function slotWaitMs(occupancy: f64, capacity: i32, holdMs: f64): f64 {
 
 /**
  * Sets each endpoint's slotWaitBlocks for this decision: slotWaitMs with
- * its waitSlots and its own slot hold (else the pool's), times its prefill
- * pace (else the pool's). Endpoints without both keep 0.
+ * its places (placesAt, `poolSlots` as there) and its own slot hold (else
+ * the pool's mean), times its prefill pace (else `pool`, the pool's).
+ * Endpoints without both keep 0.
  */
-export function estimateSlotWait(states: Array<EndpointState>): void {
-  const pool = poolPace(states);
-  const poolHold = poolSlotHold(states);
+export function estimateSlotWait(states: Array<EndpointState>, pool: f64, poolSlots: i32): void {
+  const poolHold = poolMean(states, (s: EndpointState): f64 => <f64>s.slotHoldMs);
   for (let i = 0; i < states.length; i++) {
     const s = unchecked(states[i]);
-    const own = <f64>s.slotHoldMs;
-    const wait = slotWaitMs(s.occupancy, s.waitSlots, own > 0 && isFinite(own) ? own : poolHold);
+    const wait = slotWaitMs(s.occupancy, placesAt(s, poolSlots), ownElsePool(<f64>s.slotHoldMs, poolHold));
     if (wait <= 0) continue;
     const pace = paceOf(s, pool);
     if (pace > 0) s.slotWaitBlocks = wait * pace;

@@ -91,13 +91,6 @@ export class EndpointState extends ServerSignals {
    */
   slotCapacity: i32 = 0;
   /**
-   * The most any endpoint of the pool has learned as its slot capacity (set
-   * per decision, not encoded; picker/slot_wait.ts assumePoolSlots): one
-   * model on like hardware runs like batches, and at light load a server is
-   * rarely seen full before the first request that waits there for a place.
-   */
-  poolSlots: i32 = 0;
-  /**
    * What blocksPerToken is learned from (docs/hashing.md "Evictions"): the
    * advance of this Envoy's written-blocks clock and the tokens the server
    * reports writing into its KV cache (EndpointMetrics.cacheWrites) over the
@@ -158,18 +151,6 @@ export class EndpointState extends ServerSignals {
   get queuedBlocks(): f64 {
     const left = <f64>this.pendingBlocks - this.drainedBlocks;
     return left > 0 ? left : 0;
-  }
-
-  /**
-   * The places taken as its batch's for the wait for a place: the larger of
-   * its own learned slot capacity and the pool's (poolSlots); 0: unknown.
-   * The larger, because a capacity is learned from scrapes that caught the
-   * server with requests waiting, which a KV cache short of room for one
-   * long prompt also causes; the most the pool has shown running beside a
-   * queue is the closest to its batch size.
-   */
-  get waitSlots(): i32 {
-    return max(this.slotCapacity, this.poolSlots);
   }
 
   /** What a new request waits for before its own prefill, in blocks: the prefill queued ahead and, at a full batch, a place in it. */

@@ -472,7 +472,6 @@ export function poolStates(addresses: Array<string>, published: Array<EndpointSt
     // Set per decision (picker/prefill_running.ts estimateDrained, picker/slot_wait.ts); a published state is reused across decisions.
     s.drainedBlocks = 0;
     s.slotWaitBlocks = 0;
-    s.poolSlots = 0;
     unchecked((out[i] = s));
   }
   return out;

@@ -28,21 +28,21 @@ import {
   type VllmState,
   blocksOf,
   predictedPrefillScoresOf,
+  IDLE_PAGE,
+  FULL_OF_TWO,
 } from "./fixtures/vllm.js";
 import { ensureBuilt } from "../support";
 
 beforeAll(() => ensureBuilt("debug"));
 
 /** 2048 KV blocks of 16 tokens: a horizon of 2048 × 16 × 4 / 64 = 2048 index blocks, so prompts of up to 256 blocks may be started twice. */
-const LARGE_CACHE: VllmState = { waiting: 0, running: 0, kv: 0, blockSize: 16, numGpuBlocks: 2048 };
+const LARGE_CACHE: VllmState = IDLE_PAGE;
 /** A quarter of that: up to 64 blocks, less than the shared prompt below. */
 const SMALL_CACHE: VllmState = { ...LARGE_CACHE, numGpuBlocks: 512 };
 /** Up to 75 blocks: more than the 32 hashed with prefix.maxBlocks 32, less than the whole prompt. */
 const CACHE_600: VllmState = { ...LARGE_CACHE, numGpuBlocks: 600 };
 /** A server that reports one request running and one waiting: its batch holds one (learned slot capacity 1), so it is full. */
 const FULL_BATCH: VllmState = { ...LARGE_CACHE, running: 1, waiting: 1 };
-/** Two running and one waiting: a learned slot capacity of 2. */
-const FULL_BATCH_OF_TWO: VllmState = { ...LARGE_CACHE, running: 2, waiting: 1 };
 /** The page without `vllm:cache_config_info`: the cache size is unknown. */
 const NO_CACHE_SIZE: VllmState = { waiting: 0, running: 0, kv: 0 };
 
@@ -221,7 +221,7 @@ describe("default profile: a prefill still running", () => {
     // Capacity 2 learned (two running while one waited), then every server
     // scraped idle: the endpoint states decoded from that scrape serve every
     // decision below.
-    const host = await pool(FULL_BATCH_OF_TWO, {}, true);
+    const host = await pool(FULL_OF_TWO, {}, true);
     scrapeRound(host, 50, { [A]: LARGE_CACHE, [B]: LARGE_CACHE, [C]: LARGE_CACHE });
     const first = send(host, longColdPrompt(110));
     host.advance(50);

@@ -21,17 +21,14 @@ import {
   slotHoldOf,
   uniquePrompt,
   type Sent,
-  type VllmState,
   blocksOf,
   predictedPrefillScoresOf,
+  IDLE_PAGE,
+  FULL_OF_TWO,
 } from "./fixtures/vllm.js";
 import { ensureBuilt } from "../support";
 
 beforeAll(() => ensureBuilt("debug"));
-
-const IDLE: VllmState = { waiting: 0, running: 0, kv: 0, blockSize: 16, numGpuBlocks: 2048 };
-/** Two running and one waiting: a learned slot capacity of 2. */
-const FULL_OF_TWO: VllmState = { ...IDLE, running: 2, waiting: 1 };
 
 /** ~90-block system prompts, each its own (uniquePrompt differs at every call, so each is made once). */
 const SYSTEMS = [0, 1, 2, 3].map((i) => `${uniquePrompt(i)} `.repeat(60));
@@ -51,8 +48,8 @@ const followUp = (i: number, question = "and then?") =>
 /** A pool of A, B and C whose first scrape shows `learning` full (two running, one waiting), then every one idle. */
 async function pool(learning: string[]): Promise<ProxyWasmHost> {
   const host = await newPool({ extra: { profile: "default", metrics: { intervalMs: 50 }, debugHeaders: true } });
-  scrapeRound(host, 50, Object.fromEntries([A, B, C].map((a) => [a, learning.includes(a) ? FULL_OF_TWO : IDLE])));
-  scrapeRound(host, 50, { [A]: IDLE, [B]: IDLE, [C]: IDLE });
+  scrapeRound(host, 50, Object.fromEntries([A, B, C].map((a) => [a, learning.includes(a) ? FULL_OF_TWO : IDLE_PAGE])));
+  scrapeRound(host, 50, { [A]: IDLE_PAGE, [B]: IDLE_PAGE, [C]: IDLE_PAGE });
   return host;
 }
 
