@@ -227,6 +227,16 @@ function weightedTotals(scores: Array<ScorerScores>, n: i32): Float64Array {
 // ---------------------------------------------------------------------------
 // JSON rendering for the inspect line and the debug header.
 
+/** Each candidate's predicted prefill ahead of the request, in blocks (EndpointState.waitAheadBlocks): what the cost's queued term read. */
+function waitAheadOf(d: Decision, endpoints: Array<EndpointState>): Float64Array {
+  const out = new Float64Array(d.candidates.length);
+  for (let i = 0; i < d.candidates.length; i++) {
+    const e = unchecked(d.candidates[i]);
+    if (e >= 0 && e < endpoints.length) unchecked((out[i] = unchecked(endpoints[e]).waitAheadBlocks));
+  }
+  return out;
+}
+
 function writeByAddress(w: ByteWriter, d: Decision, endpoints: Array<EndpointState>, values: Float64Array): void {
   w.byte(0x7b);
   for (let i = 0; i < d.candidates.length && i < values.length; i++) {
@@ -244,7 +254,7 @@ function writeByAddress(w: ByteWriter, d: Decision, endpoints: Array<EndpointSta
  * Writes the decision's fields, without the surrounding braces, so the CLI
  * can splice them into its line:
  *   "status":200,"endpoint":"ip:port","scores":{"<scorer>":{"<address>":n}},
- *   "weights":{"<scorer>":n},"total":{"<address>":n},"guard":false,
+ *   "weights":{"<scorer>":n},"total":{"<address>":n},"waitAhead":{"<address>":n},"guard":false,
  *   "overBound":0,"overWait":0,"loadOverrodeAffinity":false,"allUnhealthy":false,
  *   "saturated":false,"tied":1
  * or, for a reject, "status":429|503,"reason":"...".
@@ -279,6 +289,8 @@ export function writeDecisionFields(w: ByteWriter, d: Decision, endpoints: Array
   }
   w.str('},"total":');
   writeByAddress(w, d, endpoints, d.totals);
+  w.str(',"waitAhead":');
+  writeByAddress(w, d, endpoints, waitAheadOf(d, endpoints));
   w.str(',"guard":');
   w.str(d.guardFired ? "true" : "false");
   w.str(',"overBound":');

@@ -122,6 +122,10 @@ export interface ServedRecord {
   firstTokenMs: number;
   promptTokens: number;
   cachedTokens: number;
+  /** The batch it found on arrival: requests running, requests waiting and KV blocks free. */
+  runningAtArrival: number;
+  waitingAtArrival: number;
+  freeBlocksAtArrival: number;
   /** The request's tag header (SIM_TAG_HEADER), when it had one. */
   tag?: string;
   /** The router's decision (the filter's scores header), when it sent one. */
@@ -136,6 +140,10 @@ export class Job {
   doneMs = NaN;
   cachedTokens = 0;
   emitted = 0;
+  /** The batch it found on arrival (ServedRecord). */
+  runningAtArrival = 0;
+  waitingAtArrival = 0;
+  freeBlocksAtArrival = 0;
   allocation: Allocation | null = null;
   cancelTimer: (() => void) | null = null;
   constructor(
@@ -286,6 +294,9 @@ export class SimEngine {
   submit(spec: JobSpec, events: JobEvents = {}): Job {
     this.account();
     const job = new Job(spec, events, this.clock.now());
+    job.runningAtArrival = this.runningJobs.size;
+    job.waitingAtArrival = this.waitingQueue.length;
+    job.freeBlocksAtArrival = this.cache.freeBlocks;
     this.submitted++;
     this.waitingQueue.push(job);
     this.admit();
@@ -453,7 +464,7 @@ export class SimEngine {
     job.firstTokenMs = plannedMs;
     if (this.ttftSamples.length < MAX_SAMPLES) this.ttftSamples.push(job.ttftMs);
     if (this.servedLog !== null && this.servedLog.length < MAX_SAMPLES) {
-      const { arrivalMs, admittedMs, prefillStartMs, cachedTokens } = job;
+      const { arrivalMs, admittedMs, prefillStartMs, cachedTokens, runningAtArrival, waitingAtArrival, freeBlocksAtArrival } = job;
       const { promptTokens, tag, decision } = job.spec;
       this.servedLog.push({
         arrivalMs,
@@ -462,6 +473,9 @@ export class SimEngine {
         firstTokenMs: plannedMs,
         promptTokens,
         cachedTokens,
+        runningAtArrival,
+        waitingAtArrival,
+        freeBlocksAtArrival,
         ...(tag === undefined ? {} : { tag }),
         ...(decision === undefined ? {} : { decision }),
       });

@@ -337,7 +337,7 @@ describe("max-score picker", () => {
 
 describe("decision JSON", () => {
   it("shape for the CLI line", () => {
-    const d = decide(pool({ waiting: 1, kvCacheUsage: 0.5, inFlight: 2, healthy: true }, { waiting: 3, kvCacheUsage: 0.25, inFlight: 0 }), {
+    const d = decide(pool({ waiting: 1, kvCacheUsage: 0.5, inFlight: 2, healthy: true }, { waiting: 3, kvCacheUsage: 0.25, inFlight: 0, pendingBlocks: 7 }), {
       prefix: [0.5, 0],
       seed: 4,
     });
@@ -352,6 +352,7 @@ describe("decision JSON", () => {
       },
       weights: { prefix: 3, queue: 2, "kv-cache": 2, "in-flight": 1 },
       total: { [addr(0)]: 4.5, [addr(1)]: 2.5 },
+      waitAhead: { [addr(0)]: 0, [addr(1)]: 7 },
       guard: false,
       overBound: 0,
       overWait: 0,
