@@ -9,6 +9,18 @@ import { EndpointState } from "../pool/endpoint_state";
  * token is learned (64 bytes ≈ 16 tokens).
  */
 const BYTES_PER_TOKEN: f64 = 4;
+
+/**
+ * How far `s`'s written-blocks clock advances per token written into its KV
+ * cache: learned from its token counters (when positive), else
+ * BYTES_PER_TOKEN bytes of `blockBytes`-byte blocks. Counts what a request
+ * writes there in all, its prompt and its output.
+ */
+export function blocksPerTokenOf(s: EndpointState, blockBytes: i32): f64 {
+  const learned = s.blocksPerToken;
+  return s.hasBlocksPerToken && learned > 0 ? learned : BYTES_PER_TOKEN / <f64>blockBytes;
+}
+
 /** Largest horizon: the clock's difference must stay a positive i32. */
 const MAX_HORIZON: f64 = 1073741824; // 2^30
 
@@ -22,8 +34,7 @@ const MAX_HORIZON: f64 = 1073741824; // 2^30
  */
 export function evictionHorizon(s: EndpointState, blockBytes: i32): u32 {
   if (!s.hasNumGpuBlocks || !s.hasBlockSize || s.numGpuBlocks <= 0 || s.blockSize <= 0 || blockBytes <= 0) return 0;
-  const perToken = s.hasBlocksPerToken ? s.blocksPerToken : BYTES_PER_TOKEN / <f64>blockBytes;
-  const blocks = <f64>s.numGpuBlocks * <f64>s.blockSize * perToken;
+  const blocks = <f64>s.numGpuBlocks * <f64>s.blockSize * blocksPerTokenOf(s, blockBytes);
   return <u32>Math.max(1, Math.min(blocks, MAX_HORIZON));
 }
 

@@ -267,16 +267,16 @@ export class Router {
     if (hint != null && prefixOn) r.hintCredited = creditPlacement(matched, addresses, hint, r.hashes.length, this.index);
     if (prefixOn && this.creditReplies) creditReply(matched, replyStartBlock(), replyEndBlock(), r.hashes.length);
     const promptBlocks = promptBlocksOf(body.length, this.blocks.blockSize, r.hashes.length);
+    const prompt = new PromptSize(r.hashes.length, promptBlocks, this.blocks.blockSize);
     // What the index credits, before matches on prefills still running are discounted (null: none were).
     let credited: Int32Array | null = null;
     if (prefixOn && this.spreadFirstPrefills) {
-      const prompt = new PromptSize(r.hashes.length, promptBlocks, this.blocks.blockSize);
       credited = discountPendingMatches(matched, r.states, this.index, nowMs, this.scoring.bound.waitRatio, prompt);
     }
     const pace = poolPace(r.states);
     const slots = mostSlots(r.states);
     estimateDrained(r.states, nowMs, pace);
-    estimateSlotWait(r.states, pace, slots);
+    estimateSlotWait(r.states, pace, slots, prompt, credited != null ? credited : matched);
     const sreq = new ScoringRequest();
     sreq.priority = priorityOf(headers);
     sreq.adapter = adapterOf(req.targetModel, r.states);

@@ -5,7 +5,10 @@
 // full batch").
 import { EndpointState } from "../pool/endpoint_state";
 import { batchFull } from "../scoring/bounded_load";
-import { ownElsePool, paceOf, poolMean } from "./prefill_running";
+import { blocksPerTokenOf } from "./evictions";
+import { kvWaitMs } from "./kv_room";
+import { ownElsePool, paceOf, poolMean, PromptSize } from "./prefill_running";
+import { uncachedBlocks } from "../scoring/scorers/predicted_prefill";
 
 /** The most any endpoint of the pool has learned as its slot capacity (0: none has). */
 export function mostSlots(states: Array<EndpointState>): i32 {
@@ -28,9 +31,9 @@ function placesAt(s: EndpointState, poolSlots: i32): i32 {
   return max(s.slotCapacity, poolSlots);
 }
 
-/** Whether a request sent to `s` now waits for a place in its batch (placesAt, `poolSlots` as there). */
+/** Whether a request sent to `s` now waits for a place in its batch (placesAt, `poolSlots` as there) or for room in its KV cache (estimateSlotWait's figure for this decision). */
 export function waitsForPlace(s: EndpointState, poolSlots: i32): bool {
-  return batchFull(placesAt(s, poolSlots), s.occupancy);
+  return batchFull(placesAt(s, poolSlots), s.occupancy) || s.slotWaitBlocks > 0;
 }
 
 /**
@@ -46,16 +49,21 @@ export function slotWaitMs(occupancy: f64, capacity: i32, holdMs: f64): f64 {
 }
 
 /**
- * Sets each endpoint's slotWaitBlocks for this decision: slotWaitMs with
- * its places (placesAt, `poolSlots` as there) and its own slot hold (else
+ * Sets each endpoint's slotWaitBlocks for this decision: the longer of
+ * slotWaitMs with its places (placesAt, `poolSlots` as there) and kvWaitMs
+ * for the blocks of `prompt` it does not hold or prefill already (`held`,
+ * per endpoint; in tokens at blocksPerTokenOf), with its own slot hold (else
  * the pool's mean), times its prefill pace (else `pool`, the pool's).
  * Endpoints without both keep 0.
  */
-export function estimateSlotWait(states: Array<EndpointState>, pool: f64, poolSlots: i32): void {
+export function estimateSlotWait(states: Array<EndpointState>, pool: f64, poolSlots: i32, prompt: PromptSize, held: Int32Array): void {
   const poolHold = poolMean(states, (s: EndpointState): f64 => <f64>s.slotHoldMs);
   for (let i = 0; i < states.length; i++) {
     const s = unchecked(states[i]);
-    const wait = slotWaitMs(s.occupancy, placesAt(s, poolSlots), ownElsePool(<f64>s.slotHoldMs, poolHold));
+    const hold = ownElsePool(<f64>s.slotHoldMs, poolHold);
+    const uncached = uncachedBlocks(i < held.length ? unchecked(held[i]) : 0, prompt.hashed, prompt.total);
+    const needTokens = <f64>uncached / blocksPerTokenOf(s, prompt.blockBytes);
+    const wait = max(slotWaitMs(s.occupancy, placesAt(s, poolSlots), hold), kvWaitMs(s, needTokens, hold));
     if (wait <= 0) continue;
     const pace = paceOf(s, pool);
     if (pace > 0) s.slotWaitBlocks = wait * pace;
