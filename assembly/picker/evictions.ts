@@ -12,13 +12,12 @@ const BYTES_PER_TOKEN: f64 = 4;
 
 /**
  * How far `s`'s written-blocks clock advances per token written into its KV
- * cache: learned from its token counters (when positive), else
- * BYTES_PER_TOKEN bytes of `blockBytes`-byte blocks. Counts what a request
- * writes there in all, its prompt and its output.
+ * cache: learned from its token counters, else BYTES_PER_TOKEN bytes of
+ * `blockBytes`-byte blocks. Counts what a request writes there in all, its
+ * prompt and its output.
  */
 export function blocksPerTokenOf(s: EndpointState, blockBytes: i32): f64 {
-  const learned = s.blocksPerToken;
-  return s.hasBlocksPerToken && learned > 0 ? learned : BYTES_PER_TOKEN / <f64>blockBytes;
+  return s.hasBlocksPerToken ? s.blocksPerToken : BYTES_PER_TOKEN / <f64>blockBytes;
 }
 
 /** Largest horizon: the clock's difference must stay a positive i32. */
