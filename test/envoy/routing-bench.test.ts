@@ -507,7 +507,25 @@ describe.skipIf(SKIP_FILTER)("routing benchmark through the real Envoy", () => {
       expect(log).toHaveLength(4);
       expect(Math.min(...log.map((r) => r.arrivalMs))).toBe(0);
       for (const r of log) {
-        expect(Object.keys(r)).toEqual(["server", "arrivalMs", "admittedMs", "prefillStartMs", "firstTokenMs", "promptTokens", "cachedTokens", "tag"]);
+        expect(Object.keys(r)).toEqual([
+          "server",
+          "arrivalMs",
+          "admittedMs",
+          "prefillStartMs",
+          "firstTokenMs",
+          "promptTokens",
+          "cachedTokens",
+          "runningAtArrival",
+          "waitingAtArrival",
+          "freeBlocksAtArrival",
+          "tag",
+        ]);
+        // The batch it found: at most the 3 others running, none left waiting at this load, within the 2,048-block cache of the benchmark's servers.
+        expect(r.runningAtArrival).toBeGreaterThanOrEqual(0);
+        expect(r.runningAtArrival).toBeLessThanOrEqual(3);
+        expect(r.waitingAtArrival).toBe(0);
+        expect(r.freeBlocksAtArrival).toBeGreaterThan(0);
+        expect(r.freeBlocksAtArrival).toBeLessThanOrEqual(2048);
         expect([0, 1]).toContain(r.server);
         expect(r.arrivalMs).toBeLessThanOrEqual(r.admittedMs);
         expect(r.admittedMs).toBeLessThanOrEqual(r.prefillStartMs);
@@ -515,6 +533,11 @@ describe.skipIf(SKIP_FILTER)("routing benchmark through the real Envoy", () => {
         expect(r.firstTokenMs - r.prefillStartMs).toBeCloseTo(0.1 * (r.promptTokens - r.cachedTokens) + 10, 1);
       }
       expect(log.map((r) => r.firstTokenMs)).toEqual([...log.map((r) => r.firstTokenMs)].sort((a, b) => a - b));
+      // The first request a server served found it empty: nothing running, its whole cache free.
+      for (const server of new Set(log.map((r) => r.server))) {
+        const first = log.filter((r) => r.server === server).sort((a, b) => a.arrivalMs - b.arrivalMs)[0];
+        expect(first).toMatchObject({ runningAtArrival: 0, waitingAtArrival: 0, freeBlocksAtArrival: 2048 });
+      }
       // Each request's session and index in the trace (the x-sim-tag header the benchmark sends with a log).
       expect(log.map((r) => r.tag).sort()).toEqual(["a#0", "a#3", "b#1", "c#2"]);
       expect(log.some((r) => r.cachedTokens > 0)).toBe(true);
