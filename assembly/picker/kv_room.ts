@@ -23,8 +23,8 @@ export function kvWaitMs(s: EndpointState, needTokens: f64, holdMs: f64): f64 {
   const size = <f64>s.numGpuBlocks * <f64>s.blockSize;
   const perRequest = (usage * size) / s.running;
   if (!(perRequest > 0)) return 0;
-  const reported = s.running + (s.hasWaiting ? s.waiting : 0);
-  const ahead = (s.hasWaiting ? s.waiting : 0) + max(0.0, s.occupancy - reported);
+  const waiting = s.hasWaiting ? s.waiting : 0;
+  const ahead = waiting + max(0.0, s.occupancy - (s.running + waiting));
   const room = size * (1 - usage) - ahead * perRequest;
   if (needTokens <= room) return 0;
   return (((needTokens - room) / perRequest) * holdMs) / s.running;

@@ -158,8 +158,9 @@ export function paceBound(states: Array<EndpointState>, nowMs: i64): f64 {
 /**
  * Takes each endpoint's queue as drained at its prefill pace since the head
  * of the queue started (EndpointState.drainedBlocks): its own measured pace,
- * else the pool's mean (`pool`, poolPace), else (no first token back yet: a cold pool) the
- * fastest pace the queues allow (paceBound), and never faster than that.
+ * else the pool's mean (`pool`, poolPace), else (no first token back yet: a
+ * cold pool) the fastest pace the queues allow (paceBound), and never faster
+ * than that.
  * Counted whole, a queue whose prefill is nearly done weighs as much as one
  * just started. Not while the endpoint's batch is full: then the queued
  * requests wait for a running one to finish, not for prefill, and the pace
