@@ -30,6 +30,7 @@ import {
   ensurePoolKeys,
   InFlight,
   leaseExpiry,
+  lifeWrittenOf,
   readInFlight,
   releaseLease,
   prunePublished,
@@ -370,7 +371,11 @@ export class RootContext {
       // healthAt, not refreshHealth: the published state is kept for the next publish (shared_state.ts).
       stats.setHealthy(address, published.healthAt(now, stale));
       const router = this.router;
-      if (router != null) stats.setEvictionHorizon(address, router.horizonOf(published));
+      if (router != null) {
+        // The horizon as decisions see it: with what the in-flight counts measured.
+        published!.lifeWrittenBlocks = lifeWrittenOf(this.store, address);
+        stats.setEvictionHorizon(address, router.horizonOf(published!));
+      }
       return;
     }
     const states = readStates(this.store);

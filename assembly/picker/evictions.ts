@@ -26,15 +26,30 @@ const MAX_HORIZON: f64 = 1073741824; // 2^30
 /**
  * How many index blocks written to this server's KV cache push out an
  * entry written before them, or 0 when unknown (no `vllm:cache_config_info`
- * in its scrapes): its cache in tokens, `num_gpu_blocks` × `block_size`,
- * times how far the written-blocks clock advances per token the server
- * writes (learned from its token counters; until then BYTES_PER_TOKEN
- * bytes of `blockBytes`-byte blocks). docs/hashing.md "Evictions".
+ * in its scrapes). The cache keeps what no running request holds in
+ * least-recently-used order, and a request's blocks join that order only
+ * when it ends: so an entry lasts what the server writes while its request
+ * runs (measured: lifeWrittenBlocks) plus the part of the cache running
+ * requests leave free (1 - its KV use). At most the whole cache, and the
+ * whole cache until a request has ended or without a KV use. In clock
+ * blocks: the cache's tokens, `num_gpu_blocks` × `block_size`, times
+ * blocksPerTokenOf. docs/hashing.md "Evictions".
  */
 export function evictionHorizon(s: EndpointState, blockBytes: i32): u32 {
-  if (!s.hasNumGpuBlocks || !s.hasBlockSize || s.numGpuBlocks <= 0 || s.blockSize <= 0 || blockBytes <= 0) return 0;
-  const blocks = <f64>s.numGpuBlocks * <f64>s.blockSize * blocksPerTokenOf(s, blockBytes);
+  const whole = cacheClockBlocks(s, blockBytes);
+  if (whole <= 0) return 0;
+  let blocks = whole;
+  if (s.hasKvCacheUsage && s.lifeWrittenBlocks >= 0) {
+    const usage = min(max(s.kvCacheUsage, 0.0), 1.0);
+    blocks = min(whole, whole * (1 - usage) + <f64>s.lifeWrittenBlocks);
+  }
   return <u32>Math.max(1, Math.min(blocks, MAX_HORIZON));
+}
+
+/** The server's whole KV cache in written-blocks clock blocks, or 0 when unknown. */
+export function cacheClockBlocks(s: EndpointState, blockBytes: i32): f64 {
+  if (!s.hasNumGpuBlocks || !s.hasBlockSize || s.numGpuBlocks <= 0 || s.blockSize <= 0 || blockBytes <= 0) return 0;
+  return <f64>s.numGpuBlocks * <f64>s.blockSize * blocksPerTokenOf(s, blockBytes);
 }
 
 /** Per state: its written-blocks clock. */

@@ -8,7 +8,7 @@
 // pace, for the cost's queue term (docs/routing.md "Queued prefill drains").
 import { EndpointState } from "../pool/endpoint_state";
 import { PrefixIndex } from "../prefix/prefix_index";
-import { evictionHorizon } from "./evictions";
+import { cacheClockBlocks } from "./evictions";
 import { batchFull } from "../scoring/bounded_load";
 
 /**
@@ -97,8 +97,8 @@ export function paceOf(s: EndpointState, pool: f64): f64 {
  */
 function stillPrefilling(s: EndpointState, e: i32, blocks: i32, index: PrefixIndex, nowMs: i64, pace: f64, waitRatio: f64, prompt: PromptSize): bool {
   if (blocks <= 0 || s.pendingBlocks < blocks) return false;
-  const horizon = evictionHorizon(s, prompt.blockBytes);
-  if (horizon == 0 || <f64>prompt.copied(blocks) > <f64>horizon * MAX_COPY_SHARE) return false;
+  const cache = cacheClockBlocks(s, prompt.blockBytes);
+  if (cache <= 0 || <f64>prompt.copied(blocks) > cache * MAX_COPY_SHARE) return false;
   const stamp = index.stampAt(e, 0);
   if (stamp < 0) return false;
   const age = <i32>(s.writtenBlocks - <u32>stamp); // wrapping clock

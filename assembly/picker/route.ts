@@ -72,6 +72,8 @@ export class RouteResult {
   /** Prompt blocks queued at the chosen endpoint ahead of this request, and when it was routed (ms): its prefill pace at the first token. */
   aheadBlocks: i32 = 0;
   routedAtMs: i64 = 0;
+  /** The chosen endpoint's written-blocks clock after this request's writes (its index stamp). */
+  routedClock: u32 = 0;
   /**
    * The chosen endpoint's batch was full when it was routed: its first token
    * waited for a place as well as for prefill, so it measures no prefill pace.
@@ -311,6 +313,7 @@ export class Router {
     const chosen = unchecked(r.states[d.chosen]);
     r.aheadBlocks = chosen.pendingBlocks;
     r.routedAtMs = nowMs;
+    r.routedClock = stamp;
     r.waitsForPlace = waitsForPlace(chosen, slots);
     const change = new InFlightDelta();
     change.count = 1;
@@ -369,9 +372,11 @@ export class Router {
    * reset before a response; it then keeps no credit for the blocks this
    * request added: a server that failed did not cache them. `holdMs`: how
    * long it ran after its first token (0: unknown), averaged into the
-   * endpoint's slot hold.
+   * endpoint's slot hold. `routedClock`: its RoutedRequest.routedClock (< 0:
+   * unknown); what the clock advanced since is what the server wrote while
+   * it ran (docs/hashing.md "Evictions").
    */
-  finish(endpoint: string, hashes: StaticArray<u64>, matchedBlocks: i32, failed: bool, pendingBlocks: i32 = 0, holdMs: i64 = 0): void {
+  finish(endpoint: string, hashes: StaticArray<u64>, matchedBlocks: i32, failed: bool, pendingBlocks: i32 = 0, holdMs: i64 = 0, routedClock: i64 = -1): void {
     if (endpoint.length == 0) return;
     // Blocks released only now (no streamed first token) say nothing of when
     // the next prefill started: the prefill-since time stays as it is.
@@ -379,6 +384,10 @@ export class Router {
     change.count = -1;
     change.blocks = pendingBlocks > 0 ? -pendingBlocks : 0;
     change.holdMs = <f64>holdMs;
+    if (!failed && routedClock >= 0) {
+      change.routedClock = <u32>routedClock;
+      change.hasRoutedClock = true;
+    }
     changeInFlight(this.store, endpoint, change, null);
     if (failed && hashes.length > matchedBlocks) this.index.forget(hashes, matchedBlocks, endpoint);
   }

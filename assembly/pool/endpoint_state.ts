@@ -60,6 +60,12 @@ export class EndpointState extends ServerSignals {
    */
   slotHoldMs: f32 = 0;
   /**
+   * What this Envoy's written-blocks clock there advances while one of its
+   * requests runs, from its routing to its end: a moving average (< 0: not
+   * measured). Kept with the in-flight counts, not encoded.
+   */
+  lifeWrittenBlocks: f32 = -1;
+  /**
    * The wait for a place in a full batch, in prefill blocks at the
    * endpoint's pace (set per decision, not encoded; 0: none;
    * picker/slot_wait.ts estimateSlotWait).

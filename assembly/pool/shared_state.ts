@@ -44,10 +44,10 @@ import { EndpointMetrics } from "../metrics/signals";
 import { endpointId } from "../prefix/endpoint_id";
 
 export const METRICS_KEY = "llm-picker/pool/v3/metrics";
-export const INFLIGHT_KEY = "llm-picker/pool/v6/inflight";
+export const INFLIGHT_KEY = "llm-picker/pool/v7/inflight";
 export const LEASE_KEY = "llm-picker/pool/v1/lease";
 const CAS_RETRIES: i32 = 16;
-const INFLIGHT_ENTRY: i32 = 36;
+const INFLIGHT_ENTRY: i32 = 40;
 /** Offsets in an in-flight entry. */
 const AT_COUNT: i32 = 4;
 const AT_PENDING: i32 = 8;
@@ -56,6 +56,7 @@ const AT_WRITTEN: i32 = 20;
 const AT_SINCE: i32 = 24;
 const AT_PACE: i32 = 28;
 const AT_HOLD: i32 = 32;
+const AT_LIFE: i32 = 36;
 /** Weight of a new sample in the moving averages (prefill pace, slot hold). */
 const PACE_ALPHA: f32 = 0.25;
 const LEASE_SIZE: i32 = 16;
@@ -181,6 +182,13 @@ function writtenClock(store: KeyValueStore, address: string): u32 {
   return inflight.writtenBlocks;
 }
 
+/** What `address`'s in-flight entry measured written there while a request ran (InFlight.lifeWrittenBlocks). */
+export function lifeWrittenOf(store: KeyValueStore, address: string): f32 {
+  const inflight = readInFlight(store);
+  inflight.select(endpointId(address));
+  return inflight.lifeWrittenBlocks;
+}
+
 /**
  * Drops states of endpoints no longer configured (so the value stays bounded
  * by the pool size). Called by the scraper after a configuration change.
@@ -254,6 +262,16 @@ export class InFlight {
   get slotHoldMs(): f32 {
     return this.at != 0 ? load<f32>(this.at, AT_HOLD) : 0;
   }
+
+  /**
+   * Clock blocks written there while a request of this Envoy's ran, on
+   * average (-1: not measured yet). Stored one above, so that a zeroed
+   * entry reads as not measured and a measured 0 stays 0.
+   */
+  get lifeWrittenBlocks(): f32 {
+    const stored = this.at != 0 ? load<f32>(this.at, AT_LIFE) : 0;
+    return stored > 0 ? stored - 1 : -1;
+  }
 }
 
 export function readInFlight(store: KeyValueStore): InFlight {
@@ -299,6 +317,13 @@ export class InFlightDelta {
   pace: f64 = 0;
   /** A measured slot hold (ms from a request's first token to its end) to average in; 0: none. */
   holdMs: f64 = 0;
+  /**
+   * The clock when the request that ends now was routed, after its own
+   * writes: the clock's advance since is what the server wrote while it ran,
+   * averaged in; hasRoutedClock false: none.
+   */
+  routedClock: u32 = 0;
+  hasRoutedClock: bool = false;
 }
 
 /** `average` moved PACE_ALPHA of the way to `sample`; the sample itself when there is no average yet. */
@@ -317,6 +342,10 @@ function withDelta(old: Uint8Array, found: bool, id: u32, d: InFlightDelta): Uin
   if (d.nowMs >= 0 && ((d.blocks > 0 && pendingBefore == 0) || d.blocks < 0)) store<u32>(at, <u32>d.nowMs, AT_SINCE);
   if (d.pace > 0 && isFinite(d.pace)) store<f32>(at, movingAverage(load<f32>(at, AT_PACE), d.pace), AT_PACE);
   if (d.holdMs > 0 && isFinite(d.holdMs)) store<f32>(at, movingAverage(load<f32>(at, AT_HOLD), d.holdMs), AT_HOLD);
+  if (d.hasRoutedClock) {
+    const life = <i32>(load<u32>(at, AT_WRITTEN) - d.routedClock); // wrapping clock
+    if (life >= 0) store<f32>(at, movingAverage(load<f32>(at, AT_LIFE), <f64>life + 1), AT_LIFE); // one above: lifeWrittenBlocks
+  }
   return next;
 }
 
@@ -468,6 +497,7 @@ export function poolStates(addresses: Array<string>, published: Array<EndpointSt
     s.writtenBlocks = inflight.writtenBlocks;
     s.prefillSinceMs = inflight.prefillSinceMs;
     s.prefillBlocksPerMs = inflight.prefillBlocksPerMs;
+    s.lifeWrittenBlocks = inflight.lifeWrittenBlocks;
     s.slotHoldMs = inflight.slotHoldMs;
     // Set per decision (picker/prefill_running.ts estimateDrained, picker/slot_wait.ts); a published state is reused across decisions.
     s.drainedBlocks = 0;

@@ -10,7 +10,22 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ProxyWasmHost } from "../../src/host/index.js";
-import { A, B, C, newPool, route, scrapeRound, stat, statAfterTick, uniquePrompt, writtenBlocksOf, type VllmState, blocksOf } from "./fixtures/vllm.js";
+import {
+  A,
+  B,
+  C,
+  newPool,
+  route,
+  scrapeRound,
+  send,
+  stat,
+  statAfterTick,
+  uniquePrompt,
+  writtenBlocksOf,
+  lifeWrittenOf,
+  type VllmState,
+  blocksOf,
+} from "./fixtures/vllm.js";
 import { ensureBuilt } from "../support";
 import { REPLICAS, replica, replicasAre, TICK } from "./fixtures/fleet.js";
 
@@ -192,6 +207,59 @@ describe('evictions: what a server has had written over since no longer counts (
     expect(writeOver(host, home, writtenBlocksOf(host, home), 40, 1_000)).toBeGreaterThan(40);
     expect(sendAgain(host, prompt).matched).toBe(0);
     expect(statAfterTick(host, "llm_picker.prefix.evicted_lookups")).toBe(1);
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
+  // Under KV pressure the cache keeps less: what no running request holds
+  // is evicted least recently used first, and a request's blocks join that
+  // order only when it ends. So an entry lasts the cache's free part
+  // (1 - KV use) plus what the server writes while its request runs
+  // (measured per endpoint), at most the whole cache (40 here).
+  it.each([
+    ["KV use 0: the whole cache", 0, 40],
+    ["KV use 0.5: half of it", 0.5, 20],
+    ["KV use 0.75: a quarter", 0.75, 10],
+    ["KV use 1: nothing free", 1, 1],
+  ])("requests that end with nothing written while they ran: %s", async (_name, kv, horizon) => {
+    const host = await pool(true, { ...SMALL_CACHE, kv });
+    // Nothing measured yet: the whole cache.
+    for (const e of [A, B, C]) expect(stat(host, horizonStat(e))).toBe(40);
+    const home = route(host, PROMPT)!;
+    expect(lifeWrittenOf(host, home)).toBe(0);
+    scrapeRound(host, 50, { [A]: { ...SMALL_CACHE, kv }, [B]: { ...SMALL_CACHE, kv }, [C]: { ...SMALL_CACHE, kv } });
+    expect(stat(host, horizonStat(home))).toBe(horizon);
+    if (horizon < 10) return; // every filler would push the prompt out at once
+    // Written over by up to `horizon` blocks: still held; past it: out.
+    const age = writeOver(host, home, writtenBlocksOf(host, home), horizon - 3, 0);
+    expect(age).toBeLessThanOrEqual(horizon);
+    expect(matchedBySending(host)).toEqual({ endpoint: home, matched: 10 });
+    expect(writeOver(host, home, writtenBlocksOf(host, home), horizon, 1_000)).toBeGreaterThan(horizon);
+    expect(matchedBySending(host).matched).toBe(0);
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
+  it("what a server writes while a request runs there lengthens its horizon under KV pressure", async () => {
+    const page = { ...SMALL_CACHE, kv: 0.75 };
+    const host = await pool(true, page);
+    const held = send(host, PROMPT);
+    const home = held.endpoint!;
+    const routedClock = writtenBlocksOf(host, home);
+    // Other requests, left open, write to the same server while it runs.
+    const open = [];
+    for (let i = 0; i < 400 && writtenBlocksOf(host, home) - routedClock < 12; i++) open.push(send(host, filler(i)));
+    const written = writtenBlocksOf(host, home) - routedClock;
+    expect(written).toBeGreaterThanOrEqual(12);
+    expect(written).toBeLessThanOrEqual(14);
+    held.stream.sendResponseHeaders([[":status", "200"]], true);
+    held.stream.end("complete");
+    expect(lifeWrittenOf(host, home)).toBe(written);
+    scrapeRound(host, 50, { [A]: page, [B]: page, [C]: page });
+    expect(stat(host, horizonStat(home))).toBe(10 + written);
+    // The others have not had a request end: the whole cache.
+    for (const e of [A, B, C].filter((e) => e !== home)) expect(stat(host, horizonStat(e))).toBe(40);
+    for (const s of open) s.stream.end("complete");
     expect(host.traps()).toEqual([]);
     host.close();
   });
