@@ -57,10 +57,10 @@ export class StreamContext {
   private pendingBlocks: i32 = 0;
   /** Blocks queued ahead of this request at its endpoint, and when it was routed (the pace measured at its first token). */
   private aheadBlocks: i32 = 0;
-  /** Its endpoint's batch was full when it was routed (RoutedRequest.waitsForPlace). */
+  /** Its endpoint's batch was full when it was routed (RouteResult.waitsForPlace). */
   private waitsForPlace: bool = false;
   private routedAtMs: i64 = 0;
-  /** Its endpoint's written-blocks clock when it was routed (RoutedRequest.routedClock); < 0: none. */
+  /** Its endpoint's written-blocks clock when it was routed (RouteResult.routedClock); < 0: none. */
   private routedClock: i64 = -1;
   /** The request asked for a streamed response (`stream: true`). */
   private streamed: bool = false;

@@ -372,7 +372,7 @@ export class Router {
    * reset before a response; it then keeps no credit for the blocks this
    * request added: a server that failed did not cache them. `holdMs`: how
    * long it ran after its first token (0: unknown), averaged into the
-   * endpoint's slot hold. `routedClock`: its RoutedRequest.routedClock (< 0:
+   * endpoint's slot hold. `routedClock`: its RouteResult.routedClock (< 0:
    * unknown); what the clock advanced since is what the server wrote while
    * it ran (docs/hashing.md "Evictions").
    */
