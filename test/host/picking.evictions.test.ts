@@ -97,6 +97,19 @@ function learn(host: ProxyWasmHost, endpoints: string[], tokensPerBlock: number,
   scrapeRound(host, intervalMs, pages);
 }
 
+/**
+ * PROMPT, last sent to `home`, matches there in full while up to `horizon`
+ * blocks were written after it (three-block fillers stop within 3 of the
+ * aim), and not at all once more were.
+ */
+function expectHeldUntil(host: ProxyWasmHost, home: string, horizon: number): void {
+  const age = writeOver(host, home, writtenBlocksOf(host, home), horizon - 3, 0);
+  expect(age).toBeLessThanOrEqual(horizon);
+  expect(matchedBySending(host)).toEqual({ endpoint: home, matched: 10 });
+  expect(writeOver(host, home, writtenBlocksOf(host, home), horizon, 1_000)).toBeGreaterThan(horizon);
+  expect(matchedBySending(host).matched).toBe(0);
+}
+
 /** Routes fillers until `home`'s clock is more than `age` blocks past `stamp`; returns the clock's age then. */
 function writeOver(host: ProxyWasmHost, home: string, stamp: number, age: number, from: number): number {
   for (let i = from; i < from + 400 && writtenBlocksOf(host, home) - stamp <= age; i++) route(host, filler(i));
@@ -166,14 +179,7 @@ describe('evictions: what a server has had written over since no longer counts (
     learn(host, [A, B, C], tokensPerBlock, 50);
     // The horizon as the stats show it, for every endpoint.
     for (const e of [A, B, C]) expect(stat(host, horizonStat(e))).toBe(horizon);
-    const home = route(host, PROMPT)!;
-    // Written over by up to `horizon` blocks: still held (three-block fillers stop within 3 of the aim).
-    const age = writeOver(host, home, writtenBlocksOf(host, home), horizon - 3, 0);
-    expect(age).toBeLessThanOrEqual(horizon);
-    expect(matchedBySending(host)).toEqual({ endpoint: home, matched: 10 });
-    // Past it: out.
-    expect(writeOver(host, home, writtenBlocksOf(host, home), horizon, 1_000)).toBeGreaterThan(horizon);
-    expect(matchedBySending(host).matched).toBe(0);
+    expectHeldUntil(host, route(host, PROMPT)!, horizon);
     expect(host.traps()).toEqual([]);
     host.close();
   });
@@ -229,13 +235,8 @@ describe('evictions: what a server has had written over since no longer counts (
     expect(lifeWrittenOf(host, home)).toBe(0);
     scrapeRound(host, 50, { [A]: { ...SMALL_CACHE, kv }, [B]: { ...SMALL_CACHE, kv }, [C]: { ...SMALL_CACHE, kv } });
     expect(stat(host, horizonStat(home))).toBe(horizon);
-    if (horizon < 10) return; // every filler would push the prompt out at once
-    // Written over by up to `horizon` blocks: still held; past it: out.
-    const age = writeOver(host, home, writtenBlocksOf(host, home), horizon - 3, 0);
-    expect(age).toBeLessThanOrEqual(horizon);
-    expect(matchedBySending(host)).toEqual({ endpoint: home, matched: 10 });
-    expect(writeOver(host, home, writtenBlocksOf(host, home), horizon, 1_000)).toBeGreaterThan(horizon);
-    expect(matchedBySending(host).matched).toBe(0);
+    // Below 10 every filler would push the prompt out at once.
+    if (horizon >= 10) expectHeldUntil(host, home, horizon);
     expect(host.traps()).toEqual([]);
     host.close();
   });
