@@ -32,24 +32,20 @@ const MAX_HORIZON: f64 = 1073741824; // 2^30
  * runs (measured: lifeWrittenBlocks) plus the part of the cache running
  * requests leave free (1 - its KV use). At most the whole cache, and the
  * whole cache until a request has ended or without a KV use. In clock
- * blocks: the cache's tokens, `num_gpu_blocks` × `block_size`, times
+ * blocks: the cache's tokens (EndpointState.cacheTokens) times
  * blocksPerTokenOf. docs/hashing.md "Evictions".
  */
 export function evictionHorizon(s: EndpointState, blockBytes: i32): u32 {
   const whole = cacheClockBlocks(s, blockBytes);
   if (whole <= 0) return 0;
   let blocks = whole;
-  if (s.hasKvCacheUsage && s.lifeWrittenBlocks >= 0) {
-    const usage = min(max(s.kvCacheUsage, 0.0), 1.0);
-    blocks = min(whole, whole * (1 - usage) + <f64>s.lifeWrittenBlocks);
-  }
+  if (s.hasKvCacheUsage && s.lifeWrittenBlocks >= 0) blocks = min(whole, whole * (1 - s.kvCacheUsage) + <f64>s.lifeWrittenBlocks);
   return <u32>Math.max(1, Math.min(blocks, MAX_HORIZON));
 }
 
 /** The server's whole KV cache in written-blocks clock blocks, or 0 when unknown. */
 export function cacheClockBlocks(s: EndpointState, blockBytes: i32): f64 {
-  if (!s.hasNumGpuBlocks || !s.hasBlockSize || s.numGpuBlocks <= 0 || s.blockSize <= 0 || blockBytes <= 0) return 0;
-  return <f64>s.numGpuBlocks * <f64>s.blockSize * blocksPerTokenOf(s, blockBytes);
+  return blockBytes > 0 ? s.cacheTokens * blocksPerTokenOf(s, blockBytes) : 0;
 }
 
 /** Per state: its written-blocks clock. */

@@ -8,7 +8,7 @@ import { EndpointState } from "../pool/endpoint_state";
 /**
  * Ms until `s`'s KV cache has room for `needTokens` more tokens, a place
  * there held `holdMs` on average; 0 when it has room now or a figure is
- * unknown. From its last scrape: the cache's size (blocks × block size),
+ * unknown. From its last scrape: the cache's size (cacheTokens),
  * the share in use and the requests running. Each running request holds
  * about the used tokens over the running count; the requests it reported
  * waiting, and those this Envoy routed there since (occupancy above what
@@ -18,9 +18,9 @@ import { EndpointState } from "../pool/endpoint_state";
  */
 export function kvWaitMs(s: EndpointState, needTokens: f64, holdMs: f64): f64 {
   if (!(needTokens > 0) || !isFinite(needTokens) || !(holdMs > 0) || !isFinite(holdMs)) return 0;
-  if (!s.hasRunning || !s.hasKvCacheUsage || !(s.running >= 1) || s.blockSize <= 0 || s.numGpuBlocks <= 0) return 0;
-  const usage = min(max(s.kvCacheUsage, 0.0), 1.0);
-  const size = <f64>s.numGpuBlocks * <f64>s.blockSize;
+  const size = s.cacheTokens;
+  if (!s.hasRunning || !s.hasKvCacheUsage || !(s.running >= 1) || size <= 0) return 0;
+  const usage = s.kvCacheUsage;
   const perRequest = (usage * size) / s.running;
   if (!(perRequest > 0)) return 0;
   const waiting = s.hasWaiting ? s.waiting : 0;

@@ -164,6 +164,12 @@ export class EndpointState extends ServerSignals {
     return this.queuedBlocks + this.slotWaitBlocks;
   }
 
+  /** The server's KV cache in tokens, `num_gpu_blocks` × `block_size` (vllm:cache_config_info), or 0 when unknown. */
+  get cacheTokens(): f64 {
+    if (!this.hasNumGpuBlocks || !this.hasBlockSize || this.numGpuBlocks <= 0 || this.blockSize <= 0) return 0;
+    return <f64>this.numGpuBlocks * <f64>this.blockSize;
+  }
+
   /** Health as the filters use it: unknown counts as healthy. */
   get isHealthy(): bool {
     return !this.hasHealthy || this.healthy;
