@@ -76,7 +76,11 @@ export function warmOutcomes<T>(trace: { requests: Array<{ t: number }> }, outco
 
 /** Starts (dir given) or stops recording every request the pool's servers serve (SimEngine.servedLog). */
 export function recordServed(pool: SimPool, on: boolean): void {
-  for (const s of pool.servers) s.engine.servedLog = on ? [] : null;
+  const engines = pool.servers.map((s) => s.engine);
+  for (const e of engines) {
+    e.servedLog = on ? [] : null;
+    e.peers = on ? engines : null;
+  }
 }
 
 /**
@@ -103,6 +107,8 @@ export function writeServedLog(pool: SimPool, dir: string, trace: string, policy
       runningAtArrival: r.runningAtArrival,
       waitingAtArrival: r.waitingAtArrival,
       freeBlocksAtArrival: r.freeBlocksAtArrival,
+      ...(r.cachedAtArrivalByServer === undefined ? {} : { cachedAtArrivalByServer: r.cachedAtArrivalByServer }),
+      ...(r.predictedTtftMsByServer === undefined ? {} : { predictedTtftMsByServer: r.predictedTtftMsByServer }),
       ...(r.tag === undefined ? {} : { tag: r.tag }),
       ...(r.decision === undefined ? {} : { decision: r.decision }),
     }),

@@ -126,6 +126,10 @@ export interface ServedRecord {
   runningAtArrival: number;
   waitingAtArrival: number;
   freeBlocksAtArrival: number;
+  /** Per server of the pool (SimEngine.peers): the prompt tokens it had cached when this request arrived. */
+  cachedAtArrivalByServer?: number[];
+  /** Per server of the pool: the time to first token predictTtftMs gave there when this request arrived (the oracle's view). */
+  predictedTtftMsByServer?: number[];
   /** The request's tag header (SIM_TAG_HEADER), when it had one. */
   tag?: string;
   /** The router's decision (the filter's scores header), when it sent one. */
@@ -144,6 +148,8 @@ export class Job {
   runningAtArrival = 0;
   waitingAtArrival = 0;
   freeBlocksAtArrival = 0;
+  cachedAtArrivalByServer: number[] | undefined = undefined;
+  predictedTtftMsByServer: number[] | undefined = undefined;
   allocation: Allocation | null = null;
   cancelTimer: (() => void) | null = null;
   constructor(
@@ -258,6 +264,12 @@ export class SimEngine {
   private prefillBusyUntil = 0;
   /** When not null, every request's first token appends its ServedRecord here (benchmarks' per-request logs). */
   servedLog: ServedRecord[] | null = null;
+  /**
+   * The pool this engine serves in, when a benchmark wants the log to say
+   * where else a request's prompt was cached when it arrived (where the
+   * router could have sent it): ServedRecord.cachedAtArrivalByServer.
+   */
+  peers: SimEngine[] | null = null;
   /** Requests ever submitted (not reset): lets a router tell which of its picks have arrived. */
   submitted = 0;
   private accountedAt = 0;
@@ -293,14 +305,29 @@ export class SimEngine {
 
   submit(spec: JobSpec, events: JobEvents = {}): Job {
     this.account();
+    // The pool's view first: the time it takes to compute is not this request's.
+    const pool = this.servedLog !== null && this.peers !== null ? this.poolView(spec, this.peers) : null;
     const job = new Job(spec, events, this.clock.now());
     job.runningAtArrival = this.runningJobs.size;
     job.waitingAtArrival = this.waitingQueue.length;
     job.freeBlocksAtArrival = this.cache.freeBlocks;
+    if (pool !== null) {
+      job.cachedAtArrivalByServer = pool.cached;
+      job.predictedTtftMsByServer = pool.predicted;
+    }
     this.submitted++;
     this.waitingQueue.push(job);
     this.admit();
     return job;
+  }
+
+  /** Per server of `peers`: the prompt tokens of `spec` it holds and the time to first token it predicts for it now. */
+  private poolView(spec: JobSpec, peers: SimEngine[]): { cached: number[]; predicted: number[] } {
+    const cached = peers.map((p) => p.cache.cachedTokens(spec.hashes, spec.promptTokens));
+    const predicted = peers.map(
+      (p, i) => Math.round(p.predictTtftMs({ promptTokens: spec.promptTokens, cachedTokens: cached[i], outputTokens: spec.outputTokens }) * 100) / 100,
+    );
+    return { cached, predicted };
   }
 
   /** Client went away: drop from the queue, or stop and free its blocks. */
@@ -464,7 +491,17 @@ export class SimEngine {
     job.firstTokenMs = plannedMs;
     if (this.ttftSamples.length < MAX_SAMPLES) this.ttftSamples.push(job.ttftMs);
     if (this.servedLog !== null && this.servedLog.length < MAX_SAMPLES) {
-      const { arrivalMs, admittedMs, prefillStartMs, cachedTokens, runningAtArrival, waitingAtArrival, freeBlocksAtArrival } = job;
+      const {
+        arrivalMs,
+        admittedMs,
+        prefillStartMs,
+        cachedTokens,
+        runningAtArrival,
+        waitingAtArrival,
+        freeBlocksAtArrival,
+        cachedAtArrivalByServer,
+        predictedTtftMsByServer,
+      } = job;
       const { promptTokens, tag, decision } = job.spec;
       this.servedLog.push({
         arrivalMs,
@@ -476,6 +513,8 @@ export class SimEngine {
         runningAtArrival,
         waitingAtArrival,
         freeBlocksAtArrival,
+        ...(cachedAtArrivalByServer === undefined ? {} : { cachedAtArrivalByServer }),
+        ...(predictedTtftMsByServer === undefined ? {} : { predictedTtftMsByServer }),
         ...(tag === undefined ? {} : { tag }),
         ...(decision === undefined ? {} : { decision }),
       });

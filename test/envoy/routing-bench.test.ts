@@ -518,8 +518,18 @@ describe.skipIf(SKIP_FILTER)("routing benchmark through the real Envoy", () => {
           "runningAtArrival",
           "waitingAtArrival",
           "freeBlocksAtArrival",
+          "cachedAtArrivalByServer",
+          "predictedTtftMsByServer",
           "tag",
         ]);
+        // Where else it could have gone: per server of the pool, what it had cached and what the
+        // oracle's model predicted there at arrival. Where it went, admitted at once: what it found,
+        // and the prediction was its time to first token, but for the moment the prediction took
+        // (read just before its arrival, a fraction of a real ms, doubled at the bench's time scale).
+        expect(r.cachedAtArrivalByServer).toHaveLength(2);
+        expect(r.predictedTtftMsByServer).toHaveLength(2);
+        expect(r.cachedAtArrivalByServer[r.server]).toBe(r.cachedTokens);
+        expect(Math.abs(r.predictedTtftMsByServer[r.server] - (r.firstTokenMs - r.arrivalMs))).toBeLessThan(2);
         // The batch it found: at most the 3 others running, none left waiting at this load, within the 2,048-block cache of the benchmark's servers.
         expect(r.runningAtArrival).toBeGreaterThanOrEqual(0);
         expect(r.runningAtArrival).toBeLessThanOrEqual(3);
