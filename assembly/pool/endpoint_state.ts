@@ -15,6 +15,13 @@ export const DEFAULT_STALE_AFTER_MS: i64 = 1000;
 export const DEFAULT_MAX_CONSECUTIVE_FAILURES: i32 = 2;
 /** Upper bound on a learned slot capacity (keeps the encoded value sane). */
 export const MAX_SLOT_CAPACITY: i32 = 1 << 20;
+/**
+ * KV use above which a scrape's waiting requests may be waiting for room in
+ * the cache rather than for a place in the batch (the saturation
+ * threshold's default, SaturationConfig.kvCacheThreshold): no slot
+ * capacity is learnt from it.
+ */
+export const CACHE_BOUND_KV_USE: f64 = 0.8;
 /** Tokens a server writes into its KV cache in one learning window of blocksPerToken. */
 export const LEARN_WINDOW_TOKENS: f64 = 16384;
 /** Weight of the windows before the one that closes: the sums remember about eight windows. */
@@ -88,8 +95,8 @@ export class EndpointState extends ServerSignals {
   /**
    * How many requests the server can run at once, as learned from its
    * scrapes: the most it reported running while it also reported requests
-   * waiting (a server queues only when its batch is full: max_num_seqs, or
-   * fewer when its KV cache is the limit). vLLM does not export its batch
+   * waiting with room in its KV cache (a server queues only when its batch
+   * is full, max_num_seqs, or when its cache is: learnSlotCapacity). vLLM does not export its batch
    * size, so it is learned; 0 until a scrape has shown the server full. The
    * maximum over time, so a scrape taken while a long prefill held the
    * queue back can only raise it later, never lower it (docs/routing.md
@@ -241,9 +248,18 @@ export class EndpointState extends ServerSignals {
     this.hasHealthy = true;
   }
 
-  /** Raises slotCapacity when this scrape shows requests waiting beside more running than seen so far. */
+  /**
+   * Raises slotCapacity when this scrape shows requests waiting beside more
+   * running than seen so far, and a KV cache with room: a server whose
+   * cache is nearly full queues for room there, at whatever running count
+   * its requests' sizes allow, and that wait is the KV room's to model
+   * (picker/kv_room.ts). Learnt from such a scrape, a capacity below the
+   * batch's would stay (it never falls) and, as the pool's most, make
+   * every server with that many requests look full.
+   */
   private learnSlotCapacity(m: EndpointMetrics): void {
     if (!m.hasWaiting || !m.hasRunning || !(m.waiting >= 1) || !(m.running >= 1)) return;
+    if (m.hasKvCacheUsage && m.kvCacheUsage > CACHE_BOUND_KV_USE) return;
     const running = m.running < <f64>MAX_SLOT_CAPACITY ? <i32>m.running : MAX_SLOT_CAPACITY;
     if (running > this.slotCapacity) this.slotCapacity = running;
   }

@@ -379,8 +379,9 @@ describe("scrapes and health", () => {
     });
   });
 
-  it("the slot capacity is the most requests seen running while some waited, and never falls", () => {
-    const page = (running: number, waiting: number) => `vllm:num_requests_running ${running}\nvllm:num_requests_waiting ${waiting}\n`;
+  it("the slot capacity is the most requests seen running while some waited with room in the KV cache, and never falls", () => {
+    const page = (running: number, waiting: number, kvUse?: number) =>
+      `vllm:num_requests_running ${running}\nvllm:num_requests_waiting ${waiting}\n` + (kvUse === undefined ? "" : `vllm:kv_cache_usage_perc ${kvUse}\n`);
     // Each row: scrapes in order ("" = a failed scrape), the capacity learned.
     const rows: Array<[string[], number]> = [
       [[page(12, 0)], 0], // nothing waiting: the batch may not be full
@@ -391,6 +392,10 @@ describe("scrapes and health", () => {
       [[page(12, 3), page(32, 1)], 32],
       [[page(12, 3), "", "vllm:num_requests_waiting 5\n"], 12], // failed and partial scrapes keep it
       [["vllm:num_requests_running 30\n"], 0],
+      [[page(12, 3, 0.5)], 12],
+      [[page(12, 3, 0.8)], 12], // at the threshold: still room
+      [[page(22, 1, 0.96)], 0], // a nearly full cache: it may wait for room there, not for a place
+      [[page(12, 3, 0.5), page(22, 1, 0.96), page(16, 2, 0.7)], 16],
     ];
     for (const [pages, capacity] of rows) expect(seq(pages, 1000 * pages.length).slotCapacity).toBe(capacity);
   });
