@@ -29,8 +29,8 @@ import {
   acquireLease,
   ensurePoolKeys,
   InFlight,
+  inFlightAt,
   leaseExpiry,
-  lifeWrittenOf,
   readInFlight,
   releaseLease,
   prunePublished,
@@ -373,7 +373,7 @@ export class RootContext {
       const router = this.router;
       if (router != null) {
         // The horizon as decisions see it: with what the in-flight counts measured.
-        published!.lifeWrittenBlocks = lifeWrittenOf(this.store, address);
+        published!.lifeWrittenBlocks = inFlightAt(this.store, address).lifeWrittenBlocks;
         stats.setEvictionHorizon(address, router.horizonOf(published!));
       }
       return;

@@ -149,7 +149,7 @@ export function publishScrape(store: KeyValueStore, address: string, metrics: En
       i = states.length - 1;
     }
     const s = unchecked(states[i]);
-    if (metrics != null) s.applyScrape(metrics!, nowMs, s.wantsClock(metrics!.cacheWrites) ? writtenClock(store, address) : 0);
+    if (metrics != null) s.applyScrape(metrics!, nowMs, s.wantsClock(metrics!.cacheWrites) ? inFlightAt(store, address).writtenBlocks : 0);
     else s.recordFailure();
     const encoded = encodeStates(states);
     const r = store.set(METRICS_KEY, encoded, v.found ? v.cas : 0);
@@ -175,18 +175,11 @@ function sameBytes(a: Uint8Array, b: Uint8Array): bool {
   return b.length > 0 && a.length == b.length && memory.compare(a.dataStart, b.dataStart, <usize>a.length) == 0;
 }
 
-/** The written-blocks clock of `address` (0 when it has no in-flight entry). */
-function writtenClock(store: KeyValueStore, address: string): u32 {
+/** `address`'s in-flight entry, read now (one shared-data read); its fields read as none when it has no entry. */
+export function inFlightAt(store: KeyValueStore, address: string): InFlight {
   const inflight = readInFlight(store);
   inflight.select(endpointId(address));
-  return inflight.writtenBlocks;
-}
-
-/** What `address`'s in-flight entry measured written there while a request ran (InFlight.lifeWrittenBlocks). */
-export function lifeWrittenOf(store: KeyValueStore, address: string): f32 {
-  const inflight = readInFlight(store);
-  inflight.select(endpointId(address));
-  return inflight.lifeWrittenBlocks;
+  return inflight;
 }
 
 /**

@@ -4,6 +4,7 @@ import { BoundConfig, BoundedLoadPicker } from "./bounded_load";
 import { MaxScorePicker, Picker } from "./picker";
 import { registeredScorers } from "./registry";
 import { Scorer } from "./scorer";
+import { CACHE_BOUND_KV_USE } from "../pool/endpoint_state";
 
 export { BoundConfig } from "./bounded_load";
 
@@ -105,7 +106,8 @@ export class GuardConfig {
  */
 export class SaturationConfig {
   queueThreshold: f64 = 5;
-  kvCacheThreshold: f64 = 0.8;
+  /** Its default is also the KV use above which no slot capacity is learnt (EndpointState.learnSlotCapacity). */
+  kvCacheThreshold: f64 = CACHE_BOUND_KV_USE;
 }
 
 export class ScoringConfig {

@@ -136,6 +136,21 @@ export interface ServedRecord {
   decision?: string;
 }
 
+/** Per server of a pool, in its order: the prompt tokens of a request it holds and the time to first token it predicts for it. */
+interface PoolView {
+  cached: number[];
+  predicted: number[];
+}
+
+/** `spec` as every engine of `peers` sees it now (SimEngine.predictTtftMs, rounded to 0.01 ms). */
+function poolViewOf(spec: JobSpec, peers: SimEngine[]): PoolView {
+  const cached = peers.map((p) => p.cache.cachedTokens(spec.hashes, spec.promptTokens));
+  const predicted = peers.map(
+    (p, i) => Math.round(p.predictTtftMs({ promptTokens: spec.promptTokens, cachedTokens: cached[i], outputTokens: spec.outputTokens }) * 100) / 100,
+  );
+  return { cached, predicted };
+}
+
 export class Job {
   state: JobState = "waiting";
   admittedMs = NaN;
@@ -148,8 +163,8 @@ export class Job {
   runningAtArrival = 0;
   waitingAtArrival = 0;
   freeBlocksAtArrival = 0;
-  cachedAtArrivalByServer: number[] | undefined = undefined;
-  predictedTtftMsByServer: number[] | undefined = undefined;
+  /** What the pool's servers held of its prompt and predicted for it when it arrived (SimEngine.peers), when recorded. */
+  poolView: PoolView | null = null;
   allocation: Allocation | null = null;
   cancelTimer: (() => void) | null = null;
   constructor(
@@ -306,28 +321,16 @@ export class SimEngine {
   submit(spec: JobSpec, events: JobEvents = {}): Job {
     this.account();
     // The pool's view first: the time it takes to compute is not this request's.
-    const pool = this.servedLog !== null && this.peers !== null ? this.poolView(spec, this.peers) : null;
+    const pool = this.servedLog !== null && this.peers !== null ? poolViewOf(spec, this.peers) : null;
     const job = new Job(spec, events, this.clock.now());
     job.runningAtArrival = this.runningJobs.size;
     job.waitingAtArrival = this.waitingQueue.length;
     job.freeBlocksAtArrival = this.cache.freeBlocks;
-    if (pool !== null) {
-      job.cachedAtArrivalByServer = pool.cached;
-      job.predictedTtftMsByServer = pool.predicted;
-    }
+    job.poolView = pool;
     this.submitted++;
     this.waitingQueue.push(job);
     this.admit();
     return job;
-  }
-
-  /** Per server of `peers`: the prompt tokens of `spec` it holds and the time to first token it predicts for it now. */
-  private poolView(spec: JobSpec, peers: SimEngine[]): { cached: number[]; predicted: number[] } {
-    const cached = peers.map((p) => p.cache.cachedTokens(spec.hashes, spec.promptTokens));
-    const predicted = peers.map(
-      (p, i) => Math.round(p.predictTtftMs({ promptTokens: spec.promptTokens, cachedTokens: cached[i], outputTokens: spec.outputTokens }) * 100) / 100,
-    );
-    return { cached, predicted };
   }
 
   /** Client went away: drop from the queue, or stop and free its blocks. */
@@ -491,17 +494,7 @@ export class SimEngine {
     job.firstTokenMs = plannedMs;
     if (this.ttftSamples.length < MAX_SAMPLES) this.ttftSamples.push(job.ttftMs);
     if (this.servedLog !== null && this.servedLog.length < MAX_SAMPLES) {
-      const {
-        arrivalMs,
-        admittedMs,
-        prefillStartMs,
-        cachedTokens,
-        runningAtArrival,
-        waitingAtArrival,
-        freeBlocksAtArrival,
-        cachedAtArrivalByServer,
-        predictedTtftMsByServer,
-      } = job;
+      const { arrivalMs, admittedMs, prefillStartMs, cachedTokens, runningAtArrival, waitingAtArrival, freeBlocksAtArrival, poolView } = job;
       const { promptTokens, tag, decision } = job.spec;
       this.servedLog.push({
         arrivalMs,
@@ -513,8 +506,7 @@ export class SimEngine {
         runningAtArrival,
         waitingAtArrival,
         freeBlocksAtArrival,
-        ...(cachedAtArrivalByServer === undefined ? {} : { cachedAtArrivalByServer }),
-        ...(predictedTtftMsByServer === undefined ? {} : { predictedTtftMsByServer }),
+        ...(poolView === null ? {} : { cachedAtArrivalByServer: poolView.cached, predictedTtftMsByServer: poolView.predicted }),
         ...(tag === undefined ? {} : { tag }),
         ...(decision === undefined ? {} : { decision }),
       });
