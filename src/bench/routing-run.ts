@@ -87,7 +87,8 @@ export function recordServed(pool: SimPool, on: boolean): void {
  * Writes what the pool's servers recorded as `dir/<trace>-<policy>.jsonl`:
  * one line per request, in order of first token, model ms from the run's
  * first arrival: the server (index in the pool), arrival, admission, prefill
- * start, first token, prompt and cached tokens. Returns the file.
+ * start, first token, prompt and cached tokens, and for a request that
+ * ended, its end and the KV blocks free just before. Returns the file.
  */
 export function writeServedLog(pool: SimPool, dir: string, trace: string, policy: string): string {
   const rows = pool.servers.flatMap((s, server) => (s.engine.servedLog ?? []).map((r) => ({ server, ...r })));
@@ -107,6 +108,7 @@ export function writeServedLog(pool: SimPool, dir: string, trace: string, policy
       runningAtArrival: r.runningAtArrival,
       waitingAtArrival: r.waitingAtArrival,
       freeBlocksAtArrival: r.freeBlocksAtArrival,
+      ...(r.doneMs === undefined ? {} : { doneMs: at(r.doneMs), freeBlocksBeforeDone: r.freeBlocksBeforeDone }),
       ...(r.cachedAtArrivalByServer === undefined ? {} : { cachedAtArrivalByServer: r.cachedAtArrivalByServer }),
       ...(r.predictedTtftMsByServer === undefined ? {} : { predictedTtftMsByServer: r.predictedTtftMsByServer }),
       ...(r.tag === undefined ? {} : { tag: r.tag }),

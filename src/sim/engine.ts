@@ -126,6 +126,9 @@ export interface ServedRecord {
   runningAtArrival: number;
   waitingAtArrival: number;
   freeBlocksAtArrival: number;
+  /** When it ended and freed its blocks, and the KV blocks free just before (absent until it ends). */
+  doneMs?: number;
+  freeBlocksBeforeDone?: number;
   /** Per server of the pool (SimEngine.peers): the prompt tokens it had cached when this request arrived. */
   cachedAtArrivalByServer?: number[];
   /** Per server of the pool: the time to first token predictTtftMs gave there when this request arrived (the oracle's view). */
@@ -165,6 +168,8 @@ export class Job {
   freeBlocksAtArrival = 0;
   /** What the pool's servers held of its prompt and predicted for it when it arrived (SimEngine.peers), when recorded. */
   poolView: PoolView | null = null;
+  /** Its entry in the served-request log, completed when it ends. */
+  served: ServedRecord | null = null;
   allocation: Allocation | null = null;
   cancelTimer: (() => void) | null = null;
   constructor(
@@ -496,7 +501,7 @@ export class SimEngine {
     if (this.servedLog !== null && this.servedLog.length < MAX_SAMPLES) {
       const { arrivalMs, admittedMs, prefillStartMs, cachedTokens, runningAtArrival, waitingAtArrival, freeBlocksAtArrival, poolView } = job;
       const { promptTokens, tag, decision } = job.spec;
-      this.servedLog.push({
+      job.served = {
         arrivalMs,
         admittedMs,
         prefillStartMs,
@@ -509,7 +514,8 @@ export class SimEngine {
         ...(poolView === null ? {} : { cachedAtArrivalByServer: poolView.cached, predictedTtftMsByServer: poolView.predicted }),
         ...(tag === undefined ? {} : { tag }),
         ...(decision === undefined ? {} : { decision }),
-      });
+      };
+      this.servedLog.push(job.served);
     }
     observe(this.ttftHistogram, job.ttftMs / 1000);
     this.emit(job, 1);
@@ -543,6 +549,10 @@ export class SimEngine {
     job.doneMs = this.clock.now();
     job.cancelTimer = null;
     this.runningJobs.delete(job);
+    if (job.served !== null) {
+      job.served.doneMs = job.doneMs;
+      job.served.freeBlocksBeforeDone = this.cache.freeBlocks;
+    }
     if (job.allocation !== null) this.cache.release(job.allocation, job.spec.outputHashes?.() ?? []);
     this.counters.completed++;
     if (job.spec.finishReason === "length") this.counters.finishedLength++;

@@ -518,6 +518,8 @@ describe.skipIf(SKIP_FILTER)("routing benchmark through the real Envoy", () => {
           "runningAtArrival",
           "waitingAtArrival",
           "freeBlocksAtArrival",
+          "doneMs",
+          "freeBlocksBeforeDone",
           "cachedAtArrivalByServer",
           "predictedTtftMsByServer",
           "tag",
@@ -536,6 +538,10 @@ describe.skipIf(SKIP_FILTER)("routing benchmark through the real Envoy", () => {
         expect(r.waitingAtArrival).toBe(0);
         expect(r.freeBlocksAtArrival).toBeGreaterThan(0);
         expect(r.freeBlocksAtArrival).toBeLessThanOrEqual(2048);
+        // Every request ended before the log was written: after its first token, and its own blocks were still held just before.
+        expect(r.doneMs).toBeGreaterThanOrEqual(r.firstTokenMs);
+        expect(r.freeBlocksBeforeDone).toBeGreaterThanOrEqual(0);
+        expect(r.freeBlocksBeforeDone).toBeLessThanOrEqual(2048 - Math.ceil(r.promptTokens / 16));
         expect([0, 1]).toContain(r.server);
         expect(r.arrivalMs).toBeLessThanOrEqual(r.admittedMs);
         expect(r.admittedMs).toBeLessThanOrEqual(r.prefillStartMs);
