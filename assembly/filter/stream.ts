@@ -62,6 +62,8 @@ export class StreamContext {
   private routedAtMs: i64 = 0;
   /** Its endpoint's written-blocks clock when it was routed (RouteResult.routedClock); < 0: none. */
   private routedClock: i64 = -1;
+  /** RouteResult.endKey (0: none). */
+  private endKey: u64 = 0;
   /** The request asked for a streamed response (`stream: true`). */
   private streamed: bool = false;
   /** When its first token came back (ms), for the slot hold; 0: not seen (or not streamed). */
@@ -252,6 +254,7 @@ export class StreamContext {
     this.waitsForPlace = r.waitsForPlace;
     this.routedAtMs = r.routedAtMs;
     this.routedClock = <i64>r.routedClock;
+    this.endKey = r.endKey;
     this.streamed = r.streamed;
     const req = r.request;
     if (r.streamed && r.pendingBlocks > 0 && req != null && FirstTokenScanner.readsBody(req.body.api)) this.firstToken = new FirstTokenScanner(req.body.api);
@@ -402,9 +405,10 @@ export class StreamContext {
     const failed = this.responseStatus == 0 || this.responseStatus >= 500;
     // How long it ran after its first token: the place it held in the batch.
     const holdMs = !failed && this.firstTokenAtMs > 0 ? nowMs() - this.firstTokenAtMs : 0;
-    router.finish(this.endpoint, this.hashes, this.matchedBlocks, failed, this.pendingBlocks, holdMs, this.routedClock);
+    router.finish(this.endpoint, this.hashes, this.matchedBlocks, failed, this.pendingBlocks, holdMs, this.routedClock, this.endKey);
     this.pendingBlocks = 0;
     this.routedClock = -1;
+    this.endKey = 0;
     this.firstTokenAtMs = 0;
     const stats = this.root.stats;
     if (stats != null) {

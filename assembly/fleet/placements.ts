@@ -16,15 +16,14 @@
 // a full bucket drops its oldest. Shared data has no delete and no expiry,
 // so nothing here is keyed per session. A value that is not a whole number
 // of entries (another layout, a torn write) reads as empty.
-import { KeyValueStore, STORE_CAS_MISMATCH, STORE_OK } from "../util/store";
+import { KeyValueStore } from "../util/store";
 import { hexDigit } from "../util/hex";
+import { KeyedBuckets } from "../util/keyed_buckets";
 
 export const PLACEMENT_KEY_PREFIX = "llm-picker/fleet/v1/placed/";
 /** 1,024 buckets × 16 entries: the last placement of 16,384 sessions. */
 export const PLACEMENT_BUCKETS: i32 = 1024;
 export const PLACEMENT_ENTRIES: i32 = 16;
-const ENTRY_BYTES: i32 = 16;
-const CAS_RETRIES: i32 = 4;
 /** Blocks are capped so a hint can never claim more than a prompt can hash (prefix.maxBlocks is far below). */
 export const MAX_PLACED_BLOCKS: i32 = 1 << 20;
 
@@ -34,72 +33,27 @@ export class Placement {
 
 /** The last placement of each session this replica saw, in a KeyValueStore. */
 export class SessionPlacements {
-  private keys: Array<string> = new Array<string>(PLACEMENT_BUCKETS);
+  private map: KeyedBuckets;
 
-  constructor(private store: KeyValueStore) {
-    for (let i = 0; i < PLACEMENT_BUCKETS; i++) unchecked((this.keys[i] = PLACEMENT_KEY_PREFIX + i.toString()));
-  }
-
-  private keyOf(session: u64): string {
-    return unchecked(this.keys[<i32>((session >> 32) % <u64>PLACEMENT_BUCKETS)]);
+  constructor(store: KeyValueStore) {
+    this.map = new KeyedBuckets(store, PLACEMENT_KEY_PREFIX, PLACEMENT_BUCKETS, PLACEMENT_ENTRIES);
   }
 
   /** Where `session` last went, or null when this replica never saw it (or forgot it). */
   lookup(session: u64): Placement | null {
-    const v = this.store.get(this.keyOf(session));
-    if (!v.found) return null;
-    const n = entriesIn(v.bytes);
-    for (let i = 0; i < n; i++) {
-      const at = v.bytes.dataStart + <usize>(i * ENTRY_BYTES);
-      if (load<u64>(at) == session) return new Placement(load<u32>(at, 8), <i32>load<u32>(at, 12));
-    }
-    return null;
+    const e = this.map.lookup(session);
+    return e != null ? new Placement(e.endpointId, <i32>clampBlocks(<i32>e.value)) : null;
   }
 
   /**
    * `session` went to `endpointId` with a prompt of `blocks` blocks. Best
-   * effort: after CAS_RETRIES lost races the placement is dropped (a hint
+   * effort: after a few lost races the placement is dropped (a hint
    * is an optimisation; the index stays the truth). Returns whether it was
    * written.
    */
   record(session: u64, placed: Placement): bool {
-    const key = this.keyOf(session);
-    const endpointId = placed.endpointId;
-    const b = <u32>clampBlocks(placed.blocks);
-    for (let attempt = 0; attempt < CAS_RETRIES; attempt++) {
-      const v = this.store.get(key);
-      const old = v.found ? v.bytes : new Uint8Array(0);
-      const n = entriesIn(old);
-      if (n > 0 && load<u64>(old.dataStart) == session && load<u32>(old.dataStart, 8) == endpointId && load<u32>(old.dataStart, 12) == b) return true;
-      const next = withFirst(old, n, session, endpointId, b);
-      const status = this.store.set(key, next, v.found ? v.cas : 0);
-      if (status == STORE_OK) return true;
-      if (status != STORE_CAS_MISMATCH) return false;
-    }
-    return false;
+    return this.map.record(session, placed.endpointId, <u32>clampBlocks(placed.blocks));
   }
-}
-
-function entriesIn(v: Uint8Array): i32 {
-  if (v.length % ENTRY_BYTES != 0) return 0;
-  const n = v.length / ENTRY_BYTES;
-  return n < PLACEMENT_ENTRIES ? n : PLACEMENT_ENTRIES;
-}
-
-/** The bucket with this session's entry first, its older entry (if any) removed, the oldest dropped when full. */
-function withFirst(old: Uint8Array, n: i32, session: u64, endpointId: u32, blocks: u32): Uint8Array {
-  let kept = 0;
-  const out = new Uint8Array(min(n + 1, PLACEMENT_ENTRIES) * ENTRY_BYTES);
-  store<u64>(out.dataStart, session);
-  store<u32>(out.dataStart, endpointId, 8);
-  store<u32>(out.dataStart, blocks, 12);
-  for (let i = 0; i < n && kept + 1 < PLACEMENT_ENTRIES; i++) {
-    const from = old.dataStart + <usize>(i * ENTRY_BYTES);
-    if (load<u64>(from) == session) continue;
-    memory.copy(out.dataStart + <usize>((kept + 1) * ENTRY_BYTES), from, <usize>ENTRY_BYTES);
-    kept++;
-  }
-  return kept + 1 == out.length / ENTRY_BYTES ? out : out.slice(0, (kept + 1) * ENTRY_BYTES);
 }
 
 function clampBlocks(blocks: i32): i32 {

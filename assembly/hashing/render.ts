@@ -170,6 +170,8 @@ export class Renderer {
    */
   replyStart: i32 = 0;
   replyEnd: i32 = 0;
+  /** Whole blocks of the last rendering (what a next turn's replyStart is when this one is its previous turn). */
+  wholeBlocks: i32 = 0;
 
   constructor(sink: ByteSink) {
     this.sink = sink;
@@ -188,6 +190,7 @@ export class Renderer {
       const r = body.responses;
       if (r !== null) this.responses(r);
     }
+    this.wholeBlocks = this.sink.fullBlocks();
   }
 
   // ---- completions ----
@@ -459,6 +462,16 @@ export function replyStartBlock(): i32 {
 export function replyEndBlock(): i32 {
   const r = reusedRenderer;
   return r !== null ? r.replyEnd : 0;
+}
+
+/**
+ * The whole blocks of the request `hashBody` hashed last. For a chat, the
+ * next turn's replyStartBlock: its rendering continues this one's with the
+ * reply. Valid until the next hashBody call.
+ */
+export function renderedWholeBlocks(): i32 {
+  const r = reusedRenderer;
+  return r !== null ? r.wholeBlocks : 0;
 }
 
 function isAssistant(role: Uint8Array | null): bool {

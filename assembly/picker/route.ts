@@ -9,7 +9,7 @@
 import { Config } from "../config/types";
 import { KeyValueStore } from "../util/store";
 import { ByteWriter } from "../util/bytes";
-import { Header, LLMRequest, ParsedBody, RequestError } from "../request/types";
+import { Api, Header, LLMRequest, ParsedBody, RequestError } from "../request/types";
 import { detectApi } from "../request/api";
 import { bodyTooLargeError } from "../request/errors";
 import { HEADER_MODEL_REWRITE, HEADER_PRIORITY } from "../request/headers";
@@ -18,13 +18,14 @@ import { parseBody } from "../request/parse";
 import { ValidatedPrefixes } from "../request/validated_prefixes";
 import { errorJson, requestJson } from "../request/output";
 import { BlockConfig } from "../hashing/blocks";
-import { hashRequest, replyEndBlock, replyStartBlock } from "../hashing/render";
+import { hashRequest, renderedWholeBlocks, replyEndBlock, replyStartBlock } from "../hashing/render";
 import { hex64 } from "../util/hex";
 import { PrefixIndex } from "../prefix/prefix_index";
 import { bucketEntriesFor, PrefixIndexConfig } from "../prefix/index_config";
 import { endpointId } from "../prefix/endpoint_id";
 import { EndpointState } from "../pool/endpoint_state";
 import { clocksOf, evictionHorizon, horizonsOf } from "./evictions";
+import { TurnEnds } from "./turn_ends";
 import { Decision, decide, STATUS_ROUTE, writeDecisionFields } from "../scoring/decide";
 import { ScoringConfig } from "../scoring/config";
 import { ScoringRequest } from "../scoring/scorer";
@@ -74,6 +75,8 @@ export class RouteResult {
   routedAtMs: i64 = 0;
   /** The chosen endpoint's written-blocks clock after this request's writes (its index stamp). */
   routedClock: u32 = 0;
+  /** Chat: the hash of its rendering's last whole block, its end recorded under it (TurnEnds); 0: none. */
+  endKey: u64 = 0;
   /**
    * The chosen endpoint's batch was full when it was routed: its first token
    * waited for a place as well as for prefill, so it measures no prefill pace.
@@ -117,6 +120,8 @@ export class Router {
   private maglevOf: PoolView | null = null;
   /** Fleet: where the sessions this replica saw went (null without a fleet). */
   readonly placements: SessionPlacements | null;
+  /** Where and when chat requests ended (null without followEvictions). */
+  private readonly turnEnds: TurnEnds | null;
   private rng: Pcg32;
   /** Starts of bodies that parsed: a body that begins with one is not checked there again. */
   private validated: ValidatedPrefixes;
@@ -152,6 +157,7 @@ export class Router {
     this.pool = new Pool(store, addresses, config.pool.cluster.length > 0, MEMBERS_KEY, labels);
     this.replicas = config.fleet.cluster.length > 0 ? new Pool(store, [], true, FLEET_MEMBERS_KEY) : null;
     this.placements = this.replicas != null ? new SessionPlacements(store) : null;
+    this.turnEnds = this.followEvictions && config.prefix.enabled ? new TurnEnds(store) : null;
   }
 
   /** Which API a request is for (or API_NOT_INFERENCE / API_BY_SHAPE). */
@@ -266,6 +272,7 @@ export class Router {
     r.states = poolStates(addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled, pool.usable);
     const matched = prefixOn ? this.matchIndex(r.hashes, addresses, r.states) : new Int32Array(addresses.length);
     r.evictionsSeen = prefixOn && this.index.lastEvicted > 0;
+    if (prefixOn) this.judgeLastTurn(r, req, matched);
     if (hint != null && prefixOn) r.hintCredited = creditPlacement(matched, addresses, hint, r.hashes.length, this.index);
     if (prefixOn && this.creditReplies) creditReply(matched, replyStartBlock(), replyEndBlock(), r.hashes.length);
     const promptBlocks = promptBlocksOf(body.length, this.blocks.blockSize, r.hashes.length);
@@ -368,15 +375,32 @@ export class Router {
   }
 
   /**
+   * A chat's previous turn: where it ended and what that server wrote
+   * since judge its match there (TurnEnds.judge); and the key this
+   * request's own end is recorded under.
+   */
+  private judgeLastTurn(r: RouteResult, req: LLMRequest, matched: Int32Array): void {
+    const ends = this.turnEnds;
+    if (ends == null || req.body.api != Api.ChatCompletions) return;
+    const n = r.hashes.length;
+    // A rendering cut at prefix.maxBlocks has no last whole block of its own.
+    const whole = renderedWholeBlocks();
+    if (whole > 0 && whole <= n && whole < this.blocks.maxBlocks) r.endKey = unchecked(r.hashes[whole - 1]);
+    const start = replyStartBlock();
+    if (start > 0 && start <= n) ends.judge(matched, r.states, unchecked(r.hashes[start - 1]), start, this.blocks.blockSize);
+  }
+
+  /**
    * The stream ended. `failed`: the endpoint answered 5xx or the stream was
    * reset before a response; it then keeps no credit for the blocks this
    * request added: a server that failed did not cache them. `holdMs`: how
    * long it ran after its first token (0: unknown), averaged into the
    * endpoint's slot hold. `routedClock`: its RouteResult.routedClock (< 0:
    * unknown); what the clock advanced since is what the server wrote while
-   * it ran (docs/hashing.md "Evictions").
+   * it ran (docs/hashing.md "Evictions"). `endKey`: its RouteResult.endKey
+   * (0: none), under which a chat's end is recorded (TurnEnds).
    */
-  finish(endpoint: string, hashes: StaticArray<u64>, matchedBlocks: i32, failed: bool, pendingBlocks: i32 = 0, holdMs: i64 = 0, routedClock: i64 = -1): void {
+  finish(endpoint: string, hashes: StaticArray<u64>, matchedBlocks: i32, failed: bool, pendingBlocks: i32 = 0, holdMs: i64 = 0, routedClock: i64 = -1, endKey: u64 = 0): void {
     if (endpoint.length == 0) return;
     // Blocks released only now (no streamed first token) say nothing of when
     // the next prefill started: the prefill-since time stays as it is.
@@ -388,7 +412,9 @@ export class Router {
       change.routedClock = <u32>routedClock;
       change.hasRoutedClock = true;
     }
-    changeInFlight(this.store, endpoint, change, null);
+    const changed = changeInFlight(this.store, endpoint, change, null);
+    const ends = this.turnEnds;
+    if (!failed && changed && endKey != 0 && ends != null) ends.record(endKey, endpoint, change.clockAfter);
     if (failed && hashes.length > matchedBlocks) this.index.forget(hashes, matchedBlocks, endpoint);
   }
 

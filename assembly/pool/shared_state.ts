@@ -317,6 +317,8 @@ export class InFlightDelta {
    */
   routedClock: u32 = 0;
   hasRoutedClock: bool = false;
+  /** Set by the write: the written-blocks clock with this change (what the value now holds). */
+  clockAfter: u32 = 0;
 }
 
 /** `average` moved PACE_ALPHA of the way to `sample`; the sample itself when there is no average yet. */
@@ -330,7 +332,9 @@ function withDelta(old: Uint8Array, found: bool, id: u32, d: InFlightDelta): Uin
   const pendingBefore = load<i32>(at, AT_PENDING);
   store<i32>(at, clampedAdd(load<i32>(at, AT_COUNT), d.count), AT_COUNT);
   store<i32>(at, clampedAdd(pendingBefore, d.blocks), AT_PENDING);
-  store<u32>(at, load<u32>(at, AT_WRITTEN) + d.written, AT_WRITTEN); // a clock: wraps
+  const clock = load<u32>(at, AT_WRITTEN) + d.written; // a clock: wraps
+  store<u32>(at, clock, AT_WRITTEN);
+  d.clockAfter = clock;
   // The head of the queue starts now: the queue was empty, or a prefill just ended.
   if (d.nowMs >= 0 && ((d.blocks > 0 && pendingBefore == 0) || d.blocks < 0)) store<u32>(at, <u32>d.nowMs, AT_SINCE);
   if (d.pace > 0 && isFinite(d.pace)) store<f32>(at, movingAverage(load<f32>(at, AT_PACE), d.pace), AT_PACE);

@@ -1,0 +1,76 @@
+// Where and when each chat request ended, so that its conversation's next
+// turn can tell whether that server still holds the history (docs/hashing.md
+// "Evictions", "A conversation's last turn"). The index stamps entries
+// when a request is routed and adds the endpoint's mean life to the
+// horizon; a request's own life spreads from a sixth of that mean to
+// twice it, and the history joins the server's free queue only when it
+// ends. So a chat request that ends records, keyed by the hash of its
+// rendering's last whole block, its endpoint and that endpoint's
+// written-blocks clock then; the next turn's rendering continues this one
+// with the reply, so the hash at its reply's start block is the key.
+import { KeyedBuckets } from "../util/keyed_buckets";
+import { KeyValueStore } from "../util/store";
+import { EndpointState } from "../pool/endpoint_state";
+import { endpointId } from "../prefix/endpoint_id";
+import { cacheClockBlocks } from "./evictions";
+
+export const TURN_ENDS_KEY_PREFIX = "llm-picker/prefix/v1/ends/";
+/** 1,024 buckets × 16 entries: the last end of 16,384 conversations. */
+const TURN_ENDS_BUCKETS: i32 = 1024;
+const TURN_ENDS_ENTRIES: i32 = 16;
+
+export class TurnEnds {
+  private map: KeyedBuckets;
+
+  constructor(store: KeyValueStore) {
+    this.map = new KeyedBuckets(store, TURN_ENDS_KEY_PREFIX, TURN_ENDS_BUCKETS, TURN_ENDS_ENTRIES);
+  }
+
+  /** A request whose rendering's last whole block hashed to `key` ended at `endpoint`, its clock then `clock`. */
+  record(key: u64, endpoint: string, clock: u32): bool {
+    return this.map.record(key, endpointId(endpoint), clock);
+  }
+
+  /**
+   * Corrects `matched` at the endpoint where the previous turn of this
+   * request's conversation ended (its rendering's whole blocks hashed to
+   * `key`: the hash at this request's reply start, `replyStart` blocks), when
+   * it ended there and the endpoint's cache size is known. What that
+   * server wrote since is measured against the part of its cache that
+   * running requests leave free, which the history joined when the turn
+   * ended: more, and the history is taken as evicted there (it keeps only
+   * what another endpoint also holds, a prompt the pool shares); not
+   * more, and it holds the previous prompt. Returns the endpoint's index,
+   * or -1 when nothing was known.
+   */
+  judge(matched: Int32Array, states: Array<EndpointState>, key: u64, replyStart: i32, blockBytes: i32): i32 {
+    if (replyStart <= 0) return -1;
+    const end = this.map.lookup(key);
+    if (end == null) return -1;
+    for (let i = 0; i < states.length && i < matched.length; i++) {
+      const s = unchecked(states[i]);
+      if (endpointId(s.address) != end.endpointId) continue;
+      const free = freePartOf(s, blockBytes);
+      if (free <= 0) return -1;
+      const written = <i32>(s.writtenBlocks - end.value); // wrapping; below 0: another worker's newer clock
+      if (written > 0 && <f64>written > free) unchecked((matched[i] = min(unchecked(matched[i]), mostElsewhere(matched, i))));
+      else if (unchecked(matched[i]) < replyStart) unchecked((matched[i] = replyStart));
+      return i;
+    }
+    return -1;
+  }
+}
+
+/** The part of `s`'s cache that running requests leave free, in clock blocks (its whole cache without a KV use); 0 when unknown. */
+function freePartOf(s: EndpointState, blockBytes: i32): f64 {
+  const whole = cacheClockBlocks(s, blockBytes);
+  if (whole <= 0) return 0;
+  return s.hasKvCacheUsage ? whole * (1 - s.kvCacheUsage) : whole;
+}
+
+/** The longest match among the other endpoints. */
+function mostElsewhere(matched: Int32Array, skip: i32): i32 {
+  let most = 0;
+  for (let i = 0; i < matched.length; i++) if (i != skip && unchecked(matched[i]) > most) most = unchecked(matched[i]);
+  return most;
+}

@@ -1,0 +1,123 @@
+/**
+ * A conversation's last turn (docs/hashing.md "A conversation's last
+ * turn"): when a chat request ends, the filter records where and at what
+ * written-blocks clock, keyed by its rendering's last whole block; the
+ * next turn reads it back at its reply's start and judges its history at
+ * that server by what was written there since that end against the free
+ * part of the cache, whatever the index's stamps (taken when each request
+ * was routed) say. Through the built filter (emulated Envoy), default
+ * profile, one server with a 40-block cache in the index's blocks.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import type { ProxyWasmHost } from "../../src/host/index.js";
+import { A, newPool, route, scrapeRound, send, type Sent, stat, statAfterTick, uniquePrompt, writtenBlocksOf, type VllmState } from "./fixtures/vllm.js";
+
+const horizonStat = (e: string) => `llm_picker.endpoint.eviction_horizon_blocks.${e.replace(/[.:]/g, "_")}`;
+import { ensureBuilt } from "../support";
+
+beforeAll(() => ensureBuilt("debug"));
+
+/** 40 KV blocks of 16 tokens: 40 × 16 × 4 / 64 = 40 index blocks. */
+const CACHE: VllmState = { waiting: 0, running: 0, kv: 0, blockSize: 16, numGpuBlocks: 40 };
+const QUESTION = "Explain how a bicycle gearbox is serviced, in order. ".repeat(11);
+const REPLY = "First the chain is taken off and cleaned, then the hub is opened. ".repeat(4);
+type Message = { role: string; content: string };
+const chatOf = (messages: Message[]) => JSON.stringify({ model: "m", messages, max_tokens: 8, stream: true });
+/** The first turn: one question, 10 blocks. */
+const FIRST = chatOf([{ role: "user", content: QUESTION }]);
+/** The next turn: the first, the reply to it and a new question. */
+const NEXT = chatOf([
+  { role: "user", content: QUESTION },
+  { role: "assistant", content: REPLY },
+  { role: "user", content: "And the brakes?" },
+]);
+/** A small unrelated chat (3 blocks). */
+const filler = (i: number) => chatOf([{ role: "user", content: uniquePrompt(i) }]);
+
+/** One server, so that every request goes there: what is judged is only what NEXT holds. */
+async function pool(kv: number): Promise<ProxyWasmHost> {
+  const host = await newPool({ endpoints: [A], extra: { profile: "default", metrics: { intervalMs: 50 } } });
+  scrapeRound(host, 50, { [A]: { ...CACHE, kv } });
+  return host;
+}
+
+/** Sends fillers, left open, until `home`'s clock has moved more than `blocks`; returns them. */
+function writeWhileOpen(host: ProxyWasmHost, home: string, blocks: number, from: number): Sent[] {
+  const start = writtenBlocksOf(host, home);
+  const open: Sent[] = [];
+  for (let i = from; i < from + 400 && writtenBlocksOf(host, home) - start <= blocks; i++) open.push(send(host, filler(i)));
+  return open;
+}
+
+/** Ends each stream with a complete response. */
+function endAll(streams: Sent[]): void {
+  for (const s of streams) {
+    s.stream.sendResponseHeaders([[":status", "200"]], true);
+    s.stream.end("complete");
+  }
+}
+
+/** Routes (and ends) fillers until `home`'s clock has moved more than `blocks` past `from`; returns how far it moved. */
+function writeAfter(host: ProxyWasmHost, home: string, from: number, blocks: number, first: number): number {
+  for (let i = first; i < first + 400 && writtenBlocksOf(host, home) - from <= blocks; i++) route(host, filler(i));
+  return writtenBlocksOf(host, home) - from;
+}
+
+/** Where NEXT goes and the blocks of it held there (the prefix.matched_blocks counter's advance). */
+function sendNext(host: ProxyWasmHost): { endpoint: string | undefined; matched: number } {
+  const before = statAfterTick(host, "llm_picker.prefix.matched_blocks") ?? 0;
+  const endpoint = route(host, NEXT);
+  return { endpoint, matched: (statAfterTick(host, "llm_picker.prefix.matched_blocks") ?? 0) - before };
+}
+
+describe("a conversation's last turn: its history judged from the turn's end (docs/hashing.md \"A conversation's last turn\")", () => {
+  // The first turn runs while 20 blocks are written at its server; 24 to 27 more
+  // are written after it ended. Its entries, stamped when it was routed, are 44
+  // or more blocks old: past the 40-block horizon. Since its end, 27 at most of
+  // the 40 free were written: the server still holds it.
+  it("a history the index has aged out is held when little was written after its turn ended", async () => {
+    const host = await pool(0);
+    const first = send(host, FIRST);
+    const home = first.endpoint!;
+    expect(home).toBe(A);
+    const open = writeWhileOpen(host, home, 19, 0);
+    endAll([first]);
+    const ended = writtenBlocksOf(host, home);
+    endAll(open);
+    const after = writeAfter(host, home, ended, 23, 1_000);
+    expect(after).toBeGreaterThan(23);
+    expect(after).toBeLessThanOrEqual(27);
+    const next = sendNext(host);
+    // The whole first turn (10 blocks) and the reply's 3 whole blocks after it.
+    expect(next).toEqual({ endpoint: home, matched: 13 });
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
+  // At KV use 0.5 the free part is 20 blocks (13: the first turn and the reply). An earlier request ran while 20
+  // blocks were written, so the index adds a mean life to its horizon and
+  // keeps the first turn (which ended at once) past 20 blocks; the turn's end
+  // says the server has written more than its free part since.
+  it.each([
+    ["within the free part: held", 16, 13],
+    ["past the free part, within the index's horizon: not held", 20, 0],
+  ])("a history written over after its turn ended, %s", async (_name, blocks, matched) => {
+    const page = { ...CACHE, kv: 0.5 };
+    const host = await pool(0.5);
+    const long = send(host, filler(5_000));
+    endAll(writeWhileOpen(host, A, 19, 0));
+    endAll([long]);
+    expect(route(host, FIRST)).toBe(A);
+    const ended = writtenBlocksOf(host, A);
+    scrapeRound(host, 50, { [A]: page });
+    // The index's horizon: the free part and the mean life.
+    const horizon = stat(host, horizonStat(A)) ?? 0;
+    expect(horizon).toBeGreaterThanOrEqual(24);
+    const after = writeAfter(host, A, ended, blocks, 1_000);
+    expect(after).toBeGreaterThan(blocks);
+    expect(after).toBeLessThanOrEqual(horizon);
+    expect(sendNext(host)).toEqual({ endpoint: A, matched });
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+});
