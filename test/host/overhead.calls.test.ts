@@ -28,32 +28,40 @@ function calls(host: ProxyWasmHost, fn: () => void): Record<string, number> {
 }
 
 describe("host calls per request", () => {
-  it("a non-streamed response releases its queued prefill with the in-flight count at the end: two in-flight updates per request", async () => {
-    const host = await newPool({ extra: DEFAULT });
-    send(host, body(0))
-      .stream.sendResponseHeaders([[":status", "200"]], false)
-      .sendResponseBody("{}", true)
-      .end("complete"); // warm-up
-    let ep = "";
-    const c = calls(host, () => {
-      const s = send(host, body(1));
-      ep = s.endpoint!;
-      const queued = pendingBlocksOf(host, ep);
-      expect(queued).toBeGreaterThan(0);
-      s.stream.sendResponseHeaders([[":status", "200"]], false);
-      // As Envoy's HTTP/1 codec delivers a small response: the bytes, then an empty end of stream.
-      s.stream.sendResponseBody('{"choices":[]}', false);
-      expect(pendingBlocksOf(host, ep)).toBe(queued);
-      s.stream.sendResponseBody("", true);
-      s.stream.end("complete");
-    });
-    expect(pendingBlocksOf(host, ep)).toBe(0);
-    expect(inFlightOf(host, ep)).toBe(0);
-    // Route: index record + in-flight increment; end: in-flight decrement (with the queued blocks).
-    expect(c.set_shared_data).toBe(2 + 1);
-    expect(host.traps()).toEqual([]);
-    host.close();
-  });
+  // Route: index record + in-flight increment; end: in-flight decrement (with
+  // the queued blocks) and, for a chat, where and when it ended (its next
+  // turn reads that back: docs/hashing.md "A conversation's last turn").
+  it.each([
+    ["a chat", "/v1/chat/completions", (i: number) => body(i), 2 + 1 + 1],
+    ["a completion", "/v1/completions", (i: number) => JSON.stringify({ model: "m", prompt: uniquePrompt(i), max_tokens: 8 }), 2 + 1],
+  ])(
+    "a non-streamed response releases its queued prefill with the in-flight count at the end: %s writes shared data %i times",
+    async (_name, path, request, writes) => {
+      const host = await newPool({ extra: DEFAULT });
+      send(host, request(0), { path })
+        .stream.sendResponseHeaders([[":status", "200"]], false)
+        .sendResponseBody("{}", true)
+        .end("complete"); // warm-up
+      let ep = "";
+      const c = calls(host, () => {
+        const s = send(host, request(1), { path });
+        ep = s.endpoint!;
+        const queued = pendingBlocksOf(host, ep);
+        expect(queued).toBeGreaterThan(0);
+        s.stream.sendResponseHeaders([[":status", "200"]], false);
+        // As Envoy's HTTP/1 codec delivers a small response: the bytes, then an empty end of stream.
+        s.stream.sendResponseBody('{"choices":[]}', false);
+        expect(pendingBlocksOf(host, ep)).toBe(queued);
+        s.stream.sendResponseBody("", true);
+        s.stream.end("complete");
+      });
+      expect(pendingBlocksOf(host, ep)).toBe(0);
+      expect(inFlightOf(host, ep)).toBe(0);
+      expect(c.set_shared_data).toBe(writes);
+      expect(host.traps()).toEqual([]);
+      host.close();
+    },
+  );
 
   it("headers: each map is read once; a header the client must not send is removed only when it sent it", async () => {
     const host = await newPool({ extra: DEFAULT });
