@@ -15,7 +15,9 @@
  * batch once (2 running, 1 waiting): the filter learns that a batch holds 2,
  * and a third held request on another prompt leaves its server. With servers
  * that report their cache size, a new shared prompt's first requests start
- * it on idle servers while its first prefill runs.
+ * it on idle servers while its first prefill runs; a prompt stops matching
+ * once its server's cache was written over, and a chat's next turn is judged
+ * by what was written after its last turn ended.
  */
 import type { ServerResponse } from "node:http";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -257,6 +259,61 @@ describe.skipIf(SKIP_FILTER)(
       expect((await sendPrompt()).matched).toBe(0);
       // That lookup left the prompt's entries at its server out (llm_picker.prefix.evicted_lookups).
       expect(await settled("evicted_lookups")).toBe(1);
+    });
+
+    // docs/hashing.md "A conversation's last turn". The first turn runs while more than 20 blocks are
+    // written at its server and ends; 21 to 30 more are written after. Its entries, stamped when it
+    // was routed, are over 40 blocks old; since it ended, at most 30 of the 40 free were written.
+    test("a chat's next turn is held where its last turn ended with little written since, though the index has aged its history out", async () => {
+      const idle = vllmPage({ waiting: 0, running: 0, kv: 0, blockSize: 16, numGpuBlocks: 40 });
+      const busy = vllmPage({ waiting: 4, running: 8, kv: 0, blockSize: 16, numGpuBlocks: 40 });
+      const question = "Explain how a derailleur is adjusted, step by step. ".repeat(11);
+      const first = JSON.stringify({ model: "m", stream: true, max_tokens: 8, messages: [{ role: "user", content: question }] });
+      const next = JSON.stringify({
+        model: "m",
+        stream: true,
+        max_tokens: 8,
+        messages: [
+          { role: "user", content: question },
+          { role: "assistant", content: "x" },
+          { role: "user", content: "And the brakes?" },
+        ],
+      });
+      /** What a unique prompt makes its server write: its body's blocks (none of it is held anywhere). */
+      const blocksOf = (body: string) => Math.ceil(Buffer.byteLength(body) / 64);
+      expect(await scrapedAgain(upstreams(), 2)).toBe(true);
+      const client = postBodyOwnConnection(envoy().listenerUrl, first);
+      expect(await waitFor(() => arrivals.length > 0, 5000)).toBe(true);
+      const held = arrivals.shift()!;
+      const home = held.upstream;
+      // The other servers look busy, so other prompts go where the first turn runs.
+      for (const u of upstreams()) if (u !== home) u.metrics = busy;
+      expect(await scrapedAgain(upstreams(), 2)).toBe(true);
+      let during = 0;
+      for (let i = 0; i < 100 && during <= 20; i++) {
+        const body = chat(`while it runs ${i}: ${"tell me more. ".repeat(3)}`);
+        if ((await answer(body)) === home) during += blocksOf(body);
+      }
+      expect(during).toBeGreaterThan(20);
+      held.res.writeHead(200, { "content-type": "text/event-stream" });
+      held.res.end('data: {"choices":[{"delta":{"content":"x"}}]}\n\ndata: [DONE]\n\n');
+      expect((await client.done).status).toBe(200);
+      for (const u of upstreams()) u.metrics = idle;
+      expect(await scrapedAgain(upstreams(), 2)).toBe(true);
+      let after = 0;
+      for (let i = 0; i < 200 && after <= 20; i++) {
+        const body = chat(`after it ended ${i}: ${"tell me more. ".repeat(3)}`);
+        if ((await answer(body)) === home) after += blocksOf(body);
+      }
+      expect(after).toBeGreaterThan(20);
+      expect(after).toBeLessThanOrEqual(30);
+      expect(during + after).toBeGreaterThan(40);
+      const matched = await settled("matched_blocks");
+      const total = await settled("total_blocks");
+      expect(await answer(next)).toBe(home);
+      expect(await waitFor(async () => (await prefixStat("total_blocks")) > total, 10_000)).toBe(true);
+      // The first turn's 9 whole blocks; its one-character reply ends inside the block the next question starts in.
+      expect((await settled("matched_blocks")) - matched).toBe(9);
     });
 
     test("the horizon follows what the servers report writing: 16 M prompt tokens this Envoy did not send bring it to one block", async () => {

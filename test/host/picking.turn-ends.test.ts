@@ -88,13 +88,13 @@ describe("a conversation's last turn: its history judged from the turn's end (do
     expect(after).toBeGreaterThan(23);
     expect(after).toBeLessThanOrEqual(27);
     const next = sendNext(host);
-    // The whole first turn (10 blocks) and the reply's 3 whole blocks after it.
+    // The first turn's 9 whole blocks and the reply's 4 after them (its tenth, partial block is not the next turn's).
     expect(next).toEqual({ endpoint: home, matched: 13 });
     expect(host.traps()).toEqual([]);
     host.close();
   });
 
-  // At KV use 0.5 the free part is 20 blocks (13: the first turn and the reply). An earlier request ran while 20
+  // At KV use 0.5 the free part is 20 blocks (13: the first turn's whole blocks and the reply's). An earlier request ran while 20
   // blocks were written, so the index adds a mean life to its horizon and
   // keeps the first turn (which ended at once) past 20 blocks; the turn's end
   // says the server has written more than its free part since.
