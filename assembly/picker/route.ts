@@ -374,20 +374,11 @@ export class Router {
     changeInFlight(this.store, endpoint, change, null);
   }
 
-  /**
-   * A chat's previous turn: where it ended and what that server wrote
-   * since judge its match there (TurnEnds.judge); and the key this
-   * request's own end is recorded under.
-   */
+  /** A chat's previous turn judges its match (TurnEnds.judgeChat); its own end's key is kept. */
   private judgeLastTurn(r: RouteResult, req: LLMRequest, matched: Int32Array): void {
     const ends = this.turnEnds;
     if (ends == null || req.body.api != Api.ChatCompletions) return;
-    const n = r.hashes.length;
-    // A rendering cut at prefix.maxBlocks has no last whole block of its own.
-    const whole = renderedWholeBlocks();
-    if (whole > 0 && whole <= n && whole < this.blocks.maxBlocks) r.endKey = unchecked(r.hashes[whole - 1]);
-    const start = replyStartBlock();
-    if (start > 0 && start <= n) ends.judge(matched, r.states, unchecked(r.hashes[start - 1]), start, this.blocks.blockSize);
+    r.endKey = ends.judgeChat(matched, r.states, r.hashes, renderedWholeBlocks(), replyStartBlock(), this.blocks);
   }
 
   /**

@@ -12,6 +12,7 @@ import { KeyedBuckets } from "../util/keyed_buckets";
 import { KeyValueStore } from "../util/store";
 import { EndpointState } from "../pool/endpoint_state";
 import { endpointId } from "../prefix/endpoint_id";
+import { BlockConfig } from "../hashing/blocks";
 import { cacheClockBlocks } from "./evictions";
 
 export const TURN_ENDS_KEY_PREFIX = "llm-picker/prefix/v1/ends/";
@@ -29,6 +30,20 @@ export class TurnEnds {
   /** A request whose rendering's last whole block hashed to `key` ended at `endpoint`, its clock then `clock`. */
   record(key: u64, endpoint: string, clock: u32): bool {
     return this.map.record(key, endpointId(endpoint), clock);
+  }
+
+  /**
+   * For a chat request whose rendering has `whole` whole blocks and whose
+   * previous reply starts at block `replyStart` (0: none): judges its match
+   * at its previous turn's endpoint (judge), and returns the key its own
+   * end is recorded under, the hash of its last whole block (0: none, for a
+   * rendering cut at prefix.maxBlocks, which has no last whole block of its
+   * own).
+   */
+  judgeChat(matched: Int32Array, states: Array<EndpointState>, hashes: StaticArray<u64>, whole: i32, replyStart: i32, blocks: BlockConfig): u64 {
+    const n = hashes.length;
+    if (replyStart > 0 && replyStart <= n) this.judge(matched, states, unchecked(hashes[replyStart - 1]), replyStart, blocks.blockSize);
+    return whole > 0 && whole <= n && whole < blocks.maxBlocks ? unchecked(hashes[whole - 1]) : 0;
   }
 
   /**
