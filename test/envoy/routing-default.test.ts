@@ -289,22 +289,23 @@ describe.skipIf(SKIP_FILTER)(
       // The other servers look busy, so other prompts go where the first turn runs.
       for (const u of upstreams()) if (u !== home) u.metrics = busy;
       expect(await scrapedAgain(upstreams(), 2)).toBe(true);
-      let during = 0;
-      for (let i = 0; i < 100 && during <= 20; i++) {
-        const body = chat(`while it runs ${i}: ${"tell me more. ".repeat(3)}`);
-        if ((await answer(body)) === home) during += blocksOf(body);
-      }
+      /** Answers other prompts until more than 20 blocks were written at `home`; returns how many. */
+      const writeAtHome = async (label: string) => {
+        let written = 0;
+        for (let i = 0; i < 200 && written <= 20; i++) {
+          const body = chat(`${label} ${i}: ${"tell me more. ".repeat(3)}`);
+          if ((await answer(body)) === home) written += blocksOf(body);
+        }
+        return written;
+      };
+      const during = await writeAtHome("while it runs");
       expect(during).toBeGreaterThan(20);
       held.res.writeHead(200, { "content-type": "text/event-stream" });
       held.res.end('data: {"choices":[{"delta":{"content":"x"}}]}\n\ndata: [DONE]\n\n');
       expect((await client.done).status).toBe(200);
       for (const u of upstreams()) u.metrics = idle;
       expect(await scrapedAgain(upstreams(), 2)).toBe(true);
-      let after = 0;
-      for (let i = 0; i < 200 && after <= 20; i++) {
-        const body = chat(`after it ended ${i}: ${"tell me more. ".repeat(3)}`);
-        if ((await answer(body)) === home) after += blocksOf(body);
-      }
+      const after = await writeAtHome("after it ended");
       expect(after).toBeGreaterThan(20);
       expect(after).toBeLessThanOrEqual(30);
       expect(during + after).toBeGreaterThan(40);
