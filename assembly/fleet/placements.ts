@@ -42,7 +42,7 @@ export class SessionPlacements {
   /** Where `session` last went, or null when this replica never saw it (or forgot it). */
   lookup(session: u64): Placement | null {
     const e = this.map.lookup(session);
-    return e != null ? new Placement(e.endpointId, <i32>clampBlocks(<i32>e.value)) : null;
+    return e != null ? new Placement(e.endpointId, clampBlocks(<i32>e.value)) : null;
   }
 
   /**

@@ -39,8 +39,18 @@ export function evictionHorizon(s: EndpointState, blockBytes: i32): u32 {
   const whole = cacheClockBlocks(s, blockBytes);
   if (whole <= 0) return 0;
   let blocks = whole;
-  if (s.hasKvCacheUsage && s.lifeWrittenBlocks >= 0) blocks = min(whole, whole * (1 - s.kvCacheUsage) + <f64>s.lifeWrittenBlocks);
+  if (s.hasKvCacheUsage && s.lifeWrittenBlocks >= 0) blocks = min(whole, freeClockBlocks(s, blockBytes) + <f64>s.lifeWrittenBlocks);
   return <u32>Math.max(1, Math.min(blocks, MAX_HORIZON));
+}
+
+/**
+ * The part of the server's KV cache that running requests leave free (1 -
+ * its KV use; the whole cache without a KV use), in clock blocks: what an
+ * entry whose request has ended lasts. 0 when the cache size is unknown.
+ */
+export function freeClockBlocks(s: EndpointState, blockBytes: i32): f64 {
+  const whole = cacheClockBlocks(s, blockBytes);
+  return s.hasKvCacheUsage ? whole * (1 - s.kvCacheUsage) : whole;
 }
 
 /** The server's whole KV cache in written-blocks clock blocks, or 0 when unknown. */

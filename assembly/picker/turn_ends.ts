@@ -13,7 +13,7 @@ import { KeyValueStore } from "../util/store";
 import { EndpointState } from "../pool/endpoint_state";
 import { endpointId } from "../prefix/endpoint_id";
 import { BlockConfig } from "../hashing/blocks";
-import { cacheClockBlocks } from "./evictions";
+import { freeClockBlocks } from "./evictions";
 
 export const TURN_ENDS_KEY_PREFIX = "llm-picker/prefix/v1/ends/";
 /** 1,024 buckets × 16 entries: the last end of 16,384 conversations. */
@@ -58,14 +58,13 @@ export class TurnEnds {
    * more, and it holds the previous prompt. Returns the endpoint's index,
    * or -1 when nothing was known.
    */
-  judge(matched: Int32Array, states: Array<EndpointState>, key: u64, replyStart: i32, blockBytes: i32): i32 {
-    if (replyStart <= 0) return -1;
+  private judge(matched: Int32Array, states: Array<EndpointState>, key: u64, replyStart: i32, blockBytes: i32): i32 {
     const end = this.map.lookup(key);
     if (end == null) return -1;
     for (let i = 0; i < states.length && i < matched.length; i++) {
       const s = unchecked(states[i]);
       if (endpointId(s.address) != end.endpointId) continue;
-      const free = freePartOf(s, blockBytes);
+      const free = freeClockBlocks(s, blockBytes);
       if (free <= 0) return -1;
       const written = <i32>(s.writtenBlocks - end.value); // wrapping; below 0: another worker's newer clock
       if (written > 0 && <f64>written > free) unchecked((matched[i] = min(unchecked(matched[i]), mostElsewhere(matched, i))));
@@ -74,13 +73,6 @@ export class TurnEnds {
     }
     return -1;
   }
-}
-
-/** The part of `s`'s cache that running requests leave free, in clock blocks (its whole cache without a KV use); 0 when unknown. */
-function freePartOf(s: EndpointState, blockBytes: i32): f64 {
-  const whole = cacheClockBlocks(s, blockBytes);
-  if (whole <= 0) return 0;
-  return s.hasKvCacheUsage ? whole * (1 - s.kvCacheUsage) : whole;
 }
 
 /** The longest match among the other endpoints. */
