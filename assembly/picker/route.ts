@@ -272,8 +272,9 @@ export class Router {
     r.states = poolStates(addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled, pool.usable);
     const matched = prefixOn ? this.matchIndex(r.hashes, addresses, r.states) : new Int32Array(addresses.length);
     r.evictionsSeen = prefixOn && this.index.lastEvicted > 0;
-    if (prefixOn) this.judgeLastTurn(r, req, matched);
     if (hint != null && prefixOn) r.hintCredited = creditPlacement(matched, addresses, hint, r.hashes.length, this.index);
+    // After the placement: where this replica saw the last turn end, that end knows more than the hint.
+    if (prefixOn) this.judgeLastTurn(r, req, matched);
     if (prefixOn && this.creditReplies) creditReply(matched, replyStartBlock(), replyEndBlock(), r.hashes.length);
     const promptBlocks = promptBlocksOf(body.length, this.blocks.blockSize, r.hashes.length);
     const prompt = new PromptSize(r.hashes.length, promptBlocks, this.blocks.blockSize);

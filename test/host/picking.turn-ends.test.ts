@@ -14,6 +14,7 @@ import { A, newPool, route, scrapeRound, send, type Sent, stat, statAfterTick, u
 
 const horizonStat = (e: string) => `llm_picker.endpoint.eviction_horizon_blocks.${e.replace(/[.:]/g, "_")}`;
 import { ensureBuilt } from "../support";
+import { REPLICAS, replica, replicasAre } from "./fixtures/fleet.js";
 
 beforeAll(() => ensureBuilt("debug"));
 
@@ -23,14 +24,19 @@ const QUESTION = "Explain how a bicycle gearbox is serviced, in order. ".repeat(
 const REPLY = "First the chain is taken off and cleaned, then the hub is opened. ".repeat(4);
 type Message = { role: string; content: string };
 const chatOf = (messages: Message[]) => JSON.stringify({ model: "m", messages, max_tokens: 8, stream: true });
-/** The first turn: one question, 10 blocks. */
-const FIRST = chatOf([{ role: "user", content: QUESTION }]);
-/** The next turn: the first, the reply to it and a new question. */
-const NEXT = chatOf([
-  { role: "user", content: QUESTION },
-  { role: "assistant", content: REPLY },
-  { role: "user", content: "And the brakes?" },
-]);
+/** A conversation's first turn (one question, 10 blocks) and its next (the first, the reply to it and a new question). */
+function conversation(opening = ""): { first: string; next: string } {
+  const question = opening + QUESTION;
+  return {
+    first: chatOf([{ role: "user", content: question }]),
+    next: chatOf([
+      { role: "user", content: question },
+      { role: "assistant", content: REPLY },
+      { role: "user", content: "And the brakes?" },
+    ]),
+  };
+}
+const { first: FIRST, next: NEXT } = conversation();
 /** A small unrelated chat (3 blocks). */
 const filler = (i: number) => chatOf([{ role: "user", content: uniquePrompt(i) }]);
 
@@ -63,10 +69,10 @@ function writeAfter(host: ProxyWasmHost, home: string, from: number, blocks: num
   return writtenBlocksOf(host, home) - from;
 }
 
-/** Where NEXT goes and the blocks of it held there (the prefix.matched_blocks counter's advance). */
-function sendNext(host: ProxyWasmHost): { endpoint: string | undefined; matched: number } {
+/** Where `next` goes and the blocks of it held there (the prefix.matched_blocks counter's advance). */
+function sendNext(host: ProxyWasmHost, next = NEXT): { endpoint: string | undefined; matched: number } {
   const before = statAfterTick(host, "llm_picker.prefix.matched_blocks") ?? 0;
-  const endpoint = route(host, NEXT);
+  const endpoint = route(host, next);
   return { endpoint, matched: (statAfterTick(host, "llm_picker.prefix.matched_blocks") ?? 0) - before };
 }
 
@@ -117,6 +123,36 @@ describe("a conversation's last turn: its history judged from the turn's end (do
     expect(after).toBeGreaterThan(blocks);
     expect(after).toBeLessThanOrEqual(horizon);
     expect(sendNext(host)).toEqual({ endpoint: A, matched });
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
+  // In a fleet the session's owner also credits the server its last turn went to (its
+  // placement: all its blocks but the last) unless the index found them evicted there.
+  // Here the index does not (what is written after the turn is left running, so the
+  // mean life its horizon adds stays), but the turn's end does: the end has the last word.
+  it("in a fleet, a session's placement is not credited where its last turn's end says its history was written over", async () => {
+    const page = { ...CACHE, kv: 0.5 };
+    const host = await replica(REPLICAS[0], [A], true, 3, { profile: "default" });
+    replicasAre(host, REPLICAS, { [A]: page });
+    // Sessions other replicas own are forwarded, not routed: the loops go on until A's clock moved enough.
+    endAll(writeWhileOpen(host, A, 19, 0));
+    let owned: { first: string; next: string } | undefined;
+    for (let i = 0; i < 50 && owned === undefined; i++) {
+      const c = conversation(`Session ${i}. `);
+      if (route(host, c.first) === A) owned = c;
+    }
+    expect(owned).toBeDefined();
+    const ended = writtenBlocksOf(host, A);
+    replicasAre(host, REPLICAS, { [A]: page });
+    const horizon = stat(host, horizonStat(A)) ?? 0;
+    expect(horizon).toBeGreaterThanOrEqual(24);
+    const open = writeWhileOpen(host, A, 20, 1_000);
+    const after = writtenBlocksOf(host, A) - ended;
+    expect(after).toBeGreaterThan(20);
+    expect(after).toBeLessThanOrEqual(horizon);
+    expect(sendNext(host, owned!.next)).toEqual({ endpoint: A, matched: 0 });
+    endAll(open);
     expect(host.traps()).toEqual([]);
     host.close();
   });
