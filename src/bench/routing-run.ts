@@ -87,7 +87,7 @@ export function recordServed(pool: SimPool, on: boolean): void {
  * Writes what the pool's servers recorded as `dir/<trace>-<policy>.jsonl`:
  * one line per request, in order of first token, model ms from the run's
  * first arrival: the server (index in the pool), arrival, admission, prefill
- * start, first token, prompt and cached tokens, and for a request that
+ * start, first token, prompt, cached and output tokens, and for a request that
  * ended, its end and the KV blocks free just before. Returns the file.
  */
 export function writeServedLog(pool: SimPool, dir: string, trace: string, policy: string): string {
@@ -105,6 +105,7 @@ export function writeServedLog(pool: SimPool, dir: string, trace: string, policy
       firstTokenMs: at(r.firstTokenMs),
       promptTokens: r.promptTokens,
       cachedTokens: r.cachedTokens,
+      outputTokens: r.outputTokens,
       runningAtArrival: r.runningAtArrival,
       waitingAtArrival: r.waitingAtArrival,
       freeBlocksAtArrival: r.freeBlocksAtArrival,

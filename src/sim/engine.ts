@@ -122,6 +122,8 @@ export interface ServedRecord {
   firstTokenMs: number;
   promptTokens: number;
   cachedTokens: number;
+  /** The tokens it generates (its KV blocks are allocated for prompt and output at admission). */
+  outputTokens: number;
   /** The batch it found on arrival: requests running, requests waiting and KV blocks free. */
   runningAtArrival: number;
   waitingAtArrival: number;
@@ -500,7 +502,7 @@ export class SimEngine {
     if (this.ttftSamples.length < MAX_SAMPLES) this.ttftSamples.push(job.ttftMs);
     if (this.servedLog !== null && this.servedLog.length < MAX_SAMPLES) {
       const { arrivalMs, admittedMs, prefillStartMs, cachedTokens, runningAtArrival, waitingAtArrival, freeBlocksAtArrival, poolView } = job;
-      const { promptTokens, tag, decision } = job.spec;
+      const { promptTokens, outputTokens, tag, decision } = job.spec;
       job.served = {
         arrivalMs,
         admittedMs,
@@ -508,6 +510,7 @@ export class SimEngine {
         firstTokenMs: plannedMs,
         promptTokens,
         cachedTokens,
+        outputTokens,
         runningAtArrival,
         waitingAtArrival,
         freeBlocksAtArrival,

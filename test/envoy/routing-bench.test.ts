@@ -515,6 +515,7 @@ describe.skipIf(SKIP_FILTER)("routing benchmark through the real Envoy", () => {
           "firstTokenMs",
           "promptTokens",
           "cachedTokens",
+          "outputTokens",
           "runningAtArrival",
           "waitingAtArrival",
           "freeBlocksAtArrival",
@@ -545,6 +546,8 @@ describe.skipIf(SKIP_FILTER)("routing benchmark through the real Envoy", () => {
         expect([0, 1]).toContain(r.server);
         expect(r.arrivalMs).toBeLessThanOrEqual(r.admittedMs);
         expect(r.admittedMs).toBeLessThanOrEqual(r.prefillStartMs);
+        // Every request asked for 4 tokens, and the simulators generate max_tokens when it is given.
+        expect(r.outputTokens).toBe(4);
         // The simulators' latency model: 0.1 ms per uncached prompt token, then 10 ms to the first token.
         expect(r.firstTokenMs - r.prefillStartMs).toBeCloseTo(0.1 * (r.promptTokens - r.cachedTokens) + 10, 1);
       }
