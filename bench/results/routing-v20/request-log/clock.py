@@ -1,0 +1,88 @@
+"""The filter's written-blocks clock against what the servers wrote, from a
+request log of the probe build in ../probes/free-at-end-debug.patch, run
+with `bench:routing --request-log DIR --filter-config
+'{"debugHeaders":true}'` (its decision header carries, per endpoint, the
+clock, the free part of the cache in clock blocks and the learned blocks
+per token, as the filter read them when it routed the request). For each
+next turn, at the server of its turn before: the clock's advance from that
+turn's end to this arrival (read off the first decision after the end and
+this one's) over the KV blocks the server allocated in between, in clock
+blocks (16 tokens a block times blocks per token); and the free part the
+filter read just after the end over the exact one. Then five rules for
+"evicted" on the same turns: the filter's clock or the true writes, against
+the filter's free part (at the end, or now as main judges) or the exact
+one (truth as in evictions.py: under
+60% of the turn before held, or at least 90%).
+Usage: python3 clock.py LOG.jsonl[.gz] ..."""
+import bisect
+import gzip
+import json
+import math
+import sys
+
+
+def rows(path):
+    opener = gzip.open if path.endswith(".gz") else open
+    with opener(path, "rt") as f:
+        return sorted((json.loads(line) for line in f), key=lambda r: r["arrivalMs"])
+
+
+def quantiles(xs):
+    xs = sorted(xs)
+    return " ".join(f"p{int(p * 100)} {xs[int(p * (len(xs) - 1))]:.2f}" for p in (0.1, 0.5, 0.9))
+
+
+for path in sys.argv[1:]:
+    log = rows(path)
+    by_server, address = {}, {}
+    for r in log:
+        r["_d"] = json.loads(r["decision"])
+        by_server.setdefault(r["server"], []).append(r)
+        address[r["server"]] = r["_d"]["endpoint"]
+    arrivals = [r["arrivalMs"] for r in log]
+
+    def clocks_after(t, a):
+        i = bisect.bisect_left(arrivals, t)
+        return log[i]["_d"]["clocks"][a] if i < len(log) else None
+
+    advance, free, turns, last = [], [], [], {}
+    for r in log:
+        session = r["tag"].split("#")[0]
+        before = last.get(session)
+        last[session] = r
+        if before is None:
+            continue
+        server = before["server"]
+        a = address[server]
+        at_end, now = clocks_after(before["doneMs"], a), r["_d"]["clocks"][a]
+        if at_end is None:
+            continue
+        per_block = 16 * now[2]
+        written = per_block * sum(
+            math.ceil((q["promptTokens"] + q["outputTokens"]) / 16) - q["cachedTokens"] // 16
+            for q in by_server[server]
+            if before["doneMs"] < q["admittedMs"] < r["arrivalMs"]
+        )
+        clock = now[0] - at_end[0]
+        f_end = before["freeBlocksBeforeDone"] * per_block
+        if written > 50 * per_block:
+            advance.append(clock / written)
+        if f_end > 0:
+            free.append(at_end[1] / f_end)
+        held = r["cachedAtArrivalByServer"][server] / before["promptTokens"]
+        if not 0.6 <= held < 0.9:
+            turns.append((held < 0.6, clock, written, at_end[1], f_end, now[1]))
+    print(path)
+    print(f"  clock advance / blocks written: {quantiles(advance)} ({len(advance)} turns)")
+    print(f"  free part read / exact:         {quantiles(free)}")
+    for name, rule in (
+        ("filter's clock > its free part now", lambda c, w, f, fe, fn: c > fn),
+        ("filter's clock > its free part at end", lambda c, w, f, fe, fn: c > f),
+        ("blocks written > its free part at end", lambda c, w, f, fe, fn: w > f),
+        ("filter's clock > exact free part", lambda c, w, f, fe, fn: c > fe),
+        ("blocks written > exact free part", lambda c, w, f, fe, fn: w > fe),
+    ):
+        n = [0, 0, 0, 0]
+        for lost, c, w, f, fe, fn in turns:
+            n[(0 if lost else 1) if rule(c, w, f, fe, fn) else (2 if lost else 3)] += 1
+        print(f"  {name:38s} evicted, right {n[0]:3d}; evicted, held {n[1]:3d}; held, lost {n[2]:3d}; held, right {n[3]:3d}")
