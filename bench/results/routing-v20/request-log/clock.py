@@ -15,16 +15,10 @@ one (truth as in evictions.py: under
 60% of the turn before held, or at least 90%).
 Usage: python3 clock.py LOG.jsonl[.gz] ..."""
 import bisect
-import gzip
 import json
-import math
 import sys
 
-
-def rows(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt") as f:
-        return sorted((json.loads(line) for line in f), key=lambda r: r["arrivalMs"])
+from logs import blocks_allocated, by_server, next_turns, rows
 
 
 def quantiles(xs):
@@ -34,10 +28,9 @@ def quantiles(xs):
 
 for path in sys.argv[1:]:
     log = rows(path)
-    by_server, address = {}, {}
+    servers, address = by_server(log), {}
     for r in log:
         r["_d"] = json.loads(r["decision"])
-        by_server.setdefault(r["server"], []).append(r)
         address[r["server"]] = r["_d"]["endpoint"]
     arrivals = [r["arrivalMs"] for r in log]
 
@@ -45,24 +38,15 @@ for path in sys.argv[1:]:
         i = bisect.bisect_left(arrivals, t)
         return log[i]["_d"]["clocks"][a] if i < len(log) else None
 
-    advance, free, turns, last = [], [], [], {}
-    for r in log:
-        session = r["tag"].split("#")[0]
-        before = last.get(session)
-        last[session] = r
-        if before is None:
-            continue
+    advance, free, turns = [], [], []
+    for before, r in next_turns(log):
         server = before["server"]
         a = address[server]
         at_end, now = clocks_after(before["doneMs"], a), r["_d"]["clocks"][a]
         if at_end is None:
             continue
         per_block = 16 * now[2]
-        written = per_block * sum(
-            math.ceil((q["promptTokens"] + q["outputTokens"]) / 16) - q["cachedTokens"] // 16
-            for q in by_server[server]
-            if before["doneMs"] < q["admittedMs"] < r["arrivalMs"]
-        )
+        written = per_block * blocks_allocated(servers[server], before["doneMs"], r["arrivalMs"])
         clock = now[0] - at_end[0]
         f_end = before["freeBlocksBeforeDone"] * per_block
         if written > 50 * per_block:

@@ -10,20 +10,9 @@ when the last request before this one arrived there (F_now). Truth: the
 server held under 60% of the turn before's prompt (lost) or at least 90%
 (held); turns in between are left out.
 Usage: python3 evictions.py LOG.jsonl[.gz] ..."""
-import gzip
-import json
-import math
 import sys
 
-
-def rows(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt") as f:
-        return sorted((json.loads(line) for line in f), key=lambda r: r["arrivalMs"])
-
-
-def blocks_written(requests, start, end):
-    return sum(math.ceil((q["promptTokens"] + q["outputTokens"]) / 16) - q["cachedTokens"] // 16 for q in requests if start < q["admittedMs"] < end)
+from logs import blocks_allocated, by_server, next_turns, rows
 
 
 RULES = {
@@ -35,22 +24,14 @@ RULES = {
 totals = {name: [0, 0, 0, 0] for name in RULES}
 for path in sys.argv[1:]:
     log = rows(path)
-    by_server = {}
-    for r in log:
-        by_server.setdefault(r["server"], []).append(r)
-    last = {}
-    for r in log:
-        session = r["tag"].split("#")[0]
-        before = last.get(session)
-        last[session] = r
-        if before is None:
-            continue
+    servers = by_server(log)
+    for before, r in next_turns(log):
         server = before["server"]
         held = r["cachedAtArrivalByServer"][server] / before["promptTokens"]
         if 0.6 <= held < 0.9:
             continue
-        there = by_server[server]
-        written = blocks_written(there, before["doneMs"], r["arrivalMs"])
+        there = servers[server]
+        written = blocks_allocated(there, before["doneMs"], r["arrivalMs"])
         earlier = [q for q in there if q["arrivalMs"] < r["arrivalMs"]]
         f_now = earlier[-1]["freeBlocksAtArrival"]
         for name, rule in RULES.items():

@@ -6,15 +6,10 @@ through the run), the wait for a place in a full batch (admission less
 arrival) at p50 and p99, the requests per server, and the share of the
 filter's decisions that found every server saturated (routed on load
 alone). Usage: python3 overload.py LOG.jsonl[.gz] ..."""
-import gzip
 import json
 import sys
 
-
-def rows(path):
-    opener = gzip.open if path.endswith(".gz") else open
-    with opener(path, "rt") as f:
-        return sorted((json.loads(line) for line in f), key=lambda r: r["arrivalMs"])
+from logs import by_server, rows
 
 
 def quantile(xs, p):
@@ -28,9 +23,7 @@ for path in sys.argv[1:]:
     thirds = [log[: n // 3], log[n // 3 : 2 * n // 3], log[2 * n // 3 :]]
     means = [sum(r["firstTokenMs"] - r["arrivalMs"] for r in t) / len(t) for t in thirds]
     waits = [r["admittedMs"] - r["arrivalMs"] for r in log]
-    per_server = {}
-    for r in log:
-        per_server[r["server"]] = per_server.get(r["server"], 0) + 1
+    per_server = {server: len(requests) for server, requests in by_server(log).items()}
     decisions = [json.loads(r["decision"]) for r in log if r.get("decision")]
     saturated = f"{sum(1 for d in decisions if d.get('saturated')) / len(decisions):.0%}" if decisions else "n/a (no decision header)"
     print(path)
