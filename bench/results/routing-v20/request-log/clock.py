@@ -8,10 +8,10 @@ next turn, at the server of its turn before: the clock's advance from that
 turn's end to this arrival (read off the first decision after the end and
 this one's) over the KV blocks the server allocated in between, in clock
 blocks (16 tokens a block times blocks per token); and the free part the
-filter read just after the end over the exact one. Then six rules for
+filter read just after the end over the exact one. Then seven rules for
 "evicted" on the same turns: the filter's clock or the true writes, against
-the filter's free part (at the end, or now as main judges) or the exact
-one, and the true writes a scrape late (what a clock read off the
+the filter's free part (at the end, now as main judges, or the smaller
+of the two) or the exact one, and the true writes a scrape late (what a clock read off the
 servers' token counters would know) against the filter's (truth as in evictions.py: under
 60% of the turn before held, or at least 90%).
 Usage: python3 clock.py LOG.jsonl[.gz] ..."""
@@ -68,6 +68,7 @@ for path in sys.argv[1:]:
     for name, rule in (
         ("filter's clock > its free part now", lambda c, w, f, fe, fn, wl: c > fn),
         ("filter's clock > its free part at end", lambda c, w, f, fe, fn, wl: c > f),
+        ("filter's clock > the smaller of both", lambda c, w, f, fe, fn, wl: c > min(f, fn)),
         ("blocks written > its free part at end", lambda c, w, f, fe, fn, wl: w > f),
         ("the same, a scrape late", lambda c, w, f, fe, fn, wl: wl > f),
         ("filter's clock > exact free part", lambda c, w, f, fe, fn, wl: c > fe),
