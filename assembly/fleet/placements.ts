@@ -10,12 +10,10 @@
 // replica knows where a session lives, and the one that takes it over
 // usually does, or hears it from the first hop that forwards the request.
 //
-// Kept in shared data (one view for the VM's workers) under a fixed key
-// space: PLACEMENT_BUCKETS keys of at most PLACEMENT_ENTRIES 16-byte
-// entries (session key, endpoint id, prompt blocks), most recent first;
-// a full bucket drops its oldest. Shared data has no delete and no expiry,
-// so nothing here is keyed per session. A value that is not a whole number
-// of entries (another layout, a torn write) reads as empty.
+// Kept in shared data (one view for the VM's workers) as a KeyedBuckets map
+// (util/keyed_buckets.ts: its layout and how a full bucket forgets): the
+// session key to the endpoint id and the prompt's blocks, PLACEMENT_BUCKETS
+// keys of at most PLACEMENT_ENTRIES entries.
 import { KeyValueStore } from "../util/store";
 import { hexDigit } from "../util/hex";
 import { KeyedBuckets } from "../util/keyed_buckets";

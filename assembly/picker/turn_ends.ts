@@ -55,23 +55,22 @@ export class TurnEnds {
    * running requests leave free, which the history joined when the turn
    * ended: more, and the history is taken as evicted there (it keeps only
    * what another endpoint also holds, a prompt the pool shares); not
-   * more, and it holds the previous prompt. Returns the endpoint's index,
-   * or -1 when nothing was known.
+   * more, and it holds the previous prompt. Nothing changes when no end
+   * was recorded or the endpoint's cache size is unknown.
    */
-  private judge(matched: Int32Array, states: Array<EndpointState>, key: u64, replyStart: i32, blockBytes: i32): i32 {
+  private judge(matched: Int32Array, states: Array<EndpointState>, key: u64, replyStart: i32, blockBytes: i32): void {
     const end = this.map.lookup(key);
-    if (end == null) return -1;
+    if (end == null) return;
     for (let i = 0; i < states.length && i < matched.length; i++) {
       const s = unchecked(states[i]);
       if (endpointId(s.address) != end.endpointId) continue;
       const free = freeClockBlocks(s, blockBytes);
-      if (free <= 0) return -1;
+      if (free <= 0) return;
       const written = <i32>(s.writtenBlocks - end.value); // wrapping; below 0: another worker's newer clock
       if (written > 0 && <f64>written > free) unchecked((matched[i] = min(unchecked(matched[i]), mostElsewhere(matched, i))));
       else if (unchecked(matched[i]) < replyStart) unchecked((matched[i] = replyStart));
-      return i;
+      return;
     }
-    return -1;
   }
 }
 
