@@ -25,20 +25,8 @@ import { Config } from "../config/types";
 import { parseConfig } from "../config/parse";
 import { Router } from "../picker/route";
 import { Stats } from "./stats";
-import {
-  acquireLease,
-  ensurePoolKeys,
-  InFlight,
-  inFlightAt,
-  leaseExpiry,
-  readInFlight,
-  releaseLease,
-  prunePublished,
-  pruneInFlight,
-  publishScrape,
-  publishSnapshot,
-  readStates,
-} from "../pool/shared_state";
+import { acquireLease, ensurePoolKeys, inFlightAt, leaseExpiry, releaseLease, prunePublished, publishScrape, publishSnapshot, readStates } from "../pool/shared_state";
+import { InFlight, pruneInFlight, readInFlight } from "../pool/in_flight";
 import { EndpointState } from "../pool/endpoint_state";
 import { endpointId } from "../prefix/endpoint_id";
 import { readEndpointsSnapshot } from "../pool/snapshot";
@@ -105,7 +93,7 @@ export class RootContext {
     for (let i = 0; i < config.endpoints.length; i++) addresses.push(unchecked(config.endpoints[i]).address);
     const seed = config.seed != 0 ? config.seed : <u64>(Math.random() * 9007199254740991.0);
     this.leaseOwner = (<u64>(Math.random() * 4294967295.0) << 32) | <u64>this.id;
-    const router = new Router(config, this.store, seed);
+    const router = new Router(config, this.store, seed, <u64>(Math.random() * 9007199254740991.0));
     // Creates the index's fixed key space on first start; one read afterwards.
     router.index.init();
     this.router = router;

@@ -68,6 +68,9 @@ export class StreamContext {
   private streamed: bool = false;
   /** When its first token came back (ms), for the slot hold; 0: not seen (or not streamed). */
   private firstTokenAtMs: i64 = 0;
+  /** RouteResult.decodeKey and maxTokens: its entry among the decoding requests (0: none) and the output tokens it asked for. */
+  private decodeKey: u32 = 0;
+  private maxTokens: i32 = 0;
   /** Reads a /v1/responses stream's first events for its first token (null for the other APIs: their first byte is it). */
   private firstToken: FirstTokenScanner | null = null;
   private responseStatus: i32 = 0;
@@ -255,6 +258,8 @@ export class StreamContext {
     this.routedAtMs = r.routedAtMs;
     this.routedClock = <i64>r.routedClock;
     this.endKey = r.endKey;
+    this.decodeKey = r.decodeKey;
+    this.maxTokens = r.maxTokens;
     this.streamed = r.streamed;
     const req = r.request;
     if (r.streamed && r.pendingBlocks > 0 && req != null && FirstTokenScanner.readsBody(req.body.api)) this.firstToken = new FirstTokenScanner(req.body.api);
@@ -335,7 +340,7 @@ export class StreamContext {
       if (!this.firstTokenIn(bodySize)) return CONTINUE;
       const router = this.root.router;
       const now = nowMs();
-      if (router != null) router.prefillDone(this.endpoint, this.pendingBlocks, this.aheadBlocks, this.routedAtMs, now, this.waitsForPlace);
+      if (router != null) router.prefillDone(this.endpoint, this.pendingBlocks, this.aheadBlocks, this.routedAtMs, now, this.waitsForPlace, this.decodeKey);
       this.pendingBlocks = 0;
       this.firstTokenAtMs = now;
     }
@@ -405,7 +410,8 @@ export class StreamContext {
     const failed = this.responseStatus == 0 || this.responseStatus >= 500;
     // How long it ran after its first token: the place it held in the batch.
     const holdMs = !failed && this.firstTokenAtMs > 0 ? nowMs() - this.firstTokenAtMs : 0;
-    router.finish(this.endpoint, this.hashes, this.matchedBlocks, failed, this.pendingBlocks, holdMs, this.routedClock, this.endKey);
+    router.finish(this.endpoint, this.hashes, this.matchedBlocks, failed, this.pendingBlocks, holdMs, this.routedClock, this.endKey, this.decodeKey, this.maxTokens);
+    this.decodeKey = 0;
     this.pendingBlocks = 0;
     this.routedClock = -1;
     this.endKey = 0;

@@ -33,7 +33,9 @@ import { uncachedBlocks } from "../scoring/scorers/predicted_prefill";
 import { Pcg32 } from "../scoring/rng";
 import { discountPendingMatches, estimateDrained, poolPace, prefillPace, PromptSize } from "./prefill_running";
 import { estimateSlotWait, mostSlots, waitsForPlace } from "./slot_wait";
-import { addInFlight, changeInFlight, InFlightDelta, penalize, poolStates, readInFlight, readStates } from "../pool/shared_state";
+import { DecodeChange } from "../pool/decode_ends";
+import { addInFlight, changeInFlight, InFlightDelta, penalize, readInFlight } from "../pool/in_flight";
+import { poolStates, readStates } from "../pool/shared_state";
 import { FLEET_MEMBERS_KEY, MEMBERS_KEY, Pool, PoolView } from "../pool/members";
 import { Labels } from "../pool/labels";
 import { MaglevTable } from "../fleet/maglev";
@@ -84,6 +86,10 @@ export class RouteResult {
   waitsForPlace: bool = false;
   /** The body asked for a streamed response (`stream: true`). */
   streamed: bool = false;
+  /** Its key among the requests decoding at the endpoint (pool/decode_ends.ts); 0: not recorded (no max_tokens). */
+  decodeKey: u32 = 0;
+  /** The most output tokens the body asked for (ParsedBody.maxTokens; 0: not given). */
+  maxTokens: i32 = 0;
   decision: Decision | null = null;
   states: Array<EndpointState> = [];
   /** Forward: the session key (16 hex digits, the value Maglev hashes) and the replica expected to own it. */
@@ -123,6 +129,8 @@ export class Router {
   /** Where and when chat requests ended (null without followEvictions). */
   private readonly turnEnds: TurnEnds | null;
   private rng: Pcg32;
+  /** Keys of this VM's requests among the decoding ones (pool/decode_ends.ts). */
+  private decodeKeys: Pcg32;
   /** Starts of bodies that parsed: a body that begins with one is not checked there again. */
   private validated: ValidatedPrefixes;
   /** Count a chat's previous reply as cached with the previous turn (prefix.creditReplies; never in the seed profile). */
@@ -134,7 +142,8 @@ export class Router {
   /** Requests this VM has sent to an endpoint (the scraper's "traffic since the last scrape"). */
   routedCount: i64 = 0;
 
-  constructor(public config: Config, public store: KeyValueStore, seed: u64) {
+  /** `instance`: differs between VMs (decode keys unique across workers even with a configured seed). */
+  constructor(public config: Config, public store: KeyValueStore, seed: u64, instance: u64 = 0) {
     this.blocks = BlockConfig.of(config.prefix.blockSize, config.prefix.maxBlocks, config.prefix.hashTrailingBlock);
     const ic = new PrefixIndexConfig();
     ic.blocksPerEndpoint = config.prefix.capacityPerEndpoint;
@@ -146,6 +155,7 @@ export class Router {
     this.followEvictions = config.prefix.followEvictions && config.scoring.profile.name != "seed";
     this.spreadFirstPrefills = config.prefix.spreadFirstPrefills && config.scoring.profile.name != "seed";
     this.rng = new Pcg32(seed);
+    this.decodeKeys = new Pcg32(seed ^ instance ^ 0x2545f4914f6cdd1d);
     // Its own seed: the table's hashes must not be guessable from the picks.
     this.validated = new ValidatedPrefixes(seed ^ 0x9e3779b97f4a7c15);
     const addresses = new Array<string>();
@@ -235,6 +245,7 @@ export class Router {
     const req = toLLMRequest(p, headers, generatedId);
     r.request = req;
     r.streamed = p.stream;
+    const maxTokens = (r.maxTokens = p.maxTokens);
     r.newBody = forwardedBody(body, p, headers, req);
     // Fleet: the session (0 outside a fleet) and where it was last seen going.
     let session: u64 = 0;
@@ -286,7 +297,7 @@ export class Router {
     const pace = poolPace(r.states);
     const slots = mostSlots(r.states);
     estimateDrained(r.states, nowMs, pace);
-    estimateSlotWait(r.states, pace, slots, prompt, credited != null ? credited : matched);
+    estimateSlotWait(r.states, pace, slots, prompt, credited != null ? credited : matched, inflight, nowMs);
     const sreq = new ScoringRequest();
     sreq.priority = priorityOf(headers);
     sreq.adapter = adapterOf(req.targetModel, r.states);
@@ -328,7 +339,10 @@ export class Router {
     change.blocks = r.pendingBlocks;
     change.written = written;
     change.nowMs = nowMs;
-    changeInFlight(this.store, r.endpoint, change, inflight.value);
+    // Recorded among the decoding requests when it says how long it will run (docs/routing.md "When places free").
+    const key = maxTokens > 0 ? max<u32>(this.decodeKeys.nextU32(), 1) : 0;
+    if (key != 0) change.decode = DecodeChange.add(endpointId(r.endpoint), key, nowMs, maxTokens);
+    if (changeInFlight(this.store, r.endpoint, change, inflight.value)) r.decodeKey = key;
     this.routedCount++;
     return r;
   }
@@ -366,12 +380,13 @@ export class Router {
    * a pace that counted it would make the busiest servers look the slowest
    * to prefill, and their waits for a place the shortest in blocks.
    */
-  prefillDone(endpoint: string, pendingBlocks: i32, aheadBlocks: i32, routedAtMs: i64, nowMs: i64, waitedForPlace: bool = false): void {
+  prefillDone(endpoint: string, pendingBlocks: i32, aheadBlocks: i32, routedAtMs: i64, nowMs: i64, waitedForPlace: bool = false, decodeKey: u32 = 0): void {
     if (endpoint.length == 0 || pendingBlocks <= 0) return;
     const change = new InFlightDelta();
     change.blocks = -pendingBlocks;
     change.nowMs = nowMs;
     if (!waitedForPlace) change.pace = prefillPace(pendingBlocks, aheadBlocks, routedAtMs, nowMs);
+    if (decodeKey != 0) change.decode = DecodeChange.start(decodeKey, nowMs);
     changeInFlight(this.store, endpoint, change, null);
   }
 
@@ -392,7 +407,7 @@ export class Router {
    * it ran (docs/hashing.md "Evictions"). `endKey`: its RouteResult.endKey
    * (0: none), under which a chat's end is recorded (TurnEnds).
    */
-  finish(endpoint: string, hashes: StaticArray<u64>, matchedBlocks: i32, failed: bool, pendingBlocks: i32 = 0, holdMs: i64 = 0, routedClock: i64 = -1, endKey: u64 = 0): void {
+  finish(endpoint: string, hashes: StaticArray<u64>, matchedBlocks: i32, failed: bool, pendingBlocks: i32 = 0, holdMs: i64 = 0, routedClock: i64 = -1, endKey: u64 = 0, decodeKey: u32 = 0, maxTokens: i32 = 0): void {
     if (endpoint.length == 0) return;
     // Blocks released only now (no streamed first token) say nothing of when
     // the next prefill started: the prefill-since time stays as it is.
@@ -400,6 +415,8 @@ export class Router {
     change.count = -1;
     change.blocks = pendingBlocks > 0 ? -pendingBlocks : 0;
     change.holdMs = <f64>holdMs;
+    if (holdMs > 0 && maxTokens > 0) change.tokenMs = <f64>holdMs / <f64>maxTokens;
+    if (decodeKey != 0) change.decode = DecodeChange.end(decodeKey);
     if (!failed && routedClock >= 0) {
       change.routedClock = <u32>routedClock;
       change.hasRoutedClock = true;

@@ -9,6 +9,8 @@ import { blocksPerTokenOf } from "./evictions";
 import { kvWaitMs } from "./kv_room";
 import { ownElsePool, paceOf, poolMean, PromptSize } from "./prefill_running";
 import { uncachedBlocks } from "../scoring/scorers/predicted_prefill";
+import { InFlight } from "../pool/in_flight";
+import { endpointId } from "../prefix/endpoint_id";
 
 /** The most any endpoint of the pool has learned as its slot capacity (0: none has). */
 export function mostSlots(states: Array<EndpointState>): i32 {
@@ -48,22 +50,42 @@ export function slotWaitMs(occupancy: f64, capacity: i32, holdMs: f64): f64 {
   return ((occupancy - <f64>capacity + 1) * holdMs) / <f64>capacity;
 }
 
+/** Above this occupancy (a server's report, not this Envoy's requests) the ends this Envoy knows cannot cover the queue. */
+const MAX_AHEAD: f64 = 1048576;
+
 /**
- * Sets each endpoint's slotWaitBlocks for this decision: the longer of
- * slotWaitMs with its places (placesAt, `poolSlots` as there) and kvWaitMs
- * for the blocks of `prompt` it does not hold or prefill already (`held`,
- * per endpoint; in tokens at blocksPerTokenOf), with its own slot hold (else
- * the pool's mean), times its prefill pace (else `pool`, the pool's).
- * Endpoints without both keep 0.
+ * Ms until a new request gets a place at `s` with `places` places: when the
+ * k-th of its running requests ends where their lengths are known
+ * (`inflight`'s decoding requests at `msPerToken`; docs/routing.md "When
+ * places free"), else slotWaitMs with the average hold. 0 when its batch
+ * is not full.
  */
-export function estimateSlotWait(states: Array<EndpointState>, pool: f64, poolSlots: i32, prompt: PromptSize, held: Int32Array): void {
+function placeWaitMs(s: EndpointState, places: i32, hold: f64, inflight: InFlight | null, msPerToken: f64, nowMs: i64): f64 {
+  const average = slotWaitMs(s.occupancy, places, hold);
+  if (average <= 0 || inflight == null || !(s.occupancy < MAX_AHEAD)) return average;
+  const k = <i32>Math.ceil(s.occupancy - <f64>places + 1);
+  const known = inflight.placeFreesInMs(endpointId(s.address), k, places, msPerToken, nowMs, s.inFlight);
+  return known >= 0 ? known : average;
+}
+
+/**
+ * Sets each endpoint's slotWaitBlocks for this decision: the longer of the
+ * wait for a place (placeWaitMs, with its places by placesAt, `poolSlots`
+ * as there) and kvWaitMs for the blocks of `prompt` it does not hold or
+ * prefill already (`held`, per endpoint; in tokens at blocksPerTokenOf),
+ * with its own slot hold (else the pool's mean), times its prefill pace
+ * (else `pool`, the pool's). Endpoints without both keep 0.
+ */
+export function estimateSlotWait(states: Array<EndpointState>, pool: f64, poolSlots: i32, prompt: PromptSize, held: Int32Array, inflight: InFlight | null = null, nowMs: i64 = 0): void {
   const poolHold = poolMean(states, (s: EndpointState): f64 => <f64>s.slotHoldMs);
+  const poolTokenMs = poolMean(states, (s: EndpointState): f64 => <f64>s.msPerToken);
   for (let i = 0; i < states.length; i++) {
     const s = unchecked(states[i]);
     const hold = ownElsePool(<f64>s.slotHoldMs, poolHold);
     const uncached = uncachedBlocks(i < held.length ? unchecked(held[i]) : 0, prompt.hashed, prompt.total);
     const needTokens = <f64>uncached / blocksPerTokenOf(s, prompt.blockBytes);
-    const wait = max(slotWaitMs(s.occupancy, placesAt(s, poolSlots), hold), kvWaitMs(s, needTokens, hold));
+    const slot = placeWaitMs(s, placesAt(s, poolSlots), hold, inflight, ownElsePool(<f64>s.msPerToken, poolTokenMs), nowMs);
+    const wait = max(slot, kvWaitMs(s, needTokens, hold));
     if (wait <= 0) continue;
     const pace = paceOf(s, pool);
     if (pace > 0) s.slotWaitBlocks = wait * pace;

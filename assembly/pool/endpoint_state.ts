@@ -66,6 +66,8 @@ export class EndpointState extends ServerSignals {
    * measured). Kept with the in-flight counts, not encoded.
    */
   slotHoldMs: f32 = 0;
+  /** Ms per output token of a request after its first token there, on average; 0: not measured. From the in-flight value, not published. */
+  msPerToken: f32 = 0;
   /**
    * What this Envoy's written-blocks clock there advances while one of its
    * requests runs, from its routing to its end: a moving average (< 0: not

@@ -33,6 +33,8 @@ export class BodyParser {
   str: Uint8Array | null = null;
   raw: RawJson | null = null;
   tokens: Array<u32> = [];
+  /** max_tokens, max_completion_tokens, max_output_tokens as read (0: absent or not a positive integer). */
+  outputTokens: StaticArray<i32> = new StaticArray<i32>(3);
 
   constructor(body: Uint8Array) {
     this.sc = new JsonScanner(body);

@@ -20,15 +20,19 @@ export const F_CACHE_SALT = 11;
 export const F_INPUT = 12;
 export const F_INSTRUCTIONS = 13;
 export const F_PREV_ID = 14;
-export const F_COUNT = 15;
+export const F_MAX_TOKENS = 15;
+export const F_MAX_COMPLETION_TOKENS = 16;
+export const F_MAX_OUTPUT_TOKENS = 17;
+export const F_COUNT = 18;
 
 // Which fields matter for each API (bit i = field i).
 export const COMMON: u32 = (1 << F_MODEL) | (1 << F_STREAM) | (1 << F_CACHE_SALT);
-export const RELEVANT_COMPLETIONS: u32 = COMMON | (1 << F_PROMPT);
+export const RELEVANT_COMPLETIONS: u32 = COMMON | (1 << F_PROMPT) | (1 << F_MAX_TOKENS);
 export const RELEVANT_CHAT: u32 =
   COMMON | (1 << F_MESSAGES) | (1 << F_TOOLS) | (1 << F_DOCUMENTS) | (1 << F_CHAT_TEMPLATE) |
-  (1 << F_KWARGS) | (1 << F_RATM) | (1 << F_CFM) | (1 << F_AGP);
-export const RELEVANT_RESPONSES: u32 = COMMON | (1 << F_INPUT) | (1 << F_INSTRUCTIONS) | (1 << F_TOOLS) | (1 << F_PREV_ID);
+  (1 << F_KWARGS) | (1 << F_RATM) | (1 << F_CFM) | (1 << F_AGP) | (1 << F_MAX_TOKENS) | (1 << F_MAX_COMPLETION_TOKENS);
+export const RELEVANT_RESPONSES: u32 =
+  COMMON | (1 << F_INPUT) | (1 << F_INSTRUCTIONS) | (1 << F_TOOLS) | (1 << F_PREV_ID) | (1 << F_MAX_OUTPUT_TOKENS);
 
 /** The field id of the scanner's current key, or -1 (compared in place, no allocation). */
 export function fieldId(sc: JsonScanner): i32 {
@@ -50,6 +54,7 @@ export function fieldId(sc: JsonScanner): i32 {
       break;
     case 10:
       if (sc.keyIs("cache_salt")) return F_CACHE_SALT;
+      if (sc.keyIs("max_tokens")) return F_MAX_TOKENS;
       break;
     case 12:
       if (sc.keyIs("instructions")) return F_INSTRUCTIONS;
@@ -57,12 +62,16 @@ export function fieldId(sc: JsonScanner): i32 {
     case 13:
       if (sc.keyIs("chat_template")) return F_CHAT_TEMPLATE;
       break;
+    case 17:
+      if (sc.keyIs("max_output_tokens")) return F_MAX_OUTPUT_TOKENS;
+      break;
     case 20:
       if (sc.keyIs("chat_template_kwargs")) return F_KWARGS;
       if (sc.keyIs("previous_response_id")) return F_PREV_ID;
       break;
     case 21:
       if (sc.keyIs("add_generation_prompt")) return F_AGP;
+      if (sc.keyIs("max_completion_tokens")) return F_MAX_COMPLETION_TOKENS;
       break;
     case 22:
       if (sc.keyIs("continue_final_message")) return F_CFM;
@@ -100,6 +109,9 @@ export function fieldName(id: i32): string {
     case F_INPUT: return "input";
     case F_INSTRUCTIONS: return "instructions";
     case F_PREV_ID: return "previous_response_id";
+    case F_MAX_TOKENS: return "max_tokens";
+    case F_MAX_COMPLETION_TOKENS: return "max_completion_tokens";
+    case F_MAX_OUTPUT_TOKENS: return "max_output_tokens";
   }
   return "";
 }

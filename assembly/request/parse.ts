@@ -42,7 +42,8 @@ import { BodyParser, OPT_BOOL_ERROR } from "./body_parser";
 import { readMessages } from "./chat";
 import { readPrompt } from "./completions";
 import { emptyError, FieldError, invalidJsonError, missingError, resultOf, typeError } from "./errors";
-import { F_AGP, F_CACHE_SALT, F_CFM, F_CHAT_TEMPLATE, F_COUNT, F_DOCUMENTS, F_INPUT, F_INSTRUCTIONS, F_KWARGS, F_MESSAGES, F_MODEL, F_PREV_ID, F_PROMPT, F_RATM, F_STREAM, F_TOOLS, RELEVANT_CHAT, RELEVANT_COMPLETIONS, RELEVANT_RESPONSES, fieldId, fieldName } from "./fields";
+import { F_AGP, F_CACHE_SALT, F_CFM, F_CHAT_TEMPLATE, F_COUNT, F_DOCUMENTS, F_INPUT, F_INSTRUCTIONS, F_KWARGS, F_MAX_COMPLETION_TOKENS, F_MAX_OUTPUT_TOKENS, F_MAX_TOKENS, F_MESSAGES, F_MODEL, F_PREV_ID, F_PROMPT, F_RATM, F_STREAM, F_TOOLS, RELEVANT_CHAT, RELEVANT_COMPLETIONS, RELEVANT_RESPONSES, fieldId, fieldName } from "./fields";
+import { parseU32 } from "../json/tokens";
 import { readInput } from "./responses";
 import { Api, OptBool, ParseResult, RequestError, Span } from "./types";
 
@@ -131,6 +132,10 @@ function readField(bp: BodyParser, id: i32): bool {
       bp.cacheSalt = bp.str;
       return true;
     case F_INPUT: return readInput(bp);
+    case F_MAX_TOKENS:
+    case F_MAX_COMPLETION_TOKENS:
+    case F_MAX_OUTPUT_TOKENS:
+      return readOutputTokens(bp, id);
     case F_INSTRUCTIONS:
       if (!bp.optString("instructions")) return false;
       bp.resp.instructions = bp.str;
@@ -141,6 +146,31 @@ function readField(bp: BodyParser, id: i32): bool {
       return true;
   }
   return bp.sc.skipValue();
+}
+
+/**
+ * A limit on output tokens, kept as a hint (BodyParser.outputTokens): a
+ * positive integer that fits in i32, else 0 (not known). Never an error:
+ * the picker only estimates with it, and the model server judges it.
+ */
+function readOutputTokens(bp: BodyParser, id: i32): bool {
+  const sc = bp.sc;
+  let n: i64 = 0;
+  if (sc.peek() == JsonKind.Number) {
+    if (!sc.readNumber()) return false;
+    n = parseU32(sc.valueBytes());
+  } else if (!sc.skipValue()) return false;
+  unchecked((bp.outputTokens[id - F_MAX_TOKENS] = n > 0 && n <= <i64>i32.MAX_VALUE ? <i32>n : 0));
+  return true;
+}
+
+/** The output tokens the request asks for at most, by its API's field (0: not given): chat's max_completion_tokens before its max_tokens, as vLLM reads them. */
+function outputTokensAsked(bp: BodyParser, api: Api): i32 {
+  const asked = bp.outputTokens;
+  if (api == Api.Responses) return unchecked(asked[F_MAX_OUTPUT_TOKENS - F_MAX_TOKENS]);
+  const completion = unchecked(asked[F_MAX_COMPLETION_TOKENS - F_MAX_TOKENS]);
+  if (api == Api.ChatCompletions && completion > 0) return completion;
+  return unchecked(asked[0]);
 }
 
 function resolveApi(bp: BodyParser, api: i32): Api {
@@ -168,6 +198,7 @@ function finishFor(bp: BodyParser, api: Api): ParseResult {
   if (err != null) return resultOf(err);
   const body = bp.out.body;
   body.api = api;
+  bp.out.maxTokens = outputTokensAsked(bp, api);
   if (api == Api.Completions) {
     if (!bp.seen[F_PROMPT]) return resultOf(missingError("prompt"));
     if (bp.promptEmpty) return resultOf(emptyError("prompt", "the prompt"));

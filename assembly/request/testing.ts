@@ -236,6 +236,13 @@ export function streamOf(body: Uint8Array, api: i32): i32 {
   return r.parsed!.stream ? 1 : 0;
 }
 
+/** The output tokens the body asks for at most (ParsedBody.maxTokens), -1 on error. */
+export function maxTokensOf(body: Uint8Array, api: i32): i32 {
+  const r = parseBody(body, api);
+  if (r.parsed == null) return -1;
+  return r.parsed!.maxTokens;
+}
+
 // ---- first_token.ts ------------------------------------------------------
 
 /**

@@ -207,6 +207,8 @@ export class ParsedBody {
   modelSpan: Span = new Span(0, 0);
   /** `stream: true` was sent. */
   stream: bool = false;
+  /** The most output tokens the request asks for (its API's max_tokens field), a hint for when it ends; 0: not given or not a positive integer. */
+  maxTokens: i32 = 0;
   body: RequestBody = new RequestBody();
 }
 

@@ -24,7 +24,11 @@
 // for others, and the tail is made of such requests.
 //
 // Among the rest: the best total, then the lower occupancy, then uniformly
-// at random.
+// at random. When every endpoint is saturated, affinity yields (its total is
+// 0 everywhere) and the endpoints are ranked on this request's predicted
+// wait instead: with every batch full, the wait for a place differs between
+// servers by when their running requests end, which occupancy does not
+// show (docs/routing.md "When places free").
 import { Picker, TIE_EPSILON } from "./picker";
 import { Pcg32 } from "./rng";
 import { Candidates, ScoringRequest } from "./scorer";
@@ -60,6 +64,13 @@ export function boundCapacity(total: f64, n: i32, factor: f64): f64 {
  */
 export function batchFull(slotCapacity: i32, occupancy: f64): bool {
   return slotCapacity > 0 && occupancy >= <f64>slotCapacity;
+}
+
+/** Totals that rank the candidates on this request's predicted wait for its first token (the least wait is the best total). */
+function byPredictedWait(c: Candidates, req: ScoringRequest, n: i32): Float64Array {
+  const ranked = new Float64Array(n);
+  for (let i = 0; i < n; i++) unchecked((ranked[i] = -predictedWaitBlocks(c, req, i)));
+  return ranked;
 }
 
 export class BoundedLoadPicker extends Picker {
@@ -98,6 +109,13 @@ export class BoundedLoadPicker extends Picker {
       this.excluded = 0;
     }
     if (req.matchedBlocks != null && req.adapter.length == 0 && !c.loadOnly) this.boundWait(eligible, c, req);
+    const ranked = c.allSaturated && req.matchedBlocks != null && req.adapter.length == 0 ? byPredictedWait(c, req, n) : totals;
+    return this.bestOf(ranked, eligible, occ, c, rng);
+  }
+
+  /** The best of `totals` among the eligible, then the lower occupancy, then a random one. */
+  private bestOf(totals: Float64Array, eligible: StaticArray<bool>, occ: Float64Array, c: Candidates, rng: Pcg32): i32 {
+    const n = eligible.length;
     let best = -Infinity;
     for (let i = 0; i < n; i++) if (unchecked(eligible[i]) && unchecked(totals[i]) > best) best = unchecked(totals[i]);
     const placed = this.byPlacement(eligible, totals, best, c);

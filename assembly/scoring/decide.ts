@@ -171,9 +171,11 @@ export function decide(endpoints: Array<EndpointState>, req: ScoringRequest, cfg
 
   // Affinity yields to load when load is badly spread (guard), when the
   // health data is gone (all unhealthy) and when every server is saturated
-  // (the request should go to the least-loaded endpoint).
+  // (the request should go where it waits least: the bounded-load picker
+  // ranks on its predicted wait there, docs/routing.md "When places free").
   const loadOnly = d.guardFired || d.allUnhealthy || d.saturated;
   c.loadOnly = loadOnly;
+  c.allSaturated = d.saturated && !d.guardFired && !d.allUnhealthy;
   for (let k = 0; k < profile.scorers.length; k++) {
     const ws = unchecked(profile.scorers[k]);
     const s = ws.scorer;

@@ -98,6 +98,12 @@ export class Candidates {
    * predicted prefill either, only on load.
    */
   loadOnly: bool = false;
+  /**
+   * Load decides because every endpoint is saturated (not the guard, not
+   * missing health data): a picker that predicts this request's wait may
+   * rank on it instead of on occupancy (bounded_load.ts).
+   */
+  allSaturated: bool = false;
 
   get length(): i32 {
     return this.states.length;

@@ -11,6 +11,9 @@ import { decodeState, decodeStates, encodeState, encodeStates, EndpointState } f
 import { ByteWriter } from "../util/bytes";
 import { MemoryStore } from "../util/store";
 import { METRICS_KEY, publishScrape } from "../pool/shared_state";
+import { changeInFlight, InFlightDelta, pruneInFlight, readInFlight } from "../pool/in_flight";
+import { DECODE_ENTRY, DecodeChange, decodeFields } from "../pool/decode_ends";
+import { endpointId } from "../prefix/endpoint_id";
 import { ScoringConfig } from "./config";
 import { decide, writeDecisionFields } from "./decide";
 import { pickMaxScore } from "./picker";
@@ -418,4 +421,50 @@ export function publishSequence(pages: Uint8Array, outsideAt: i32): string {
   }
   const v = store.get(METRICS_KEY);
   return (v.found ? decodeStatesJson(v.bytes) : "null") + "|" + health;
+}
+
+/**
+ * Applies in-flight changes to one value (pool/in_flight.ts), five i32 per
+ * change: kind (0 routed, 1 first token, 2 ended, 3 pool pruned to the
+ * endpoints below `keep`), endpoint index (addresses "10.0.0.<i>:8000"), request key,
+ * now (ms), output tokens (0: no max_tokens, not recorded). Returns per
+ * endpoint index 0..7 its count, then "|", then the decoding requests as
+ * "endpointIndex:key:firstMs:tokens" in value order, then "|", then the
+ * wait until endpoint 0's first place frees at `placesAtMs` with 1 place
+ * and 1 ms per token (-1: not known).
+ */
+export function inFlightSequence(changes: Int32Array, keep: i32, placesAtMs: i32): string {
+  const store = new MemoryStore();
+  const addresses = new Array<string>();
+  const ids = new Array<u32>();
+  for (let i = 0; i < 8; i++) {
+    addresses.push("10.0.0." + i.toString() + ":8000");
+    ids.push(endpointId(addresses[i]));
+  }
+  for (let c = 0; c + 5 <= changes.length; c += 5) {
+    const kind = changes[c];
+    const e = min(max(changes[c + 1], 0), 7);
+    const key = <u32>changes[c + 2];
+    const now = <i64>changes[c + 3];
+    const tokens = changes[c + 4];
+    if (kind == 3) {
+      pruneInFlight(store, addresses.slice(0, min(max(keep, 0), 8)));
+      continue;
+    }
+    const d = new InFlightDelta();
+    d.count = kind == 0 ? 1 : kind == 2 ? -1 : 0;
+    if (tokens > 0 || kind != 0) d.decode = kind == 0 ? DecodeChange.add(ids[e], key, now, tokens) : kind == 1 ? DecodeChange.start(key, now) : DecodeChange.end(key);
+    changeInFlight(store, addresses[e], d, null);
+  }
+  const inflight = readInFlight(store);
+  let out = "";
+  for (let i = 0; i < 8; i++) out += (i > 0 ? "," : "") + inflight.countOf(ids[i]).toString();
+  out += "|";
+  const decodes = inflight.decodes;
+  for (let i = 0; i < decodes.length / DECODE_ENTRY; i++) {
+    const f = decodeFields(decodes, i);
+    out += (i > 0 ? "," : "") + ids.indexOf(f[0]).toString() + ":" + f[1].toString() + ":" + f[3].toString() + ":" + f[4].toString();
+  }
+  out += "|" + inflight.placeFreesInMs(ids[0], 1, 1, 1, <i64>placesAtMs, 0).toString();
+  return out;
 }

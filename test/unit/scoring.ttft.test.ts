@@ -366,15 +366,29 @@ describe("default profile: ties, bound factor, health, saturation, LoRA", () => 
     expect(all.loadOverrodeAffinity).toBe(true);
   });
 
-  it("every endpoint saturated: sheddable gets 429, others go by load", () => {
+  it("every endpoint saturated: a sheddable request gets 429", () => {
     const eps = [
       { waiting: 9, pendingBlocks: 4 },
       { waiting: 6, pendingBlocks: 1 },
     ];
     expect(decide(eps, { matched: [50, 0], hashed: 50, priority: -1 }).status).toBe(429);
-    const d = decide(eps, { matched: [50, 0], hashed: 50, loadFactor: 10 });
+  });
+
+  const saturatedRows: Array<[string, number[], Req, number]> = [
+    // [case, pending blocks at endpoints 0 and 1 (9 and 6 waiting), request, expected endpoint]; occupancy alone would pick endpoint 1 in every row
+    ["the prompt held at the busier one: its wait 0 + 4 + 1 = 5 blocks against 50 + 1 + 1 = 52", [4, 1], { matched: [50, 0], hashed: 50 }, 0],
+    ["held nowhere, less queued at the busier one: 50 + 1 + 1 = 52 against 50 + 4 + 1 = 55", [1, 4], { matched: [0, 0], hashed: 50 }, 0],
+    ["not hashed: no prediction, the lower occupancy", [1, 4], {}, 1],
+  ];
+  it.each(saturatedRows)("every endpoint saturated: the least predicted wait decides, affinity's weight 0: %s", (_case, pending, req, expected) => {
+    const eps = [
+      { waiting: 9, pendingBlocks: pending[0] },
+      { waiting: 6, pendingBlocks: pending[1] },
+    ];
+    const d = decide(eps, { ...req, loadFactor: 10 });
     expect(d.saturated).toBe(true);
-    expect(d.endpoint).toBe(addr(1));
+    expect(d.weights).toEqual({ "predicted-prefill": 0 });
+    expect(d.endpoint).toBe(addr(expected));
   });
 
   it("LoRA: the adapter already running counts like the whole prompt cached (lora-affinity, weight 1)", () => {
