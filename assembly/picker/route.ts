@@ -341,7 +341,7 @@ export class Router {
     change.nowMs = nowMs;
     // Recorded among the decoding requests when it says how long it will run (docs/routing.md "When places free").
     const key = maxTokens > 0 ? max<u32>(this.decodeKeys.nextU32(), 1) : 0;
-    if (key != 0) change.decode = DecodeChange.add(endpointId(r.endpoint), key, nowMs, maxTokens);
+    if (key != 0) change.decode = DecodeChange.add(key, nowMs, maxTokens);
     if (changeInFlight(this.store, r.endpoint, change, inflight.value)) r.decodeKey = key;
     this.routedCount++;
     return r;

@@ -43,27 +43,27 @@ export class DecodeChange {
 
   constructor(
     public op: DecodeOp,
-    public id: u32,
     public key: u32,
     /** Now (ms); entries older than STALE_MS at this time are dropped. < 0: none dropped. */
     public nowMs: i64,
     public tokens: i32,
   ) {}
 
-  static add(id: u32, key: u32, nowMs: i64, tokens: i32): DecodeChange {
-    return new DecodeChange(DecodeOp.Add, id, key, nowMs, tokens);
+  /** A request routed to the endpoint of the in-flight change it rides on. */
+  static add(key: u32, nowMs: i64, tokens: i32): DecodeChange {
+    return new DecodeChange(DecodeOp.Add, key, nowMs, tokens);
   }
 
   static start(key: u32, nowMs: i64): DecodeChange {
-    return new DecodeChange(DecodeOp.Start, 0, key, nowMs, 0);
+    return new DecodeChange(DecodeOp.Start, key, nowMs, 0);
   }
 
   static end(key: u32): DecodeChange {
-    return new DecodeChange(DecodeOp.End, 0, key, -1, 0);
+    return new DecodeChange(DecodeOp.End, key, -1, 0);
   }
 
   static keep(endpoints: Array<u32>): DecodeChange {
-    const c = new DecodeChange(DecodeOp.KeepEndpoints, 0, 0, -1, 0);
+    const c = new DecodeChange(DecodeOp.KeepEndpoints, 0, -1, 0);
     c.endpoints = endpoints;
     return c;
   }
@@ -80,8 +80,8 @@ export class DecodeChange {
   }
 }
 
-/** The decoding requests `decodes` (whole entries; a partial one is dropped) with `change` applied; `decodes` itself when there is none. */
-export function withDecodeChange(decodes: Uint8Array, change: DecodeChange | null): Uint8Array {
+/** The decoding requests `decodes` (whole entries; a partial one is dropped) with `change` applied, an added one at endpoint `id`; `decodes` itself when there is no change. */
+export function withDecodeChange(decodes: Uint8Array, change: DecodeChange | null, id: u32): Uint8Array {
   if (change == null) return decodes;
   const n = decodes.length / DECODE_ENTRY;
   const adds = change.op == DecodeOp.Add ? 1 : 0;
@@ -97,7 +97,7 @@ export function withDecodeChange(decodes: Uint8Array, change: DecodeChange | nul
   }
   if (adds > 0 && m < MAX_ENTRIES) {
     const to = out.dataStart + <usize>(m * DECODE_ENTRY);
-    store<u32>(to, change.id);
+    store<u32>(to, id);
     store<u32>(to, change.key, AT_KEY);
     store<u32>(to, <u32>change.nowMs, AT_ROUTED);
     store<u32>(to, 0, AT_FIRST);

@@ -54,6 +54,8 @@ const AT_TOKEN_MS: i32 = 40;
 /** Weight of a new sample in the moving averages (prefill pace, slot hold, ms per token). */
 const PACE_ALPHA: f32 = 0.25;
 
+const NO_DECODES = new Uint8Array(0);
+
 /** The endpoint entries in `b` (0 when it is empty or not of this layout). */
 function entriesIn(b: Uint8Array): i32 {
   if (b.length < HEADER) return 0;
@@ -179,8 +181,8 @@ function copyWithEntry(old: Uint8Array, found: bool, id: u32, decode: DecodeChan
   const has = entryOf(old, n, id) != 0;
   const m = n + (has ? 0 : 1);
   const from = decodesStart(n);
-  const decodes = found && old.length > from ? old.subarray(from) : new Uint8Array(0);
-  const after = withDecodeChange(decodes, decode);
+  const decodes = found && old.length > from ? old.subarray(from) : NO_DECODES;
+  const after = withDecodeChange(decodes, decode, id);
   const next = new Uint8Array(decodesStart(m) + after.length);
   store<u32>(next.dataStart, <u32>m);
   if (n > 0) memory.copy(next.dataStart + <usize>HEADER, old.dataStart + <usize>HEADER, <usize>(n * INFLIGHT_ENTRY));
@@ -283,7 +285,7 @@ export function pruneInFlight(kv: KeyValueStore, addresses: Array<string>): void
     const n = entriesIn(b);
     const from = decodesStart(n);
     const decodes = b.length > from ? b.subarray(from) : new Uint8Array(0);
-    const kept = withDecodeChange(decodes, DecodeChange.keep(ids));
+    const kept = withDecodeChange(decodes, DecodeChange.keep(ids), 0);
     const next = new Uint8Array(from + kept.length);
     let m = 0;
     for (let i = 0; i < n; i++) {

@@ -453,7 +453,7 @@ export function inFlightSequence(changes: Int32Array, keep: i32, placesAtMs: i32
     }
     const d = new InFlightDelta();
     d.count = kind == 0 ? 1 : kind == 2 ? -1 : 0;
-    if (tokens > 0 || kind != 0) d.decode = kind == 0 ? DecodeChange.add(ids[e], key, now, tokens) : kind == 1 ? DecodeChange.start(key, now) : DecodeChange.end(key);
+    if (tokens > 0 || kind != 0) d.decode = kind == 0 ? DecodeChange.add(key, now, tokens) : kind == 1 ? DecodeChange.start(key, now) : DecodeChange.end(key);
     changeInFlight(store, addresses[e], d, null);
   }
   const inflight = readInFlight(store);
