@@ -143,7 +143,7 @@ export class Router {
   routedCount: i64 = 0;
 
   /** `instance`: differs between VMs (decode keys unique across workers even with a configured seed). */
-  constructor(public config: Config, public store: KeyValueStore, seed: u64, instance: u64 = 0) {
+  constructor(public config: Config, public store: KeyValueStore, seed: u64, instance: u64) {
     this.blocks = BlockConfig.of(config.prefix.blockSize, config.prefix.maxBlocks, config.prefix.hashTrailingBlock);
     const ic = new PrefixIndexConfig();
     ic.blocksPerEndpoint = config.prefix.capacityPerEndpoint;

@@ -60,9 +60,9 @@ const MAX_AHEAD: f64 = 1048576;
  * places free"), else slotWaitMs with the average hold. 0 when its batch
  * is not full.
  */
-function placeWaitMs(s: EndpointState, places: i32, hold: f64, inflight: InFlight | null, msPerToken: f64, nowMs: i64): f64 {
+function placeWaitMs(s: EndpointState, places: i32, hold: f64, inflight: InFlight, msPerToken: f64, nowMs: i64): f64 {
   const average = slotWaitMs(s.occupancy, places, hold);
-  if (average <= 0 || inflight == null || !(s.occupancy < MAX_AHEAD)) return average;
+  if (average <= 0 || !(s.occupancy < MAX_AHEAD)) return average;
   const k = <i32>Math.ceil(s.occupancy - <f64>places + 1);
   const known = inflight.placeFreesInMs(endpointId(s.address), k, places, msPerToken, nowMs, s.inFlight);
   return known >= 0 ? known : average;
@@ -76,7 +76,7 @@ function placeWaitMs(s: EndpointState, places: i32, hold: f64, inflight: InFligh
  * with its own slot hold (else the pool's mean), times its prefill pace
  * (else `pool`, the pool's). Endpoints without both keep 0.
  */
-export function estimateSlotWait(states: Array<EndpointState>, pool: f64, poolSlots: i32, prompt: PromptSize, held: Int32Array, inflight: InFlight | null = null, nowMs: i64 = 0): void {
+export function estimateSlotWait(states: Array<EndpointState>, pool: f64, poolSlots: i32, prompt: PromptSize, held: Int32Array, inflight: InFlight, nowMs: i64): void {
   const poolHold = poolMean(states, (s: EndpointState): f64 => <f64>s.slotHoldMs);
   const poolTokenMs = poolMean(states, (s: EndpointState): f64 => <f64>s.msPerToken);
   for (let i = 0; i < states.length; i++) {

@@ -117,17 +117,19 @@ export function decodeFields(decodes: Uint8Array, i: i32): StaticArray<u32> {
 }
 
 /**
- * Ms until the `k`-th place frees at endpoint `id` (k ≥ 1), from the `m`
- * entries at `at`: its requests in routing order, the first `places` of
+ * Ms until the `k`-th place frees at endpoint `id` (k ≥ 1), from the
+ * decoding requests `decodes`: its requests in routing order, the first `places` of
  * them taken as running (a server admits in arrival order), each ending
  * `tokens × msPerToken` after its first token (after its routing when none
  * was seen). -1 when the entries do not cover the endpoint (fewer than
  * `inFlight`, this Envoy's requests there, or than k) or a figure is
  * missing: the caller then falls back to the average hold.
  */
-export function placeFreesInMs(at: usize, m: i32, id: u32, k: i32, places: i32, msPerToken: f64, nowMs: i64, inFlight: i32): f64 {
+export function placeFreesInMs(decodes: Uint8Array, id: u32, k: i32, places: i32, msPerToken: f64, nowMs: i64, inFlight: i32): f64 {
   if (k < 1 || places < 1 || !(msPerToken > 0) || !isFinite(msPerToken)) return -1;
   const now = <u32>nowMs;
+  const at = decodes.dataStart;
+  const m = decodes.length / DECODE_ENTRY;
   // Ages since routing of this endpoint's requests, oldest first.
   const ages = new Array<u32>();
   for (let i = 0; i < m; i++) {

@@ -34,7 +34,7 @@
 // key, so a hot swap never misreads the old.)
 import { KeyValueStore, STORE_CAS_MISMATCH, STORE_OK, StoreValue } from "../util/store";
 import { endpointId } from "../prefix/endpoint_id";
-import { DecodeChange, DECODE_ENTRY, placeFreesInMs, withDecodeChange } from "./decode_ends";
+import { DecodeChange, placeFreesInMs, withDecodeChange } from "./decode_ends";
 
 export const INFLIGHT_KEY = "llm-picker/pool/v8/inflight";
 const CAS_RETRIES: i32 = 16;
@@ -66,6 +66,12 @@ function entriesIn(b: Uint8Array): i32 {
 /** Where the decoding requests start in a value with `n` endpoint entries. */
 function decodesStart(n: i32): i32 {
   return HEADER + n * INFLIGHT_ENTRY;
+}
+
+/** The decoding requests of `b`, a value with `n` endpoint entries: a view into it. */
+function decodesIn(b: Uint8Array, n: i32): Uint8Array {
+  const from = decodesStart(n);
+  return b.length > from ? b.subarray(from) : NO_DECODES;
 }
 
 /** Address of `id`'s entry among the first n entries of `b`, or 0. */
@@ -147,17 +153,12 @@ export class InFlight {
 
   /** The decoding requests (decode_ends.ts entries): a view into the value. */
   get decodes(): Uint8Array {
-    const b = this.value.bytes;
-    const from = decodesStart(this.entries);
-    return this.value.found && b.length > from ? b.subarray(from) : new Uint8Array(0);
+    return this.value.found ? decodesIn(this.value.bytes, this.entries) : NO_DECODES;
   }
 
   /** decode_ends.ts placeFreesInMs over this value's decoding requests at endpoint `id`. */
   placeFreesInMs(id: u32, k: i32, places: i32, msPerToken: f64, nowMs: i64, inFlight: i32): f64 {
-    if (!this.value.found) return -1;
-    const b = this.value.bytes;
-    const from = decodesStart(this.entries);
-    return placeFreesInMs(b.dataStart + <usize>from, (b.length - from) / DECODE_ENTRY, id, k, places, msPerToken, nowMs, inFlight);
+    return placeFreesInMs(this.decodes, id, k, places, msPerToken, nowMs, inFlight);
   }
 }
 
@@ -180,9 +181,7 @@ function copyWithEntry(old: Uint8Array, found: bool, id: u32, decode: DecodeChan
   const n = found ? entriesIn(old) : 0;
   const has = entryOf(old, n, id) != 0;
   const m = n + (has ? 0 : 1);
-  const from = decodesStart(n);
-  const decodes = found && old.length > from ? old.subarray(from) : NO_DECODES;
-  const after = withDecodeChange(decodes, decode, id);
+  const after = withDecodeChange(found ? decodesIn(old, n) : NO_DECODES, decode, id);
   const next = new Uint8Array(decodesStart(m) + after.length);
   store<u32>(next.dataStart, <u32>m);
   if (n > 0) memory.copy(next.dataStart + <usize>HEADER, old.dataStart + <usize>HEADER, <usize>(n * INFLIGHT_ENTRY));
@@ -283,10 +282,9 @@ export function pruneInFlight(kv: KeyValueStore, addresses: Array<string>): void
     if (!v.found) return;
     const b = v.bytes;
     const n = entriesIn(b);
-    const from = decodesStart(n);
-    const decodes = b.length > from ? b.subarray(from) : new Uint8Array(0);
+    const decodes = decodesIn(b, n);
     const kept = withDecodeChange(decodes, DecodeChange.keep(ids), 0);
-    const next = new Uint8Array(from + kept.length);
+    const next = new Uint8Array(decodesStart(n) + kept.length);
     let m = 0;
     for (let i = 0; i < n; i++) {
       const at = b.dataStart + <usize>(HEADER + i * INFLIGHT_ENTRY);

@@ -33,8 +33,10 @@ export class BodyParser {
   str: Uint8Array | null = null;
   raw: RawJson | null = null;
   tokens: Array<u32> = [];
-  /** max_tokens, max_completion_tokens, max_output_tokens as read (0: absent or not a positive integer). */
-  outputTokens: StaticArray<i32> = new StaticArray<i32>(3);
+  /** max_tokens, max_completion_tokens and max_output_tokens as read (0: absent or not a positive integer). */
+  maxTokens: i32 = 0;
+  maxCompletionTokens: i32 = 0;
+  maxOutputTokens: i32 = 0;
 
   constructor(body: Uint8Array) {
     this.sc = new JsonScanner(body);

@@ -149,9 +149,10 @@ function readField(bp: BodyParser, id: i32): bool {
 }
 
 /**
- * A limit on output tokens, kept as a hint (BodyParser.outputTokens): a
- * positive integer that fits in i32, else 0 (not known). Never an error:
- * the picker only estimates with it, and the model server judges it.
+ * A limit on output tokens, kept as a hint (BodyParser.maxTokens and its
+ * two siblings): a positive integer that fits in i32, else 0 (not known).
+ * Never an error: the picker only estimates with it, and the model server
+ * judges it.
  */
 function readOutputTokens(bp: BodyParser, id: i32): bool {
   const sc = bp.sc;
@@ -160,17 +161,18 @@ function readOutputTokens(bp: BodyParser, id: i32): bool {
     if (!sc.readNumber()) return false;
     n = parseU32(sc.valueBytes());
   } else if (!sc.skipValue()) return false;
-  unchecked((bp.outputTokens[id - F_MAX_TOKENS] = n > 0 && n <= <i64>i32.MAX_VALUE ? <i32>n : 0));
+  const tokens = n > 0 && n <= <i64>i32.MAX_VALUE ? <i32>n : 0;
+  if (id == F_MAX_TOKENS) bp.maxTokens = tokens;
+  else if (id == F_MAX_COMPLETION_TOKENS) bp.maxCompletionTokens = tokens;
+  else bp.maxOutputTokens = tokens;
   return true;
 }
 
 /** The output tokens the request asks for at most, by its API's field (0: not given): chat's max_completion_tokens before its max_tokens, as vLLM reads them. */
 function outputTokensAsked(bp: BodyParser, api: Api): i32 {
-  const asked = bp.outputTokens;
-  if (api == Api.Responses) return unchecked(asked[F_MAX_OUTPUT_TOKENS - F_MAX_TOKENS]);
-  const completion = unchecked(asked[F_MAX_COMPLETION_TOKENS - F_MAX_TOKENS]);
-  if (api == Api.ChatCompletions && completion > 0) return completion;
-  return unchecked(asked[0]);
+  if (api == Api.Responses) return bp.maxOutputTokens;
+  if (api == Api.ChatCompletions && bp.maxCompletionTokens > 0) return bp.maxCompletionTokens;
+  return bp.maxTokens;
 }
 
 function resolveApi(bp: BodyParser, api: i32): Api {
