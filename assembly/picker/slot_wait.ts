@@ -1,13 +1,16 @@
 // A request sent to a server whose batch is full waits for a running
 // request to finish before its prefill can start. The cost and the wait
 // bound count prefill in blocks, so that wait is converted to the blocks
-// the server would prefill in the same time (docs/routing.md "A place in a
-// full batch").
+// the pool prefills in the same time (docs/routing.md "A place in a full
+// batch"). At the pool's pace, not each server's own: servers of one pool
+// prefill alike, and the paces they measure differ with the requests that
+// happened to teach them, not with their hardware; converted at its own, a
+// server's longest wait could rank below another's shortest.
 import { EndpointState } from "../pool/endpoint_state";
 import { batchFull } from "../scoring/bounded_load";
 import { blocksPerTokenOf } from "./evictions";
 import { kvWaitMs } from "./kv_room";
-import { ownElsePool, paceOf, poolMean, PromptSize } from "./prefill_running";
+import { ownElsePool, poolMean, PromptSize } from "./prefill_running";
 import { uncachedBlocks } from "../scoring/scorers/predicted_prefill";
 import { InFlight } from "../pool/in_flight";
 import { endpointId } from "../prefix/endpoint_id";
@@ -73,8 +76,9 @@ function placeWaitMs(s: EndpointState, places: i32, hold: f64, inflight: InFligh
  * wait for a place (placeWaitMs, with its places by placesAt, `poolSlots`
  * as there) and kvWaitMs for the blocks of `prompt` it does not hold or
  * prefill already (`held`, per endpoint; in tokens at blocksPerTokenOf),
- * with its own slot hold (else the pool's mean), times its prefill pace
- * (else `pool`, the pool's). Endpoints without both keep 0.
+ * with its own slot hold (else the pool's mean), times `pool`, the pool's
+ * prefill pace (poolPace). Endpoints keep 0 without a wait, and all do
+ * while no pace is measured.
  */
 export function estimateSlotWait(states: Array<EndpointState>, pool: f64, poolSlots: i32, prompt: PromptSize, held: Int32Array, inflight: InFlight, nowMs: i64): void {
   const poolHold = poolMean(states, (s: EndpointState): f64 => <f64>s.slotHoldMs);
@@ -87,7 +91,6 @@ export function estimateSlotWait(states: Array<EndpointState>, pool: f64, poolSl
     const slot = placeWaitMs(s, placesAt(s, poolSlots), hold, inflight, ownElsePool(<f64>s.msPerToken, poolTokenMs), nowMs);
     const wait = max(slot, kvWaitMs(s, needTokens, hold));
     if (wait <= 0) continue;
-    const pace = paceOf(s, pool);
-    if (pace > 0) s.slotWaitBlocks = wait * pace;
+    if (pool > 0) s.slotWaitBlocks = wait * pool;
   }
 }

@@ -76,7 +76,7 @@ export class EndpointState extends ServerSignals {
   lifeWrittenBlocks: f32 = -1;
   /**
    * The wait for a place in a full batch, in prefill blocks at the
-   * endpoint's pace (set per decision, not encoded; 0: none;
+   * pool's pace (set per decision, not encoded; 0: none;
    * picker/slot_wait.ts estimateSlotWait).
    */
   slotWaitBlocks: f64 = 0;

@@ -9,10 +9,12 @@
 // load a second concurrent request on a prefix is not sent to re-prefill it
 // elsewhere. An endpoint whose batch is full (occupancy at or above the
 // slot capacity learned from its scrapes: this request would wait for a
-// running request to finish) is left out too, unless its occupancy is at
-// most the pool's mean (⌈(T + 1) / n⌉): then every batch is about as full
-// and balance is all that is left to win. The least occupied endpoint
-// always fits, so the set is never empty.
+// running request to finish) is left out too while some batch has a place,
+// unless its occupancy is at most the pool's mean (⌈(T + 1) / n⌉). When
+// every batch is full, no endpoint is left out for it: the request waits
+// for a place wherever it goes, and the wait for a place (when the running
+// requests end there) ranks them better than occupancy does. The least
+// occupied endpoint always fits, so the set is never empty.
 //
 // A second bound is on this request's own wait: an endpoint where its
 // predicted wait for the first token (prefill queued there plus its own
@@ -66,6 +68,12 @@ export function batchFull(slotCapacity: i32, occupancy: f64): bool {
   return slotCapacity > 0 && occupancy >= <f64>slotCapacity;
 }
 
+/** Whether some candidate's batch has a place free (or its size is not learned yet). */
+function anyBatchRoom(c: Candidates, occ: Float64Array, n: i32): bool {
+  for (let i = 0; i < n; i++) if (!batchFull(unchecked(c.states[i]).slotCapacity, unchecked(occ[i]))) return true;
+  return false;
+}
+
 /** Totals that rank the candidates on this request's predicted wait for its first token (the least wait is the best total). */
 function byPredictedWait(c: Candidates, req: ScoringRequest, n: i32): Float64Array {
   const ranked = new Float64Array(n);
@@ -96,9 +104,10 @@ export class BoundedLoadPicker extends Picker {
     const cap = boundCapacity(total, n, this.bound.loadFactor);
     const fair = boundCapacity(total, n, 1);
     const eligible = new StaticArray<bool>(n);
+    const someRoom = anyBatchRoom(c, occ, n);
     for (let i = 0; i < n; i++) {
       const o = unchecked(occ[i]);
-      const ok = o <= cap && (o <= fair || !batchFull(unchecked(c.states[i]).slotCapacity, o));
+      const ok = o <= cap && (o <= fair || !someRoom || !batchFull(unchecked(c.states[i]).slotCapacity, o));
       unchecked((eligible[i] = ok));
       if (!ok) this.excluded++;
     }

@@ -3,8 +3,10 @@
  * default profile through the built filter (emulated Envoy): each endpoint's
  * slot hold is measured from its streamed requests (first token to end), and
  * where a batch is full the wait for a place, (occupancy − slots + 1) × hold
- * / slots, counts in the cost at the endpoint's prefill pace. An endpoint that
- * has learned fewer slots than the pool has shown takes the pool's.
+ * / slots, counts in the cost at the pool's prefill pace (the mean of the
+ * paces the endpoints measured, so that a wait ranks the same in ms and in
+ * blocks). An endpoint that has learned fewer slots than the pool has shown
+ * takes the pool's.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ProxyWasmHost } from "../../src/host/index.js";
@@ -15,6 +17,7 @@ import {
   firstToken,
   newPool,
   pendingBlocksOf,
+  poolPaceOf,
   prefillPaceOf,
   scrapeRound,
   send,
@@ -109,12 +112,16 @@ describe("default profile: a place in a full batch", () => {
     ["no request has ended: no hold, no wait counted", [A, B, C], false, 0],
   ] as const)("every batch full with two requests: the wait for a place, %s", async (_case, learning, ended, waits) => {
     const host = await pool([...learning]);
-    // One prompt per endpoint, first tokens 100 ms later (a pace of its
-    // blocks / 100 each), then each runs 600 ms more: a hold of 600.
+    // One prompt per endpoint, first tokens 100, 200 and 400 ms later (a
+    // pace of its blocks / 100, / 200 and / 400), then each ends at 1,000
+    // ms: holds of 900, 800 and 600.
     const warm = [1, 2, 3].map((i) => send(host, prompt(i)));
     expect(new Set(warm.map((s) => s.endpoint)).size).toBe(3);
-    host.advance(100);
-    for (const s of warm) firstToken(s.stream);
+    const firstAt = [100, 200, 400];
+    for (const [i, s] of warm.entries()) {
+      host.advance(firstAt[i] - (i === 0 ? 0 : firstAt[i - 1]));
+      firstToken(s.stream);
+    }
     host.advance(600);
     if (ended) for (const s of warm) s.stream.end("complete");
     // Two more of each prompt, at its endpoint, past their first tokens:
@@ -128,16 +135,22 @@ describe("default profile: a place in a full batch", () => {
       held.push(s);
     }
     // One more of the first prompt: at each endpoint its wait ahead is one
-    // place, (2 − 2 + 1) × 600 / 2 = 300 ms, at that endpoint's pace.
+    // place, (2 − 2 + 1) × hold / 2 (450, 400 and 300 ms), in blocks at the
+    // pool's pace, the mean of the three: the longest wait is the most
+    // blocks, although it is at the endpoint that measured the fastest pace.
     const next = send(host, prompt(1));
     const scores = predictedPrefillScoresOf(next);
     const p = blocksOf(prompt(1));
+    const paces = warm.map((s) => prefillPaceOf(host, s.endpoint!).blocksPerMs);
+    for (const [i, pace] of paces.entries()) expect(pace).toBeCloseTo(blocksOf(prompt(i + 1)) / firstAt[i], 5);
+    const poolPace = poolPaceOf(host);
+    expect(poolPace).toBeCloseTo((paces[0] + paces[1] + paces[2]) / 3, 5);
+    const holds = [900, 800, 600];
     for (const [i, s] of warm.entries()) {
       const uncached = i === 0 ? 0 : p;
       const waitAhead = p / scores[s.endpoint!] - p - 2 * uncached;
-      const pace = prefillPaceOf(host, s.endpoint!).blocksPerMs;
-      expect(pace).toBeCloseTo(blocksOf(prompt(i + 1)) / 100, 5);
-      expect(waitAhead).toBeCloseTo(waits * 300 * pace, 1);
+      if (ended) expect(slotHoldOf(host, s.endpoint!)).toBeCloseTo(holds[i], 3);
+      expect(waitAhead).toBeCloseTo((waits * holds[i] * poolPace) / 2, 1);
     }
     for (const s of [...(ended ? [] : warm), ...held, next]) s.stream.end("complete");
     expect(host.traps()).toEqual([]);

@@ -209,11 +209,14 @@ describe("default profile: predicted prefill = 2 × uncached + queued blocks, wi
   }
 });
 
-describe("default profile: a full batch is left out unless every batch is about as full", () => {
+describe("default profile: a full batch above the pool's mean is left out while another batch has a place", () => {
   // Three endpoints, the first holding all 50 blocks. Columns: occupancy
   // (in flight) per endpoint, learned slot capacity per endpoint, expected
   // endpoints the bound leaves out, whether the prefix holder is chosen.
-  // Capacity ceil(1.5 × (T + 1) / 3), pool mean ceil((T + 1) / 3).
+  // Capacity ceil(1.5 × (T + 1) / 3), pool mean ceil((T + 1) / 3). When
+  // every batch is full, the request waits for a place wherever it goes and
+  // no endpoint is left out for its batch (the wait for a place is not set
+  // in these snapshots, so the holder's cost is the lowest).
   const rows: Array<[string, number[], number[], number, boolean]> = [
     ["8 running of 8 slots, the others at 4 (capacity 9, mean 6): full, out", [8, 4, 4], [8, 8, 8], 1, false],
     ["8 of 9 slots: a slot is free, the prefix holder keeps it", [8, 4, 4], [9, 9, 9], 0, true],
@@ -221,8 +224,11 @@ describe("default profile: a full batch is left out unless every batch is about 
     ["learned on the others only: the holder's batch is not known to be full", [8, 4, 4], [0, 8, 8], 0, true],
     ["every batch full, 8 each (mean 9): balance is all that is left, the holder keeps it", [8, 8, 8], [8, 8, 8], 0, true],
     ["9 against 8 and 8 (mean ceil(26 / 3) = 9): still at the mean", [9, 8, 8], [8, 8, 8], 0, true],
-    ["10 against 8 and 8 (mean 9): above the mean with a full batch, out", [10, 8, 8], [8, 8, 8], 1, false],
-    ["the others full too, but below the holder: the holder is out, they are at the mean", [12, 8, 8], [8, 8, 8], 1, false],
+    ["10 against 8 and 8 (mean 9), every batch full: none is left out for it, the holder keeps it", [10, 8, 8], [8, 8, 8], 0, true],
+    ["12 against 8 and 8, every batch full: within the load bound (15), the holder keeps it", [12, 8, 8], [8, 8, 8], 0, true],
+    ["10 against 8 and 8 with a place free at the third (9 slots): above the mean with a full batch, out", [10, 8, 8], [8, 8, 9], 1, false],
+    ["18 against 8 and 8, every batch full: at the load bound (ceil(1.5 × 35 / 3) = 18), kept", [18, 8, 8], [8, 8, 8], 0, true],
+    ["19 against 8 and 8, every batch full: the load bound still holds (ceil(1.5 × 36 / 3) = 18), out", [19, 8, 8], [8, 8, 8], 1, false],
   ];
   for (const [name, occupancy, slots, overBound, holder] of rows) {
     it(name, () => {
@@ -237,6 +243,20 @@ describe("default profile: a full batch is left out unless every batch is about 
       }
     });
   }
+
+  it("every batch full: the least queued wins although its occupancy is above the mean (was: left out)", () => {
+    // Occupancy 10, 8, 8 of 8 slots each; nothing cached anywhere; queued 0, 30, 30 blocks: costs 100, 130, 130.
+    const d = decide(
+      [
+        { inFlight: 10, slotCapacity: 8 },
+        { inFlight: 8, slotCapacity: 8, pendingBlocks: 30 },
+        { inFlight: 8, slotCapacity: 8, pendingBlocks: 30 },
+      ],
+      { matched: [0, 0, 0], hashed: 50 },
+    );
+    expect(d.overBound).toBe(0);
+    expect(d.endpoint).toBe(addr(0));
+  });
 
   it("the server's own report counts: 8 running + 3 waiting of 8 slots is full even with nothing of ours in flight", () => {
     const d = decide(

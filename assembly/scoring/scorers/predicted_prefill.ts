@@ -5,8 +5,8 @@
 // plus the blocks routed there whose first token has not come back, less
 // what the endpoint's prefill pace has done of them since (the prefill
 // queued ahead of it: EndpointState.queuedBlocks), plus, where the batch is
-// full, the wait for a place in it converted to blocks at the endpoint's
-// pace (EndpointState.slotWaitBlocks). All terms are prefill work, or time
+// full, the wait for a place in it converted to blocks at the pool's pace
+// (EndpointState.slotWaitBlocks). All terms are prefill work, or time
 // as prefill work, in the same unit.
 // The score is P / (P + cost) with P the prompt's blocks: in (0, 1], 1 for
 // no work, and strictly decreasing in the cost, so the best total is the
