@@ -379,8 +379,10 @@ export class Router {
    * place in a full batch (`waitedForPlace`): that wait is not prefill, and
    * a pace that counted it would make the busiest servers look the slowest
    * to prefill, and their waits for a place the shortest in blocks.
+   * `decodeKey`: its RouteResult.decodeKey (0: not recorded); its entry
+   * among the decoding requests runs from now.
    */
-  prefillDone(endpoint: string, pendingBlocks: i32, aheadBlocks: i32, routedAtMs: i64, nowMs: i64, waitedForPlace: bool = false, decodeKey: u32 = 0): void {
+  prefillDone(endpoint: string, pendingBlocks: i32, aheadBlocks: i32, routedAtMs: i64, nowMs: i64, waitedForPlace: bool, decodeKey: u32): void {
     if (endpoint.length == 0 || pendingBlocks <= 0) return;
     const change = new InFlightDelta();
     change.blocks = -pendingBlocks;
@@ -405,9 +407,12 @@ export class Router {
    * endpoint's slot hold. `routedClock`: its RouteResult.routedClock (< 0:
    * unknown); what the clock advanced since is what the server wrote while
    * it ran (docs/hashing.md "Evictions"). `endKey`: its RouteResult.endKey
-   * (0: none), under which a chat's end is recorded (TurnEnds).
+   * (0: none), under which a chat's end is recorded (TurnEnds). `decodeKey`
+   * and `maxTokens`: its RouteResult's (0: none); its entry among the
+   * decoding requests goes, and the hold over the tokens it asked for is
+   * averaged into the endpoint's ms per token.
    */
-  finish(endpoint: string, hashes: StaticArray<u64>, matchedBlocks: i32, failed: bool, pendingBlocks: i32 = 0, holdMs: i64 = 0, routedClock: i64 = -1, endKey: u64 = 0, decodeKey: u32 = 0, maxTokens: i32 = 0): void {
+  finish(endpoint: string, hashes: StaticArray<u64>, matchedBlocks: i32, failed: bool, pendingBlocks: i32, holdMs: i64, routedClock: i64, endKey: u64, decodeKey: u32, maxTokens: i32): void {
     if (endpoint.length == 0) return;
     // Blocks released only now (no streamed first token) say nothing of when
     // the next prefill started: the prefill-since time stays as it is.
