@@ -10,7 +10,7 @@ import { EndpointState } from "../pool/endpoint_state";
 import { batchFull } from "../scoring/bounded_load";
 import { blocksPerTokenOf } from "./evictions";
 import { kvWaitMs } from "./kv_room";
-import { ownElsePool, poolMean, PromptSize } from "./prefill_running";
+import { poolMean, PromptSize } from "./prefill_running";
 import { uncachedBlocks } from "../scoring/scorers/predicted_prefill";
 import { InFlight } from "../pool/in_flight";
 import { endpointId } from "../prefix/endpoint_id";
@@ -76,20 +76,23 @@ function placeWaitMs(s: EndpointState, places: i32, hold: f64, inflight: InFligh
  * wait for a place (placeWaitMs, with its places by placesAt, `poolSlots`
  * as there) and kvWaitMs for the blocks of `prompt` it does not hold or
  * prefill already (`held`, per endpoint; in tokens at blocksPerTokenOf),
- * with its own slot hold (else the pool's mean), times `pool`, the pool's
- * prefill pace (poolPace). Endpoints keep 0 without a wait, and all do
- * while no pace is measured.
+ * with the pool's mean slot hold and ms per output token, times `pool`,
+ * the pool's prefill pace (poolPace). Endpoints keep 0 without a wait, and
+ * all do while no pace or hold is measured. The pool's hold and ms per
+ * token, not each endpoint's own, for the pace's reason (above): each is a
+ * moving average over an endpoint's last few answers, so it differs
+ * between servers with the answers that taught it, and past a full batch's
+ * known ends the wait is occupancy times hold.
  */
 export function estimateSlotWait(states: Array<EndpointState>, pool: f64, poolSlots: i32, prompt: PromptSize, held: Int32Array, inflight: InFlight, nowMs: i64): void {
   const poolHold = poolMean(states, (s: EndpointState): f64 => <f64>s.slotHoldMs);
   const poolTokenMs = poolMean(states, (s: EndpointState): f64 => <f64>s.msPerToken);
   for (let i = 0; i < states.length; i++) {
     const s = unchecked(states[i]);
-    const hold = ownElsePool(<f64>s.slotHoldMs, poolHold);
     const uncached = uncachedBlocks(i < held.length ? unchecked(held[i]) : 0, prompt.hashed, prompt.total);
     const needTokens = <f64>uncached / blocksPerTokenOf(s, prompt.blockBytes);
-    const slot = placeWaitMs(s, placesAt(s, poolSlots), hold, inflight, ownElsePool(<f64>s.msPerToken, poolTokenMs), nowMs);
-    const wait = max(slot, kvWaitMs(s, needTokens, hold));
+    const slot = placeWaitMs(s, placesAt(s, poolSlots), poolHold, inflight, poolTokenMs, nowMs);
+    const wait = max(slot, kvWaitMs(s, needTokens, poolHold));
     if (wait <= 0) continue;
     if (pool > 0) s.slotWaitBlocks = wait * pool;
   }

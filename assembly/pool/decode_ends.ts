@@ -121,9 +121,12 @@ export function decodeFields(decodes: Uint8Array, i: i32): StaticArray<u32> {
  * decoding requests `decodes`: its requests in routing order, the first `places` of
  * them taken as running (a server admits in arrival order), each ending
  * `tokens × msPerToken` after its first token (after its routing when none
- * was seen). -1 when the entries do not cover the endpoint (fewer than
- * `inFlight`, this Envoy's requests there, or than k) or a figure is
- * missing: the caller then falls back to the average hold.
+ * was seen). When more than a batch is waiting (k > places), the places
+ * that free go to the waiting requests in routing order, each then running
+ * its own tokens (freesAfterQueue). -1 when the entries do not cover the
+ * endpoint (fewer than `inFlight`, this Envoy's requests there, or than
+ * the requests ahead) or a figure is missing: the caller then falls back
+ * to the average hold.
  */
 export function placeFreesInMs(decodes: Uint8Array, id: u32, k: i32, places: i32, msPerToken: f64, nowMs: i64, inFlight: i32): f64 {
   if (k < 1 || places < 1 || !(msPerToken > 0) || !isFinite(msPerToken)) return -1;
@@ -141,16 +144,50 @@ export function placeFreesInMs(decodes: Uint8Array, id: u32, k: i32, places: i32
   // The `places` oldest run; a newer one waits for a place.
   const youngestRunning = unchecked(ages[min(places, ages.length) - 1]);
   const ends = new Array<f64>();
+  // Run ms of the requests waiting for a place, in routing order (the entries' order).
+  const queued = new Array<f64>();
   for (let i = 0; i < m; i++) {
     const e = at + <usize>(i * DECODE_ENTRY);
     if (load<u32>(e) != id) continue;
     const age = now - load<u32>(e, AT_ROUTED);
-    if (age < youngestRunning) continue;
+    const runMs = <f64>load<u32>(e, AT_TOKENS) * msPerToken;
+    if (age < youngestRunning) {
+      queued.push(runMs);
+      continue;
+    }
     const first = load<u32>(e, AT_FIRST);
     const running: f64 = first != 0 ? <f64>(<i32>(now - first)) : <f64>age;
-    ends.push(max(0, <f64>load<u32>(e, AT_TOKENS) * msPerToken - running));
+    ends.push(max(0, runMs - running));
   }
-  if (ends.length < k) return -1;
   ends.sort((a: f64, b: f64): i32 => (a < b ? -1 : a > b ? 1 : 0));
-  return unchecked(ends[k - 1]);
+  if (ends.length >= k) return unchecked(ends[k - 1]);
+  if (ends.length < places) return -1;
+  return freesAfterQueue(ends, queued, k);
+}
+
+/**
+ * The `k`-th place to free, with the running requests ending at `ends`
+ * (ascending; changed here) and `waiting` (run ms, in the order they get
+ * places) taking the first places that free: each place freed goes to the
+ * next waiting request, which frees it again after its run. -1 when fewer
+ * than k − 1 wait (the queue is not all known).
+ */
+function freesAfterQueue(ends: Array<f64>, waiting: Array<f64>, k: i32): f64 {
+  if (waiting.length < k - 1) return -1;
+  for (let i = 0; i < k - 1; i++) {
+    const freed = ends.shift();
+    insertSorted(ends, freed + unchecked(waiting[i]));
+  }
+  return unchecked(ends[0]);
+}
+
+/** Inserts `v` into the ascending `a`, keeping it ascending. */
+function insertSorted(a: Array<f64>, v: f64): void {
+  let i = a.length;
+  a.push(v);
+  while (i > 0 && unchecked(a[i - 1]) > v) {
+    unchecked((a[i] = a[i - 1]));
+    i--;
+  }
+  unchecked((a[i] = v));
 }

@@ -151,4 +151,23 @@ describe("default profile: when places free in a full batch", () => {
     expect(host.traps()).toEqual([]);
     host.close();
   });
+
+  it("more than a batch waiting: the places that free go to the waiting requests in routing order, each then running its own answer", async () => {
+    const host = await pool();
+    const endpoints = warm(host);
+    // Two running at each endpoint (100 tokens: 600 ms), then two at the
+    // first endpoint asking for 1 token each (6 ms): they wait for its two
+    // places, which free at 550 ms; then theirs free 6 ms later. A request
+    // behind them (k = 3 with 2 places) gets the first of those: 556 ms,
+    // not the average hold's (3 × 600 / 2 = 900 ms).
+    const held = fill(host, endpoints, () => 100);
+    host.advance(50);
+    const waiting = [send(host, prompt(1, 1)), send(host, prompt(1, 1))];
+    for (const w of waiting) expect(w.endpoint).toBe(endpoints[0].endpoint);
+    const next = send(host, prompt(1, 50));
+    expect(waitsMs(host, endpoints, next)[0]).toBeCloseTo(556, 1);
+    for (const s of [...held, ...waiting, next]) s.stream.end("complete");
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
 });
