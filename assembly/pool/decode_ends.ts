@@ -161,7 +161,6 @@ export function placeFreesInMs(decodes: Uint8Array, id: u32, k: i32, places: i32
   }
   ends.sort((a: f64, b: f64): i32 => (a < b ? -1 : a > b ? 1 : 0));
   if (ends.length >= k) return unchecked(ends[k - 1]);
-  if (ends.length < places) return -1;
   return freesAfterQueue(ends, queued, k);
 }
 
@@ -170,10 +169,12 @@ export function placeFreesInMs(decodes: Uint8Array, id: u32, k: i32, places: i32
  * (ascending; changed here) and `waiting` (run ms, in the order they get
  * places) taking the first places that free: each place freed goes to the
  * next waiting request, which frees it again after its run. -1 when fewer
- * than k − 1 wait (the queue is not all known).
+ * than k − 1 wait (the queue is not all known) or nothing runs (the
+ * caller's entries always include a running one; a shift from an empty
+ * array would abort the VM).
  */
 function freesAfterQueue(ends: Array<f64>, waiting: Array<f64>, k: i32): f64 {
-  if (waiting.length < k - 1) return -1;
+  if (ends.length == 0 || waiting.length < k - 1) return -1;
   for (let i = 0; i < k - 1; i++) {
     const freed = ends.shift();
     insertSorted(ends, freed + unchecked(waiting[i]));

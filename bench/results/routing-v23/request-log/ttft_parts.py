@@ -7,18 +7,15 @@ when it arrived, and that best server's TTFT with no wait at all
 server's request count and mean TTFT (how evenly the wait was spread).
 Usage: ttft_parts.py LOG.jsonl[.gz] [...]; the latency model's figures are
 the benchmark's defaults (overheadMs 10, prefillMsPerToken 0.1)."""
-import gzip
-import json
+import os
 import statistics as st
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../../routing-v20/request-log"))
+from logs import by_server, rows  # noqa: E402
+
 OVERHEAD_MS = 10
 PREFILL_MS_PER_TOKEN = 0.1
-
-
-def rows(path):
-    with (gzip.open(path, "rt") if path.endswith(".gz") else open(path)) as f:
-        return [json.loads(line) for line in f]
 
 
 def ttft(r):
@@ -49,7 +46,5 @@ if __name__ == "__main__":
         band(log, order, 0.4, 0.6, "p40-60")
         band(log, order, 0.0, 0.5, "< p50")
         band(log, order, 0.9, 1.0, "top 10%")
-        per = {}
-        for r in log:
-            per.setdefault(r["server"], []).append(ttft(r))
-        print("  per server (requests / mean TTFT):", " ".join(f"{len(v)}/{st.mean(v):.0f}" for _, v in sorted(per.items())))
+        per = by_server(log)
+        print("  per server (requests / mean TTFT):", " ".join(f"{len(v)}/{st.mean(ttft(r) for r in v):.0f}" for _, v in sorted(per.items())))
