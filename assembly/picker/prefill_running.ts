@@ -171,12 +171,24 @@ export function estimateDrained(states: Array<EndpointState>, nowMs: i64, pool: 
   const bound = paceBound(states, nowMs);
   for (let i = 0; i < states.length; i++) {
     const s = unchecked(states[i]);
-    let pace = paceOf(s, pool);
-    if (pace <= 0) pace = bound;
+    const measured = paceOf(s, pool);
+    let pace = measured > 0 ? measured : bound;
     if (bound > 0 && pace > bound) pace = bound;
     if (pace <= 0 || batchFull(s.slotCapacity, s.occupancy)) continue;
-    const done = pace * s.queueAgeMs(nowMs);
-    s.drainedBlocks = done < <f64>s.pendingBlocks ? done : <f64>s.pendingBlocks;
+    const age = s.queueAgeMs(nowMs);
+    const pending = <f64>s.pendingBlocks;
+    // (Within rounding: the bound is pending / age for its own queue, and that queue is drained.)
+    if (pace * age < pending * (1 - 1e-12)) {
+      s.drainedBlocks = pace * age;
+      s.drainedMs = age;
+      continue;
+    }
+    // Drained, its first bytes not back yet. A request that joins it should
+    // not count the idle time since as prefill of its own blocks: the time
+    // the queue took, at the pace measured (the bound no longer holds once
+    // its blocks raise this queue's pending / age), is all the credit kept.
+    s.drainedBlocks = pending;
+    s.drainedMs = pending / (measured > 0 ? measured : pace);
   }
 }
 

@@ -330,7 +330,9 @@ export class Router {
       if (hop != null) r.placement = formatPlacement(placed);
     }
     const chosen = unchecked(r.states[d.chosen]);
-    r.aheadBlocks = chosen.pendingBlocks;
+    // What it waits behind, for the pace its first token measures: the queue as this decision saw it,
+    // not blocks already prefilled whose first bytes are not back yet (they would read as a faster pace).
+    r.aheadBlocks = <i32>Math.round(chosen.queuedBlocks);
     r.routedAtMs = nowMs;
     r.routedClock = stamp;
     r.waitsForPlace = waitsForPlace(chosen, slots);
@@ -339,6 +341,8 @@ export class Router {
     change.blocks = r.pendingBlocks;
     change.written = written;
     change.nowMs = nowMs;
+    // A queue the decision took as drained: this request's blocks start draining now (InFlightDelta.queueCreditMs).
+    if (chosen.drainedMs > 0) change.queueCreditMs = chosen.drainedMs;
     // Recorded among the decoding requests when it says how long it will run (docs/routing.md "When places free").
     const key = maxTokens > 0 ? max<u32>(this.decodeKeys.nextU32(), 1) : 0;
     if (key != 0) change.decode = DecodeChange.add(key, nowMs, maxTokens);

@@ -61,6 +61,13 @@ export class EndpointState extends ServerSignals {
    */
   drainedBlocks: f64 = 0;
   /**
+   * The ms of prefill at its pace that drainedBlocks stands for (set per
+   * decision with it; 0: none). A request that joins the queue keeps that
+   * much of the queue's start behind it (pool/in_flight.ts
+   * InFlightDelta.queueCreditMs), not all the time since.
+   */
+  drainedMs: f64 = 0;
+  /**
    * How long a running request keeps its place in the batch, ms: a moving
    * average of streamed requests' time from first token to end (0: not
    * measured). Kept with the in-flight counts, not encoded.

@@ -200,6 +200,15 @@ export class InFlightDelta {
   written: u32 = 0;
   /** Now (ms), for the prefill-since time; < 0: unknown, left as it is. */
   nowMs: i64 = -1;
+  /**
+   * For a request joining a queue: the ms of prefill the decision took as
+   * done of the queue ahead (EndpointState.drainedMs). The queue's start
+   * moves up to that long before now when it lay further back, so that the
+   * time the server sat idle after the queue drained (its first bytes not
+   * back yet) is not counted as prefill of this request's blocks. < 0: left
+   * as it is.
+   */
+  queueCreditMs: f64 = -1;
   /** A measured prefill pace (blocks per ms) to average in; 0: none. */
   pace: f64 = 0;
   /** A measured slot hold (ms from a request's first token to its end) to average in; 0: none. */
@@ -224,6 +233,20 @@ function movingAverage(average: f32, sample: f64): f32 {
   return average > 0 ? average + PACE_ALPHA * (<f32>sample - average) : <f32>sample;
 }
 
+/**
+ * The queue's start once a request joins it at `nowMs`, when the decision
+ * took `creditMs` of prefill as done of the queue ahead: at most that long
+ * before now (later than `since` when the queue was taken as drained), so
+ * the joining blocks drain from now on; `since` when it is already as
+ * recent (the queue still running).
+ */
+function joinedQueueStart(since: u32, nowMs: i64, creditMs: f64): u32 {
+  const now = <u32>nowMs;
+  const age = <i32>(now - since); // wrapping ms
+  if (!(creditMs < <f64>age)) return since;
+  return now - <u32>Math.floor(creditMs);
+}
+
 function withDelta(old: Uint8Array, found: bool, id: u32, d: InFlightDelta): Uint8Array {
   const next = copyWithEntry(old, found, id, d.decode);
   const at = entryOf(next, entriesIn(next), id);
@@ -235,6 +258,7 @@ function withDelta(old: Uint8Array, found: bool, id: u32, d: InFlightDelta): Uin
   d.clockAfter = clock;
   // The head of the queue starts now: the queue was empty, or a prefill just ended.
   if (d.nowMs >= 0 && ((d.blocks > 0 && pendingBefore == 0) || d.blocks < 0)) store<u32>(at, <u32>d.nowMs, AT_SINCE);
+  else if (d.nowMs >= 0 && d.blocks > 0 && d.queueCreditMs >= 0) store<u32>(at, joinedQueueStart(load<u32>(at, AT_SINCE), d.nowMs, d.queueCreditMs), AT_SINCE);
   if (d.pace > 0 && isFinite(d.pace)) store<f32>(at, movingAverage(load<f32>(at, AT_PACE), d.pace), AT_PACE);
   if (d.holdMs > 0 && isFinite(d.holdMs)) store<f32>(at, movingAverage(load<f32>(at, AT_HOLD), d.holdMs), AT_HOLD);
   if (d.tokenMs > 0 && isFinite(d.tokenMs)) store<f32>(at, movingAverage(load<f32>(at, AT_TOKEN_MS), d.tokenMs), AT_TOKEN_MS);

@@ -243,6 +243,7 @@ export function poolStates(addresses: Array<string>, published: Array<EndpointSt
     s.msPerToken = inflight.msPerToken;
     // Set per decision (picker/prefill_running.ts estimateDrained, picker/slot_wait.ts); a published state is reused across decisions.
     s.drainedBlocks = 0;
+    s.drainedMs = 0;
     s.slotWaitBlocks = 0;
     unchecked((out[i] = s));
   }

@@ -30,6 +30,7 @@ import {
   predictedPrefillScoresOf,
   IDLE_PAGE,
   FULL_OF_TWO,
+  waitAheadOf,
 } from "./fixtures/vllm.js";
 import { ensureBuilt } from "../support";
 
@@ -243,6 +244,47 @@ describe("default profile: a prefill still running", () => {
     expect(pending(host)[first.endpoint!]).toBe(L + S);
     expect(queueLeft(fifth, first.endpoint!)).toBeCloseTo(L + S, 1);
     for (const s of [first, second, third, fourth, fifth]) s.stream.end("complete");
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
+  it("a request joining a queue taken as drained (its first byte not back yet) keeps its own blocks queued, and its pace is measured over them alone", async () => {
+    const host = await pool(LARGE_CACHE, {}, true);
+    // A pace of about one block per ms measured first (the pool's from then on).
+    const warmup = send(host, coldPrompt(130));
+    host.advance(S);
+    firstToken(warmup.stream);
+    warmup.stream.end("complete");
+    const pace = prefillPaceOf(host, warmup.endpoint!).blocksPerMs;
+    expect(pace).toBeCloseTo(1, 1);
+    // The shared prompt, then 120 ms with no first byte back from it: at
+    // that pace its prefill ended after ~90 ms, so its queue is taken as drained.
+    const first = send(host, hotBody(150));
+    const x = first.endpoint!;
+    host.advance(120);
+    // Another question on the shared prompt follows it there, queueing only its question (k blocks).
+    const before = pendingBlocksOf(host, x);
+    const second = send(host, hotBody(151));
+    expect(second.endpoint).toBe(x);
+    expect(waitAheadOf(second)[x]).toBeCloseTo(0, 5);
+    const k = pendingBlocksOf(host, x) - before;
+    expect(k).toBeGreaterThan(0);
+    expect(k).toBeLessThan(10);
+    // The queue's start moved up to the drained queue's length at that pace
+    // before now: the ~30 idle ms are not taken as prefill of the question.
+    expect(prefillPaceOf(host, x).sinceMs).toBe((host.nowMs() - Math.floor(before / pace)) >>> 0);
+    host.advance(1);
+    const third = send(host, coldPrompt(132));
+    expect(waitAheadOf(third)[x]).toBeCloseTo(before + k - pace * (Math.floor(before / pace) + 1), 4);
+    // The second's first token 20 ms after it was routed: a pace over its own
+    // k blocks (nothing was queued ahead of it as its decision saw it), not
+    // over the first prompt's too.
+    host.advance(19);
+    firstToken(second.stream);
+    const sample = k / 20;
+    const own = x === warmup.endpoint ? pace + 0.25 * (sample - pace) : sample;
+    expect(prefillPaceOf(host, x).blocksPerMs).toBeCloseTo(own, 4);
+    for (const s of [first, second, third]) s.stream.end("complete");
     expect(host.traps()).toEqual([]);
     host.close();
   });
