@@ -51,7 +51,7 @@ function someIdle(states: Array<EndpointState>): bool {
 }
 
 /** A figure an endpoint measures: its own when it has one (positive and finite), else the pool's (`pool`). */
-export function ownElsePool(own: f64, pool: f64): f64 {
+function ownElsePool(own: f64, pool: f64): f64 {
   return own > 0 && isFinite(own) ? own : pool;
 }
 
@@ -175,12 +175,11 @@ export function estimateDrained(states: Array<EndpointState>, nowMs: i64, pool: 
     let pace = measured > 0 ? measured : bound;
     if (bound > 0 && pace > bound) pace = bound;
     if (pace <= 0 || batchFull(s.slotCapacity, s.occupancy)) continue;
-    const age = s.queueAgeMs(nowMs);
+    const done = pace * s.queueAgeMs(nowMs);
     const pending = <f64>s.pendingBlocks;
     // (Within rounding: the bound is pending / age for its own queue, and that queue is drained.)
-    if (pace * age < pending * (1 - 1e-12)) {
-      s.drainedBlocks = pace * age;
-      s.drainedMs = age;
+    if (done < pending * (1 - 1e-12)) {
+      s.drainedBlocks = done;
       continue;
     }
     // Drained, its first bytes not back yet. A request that joins it should

@@ -61,9 +61,10 @@ export class EndpointState extends ServerSignals {
    */
   drainedBlocks: f64 = 0;
   /**
-   * The ms of prefill at its pace that drainedBlocks stands for (set per
-   * decision with it; 0: none). A request that joins the queue keeps that
-   * much of the queue's start behind it (pool/in_flight.ts
+   * When this decision took the whole queue as drained: the ms its blocks
+   * took at the measured pace (set per decision with drainedBlocks; 0 while
+   * the queue still runs). A request that joins the queue keeps that much
+   * of the queue's start behind it (pool/in_flight.ts
    * InFlightDelta.queueCreditMs), not all the time since.
    */
   drainedMs: f64 = 0;

@@ -14,30 +14,31 @@ import os
 import sys
 
 
-def classify(path):
+def kinds(trace_path):
+    """Each request's kind, in trace order: "first" (a session's first turn),
+    "cold" (a session's first request in the trace, its history never sent)
+    or "later"."""
     seen = set()
-    first = cold = later = n = 0
-    with open(path) as f:
+    out = []
+    with open(trace_path) as f:
         for line in f:
             r = json.loads(line)
-            n += 1
             body = r["body"] if isinstance(r["body"], dict) else json.loads(r["body"])
             users = sum(1 for m in body.get("messages", []) if m.get("role") == "user")
             session = r.get("session")
-            if session is None or session not in seen:
-                if session is not None:
-                    seen.add(session)
-                if users > 1:
-                    cold += 1
-                else:
-                    first += 1
-            else:
-                later += 1
-    return n, len(seen), first, cold, later
+            if session is not None and session in seen:
+                out.append("later")
+                continue
+            if session is not None:
+                seen.add(session)
+            out.append("cold" if users > 1 else "first")
+    return out
 
 
 if __name__ == "__main__":
     for path in sys.argv[1:]:
-        n, sessions, first, cold, later = classify(path)
+        k = kinds(path)
+        n = len(k)
+        first, cold, later = k.count("first"), k.count("cold"), k.count("later")
         name = os.path.basename(path)
-        print(f"{name:28s} requests {n:5d} sessions {sessions:5d} first turns {first:5d} cold mid-session {cold:4d} ({100 * cold / n:3.0f}%) later turns {later:5d}")
+        print(f"{name:28s} requests {n:5d} sessions {first + cold:5d} first turns {first:5d} cold mid-session {cold:4d} ({100 * cold / n:3.0f}%) later turns {later:5d}")

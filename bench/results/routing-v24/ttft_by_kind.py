@@ -5,29 +5,14 @@ later turns, from a request log of `--request-log` and the trace it ran
 (`--save-traces`, or written with the same seed). A request's tag
 `session#index` names its line in the trace.
 Usage: ttft_by_kind.py TRACE.jsonl LOG.jsonl[.gz] [...]"""
-import json
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "../routing-v20/request-log"))
 from logs import rows  # noqa: E402
 
-
-def kinds(trace_path):
-    seen = set()
-    out = []
-    with open(trace_path) as f:
-        for line in f:
-            r = json.loads(line)
-            body = r["body"] if isinstance(r["body"], dict) else json.loads(r["body"])
-            users = sum(1 for m in body.get("messages", []) if m.get("role") == "user")
-            s = r.get("session")
-            if s in seen:
-                out.append("later")
-            else:
-                seen.add(s)
-                out.append("cold" if users > 1 else "first")
-    return out
+sys.path.insert(0, os.path.dirname(__file__))
+from cold_sessions import kinds  # noqa: E402
 
 
 def pct(values, p):
