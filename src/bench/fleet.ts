@@ -435,7 +435,8 @@ export async function runFleetBench(o: FleetOptions): Promise<FleetResult[]> {
     for (const name of o.traces) {
       if (!isTraceName(name)) throw new Error(`unknown trace "${name}"`);
       const workload = fleetWorkload(name, o.rate, o.load ?? 1);
-      const trace = generateTrace(name, { seed: o.seed, requests: o.requests, rate: workload.rate });
+      // Without the warm-up: the fleet's figures compare replicas on the same requests, every one of them counted.
+      const trace = generateTrace(name, { seed: o.seed, requests: o.requests, rate: workload.rate, coldStart: true });
       const span = trace.length > 0 ? trace[trace.length - 1].t / 1000 : 0;
       log(
         `${name}: ${trace.length} requests at ${workload.rate} per model second (${workload.source}), ${span.toFixed(1)} model s of arrivals, ` +

@@ -15,6 +15,9 @@ interface WarmTrace {
   requests: Array<{ path: string }>;
 }
 
+/** Trace requests, some of them warm-up (traces/trace.ts). */
+type Timed = { requests: Array<{ t: number; warmup?: boolean }> };
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Nearest-rank percentile of an ascending list (NaN when empty). */
@@ -24,9 +27,9 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, rank))];
 }
 
-/** Requests each simulated server admitted since the pool's last reset, and the busiest one's count over the mean (1 = even). */
+/** Requests each simulated server admitted since the pool's last reset (warm-up left out), and the busiest one's count over the mean (1 = even). */
 export function loadSpread(pool: SimPool): { served: number[]; maxOverMean: number } {
-  const served = pool.stats().map((s) => s.requests);
+  const served = pool.stats().map((s) => s.requests - s.warmup.requests);
   const mean = served.reduce((a, b) => a + b, 0) / Math.max(1, served.length);
   return { served, maxOverMean: mean > 0 ? Math.max(...served) / mean : 0 };
 }
@@ -66,12 +69,16 @@ export async function waitFilterHealthy(envoy: EnvoyProcess, endpoints: number, 
   return false;
 }
 
-/** The outcomes of the requests due after the first WARM_SKIP_SHARE of the trace (ties at the cut included). */
-export function warmOutcomes<T>(trace: { requests: Array<{ t: number }> }, outcomes: T[]): T[] {
-  if (trace.requests.length === 0) return [];
-  const times = trace.requests.map((r) => r.t).sort((a, b) => a - b);
+/** The outcomes of the measured requests due after the first WARM_SKIP_SHARE of them (ties at the cut included; warm-up requests left out). */
+export function warmOutcomes<T>(trace: Timed, outcomes: T[]): T[] {
+  const measured = (i: number) => trace.requests[i].warmup !== true;
+  const times = trace.requests
+    .filter((_, i) => measured(i))
+    .map((r) => r.t)
+    .sort((a, b) => a - b);
+  if (times.length === 0) return [];
   const cut = times[Math.floor(times.length * WARM_SKIP_SHARE)];
-  return outcomes.filter((_, i) => trace.requests[i].t >= cut);
+  return outcomes.filter((_, i) => measured(i) && trace.requests[i].t >= cut);
 }
 
 /** Starts (dir given) or stops recording every request the pool's servers serve (SimEngine.servedLog). */
@@ -114,6 +121,7 @@ export function writeServedLog(pool: SimPool, dir: string, trace: string, policy
       ...(r.predictedTtftMsByServer === undefined ? {} : { predictedTtftMsByServer: r.predictedTtftMsByServer }),
       ...(r.tag === undefined ? {} : { tag: r.tag }),
       ...(r.decision === undefined ? {} : { decision: r.decision }),
+      ...(r.warmup === undefined ? {} : { warmup: r.warmup }),
     }),
   );
   mkdirSync(dir, { recursive: true });

@@ -8,20 +8,24 @@ import type { TraceRequest } from "./traces/trace.js";
 export interface RoutingResult {
   policy: PolicyName;
   trace: string;
+  /** Requests measured: the trace's, its warm-up left out. Every figure below but `errors` and `rps` is over them. */
   requests: number;
+  /** Failed requests, warm-up included. */
   errors: number;
+  /** Warm-up requests sent before the measured ones (traces/trace.ts), when the trace has any. */
+  warmupRequests?: number;
   /** Prompt tokens served from the servers' prefix caches / all prompt tokens. */
   hitRate: number;
   ttftP50Ms: number;
   ttftP90Ms: number;
   ttftP99Ms: number;
-  /** Completed requests per model second. */
+  /** Completed requests per model second (warm-up included). */
   rps: number;
   /** Requests per server, busiest / mean (1 = even). */
   maxMeanLoad?: number;
   /** Filter policies: decisions where load overrode prefix affinity (bounded-load rule or hot-spot guard), from Envoy's /stats. */
   activations?: number;
-  /** Prefill work / (servers × arrival window, first to last request sent): how busy the trace kept the servers' serial prefill. */
+  /** Prefill work / (servers × arrival window, first to last measured request sent): how busy the trace kept the servers' serial prefill. */
   busy?: number;
   /** Time-weighted KV-cache usage, mean over the servers (the other resource a request waits for). */
   kvUsage?: number;

@@ -23,7 +23,7 @@ import { findEnvoy, PROJECT_ROOT } from "../envoy/locate.js";
 import { startEnvoy, type EnvoyProcess } from "../envoy/process.js";
 import { ROUTING_HEADER } from "../envoy/config.js";
 import { loadSimConfigFile, type SimConfig } from "../sim/config.js";
-import { SIM_TAG_HEADER, startSimPool, type SimPool } from "../sim/server.js";
+import { SIM_TAG_HEADER, SIM_WARMUP_HEADER, startSimPool, type SimPool } from "../sim/server.js";
 import { agent, streamRequest, type RequestOutcome } from "./routing-client.js";
 import { markdownTable, writeReport } from "./routing-report.js";
 import { DEFAULT_POLICIES, isPolicyName, POLICY_NAMES, policyEnvoy, type PolicyName } from "./routing-policies.js";
@@ -97,6 +97,7 @@ async function replay(
   let errors = 0;
   const t0 = performance.now();
   let lastSent = t0;
+  let firstMeasuredSent = Infinity;
 
   const bodyOf = (i: number): string => {
     if (plan === null || plan.substitutions[i].length === 0) return bodies[i];
@@ -107,9 +108,14 @@ async function replay(
   const send = async (i: number): Promise<void> => {
     const r = trace.requests[i];
     lastSent = Math.max(lastSent, performance.now());
+    if (r.warmup !== true) firstMeasuredSent = Math.min(firstMeasuredSent, performance.now());
     const body = bodyOf(i);
-    // With a request log, each request carries its session and trace index to the servers' records.
-    const tag: Record<string, string> = options.servedLogDir === undefined ? {} : { [SIM_TAG_HEADER]: `${r.session}#${i}` };
+    // With a request log, each request carries its session and trace index to the servers' records;
+    // a warm-up request says so, and the servers count it apart.
+    const tag: Record<string, string> = {
+      ...(options.servedLogDir === undefined ? {} : { [SIM_TAG_HEADER]: `${r.session}#${i}` }),
+      ...(r.warmup === true ? { [SIM_WARMUP_HEADER]: "1" } : {}),
+    };
     let outcome: RequestOutcome;
     if (router) {
       let chosen = -1;
@@ -165,7 +171,9 @@ async function replay(
   }
   await Promise.all(finished);
   const realSeconds = (performance.now() - t0) / 1000;
-  return { outcomes, realSeconds, arrivalSeconds: (lastSent - t0) / 1000, loop };
+  // The arrival window of the measured requests (the warm-up's comes before it).
+  const arrivalSeconds = (lastSent - Math.min(firstMeasuredSent, lastSent)) / 1000;
+  return { outcomes, realSeconds, arrivalSeconds, loop };
 }
 
 /** Requests per server from the simulators' own counters. */
@@ -207,11 +215,16 @@ async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy:
     if (tty) process.stderr.write("\n");
     const timeScale = pool.servers[0].config.timeScale;
     const late = loop.sendLateMs.filter((v) => v !== undefined).sort((a, b) => a - b);
+    // Every figure but errors and throughput is over the measured requests: the warm-up's are left out.
     const stats = pool.stats();
-    const prompt = stats.reduce((s, x) => s + x.promptTokens, 0);
-    const cached = stats.reduce((s, x) => s + x.cachedTokens, 0);
+    const prompt = stats.reduce((s, x) => s + x.promptTokens - x.warmup.promptTokens, 0);
+    const cached = stats.reduce((s, x) => s + x.cachedTokens - x.warmup.cachedTokens, 0);
     const ok = outcomes.filter((o) => o.ok);
-    const ttfts = ok.map((o) => o.ttftMs / timeScale).sort((a, b) => a - b);
+    const measured = outcomes.filter((_, i) => trace.requests[i].warmup !== true);
+    const ttfts = measured
+      .filter((o) => o.ok)
+      .map((o) => o.ttftMs / timeScale)
+      .sort((a, b) => a - b);
     const warmTtfts = warmOutcomes(trace, outcomes)
       .filter((o) => o.ok)
       .map((o) => o.ttftMs / timeScale)
@@ -238,7 +251,7 @@ async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy:
     // run it would also count the drain after the last arrival, which is
     // most of a short, fast trace.
     const arrivalModelSeconds = arrivalSeconds / timeScale;
-    const prefillBusy = stats.reduce((sum, x) => sum + x.prefillMs, 0) / 1000 / Math.max(1e-9, arrivalModelSeconds * stats.length);
+    const prefillBusy = stats.reduce((sum, x) => sum + x.prefillMs - x.warmup.prefillMs, 0) / 1000 / Math.max(1e-9, arrivalModelSeconds * stats.length);
     const kvUsage = stats.reduce((sum, x) => sum + x.meanKvUsage, 0) / Math.max(1, stats.length);
     const slotUsage = stats.reduce((sum, x) => sum + x.meanSlotUsage, 0) / Math.max(1, stats.length);
     const serverTtfts = pool.servers.flatMap((s) => s.engine.ttftSamples).sort((a, b) => a - b);
@@ -247,8 +260,9 @@ async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy:
     const result: RoutingResult = {
       policy,
       trace: trace.name,
-      requests: outcomes.length,
+      requests: measured.length,
       errors: failed.length,
+      ...(measured.length < outcomes.length ? { warmupRequests: outcomes.length - measured.length } : {}),
       hitRate: round(prompt > 0 ? cached / prompt : 0, 4),
       ttftP50Ms: round(percentile(ttfts, 50)),
       ttftP90Ms: round(percentile(ttfts, 90)),
@@ -275,7 +289,10 @@ async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy:
     };
     if (!tty) {
       const fed = loop.closedLoop ? `, ${loop.substituted} replies fed back, ${loop.delayed} turns delayed` : ", open loop";
-      log(`${label}: ${result.requests} requests, ${result.errors} errors, hit ${(result.hitRate * 100).toFixed(1)}%, TTFT p50 ${result.ttftP50Ms} ms${fed}`);
+      const warmup = result.warmupRequests === undefined ? "" : ` (after ${result.warmupRequests} warm-up)`;
+      log(
+        `${label}: ${result.requests} requests${warmup}, ${result.errors} errors, hit ${(result.hitRate * 100).toFixed(1)}%, TTFT p50 ${result.ttftP50Ms} ms${fed}`,
+      );
     }
     return { result, detail };
   } catch (err) {
@@ -348,7 +365,7 @@ const USAGE = `Usage: npm run bench:routing -- [options]
                       per trace, see --real-rate
   --requests N        requests per built-in trace (default 300; the workload classes 400, long-context 80;
                       more when that spans less than ${MIN_SPAN_S} model seconds at the trace's rate)
-  --duration S        keep only requests with t < S model seconds
+  --duration S        keep only requests with t < S model seconds (from the trace's start, warm-up included)
   --rate R            mean requests per model second for built-in traces (defaults ${JSON.stringify(DEFAULT_RATES)})
   --load F            multiply every trace's rate by F (built-in: its default or --rate; --trace FILE:
                       its clock runs F times faster), e.g. --load 0.25 for a lightly loaded pool
@@ -356,6 +373,12 @@ const USAGE = `Usage: npm run bench:routing -- [options]
                       trace's simulators get timeScale max(base, rate / R), so a loaded trace runs
                       longer in real time instead of outrunning the client; ignored with --time-scale
   --seed N            generator seed (default 1)
+  --cold-start        built-in traces without their warm-up: the measured requests alone, as after
+                      a restart of the whole pool (sessions under way whose history no server holds).
+                      Default: sessions under way at the trace's start first send their latest
+                      earlier turn (and every request in the last moments before it) as a warm-up,
+                      sent through the policy like the rest but left out of every figure but errors
+                      (a trace file's lines with "warmup": true are the same)
   --out DIR           report directory (default bench/results/latest)
   --json FILE         also write the figures as JSON
   --save-traces DIR   write the generated traces as JSON Lines
@@ -392,6 +415,7 @@ export async function main(argv: string[]): Promise<number> {
       "filter-config": { type: "string" },
       wasm: { type: "string" },
       "open-loop": { type: "boolean", default: false },
+      "cold-start": { type: "boolean", default: false },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -456,7 +480,12 @@ export async function main(argv: string[]): Promise<number> {
       return {
         name,
         rate: traceRate,
-        requests: generateTrace(name as TraceName, { seed, requests: requests ?? defaultRequests(name as TraceName, traceRate), rate: traceRate }),
+        requests: generateTrace(name as TraceName, {
+          seed,
+          requests: requests ?? defaultRequests(name as TraceName, traceRate),
+          rate: traceRate,
+          coldStart: values["cold-start"],
+        }),
       };
     });
   }

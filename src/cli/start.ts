@@ -202,7 +202,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<Demo> {
   const traffic = async () => {
     const model = pool ? undefined : await modelOf(bases[0]);
     for (let pass = 1; !stopping; pass++) {
-      const trace = generateTrace("multi-turn", { seed: pass, requests: 60, rate: options.rate ?? 3, model, maxTokens: 32 });
+      const trace = generateTrace("multi-turn", { seed: pass, requests: 60, rate: options.rate ?? 3, model, maxTokens: 32, coldStart: true });
       const t0 = Date.now();
       for (const r of trace) {
         while (!stopping && Date.now() - t0 < r.t) await sleep(Math.min(200, r.t - (Date.now() - t0)));

@@ -100,6 +100,13 @@ export interface JobSpec {
   tag?: string;
   /** The router's decision for it (the filter's scores header), kept in the served-request log. */
   decision?: string;
+  /**
+   * A benchmark's warm-up request (server.ts SIM_WARMUP_HEADER): served like
+   * any other, its share of the counters also kept in `counters.warmup` and
+   * its time to first token left out of `ttftSamples`, so a benchmark can
+   * leave it out of its figures.
+   */
+  warmup?: boolean;
 }
 
 export interface JobEvents {
@@ -139,6 +146,8 @@ export interface ServedRecord {
   tag?: string;
   /** The router's decision (the filter's scores header), when it sent one. */
   decision?: string;
+  /** A warm-up request (JobSpec.warmup). */
+  warmup?: true;
 }
 
 /** Per server of a pool, in its order: the prompt tokens of a request it holds and the time to first token it predicts for it. */
@@ -204,6 +213,15 @@ export interface EngineCounters {
   runningMs: number;
   /** Model ms since the counters were reset (the span kvBlockMs covers). */
   spanMs: number;
+  /** The share of warm-up requests (JobSpec.warmup) in the counters above. */
+  warmup: WarmupCounters;
+}
+
+export interface WarmupCounters {
+  requests: number;
+  promptTokens: number;
+  cachedTokens: number;
+  prefillMs: number;
 }
 
 function zeroCounters(): EngineCounters {
@@ -220,6 +238,7 @@ function zeroCounters(): EngineCounters {
     kvBlockMs: 0,
     runningMs: 0,
     spanMs: 0,
+    warmup: { requests: 0, promptTokens: 0, cachedTokens: 0, prefillMs: 0 },
   };
 }
 
@@ -487,6 +506,13 @@ export class SimEngine {
 
     const prefill = prefillMs(this.config, job.spec.promptTokens - job.cachedTokens);
     this.counters.prefillMs += prefill;
+    if (job.spec.warmup === true) {
+      const w = this.counters.warmup;
+      w.requests++;
+      w.promptTokens += job.spec.promptTokens;
+      w.cachedTokens += job.cachedTokens;
+      w.prefillMs += prefill;
+    }
     const prefillStart = this.config.serialPrefill ? Math.max(now, this.prefillBusyUntil) : now;
     if (this.config.serialPrefill) this.prefillBusyUntil = prefillStart + prefill;
     job.prefillStartMs = prefillStart;
@@ -499,10 +525,10 @@ export class SimEngine {
    *  whose jitter (~1 ms real) would be magnified by 1/timeScale in model time. */
   private firstToken(job: Job, plannedMs: number): void {
     job.firstTokenMs = plannedMs;
-    if (this.ttftSamples.length < MAX_SAMPLES) this.ttftSamples.push(job.ttftMs);
+    if (job.spec.warmup !== true && this.ttftSamples.length < MAX_SAMPLES) this.ttftSamples.push(job.ttftMs);
     if (this.servedLog !== null && this.servedLog.length < MAX_SAMPLES) {
       const { arrivalMs, admittedMs, prefillStartMs, cachedTokens, runningAtArrival, waitingAtArrival, freeBlocksAtArrival, poolView } = job;
-      const { promptTokens, outputTokens, tag, decision } = job.spec;
+      const { promptTokens, outputTokens, tag, decision, warmup } = job.spec;
       job.served = {
         arrivalMs,
         admittedMs,
@@ -517,6 +543,7 @@ export class SimEngine {
         ...(poolView === null ? {} : { cachedAtArrivalByServer: poolView.cached, predictedTtftMsByServer: poolView.predicted }),
         ...(tag === undefined ? {} : { tag }),
         ...(decision === undefined ? {} : { decision }),
+        ...(warmup === true ? { warmup } : {}),
       };
       this.servedLog.push(job.served);
     }

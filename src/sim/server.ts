@@ -11,7 +11,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { resolveSimConfig, type SimConfig } from "./config.js";
-import { SimEngine, realClock, summarize, type Clock, type Job, type JobSpec, type Summary } from "./engine.js";
+import { SimEngine, realClock, summarize, type Clock, type Job, type JobSpec, type Summary, type WarmupCounters } from "./engine.js";
 import { chainHashes } from "./kvcache.js";
 import { renderMetrics } from "./metrics.js";
 import { fillerTokens, outputLength, requestRandom } from "./output.js";
@@ -61,6 +61,8 @@ export interface SimStats {
   kvUsage: number;
   cachedBlocks: number;
   evictions: number;
+  /** The warm-up requests' share of requests, promptTokens, cachedTokens and prefillMs (SIM_WARMUP_HEADER). */
+  warmup: WarmupCounters;
 }
 
 export interface SimServer {
@@ -105,15 +107,19 @@ export const SIM_TAG_HEADER = "x-sim-tag";
 /** The filter's scores header (its `debugHeaders` option), kept in the served-request log as the request's decision. */
 const PICKER_SCORES_HEADER = "x-llm-picker-scores";
 
-type ServedLabels = Pick<JobSpec, "tag" | "decision">;
+/** A request header that marks a benchmark's warm-up request (JobSpec.warmup) when its value is "1". */
+export const SIM_WARMUP_HEADER = "x-sim-warmup";
 
-/** What the served-request log keeps of a request's headers: its SIM_TAG_HEADER (at most 200 characters) and the filter's decision (at most 4,000). */
+type ServedLabels = Pick<JobSpec, "tag" | "decision" | "warmup">;
+
+/** What the engine keeps of a request's headers: its SIM_TAG_HEADER (at most 200 characters), the filter's decision (at most 4,000) and SIM_WARMUP_HEADER. */
 function servedLabels(req: IncomingMessage): ServedLabels {
   const tag = req.headers[SIM_TAG_HEADER];
   const decision = req.headers[PICKER_SCORES_HEADER];
   return {
     ...(typeof tag === "string" ? { tag: tag.slice(0, 200) } : {}),
     ...(typeof decision === "string" ? { decision: decision.slice(0, 4000) } : {}),
+    ...(req.headers[SIM_WARMUP_HEADER] === "1" ? { warmup: true } : {}),
   };
 }
 
@@ -406,6 +412,7 @@ class SimHttpServer {
       kvUsage: this.engine.cache.usage,
       cachedBlocks: this.engine.cache.cachedBlockCount,
       evictions: this.engine.cache.evictions,
+      warmup: { ...c.warmup },
     };
   }
 

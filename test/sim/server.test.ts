@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadSimConfigFile, resolveSimConfig, SimConfigError } from "../../src/sim/config.js";
 import { formatValue } from "../../src/sim/metrics.js";
-import { PortInUseError, startSimPool, startSimServer, type SimServer } from "../../src/sim/server.js";
+import { PortInUseError, SIM_WARMUP_HEADER, startSimPool, startSimServer, type SimServer } from "../../src/sim/server.js";
 
 // Fast: 1 model ms = 0.01 real ms for most tests.
 const FAST = { timeScale: 0.01, overheadMs: 50, prefillMsPerToken: 1, decodeMsPerToken: 10 };
@@ -123,6 +123,38 @@ describe("simulated server over HTTP", () => {
     // A different LoRA adapter shares nothing.
     const lora = await postJson(`${server.url}/sim/prefix`, { ...CHAT, model: "sql-lora" });
     expect(lora.cachedTokens).toBe(0);
+  });
+
+  it("a warm-up request (x-sim-warmup: 1) is served and cached like any other, its share of the counters kept apart", async () => {
+    server.reset();
+    const warmup = await fetch(`${server.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", [SIM_WARMUP_HEADER]: "1" },
+      body: JSON.stringify({ ...CHAT, max_tokens: 2 }),
+    });
+    expect(warmup.status).toBe(200);
+    const first = await warmup.json();
+    const promptTokens = first.usage.prompt_tokens;
+    const cachedAfter = Math.floor((promptTokens - 1) / 16) * 16;
+    const measured = await postJson(`${server.url}/v1/chat/completions`, { ...CHAT, max_tokens: 2 });
+    // The warm-up filled the cache the measured request hits.
+    expect(measured.usage.prompt_tokens_details.cached_tokens).toBe(cachedAfter);
+    const stats = server.stats();
+    expect(stats).toMatchObject({ requests: 2, promptTokens: 2 * promptTokens, cachedTokens: cachedAfter });
+    // 1 model ms per prompt token, all of it prefilled: FAST's prefill cost.
+    expect(stats.warmup).toEqual({ requests: 1, promptTokens, cachedTokens: 0, prefillMs: promptTokens });
+    expect(stats.ttftMs.count).toBe(1); // only the measured request's
+    // Any other value of the header is not a warm-up.
+    await fetch(`${server.url}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", [SIM_WARMUP_HEADER]: "yes" },
+      body: JSON.stringify({ ...CHAT, max_tokens: 2 }),
+    }).then((r) => r.text());
+    expect(server.stats().warmup.requests).toBe(1);
+    // /metrics is what a server exposes: every request counts there.
+    const m = await scrape(server);
+    expect(value(m, "vllm:prefix_cache_queries_total")).toBe(3 * promptTokens);
+    expect(value(m, "vllm:time_to_first_token_seconds_count")).toBe(3);
   });
 
   it("/sim/reset empties the cache and counters", async () => {

@@ -21,6 +21,12 @@ export interface GeneratorOptions {
    * the trace's length; agent steps (answered with a tool call) ask for 24.
    */
   maxTokens?: number;
+  /**
+   * Leave out the warm-up (fromSessions): the trace then opens as after a
+   * restart of the whole pool, with sessions under way whose history no
+   * server ever computed.
+   */
+  coldStart?: boolean;
 }
 
 /** Small seeded PRNG (SplitMix32-style mixing); independent of the simulator's. */
@@ -118,6 +124,7 @@ export function resolveOptions(options: GeneratorOptions, defaultRate: number, d
     requests: options.requests ?? defaultRequests,
     rate: options.rate ?? defaultRate,
     model: options.model ?? DEFAULT_MODEL,
+    coldStart: options.coldStart ?? false,
     maxTokens: options.maxTokens ?? 24,
   };
 }
@@ -134,11 +141,16 @@ export interface Session {
 /**
  * Sessions arrive as a Poisson process; each emits its turns `gap()` apart
  * until it ends. The session rate is set so that the request rate is about
- * `rate` in steady state. Sessions start `warmupMs` before time 0 and only
- * requests at t >= 0 are kept, so the trace opens in steady state (sessions
- * already under way, as when a router restarts) instead of ramping up; the
- * first `requests` requests are kept. `rateFactor(t)` scales the session
- * arrival rate at model time t (bursts; mean 1 keeps `rate` on average).
+ * `rate` in steady state. Sessions start `warmupMs` before time 0 and the
+ * first `requests` requests at t >= 0 are measured, so the trace opens in
+ * steady state (sessions already under way) instead of ramping up.
+ * `rateFactor(t)` scales the session arrival rate at model time t (bursts;
+ * mean 1 keeps `rate` on average).
+ *
+ * In steady state the servers have computed the history of every session
+ * under way. The trace therefore starts with a warm-up (`warmupRequests`),
+ * sent like any request but left out of the figures, and is shifted so that
+ * it starts at t = 0. With `coldStart` it has none.
  */
 export function fromSessions(
   o: Resolved,
@@ -150,6 +162,7 @@ export function fromSessions(
 ): TraceRequest[] {
   const sessionGapMs = (1000 * meanTurns) / o.rate;
   const out: TraceRequest[] = [];
+  const before: TraceRequest[] = [];
   let start = -warmupMs;
   let horizon = Infinity;
   for (let s = 0; ; s++) {
@@ -157,7 +170,9 @@ export function fromSessions(
     const session = makeSession(`s${s}`, start);
     let t = session.start;
     for (let body = session.next(); body !== null; body = session.next()) {
-      if (t >= 0) out.push({ t, session: session.id, path: "/v1/chat/completions", body });
+      const request = { t, session: session.id, path: "/v1/chat/completions", body };
+      if (t >= 0) out.push(request);
+      else before.push(request);
       t += session.gap();
     }
     // Once enough requests exist, only sessions starting before the
@@ -167,11 +182,37 @@ export function fromSessions(
     }
     start += rng.exp(sessionGapMs / rateFactor(start));
   }
-  return out
+  const measured = byTime(out).slice(0, o.requests);
+  const warmup = o.coldStart ? [] : warmupRequests(before, measured);
+  const shift = warmup.length > 0 ? -warmup[0].t : 0;
+  return [...warmup.map((r) => ({ ...r, warmup: true })), ...measured].map((r) => ({ ...r, t: Math.round((r.t + shift) * 1000) / 1000 }));
+}
+
+/** Requests sorted by t, ties in their order. */
+function byTime(requests: TraceRequest[]): TraceRequest[] {
+  return requests
     .map((r, i) => ({ r, i }))
     .sort((a, b) => a.r.t - b.r.t || a.i - b.i)
-    .slice(0, o.requests)
-    .map((x) => ({ ...x.r, t: Math.round(x.r.t * 1000) / 1000 }));
+    .map((x) => x.r);
+}
+
+/**
+ * The warm-up of a trace whose sessions began before time 0 (`before`: their
+ * requests at t < 0, each session's in turn order): the latest earlier turn
+ * of every session the measured requests continue, so a server holds each
+ * conversation under way as it would in steady state; and every request in
+ * the window those latest turns span at the median, so the pool carries its
+ * steady load when measuring starts. Sorted by t.
+ */
+export function warmupRequests(before: readonly TraceRequest[], measured: readonly TraceRequest[]): TraceRequest[] {
+  const continued = new Set(measured.map((r) => r.session));
+  const latest = new Map<string, TraceRequest>();
+  for (const r of before) if (continued.has(r.session)) latest.set(r.session, r);
+  if (latest.size === 0) return [];
+  const ages = [...latest.values()].map((r) => -r.t).sort((a, b) => a - b);
+  const window = ages[Math.floor(ages.length / 2)];
+  const last = new Set(latest.values());
+  return byTime(before.filter((r) => r.t >= -window || last.has(r)));
 }
 
 /**

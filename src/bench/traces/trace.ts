@@ -2,6 +2,9 @@
  * Trace format of the routing benchmark: JSON Lines, one
  * request per line,
  *   {"t": <ms from the start of the trace>, "session": "<id>", "path": "/v1/chat/completions", "body": {...}}
+ * and optionally `"warmup": true`: a request the replayer sends like any
+ * other but leaves out of every figure (it brings the pool to the state the
+ * measured requests find in steady state; traces/common.ts fromSessions).
  * `t` is in model milliseconds: the replayer sends each request at t × the
  * simulated servers' timeScale (so with timeScale 1 the trace's own timing is
  * kept exactly). The routers never see `session`; the replayer uses it for the
@@ -16,6 +19,8 @@ export interface TraceRequest {
   session: string;
   path: string;
   body: Record<string, unknown>;
+  /** Sent, but left out of the figures. */
+  warmup?: boolean;
 }
 
 export const INFERENCE_PATHS = ["/v1/chat/completions", "/v1/completions", "/v1/responses"];
@@ -28,6 +33,7 @@ function checkEntry(entry: unknown): string | null {
   if (typeof e.session !== "string" && typeof e.session !== "number") return `"session" must be a string`;
   if (typeof e.path !== "string" || !INFERENCE_PATHS.includes(e.path)) return `"path" must be one of ${INFERENCE_PATHS.join(", ")}`;
   if (typeof e.body !== "object" || e.body === null || Array.isArray(e.body)) return `"body" must be a JSON object`;
+  if (e.warmup !== undefined && typeof e.warmup !== "boolean") return `"warmup" must be true or false`;
   return null;
 }
 
@@ -47,7 +53,7 @@ export function parseTrace(text: string, source = "trace"): TraceRequest[] {
     const problem = checkEntry(entry);
     if (problem) throw new Error(`${source}:${i + 1}: ${problem}`);
     const e = entry as TraceRequest;
-    out.push({ t: e.t, session: String(e.session), path: e.path, body: e.body });
+    out.push({ t: e.t, session: String(e.session), path: e.path, body: e.body, ...(e.warmup === true ? { warmup: true } : {}) });
   }
   if (out.length === 0) throw new Error(`${source}: no requests`);
   return out
@@ -61,7 +67,13 @@ export function readTrace(path: string): TraceRequest[] {
 }
 
 export function formatTrace(trace: TraceRequest[]): string {
-  return trace.map((r) => JSON.stringify({ t: Math.round(r.t * 1000) / 1000, session: r.session, path: r.path, body: r.body })).join("\n") + "\n";
+  return (
+    trace
+      .map((r) =>
+        JSON.stringify({ t: Math.round(r.t * 1000) / 1000, session: r.session, path: r.path, body: r.body, ...(r.warmup === true ? { warmup: true } : {}) }),
+      )
+      .join("\n") + "\n"
+  );
 }
 
 export function writeTrace(path: string, trace: TraceRequest[]): void {
