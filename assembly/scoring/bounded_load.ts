@@ -50,6 +50,12 @@ export class BoundConfig {
    * docs/routing.md has the measurements behind 1.25.
    */
   waitRatio: f64 = 1.25;
+  /**
+   * The load bound yields for an endpoint with no prefill queued where this
+   * request's predicted wait is at most 1 / loadYieldRatio of its best among
+   * the endpoints the bound keeps. 0: never.
+   */
+  loadYieldRatio: f64 = 2;
 }
 
 /** Capacity of one endpoint: ⌈factor × (total + 1) / n⌉, at least 1. */
@@ -104,10 +110,13 @@ export class BoundedLoadPicker extends Picker {
     const cap = boundCapacity(total, n, this.bound.loadFactor);
     const fair = boundCapacity(total, n, 1);
     const eligible = new StaticArray<bool>(n);
+    const overLoad = new StaticArray<bool>(n);
     const someRoom = anyBatchRoom(c, occ, n);
     for (let i = 0; i < n; i++) {
       const o = unchecked(occ[i]);
-      const ok = o <= cap && (o <= fair || !someRoom || !batchFull(unchecked(c.states[i]).slotCapacity, o));
+      const batchOk = o <= fair || !someRoom || !batchFull(unchecked(c.states[i]).slotCapacity, o);
+      unchecked((overLoad[i] = o > cap && batchOk));
+      const ok = o <= cap && batchOk;
       unchecked((eligible[i] = ok));
       if (!ok) this.excluded++;
     }
@@ -117,7 +126,9 @@ export class BoundedLoadPicker extends Picker {
       for (let i = 0; i < n; i++) unchecked((eligible[i] = true));
       this.excluded = 0;
     }
-    if (req.matchedBlocks != null && req.adapter.length == 0 && !c.loadOnly) this.boundWait(eligible, c, req);
+    const predicted = req.matchedBlocks != null && req.adapter.length == 0 && !c.loadOnly;
+    if (predicted && !c.allSaturated) this.yieldLoadBound(eligible, overLoad, c, req);
+    if (predicted) this.boundWait(eligible, c, req);
     const ranked = c.allSaturated && req.matchedBlocks != null && req.adapter.length == 0 ? byPredictedWait(c, req, n) : totals;
     return this.bestOf(ranked, eligible, occ, c, rng);
   }
@@ -143,6 +154,34 @@ export class BoundedLoadPicker extends Picker {
       k--;
     }
     return 0;
+  }
+
+  /**
+   * Takes back the endpoints the load bound alone left out that have no
+   * prefill queued and where this request's predicted wait is at most
+   * 1 / loadYieldRatio of its best wait among the endpoints kept. There
+   * its prefill starts at once; what makes the endpoint's occupancy is
+   * requests decoding, which delay a first token far less than the prefill
+   * it would redo elsewhere. Where prefill is queued, the bound holds: a
+   * prefix that draws requests faster than its server starts them spreads.
+   */
+  private yieldLoadBound(eligible: StaticArray<bool>, overLoad: StaticArray<bool>, c: Candidates, req: ScoringRequest): void {
+    const n = eligible.length;
+    if (!(this.bound.loadYieldRatio > 0)) return;
+    let best = Infinity;
+    for (let i = 0; i < n; i++) {
+      if (!unchecked(eligible[i])) continue;
+      const w = predictedWaitBlocks(c, req, i);
+      if (w < best) best = w;
+    }
+    const limit = best / this.bound.loadYieldRatio;
+    for (let i = 0; i < n; i++) {
+      if (!unchecked(overLoad[i]) || unchecked(eligible[i]) || unchecked(c.states[i]).waitAheadBlocks > 0) continue;
+      if (predictedWaitBlocks(c, req, i) <= limit) {
+        unchecked((eligible[i] = true));
+        this.excluded--;
+      }
+    }
   }
 
   /**

@@ -324,7 +324,8 @@ export function decideSnapshot(
  * endpoint (empty = request not hashed), `hashed` blocks hashed, `prompt`
  * blocks estimated for the whole prompt, `loadFactor` and `waitRatio` the
  * bounds (0: default),
- * `placement` the fleet's preference for a new prefix per endpoint (empty: none).
+ * `placement` the fleet's preference for a new prefix per endpoint (empty: none),
+ * `loadYieldRatio` the load bound's yield (negative: default).
  */
 export function decideDefault(
   json: Uint8Array,
@@ -337,10 +338,12 @@ export function decideDefault(
   waitRatio: f64,
   seed: u32,
   placement: Float64Array,
+  loadYieldRatio: f64,
 ): string {
   const cfg = new ScoringConfig();
   if (loadFactor > 0) cfg.bound.loadFactor = loadFactor;
   if (waitRatio > 0) cfg.bound.waitRatio = waitRatio;
+  if (loadYieldRatio >= 0) cfg.bound.loadYieldRatio = loadYieldRatio;
   const req = new ScoringRequest();
   req.adapter = adapter;
   req.priority = priority;

@@ -65,6 +65,8 @@ const INVALID: Array<[string, string, string]> = [
   ['{"bound":{"loadFactor":"2"}}', "bound.loadFactor", "expected a number"],
   ['{"bound":{"waitRatio":0.99}}', "bound.waitRatio", "must be a number between 1 and 1000, got 0.99"],
   ['{"bound":{"waitRatio":null}}', "bound.waitRatio", "expected a number"],
+  ['{"bound":{"loadYieldRatio":0.5}}', "bound.loadYieldRatio", "must be 0 or a number between 1 and 1000, got 0.5"],
+  ['{"bound":{"loadYieldRatio":-1}}', "bound.loadYieldRatio", "must be 0 or a number between 1 and 1000, got -1"],
   ['{"bound":{"factor":2}}', "bound", 'unknown key "factor"'],
   ['{"maxBodyBytes":10}', "maxBodyBytes", "must be between 1024 and"],
   ['{"snapshot":[]}', "snapshot", "expected an object"],
@@ -128,6 +130,8 @@ const VALID: string[] = [
   '{"profile":"seed","hotSpot":{"absoluteThreshold":4}}',
   '{"profile":"default","bound":{"loadFactor":1}}',
   '{"bound":{"waitRatio":1,"loadFactor":2}}',
+  '{"bound":{"loadYieldRatio":0}}',
+  '{"bound":{"loadYieldRatio":4,"waitRatio":1.5}}',
   '{"pool":{"cluster":"outbound|8000||vllm.default.svc.cluster.local","adminCluster":"prometheus_stats","intervalMs":500,"timeoutMs":200,"maxResponseBytes":65536}}',
   '{"snapshot":{"127.0.0.1:8001":{"waiting":1}},"endpoints":[{"address":"127.0.0.1:8001"}]}',
 ];

@@ -151,6 +151,35 @@ describe("default profile: queued prefill and the load bound", () => {
     host.close();
   });
 
+  it("requests decoding on the prompt's endpoint do not push the next one off it: the load bound yields where no prefill is queued", async () => {
+    // Each request gets its first token (its prefill is done, nothing stays
+    // queued) and keeps decoding. Yield off, the holder's occupancy passes the
+    // bound (ceil(1.5 × (T + 1) / 3)) and a request re-prefills the ~94 shared
+    // blocks elsewhere; by default the holder's wait (1 + its few uncached
+    // blocks) is under half of that, and its queue is empty, so it stays.
+    const picksWith = async (bound: Record<string, number>) => {
+      const host = await newPool({ extra: { ...DEFAULT, bound } });
+      const picks: string[] = [];
+      const open: HttpStream[] = [];
+      for (let i = 0; i < 8; i++) {
+        const s = send(host, hotBody(40 + i));
+        firstToken(s.stream);
+        picks.push(s.endpoint!);
+        open.push(s.stream);
+      }
+      const overrides = stat(host, "llm_picker.route.load_overrode_affinity");
+      for (const s of open) s.end("complete");
+      expect(pending(host)).toEqual({ [A]: 0, [B]: 0, [C]: 0 });
+      expect(host.traps()).toEqual([]);
+      host.close();
+      return { endpoints: new Set(picks).size, overrides };
+    };
+    expect(await picksWith({})).toEqual({ endpoints: 1, overrides: 0 });
+    const strict = await picksWith({ loadYieldRatio: 0 });
+    expect(strict.endpoints).toBeGreaterThan(1);
+    expect(strict.overrides).toBeGreaterThan(0);
+  });
+
   it("a conversation returns to the endpoint holding its earlier turns when load is even", async () => {
     const host = await newPool({ extra: DEFAULT });
     const turns = [uniquePrompt(300) + " ".repeat(200), "an answer of some length ".repeat(10)];

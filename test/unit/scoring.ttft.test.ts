@@ -40,6 +40,8 @@ interface Req {
   priority?: number;
   /** The fleet's preference for placing a new prefix, per endpoint. */
   placement?: number[];
+  /** bound.loadYieldRatio (missing: the default). */
+  loadYieldRatio?: number;
 }
 
 function decide(eps: Ep[], r: Req = {}): any {
@@ -57,6 +59,7 @@ function decide(eps: Ep[], r: Req = {}): any {
       r.waitRatio ?? 0,
       r.seed ?? 1,
       new Float64Array(r.placement ?? []),
+      r.loadYieldRatio ?? -1,
     ),
   );
 }
@@ -100,9 +103,9 @@ describe("default profile: predicted prefill = 2 × uncached + queued blocks, wi
     ],
     [
       // occupancy 6+1+2 = 9: capacity ceil(1.5 × 10 / 3) = 5; 6 > 5. Then equal cost 50: occupancy 1 < 2.
-      "the bound: the endpoint with the whole prefix but 6 of 9 requests is left out",
+      "the bound (its yield off): the endpoint with the whole prefix but 6 of 9 requests is left out",
       [{ inFlight: 6 }, { inFlight: 1 }, { inFlight: 2 }],
-      { matched: [50, 0, 0], hashed: 50 },
+      { matched: [50, 0, 0], hashed: 50, loadYieldRatio: 0 },
       1,
       [0, 50, 50],
       [0, 0, 0],
@@ -142,9 +145,9 @@ describe("default profile: predicted prefill = 2 × uncached + queued blocks, wi
     [
       // occupancy = max(in flight, waiting + running): 9 there although this Envoy has 1; total 12,
       // capacity ceil(1.5 × 13 / 3) = 7, 9 > 7.
-      "occupancy counts what the server reports (other routers' requests)",
+      "occupancy counts what the server reports (other routers' requests; the bound's yield off)",
       [{ inFlight: 1, waiting: 2, running: 7 }, { inFlight: 1 }, { inFlight: 2 }],
-      { matched: [50, 0, 0], hashed: 50 },
+      { matched: [50, 0, 0], hashed: 50, loadYieldRatio: 0 },
       1,
       [0, 50, 50],
       [0, 0, 0],
@@ -228,6 +231,7 @@ describe("default profile: a full batch above the pool's mean is left out while 
     ["12 against 8 and 8, every batch full: within the load bound (15), the holder keeps it", [12, 8, 8], [8, 8, 8], 0, true],
     ["10 against 8 and 8 with a place free at the third (9 slots): above the mean with a full batch, out", [10, 8, 8], [8, 8, 9], 1, false],
     ["18 against 8 and 8, every batch full: at the load bound (ceil(1.5 × 35 / 3) = 18), kept", [18, 8, 8], [8, 8, 8], 0, true],
+    // The load bound's yield off: with nothing queued the holder's wait (1 block) would take it back.
     ["19 against 8 and 8, every batch full: the load bound still holds (ceil(1.5 × 36 / 3) = 18), out", [19, 8, 8], [8, 8, 8], 1, false],
   ];
   for (const [name, occupancy, slots, overBound, holder] of rows) {
@@ -235,7 +239,7 @@ describe("default profile: a full batch above the pool's mean is left out while 
       for (const seed of [1, 2, 3]) {
         const d = decide(
           occupancy.map((inFlight, i) => ({ inFlight, slotCapacity: slots[i] })),
-          { matched: [50, 0, 0], hashed: 50, seed },
+          { matched: [50, 0, 0], hashed: 50, seed, loadYieldRatio: 0 },
         );
         expect(d.overBound).toBe(overBound);
         expect(d.endpoint === addr(0)).toBe(holder);
@@ -270,6 +274,59 @@ describe("default profile: a full batch above the pool's mean is left out while 
     // occupancy 11, 4, 4: capacity ceil(3 × 20 / 3) = 20 lets it in, the full batch does not (mean 7).
     expect(d.overBound).toBe(1);
     expect(d.endpoint).not.toBe(addr(0));
+  });
+});
+
+describe("default profile: the load bound yields for an endpoint with no prefill queued where leaving it out would at least double the request's wait", () => {
+  // Three endpoints, the first holding some of the prompt's 50 blocks with
+  // 6 of the 9 requests (capacity ceil(1.5 × 10 / 3) = 5: over the load
+  // bound), the others cold with 1 and 2 requests. Wait = queued + uncached
+  // + 1 blocks: 51 at the cold ones. Each row: blocks the holder holds,
+  // blocks queued there, loadYieldRatio (missing: the default 2), expected
+  // endpoint, endpoints left out by the bounds (load or batch; wait), whether
+  // load overrode affinity.
+  const rows: Array<[string, number, number, number | undefined, number, number, number, boolean]> = [
+    ["the whole prompt, idle: wait 1 ≤ 51 / 2, taken back; the cold ones' 51 > 1.25 × 1 are out on their wait", 50, 0, undefined, 0, 0, 2, false],
+    ["26 of 50, idle: wait 25 ≤ 25.5, taken back; cost 48 < 100", 26, 0, undefined, 0, 0, 2, false],
+    ["25 of 50, idle: wait 26 > 25.5, left out; equal costs 100, the less occupied cold one", 25, 0, undefined, 1, 1, 0, true],
+    ["the whole prompt with 1 block queued: prefill waits there, the bound holds", 50, 1, undefined, 1, 1, 0, true],
+    ["ratio 4: 38 of 50, idle: wait 13 > 51 / 4 = 12.75, left out", 38, 0, 4, 1, 1, 0, true],
+    ["ratio 4: 39 of 50, idle: wait 12 ≤ 12.75, taken back", 39, 0, 4, 0, 0, 2, false],
+    ["ratio 0: never taken back", 50, 0, 0, 1, 1, 0, true],
+  ];
+  for (const [name, held, queued, loadYieldRatio, chosen, overBound, overWait, overrode] of rows) {
+    it(name, () => {
+      for (const seed of [1, 2, 3]) {
+        const d = decide([{ inFlight: 6, pendingBlocks: queued }, { inFlight: 1 }, { inFlight: 2 }], {
+          matched: [held, 0, 0],
+          hashed: 50,
+          seed,
+          loadYieldRatio,
+        });
+        expect(d.endpoint).toBe(addr(chosen));
+        expect(d.overBound).toBe(overBound);
+        expect(d.overWait).toBe(overWait);
+        expect(d.loadOverrodeAffinity).toBe(overrode);
+      }
+    });
+  }
+
+  it("not for a full batch while another has a place, nor for a request that was not hashed", () => {
+    // 10 of 8 slots against 8 and 8 of 9 (mean ceil(27 / 3) = 9): the batch bound leaves the idle holder out.
+    const batch = decide(
+      [
+        { inFlight: 10, slotCapacity: 8 },
+        { inFlight: 8, slotCapacity: 8 },
+        { inFlight: 8, slotCapacity: 9 },
+      ],
+      { matched: [50, 0, 0], hashed: 50 },
+    );
+    expect(batch.overBound).toBe(1);
+    expect(batch.endpoint).not.toBe(addr(0));
+    // Not hashed: no predicted wait, the load bound holds (6 of 9, capacity 5).
+    const unhashed = decide([{ inFlight: 6 }, { inFlight: 1 }, { inFlight: 2 }], { hashed: 0, prompt: 50 });
+    expect(unhashed.overBound).toBe(1);
+    expect(unhashed.endpoint).toBe(addr(1));
   });
 });
 
@@ -342,8 +399,9 @@ describe("default profile: ties, bound factor, health, saturation, LoRA", () => 
     expect(d.loadOverrodeAffinity).toBe(false);
   });
 
-  it("the bound: 4 of 7 against capacity ceil(1.5 × 8 / 3) = 4 fits; one more (5 of 8, capacity ceil(1.5 × 9 / 3) = 5) fits; 6 of 9 (capacity 5) does not", () => {
-    const at = (k: number, others: number[]) => decide([{ inFlight: k }, ...others.map((n) => ({ inFlight: n }))], { matched: [50, 0, 0], hashed: 50 });
+  it("the bound (its yield off): 4 of 7 against capacity ceil(1.5 × 8 / 3) = 4 fits; one more (5 of 8, capacity ceil(1.5 × 9 / 3) = 5) fits; 6 of 9 (capacity 5) does not", () => {
+    const at = (k: number, others: number[]) =>
+      decide([{ inFlight: k }, ...others.map((n) => ({ inFlight: n }))], { matched: [50, 0, 0], hashed: 50, loadYieldRatio: 0 });
     expect(at(4, [1, 2]).endpoint).toBe(addr(0));
     expect(at(5, [1, 2]).endpoint).toBe(addr(0));
     expect(at(6, [1, 2]).overBound).toBe(1);
@@ -356,7 +414,8 @@ describe("default profile: ties, bound factor, health, saturation, LoRA", () => 
   });
 
   it("totals are the scores (weight 1); the endpoint over the bound keeps its total but is not picked", () => {
-    const d = decide([{ inFlight: 6 }, { inFlight: 1 }, { inFlight: 1, pendingBlocks: 1 }], { matched: [50, 0, 48], hashed: 50 });
+    // The bound's yield off (the holder's wait 1 is below half the third's 4).
+    const d = decide([{ inFlight: 6 }, { inFlight: 1 }, { inFlight: 1, pendingBlocks: 1 }], { matched: [50, 0, 48], hashed: 50, loadYieldRatio: 0 });
     // occupancy 6+1+1 = 8, capacity ceil(1.5 × 9 / 3) = 5: the first is over. Costs: 0, 2 × 50 + 0, 2 × 2 + 1.
     const expected = [1, 50 / 150, 50 / 55];
     expect(d.weights).toEqual({ "predicted-prefill": 1 });
