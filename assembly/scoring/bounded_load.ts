@@ -10,7 +10,10 @@
 // elsewhere. An endpoint whose batch is full (occupancy at or above the
 // slot capacity learned from its scrapes: this request would wait for a
 // running request to finish) is left out too while some batch has a place,
-// unless its occupancy is at most the pool's mean (⌈(T + 1) / n⌉). When
+// unless its occupancy is at most the pool's mean (⌈(T + 1) / n⌉). The load
+// bound (not the batch bound) yields for an endpoint where this request's
+// predicted wait is at most 1 / loadYieldRatio of its best among the
+// endpoints it keeps: a doubled wait is too much to pay for spreading. When
 // every batch is full, no endpoint is left out for it: the request waits
 // for a place wherever it goes, and the wait for a place (when the running
 // requests end there) ranks them better than occupancy does. The least
@@ -51,9 +54,9 @@ export class BoundConfig {
    */
   waitRatio: f64 = 1.25;
   /**
-   * The load bound yields for an endpoint with no prefill queued where this
-   * request's predicted wait is at most 1 / loadYieldRatio of its best among
-   * the endpoints the bound keeps. 0: never.
+   * The load bound yields for an endpoint where this request's predicted
+   * wait is at most 1 / loadYieldRatio of its best among the endpoints the
+   * bound keeps. 0: never.
    */
   loadYieldRatio: f64 = 2;
 }
@@ -157,13 +160,16 @@ export class BoundedLoadPicker extends Picker {
   }
 
   /**
-   * Takes back the endpoints the load bound alone left out that have no
-   * prefill queued and where this request's predicted wait is at most
-   * 1 / loadYieldRatio of its best wait among the endpoints kept. There
-   * its prefill starts at once; what makes the endpoint's occupancy is
-   * requests decoding, which delay a first token far less than the prefill
-   * it would redo elsewhere. Where prefill is queued, the bound holds: a
-   * prefix that draws requests faster than its server starts them spreads.
+   * Takes back the endpoints the load bound alone left out where this
+   * request's predicted wait (prefill queued there and its own uncached
+   * prefill) is at most 1 / loadYieldRatio of its best among the endpoints
+   * kept. The bound spreads load for the requests to come; that is worth a
+   * small difference in this request's wait, not twice the wait. Most of an
+   * endpoint's occupancy is requests decoding, which delay a first token by
+   * a decode step, where leaving the endpoint out redoes this request's
+   * prefill elsewhere. While prefill queues up there the wait grows and
+   * the bound holds again; a full batch is not taken back (its bound is
+   * apart).
    */
   private yieldLoadBound(eligible: StaticArray<bool>, overLoad: StaticArray<bool>, c: Candidates, req: ScoringRequest): void {
     const n = eligible.length;
@@ -176,8 +182,7 @@ export class BoundedLoadPicker extends Picker {
     }
     const limit = best / this.bound.loadYieldRatio;
     for (let i = 0; i < n; i++) {
-      if (!unchecked(overLoad[i]) || unchecked(eligible[i]) || unchecked(c.states[i]).waitAheadBlocks > 0) continue;
-      if (predictedWaitBlocks(c, req, i) <= limit) {
+      if (unchecked(overLoad[i]) && !unchecked(eligible[i]) && predictedWaitBlocks(c, req, i) <= limit) {
         unchecked((eligible[i] = true));
         this.excluded--;
       }

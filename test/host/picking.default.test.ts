@@ -110,8 +110,9 @@ describe("default profile: queued prefill and the load bound", () => {
     host.close();
   });
 
-  it("hot prefix: the first request follows the prefix; held requests pile up queued prefill and occupancy until load sends requests elsewhere, each one counted", async () => {
-    const host = await newPool({ workers: 2, extra: DEFAULT });
+  it("hot prefix, the load bound alone: the first request follows the prefix; held requests pile up queued prefill and occupancy until load sends requests elsewhere, each one counted", async () => {
+    // The bound's yield off: with it, these short questions (3 blocks each) would all stay (below).
+    const host = await newPool({ workers: 2, extra: { ...DEFAULT, bound: { loadYieldRatio: 0 } } });
     // Warm one endpoint with the shared prompt and let its response finish.
     const first = send(host, hotBody(10));
     const holders = new Set([first.endpoint!]);
@@ -151,12 +152,53 @@ describe("default profile: queued prefill and the load bound", () => {
     host.close();
   });
 
-  it("requests decoding on the prompt's endpoint do not push the next one off it: the load bound yields where no prefill is queued", async () => {
+  it("hot prefix with the bound's yield: held requests stay on the prompt's server while their wait there is at most half an idle server's, then spread", async () => {
+    // 110-block prompts, 13 of them each request's own question. Held
+    // requests queue 13 blocks each on the holder; the k-th waits 13k + 13 + 1
+    // blocks there against 110 + 1 on an idle server. The first four stay
+    // (wait 53 ≤ 55.5 for the fourth, though 4 in flight is over the
+    // capacity ⌈1.5 × 5 / 3⌉ = 3 for the fifth); the fifth's 66 is not, so the
+    // bound holds and it re-prefills the prompt elsewhere.
+    const host = await newPool({ workers: 2, extra: DEFAULT });
+    const first = send(host, hotBody(10));
+    firstToken(first.stream);
+    first.stream.end("complete");
+    const holder = first.endpoint!;
+    const question = "please consider this detail carefully ".repeat(16);
+    const picks: string[] = [];
+    const open: HttpStream[] = [];
+    const holders = new Set([holder]);
+    let overrides = 0;
+    for (let i = 0; i < 10; i++) {
+      const body = JSON.parse(hotBody(20 + i));
+      body.messages[1].content += question;
+      expect(blocksOf(JSON.stringify(body))).toBe(110);
+      const s = send(host, JSON.stringify(body), { worker: i % 2 });
+      if (i === 3) expect(pendingBlocksOf(host, holder)).toBe(52);
+      if (!holders.has(s.endpoint!)) overrides++;
+      holders.add(s.endpoint!);
+      picks.push(s.endpoint!);
+      open.push(s.stream);
+    }
+    expect(picks.slice(0, 4)).toEqual([holder, holder, holder, holder]);
+    expect(picks[4]).not.toBe(holder);
+    expect(overrides).toBeGreaterThan(0);
+    expect(stat(host, "llm_picker.route.load_overrode_affinity")).toBe(overrides);
+    // Queued prefill made it spread: no endpoint took more than 6 of the 10.
+    const perEndpoint = [A, B, C].map((e) => picks.filter((p) => p === e).length);
+    expect(Math.max(...perEndpoint)).toBeLessThanOrEqual(6);
+    for (const s of open) s.end("complete");
+    expect(pending(host)).toEqual({ [A]: 0, [B]: 0, [C]: 0 });
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
+  it("requests decoding on the prompt's endpoint do not push the next one off it: the load bound yields", async () => {
     // Each request gets its first token (its prefill is done, nothing stays
     // queued) and keeps decoding. Yield off, the holder's occupancy passes the
-    // bound (ceil(1.5 × (T + 1) / 3)) and a request re-prefills the ~94 shared
+    // bound (ceil(1.5 × (T + 1) / 3)) and a request re-prefills the ~100 shared
     // blocks elsewhere; by default the holder's wait (1 + its few uncached
-    // blocks) is under half of that, and its queue is empty, so it stays.
+    // blocks) is under half of that, so it stays.
     const picksWith = async (bound: Record<string, number>) => {
       const host = await newPool({ extra: { ...DEFAULT, bound } });
       const picks: string[] = [];

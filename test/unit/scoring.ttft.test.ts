@@ -277,7 +277,7 @@ describe("default profile: a full batch above the pool's mean is left out while 
   });
 });
 
-describe("default profile: the load bound yields for an endpoint with no prefill queued where leaving it out would at least double the request's wait", () => {
+describe("default profile: the load bound yields for an endpoint where leaving it out would at least double the request's wait", () => {
   // Three endpoints, the first holding some of the prompt's 50 blocks with
   // 6 of the 9 requests (capacity ceil(1.5 × 10 / 3) = 5: over the load
   // bound), the others cold with 1 and 2 requests. Wait = queued + uncached
@@ -289,7 +289,8 @@ describe("default profile: the load bound yields for an endpoint with no prefill
     ["the whole prompt, idle: wait 1 ≤ 51 / 2, taken back; the cold ones' 51 > 1.25 × 1 are out on their wait", 50, 0, undefined, 0, 0, 2, false],
     ["26 of 50, idle: wait 25 ≤ 25.5, taken back; cost 48 < 100", 26, 0, undefined, 0, 0, 2, false],
     ["25 of 50, idle: wait 26 > 25.5, left out; equal costs 100, the less occupied cold one", 25, 0, undefined, 1, 1, 0, true],
-    ["the whole prompt with 1 block queued: prefill waits there, the bound holds", 50, 1, undefined, 1, 1, 0, true],
+    ["the whole prompt, 24 blocks queued: wait 25 ≤ 25.5, taken back; cost 24 < 100", 50, 24, undefined, 0, 0, 2, false],
+    ["the whole prompt, 25 blocks queued: wait 26 > 25.5, left out", 50, 25, undefined, 1, 1, 0, true],
     ["ratio 4: 38 of 50, idle: wait 13 > 51 / 4 = 12.75, left out", 38, 0, 4, 1, 1, 0, true],
     ["ratio 4: 39 of 50, idle: wait 12 ≤ 12.75, taken back", 39, 0, 4, 0, 0, 2, false],
     ["ratio 0: never taken back", 50, 0, 0, 1, 1, 0, true],
