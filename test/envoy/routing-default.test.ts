@@ -10,8 +10,10 @@
  * are held there before their first token: each adds queued prefill and a
  * request in flight where it goes, until the bound or the queued work sends
  * a request to a server without the prompt; each of those is counted in
- * llm_picker.route.load_overrode_affinity. Once everything is answered, a
- * new request follows the prompt again. Then the servers report a full
+ * llm_picker.route.load_overrode_affinity (the load bound alone: its yield
+ * is off there). Once everything is answered, a new request follows the
+ * prompt again. With the yield on, requests that got their first token and
+ * keep decoding on the prompt's server do not push the next ones off it. Then the servers report a full
  * batch once (2 running, 1 waiting): the filter learns that a batch holds 2,
  * and a third held request on another prompt leaves its server. With servers
  * that report their cache size, a new shared prompt's first requests start
@@ -42,7 +44,10 @@ const hotBody = (question: string) =>
  * every request until the test answers it, and a two-worker Envoy with the
  * release filter in front of them (call inside a describe).
  */
-function useHoldingPool(page: string): { upstreams: () => FakeUpstream[]; arrivals: HeldArrival[]; envoy: () => EnvoyProcess } {
+function useHoldingPool(
+  page: string,
+  extraConfig: Record<string, unknown> = {},
+): { upstreams: () => FakeUpstream[]; arrivals: HeldArrival[]; envoy: () => EnvoyProcess } {
   let upstreams: FakeUpstream[] = [];
   const arrivals: HeldArrival[] = [];
   beforeAll(async () => {
@@ -58,14 +63,20 @@ function useHoldingPool(page: string): { upstreams: () => FakeUpstream[]; arriva
     substitutions: {
       wasmPath: FILTER_WASM,
       endpoints: upstreams.map((u) => u.address),
-      pluginConfig: { endpoints: upstreams.map((u) => ({ address: u.address })), metrics: { cluster: "model_servers_metrics", intervalMs: 100 } },
+      pluginConfig: {
+        endpoints: upstreams.map((u) => ({ address: u.address })),
+        metrics: { cluster: "model_servers_metrics", intervalMs: 100 },
+        ...extraConfig,
+      },
     },
   }));
   return { upstreams: () => upstreams, arrivals, envoy };
 }
 
 describe.skipIf(SKIP_FILTER)("default profile in Envoy: load overrides affinity on a hot prefix", () => {
-  const { upstreams, arrivals, envoy } = useHoldingPool(vllmPage({ waiting: 0, running: 0, kv: 0 }));
+  // The load bound alone: its yield off (with it these short questions all stay on the
+  // prompt's server, their wait there being far below half a cold server's; next describe).
+  const { upstreams, arrivals, envoy } = useHoldingPool(vllmPage({ waiting: 0, running: 0, kv: 0 }), { bound: { loadYieldRatio: 0 } });
 
   /** Sends one request and waits until a server holds it; returns that server and its response. */
   async function hold(body: string): Promise<{ upstream: FakeUpstream; res: ServerResponse; client: HeldRequest }> {
@@ -153,6 +164,42 @@ describe.skipIf(SKIP_FILTER)("default profile in Envoy: load overrides affinity 
   });
 
   test("the filter logged no trap and no critical line", () => {
+    expect(envoy().logs()).not.toMatch(/\[critical\]|Wasm VM failed|Uncaught|\[error\]\[wasm\]/);
+  });
+});
+
+describe.skipIf(SKIP_FILTER)("default profile in Envoy: the load bound yields to requests decoding on the prompt's server", () => {
+  const { upstreams, arrivals, envoy } = useHoldingPool(vllmPage({ waiting: 0, running: 0, kv: 0 }));
+
+  test("each request gets its first token and keeps decoding: the next ones still follow the prompt, no override", async () => {
+    expect(await scrapedAgain(upstreams(), 2)).toBe(true);
+    const hold = async (body: string) => {
+      const client = postBodyOwnConnection(envoy().listenerUrl, body);
+      expect(await waitFor(() => arrivals.length > 0, 5000)).toBe(true);
+      return { ...arrivals.shift()!, client };
+    };
+    const firstToken = (res: ServerResponse) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write('data: {"choices":[{"delta":{"content":"x"}}]}\n\n');
+    };
+    const warm = await hold(hotBody("first question"));
+    firstToken(warm.res);
+    warm.res.end("data: [DONE]\n\n");
+    expect((await warm.client.done).status).toBe(200);
+    // Six requests decoding there: from the fifth on it is over ⌈1.5 × (T + 1) / 3⌉ (4 at T = 5),
+    // but nothing is queued and each one's wait there (its question's few blocks) is far below
+    // half of a cold server's (the ~100-block prompt): the bound yields.
+    const held = [];
+    for (let i = 0; i < 6; i++) {
+      const h = await hold(hotBody(`question ${i}`));
+      firstToken(h.res);
+      held.push(h);
+    }
+    expect(held.map((h) => h.upstream === warm.upstream)).toEqual([true, true, true, true, true, true]);
+    const counted = (await envoy().stats("llm_picker\\.route\\.load_overrode_affinity"))["wasmcustom.llm_picker.route.load_overrode_affinity"] ?? 0;
+    expect(counted).toBe(0);
+    for (const h of held) h.res.end("data: [DONE]\n\n");
+    expect((await Promise.all(held.map((h) => h.client.done))).every((r) => r.status === 200)).toBe(true);
     expect(envoy().logs()).not.toMatch(/\[critical\]|Wasm VM failed|Uncaught|\[error\]\[wasm\]/);
   });
 });
