@@ -83,6 +83,20 @@ function anyBatchRoom(c: Candidates, occ: Float64Array, n: i32): bool {
   return false;
 }
 
+/** This request's predicted wait at each candidate, in blocks (predictedWaitBlocks). */
+function predictedWaits(c: Candidates, req: ScoringRequest, n: i32): Float64Array {
+  const waits = new Float64Array(n);
+  for (let i = 0; i < n; i++) unchecked((waits[i] = predictedWaitBlocks(c, req, i)));
+  return waits;
+}
+
+/** The least of `waits` among the eligible (Infinity when none is). */
+function bestEligible(eligible: StaticArray<bool>, waits: Float64Array): f64 {
+  let best = Infinity;
+  for (let i = 0; i < eligible.length; i++) if (unchecked(eligible[i]) && unchecked(waits[i]) < best) best = unchecked(waits[i]);
+  return best;
+}
+
 /** Totals that rank the candidates on this request's predicted wait for its first token (the least wait is the best total). */
 function byPredictedWait(c: Candidates, req: ScoringRequest, n: i32): Float64Array {
   const ranked = new Float64Array(n);
@@ -129,9 +143,12 @@ export class BoundedLoadPicker extends Picker {
       for (let i = 0; i < n; i++) unchecked((eligible[i] = true));
       this.excluded = 0;
     }
-    const predicted = req.matchedBlocks != null && req.adapter.length == 0 && !c.loadOnly;
-    if (predicted && !c.allSaturated) this.yieldLoadBound(eligible, overLoad, c, req);
-    if (predicted) this.boundWait(eligible, c, req);
+    if (req.matchedBlocks != null && req.adapter.length == 0 && !c.loadOnly) {
+      // The predicted waits, read once for both the yield and the wait bound.
+      const waits = predictedWaits(c, req, n);
+      if (!c.allSaturated && this.excluded > 0) this.yieldLoadBound(eligible, overLoad, waits);
+      this.boundWait(eligible, waits);
+    }
     const ranked = c.allSaturated && req.matchedBlocks != null && req.adapter.length == 0 ? byPredictedWait(c, req, n) : totals;
     return this.bestOf(ranked, eligible, occ, c, rng);
   }
@@ -171,18 +188,11 @@ export class BoundedLoadPicker extends Picker {
    * the bound holds again; a full batch is not taken back (its bound is
    * apart).
    */
-  private yieldLoadBound(eligible: StaticArray<bool>, overLoad: StaticArray<bool>, c: Candidates, req: ScoringRequest): void {
-    const n = eligible.length;
+  private yieldLoadBound(eligible: StaticArray<bool>, overLoad: StaticArray<bool>, waits: Float64Array): void {
     if (!(this.bound.loadYieldRatio > 0)) return;
-    let best = Infinity;
-    for (let i = 0; i < n; i++) {
-      if (!unchecked(eligible[i])) continue;
-      const w = predictedWaitBlocks(c, req, i);
-      if (w < best) best = w;
-    }
-    const limit = best / this.bound.loadYieldRatio;
-    for (let i = 0; i < n; i++) {
-      if (unchecked(overLoad[i]) && !unchecked(eligible[i]) && predictedWaitBlocks(c, req, i) <= limit) {
+    const limit = bestEligible(eligible, waits) / this.bound.loadYieldRatio;
+    for (let i = 0; i < eligible.length; i++) {
+      if (unchecked(overLoad[i]) && !unchecked(eligible[i]) && unchecked(waits[i]) <= limit) {
         unchecked((eligible[i] = true));
         this.excluded--;
       }
@@ -197,24 +207,16 @@ export class BoundedLoadPicker extends Picker {
    * to get a slot where it is not loaded (lora-affinity weighs that). Not
    * when load alone decides (c.loadOnly).
    */
-  private boundWait(eligible: StaticArray<bool>, c: Candidates, req: ScoringRequest): void {
-    const n = eligible.length;
-    const wait = new Float64Array(n);
-    let best = Infinity;
-    for (let i = 0; i < n; i++) {
-      if (!unchecked(eligible[i])) continue;
-      const w = predictedWaitBlocks(c, req, i);
-      unchecked((wait[i] = w));
-      if (w < best) best = w;
-    }
-    const limit = this.bound.waitRatio * best;
-    for (let i = 0; i < n; i++) {
-      if (unchecked(eligible[i]) && unchecked(wait[i]) > limit) {
+  private boundWait(eligible: StaticArray<bool>, waits: Float64Array): void {
+    const limit = this.bound.waitRatio * bestEligible(eligible, waits);
+    for (let i = 0; i < eligible.length; i++) {
+      if (unchecked(eligible[i]) && unchecked(waits[i]) > limit) {
         unchecked((eligible[i] = false));
         this.waitExcluded++;
       }
     }
   }
+
 
   /**
    * With a placement preference: among the eligible endpoints with the best

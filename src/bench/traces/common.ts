@@ -3,7 +3,7 @@
  * traces/workloads.ts): options, a small PRNG, English filler text, chat
  * bodies, and sessions arriving as a Poisson process.
  */
-import type { TraceRequest } from "./trace.js";
+import { sortByTime, type TraceRequest } from "./trace.js";
 import { chatRequest, DEFAULT_MODEL } from "../../requests/bodies.js";
 
 export interface GeneratorOptions {
@@ -182,18 +182,10 @@ export function fromSessions(
     }
     start += rng.exp(sessionGapMs / rateFactor(start));
   }
-  const measured = byTime(out).slice(0, o.requests);
+  const measured = sortByTime(out).slice(0, o.requests);
   const warmup = o.coldStart ? [] : warmupRequests(before, measured);
   const shift = warmup.length > 0 ? -warmup[0].t : 0;
   return [...warmup.map((r) => ({ ...r, warmup: true })), ...measured].map((r) => ({ ...r, t: Math.round((r.t + shift) * 1000) / 1000 }));
-}
-
-/** Requests sorted by t, ties in their order. */
-function byTime(requests: TraceRequest[]): TraceRequest[] {
-  return requests
-    .map((r, i) => ({ r, i }))
-    .sort((a, b) => a.r.t - b.r.t || a.i - b.i)
-    .map((x) => x.r);
 }
 
 /**
@@ -212,7 +204,7 @@ export function warmupRequests(before: readonly TraceRequest[], measured: readon
   const ages = [...latest.values()].map((r) => -r.t).sort((a, b) => a - b);
   const window = ages[Math.floor(ages.length / 2)];
   const last = new Set(latest.values());
-  return byTime(before.filter((r) => r.t >= -window || last.has(r)));
+  return sortByTime(before.filter((r) => r.t >= -window || last.has(r)));
 }
 
 /**

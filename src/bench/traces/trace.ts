@@ -56,7 +56,12 @@ export function parseTrace(text: string, source = "trace"): TraceRequest[] {
     out.push({ t: e.t, session: String(e.session), path: e.path, body: e.body, ...(e.warmup === true ? { warmup: true } : {}) });
   }
   if (out.length === 0) throw new Error(`${source}: no requests`);
-  return out
+  return sortByTime(out);
+}
+
+/** Requests sorted by t, ties in their order (a new array). */
+export function sortByTime(requests: readonly TraceRequest[]): TraceRequest[] {
+  return requests
     .map((r, i) => ({ r, i }))
     .sort((a, b) => a.r.t - b.r.t || a.i - b.i)
     .map((x) => x.r);
