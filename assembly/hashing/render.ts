@@ -474,7 +474,8 @@ export function renderedWholeBlocks(): i32 {
   return r !== null ? r.wholeBlocks : 0;
 }
 
-function isAssistant(role: Uint8Array | null): bool {
+/** Whether a message's role is "assistant". */
+export function isAssistant(role: Uint8Array | null): bool {
   if (role === null || role.length != 9) return false;
   // "assistant"
   return (

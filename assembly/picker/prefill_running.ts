@@ -10,6 +10,8 @@ import { EndpointState } from "../pool/endpoint_state";
 import { PrefixIndex } from "../prefix/prefix_index";
 import { cacheClockBlocks } from "./evictions";
 import { batchFull } from "../scoring/bounded_load";
+import { lacksPastHashed, PastHashed } from "../scoring/scorer";
+import { uncachedBlocks } from "../scoring/scorers/predicted_prefill";
 
 /**
  * The largest share of a server's KV cache a prompt may take to be started
@@ -30,6 +32,14 @@ export class PromptSize {
     /** Bytes per block (prefix.blockSize). */
     public blockBytes: i32,
   ) {}
+
+  /** Who holds the prompt past its hashed blocks (ScoringRequest.pastHashed); null: unknown. */
+  past: PastHashed | null = null;
+
+  /** Blocks of the prompt not cached at endpoint `e` (pool index), which holds `matched` leading blocks. */
+  uncachedAt(matched: i32, e: i32): i32 {
+    return uncachedBlocks(matched, this.hashed, this.total, lacksPastHashed(this.past, e, this.hashed, this.total));
+  }
 
   /**
    * The prompt blocks a match of `matched` blocks stands for: the whole

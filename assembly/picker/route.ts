@@ -8,7 +8,6 @@
 //   → index record + in-flight increment → routing header.
 import { Config } from "../config/types";
 import { KeyValueStore } from "../util/store";
-import { ByteWriter } from "../util/bytes";
 import { Api, Header, LLMRequest, ParsedBody, RequestError } from "../request/types";
 import { detectApi } from "../request/api";
 import { bodyTooLargeError } from "../request/errors";
@@ -16,7 +15,6 @@ import { HEADER_MODEL_REWRITE, HEADER_PRIORITY } from "../request/headers";
 import { rewriteModel, toLLMRequest } from "../request/llm_request";
 import { parseBody } from "../request/parse";
 import { ValidatedPrefixes } from "../request/validated_prefixes";
-import { errorJson, requestJson } from "../request/output";
 import { BlockConfig } from "../hashing/blocks";
 import { hashRequest, renderedWholeBlocks, replyEndBlock, replyStartBlock } from "../hashing/render";
 import { hex64 } from "../util/hex";
@@ -26,10 +24,9 @@ import { endpointId } from "../prefix/endpoint_id";
 import { EndpointState } from "../pool/endpoint_state";
 import { clocksOf, evictionHorizon, horizonsOf } from "./evictions";
 import { TurnEnds } from "./turn_ends";
-import { Decision, decide, STATUS_ROUTE, writeDecisionFields } from "../scoring/decide";
+import { Decision, decide, STATUS_ROUTE } from "../scoring/decide";
 import { ScoringConfig } from "../scoring/config";
-import { ScoringRequest } from "../scoring/scorer";
-import { uncachedBlocks } from "../scoring/scorers/predicted_prefill";
+import { PastHashed, ScoringRequest } from "../scoring/scorer";
 import { Pcg32 } from "../scoring/rng";
 import { discountPendingMatches, estimateDrained, poolPace, prefillPace, PromptSize } from "./prefill_running";
 import { estimateSlotWait, mostSlots, waitsForPlace } from "./slot_wait";
@@ -285,10 +282,11 @@ export class Router {
     r.evictionsSeen = prefixOn && this.index.lastEvicted > 0;
     if (hint != null && prefixOn) r.hintCredited = creditPlacement(matched, addresses, hint, r.hashes.length, this.index);
     // After the placement: where this replica saw the last turn end, that end knows more than the hint.
-    if (prefixOn) this.judgeLastTurn(r, req, matched);
+    const past = prefixOn ? this.judgeLastTurn(r, req, matched) : null;
     if (prefixOn && this.creditReplies) creditReply(matched, replyStartBlock(), replyEndBlock(), r.hashes.length);
     const promptBlocks = promptBlocksOf(body.length, this.blocks.blockSize, r.hashes.length);
     const prompt = new PromptSize(r.hashes.length, promptBlocks, this.blocks.blockSize);
+    prompt.past = past;
     // What the index credits, before matches on prefills still running are discounted (null: none were).
     let credited: Int32Array | null = null;
     if (prefixOn && this.spreadFirstPrefills) {
@@ -310,6 +308,7 @@ export class Router {
     // A fleet's replicas each learn a shared prefix on their own: agree on where a new one goes.
     if (this.replicas != null && prefixOn) sreq.placement = placementOf(r.hashes, addresses, matched);
     sreq.promptBlocks = promptBlocks;
+    sreq.pastHashed = prompt.past;
     const d = decide(r.states, sreq, this.scoring, this.rng);
     r.decision = d;
     if (d.status != STATUS_ROUTE || d.chosen < 0) return reject(r, d.status, d.reason);
@@ -317,7 +316,7 @@ export class Router {
     r.endpoint = unchecked(r.states[d.chosen]).address;
     // The blocks it holds or is prefilling: only the rest is queued there.
     r.matchedBlocks = unchecked((credited != null ? credited : matched)[d.chosen]);
-    r.pendingBlocks = uncachedBlocks(r.matchedBlocks, sreq.hashedBlocks, sreq.promptBlocks);
+    r.pendingBlocks = prompt.uncachedAt(r.matchedBlocks, d.chosen);
     // What this request makes the server write to its cache advances the server's clock.
     const written = <u32>max(0, r.pendingBlocks);
     const stamp = unchecked(r.states[d.chosen]).writtenBlocks + written;
@@ -396,11 +395,16 @@ export class Router {
     changeInFlight(this.store, endpoint, change, null);
   }
 
-  /** A chat's previous turn judges its match (TurnEnds.judgeChat); its own end's key is kept. */
-  private judgeLastTurn(r: RouteResult, req: LLMRequest, matched: Int32Array): void {
+  /**
+   * A chat's previous turn judges its match (TurnEnds.judgeChat); its own
+   * end's key is kept. Returns who holds the prompt past its hashed blocks
+   * (null: unknown).
+   */
+  private judgeLastTurn(r: RouteResult, req: LLMRequest, matched: Int32Array): PastHashed | null {
     const ends = this.turnEnds;
-    if (ends == null || req.body.api != Api.ChatCompletions) return;
-    r.endKey = ends.judgeChat(matched, r.states, r.hashes, renderedWholeBlocks(), replyStartBlock(), this.blocks);
+    if (ends == null || req.body.api != Api.ChatCompletions) return null;
+    r.endKey = ends.judgeChat(matched, r.states, r.hashes, renderedWholeBlocks(), replyStartBlock(), this.blocks, req.body.chat);
+    return ends.lastPast;
   }
 
   /**
@@ -582,54 +586,4 @@ function forwardedBody(body: Uint8Array, p: ParsedBody, headers: Array<Header>, 
     if (h.name == HEADER_MODEL_REWRITE && h.value.length > 0) return rewriteModel(body, p.modelSpan, req.targetModel);
   }
   return null;
-}
-
-
-/** The `inspect` line (README "Inspect a decision"). */
-export function inspectLine(r: RouteResult, blockSize: i32, out: ByteWriter): void {
-  if (r.outcome == Outcome.Reject) {
-    out.str('{"decision":"reject","status":');
-    out.str(r.status.toString());
-    out.str(',"error":');
-    // errorJson writes {"error":{...}}; the contract wants the inner object here.
-    const w = new ByteWriter(256);
-    errorJson(r.error!, w);
-    const b = w.view();
-    // strip the outer {"error": and the final }
-    const prefixLen = 9;
-    if (b.length > prefixLen + 1) out.raw(b.dataStart + prefixLen, b.length - prefixLen - 1);
-    else out.str("null");
-    out.byte(0x7d);
-    return;
-  }
-  if (r.outcome == Outcome.Forward) {
-    out.str('{"decision":"forward","session":"');
-    out.str(r.sessionKey);
-    out.str('","replica":"');
-    out.str(r.replica);
-    out.str('"}');
-    return;
-  }
-  if (r.outcome == Outcome.Pass) {
-    out.str('{"decision":"pass"');
-  } else {
-    out.str('{"decision":"route","request":');
-    requestJson(r.request!, out);
-    out.str(',"prefix":{"blockSize":');
-    out.str(blockSize.toString());
-    out.str(',"hashes":[');
-    for (let i = 0; i < r.hashes.length; i++) {
-      if (i > 0) out.byte(0x2c);
-      out.byte(0x22);
-      out.str(hex64(unchecked(r.hashes[i])));
-      out.byte(0x22);
-    }
-    out.str("]}");
-  }
-  const d = r.decision;
-  if (d != null) {
-    out.byte(0x2c);
-    writeDecisionFields(out, d!, r.states);
-  }
-  out.byte(0x7d);
 }

@@ -11,7 +11,6 @@ import { batchFull } from "../scoring/bounded_load";
 import { blocksPerTokenOf } from "./evictions";
 import { kvWaitMs } from "./kv_room";
 import { poolMean, PromptSize } from "./prefill_running";
-import { uncachedBlocks } from "../scoring/scorers/predicted_prefill";
 import { InFlight } from "../pool/in_flight";
 import { endpointId } from "../prefix/endpoint_id";
 
@@ -89,7 +88,7 @@ export function estimateSlotWait(states: Array<EndpointState>, pool: f64, poolSl
   const poolTokenMs = poolMean(states, (s: EndpointState): f64 => <f64>s.msPerToken);
   for (let i = 0; i < states.length; i++) {
     const s = unchecked(states[i]);
-    const uncached = uncachedBlocks(i < held.length ? unchecked(held[i]) : 0, prompt.hashed, prompt.total);
+    const uncached = prompt.uncachedAt(i < held.length ? unchecked(held[i]) : 0, i);
     const needTokens = <f64>uncached / blocksPerTokenOf(s, prompt.blockBytes);
     const slot = placeWaitMs(s, placesAt(s, poolSlots), poolHold, inflight, poolTokenMs, nowMs);
     const wait = max(slot, kvWaitMs(s, needTokens, poolHold));

@@ -8,20 +8,74 @@
 // rendering's last whole block, its endpoint and that endpoint's
 // written-blocks clock then; the next turn's rendering continues this one
 // with the reply, so the hash at its reply's start block is the key.
+//
+// A rendering cut at prefix.maxBlocks has no last whole block of its own,
+// and every turn of its conversation hashes to the same blocks (often just
+// a long tools array or document that many conversations share), so the
+// index cannot tell which server holds the conversation past them. Its end
+// is keyed instead by the last hashed block, the messages it sent (count
+// and byte span) and the bytes of its last message; the next turn computes
+// the same key from the messages before its previous reply. The endpoint
+// found there holds the prompt past its hashed blocks (PastHashed), up to
+// the messages after that reply (docs/routing.md "Past the hashed blocks").
 import { KeyedBuckets } from "../util/keyed_buckets";
 import { KeyValueStore } from "../util/store";
 import { EndpointState } from "../pool/endpoint_state";
 import { endpointId } from "../prefix/endpoint_id";
 import { BlockConfig } from "../hashing/blocks";
 import { freeClockBlocks } from "./evictions";
+import { ChatCompletionsBody } from "../request/types";
+import { xxh64 } from "../hashing/xxhash64";
+import { isAssistant } from "../hashing/render";
+import { PastHashed } from "../scoring/scorer";
 
 export const TURN_ENDS_KEY_PREFIX = "llm-picker/prefix/v1/ends/";
 /** 1,024 buckets × 16 entries: the last end of 16,384 conversations. */
 const TURN_ENDS_BUCKETS: i32 = 1024;
 const TURN_ENDS_ENTRIES: i32 = 16;
+/**
+ * Bytes of a cut rendering's last message that its end key hashes: enough
+ * to tell two conversations' messages apart (with their count and span),
+ * a bounded cost for a long tool result.
+ */
+const CUT_KEY_MESSAGE_BYTES: i32 = 1024;
+/** Seeds a cut rendering's end key apart from the chain hashes that key other ends. */
+const CUT_KEY_SEED: u64 = 0x6c6c6d2d63757421;
+
+/** The messages [0, through) of `c`, sent as one request whose rendering was cut at `last` (its last hash): its end key. */
+export function cutTurnKey(last: u64, c: ChatCompletionsBody, through: i32): u64 {
+  if (through <= 0 || through > c.messages.length) return 0;
+  const first = unchecked(c.messages[0]);
+  const m = unchecked(c.messages[through - 1]);
+  const span = <u64>(m.rawEnd - first.rawStart);
+  const len = min(m.rawEnd - m.rawStart, CUT_KEY_MESSAGE_BYTES);
+  if (len <= 0 || m.rawEnd > c.source.length) return 0;
+  const seed = last ^ CUT_KEY_SEED ^ ((<u64>through << 40) | span);
+  const key = xxh64(c.source.dataStart + <usize>m.rawStart, <usize>len, seed);
+  return key != 0 ? key : 1;
+}
+
+/** The last assistant message that another message follows (a previous turn's reply), -1 when none. */
+function lastReply(c: ChatCompletionsBody): i32 {
+  for (let i = c.messages.length - 2; i >= 1; i--) if (isAssistant(unchecked(c.messages[i]).role)) return i;
+  return -1;
+}
+
+/** Blocks of `blockBytes` that the messages after message `reply` take in the body. */
+function blocksAfter(c: ChatCompletionsBody, reply: i32, blockBytes: i32): i32 {
+  let bytes = 0;
+  for (let i = reply + 1; i < c.messages.length; i++) {
+    const m = unchecked(c.messages[i]);
+    bytes += m.rawEnd - m.rawStart;
+  }
+  return (bytes + blockBytes - 1) / max(blockBytes, 1);
+}
 
 export class TurnEnds {
   private map: KeyedBuckets;
+
+  /** After judgeChat: who holds the prompt past its hashed blocks (a cut rendering's previous turn), null when unknown. */
+  lastPast: PastHashed | null = null;
 
   constructor(store: KeyValueStore) {
     this.map = new KeyedBuckets(store, TURN_ENDS_KEY_PREFIX, TURN_ENDS_BUCKETS, TURN_ENDS_ENTRIES);
@@ -38,12 +92,40 @@ export class TurnEnds {
    * at its previous turn's endpoint (judge), and returns the key its own
    * end is recorded under, the hash of its last whole block (0: none, for a
    * rendering cut at prefix.maxBlocks, which has no last whole block of its
-   * own).
+   * own: cutTurnKey's then). A rendering cut at maxBlocks whose
+   * previous turn was cut too sets lastPast where that turn ended.
    */
-  judgeChat(matched: Int32Array, states: Array<EndpointState>, hashes: StaticArray<u64>, whole: i32, replyStart: i32, blocks: BlockConfig): u64 {
+  judgeChat(matched: Int32Array, states: Array<EndpointState>, hashes: StaticArray<u64>, whole: i32, replyStart: i32, blocks: BlockConfig, chat: ChatCompletionsBody | null): u64 {
+    this.lastPast = null;
     const n = hashes.length;
     if (replyStart > 0 && replyStart <= n) this.judge(matched, states, unchecked(hashes[replyStart - 1]), replyStart, blocks.blockSize);
-    return whole > 0 && whole <= n && whole < blocks.maxBlocks ? unchecked(hashes[whole - 1]) : 0;
+    if (n == 0 || n < blocks.maxBlocks || chat === null) return whole > 0 && whole <= n && whole < blocks.maxBlocks ? unchecked(hashes[whole - 1]) : 0;
+    const last = unchecked(hashes[n - 1]);
+    const reply = lastReply(chat);
+    if (reply > 0) this.lastPast = this.judgeCut(matched, states, cutTurnKey(last, chat, reply), n, blocksAfter(chat, reply, blocks.blockSize), blocks.blockSize);
+    return cutTurnKey(last, chat, chat.messages.length);
+  }
+
+  /**
+   * A cut rendering's previous turn, its end keyed `key`: the endpoint it
+   * ended at holds this prompt past its `hashed` blocks, but for the
+   * `lacks` blocks after its reply, while it still holds the hashed ones
+   * and has not written over the rest since (as `judge` measures). null
+   * otherwise: nothing is known past the hashed blocks.
+   */
+  private judgeCut(matched: Int32Array, states: Array<EndpointState>, key: u64, hashed: i32, lacks: i32, blockBytes: i32): PastHashed | null {
+    const end = this.map.lookup(key);
+    if (end == null) return null;
+    for (let i = 0; i < states.length && i < matched.length; i++) {
+      const s = unchecked(states[i]);
+      if (endpointId(s.address) != end.endpointId) continue;
+      if (unchecked(matched[i]) < hashed) return null;
+      const free = freeClockBlocks(s, blockBytes);
+      const written = <i32>(s.writtenBlocks - end.value);
+      if (free > 0 && written > 0 && <f64>written > free) return null;
+      return new PastHashed(i, lacks);
+    }
+    return null;
   }
 
   /**

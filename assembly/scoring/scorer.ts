@@ -12,6 +12,38 @@ import { EndpointState } from "../pool/endpoint_state";
  */
 export const NEUTRAL_SCORE: f64 = 0.5;
 
+/**
+ * What is known of a prompt past its hashed blocks (hashing stops at
+ * prefix.maxBlocks): one endpoint, `holder`, received this conversation's
+ * previous turn and lacks only the `holderLacks` blocks that follow its
+ * reply; any other endpoint, even one holding every hashed block, is
+ * taken to lack the whole rest (docs/routing.md "Past the hashed
+ * blocks").
+ */
+export class PastHashed {
+  constructor(
+    /** Pool index of the endpoint that holds the previous turn. */
+    public holder: i32,
+    /** Blocks of this prompt past the hashed ones that `holder` still lacks. */
+    public holderLacks: i32,
+  ) {}
+
+  /**
+   * Blocks past the hashed ones that endpoint `e` (pool index) lacks when
+   * it holds every hashed block, of a prompt of `prompt` blocks with
+   * `hashed` hashed: `holderLacks` at the holder, the whole rest elsewhere.
+   */
+  lacksAt(e: i32, hashed: i32, prompt: i32): i32 {
+    const rest = prompt > hashed ? prompt - hashed : 0;
+    return e == this.holder && this.holderLacks < rest ? this.holderLacks : rest;
+  }
+}
+
+/** Blocks past the hashed ones that endpoint `e` lacks when it holds every hashed block (0 when nothing is known: it is taken to hold the rest). */
+export function lacksPastHashed(past: PastHashed | null, e: i32, hashed: i32, prompt: i32): i32 {
+  return past !== null ? past.lacksAt(e, hashed, prompt) : 0;
+}
+
 /** What the scheduler needs to know about the request. */
 export class ScoringRequest {
   /**
@@ -54,6 +86,26 @@ export class ScoringRequest {
   placement: Float64Array | null = null;
   /** Estimated blocks of the whole prompt (≥ hashedBlocks: hashing stops at prefix.maxBlocks). */
   promptBlocks: i32 = 0;
+  /** Who holds the prompt past its hashed blocks; null: every endpoint holding the hashed ones is taken to hold the rest. */
+  pastHashed: PastHashed | null = null;
+
+  /** Blocks past the hashed ones endpoint `e` (pool index) lacks if it holds every hashed block. */
+  lacksPastAt(e: i32): i32 {
+    return lacksPastHashed(this.pastHashed, e, this.hashedBlocks, this.promptBlocks);
+  }
+
+  /**
+   * Orders endpoints by how much of the prompt they hold or prefill: twice
+   * the credited leading blocks, plus one where every hashed block is held
+   * and some of the rest is known to be (PastHashed's holder): it holds
+   * more than another with the same hashed blocks.
+   */
+  heldRank(e: i32): i32 {
+    const credited = this.creditedAt(e);
+    const rest = this.promptBlocks - this.hashedBlocks;
+    const holdsRest = this.pastHashed !== null && this.hashedBlocks > 0 && credited >= this.hashedBlocks && this.lacksPastAt(e) < rest;
+    return credited * 2 + (holdsRest ? 1 : 0);
+  }
 
   /** Leading blocks endpoint `e` (pool index) holds, capped at hashedBlocks; 0 when unknown. */
   matchedAt(e: i32): i32 {

@@ -18,7 +18,7 @@ import { ScoringConfig } from "./config";
 import { decide, writeDecisionFields } from "./decide";
 import { pickMaxScore } from "./picker";
 import { Pcg32 } from "./rng";
-import { ScoringRequest } from "./scorer";
+import { PastHashed, ScoringRequest } from "./scorer";
 
 export function selfCheck(input: Uint8Array): Uint8Array {
   const w = new ByteWriter();
@@ -325,7 +325,9 @@ export function decideSnapshot(
  * blocks estimated for the whole prompt, `loadFactor` and `waitRatio` the
  * bounds (0: default),
  * `placement` the fleet's preference for a new prefix per endpoint (empty: none),
- * `loadYieldRatio` the load bound's yield (negative: default).
+ * `loadYieldRatio` the load bound's yield (negative: default),
+ * `pastHolder` the endpoint known to hold the prompt past its hashed blocks
+ * (negative: none) and `pastLacks` the blocks past them it lacks.
  */
 export function decideDefault(
   json: Uint8Array,
@@ -339,6 +341,8 @@ export function decideDefault(
   seed: u32,
   placement: Float64Array,
   loadYieldRatio: f64,
+  pastHolder: i32,
+  pastLacks: i32,
 ): string {
   const cfg = new ScoringConfig();
   if (loadFactor > 0) cfg.bound.loadFactor = loadFactor;
@@ -351,6 +355,7 @@ export function decideDefault(
   req.hashedBlocks = hashed;
   req.promptBlocks = prompt;
   if (placement.length > 0) req.placement = placement;
+  if (pastHolder >= 0) req.pastHashed = new PastHashed(pastHolder, pastLacks);
   return decisionOver(json, req, cfg, seed);
 }
 

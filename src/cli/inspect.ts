@@ -10,7 +10,7 @@
  *
  * The line is the filter's own (filter state `llm_picker.decision`, written
  * when the configuration says `"inspect": true`, see
- * assembly/picker/route.ts `inspectLine`); this command only builds the
+ * assembly/picker/inspect.ts `inspectLine`); this command only builds the
  * configuration, replays `--state` and prints it unchanged.
  */
 import { readFileSync } from "node:fs";

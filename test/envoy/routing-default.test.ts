@@ -19,7 +19,9 @@
  * that report their cache size, a new shared prompt's first requests start
  * it on idle servers while its first prefill runs; a prompt stops matching
  * once its server's cache was written over, and a chat's next turn is judged
- * by what was written after its last turn ended.
+ * by what was written after its last turn ended. Past prefix.maxBlocks, a
+ * chat's next turn follows the server its previous turn ended at, though
+ * another holds every hashed block too.
  */
 import type { ServerResponse } from "node:http";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -381,6 +383,61 @@ describe.skipIf(SKIP_FILTER)(
       for (let i = 0; i < 100 && !landed; i++) landed = (await answer(chat(`another question ${i}`))) === home;
       expect(landed).toBe(true);
       expect((await sendPrompt()).matched).toBe(0);
+    });
+  },
+);
+
+describe.skipIf(SKIP_FILTER)(
+  'default profile in Envoy: past the hashed blocks, a chat\'s next turn follows its previous turn (docs/routing.md "Past the hashed blocks")',
+  () => {
+    const idle = vllmPage({ waiting: 0, running: 0, kv: 0, blockSize: 16, numGpuBlocks: 2048 });
+    // Eight hashed blocks (512 bytes), all inside a ~2.2 KB tools array that every conversation sends first.
+    const { upstreams, arrivals, envoy } = useHoldingPool(idle, { prefix: { maxBlocks: 8 } });
+    const tools = Array.from({ length: 24 }, (_, i) => ({ type: "function", function: { name: `lookup_${i}`, description: `Looks up record kind ${i}.` } }));
+    const task = (i: number) => ({ role: "user", content: `Task ${i}: reconcile the ledger of branch ${i} against its bank statements.` });
+    const reply = { role: "assistant", content: "I looked the records up; two entries differ by the same amount. ".repeat(6) };
+    const body = (messages: object[]) => JSON.stringify({ model: "m", stream: true, max_tokens: 8, messages, tools });
+    const firstTurn = (i: number) => body([task(i)]);
+    const nextTurn = (i: number) => body([task(i), reply, { role: "user", content: "Now explain the difference." }]);
+    async function hold(b: string): Promise<{ upstream: FakeUpstream; res: ServerResponse; client: HeldRequest }> {
+      const client = postBodyOwnConnection(envoy().listenerUrl, b);
+      expect(await waitFor(() => arrivals.length > 0, 5000)).toBe(true);
+      const { upstream, res } = arrivals.shift()!;
+      return { upstream, res, client };
+    }
+    async function answer(h: { res: ServerResponse; client: HeldRequest }): Promise<void> {
+      h.res.writeHead(200, { "content-type": "text/event-stream" });
+      h.res.end('data: {"choices":[{"delta":{"content":"x"}}]}\n\ndata: [DONE]\n\n');
+      expect((await h.client.done).status).toBe(200);
+    }
+    const routedTo = async (b: string) => {
+      const h = await hold(b);
+      await answer(h);
+      return h.upstream;
+    };
+
+    test("two servers hold every hashed block; the one running a request gets the next turn whose previous turn ended there, not a first turn", async () => {
+      expect(await scrapedAgain(upstreams(), 2)).toBe(true);
+      // Conversation 1's first turn, then conversation 2's while the first one's prefill
+      // runs: it starts on an idle server ("Prefill still running"). Both answered.
+      const one = await hold(firstTurn(1));
+      const two = await hold(firstTurn(2));
+      const [x, y] = [one.upstream, two.upstream];
+      expect(y).not.toBe(x);
+      await answer(one);
+      await answer(two);
+      // X reports a request running: on the hashed blocks alone, Y is the better of the two.
+      x.metrics = vllmPage({ waiting: 0, running: 1, kv: 0, blockSize: 16, numGpuBlocks: 2048 });
+      expect(await scrapedAgain(upstreams(), 2)).toBe(true);
+      expect(await routedTo(firstTurn(3))).toBe(y);
+      expect(await routedTo(nextTurn(5))).toBe(y);
+      // Conversation 1's next turn: X holds it past the tools, Y only the tools.
+      expect(await routedTo(nextTurn(1))).toBe(x);
+      expect(await routedTo(nextTurn(2))).toBe(y);
+    });
+
+    test("the filter logged no trap and no critical line", () => {
+      expect(envoy().logs()).not.toMatch(/\[critical\]|Wasm VM failed|Uncaught|\[error\]\[wasm\]/);
     });
   },
 );

@@ -42,6 +42,8 @@ interface Req {
   placement?: number[];
   /** bound.loadYieldRatio (missing: the default). */
   loadYieldRatio?: number;
+  /** The endpoint known to hold the prompt past its hashed blocks, and the blocks past them it lacks (missing: none known). */
+  past?: { holder: number; lacks: number };
 }
 
 function decide(eps: Ep[], r: Req = {}): any {
@@ -60,6 +62,8 @@ function decide(eps: Ep[], r: Req = {}): any {
       r.seed ?? 1,
       new Float64Array(r.placement ?? []),
       r.loadYieldRatio ?? -1,
+      r.past?.holder ?? -1,
+      r.past?.lacks ?? 0,
     ),
   );
 }
@@ -164,6 +168,56 @@ describe("default profile: predicted prefill = 2 × uncached + queued blocks, wi
       [0, 0, 0],
       0,
       false,
+    ],
+    [
+      "past the hashed blocks, unknown: both endpoints holding all 8 are taken to hold the rest, the idle one wins",
+      [{ inFlight: 1, pendingBlocks: 3 }, { inFlight: 1 }],
+      { matched: [8, 8], hashed: 8, prompt: 20 },
+      1,
+      [0, 0],
+      [3, 0],
+      0,
+      false,
+    ],
+    [
+      "past the hashed blocks, endpoint 0 holds the previous turn: it lacks 2 of the 12 after them, endpoint 1 all 12: 2 × 2 + 3 = 7 < 2 × 12",
+      [{ inFlight: 1, pendingBlocks: 3 }, { inFlight: 1 }],
+      { matched: [8, 8], hashed: 8, prompt: 20, past: { holder: 0, lacks: 2 } },
+      0,
+      [2, 12],
+      [3, 0],
+      0,
+      false,
+    ],
+    [
+      "past the hashed blocks, the holder's lack is capped at the 12 blocks past them: 2 × 12 + 3 > 2 × 12",
+      [{ inFlight: 1, pendingBlocks: 3 }, { inFlight: 1 }],
+      { matched: [8, 8], hashed: 8, prompt: 20, past: { holder: 0, lacks: 30 } },
+      1,
+      [12, 12],
+      [3, 0],
+      0,
+      false,
+    ],
+    [
+      "past the hashed blocks, a holder that lost hashed blocks lacks what it lacks: 2 × 15 > 2 × 12",
+      [{ inFlight: 1 }, { inFlight: 1 }],
+      { matched: [5, 8], hashed: 8, prompt: 20, past: { holder: 0, lacks: 2 } },
+      1,
+      [15, 12],
+      [0, 0],
+      0,
+      false,
+    ],
+    [
+      "past the hashed blocks, a queue longer than the re-prefill sends it away from the holder: load overrode affinity (2 × 2 + 30 > 2 × 12)",
+      [{ inFlight: 1, pendingBlocks: 30 }, { inFlight: 1 }],
+      { matched: [8, 8], hashed: 8, prompt: 20, past: { holder: 0, lacks: 2 } },
+      1,
+      [2, 12],
+      [30, 0],
+      0,
+      true,
     ],
     [
       "no prefix anywhere: least queued prefill wins",

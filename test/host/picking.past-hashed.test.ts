@@ -1,0 +1,113 @@
+/**
+ * Past the hashed blocks (docs/routing.md "Past the hashed blocks"): hashing
+ * stops at prefix.maxBlocks, so every turn of a conversation whose shared
+ * head (here a tools array) is longer than that hashes to the same blocks,
+ * and every server that was sent that head holds all of them. The end of a
+ * conversation's turn is recorded under a key made of the last hashed block
+ * and its messages; its next turn finds it and counts that server as
+ * holding the prompt up to the messages after its reply, and every other
+ * server as lacking the whole rest. Through the built filter (emulated
+ * Envoy), default profile, prefix.maxBlocks 8, two servers scraped idle
+ * with their cache size, debug headers on. The block arithmetic is written
+ * out below.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import type { ProxyWasmHost } from "../../src/host/index.js";
+import { A, B, blocksOf, firstToken, IDLE_PAGE, newPool, predictedPrefillScoresOf, scrapeRound, send, type Sent, waitAheadOf } from "./fixtures/vllm.js";
+import { ensureBuilt } from "../support";
+
+beforeAll(() => ensureBuilt("debug"));
+
+const MAX_BLOCKS = 8;
+/** 24 tools of ~90 bytes: ~2.2 KB, rendered first, so the 8 hashed blocks (512 bytes) are all tools. */
+const TOOLS = Array.from({ length: 24 }, (_, i) => ({ type: "function", function: { name: `lookup_${i}`, description: `Looks up record kind ${i}.` } }));
+type Message = { role: string; content: string };
+const body = (messages: Message[]) => JSON.stringify({ model: "m", messages, tools: TOOLS, max_tokens: 8, stream: true });
+const task = (i: number): Message => ({ role: "user", content: `Task ${i}: reconcile the ledger of branch ${i} against its bank statements.` });
+const REPLY: Message = { role: "assistant", content: "I looked the records up; two entries differ by the same amount. ".repeat(6) };
+const STEP: Message = { role: "user", content: "Now explain the difference." };
+/** A conversation's first turn and its next (the first, the reply to it, a new step). */
+const firstTurn = (i: number) => body([task(i)]);
+const nextTurn = (i: number) => body([task(i), REPLY, STEP]);
+
+/** Blocks of the prompt the filter estimates from the body (hashing stops at 8). */
+const promptBlocks = (b: string) => blocksOf(b);
+/** What the previous turn's server lacks: the messages after the reply, as the body has them. */
+const lacks = Math.ceil(JSON.stringify(STEP).length / 64);
+
+function finish(s: Sent): void {
+  firstToken(s.stream);
+  s.stream.end("complete");
+}
+
+/**
+ * Conversation 1's first turn at one server, conversation 2's at the other
+ * (sent while the first one's prefill still runs, it starts on the idle
+ * server: docs/routing.md "Prefill still running"), both ended: each server
+ * holds every hashed block. Then X (conversation 1's) reports a request
+ * running, so that on the hashed blocks alone Y is the better choice.
+ */
+async function twoHolders(): Promise<{ host: ProxyWasmHost; x: string; y: string }> {
+  const host = await newPool({
+    endpoints: [A, B],
+    extra: { profile: "default", metrics: { intervalMs: 50 }, prefix: { maxBlocks: MAX_BLOCKS }, debugHeaders: true },
+  });
+  scrapeRound(host, 50, { [A]: IDLE_PAGE, [B]: IDLE_PAGE });
+  const one = send(host, firstTurn(1));
+  const two = send(host, firstTurn(2));
+  const x = one.endpoint!;
+  const y = two.endpoint!;
+  expect([x, y].sort()).toEqual([A, B]);
+  finish(one);
+  finish(two);
+  scrapeRound(host, 50, { [x]: { ...IDLE_PAGE, running: 1 }, [y]: IDLE_PAGE });
+  return { host, x, y };
+}
+
+/** The predicted-prefill score of cost `cost` blocks for a prompt of `p` blocks (scorers/predicted_prefill.ts). */
+const scoreOf = (p: number, cost: number) => p / (p + cost);
+
+describe("default profile: past the hashed blocks, the server that got a conversation's previous turn holds the rest", () => {
+  it("the next turn goes to its previous turn's server, which lacks only the step after the reply; the other lacks all past the 8 hashed blocks", async () => {
+    const { host, x, y } = await twoHolders();
+    const next = send(host, nextTurn(1));
+    const p = promptBlocks(nextTurn(1));
+    expect(p).toBeGreaterThan(MAX_BLOCKS + lacks);
+    expect(lacks).toBe(1);
+    const wait = waitAheadOf(next);
+    // UNCACHED_WEIGHT 2: at X 2 × 1 block, at Y 2 × (p − 8).
+    expect(predictedPrefillScoresOf(next)[x]).toBeCloseTo(scoreOf(p, 2 * lacks + wait[x]), 6);
+    expect(predictedPrefillScoresOf(next)[y]).toBeCloseTo(scoreOf(p, 2 * (p - MAX_BLOCKS) + wait[y]), 6);
+    expect(next.endpoint).toBe(x);
+    finish(next);
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
+  it.each([
+    ["a first turn (no reply to follow)", () => firstTurn(3)],
+    ["a next turn whose previous turn this filter never saw end", () => nextTurn(4)],
+  ])("%s: both servers hold every hashed block and are taken to hold the rest; the one not running anything wins", async (_name, make) => {
+    const { host, y, x } = await twoHolders();
+    const b = make();
+    const s = send(host, b);
+    const p = promptBlocks(b);
+    const wait = waitAheadOf(s);
+    expect(predictedPrefillScoresOf(s)[x]).toBeCloseTo(scoreOf(p, wait[x]), 6);
+    expect(predictedPrefillScoresOf(s)[y]).toBeCloseTo(scoreOf(p, wait[y]), 6);
+    expect(s.endpoint).toBe(y);
+    finish(s);
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
+  it("a next turn whose previous turn went to the other server follows it there", async () => {
+    const { host, y } = await twoHolders();
+    const next = send(host, nextTurn(2));
+    expect(next.endpoint).toBe(y);
+    expect(predictedPrefillScoresOf(next)[y]).toBeCloseTo(scoreOf(promptBlocks(nextTurn(2)), 2 * lacks + waitAheadOf(next)[y]), 6);
+    finish(next);
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+});
