@@ -17,7 +17,10 @@
 // and byte span) and the bytes of its last message; the next turn computes
 // the same key from the messages before its previous reply. The endpoint
 // found there holds the prompt past its hashed blocks (PastHashed), up to
-// the messages after that reply (docs/routing.md "Past the hashed blocks").
+// the messages after that reply; any other endpoint that holds the hashed
+// blocks is taken to hold what precedes the conversation's first reply (a
+// shared head: tools, a document, then the opening question) and to lack
+// the rest (docs/routing.md "Past the hashed blocks").
 import { KeyedBuckets } from "../util/keyed_buckets";
 import { KeyValueStore } from "../util/store";
 import { EndpointState } from "../pool/endpoint_state";
@@ -61,10 +64,16 @@ function lastReply(c: ChatCompletionsBody): i32 {
   return -1;
 }
 
-/** Blocks of `blockBytes` that the messages after message `reply` take in the body. */
-function blocksAfter(c: ChatCompletionsBody, reply: i32, blockBytes: i32): i32 {
+/** The first assistant message after the first message (the conversation's first reply), -1 when none. */
+function firstReply(c: ChatCompletionsBody): i32 {
+  for (let i = 1; i < c.messages.length - 1; i++) if (isAssistant(unchecked(c.messages[i]).role)) return i;
+  return -1;
+}
+
+/** Blocks of `blockBytes` that messages [from, end) take in the body. */
+function messageBlocks(c: ChatCompletionsBody, from: i32, blockBytes: i32): i32 {
   let bytes = 0;
-  for (let i = reply + 1; i < c.messages.length; i++) {
+  for (let i = max(from, 0); i < c.messages.length; i++) {
     const m = unchecked(c.messages[i]);
     bytes += m.rawEnd - m.rawStart;
   }
@@ -102,18 +111,20 @@ export class TurnEnds {
     if (n == 0 || n < blocks.maxBlocks || chat === null) return whole > 0 && whole <= n && whole < blocks.maxBlocks ? unchecked(hashes[whole - 1]) : 0;
     const last = unchecked(hashes[n - 1]);
     const reply = lastReply(chat);
-    if (reply > 0) this.lastPast = this.judgeCut(matched, states, cutTurnKey(last, chat, reply), n, blocksAfter(chat, reply, blocks.blockSize), blocks.blockSize);
+    if (reply > 0) {
+      const past = new PastHashed(-1, messageBlocks(chat, reply + 1, blocks.blockSize), messageBlocks(chat, firstReply(chat), blocks.blockSize));
+      this.lastPast = this.judgeCut(matched, states, cutTurnKey(last, chat, reply), n, past, blocks.blockSize);
+    }
     return cutTurnKey(last, chat, chat.messages.length);
   }
 
   /**
    * A cut rendering's previous turn, its end keyed `key`: the endpoint it
-   * ended at holds this prompt past its `hashed` blocks, but for the
-   * `lacks` blocks after its reply, while it still holds the hashed ones
+   * ended at is `past`'s holder while it still holds the `hashed` blocks
    * and has not written over the rest since (as `judge` measures). null
    * otherwise: nothing is known past the hashed blocks.
    */
-  private judgeCut(matched: Int32Array, states: Array<EndpointState>, key: u64, hashed: i32, lacks: i32, blockBytes: i32): PastHashed | null {
+  private judgeCut(matched: Int32Array, states: Array<EndpointState>, key: u64, hashed: i32, past: PastHashed, blockBytes: i32): PastHashed | null {
     const end = this.map.lookup(key);
     if (end == null) return null;
     for (let i = 0; i < states.length && i < matched.length; i++) {
@@ -123,7 +134,8 @@ export class TurnEnds {
       const free = freeClockBlocks(s, blockBytes);
       const written = <i32>(s.writtenBlocks - end.value);
       if (free > 0 && written > 0 && <f64>written > free) return null;
-      return new PastHashed(i, lacks);
+      past.holder = i;
+      return past;
     }
     return null;
   }

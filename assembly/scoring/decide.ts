@@ -190,7 +190,7 @@ export function decide(endpoints: Array<EndpointState>, req: ScoringRequest, cfg
   d.overBound = profile.picker.excluded;
   d.overWait = profile.picker.waitExcluded;
   d.chosen = pick >= 0 && pick < idx.length ? unchecked(idx[pick]) : -1;
-  d.loadOverrodeAffinity = d.chosen >= 0 && req.heldRank(d.chosen) < bestHeldRank(req, idx);
+  d.loadOverrodeAffinity = d.chosen >= 0 && req.heldBlocks(d.chosen) < mostHeld(req, idx);
   d.status = STATUS_ROUTE;
   d.reason = d.guardFired
     ? "routed on load (hot-spot guard)"
@@ -204,11 +204,11 @@ export function decide(endpoints: Array<EndpointState>, req: ScoringRequest, cfg
   return d;
 }
 
-/** The most of the prompt any candidate holds or is prefilling (ScoringRequest.heldRank; 0 when the request was not hashed). */
-function bestHeldRank(req: ScoringRequest, idx: Array<i32>): i32 {
+/** The most of the prompt any candidate holds or is prefilling (ScoringRequest.heldBlocks; 0 when the request was not hashed). */
+function mostHeld(req: ScoringRequest, idx: Array<i32>): i32 {
   let best = 0;
   for (let i = 0; i < idx.length; i++) {
-    const m = req.heldRank(unchecked(idx[i]));
+    const m = req.heldBlocks(unchecked(idx[i]));
     if (m > best) best = m;
   }
   return best;

@@ -16,26 +16,30 @@ export const NEUTRAL_SCORE: f64 = 0.5;
  * What is known of a prompt past its hashed blocks (hashing stops at
  * prefix.maxBlocks): one endpoint, `holder`, received this conversation's
  * previous turn and lacks only the `holderLacks` blocks that follow its
- * reply; any other endpoint, even one holding every hashed block, is
- * taken to lack the whole rest (docs/routing.md "Past the hashed
- * blocks").
+ * reply; any other endpoint holding every hashed block is taken to lack
+ * `othersLack`, the conversation from its first reply on (what precedes
+ * it, a shared head, it holds). Both at most the blocks past the hashed
+ * ones (docs/routing.md "Past the hashed blocks").
  */
 export class PastHashed {
   constructor(
-    /** Pool index of the endpoint that holds the previous turn. */
+    /** Pool index of the endpoint that holds the previous turn (-1: none). */
     public holder: i32,
     /** Blocks of this prompt past the hashed ones that `holder` still lacks. */
     public holderLacks: i32,
+    /** Blocks past the hashed ones that any other endpoint holding the hashed ones lacks. */
+    public othersLack: i32,
   ) {}
 
   /**
    * Blocks past the hashed ones that endpoint `e` (pool index) lacks when
    * it holds every hashed block, of a prompt of `prompt` blocks with
-   * `hashed` hashed: `holderLacks` at the holder, the whole rest elsewhere.
+   * `hashed` hashed.
    */
   lacksAt(e: i32, hashed: i32, prompt: i32): i32 {
     const rest = prompt > hashed ? prompt - hashed : 0;
-    return e == this.holder && this.holderLacks < rest ? this.holderLacks : rest;
+    const lacks = e == this.holder ? this.holderLacks : this.othersLack;
+    return lacks < rest ? lacks : rest;
   }
 }
 
@@ -95,16 +99,15 @@ export class ScoringRequest {
   }
 
   /**
-   * Orders endpoints by how much of the prompt they hold or prefill: twice
-   * the credited leading blocks, plus one where every hashed block is held
-   * and some of the rest is known to be (PastHashed's holder): it holds
-   * more than another with the same hashed blocks.
+   * Blocks of the prompt endpoint `e` holds or is prefilling, as far as is
+   * known: its credited leading blocks and, where that is every hashed
+   * block, the blocks past them it is not taken to lack (lacksPastAt).
    */
-  heldRank(e: i32): i32 {
+  heldBlocks(e: i32): i32 {
     const credited = this.creditedAt(e);
-    const rest = this.promptBlocks - this.hashedBlocks;
-    const holdsRest = this.pastHashed !== null && this.hashedBlocks > 0 && credited >= this.hashedBlocks && this.lacksPastAt(e) < rest;
-    return credited * 2 + (holdsRest ? 1 : 0);
+    if (this.hashedBlocks <= 0 || credited < this.hashedBlocks) return credited;
+    const rest = this.promptBlocks > this.hashedBlocks ? this.promptBlocks - this.hashedBlocks : 0;
+    return credited + rest - this.lacksPastAt(e);
   }
 
   /** Leading blocks endpoint `e` (pool index) holds, capped at hashedBlocks; 0 when unknown. */

@@ -327,7 +327,8 @@ export function decideSnapshot(
  * `placement` the fleet's preference for a new prefix per endpoint (empty: none),
  * `loadYieldRatio` the load bound's yield (negative: default),
  * `pastHolder` the endpoint known to hold the prompt past its hashed blocks
- * (negative: none) and `pastLacks` the blocks past them it lacks.
+ * (negative: none), `pastLacks` the blocks past them it lacks and
+ * `pastOthersLack` what the other endpoints holding the hashed ones lack.
  */
 export function decideDefault(
   json: Uint8Array,
@@ -343,6 +344,7 @@ export function decideDefault(
   loadYieldRatio: f64,
   pastHolder: i32,
   pastLacks: i32,
+  pastOthersLack: i32,
 ): string {
   const cfg = new ScoringConfig();
   if (loadFactor > 0) cfg.bound.loadFactor = loadFactor;
@@ -355,7 +357,7 @@ export function decideDefault(
   req.hashedBlocks = hashed;
   req.promptBlocks = prompt;
   if (placement.length > 0) req.placement = placement;
-  if (pastHolder >= 0) req.pastHashed = new PastHashed(pastHolder, pastLacks);
+  if (pastHolder >= 0) req.pastHashed = new PastHashed(pastHolder, pastLacks, pastOthersLack);
   return decisionOver(json, req, cfg, seed);
 }
 

@@ -6,7 +6,8 @@
  * conversation's turn is recorded under a key made of the last hashed block
  * and its messages; its next turn finds it and counts that server as
  * holding the prompt up to the messages after its reply, and every other
- * server as lacking the whole rest. Through the built filter (emulated
+ * server that holds the hashed blocks as lacking the conversation from its
+ * first reply on. Through the built filter (emulated
  * Envoy), default profile, prefix.maxBlocks 8, two servers scraped idle
  * with their cache size, debug headers on. The block arithmetic is written
  * out below.
@@ -34,6 +35,8 @@ const nextTurn = (i: number) => body([task(i), REPLY, STEP]);
 const promptBlocks = (b: string) => blocksOf(b);
 /** What the previous turn's server lacks: the messages after the reply, as the body has them. */
 const lacks = Math.ceil(JSON.stringify(STEP).length / 64);
+/** What another server holding the hashed blocks lacks: the conversation from its first reply on. */
+const othersLack = Math.ceil((JSON.stringify(REPLY).length + JSON.stringify(STEP).length) / 64);
 
 function finish(s: Sent): void {
   firstToken(s.stream);
@@ -68,16 +71,16 @@ async function twoHolders(): Promise<{ host: ProxyWasmHost; x: string; y: string
 const scoreOf = (p: number, cost: number) => p / (p + cost);
 
 describe("default profile: past the hashed blocks, the server that got a conversation's previous turn holds the rest", () => {
-  it("the next turn goes to its previous turn's server, which lacks only the step after the reply; the other lacks all past the 8 hashed blocks", async () => {
+  it("the next turn goes to its previous turn's server, which lacks only the step after the reply; the other lacks the reply too", async () => {
     const { host, x, y } = await twoHolders();
     const next = send(host, nextTurn(1));
     const p = promptBlocks(nextTurn(1));
-    expect(p).toBeGreaterThan(MAX_BLOCKS + lacks);
-    expect(lacks).toBe(1);
+    expect(p).toBeGreaterThan(MAX_BLOCKS + othersLack);
+    expect([lacks, othersLack]).toEqual([1, 8]);
     const wait = waitAheadOf(next);
-    // UNCACHED_WEIGHT 2: at X 2 × 1 block, at Y 2 × (p − 8).
+    // UNCACHED_WEIGHT 2: at X 2 × 1 block, at Y 2 × 8.
     expect(predictedPrefillScoresOf(next)[x]).toBeCloseTo(scoreOf(p, 2 * lacks + wait[x]), 6);
-    expect(predictedPrefillScoresOf(next)[y]).toBeCloseTo(scoreOf(p, 2 * (p - MAX_BLOCKS) + wait[y]), 6);
+    expect(predictedPrefillScoresOf(next)[y]).toBeCloseTo(scoreOf(p, 2 * othersLack + wait[y]), 6);
     expect(next.endpoint).toBe(x);
     finish(next);
     expect(host.traps()).toEqual([]);

@@ -42,8 +42,8 @@ interface Req {
   placement?: number[];
   /** bound.loadYieldRatio (missing: the default). */
   loadYieldRatio?: number;
-  /** The endpoint known to hold the prompt past its hashed blocks, and the blocks past them it lacks (missing: none known). */
-  past?: { holder: number; lacks: number };
+  /** The endpoint known to hold the prompt past its hashed blocks, the blocks past them it lacks, and those the others holding the hashed ones lack (missing: none known). */
+  past?: { holder: number; lacks: number; othersLack: number };
 }
 
 function decide(eps: Ep[], r: Req = {}): any {
@@ -64,6 +64,7 @@ function decide(eps: Ep[], r: Req = {}): any {
       r.loadYieldRatio ?? -1,
       r.past?.holder ?? -1,
       r.past?.lacks ?? 0,
+      r.past?.othersLack ?? 0,
     ),
   );
 }
@@ -180,9 +181,9 @@ describe("default profile: predicted prefill = 2 × uncached + queued blocks, wi
       false,
     ],
     [
-      "past the hashed blocks, endpoint 0 holds the previous turn: it lacks 2 of the 12 after them, endpoint 1 all 12: 2 × 2 + 3 = 7 < 2 × 12",
+      "past the hashed blocks, endpoint 0 holds the previous turn: it lacks 2 of the 12 after them, endpoint 1 all 12 (30, capped): 2 × 2 + 3 = 7 < 2 × 12",
       [{ inFlight: 1, pendingBlocks: 3 }, { inFlight: 1 }],
-      { matched: [8, 8], hashed: 8, prompt: 20, past: { holder: 0, lacks: 2 } },
+      { matched: [8, 8], hashed: 8, prompt: 20, past: { holder: 0, lacks: 2, othersLack: 30 } },
       0,
       [2, 12],
       [3, 0],
@@ -190,9 +191,29 @@ describe("default profile: predicted prefill = 2 × uncached + queued blocks, wi
       false,
     ],
     [
+      "past the hashed blocks, the others lack 5 (the conversation from its first reply): 2 × 2 + 3 = 7 < 2 × 5",
+      [{ inFlight: 1, pendingBlocks: 3 }, { inFlight: 1 }],
+      { matched: [8, 8], hashed: 8, prompt: 20, past: { holder: 0, lacks: 2, othersLack: 5 } },
+      0,
+      [2, 5],
+      [3, 0],
+      0,
+      false,
+    ],
+    [
+      "past the hashed blocks, the holder's queue outweighs what the others lack beyond it: 2 × 2 + 8 > 2 × 5, load overrode affinity",
+      [{ inFlight: 1, pendingBlocks: 8 }, { inFlight: 1 }],
+      { matched: [8, 8], hashed: 8, prompt: 20, past: { holder: 0, lacks: 2, othersLack: 5 } },
+      1,
+      [2, 5],
+      [8, 0],
+      0,
+      true,
+    ],
+    [
       "past the hashed blocks, the holder's lack is capped at the 12 blocks past them: 2 × 12 + 3 > 2 × 12",
       [{ inFlight: 1, pendingBlocks: 3 }, { inFlight: 1 }],
-      { matched: [8, 8], hashed: 8, prompt: 20, past: { holder: 0, lacks: 30 } },
+      { matched: [8, 8], hashed: 8, prompt: 20, past: { holder: 0, lacks: 30, othersLack: 30 } },
       1,
       [12, 12],
       [3, 0],
@@ -202,7 +223,7 @@ describe("default profile: predicted prefill = 2 × uncached + queued blocks, wi
     [
       "past the hashed blocks, a holder that lost hashed blocks lacks what it lacks: 2 × 15 > 2 × 12",
       [{ inFlight: 1 }, { inFlight: 1 }],
-      { matched: [5, 8], hashed: 8, prompt: 20, past: { holder: 0, lacks: 2 } },
+      { matched: [5, 8], hashed: 8, prompt: 20, past: { holder: 0, lacks: 2, othersLack: 30 } },
       1,
       [15, 12],
       [0, 0],
@@ -212,7 +233,7 @@ describe("default profile: predicted prefill = 2 × uncached + queued blocks, wi
     [
       "past the hashed blocks, a queue longer than the re-prefill sends it away from the holder: load overrode affinity (2 × 2 + 30 > 2 × 12)",
       [{ inFlight: 1, pendingBlocks: 30 }, { inFlight: 1 }],
-      { matched: [8, 8], hashed: 8, prompt: 20, past: { holder: 0, lacks: 2 } },
+      { matched: [8, 8], hashed: 8, prompt: 20, past: { holder: 0, lacks: 2, othersLack: 30 } },
       1,
       [2, 12],
       [30, 0],
