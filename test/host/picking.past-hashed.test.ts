@@ -12,6 +12,7 @@
  * with their cache size, debug headers on. The block arithmetic is written
  * out below.
  */
+import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ProxyWasmHost } from "../../src/host/index.js";
 import { A, B, blocksOf, firstToken, IDLE_PAGE, newPool, predictedPrefillScoresOf, scrapeRound, send, type Sent, waitAheadOf } from "./fixtures/vllm.js";
@@ -110,6 +111,37 @@ describe("default profile: past the hashed blocks, the server that got a convers
     expect(next.endpoint).toBe(y);
     expect(predictedPrefillScoresOf(next)[y]).toBeCloseTo(scoreOf(promptBlocks(nextTurn(2)), 2 * lacks + waitAheadOf(next)[y]), 6);
     finish(next);
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+});
+
+describe("past the hashed blocks: any conversation, cut after two blocks, routes and never traps", () => {
+  // Every chat past 128 bytes is cut (prefix.maxBlocks 2): each request and
+  // its end go through the cut key's record and lookup. Roles at random
+  // (assistant messages anywhere, first or last included), contents with
+  // escapes and non-ASCII text, tools or none; each conversation is sent
+  // one prefix of its messages at a time, as turns, each ended.
+  const role = fc.constantFrom("system", "user", "assistant", "tool", "developer");
+  const content = fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: "grapheme", maxLength: 80 }), fc.constant(""));
+  const message = fc.record({ role, content });
+  const conversation = fc.record({
+    messages: fc.array(message, { minLength: 1, maxLength: 8 }),
+    tools: fc.option(fc.constant(TOOLS), { nil: undefined }),
+  });
+
+  it("every turn is routed to a member of the pool, and no VM traps", async () => {
+    const host = await newPool({ endpoints: [A, B], extra: { profile: "default", metrics: { enabled: false }, prefix: { maxBlocks: 2 } } });
+    fc.assert(
+      fc.property(conversation, ({ messages, tools }) => {
+        for (let n = 1; n <= messages.length; n++) {
+          const s = send(host, JSON.stringify({ model: "m", messages: messages.slice(0, n), tools, max_tokens: 8, stream: true }));
+          expect([A, B]).toContain(s.endpoint);
+          finish(s);
+        }
+      }),
+      { numRuns: 300, seed: 27 },
+    );
     expect(host.traps()).toEqual([]);
     host.close();
   });
