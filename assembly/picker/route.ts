@@ -74,7 +74,7 @@ export class RouteResult {
   routedAtMs: i64 = 0;
   /** The chosen endpoint's written-blocks clock after this request's writes (its index stamp). */
   routedClock: u32 = 0;
-  /** Chat: the hash of its rendering's last whole block, its end recorded under it (TurnEnds); 0: none. */
+  /** Chat: the key its end is recorded under (TurnEnds: its rendering's last whole block's hash, or cutTurnKey for a rendering cut at maxBlocks); 0: none. */
   endKey: u64 = 0;
   /**
    * The chosen endpoint's batch was full when it was routed: its first token
