@@ -10,7 +10,22 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ProxyWasmHost } from "../../src/host/index.js";
-import { A, newPool, route, scrapeRound, send, type Sent, stat, statAfterTick, uniquePrompt, writtenBlocksOf, type VllmState } from "./fixtures/vllm.js";
+import {
+  A,
+  blocksOf,
+  newPool,
+  predictedPrefillScoresOf,
+  route,
+  scrapeRound,
+  send,
+  type Sent,
+  stat,
+  statAfterTick,
+  uniquePrompt,
+  waitAheadOf,
+  writtenBlocksOf,
+  type VllmState,
+} from "./fixtures/vllm.js";
 
 const horizonStat = (e: string) => `llm_picker.endpoint.eviction_horizon_blocks.${e.replace(/[.:]/g, "_")}`;
 import { ensureBuilt } from "../support";
@@ -41,8 +56,8 @@ const { first: FIRST, next: NEXT } = conversation();
 const filler = (i: number) => chatOf([{ role: "user", content: uniquePrompt(i) }]);
 
 /** One server, so that every request goes there: what is judged is only what NEXT holds. */
-async function pool(kv: number): Promise<ProxyWasmHost> {
-  const host = await newPool({ endpoints: [A], extra: { profile: "default", metrics: { intervalMs: 50 } } });
+async function pool(kv: number, extra: Record<string, unknown> = {}): Promise<ProxyWasmHost> {
+  const host = await newPool({ endpoints: [A], extra: { profile: "default", metrics: { intervalMs: 50 }, ...extra } });
   scrapeRound(host, 50, { [A]: { ...CACHE, kv } });
   return host;
 }
@@ -153,6 +168,44 @@ describe("a conversation's last turn: its history judged from the turn's end (do
     expect(after).toBeLessThanOrEqual(horizon);
     expect(sendNext(host, owned!.next)).toEqual({ endpoint: A, matched: 0 });
     endAll(open);
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+});
+
+describe('a cut rendering\'s last turn: its server holds the rest past the hashed blocks while little was written after it ended (docs/routing.md "Past the hashed blocks")', () => {
+  // prefix.maxBlocks 8: QUESTION alone is past 8 blocks, so FIRST and NEXT
+  // are both cut and hash to the same 8 blocks; FIRST's end is keyed by its
+  // last hashed block and its messages. NEXT then finds it: A lacks only the
+  // new question after the reply (1 block), so its predicted prefill costs
+  // 2 × 1 blocks. When more than the free part was written after FIRST ended,
+  // nothing is known past the hashed blocks and A is taken to hold the rest
+  // (cost 0), as for any prompt no turn end speaks for. The same setup as
+  // above: KV use 0.5 (free part 20 blocks), an earlier request that ran while
+  // 20 blocks were written (the index's horizon stays past what is written).
+  const lacks = Math.ceil(JSON.stringify({ role: "user", content: "And the brakes?" }).length / 64);
+  it.each([
+    ["within the free part: credited with the rest but the new question", 16, 2 * lacks],
+    ["past the free part: nothing known past the hashed blocks", 20, 0],
+  ])("%s", async (_name, blocks, uncachedCost) => {
+    const page = { ...CACHE, kv: 0.5 };
+    const host = await pool(0.5, { prefix: { maxBlocks: 8 }, debugHeaders: true });
+    const long = send(host, filler(5_000));
+    endAll(writeWhileOpen(host, A, 19, 0));
+    endAll([long]);
+    expect(route(host, FIRST)).toBe(A);
+    const ended = writtenBlocksOf(host, A);
+    scrapeRound(host, 50, { [A]: page });
+    const horizon = stat(host, horizonStat(A)) ?? 0;
+    const after = writeAfter(host, A, ended, blocks, 1_000);
+    expect(after).toBeGreaterThan(blocks);
+    expect(after).toBeLessThanOrEqual(horizon);
+    const next = send(host, NEXT);
+    expect(next.endpoint).toBe(A);
+    const p = blocksOf(NEXT);
+    expect(lacks).toBe(1);
+    expect(predictedPrefillScoresOf(next)[A]).toBeCloseTo(p / (p + uncachedCost + waitAheadOf(next)[A]), 6);
+    endAll([next]);
     expect(host.traps()).toEqual([]);
     host.close();
   });
