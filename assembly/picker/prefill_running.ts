@@ -10,7 +10,7 @@ import { EndpointState } from "../pool/endpoint_state";
 import { PrefixIndex } from "../prefix/prefix_index";
 import { cacheClockBlocks } from "./evictions";
 import { batchFull } from "../scoring/bounded_load";
-import { lacksPastHashed, PastHashed } from "../scoring/scorer";
+import { PastHashed } from "../scoring/scorer";
 import { uncachedBlocks } from "../scoring/scorers/predicted_prefill";
 
 /**
@@ -38,7 +38,7 @@ export class PromptSize {
 
   /** Blocks of the prompt not cached at endpoint `e` (pool index), which holds `matched` leading blocks. */
   uncachedAt(matched: i32, e: i32): i32 {
-    return uncachedBlocks(matched, this.hashed, this.total, lacksPastHashed(this.past, e, this.hashed, this.total));
+    return uncachedBlocks(matched, this.hashed, this.total, this.past, e);
   }
 
   /**

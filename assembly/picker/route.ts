@@ -308,7 +308,7 @@ export class Router {
     // A fleet's replicas each learn a shared prefix on their own: agree on where a new one goes.
     if (this.replicas != null && prefixOn) sreq.placement = placementOf(r.hashes, addresses, matched);
     sreq.promptBlocks = promptBlocks;
-    sreq.pastHashed = prompt.past;
+    sreq.pastHashed = past;
     const d = decide(r.states, sreq, this.scoring, this.rng);
     r.decision = d;
     if (d.status != STATUS_ROUTE || d.chosen < 0) return reject(r, d.status, d.reason);
@@ -403,8 +403,9 @@ export class Router {
   private judgeLastTurn(r: RouteResult, req: LLMRequest, matched: Int32Array): PastHashed | null {
     const ends = this.turnEnds;
     if (ends == null || req.body.api != Api.ChatCompletions) return null;
-    r.endKey = ends.judgeChat(matched, r.states, r.hashes, renderedWholeBlocks(), replyStartBlock(), this.blocks, req.body.chat);
-    return ends.lastPast;
+    const chat = req.body.chat;
+    r.endKey = ends.judgeChat(matched, r.states, r.hashes, renderedWholeBlocks(), replyStartBlock(), this.blocks, chat);
+    return chat !== null ? ends.pastHashed(matched, r.states, r.hashes, this.blocks, chat) : null;
   }
 
   /**

@@ -70,6 +70,11 @@ function firstReply(c: ChatCompletionsBody): i32 {
   return -1;
 }
 
+/** Whether a rendering hashed to `n` blocks was cut at prefix.maxBlocks. */
+function isCut(n: i32, blocks: BlockConfig): bool {
+  return n > 0 && n >= blocks.maxBlocks;
+}
+
 /** Blocks of `blockBytes` that messages [from, end) take in the body. */
 function messageBlocks(c: ChatCompletionsBody, from: i32, blockBytes: i32): i32 {
   let bytes = 0;
@@ -82,9 +87,6 @@ function messageBlocks(c: ChatCompletionsBody, from: i32, blockBytes: i32): i32 
 
 export class TurnEnds {
   private map: KeyedBuckets;
-
-  /** After judgeChat: who holds the prompt past its hashed blocks (a cut rendering's previous turn), null when unknown. */
-  lastPast: PastHashed | null = null;
 
   constructor(store: KeyValueStore) {
     this.map = new KeyedBuckets(store, TURN_ENDS_KEY_PREFIX, TURN_ENDS_BUCKETS, TURN_ENDS_ENTRIES);
@@ -99,45 +101,53 @@ export class TurnEnds {
    * For a chat request whose rendering has `whole` whole blocks and whose
    * previous reply starts at block `replyStart` (0: none): judges its match
    * at its previous turn's endpoint (judge), and returns the key its own
-   * end is recorded under, the hash of its last whole block (0: none, for a
-   * rendering cut at prefix.maxBlocks, which has no last whole block of its
-   * own: cutTurnKey's then). A rendering cut at maxBlocks whose
-   * previous turn was cut too sets lastPast where that turn ended.
+   * end is recorded under: the hash of its last whole block, or for a
+   * rendering cut at prefix.maxBlocks (which has no last whole block of its
+   * own) its cutTurnKey; 0: none.
    */
   judgeChat(matched: Int32Array, states: Array<EndpointState>, hashes: StaticArray<u64>, whole: i32, replyStart: i32, blocks: BlockConfig, chat: ChatCompletionsBody | null): u64 {
-    this.lastPast = null;
     const n = hashes.length;
     if (replyStart > 0 && replyStart <= n) this.judge(matched, states, unchecked(hashes[replyStart - 1]), replyStart, blocks.blockSize);
-    if (n == 0 || n < blocks.maxBlocks || chat === null) return whole > 0 && whole <= n && whole < blocks.maxBlocks ? unchecked(hashes[whole - 1]) : 0;
-    const last = unchecked(hashes[n - 1]);
-    const reply = lastReply(chat);
-    if (reply > 0) {
-      const past = new PastHashed(-1, messageBlocks(chat, reply + 1, blocks.blockSize), messageBlocks(chat, firstReply(chat), blocks.blockSize));
-      this.lastPast = this.judgeCut(matched, states, cutTurnKey(last, chat, reply), n, past, blocks.blockSize);
-    }
-    return cutTurnKey(last, chat, chat.messages.length);
+    if (!isCut(n, blocks) || chat === null) return whole > 0 && whole <= n && whole < blocks.maxBlocks ? unchecked(hashes[whole - 1]) : 0;
+    return cutTurnKey(unchecked(hashes[n - 1]), chat, chat.messages.length);
   }
 
   /**
-   * A cut rendering's previous turn, its end keyed `key`: the endpoint it
-   * ended at is `past`'s holder while it still holds the `hashed` blocks
-   * and has not written over the rest since (as `judge` measures). null
-   * otherwise: nothing is known past the hashed blocks.
+   * For a chat request whose rendering was cut at prefix.maxBlocks, after
+   * judgeChat: the endpoint its previous turn (cut too) ended at holds the
+   * prompt past the hashed blocks, but for the messages after the reply,
+   * and any other endpoint is taken to lack the conversation from its first
+   * reply on. null when the rendering was not cut, has no previous reply,
+   * or no end of that turn is known at an endpoint still holding it
+   * (cutHolder).
    */
-  private judgeCut(matched: Int32Array, states: Array<EndpointState>, key: u64, hashed: i32, past: PastHashed, blockBytes: i32): PastHashed | null {
+  pastHashed(matched: Int32Array, states: Array<EndpointState>, hashes: StaticArray<u64>, blocks: BlockConfig, chat: ChatCompletionsBody): PastHashed | null {
+    const n = hashes.length;
+    if (!isCut(n, blocks)) return null;
+    const reply = lastReply(chat);
+    if (reply <= 0) return null;
+    const holder = this.cutHolder(matched, states, cutTurnKey(unchecked(hashes[n - 1]), chat, reply), n, blocks.blockSize);
+    if (holder < 0) return null;
+    return new PastHashed(holder, messageBlocks(chat, reply + 1, blocks.blockSize), messageBlocks(chat, firstReply(chat), blocks.blockSize));
+  }
+
+  /**
+   * The endpoint a cut rendering's previous turn ended at (its end keyed
+   * `key`), while it still holds the `hashed` blocks and has not written
+   * over the rest since (as `judge` measures); -1 otherwise.
+   */
+  private cutHolder(matched: Int32Array, states: Array<EndpointState>, key: u64, hashed: i32, blockBytes: i32): i32 {
     const end = this.map.lookup(key);
-    if (end == null) return null;
+    if (end == null) return -1;
     for (let i = 0; i < states.length && i < matched.length; i++) {
       const s = unchecked(states[i]);
       if (endpointId(s.address) != end.endpointId) continue;
-      if (unchecked(matched[i]) < hashed) return null;
+      if (unchecked(matched[i]) < hashed) return -1;
       const free = freeClockBlocks(s, blockBytes);
       const written = <i32>(s.writtenBlocks - end.value);
-      if (free > 0 && written > 0 && <f64>written > free) return null;
-      past.holder = i;
-      return past;
+      return free > 0 && written > 0 && <f64>written > free ? -1 : i;
     }
-    return null;
+    return -1;
   }
 
   /**

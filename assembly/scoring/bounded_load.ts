@@ -99,8 +99,8 @@ function bestEligible(eligible: StaticArray<bool>, waits: Float64Array): f64 {
 
 /** Totals that rank the candidates on this request's predicted wait for its first token (the least wait is the best total). */
 function byPredictedWait(c: Candidates, req: ScoringRequest, n: i32): Float64Array {
-  const ranked = new Float64Array(n);
-  for (let i = 0; i < n; i++) unchecked((ranked[i] = -predictedWaitBlocks(c, req, i)));
+  const ranked = predictedWaits(c, req, n);
+  for (let i = 0; i < n; i++) unchecked((ranked[i] = -unchecked(ranked[i])));
   return ranked;
 }
 
@@ -216,7 +216,6 @@ export class BoundedLoadPicker extends Picker {
       }
     }
   }
-
 
   /**
    * With a placement preference: among the eligible endpoints with the best

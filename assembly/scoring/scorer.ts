@@ -23,7 +23,7 @@ export const NEUTRAL_SCORE: f64 = 0.5;
  */
 export class PastHashed {
   constructor(
-    /** Pool index of the endpoint that holds the previous turn (-1: none). */
+    /** Pool index of the endpoint that holds the previous turn. */
     public holder: i32,
     /** Blocks of this prompt past the hashed ones that `holder` still lacks. */
     public holderLacks: i32,
@@ -41,11 +41,6 @@ export class PastHashed {
     const lacks = e == this.holder ? this.holderLacks : this.othersLack;
     return lacks < rest ? lacks : rest;
   }
-}
-
-/** Blocks past the hashed ones that endpoint `e` lacks when it holds every hashed block (0 when nothing is known: it is taken to hold the rest). */
-export function lacksPastHashed(past: PastHashed | null, e: i32, hashed: i32, prompt: i32): i32 {
-  return past !== null ? past.lacksAt(e, hashed, prompt) : 0;
 }
 
 /** What the scheduler needs to know about the request. */
@@ -93,21 +88,17 @@ export class ScoringRequest {
   /** Who holds the prompt past its hashed blocks; null: every endpoint holding the hashed ones is taken to hold the rest. */
   pastHashed: PastHashed | null = null;
 
-  /** Blocks past the hashed ones endpoint `e` (pool index) lacks if it holds every hashed block. */
-  lacksPastAt(e: i32): i32 {
-    return lacksPastHashed(this.pastHashed, e, this.hashedBlocks, this.promptBlocks);
-  }
-
   /**
    * Blocks of the prompt endpoint `e` holds or is prefilling, as far as is
    * known: its credited leading blocks and, where that is every hashed
-   * block, the blocks past them it is not taken to lack (lacksPastAt).
+   * block, the blocks past them it is not taken to lack (PastHashed).
    */
   heldBlocks(e: i32): i32 {
     const credited = this.creditedAt(e);
     if (this.hashedBlocks <= 0 || credited < this.hashedBlocks) return credited;
     const rest = this.promptBlocks > this.hashedBlocks ? this.promptBlocks - this.hashedBlocks : 0;
-    return credited + rest - this.lacksPastAt(e);
+    const past = this.pastHashed;
+    return credited + rest - (past !== null ? past.lacksAt(e, this.hashedBlocks, this.promptBlocks) : 0);
   }
 
   /** Leading blocks endpoint `e` (pool index) holds, capped at hashedBlocks; 0 when unknown. */

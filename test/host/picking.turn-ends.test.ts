@@ -84,6 +84,28 @@ function writeAfter(host: ProxyWasmHost, home: string, from: number, blocks: num
   return writtenBlocksOf(host, home) - from;
 }
 
+/**
+ * At KV use 0.5 (a free part of 20 blocks): an earlier request runs while
+ * 20 blocks are written (so the index's horizon adds a mean life), then
+ * FIRST is routed and ends, then more than `blocks` blocks are written at
+ * its server, within the index's horizon. Returns the pool and that
+ * horizon.
+ */
+async function firstTurnThenWritten(blocks: number, extra: Record<string, unknown> = {}): Promise<{ host: ProxyWasmHost; horizon: number }> {
+  const host = await pool(0.5, extra);
+  const long = send(host, filler(5_000));
+  endAll(writeWhileOpen(host, A, 19, 0));
+  endAll([long]);
+  expect(route(host, FIRST)).toBe(A);
+  const ended = writtenBlocksOf(host, A);
+  scrapeRound(host, 50, { [A]: { ...CACHE, kv: 0.5 } });
+  const horizon = stat(host, horizonStat(A)) ?? 0;
+  const after = writeAfter(host, A, ended, blocks, 1_000);
+  expect(after).toBeGreaterThan(blocks);
+  expect(after).toBeLessThanOrEqual(horizon);
+  return { host, horizon };
+}
+
 /** Where `next` goes and the blocks of it held there (the prefix.matched_blocks counter's advance). */
 function sendNext(host: ProxyWasmHost, next = NEXT): { endpoint: string | undefined; matched: number } {
   const before = statAfterTick(host, "llm_picker.prefix.matched_blocks") ?? 0;
@@ -123,20 +145,9 @@ describe("a conversation's last turn: its history judged from the turn's end (do
     ["within the free part: held", 16, 13],
     ["past the free part, within the index's horizon: not held", 20, 0],
   ])("a history written over after its turn ended, %s", async (_name, blocks, matched) => {
-    const page = { ...CACHE, kv: 0.5 };
-    const host = await pool(0.5);
-    const long = send(host, filler(5_000));
-    endAll(writeWhileOpen(host, A, 19, 0));
-    endAll([long]);
-    expect(route(host, FIRST)).toBe(A);
-    const ended = writtenBlocksOf(host, A);
-    scrapeRound(host, 50, { [A]: page });
+    const { host, horizon } = await firstTurnThenWritten(blocks);
     // The index's horizon: the free part and the mean life.
-    const horizon = stat(host, horizonStat(A)) ?? 0;
     expect(horizon).toBeGreaterThanOrEqual(24);
-    const after = writeAfter(host, A, ended, blocks, 1_000);
-    expect(after).toBeGreaterThan(blocks);
-    expect(after).toBeLessThanOrEqual(horizon);
     expect(sendNext(host)).toEqual({ endpoint: A, matched });
     expect(host.traps()).toEqual([]);
     host.close();
@@ -188,18 +199,7 @@ describe('a cut rendering\'s last turn: its server holds the rest past the hashe
     ["within the free part: credited with the rest but the new question", 16, 2 * lacks],
     ["past the free part: nothing known past the hashed blocks", 20, 0],
   ])("%s", async (_name, blocks, uncachedCost) => {
-    const page = { ...CACHE, kv: 0.5 };
-    const host = await pool(0.5, { prefix: { maxBlocks: 8 }, debugHeaders: true });
-    const long = send(host, filler(5_000));
-    endAll(writeWhileOpen(host, A, 19, 0));
-    endAll([long]);
-    expect(route(host, FIRST)).toBe(A);
-    const ended = writtenBlocksOf(host, A);
-    scrapeRound(host, 50, { [A]: page });
-    const horizon = stat(host, horizonStat(A)) ?? 0;
-    const after = writeAfter(host, A, ended, blocks, 1_000);
-    expect(after).toBeGreaterThan(blocks);
-    expect(after).toBeLessThanOrEqual(horizon);
+    const { host } = await firstTurnThenWritten(blocks, { prefix: { maxBlocks: 8 }, debugHeaders: true });
     const next = send(host, NEXT);
     expect(next.endpoint).toBe(A);
     const p = blocksOf(NEXT);

@@ -11,20 +11,20 @@
 // The score is P / (P + cost) with P the prompt's blocks: in (0, 1], 1 for
 // no work, and strictly decreasing in the cost, so the best total is the
 // lowest cost.
-import { Candidates, Scorer, ScoringRequest } from "../scorer";
+import { Candidates, PastHashed, Scorer, ScoringRequest } from "../scorer";
 
 /**
- * Prompt blocks not cached at an endpoint holding `matched` of the
- * `hashed` leading blocks of a prompt of `prompt` blocks. Hashing stops at
- * prefix.maxBlocks, so past `hashed` the index cannot tell: an endpoint that
- * holds every hashed block lacks `lacksPast` blocks of the rest (0 when
- * nothing else is known: a long shared document or conversation continues
- * where the hashed part ends; ScoringRequest.lacksPastAt otherwise); any
- * other endpoint has the whole rest to prefill.
+ * Prompt blocks not cached at endpoint `e` (pool index), which holds
+ * `matched` of the `hashed` leading blocks of a prompt of `prompt` blocks.
+ * Hashing stops at prefix.maxBlocks, so past `hashed` the index cannot
+ * tell: an endpoint that holds every hashed block lacks what `past` says
+ * it lacks of the rest (PastHashed.lacksAt), or nothing without it (a long
+ * shared document or conversation continues where the hashed part ends);
+ * any other endpoint has the whole rest to prefill.
  */
-export function uncachedBlocks(matched: i32, hashed: i32, prompt: i32, lacksPast: i32 = 0): i32 {
+export function uncachedBlocks(matched: i32, hashed: i32, prompt: i32, past: PastHashed | null = null, e: i32 = -1): i32 {
   const total = prompt > hashed ? prompt : hashed;
-  if (hashed > 0 && matched >= hashed) return min(lacksPast, total - hashed);
+  if (hashed > 0 && matched >= hashed) return past !== null ? past.lacksAt(e, hashed, prompt) : 0;
   return total - matched;
 }
 
@@ -45,7 +45,7 @@ export const UNCACHED_WEIGHT: f64 = 2;
 /** Blocks of this request not cached at candidate i. */
 function uncachedAt(c: Candidates, req: ScoringRequest, i: i32): i32 {
   const e = i < c.poolIndex.length ? unchecked(c.poolIndex[i]) : -1;
-  return uncachedBlocks(req.matchedAt(e), req.hashedBlocks, req.promptBlocks, req.lacksPastAt(e));
+  return uncachedBlocks(req.matchedAt(e), req.hashedBlocks, req.promptBlocks, req.pastHashed, e);
 }
 
 /**
