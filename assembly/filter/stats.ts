@@ -70,6 +70,10 @@ export class Stats {
   fleetHintsFollowed: u32 = defineMetric(MetricType.Counter, "llm_picker.fleet.placement_hints");
   /** Fleet: usable replicas in fleet.cluster at the last read (those Maglev balances over). */
   fleetReplicas: u32 = defineMetric(MetricType.Gauge, "llm_picker.fleet.replicas");
+  /** Requests naming a stored response (previous_response_id, a GET or cancel of one) sent to the server that stores it. */
+  storedFollowed: u32 = defineMetric(MetricType.Counter, "llm_picker.responses.followed");
+  /** Requests naming a stored response this Envoy did not see answered, or whose server is gone or unhealthy: routed as any other. */
+  storedUnknown: u32 = defineMetric(MetricType.Counter, "llm_picker.responses.unknown");
   /** Prefix-index entries of departed endpoints removed by the purge sweep. */
   prefixEntriesDropped: u32 = defineMetric(MetricType.Counter, "llm_picker.prefix.entries_dropped");
   /** Bytes of the shared prefix index (gauge; every VM adds what its writes changed). */
@@ -165,6 +169,12 @@ export class Stats {
     if (evictionsSeen) this.add(this.prefixEvicted, 1);
     if (guardFired) incrementMetric(this.guardFired, 1);
     if (guardFired || loadOverrodeAffinity) incrementMetric(this.loadOverrodeAffinity, 1);
+  }
+
+  /** A request named a stored response (RouteResult.stored: 0 none, 1 followed, 2 unknown). */
+  storedResponse(stored: i32): void {
+    if (stored == 1) incrementMetric(this.storedFollowed, 1);
+    else if (stored == 2) incrementMetric(this.storedUnknown, 1);
   }
 
   /** Reports new abandoned index writes (`total` is the index's running count on this VM). */

@@ -34,11 +34,13 @@ import { ByteWriter } from "../util/bytes";
 import { hexDigit } from "../util/hex";
 import { Header, RequestError } from "../request/types";
 import { FirstTokenScanner } from "../request/first_token";
+import { ResponseIdScanner } from "../request/response_id";
 import { API_NOT_INFERENCE } from "../request/api";
 import { HEADER_REQUEST_ID, PICKER_HEADERS } from "../request/headers";
 import { errorJson } from "../request/output";
 import { Hop, NO_HASHES, Outcome, RouteResult, Router } from "../picker/route";
 import { inspectLine } from "../picker/inspect";
+import { parsePlacement } from "../fleet/placements";
 import { writeDecisionFields } from "../scoring/decide";
 import { Pcg32 } from "../scoring/rng";
 import { reportHeap } from "./heap";
@@ -74,6 +76,12 @@ export class StreamContext {
   private maxTokens: i32 = 0;
   /** Reads a /v1/responses stream's first events for its first token (null for the other APIs: their first byte is it). */
   private firstToken: FirstTokenScanner | null = null;
+  /** Reads a /v1/responses answer's id, recorded with the server that gave it (Router.responseAnswered); null once done or not wanted. */
+  private responseId: ResponseIdScanner | null = null;
+  /** The member that served the request as its response headers said (noteFailedPick); "" before them or unknown. */
+  private served: string = "";
+  /** Fleet: the endpoint id the owner's placement hint named for a request forwarded there (0: none). */
+  private placedId: u32 = 0;
   private responseStatus: i32 = 0;
   /** Fleet: a replica forwarded this request here (it carried fleet.secret): decide, never forward again. */
   private hopped: bool = false;
@@ -114,7 +122,7 @@ export class StreamContext {
     if (pairs != null) this.pickerHeaders = pickerHeadersOf(pairs!);
     if (endOfStream || this.api == API_NOT_INFERENCE) {
       this.decided = true;
-      this.apply(router.routePassThrough(nowMs()), router);
+      this.apply(router.routePassThrough(nowMs(), path != null ? path! : ""), router);
       return CONTINUE;
     }
     return STOP_ITERATION;
@@ -241,6 +249,7 @@ export class StreamContext {
       replaceHeaderName(MapType.RequestHeaders, ROUTE_HEADER, "fleet");
       if (r.placement.length > 0) replaceHeaderName(MapType.RequestHeaders, PLACEMENT_HEADER, r.placement);
       this.forwardedSession = r.sessionKey;
+      if (r.recordsResponseId) this.responseId = new ResponseIdScanner();
       if (stats != null) stats.forwarded();
       return;
     }
@@ -264,6 +273,7 @@ export class StreamContext {
     this.streamed = r.streamed;
     const req = r.request;
     if (r.streamed && r.pendingBlocks > 0 && req != null && FirstTokenScanner.readsBody(req.body.api)) this.firstToken = new FirstTokenScanner(req.body.api);
+    if (r.recordsResponseId) this.responseId = new ResponseIdScanner();
     this.placement = r.placement;
     if (this.root.config.debugHeaders && r.decision != null) {
       const w = new ByteWriter(512);
@@ -274,6 +284,7 @@ export class StreamContext {
     }
     if (stats == null) return;
     if (r.hintCredited) stats.placementHint();
+    stats.storedResponse(r.stored);
     if (r.outcome == Outcome.Pass) stats.passedTo(r.endpoint);
     else {
       const d = r.decision;
@@ -297,6 +308,8 @@ export class StreamContext {
     const pairs = HeaderPairs.read(MapType.ResponseHeaders);
     const s = firstOf(pairs, MapType.ResponseHeaders, ":status");
     if (s != null) this.responseStatus = I32.parseInt(s!);
+    // Only a successful answer stores a response to follow.
+    if (this.responseStatus < 200 || this.responseStatus >= 300) this.responseId = null;
     this.noteFailedPick(pairs);
     const router = this.root.router;
     if (router != null && router.replicas != null) this.exchangePlacement(pairs);
@@ -320,6 +333,8 @@ export class StreamContext {
       removeHeader(MapType.ResponseHeaders, PLACEMENT_HEADER);
       const router = this.root.router;
       if (router != null && this.responseStatus > 0 && this.responseStatus < 500) router.notePlacement(this.forwardedSession, placed!);
+      const p = parsePlacement(placed!);
+      if (p != null) this.placedId = p.endpointId;
       return;
     }
     if (!this.hopped) return;
@@ -333,12 +348,16 @@ export class StreamContext {
    * non-streamed response gets there at its end instead (onDone).
    */
   onResponseBody(bodySize: u32, endOfStream: bool): u32 {
+    if (bodySize == 0) return CONTINUE;
+    // One read of the chunk serves both scanners; none when neither is reading.
+    const chunk = this.responseId != null || this.firstToken != null ? getBufferBytesScratch(BufferType.ResponseBody, 0, bodySize) : null;
+    if (chunk != null) this.readResponseId(chunk);
     // A response that is not streamed comes whole once generation is over:
     // its first byte is (within microseconds) its end, so its prefill is
     // released in onDone together with the in-flight count, in one
     // shared-data update instead of two.
-    if (bodySize > 0 && this.pendingBlocks > 0 && this.streamed && !endOfStream) {
-      if (!this.firstTokenIn(bodySize)) return CONTINUE;
+    if (this.pendingBlocks > 0 && this.streamed && !endOfStream) {
+      if (!this.firstTokenIn(chunk)) return CONTINUE;
       const router = this.root.router;
       const now = nowMs();
       if (router != null) router.prefillDone(this.endpoint, this.pendingBlocks, this.aheadBlocks, this.routedAtMs, now, this.waitsForPlace, this.decodeKey);
@@ -354,14 +373,24 @@ export class StreamContext {
    * its chunks are read until another event comes (request/first_token.ts);
    * for the other APIs the first byte is the first token, nothing is read.
    */
-  private firstTokenIn(bodySize: u32): bool {
+  private firstTokenIn(chunk: Uint8Array | null): bool {
     const scanner = this.firstToken;
-    if (scanner == null) return true;
-    const chunk = getBufferBytesScratch(BufferType.ResponseBody, 0, bodySize);
-    if (chunk == null) return true;
+    if (scanner == null || chunk == null) return true;
     if (!scanner.seen(chunk)) return false;
     this.firstToken = null;
     return true;
+  }
+
+  /** A /v1/responses answer's id, once its first bytes hold it, is recorded with the member that served it. */
+  private readResponseId(chunk: Uint8Array): void {
+    const scanner = this.responseId;
+    if (scanner == null || !scanner.feed(chunk)) return;
+    this.responseId = null;
+    const id = scanner.id;
+    const router = this.root.router;
+    // Routed here: the member that served it; forwarded: the server the owner's placement hint names.
+    const at = this.endpoint.length == 0 ? "" : this.served.length > 0 ? this.served : this.endpoint;
+    if (id != null && router != null) router.responseAnswered(id, at, this.placedId);
   }
 
   /**
@@ -373,6 +402,7 @@ export class StreamContext {
    */
   private noteFailedPick(pairs: HeaderPairs | null): void {
     const served = this.servedBy(pairs);
+    this.served = served;
     const router = this.root.router;
     if (router == null || this.endpoint.length == 0 || served.length == 0) return;
     if (served != this.endpoint) router.requestFailed(this.endpoint, nowMs());

@@ -24,6 +24,8 @@ import { endpointId } from "../prefix/endpoint_id";
 import { EndpointState } from "../pool/endpoint_state";
 import { clocksOf, evictionHorizon, horizonsOf } from "./evictions";
 import { TurnEnds } from "./turn_ends";
+import { ResponseHolders, StoredAt } from "./response_holders";
+import { responseIdInPath } from "../request/response_id";
 import { Decision, decide, STATUS_ROUTE } from "../scoring/decide";
 import { ScoringConfig } from "../scoring/config";
 import { PastHashed, ScoringRequest } from "../scoring/scorer";
@@ -48,6 +50,16 @@ export enum Outcome {
   Reject = 2,
   /** Another replica of the fleet owns the session: sent there (fleet.cluster). */
   Forward = 3,
+}
+
+/** What a request that names a stored response (previous_response_id, or a GET or cancel of one) met: RouteResult.stored. */
+export enum Stored {
+  /** It names none. */
+  None = 0,
+  /** Routed to the endpoint that stores it. */
+  Followed = 1,
+  /** This Envoy did not see it answered, or its endpoint is gone or unhealthy: routed as any other request. */
+  Unknown = 2,
 }
 
 /** Shared by every result and stream without hashes (a zero-length array cannot be written). */
@@ -98,6 +110,10 @@ export class RouteResult {
   hintCredited: bool = false;
   /** Fleet: the placement hint (fleet/placements.ts format) sent with a forwarded request, or returned with a hopped one's response; "" for none. */
   placement: string = "";
+  /** Whether the request names a stored response, and whether it went where that is stored. */
+  stored: Stored = Stored.None;
+  /** A /v1/responses request routed: its answer's id is read from the response body and recorded (responseAnswered). */
+  recordsResponseId: bool = false;
 }
 
 /** What a trusted forwarding replica sent with a hopped request (docs/fleet.md "Placement hints"). */
@@ -138,6 +154,8 @@ export class Router {
   private readonly spreadFirstPrefills: bool;
   /** Requests this VM has sent to an endpoint (the scraper's "traffic since the last scrape"). */
   routedCount: i64 = 0;
+  /** Which server answered each /v1/responses request (previous_response_id and GETs follow it). */
+  private readonly responses: ResponseHolders;
 
   /** `instance`: differs between VMs (decode keys unique across workers even with a configured seed). */
   constructor(public config: Config, public store: KeyValueStore, seed: u64, instance: u64) {
@@ -147,6 +165,7 @@ export class Router {
     ic.maxEndpoints = config.prefix.maxEndpoints;
     ic.bucketEntries = bucketEntriesFor(ic.groupBlocks, ic.maxEndpoints);
     this.index = new PrefixIndex(store, ic);
+    this.responses = new ResponseHolders(store);
     this.scoring = config.scoring;
     this.creditReplies = config.prefix.creditReplies && config.scoring.profile.name != "seed";
     this.followEvictions = config.prefix.followEvictions && config.scoring.profile.name != "seed";
@@ -172,8 +191,12 @@ export class Router {
     return detectApi(method, path);
   }
 
-  /** A request that is not parsed: picked on load only, never refused unless the pool is empty. */
-  routePassThrough(nowMs: i64): RouteResult {
+  /**
+   * A request that is not parsed: picked on load only, never refused unless
+   * the pool is empty; one that reads or cancels a stored response
+   * (`…/v1/responses/{id}…` in `path`) goes where that is stored.
+   */
+  routePassThrough(nowMs: i64, path: string = ""): RouteResult {
     const r = new RouteResult();
     r.outcome = Outcome.Pass;
     const inflight = readInFlight(this.store);
@@ -182,7 +205,11 @@ export class Router {
     // header, so Envoy balances over the cluster it already knows.
     if (pool.addresses.length == 0 && !this.pool.known()) return r;
     r.states = poolStates(pool.addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled, pool.usable);
-    const d = decide(r.states, new ScoringRequest(), this.scoring, this.rng);
+    const sreq = new ScoringRequest();
+    const id = path.length > 0 ? responseIdInPath(path) : null;
+    if (id != null) namesStored(r, sreq, this.responses.holderOf(id));
+    const d = decide(r.states, sreq, this.scoring, this.rng);
+    if (r.stored != Stored.None) r.stored = d.followedStored ? Stored.Followed : Stored.Unknown;
     r.decision = d;
     if (d.status != STATUS_ROUTE || d.chosen < 0) return reject(r, d.status, d.reason);
     r.endpoint = unchecked(r.states[d.chosen]).address;
@@ -248,13 +275,17 @@ export class Router {
     let session: u64 = 0;
     let hint: Placement | null = null;
     const placements = this.placements;
-    if (self.length > 0 && this.replicas != null) {
+    const stored = this.continued(req);
+    // Fleet: a continuation whose response this replica saw answered is decided here, where it is known.
+    if (self.length > 0 && this.replicas != null && stored == null) {
       session = sessionKey(req);
       const key = hex64(session);
       const owner = this.ownerOf(key);
       // Owned here, or no replica known yet: decided here (no hop).
       if (owner.length > 0 && owner != self) {
         r.outcome = Outcome.Forward;
+        // Its answer's id is recorded here too, with the server the owner names: the client may continue through this replica.
+        r.recordsResponseId = req.body.api == Api.Responses;
         r.sessionKey = key;
         r.replica = owner;
         const seen = placements != null ? placements.lookup(session) : null;
@@ -309,8 +340,11 @@ export class Router {
     if (this.replicas != null && prefixOn) sreq.placement = placementOf(r.hashes, addresses, matched);
     sreq.promptBlocks = promptBlocks;
     sreq.pastHashed = past;
+    if (continuesResponse(req)) namesStored(r, sreq, stored);
     const d = decide(r.states, sreq, this.scoring, this.rng);
     r.decision = d;
+    if (r.stored != Stored.None) r.stored = d.followedStored ? Stored.Followed : Stored.Unknown;
+    r.recordsResponseId = req.body.api == Api.Responses;
     if (d.status != STATUS_ROUTE || d.chosen < 0) return reject(r, d.status, d.reason);
     r.outcome = Outcome.Route;
     r.endpoint = unchecked(r.states[d.chosen]).address;
@@ -348,6 +382,23 @@ export class Router {
     if (changeInFlight(this.store, r.endpoint, change, inflight.value)) r.decodeKey = key;
     this.routedCount++;
     return r;
+  }
+
+  /** Where the response a /v1/responses request continues (previous_response_id) was answered; null: none, or not seen here. */
+  private continued(req: LLMRequest): StoredAt | null {
+    return continuesResponse(req) ? this.responses.holderOf(req.body.responses!.previousResponseId!) : null;
+  }
+
+  /**
+   * The answer to a /v1/responses request has the id `id`: later requests
+   * naming it go where it was served. `endpoint`: the member that served it
+   * ("ip:port"); or, for a request this replica forwarded to its session's
+   * owner, "" and `placedId`, the endpoint id the owner's placement hint
+   * named.
+   */
+  responseAnswered(id: Uint8Array, endpoint: string, placedId: u32 = 0): void {
+    if (endpoint.length > 0) this.responses.record(id, endpointId(endpoint));
+    else if (placedId != 0) this.responses.record(id, placedId);
   }
 
   /** The index's match, counting only what each endpoint has not evicted since (followEvictions). */
@@ -451,6 +502,18 @@ export class Router {
     if (endpoint.length == 0) return;
     penalize(this.store, endpoint, nowMs + this.config.metrics.staleAfterMs);
   }
+}
+
+/** Whether a request names the stored response it continues (`previous_response_id`). */
+function continuesResponse(req: LLMRequest): bool {
+  const body = req.body.responses;
+  return req.body.api == Api.Responses && body != null && body.previousResponseId != null;
+}
+
+/** The request names a stored response, answered at `at` (null: not seen here): that endpoint, while healthy, is its only candidate. */
+function namesStored(r: RouteResult, sreq: ScoringRequest, at: StoredAt | null): void {
+  r.stored = Stored.Unknown;
+  sreq.storedAt = at != null ? at.indexIn(r.states) : -1;
 }
 
 /**

@@ -12,6 +12,7 @@ import { parseBody } from "./parse";
 import { ValidatedPrefixes } from "./validated_prefixes";
 import { Header } from "./types";
 import { FirstTokenScanner } from "./first_token";
+import { ResponseIdScanner, responseIdInPath } from "./response_id";
 import { DEFAULT_MAX_DEPTH, JsonKind, jsonKindName } from "../json/kinds";
 import { JsonReader } from "../json/reader";
 import { JsonScanner } from "../json/scanner";
@@ -259,6 +260,29 @@ export function firstTokenChunk(api: i32, bytes: Uint8Array, chunks: Int32Array)
     at += len;
   }
   return -1;
+}
+
+// ---- response_id.ts ------------------------------------------------------
+
+/**
+ * Feeds `bytes` to a ResponseIdScanner in chunks of the given lengths (the
+ * rest as a last chunk): the id it found, or null. Stops feeding once the
+ * scanner is done, as the filter does.
+ */
+export function responseIdOf(bytes: Uint8Array, chunks: Int32Array): Uint8Array | null {
+  const scanner = new ResponseIdScanner();
+  let at = 0;
+  for (let k = 0; k <= chunks.length && !scanner.done; k++) {
+    const len = k < chunks.length ? min(max(unchecked(chunks[k]), 0), bytes.length - at) : bytes.length - at;
+    scanner.feed(bytes.subarray(at, at + len));
+    at += len;
+  }
+  return scanner.id;
+}
+
+/** The response id a request path names (null: none). */
+export function responseIdOfPath(path: string): Uint8Array | null {
+  return responseIdInPath(path);
 }
 
 // ---- the runtime's allocator (assembly/runtime/block_cache.ts) ----

@@ -1,6 +1,8 @@
 // The scheduling decision, in order:
 //   1. admission: empty pool → 503;
 //   2. filter: unhealthy endpoints out; all unhealthy → all of them, load-only;
+//      a request continuing a response stored at a healthy endpoint → that
+//      endpoint alone (any other would answer 404);
 //   3. saturation: every endpoint saturated → sheddable requests (priority
 //      < 0) get 429, others are routed on load (affinity weights dropped);
 //   4. hot-spot guard (profiles that use it: seed): load imbalanced past the
@@ -59,6 +61,8 @@ export class Decision {
   saturated: bool = false;
   /** How many candidates shared the best total (1 = no tie). */
   tied: i32 = 0;
+  /** The request continues a response stored at a healthy endpoint, which was the only candidate (ScoringRequest.storedAt). */
+  followedStored: bool = false;
 }
 
 /**
@@ -157,6 +161,9 @@ export function decide(endpoints: Array<EndpointState>, req: ScoringRequest, cfg
     idx = leastFailing(endpoints);
     if (idx.length == 0) idx = allIndices(endpoints.length);
     d.allUnhealthy = true;
+  } else if (req.storedAt >= 0 && idx.includes(req.storedAt)) {
+    idx = [req.storedAt];
+    d.followedStored = true;
   }
   d.candidates = idx;
   const c = new Candidates(endpoints, idx, select(endpoints, idx), req.placement);
@@ -192,7 +199,9 @@ export function decide(endpoints: Array<EndpointState>, req: ScoringRequest, cfg
   d.chosen = pick >= 0 && pick < idx.length ? unchecked(idx[pick]) : -1;
   d.loadOverrodeAffinity = d.chosen >= 0 && req.heldBlocks(d.chosen) < mostHeld(req, idx);
   d.status = STATUS_ROUTE;
-  d.reason = d.guardFired
+  d.reason = d.followedStored
+    ? "routed to the server storing the response it continues"
+    : d.guardFired
     ? "routed on load (hot-spot guard)"
     : d.allUnhealthy
       ? "routed on load (all endpoints unhealthy)"
@@ -259,7 +268,7 @@ function writeByAddress(w: ByteWriter, d: Decision, endpoints: Array<EndpointSta
  *   "weights":{"<scorer>":n},"total":{"<address>":n},"waitAhead":{"<address>":n},"guard":false,
  *   "overBound":0,"overWait":0,"loadOverrodeAffinity":false,"allUnhealthy":false,
  *   "saturated":false,"tied":1
- * or, for a reject, "status":429|503,"reason":"...".
+ * and "followedStored":true when the request continued a stored response; or, for a reject, "status":429|503,"reason":"...".
  * Scores are the raw scorer outputs; totals use the clamped scores.
  */
 export function writeDecisionFields(w: ByteWriter, d: Decision, endpoints: Array<EndpointState>): void {
@@ -307,4 +316,5 @@ export function writeDecisionFields(w: ByteWriter, d: Decision, endpoints: Array
   w.str(d.saturated ? "true" : "false");
   w.str(',"tied":');
   w.str(d.tied.toString());
+  if (d.followedStored) w.str(',"followedStored":true');
 }

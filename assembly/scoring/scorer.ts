@@ -87,6 +87,14 @@ export class ScoringRequest {
   promptBlocks: i32 = 0;
   /** Who holds the prompt past its hashed blocks; null: every endpoint holding the hashed ones is taken to hold the rest. */
   pastHashed: PastHashed | null = null;
+  /**
+   * The endpoint (index into the endpoints array) that stores what the
+   * request continues: the response its `previous_response_id` names, or
+   * that a GET or cancel reads. A server keeps those in its own memory and
+   * any other answers 404, so while it is healthy it is the only candidate
+   * (docs/routing.md "Responses that continue a stored one"). -1: none.
+   */
+  storedAt: i32 = -1;
 
   /**
    * Blocks of the prompt endpoint `e` holds or is prefilling, as far as is

@@ -18,20 +18,25 @@ export class KeyedEntry {
 }
 
 export class KeyedBuckets {
-  private keys: Array<string>;
+  /** Each bucket's shared-data key, named on its first use (a large map costs a VM nothing until it is used). */
+  private keys: Array<string | null>;
 
   constructor(
     private store: KeyValueStore,
-    prefix: string,
+    private prefix: string,
     private buckets: i32,
     private entries: i32,
   ) {
-    this.keys = new Array<string>(buckets);
-    for (let i = 0; i < buckets; i++) unchecked((this.keys[i] = prefix + i.toString()));
+    this.keys = new Array<string | null>(buckets);
   }
 
   private keyOf(key: u64): string {
-    return unchecked(this.keys[<i32>((key >> 32) % <u64>this.buckets)]);
+    const bucket = <i32>((key >> 32) % <u64>this.buckets);
+    const known = unchecked(this.keys[bucket]);
+    if (known !== null) return known;
+    const name = this.prefix + bucket.toString();
+    unchecked((this.keys[bucket] = name));
+    return name;
   }
 
   /** What `key` last mapped to, or null when it was never written (or was dropped). */

@@ -8,6 +8,7 @@
 //   GET  /sim/stats                   JSON counters, hit rate, TTFT summary, queue, KV usage
 //   POST /sim/fail                    {"metrics"|"requests"|"health": "ok"|"500"|"503"|"429"|"timeout"|"close"}
 
+import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { resolveSimConfig, type SimConfig } from "./config.js";
@@ -16,6 +17,7 @@ import { chainHashes } from "./kvcache.js";
 import { renderMetrics } from "./metrics.js";
 import { fillerTokens, outputLength, requestRandom } from "./output.js";
 import { apiForBody, apiForPath, parseRequest, promptChain, RequestError, type Api, type ParsedRequest } from "./prompt.js";
+import { StoredResponses, type StoredResponse } from "./stored-responses.js";
 import { fullResponse, responsesStreamStart, streamEnd, streamToken, type Generation } from "./responses.js";
 import { preloadTokenizer } from "./tokenizer.js";
 
@@ -123,6 +125,19 @@ function servedLabels(req: IncomingMessage): ServedLabels {
   };
 }
 
+/** GET /v1/responses/{id} reads a stored answer. */
+const STORED_PATH = "/v1/responses/";
+
+function storedResponseObject(r: StoredResponse) {
+  return {
+    id: r.id,
+    object: "response",
+    model: r.model,
+    status: "completed",
+    output: [{ id: `msg_${r.id}`, type: "message", role: "assistant", status: "completed", content: [{ type: "output_text", text: r.text, annotations: [] }] }],
+  };
+}
+
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -147,6 +162,10 @@ class SimHttpServer {
   private held = new Set<ServerResponse>();
   private createdSeconds = Date.now() / 1000;
   private seq = 0;
+  /** Makes this server's answer ids unique across a pool, as vLLM's random ones are (a response id names one server's answer). */
+  private readonly idTag = `sim${randomBytes(4).toString("hex")}-`;
+  /** The responses this server answered and stored (previous_response_id continues them here only). */
+  private stored = new StoredResponses();
   errors = 0;
   url = "";
 
@@ -174,11 +193,18 @@ class SimHttpServer {
           this.models(res);
           return;
         case "POST /v1/chat/completions":
-        case "POST /v1/completions":
-        case "POST /v1/responses": {
+        case "POST /v1/completions": {
           const body = await readBody(req);
           if (this.failed(res, this.failures.requests)) return;
           this.generate(apiForPath(url.pathname)!, body, res, servedLabels(req));
+          return;
+        }
+        case "POST /v1/responses": {
+          const body = await readBody(req);
+          if (this.failed(res, this.failures.requests)) return;
+          const turn = this.stored.turn(body);
+          const remember = turn.store ? (id: string, model: string, text: string) => this.stored.remember({ id, model, items: turn.items, text }) : undefined;
+          this.generate("responses", turn.bodyText, res, servedLabels(req), remember);
           return;
         }
         case "POST /sim/reset":
@@ -196,6 +222,10 @@ class SimHttpServer {
           sendJson(res, 200, this.setFailures(await readBody(req)));
           return;
         default:
+          if (req.method === "GET" && url.pathname.startsWith(STORED_PATH) && !url.pathname.slice(STORED_PATH.length).includes("/")) {
+            sendJson(res, 200, storedResponseObject(this.stored.get(decodeURIComponent(url.pathname.slice(STORED_PATH.length)))));
+            return;
+          }
           sendError(res, 404, `no route ${route}`);
       }
     } catch (err) {
@@ -295,7 +325,14 @@ class SimHttpServer {
     return { cachedTokens: this.engine.cache.cachedTokens(chain.hashes, parsed.tokens.length), promptTokens: parsed.tokens.length };
   }
 
-  private generate(api: Api, bodyText: string, res: ServerResponse, labels: ServedLabels = {}): void {
+  /** `onAnswered`: called with the answer's id, model and text once it is complete (a stored response). */
+  private generate(
+    api: Api,
+    bodyText: string,
+    res: ServerResponse,
+    labels: ServedLabels = {},
+    onAnswered?: (id: string, model: string, text: string) => void,
+  ): void {
     const parsed = parseRequest(api, bodyText, this.config.maxModelLen);
     const { model, lora, root } = this.resolveModel(parsed);
     const config = this.config;
@@ -330,7 +367,7 @@ class SimHttpServer {
       api,
       parsed,
       model,
-      id: `${prefix}sim${this.seq++}`,
+      id: `${prefix}${this.idTag}${this.seq++}`,
       created: Math.floor(Date.now() / 1000),
       pieces: filler.pieces,
       finishReason: parsed.maxTokens !== null && outputTokens >= parsed.maxTokens ? "length" : "stop",
@@ -360,6 +397,7 @@ class SimHttpServer {
           for (; sent < emitted; sent++) streamToken(res, gen, sent);
         },
         onDone: (j) => {
+          onAnswered?.(gen.id, gen.model, gen.pieces.join(""));
           if (parsed.stream) streamEnd(res, gen, j);
           else sendJson(res, 200, fullResponse(gen, j));
         },
@@ -418,6 +456,7 @@ class SimHttpServer {
 
   reset(): void {
     this.engine.reset();
+    this.stored.clear();
     this.errors = 0;
     this.createdSeconds = Date.now() / 1000;
   }
