@@ -17,7 +17,7 @@
 // one long system prompt would share a key and one replica), and a
 // pathological first turn still costs a bounded copy and hash.
 import { ByteWriter } from "../util/bytes";
-import { Api, ChatCompletionsBody, LLMRequest, RawJson, RequestBody, ResponsesBody } from "../request/types";
+import { Api, ChatCompletionsBody, InputItem, LLMRequest, RawJson, RequestBody, ResponsesBody } from "../request/types";
 import { BufferSink, Renderer } from "../hashing/render";
 import { xxh64 } from "../hashing/xxhash64";
 
@@ -63,7 +63,7 @@ function firstResponsesItem(r: ResponsesBody): ResponsesBody {
   out.instructions = r.instructions;
   out.tools = r.tools;
   out.inputText = r.inputText;
-  out.inputItems = r.inputItems.length > 0 ? r.inputItems.slice(0, 1) : new Array<RawJson>();
+  out.inputItems = r.inputItems.length > 0 ? r.inputItems.slice(0, 1) : new Array<InputItem>();
   return out;
 }
 

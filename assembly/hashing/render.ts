@@ -165,8 +165,10 @@ export class Renderer {
   private sink: ByteSink;
   /**
    * The blocks of the last rendering's reply: the last assistant message
-   * that another message follows, as whole blocks before it starts and
-   * after it ends (0 and 0 when there is none). See `replyStartBlock`.
+   * that another message follows (for /v1/responses, the last run of the
+   * model's output items that a client item follows), as whole blocks
+   * before it starts and after it ends (0 and 0 when there is none). See
+   * `replyStartBlock`.
    */
   replyStart: i32 = 0;
   replyEnd: i32 = 0;
@@ -281,7 +283,24 @@ export class Renderer {
       this.text(TAG_TEXT, input);
       return;
     }
-    for (let i = 0; i < r.inputItems.length && !this.sink.done; i++) this.json(TAG_ITEM, unchecked(r.inputItems[i]));
+    // A previous answer is a run of the model's output items that a client item follows.
+    const items = r.inputItems;
+    // Whole blocks before the current run; -1: not in one, or it began after the hashing stopped.
+    let runStart = -1;
+    for (let i = 0; i < items.length; i++) {
+      const item = unchecked(items[i]);
+      if (!item.output) {
+        if (this.sink.done) break; // past the hashed part, no run that began in it goes on
+        runStart = -1;
+        this.json(TAG_ITEM, item);
+        continue;
+      }
+      if (i == 0 || !unchecked(items[i - 1]).output) runStart = this.sink.done ? -1 : this.sink.fullBlocks();
+      this.json(TAG_ITEM, item); // nothing once the sink is done: a run that began before goes on to its end
+      if (runStart < 0 || i + 1 >= items.length || unchecked(items[i + 1]).output) continue;
+      this.replyStart = runStart;
+      this.replyEnd = this.sink.fullBlocks();
+    }
   }
 
   // ---- framing ----
@@ -448,7 +467,9 @@ export function resumedMessages(): i64 {
 /**
  * The reply in the request `hashBody` hashed last, in whole blocks: the
  * last assistant message that another message follows (in a multi-turn
- * chat, the answer the previous turn generated), as [start, end). A server
+ * chat, the answer the previous turn generated; in a /v1/responses request
+ * sent as items, the last run of the model's output items that a client
+ * item follows), as [start, end). A server
  * that held the previous turn's prompt generated that answer and, as vLLM
  * does, keeps its KV blocks cached (docs/routing.md "Replies are cached").
  * [0, 0) when there is none. Valid until the next hashBody call.

@@ -292,6 +292,13 @@ export class JsonScanner {
     return rawEqualsLiteral(this.base + <usize>this.strStart, n, lit);
   }
 
+  /** True when the string scanned last, without escapes, ends with the ASCII literal `lit`. */
+  stringEndsWith(lit: string): bool {
+    const n = this.strEnd - this.strStart;
+    if (this.strEscaped || n < lit.length) return false;
+    return rawEqualsLiteral(this.base + <usize>(this.strEnd - lit.length), lit.length, lit);
+  }
+
   /** Decoded bytes of the string scanned last (a view when it had no escapes). */
   lastString(): Uint8Array {
     return this.decodedString();

@@ -24,6 +24,7 @@ import { endpointId } from "../prefix/endpoint_id";
 import { EndpointState } from "../pool/endpoint_state";
 import { clocksOf, evictionHorizon, horizonsOf } from "./evictions";
 import { TurnEnds } from "./turn_ends";
+import { turnsOf } from "./turns";
 import { ResponseHolders, StoredAt } from "./response_holders";
 import { responseIdInPath } from "../request/response_id";
 import { Decision, decide, STATUS_ROUTE } from "../scoring/decide";
@@ -86,7 +87,7 @@ export class RouteResult {
   routedAtMs: i64 = 0;
   /** The chosen endpoint's written-blocks clock after this request's writes (its index stamp). */
   routedClock: u32 = 0;
-  /** Chat: the key its end is recorded under (TurnEnds: its rendering's last whole block's hash, or cutTurnKey for a rendering cut at maxBlocks); 0: none. */
+  /** A chat, or a responses request sent as items: the key its end is recorded under (TurnEnds: its rendering's last whole block's hash, or cutTurnKey for a rendering cut at maxBlocks); 0: none. */
   endKey: u64 = 0;
   /**
    * The chosen endpoint's batch was full when it was routed: its first token
@@ -447,16 +448,18 @@ export class Router {
   }
 
   /**
-   * A chat's previous turn judges its match (TurnEnds.judgeChat); its own
-   * end's key is kept. Returns who holds the prompt past its hashed blocks
-   * (null: unknown).
+   * A conversation's previous turn (a chat's, or a responses request's sent
+   * as items) judges its match (TurnEnds.judgeTurn); its own end's key is
+   * kept. Returns who holds the prompt past its hashed blocks (null:
+   * unknown).
    */
   private judgeLastTurn(r: RouteResult, req: LLMRequest, matched: Int32Array): PastHashed | null {
     const ends = this.turnEnds;
-    if (ends == null || req.body.api != Api.ChatCompletions) return null;
-    const chat = req.body.chat;
-    r.endKey = ends.judgeChat(matched, r.states, r.hashes, renderedWholeBlocks(), replyStartBlock(), this.blocks, chat);
-    return chat !== null ? ends.pastHashed(matched, r.states, r.hashes, this.blocks, chat) : null;
+    if (ends == null) return null;
+    const turns = turnsOf(req.body);
+    if (turns == null) return null;
+    r.endKey = ends.judgeTurn(matched, r.states, r.hashes, renderedWholeBlocks(), replyStartBlock(), this.blocks, turns);
+    return ends.pastHashed(matched, r.states, r.hashes, this.blocks, turns);
   }
 
   /**

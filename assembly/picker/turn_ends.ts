@@ -27,10 +27,9 @@ import { EndpointState } from "../pool/endpoint_state";
 import { endpointId } from "../prefix/endpoint_id";
 import { BlockConfig } from "../hashing/blocks";
 import { freeClockBlocks } from "./evictions";
-import { ChatCompletionsBody } from "../request/types";
 import { xxh64 } from "../hashing/xxhash64";
-import { isAssistant } from "../hashing/render";
 import { PastHashed } from "../scoring/scorer";
+import { Turns } from "./turns";
 
 export const TURN_ENDS_KEY_PREFIX = "llm-picker/prefix/v1/ends/";
 /** 1,024 buckets × 16 entries: the last end of 16,384 conversations. */
@@ -45,29 +44,18 @@ const CUT_KEY_MESSAGE_BYTES: i32 = 1024;
 /** Seeds a cut rendering's end key apart from the chain hashes that key other ends. */
 const CUT_KEY_SEED: u64 = 0x6c6c6d2d63757421;
 
-/** The messages [0, through) of `c`, sent as one request whose rendering was cut at `last` (its last hash): its end key. */
-export function cutTurnKey(last: u64, c: ChatCompletionsBody, through: i32): u64 {
-  if (through <= 0 || through > c.messages.length) return 0;
-  const first = unchecked(c.messages[0]);
-  const m = unchecked(c.messages[through - 1]);
-  const span = <u64>(m.rawEnd - first.rawStart);
-  const len = min(m.rawEnd - m.rawStart, CUT_KEY_MESSAGE_BYTES);
-  if (len <= 0 || m.rawEnd > c.source.length) return 0;
+/** The turns [0, through) of a conversation, sent as one request whose rendering was cut at `last` (its last hash): its end key. */
+export function cutTurnKey(last: u64, turns: Turns, through: i32): u64 {
+  if (through <= 0 || through > turns.count) return 0;
+  const first = turns.start(0);
+  const at = turns.start(through - 1);
+  const end = turns.end(through - 1);
+  if (end <= at || at < first) return 0;
+  const span = <u64>(end - first);
+  const len = min(<i32>(end - at), CUT_KEY_MESSAGE_BYTES);
   const seed = last ^ CUT_KEY_SEED ^ ((<u64>through << 40) | span);
-  const key = xxh64(c.source.dataStart + <usize>m.rawStart, <usize>len, seed);
+  const key = xxh64(at, <usize>len, seed);
   return key != 0 ? key : 1;
-}
-
-/** The last assistant message that another message follows (a previous turn's reply), -1 when none. */
-function lastReply(c: ChatCompletionsBody): i32 {
-  for (let i = c.messages.length - 2; i >= 1; i--) if (isAssistant(unchecked(c.messages[i]).role)) return i;
-  return -1;
-}
-
-/** The first assistant message after the first message (the conversation's first reply), -1 when none. */
-function firstReply(c: ChatCompletionsBody): i32 {
-  for (let i = 1; i < c.messages.length - 1; i++) if (isAssistant(unchecked(c.messages[i]).role)) return i;
-  return -1;
 }
 
 /** Whether a rendering hashed to `n` blocks was cut at prefix.maxBlocks. */
@@ -75,14 +63,9 @@ function isCut(n: i32, blocks: BlockConfig): bool {
   return n > 0 && n >= blocks.maxBlocks;
 }
 
-/** Blocks of `blockBytes` that messages [from, end) take in the body. */
-function messageBlocks(c: ChatCompletionsBody, from: i32, blockBytes: i32): i32 {
-  let bytes = 0;
-  for (let i = max(from, 0); i < c.messages.length; i++) {
-    const m = unchecked(c.messages[i]);
-    bytes += m.rawEnd - m.rawStart;
-  }
-  return (bytes + blockBytes - 1) / max(blockBytes, 1);
+/** Blocks of `blockBytes` that turns [from, count) take in the body. */
+function turnBlocks(turns: Turns, from: i32, blockBytes: i32): i32 {
+  return (turns.bytesFrom(from) + blockBytes - 1) / max(blockBytes, 1);
 }
 
 export class TurnEnds {
@@ -98,37 +81,38 @@ export class TurnEnds {
   }
 
   /**
-   * For a chat request whose rendering has `whole` whole blocks and whose
+   * For a conversation request (`turns`: a chat's messages or a responses
+   * request's items) whose rendering has `whole` whole blocks and whose
    * previous reply starts at block `replyStart` (0: none): judges its match
    * at its previous turn's endpoint (judge), and returns the key its own
    * end is recorded under: the hash of its last whole block, or for a
    * rendering cut at prefix.maxBlocks (which has no last whole block of its
    * own) its cutTurnKey; 0: none.
    */
-  judgeChat(matched: Int32Array, states: Array<EndpointState>, hashes: StaticArray<u64>, whole: i32, replyStart: i32, blocks: BlockConfig, chat: ChatCompletionsBody | null): u64 {
+  judgeTurn(matched: Int32Array, states: Array<EndpointState>, hashes: StaticArray<u64>, whole: i32, replyStart: i32, blocks: BlockConfig, turns: Turns): u64 {
     const n = hashes.length;
     if (replyStart > 0 && replyStart <= n) this.judge(matched, states, unchecked(hashes[replyStart - 1]), replyStart, blocks.blockSize);
-    if (!isCut(n, blocks) || chat === null) return whole > 0 && whole <= n && whole < blocks.maxBlocks ? unchecked(hashes[whole - 1]) : 0;
-    return cutTurnKey(unchecked(hashes[n - 1]), chat, chat.messages.length);
+    if (!isCut(n, blocks)) return whole > 0 && whole <= n && whole < blocks.maxBlocks ? unchecked(hashes[whole - 1]) : 0;
+    return cutTurnKey(unchecked(hashes[n - 1]), turns, turns.count);
   }
 
   /**
-   * For a chat request whose rendering was cut at prefix.maxBlocks, after
-   * judgeChat: the endpoint its previous turn (cut too) ended at holds the
-   * prompt past the hashed blocks, but for the messages after the reply,
+   * For a conversation request whose rendering was cut at prefix.maxBlocks,
+   * after judgeTurn: the endpoint its previous turn (cut too) ended at holds
+   * the prompt past the hashed blocks, but for the turns after the reply,
    * and any other endpoint is taken to lack the conversation from its first
    * reply on. null when the rendering was not cut, has no previous reply,
    * or no end of that turn is known at an endpoint still holding it
    * (cutHolder).
    */
-  pastHashed(matched: Int32Array, states: Array<EndpointState>, hashes: StaticArray<u64>, blocks: BlockConfig, chat: ChatCompletionsBody): PastHashed | null {
+  pastHashed(matched: Int32Array, states: Array<EndpointState>, hashes: StaticArray<u64>, blocks: BlockConfig, turns: Turns): PastHashed | null {
     const n = hashes.length;
     if (!isCut(n, blocks)) return null;
-    const reply = lastReply(chat);
+    const reply = turns.lastReply();
     if (reply <= 0) return null;
-    const holder = this.cutHolder(matched, states, cutTurnKey(unchecked(hashes[n - 1]), chat, reply), n, blocks.blockSize);
+    const holder = this.cutHolder(matched, states, cutTurnKey(unchecked(hashes[n - 1]), turns, reply), n, blocks.blockSize);
     if (holder < 0) return null;
-    return new PastHashed(holder, messageBlocks(chat, reply + 1, blocks.blockSize), messageBlocks(chat, firstReply(chat), blocks.blockSize));
+    return new PastHashed(holder, turnBlocks(turns, turns.afterReply(reply), blocks.blockSize), turnBlocks(turns, turns.firstReply(), blocks.blockSize));
   }
 
   /**

@@ -1,11 +1,11 @@
 // /v1/responses: `input` as a string or an array of input items (kept as
-// raw JSON); `instructions` and `previous_response_id` are read by the
-// dispatcher.
+// raw JSON, each marked as the model's output or not); `instructions` and
+// `previous_response_id` are read by the dispatcher.
 import { JsonKind } from "../json/kinds";
 import { BodyParser } from "./body_parser";
 import { MAX_ELEMENTS, tooManyError, typeError } from "./errors";
 import { F_INPUT } from "./fields";
-import { RawJson } from "./types";
+import { InputItem } from "./types";
 
 export function readInput(bp: BodyParser): bool {
   const sc = bp.sc;
@@ -32,11 +32,35 @@ export function readInput(bp: BodyParser): bool {
     const ik = sc.peek();
     if (ik != JsonKind.Object) return bp.fail(typeError("input[" + i.toString() + "]", "an input item object", ik));
     if (++bp.elements > MAX_ELEMENTS) return bp.fail(tooManyError("input[" + i.toString() + "]"));
-    if (!sc.skipValue()) return false;
-    bp.resp.inputItems.push(new RawJson(sc.valueBytes()));
+    if (!readItem(bp)) return false;
     i++;
   }
   if (sc.failed) return false;
   bp.inputEmpty = i == 0;
+  return true;
+}
+
+/**
+ * One input item (an object), kept as sent; its top-level `role` and `type`
+ * say whether the model produced it: role "assistant", type "reasoning", or
+ * a type ending in "_call" (function_call, custom_tool_call, web_search_call,
+ * …; their results are "…_call_output"). Values other than strings are
+ * skipped here and left to the server to judge.
+ */
+function readItem(bp: BodyParser): bool {
+  const sc = bp.sc;
+  if (!sc.beginObject()) return false;
+  const start = sc.valueStart;
+  let output = false;
+  while (sc.nextKey()) {
+    if ((sc.keyIs("role") || sc.keyIs("type")) && sc.peek() == JsonKind.String) {
+      if (!sc.readStringRaw()) return false;
+      if (sc.stringIs("assistant") || sc.stringIs("reasoning") || sc.stringEndsWith("_call")) output = true;
+    } else if (!sc.skipValue()) {
+      return false;
+    }
+  }
+  if (sc.failed) return false;
+  bp.resp.inputItems.push(new InputItem(sc.bytes.subarray(start, sc.pos), output));
   return true;
 }

@@ -176,10 +176,25 @@ export class ChatCompletionsBody {
   cacheSalt: Uint8Array | null = null;
 }
 
+/**
+ * A /v1/responses input item: its JSON as sent, and whether the model
+ * produced it (an assistant message, reasoning, a function or other tool
+ * call): a previous turn's answer is a run of those, as a chat's is an
+ * assistant message (docs/routing.md "Replies are cached").
+ */
+export class InputItem extends RawJson {
+  constructor(
+    bytes: Uint8Array,
+    public output: bool,
+  ) {
+    super(bytes);
+  }
+}
+
 export class ResponsesBody {
   /** `input` as a string (inputText) or as an array of items (inputItems). */
   inputText: Uint8Array | null = null;
-  inputItems: Array<RawJson> = [];
+  inputItems: Array<InputItem> = [];
   instructions: Uint8Array | null = null;
   tools: RawJson | null = null;
   previousResponseId: Uint8Array | null = null;

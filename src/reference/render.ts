@@ -154,6 +154,39 @@ export function replyBlocks(body: any, blockSize: number, maxBlocks: number): [n
   return out;
 }
 
+/**
+ * Whether the model produced a /v1/responses input item: role "assistant",
+ * type "reasoning", or a type ending in "_call" (their results end in
+ * "_call_output").
+ */
+export function isOutputItem(item: any): boolean {
+  if (item === null || typeof item !== "object") return false;
+  const type = typeof item.type === "string" ? item.type : "";
+  return item.role === "assistant" || type === "reasoning" || type.endsWith("_call");
+}
+
+/**
+ * A /v1/responses request's previous reply in whole blocks, [start, end):
+ * the last run of output items (isOutputItem) that another item follows
+ * and that starts before the hashing stops, as the rendering's whole blocks
+ * before the run and through it, capped at `maxBlocks` ([0, 0] when there
+ * is none, or the input is a string).
+ */
+export function responsesReplyBlocks(body: any, blockSize: number, maxBlocks: number): [number, number] {
+  const items: any[] = Array.isArray(body.input) ? body.input : [];
+  const whole = (n: number) => Math.min(maxBlocks, Math.floor(render("responses", { ...body, input: items.slice(0, n) }).length / blockSize));
+  let out: [number, number] = [0, 0];
+  for (let i = 0; i + 1 < items.length; i++) {
+    if (!isOutputItem(items[i]) || isOutputItem(items[i + 1])) continue;
+    let runStart = i;
+    while (runStart > 0 && isOutputItem(items[runStart - 1])) runStart--;
+    const start = whole(runStart);
+    if (start >= maxBlocks) break;
+    out = [start, whole(i + 1)];
+  }
+  return out;
+}
+
 /** seed = XXH64(model ‖ salt); h_i = XXH64(block_i ‖ LE64(h_{i-1})). */
 export function chain(model: string, salt: string | null, bytes: Uint8Array, cfg: ChainConfig): bigint[] {
   let prev = xxh64(enc.encode(model + (salt ?? "")));

@@ -162,9 +162,9 @@ export function postChatOwnConnection(base: string, content: string, headers: Re
   return postBodyOwnConnection(base, chatBody([content], { model: MODEL }), headers);
 }
 
-/** As postChatOwnConnection, with the JSON body given whole. */
-export function postBodyOwnConnection(base: string, body: string, headers: Record<string, string> = {}): HeldRequest {
-  const url = new URL(`${base}/v1/chat/completions`);
+/** As postChatOwnConnection, with the JSON body given whole (to `path`). */
+export function postBodyOwnConnection(base: string, body: string, headers: Record<string, string> = {}, path = "/v1/chat/completions"): HeldRequest {
+  const url = new URL(`${base}${path}`);
   let req: ClientRequest;
   const done = new Promise<Reply>((resolveDone) => {
     req = httpRequest(

@@ -21,7 +21,8 @@
  * once its server's cache was written over, and a chat's next turn is judged
  * by what was written after its last turn ended. Past prefix.maxBlocks, a
  * chat's next turn follows the server its previous turn ended at, though
- * another holds every hashed block too.
+ * another holds every hashed block too; and so does a /v1/responses
+ * conversation's, whose answer is a run of output items.
  */
 import type { ServerResponse } from "node:http";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -387,27 +388,62 @@ describe.skipIf(SKIP_FILTER)(
   },
 );
 
-describe.skipIf(SKIP_FILTER)(
-  'default profile in Envoy: past the hashed blocks, a chat\'s next turn follows its previous turn (docs/routing.md "Past the hashed blocks")',
-  () => {
+/** A conversation's turns in one API: 24 tools (~2.2 KB) first, then the task, the model's answer and a next step. */
+interface PastHashedApi {
+  name: string;
+  path: string;
+  firstTurn: (i: number) => string;
+  nextTurn: (i: number) => string;
+  /** The first streamed event of an answer (the first token). */
+  firstEvent: string;
+}
+const task = (i: number) => ({ role: "user", content: `Task ${i}: reconcile the ledger of branch ${i} against its bank statements.` });
+const chatApi: PastHashedApi = (() => {
+  const tools = Array.from({ length: 24 }, (_, i) => ({ type: "function", function: { name: `lookup_${i}`, description: `Looks up record kind ${i}.` } }));
+  const reply = { role: "assistant", content: "I looked the records up; two entries differ by the same amount. ".repeat(6) };
+  const body = (messages: object[]) => JSON.stringify({ model: "m", stream: true, max_tokens: 8, messages, tools });
+  return {
+    name: "a chat's",
+    path: "/v1/chat/completions",
+    firstTurn: (i) => body([task(i)]),
+    nextTurn: (i) => body([task(i), reply, { role: "user", content: "Now explain the difference." }]),
+    firstEvent: 'data: {"choices":[{"delta":{"content":"x"}}]}\n\ndata: [DONE]\n\n',
+  };
+})();
+const responsesApi: PastHashedApi = (() => {
+  const tools = Array.from({ length: 24 }, (_, i) => ({ type: "function", name: `lookup_${i}`, description: `Looks up record kind ${i}.` }));
+  // The answer is a run of output items: reasoning, then a function call; the client adds the call's output.
+  const answer = [
+    { type: "reasoning", summary: [{ type: "summary_text", text: "The statements and the ledger must be compared entry by entry. ".repeat(3) }] },
+    { type: "function_call", call_id: "call_1", name: "lookup_3", arguments: '{"branch":1}' },
+  ];
+  const output = { type: "function_call_output", call_id: "call_1", output: "Two entries differ by the same amount: 412.50 on the 3rd and on the 17th." };
+  const body = (input: object[]) => JSON.stringify({ model: "m", stream: true, max_output_tokens: 8, input, tools });
+  return {
+    name: "a /v1/responses conversation's",
+    path: "/v1/responses",
+    firstTurn: (i) => body([task(i)]),
+    nextTurn: (i) => body([task(i), ...answer, output]),
+    firstEvent: 'event: response.output_text.delta\ndata: {"type":"response.output_text.delta","delta":"x"}\n\n',
+  };
+})();
+
+describe.skipIf(SKIP_FILTER).each([chatApi, responsesApi])(
+  'default profile in Envoy: past the hashed blocks, $name next turn follows its previous turn (docs/routing.md "Past the hashed blocks")',
+  (api) => {
     const idle = vllmPage({ waiting: 0, running: 0, kv: 0, blockSize: 16, numGpuBlocks: 2048 });
     // Eight hashed blocks (512 bytes), all inside a ~2.2 KB tools array that every conversation sends first.
     const { upstreams, arrivals, envoy } = useHoldingPool(idle, { prefix: { maxBlocks: 8 } });
-    const tools = Array.from({ length: 24 }, (_, i) => ({ type: "function", function: { name: `lookup_${i}`, description: `Looks up record kind ${i}.` } }));
-    const task = (i: number) => ({ role: "user", content: `Task ${i}: reconcile the ledger of branch ${i} against its bank statements.` });
-    const reply = { role: "assistant", content: "I looked the records up; two entries differ by the same amount. ".repeat(6) };
-    const body = (messages: object[]) => JSON.stringify({ model: "m", stream: true, max_tokens: 8, messages, tools });
-    const firstTurn = (i: number) => body([task(i)]);
-    const nextTurn = (i: number) => body([task(i), reply, { role: "user", content: "Now explain the difference." }]);
+    const { firstTurn, nextTurn } = api;
     async function hold(b: string): Promise<{ upstream: FakeUpstream; res: ServerResponse; client: HeldRequest }> {
-      const client = postBodyOwnConnection(envoy().listenerUrl, b);
+      const client = postBodyOwnConnection(envoy().listenerUrl, b, {}, api.path);
       expect(await waitFor(() => arrivals.length > 0, 5000)).toBe(true);
       const { upstream, res } = arrivals.shift()!;
       return { upstream, res, client };
     }
     async function answer(h: { res: ServerResponse; client: HeldRequest }): Promise<void> {
       h.res.writeHead(200, { "content-type": "text/event-stream" });
-      h.res.end('data: {"choices":[{"delta":{"content":"x"}}]}\n\ndata: [DONE]\n\n');
+      h.res.end(api.firstEvent);
       expect((await h.client.done).status).toBe(200);
     }
     const routedTo = async (b: string) => {

@@ -5,13 +5,14 @@
 // (src/reference/render.ts).
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { replyBlocks as referenceReply, render as referenceRender } from "../../src/reference/render.ts";
+import { replyBlocks as referenceReply, render as referenceRender, responsesReplyBlocks } from "../../src/reference/render.ts";
 import { loadUnits, type Units } from "../support";
 
 let u: Units<"hashing">;
 const enc = new TextEncoder();
 const CHAT = 1;
 const COMPLETIONS = 0;
+const RESPONSES = 2;
 
 beforeAll(async () => {
   u = await loadUnits("hashing");
@@ -98,6 +99,54 @@ describe("replies of conversations resumed from the memo (hashing/conversation.t
         },
       ),
       { numRuns: 150 },
+    );
+  });
+});
+
+describe("the previous reply of a /v1/responses request sent as items: the last run of the model's output items that a client item follows", () => {
+  // Rendered sizes ('x' ‖ canonical JSON ‖ 00 00): user 131 bytes, call 83,
+  // its output 211, reasoning 189, the assistant message 285, "next" 35.
+  const user = { role: "user", content: "u".repeat(100) };
+  const call = { type: "function_call", call_id: "c1", name: "lookup", arguments: '{"id":1}' };
+  const out = { type: "function_call_output", call_id: "c1", output: "o".repeat(150) };
+  const reasoning = { type: "reasoning", summary: [{ type: "summary_text", text: "r".repeat(120) }] };
+  const answer = { type: "message", role: "assistant", content: [{ type: "output_text", text: "a".repeat(200) }] };
+  const next = { role: "user", content: "next" };
+  const responses = (input: unknown, cap = 256) => span({ model: "m", input }, 64, cap, RESPONSES);
+  it.each([
+    ["a function call and its output: the call, bytes 131–214", [user, call, out], 256, [2, 3]],
+    ["reasoning then an answer, then the next question: one run, bytes 131–605", [user, reasoning, answer, next], 256, [2, 9]],
+    ["a trailing answer (nothing follows it) is not a reply", [user, answer], 256, [0, 0]],
+    ["the last of two runs: bytes 425–899", [user, call, out, reasoning, answer, next], 256, [6, 14]],
+    ["a run starting past the 4 hashed blocks: the earlier one", [user, call, out, reasoning, answer, next], 4, [2, 3]],
+    ["a run cut by the 4 hashed blocks ends there", [user, reasoning, answer, next], 4, [2, 4]],
+    ["two parallel calls, then their outputs: one run", [user, call, { ...call, call_id: "c2" }, out, { ...out, call_id: "c2" }], 256, [2, 4]],
+    ["items of other types (a reference) are the client's", [user, call, { type: "item_reference", id: "x" }], 256, [2, 3]],
+  ])("%s", (_name, input, cap, expected) => {
+    expect(responses(input, cap as number)).toEqual(expected);
+  });
+
+  it("a string input has none", () => {
+    expect(responses("u".repeat(500))).toEqual([0, 0]);
+  });
+
+  it("random item sequences, block sizes and caps: the build finds the reference's reply (fast-check)", () => {
+    const text = fc.oneof(fc.string({ maxLength: 200 }), fc.constantFrom("", "é".repeat(60), "x".repeat(500)));
+    const item = fc.oneof(
+      text.map((t) => ({ role: "user", content: t })),
+      text.map((t) => ({ role: "assistant", content: t })),
+      text.map((t) => ({ type: "message", role: "assistant", content: [{ type: "output_text", text: t }] })),
+      text.map((t) => ({ type: "function_call", call_id: "c", name: "f", arguments: t })),
+      text.map((t) => ({ type: "function_call_output", call_id: "c", output: t })),
+      text.map((t) => ({ type: "reasoning", summary: [{ type: "summary_text", text: t }] })),
+      text.map((t) => ({ type: "web_search_call", id: t })),
+    );
+    fc.assert(
+      fc.property(fc.array(item, { minLength: 1, maxLength: 8 }), fc.integer({ min: 1, max: 128 }), fc.integer({ min: 1, max: 300 }), (input, S, cap) => {
+        const body = { model: "m", instructions: "Be brief.", input };
+        expect(span(body, S, cap, RESPONSES)).toEqual(responsesReplyBlocks(body, S, cap));
+      }),
+      { numRuns: 300 },
     );
   });
 });
