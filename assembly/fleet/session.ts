@@ -17,7 +17,7 @@
 // one long system prompt would share a key and one replica), and a
 // pathological first turn still costs a bounded copy and hash.
 import { ByteWriter } from "../util/bytes";
-import { Api, ChatCompletionsBody, InputItem, LLMRequest, RawJson, RequestBody, ResponsesBody } from "../request/types";
+import { Api, ChatCompletionsBody, InputItem, LLMRequest, RequestBody, ResponsesBody } from "../request/types";
 import { BufferSink, Renderer } from "../hashing/render";
 import { xxh64 } from "../hashing/xxhash64";
 
