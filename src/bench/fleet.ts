@@ -72,6 +72,7 @@ export const FLEET_RATES: Record<TraceName, number> = {
   "held-out-pareto": 14,
   "held-out-shared": 22,
   "held-out-rag-bursty": 10,
+  "held-out-agents-responses": 9,
 };
 
 /** A trace's offered load in one run: where its rate came from, and the simulators' time scale for it. */

@@ -18,9 +18,10 @@ import { goalLines } from "../../src/bench/routing-goals.js";
 import { goalTable, summaryTable } from "../../src/bench/routing-summary.js";
 import type { RoutingResult } from "../../src/bench/routing-types.js";
 import { ALL_TRACE_NAMES, generateTrace } from "../../src/bench/traces/generators.js";
+import { asResponses } from "../../src/bench/traces/common.js";
 import { onOff } from "../../src/bench/traces/workloads.js";
 import { pickOracle } from "../../src/bench/routing-oracle.js";
-import { formatTrace, parseTrace } from "../../src/bench/traces/trace.js";
+import { formatTrace, parseTrace, type TraceRequest } from "../../src/bench/traces/trace.js";
 import { SKIP_FILTER } from "./harness.js";
 
 describe("trace format and generators", () => {
@@ -66,6 +67,71 @@ describe("trace format and generators", () => {
       last.set(r.session, messages);
     }
     expect(extended).toBeGreaterThan(100);
+  });
+});
+
+describe("agents over the Responses API", () => {
+  test("asResponses: a chat turn as a stateless /v1/responses client sends it", () => {
+    const chat: TraceRequest = {
+      t: 5,
+      session: "s1",
+      path: "/v1/chat/completions",
+      body: {
+        model: "m",
+        max_tokens: 24,
+        stream: true,
+        tools: [{ type: "function", function: { name: "find", description: "Finds.", parameters: { type: "object" } } }],
+        messages: [
+          { role: "system", content: "You are agent 0." },
+          { role: "user", content: "Task: find it." },
+          { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "find", arguments: '{"q":"it"}' } }] },
+          { role: "tool", tool_call_id: "call_1", content: "found" },
+          { role: "assistant", content: "Done." },
+          { role: "user", content: "Thanks." },
+        ],
+      },
+    };
+    expect(asResponses(chat)).toEqual({
+      t: 5,
+      session: "s1",
+      path: "/v1/responses",
+      body: {
+        model: "m",
+        stream: true,
+        instructions: "You are agent 0.",
+        tools: [{ type: "function", name: "find", description: "Finds.", parameters: { type: "object" } }],
+        input: [
+          { role: "user", content: "Task: find it." },
+          { type: "function_call", call_id: "call_1", name: "find", arguments: '{"q":"it"}' },
+          { type: "function_call_output", call_id: "call_1", output: "found" },
+          { role: "assistant", content: "Done." },
+          { role: "user", content: "Thanks." },
+        ],
+        max_output_tokens: 24,
+      },
+    });
+    const completion: TraceRequest = { t: 0, session: "c", path: "/v1/completions", body: { model: "m", prompt: "x" } };
+    expect(asResponses(completion)).toBe(completion);
+  });
+
+  test("held-out-agents-responses: every request is /v1/responses with instructions and 48 tools; a session's next input extends its previous", () => {
+    const trace = generateTrace("held-out-agents-responses", { seed: 3, requests: 120 });
+    const last = new Map<string, unknown[]>();
+    let extended = 0;
+    for (const r of trace) {
+      expect(r.path).toBe("/v1/responses");
+      expect(typeof r.body.instructions).toBe("string");
+      expect(r.body.tools).toHaveLength(48);
+      const input = r.body.input as unknown[];
+      const before = last.get(r.session);
+      if (before) {
+        expect(input.slice(0, before.length)).toEqual(before);
+        expect(input.length).toBe(before.length + 2); // the function call and its output
+        extended++;
+      }
+      last.set(r.session, input);
+    }
+    expect(extended).toBeGreaterThan(40);
   });
 });
 

@@ -38,6 +38,12 @@ describe("warmupRequests", () => {
   });
 });
 
+/** Whether a request carries an earlier answer: a chat's assistant message, or a responses item the model produced. */
+function answeredBefore(r: TraceRequest): boolean {
+  const history = (r.body.messages ?? r.body.input) as Array<{ role?: string; type?: string }> | string;
+  return Array.isArray(history) && history.some((m) => m.role === "assistant" || m.type === "function_call");
+}
+
 describe("built-in traces open in steady state", () => {
   test.each(ALL_TRACE_NAMES)("%s: the measured requests are the cold-start trace's, after a warm-up that leaves no history unsent", (name) => {
     const warm = generateTrace(name, { seed: 5, requests: 120 });
@@ -56,8 +62,7 @@ describe("built-in traces open in steady state", () => {
     const seen = new Set<string>();
     let continued = 0;
     for (const r of warm) {
-      const messages = r.body.messages as Array<{ role: string }>;
-      if (r.warmup !== true && messages.some((m) => m.role === "assistant")) {
+      if (r.warmup !== true && answeredBefore(r)) {
         expect(seen.has(r.session), `${name}: ${r.session} at ${r.t}`).toBe(true);
         continued++;
       }

@@ -270,3 +270,45 @@ export function documentChat(o: Resolved, rng: Rng, id: string, start: number, d
   const question = () => words(rng, rng.int(10, 40));
   return chatSession(o, rng, id, start, system, turns, gapMs, (k) => (k === 0 ? `${doc}\n\nQuestion: ${question()}?` : `Follow-up: ${question()}?`), [40, 120]);
 }
+
+/**
+ * A chat request as a stateless /v1/responses client sends the same
+ * conversation: a leading system message becomes `instructions`, tools lose
+ * their `function` wrapper, user messages stay messages, an assistant's text
+ * is an assistant message and each of its tool calls a `function_call` item,
+ * a tool's answer a `function_call_output` item; `max_tokens` becomes
+ * `max_output_tokens`. Other requests are returned as they are.
+ */
+export function asResponses(r: TraceRequest): TraceRequest {
+  const body = r.body;
+  if (r.path !== "/v1/chat/completions" || !Array.isArray(body.messages)) return r;
+  const { messages, tools, max_tokens, ...rest } = body as { messages: Message[]; tools?: unknown[]; max_tokens?: number } & Record<string, unknown>;
+  const first = messages[0];
+  const instructions = first?.role === "system" && typeof first.content === "string" ? first.content : undefined;
+  const input: Record<string, unknown>[] = [];
+  for (const m of instructions !== undefined ? messages.slice(1) : messages) {
+    if (m.role === "tool") {
+      input.push({ type: "function_call_output", call_id: m.tool_call_id ?? "", output: m.content ?? "" });
+      continue;
+    }
+    if (m.content !== null && m.content !== "") input.push({ role: m.role, content: m.content });
+    for (const call of (m.tool_calls ?? []) as Array<{ id: string; function: { name: string; arguments: string } }>) {
+      input.push({ type: "function_call", call_id: call.id, name: call.function.name, arguments: call.function.arguments });
+    }
+  }
+  const flatTools = tools?.map((t) => {
+    const { function: fn, ...other } = t as { function: Record<string, unknown> } & Record<string, unknown>;
+    return { ...other, ...fn };
+  });
+  return {
+    ...r,
+    path: "/v1/responses",
+    body: {
+      ...rest,
+      ...(instructions !== undefined ? { instructions } : {}),
+      ...(flatTools !== undefined ? { tools: flatTools } : {}),
+      input,
+      ...(max_tokens !== undefined ? { max_output_tokens: max_tokens } : {}),
+    },
+  };
+}

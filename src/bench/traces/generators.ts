@@ -11,9 +11,13 @@
  * - the workload classes of traces/workloads.ts: pareto-prompts, shared-prompt,
  *   bursty, rag, long-context, and held-out variants of them (other seeds and
  *   parameters, never used to choose the router's defaults)
+ * - held-out-agents-responses: agent loops of other kinds and tool counts,
+ *   sent as a stateless /v1/responses client sends them (instructions,
+ *   tools, then input items: function calls and their outputs)
  */
 import type { TraceRequest } from "./trace.js";
 import {
+  asResponses,
   chatTurn,
   documentChat,
   fromSessions,
@@ -36,7 +40,7 @@ type ClassicName = (typeof CLASSIC_NAMES)[number];
 /** Built-in traces the router's defaults were measured on. */
 export const TRACE_NAMES = [...CLASSIC_NAMES, "pareto-prompts", "shared-prompt", "bursty", "rag", "long-context"] as const;
 /** Held-out traces: same classes, other seeds and parameters; reported, never tuned on. */
-export const HELD_OUT_NAMES = ["held-out-pareto", "held-out-shared", "held-out-rag-bursty"] as const;
+export const HELD_OUT_NAMES = ["held-out-pareto", "held-out-shared", "held-out-rag-bursty", "held-out-agents-responses"] as const;
 export const ALL_TRACE_NAMES = [...TRACE_NAMES, ...HELD_OUT_NAMES] as const;
 export type TraceName = (typeof ALL_TRACE_NAMES)[number];
 
@@ -47,6 +51,17 @@ const CLASSIC_RATES: Record<ClassicName, number> = {
   agents: 13,
 };
 
+/** Agent traces: kinds of agent (each with its system prompt and tools), tools per kind, steps per task. */
+interface AgentParams {
+  kinds: number;
+  tools: number;
+  steps: [number, number];
+}
+const AGENTS: AgentParams = { kinds: 6, tools: 40, steps: [3, 8] };
+const RESPONSES_AGENTS: AgentParams = { kinds: 5, tools: 48, steps: [3, 10] };
+/** Seeds of held-out agents are offset so that seed N never reproduces agents' draws. */
+const RESPONSES_AGENTS_SALT = 2000;
+
 /**
  * Default mean rate per trace (requests per model second): round robin over
  * 8 default simulated servers (src/bench/routing.ts DEFAULT_BENCH_SIM) keeps
@@ -56,6 +71,7 @@ const CLASSIC_RATES: Record<ClassicName, number> = {
  */
 export const DEFAULT_RATES: Record<TraceName, number> = {
   ...CLASSIC_RATES,
+  "held-out-agents-responses": 11,
   ...(Object.fromEntries(Object.entries(WORKLOADS).map(([k, w]) => [k, w.rate])) as Record<WorkloadName, number>),
 };
 
@@ -123,15 +139,16 @@ function toolSchema(rng: Rng, agent: number, i: number): Record<string, unknown>
   };
 }
 
-function agents(o: Resolved): TraceRequest[] {
-  const rng = new Rng(o.seed);
-  const kinds = Array.from({ length: 6 }, (_, a) => ({
+function agents(o: Resolved, p: AgentParams = AGENTS, seedSalt = 0): TraceRequest[] {
+  const rng = new Rng(o.seed + seedSalt);
+  const kinds = Array.from({ length: p.kinds }, (_, a) => ({
     system: `You are agent ${a}. Use the tools to complete the task. ${words(rng, 100)}`,
-    tools: Array.from({ length: 40 }, (_, i) => toolSchema(rng, a, i)),
+    tools: Array.from({ length: p.tools }, (_, i) => toolSchema(rng, a, i)),
   }));
-  return fromSessions(o, rng, 5.5, 5.5 * 1300, (id, start) => {
+  const meanSteps = (p.steps[0] + p.steps[1]) / 2;
+  return fromSessions(o, rng, meanSteps, meanSteps * 1300, (id, start) => {
     const kind = kinds[rng.zipf(kinds.length, 0.5)];
-    const steps = rng.int(3, 8);
+    const steps = rng.int(p.steps[0], p.steps[1]);
     const messages: Message[] = [
       { role: "system", content: kind.system },
       { role: "user", content: `Task: ${words(rng, rng.int(30, 100))}` },
@@ -168,6 +185,7 @@ export function generateTrace(name: TraceName, options: GeneratorOptions = {}): 
   const requests = options.requests ?? defaultRequests(name, rate);
   if (name in WORKLOADS) return WORKLOADS[name as WorkloadName].generate(resolveOptions({ ...options, requests }, rate));
   const o = resolveOptions({ ...options, requests }, rate);
+  if (name === "held-out-agents-responses") return agents(o, RESPONSES_AGENTS, RESPONSES_AGENTS_SALT).map(asResponses);
   switch (name as ClassicName) {
     case "multi-turn":
       return multiTurn(o);
