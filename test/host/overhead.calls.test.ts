@@ -63,6 +63,32 @@ describe("host calls per request", () => {
     },
   );
 
+  it("a /v1/responses answer: its first chunk is read once for the id, recorded in one more write; later chunks and a chat's answer are not read", async () => {
+    const host = await newPool({ extra: DEFAULT });
+    const responses = (i: number) => JSON.stringify({ model: "m", input: uniquePrompt(i) });
+    const answer = (s: ReturnType<typeof send>, id: string) => {
+      s.stream.sendResponseHeaders([[":status", "200"]], false);
+      s.stream.sendResponseBody(`{"id":"${id}","object":"response",`, false);
+      s.stream.sendResponseBody('"status":"completed","output":[]}', true);
+      s.stream.end("complete");
+    };
+    answer(send(host, responses(0), { path: "/v1/responses" }), "resp_0"); // warm-up
+    const c = calls(host, () => answer(send(host, responses(1), { path: "/v1/responses" }), "resp_1"));
+    // The request body, then the answer's first chunk (the id is in it).
+    expect(c.get_buffer_bytes).toBe(2);
+    // Route: index record + in-flight increment; end: in-flight decrement; the id's holder.
+    expect(c.set_shared_data).toBe(2 + 1 + 1);
+    const chat = calls(host, () => {
+      const s = send(host, body(5));
+      s.stream.sendResponseHeaders([[":status", "200"]], false);
+      s.stream.sendResponseBody('{"id":"chatcmpl-1","choices":[]}', true);
+      s.stream.end("complete");
+    });
+    expect(chat.get_buffer_bytes).toBe(1);
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
   it("headers: each map is read once; a header the client must not send is removed only when it sent it", async () => {
     const host = await newPool({ extra: DEFAULT });
     const id: Array<[string, string]> = [["x-request-id", "req-1"]];
