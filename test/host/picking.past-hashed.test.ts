@@ -14,8 +14,8 @@
  */
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { ProxyWasmHost } from "../../src/host/index.js";
-import { A, B, blocksOf, firstToken, IDLE_PAGE, newPool, predictedPrefillScoresOf, scrapeRound, send, type Sent, waitAheadOf } from "./fixtures/vllm.js";
+import { A, B, blocksOf, firstToken, newPool, send, type Sent } from "./fixtures/vllm.js";
+import { expectUncached, twoCutHolders } from "./fixtures/past-hashed.js";
 import { ensureBuilt } from "../support";
 
 beforeAll(() => ensureBuilt("debug"));
@@ -44,32 +44,7 @@ function finish(s: Sent): void {
   s.stream.end("complete");
 }
 
-/**
- * Conversation 1's first turn at one server, conversation 2's at the other
- * (sent while the first one's prefill still runs, it starts on the idle
- * server: docs/routing.md "Prefill still running"), both ended: each server
- * holds every hashed block. Then X (conversation 1's) reports a request
- * running, so that on the hashed blocks alone Y is the better choice.
- */
-async function twoHolders(): Promise<{ host: ProxyWasmHost; x: string; y: string }> {
-  const host = await newPool({
-    endpoints: [A, B],
-    extra: { profile: "default", metrics: { intervalMs: 50 }, prefix: { maxBlocks: MAX_BLOCKS }, debugHeaders: true },
-  });
-  scrapeRound(host, 50, { [A]: IDLE_PAGE, [B]: IDLE_PAGE });
-  const one = send(host, firstTurn(1));
-  const two = send(host, firstTurn(2));
-  const x = one.endpoint!;
-  const y = two.endpoint!;
-  expect([x, y].sort()).toEqual([A, B]);
-  finish(one);
-  finish(two);
-  scrapeRound(host, 50, { [x]: { ...IDLE_PAGE, running: 1 }, [y]: IDLE_PAGE });
-  return { host, x, y };
-}
-
-/** The predicted-prefill score of cost `cost` blocks for a prompt of `p` blocks (scorers/predicted_prefill.ts). */
-const scoreOf = (p: number, cost: number) => p / (p + cost);
+const twoHolders = () => twoCutHolders(firstTurn, MAX_BLOCKS, finish);
 
 describe("default profile: past the hashed blocks, the server that got a conversation's previous turn holds the rest", () => {
   it("the next turn goes to its previous turn's server, which lacks only the step after the reply; the other lacks the reply too", async () => {
@@ -78,10 +53,8 @@ describe("default profile: past the hashed blocks, the server that got a convers
     const p = promptBlocks(nextTurn(1));
     expect(p).toBeGreaterThan(MAX_BLOCKS + othersLack);
     expect([lacks, othersLack]).toEqual([1, 8]);
-    const wait = waitAheadOf(next);
     // UNCACHED_WEIGHT 2: at X 2 × 1 block, at Y 2 × 8.
-    expect(predictedPrefillScoresOf(next)[x]).toBeCloseTo(scoreOf(p, 2 * lacks + wait[x]), 6);
-    expect(predictedPrefillScoresOf(next)[y]).toBeCloseTo(scoreOf(p, 2 * othersLack + wait[y]), 6);
+    expectUncached(next, p, { [x]: lacks, [y]: othersLack });
     expect(next.endpoint).toBe(x);
     finish(next);
     expect(host.traps()).toEqual([]);
@@ -96,9 +69,7 @@ describe("default profile: past the hashed blocks, the server that got a convers
     const b = make();
     const s = send(host, b);
     const p = promptBlocks(b);
-    const wait = waitAheadOf(s);
-    expect(predictedPrefillScoresOf(s)[x]).toBeCloseTo(scoreOf(p, wait[x]), 6);
-    expect(predictedPrefillScoresOf(s)[y]).toBeCloseTo(scoreOf(p, wait[y]), 6);
+    expectUncached(s, p, { [x]: 0, [y]: 0 });
     expect(s.endpoint).toBe(y);
     finish(s);
     expect(host.traps()).toEqual([]);
@@ -109,7 +80,7 @@ describe("default profile: past the hashed blocks, the server that got a convers
     const { host, y } = await twoHolders();
     const next = send(host, nextTurn(2));
     expect(next.endpoint).toBe(y);
-    expect(predictedPrefillScoresOf(next)[y]).toBeCloseTo(scoreOf(promptBlocks(nextTurn(2)), 2 * lacks + waitAheadOf(next)[y]), 6);
+    expectUncached(next, promptBlocks(nextTurn(2)), { [y]: lacks });
     finish(next);
     expect(host.traps()).toEqual([]);
     host.close();

@@ -13,8 +13,9 @@
  */
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { HttpStream, ProxyWasmHost } from "../../src/host/index.js";
-import { A, B, blocksOf, IDLE_PAGE, newPool, predictedPrefillScoresOf, scrapeRound, send, type Sent, stat, waitAheadOf } from "./fixtures/vllm.js";
+import type { HttpStream } from "../../src/host/index.js";
+import { A, B, blocksOf, newPool, send, type Sent, stat } from "./fixtures/vllm.js";
+import { expectUncached, twoCutHolders } from "./fixtures/past-hashed.js";
 import { ensureBuilt } from "../support";
 
 beforeAll(() => ensureBuilt("debug"));
@@ -55,25 +56,7 @@ function answered(s: HttpStream): void {
 }
 
 const finish = (s: Sent) => answered(s.stream);
-const scoreOf = (p: number, cost: number) => p / (p + cost);
-
-/** Conversation 1's first turn at one server, conversation 2's at the other, both ended; then X (conversation 1's) runs a request. */
-async function twoHolders(): Promise<{ host: ProxyWasmHost; x: string; y: string }> {
-  const host = await newPool({
-    endpoints: [A, B],
-    extra: { profile: "default", metrics: { intervalMs: 50 }, prefix: { maxBlocks: MAX_BLOCKS }, debugHeaders: true },
-  });
-  scrapeRound(host, 50, { [A]: IDLE_PAGE, [B]: IDLE_PAGE });
-  const one = send(host, firstTurn(1), { path: PATH });
-  const two = send(host, firstTurn(2), { path: PATH });
-  const x = one.endpoint!;
-  const y = two.endpoint!;
-  expect([x, y].sort()).toEqual([A, B]);
-  finish(one);
-  finish(two);
-  scrapeRound(host, 50, { [x]: { ...IDLE_PAGE, running: 1 }, [y]: IDLE_PAGE });
-  return { host, x, y };
-}
+const twoHolders = () => twoCutHolders(firstTurn, MAX_BLOCKS, finish, PATH);
 
 describe("default profile, /v1/responses past the hashed blocks: the previous turn's server holds the rest", () => {
   it("the next turn goes to its previous turn's server, which lacks only the tool's output; the other lacks the answer too", async () => {
@@ -82,9 +65,7 @@ describe("default profile, /v1/responses past the hashed blocks: the previous tu
     const p = blocksOf(nextTurn(1));
     expect([lacks, othersLack]).toEqual([3, 8]);
     expect(p).toBeGreaterThan(MAX_BLOCKS + othersLack);
-    const wait = waitAheadOf(next);
-    expect(predictedPrefillScoresOf(next)[x]).toBeCloseTo(scoreOf(p, 2 * lacks + wait[x]), 6);
-    expect(predictedPrefillScoresOf(next)[y]).toBeCloseTo(scoreOf(p, 2 * othersLack + wait[y]), 6);
+    expectUncached(next, p, { [x]: lacks, [y]: othersLack });
     expect(next.endpoint).toBe(x);
     finish(next);
     expect(host.traps()).toEqual([]);
@@ -95,9 +76,7 @@ describe("default profile, /v1/responses past the hashed blocks: the previous tu
     const { host, x, y } = await twoHolders();
     const s = send(host, nextTurn(4), { path: PATH });
     const p = blocksOf(nextTurn(4));
-    const wait = waitAheadOf(s);
-    expect(predictedPrefillScoresOf(s)[x]).toBeCloseTo(scoreOf(p, wait[x]), 6);
-    expect(predictedPrefillScoresOf(s)[y]).toBeCloseTo(scoreOf(p, wait[y]), 6);
+    expectUncached(s, p, { [x]: 0, [y]: 0 });
     expect(s.endpoint).toBe(y);
     finish(s);
     host.close();

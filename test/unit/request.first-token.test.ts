@@ -5,7 +5,7 @@
 // nothing before the first token.
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadUnits, type Units } from "../support";
+import { joinedChunks, loadUnits, type Units } from "../support";
 
 const COMPLETIONS = 0;
 const CHAT = 1;
@@ -13,7 +13,6 @@ const RESPONSES = 2;
 const LIFECYCLE = new Set(["created", "in_progress", "queued"]);
 
 let u: Units<"request">;
-const enc = new TextEncoder();
 
 beforeAll(async () => {
   u = await loadUnits("request");
@@ -21,14 +20,8 @@ beforeAll(async () => {
 
 /** The chunk index at which the scanner sees the first token (-1: never). */
 function seenAt(api: number, chunks: string[]): number {
-  const bytes = chunks.map((c) => enc.encode(c));
-  const all = new Uint8Array(bytes.reduce((n, b) => n + b.length, 0));
-  let at = 0;
-  for (const b of bytes) {
-    all.set(b, at);
-    at += b.length;
-  }
-  return u.firstTokenChunk(api, all, Int32Array.from(bytes.slice(0, -1).map((b) => b.length)));
+  const { bytes, cuts } = joinedChunks(chunks);
+  return u.firstTokenChunk(api, bytes, cuts);
 }
 
 /** Reference: where the first complete "response.<name>" that is not a lifecycle event ends (its terminator), or -1. */

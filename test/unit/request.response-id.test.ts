@@ -4,7 +4,7 @@
 // id a GET, cancel or delete path names.
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
-import { loadUnits, type Units } from "../support";
+import { joinedChunks, loadUnits, type Units } from "../support";
 
 let u: Units<"request">;
 const enc = new TextEncoder();
@@ -16,14 +16,8 @@ beforeAll(async () => {
 
 /** The id found in `chunks` fed one after another (null: none). */
 function idOf(chunks: string[]): string | null {
-  const bytes = chunks.map((c) => enc.encode(c));
-  const all = new Uint8Array(bytes.reduce((n, b) => n + b.length, 0));
-  let at = 0;
-  for (const b of bytes) {
-    all.set(b, at);
-    at += b.length;
-  }
-  const id = u.responseIdOf(all, Int32Array.from(bytes.slice(0, -1).map((b) => b.length)));
+  const { bytes, cuts } = joinedChunks(chunks);
+  const id = u.responseIdOf(bytes, cuts);
   return id === null ? null : dec.decode(id);
 }
 
