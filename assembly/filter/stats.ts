@@ -5,6 +5,7 @@
 // written by the VM holding the scrape lease. Prometheus output shows them
 // as e.g. `llm_picker_requests_routed` (sanitised, no envoy_ prefix).
 import { defineMetric, incrementMetric, MetricType, recordMetric } from "./host";
+import { Stored } from "../picker/route";
 
 /**
  * A counter every decided request adds to: kept in the VM and sent to Envoy
@@ -171,10 +172,10 @@ export class Stats {
     if (guardFired || loadOverrodeAffinity) incrementMetric(this.loadOverrodeAffinity, 1);
   }
 
-  /** A request named a stored response (RouteResult.stored: 0 none, 1 followed, 2 unknown). */
-  storedResponse(stored: i32): void {
-    if (stored == 1) incrementMetric(this.storedFollowed, 1);
-    else if (stored == 2) incrementMetric(this.storedUnknown, 1);
+  /** Whether a request named a stored response, and went where it is stored (RouteResult.stored). */
+  storedResponse(stored: Stored): void {
+    if (stored == Stored.Followed) incrementMetric(this.storedFollowed, 1);
+    else if (stored == Stored.Unknown) incrementMetric(this.storedUnknown, 1);
   }
 
   /** Reports new abandoned index writes (`total` is the index's running count on this VM). */
