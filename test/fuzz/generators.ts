@@ -150,6 +150,12 @@ const inputItem = fc.oneof(
   fc.record({ type: fc.constant("function_call"), call_id: text, name: text, arguments: anyJson.map((v) => JSON.stringify(v)) }),
   fc.record({ type: fc.constant("function_call_output"), call_id: text, output: text }),
   fc.record({ type: fc.constant("x_unknown"), anything: anyJson }),
+  fc.record({
+    type: fc.constantFrom("reasoning", "web_search_call", "custom_tool_call_output"),
+    summary: fc.array(fc.record({ type: fc.constant("summary_text"), text })),
+  }),
+  // role and type of any JSON kind (the parser reads them only as strings, skips anything else)
+  fc.record({ role: anyJson, type: anyJson, content: text }),
 );
 export const responsesBody = body(
   {
