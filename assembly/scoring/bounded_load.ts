@@ -12,8 +12,10 @@
 // running request to finish) is left out too while some batch has a place,
 // unless its occupancy is at most the pool's mean (⌈(T + 1) / n⌉). The load
 // bound (not the batch bound) yields for an endpoint where this request's
-// predicted wait is at most 1 / loadYieldRatio of its best among the
-// endpoints it keeps: a doubled wait is too much to pay for spreading. When
+// predicted cost (2 × uncached + queued: its own wait and the prefill it
+// leaves queued for the requests after it) is at most 1 / loadYieldRatio of
+// the best among the endpoints it keeps: spreading that doubles the work
+// is too much to pay. When
 // every batch is full, no endpoint is left out for it: the request waits
 // for a place wherever it goes, and the wait for a place (when the running
 // requests end there) ranks them better than occupancy does. The least
@@ -37,7 +39,7 @@
 import { Picker, TIE_EPSILON } from "./picker";
 import { Pcg32 } from "./rng";
 import { Candidates, ScoringRequest } from "./scorer";
-import { predictedWaitBlocks } from "./scorers/predicted_prefill";
+import { predictedPrefillBlocks, predictedWaitBlocks } from "./scorers/predicted_prefill";
 
 /**
  * The bound's one parameter: a ratio to the pool's measured mean occupancy,
@@ -55,7 +57,7 @@ export class BoundConfig {
   waitRatio: f64 = 1.25;
   /**
    * The load bound yields for an endpoint where this request's predicted
-   * wait is at most 1 / loadYieldRatio of its best among the endpoints the
+   * cost is at most 1 / loadYieldRatio of the best among the endpoints the
    * bound keeps. 0: never.
    */
   loadYieldRatio: f64 = 2;
@@ -90,10 +92,21 @@ function predictedWaits(c: Candidates, req: ScoringRequest, n: i32): Float64Arra
   return waits;
 }
 
-/** The least of `waits` among the eligible (Infinity when none is). */
-function bestEligible(eligible: StaticArray<bool>, waits: Float64Array): f64 {
+/**
+ * The predicted cost at each candidate, in blocks, plus the one block a
+ * request costs anywhere (so that ratios stay finite): 2 × uncached +
+ * queued + 1 (scorers/predicted_prefill.ts).
+ */
+function predictedCosts(c: Candidates, req: ScoringRequest, n: i32): Float64Array {
+  const costs = new Float64Array(n);
+  for (let i = 0; i < n; i++) unchecked((costs[i] = predictedPrefillBlocks(c, req, i) + 1));
+  return costs;
+}
+
+/** The least of `values` among the eligible (Infinity when none is). */
+function bestEligible(eligible: StaticArray<bool>, values: Float64Array): f64 {
   let best = Infinity;
-  for (let i = 0; i < eligible.length; i++) if (unchecked(eligible[i]) && unchecked(waits[i]) < best) best = unchecked(waits[i]);
+  for (let i = 0; i < eligible.length; i++) if (unchecked(eligible[i]) && unchecked(values[i]) < best) best = unchecked(values[i]);
   return best;
 }
 
@@ -144,10 +157,8 @@ export class BoundedLoadPicker extends Picker {
       this.excluded = 0;
     }
     if (req.matchedBlocks != null && req.adapter.length == 0 && !c.loadOnly) {
-      // The predicted waits, read once for both the yield and the wait bound.
-      const waits = predictedWaits(c, req, n);
-      if (!c.allSaturated && this.excluded > 0) this.yieldLoadBound(eligible, overLoad, waits);
-      this.boundWait(eligible, waits);
+      if (!c.allSaturated && this.excluded > 0) this.yieldLoadBound(eligible, overLoad, predictedCosts(c, req, n));
+      this.boundWait(eligible, predictedWaits(c, req, n));
     }
     const ranked = c.allSaturated && req.matchedBlocks != null && req.adapter.length == 0 ? byPredictedWait(c, req, n) : totals;
     return this.bestOf(ranked, eligible, occ, c, rng);
@@ -178,21 +189,22 @@ export class BoundedLoadPicker extends Picker {
 
   /**
    * Takes back the endpoints the load bound alone left out where this
-   * request's predicted wait (prefill queued there and its own uncached
-   * prefill) is at most 1 / loadYieldRatio of its best among the endpoints
-   * kept. The bound spreads load for the requests to come; that is worth a
-   * small difference in this request's wait, not twice the wait. Most of an
-   * endpoint's occupancy is requests decoding, which delay a first token by
-   * a decode step, where leaving the endpoint out redoes this request's
-   * prefill elsewhere. While prefill queues up there the wait grows and
-   * the bound holds again; a full batch is not taken back (its bound is
-   * apart).
+   * request's predicted cost (its uncached prefill, counted twice, and the
+   * prefill queued there) is at most 1 / loadYieldRatio of the best among
+   * the endpoints kept. The bound spreads load for the requests to come;
+   * that is worth a small difference in work, not twice the work. Most of
+   * an endpoint's occupancy is requests decoding, which delay a first token
+   * by a decode step, where leaving the endpoint out redoes this request's
+   * prefill elsewhere, and that prefill delays whoever comes next there:
+   * the cost counts both, where the request's own wait counted only the
+   * first. While prefill queues up there the cost grows and the bound holds
+   * again; a full batch is not taken back (its bound is apart).
    */
-  private yieldLoadBound(eligible: StaticArray<bool>, overLoad: StaticArray<bool>, waits: Float64Array): void {
+  private yieldLoadBound(eligible: StaticArray<bool>, overLoad: StaticArray<bool>, costs: Float64Array): void {
     if (!(this.bound.loadYieldRatio > 0)) return;
-    const limit = bestEligible(eligible, waits) / this.bound.loadYieldRatio;
+    const limit = bestEligible(eligible, costs) / this.bound.loadYieldRatio;
     for (let i = 0; i < eligible.length; i++) {
-      if (unchecked(overLoad[i]) && !unchecked(eligible[i]) && unchecked(waits[i]) <= limit) {
+      if (unchecked(overLoad[i]) && !unchecked(eligible[i]) && unchecked(costs[i]) <= limit) {
         unchecked((eligible[i] = true));
         this.excluded--;
       }

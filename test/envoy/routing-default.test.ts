@@ -190,8 +190,8 @@ describe.skipIf(SKIP_FILTER)("default profile in Envoy: the load bound yields to
     warm.res.end("data: [DONE]\n\n");
     expect((await warm.client.done).status).toBe(200);
     // Six requests decoding there: from the fifth on it is over ⌈1.5 × (T + 1) / 3⌉ (4 at T = 5),
-    // but nothing is queued and each one's wait there (its question's few blocks) is far below
-    // half of a cold server's (the ~100-block prompt): the bound yields.
+    // but nothing is queued and each one's cost there (twice its question's few blocks) is far
+    // below half of a cold server's (twice the ~100-block prompt): the bound yields.
     const held = [];
     for (let i = 0; i < 6; i++) {
       const h = await hold(hotBody(`question ${i}`));

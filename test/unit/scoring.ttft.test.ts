@@ -352,22 +352,42 @@ describe("default profile: a full batch above the pool's mean is left out while 
   });
 });
 
-describe("default profile: the load bound yields for an endpoint where leaving it out would at least double the request's wait", () => {
+describe("default profile: the load bound yields for an endpoint where leaving it out would at least double the request's cost", () => {
   // Three endpoints, the first holding some of the prompt's 50 blocks with
   // 6 of the 9 requests (capacity ceil(1.5 × 10 / 3) = 5: over the load
-  // bound), the others cold with 1 and 2 requests. Wait = queued + uncached
-  // + 1 blocks: 51 at the cold ones. Each row: blocks the holder holds,
-  // blocks queued there, loadYieldRatio (missing: the default 2), expected
-  // endpoint, endpoints left out by the bounds (load or batch; wait), whether
-  // load overrode affinity.
+  // bound), the others cold with 1 and 2 requests. Cost = 2 × uncached +
+  // queued + 1 blocks: 101 at the cold ones, so the yield's limit is 50.5
+  // (25.25 at ratio 4); wait = uncached + queued + 1: 51 at the cold ones.
+  // Each row: blocks the holder holds, blocks queued there, loadYieldRatio
+  // (missing: the default 2), expected endpoint, endpoints left out by the
+  // bounds (load or batch; wait), whether load overrode affinity.
   const rows: Array<[string, number, number, number | undefined, number, number, number, boolean]> = [
-    ["the whole prompt, idle: wait 1 ≤ 51 / 2, taken back; the cold ones' 51 > 1.25 × 1 are out on their wait", 50, 0, undefined, 0, 0, 2, false],
-    ["26 of 50, idle: wait 25 ≤ 25.5, taken back; cost 48 < 100", 26, 0, undefined, 0, 0, 2, false],
-    ["25 of 50, idle: wait 26 > 25.5, left out; equal costs 100, the less occupied cold one", 25, 0, undefined, 1, 1, 0, true],
-    ["the whole prompt, 24 blocks queued: wait 25 ≤ 25.5, taken back; cost 24 < 100", 50, 24, undefined, 0, 0, 2, false],
-    ["the whole prompt, 25 blocks queued: wait 26 > 25.5, left out", 50, 25, undefined, 1, 1, 0, true],
-    ["ratio 4: 38 of 50, idle: wait 13 > 51 / 4 = 12.75, left out", 38, 0, 4, 1, 1, 0, true],
-    ["ratio 4: 39 of 50, idle: wait 12 ≤ 12.75, taken back", 39, 0, 4, 0, 0, 2, false],
+    ["the whole prompt, idle: cost 1 ≤ 50.5, taken back; the cold ones' wait 51 > 1.25 × 1, out on their wait", 50, 0, undefined, 0, 0, 2, false],
+    ["26 of 50, idle: cost 49 ≤ 50.5, taken back; the cold ones' wait 51 > 1.25 × 25", 26, 0, undefined, 0, 0, 2, false],
+    ["25 of 50, idle: cost 51 > 50.5, left out; equal costs 101 at the cold ones, the less occupied", 25, 0, undefined, 1, 1, 0, true],
+    [
+      "the whole prompt, 25 blocks queued: cost 26 ≤ 50.5, taken back (its wait, 26, is more than half the cold ones'); their wait 51 > 1.25 × 26",
+      50,
+      25,
+      undefined,
+      0,
+      0,
+      2,
+      false,
+    ],
+    [
+      "the whole prompt, 49 blocks queued: cost 50 ≤ 50.5, taken back; the cold ones' wait 51 ≤ 1.25 × 50 keeps them, and its cost wins",
+      50,
+      49,
+      undefined,
+      0,
+      0,
+      0,
+      false,
+    ],
+    ["the whole prompt, 50 blocks queued: cost 51 > 50.5, left out", 50, 50, undefined, 1, 1, 0, true],
+    ["ratio 4: 37 of 50, idle: cost 27 > 25.25, left out", 37, 0, 4, 1, 1, 0, true],
+    ["ratio 4: 38 of 50, idle: cost 25 ≤ 25.25, taken back", 38, 0, 4, 0, 0, 2, false],
     ["ratio 0: never taken back", 50, 0, 0, 1, 1, 0, true],
   ];
   for (const [name, held, queued, loadYieldRatio, chosen, overBound, overWait, overrode] of rows) {
