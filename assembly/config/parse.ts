@@ -319,7 +319,7 @@ function readBound(r: JsonReader, b: BoundConfig): void {
       else b.waitRatio = v;
     } else if (key == "loadYieldRatio") {
       const v = r.number();
-      // 0 turns the yield off; between 0 and 1 it would take back endpoints slower than the best kept.
+      // 0 turns the yield off; between 0 and 1 it would take back endpoints costlier than the best kept.
       if (r.ok && !(v == 0 || (v >= 1 && v <= 1000))) r.fail("must be 0 or a number between 1 and 1000, got " + v.toString());
       else b.loadYieldRatio = v;
     } else unknownKey(r, key);
