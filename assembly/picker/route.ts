@@ -208,9 +208,9 @@ export class Router {
     r.states = poolStates(pool.addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled, pool.usable);
     const sreq = new ScoringRequest();
     const id = path.length > 0 ? responseIdInPath(path) : null;
-    if (id != null) namesStored(r, sreq, this.responses.holderOf(id));
+    if (id != null) sreq.storedAt = storedIndex(this.responses.holderOf(id), r.states);
     const d = decide(r.states, sreq, this.scoring, this.rng);
-    if (r.stored != Stored.None) r.stored = d.followedStored ? Stored.Followed : Stored.Unknown;
+    r.stored = storedOutcome(id != null, d);
     r.decision = d;
     if (d.status != STATUS_ROUTE || d.chosen < 0) return reject(r, d.status, d.reason);
     r.endpoint = unchecked(r.states[d.chosen]).address;
@@ -341,10 +341,11 @@ export class Router {
     if (this.replicas != null && prefixOn) sreq.placement = placementOf(r.hashes, addresses, matched);
     sreq.promptBlocks = promptBlocks;
     sreq.pastHashed = past;
-    if (continuesResponse(req)) namesStored(r, sreq, stored);
+    const continues = continuesResponse(req);
+    if (continues) sreq.storedAt = storedIndex(stored, r.states);
     const d = decide(r.states, sreq, this.scoring, this.rng);
     r.decision = d;
-    if (r.stored != Stored.None) r.stored = d.followedStored ? Stored.Followed : Stored.Unknown;
+    r.stored = storedOutcome(continues, d);
     r.recordsResponseId = req.body.api == Api.Responses;
     if (d.status != STATUS_ROUTE || d.chosen < 0) return reject(r, d.status, d.reason);
     r.outcome = Outcome.Route;
@@ -513,10 +514,14 @@ function continuesResponse(req: LLMRequest): bool {
   return req.body.api == Api.Responses && body != null && body.previousResponseId != null;
 }
 
-/** The request names a stored response, answered at `at` (null: not seen here): that endpoint, while healthy, is its only candidate. */
-function namesStored(r: RouteResult, sreq: ScoringRequest, at: StoredAt | null): void {
-  r.stored = Stored.Unknown;
-  sreq.storedAt = at != null ? at.indexIn(r.states) : -1;
+/** Where a named stored response was answered, as an index in `states` (ScoringRequest.storedAt); -1: not seen here, or that endpoint is gone. */
+function storedIndex(at: StoredAt | null, states: Array<EndpointState>): i32 {
+  return at != null ? at.indexIn(states) : -1;
+}
+
+/** What a request that named a stored response (`named`) met: decide took its endpoint alone (followed), or it was routed as any other. */
+function storedOutcome(named: bool, d: Decision): Stored {
+  return !named ? Stored.None : d.followedStored ? Stored.Followed : Stored.Unknown;
 }
 
 /**
