@@ -85,11 +85,16 @@ function anyBatchRoom(c: Candidates, occ: Float64Array, n: i32): bool {
   return false;
 }
 
+/** A per-candidate prediction (in blocks) for every candidate. */
+function perCandidate(c: Candidates, req: ScoringRequest, n: i32, predict: (c: Candidates, req: ScoringRequest, i: i32) => f64): Float64Array {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) unchecked((out[i] = predict(c, req, i)));
+  return out;
+}
+
 /** This request's predicted wait at each candidate, in blocks (predictedWaitBlocks). */
 function predictedWaits(c: Candidates, req: ScoringRequest, n: i32): Float64Array {
-  const waits = new Float64Array(n);
-  for (let i = 0; i < n; i++) unchecked((waits[i] = predictedWaitBlocks(c, req, i)));
-  return waits;
+  return perCandidate(c, req, n, predictedWaitBlocks);
 }
 
 /**
@@ -98,9 +103,7 @@ function predictedWaits(c: Candidates, req: ScoringRequest, n: i32): Float64Arra
  * queued + 1 (scorers/predicted_prefill.ts).
  */
 function predictedCosts(c: Candidates, req: ScoringRequest, n: i32): Float64Array {
-  const costs = new Float64Array(n);
-  for (let i = 0; i < n; i++) unchecked((costs[i] = predictedPrefillBlocks(c, req, i) + 1));
-  return costs;
+  return perCandidate(c, req, n, (c: Candidates, req: ScoringRequest, i: i32): f64 => predictedPrefillBlocks(c, req, i) + 1);
 }
 
 /** The least of `values` among the eligible (Infinity when none is). */
