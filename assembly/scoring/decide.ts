@@ -20,6 +20,7 @@ import { GuardConfig, SaturationConfig, ScoringConfig } from "./config";
 import { countTied } from "./picker";
 import { Pcg32 } from "./rng";
 import { Candidates, clampScore, ScoringRequest } from "./scorer";
+import { uncachedBlocks } from "./scorers/predicted_prefill";
 
 export const STATUS_ROUTE: i32 = 200;
 export const STATUS_SHED: i32 = 429;
@@ -63,6 +64,8 @@ export class Decision {
   tied: i32 = 0;
   /** The request continues a response stored at a healthy endpoint, which was the only candidate (ScoringRequest.storedAt). */
   followedStored: bool = false;
+  /** The request decided, for the debug rendering ("uncached"); null for a decision made without one. */
+  request: ScoringRequest | null = null;
 }
 
 /**
@@ -148,6 +151,7 @@ function select(endpoints: Array<EndpointState>, idx: Array<i32>): Array<Endpoin
  */
 export function decide(endpoints: Array<EndpointState>, req: ScoringRequest, cfg: ScoringConfig, rng: Pcg32): Decision {
   const d = new Decision();
+  d.request = req;
   if (endpoints.length == 0) {
     d.status = STATUS_NO_ENDPOINTS;
     d.reason = "no endpoints in the pool";
@@ -248,6 +252,16 @@ function waitAheadOf(d: Decision, endpoints: Array<EndpointState>): Float64Array
   return out;
 }
 
+/** Each candidate's blocks of the request's prompt predicted not cached there (uncachedBlocks): what the cost's uncached term read. */
+function uncachedOf(d: Decision, req: ScoringRequest): Float64Array {
+  const out = new Float64Array(d.candidates.length);
+  for (let i = 0; i < d.candidates.length; i++) {
+    const e = unchecked(d.candidates[i]);
+    unchecked((out[i] = <f64>uncachedBlocks(req.matchedAt(e), req.hashedBlocks, req.promptBlocks, req.pastHashed, e)));
+  }
+  return out;
+}
+
 function writeByAddress(w: ByteWriter, d: Decision, endpoints: Array<EndpointState>, values: Float64Array): void {
   w.byte(0x7b);
   for (let i = 0; i < d.candidates.length && i < values.length; i++) {
@@ -265,7 +279,8 @@ function writeByAddress(w: ByteWriter, d: Decision, endpoints: Array<EndpointSta
  * Writes the decision's fields, without the surrounding braces, so the CLI
  * can splice them into its line:
  *   "status":200,"endpoint":"ip:port","scores":{"<scorer>":{"<address>":n}},
- *   "weights":{"<scorer>":n},"total":{"<address>":n},"waitAhead":{"<address>":n},"guard":false,
+ *   "weights":{"<scorer>":n},"total":{"<address>":n},"waitAhead":{"<address>":n},
+ *   "uncached":{"<address>":n},"guard":false,
  *   "overBound":0,"overWait":0,"loadOverrodeAffinity":false,"allUnhealthy":false,
  *   "saturated":false,"tied":1
  * and "followedStored":true when the request continued a stored response; or, for a reject, "status":429|503,"reason":"...".
@@ -302,6 +317,11 @@ export function writeDecisionFields(w: ByteWriter, d: Decision, endpoints: Array
   writeByAddress(w, d, endpoints, d.totals);
   w.str(',"waitAhead":');
   writeByAddress(w, d, endpoints, waitAheadOf(d, endpoints));
+  const req = d.request;
+  if (req != null) {
+    w.str(',"uncached":');
+    writeByAddress(w, d, endpoints, uncachedOf(d, req));
+  }
   w.str(',"guard":');
   w.str(d.guardFired ? "true" : "false");
   w.str(',"overBound":');

@@ -353,6 +353,8 @@ describe("decision JSON", () => {
       weights: { prefix: 3, queue: 2, "kv-cache": 2, "in-flight": 1 },
       total: { [addr(0)]: 4.5, [addr(1)]: 2.5 },
       waitAhead: { [addr(0)]: 0, [addr(1)]: 7 },
+      // No blocks hashed: nothing to prefill anywhere as far as the cost can tell.
+      uncached: { [addr(0)]: 0, [addr(1)]: 0 },
       guard: false,
       overBound: 0,
       overWait: 0,
