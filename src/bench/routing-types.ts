@@ -84,6 +84,15 @@ export interface RoutingDetail {
   evictionHorizon?: [number, number];
   /** What the closed loop did (routing-sessions.ts). */
   loop: LoopFigures;
+  /** The measured requests' client TTFT (model ms, ascending): what the percentiles read, kept to pool seeds (routing-pooled.ts). */
+  ttfts: number[];
+  /** The same after the cold start (RoutingResult.warmTtftP90Ms). */
+  warmTtfts: number[];
+  /** The servers' own TTFT samples (model ms, ascending). */
+  serverTtfts: number[];
+  /** Prompt tokens of the measured requests, and of those the tokens the servers found cached (the hit rate). */
+  promptTokens: number;
+  cachedTokens: number;
 }
 
 /** Closed-loop replay figures of one run. */

@@ -56,6 +56,7 @@ import {
 
 export { percentile, warmOutcomes } from "./routing-run.js";
 import { goalLines } from "./routing-goals.js";
+import { parseSeeds, poolSeeds, seededName } from "./routing-pooled.js";
 
 export type { LoopFigures, RoutingBenchOptions, RoutingDetail, RoutingResult, RoutingRun, TraceSpec } from "./routing-types.js";
 import type { LoopFigures, RoutingBenchOptions, RoutingDetail, RoutingResult, RoutingRun, TraceSpec } from "./routing-types.js";
@@ -230,10 +231,16 @@ async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy:
       .map((o) => o.ttftMs / timeScale)
       .sort((a, b) => a - b);
     const failed = outcomes.filter((o) => !o.ok);
+    const serverTtfts = pool.servers.flatMap((s) => s.engine.ttftSamples).sort((a, b) => a - b);
     const detail: RoutingDetail = {
       imbalance: loadSpread(pool).maxOverMean,
       errorSamples: failed.slice(0, 5).map((o) => o.error ?? `HTTP ${o.status}`),
       loop,
+      ttfts,
+      warmTtfts,
+      serverTtfts,
+      promptTokens: prompt,
+      cachedTokens: cached,
     };
     if (setup.filter) {
       // The prefix-block counters reach Envoy on the filter's next tick (at most 1 s with scraping off).
@@ -254,7 +261,6 @@ async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy:
     const prefillBusy = stats.reduce((sum, x) => sum + x.prefillMs - x.warmup.prefillMs, 0) / 1000 / Math.max(1e-9, arrivalModelSeconds * stats.length);
     const kvUsage = stats.reduce((sum, x) => sum + x.meanKvUsage, 0) / Math.max(1, stats.length);
     const slotUsage = stats.reduce((sum, x) => sum + x.meanSlotUsage, 0) / Math.max(1, stats.length);
-    const serverTtfts = pool.servers.flatMap((s) => s.engine.ttftSamples).sort((a, b) => a - b);
     if (options.servedLogDir !== undefined) writeServedLog(pool, options.servedLogDir, trace.name, policy);
     const round = (v: number, d = 1) => (Number.isFinite(v) ? Math.round(v * 10 ** d) / 10 ** d : NaN);
     const result: RoutingResult = {
@@ -373,6 +379,10 @@ const USAGE = `Usage: npm run bench:routing -- [options]
                       trace's simulators get timeScale max(base, rate / R), so a loaded trace runs
                       longer in real time instead of outrunning the client; ignored with --time-scale
   --seed N            generator seed (default 1)
+  --seeds a,b,c       run each built-in trace at each of these seeds (named trace@seed), then pool
+                      them: one row per trace and policy over every seed's requests, which the
+                      goals read (a p99 over one run's few hundred requests moves by tens of
+                      percent between seeds; pooled, it is over a few thousand)
   --cold-start        built-in traces without their warm-up: the measured requests alone, as after
                       a restart of the whole pool (sessions under way whose history no server holds).
                       Default: sessions under way at the trace's start first send their latest
@@ -407,6 +417,7 @@ export async function main(argv: string[]): Promise<number> {
       load: { type: "string" },
       "real-rate": { type: "string" },
       seed: { type: "string", default: "1" },
+      seeds: { type: "string" },
       out: { type: "string", default: join(PROJECT_ROOT, "bench/results/latest") },
       json: { type: "string" },
       "save-traces": { type: "string" },
@@ -436,7 +447,10 @@ export async function main(argv: string[]): Promise<number> {
   if (!Number.isInteger(servers) || servers < 1 || servers > 64) return fail("--servers must be an integer in 1..64");
   const requests = values.requests === undefined ? undefined : Number(values.requests);
   if (requests !== undefined && (!Number.isInteger(requests) || requests < 1)) return fail("--requests must be a positive integer");
-  const seed = Number(values.seed);
+  const seeded = values.seeds === undefined ? null : parseSeeds(values.seeds);
+  if (typeof seeded === "string") return fail(seeded);
+  if (seeded !== null && values.trace && values.trace.length > 0) return fail("--seeds applies to the built-in traces, not --trace files");
+  const seeds = seeded ?? [Number(values.seed)];
   const rate = values.rate === undefined ? undefined : Number(values.rate);
   if (rate !== undefined && !(rate > 0)) return fail("--rate must be > 0");
   const load = values.load === undefined ? 1 : Number(values.load);
@@ -475,19 +489,21 @@ export async function main(argv: string[]): Promise<number> {
       .map((t) => t.trim())
       .filter(Boolean);
     for (const n of names) if (!isTraceName(n)) return fail(`unknown trace "${n}"`);
-    traces = names.map((name) => {
-      const traceRate = (rate ?? DEFAULT_RATES[name as TraceName]) * load;
-      return {
-        name,
-        rate: traceRate,
-        requests: generateTrace(name as TraceName, {
-          seed,
-          requests: requests ?? defaultRequests(name as TraceName, traceRate),
+    traces = names.flatMap((name) =>
+      seeds.map((seed) => {
+        const traceRate = (rate ?? DEFAULT_RATES[name as TraceName]) * load;
+        return {
+          name: seeded === null ? name : seededName(name, seed),
           rate: traceRate,
-          coldStart: values["cold-start"],
-        }),
-      };
-    });
+          requests: generateTrace(name as TraceName, {
+            seed,
+            requests: requests ?? defaultRequests(name as TraceName, traceRate),
+            rate: traceRate,
+            coldStart: values["cold-start"],
+          }),
+        };
+      }),
+    );
   }
   if (values.duration !== undefined) {
     const limit = Number(values.duration) * 1000;
@@ -518,14 +534,18 @@ export async function main(argv: string[]): Promise<number> {
     openLoop: values["open-loop"],
     servedLogDir: values["request-log"] ? resolve(values["request-log"]) : undefined,
   });
-  process.stdout.write("\n" + markdownTable(runs) + "\n" + goalLines(runs.map((r) => r.result)).join("\n") + "\n");
-  const files = writeReport(resolve(values.out), runs, { command, servers, sim, openLoop: values["open-loop"] });
+  // With --seeds, the goals read the pooled rows (each seed's run is named trace@seed).
+  const pooled = seeded === null ? [] : poolSeeds(runs);
+  const reported = [...runs, ...pooled];
+  const judged = seeded === null ? runs : pooled;
+  process.stdout.write("\n" + markdownTable(reported) + "\n" + goalLines(judged.map((r) => r.result)).join("\n") + "\n");
+  const files = writeReport(resolve(values.out), reported, { command, servers, sim, openLoop: values["open-loop"] });
   if (values.json) {
     mkdirSync(dirname(resolve(values.json)), { recursive: true });
     writeFileSync(
       values.json,
       JSON.stringify(
-        runs.map((r) => r.result),
+        reported.map((r) => r.result),
         null,
         2,
       ) + "\n",

@@ -2,7 +2,8 @@
  * The routing benchmark: a small run through the real
  * Envoy (round-robin vs the filter's defaults on the multi-turn trace), a
  * replay of a hand-written trace in the documented format (all three APIs,
- * the `precise` policy, --json output), and the pure parts (trace format,
+ * the `precise` policy, --json output), a built-in trace at two seeds
+ * pooled (--seeds), and the pure parts (trace format,
  * generators, the precise picker, SSE output detection).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
@@ -630,6 +631,44 @@ describe.skipIf(SKIP_FILTER)("routing benchmark through the real Envoy", () => {
       // Each request's session and index in the trace (the x-sim-tag header the benchmark sends with a log).
       expect(log.map((r) => r.tag).sort()).toEqual(["a#0", "a#3", "b#1", "c#2"]);
       expect(log.some((r) => r.cachedTokens > 0)).toBe(true);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  test("--seeds: each seed's run named trace@seed, then one pooled row per trace and policy, which the goals read", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "routing-bench-seeds-"));
+    try {
+      const json = join(dir, "out.json");
+      const code = await main([
+        "--traces",
+        "system-prompts",
+        "--seeds",
+        "3,4",
+        "--policies",
+        "round-robin",
+        "--servers",
+        "2",
+        "--requests",
+        "12",
+        "--out",
+        join(dir, "report"),
+        "--json",
+        json,
+      ]);
+      expect(code).toBe(0);
+      const results: RoutingResult[] = JSON.parse(readFileSync(json, "utf8"));
+      expect(results.map((r) => [r.trace, r.policy, r.requests, r.errors])).toEqual([
+        ["system-prompts@3", "round-robin", 12, 0],
+        ["system-prompts@4", "round-robin", 12, 0],
+        ["system-prompts", "round-robin", 24, 0],
+      ]);
+      // Two seeds draw two different traces.
+      expect(generateTrace("system-prompts", { seed: 3, requests: 12 })).not.toEqual(generateTrace("system-prompts", { seed: 4, requests: 12 }));
+      // Nearest rank over 12 requests and over 24, p99 is the slowest: pooled, the slower seed's.
+      const [a, b, pooled] = results;
+      expect(pooled.ttftP99Ms).toBe(Math.max(a.ttftP99Ms, b.ttftP99Ms));
+      expect(await main(["--traces", "system-prompts", "--seeds", "3,x"])).toBe(2);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
