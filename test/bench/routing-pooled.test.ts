@@ -65,6 +65,19 @@ describe("pooling a trace's seeds", () => {
     // Each seed's first request left out of the warm percentiles: 198 of them, rank ⌈0.99 × 198⌉ = 197th.
     expect(pooled.result.warmTtftP99Ms).toBe(199);
     expect(pooled.detail.ttfts).toHaveLength(200);
+    // No filter figures in these runs (round robin's, the oracle's): none pooled.
+    expect(pooled.detail.filterMatchRatio).toBeUndefined();
+    expect(pooled.detail.evictionHorizon).toBeUndefined();
+  });
+
+  it("the filter's own figures: the mean match ratio, the decisions where load overrode affinity summed, the horizons' range", () => {
+    const runs = [run(seededName("t", 1), "default", [1], 10, 5), run(seededName("t", 2), "default", [2], 10, 5)];
+    Object.assign(runs[0].detail, { filterMatchRatio: 0.6, guardFired: 3, evictionHorizon: [1800, 2300] });
+    Object.assign(runs[1].detail, { filterMatchRatio: 0.7, guardFired: 4, evictionHorizon: [1700, 2200] });
+    const [pooled] = poolSeeds(runs);
+    expect(pooled.detail.filterMatchRatio).toBeCloseTo(0.65, 12);
+    expect(pooled.detail.guardFired).toBe(7);
+    expect(pooled.detail.evictionHorizon).toEqual([1700, 2300]);
   });
 
   it("one row per trace and policy, in the order they first appear; runs without a seed left out", () => {
