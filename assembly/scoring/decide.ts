@@ -20,7 +20,7 @@ import { GuardConfig, SaturationConfig, ScoringConfig } from "./config";
 import { countTied } from "./picker";
 import { Pcg32 } from "./rng";
 import { Candidates, clampScore, ScoringRequest } from "./scorer";
-import { uncachedBlocks } from "./scorers/predicted_prefill";
+import { uncachedAtEndpoint } from "./scorers/predicted_prefill";
 
 export const STATUS_ROUTE: i32 = 200;
 export const STATUS_SHED: i32 = 429;
@@ -252,13 +252,10 @@ function waitAheadOf(d: Decision, endpoints: Array<EndpointState>): Float64Array
   return out;
 }
 
-/** Each candidate's blocks of the request's prompt predicted not cached there (uncachedBlocks): what the cost's uncached term read. */
+/** Each candidate's blocks of the request's prompt predicted not cached there: what the cost's uncached term read. */
 function uncachedOf(d: Decision, req: ScoringRequest): Float64Array {
   const out = new Float64Array(d.candidates.length);
-  for (let i = 0; i < d.candidates.length; i++) {
-    const e = unchecked(d.candidates[i]);
-    unchecked((out[i] = <f64>uncachedBlocks(req.matchedAt(e), req.hashedBlocks, req.promptBlocks, req.pastHashed, e)));
-  }
+  for (let i = 0; i < d.candidates.length; i++) unchecked((out[i] = <f64>uncachedAtEndpoint(req, unchecked(d.candidates[i]))));
   return out;
 }
 

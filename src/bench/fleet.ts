@@ -38,7 +38,7 @@ import { ENVOY_YAML, filterPluginConfig } from "./routing-policies.js";
 import { closedLoopBody, planSessions } from "./routing-sessions.js";
 import { DEFAULT_BENCH_SIM, DEFAULT_REAL_RATE, timeScaleFor } from "./routing.js";
 import { machineLine } from "./routing-report.js";
-import { loadSpread, percentile, streamingBody, warmTokenizer } from "./routing-run.js";
+import { loadSpread, percentile, roundTo, streamingBody, warmTokenizer } from "./routing-run.js";
 import { generateTrace, isTraceName, Rng, type TraceName } from "./traces/generators.js";
 import type { TraceRequest } from "./traces/trace.js";
 import { type FleetResult, goalLines, recoveryAfterKill, SETUPS, type Setup, WINDOW_S } from "./fleet-results.js";
@@ -388,7 +388,6 @@ async function runOne(pool: SimPool, trace: TraceRequest[], traceName: string, w
     sums[w][0] += s.outcome.cachedTokens;
     sums[w][1] += s.outcome.promptTokens;
   }
-  const round = (v: number, d = 1) => (Number.isFinite(v) ? Math.round(v * 10 ** d) / 10 ** d : NaN);
   const cut = Math.floor(trace.length / 2);
   const early = sent.slice(0, cut).filter((s) => s.outcome.ok);
   const earlyPrompt = early.reduce((n, s) => n + s.outcome.promptTokens, 0);
@@ -398,34 +397,34 @@ async function runOne(pool: SimPool, trace: TraceRequest[], traceName: string, w
   return {
     setup,
     trace: traceName,
-    offeredRate: round(workload.rate, 2),
+    offeredRate: roundTo(workload.rate, 2),
     rateSource: workload.source,
     timeScale: workload.timeScale,
-    loadAverage: { start: round(loadAtStart, 2), end: round(loadAtEnd, 2) },
+    loadAverage: { start: roundTo(loadAtStart, 2), end: roundTo(loadAtEnd, 2) },
     requests: sent.length,
     errors: sent.length - ok.length,
     inFlightAtKill,
-    hitRate: round(prompt > 0 ? cached / prompt : 0, 4),
-    ttftP50Ms: round(percentile(ttfts, 50)),
-    ttftP90Ms: round(percentile(ttfts, 90)),
-    ttftP99Ms: round(percentile(ttfts, 99)),
+    hitRate: roundTo(prompt > 0 ? cached / prompt : 0, 4),
+    ttftP50Ms: roundTo(percentile(ttfts, 50)),
+    ttftP90Ms: roundTo(percentile(ttfts, 90)),
+    ttftP99Ms: roundTo(percentile(ttfts, 99)),
     reconnected,
-    maxMeanLoad: round(spread.maxOverMean, 2),
+    maxMeanLoad: roundTo(spread.maxOverMean, 2),
     servedPerServer: spread.served,
-    hitRateBeforeKill: round(earlyPrompt > 0 ? earlyCached / earlyPrompt : 0, 4),
-    ttftP50MsBeforeKill: round(percentile(earlyTtfts, 50)),
+    hitRateBeforeKill: roundTo(earlyPrompt > 0 ? earlyCached / earlyPrompt : 0, 4),
+    ttftP50MsBeforeKill: roundTo(percentile(earlyTtfts, 50)),
     failedAfterKill,
     failures: sent
       .filter((s) => !s.outcome.ok)
-      .map((s) => ({ atS: round(s.atS, 3), replica: s.replica, status: s.outcome.status, error: s.outcome.error ?? "" })),
-    windows: sums.map(([c, p]) => round(p > 0 ? c / p : NaN, 4)),
+      .map((s) => ({ atS: roundTo(s.atS, 3), replica: s.replica, status: s.outcome.status, error: s.outcome.error ?? "" })),
+    windows: sums.map(([c, p]) => roundTo(p > 0 ? c / p : NaN, 4)),
     windowTokens: sums.map(([c, p]) => [c, p] as [number, number]),
     evictions,
-    ...(killAtS !== undefined ? { killAtS: round(killAtS) } : {}),
-    ...(fleetFigures.forwardedShare !== undefined ? { forwardedShare: round(fleetFigures.forwardedShare, 3) } : {}),
+    ...(killAtS !== undefined ? { killAtS: roundTo(killAtS) } : {}),
+    ...(fleetFigures.forwardedShare !== undefined ? { forwardedShare: roundTo(fleetFigures.forwardedShare, 3) } : {}),
     ...(fleetFigures.retryOverflow !== undefined ? { retryOverflow: fleetFigures.retryOverflow } : {}),
     ...(fleetFigures.retryStats !== undefined ? { retryStats: fleetFigures.retryStats } : {}),
-    ...(fleetFigures.hopCostMs !== undefined ? { hopCostMs: round(fleetFigures.hopCostMs, 2) } : {}),
+    ...(fleetFigures.hopCostMs !== undefined ? { hopCostMs: roundTo(fleetFigures.hopCostMs, 2) } : {}),
   };
 }
 

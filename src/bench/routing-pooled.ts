@@ -6,7 +6,7 @@
  * over a few thousand. Each seed's run is named `trace@seed`; the pooled row
  * keeps the trace's own name, so the goals (routing-goals.ts) read it.
  */
-import { percentile } from "./routing-run.js";
+import { percentile, roundTo } from "./routing-run.js";
 import type { PolicyName } from "./routing-policies.js";
 import type { RoutingDetail, RoutingResult, RoutingRun } from "./routing-types.js";
 
@@ -23,8 +23,6 @@ export function unseededName(name: string): string | null {
   const at = name.lastIndexOf(SEED_SEPARATOR);
   return at > 0 ? name.slice(0, at) : null;
 }
-
-const round = (v: number, d = 1) => (Number.isFinite(v) ? Math.round(v * 10 ** d) / 10 ** d : NaN);
 const mean = (xs: number[]) => (xs.length > 0 ? xs.reduce((s, x) => s + x, 0) / xs.length : NaN);
 const sum = (xs: number[]) => xs.reduce((s, x) => s + x, 0);
 const merged = (lists: number[][]) => lists.flat().sort((a, b) => a - b);
@@ -32,7 +30,7 @@ const merged = (lists: number[][]) => lists.flat().sort((a, b) => a - b);
 /** Per-seed figures that are rates or shares of the whole run: their mean (those are what seeds do not change much). */
 function meanOf(results: RoutingResult[], pick: (r: RoutingResult) => number | undefined): number | undefined {
   const xs = results.map(pick).filter((v): v is number => v !== undefined);
-  return xs.length > 0 ? round(mean(xs), 3) : undefined;
+  return xs.length > 0 ? roundTo(mean(xs), 3) : undefined;
 }
 
 /** One pooled run of `trace` × `policy` from its per-seed runs. */
@@ -54,12 +52,12 @@ function pool(trace: string, policy: PolicyName, runs: RoutingRun[]): RoutingRun
     requests: sum(results.map((r) => r.requests)),
     errors: sum(results.map((r) => r.errors)),
     ...(warmup > 0 ? { warmupRequests: warmup } : {}),
-    hitRate: round(prompt > 0 ? cached / prompt : 0, 4),
-    ttftP50Ms: round(percentile(ttfts, 50)),
-    ttftP90Ms: round(percentile(ttfts, 90)),
-    ttftP99Ms: round(percentile(ttfts, 99)),
-    rps: round(mean(results.map((r) => r.rps)), 2),
-    maxMeanLoad: round(imbalance, 2),
+    hitRate: roundTo(prompt > 0 ? cached / prompt : 0, 4),
+    ttftP50Ms: roundTo(percentile(ttfts, 50)),
+    ttftP90Ms: roundTo(percentile(ttfts, 90)),
+    ttftP99Ms: roundTo(percentile(ttfts, 99)),
+    rps: roundTo(mean(results.map((r) => r.rps)), 2),
+    maxMeanLoad: roundTo(imbalance, 2),
     ...opt("activations", activations),
     ...opt(
       "busy",
@@ -73,17 +71,17 @@ function pool(trace: string, policy: PolicyName, runs: RoutingRun[]): RoutingRun
       "slotUsage",
       meanOf(results, (r) => r.slotUsage),
     ),
-    serverTtftP50Ms: round(percentile(server, 50)),
-    serverTtftP90Ms: round(percentile(server, 90)),
-    serverTtftP99Ms: round(percentile(server, 99)),
+    serverTtftP50Ms: roundTo(percentile(server, 50)),
+    serverTtftP90Ms: roundTo(percentile(server, 90)),
+    serverTtftP99Ms: roundTo(percentile(server, 99)),
     ...opt(
       "offeredRate",
       meanOf(results, (r) => r.offeredRate),
     ),
     // The harness's own lateness: the worst seed's, so a late client in any run shows.
     ...opt("sendLateP99Ms", results.some((r) => r.sendLateP99Ms !== undefined) ? Math.max(...results.map((r) => r.sendLateP99Ms ?? 0)) : undefined),
-    warmTtftP90Ms: round(percentile(warm, 90)),
-    warmTtftP99Ms: round(percentile(warm, 99)),
+    warmTtftP90Ms: roundTo(percentile(warm, 90)),
+    warmTtftP99Ms: roundTo(percentile(warm, 99)),
   };
   const detail: RoutingDetail = {
     imbalance,

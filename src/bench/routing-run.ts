@@ -20,6 +20,11 @@ type Timed = { requests: Array<{ t: number; warmup?: boolean }> };
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** `v` to `d` decimals for a report (NaN stays NaN, so a missing figure is not read as 0). */
+export function roundTo(v: number, d = 1): number {
+  return Number.isFinite(v) ? Math.round(v * 10 ** d) / 10 ** d : NaN;
+}
+
 /** Nearest-rank percentile of an ascending list (NaN when empty). */
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;

@@ -42,10 +42,14 @@ export function uncachedBlocks(matched: i32, hashed: i32, prompt: i32, past: Pas
  */
 export const UNCACHED_WEIGHT: f64 = 2;
 
+/** Blocks of this request not cached at endpoint `e` (pool index; -1: none known). */
+export function uncachedAtEndpoint(req: ScoringRequest, e: i32): i32 {
+  return uncachedBlocks(req.matchedAt(e), req.hashedBlocks, req.promptBlocks, req.pastHashed, e);
+}
+
 /** Blocks of this request not cached at candidate i. */
 function uncachedAt(c: Candidates, req: ScoringRequest, i: i32): i32 {
-  const e = i < c.poolIndex.length ? unchecked(c.poolIndex[i]) : -1;
-  return uncachedBlocks(req.matchedAt(e), req.hashedBlocks, req.promptBlocks, req.pastHashed, e);
+  return uncachedAtEndpoint(req, i < c.poolIndex.length ? unchecked(c.poolIndex[i]) : -1);
 }
 
 /**
