@@ -170,7 +170,8 @@ export function paceBound(states: Array<EndpointState>, nowMs: i64): f64 {
  * of the queue started (EndpointState.drainedBlocks): its own measured pace,
  * else the pool's mean (`pool`, poolPace), else (no first token back yet: a
  * cold pool) the fastest pace the queues allow (paceBound), and never faster
- * than that.
+ * than that. What is left of prefill the server did that nobody expected
+ * (EndpointState.unexpectedBlocks) drains at the same pace.
  * Counted whole, a queue whose prefill is nearly done weighs as much as one
  * just started. Not while the endpoint's batch is full: then the queued
  * requests wait for a running one to finish, not for prefill, and the pace
@@ -184,6 +185,7 @@ export function estimateDrained(states: Array<EndpointState>, nowMs: i64, pool: 
     const measured = paceOf(s, pool);
     let pace = measured > 0 ? measured : bound;
     if (bound > 0 && pace > bound) pace = bound;
+    s.unexpectedBlocks = s.unexpected.remaining(nowMs, pace);
     if (pace <= 0 || batchFull(s.slotCapacity, s.occupancy)) continue;
     const done = pace * s.queueAgeMs(nowMs);
     const pending = <f64>s.pendingBlocks;

@@ -375,6 +375,7 @@ export class Router {
     change.count = 1;
     change.blocks = r.pendingBlocks;
     change.written = written;
+    change.prompt = <u32>max(0, promptBlocks);
     change.nowMs = nowMs;
     // A queue the decision took as drained: this request's blocks start draining now (InFlightDelta.queueCreditMs).
     if (chosen.drainedMs > 0) change.queueCreditMs = chosen.drainedMs;

@@ -1,10 +1,10 @@
 // The requests this Envoy has in flight, per endpoint, in one shared-data
-// value for every worker, "llm-picker/pool/v8/inflight":
+// value for every worker, "llm-picker/pool/v9/inflight":
 //   u32 n, then n endpoint entries of INFLIGHT_ENTRY bytes
 //     (u32 endpoint id, i32 count, i32 pending prompt blocks, i64 penalty
 //     until ms, u32 written blocks, u32 prefill-since ms, f32 prefill blocks
 //     per ms, f32 slot hold ms, f32 clock blocks written in a request's
-//     life, f32 ms per output token),
+//     life, f32 ms per output token, u32 prompt blocks),
 //   then the decoding requests to the end of the value (pool/decode_ends.ts).
 // The count goes up when a request is routed and down when its stream ends,
 // on any worker; the pending blocks (the prefill the request needs there,
@@ -24,23 +24,27 @@
 // a moving average of a streamed request's time from its first token to its
 // end: how long a running request keeps its place in the batch
 // (picker/slot_wait.ts); the ms per token, the same over the output tokens
-// the request asked for. A request reads all of it in one host call, and
+// the request asked for. The prompt blocks are a clock of every prompt block
+// routed there, cached or not: the scraper learns from it how many of the
+// index's blocks a token the server looks up in its prefix cache is
+// (pool/unexpected_prefill.ts). A request reads all of it in one host call, and
 // each change is one compare-and-swap of the whole value.
 // (v1 held 8-byte entries without the blocks, v2 12-byte ones without the
 // penalty, which had a key of its own, v3 20-byte ones without the clock,
 // v4 24-byte ones without the prefill pace, v5 32-byte ones without the
 // slot hold, v6 36-byte ones without the life, v7 40-byte ones without the
-// ms per token, no count and no decoding requests; each layout has a new
+// ms per token, no count and no decoding requests, v8 44-byte ones without
+// the prompt blocks; each layout has a new
 // key, so a hot swap never misreads the old.)
 import { KeyValueStore, STORE_CAS_MISMATCH, STORE_OK, StoreValue } from "../util/store";
 import { endpointId } from "../prefix/endpoint_id";
 import { DecodeChange, placeFreesInMs, withDecodeChange } from "./decode_ends";
 
-export const INFLIGHT_KEY = "llm-picker/pool/v8/inflight";
+export const INFLIGHT_KEY = "llm-picker/pool/v9/inflight";
 const CAS_RETRIES: i32 = 16;
 /** Bytes of the count of endpoint entries at the start of the value. */
 const HEADER: i32 = 4;
-const INFLIGHT_ENTRY: i32 = 44;
+const INFLIGHT_ENTRY: i32 = 48;
 /** Offsets in an endpoint entry. */
 const AT_COUNT: i32 = 4;
 const AT_PENDING: i32 = 8;
@@ -51,6 +55,7 @@ const AT_PACE: i32 = 28;
 const AT_HOLD: i32 = 32;
 const AT_LIFE: i32 = 36;
 const AT_TOKEN_MS: i32 = 40;
+const AT_PROMPT: i32 = 44;
 /** Weight of a new sample in the moving averages (prefill pace, slot hold, ms per token). */
 const PACE_ALPHA: f32 = 0.25;
 
@@ -151,6 +156,11 @@ export class InFlight {
     return this.at != 0 ? load<f32>(this.at, AT_TOKEN_MS) : 0;
   }
 
+  /** Every prompt block routed there, cached or not (a wrapping clock). */
+  get promptBlocks(): u32 {
+    return this.at != 0 ? load<u32>(this.at, AT_PROMPT) : 0;
+  }
+
   /** The decoding requests (decode_ends.ts entries): a view into the value. */
   get decodes(): Uint8Array {
     return this.value.found ? decodesIn(this.value.bytes, this.entries) : NO_DECODES;
@@ -198,6 +208,8 @@ export class InFlightDelta {
   blocks: i32 = 0;
   /** Blocks written to its cache (the clock). */
   written: u32 = 0;
+  /** Prompt blocks routed there, cached or not (the prompt clock). */
+  prompt: u32 = 0;
   /** Now (ms), for the prefill-since time; < 0: unknown, left as it is. */
   nowMs: i64 = -1;
   /**
@@ -256,6 +268,7 @@ function withDelta(old: Uint8Array, found: bool, id: u32, d: InFlightDelta): Uin
   const clock = load<u32>(at, AT_WRITTEN) + d.written; // a clock: wraps
   store<u32>(at, clock, AT_WRITTEN);
   d.clockAfter = clock;
+  store<u32>(at, load<u32>(at, AT_PROMPT) + d.prompt, AT_PROMPT); // a clock: wraps
   // The head of the queue starts now: the queue was empty, or a prefill just ended.
   if (d.nowMs >= 0 && ((d.blocks > 0 && pendingBefore == 0) || d.blocks < 0)) store<u32>(at, <u32>d.nowMs, AT_SINCE);
   else if (d.nowMs >= 0 && d.blocks > 0 && d.queueCreditMs >= 0) store<u32>(at, joinedQueueStart(load<u32>(at, AT_SINCE), d.nowMs, d.queueCreditMs), AT_SINCE);

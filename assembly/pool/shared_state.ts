@@ -1,10 +1,10 @@
 // Cross-worker pool state in shared data:
-//  - "llm-picker/pool/v3/metrics": every endpoint's last scrape, encoded with
-//    endpoint_state.ts encodeStates; written by whichever VM holds the scrape
+//  - "llm-picker/pool/v4/metrics": every endpoint's last scrape, encoded with
+//    state_codec.ts encodeStates; written by whichever VM holds the scrape
 //    lease, read once per request by every worker. (v1 had no learned slot
-//    capacity, v2 no learned blocks per token; a new key each time, so a hot
-//    swap never misreads the old layout.)
-//  - "llm-picker/pool/v8/inflight": requests in flight per endpoint and what
+//    capacity, v2 no learned blocks per token, v3 no unexpected prefill; a
+//    new key each time, so a hot swap never misreads the old layout.)
+//  - "llm-picker/pool/v9/inflight": requests in flight per endpoint and what
 //    they tell of it (pool/in_flight.ts).
 //  - "llm-picker/pool/v1/lease": which VM scrapes this interval, so Envoy
 //    scrapes once per interval rather than once per worker.
@@ -13,12 +13,14 @@
 // Updates are get → modify → set(cas) with bounded retries (CAS_RETRIES);
 // a write that keeps losing is dropped (fail open) and counted.
 import { KeyValueStore, STORE_CAS_MISMATCH, STORE_OK } from "../util/store";
-import { decodeStates, encodeStates, EndpointState } from "./endpoint_state";
+import { EndpointState } from "./endpoint_state";
+import { decodeStates, encodeStates } from "./state_codec";
+import { RoutedClocks } from "./unexpected_prefill";
 import { EndpointMetrics } from "../metrics/signals";
 import { endpointId } from "../prefix/endpoint_id";
 import { INFLIGHT_KEY, InFlight, inFlightSnapshot, readInFlight } from "./in_flight";
 
-export const METRICS_KEY = "llm-picker/pool/v3/metrics";
+export const METRICS_KEY = "llm-picker/pool/v4/metrics";
 export const LEASE_KEY = "llm-picker/pool/v1/lease";
 const CAS_RETRIES: i32 = 16;
 const LEASE_SIZE: i32 = 16;
@@ -111,7 +113,7 @@ export function publishScrape(store: KeyValueStore, address: string, metrics: En
       i = states.length - 1;
     }
     const s = unchecked(states[i]);
-    if (metrics != null) s.applyScrape(metrics!, nowMs, s.wantsClock(metrics!.cacheWrites) ? inFlightAt(store, address).writtenBlocks : 0);
+    if (metrics != null) s.applyScrape(metrics!, nowMs, s.wantsClocks(metrics!) ? routedClocksAt(store, address) : null);
     else s.recordFailure();
     const encoded = encodeStates(states);
     const r = store.set(METRICS_KEY, encoded, v.found ? v.cas : 0);
@@ -142,6 +144,12 @@ export function inFlightAt(store: KeyValueStore, address: string): InFlight {
   const inflight = readInFlight(store);
   inflight.select(endpointId(address));
   return inflight;
+}
+
+/** What `address`'s in-flight entry tells a scrape (one shared-data read). */
+function routedClocksAt(store: KeyValueStore, address: string): RoutedClocks {
+  const e = inFlightAt(store, address);
+  return new RoutedClocks(e.writtenBlocks, e.promptBlocks, e.pendingBlocks, <f64>e.prefillBlocksPerMs);
 }
 
 /**
@@ -245,6 +253,7 @@ export function poolStates(addresses: Array<string>, published: Array<EndpointSt
     s.drainedBlocks = 0;
     s.drainedMs = 0;
     s.slotWaitBlocks = 0;
+    s.unexpectedBlocks = 0;
     unchecked((out[i] = s));
   }
   return out;

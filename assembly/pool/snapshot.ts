@@ -15,7 +15,8 @@ import { JsonReader } from "../json/reader";
 import { ByteWriter } from "../util/bytes";
 import { writeJsonText, writeNumber } from "../json/writer";
 import { MAX_ADAPTERS, MAX_ADAPTER_NAME_BYTES } from "../metrics/signals";
-import { EndpointState, MAX_POOL_SIZE, MAX_SLOT_CAPACITY } from "./endpoint_state";
+import { EndpointState, MAX_SLOT_CAPACITY } from "./endpoint_state";
+import { MAX_POOL_SIZE } from "./state_codec";
 
 export class SnapshotResult {
   states: Array<EndpointState> = [];

@@ -7,7 +7,10 @@ import { parseVllmMetrics } from "../metrics/prometheus";
 import { EndpointMetrics } from "../metrics/signals";
 import { parseGoFloat, ParsedNumber } from "../metrics/numbers";
 import { readEndpointsSnapshot, writeEndpointsSnapshot } from "../pool/snapshot";
-import { decodeState, decodeStates, encodeState, encodeStates, EndpointState } from "../pool/endpoint_state";
+import { EndpointState } from "../pool/endpoint_state";
+import { decodeState, decodeStates, encodeState, encodeStates } from "../pool/state_codec";
+import { ClockPerToken } from "../pool/clock_per_token";
+import { RoutedClocks, UnexpectedPrefill } from "../pool/unexpected_prefill";
 import { ByteWriter } from "../util/bytes";
 import { MemoryStore } from "../util/store";
 import { METRICS_KEY, publishScrape } from "../pool/shared_state";
@@ -100,6 +103,29 @@ export function parseSampleValue(text: Uint8Array): StaticArray<f64> {
   return out;
 }
 
+/** A learned ratio's sums (null until learned) and window mark (null without one), keys prefixed with `prefix` (camel case). */
+function ratioJson(w: ByteWriter, prefix: string, r: ClockPerToken): void {
+  field(w, prefixed(prefix, "clockSum"), r.learned, r.clockSum);
+  field(w, prefixed(prefix, "tokensSum"), r.learned, r.tokensSum);
+  field(w, prefixed(prefix, "tokensMark"), r.hasMark, r.tokensMark);
+  field(w, prefixed(prefix, "clockMark"), r.hasMark, <f64>r.clockMark);
+}
+
+/** `name` after `prefix` in camel case ("prompt", "clockSum" → "promptClockSum"). */
+function prefixed(prefix: string, name: string): string {
+  return prefix.length == 0 ? name : prefix + name.charAt(0).toUpperCase() + name.slice(1);
+}
+
+/** Sets a learned ratio from nums[at..at+3] (sums learned when nums[at+1] is not NaN; a mark when nums[at+2] is not NaN). */
+function ratioFrom(r: ClockPerToken, nums: Float64Array, at: i32): void {
+  const learned = nums.length > at + 1 && !isNaN(nums[at + 1]);
+  r.clockSum = learned ? nums[at] : 0;
+  r.tokensSum = learned ? nums[at + 1] : 0;
+  r.hasMark = nums.length > at + 3 && !isNaN(nums[at + 2]);
+  r.tokensMark = r.hasMark ? nums[at + 2] : 0;
+  r.clockMark = r.hasMark ? <u32>nums[at + 3] : 0;
+}
+
 /** Every field of a state, unknown ones null (round-trip tests). */
 function stateJson(w: ByteWriter, s: EndpointState): void {
   w.str('{"address":');
@@ -113,10 +139,14 @@ function stateJson(w: ByteWriter, s: EndpointState): void {
   field(w, "blockSize", s.hasBlockSize, <f64>s.blockSize);
   field(w, "numGpuBlocks", s.hasNumGpuBlocks, <f64>s.numGpuBlocks);
   w.str(',"slotCapacity":' + s.slotCapacity.toString());
-  field(w, "clockSum", s.hasBlocksPerToken, s.clockSum);
-  field(w, "tokensSum", s.hasBlocksPerToken, s.tokensSum);
-  field(w, "tokensMark", s.hasMark, s.tokensMark);
-  field(w, "clockMark", s.hasMark, <f64>s.clockMark);
+  ratioJson(w, "", s.writtenPerToken);
+  const u = s.unexpected;
+  ratioJson(w, "prompt", u.promptBlocks);
+  field(w, "missesSeen", u.hasSeen, u.missesSeen);
+  field(w, "writtenSeen", u.hasSeen, <f64>u.writtenSeen);
+  field(w, "owed", u.hasSeen, u.owed);
+  field(w, "unexpectedBlocks", u.hasSeen, u.blocks);
+  field(w, "unexpectedAtMs", u.hasSeen, <f64>u.atMs);
   w.str(',"consecutiveFailures":' + s.consecutiveFailures.toString());
   w.str(',"healthy":' + (s.hasHealthy ? (s.healthy ? "true" : "false") : "null"));
   w.str(',"runningLoras":');
@@ -143,7 +173,9 @@ function splitLines(s: string): Array<string> {
  * scrapedAtMs, consecutiveFailures, blockSize, numGpuBlocks, slotCapacity
  * (optional, 0 = not learned), clockSum and tokensSum (optional, learned
  * when tokensSum is not NaN), tokensMark and clockMark (optional, a window
- * mark when tokensMark is not NaN)]; loras: names
+ * mark when tokensMark is not NaN), the same four of the prompt blocks per
+ * token (UnexpectedPrefill.promptBlocks), then missesSeen, writtenSeen,
+ * owed, blocks and atMs (optional, seen when missesSeen is not NaN)]; loras: names
  * joined by "\n", hasLoras separately.
  */
 export function encodeStateFrom(address: string, nums: Float64Array, hasLoras: bool, running: string, waiting: string): Uint8Array {
@@ -169,12 +201,17 @@ export function encodeStateFrom(address: string, nums: Float64Array, hasLoras: b
   s.hasNumGpuBlocks = !isNaN(nums[9]);
   s.numGpuBlocks = s.hasNumGpuBlocks ? <i32>nums[9] : 0;
   s.slotCapacity = nums.length > 10 && nums[10] > 0 ? <i32>nums[10] : 0;
-  const learned = nums.length > 12 && !isNaN(nums[12]);
-  s.clockSum = learned ? nums[11] : 0;
-  s.tokensSum = learned ? nums[12] : 0;
-  s.hasMark = nums.length > 14 && !isNaN(nums[13]);
-  s.tokensMark = s.hasMark ? nums[13] : 0;
-  s.clockMark = s.hasMark ? <u32>nums[14] : 0;
+  ratioFrom(s.writtenPerToken, nums, 11);
+  const u = s.unexpected;
+  ratioFrom(u.promptBlocks, nums, 15);
+  u.hasSeen = nums.length > 23 && !isNaN(nums[19]);
+  if (u.hasSeen) {
+    u.missesSeen = nums[19];
+    u.writtenSeen = <u32>nums[20];
+    u.owed = nums[21];
+    u.blocks = nums[22];
+    u.atMs = <i64>nums[23];
+  }
   s.hasLoras = hasLoras;
   if (hasLoras) {
     s.runningLoras = splitLines(running);
@@ -229,6 +266,36 @@ export function snapshotRoundTrip(json: Uint8Array): string {
   const w = new ByteWriter();
   writeEndpointsSnapshot(w, r.states);
   return text(w);
+}
+
+/** Values per scrape in observeUnexpectedPrefill's result. */
+const UNEXPECTED_OUT: i32 = 5;
+
+/**
+ * Drives UnexpectedPrefill through scrapes. `steps` holds 7 numbers per
+ * scrape: the server's prefix-cache queries and hits, this Envoy's written
+ * and prompt clocks, its pending blocks and pace, and the scrape's time
+ * (ms). Returns 5 per scrape: owed, blocks, atMs, what remains at that
+ * time and pace, and the learned prompt blocks per token (NaN until
+ * learned).
+ */
+export function observeUnexpectedPrefill(steps: Float64Array): Float64Array {
+  const u = new UnexpectedPrefill();
+  const n = steps.length / 7;
+  const out = new Float64Array(n * UNEXPECTED_OUT);
+  for (let i = 0; i < n; i++) {
+    const at = i * 7;
+    const clocks = new RoutedClocks(<u32>(<u64>steps[at + 2]), <u32>(<u64>steps[at + 3]), <i32>steps[at + 4], steps[at + 5]);
+    const now = <i64>steps[at + 6];
+    u.observe(steps[at], steps[at + 1], clocks, now);
+    const o = i * UNEXPECTED_OUT;
+    out[o] = u.owed;
+    out[o + 1] = u.blocks;
+    out[o + 2] = <f64>u.atMs;
+    out[o + 3] = u.remaining(now, clocks.pace);
+    out[o + 4] = u.promptBlocks.learned ? u.promptBlocks.ratio : NaN;
+  }
+  return out;
 }
 
 /**

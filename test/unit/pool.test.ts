@@ -35,6 +35,24 @@ const stateArb = fc.record({
     { nil: null },
   ),
   mark: fc.option(fc.tuple(fc.integer({ min: 0, max: 2 ** 50 }), fc.integer({ min: 0, max: 2 ** 32 - 1 })), { nil: null }),
+  // The same two of the prompt blocks per token, and what the unexpected-prefill detector keeps between scrapes.
+  promptLearned: fc.option(
+    fc
+      .tuple(fc.integer({ min: 1, max: 2 ** 40 }), fc.double({ min: 0, max: 1, noNaN: true }))
+      .map(([tokens, rate]) => ({ tokens, blocks: Math.floor(tokens * rate) })),
+    { nil: null },
+  ),
+  promptMark: fc.option(fc.tuple(fc.integer({ min: 0, max: 2 ** 50 }), fc.integer({ min: 0, max: 2 ** 32 - 1 })), { nil: null }),
+  seen: fc.option(
+    fc.record({
+      missesSeen: fc.integer({ min: 0, max: 2 ** 50 }),
+      writtenSeen: fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+      owed: fc.integer({ min: 0, max: 2 ** 31 }),
+      blocks: fc.integer({ min: 0, max: 2 ** 40 }),
+      atMs: fc.integer({ min: 0, max: 2 ** 50 }),
+    }),
+    { nil: null },
+  ),
   loras: fc.option(
     fc.record({
       running: fc.array(
@@ -70,6 +88,15 @@ function encodeFrom(s: StateArb): Uint8Array {
     s.learned === null ? NaN : s.learned.tokens,
     s.mark === null ? NaN : s.mark[0],
     s.mark === null ? NaN : s.mark[1],
+    s.promptLearned === null ? NaN : s.promptLearned.blocks,
+    s.promptLearned === null ? NaN : s.promptLearned.tokens,
+    s.promptMark === null ? NaN : s.promptMark[0],
+    s.promptMark === null ? NaN : s.promptMark[1],
+    s.seen === null ? NaN : s.seen.missesSeen,
+    s.seen === null ? NaN : s.seen.writtenSeen,
+    s.seen === null ? NaN : s.seen.owed,
+    s.seen === null ? NaN : s.seen.blocks,
+    s.seen === null ? NaN : s.seen.atMs,
   ]);
   return u.encodeStateFrom(s.address, nums, s.loras !== null, (s.loras?.running ?? []).join("\n"), (s.loras?.waiting ?? []).join("\n"));
 }
@@ -96,6 +123,15 @@ describe("endpoint state encoding", () => {
           tokensSum: s.learned === null ? null : s.learned.tokens,
           tokensMark: s.mark === null ? null : s.mark[0],
           clockMark: s.mark === null ? null : s.mark[1],
+          promptClockSum: s.promptLearned === null ? null : s.promptLearned.blocks,
+          promptTokensSum: s.promptLearned === null ? null : s.promptLearned.tokens,
+          promptTokensMark: s.promptMark === null ? null : s.promptMark[0],
+          promptClockMark: s.promptMark === null ? null : s.promptMark[1],
+          missesSeen: s.seen === null ? null : s.seen.missesSeen,
+          writtenSeen: s.seen === null ? null : s.seen.writtenSeen,
+          owed: s.seen === null ? null : s.seen.owed,
+          unexpectedBlocks: s.seen === null ? null : s.seen.blocks,
+          unexpectedAtMs: s.seen === null ? null : s.seen.atMs,
           consecutiveFailures: s.consecutiveFailures,
           healthy: s.healthy,
           runningLoras: s.loras === null ? null : s.loras.running,
@@ -106,7 +142,7 @@ describe("endpoint state encoding", () => {
     );
   });
 
-  it("a fixed encoding (version 3 layout is stable)", () => {
+  it("a fixed encoding (version 4 layout is stable)", () => {
     const b = encodeFrom({
       address: "a:1",
       waiting: 2,
@@ -122,20 +158,32 @@ describe("endpoint state encoding", () => {
       slotCapacity: 32,
       learned: { tokens: 32768, blocks: 2048 },
       mark: [40000, 7],
+      promptLearned: { tokens: 16384, blocks: 1024 },
+      promptMark: null,
+      seen: { missesSeen: 900, writtenSeen: 5, owed: 3, blocks: 90, atMs: 1234 },
       loras: { running: ["x"], waiting: [] },
     });
-    // version, flags = waiting|kv|loras|inFlight|healthy|blocksPerToken|mark = 1+4+8+32+64+1024+2048 = 3181
-    expect(Array.from(b.slice(0, 6))).toEqual([3, 3181 & 0xff, 3181 >> 8, 3, 0, 0x61]);
+    // version, flags = waiting|kv|loras|inFlight|healthy|blocksPerToken|mark|promptBlocks|seen = 1+4+8+32+64+1024+2048+4096+16384 = 23661
+    expect(Array.from(b.slice(0, 6))).toEqual([4, 23661 & 0xff, 23661 >> 8, 3, 0, 0x61]);
     // address, 3 × f64, maxLoras + inFlight, healthy, scrapedAtMs, failures +
-    // blockSize + numGpuBlocks, slotCapacity, clockSum + tokensSum +
-    // tokensMark, clockMark, then the two adapter lists
-    expect(b.length).toBe(1 + 2 + 5 + 24 + 8 + 1 + 8 + 12 + 4 + 24 + 4 + (2 + 2 + 1) + 2);
-    const slots = b.length - (2 + 2 + 1) - 2 - 4 - 24 - 4;
+    // blockSize + numGpuBlocks, slotCapacity, twice clockSum + tokensSum +
+    // tokensMark, clockMark, missesSeen + writtenSeen + owed + blocks +
+    // atMs, then the two adapter lists
+    expect(b.length).toBe(1 + 2 + 5 + 24 + 8 + 1 + 8 + 12 + 4 + 2 * (24 + 4) + (8 + 4 + 8 + 8 + 8) + (2 + 2 + 1) + 2);
+    const slots = b.length - (2 + 2 + 1) - 2 - 36 - 2 * 28 - 4;
     expect(Array.from(b.slice(slots, slots + 4))).toEqual([32, 0, 0, 0]);
-    const learned = new DataView(b.buffer, b.byteOffset + slots + 4, 28);
-    expect([learned.getFloat64(0, true), learned.getFloat64(8, true), learned.getFloat64(16, true), learned.getUint32(24, true)]).toEqual([
-      2048, 32768, 40000, 7,
-    ]);
+    const at = (from: number, n: number) => new DataView(b.buffer, b.byteOffset + from, n);
+    const ratio = (v: DataView) => [v.getFloat64(0, true), v.getFloat64(8, true), v.getFloat64(16, true), v.getUint32(24, true)];
+    expect(ratio(at(slots + 4, 28))).toEqual([2048, 32768, 40000, 7]);
+    expect(ratio(at(slots + 32, 28))).toEqual([1024, 16384, 0, 0]);
+    const seen = at(slots + 60, 36);
+    expect([
+      seen.getFloat64(0, true),
+      seen.getUint32(8, true),
+      seen.getFloat64(12, true),
+      seen.getFloat64(20, true),
+      Number(seen.getBigUint64(28, true)),
+    ]).toEqual([900, 5, 3, 90, 1234]);
   });
 
   it("every truncation of a valid encoding decodes to null", () => {
@@ -170,6 +218,8 @@ describe("endpoint state encoding", () => {
           if (out.kvCacheUsage !== null) expect(out.kvCacheUsage).toBeLessThanOrEqual(1);
           if (out.tokensSum !== null) expect(out.tokensSum).toBeGreaterThan(0);
           if (out.clockSum !== null) expect(out.clockSum >= 0 && out.clockSum <= out.tokensSum).toBe(true);
+          if (out.promptClockSum !== null) expect(out.promptClockSum >= 0 && out.promptClockSum <= out.promptTokensSum).toBe(true);
+          for (const k of ["missesSeen", "owed", "unexpectedBlocks"]) if (out[k] !== null) expect(out[k]).toBeGreaterThanOrEqual(0);
         }
       }),
       { numRuns: 500 },
@@ -192,11 +242,14 @@ describe("endpoint state encoding", () => {
       slotCapacity: 0,
       learned: null,
       mark: null,
+      promptLearned: null,
+      promptMark: null,
+      seen: null,
       loras: null,
     });
     expect(u.decodeStateJson(b)).not.toBe("null");
-    // Version 1 (no slotCapacity), 2 (no blocksPerToken) and any later version are refused.
-    for (const version of [1, 2, 4]) {
+    // Version 1 (no slotCapacity), 2 (no blocksPerToken), 3 (no unexpected prefill) and any later version are refused.
+    for (const version of [1, 2, 3, 5]) {
       const other = b.slice();
       other[0] = version;
       expect(u.decodeStateJson(other)).toBe("null");
