@@ -358,6 +358,7 @@ export class RootContext {
     if (published != null) {
       // healthAt, not refreshHealth: the published state is kept for the next publish (shared_state.ts).
       stats.setHealthy(address, published.healthAt(now, stale));
+      stats.addUnexpectedPrefill(address, published!.unexpected.found);
       const router = this.router;
       if (router != null) {
         // The horizon as decisions see it: with what the in-flight counts measured.

@@ -91,6 +91,7 @@ export class Stats {
   private healthy: Map<string, u32> = new Map<string, u32>();
   private inFlight: Map<string, u32> = new Map<string, u32>();
   private horizon: Map<string, u32> = new Map<string, u32>();
+  private unexpected: Map<string, u32> = new Map<string, u32>();
   /** The value this VM last set each per-endpoint gauge to (metric id → value). */
   private recorded: Map<u32, u64> = new Map<u32, u64>();
 
@@ -116,6 +117,7 @@ export class Stats {
     this.healthy.set(a, defineMetric(MetricType.Gauge, "llm_picker.endpoint.healthy." + n));
     this.inFlight.set(a, defineMetric(MetricType.Gauge, "llm_picker.endpoint.in_flight." + n));
     this.horizon.set(a, defineMetric(MetricType.Gauge, "llm_picker.endpoint.eviction_horizon_blocks." + n));
+    this.unexpected.set(a, defineMetric(MetricType.Counter, "llm_picker.endpoint.unexpected_prefill_blocks." + n));
   }
 
   rejected(status: i32): void {
@@ -253,6 +255,13 @@ export class Stats {
   setEvictionHorizon(endpoint: string, blocks: u32): void {
     this.track(endpoint);
     if (this.horizon.has(endpoint)) this.recordGauge(this.horizon.get(endpoint), <u64>blocks);
+  }
+
+  /** Prefill a scrape of the endpoint found beyond what this Envoy routed there, in index blocks (pool/unexpected_prefill.ts). */
+  addUnexpectedPrefill(endpoint: string, blocks: f64): void {
+    if (!(blocks >= 0.5)) return;
+    this.track(endpoint);
+    if (this.unexpected.has(endpoint)) incrementMetric(this.unexpected.get(endpoint), <i64>Math.round(Math.min(blocks, 1e12)));
   }
 
   /**

@@ -42,6 +42,8 @@ export class UnexpectedPrefill {
   /** The unexpected prefill the last scrape that found some left there, in blocks, and that scrape's time (ms). */
   blocks: f64 = 0;
   atMs: i64 = 0;
+  /** What the last scrape found, in blocks (0: none; not published: the scraper's stats read it at once). */
+  found: f64 = 0;
 
   /**
    * One scrape: `queries` and `hits` are the server's prefix-cache
@@ -50,6 +52,7 @@ export class UnexpectedPrefill {
    * blocks per token are learned, or across a counter or clock reset.
    */
   observe(queries: f64, hits: f64, clocks: RoutedClocks, nowMs: i64): void {
+    this.found = 0;
     if (!isFinite(queries) || !isFinite(hits) || queries < 0 || hits < 0) return;
     this.promptBlocks.learn(queries, clocks.prompt);
     const misses = queries > hits ? queries - hits : 0;
@@ -68,6 +71,7 @@ export class UnexpectedPrefill {
       this.blocks = this.remaining(nowMs, clocks.pace) + beyond;
       this.atMs = nowMs;
       this.owed = 0;
+      this.found = beyond;
       return;
     }
     const short = 0 - beyond; // >= 0 here (0 - x, not -x: no negative zero)

@@ -93,12 +93,13 @@ function pool(trace: string, policy: PolicyName, runs: RoutingRun[]): RoutingRun
     promptTokens: prompt,
     cachedTokens: cached,
   };
-  // The filter's own figures, where the runs have them: the mean match ratio, the decisions summed, the horizons' range.
+  // The filter's own figures, where the runs have them: the mean match ratio, the decisions and the unexpected prefill summed, the horizons' range.
   const ratios = details.map((d) => d.filterMatchRatio).filter((v): v is number => v !== undefined);
   if (ratios.length > 0) detail.filterMatchRatio = mean(ratios);
   if (details.some((d) => d.guardFired !== undefined)) detail.guardFired = sum(details.map((d) => d.guardFired ?? 0));
   const horizons = details.flatMap((d) => d.evictionHorizon ?? []);
   if (horizons.length > 0) detail.evictionHorizon = [Math.min(...horizons), Math.max(...horizons)];
+  if (details.some((d) => d.unexpectedPrefill !== undefined)) detail.unexpectedPrefill = sum(details.map((d) => d.unexpectedPrefill ?? 0));
   return { result, detail };
 }
 

@@ -82,6 +82,8 @@ export interface RoutingDetail {
   guardFired?: number;
   /** The filter's eviction horizons at the end of the run, in index blocks: the smallest and largest over the servers (filter policies only). */
   evictionHorizon?: [number, number];
+  /** Prefill the filter's scrapes found the servers did beyond what it routed there, in index blocks, summed over the servers (filter policies only). */
+  unexpectedPrefill?: number;
   /** What the closed loop did (routing-sessions.ts). */
   loop: LoopFigures;
   /** The measured requests' client TTFT (model ms, ascending): what the percentiles read, kept to pool seeds (routing-pooled.ts). */

@@ -253,6 +253,7 @@ async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy:
       detail.guardFired = find("llm_picker.hot_spot_guard") + find("llm_picker.route.load_overrode_affinity");
       const horizons = Object.values(await envoy.stats("llm_picker\\.endpoint\\.eviction_horizon_blocks\\."));
       if (horizons.length > 0) detail.evictionHorizon = [Math.min(...horizons), Math.max(...horizons)];
+      detail.unexpectedPrefill = Object.values(await envoy.stats("llm_picker\\.endpoint\\.unexpected_prefill_blocks\\.")).reduce((a, b) => a + b, 0);
     }
     // Utilisation over the arrival window (first to last request sent): the
     // prefill work the trace offered per server and second. Over the whole

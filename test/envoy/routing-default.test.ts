@@ -388,6 +388,102 @@ describe.skipIf(SKIP_FILTER)(
   },
 );
 
+describe.skipIf(SKIP_FILTER)(
+  'default profile in Envoy: prefill a server did that nobody routed there counts as queued there (docs/routing.md "Prefill the server did not expect")',
+  () => {
+    /** Tokens the fake servers' counters count per 64-byte block of a request's body. */
+    const TOKENS_PER_BLOCK = 16;
+    const START = { queries: 1_000_000, hits: 500_000 };
+    const pageOf = (c: { queries: number; hits: number }) =>
+      vllmPage({ waiting: 0, running: 0, kv: 0, blockSize: 16, numGpuBlocks: 4096, prefixQueries: c.queries, prefixHits: c.hits });
+    const { upstreams, arrivals, envoy } = useHoldingPool(pageOf(START), { profile: "default", debugHeaders: true });
+    const counters = new Map<string, { queries: number; hits: number }>();
+    const chat = (content: string) => JSON.stringify({ model: "m", stream: true, max_tokens: 8, messages: [{ role: "user", content }] });
+    const blocksOf = (body: string) => Math.ceil(Buffer.byteLength(body) / 64);
+    /** Ten hashed blocks (test/host/picking.evictions.test.ts). */
+    const PROMPT = chat("Explain how a bicycle gearbox is serviced, in order. ".repeat(11));
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+    /** `u`'s counters as its server admits a request: `missed` tokens looked up and not found, `found` found; its page then shows them. */
+    function admit(u: FakeUpstream, missed: number, found: number): void {
+      const c = counters.get(u.address)!;
+      c.queries += missed + found;
+      c.hits += found;
+      u.metrics = pageOf(c);
+    }
+    function firstToken(a: HeldArrival): void {
+      a.res.writeHead(200, { "content-type": "text/event-stream" });
+      a.res.end('data: {"choices":[{"delta":{"content":"x"}}]}\n\ndata: [DONE]\n\n');
+    }
+    /** The next request to arrive. */
+    async function arrival(): Promise<HeldArrival> {
+      expect(await waitFor(() => arrivals.length > 0, 5000)).toBe(true);
+      return arrivals.shift()!;
+    }
+    /** The wait ahead per endpoint in the decision that sent `a` (x-llm-picker-scores). */
+    const waitAheadOf = (a: HeldArrival): Record<string, number> => JSON.parse(String(a.request.headers["x-llm-picker-scores"])).waitAhead;
+    const unexpectedOf = async (u: FakeUpstream) =>
+      (await envoy().stats("llm_picker\\.endpoint\\.unexpected_prefill_blocks\\."))[
+        `wasmcustom.llm_picker.endpoint.unexpected_prefill_blocks.${u.address.replace(/[.:]/g, "_")}`
+      ] ?? 0;
+
+    test("1,000 blocks the prompt's server prefilled unasked send the prompt elsewhere until its pace has done them", async () => {
+      for (const u of upstreams()) counters.set(u.address, { ...START });
+      expect(await scrapedAgain(upstreams(), 2)).toBe(true);
+      // A long prompt per server (~1,125 blocks: 18,000 tokens close a learning window of the
+      // prompt blocks per token), first tokens 2 s later: a pace of about half a block per ms.
+      const longs = [0, 1, 2].map((i) =>
+        postBodyOwnConnection(envoy().listenerUrl, chat(`Ledger ${i}. ${"The ledger lists every entry of the quarter. ".repeat(1600)}`)),
+      );
+      const held = [await arrival(), await arrival(), await arrival()];
+      expect(new Set(held.map((a) => a.upstream)).size).toBe(3);
+      for (const a of held) admit(a.upstream, TOKENS_PER_BLOCK * blocksOf(a.request.body), 0);
+      await sleep(2000);
+      for (const a of held) firstToken(a);
+      for (const c of longs) expect((await c.done).status).toBe(200);
+      expect(await scrapedAgain(upstreams(), 2)).toBe(true);
+      // The prompt, then again: held there in full the second time.
+      const routePrompt = async (cached: boolean): Promise<FakeUpstream> => {
+        const client = postBodyOwnConnection(envoy().listenerUrl, PROMPT);
+        const a = await arrival();
+        const tokens = TOKENS_PER_BLOCK * blocksOf(PROMPT);
+        admit(a.upstream, cached ? 0 : tokens, cached ? tokens : 0);
+        await sleep(20);
+        firstToken(a);
+        expect((await client.done).status).toBe(200);
+        return a.upstream;
+      };
+      const home = await routePrompt(false);
+      expect(await routePrompt(true)).toBe(home);
+      expect(await scrapedAgain(upstreams(), 2)).toBe(true);
+      // Counters that match what was routed: nothing unexpected (a block at most: the filter
+      // counts the rendered prompt, these counters the body).
+      for (const u of upstreams()) expect(await unexpectedOf(u)).toBeLessThanOrEqual(2);
+      const before = await unexpectedOf(home);
+      // The prompt's server prefills 16,000 tokens nobody sent it (a false hit of another router's, say).
+      admit(home, 16_000, 0);
+      expect(await waitFor(async () => (await unexpectedOf(home)) > before, 5000)).toBe(true);
+      // 16,000 tokens at the learned ~16 a block (the long prompts' rendered blocks over their body's).
+      expect((await unexpectedOf(home)) - before).toBeGreaterThanOrEqual(950);
+      expect((await unexpectedOf(home)) - before).toBeLessThanOrEqual(1050);
+      // Most of it is still to prefill at about half a block per ms: the prompt goes elsewhere.
+      const away = postBodyOwnConnection(envoy().listenerUrl, PROMPT);
+      const a = await arrival();
+      expect(a.upstream).not.toBe(home);
+      expect(waitAheadOf(a)[home.address]).toBeGreaterThan(500);
+      firstToken(a);
+      expect((await away.done).status).toBe(200);
+      // 4 s later the pace has done it all: nothing is left queued there.
+      await sleep(4000);
+      const later = postBodyOwnConnection(envoy().listenerUrl, chat("A question of its own."));
+      const b = await arrival();
+      expect(waitAheadOf(b)[home.address]).toBe(0);
+      firstToken(b);
+      expect((await later.done).status).toBe(200);
+    });
+  },
+);
+
 /** A conversation's turns in one API: 24 tools (~2.2 KB) first, then the task, the model's answer and a next step. */
 interface PastHashedApi {
   name: string;

@@ -124,6 +124,8 @@ export async function startUpstreams(n: number): Promise<FakeUpstream[]> {
 export interface HeldArrival {
   upstream: FakeUpstream;
   res: ServerResponse;
+  /** The request as it arrived (headers, body). */
+  request: RecordedRequest;
 }
 
 /**
@@ -135,8 +137,8 @@ export async function startHoldingUpstreams(n: number, idleMetrics: string, arri
   const upstreams = await startUpstreams(n);
   for (const u of upstreams) {
     u.metrics = idleMetrics;
-    u.handler = (_rec, res, upstream) => {
-      arrivals.push({ upstream, res });
+    u.handler = (request, res, upstream) => {
+      arrivals.push({ upstream, res, request });
     };
   }
   return upstreams;

@@ -22,6 +22,7 @@ import {
   route,
   scrapeRound,
   send,
+  stat,
   uniquePrompt,
   waitAheadOf,
   writtenBlocksOf,
@@ -37,6 +38,8 @@ const TOKENS_PER_BLOCK = 16;
 const chat = (content: string, stream = false) => JSON.stringify({ model: "m", messages: [{ role: "user", content }], max_tokens: 8, stream });
 /** A 10-block conversation start sent again below. */
 const PROMPT = chat("Explain how a bicycle gearbox is serviced, in order. ".repeat(11));
+/** The counter of unexpected prefill blocks the scrapes of `e` found. */
+const unexpectedStat = (host: ProxyWasmHost, e: string) => stat(host, `llm_picker.endpoint.unexpected_prefill_blocks.${e.replace(/[.:]/g, "_")}`) ?? 0;
 /** A streamed ~90-block prompt of its own, for measuring a pace. */
 const coldPrompt = (i: number) => chat(`${uniquePrompt(i)} `.repeat(60), true);
 
@@ -99,6 +102,7 @@ describe("unexpected prefill: what a server's counters show it prefilled beyond 
     const host = await learnedPool();
     const s = send(host, PROMPT);
     expect(waitAheadOf(s)).toEqual({ [A]: 0, [B]: 0, [C]: 0 });
+    for (const e of ENDPOINTS) expect(unexpectedStat(host, e)).toBe(0);
     s.stream.end("complete");
     expect(host.traps()).toEqual([]);
     host.close();
@@ -111,6 +115,7 @@ describe("unexpected prefill: what a server's counters show it prefilled beyond 
     scrapeRound(host, 50, pages(host, { [home]: 1600 }));
     const during = send(host, PROMPT);
     expect(waitAheadOf(during)).toEqual({ ...{ [A]: 0, [B]: 0, [C]: 0 }, [home]: 100 });
+    expect(ENDPOINTS.map((e) => unexpectedStat(host, e))).toEqual(ENDPOINTS.map((e) => (e === home ? 100 : 0)));
     // 100 blocks ahead at home cost more than prefilling the 10-block prompt again elsewhere.
     expect(during.endpoint).not.toBe(home);
     during.stream.end("complete");

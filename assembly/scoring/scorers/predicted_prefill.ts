@@ -3,7 +3,8 @@
 // blocks of this prompt not cached there (its own prefill, counted twice:
 // it waits for it and so does whoever queues behind it; UNCACHED_WEIGHT)
 // plus the blocks routed there whose first token has not come back, less
-// what the endpoint's prefill pace has done of them since (the prefill
+// what the endpoint's prefill pace has done of them since, and what is left
+// of prefill the server did that this Envoy did not send it (the prefill
 // queued ahead of it: EndpointState.queuedBlocks), plus, where the batch is
 // full, the wait for a place in it converted to blocks at the pool's pace
 // (EndpointState.slotWaitBlocks). All terms are prefill work, or time
