@@ -25,7 +25,7 @@ import { Config } from "../config/types";
 import { parseConfig } from "../config/parse";
 import { Router } from "../picker/route";
 import { Stats } from "./stats";
-import { acquireLease, ensurePoolKeys, inFlightAt, leaseExpiry, releaseLease, prunePublished, publishScrape, publishSnapshot, readStates } from "../pool/shared_state";
+import { acquireLease, ensurePoolKeys, leaseExpiry, releaseLease, prunePublished, publishScrape, publishSnapshot, readStates } from "../pool/shared_state";
 import { InFlight, pruneInFlight, readInFlight } from "../pool/in_flight";
 import { EndpointState } from "../pool/endpoint_state";
 import { endpointId } from "../prefix/endpoint_id";
@@ -360,11 +360,8 @@ export class RootContext {
       stats.setHealthy(address, published.healthAt(now, stale));
       stats.addUnexpectedPrefill(address, published!.unexpected.found);
       const router = this.router;
-      if (router != null) {
-        // The horizon as decisions see it: with what the in-flight counts measured.
-        published!.lifeWrittenBlocks = inFlightAt(this.store, address).lifeWrittenBlocks;
-        stats.setEvictionHorizon(address, router.horizonOf(published!));
-      }
+      // The horizon as decisions see it: with what the in-flight counts measured (publishScrape read them).
+      if (router != null) stats.setEvictionHorizon(address, router.horizonOf(published!));
       return;
     }
     const states = readStates(this.store);

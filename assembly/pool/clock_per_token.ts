@@ -64,12 +64,8 @@ export class ClockPerToken {
     this.tokensSum = this.tokensSum * LEARN_DECAY + dTokens;
   }
 
-  /**
-   * Whether learn(tokens, clock) would use the clock: to open the first
-   * window, after a counter reset, or to close a window. The clock is a
-   * shared-data read; most scrapes need none.
-   */
-  wantsClock(tokens: f64): bool {
+  /** Whether learn(tokens, clock) uses the clock: to open the first window, after a counter reset, or to close a window. */
+  private wantsClock(tokens: f64): bool {
     if (!isFinite(tokens) || tokens < 0) return false;
     return !this.hasMark || tokens < this.tokensMark || tokens - this.tokensMark >= LEARN_WINDOW_TOKENS;
   }

@@ -214,7 +214,7 @@ export class EndpointState extends ServerSignals {
    * A successful scrape. As upstream (partial scrapes still update what they
    * got), fields the page did not carry keep their last value. `clocks`:
    * this Envoy's in-flight entry for the endpoint, read after the page
-   * (null: not read; wantsClocks says when it is needed).
+   * (null: not read; the clocks count as 0 and no unexpected prefill is sought).
    */
   applyScrape(m: EndpointMetrics, nowMs: i64, clocks: RoutedClocks | null = null): void {
     if (m.hasWaiting) {
@@ -277,15 +277,6 @@ export class EndpointState extends ServerSignals {
   /** One step of learning blocksPerToken from the server's cache writes (`tokens`, a counter) and the written-blocks clock (ClockPerToken.learn). */
   learnBlocksPerToken(tokens: f64, clock: u32): void {
     this.writtenPerToken.learn(tokens, clock);
-  }
-
-  /**
-   * Whether a scrape of `m` needs this Envoy's clocks (a shared-data read):
-   * to learn blocksPerToken (ClockPerToken.wantsClock), or to compare the
-   * server's prefix-cache counters with what was routed there.
-   */
-  wantsClocks(m: EndpointMetrics): bool {
-    return (m.hasPrefixQueries && m.hasPrefixHits) || this.writtenPerToken.wantsClock(m.cacheWrites);
   }
 
   /** A failed scrape (callout error, non-200, timeout). */

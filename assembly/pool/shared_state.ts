@@ -92,9 +92,13 @@ function findState(states: Array<EndpointState>, address: string): i32 {
  * Applies one scrape result (metrics, or null for a failure) for `address`
  * to the published states under CAS. Returns the endpoint's state as
  * published (the scraper reads its health from it without reading the
- * value back), or null when the write kept losing or the host refused it.
+ * value back, and its eviction horizon with the lifeWrittenBlocks set
+ * here), or null when the write kept losing or the host refused it.
  */
 export function publishScrape(store: KeyValueStore, address: string, metrics: EndpointMetrics | null, nowMs: i64): EndpointState | null {
+  // One read of the endpoint's in-flight entry per scrape, for everything the scrape compares with what was routed there.
+  const entry = inFlightAt(store, address);
+  const clocks = new RoutedClocks(entry.writtenBlocks, entry.promptBlocks, entry.pendingBlocks, <f64>entry.prefillBlocksPerMs);
   for (let attempt = 0; attempt < CAS_RETRIES; attempt++) {
     const v = store.get(METRICS_KEY);
     let states: Array<EndpointState> = new Array<EndpointState>();
@@ -113,8 +117,9 @@ export function publishScrape(store: KeyValueStore, address: string, metrics: En
       i = states.length - 1;
     }
     const s = unchecked(states[i]);
-    if (metrics != null) s.applyScrape(metrics!, nowMs, s.wantsClocks(metrics!) ? routedClocksAt(store, address) : null);
+    if (metrics != null) s.applyScrape(metrics!, nowMs, clocks);
     else s.recordFailure();
+    s.lifeWrittenBlocks = entry.lifeWrittenBlocks;
     const encoded = encodeStates(states);
     const r = store.set(METRICS_KEY, encoded, v.found ? v.cas : 0);
     if (r == STORE_OK) {
@@ -140,16 +145,10 @@ function sameBytes(a: Uint8Array, b: Uint8Array): bool {
 }
 
 /** `address`'s in-flight entry, read now (one shared-data read); its fields read as none when it has no entry. */
-export function inFlightAt(store: KeyValueStore, address: string): InFlight {
+function inFlightAt(store: KeyValueStore, address: string): InFlight {
   const inflight = readInFlight(store);
   inflight.select(endpointId(address));
   return inflight;
-}
-
-/** What `address`'s in-flight entry tells a scrape (one shared-data read). */
-function routedClocksAt(store: KeyValueStore, address: string): RoutedClocks {
-  const e = inFlightAt(store, address);
-  return new RoutedClocks(e.writtenBlocks, e.promptBlocks, e.pendingBlocks, <f64>e.prefillBlocksPerMs);
 }
 
 /**
