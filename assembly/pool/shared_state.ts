@@ -18,7 +18,7 @@ import { decodeStates, encodeStates } from "./state_codec";
 import { RoutedClocks } from "./unexpected_prefill";
 import { EndpointMetrics } from "../metrics/signals";
 import { endpointId } from "../prefix/endpoint_id";
-import { INFLIGHT_KEY, InFlight, inFlightSnapshot, readInFlight } from "./in_flight";
+import { addInFlight, INFLIGHT_KEY, InFlight, inFlightSnapshot, readInFlight } from "./in_flight";
 
 export const METRICS_KEY = "llm-picker/pool/v4/metrics";
 export const LEASE_KEY = "llm-picker/pool/v1/lease";
@@ -93,7 +93,9 @@ function findState(states: Array<EndpointState>, address: string): i32 {
  * to the published states under CAS. Returns the endpoint's state as
  * published (the scraper reads its health from it without reading the
  * value back, and its eviction horizon with the lifeWrittenBlocks set
- * here), or null when the write kept losing or the host refused it.
+ * here), or null when the write kept losing or the host refused it. Once
+ * published, prefill the scrape found the server did beyond what was
+ * routed there is added to its written-blocks clock (UnexpectedPrefill.fold).
  */
 export function publishScrape(store: KeyValueStore, address: string, metrics: EndpointMetrics | null, nowMs: i64): EndpointState | null {
   // One read of the endpoint's in-flight entry per scrape, for everything the scrape compares with what was routed there.
@@ -117,6 +119,7 @@ export function publishScrape(store: KeyValueStore, address: string, metrics: En
       i = states.length - 1;
     }
     const s = unchecked(states[i]);
+    s.unexpected.clearFound();
     if (metrics != null) s.applyScrape(metrics!, nowMs, clocks);
     else s.recordFailure();
     s.lifeWrittenBlocks = entry.lifeWrittenBlocks;
@@ -125,6 +128,9 @@ export function publishScrape(store: KeyValueStore, address: string, metrics: En
     if (r == STORE_OK) {
       publishedBytes = encoded;
       publishedStates = states;
+      // Prefill the server did beyond what was expected wrote into its cache
+      // too: on the clock, it ages what the index and the turn ends hold there.
+      if (s.unexpected.fold > 0) addInFlight(store, address, 0, null, 0, s.unexpected.fold);
       return s;
     }
     if (r != STORE_CAS_MISMATCH) return null;

@@ -5,7 +5,9 @@
 // prompt tokens it looked up and did not find (queries − hits) grow by more
 // than the blocks this Envoy expected it to prefill (its written-blocks
 // clock). Learned per scrape by the scraping VM and published with the
-// endpoint's state; docs/routing.md "Prefill the server did not expect".
+// endpoint's state; what is found is also added to that clock, since it
+// was written into the cache like the rest. docs/routing.md "Prefill the
+// server did not expect".
 import { ClockPerToken } from "./clock_per_token";
 
 /** A clock that moved further than this between two scrapes was reset, not advanced. */
@@ -44,6 +46,20 @@ export class UnexpectedPrefill {
   atMs: i64 = 0;
   /** What the last scrape found, in blocks (0: none; not published: the scraper's stats read it at once). */
   found: f64 = 0;
+  /**
+   * What the last scrape found, in whole blocks, for the scraper to add to
+   * the endpoint's written-blocks clock: that prefill wrote into the
+   * server's cache as much as the prefill this Envoy expected, and pushed
+   * out as much (docs/hashing.md "Evictions"). The next scrape takes the
+   * clock's advance past it as what was expected. 0: none; not published.
+   */
+  fold: u32 = 0;
+
+  /** What one scrape found is read at once: cleared before the next, which may not observe (a failed scrape). */
+  clearFound(): void {
+    this.found = 0;
+    this.fold = 0;
+  }
 
   /**
    * One scrape: `queries` and `hits` are the server's prefix-cache
@@ -52,7 +68,7 @@ export class UnexpectedPrefill {
    * blocks per token are learned, or across a counter or clock reset.
    */
   observe(queries: f64, hits: f64, clocks: RoutedClocks, nowMs: i64): void {
-    this.found = 0;
+    this.clearFound();
     if (!isFinite(queries) || !isFinite(hits) || queries < 0 || hits < 0) return;
     this.promptBlocks.learn(queries, clocks.prompt);
     const misses = queries > hits ? queries - hits : 0;
@@ -72,6 +88,8 @@ export class UnexpectedPrefill {
       this.atMs = nowMs;
       this.owed = 0;
       this.found = beyond;
+      this.fold = <u32>Math.floor(beyond + 0.5);
+      this.writtenSeen = clocks.written + this.fold; // wrapping clock
       return;
     }
     const short = 0 - beyond; // >= 0 here (0 - x, not -x: no negative zero)

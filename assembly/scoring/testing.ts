@@ -269,31 +269,37 @@ export function snapshotRoundTrip(json: Uint8Array): string {
 }
 
 /** Values per scrape in observeUnexpectedPrefill's result. */
-const UNEXPECTED_OUT: i32 = 5;
+const UNEXPECTED_OUT: i32 = 6;
 
 /**
  * Drives UnexpectedPrefill through scrapes. `steps` holds 7 numbers per
  * scrape: the server's prefix-cache queries and hits, this Envoy's written
  * and prompt clocks, its pending blocks and pace, and the scrape's time
- * (ms). Returns 5 per scrape: owed, blocks, atMs, what remains at that
- * time and pace, and the learned prompt blocks per token (NaN until
- * learned).
+ * (ms). The written clock each scrape reads also carries what earlier
+ * scrapes folded into it, as the scraper adds it (publishScrape). Returns 6
+ * per scrape: owed, blocks, atMs, what remains at that time and pace, the
+ * learned prompt blocks per token (NaN until learned), and the blocks
+ * folded into the clock.
  */
 export function observeUnexpectedPrefill(steps: Float64Array): Float64Array {
   const u = new UnexpectedPrefill();
   const n = steps.length / 7;
   const out = new Float64Array(n * UNEXPECTED_OUT);
+  let folded: u32 = 0;
   for (let i = 0; i < n; i++) {
     const at = i * 7;
-    const clocks = new RoutedClocks(<u32>(<u64>steps[at + 2]), <u32>(<u64>steps[at + 3]), <i32>steps[at + 4], steps[at + 5]);
+    const written = <u32>(<u64>steps[at + 2]) + folded; // wrapping clock
+    const clocks = new RoutedClocks(written, <u32>(<u64>steps[at + 3]), <i32>steps[at + 4], steps[at + 5]);
     const now = <i64>steps[at + 6];
     u.observe(steps[at], steps[at + 1], clocks, now);
+    folded += u.fold;
     const o = i * UNEXPECTED_OUT;
     out[o] = u.owed;
     out[o + 1] = u.blocks;
     out[o + 2] = <f64>u.atMs;
     out[o + 3] = u.remaining(now, clocks.pace);
     out[o + 4] = u.promptBlocks.learned ? u.promptBlocks.ratio : NaN;
+    out[o + 5] = <f64>u.fold;
   }
   return out;
 }

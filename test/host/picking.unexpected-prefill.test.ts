@@ -26,6 +26,7 @@ import {
   uniquePrompt,
   waitAheadOf,
   writtenBlocksOf,
+  uncachedOf,
   type VllmState,
 } from "./fixtures/vllm.js";
 import { ensureBuilt } from "../support";
@@ -49,13 +50,13 @@ const coldPrompt = (i: number) => chat(`${uniquePrompt(i)} `.repeat(60), true);
  * and missed as many for every block it expected uncached (its written
  * clock), plus `unexpected[address]` tokens missed beyond that.
  */
-function pages(host: ProxyWasmHost, unexpected: Record<string, number> = {}): Record<string, VllmState> {
+function pages(host: ProxyWasmHost, unexpected: Record<string, number> = {}, page: VllmState = IDLE_PAGE): Record<string, VllmState> {
   const out: Record<string, VllmState> = {};
   for (const e of ENDPOINTS) {
     const queried = TOKENS_PER_BLOCK * promptBlocksOf(host, e);
     const missed = TOKENS_PER_BLOCK * writtenBlocksOf(host, e) + (unexpected[e] ?? 0);
     out[e] = {
-      ...IDLE_PAGE,
+      ...page,
       prefixQueries: 1_000_000 + queried + (unexpected[e] ?? 0),
       prefixHits: 500_000 + queried - TOKENS_PER_BLOCK * writtenBlocksOf(host, e),
     };
@@ -67,11 +68,12 @@ function pages(host: ProxyWasmHost, unexpected: Record<string, number> = {}): Re
 /**
  * A pool whose servers' pace is measured (a ~90-block prompt each,
  * first token 100 ms later) and whose prompt blocks per token are learned
- * (each has looked up 16,384 tokens since the first scrape).
+ * (each has looked up 16,384 tokens since the first scrape). Each server
+ * reports `page`'s cache.
  */
-async function learnedPool(): Promise<ProxyWasmHost> {
+async function learnedPool(page: VllmState = IDLE_PAGE): Promise<ProxyWasmHost> {
   const host = await newPool({ extra: { profile: "default", metrics: { intervalMs: 50 }, debugHeaders: true } });
-  scrapeRound(host, 50, pages(host));
+  scrapeRound(host, 50, pages(host, {}, page));
   const warmups = [0, 1, 2].map((i) => send(host, coldPrompt(i)));
   expect(new Set(warmups.map((s) => s.endpoint))).toEqual(new Set(ENDPOINTS));
   host.advance(100);
@@ -81,7 +83,7 @@ async function learnedPool(): Promise<ProxyWasmHost> {
   }
   for (let i = 0; i < 400 && ENDPOINTS.some((e) => promptBlocksOf(host, e) * TOKENS_PER_BLOCK < 16_384); i++)
     route(host, chat(uniquePrompt(1000 + i).repeat(70)));
-  scrapeRound(host, 50, pages(host));
+  scrapeRound(host, 50, pages(host, {}, page));
   return host;
 }
 
@@ -111,6 +113,7 @@ describe("unexpected prefill: what a server's counters show it prefilled beyond 
   it("a false hit: the prompt's home prefilled 100 blocks it was not sent; the prompt goes elsewhere until that prefill is done at its pace", async () => {
     const host = await learnedPool();
     const home = route(host, PROMPT)!;
+    const writtenBefore = writtenBlocksOf(host, home);
     // The next scrape: home missed 1,600 tokens (100 blocks at 16 tokens a block) that nobody routed there.
     scrapeRound(host, 50, pages(host, { [home]: 1600 }));
     const during = send(host, PROMPT);
@@ -119,6 +122,8 @@ describe("unexpected prefill: what a server's counters show it prefilled beyond 
     // 100 blocks ahead at home cost more than prefilling the 10-block prompt again elsewhere.
     expect(during.endpoint).not.toBe(home);
     during.stream.end("complete");
+    // What it prefilled wrote into home's cache: its written-blocks clock carries it.
+    expect(writtenBlocksOf(host, home)).toBe(writtenBefore + 100);
     // Drained at home's measured pace (~0.9 blocks per ms): 20 ms later, 20 × pace less.
     const pace = prefillPaceOf(host, home).blocksPerMs;
     host.advance(20);
@@ -130,6 +135,34 @@ describe("unexpected prefill: what a server's counters show it prefilled beyond 
     const after = send(host, PROMPT);
     expect(waitAheadOf(after)[home]).toBe(0);
     expect(after.endpoint).toBe(home);
+    after.stream.end("complete");
+    // The next scrape, whose counters match that clock, finds nothing more;
+    // nor does a failed one count again what an earlier one found.
+    scrapeRound(host, 50, pages(host));
+    expect(unexpectedStat(host, home)).toBe(100);
+    scrapeRound(host, 50, { ...pages(host), [home]: { status: 503 } });
+    expect(unexpectedStat(host, home)).toBe(100);
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
+  it("what a false hit prefilled pushes older prefixes out of that server's cache: with a 64-block cache, the prompt is no longer held there", async () => {
+    // 64 KV blocks of 16 tokens at the learned 1/16 index blocks per token: an eviction horizon of 64 index blocks.
+    const small: VllmState = { ...IDLE_PAGE, numGpuBlocks: 64 };
+    const host = await learnedPool(small);
+    const home = route(host, PROMPT)!;
+    const held = send(host, PROMPT);
+    expect(held.endpoint).toBe(home);
+    expect(uncachedOf(held)[home]).toBeLessThan(blocksOf(PROMPT) / 2);
+    held.stream.end("complete");
+    // 100 blocks nobody routed there, more than the whole cache.
+    scrapeRound(host, 50, pages(host, { [home]: 1600 }, small));
+    host.advance(Math.ceil(100 / prefillPaceOf(host, home).blocksPerMs) + 1);
+    const after = send(host, PROMPT);
+    expect(waitAheadOf(after)[home]).toBe(0);
+    // Uncached at home as everywhere else.
+    expect(new Set(Object.values(uncachedOf(after)))).toEqual(new Set([uncachedOf(after)[home]]));
+    expect(uncachedOf(after)[home]).toBeGreaterThanOrEqual(blocksOf(PROMPT) - 1);
     after.stream.end("complete");
     expect(host.traps()).toEqual([]);
     host.close();

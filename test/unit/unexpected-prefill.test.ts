@@ -12,14 +12,14 @@ beforeAll(async () => {
 
 /** A scrape: the server's counters, this Envoy's clocks and queue, and when. */
 type Scrape = { queries: number; hits: number; written: number; prompt: number; pending: number; pace: number; now: number };
-/** What the detector holds after it: owed, blocks, atMs, what remains then, the learned ratio (null: not yet). */
-type After = [number, number, number, number, number | null];
+/** What the detector holds after it: owed, blocks, atMs, what remains then, the learned ratio (null: not yet), the blocks folded into the clock. */
+type After = [number, number, number, number, number | null, number];
 
 function observe(scrapes: Scrape[]): After[] {
   const flat = scrapes.flatMap((s) => [s.queries, s.hits, s.written, s.prompt, s.pending, s.pace, s.now]);
   const got = Array.from(u.observeUnexpectedPrefill(new Float64Array(flat)), (x) => (Number.isNaN(x) ? null : x));
   const out: After[] = [];
-  for (let i = 0; i < scrapes.length; i++) out.push(got.slice(i * 5, i * 5 + 5) as After);
+  for (let i = 0; i < scrapes.length; i++) out.push(got.slice(i * 6, i * 6 + 6) as After);
   return out;
 }
 
@@ -53,11 +53,12 @@ describe("unexpected prefill from the server's prefix-cache counters", () => {
     const falseHit = next(LEARNED, { missed: 1600, written: 10, routed: 100, pending: 10, now: 100 });
     const later = next(falseHit, { now: 130 });
     expect(observe([START, LEARNED, falseHit, later])).toEqual([
-      [0, 0, 0, 0, null],
-      [0, 0, 0, 0, R],
-      [0, 90, 100, 90, R],
-      // 30 ms on at 1 block per ms: 60 left.
-      [0, 90, 100, 60, R],
+      [0, 0, 0, 0, null, 0],
+      [0, 0, 0, 0, R, 0],
+      // Folded into the written-blocks clock: the next scrape reads it there as expected.
+      [0, 90, 100, 90, R, 90],
+      // 30 ms on at 1 block per ms: 60 left; the fold is not taken for a shortfall.
+      [0, 90, 100, 60, R, 0],
     ]);
   });
 
@@ -65,8 +66,8 @@ describe("unexpected prefill from the server's prefix-cache counters", () => {
     const routed = next(LEARNED, { written: 50, routed: 50, pending: 50, now: 100 });
     const admitted = next(routed, { missed: 800, pending: 50, now: 150 });
     expect(observe([START, LEARNED, routed, admitted]).slice(2)).toEqual([
-      [50, 0, 0, 0, R],
-      [0, 0, 0, 0, R],
+      [50, 0, 0, 0, R, 0],
+      [0, 0, 0, 0, R, 0],
     ]);
   });
 
@@ -76,9 +77,9 @@ describe("unexpected prefill from the server's prefix-cache counters", () => {
     const thirty = next(found, { missed: 480, now: 150 });
     const falseHit = next(thirty, { missed: 320, now: 200 });
     expect(observe([START, LEARNED, found, thirty, falseHit]).slice(2)).toEqual([
-      [30, 0, 0, 0, R],
-      [0, 0, 0, 0, R],
-      [0, 20, 200, 20, R],
+      [30, 0, 0, 0, R, 0],
+      [0, 0, 0, 0, R, 0],
+      [0, 20, 200, 20, R, 20],
     ]);
   });
 
@@ -86,14 +87,14 @@ describe("unexpected prefill from the server's prefix-cache counters", () => {
     const first = next(LEARNED, { missed: 1600, now: 100 });
     const second = next(first, { missed: 800, now: 120 });
     expect(observe([START, LEARNED, first, second]).slice(2)).toEqual([
-      [0, 100, 100, 100, R],
-      [0, 130, 120, 130, R],
+      [0, 100, 100, 100, R, 100],
+      [0, 130, 120, 130, R, 50],
     ]);
   });
 
   it.each([
-    ["before the ratio is learned", [START, next(START, { missed: 1600, now: 50 })], [0, 0, 0, 0, null]],
-    ["across a server restart (counters back to near 0)", [START, LEARNED, { ...LEARNED, queries: 5000, hits: 0, now: 100 }], [0, 0, 0, 0, R]],
+    ["before the ratio is learned", [START, next(START, { missed: 1600, now: 50 })], [0, 0, 0, 0, null, 0]],
+    ["across a server restart (counters back to near 0)", [START, LEARNED, { ...LEARNED, queries: 5000, hits: 0, now: 100 }], [0, 0, 0, 0, R, 0]],
     [
       "after a server restart, only what the counters add since",
       [
@@ -102,19 +103,19 @@ describe("unexpected prefill from the server's prefix-cache counters", () => {
         { ...LEARNED, queries: 5000, hits: 0, now: 100 },
         next({ ...LEARNED, queries: 5000, hits: 0 }, { missed: 1600, written: 100, now: 150 }),
       ],
-      [0, 0, 0, 0, R],
+      [0, 0, 0, 0, R, 0],
     ],
     [
       "across a reset clock (this Envoy's in-flight value started again)",
       [START, LEARNED, { ...next(LEARNED, { missed: 1600, now: 100 }), written: 0 }],
-      [0, 0, 0, 0, R],
+      [0, 0, 0, 0, R, 0],
     ],
     [
       "a page whose counters are not counts changes nothing (what is owed stays)",
       [START, LEARNED, next(LEARNED, { written: 50, routed: 50, pending: 50, now: 100 }), { ...LEARNED, hits: -1, written: 50, pending: 0, now: 150 }],
-      [50, 0, 0, 0, R],
+      [50, 0, 0, 0, R, 0],
     ],
-    ["without a pace nothing remains: nothing says when it ends", [START, LEARNED, next(LEARNED, { missed: 1600, pace: 0, now: 100 })], [0, 100, 100, 0, R]],
+    ["without a pace nothing remains: nothing says when it ends", [START, LEARNED, next(LEARNED, { missed: 1600, pace: 0, now: 100 })], [0, 100, 100, 0, R, 100]],
   ] as Array<[string, Scrape[], After]>)("%s", (_name, scrapes, last) => {
     expect(observe(scrapes).at(-1)).toEqual(last);
   });
@@ -133,12 +134,13 @@ describe("unexpected prefill from the server's prefix-cache counters", () => {
       fc.property(fc.array(scrape, { maxLength: 30 }), (scrapes) => {
         // A scrape whose counters are not counts (NaN, negative) is ignored: what is owed stays as the last valid one left it.
         let bound = 0;
-        for (const [i, [owed, blocks, , remaining, ratio]] of observe(scrapes).entries()) {
+        for (const [i, [owed, blocks, , remaining, ratio, fold]] of observe(scrapes).entries()) {
           const { queries, hits, pending } = scrapes[i];
           if (Number.isFinite(queries) && Number.isFinite(hits) && queries >= 0 && hits >= 0) bound = Math.max(0, pending);
           expect(owed >= 0 && owed <= bound).toBe(true);
           expect(blocks >= 0 && Number.isFinite(blocks)).toBe(true);
           expect(remaining >= 0 && remaining <= blocks).toBe(true);
+          expect(Number.isInteger(fold) && fold >= 0 && fold <= blocks + 0.5).toBe(true);
           if (ratio !== null) expect(ratio >= 0 && ratio <= 1).toBe(true);
         }
       }),
