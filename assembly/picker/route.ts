@@ -493,7 +493,8 @@ export class Router {
     }
     const changed = changeInFlight(this.store, endpoint, change, null);
     const ends = this.turnEnds;
-    if (!failed && changed && endKey != 0 && ends != null) ends.record(endKey, endpoint, change.clockAfter);
+    // The free part of its cache now is what its history queues behind there: one read of the published states.
+    if (!failed && changed && endKey != 0 && ends != null) ends.record(endKey, endpoint, change.clockAfter, readStates(this.store), this.blocks.blockSize);
     if (failed && hashes.length > matchedBlocks) this.index.forget(hashes, matchedBlocks, endpoint);
   }
 

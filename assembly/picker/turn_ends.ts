@@ -5,8 +5,10 @@
 // horizon; a request's own life spreads from a sixth of that mean to
 // twice it, and the history joins the server's free queue only when it
 // ends. So a chat request that ends records, keyed by the hash of its
-// rendering's last whole block, its endpoint and that endpoint's
-// written-blocks clock then; the next turn's rendering continues this one
+// rendering's last whole block, its endpoint and the written-blocks clock
+// its history lasts until there: the clock then plus a share of the part
+// of the cache free then, which is ahead of the history in the server's
+// least-recently-used order. The next turn's rendering continues this one
 // with the reply, so the hash at its reply's start block is the key.
 //
 // A rendering cut at prefix.maxBlocks has no last whole block of its own,
@@ -31,7 +33,7 @@ import { xxh64 } from "../hashing/xxhash64";
 import { PastHashed } from "../scoring/scorer";
 import { Turns } from "./turns";
 
-export const TURN_ENDS_KEY_PREFIX = "llm-picker/prefix/v1/ends/";
+export const TURN_ENDS_KEY_PREFIX = "llm-picker/prefix/v2/ends/";
 /** 1,024 buckets × 16 entries: the last end of 16,384 conversations. */
 const TURN_ENDS_BUCKETS: i32 = 1024;
 const TURN_ENDS_ENTRIES: i32 = 16;
@@ -41,6 +43,16 @@ const TURN_ENDS_ENTRIES: i32 = 16;
  * a bounded cost for a long tool result.
  */
 const CUT_KEY_MESSAGE_BYTES: i32 = 1024;
+/**
+ * The share of the cache's free part, at a turn's end, that may be written
+ * before its history is taken as pushed out there. The history joins the
+ * free queue behind the blocks free then, and what the server writes takes
+ * blocks from that queue's head; but prompts that hit cached blocks in the
+ * queue take those out of it too, so less than the whole free part is
+ * written before the history's own blocks go. Measured on the simulators'
+ * request logs: docs/hashing.md "A conversation's last turn".
+ */
+const END_FREE_SHARE: f64 = 0.85;
 /** Seeds a cut rendering's end key apart from the chain hashes that key other ends. */
 const CUT_KEY_SEED: u64 = 0x6c6c6d2d63757421;
 
@@ -56,6 +68,14 @@ export function cutTurnKey(last: u64, turns: Turns, through: i32): u64 {
   const seed = last ^ CUT_KEY_SEED ^ ((<u64>through << 40) | span);
   const key = xxh64(at, <usize>len, seed);
   return key != 0 ? key : 1;
+}
+
+/** Most blocks a history is taken to last: the clock's difference must stay a positive i32. */
+const MAX_LASTS: f64 = 1073741824; // 2^30
+
+/** Whether the clock `now` is past the clock an end's history lasts until (`until`), both wrapping. */
+function writtenOver(now: u32, until: u32): bool {
+  return <i32>(now - until) > 0;
 }
 
 /** Whether a rendering hashed to `n` blocks was cut at prefix.maxBlocks. */
@@ -75,9 +95,24 @@ export class TurnEnds {
     this.map = new KeyedBuckets(store, TURN_ENDS_KEY_PREFIX, TURN_ENDS_BUCKETS, TURN_ENDS_ENTRIES);
   }
 
-  /** A request whose rendering's last whole block hashed to `key` ended at `endpoint`, its clock then `clock`. */
-  record(key: u64, endpoint: string, clock: u32): bool {
-    return this.map.record(key, endpointId(endpoint), clock);
+  /**
+   * A request whose rendering's last whole block hashed to `key` ended at
+   * `endpoint`, its written-blocks clock then `clock`: recorded with the
+   * clock its history lasts until there, END_FREE_SHARE of the part of
+   * the cache that running requests leave free (`states`: the published
+   * states). Not recorded where that endpoint's cache size is unknown: its
+   * next turn is judged by the index alone.
+   */
+  record(key: u64, endpoint: string, clock: u32, states: Array<EndpointState>, blockBytes: i32): bool {
+    for (let i = 0; i < states.length; i++) {
+      const s = unchecked(states[i]);
+      if (s.address != endpoint) continue;
+      const free = freeClockBlocks(s, blockBytes);
+      if (!(free > 0)) return false;
+      const lasts = <u32>Math.min(Math.floor(free * END_FREE_SHARE), MAX_LASTS);
+      return this.map.record(key, endpointId(endpoint), clock + lasts); // wrapping clock
+    }
+    return false;
   }
 
   /**
@@ -91,7 +126,7 @@ export class TurnEnds {
    */
   judgeTurn(matched: Int32Array, states: Array<EndpointState>, hashes: StaticArray<u64>, whole: i32, replyStart: i32, blocks: BlockConfig, turns: Turns): u64 {
     const n = hashes.length;
-    if (replyStart > 0 && replyStart <= n) this.judge(matched, states, unchecked(hashes[replyStart - 1]), replyStart, blocks.blockSize);
+    if (replyStart > 0 && replyStart <= n) this.judge(matched, states, unchecked(hashes[replyStart - 1]), replyStart);
     if (!isCut(n, blocks)) return whole > 0 && whole <= n && whole < blocks.maxBlocks ? unchecked(hashes[whole - 1]) : 0;
     return cutTurnKey(unchecked(hashes[n - 1]), turns, turns.count);
   }
@@ -110,7 +145,7 @@ export class TurnEnds {
     if (!isCut(n, blocks)) return null;
     const reply = turns.lastReply();
     if (reply <= 0) return null;
-    const holder = this.cutHolder(matched, states, cutTurnKey(unchecked(hashes[n - 1]), turns, reply), n, blocks.blockSize);
+    const holder = this.cutHolder(matched, states, cutTurnKey(unchecked(hashes[n - 1]), turns, reply), n);
     if (holder < 0) return null;
     return new PastHashed(holder, turnBlocks(turns, turns.afterReply(reply), blocks.blockSize), turnBlocks(turns, turns.firstReply(), blocks.blockSize));
   }
@@ -120,16 +155,14 @@ export class TurnEnds {
    * `key`), while it still holds the `hashed` blocks and has not written
    * over the rest since (as `judge` measures); -1 otherwise.
    */
-  private cutHolder(matched: Int32Array, states: Array<EndpointState>, key: u64, hashed: i32, blockBytes: i32): i32 {
+  private cutHolder(matched: Int32Array, states: Array<EndpointState>, key: u64, hashed: i32): i32 {
     const end = this.map.lookup(key);
     if (end == null) return -1;
     for (let i = 0; i < states.length && i < matched.length; i++) {
       const s = unchecked(states[i]);
       if (endpointId(s.address) != end.endpointId) continue;
       if (unchecked(matched[i]) < hashed) return -1;
-      const free = freeClockBlocks(s, blockBytes);
-      const written = <i32>(s.writtenBlocks - end.value);
-      return free > 0 && written > 0 && <f64>written > free ? -1 : i;
+      return writtenOver(s.writtenBlocks, end.value) ? -1 : i;
     }
     return -1;
   }
@@ -138,24 +171,20 @@ export class TurnEnds {
    * Corrects `matched` at the endpoint where the previous turn of this
    * request's conversation ended (its rendering's whole blocks hashed to
    * `key`: the hash at this request's reply start, `replyStart` blocks), when
-   * it ended there and the endpoint's cache size is known. What that
-   * server wrote since is measured against the part of its cache that
-   * running requests leave free, which the history joined when the turn
-   * ended: more, and the history is taken as evicted there (it keeps only
-   * what another endpoint also holds, a prompt the pool shares); not
-   * more, and it holds the previous prompt. Nothing changes when no end
-   * was recorded or the endpoint's cache size is unknown.
+   * its end was recorded there (with its cache size known then). Its
+   * written-blocks clock past the clock the end recorded the history to
+   * last until (record), and the history is taken as evicted there (it
+   * keeps only what another endpoint also holds, a prompt the pool
+   * shares); not past it, and it holds the previous prompt. Nothing
+   * changes when no end was recorded.
    */
-  private judge(matched: Int32Array, states: Array<EndpointState>, key: u64, replyStart: i32, blockBytes: i32): void {
+  private judge(matched: Int32Array, states: Array<EndpointState>, key: u64, replyStart: i32): void {
     const end = this.map.lookup(key);
     if (end == null) return;
     for (let i = 0; i < states.length && i < matched.length; i++) {
       const s = unchecked(states[i]);
       if (endpointId(s.address) != end.endpointId) continue;
-      const free = freeClockBlocks(s, blockBytes);
-      if (free <= 0) return;
-      const written = <i32>(s.writtenBlocks - end.value); // wrapping; below 0: another worker's newer clock
-      if (written > 0 && <f64>written > free) unchecked((matched[i] = min(unchecked(matched[i]), mostElsewhere(matched, i))));
+      if (writtenOver(s.writtenBlocks, end.value)) unchecked((matched[i] = min(unchecked(matched[i]), mostElsewhere(matched, i))));
       else if (unchecked(matched[i]) < replyStart) unchecked((matched[i] = replyStart));
       return;
     }

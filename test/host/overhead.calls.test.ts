@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ProxyWasmHost } from "../../src/host/index.js";
-import { A, B, C, getModels, inFlightOf, newPool, penaltyUntilOf, pendingBlocksOf, scrapeRound, send, type Sent, stat, uniquePrompt } from "./fixtures/vllm.js";
+import { A, B, C, getModels, IDLE_PAGE, inFlightOf, newPool, penaltyUntilOf, pendingBlocksOf, scrapeRound, send, type Sent, stat, uniquePrompt } from "./fixtures/vllm.js";
 import { ensureBuilt } from "../support";
 
 beforeAll(() => ensureBuilt("debug"));
@@ -31,13 +31,20 @@ describe("host calls per request", () => {
   // Route: index record + in-flight increment; end: in-flight decrement (with
   // the queued blocks) and, for a chat, where and when it ended (its next
   // turn reads that back: docs/hashing.md "A conversation's last turn").
+  // A chat's end is recorded with the free part of its server's cache, read
+  // from the published states: not recorded where no scrape told the cache size.
+  const completion = (i: number) => JSON.stringify({ model: "m", prompt: uniquePrompt(i), max_tokens: 8 });
   it.each([
-    ["a chat", "/v1/chat/completions", (i: number) => body(i), 2 + 1 + 1],
-    ["a completion", "/v1/completions", (i: number) => JSON.stringify({ model: "m", prompt: uniquePrompt(i), max_tokens: 8 }), 2 + 1],
+    // Reads: a completion's 4; a chat's end adds the published states, and
+    // where they give a cache size, its turn-end key before the write.
+    ["a chat, servers scraped", "/v1/chat/completions", body, true, 2 + 1 + 1, 4 + 1 + 1],
+    ["a chat, no cache size known", "/v1/chat/completions", body, false, 2 + 1, 4 + 1],
+    ["a completion", "/v1/completions", completion, false, 2 + 1, 4],
   ])(
-    "a non-streamed response releases its queued prefill with the in-flight count at the end: %s writes shared data %i times",
-    async (_name, path, request, writes) => {
-      const host = await newPool({ extra: DEFAULT });
+    "a non-streamed response releases its queued prefill with the in-flight count at the end: %s",
+    async (_name, path, request, scraped, writes, reads) => {
+      const host = await newPool({ extra: scraped ? { profile: "default", metrics: { intervalMs: INTERVAL } } : DEFAULT });
+      if (scraped) scrapeRound(host, INTERVAL, { [A]: IDLE_PAGE, [B]: IDLE_PAGE, [C]: IDLE_PAGE });
       send(host, request(0), { path })
         .stream.sendResponseHeaders([[":status", "200"]], false)
         .sendResponseBody("{}", true)
@@ -58,6 +65,7 @@ describe("host calls per request", () => {
       expect(pendingBlocksOf(host, ep)).toBe(0);
       expect(inFlightOf(host, ep)).toBe(0);
       expect(c.set_shared_data).toBe(writes);
+      expect(c.get_shared_data).toBe(reads);
       expect(host.traps()).toEqual([]);
       host.close();
     },

@@ -137,18 +137,57 @@ describe("a conversation's last turn: its history judged from the turn's end (do
     host.close();
   });
 
-  // At KV use 0.5 the free part is 20 blocks (13: the first turn's whole blocks and the reply's). An earlier request ran while 20
+  // At KV use 0.5 the free part is 20 blocks, and a history that ended then
+  // lasts 17 of them (0.85; 13 held: the first turn's whole blocks and the reply's). An earlier request ran while 20
   // blocks were written, so the index adds a mean life to its horizon and
   // keeps the first turn (which ended at once) past 20 blocks; the turn's end
-  // says the server has written more than its free part since.
+  // says the server has written more than its history lasts since.
   it.each([
-    ["within the free part: held", 16, 13],
-    ["past the free part, within the index's horizon: not held", 20, 0],
+    ["within what it lasts: held", 12, 13],
+    ["past what it lasts, within the index's horizon: not held", 17, 0],
   ])("a history written over after its turn ended, %s", async (_name, blocks, matched) => {
     const { host, horizon } = await firstTurnThenWritten(blocks);
     // The index's horizon: the free part and the mean life.
     expect(horizon).toBeGreaterThanOrEqual(24);
     expect(sendNext(host)).toEqual({ endpoint: A, matched });
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
+  // The history queues behind the part of the cache free when its turn
+  // ended, whatever the KV use is when the next turn comes: 24 to 26 blocks
+  // written since are past what a history lasts from KV use 0.5 (17 of a
+  // 20-block free part) and within it from KV use 0 (34 of 40).
+  it.each([
+    ["ended at KV use 0.5, next turn at 0: not held", 0.5, 0, 0],
+    ["ended at KV use 0, next turn at 0.5: held", 0, 0.5, 13],
+  ])("the free part at the turn's end decides: %s", async (_name, kvAtEnd, kvNow, matched) => {
+    const host = await pool(kvAtEnd);
+    const first = send(host, FIRST);
+    expect(first.endpoint).toBe(A);
+    endAll([first]);
+    const ended = writtenBlocksOf(host, A);
+    const after = writeAfter(host, A, ended, 23, 1_000);
+    expect(after).toBeGreaterThan(23);
+    expect(after).toBeLessThanOrEqual(26);
+    scrapeRound(host, 50, { [A]: { ...CACHE, kv: kvNow } });
+    expect(sendNext(host)).toEqual({ endpoint: A, matched });
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
+  it("no end is recorded where no scrape told the server's cache size: the index alone judges the next turn", async () => {
+    const host = await newPool({ endpoints: [A], extra: { profile: "default", metrics: { intervalMs: 50 } } });
+    scrapeRound(host, 50, { [A]: { waiting: 0, running: 0, kv: 0.5 } });
+    const first = send(host, FIRST);
+    endAll([first]);
+    // The cache size is known from here on. A few blocks written after the
+    // end are within the index's horizon (a free part of 20): held, where an
+    // end recorded without a free part would have lasted none of them.
+    scrapeRound(host, 50, { [A]: { ...CACHE, kv: 0.5 } });
+    const ended = writtenBlocksOf(host, A);
+    expect(writeAfter(host, A, ended, 4, 1_000)).toBeLessThanOrEqual(8);
+    expect(sendNext(host)).toEqual({ endpoint: A, matched: 13 });
     expect(host.traps()).toEqual([]);
     host.close();
   });
@@ -196,8 +235,8 @@ describe('a cut rendering\'s last turn: its server holds the rest past the hashe
   // 20 blocks were written (the index's horizon stays past what is written).
   const lacks = Math.ceil(JSON.stringify({ role: "user", content: "And the brakes?" }).length / 64);
   it.each([
-    ["within the free part: credited with the rest but the new question", 16, 2 * lacks],
-    ["past the free part: nothing known past the hashed blocks", 20, 0],
+    ["within what it lasts: credited with the rest but the new question", 12, 2 * lacks],
+    ["past what it lasts: nothing known past the hashed blocks", 17, 0],
   ])("%s", async (_name, blocks, uncachedCost) => {
     const { host } = await firstTurnThenWritten(blocks, { prefix: { maxBlocks: 8 }, debugHeaders: true });
     const next = send(host, NEXT);
