@@ -6,7 +6,22 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ProxyWasmHost } from "../../src/host/index.js";
-import { A, B, C, getModels, IDLE_PAGE, inFlightOf, newPool, penaltyUntilOf, pendingBlocksOf, scrapeRound, send, type Sent, stat, uniquePrompt } from "./fixtures/vllm.js";
+import {
+  A,
+  B,
+  C,
+  getModels,
+  IDLE_PAGE,
+  inFlightOf,
+  newPool,
+  penaltyUntilOf,
+  pendingBlocksOf,
+  scrapeRound,
+  send,
+  type Sent,
+  stat,
+  uniquePrompt,
+} from "./fixtures/vllm.js";
 import { ensureBuilt } from "../support";
 
 beforeAll(() => ensureBuilt("debug"));
@@ -40,36 +55,33 @@ describe("host calls per request", () => {
     ["a chat, servers scraped", "/v1/chat/completions", body, true, 2 + 1 + 1, 4 + 1 + 1],
     ["a chat, no cache size known", "/v1/chat/completions", body, false, 2 + 1, 4 + 1],
     ["a completion", "/v1/completions", completion, false, 2 + 1, 4],
-  ])(
-    "a non-streamed response releases its queued prefill with the in-flight count at the end: %s",
-    async (_name, path, request, scraped, writes, reads) => {
-      const host = await newPool({ extra: scraped ? { profile: "default", metrics: { intervalMs: INTERVAL } } : DEFAULT });
-      if (scraped) scrapeRound(host, INTERVAL, { [A]: IDLE_PAGE, [B]: IDLE_PAGE, [C]: IDLE_PAGE });
-      send(host, request(0), { path })
-        .stream.sendResponseHeaders([[":status", "200"]], false)
-        .sendResponseBody("{}", true)
-        .end("complete"); // warm-up
-      let ep = "";
-      const c = calls(host, () => {
-        const s = send(host, request(1), { path });
-        ep = s.endpoint!;
-        const queued = pendingBlocksOf(host, ep);
-        expect(queued).toBeGreaterThan(0);
-        s.stream.sendResponseHeaders([[":status", "200"]], false);
-        // As Envoy's HTTP/1 codec delivers a small response: the bytes, then an empty end of stream.
-        s.stream.sendResponseBody('{"choices":[]}', false);
-        expect(pendingBlocksOf(host, ep)).toBe(queued);
-        s.stream.sendResponseBody("", true);
-        s.stream.end("complete");
-      });
-      expect(pendingBlocksOf(host, ep)).toBe(0);
-      expect(inFlightOf(host, ep)).toBe(0);
-      expect(c.set_shared_data).toBe(writes);
-      expect(c.get_shared_data).toBe(reads);
-      expect(host.traps()).toEqual([]);
-      host.close();
-    },
-  );
+  ])("a non-streamed response releases its queued prefill with the in-flight count at the end: %s", async (_name, path, request, scraped, writes, reads) => {
+    const host = await newPool({ extra: scraped ? { profile: "default", metrics: { intervalMs: INTERVAL } } : DEFAULT });
+    if (scraped) scrapeRound(host, INTERVAL, { [A]: IDLE_PAGE, [B]: IDLE_PAGE, [C]: IDLE_PAGE });
+    send(host, request(0), { path })
+      .stream.sendResponseHeaders([[":status", "200"]], false)
+      .sendResponseBody("{}", true)
+      .end("complete"); // warm-up
+    let ep = "";
+    const c = calls(host, () => {
+      const s = send(host, request(1), { path });
+      ep = s.endpoint!;
+      const queued = pendingBlocksOf(host, ep);
+      expect(queued).toBeGreaterThan(0);
+      s.stream.sendResponseHeaders([[":status", "200"]], false);
+      // As Envoy's HTTP/1 codec delivers a small response: the bytes, then an empty end of stream.
+      s.stream.sendResponseBody('{"choices":[]}', false);
+      expect(pendingBlocksOf(host, ep)).toBe(queued);
+      s.stream.sendResponseBody("", true);
+      s.stream.end("complete");
+    });
+    expect(pendingBlocksOf(host, ep)).toBe(0);
+    expect(inFlightOf(host, ep)).toBe(0);
+    expect(c.set_shared_data).toBe(writes);
+    expect(c.get_shared_data).toBe(reads);
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
 
   it("a /v1/responses answer: its first chunk is read once for the id, recorded in one more write; later chunks and a chat's answer are not read", async () => {
     const host = await newPool({ extra: DEFAULT });

@@ -115,7 +115,11 @@ describe("unexpected prefill from the server's prefix-cache counters", () => {
       [START, LEARNED, next(LEARNED, { written: 50, routed: 50, pending: 50, now: 100 }), { ...LEARNED, hits: -1, written: 50, pending: 0, now: 150 }],
       [50, 0, 0, 0, R, 0],
     ],
-    ["without a pace nothing remains: nothing says when it ends", [START, LEARNED, next(LEARNED, { missed: 1600, pace: 0, now: 100 })], [0, 100, 100, 0, R, 100]],
+    [
+      "without a pace nothing remains: nothing says when it ends",
+      [START, LEARNED, next(LEARNED, { missed: 1600, pace: 0, now: 100 })],
+      [0, 100, 100, 0, R, 100],
+    ],
   ] as Array<[string, Scrape[], After]>)("%s", (_name, scrapes, last) => {
     expect(observe(scrapes).at(-1)).toEqual(last);
   });
