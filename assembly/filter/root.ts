@@ -358,7 +358,7 @@ export class RootContext {
     if (published != null) {
       // healthAt, not refreshHealth: the published state is kept for the next publish (shared_state.ts).
       stats.setHealthy(address, published.healthAt(now, stale));
-      stats.addUnexpectedPrefill(address, published!.unexpected.found);
+      stats.addUnexpectedPrefill(address, published!.unexpected.foundBlocks());
       const router = this.router;
       // The horizon as decisions see it: with what the in-flight counts measured (publishScrape read them).
       if (router != null) stats.setEvictionHorizon(address, router.horizonOf(published!));

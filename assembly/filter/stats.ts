@@ -258,10 +258,10 @@ export class Stats {
   }
 
   /** Prefill a scrape of the endpoint found beyond what this Envoy routed there, in index blocks (pool/unexpected_prefill.ts). */
-  addUnexpectedPrefill(endpoint: string, blocks: f64): void {
-    if (!(blocks >= 0.5)) return;
+  addUnexpectedPrefill(endpoint: string, blocks: u32): void {
+    if (blocks == 0) return;
     this.track(endpoint);
-    if (this.unexpected.has(endpoint)) incrementMetric(this.unexpected.get(endpoint), <i64>Math.round(Math.min(blocks, 1e12)));
+    if (this.unexpected.has(endpoint)) incrementMetric(this.unexpected.get(endpoint), <i64>blocks);
   }
 
   /**

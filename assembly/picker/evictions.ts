@@ -3,6 +3,7 @@
 // in-flight value) and its eviction horizon, the blocks written there after
 // which an entry no longer counts (docs/hashing.md "Evictions").
 import { EndpointState } from "../pool/endpoint_state";
+import { MAX_CLOCK_ADVANCE } from "../pool/in_flight";
 
 /**
  * Bytes of rendered prompt per token assumed until a server's blocks per
@@ -19,9 +20,6 @@ const BYTES_PER_TOKEN: f64 = 4;
 export function blocksPerTokenOf(s: EndpointState, blockBytes: i32): f64 {
   return s.hasBlocksPerToken ? s.blocksPerToken : BYTES_PER_TOKEN / <f64>blockBytes;
 }
-
-/** Largest horizon: the clock's difference must stay a positive i32. */
-const MAX_HORIZON: f64 = 1073741824; // 2^30
 
 /**
  * How many index blocks written to this server's KV cache push out an
@@ -40,7 +38,7 @@ export function evictionHorizon(s: EndpointState, blockBytes: i32): u32 {
   if (whole <= 0) return 0;
   let blocks = whole;
   if (s.hasKvCacheUsage && s.lifeWrittenBlocks >= 0) blocks = min(whole, freeClockBlocks(s, blockBytes) + <f64>s.lifeWrittenBlocks);
-  return <u32>Math.max(1, Math.min(blocks, MAX_HORIZON));
+  return <u32>Math.max(1, Math.min(blocks, MAX_CLOCK_ADVANCE));
 }
 
 /**

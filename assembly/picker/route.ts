@@ -35,7 +35,7 @@ import { discountPendingMatches, estimateDrained, poolPace, prefillPace, PromptS
 import { estimateSlotWait, mostSlots, waitsForPlace } from "./slot_wait";
 import { DecodeChange } from "../pool/decode_ends";
 import { addInFlight, changeInFlight, InFlightDelta, penalize, readInFlight } from "../pool/in_flight";
-import { poolStates, readStates } from "../pool/shared_state";
+import { poolStates, publishedState, readStates } from "../pool/shared_state";
 import { FLEET_MEMBERS_KEY, MEMBERS_KEY, Pool, PoolView } from "../pool/members";
 import { Labels } from "../pool/labels";
 import { MaglevTable } from "../fleet/maglev";
@@ -494,7 +494,7 @@ export class Router {
     const changed = changeInFlight(this.store, endpoint, change, null);
     const ends = this.turnEnds;
     // The free part of its cache now is what its history queues behind there: one read of the published states.
-    if (!failed && changed && endKey != 0 && ends != null) ends.record(endKey, endpoint, change.clockAfter, readStates(this.store), this.blocks.blockSize);
+    if (!failed && changed && endKey != 0 && ends != null) ends.record(endKey, endpoint, change.clockAfter, publishedState(this.store, endpoint), this.blocks.blockSize);
     if (failed && hashes.length > matchedBlocks) this.index.forget(hashes, matchedBlocks, endpoint);
   }
 

@@ -29,6 +29,7 @@ import { EndpointState } from "../pool/endpoint_state";
 import { endpointId } from "../prefix/endpoint_id";
 import { BlockConfig } from "../hashing/blocks";
 import { freeClockBlocks } from "./evictions";
+import { MAX_CLOCK_ADVANCE } from "../pool/in_flight";
 import { xxh64 } from "../hashing/xxhash64";
 import { PastHashed } from "../scoring/scorer";
 import { Turns } from "./turns";
@@ -70,9 +71,6 @@ export function cutTurnKey(last: u64, turns: Turns, through: i32): u64 {
   return key != 0 ? key : 1;
 }
 
-/** Most blocks a history is taken to last: the clock's difference must stay a positive i32. */
-const MAX_LASTS: f64 = 1073741824; // 2^30
-
 /** Whether the clock `now` is past the clock an end's history lasts until (`until`), both wrapping. */
 function writtenOver(now: u32, until: u32): bool {
   return <i32>(now - until) > 0;
@@ -99,20 +97,16 @@ export class TurnEnds {
    * A request whose rendering's last whole block hashed to `key` ended at
    * `endpoint`, its written-blocks clock then `clock`: recorded with the
    * clock its history lasts until there, END_FREE_SHARE of the part of
-   * the cache that running requests leave free (`states`: the published
-   * states). Not recorded where that endpoint's cache size is unknown: its
-   * next turn is judged by the index alone.
+   * the cache that running requests leave free (`state`: the endpoint's
+   * published state; null: none). Not recorded where its cache size is
+   * unknown: its next turn is judged by the index alone.
    */
-  record(key: u64, endpoint: string, clock: u32, states: Array<EndpointState>, blockBytes: i32): bool {
-    for (let i = 0; i < states.length; i++) {
-      const s = unchecked(states[i]);
-      if (s.address != endpoint) continue;
-      const free = freeClockBlocks(s, blockBytes);
-      if (!(free > 0)) return false;
-      const lasts = <u32>Math.min(Math.floor(free * END_FREE_SHARE), MAX_LASTS);
-      return this.map.record(key, endpointId(endpoint), clock + lasts); // wrapping clock
-    }
-    return false;
+  record(key: u64, endpoint: string, clock: u32, state: EndpointState | null, blockBytes: i32): bool {
+    if (state == null) return false;
+    const free = freeClockBlocks(state, blockBytes);
+    if (!(free > 0)) return false;
+    const lasts = <u32>Math.min(Math.floor(free * END_FREE_SHARE), MAX_CLOCK_ADVANCE);
+    return this.map.record(key, endpointId(endpoint), clock + lasts); // wrapping clock
   }
 
   /**

@@ -41,6 +41,13 @@ import { endpointId } from "../prefix/endpoint_id";
 import { DecodeChange, placeFreesInMs, withDecodeChange } from "./decode_ends";
 
 export const INFLIGHT_KEY = "llm-picker/pool/v9/inflight";
+/**
+ * The most a written-blocks clock is taken to advance (2^30 blocks): its
+ * wrapping differences are read as i32, so anything that spans more (a
+ * horizon, a history's life, what one scrape adds) is capped here, and a
+ * difference beyond it is a reset clock, not an advance.
+ */
+export const MAX_CLOCK_ADVANCE: f64 = 1073741824;
 const CAS_RETRIES: i32 = 16;
 /** Bytes of the count of endpoint entries at the start of the value. */
 const HEADER: i32 = 4;

@@ -83,6 +83,13 @@ export function readStates(store: KeyValueStore): Array<EndpointState> {
   return lastStates;
 }
 
+/** `address`'s published state (one shared-data read, decoded only when it changed), or null when none was published. */
+export function publishedState(store: KeyValueStore, address: string): EndpointState | null {
+  const states = readStates(store);
+  const i = findState(states, address);
+  return i >= 0 ? unchecked(states[i]) : null;
+}
+
 function findState(states: Array<EndpointState>, address: string): i32 {
   for (let i = 0; i < states.length; i++) if (unchecked(states[i]).address == address) return i;
   return -1;
@@ -95,7 +102,7 @@ function findState(states: Array<EndpointState>, address: string): i32 {
  * value back, and its eviction horizon with the lifeWrittenBlocks set
  * here), or null when the write kept losing or the host refused it. Once
  * published, prefill the scrape found the server did beyond what was
- * routed there is added to its written-blocks clock (UnexpectedPrefill.fold).
+ * routed there is added to its written-blocks clock (UnexpectedPrefill.foundBlocks).
  */
 export function publishScrape(store: KeyValueStore, address: string, metrics: EndpointMetrics | null, nowMs: i64): EndpointState | null {
   // One read of the endpoint's in-flight entry per scrape, for everything the scrape compares with what was routed there.
@@ -130,7 +137,8 @@ export function publishScrape(store: KeyValueStore, address: string, metrics: En
       publishedStates = states;
       // Prefill the server did beyond what was expected wrote into its cache
       // too: on the clock, it ages what the index and the turn ends hold there.
-      if (s.unexpected.fold > 0) addInFlight(store, address, 0, null, 0, s.unexpected.fold);
+      const found = s.unexpected.foundBlocks();
+      if (found > 0) addInFlight(store, address, 0, null, 0, found);
       return s;
     }
     if (r != STORE_CAS_MISMATCH) return null;

@@ -9,9 +9,7 @@
 // was written into the cache like the rest. docs/routing.md "Prefill the
 // server did not expect".
 import { ClockPerToken } from "./clock_per_token";
-
-/** A clock that moved further than this between two scrapes was reset, not advanced. */
-const MAX_CLOCK_STEP: f64 = 1073741824; // 2^30
+import { MAX_CLOCK_ADVANCE } from "./in_flight";
 
 /** What one scrape reads of this Envoy's in-flight entry for the endpoint (pool/in_flight.ts). */
 export class RoutedClocks {
@@ -44,21 +42,23 @@ export class UnexpectedPrefill {
   /** The unexpected prefill the last scrape that found some left there, in blocks, and that scrape's time (ms). */
   blocks: f64 = 0;
   atMs: i64 = 0;
-  /** What the last scrape found, in blocks (0: none; not published: the scraper's stats read it at once). */
+  /** What the last scrape found, in blocks (0: none; not published: the scraper reads it at once). */
   found: f64 = 0;
-  /**
-   * What the last scrape found, in whole blocks, for the scraper to add to
-   * the endpoint's written-blocks clock: that prefill wrote into the
-   * server's cache as much as the prefill this Envoy expected, and pushed
-   * out as much (docs/hashing.md "Evictions"). The next scrape takes the
-   * clock's advance past it as what was expected. 0: none; not published.
-   */
-  fold: u32 = 0;
 
   /** What one scrape found is read at once: cleared before the next, which may not observe (a failed scrape). */
   clearFound(): void {
     this.found = 0;
-    this.fold = 0;
+  }
+
+  /**
+   * What the last scrape found, in whole blocks: what the stats count, and
+   * what the scraper adds to the endpoint's written-blocks clock, since
+   * that prefill wrote into the server's cache as much as the prefill this
+   * Envoy expected, and pushed out as much (docs/hashing.md "Evictions").
+   * The next scrape takes the clock's advance past it as what was expected.
+   */
+  foundBlocks(): u32 {
+    return <u32>Math.min(Math.floor(this.found + 0.5), MAX_CLOCK_ADVANCE);
   }
 
   /**
@@ -78,7 +78,7 @@ export class UnexpectedPrefill {
     this.missesSeen = misses;
     this.writtenSeen = clocks.written;
     this.hasSeen = true;
-    if (!had || written > MAX_CLOCK_STEP || !this.promptBlocks.learned) {
+    if (!had || written > MAX_CLOCK_ADVANCE || !this.promptBlocks.learned) {
       this.owed = 0;
       return;
     }
@@ -88,8 +88,7 @@ export class UnexpectedPrefill {
       this.atMs = nowMs;
       this.owed = 0;
       this.found = beyond;
-      this.fold = <u32>Math.floor(beyond + 0.5);
-      this.writtenSeen = clocks.written + this.fold; // wrapping clock
+      this.writtenSeen = clocks.written + this.foundBlocks(); // wrapping clock
       return;
     }
     const short = 0 - beyond; // >= 0 here (0 - x, not -x: no negative zero)

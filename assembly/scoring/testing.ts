@@ -292,14 +292,14 @@ export function observeUnexpectedPrefill(steps: Float64Array): Float64Array {
     const clocks = new RoutedClocks(written, <u32>(<u64>steps[at + 3]), <i32>steps[at + 4], steps[at + 5]);
     const now = <i64>steps[at + 6];
     u.observe(steps[at], steps[at + 1], clocks, now);
-    folded += u.fold;
+    folded += u.foundBlocks();
     const o = i * UNEXPECTED_OUT;
     out[o] = u.owed;
     out[o + 1] = u.blocks;
     out[o + 2] = <f64>u.atMs;
     out[o + 3] = u.remaining(now, clocks.pace);
     out[o + 4] = u.promptBlocks.learned ? u.promptBlocks.ratio : NaN;
-    out[o + 5] = <f64>u.fold;
+    out[o + 5] = <f64>u.foundBlocks();
   }
   return out;
 }
