@@ -54,6 +54,8 @@ export class Stats {
   guardFired: u32 = defineMetric(MetricType.Counter, "llm_picker.hot_spot_guard");
   /** Decisions where the chosen endpoint holds fewer leading blocks than the best-matching one (default profile: load bound or queued prefill). */
   loadOverrodeAffinity: u32 = defineMetric(MetricType.Counter, "llm_picker.route.load_overrode_affinity");
+  /** Decisions made again because another worker changed the in-flight value between a decision's read and its write (docs/routing.md "Workers deciding at once"). */
+  redecided: u32 = defineMetric(MetricType.Counter, "llm_picker.route.redecided");
   decisionMicros: u32 = defineMetric(MetricType.Histogram, "llm_picker.decision_time_us");
   /** The filter's own time per scrape answer: the page read into the VM, parsed, published (Envoy's callout not included). */
   scrapeMicros: u32 = defineMetric(MetricType.Histogram, "llm_picker.scrape_time_us");
@@ -212,6 +214,11 @@ export class Stats {
 
   placementHint(): void {
     incrementMetric(this.fleetHintsFollowed, 1);
+  }
+
+  /** `n` decisions of one request were made again (RouteResult.redecided). */
+  decidedAgain(n: i32): void {
+    if (n > 0) incrementMetric(this.redecided, n);
   }
 
   forwarded(): void {

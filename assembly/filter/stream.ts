@@ -284,6 +284,7 @@ export class StreamContext {
     }
     if (stats == null) return;
     if (r.hintCredited) stats.placementHint();
+    stats.decidedAgain(r.redecided);
     stats.storedResponse(r.stored);
     if (r.outcome == Outcome.Pass) stats.passedTo(r.endpoint);
     else {

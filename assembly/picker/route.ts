@@ -7,11 +7,11 @@
 //   → pool states (published metrics + in-flight) → scorers/picker
 //   → index record + in-flight increment → routing header.
 import { Config } from "../config/types";
-import { KeyValueStore } from "../util/store";
+import { KeyValueStore, STORE_CAS_MISMATCH, STORE_OK } from "../util/store";
 import { Api, Header, LLMRequest, ParsedBody, RequestError } from "../request/types";
 import { detectApi } from "../request/api";
 import { bodyTooLargeError } from "../request/errors";
-import { HEADER_MODEL_REWRITE, HEADER_PRIORITY } from "../request/headers";
+import { HEADER_MODEL_REWRITE } from "../request/headers";
 import { rewriteModel, toLLMRequest } from "../request/llm_request";
 import { parseBody } from "../request/parse";
 import { ValidatedPrefixes } from "../request/validated_prefixes";
@@ -34,13 +34,14 @@ import { Pcg32 } from "../scoring/rng";
 import { discountPendingMatches, estimateDrained, poolPace, prefillPace, PromptSize } from "./prefill_running";
 import { estimateSlotWait, mostSlots, waitsForPlace } from "./slot_wait";
 import { DecodeChange } from "../pool/decode_ends";
-import { addInFlight, changeInFlight, InFlightDelta, penalize, readInFlight } from "../pool/in_flight";
+import { addInFlight, changeInFlight, InFlightDelta, penalize, readInFlight, tryChangeInFlight } from "../pool/in_flight";
 import { poolStates, publishedState, readStates } from "../pool/shared_state";
 import { FLEET_MEMBERS_KEY, MEMBERS_KEY, Pool, PoolView } from "../pool/members";
 import { Labels } from "../pool/labels";
 import { MaglevTable } from "../fleet/maglev";
 import { sessionKey } from "../fleet/session";
 import { formatPlacement, parsePlacement, parseSessionKey, Placement, SessionPlacements } from "../fleet/placements";
+import { adapterOf, creditPlacement, creditReply, fractions, placementOf, priorityOf, promptBlocksOf } from "./scoring_inputs";
 
 export enum Outcome {
   /** Not an inference call: forwarded to an endpoint picked on load only. */
@@ -107,6 +108,8 @@ export class RouteResult {
   replica: string = "";
   /** The index left out entries of this request's prefix that an endpoint has had written over since (docs/hashing.md "Evictions"). */
   evictionsSeen: bool = false;
+  /** Decisions made again: another worker changed the in-flight value between a decision's read and its write. */
+  redecided: i32 = 0;
   /** Fleet: a placement hint credited an endpoint with more of the request than the index knew. */
   hintCredited: bool = false;
   /** Fleet: the placement hint (fleet/placements.ts format) sent with a forwarded request, or returned with a hopped one's response; "" for none. */
@@ -270,7 +273,7 @@ export class Router {
     const req = toLLMRequest(p, headers, generatedId);
     r.request = req;
     r.streamed = p.stream;
-    const maxTokens = (r.maxTokens = p.maxTokens);
+    r.maxTokens = p.maxTokens;
     r.newBody = forwardedBody(body, p, headers, req);
     // Fleet: the session (0 outside a fleet) and where it was last seen going.
     let session: u64 = 0;
@@ -298,38 +301,56 @@ export class Router {
       hint = hop.placement.length > 0 ? parsePlacement(hop.placement) : null;
     }
     if (hint == null && session != 0 && placements != null) hint = placements.lookup(session);
-    const prefixOn = this.config.prefix.enabled;
-    if (prefixOn) r.hashes = hashRequest(req, this.blocks);
+    if (this.config.prefix.enabled) r.hashes = hashRequest(req, this.blocks);
+    const c = new ToDecide(req, headers, session, hint, stored, hop, nowMs);
+    c.promptBlocks = promptBlocksOf(body.length, this.blocks.blockSize, r.hashes.length);
+    // The workers decide at once on one shared view: a decision whose write finds the
+    // in-flight value changed since it read it is made again on the new value, so that
+    // two workers do not both send a request to the server that was idle before either
+    // (docs/routing.md "Workers deciding at once").
+    for (let attempt = 1; !this.decideBody(r, c, attempt >= DECISIONS_PER_REQUEST); attempt++) r.redecided = attempt;
+    return r;
+  }
 
+  /**
+   * One decision for a parsed request (routeBody), its result in `r`.
+   * Returns false when the in-flight value changed between this decision's
+   * read and its write: nothing was written or recorded, decide again. With
+   * `last` its change is written onto whatever came first, as every other
+   * change is.
+   */
+  private decideBody(r: RouteResult, c: ToDecide, last: bool): bool {
+    const prefixOn = this.config.prefix.enabled;
+    const req = c.req;
     const inflight = readInFlight(this.store);
     // Only the members that serve this model, when members name their models.
     const pool = this.pool.current().servingModel(req.targetModel);
     const addresses = pool.addresses;
     if (addresses.length == 0 && !this.pool.known()) {
       r.outcome = Outcome.Pass; // as above: Envoy balances until the first membership read
-      return r;
+      return true;
     }
-    r.states = poolStates(addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled, pool.usable);
+    r.states = poolStates(addresses, readStates(this.store), inflight, c.nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled, pool.usable);
     const matched = prefixOn ? this.matchIndex(r.hashes, addresses, r.states) : new Int32Array(addresses.length);
     r.evictionsSeen = prefixOn && this.index.lastEvicted > 0;
+    const hint = c.hint;
     if (hint != null && prefixOn) r.hintCredited = creditPlacement(matched, addresses, hint, r.hashes.length, this.index);
     // After the placement: where this replica saw the last turn end, that end knows more than the hint.
     const past = prefixOn ? this.judgeLastTurn(r, req, matched) : null;
     if (prefixOn && this.creditReplies) creditReply(matched, replyStartBlock(), replyEndBlock(), r.hashes.length);
-    const promptBlocks = promptBlocksOf(body.length, this.blocks.blockSize, r.hashes.length);
-    const prompt = new PromptSize(r.hashes.length, promptBlocks, this.blocks.blockSize);
+    const prompt = new PromptSize(r.hashes.length, c.promptBlocks, this.blocks.blockSize);
     prompt.past = past;
     // What the index credits, before matches on prefills still running are discounted (null: none were).
     let credited: Int32Array | null = null;
     if (prefixOn && this.spreadFirstPrefills) {
-      credited = discountPendingMatches(matched, r.states, this.index, nowMs, this.scoring.bound.waitRatio, prompt);
+      credited = discountPendingMatches(matched, r.states, this.index, c.nowMs, this.scoring.bound.waitRatio, prompt);
     }
     const pace = poolPace(r.states);
     const slots = mostSlots(r.states);
-    estimateDrained(r.states, nowMs, pace);
-    estimateSlotWait(r.states, pace, slots, prompt, credited != null ? credited : matched, inflight, nowMs);
+    estimateDrained(r.states, c.nowMs, pace);
+    estimateSlotWait(r.states, pace, slots, prompt, credited != null ? credited : matched, inflight, c.nowMs);
     const sreq = new ScoringRequest();
-    sreq.priority = priorityOf(headers);
+    sreq.priority = priorityOf(c.headers);
     sreq.adapter = adapterOf(req.targetModel, r.states);
     if (prefixOn) {
       sreq.prefixScores = fractions(matched, r.hashes.length);
@@ -339,52 +360,65 @@ export class Router {
     sreq.hashedBlocks = r.hashes.length;
     // A fleet's replicas each learn a shared prefix on their own: agree on where a new one goes.
     if (this.replicas != null && prefixOn) sreq.placement = placementOf(r.hashes, addresses, matched);
-    sreq.promptBlocks = promptBlocks;
+    sreq.promptBlocks = c.promptBlocks;
     sreq.pastHashed = past;
     const continues = continuesResponse(req);
-    if (continues) sreq.storedAt = storedIndex(stored, r.states);
+    if (continues) sreq.storedAt = storedIndex(c.stored, r.states);
     const d = decide(r.states, sreq, this.scoring, this.rng);
     r.decision = d;
     r.stored = storedOutcome(continues, d);
     r.recordsResponseId = req.body.api == Api.Responses;
-    if (d.status != STATUS_ROUTE || d.chosen < 0) return reject(r, d.status, d.reason);
-    r.outcome = Outcome.Route;
-    r.endpoint = unchecked(r.states[d.chosen]).address;
-    // The blocks it holds or is prefilling: only the rest is queued there.
-    r.matchedBlocks = unchecked((credited != null ? credited : matched)[d.chosen]);
-    r.pendingBlocks = prompt.uncachedAt(r.matchedBlocks, d.chosen);
-    // What this request makes the server write to its cache advances the server's clock.
-    const written = <u32>max(0, r.pendingBlocks);
-    const stamp = unchecked(r.states[d.chosen]).writtenBlocks + written;
-    // Indexed at pick time, as upstream (PreRequest); the response corrects it (forget).
-    if (r.hashes.length > 0) this.index.record(r.hashes, r.endpoint, stamp);
-    if (session != 0 && placements != null) {
-      // All blocks but the last: it may be partial, and then the next turn's block there differs.
-      const placed = new Placement(endpointId(r.endpoint), r.hashes.length - 1);
-      placements.record(session, placed);
-      if (hop != null) r.placement = formatPlacement(placed);
+    if (d.status != STATUS_ROUTE || d.chosen < 0) {
+      reject(r, d.status, d.reason);
+      return true;
     }
     const chosen = unchecked(r.states[d.chosen]);
-    // What it waits behind, for the pace its first token measures: the queue as this decision saw it,
-    // not blocks already prefilled whose first bytes are not back yet (they would read as a faster pace).
-    r.aheadBlocks = <i32>Math.round(chosen.queuedBlocks);
-    r.routedAtMs = nowMs;
-    r.routedClock = stamp;
-    r.waitsForPlace = waitsForPlace(chosen, slots);
+    // The blocks it holds or is prefilling: only the rest is queued there.
+    const matchedThere = unchecked((credited != null ? credited : matched)[d.chosen]);
+    const pending = prompt.uncachedAt(matchedThere, d.chosen);
+    // What this request makes the server write to its cache advances the server's clock.
+    const written = <u32>max(0, pending);
     const change = new InFlightDelta();
     change.count = 1;
-    change.blocks = r.pendingBlocks;
+    change.blocks = pending;
     change.written = written;
-    change.prompt = <u32>max(0, promptBlocks);
-    change.nowMs = nowMs;
+    change.prompt = <u32>max(0, c.promptBlocks);
+    change.nowMs = c.nowMs;
     // A queue the decision took as drained: this request's blocks start draining now (InFlightDelta.queueCreditMs).
     if (chosen.drainedMs > 0) change.queueCreditMs = chosen.drainedMs;
     // Recorded among the decoding requests when it says how long it will run (docs/routing.md "When places free").
-    const key = maxTokens > 0 ? max<u32>(this.decodeKeys.nextU32(), 1) : 0;
-    if (key != 0) change.decode = DecodeChange.add(key, nowMs, maxTokens);
-    if (changeInFlight(this.store, r.endpoint, change, inflight.value)) r.decodeKey = key;
+    const key = r.maxTokens > 0 ? max<u32>(this.decodeKeys.nextU32(), 1) : 0;
+    if (key != 0) change.decode = DecodeChange.add(key, c.nowMs, r.maxTokens);
+    let counted: bool = false;
+    if (last) counted = changeInFlight(this.store, chosen.address, change, inflight.value);
+    else {
+      const status = tryChangeInFlight(this.store, chosen.address, change, inflight.value);
+      if (status == STORE_CAS_MISMATCH) return false;
+      counted = status == STORE_OK;
+    }
+    r.outcome = Outcome.Route;
+    r.endpoint = chosen.address;
+    r.matchedBlocks = matchedThere;
+    r.pendingBlocks = pending;
+    if (counted) r.decodeKey = key;
+    const stamp = chosen.writtenBlocks + written;
+    // Indexed at pick time, as upstream (PreRequest); the response corrects it (forget).
+    if (r.hashes.length > 0) this.index.record(r.hashes, r.endpoint, stamp);
+    const placements = this.placements;
+    if (c.session != 0 && placements != null) {
+      // All blocks but the last: it may be partial, and then the next turn's block there differs.
+      const placed = new Placement(endpointId(r.endpoint), r.hashes.length - 1);
+      placements.record(c.session, placed);
+      if (c.hop != null) r.placement = formatPlacement(placed);
+    }
+    // What it waits behind, for the pace its first token measures: the queue as this decision saw it,
+    // not blocks already prefilled whose first bytes are not back yet (they would read as a faster pace).
+    r.aheadBlocks = <i32>Math.round(chosen.queuedBlocks);
+    r.routedAtMs = c.nowMs;
+    r.routedClock = stamp;
+    r.waitsForPlace = waitsForPlace(chosen, slots);
     this.routedCount++;
-    return r;
+    return true;
   }
 
   /** Where the response a /v1/responses request continues (previous_response_id) was answered; null: none, or not seen here. */
@@ -510,6 +544,31 @@ export class Router {
   }
 }
 
+/**
+ * Decisions one request may take when the in-flight value keeps changing
+ * under them: the last one writes its change onto whatever came first.
+ */
+const DECISIONS_PER_REQUEST: i32 = 3;
+
+/** What a decision of a parsed request uses besides the shared state: fixed across its attempts (Router.decideBody). */
+class ToDecide {
+  /** Blocks of the whole prompt (promptBlocksOf). */
+  promptBlocks: i32 = 0;
+  constructor(
+    public req: LLMRequest,
+    public headers: Array<Header>,
+    /** The fleet session (0 outside a fleet). */
+    public session: u64,
+    /** Where the session was last seen going (a hop's placement or this replica's). */
+    public hint: Placement | null,
+    /** Where the response it continues was answered. */
+    public stored: StoredAt | null,
+    /** What the forwarding replica sent, when it hopped here. */
+    public hop: Hop | null,
+    public nowMs: i64,
+  ) {}
+}
+
 /** Whether a request names the stored response it continues (`previous_response_id`). */
 function continuesResponse(req: LLMRequest): bool {
   const body = req.body.responses;
@@ -526,131 +585,11 @@ function storedOutcome(named: bool, d: Decision): Stored {
   return !named ? Stored.None : d.followedStored ? Stored.Followed : Stored.Unknown;
 }
 
-/**
- * Blocks of the whole prompt, estimated from the body size (hashing stops
- * at prefix.maxBlocks, so the hashes alone undercount long prompts; the JSON
- * body is within a few percent of the rendered prompt for text-heavy bodies).
- */
-function promptBlocksOf(bodyBytes: i32, blockSize: i32, hashed: i32): i32 {
-  const size = blockSize > 0 ? blockSize : 64;
-  const fromBody = (bodyBytes + size - 1) / size;
-  return fromBody > hashed ? fromBody : hashed;
-}
-
-/**
- * The chained hash at this block keys where a new prefix is placed: 8 blocks
- * of 64 bytes, about 128 tokens. A shorter key would send different prompts
- * that merely open alike to one server; a longer one would give requests
- * that share only a short prefix different keys. Prefixes shorter than this
- * are cheap to prefill on two servers.
- */
-const PLACEMENT_BLOCK: i32 = 8;
-
-/**
- * Rendezvous weights of the pool for a request whose prefix no endpoint
- * holds (null when some endpoint holds part of it: affinity decides then).
- * Every replica of a fleet computes the same weights for the same prefix,
- * so the first of them to see it and the others that see it later pick the
- * same server while its load allows (docs/fleet.md "Placing a new prefix").
- */
-function placementOf(hashes: StaticArray<u64>, addresses: Array<string>, matched: Int32Array): Float64Array | null {
-  if (hashes.length == 0) return null;
-  for (let i = 0; i < matched.length; i++) if (unchecked(matched[i]) > 0) return null;
-  const key = unchecked(hashes[min(hashes.length, PLACEMENT_BLOCK) - 1]);
-  const out = new Float64Array(addresses.length);
-  for (let i = 0; i < addresses.length; i++) unchecked((out[i] = <f64>(mix64(key ^ <u64>endpointId(unchecked(addresses[i]))) >> 11)));
-  return out;
-}
-
-/**
- * A placement hint says the endpoint held the session's last prompt, `blocks`
- * blocks long, when it was sent there: counted as matched up to this
- * request's hashed length, unless the index already knows more. The index
- * of a replica that just took the session over knows only what the session
- * shares with others (a system prompt), not the conversation.
- */
-function creditPlacement(matched: Int32Array, addresses: Array<string>, hint: Placement, hashed: i32, index: PrefixIndex): bool {
-  const blocks = min(hint.blocks, hashed);
-  if (blocks <= 0) return false;
-  for (let i = 0; i < addresses.length && i < matched.length; i++) {
-    if (endpointId(unchecked(addresses[i])) != hint.endpointId || unchecked(matched[i]) >= blocks) continue;
-    // The index recorded this prompt there itself and has seen the server write its cache over since.
-    if (index.evictedAt(i)) return false;
-    unchecked((matched[i] = blocks));
-    return true;
-  }
-  return false;
-}
-
-/**
- * The reply of the previous turn (its whole blocks [start, replyEnd)) is
- * cached on every endpoint that holds the prompt up to it: that endpoint
- * generated it (docs/routing.md "Replies are cached"). The index records
- * prompts only, so without this the server that holds a conversation looks
- * a reply's length less attractive than it is.
- */
-function creditReply(matched: Int32Array, start: i32, replyEnd: i32, hashed: i32): void {
-  const end = min(replyEnd, hashed);
-  if (start <= 0 || end <= start) return;
-  for (let i = 0; i < matched.length; i++) {
-    const m = unchecked(matched[i]);
-    if (m >= start && m < end) unchecked((matched[i] = end));
-  }
-}
-
-/** splitmix64's finalizer: spreads a 64-bit key over all bits. */
-function mix64(x: u64): u64 {
-  let z = x;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
-  return z ^ (z >> 31);
-}
-
 function reject(r: RouteResult, status: i32, reason: string): RouteResult {
   r.outcome = Outcome.Reject;
   r.status = status;
   r.error = new RequestError(status, reason, "", status == 429 ? "system_saturated" : "no_endpoints");
   return r;
-}
-
-function fractions(matched: Int32Array, total: i32): Float64Array {
-  const out = new Float64Array(matched.length);
-  if (total == 0) return out;
-  for (let i = 0; i < matched.length; i++) unchecked((out[i] = <f64>unchecked(matched[i]) / <f64>total));
-  return out;
-}
-
-/** Sheddable when x-gateway-inference-priority is a negative integer. */
-function priorityOf(headers: Array<Header>): i32 {
-  for (let i = 0; i < headers.length; i++) {
-    const h = unchecked(headers[i]);
-    if (h.name != HEADER_PRIORITY) continue;
-    const v = h.value.trim();
-    if (v.length < 2 || v.charCodeAt(0) != 0x2d) return 0;
-    let nonZero = false; // "-0" is zero, not negative: not sheddable
-    for (let j = 1; j < v.length; j++) {
-      const c = v.charCodeAt(j);
-      if (c < 0x30 || c > 0x39) return 0;
-      if (c != 0x30) nonZero = true;
-    }
-    return nonZero ? -1 : 0;
-  }
-  return 0;
-}
-
-/**
- * The LoRA adapter the request names. The model field names either a base
- * model or an adapter, and only the servers know which: we treat it as an
- * adapter when some endpoint reports it among its running or waiting
- * adapters, so base-model requests are not scored on adapter slots.
- */
-function adapterOf(model: string, states: Array<EndpointState>): string {
-  for (let i = 0; i < states.length; i++) {
-    const s = unchecked(states[i]);
-    if (!s.hasLoras) continue;
-    if (s.runningLoras.includes(model) || s.waitingLoras.includes(model)) return model;
-  }
-  return "";
 }
 
 /** The body to forward: unchanged unless x-gateway-model-name-rewrite asks for another model. */

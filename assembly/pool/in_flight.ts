@@ -305,16 +305,23 @@ export function addInFlight(store: KeyValueStore, address: string, delta: i32, f
 
 /** addInFlight with every field of the change (InFlightDelta). */
 export function changeInFlight(store: KeyValueStore, address: string, d: InFlightDelta, first: StoreValue | null): bool {
-  const id = endpointId(address);
   let v = first != null ? first! : store.get(INFLIGHT_KEY);
   for (let attempt = 0; attempt < CAS_RETRIES; attempt++) {
-    const next = withDelta(v.bytes, v.found, id, d);
-    const r = store.set(INFLIGHT_KEY, next, v.found ? v.cas : 0);
+    const r = tryChangeInFlight(store, address, d, v);
     if (r == STORE_OK) return true;
     if (r != STORE_CAS_MISMATCH) return false;
     v = store.get(INFLIGHT_KEY);
   }
   return false;
+}
+
+/**
+ * One compare-and-swap of `d` onto `seen`, the value as it was read:
+ * STORE_OK, STORE_CAS_MISMATCH (another change came first; nothing was
+ * written) or another host status.
+ */
+export function tryChangeInFlight(store: KeyValueStore, address: string, d: InFlightDelta, seen: StoreValue): i32 {
+  return store.set(INFLIGHT_KEY, withDelta(seen.bytes, seen.found, endpointId(address), d), seen.found ? seen.cas : 0);
 }
 
 /** Keeps only the entries of configured endpoints, and their decoding requests (bounded value after pool changes). */

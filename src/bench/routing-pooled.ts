@@ -100,6 +100,7 @@ function pool(trace: string, policy: PolicyName, runs: RoutingRun[]): RoutingRun
   const horizons = details.flatMap((d) => d.evictionHorizon ?? []);
   if (horizons.length > 0) detail.evictionHorizon = [Math.min(...horizons), Math.max(...horizons)];
   if (details.some((d) => d.unexpectedPrefill !== undefined)) detail.unexpectedPrefill = sum(details.map((d) => d.unexpectedPrefill ?? 0));
+  if (details.some((d) => d.redecided !== undefined)) detail.redecided = sum(details.map((d) => d.redecided ?? 0));
   return { result, detail };
 }
 

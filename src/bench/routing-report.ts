@@ -13,8 +13,8 @@ import type { RoutingResult, RoutingRun } from "./routing-types.js";
 /** The Markdown table (one row per trace × policy). */
 export function markdownTable(runs: RoutingRun[]): string {
   const lines = [
-    "| trace | policy | requests | errors | hit rate | TTFT p50 (ms) | p90 | p99 | server TTFT p50 | p90 | p99 | req/s | prefill busy | KV used | max/mean load | filter match | load overrode affinity | eviction horizon (blocks) | unexpected prefill (blocks) |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| trace | policy | requests | errors | hit rate | TTFT p50 (ms) | p90 | p99 | server TTFT p50 | p90 | p99 | req/s | prefill busy | KV used | max/mean load | filter match | load overrode affinity | eviction horizon (blocks) | unexpected prefill (blocks) | decided again |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   for (const { result: r, detail: d } of runs) {
     const match = d.filterMatchRatio === undefined ? "" : pct(d.filterMatchRatio);
@@ -26,10 +26,11 @@ export function markdownTable(runs: RoutingRun[]): string {
           ? String(d.evictionHorizon[0])
           : `${d.evictionHorizon[0]}–${d.evictionHorizon[1]}`;
     const unexpected = d.unexpectedPrefill === undefined ? "" : String(d.unexpectedPrefill);
+    const redecided = d.redecided === undefined ? "" : String(d.redecided);
     const busy = r.busy === undefined ? "" : pct(r.busy);
     const kv = r.kvUsage === undefined ? "" : pct(r.kvUsage);
     lines.push(
-      `| ${r.trace} | ${r.policy} | ${r.requests} | ${r.errors} | ${pct(r.hitRate)} | ${ms(r.ttftP50Ms)} | ${ms(r.ttftP90Ms)} | ${ms(r.ttftP99Ms)} | ${ms(r.serverTtftP50Ms ?? NaN)} | ${ms(r.serverTtftP90Ms ?? NaN)} | ${ms(r.serverTtftP99Ms ?? NaN)} | ${r.rps.toFixed(1)} | ${busy} | ${kv} | ${d.imbalance.toFixed(2)} | ${match} | ${guard} | ${horizon} | ${unexpected} |`,
+      `| ${r.trace} | ${r.policy} | ${r.requests} | ${r.errors} | ${pct(r.hitRate)} | ${ms(r.ttftP50Ms)} | ${ms(r.ttftP90Ms)} | ${ms(r.ttftP99Ms)} | ${ms(r.serverTtftP50Ms ?? NaN)} | ${ms(r.serverTtftP90Ms ?? NaN)} | ${ms(r.serverTtftP99Ms ?? NaN)} | ${r.rps.toFixed(1)} | ${busy} | ${kv} | ${d.imbalance.toFixed(2)} | ${match} | ${guard} | ${horizon} | ${unexpected} | ${redecided} |`,
     );
   }
   return lines.join("\n") + "\n";

@@ -84,6 +84,8 @@ export interface RoutingDetail {
   evictionHorizon?: [number, number];
   /** Prefill the filter's scrapes found the servers did beyond what it routed there, in index blocks, summed over the servers (filter policies only). */
   unexpectedPrefill?: number;
+  /** Decisions made again because another worker routed between their read and their write (filter policies only). */
+  redecided?: number;
   /** What the closed loop did (routing-sessions.ts). */
   loop: LoopFigures;
   /** The measured requests' client TTFT (model ms, ascending): what the percentiles read, kept to pool seeds (routing-pooled.ts). */
@@ -141,6 +143,8 @@ export interface RoutingBenchOptions {
   log?: (line: string) => void;
   /** Write each run's per-request server log here (--request-log; routing-run.ts writeServedLog). */
   servedLogDir?: string;
+  /** Envoy worker threads (--envoy-workers; default 1): with more, workers decide at once on one shared view. */
+  envoyWorkers?: number;
 }
 
 export interface RoutingRun {

@@ -185,7 +185,7 @@ async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy:
   const setup = policyEnvoy(policy, endpoints, options.wasmPath, options.filterOverride);
   pool.reset();
   recordServed(pool, options.servedLogDir !== undefined);
-  const envoy = await startEnvoy({ config: setup.config, substitutions: setup.substitutions, logLevel: "warning" });
+  const envoy = await startEnvoy({ config: setup.config, substitutions: setup.substitutions, logLevel: "warning", concurrency: options.envoyWorkers ?? 1 });
   try {
     if (setup.filter && !(await waitFilterHealthy(envoy, endpoints.length))) {
       const health = await envoy.stats("llm_picker\\.endpoint\\.(healthy|scrape_failures)\\.");
@@ -251,6 +251,7 @@ async function runOne(pool: SimPool, trace: TraceSpec, bodies: string[], policy:
       const total = find("llm_picker.prefix.total_blocks");
       detail.filterMatchRatio = total > 0 ? find("llm_picker.prefix.matched_blocks") / total : 0;
       detail.guardFired = find("llm_picker.hot_spot_guard") + find("llm_picker.route.load_overrode_affinity");
+      detail.redecided = find("llm_picker.route.redecided");
       const horizons = Object.values(await envoy.stats("llm_picker\\.endpoint\\.eviction_horizon_blocks\\."));
       if (horizons.length > 0) detail.evictionHorizon = [Math.min(...horizons), Math.max(...horizons)];
       detail.unexpectedPrefill = Object.values(await envoy.stats("llm_picker\\.endpoint\\.unexpected_prefill_blocks\\.")).reduce((a, b) => a + b, 0);
@@ -400,7 +401,9 @@ const USAGE = `Usage: npm run bench:routing -- [options]
   --timeout MS        per-request timeout, real ms (default 120000)
   --filter-config J   JSON merged into the filter's plugin configuration (seed-like and default),
                       e.g. '{"prefix":{"capacityPerEndpoint":2048}}'
-  --wasm FILE         filter module (default build/llm_picker.wasm)`;
+  --wasm FILE         filter module (default build/llm_picker.wasm)
+  --envoy-workers N   Envoy worker threads (default 1); with more, requests are decided on several
+                      threads at once against one shared view (the "decided again" column)`;
 
 export async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -428,6 +431,7 @@ export async function main(argv: string[]): Promise<number> {
       wasm: { type: "string" },
       "open-loop": { type: "boolean", default: false },
       "cold-start": { type: "boolean", default: false },
+      "envoy-workers": { type: "string", default: "1" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -446,6 +450,8 @@ export async function main(argv: string[]): Promise<number> {
   for (const p of policies) if (!isPolicyName(p)) return fail(`unknown policy "${p}"`);
   const servers = Number(values.servers);
   if (!Number.isInteger(servers) || servers < 1 || servers > 64) return fail("--servers must be an integer in 1..64");
+  const envoyWorkers = Number(values["envoy-workers"]);
+  if (!Number.isInteger(envoyWorkers) || envoyWorkers < 1 || envoyWorkers > 64) return fail("--envoy-workers must be an integer in 1..64");
   const requests = values.requests === undefined ? undefined : Number(values.requests);
   if (requests !== undefined && (!Number.isInteger(requests) || requests < 1)) return fail("--requests must be a positive integer");
   const seeded = values.seeds === undefined ? null : parseSeeds(values.seeds);
@@ -534,6 +540,7 @@ export async function main(argv: string[]): Promise<number> {
     wasmPath: values.wasm ? resolve(values.wasm) : undefined,
     openLoop: values["open-loop"],
     servedLogDir: values["request-log"] ? resolve(values["request-log"]) : undefined,
+    envoyWorkers,
   });
   // With --seeds, the goals read the pooled rows (each seed's run is named trace@seed).
   const pooled = seeded === null ? [] : poolSeeds(runs);

@@ -69,17 +69,19 @@ describe("pooling a trace's seeds", () => {
     expect(pooled.detail.filterMatchRatio).toBeUndefined();
     expect(pooled.detail.evictionHorizon).toBeUndefined();
     expect(pooled.detail.unexpectedPrefill).toBeUndefined();
+    expect(pooled.detail.redecided).toBeUndefined();
   });
 
-  it("the filter's own figures: the mean match ratio, the decisions where load overrode affinity and the unexpected prefill summed, the horizons' range", () => {
+  it("the filter's own figures: the mean match ratio, the decisions where load overrode affinity and the unexpected prefill and the decisions made again summed, the horizons' range", () => {
     const runs = [run(seededName("t", 1), "default", [1], 10, 5), run(seededName("t", 2), "default", [2], 10, 5)];
-    Object.assign(runs[0].detail, { filterMatchRatio: 0.6, guardFired: 3, evictionHorizon: [1800, 2300], unexpectedPrefill: 120 });
-    Object.assign(runs[1].detail, { filterMatchRatio: 0.7, guardFired: 4, evictionHorizon: [1700, 2200], unexpectedPrefill: 80 });
+    Object.assign(runs[0].detail, { filterMatchRatio: 0.6, guardFired: 3, evictionHorizon: [1800, 2300], unexpectedPrefill: 120, redecided: 2 });
+    Object.assign(runs[1].detail, { filterMatchRatio: 0.7, guardFired: 4, evictionHorizon: [1700, 2200], unexpectedPrefill: 80, redecided: 0 });
     const [pooled] = poolSeeds(runs);
     expect(pooled.detail.filterMatchRatio).toBeCloseTo(0.65, 12);
     expect(pooled.detail.guardFired).toBe(7);
     expect(pooled.detail.evictionHorizon).toEqual([1700, 2300]);
     expect(pooled.detail.unexpectedPrefill).toBe(200);
+    expect(pooled.detail.redecided).toBe(2);
   });
 
   it("one row per trace and policy, in the order they first appear; runs without a seed left out", () => {

@@ -13,6 +13,9 @@
  *  - no update is lost: every conversation's next turn scores exactly the
  *    prefix it should on the endpoint it was routed to, on every worker, and
  *    in-flight counts add up while streams are open and return to 0,
+ *  - a decision whose in-flight write finds another worker's change since
+ *    its read is made again (at most three decisions; the last writes onto
+ *    whatever came first), re-reading the buckets it matched,
  *  - retries are bounded: a bucket (or the in-flight key) that conflicts on
  *    every attempt is given up after the bounded retries, the request is
  *    still routed, nothing traps, the next requests work,
@@ -25,7 +28,7 @@ import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ProxyWasmHost, WasmResult, type HttpStream } from "../../src/host/index.js";
 import type { SharedDataGetEvent, SharedDataHooks, SharedDataSetEvent } from "../../src/host/shared.js";
-import { A, B, C, INFLIGHT_KEY, inFlightOf, poolConfig, send, totalInFlight } from "./fixtures/vllm.js";
+import { A, B, C, INFLIGHT_KEY, inFlightOf, poolConfig, send, stat, totalInFlight } from "./fixtures/vllm.js";
 import { chatBody, DEBUG_WASM, ensureBuilt } from "../support";
 
 const WORKERS = 4;
@@ -34,6 +37,12 @@ const BUCKET_PREFIX = "llm-picker/prefix/b";
 /** PrefixIndexConfig.casRetries and pool/shared_state.ts CAS_RETRIES: attempts before a write is given up. */
 const INDEX_CAS_ATTEMPTS = 8;
 const INFLIGHT_CAS_ATTEMPTS = 16;
+/**
+ * picker/route.ts DECISIONS_PER_REQUEST: a decision whose in-flight write
+ * finds the value changed since its read is made again, up to this many;
+ * the last writes its change onto whatever came first, with the retries.
+ */
+const DECISIONS_PER_REQUEST = 3;
 /** Bucket capacity in entries (docs/hashing.md "Layout"). */
 const BUCKET_ENTRIES = 128;
 /**
@@ -154,8 +163,19 @@ const otherWorker = (w: unknown): number => {
 class Interleaver {
   readonly open: Array<{ stream: HttpStream; c: Conversation | null }> = [];
   readonly counter = new SetCounter();
-  /** Whole requests (or stream ends) run inside a hook, by the key whose get they interrupted. */
-  readonly injected = { bucket: 0, inflight: 0 };
+  /**
+   * Whole requests (or stream ends) run inside a hook, by the key whose get
+   * they interrupted; `bucketRedecided`: those run at a bucket read of a
+   * decision that was then made again (its in-flight write found their
+   * change), so that read's bucket was read afresh and not written.
+   */
+  readonly injected = { bucket: 0, bucketRedecided: 0, inflight: 0 };
+  /** Top-level decisions made again because a request ran inside them (llm_picker.route.redecided). */
+  redecisions = 0;
+  /** Decisions the top-level request being routed has begun: each begins with its read of the in-flight key. */
+  private decisions = 0;
+  /** A request ran inside the top-level request's current decision. */
+  private interrupted = false;
   private pending: Conversation[] = [];
   private phase: "idle" | "route" | "end" = "idle";
   private left = 0;
@@ -163,7 +183,7 @@ class Interleaver {
 
   constructor(
     readonly host: ProxyWasmHost,
-    private readonly budget = 3,
+    private readonly budget = 6,
   ) {
     const hooks: SharedDataHooks = { afterGet: (e) => this.onGet(e), afterSet: this.counter.observe };
     this.remove = host.shared.intercept(hooks);
@@ -174,12 +194,19 @@ class Interleaver {
     const isBucket = e.key.startsWith(BUCKET_PREFIX);
     if (!isBucket && e.key !== INFLIGHT_KEY) return;
     if (this.phase === "route") {
+      // The last decision's write retries re-read the in-flight key: no new decision.
+      if (!isBucket && this.decisions < DECISIONS_PER_REQUEST) {
+        if (this.interrupted) this.redecisions++;
+        this.decisions++;
+        this.interrupted = false;
+      }
       // Routing phase: another worker routes a pending conversation now.
       const i = isBucket ? this.pending.findIndex((c) => c.bucket === e.key) : this.pending.length > 0 ? 0 : -1;
       if (i < 0) return;
       const [c] = this.pending.splice(i, 1);
       this.left--;
-      this.injected[isBucket ? "bucket" : "inflight"]++;
+      this.interrupted = true;
+      this.injected[isBucket ? (this.decisions < DECISIONS_PER_REQUEST ? "bucketRedecided" : "bucket") : "inflight"]++;
       this.route(c, otherWorker(e.vm));
       return;
     }
@@ -216,6 +243,8 @@ class Interleaver {
     while (this.pending.length > 0) {
       const c = this.pending.shift()!;
       this.left = this.budget;
+      this.decisions = 0;
+      this.interrupted = false;
       this.route(c, i++ % WORKERS);
     }
     this.left = 0;
@@ -312,8 +341,12 @@ describe("CAS under interleaved updates from 4 worker VMs (built filter)", () =>
 
     // Conflicts really happened, on bucket keys and on the in-flight key.
     expect(run.injected.bucket).toBeGreaterThan(0);
-    // Each request run at a bucket read wrote that bucket, so the reader's set(cas) failed exactly once for it.
+    expect(run.injected.bucketRedecided).toBeGreaterThan(0);
+    // Each request run at a bucket read of a last decision wrote that bucket, so the reader's set(cas) failed exactly once for it;
+    // one run at an earlier decision's made it decide again, reading the bucket afresh.
     expect(run.counter.mismatches.bucket).toBe(run.injected.bucket);
+    expect(run.redecisions).toBeGreaterThan(0);
+    expect(stat(host, "llm_picker.route.redecided")).toBe(run.redecisions);
     expect(run.counter.mismatches.inflight).toBeGreaterThan(0);
     // No lost in-flight increment: 24 open streams, counted where they went.
     const expectedOpen: Record<string, number> = Object.fromEntries(POOL.map((e) => [e, 0]));
@@ -340,7 +373,7 @@ describe("CAS under interleaved updates from 4 worker VMs (built filter)", () =>
     expect(host.logs("critical")).toEqual([]);
     console.info(
       `[index.concurrency] 24 conversations, 4 workers: ${run.injected.bucket + run.injected.inflight} requests/ends run between another VM's get and set ` +
-        `(${routing.injected.bucket} at a bucket read, ${routing.injected.inflight} at an in-flight read while routing; ${run.injected.inflight - routing.injected.inflight} ends); ` +
+        `(${routing.injected.bucket} at a last decision's bucket read, ${routing.injected.bucketRedecided} at an earlier one's, ${routing.injected.inflight} at an in-flight read while routing, ${run.redecisions} decisions made again; ${run.injected.inflight - routing.injected.inflight} ends); ` +
         `CAS_MISMATCH while routing: ${routing.bucket} bucket, ${routing.inflight} in-flight; after ending: ${run.counter.mismatches.inflight} in-flight total; ` +
         `${checks} checks, ${matchedBlocks} matched blocks all exact; bucket fill max ${Math.max(...bucketCounts(host))}/${BUCKET_ENTRIES}`,
     );
@@ -414,7 +447,9 @@ describe("CAS under interleaved updates from 4 worker VMs (built filter)", () =>
     });
     const stuck = send(host, new Conversation(201).firstBody(), { worker: 3 });
     expect(stuck.endpoint).toBeDefined();
-    expect(counter.mismatches.inflight).toBe(INFLIGHT_CAS_ATTEMPTS);
+    // Every decision but the last gave up at its one write; the last at its bounded retries.
+    expect(stat(host, "llm_picker.route.redecided")).toBe(DECISIONS_PER_REQUEST - 1);
+    expect(counter.mismatches.inflight).toBe(DECISIONS_PER_REQUEST - 1 + INFLIGHT_CAS_ATTEMPTS);
     expect(conflictingWrites).toBeGreaterThanOrEqual(INFLIGHT_CAS_ATTEMPTS);
     expect(totalInFlight(host)).toBe(1); // the increment was given up (fail open)
     host.shared.intercept({});
@@ -478,9 +513,14 @@ describe("CAS under interleaved updates from 4 worker VMs (built filter)", () =>
       s.stream.sendResponseHeaders([[":status", "200"]], true);
       s.stream.end("complete");
     };
+    // Worker 0's decisions but the last are interrupted by a write of the in-flight key (no change but its CAS):
+    // the last one, which writes whatever came first, reads the bucket with Y routed in between.
+    let decisions = 0;
     host.shared.intercept({
       afterGet: (e) => {
-        if (e.vm !== 0 || e.key !== key || injected) return;
+        if (e.vm !== 0 || injected) return;
+        if (e.key === INFLIGHT_KEY && ++decisions < DECISIONS_PER_REQUEST && e.value) host.sharedData.set(e.key, e.value, 0);
+        if (e.key !== key || decisions < DECISIONS_PER_REQUEST) return;
         injected = true;
         routeOn(y, 1);
       },
@@ -489,6 +529,7 @@ describe("CAS under interleaved updates from 4 worker VMs (built filter)", () =>
     routeOn(p, 0);
     host.shared.intercept({});
     expect(injected).toBe(true);
+    expect(stat(host, "llm_picker.route.redecided")).toBe(DECISIONS_PER_REQUEST - 1);
     expect(counter.mismatchByKey.get(key)).toBe(1);
     checkScores(host, [p, y], "control");
     host.close();

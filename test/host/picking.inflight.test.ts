@@ -5,7 +5,22 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { HttpStream, ProxyWasmHost } from "../../src/host/index.js";
-import { INFLIGHT_KEY, A, B, C, getModels, inFlightOf, newPool, poolConfig, send, totalInFlight, uniquePrompt } from "./fixtures/vllm.js";
+import {
+  INFLIGHT_KEY,
+  A,
+  B,
+  C,
+  getModels,
+  inFlightOf,
+  newPool,
+  pendingBlocksOf,
+  poolConfig,
+  send,
+  stat,
+  totalInFlight,
+  uniquePrompt,
+  waitAheadOf,
+} from "./fixtures/vllm.js";
 import { chatBody, ensureBuilt } from "../support";
 
 beforeAll(() => ensureBuilt("debug"));
@@ -45,6 +60,57 @@ describe("in-flight counts across worker VMs", () => {
     next.stream.end("complete");
     for (const s of held) s.end("complete");
     expect(totalInFlight(host)).toBe(0);
+    host.close();
+  });
+});
+
+describe('workers deciding at once (docs/routing.md "Workers deciding at once")', () => {
+  /** A prompt of about `blocks` 64-byte blocks, unique to `i`. */
+  const promptOf = (i: number, blocks: number) => chatBody([`${uniquePrompt(i)} ${"Read the ledger line by line. ".repeat(Math.ceil((blocks * 64) / 30))}`]);
+  const queued = (host: ProxyWasmHost) => ({ [A]: pendingBlocksOf(host, A), [B]: pendingBlocksOf(host, B), [C]: pendingBlocksOf(host, C) });
+
+  it("a decision whose write finds another worker's request routed since its read is made again on the new view", async () => {
+    const host = await newPool({ workers: 2, extra: { ...noScrape, profile: "default", debugHeaders: true } });
+    // Two 50-block prompts queue at two endpoints: the third is the one idle endpoint.
+    const opened = [send(host, promptOf(300, 50), { worker: 0 }), send(host, promptOf(301, 50), { worker: 1 })];
+    const idle = [A, B, C].find((e) => pendingBlocksOf(host, e) === 0)!;
+    expect(Object.values(queued(host)).sort((x, y) => x - y)).toEqual([0, 53, 53]);
+    // Worker 1 routes a 400-block prompt right after worker 0 read the in-flight value for its own decision.
+    let long: ReturnType<typeof send> | null = null;
+    host.shared.intercept({
+      afterGet: (e) => {
+        if (e.vm !== 0 || e.key !== INFLIGHT_KEY || long != null) return;
+        long = send(host, promptOf(302, 400), { worker: 1 });
+      },
+    });
+    const short = send(host, promptOf(303, 2), { worker: 0 });
+    host.shared.intercept({});
+    // Both saw `idle` idle; the long prompt went there first, so the short one, decided again, went elsewhere.
+    expect(long!.endpoint).toBe(idle);
+    expect(short.endpoint).not.toBe(idle);
+    expect(waitAheadOf(short)[idle]).toBeGreaterThan(350);
+    expect(stat(host, "llm_picker.route.redecided")).toBe(1);
+    // Each request counted once, where it went.
+    expect(totalInFlight(host)).toBe(4);
+    expect(inFlightOf(host, idle)).toBe(1);
+    expect(pendingBlocksOf(host, idle)).toBeGreaterThan(400);
+    for (const o of [...opened, long!, short]) o.stream.end("complete");
+    expect(totalInFlight(host)).toBe(0);
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
+  it("without a change in between, a decision is made once: one read and one write of the in-flight value", async () => {
+    const host = await newPool({ workers: 2, extra: noScrape });
+    const sets: string[] = [];
+    const gets: string[] = [];
+    host.shared.intercept({ afterGet: (e) => gets.push(e.key), afterSet: (e) => sets.push(e.key) });
+    const s = send(host, chatBody([uniquePrompt(320)]), { worker: 1 });
+    host.shared.intercept({});
+    expect(gets.filter((k) => k === INFLIGHT_KEY)).toHaveLength(1);
+    expect(sets.filter((k) => k === INFLIGHT_KEY)).toHaveLength(1);
+    expect(stat(host, "llm_picker.route.redecided") ?? 0).toBe(0);
+    s.stream.end("complete");
     host.close();
   });
 });
