@@ -401,9 +401,20 @@ export class Router {
     r.matchedBlocks = matchedThere;
     r.pendingBlocks = pending;
     if (counted) r.decodeKey = key;
-    const stamp = chosen.writtenBlocks + written;
+    // What it waits behind, for the pace its first token measures: the queue as this decision saw it,
+    // not blocks already prefilled whose first bytes are not back yet (they would read as a faster pace).
+    r.aheadBlocks = <i32>Math.round(chosen.queuedBlocks);
+    r.routedAtMs = c.nowMs;
+    r.routedClock = chosen.writtenBlocks + written;
+    r.waitsForPlace = waitsForPlace(chosen, slots);
+    this.recordRoute(r, c);
+    return true;
+  }
+
+  /** A decision that stands: its blocks indexed at its endpoint, and a fleet session's placement. */
+  private recordRoute(r: RouteResult, c: ToDecide): void {
     // Indexed at pick time, as upstream (PreRequest); the response corrects it (forget).
-    if (r.hashes.length > 0) this.index.record(r.hashes, r.endpoint, stamp);
+    if (r.hashes.length > 0) this.index.record(r.hashes, r.endpoint, r.routedClock);
     const placements = this.placements;
     if (c.session != 0 && placements != null) {
       // All blocks but the last: it may be partial, and then the next turn's block there differs.
@@ -411,14 +422,7 @@ export class Router {
       placements.record(c.session, placed);
       if (c.hop != null) r.placement = formatPlacement(placed);
     }
-    // What it waits behind, for the pace its first token measures: the queue as this decision saw it,
-    // not blocks already prefilled whose first bytes are not back yet (they would read as a faster pace).
-    r.aheadBlocks = <i32>Math.round(chosen.queuedBlocks);
-    r.routedAtMs = c.nowMs;
-    r.routedClock = stamp;
-    r.waitsForPlace = waitsForPlace(chosen, slots);
     this.routedCount++;
-    return true;
   }
 
   /** Where the response a /v1/responses request continues (previous_response_id) was answered; null: none, or not seen here. */

@@ -28,7 +28,10 @@
 // routed there, cached or not: the scraper learns from it how many of the
 // index's blocks a token the server looks up in its prefix cache is
 // (pool/unexpected_prefill.ts). A request reads all of it in one host call, and
-// each change is one compare-and-swap of the whole value.
+// each change is one compare-and-swap of the whole value. A routing decision
+// tries its change once against the value it decided on (tryChangeInFlight),
+// and is made again when another change came first (docs/routing.md
+// "Workers deciding at once").
 // (v1 held 8-byte entries without the blocks, v2 12-byte ones without the
 // penalty, which had a key of its own, v3 20-byte ones without the clock,
 // v4 24-byte ones without the prefill pace, v5 32-byte ones without the
