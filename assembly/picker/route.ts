@@ -5,7 +5,8 @@
 // Flow:
 //   body → parseBody → LLMRequest → block hashes → prefix index match
 //   → pool states (published metrics + in-flight) → scorers/picker
-//   → index record + in-flight increment → routing header.
+//   → in-flight increment (decided again when another worker wrote since
+//     the read) → index record → routing header.
 import { Config } from "../config/types";
 import { KeyValueStore, STORE_CAS_MISMATCH, STORE_OK } from "../util/store";
 import { Api, Header, LLMRequest, ParsedBody, RequestError } from "../request/types";
