@@ -9,11 +9,10 @@
 //     the read) → index record → routing header.
 import { Config } from "../config/types";
 import { KeyValueStore, STORE_CAS_MISMATCH, STORE_OK } from "../util/store";
-import { Api, Header, LLMRequest, ParsedBody, RequestError } from "../request/types";
+import { Api, Header, LLMRequest, RequestError } from "../request/types";
 import { detectApi } from "../request/api";
 import { bodyTooLargeError } from "../request/errors";
-import { HEADER_MODEL_REWRITE } from "../request/headers";
-import { rewriteModel, toLLMRequest } from "../request/llm_request";
+import { forwardedBody, toLLMRequest } from "../request/llm_request";
 import { parseBody } from "../request/parse";
 import { ValidatedPrefixes } from "../request/validated_prefixes";
 import { BlockConfig } from "../hashing/blocks";
@@ -595,13 +594,4 @@ function reject(r: RouteResult, status: i32, reason: string): RouteResult {
   r.status = status;
   r.error = new RequestError(status, reason, "", status == 429 ? "system_saturated" : "no_endpoints");
   return r;
-}
-
-/** The body to forward: unchanged unless x-gateway-model-name-rewrite asks for another model. */
-function forwardedBody(body: Uint8Array, p: ParsedBody, headers: Array<Header>, req: LLMRequest): Uint8Array | null {
-  for (let i = 0; i < headers.length; i++) {
-    const h = unchecked(headers[i]);
-    if (h.name == HEADER_MODEL_REWRITE && h.value.length > 0) return rewriteModel(body, p.modelSpan, req.targetModel);
-  }
-  return null;
 }

@@ -41,3 +41,12 @@ export function toLLMRequest(parsed: ParsedBody, headers: Array<Header>, generat
   }
   return r;
 }
+
+/** The body to forward: unchanged unless x-gateway-model-name-rewrite asks for another model. */
+export function forwardedBody(body: Uint8Array, p: ParsedBody, headers: Array<Header>, req: LLMRequest): Uint8Array | null {
+  for (let i = 0; i < headers.length; i++) {
+    const h = unchecked(headers[i]);
+    if (h.name == HEADER_MODEL_REWRITE && h.value.length > 0) return rewriteModel(body, p.modelSpan, req.targetModel);
+  }
+  return null;
+}
