@@ -5,7 +5,7 @@
 // written by the VM holding the scrape lease. Prometheus output shows them
 // as e.g. `llm_picker_requests_routed` (sanitised, no envoy_ prefix).
 import { defineMetric, incrementMetric, MetricType, recordMetric } from "./host";
-import { Stored } from "../picker/route";
+import { Stored } from "../picker/route_result";
 
 /**
  * A counter every decided request adds to: kept in the VM and sent to Envoy

@@ -5,7 +5,7 @@ import { ByteWriter } from "../util/bytes";
 import { errorJson, requestJson } from "../request/output";
 import { hex64 } from "../util/hex";
 import { writeDecisionFields } from "../scoring/decide";
-import { Outcome, RouteResult } from "./route";
+import { Outcome, RouteResult } from "./route_result";
 
 /** The `inspect` line (README "Inspect a decision"). */
 export function inspectLine(r: RouteResult, blockSize: i32, out: ByteWriter): void {

@@ -13,6 +13,7 @@ import { Api, Header, LLMRequest, RequestError } from "../request/types";
 import { detectApi } from "../request/api";
 import { bodyTooLargeError } from "../request/errors";
 import { forwardedBody, toLLMRequest } from "../request/llm_request";
+import { Hop, Outcome, RouteResult, Stored } from "./route_result";
 import { parseBody } from "../request/parse";
 import { ValidatedPrefixes } from "../request/validated_prefixes";
 import { BlockConfig } from "../hashing/blocks";
@@ -34,7 +35,7 @@ import { Pcg32 } from "../scoring/rng";
 import { discountPendingMatches, estimateDrained, poolPace, prefillPace, PromptSize } from "./prefill_running";
 import { estimateSlotWait, mostSlots, waitsForPlace } from "./slot_wait";
 import { DecodeChange } from "../pool/decode_ends";
-import { addInFlight, changeInFlight, InFlightDelta, penalize, readInFlight, tryChangeInFlight } from "../pool/in_flight";
+import { changeInFlight, InFlightDelta, penalize, readInFlight, tryChangeInFlight } from "../pool/in_flight";
 import { poolStates, publishedState, readStates } from "../pool/shared_state";
 import { FLEET_MEMBERS_KEY, MEMBERS_KEY, Pool, PoolView } from "../pool/members";
 import { Labels } from "../pool/labels";
@@ -42,93 +43,6 @@ import { MaglevTable } from "../fleet/maglev";
 import { sessionKey } from "../fleet/session";
 import { formatPlacement, parsePlacement, parseSessionKey, Placement, SessionPlacements } from "../fleet/placements";
 import { adapterOf, creditPlacement, creditReply, fractions, placementOf, priorityOf, promptBlocksOf } from "./scoring_inputs";
-
-export enum Outcome {
-  /** Not an inference call: forwarded to an endpoint picked on load only. */
-  Pass = 0,
-  /** Parsed and routed. */
-  Route = 1,
-  /** Refused with an OpenAI-style error (400, 413, 429, 503). */
-  Reject = 2,
-  /** Another replica of the fleet owns the session: sent there (fleet.cluster). */
-  Forward = 3,
-}
-
-/** What a request that names a stored response (previous_response_id, or a GET or cancel of one) met: RouteResult.stored. */
-export enum Stored {
-  /** It names none. */
-  None = 0,
-  /** Routed to the endpoint that stores it. */
-  Followed = 1,
-  /** This Envoy did not see it answered, or its endpoint is gone or unhealthy: routed as any other request. */
-  Unknown = 2,
-}
-
-/** Shared by every result and stream without hashes (a zero-length array cannot be written). */
-export const NO_HASHES = new StaticArray<u64>(0);
-
-export class RouteResult {
-  outcome: Outcome = Outcome.Pass;
-  /** HTTP status for Reject. */
-  status: i32 = 0;
-  /** The OpenAI error object for Reject. */
-  error: RequestError | null = null;
-  /** Chosen "ip:port" ("" when none). */
-  endpoint: string = "";
-  /** The body to forward when it changed (model rewrite), else null. */
-  newBody: Uint8Array | null = null;
-  request: LLMRequest | null = null;
-  hashes: StaticArray<u64> = NO_HASHES;
-  /** Blocks of this request the chosen endpoint already held (prefix stats). */
-  matchedBlocks: i32 = 0;
-  /** Prompt blocks the chosen endpoint has to prefill (queued there until the first response byte). */
-  pendingBlocks: i32 = 0;
-  /** Prompt blocks queued at the chosen endpoint ahead of this request, and when it was routed (ms): its prefill pace at the first token. */
-  aheadBlocks: i32 = 0;
-  routedAtMs: i64 = 0;
-  /** The chosen endpoint's written-blocks clock after this request's writes (its index stamp). */
-  routedClock: u32 = 0;
-  /** A chat, or a responses request sent as items: the key its end is recorded under (TurnEnds: its rendering's last whole block's hash, or cutTurnKey for a rendering cut at maxBlocks); 0: none. */
-  endKey: u64 = 0;
-  /**
-   * The chosen endpoint's batch was full when it was routed: its first token
-   * waited for a place as well as for prefill, so it measures no prefill pace.
-   */
-  waitsForPlace: bool = false;
-  /** The body asked for a streamed response (`stream: true`). */
-  streamed: bool = false;
-  /** Its key among the requests decoding at the endpoint (pool/decode_ends.ts); 0: not recorded (no max_tokens). */
-  decodeKey: u32 = 0;
-  /** The most output tokens the body asked for (ParsedBody.maxTokens; 0: not given). */
-  maxTokens: i32 = 0;
-  decision: Decision | null = null;
-  states: Array<EndpointState> = [];
-  /** Forward: the session key (16 hex digits, the value Maglev hashes) and the replica expected to own it. */
-  sessionKey: string = "";
-  replica: string = "";
-  /** The index left out entries of this request's prefix that an endpoint has had written over since (docs/hashing.md "Evictions"). */
-  evictionsSeen: bool = false;
-  /** Decisions made again: another worker changed the in-flight value between a decision's read and its write. */
-  redecided: i32 = 0;
-  /** Fleet: a placement hint credited an endpoint with more of the request than the index knew. */
-  hintCredited: bool = false;
-  /** Fleet: the placement hint (fleet/placements.ts format) sent with a forwarded request, or returned with a hopped one's response; "" for none. */
-  placement: string = "";
-  /** Whether the request names a stored response, and whether it went where that is stored. */
-  stored: Stored = Stored.None;
-  /** A /v1/responses request routed: its answer's id is read from the response body and recorded (responseAnswered). */
-  recordsResponseId: bool = false;
-}
-
-/** What a trusted forwarding replica sent with a hopped request (docs/fleet.md "Placement hints"). */
-export class Hop {
-  constructor(
-    /** The session key header (16 hex digits). */
-    public session: string,
-    /** The placement header ("" when the first hop knew none). */
-    public placement: string,
-  ) {}
-}
 
 /** Per-VM router: owns the prefix index handle and the tie-break PRNG. */
 export class Router {
@@ -203,23 +117,42 @@ export class Router {
   routePassThrough(nowMs: i64, path: string = ""): RouteResult {
     const r = new RouteResult();
     r.outcome = Outcome.Pass;
+    const id = path.length > 0 ? responseIdInPath(path) : null;
+    // Decided again when another worker changed the in-flight value in between, as a parsed request is.
+    for (let attempt = 1; !this.decidePassThrough(r, id, nowMs, attempt >= DECISIONS_PER_REQUEST); attempt++) r.redecided = attempt;
+    return r;
+  }
+
+  /**
+   * One decision for a request that is not parsed (routePassThrough); false
+   * when the in-flight value changed between its read and its write, and
+   * nothing was written. With `last` the count is written onto whatever
+   * came first.
+   */
+  private decidePassThrough(r: RouteResult, id: Uint8Array | null, nowMs: i64, last: bool): bool {
     const inflight = readInFlight(this.store);
     const pool = this.pool.current();
     // Membership not read yet (the first poll after start): no routing
     // header, so Envoy balances over the cluster it already knows.
-    if (pool.addresses.length == 0 && !this.pool.known()) return r;
+    if (pool.addresses.length == 0 && !this.pool.known()) return true;
     r.states = poolStates(pool.addresses, readStates(this.store), inflight, nowMs, this.config.metrics.staleAfterMs, this.config.metrics.enabled, pool.usable);
     const sreq = new ScoringRequest();
-    const id = path.length > 0 ? responseIdInPath(path) : null;
     if (id != null) sreq.storedAt = storedIndex(this.responses.holderOf(id), r.states);
     const d = decide(r.states, sreq, this.scoring, this.rng);
     r.stored = storedOutcome(id != null, d);
     r.decision = d;
-    if (d.status != STATUS_ROUTE || d.chosen < 0) return reject(r, d.status, d.reason);
-    r.endpoint = unchecked(r.states[d.chosen]).address;
-    addInFlight(this.store, r.endpoint, 1, inflight.value);
+    if (d.status != STATUS_ROUTE || d.chosen < 0) {
+      reject(r, d.status, d.reason);
+      return true;
+    }
+    const address = unchecked(r.states[d.chosen]).address;
+    const change = new InFlightDelta();
+    change.count = 1;
+    if (last) changeInFlight(this.store, address, change, inflight.value);
+    else if (tryChangeInFlight(this.store, address, change, inflight.value) == STORE_CAS_MISMATCH) return false;
+    r.endpoint = address;
     this.routedCount++;
-    return r;
+    return true;
   }
 
   /** The 413 for a body past maxBodyBytes, decided before the whole body is buffered. */

@@ -100,6 +100,33 @@ describe('workers deciding at once (docs/routing.md "Workers deciding at once")'
     host.close();
   });
 
+  it("a request that is not parsed is decided again too: another worker's long prompt took the idle endpoint first", async () => {
+    const host = await newPool({ workers: 2, extra: { ...noScrape, profile: "default" } });
+    const opened = [send(host, promptOf(310, 50), { worker: 0 }), send(host, promptOf(311, 50), { worker: 1 })];
+    const idle = [A, B, C].find((e) => pendingBlocksOf(host, e) === 0)!;
+    let long: ReturnType<typeof send> | null = null;
+    host.shared.intercept({
+      afterGet: (e) => {
+        if (e.vm !== 0 || e.key !== INFLIGHT_KEY || long != null) return;
+        long = send(host, promptOf(312, 400), { worker: 1 });
+      },
+    });
+    const models = getModels(host, [], { worker: 0 });
+    host.shared.intercept({});
+    const picked = models.forwardedRequest()?.headers.find(([k]) => k === "x-gateway-destination-endpoint")?.[1];
+    expect(long!.endpoint).toBe(idle);
+    expect(picked).toBeDefined();
+    expect(picked).not.toBe(idle);
+    expect(stat(host, "llm_picker.route.redecided")).toBe(1);
+    expect(totalInFlight(host)).toBe(4);
+    expect(inFlightOf(host, idle)).toBe(1);
+    for (const o of [...opened, long!]) o.stream.end("complete");
+    models.end("complete");
+    expect(totalInFlight(host)).toBe(0);
+    expect(host.traps()).toEqual([]);
+    host.close();
+  });
+
   it("without a change in between, a decision is made once: one read and one write of the in-flight value", async () => {
     const host = await newPool({ workers: 2, extra: noScrape });
     const sets: string[] = [];
