@@ -36,7 +36,7 @@
 // wait instead: with every batch full, the wait for a place differs between
 // servers by when their running requests end, which occupancy does not
 // show (docs/routing.md "When places free").
-import { Picker, TIE_EPSILON } from "./picker";
+import { LeftOut, Picker, TIE_EPSILON } from "./picker";
 import { Pcg32 } from "./rng";
 import { Candidates, ScoringRequest } from "./scorer";
 import { predictedPrefillBlocks, predictedWaitBlocks } from "./scorers/predicted_prefill";
@@ -132,6 +132,7 @@ export class BoundedLoadPicker extends Picker {
     const n = c.length < totals.length ? c.length : totals.length;
     this.excluded = 0;
     this.waitExcluded = 0;
+    this.leftOut = null;
     if (n == 0) return -1;
     const occ = new Float64Array(n);
     let total: f64 = 0;
@@ -144,6 +145,8 @@ export class BoundedLoadPicker extends Picker {
     const fair = boundCapacity(total, n, 1);
     const eligible = new StaticArray<bool>(n);
     const overLoad = new StaticArray<bool>(n);
+    const why = new Uint8Array(n);
+    this.leftOut = why;
     const someRoom = anyBatchRoom(c, occ, n);
     for (let i = 0; i < n; i++) {
       const o = unchecked(occ[i]);
@@ -151,17 +154,21 @@ export class BoundedLoadPicker extends Picker {
       unchecked((overLoad[i] = o > cap && batchOk));
       const ok = o <= cap && batchOk;
       unchecked((eligible[i] = ok));
-      if (!ok) this.excluded++;
+      if (!ok) {
+        this.excluded++;
+        unchecked((why[i] = batchOk ? LeftOut.Load : LeftOut.Batch));
+      }
     }
     if (this.excluded == n) {
       // Not reached with factor ≥ 1 (the least occupied fits); kept so that no
       // configuration can leave a request without an endpoint.
       for (let i = 0; i < n; i++) unchecked((eligible[i] = true));
+      why.fill(LeftOut.Kept);
       this.excluded = 0;
     }
     if (req.matchedBlocks != null && req.adapter.length == 0 && !c.loadOnly) {
-      if (!c.allSaturated && this.excluded > 0) this.yieldLoadBound(eligible, overLoad, predictedCosts(c, req, n));
-      this.boundWait(eligible, predictedWaits(c, req, n));
+      if (!c.allSaturated && this.excluded > 0) this.yieldLoadBound(eligible, overLoad, predictedCosts(c, req, n), why);
+      this.boundWait(eligible, predictedWaits(c, req, n), why);
     }
     const ranked = c.allSaturated && req.matchedBlocks != null && req.adapter.length == 0 ? byPredictedWait(c, req, n) : totals;
     return this.bestOf(ranked, eligible, occ, c, rng);
@@ -203,12 +210,13 @@ export class BoundedLoadPicker extends Picker {
    * first. While prefill queues up there the cost grows and the bound holds
    * again; a full batch is not taken back (its bound is apart).
    */
-  private yieldLoadBound(eligible: StaticArray<bool>, overLoad: StaticArray<bool>, costs: Float64Array): void {
+  private yieldLoadBound(eligible: StaticArray<bool>, overLoad: StaticArray<bool>, costs: Float64Array, why: Uint8Array): void {
     if (!(this.bound.loadYieldRatio > 0)) return;
     const limit = bestEligible(eligible, costs) / this.bound.loadYieldRatio;
     for (let i = 0; i < eligible.length; i++) {
       if (unchecked(overLoad[i]) && !unchecked(eligible[i]) && unchecked(costs[i]) <= limit) {
         unchecked((eligible[i] = true));
+        unchecked((why[i] = LeftOut.Kept));
         this.excluded--;
       }
     }
@@ -222,11 +230,12 @@ export class BoundedLoadPicker extends Picker {
    * to get a slot where it is not loaded (lora-affinity weighs that). Not
    * when load alone decides (c.loadOnly).
    */
-  private boundWait(eligible: StaticArray<bool>, waits: Float64Array): void {
+  private boundWait(eligible: StaticArray<bool>, waits: Float64Array, why: Uint8Array): void {
     const limit = this.bound.waitRatio * bestEligible(eligible, waits);
     for (let i = 0; i < eligible.length; i++) {
       if (unchecked(eligible[i]) && unchecked(waits[i]) > limit) {
         unchecked((eligible[i] = false));
+        unchecked((why[i] = LeftOut.Wait));
         this.waitExcluded++;
       }
     }

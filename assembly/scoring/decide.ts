@@ -17,7 +17,7 @@ import { EndpointState } from "../pool/endpoint_state";
 import { writeJsonText, writeNumber } from "../json/writer";
 import { ByteWriter } from "../util/bytes";
 import { GuardConfig, SaturationConfig, ScoringConfig } from "./config";
-import { countTied } from "./picker";
+import { countTied, leftOutName } from "./picker";
 import { Pcg32 } from "./rng";
 import { Candidates, clampScore, ScoringRequest } from "./scorer";
 import { uncachedAtEndpoint } from "./scorers/predicted_prefill";
@@ -54,6 +54,8 @@ export class Decision {
   overBound: i32 = 0;
   /** Candidates left out because this request's predicted wait there was too far above its best (the default profile's wait bound). */
   overWait: i32 = 0;
+  /** Why each candidate was left out (picker.ts LeftOut, same order as `candidates`); null when the picker left none out by design. */
+  leftOut: Uint8Array | null = null;
   /** The chosen endpoint holds fewer of the request's leading blocks than another candidate. */
   loadOverrodeAffinity: bool = false;
   /** Every endpoint was unhealthy: all were scored, load only. */
@@ -200,6 +202,7 @@ export function decide(endpoints: Array<EndpointState>, req: ScoringRequest, cfg
   const pick = profile.picker.pick(d.totals, c, req, rng);
   d.overBound = profile.picker.excluded;
   d.overWait = profile.picker.waitExcluded;
+  d.leftOut = profile.picker.leftOut;
   d.chosen = pick >= 0 && pick < idx.length ? unchecked(idx[pick]) : -1;
   d.loadOverrodeAffinity = d.chosen >= 0 && req.heldBlocks(d.chosen) < mostHeld(req, idx);
   d.status = STATUS_ROUTE;
@@ -259,6 +262,23 @@ function uncachedOf(d: Decision, req: ScoringRequest): Float64Array {
   return out;
 }
 
+/** The candidates a bound left out, by address: the bound's name (picker.ts leftOutName). */
+function writeLeftOut(w: ByteWriter, d: Decision, endpoints: Array<EndpointState>, why: Uint8Array): void {
+  w.byte(0x7b);
+  let first = true;
+  for (let i = 0; i < d.candidates.length && i < why.length; i++) {
+    const e = unchecked(d.candidates[i]);
+    const name = leftOutName(unchecked(why[i]));
+    if (e < 0 || e >= endpoints.length || name.length == 0) continue;
+    if (!first) w.byte(0x2c);
+    first = false;
+    writeJsonText(w, unchecked(endpoints[e]).address);
+    w.byte(0x3a);
+    writeJsonText(w, name);
+  }
+  w.byte(0x7d);
+}
+
 function writeByAddress(w: ByteWriter, d: Decision, endpoints: Array<EndpointState>, values: Float64Array): void {
   w.byte(0x7b);
   for (let i = 0; i < d.candidates.length && i < values.length; i++) {
@@ -278,7 +298,8 @@ function writeByAddress(w: ByteWriter, d: Decision, endpoints: Array<EndpointSta
  *   "status":200,"endpoint":"ip:port","scores":{"<scorer>":{"<address>":n}},
  *   "weights":{"<scorer>":n},"total":{"<address>":n},"waitAhead":{"<address>":n},
  *   "uncached":{"<address>":n},"guard":false,
- *   "overBound":0,"overWait":0,"loadOverrodeAffinity":false,"allUnhealthy":false,
+ *   "overBound":0,"overWait":0,"leftOut":{"<address>":"load"|"batch"|"wait"},
+ *   "loadOverrodeAffinity":false,"allUnhealthy":false,
  *   "saturated":false,"tied":1
  * and "followedStored":true when the request continued a stored response; or, for a reject, "status":429|503,"reason":"...".
  * Scores are the raw scorer outputs; totals use the clamped scores.
@@ -325,6 +346,11 @@ export function writeDecisionFields(w: ByteWriter, d: Decision, endpoints: Array
   w.str(d.overBound.toString());
   w.str(',"overWait":');
   w.str(d.overWait.toString());
+  const leftOut = d.leftOut;
+  if (leftOut != null) {
+    w.str(',"leftOut":');
+    writeLeftOut(w, d, endpoints, leftOut);
+  }
   w.str(',"loadOverrodeAffinity":');
   w.str(d.loadOverrodeAffinity ? "true" : "false");
   w.str(',"allUnhealthy":');

@@ -4,6 +4,22 @@
 import { Pcg32 } from "./rng";
 import { Candidates, ScoringRequest } from "./scorer";
 
+/** Why a picker left a candidate out (Picker.leftOut): the bound that did. */
+export const enum LeftOut {
+  Kept = 0,
+  /** Its occupancy above the load bound's capacity. */
+  Load = 1,
+  /** Its batch full while another had a place. */
+  Batch = 2,
+  /** The request's predicted wait there too far above its best. */
+  Wait = 3,
+}
+
+/** The name a LeftOut reason has in the decision's rendering. */
+export function leftOutName(why: u8): string {
+  return why == LeftOut.Load ? "load" : why == LeftOut.Batch ? "batch" : why == LeftOut.Wait ? "wait" : "";
+}
+
 /** Totals closer than this are a tie (sums of a few doubles carry rounding noise). */
 export const TIE_EPSILON: f64 = 1e-9;
 
@@ -12,6 +28,8 @@ export abstract class Picker {
   excluded: i32 = 0;
   /** Candidates the last pick left out on the request's own predicted wait (bounded_load.ts); 0 for other pickers. */
   waitExcluded: i32 = 0;
+  /** Why the last pick left out each candidate (LeftOut, same order as the candidates); null for pickers that leave none out. */
+  leftOut: Uint8Array | null = null;
 
   constructor(
     /** Name for logs and the configuration. */

@@ -402,6 +402,10 @@ describe("default profile: the load bound yields for an endpoint where leaving i
         expect(d.endpoint).toBe(addr(chosen));
         expect(d.overBound).toBe(overBound);
         expect(d.overWait).toBe(overWait);
+        // Left out, by the bound that did: the holder by the load bound, or the two cold ones on their wait.
+        const byLoad = overBound === 1 ? { [addr(0)]: "load" } : {};
+        const byWait = overWait === 2 ? { [addr(1)]: "wait", [addr(2)]: "wait" } : {};
+        expect(d.leftOut).toEqual({ ...byLoad, ...byWait });
         expect(d.loadOverrodeAffinity).toBe(overrode);
       }
     });
@@ -418,10 +422,12 @@ describe("default profile: the load bound yields for an endpoint where leaving i
       { matched: [50, 0, 0], hashed: 50 },
     );
     expect(batch.overBound).toBe(1);
+    expect(batch.leftOut).toEqual({ [addr(0)]: "batch" });
     expect(batch.endpoint).not.toBe(addr(0));
     // Not hashed: no predicted wait, the load bound holds (6 of 9, capacity 5).
     const unhashed = decide([{ inFlight: 6 }, { inFlight: 1 }, { inFlight: 2 }], { hashed: 0, prompt: 50 });
     expect(unhashed.overBound).toBe(1);
+    expect(unhashed.leftOut).toEqual({ [addr(0)]: "load" });
     expect(unhashed.endpoint).toBe(addr(1));
   });
 });
@@ -430,16 +436,17 @@ describe("default profile: a request's predicted wait stays within waitRatio × 
   // Wait = queued + uncached + 1 blocks. One request in flight everywhere
   // and loadFactor 10, so the load bound leaves everyone in. Each row:
   // queued blocks per endpoint, leading blocks held (of 50), waitRatio
-  // (0 = default 1.25), expected endpoint, expected endpoints left out.
-  const rows: Array<[string, number[], number[], number, number, number]> = [
-    ["the holder's wait 71 > 1.25 × 56: out, although its cost 70 is the lowest (105, 110)", [70, 5, 10], [50, 0, 0], 0, 1, 1],
-    ["the holder's wait 70 = 1.25 × 56: it stays, cost 69", [69, 5, 10], [50, 0, 0], 0, 0, 0],
-    ["waitRatio 2: the holder's wait 71 ≤ 2 × 56 stays", [70, 5, 10], [50, 0, 0], 2, 0, 0],
-    ["waitRatio 1 (greedy): the holder's wait 61 > 51 is out; cost alone would keep it (60 < 100)", [60, 0], [50, 0], 1, 1, 1],
-    ["waitRatio 1.25: 61 ≤ 1.25 × 51, the cost keeps the holder", [60, 0], [50, 0], 0, 0, 0],
-    ["two partial holders: waits 11, 9 and 51; the cold one is out, the cost picks 8 < 20", [0, 8, 0], [40, 50, 0], 0, 1, 1],
+  // (0 = default 1.25), expected endpoint, expected endpoints left out,
+  // the one left out (null: none).
+  const rows: Array<[string, number[], number[], number, number, number, number | null]> = [
+    ["the holder's wait 71 > 1.25 × 56: out, although its cost 70 is the lowest (105, 110)", [70, 5, 10], [50, 0, 0], 0, 1, 1, 0],
+    ["the holder's wait 70 = 1.25 × 56: it stays, cost 69", [69, 5, 10], [50, 0, 0], 0, 0, 0, null],
+    ["waitRatio 2: the holder's wait 71 ≤ 2 × 56 stays", [70, 5, 10], [50, 0, 0], 2, 0, 0, null],
+    ["waitRatio 1 (greedy): the holder's wait 61 > 51 is out; cost alone would keep it (60 < 100)", [60, 0], [50, 0], 1, 1, 1, 0],
+    ["waitRatio 1.25: 61 ≤ 1.25 × 51, the cost keeps the holder", [60, 0], [50, 0], 0, 0, 0, null],
+    ["two partial holders: waits 11, 9 and 51; the cold one is out, the cost picks 8 < 20", [0, 8, 0], [40, 50, 0], 0, 1, 1, 2],
   ];
-  for (const [name, queued, matched, waitRatio, chosen, overWait] of rows) {
+  for (const [name, queued, matched, waitRatio, chosen, overWait, out] of rows) {
     it(name, () => {
       for (const seed of [1, 2, 3]) {
         const d = decide(
@@ -448,6 +455,7 @@ describe("default profile: a request's predicted wait stays within waitRatio × 
         );
         expect(d.endpoint).toBe(addr(chosen));
         expect(d.overWait).toBe(overWait);
+        expect(d.leftOut).toEqual(out === null ? {} : { [addr(out)]: "wait" });
         expect(d.overBound).toBe(0);
       }
     });
