@@ -14,6 +14,7 @@ rows = [r for r in rows if r.get("decision") and not r.get("warmup")]
 rows.sort(key=lambda r: r["arrivalMs"] - r["firstTokenMs"])
 addr = list(json.loads(rows[0]["decision"])["uncached"].keys())
 top = rows[: len(rows) // 20]
+bounds = {}
 kinds = {"the oracle agrees (regret < 10 ms)": [], "the filter's cheapest was elsewhere": [], "the filter's cheapest, not the oracle's": []}
 for r in top:
     d = json.loads(r["decision"])
@@ -25,8 +26,14 @@ for r in top:
         kinds["the oracle agrees (regret < 10 ms)"].append(regret)
     elif cost[s] > min(cost) + 1 and wait[s] > min(wait) + 1:
         kinds["the filter's cheapest was elsewhere"].append(regret)
+        # Logs of builds that name the bounds ("leftOut"): which one left out the cheapest.
+        cheapest = addr[min(range(len(addr)), key=lambda i: cost[i])]
+        bound = d.get("leftOut", {}).get(cheapest, "none named" if "leftOut" in d else "not logged")
+        bounds[bound] = bounds.get(bound, 0) + 1
     else:
         kinds["the filter's cheapest, not the oracle's"].append(regret)
 print(f"slowest 5%: {len(top)} requests")
 for k, v in kinds.items():
     print(f"  {k}: {len(v)}, regret {sum(v):.0f} ms in all")
+if bounds:
+    print("  the bound that left out the filter's cheapest (by cost):", bounds)
