@@ -8,7 +8,7 @@
 //   → in-flight increment (decided again when another worker wrote since
 //     the read) → index record → routing header.
 import { Config } from "../config/types";
-import { KeyValueStore, STORE_CAS_MISMATCH, STORE_OK } from "../util/store";
+import { KeyValueStore } from "../util/store";
 import { Api, Header, LLMRequest, RequestError } from "../request/types";
 import { detectApi } from "../request/api";
 import { bodyTooLargeError } from "../request/errors";
@@ -35,7 +35,7 @@ import { Pcg32 } from "../scoring/rng";
 import { discountPendingMatches, estimateDrained, poolPace, prefillPace, PromptSize } from "./prefill_running";
 import { estimateSlotWait, mostSlots, waitsForPlace } from "./slot_wait";
 import { DecodeChange } from "../pool/decode_ends";
-import { changeInFlight, InFlightDelta, penalize, readInFlight, tryChangeInFlight } from "../pool/in_flight";
+import { changeInFlight, InFlightDelta, penalize, readInFlight, writeDecided, Written } from "../pool/in_flight";
 import { poolStates, publishedState, readStates } from "../pool/shared_state";
 import { FLEET_MEMBERS_KEY, MEMBERS_KEY, Pool, PoolView } from "../pool/members";
 import { Labels } from "../pool/labels";
@@ -148,8 +148,7 @@ export class Router {
     const address = unchecked(r.states[d.chosen]).address;
     const change = new InFlightDelta();
     change.count = 1;
-    if (last) changeInFlight(this.store, address, change, inflight.value);
-    else if (tryChangeInFlight(this.store, address, change, inflight.value) == STORE_CAS_MISMATCH) return false;
+    if (writeDecided(this.store, address, change, inflight.value, last) == Written.DecideAgain) return false;
     r.endpoint = address;
     this.routedCount++;
     return true;
@@ -322,18 +321,13 @@ export class Router {
     // Recorded among the decoding requests when it says how long it will run (docs/routing.md "When places free").
     const key = r.maxTokens > 0 ? max<u32>(this.decodeKeys.nextU32(), 1) : 0;
     if (key != 0) change.decode = DecodeChange.add(key, c.nowMs, r.maxTokens);
-    let counted: bool = false;
-    if (last) counted = changeInFlight(this.store, chosen.address, change, inflight.value);
-    else {
-      const status = tryChangeInFlight(this.store, chosen.address, change, inflight.value);
-      if (status == STORE_CAS_MISMATCH) return false;
-      counted = status == STORE_OK;
-    }
+    const wrote = writeDecided(this.store, chosen.address, change, inflight.value, last);
+    if (wrote == Written.DecideAgain) return false;
     r.outcome = Outcome.Route;
     r.endpoint = chosen.address;
     r.matchedBlocks = matchedThere;
     r.pendingBlocks = pending;
-    if (counted) r.decodeKey = key;
+    if (wrote == Written.Counted) r.decodeKey = key;
     // What it waits behind, for the pace its first token measures: the queue as this decision saw it,
     // not blocks already prefilled whose first bytes are not back yet (they would read as a faster pace).
     r.aheadBlocks = <i32>Math.round(chosen.queuedBlocks);

@@ -327,6 +327,28 @@ export function tryChangeInFlight(store: KeyValueStore, address: string, d: InFl
   return store.set(INFLIGHT_KEY, withDelta(seen.bytes, seen.found, endpointId(address), d), seen.found ? seen.cas : 0);
 }
 
+/** What a decision's write of its request did (writeDecided). */
+export enum Written {
+  /** The request is counted at its endpoint. */
+  Counted = 0,
+  /** It is not: a host error, or the retries of a last decision spent. */
+  NotCounted = 1,
+  /** Another change came first and nothing was written: decide again on the new value. */
+  DecideAgain = 2,
+}
+
+/**
+ * A decision's write of its request (docs/routing.md "Workers deciding at
+ * once"): one compare-and-swap of `d` onto `seen`, the value the decision
+ * read. With `last` the change is written onto whatever came first, with
+ * the retries every other change has, and never asks to decide again.
+ */
+export function writeDecided(store: KeyValueStore, address: string, d: InFlightDelta, seen: StoreValue, last: bool): Written {
+  if (last) return changeInFlight(store, address, d, seen) ? Written.Counted : Written.NotCounted;
+  const status = tryChangeInFlight(store, address, d, seen);
+  return status == STORE_OK ? Written.Counted : status == STORE_CAS_MISMATCH ? Written.DecideAgain : Written.NotCounted;
+}
+
 /** Keeps only the entries of configured endpoints, and their decoding requests (bounded value after pool changes). */
 export function pruneInFlight(kv: KeyValueStore, addresses: Array<string>): void {
   const ids = new Array<u32>();

@@ -130,8 +130,6 @@ export class BoundedLoadPicker extends Picker {
 
   pick(totals: Float64Array, c: Candidates, req: ScoringRequest, rng: Pcg32): i32 {
     const n = c.length < totals.length ? c.length : totals.length;
-    this.excluded = 0;
-    this.waitExcluded = 0;
     this.leftOut = null;
     if (n == 0) return -1;
     const occ = new Float64Array(n);
@@ -145,9 +143,11 @@ export class BoundedLoadPicker extends Picker {
     const fair = boundCapacity(total, n, 1);
     const eligible = new StaticArray<bool>(n);
     const overLoad = new StaticArray<bool>(n);
+    // Why each candidate is left out (LeftOut): the decision's counts and its rendering read it.
     const why = new Uint8Array(n);
     this.leftOut = why;
     const someRoom = anyBatchRoom(c, occ, n);
+    let excluded = 0;
     for (let i = 0; i < n; i++) {
       const o = unchecked(occ[i]);
       const batchOk = o <= fair || !someRoom || !batchFull(unchecked(c.states[i]).slotCapacity, o);
@@ -155,19 +155,19 @@ export class BoundedLoadPicker extends Picker {
       const ok = o <= cap && batchOk;
       unchecked((eligible[i] = ok));
       if (!ok) {
-        this.excluded++;
+        excluded++;
         unchecked((why[i] = batchOk ? LeftOut.Load : LeftOut.Batch));
       }
     }
-    if (this.excluded == n) {
+    if (excluded == n) {
       // Not reached with factor ≥ 1 (the least occupied fits); kept so that no
       // configuration can leave a request without an endpoint.
       for (let i = 0; i < n; i++) unchecked((eligible[i] = true));
       why.fill(LeftOut.Kept);
-      this.excluded = 0;
+      excluded = 0;
     }
     if (req.matchedBlocks != null && req.adapter.length == 0 && !c.loadOnly) {
-      if (!c.allSaturated && this.excluded > 0) this.yieldLoadBound(eligible, overLoad, predictedCosts(c, req, n), why);
+      if (!c.allSaturated && excluded > 0) this.yieldLoadBound(eligible, overLoad, predictedCosts(c, req, n), why);
       this.boundWait(eligible, predictedWaits(c, req, n), why);
     }
     const ranked = c.allSaturated && req.matchedBlocks != null && req.adapter.length == 0 ? byPredictedWait(c, req, n) : totals;
@@ -217,7 +217,6 @@ export class BoundedLoadPicker extends Picker {
       if (unchecked(overLoad[i]) && !unchecked(eligible[i]) && unchecked(costs[i]) <= limit) {
         unchecked((eligible[i] = true));
         unchecked((why[i] = LeftOut.Kept));
-        this.excluded--;
       }
     }
   }
@@ -236,7 +235,6 @@ export class BoundedLoadPicker extends Picker {
       if (unchecked(eligible[i]) && unchecked(waits[i]) > limit) {
         unchecked((eligible[i] = false));
         unchecked((why[i] = LeftOut.Wait));
-        this.waitExcluded++;
       }
     }
   }

@@ -20,14 +20,18 @@ export function leftOutName(why: u8): string {
   return why == LeftOut.Load ? "load" : why == LeftOut.Batch ? "batch" : why == LeftOut.Wait ? "wait" : "";
 }
 
+/** How many candidates `why` (Picker.leftOut) has left out for one of the reasons `a` or `b`. */
+export function countLeftOut(why: Uint8Array | null, a: LeftOut, b: LeftOut = a): i32 {
+  if (why == null) return 0;
+  let n = 0;
+  for (let i = 0; i < why.length; i++) if (unchecked(why[i]) == a || unchecked(why[i]) == b) n++;
+  return n;
+}
+
 /** Totals closer than this are a tie (sums of a few doubles carry rounding noise). */
 export const TIE_EPSILON: f64 = 1e-9;
 
 export abstract class Picker {
-  /** Candidates the last pick left out before comparing totals (a load bound); 0 for pickers without one. */
-  excluded: i32 = 0;
-  /** Candidates the last pick left out on the request's own predicted wait (bounded_load.ts); 0 for other pickers. */
-  waitExcluded: i32 = 0;
   /** Why the last pick left out each candidate (LeftOut, same order as the candidates); null for pickers that leave none out. */
   leftOut: Uint8Array | null = null;
 
