@@ -56,6 +56,8 @@ def cases_of(rows):
         lost = prev["promptTokens"] + prev["outputTokens"] - r["cachedAtArrivalByServer"][s]
         cases.append(
             dict(
+                prev=prev,
+                turn=r,
                 routed=since("arrivalMs", "counted") * scale,
                 admitted=since("admittedMs", "counted") * scale,
                 first=since("firstTokenMs", "counted") * scale,

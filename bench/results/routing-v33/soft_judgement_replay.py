@@ -49,15 +49,10 @@ def replay(path):
     rows = load(path)
     addr = list(json.loads(rows[0]["decision"])["uncached"].keys())
     cases = cases_of(rows)
-    last, pairs = {}, []
-    for r in rows:
-        session = r["tag"].split("#")[0]
-        prev, last[session] = last.get(session), r
-        if prev is not None and not r.get("warmup"):
-            pairs.append((prev, r))
     rules = {"logged": None, "hard 0.85": (0.85, 0.85), "soft 0.5-1.2": (0.5, 1.2), "soft 0.6-1.1": (0.6, 1.1), "soft 0.4-1.4": (0.4, 1.4)}
     totals = collections.defaultdict(lambda: [0.0, 0, 0])
-    for (prev, r), c in zip(pairs, cases):
+    for c in cases:
+        prev, r = c["prev"], c["turn"]
         d = json.loads(r["decision"])
         s, p = prev["server"], r["predictedTtftMsByServer"]
         unc = [d["uncached"][a] for a in addr]
@@ -75,8 +70,7 @@ def replay(path):
             if rule is None:
                 chosen = r["server"]
             else:
-                a, b = rule
-                chance = (1.0 if x <= a else 0.0) if a == b else ramp(x, a, b)
+                chance = ramp(x, *rule)
                 u = list(unc)
                 u[s] = evicted + chance * (held - evicted)
                 chosen = choose(u, queued, d.get("leftOut", {}), addr)
@@ -86,7 +80,7 @@ def replay(path):
             t[1] += regret > 50
             t[2] += regret > 100
     cells = " | ".join(f"{k}: {v[0]:,.0f} ms, {v[1]} > 50, {v[2]} > 100" for k, v in totals.items())
-    print(f"{path.split('/')[-1]}: {len(pairs)} next turns; regret in all, decisions over 50 and 100 ms: {cells}")
+    print(f"{path.split('/')[-1]}: {len(cases)} next turns; regret in all, decisions over 50 and 100 ms: {cells}")
 
 
 for path in sys.argv[1:]:
