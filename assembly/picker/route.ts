@@ -269,7 +269,9 @@ export class Router {
     if (hint != null && prefixOn) r.hintCredited = creditPlacement(matched, addresses, hint, r.hashes.length, this.index);
     // After the placement: where this replica saw the last turn end, that end knows more than the hint.
     const past = prefixOn ? this.judgeLastTurn(r, req, matched) : null;
-    if (prefixOn && this.creditReplies) creditReply(matched, replyStartBlock(), replyEndBlock(), r.hashes.length);
+    // The endpoint whose match the turn's end weighed has its reply's credit in it already.
+    const judged = this.turnEnds != null ? this.turnEnds!.judged : -1;
+    if (prefixOn && this.creditReplies) creditReply(matched, replyStartBlock(), replyEndBlock(), r.hashes.length, judged);
     const prompt = new PromptSize(r.hashes.length, c.promptBlocks, this.blocks.blockSize);
     prompt.past = past;
     // What the index credits, before matches on prefills still running are discounted (null: none were).
@@ -423,9 +425,11 @@ export class Router {
   private judgeLastTurn(r: RouteResult, req: LLMRequest, matched: Int32Array): PastHashed | null {
     const ends = this.turnEnds;
     if (ends == null) return null;
+    ends.judged = -1;
     const turns = turnsOf(req.body);
     if (turns == null) return null;
-    r.endKey = ends.judgeTurn(matched, r.states, r.hashes, renderedWholeBlocks(), replyStartBlock(), this.blocks, turns);
+    const replyEnd = this.creditReplies ? replyEndBlock() : 0;
+    r.endKey = ends.judgeTurn(matched, r.states, r.hashes, renderedWholeBlocks(), replyStartBlock(), replyEnd, this.blocks, turns);
     return ends.pastHashed(matched, r.states, r.hashes, this.blocks, turns);
   }
 

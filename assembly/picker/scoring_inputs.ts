@@ -70,12 +70,14 @@ export function creditPlacement(matched: Int32Array, addresses: Array<string>, h
  * cached on every endpoint that holds the prompt up to it: that endpoint
  * generated it (docs/routing.md "Replies are cached"). The index records
  * prompts only, so without this the server that holds a conversation looks
- * a reply's length less attractive than it is.
+ * a reply's length less attractive than it is. `skip`: an endpoint whose
+ * match already weighs it (TurnEnds.judged; -1: none).
  */
-export function creditReply(matched: Int32Array, start: i32, replyEnd: i32, hashed: i32): void {
+export function creditReply(matched: Int32Array, start: i32, replyEnd: i32, hashed: i32, skip: i32 = -1): void {
   const end = min(replyEnd, hashed);
   if (start <= 0 || end <= start) return;
   for (let i = 0; i < matched.length; i++) {
+    if (i == skip) continue;
     const m = unchecked(matched[i]);
     if (m >= start && m < end) unchecked((matched[i] = end));
   }

@@ -34,7 +34,8 @@ import { xxh64 } from "../hashing/xxhash64";
 import { PastHashed } from "../scoring/scorer";
 import { Turns } from "./turns";
 
-export const TURN_ENDS_KEY_PREFIX = "llm-picker/prefix/v2/ends/";
+/** v3: entries carry the clock at the turn's end and the free part then (v2 kept the clock the history lasted until). */
+export const TURN_ENDS_KEY_PREFIX = "llm-picker/prefix/v3/ends/";
 /** 1,024 buckets × 16 entries: the last end of 16,384 conversations. */
 const TURN_ENDS_BUCKETS: i32 = 1024;
 const TURN_ENDS_ENTRIES: i32 = 16;
@@ -45,15 +46,19 @@ const TURN_ENDS_ENTRIES: i32 = 16;
  */
 const CUT_KEY_MESSAGE_BYTES: i32 = 1024;
 /**
- * The share of the cache's free part, at a turn's end, that may be written
- * before its history is taken as pushed out there. The history joins the
- * free queue behind the blocks free then, and what the server writes takes
+ * How sure the filter is that a history is still held, by the share of the
+ * cache's free part at its turn's end written since: surely held up to
+ * HELD_SURE_SHARE, surely pushed out from HELD_NEVER_SHARE, in between a
+ * chance falling linearly (one half at 0.85). The history joins the free
+ * queue behind the blocks free then, and what the server writes takes
  * blocks from that queue's head; but prompts that hit cached blocks in the
  * queue take those out of it too, so less than the whole free part is
- * written before the history's own blocks go. Measured on the simulators'
- * request logs: docs/hashing.md "A conversation's last turn".
+ * written before the history's own blocks go, by an amount the filter does
+ * not see. Measured on the simulators' request logs: docs/hashing.md "A
+ * conversation's last turn".
  */
-const END_FREE_SHARE: f64 = 0.85;
+const HELD_SURE_SHARE: f64 = 0.6;
+const HELD_NEVER_SHARE: f64 = 1.1;
 /** Seeds a cut rendering's end key apart from the chain hashes that key other ends. */
 const CUT_KEY_SEED: u64 = 0x6c6c6d2d63757421;
 
@@ -71,9 +76,24 @@ export function cutTurnKey(last: u64, turns: Turns, through: i32): u64 {
   return key != 0 ? key : 1;
 }
 
-/** Whether the clock `now` is past the clock an end's history lasts until (`until`), both wrapping. */
-function writtenOver(now: u32, until: u32): bool {
-  return <i32>(now - until) > 0;
+/**
+ * The chance that a history is still held at an endpoint whose clock is
+ * `now`, its turn having ended at clock `ended` with `free` clock blocks of
+ * the cache free (both clocks wrapping).
+ */
+export function heldChance(now: u32, ended: u32, free: u32): f64 {
+  const written = <i32>(now - ended);
+  if (written <= 0) return 1;
+  if (free == 0) return 0;
+  const share = <f64>written / <f64>free;
+  if (share <= HELD_SURE_SHARE) return 1;
+  if (share >= HELD_NEVER_SHARE) return 0;
+  return (HELD_NEVER_SHARE - share) / (HELD_NEVER_SHARE - HELD_SURE_SHARE);
+}
+
+/** `blocks` matched, with a previous reply's credit (blocks [start, to) cached where the prompt is held up to `start`; to ≤ start: none). */
+function withReply(blocks: i32, start: i32, to: i32): i32 {
+  return blocks >= start && blocks < to ? to : blocks;
 }
 
 /** Whether a rendering hashed to `n` blocks was cut at prefix.maxBlocks. */
@@ -88,25 +108,26 @@ function turnBlocks(turns: Turns, from: i32, blockBytes: i32): i32 {
 
 export class TurnEnds {
   private map: KeyedBuckets;
+  /** The endpoint (an index in the states) whose match the last judgeTurn weighed, its reply's credit included; -1: none. */
+  judged: i32 = -1;
 
   constructor(store: KeyValueStore) {
-    this.map = new KeyedBuckets(store, TURN_ENDS_KEY_PREFIX, TURN_ENDS_BUCKETS, TURN_ENDS_ENTRIES);
+    this.map = new KeyedBuckets(store, TURN_ENDS_KEY_PREFIX, TURN_ENDS_BUCKETS, TURN_ENDS_ENTRIES, true);
   }
 
   /**
    * A request whose rendering's last whole block hashed to `key` ended at
    * `endpoint`, its written-blocks clock then `clock`: recorded with the
-   * clock its history lasts until there, END_FREE_SHARE of the part of
-   * the cache that running requests leave free (`state`: the endpoint's
-   * published state; null: none). Not recorded where its cache size is
-   * unknown: its next turn is judged by the index alone.
+   * part of the cache that running requests leave free then (`state`: the
+   * endpoint's published state; null: none), which its history queues
+   * behind (heldChance). Not recorded where its cache size is unknown: its
+   * next turn is judged by the index alone.
    */
   record(key: u64, endpoint: string, clock: u32, state: EndpointState | null, blockBytes: i32): bool {
     if (state == null) return false;
     const free = freeClockBlocks(state, blockBytes);
-    if (!(free > 0)) return false;
-    const lasts = <u32>Math.min(Math.floor(free * END_FREE_SHARE), MAX_CLOCK_ADVANCE);
-    return this.map.record(key, endpointId(endpoint), clock + lasts); // wrapping clock
+    if (!(free >= 1)) return false;
+    return this.map.record(key, endpointId(endpoint), clock, <u32>Math.min(Math.floor(free), MAX_CLOCK_ADVANCE));
   }
 
   /**
@@ -118,9 +139,10 @@ export class TurnEnds {
    * rendering cut at prefix.maxBlocks (which has no last whole block of its
    * own) its cutTurnKey; 0: none.
    */
-  judgeTurn(matched: Int32Array, states: Array<EndpointState>, hashes: StaticArray<u64>, whole: i32, replyStart: i32, blocks: BlockConfig, turns: Turns): u64 {
+  judgeTurn(matched: Int32Array, states: Array<EndpointState>, hashes: StaticArray<u64>, whole: i32, replyStart: i32, replyEnd: i32, blocks: BlockConfig, turns: Turns): u64 {
     const n = hashes.length;
-    if (replyStart > 0 && replyStart <= n) this.judge(matched, states, unchecked(hashes[replyStart - 1]), replyStart);
+    this.judged = -1;
+    if (replyStart > 0 && replyStart <= n) this.judged = this.judge(matched, states, unchecked(hashes[replyStart - 1]), replyStart, min(replyEnd, n));
     if (!isCut(n, blocks)) return whole > 0 && whole <= n && whole < blocks.maxBlocks ? unchecked(hashes[whole - 1]) : 0;
     return cutTurnKey(unchecked(hashes[n - 1]), turns, turns.count);
   }
@@ -156,7 +178,7 @@ export class TurnEnds {
       const s = unchecked(states[i]);
       if (endpointId(s.address) != end.endpointId) continue;
       if (unchecked(matched[i]) < hashed) return -1;
-      return writtenOver(s.writtenBlocks, end.value) ? -1 : i;
+      return heldChance(s.writtenBlocks, end.value, end.extra) < 0.5 ? -1 : i;
     }
     return -1;
   }
@@ -164,24 +186,31 @@ export class TurnEnds {
   /**
    * Corrects `matched` at the endpoint where the previous turn of this
    * request's conversation ended (its rendering's whole blocks hashed to
-   * `key`: the hash at this request's reply start, `replyStart` blocks), when
-   * its end was recorded there (with its cache size known then). Its
-   * written-blocks clock past the clock the end recorded the history to
-   * last until (record), and the history is taken as evicted there (it
-   * keeps only what another endpoint also holds, a prompt the pool
-   * shares); not past it, and it holds the previous prompt. Nothing
-   * changes when no end was recorded.
+   * `key`: the hash at this request's reply start, `replyStart` blocks;
+   * its reply's credit runs to `replyEnd`), when its end was recorded there
+   * (with its cache size known then). Held, it holds the previous prompt
+   * and its reply; pushed out, it keeps only what another endpoint also
+   * holds (a prompt the pool shares). The match there is what each case
+   * gives, weighed by the chance that the history is held (heldChance), so
+   * that a close call costs what it is expected to: a history taken for
+   * held that was pushed out re-prefills on a server chosen for holding it,
+   * one taken for pushed out that was held re-prefills elsewhere. Returns
+   * that endpoint's index; -1 (nothing changes) when no end was recorded.
    */
-  private judge(matched: Int32Array, states: Array<EndpointState>, key: u64, replyStart: i32): void {
+  private judge(matched: Int32Array, states: Array<EndpointState>, key: u64, replyStart: i32, replyEnd: i32): i32 {
     const end = this.map.lookup(key);
-    if (end == null) return;
+    if (end == null) return -1;
     for (let i = 0; i < states.length && i < matched.length; i++) {
       const s = unchecked(states[i]);
       if (endpointId(s.address) != end.endpointId) continue;
-      if (writtenOver(s.writtenBlocks, end.value)) unchecked((matched[i] = min(unchecked(matched[i]), mostElsewhere(matched, i))));
-      else if (unchecked(matched[i]) < replyStart) unchecked((matched[i] = replyStart));
-      return;
+      const m = unchecked(matched[i]);
+      const held = withReply(max(m, replyStart), replyStart, replyEnd);
+      const evicted = withReply(min(m, mostElsewhere(matched, i)), replyStart, replyEnd);
+      const chance = heldChance(s.writtenBlocks, end.value, end.extra);
+      unchecked((matched[i] = evicted + <i32>Math.round(chance * <f64>(held - evicted))));
+      return i;
     }
+    return -1;
   }
 }
 

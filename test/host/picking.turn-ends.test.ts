@@ -3,10 +3,12 @@
  * turn"): when a chat request ends, the filter records where and at what
  * written-blocks clock, keyed by its rendering's last whole block; the
  * next turn reads it back at its reply's start and judges its history at
- * that server by what was written there since that end against the free
- * part of the cache, whatever the index's stamps (taken when each request
- * was routed) say. Through the built filter (emulated Envoy), default
- * profile, one server with a 40-block cache in the index's blocks.
+ * that server by what was written there since that end against the part
+ * of the cache free then, whatever the index's stamps (taken when each
+ * request was routed) say: held while at most 0.6 of it was written, pushed
+ * out from 1.1 of it, and in between held in part, by the chance that it is
+ * (heldMatch). Through the built filter (emulated Envoy), default profile,
+ * one server with a 40-block cache in the index's blocks.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ProxyWasmHost } from "../../src/host/index.js";
@@ -52,6 +54,19 @@ function conversation(opening = ""): { first: string; next: string } {
   };
 }
 const { first: FIRST, next: NEXT } = conversation();
+/**
+ * The blocks of NEXT matched at its previous turn's server when `written`
+ * blocks were written there after that turn ended with `free` blocks of the
+ * cache free: the 13 it holds (the first turn's 9 whole blocks and the
+ * reply's 4) weighed by the chance that the history is still held, 1 up to
+ * 0.6 × free, 0 from 1.1 × free, linear in between (one server: pushed out,
+ * it holds none of them).
+ */
+function heldMatch(written: number, free: number): number {
+  const share = written / free;
+  const chance = share <= 0.6 ? 1 : share >= 1.1 ? 0 : (1.1 - share) / 0.5;
+  return Math.round(chance * 13);
+}
 /** A small unrelated chat (3 blocks). */
 const filler = (i: number) => chatOf([{ role: "user", content: uniquePrompt(i) }]);
 
@@ -88,10 +103,10 @@ function writeAfter(host: ProxyWasmHost, home: string, from: number, blocks: num
  * At KV use 0.5 (a free part of 20 blocks): an earlier request runs while
  * 20 blocks are written (so the index's horizon adds a mean life), then
  * FIRST is routed and ends, then more than `blocks` blocks are written at
- * its server, within the index's horizon. Returns the pool and that
- * horizon.
+ * its server, within the index's horizon. Returns the pool, that horizon and
+ * the blocks written after FIRST ended.
  */
-async function firstTurnThenWritten(blocks: number, extra: Record<string, unknown> = {}): Promise<{ host: ProxyWasmHost; horizon: number }> {
+async function firstTurnThenWritten(blocks: number, extra: Record<string, unknown> = {}): Promise<{ host: ProxyWasmHost; horizon: number; after: number }> {
   const host = await pool(0.5, extra);
   const long = send(host, filler(5_000));
   endAll(writeWhileOpen(host, A, 19, 0));
@@ -103,7 +118,7 @@ async function firstTurnThenWritten(blocks: number, extra: Record<string, unknow
   const after = writeAfter(host, A, ended, blocks, 1_000);
   expect(after).toBeGreaterThan(blocks);
   expect(after).toBeLessThanOrEqual(horizon);
-  return { host, horizon };
+  return { host, horizon, after };
 }
 
 /** Where `next` goes and the blocks of it held there (the prefix.matched_blocks counter's advance). */
@@ -114,10 +129,10 @@ function sendNext(host: ProxyWasmHost, next = NEXT): { endpoint: string | undefi
 }
 
 describe("a conversation's last turn: its history judged from the turn's end (docs/hashing.md \"A conversation's last turn\")", () => {
-  // The first turn runs while 20 blocks are written at its server; 24 to 27 more
-  // are written after it ended. Its entries, stamped when it was routed, are 44
-  // or more blocks old: past the 40-block horizon. Since its end, 27 at most of
-  // the 40 free were written: the server still holds it.
+  // The first turn runs while 20 blocks are written at its server; 21 to 24 more
+  // are written after it ended. Its entries, stamped when it was routed, are 41
+  // or more blocks old: past the 40-block horizon. Since its end, 24 at most of
+  // the 40 free were written (0.6): the server still holds it.
   it("a history the index has aged out is held when little was written after its turn ended", async () => {
     const host = await pool(0);
     const first = send(host, FIRST);
@@ -127,9 +142,9 @@ describe("a conversation's last turn: its history judged from the turn's end (do
     endAll([first]);
     const ended = writtenBlocksOf(host, home);
     endAll(open);
-    const after = writeAfter(host, home, ended, 23, 1_000);
-    expect(after).toBeGreaterThan(23);
-    expect(after).toBeLessThanOrEqual(27);
+    const after = writeAfter(host, home, ended, 20, 1_000);
+    expect(after).toBeGreaterThan(20);
+    expect(after).toBeLessThanOrEqual(24);
     const next = sendNext(host);
     // The first turn's 9 whole blocks and the reply's 4 after them (its tenth, partial block is not the next turn's).
     expect(next).toEqual({ endpoint: home, matched: 13 });
@@ -137,27 +152,33 @@ describe("a conversation's last turn: its history judged from the turn's end (do
     host.close();
   });
 
-  // At KV use 0.5 the free part is 20 blocks, and a history that ended then
-  // lasts 17 of them (0.85; 13 held: the first turn's whole blocks and the reply's). An earlier request ran while 20
-  // blocks were written, so the index adds a mean life to its horizon and
-  // keeps the first turn (which ended at once) past 20 blocks; the turn's end
-  // says the server has written more than its history lasts since.
+  // At KV use 0.5 the free part is 20 blocks: a history that ended then is
+  // held while 12 of them are written, pushed out from 22, held in part in
+  // between (13 blocks held: the first turn's whole blocks and the reply's).
+  // An earlier request ran while 20 blocks were written, so the index adds a
+  // mean life to its horizon and keeps the first turn (which ended at once)
+  // past 20 blocks: only the turn's end tells these apart.
   it.each([
-    ["within what it lasts: held", 12, 13],
-    ["past what it lasts, within the index's horizon: not held", 17, 0],
-  ])("a history written over after its turn ended, %s", async (_name, blocks, matched) => {
-    const { host, horizon } = await firstTurnThenWritten(blocks);
+    ["at most 0.6 of the free part: held", 9, 12, 13, 13],
+    ["0.8 to 0.95 of it: held in part", 16, 19, 4, 8],
+    ["1.1 of it or more, within the index's horizon: not held", 21, 24, 0, 0],
+  ])("a history written over after its turn ended, %s", async (_name, blocks, most, fewest, mostMatched) => {
+    const { host, horizon, after } = await firstTurnThenWritten(blocks);
     // The index's horizon: the free part and the mean life.
     expect(horizon).toBeGreaterThanOrEqual(24);
-    expect(sendNext(host)).toEqual({ endpoint: A, matched });
+    expect(after).toBeLessThanOrEqual(most);
+    const next = sendNext(host);
+    expect(next).toEqual({ endpoint: A, matched: heldMatch(after, 20) });
+    expect(next.matched).toBeGreaterThanOrEqual(fewest);
+    expect(next.matched).toBeLessThanOrEqual(mostMatched);
     expect(host.traps()).toEqual([]);
     host.close();
   });
 
   // The history queues behind the part of the cache free when its turn
-  // ended, whatever the KV use is when the next turn comes: 24 to 26 blocks
-  // written since are past what a history lasts from KV use 0.5 (17 of a
-  // 20-block free part) and within it from KV use 0 (34 of 40).
+  // ended, whatever the KV use is when the next turn comes: 22 to 24 blocks
+  // written since are past what a history lasts from KV use 0.5 (1.1 of a
+  // 20-block free part) and within what surely holds from KV use 0 (0.6 of 40).
   it.each([
     ["ended at KV use 0.5, next turn at 0: not held", 0.5, 0, 0],
     ["ended at KV use 0, next turn at 0.5: held", 0, 0.5, 13],
@@ -167,9 +188,9 @@ describe("a conversation's last turn: its history judged from the turn's end (do
     expect(first.endpoint).toBe(A);
     endAll([first]);
     const ended = writtenBlocksOf(host, A);
-    const after = writeAfter(host, A, ended, 23, 1_000);
-    expect(after).toBeGreaterThan(23);
-    expect(after).toBeLessThanOrEqual(26);
+    const after = writeAfter(host, A, ended, 21, 1_000);
+    expect(after).toBeGreaterThan(21);
+    expect(after).toBeLessThanOrEqual(24);
     scrapeRound(host, 50, { [A]: { ...CACHE, kv: kvNow } });
     expect(sendNext(host)).toEqual({ endpoint: A, matched });
     expect(host.traps()).toEqual([]);
@@ -212,9 +233,10 @@ describe("a conversation's last turn: its history judged from the turn's end (do
     replicasAre(host, REPLICAS, { [A]: page });
     const horizon = stat(host, horizonStat(A)) ?? 0;
     expect(horizon).toBeGreaterThanOrEqual(24);
-    const open = writeWhileOpen(host, A, 20, 1_000);
+    const open = writeWhileOpen(host, A, 21, 1_000);
     const after = writtenBlocksOf(host, A) - ended;
-    expect(after).toBeGreaterThan(20);
+    // 1.1 of the 20-block free part or more: pushed out.
+    expect(after).toBeGreaterThan(21);
     expect(after).toBeLessThanOrEqual(horizon);
     expect(sendNext(host, owned!.next)).toEqual({ endpoint: A, matched: 0 });
     endAll(open);
