@@ -83,5 +83,6 @@ def replay(path):
     print(f"{path.split('/')[-1]}: {len(cases)} next turns; regret in all, decisions over 50 and 100 ms: {cells}")
 
 
-for path in sys.argv[1:]:
-    replay(path)
+if __name__ == "__main__":
+    for path in sys.argv[1:]:
+        replay(path)
