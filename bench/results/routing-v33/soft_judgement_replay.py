@@ -45,6 +45,27 @@ def choose(unc, queued, left_out, addr):
     return min(kept, key=lambda i: 2 * unc[i] + queued[i])
 
 
+def judged_matches(addr, c):
+    """A next turn's logged decision read back: its decision, the previous
+    server s, the oracle's predictions p, the uncached blocks and queues at
+    each endpoint, and the uncached blocks at s if its history is held and
+    if it was pushed out (None: no prompt size to read)."""
+    prev, r = c["prev"], c["turn"]
+    d = json.loads(r["decision"])
+    s, p = prev["server"], r["predictedTtftMsByServer"]
+    unc = [d["uncached"][a] for a in addr]
+    queued = [d["waitAhead"][a] for a in addr]
+    P = prompt_blocks(d, addr)
+    if P is None:
+        return None
+    elsewhere = min(u for i, u in enumerate(unc) if i != s)
+    judged_held = unc[s] < elsewhere - 4
+    new_share = max(0.0, 1 - (prev["promptTokens"] + prev["outputTokens"]) / r["promptTokens"])
+    held = unc[s] if judged_held else P * new_share
+    evicted = elsewhere if judged_held else unc[s]
+    return d, s, p, unc, queued, held, evicted
+
+
 def replay(path):
     rows = load(path)
     addr = list(json.loads(rows[0]["decision"])["uncached"].keys())
@@ -52,19 +73,11 @@ def replay(path):
     rules = {"logged": None, "hard 0.85": (0.85, 0.85), "soft 0.5-1.2": (0.5, 1.2), "soft 0.6-1.1": (0.6, 1.1), "soft 0.4-1.4": (0.4, 1.4)}
     totals = collections.defaultdict(lambda: [0.0, 0, 0])
     for c in cases:
-        prev, r = c["prev"], c["turn"]
-        d = json.loads(r["decision"])
-        s, p = prev["server"], r["predictedTtftMsByServer"]
-        unc = [d["uncached"][a] for a in addr]
-        queued = [d["waitAhead"][a] for a in addr]
-        P = prompt_blocks(d, addr)
-        if P is None:
+        r = c["turn"]
+        read = judged_matches(addr, c)
+        if read is None:
             continue
-        elsewhere = min(u for i, u in enumerate(unc) if i != s)
-        judged_held = unc[s] < elsewhere - 4
-        new_share = max(0.0, 1 - (prev["promptTokens"] + prev["outputTokens"]) / r["promptTokens"])
-        held = unc[s] if judged_held else P * new_share
-        evicted = elsewhere if judged_held else unc[s]
+        d, s, p, unc, queued, held, evicted = read
         x = c["routed"] / c["free"] if c["free"] > 0 else float("inf")
         for name, rule in rules.items():
             if rule is None:

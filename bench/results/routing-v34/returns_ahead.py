@@ -23,7 +23,7 @@ import collections, glob, json, os, sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "routing-v33"))
 from history_judgements import TOKENS_PER_BLOCK, cases_of, load  # noqa: E402
-from soft_judgement_replay import choose, prompt_blocks, ramp  # noqa: E402
+from soft_judgement_replay import choose, judged_matches, ramp  # noqa: E402
 
 THRESHOLDS = (0.8, 0.9, 1.0, 1.1, 1.2, 1.3)
 RAMPS = {"W/F 0.85": (0.85, 0.85, False), "W/F 0.6-1.1": (0.6, 1.1, False), "(W+R)/F 1.1": (1.1, 1.1, True),
@@ -59,19 +59,10 @@ def with_returns(path):
 
 
 def decided_again(addr, c, lo, hi, returns):
-    prev, r = c["prev"], c["turn"]
-    d = json.loads(r["decision"])
-    s, p = prev["server"], r["predictedTtftMsByServer"]
-    unc = [d["uncached"][a] for a in addr]
-    queued = [d["waitAhead"][a] for a in addr]
-    P = prompt_blocks(d, addr)
-    if P is None:
+    read = judged_matches(addr, c)
+    if read is None:
         return None
-    elsewhere = min(u for i, u in enumerate(unc) if i != s)
-    judged_held = unc[s] < elsewhere - 4
-    new_share = max(0.0, 1 - (prev["promptTokens"] + prev["outputTokens"]) / r["promptTokens"])
-    held = unc[s] if judged_held else P * new_share
-    evicted = elsewhere if judged_held else unc[s]
+    d, s, p, unc, queued, held, evicted = read
     x = (c["routed"] + (c["returned"] if returns else 0)) / c["free"]
     u = list(unc)
     u[s] = evicted + ramp(x, lo, hi) * (held - evicted)
