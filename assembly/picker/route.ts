@@ -270,8 +270,7 @@ export class Router {
     // After the placement: where this replica saw the last turn end, that end knows more than the hint.
     const past = prefixOn ? this.judgeLastTurn(r, req, matched) : null;
     // The endpoint whose match the turn's end weighed has its reply's credit in it already.
-    const judged = this.turnEnds != null ? this.turnEnds!.judged : -1;
-    if (prefixOn && this.creditReplies) creditReply(matched, replyStartBlock(), replyEndBlock(), r.hashes.length, judged);
+    if (prefixOn && this.creditReplies) creditReply(matched, replyStartBlock(), replyEndBlock(), r.hashes.length, r.judgedEndpoint);
     const prompt = new PromptSize(r.hashes.length, c.promptBlocks, this.blocks.blockSize);
     prompt.past = past;
     // What the index credits, before matches on prefills still running are discounted (null: none were).
@@ -418,18 +417,19 @@ export class Router {
 
   /**
    * A conversation's previous turn (a chat's, or a responses request's sent
-   * as items) judges its match (TurnEnds.judgeTurn); its own end's key is
-   * kept. Returns who holds the prompt past its hashed blocks (null:
+   * as items) judges its match at the endpoint where it ended
+   * (TurnEnds.judgePrevious, kept as r.judgedEndpoint); its own end's key
+   * is kept. Returns who holds the prompt past its hashed blocks (null:
    * unknown).
    */
   private judgeLastTurn(r: RouteResult, req: LLMRequest, matched: Int32Array): PastHashed | null {
     const ends = this.turnEnds;
     if (ends == null) return null;
-    ends.judged = -1;
     const turns = turnsOf(req.body);
     if (turns == null) return null;
     const replyEnd = this.creditReplies ? replyEndBlock() : 0;
-    r.endKey = ends.judgeTurn(matched, r.states, r.hashes, renderedWholeBlocks(), replyStartBlock(), replyEnd, this.blocks, turns);
+    r.judgedEndpoint = ends.judgePrevious(matched, r.states, r.hashes, replyStartBlock(), replyEnd);
+    r.endKey = ends.endKeyOf(r.hashes, renderedWholeBlocks(), this.blocks, turns);
     return ends.pastHashed(matched, r.states, r.hashes, this.blocks, turns);
   }
 

@@ -51,6 +51,8 @@ export class RouteResult {
   routedClock: u32 = 0;
   /** A chat, or a responses request sent as items: the key its end is recorded under (TurnEnds: its rendering's last whole block's hash, or cutTurnKey for a rendering cut at maxBlocks); 0: none. */
   endKey: u64 = 0;
+  /** The endpoint (an index in `states`) whose match its previous turn's end weighed, its reply's credit included (TurnEnds.judgePrevious); -1: none. */
+  judgedEndpoint: i32 = -1;
   /**
    * The chosen endpoint's batch was full when it was routed: its first token
    * waited for a place as well as for prefill, so it measures no prefill pace.

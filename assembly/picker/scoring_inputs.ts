@@ -71,7 +71,7 @@ export function creditPlacement(matched: Int32Array, addresses: Array<string>, h
  * generated it (docs/routing.md "Replies are cached"). The index records
  * prompts only, so without this the server that holds a conversation looks
  * a reply's length less attractive than it is. `skip`: an endpoint whose
- * match already weighs it (TurnEnds.judged; -1: none).
+ * match already weighs it (RouteResult.judgedEndpoint; -1: none).
  */
 export function creditReply(matched: Int32Array, start: i32, replyEnd: i32, hashed: i32, skip: i32 = -1): void {
   const end = min(replyEnd, hashed);

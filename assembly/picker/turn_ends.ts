@@ -108,8 +108,6 @@ function turnBlocks(turns: Turns, from: i32, blockBytes: i32): i32 {
 
 export class TurnEnds {
   private map: KeyedBuckets;
-  /** The endpoint (an index in the states) whose match the last judgeTurn weighed, its reply's credit included; -1: none. */
-  judged: i32 = -1;
 
   constructor(store: KeyValueStore) {
     this.map = new KeyedBuckets(store, TURN_ENDS_KEY_PREFIX, TURN_ENDS_BUCKETS, TURN_ENDS_ENTRIES, true);
@@ -131,25 +129,33 @@ export class TurnEnds {
   }
 
   /**
-   * For a conversation request (`turns`: a chat's messages or a responses
-   * request's items) whose rendering has `whole` whole blocks and whose
-   * previous reply starts at block `replyStart` (0: none): judges its match
-   * at its previous turn's endpoint (judge), and returns the key its own
-   * end is recorded under: the hash of its last whole block, or for a
+   * For a conversation request whose previous reply starts at block
+   * `replyStart` (0: none) and whose reply credit runs to `replyEnd`:
+   * judges its match at its previous turn's endpoint (judge). Returns that
+   * endpoint's index; -1: none.
+   */
+  judgePrevious(matched: Int32Array, states: Array<EndpointState>, hashes: StaticArray<u64>, replyStart: i32, replyEnd: i32): i32 {
+    const n = hashes.length;
+    if (replyStart <= 0 || replyStart > n) return -1;
+    return this.judge(matched, states, unchecked(hashes[replyStart - 1]), replyStart, min(replyEnd, n));
+  }
+
+  /**
+   * The key a conversation request's own end is recorded under (`turns`: a
+   * chat's messages or a responses request's items; its rendering has
+   * `whole` whole blocks): the hash of its last whole block, or for a
    * rendering cut at prefix.maxBlocks (which has no last whole block of its
    * own) its cutTurnKey; 0: none.
    */
-  judgeTurn(matched: Int32Array, states: Array<EndpointState>, hashes: StaticArray<u64>, whole: i32, replyStart: i32, replyEnd: i32, blocks: BlockConfig, turns: Turns): u64 {
+  endKeyOf(hashes: StaticArray<u64>, whole: i32, blocks: BlockConfig, turns: Turns): u64 {
     const n = hashes.length;
-    this.judged = -1;
-    if (replyStart > 0 && replyStart <= n) this.judged = this.judge(matched, states, unchecked(hashes[replyStart - 1]), replyStart, min(replyEnd, n));
     if (!isCut(n, blocks)) return whole > 0 && whole <= n && whole < blocks.maxBlocks ? unchecked(hashes[whole - 1]) : 0;
     return cutTurnKey(unchecked(hashes[n - 1]), turns, turns.count);
   }
 
   /**
    * For a conversation request whose rendering was cut at prefix.maxBlocks,
-   * after judgeTurn: the endpoint its previous turn (cut too) ended at holds
+   * after judgePrevious: the endpoint its previous turn (cut too) ended at holds
    * the prompt past the hashed blocks, but for the turns after the reply,
    * and any other endpoint is taken to lack the conversation from its first
    * reply on. null when the rendering was not cut, has no previous reply,
